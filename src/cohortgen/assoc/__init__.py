@@ -1,0 +1,1 @@
+"""Association tests: null models and score tests for binary diseases."""

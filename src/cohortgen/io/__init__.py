@@ -1,0 +1,1 @@
+"""Readers and writers: VCF/BCF, PLINK .bed, phenotype sheets, summary statistics."""

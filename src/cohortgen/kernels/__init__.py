@@ -1,0 +1,1 @@
+"""Numba kernels: arithmetic on plain arrays, no I/O, no pandas."""

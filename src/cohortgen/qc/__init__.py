@@ -1,0 +1,1 @@
+"""Sample and variant quality control stages."""

@@ -1,0 +1,1 @@
+"""Self-contained HTML report of aggregates (no individual-level data)."""

@@ -1,0 +1,29 @@
+"""Shared fixtures: reference tools (PLINK 2, plink1.9) and small simulated cohorts."""
+
+import os
+import shutil
+
+import pytest
+
+
+def require_tool(name: str) -> str:
+    """Path of an external reference tool; skip the test if absent, but fail under ``CI=true``."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"reference tool {name!r} is not on PATH (.ci/run installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def plink2() -> str:
+    """Path of Debian's ``plink2`` (v2.00a3.5)."""
+    return require_tool("plink2")
+
+
+@pytest.fixture(scope="session")
+def plink19() -> str:
+    """Path of Debian's ``plink1.9``."""
+    return require_tool("plink1.9")
