@@ -1,0 +1,40 @@
+# cohortgen: genotypes -> QC -> association for each disease -> HTML report, per cohort.
+#
+# results/<cohort>/
+#   input/manifest.json              what was read: files, sizes, checksums, sample counts
+#   chunks/plan.tsv                  chunk regions planned from the genotype index
+#   chunks/<chunk>/                  per-chunk work: genotypes.{bed,bim,fam} (private),
+#                                    ingest.json, variant_stats.tsv, variant_qc.tsv, assoc.tsv
+#   qc/summary.json                  QC funnel: counts per step and reason (shareable)
+#   qc/samples.tsv, qc/keep.txt      per-sample metrics and decision (private)
+#   qc/variants.tsv.gz               per-variant metrics and decision
+#   assoc/null_model.{tsv,json}      null models per disease (tsv private)
+#   gwas/<disease>.tsv.gz            GWAS-SSF (+ .tbi, -meta.yaml)
+#   gwas/summary.tsv                 per disease: cases, controls, lambda GC, hits, status
+#   report/index.html                self-contained report (aggregates only)
+#   provenance.json                  software versions, config hash, input checksums
+#   logs/, benchmarks/               one log and benchmark per job
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/ingest.smk"
+include: "workflow/rules/qc.smk"
+include: "workflow/rules/assoc.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        expand("results/{cohort}/report/index.html", cohort=config["cohorts"]),
+        expand("results/{cohort}/provenance.json", cohort=config["cohorts"]),
+    default_target: True

@@ -1,0 +1,296 @@
+"""Logistic null models for binary diseases: design matrix, IRLS fit, per-disease residuals.
+
+Pure array functions, no file I/O. Encodings used throughout:
+
+- ``covariates``: float64, shape (n_samples, n_covariates); NaN = missing. A sample with any
+  missing covariate is excluded from every disease.
+- ``phenotypes``: float64, shape (n_samples, n_diseases); 1 = case, 0 = control, NaN = missing
+  for that disease only.
+- Residuals and weights are float64, shape (n_samples,) per disease, and exactly 0 on every
+  sample excluded from that disease, so the score test needs no masks.
+
+The score test (:mod:`cohortgen.kernels.score`) consumes :attr:`NullModels.X`,
+:attr:`NullModels.R` and :attr:`NullModels.W`.
+"""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from cohortgen.errors import InputError
+from cohortgen.kernels.score import pinv_sqrt
+
+CONSTANT_RTOL = 1e-8
+"""A covariate is "constant" when its SD is at most ``CONSTANT_RTOL * max(1, |mean|)``."""
+
+COLLINEAR_RTOL = 1e-5
+"""A standardised covariate is "collinear" when the norm of its residual after least squares on
+the intercept and the earlier kept columns is at most ``COLLINEAR_RTOL`` times its own norm
+(R² > 1 − 1e-10)."""
+
+SEPARATION_ETA = 30.0
+"""A fit with some |linear predictor| above this (fitted probability within ~1e-13 of 0 or 1) is
+reported as not converged: the signature of complete or quasi-complete separation."""
+
+MAX_HALVINGS = 40
+
+
+@dataclass(frozen=True)
+class LogisticFit:
+    """Result of :func:`fit_logistic`.
+
+    beta: float64 (p,); mu: float64 (n,) fitted probabilities; converged: False on
+    non-convergence, separation or non-finite values; n_iter: Newton iterations taken;
+    loglik: log-likelihood at ``beta``.
+    """
+
+    beta: np.ndarray
+    mu: np.ndarray
+    converged: bool
+    n_iter: int
+    loglik: float
+
+
+@dataclass(frozen=True)
+class NullModel:
+    """Null logistic model of one disease.
+
+    residual: float64 (n,), y − μ̂ on included samples, 0 elsewhere.
+    weight: float64 (n,), μ̂(1 − μ̂) on included samples, 0 elsewhere.
+    included: bool (n,), phenotype and all covariates non-missing.
+    beta: float64 (p,) on the standardised design (NaN when the model could not be fitted).
+    A disease whose fit did not converge (or has no cases or no controls) gets residual =
+    weight = 0 everywhere, so all of its variants come out untestable; the caller records why.
+    """
+
+    residual: np.ndarray
+    weight: np.ndarray
+    included: np.ndarray
+    n_cases: int
+    n_controls: int
+    converged: bool
+    beta: np.ndarray
+    loglik: float
+
+
+@dataclass(frozen=True)
+class NullModels(Sequence):
+    """All diseases' null models; behaves as ``list[NullModel]`` and carries the stacked arrays.
+
+    X: float64 (n, p) common design (intercept + standardised kept covariates; rows with a
+    missing covariate are 0). R, W: float64 (n, d) residuals and weights stacked by disease.
+    kept_columns / dropped: as returned by :func:`design_matrix` (input covariate indices).
+    """
+
+    models: tuple[NullModel, ...]
+    X: np.ndarray
+    R: np.ndarray
+    W: np.ndarray
+    kept_columns: list[int]
+    dropped: list[tuple[int, str]]
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    def __getitem__(self, index):
+        return self.models[index]
+
+    def __iter__(self) -> Iterator[NullModel]:
+        return iter(self.models)
+
+
+def logistic_loglik(X: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
+    """Bernoulli log-likelihood Σ y·η − log(1 + e^η), η = Xβ, computed without overflow."""
+    eta = X @ beta
+    return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+
+
+def _newton_step(X: np.ndarray, y: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, int]:
+    """Newton step (XᵀWX)⁺ Xᵀ(y − μ), W = diag(μ(1 − μ)), and the numerical rank of XᵀWX."""
+    w = mu * (1.0 - mu)
+    B = pinv_sqrt(X.T @ (X * w[:, None]))
+    rank = int(np.count_nonzero(np.any(B != 0.0, axis=0)))
+    return B @ (B.T @ (X.T @ (y - mu))), rank
+
+
+def _initial_beta(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Zeros, with the intercept (column 0) at logit(mean y) when 0 < mean y < 1."""
+    beta = np.zeros(X.shape[1])
+    ybar = float(np.mean(y)) if y.size else 0.5
+    if 0.0 < ybar < 1.0:
+        beta[0] = np.log(ybar / (1.0 - ybar))
+    return beta
+
+
+def fit_logistic(
+    X: np.ndarray, y: np.ndarray, max_iter: int = 50, tol: float = 1e-10
+) -> LogisticFit:
+    """Maximum-likelihood logistic regression by Newton–Raphson (IRLS) with step halving.
+
+    X: float64 (n, p), column 0 the intercept. y: float64 (n,), 0/1.
+    Converged when the last step satisfies max|Δβ| ≤ ``tol`` · (1 + max|β|), no sample has
+    |η| > :data:`SEPARATION_ETA` and XᵀWX kept the rank it had at the start (weights of the
+    samples that separate the outcome underflow, which would otherwise hide the divergence).
+    Never raises on non-convergence or separation: returns ``converged=False`` with the last
+    iterate. A singular XᵀWX (collinear columns) is handled by a pseudo-inverse.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    beta = _initial_beta(X, y)
+    loglik = logistic_loglik(X, y, beta)
+    converged = False
+    n_iter = 0
+    start_rank = None
+    rank = 0
+    for n_iter in range(1, max_iter + 1):  # noqa: B007  (n_iter is reported)
+        mu = special.expit(X @ beta)
+        step, rank = _newton_step(X, y, mu)
+        start_rank = rank if start_rank is None else start_rank
+        if not np.all(np.isfinite(step)):
+            break
+        new_beta, new_loglik = _halve_until_ascent(X, y, beta, step, loglik)
+        if new_beta is None:
+            break
+        small = np.max(np.abs(new_beta - beta), initial=0.0) <= tol * (
+            1.0 + np.max(np.abs(new_beta), initial=0.0)
+        )
+        beta, loglik = new_beta, new_loglik
+        if small:
+            converged = True
+            break
+    eta = X @ beta
+    mu = special.expit(eta)
+    finite = bool(np.all(np.isfinite(beta))) and np.isfinite(loglik)
+    separated = bool(np.any(np.abs(eta) > SEPARATION_ETA)) or (
+        start_rank is not None and rank < start_rank
+    )
+    return LogisticFit(
+        beta=beta,
+        mu=mu,
+        converged=converged and finite and not separated,
+        n_iter=n_iter,
+        loglik=float(loglik),
+    )
+
+
+def _halve_until_ascent(X, y, beta, step, loglik):
+    """β + step/2^k for the first k whose log-likelihood does not decrease; (None, nan) if none."""
+    slack = 1e-12 * (1.0 + abs(loglik))
+    for k in range(MAX_HALVINGS + 1):
+        candidate = beta + step / 2.0**k
+        value = logistic_loglik(X, y, candidate)
+        if np.isfinite(value) and value >= loglik - slack:
+            return candidate, value
+    return None, float("nan")
+
+
+def design_matrix(covariates: np.ndarray) -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
+    """Intercept + standardised covariates, dropping constant and collinear columns.
+
+    covariates: float64 (n, c), all finite (drop rows with missing values first).
+    Returns X: float64 (n, p) with column 0 = 1 and the kept columns standardised to mean 0,
+    SD 1 (population SD); kept_columns: input indices of X[:, 1:]; dropped: (input index,
+    "constant" | "collinear"). Tolerances: :data:`CONSTANT_RTOL`, :data:`COLLINEAR_RTOL`;
+    columns are tested in input order, so the later of two collinear columns is dropped.
+    """
+    C = np.asarray(covariates, dtype=np.float64)
+    if C.ndim != 2:
+        raise InputError(f"covariates must be a 2-D array (samples × covariates), got {C.ndim}-D")
+    n, c = C.shape
+    if n == 0:
+        raise InputError("no samples with complete covariates: check the covariate columns")
+    if not np.all(np.isfinite(C)):
+        bad = np.argwhere(~np.isfinite(C))[0]
+        raise InputError(
+            f"covariate {int(bad[1])} is missing or non-finite for sample {int(bad[0])}: "
+            "exclude samples with missing covariates before building the design"
+        )
+    columns = [np.ones(n)]
+    kept: list[int] = []
+    dropped: list[tuple[int, str]] = []
+    for j in range(c):
+        col = C[:, j]
+        mean = float(np.mean(col))
+        sd = float(np.std(col))
+        if sd <= CONSTANT_RTOL * max(1.0, abs(mean)):
+            dropped.append((j, "constant"))
+            continue
+        z = (col - mean) / sd
+        if _is_collinear(np.column_stack(columns), z):
+            dropped.append((j, "collinear"))
+            continue
+        columns.append(z)
+        kept.append(j)
+    return np.column_stack(columns), kept, dropped
+
+
+def _is_collinear(basis: np.ndarray, z: np.ndarray) -> bool:
+    """Whether z lies (to :data:`COLLINEAR_RTOL`) in the column space of ``basis`` (full rank)."""
+    Q, _ = np.linalg.qr(basis)
+    residual = z - Q @ (Q.T @ z)
+    return bool(np.linalg.norm(residual) <= COLLINEAR_RTOL * np.linalg.norm(z))
+
+
+def _check_phenotypes(phenotypes: np.ndarray, n: int) -> np.ndarray:
+    """Validate a 0/1/NaN (n, d) phenotype array; raise InputError naming disease and sample."""
+    P = np.asarray(phenotypes, dtype=np.float64)
+    if P.ndim == 1:
+        P = P[:, None]
+    if P.ndim != 2 or P.shape[0] != n:
+        raise InputError(f"phenotypes must have shape (n_samples={n}, n_diseases), got {P.shape}")
+    bad = ~np.isnan(P) & (P != 0.0) & (P != 1.0)
+    if np.any(bad):
+        i, d = np.argwhere(bad)[0]
+        raise InputError(
+            f"disease {int(d)}, sample {int(i)}: phenotype {P[i, d]!r} is not 0, 1 or missing; "
+            "code binary diseases as 0 = control, 1 = case"
+        )
+    return P
+
+
+def fit_null_models(covariates: np.ndarray, phenotypes: np.ndarray) -> NullModels:
+    """Fit one logistic null model per disease on a common standardised design.
+
+    covariates: float64 (n, c), NaN = missing (sample excluded from all diseases).
+    phenotypes: float64 (n, d), 0/1, NaN = missing for that disease.
+    Returns :class:`NullModels` (a sequence of d :class:`NullModel`) with X (n, p), R (n, d),
+    W (n, d). Columns are dropped once, on all samples with complete covariates; a covariate
+    that is constant within one disease's samples is handled by the pseudo-inverse.
+    """
+    C = np.asarray(covariates, dtype=np.float64)
+    if C.ndim == 1:
+        C = C[:, None]
+    n = C.shape[0]
+    P = _check_phenotypes(phenotypes, n)
+    complete = np.all(np.isfinite(C), axis=1)
+    X_complete, kept, dropped = design_matrix(C[complete])
+    X = np.zeros((n, X_complete.shape[1]))
+    X[complete] = X_complete
+    models = tuple(_fit_one_disease(X, P[:, d], complete) for d in range(P.shape[1]))
+    R = np.column_stack([m.residual for m in models]) if models else np.zeros((n, 0))
+    W = np.column_stack([m.weight for m in models]) if models else np.zeros((n, 0))
+    return NullModels(models=models, X=X, R=R, W=W, kept_columns=kept, dropped=dropped)
+
+
+def _fit_one_disease(X: np.ndarray, y: np.ndarray, complete: np.ndarray) -> NullModel:
+    """Null model for one disease column y (n,) on rows that are complete and non-missing."""
+    n, p = X.shape
+    included = complete & ~np.isnan(y)
+    y_in = y[included]
+    n_cases = int(np.sum(y_in == 1.0))
+    n_controls = int(np.sum(y_in == 0.0))
+    residual = np.zeros(n)
+    weight = np.zeros(n)
+    if n_cases == 0 or n_controls == 0:
+        return NullModel(
+            residual, weight, included, n_cases, n_controls, False, np.full(p, np.nan), np.nan
+        )
+    fit = fit_logistic(X[included], y_in)
+    if fit.converged:
+        residual[included] = y_in - fit.mu
+        weight[included] = fit.mu * (1.0 - fit.mu)
+    return NullModel(
+        residual, weight, included, n_cases, n_controls, fit.converged, fit.beta, fit.loglik
+    )

@@ -1,0 +1,103 @@
+"""Chunk planning: split the genome into regions of about ``variants_per_chunk`` records.
+
+VCF/BCF: per-contig record counts from the index; within a contig, boundaries follow the
+compressed offsets of the .tbi linear index (so chunks hold similar numbers of records), or equal
+base-pair spans for .csi. PLINK filesets: consecutive .bim rows, never splitting a contig's
+position across chunks. The plan is a table: chunk_id, contig, start, end (1-based inclusive
+positions), n_variants (estimated for VCF, exact for PLINK).
+"""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cohortgen.errors import InputError
+from cohortgen.io.bed import read_bim
+from cohortgen.io.vcf import open_vcf
+from cohortgen.io.vcf_index import TBI_WINDOW_BP, ContigIndex, index_path, read_index
+
+PLAN_COLUMNS = ["chunk_id", "contig", "start", "end", "n_variants"]
+
+
+def is_plink_prefix(genotypes: str) -> bool:
+    """True when ``genotypes`` names a PLINK 1 fileset prefix rather than a VCF/BCF file."""
+    return not (genotypes.endswith((".vcf.gz", ".vcf.bgz", ".bcf")))
+
+
+def _contig_lengths(vcf_path: Path) -> dict[str, int]:
+    vcf = open_vcf(vcf_path)
+    return dict(zip(vcf.seqnames, vcf.seqlens, strict=False)) if vcf.seqlens else {}
+
+
+def _boundaries(contig: ContigIndex, n_chunks: int, length: int) -> list[int]:
+    """1-based start positions of chunks 2..n_chunks within one contig."""
+    offsets = np.asarray(contig.window_offsets, dtype=np.float64)
+    if n_chunks <= 1:
+        return []
+    if offsets.size > 1 and offsets[-1] > offsets[0]:
+        targets = offsets[0] + (offsets[-1] - offsets[0]) * np.arange(1, n_chunks) / n_chunks
+        windows = np.searchsorted(offsets, targets, side="left")
+        starts = windows * TBI_WINDOW_BP + 1
+    else:
+        starts = 1 + (np.arange(1, n_chunks) * length) // n_chunks
+    return sorted({int(s) for s in starts if 1 < s <= length})
+
+
+def plan_vcf_chunks(vcf_path: Path, variants_per_chunk: int) -> pd.DataFrame:
+    """Chunk plan of an indexed VCF/BCF (see module doc)."""
+    vcf_path = Path(vcf_path)
+    lengths = _contig_lengths(vcf_path)
+    contigs = read_index(index_path(vcf_path), contig_names=list(lengths))
+    rows = []
+    for contig in contigs:
+        if contig.n_records == 0:
+            continue
+        length = max(lengths.get(contig.name, 0), contig.max_pos)
+        n_chunks = max(1, math.ceil(contig.n_records / variants_per_chunk))
+        starts = [1, *_boundaries(contig, n_chunks, length)]
+        ends = [s - 1 for s in starts[1:]] + [max(length, 1)]
+        for start, end in zip(starts, ends, strict=True):
+            rows.append((contig.name, start, end, contig.n_records // len(starts)))
+    if not rows:
+        raise InputError(f"{vcf_path}: the index lists no records; is the VCF empty?")
+    return _as_plan(rows)
+
+
+def plan_bed_chunks(prefix: Path, variants_per_chunk: int) -> pd.DataFrame:
+    """Chunk plan of a PLINK 1 fileset from its .bim (see module doc)."""
+    bim = read_bim(Path(f"{prefix}.bim"))
+    rows = []
+    for contig, group in bim.groupby("chrom", sort=False):
+        pos = group["pos"].to_numpy()
+        n_chunks = max(1, math.ceil(len(pos) / variants_per_chunk))
+        cuts = [int(pos[(k * len(pos)) // n_chunks]) for k in range(1, n_chunks)]
+        starts = sorted({int(pos.min()), *cuts})
+        ends = [s - 1 for s in starts[1:]] + [int(pos.max())]
+        for start, end in zip(starts, ends, strict=True):
+            rows.append((str(contig), start, end, int(((pos >= start) & (pos <= end)).sum())))
+    return _as_plan(rows)
+
+
+def _as_plan(rows: list[tuple]) -> pd.DataFrame:
+    plan = pd.DataFrame(rows, columns=PLAN_COLUMNS[1:])
+    plan.insert(0, "chunk_id", [f"c{k:04d}" for k in range(1, len(plan) + 1)])
+    return plan
+
+
+def plan_chunks(genotypes: str, variants_per_chunk: int) -> pd.DataFrame:
+    """Chunk plan for a VCF/BCF path or a PLINK prefix."""
+    if is_plink_prefix(genotypes):
+        return plan_bed_chunks(Path(genotypes), variants_per_chunk)
+    return plan_vcf_chunks(Path(genotypes), variants_per_chunk)
+
+
+def write_plan(plan: pd.DataFrame, path: Path) -> None:
+    """Write the plan as TSV."""
+    plan.to_csv(path, sep="\t", index=False)
+
+
+def read_plan(path: Path) -> pd.DataFrame:
+    """Read a plan written by :func:`write_plan` (contig as string)."""
+    return pd.read_csv(path, sep="\t", dtype={"chunk_id": str, "contig": str})

@@ -1,0 +1,77 @@
+"""Input validation: genotype and phenotype files readable, samples match, manifest written.
+
+The manifest (results/<cohort>/input/manifest.json) records what was read: paths, sizes,
+SHA-256 checksums and sample counts. It holds no sample IDs.
+"""
+
+from pathlib import Path
+
+from cohortgen.errors import InputError
+from cohortgen.ingest.plan import is_plink_prefix
+from cohortgen.io.bed import read_fam
+from cohortgen.io.files import sha256sum, write_json
+from cohortgen.io.phenotypes import read_phenotypes
+from cohortgen.io.vcf import vcf_samples
+
+
+def genotype_files(genotypes: str) -> list[Path]:
+    """The files behind a genotype input (VCF/BCF, or .bed/.bim/.fam of a prefix)."""
+    if is_plink_prefix(genotypes):
+        return [Path(f"{genotypes}{suffix}") for suffix in (".bed", ".bim", ".fam")]
+    return [Path(genotypes)]
+
+
+def genotype_samples(genotypes: str) -> list[str]:
+    """Sample IDs of the genotype input in file order."""
+    if is_plink_prefix(genotypes):
+        fam_path = Path(f"{genotypes}.fam")
+        if not fam_path.exists():
+            raise InputError(f"{fam_path}: not found; 'genotypes' must be a .vcf.gz/.bcf file "
+                             "or a PLINK prefix with .bed/.bim/.fam beside it")
+        return read_fam(fam_path)["iid"].astype(str).tolist()
+    return vcf_samples(Path(genotypes))
+
+
+def _normalized(sample: str) -> str:
+    return sample.strip().lower()
+
+
+def check_sample_overlap(geno_samples: list[str], sheet_samples: list[str], genotypes: str,
+                         phenotypes: str) -> int:
+    """Number of samples in both; InputError if none, or if IDs match only loosely."""
+    sheet = set(sheet_samples)
+    overlap = sum(s in sheet for s in geno_samples)
+    loose = {_normalized(s): s for s in sheet_samples if s not in set(geno_samples)}
+    near = [(g, loose[_normalized(g)]) for g in geno_samples
+            if g not in sheet and _normalized(g) in loose]
+    if near:
+        pairs = ", ".join(f"{g!r} ~ {p!r}" for g, p in near[:3])
+        raise InputError(
+            f"{phenotypes}: {len(near)} sample ID(s) match {genotypes} only after changing case "
+            f"or trimming spaces ({pairs}); IDs are matched exactly, so fix them in the sheet"
+        )
+    if overlap == 0:
+        raise InputError(
+            f"{phenotypes}: none of its sample IDs appear in {genotypes}; check that both files "
+            "describe the same cohort and use the same IDs"
+        )
+    return overlap
+
+
+def validate_inputs(genotypes: str, phenotypes: str, diseases: list[str], covariates: list[str],
+                    manifest_json: Path) -> dict:
+    """Check both inputs and write the manifest; return it."""
+    sheet = read_phenotypes(Path(phenotypes), diseases, covariates)
+    geno_samples = genotype_samples(genotypes)
+    overlap = check_sample_overlap(geno_samples, sheet.index.tolist(), genotypes, phenotypes)
+    files = [*genotype_files(genotypes), Path(phenotypes)]
+    manifest = {
+        "files": [{"path": str(p), "bytes": p.stat().st_size, "sha256": sha256sum(p)}
+                  for p in files],
+        "samples": {"genotypes": len(geno_samples), "phenotypes": len(sheet),
+                    "both": overlap},
+        "diseases": diseases,
+        "covariates": covariates,
+    }
+    write_json(manifest_json, manifest)
+    return manifest

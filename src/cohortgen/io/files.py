@@ -1,0 +1,71 @@
+"""Small file helpers shared by every stage: atomic writes, owner-only files, checksums."""
+
+import gzip
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pysam
+
+PRIVATE_MODE = 0o600
+
+
+def sha256sum(path: Path, chunk_bytes: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB pieces."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while block := handle.read(chunk_bytes):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _temp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp{os.getpid()}")
+
+
+def write_text_atomic(path: Path, text: str, private: bool = False) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename; owner-only if private."""
+    path = Path(path)
+    tmp = _temp_name(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE if private else 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+    if private:
+        os.chmod(tmp, PRIVATE_MODE)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: dict, private: bool = False) -> None:
+    """Pretty, key-sorted JSON (deterministic), written atomically."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", private=private)
+
+
+def read_json(path: Path) -> dict:
+    """Parse a JSON file."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def write_tsv(path: Path, table: pd.DataFrame, private: bool = False, float_format="%.10g") -> None:
+    """Tab-separated table with header, no index, deterministic float format, atomically."""
+    write_text_atomic(path, table.to_csv(sep="\t", index=False, float_format=float_format,
+                                         lineterminator="\n", na_rep="NA"), private=private)
+
+
+def write_tsv_bgzip(path: Path, table: pd.DataFrame, float_format="%.10g") -> None:
+    """Like :func:`write_tsv` but bgzip-compressed (``path`` ends in .gz); deterministic bytes."""
+    path = Path(path)
+    plain = _temp_name(path.with_suffix(""))
+    write_tsv(plain, table, float_format=float_format)
+    tmp = _temp_name(path)
+    pysam.tabix_compress(str(plain), str(tmp), force=True)
+    plain.unlink()
+    os.replace(tmp, path)
+
+
+def read_tsv(path: Path, **kwargs) -> pd.DataFrame:
+    """Read a TSV written by :func:`write_tsv` (or its .gz twin)."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        return pd.read_csv(handle, sep="\t", na_values=["NA"], keep_default_na=False, **kwargs)

@@ -1,0 +1,163 @@
+"""PLINK 1 .bed 2-bit genotype kernels: pack, unpack and mean-imputed decoding.
+
+Encoding (PLINK 1 .bed, variant-major, 4 samples per byte, sample ``j`` in bits ``2*(j % 4)``
+and ``2*(j % 4) + 1`` of byte ``j // 4``, low bits first):
+
+======  ============  =====================
+code    genotype      A1 (ALT) dosage
+======  ============  =====================
+0b00    hom A1        2
+0b01    missing       ``MISSING`` (-1)
+0b10    het           1
+0b11    hom A2        0
+======  ============  =====================
+
+cohortgen's convention is A1 = ALT (the 5th .bim column). In-memory dosages are ``int8`` with
+``MISSING = -1``. Pad bits of the last byte of a row are written as zero (the hom-A1 code), so
+every reader must ignore samples ``>= n_samples``.
+"""
+
+import numpy as np
+from numba import prange
+
+from cohortgen.kernels._numba import parallel_kernel
+
+MISSING = -1
+"""Sentinel for a missing call in ``int8`` dosage arrays."""
+
+CODE_DOSAGE = np.array([2, MISSING, 1, 0], dtype=np.int8)
+"""A1 (ALT) dosage of each 2-bit code, indexed by code."""
+
+DOSAGE_CODE = np.array([1, 3, 2, 0], dtype=np.uint8)
+"""2-bit code of each dosage, indexed by ``dosage + 1`` (dosage -1, 0, 1, 2)."""
+
+
+def n_bytes(n_samples: int) -> int:
+    """Bytes per variant row of a .bed file: ``ceil(n_samples / 4)``."""
+    return (n_samples + 3) // 4
+
+
+def _byte_dosage_table() -> np.ndarray:
+    """``int8``, shape (256, 4): A1 dosage of the 4 samples held by each byte value."""
+    values = np.arange(256)[:, None]
+    codes = (values >> (2 * np.arange(4))[None, :]) & 3
+    return CODE_DOSAGE[codes]
+
+
+BYTE_DOSAGE = _byte_dosage_table()
+
+
+def pack_dosages(dosage: np.ndarray) -> np.ndarray:
+    """Pack dosages into .bed rows.
+
+    dosage: int8, shape (n_variants, n_samples), values 0/1/2 (A1 = ALT count) or ``MISSING``.
+    Returns uint8, shape (n_variants, ceil(n_samples / 4)), PLINK .bed 2-bit codes, pad bits 0.
+    Raises ValueError on any other dosage value.
+    """
+    dosage = np.ascontiguousarray(dosage, dtype=np.int8)
+    if dosage.ndim != 2:
+        raise ValueError(f"dosage must be 2-D (variants, samples), got shape {dosage.shape}")
+    packed = np.empty((dosage.shape[0], n_bytes(dosage.shape[1])), dtype=np.uint8)
+    bad = _pack_into(dosage, DOSAGE_CODE, packed)
+    if bad >= 0:
+        variant, sample = divmod(bad, dosage.shape[1])
+        raise ValueError(
+            f"dosage {dosage[variant, sample]} at variant {variant}, sample {sample} is not "
+            f"0, 1, 2 or {MISSING}"
+        )
+    return packed
+
+
+@parallel_kernel
+def _pack_into(dosage, dosage_code, packed):
+    """Fill ``packed`` from ``dosage``; return the flat index of one invalid value, else -1."""
+    n_variants, n_samples = dosage.shape
+    n_full = n_samples // 4
+    bad = np.full(n_variants, -1, dtype=np.int64)
+    for v in prange(n_variants):
+        for b in range(packed.shape[1]):
+            byte = 0
+            stop = 4 if b < n_full else n_samples - 4 * b
+            for k in range(stop):
+                d = dosage[v, 4 * b + k]
+                if d < -1 or d > 2:
+                    bad[v] = v * n_samples + 4 * b + k
+                    d = -1
+                byte |= dosage_code[d + 1] << (2 * k)
+            packed[v, b] = byte
+    for v in range(n_variants):
+        if bad[v] >= 0:
+            return bad[v]
+    return -1
+
+
+def unpack_dosages(packed: np.ndarray, n_samples: int) -> np.ndarray:
+    """Decode .bed rows to dosages.
+
+    packed: uint8, shape (n_variants, ceil(n_samples / 4)), PLINK .bed 2-bit codes.
+    Returns int8, shape (n_variants, n_samples): A1 (ALT) dosage 0/1/2 or ``MISSING``.
+    """
+    packed = _checked_packed(packed, n_samples)
+    out = np.empty((packed.shape[0], n_samples), dtype=np.int8)
+    _unpack_into(packed, BYTE_DOSAGE, out)
+    return out
+
+
+@parallel_kernel
+def _unpack_into(packed, byte_dosage, out):
+    """Fill ``out`` (int8, (m, n)) with the dosages of ``packed`` via the per-byte table."""
+    n_variants, n_samples = out.shape
+    for v in prange(n_variants):
+        for j in range(n_samples):
+            out[v, j] = byte_dosage[packed[v, j >> 2], j & 3]
+
+
+def dosages_mean_imputed(packed: np.ndarray, n_samples: int, sample_idx: np.ndarray) -> np.ndarray:
+    """A1 (ALT) dosages of selected samples, missing calls replaced by the variant mean.
+
+    packed: uint8, shape (n_variants, ceil(n_samples / 4)), PLINK .bed 2-bit codes.
+    sample_idx: int64, shape (k,), sample indices in the wanted output order (repeats allowed).
+    Returns float64, shape (n_variants, k). The mean is over the non-missing selected calls of
+    that variant (0.0 when all are missing).
+    """
+    packed = _checked_packed(packed, n_samples)
+    sample_idx = np.ascontiguousarray(sample_idx, dtype=np.int64)
+    if sample_idx.ndim != 1:
+        raise ValueError("sample_idx must be 1-D")
+    if sample_idx.size and (sample_idx.min() < 0 or sample_idx.max() >= n_samples):
+        raise ValueError(f"sample_idx values must lie in [0, {n_samples})")
+    out = np.empty((packed.shape[0], sample_idx.size), dtype=np.float64)
+    _mean_imputed_into(packed, sample_idx, BYTE_DOSAGE.astype(np.float64), out)
+    return out
+
+
+@parallel_kernel
+def _mean_imputed_into(packed, sample_idx, byte_dosage, out):
+    """Fill ``out`` (float64, (m, k)); missing (-1.0 from the table) becomes the row mean."""
+    n_variants, k = out.shape
+    for v in prange(n_variants):
+        total = 0.0
+        n_called = 0
+        row = packed[v]
+        for i in range(k):
+            j = sample_idx[i]
+            d = byte_dosage[row[j >> 2], j & 3]
+            out[v, i] = d
+            if d >= 0.0:
+                total += d
+                n_called += 1
+        mean = total / n_called if n_called > 0 else 0.0
+        for i in range(k):
+            if out[v, i] < 0.0:
+                out[v, i] = mean
+
+
+def _checked_packed(packed: np.ndarray, n_samples: int) -> np.ndarray:
+    """C-contiguous uint8 view of ``packed``, checked to be 2-D with ceil(n/4) columns."""
+    packed = np.ascontiguousarray(packed, dtype=np.uint8)
+    if packed.ndim != 2 or packed.shape[1] != n_bytes(n_samples):
+        raise ValueError(
+            f"packed must have shape (n_variants, {n_bytes(n_samples)}) for {n_samples} samples, "
+            f"got {packed.shape}"
+        )
+    return packed

@@ -1,0 +1,223 @@
+"""Manhattan and QQ figures (plotly) and the genomic inflation factor, from aggregates only.
+
+Figures are thinned so that a report of nine diseases stays small and fast in a browser:
+every point with p < ``KEEP_ALL_BELOW_P`` is kept, and of the rest one point per cell of a
+fixed grid in plot coordinates (the first in genome or rank order), which keeps the visual
+envelope of the bulk. The thinning is deterministic.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import plotly.graph_objects as go
+from scipy.stats import chi2
+
+GENOME_WIDE_P = 5e-8
+SUGGESTIVE_P = 1e-5
+KEEP_ALL_BELOW_P = 1e-3
+CHI2_1_MEDIAN = float(chi2.ppf(0.5, 1))  # 0.4549364...
+MANHATTAN_X_BINS = 500  # bulk cells across the genome
+MANHATTAN_Y_STEP = 0.15  # bulk cell height in -log10 p (p >= 1e-3 spans 0..3: 20 rows)
+QQ_STEP = 0.02  # bulk cell size in -log10 p on both axes
+COLOURS = ("#1f4e79", "#7fa7cf")  # alternating chromosome colours
+FIGURE_HEIGHT = 380
+SMALLEST_P = np.nextafter(0.0, 1.0)  # p = 0 (underflow) is drawn at this value
+
+_CHROM_ALIASES = {"23": "X", "24": "Y", "25": "MT", "M": "MT"}
+_NON_AUTOSOME_RANK = {"X": 23, "Y": 24, "MT": 25}
+
+
+def normalise_chromosomes(chrom: np.ndarray) -> np.ndarray:
+    """Chromosome names without ``chr``, upper case, with GWAS-SSF codes 23/24/25 as X/Y/MT."""
+    names = [re.sub(r"^chr", "", str(c), flags=re.IGNORECASE).upper() for c in chrom]
+    return np.asarray([_CHROM_ALIASES.get(n, n) for n in names], dtype=str)
+
+
+def chromosome_sort_key(name: str) -> tuple[int, str]:
+    """Natural order key: 1..22, X, Y, MT, then any other name alphabetically."""
+    if name.isdigit() and 1 <= int(name) <= 22:
+        return (int(name), "")
+    return (_NON_AUTOSOME_RANK.get(name, 26), name)
+
+
+def chromosome_order(chrom: np.ndarray) -> list[str]:
+    """Distinct normalised chromosome names in natural order."""
+    return sorted(set(normalise_chromosomes(chrom).tolist()), key=chromosome_sort_key)
+
+
+def neg_log10_p(p: np.ndarray) -> np.ndarray:
+    """-log10 p as float64; p = 0 is drawn at the smallest positive double, NaN stays NaN."""
+    p = np.asarray(p, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.log10(np.where(p == 0.0, SMALLEST_P, p))
+
+
+def lambda_gc(p: np.ndarray) -> float:
+    """Genomic inflation factor: median χ²₁ statistic (``chi2.isf(p, 1)``) / 0.4549364.
+
+    NaN p-values are ignored; an input with no finite p gives NaN.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    p = p[np.isfinite(p)]
+    if p.size == 0:
+        return float("nan")
+    return float(np.median(chi2.isf(p, 1)) / CHI2_1_MEDIAN)
+
+
+def genome_positions(
+    chrom: np.ndarray, pos: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[str], list[float]]:
+    """Chromosomes laid end to end in natural order.
+
+    Returns ``x`` (float64, cumulative position), ``index`` (int64, rank of each point's
+    chromosome in the order), and the tick labels and tick positions (chromosome middles).
+    """
+    names = normalise_chromosomes(chrom)
+    pos = np.asarray(pos, dtype=np.int64)
+    order = chromosome_order(names)
+    index = np.zeros(names.size, dtype=np.int64)
+    x = np.zeros(names.size, dtype=np.float64)
+    ticks: list[float] = []
+    offset = 0.0
+    for rank, name in enumerate(order):
+        here = names == name
+        start, end = float(pos[here].min()), float(pos[here].max())
+        index[here] = rank
+        x[here] = offset + pos[here] - start
+        ticks.append(offset + (end - start) / 2)
+        offset += end - start + max(1.0, 0.02 * (end - start))  # a small gap between chromosomes
+    return x, index, order, ticks
+
+
+def thin_by_grid(
+    x: np.ndarray, y: np.ndarray, x_step: float, y_step: float, keep: np.ndarray
+) -> np.ndarray:
+    """Boolean mask: ``keep`` points, plus the first point of every other occupied grid cell."""
+    cell_x = np.floor(x / x_step).astype(np.int64)
+    cell_y = np.floor(y / y_step).astype(np.int64)
+    cells = cell_x * (int(cell_y.max(initial=0)) + 1) + cell_y
+    candidates = np.flatnonzero(~keep)
+    _, first = np.unique(cells[candidates], return_index=True)
+    mask = keep.copy()
+    mask[candidates[first]] = True
+    return mask
+
+
+def manhattan_mask(x: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Points drawn in a Manhattan plot: all with p < 1e-3, the bulk thinned on a grid."""
+    y = neg_log10_p(p)
+    keep = p < KEEP_ALL_BELOW_P
+    span = float(x.max() - x.min()) if x.size else 1.0
+    return thin_by_grid(
+        x - x.min(initial=0), y, max(span, 1.0) / MANHATTAN_X_BINS, MANHATTAN_Y_STEP, keep
+    )
+
+
+def _finite_points(chrom, pos, p):
+    chrom = np.asarray(chrom)
+    pos = np.asarray(pos, dtype=np.int64)
+    p = np.asarray(p, dtype=np.float64)
+    ok = np.isfinite(p)
+    return chrom[ok], pos[ok], p[ok]
+
+
+def _significance_lines(fig: go.Figure) -> None:
+    for p_line, label, dash in ((GENOME_WIDE_P, "5e-8", "solid"), (SUGGESTIVE_P, "1e-5", "dash")):
+        fig.add_hline(
+            y=-np.log10(p_line),
+            line={"color": "#b22222", "width": 1, "dash": dash},
+            annotation_text=f"p = {label}",
+            annotation_position="top left",
+        )
+
+
+def _base_layout(title: str, x_title: str, y_title: str) -> dict:
+    return {
+        "template": "none",
+        "title": {"text": title, "x": 0.02},
+        "height": FIGURE_HEIGHT,
+        "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+        "showlegend": False,
+        "xaxis": {"title": {"text": x_title}, "showgrid": False, "zeroline": False},
+        "yaxis": {"title": {"text": y_title}, "rangemode": "tozero", "gridcolor": "#e5e5e5"},
+        "font": {"family": "Arial, Helvetica, sans-serif", "size": 12},
+        "plot_bgcolor": "white",
+        "paper_bgcolor": "white",
+    }
+
+
+def manhattan_figure(chrom: np.ndarray, pos: np.ndarray, p: np.ndarray, title: str) -> go.Figure:
+    """Manhattan plot: -log10 p along the genome, chromosomes 1..22, X, Y, MT end to end.
+
+    ``chrom``: str names (``1``, ``chr1``, ``X``, GWAS-SSF ``23``...), ``pos``: int64 1-based,
+    ``p``: float64 (NaN dropped). Hover shows ``chromosome:position`` only.
+    """
+    chrom, pos, p = _finite_points(chrom, pos, p)
+    fig = go.Figure()
+    fig.update_layout(**_base_layout(title, "Chromosome", "−log10 p"))
+    if p.size:
+        x, index, order, ticks = genome_positions(chrom, pos)
+        shown = manhattan_mask(x, p)
+        y = neg_log10_p(p)
+        for rank, name in enumerate(order):
+            sel = shown & (index == rank)
+            fig.add_trace(
+                go.Scatter(
+                    x=x[sel].astype(np.float32),
+                    y=y[sel].astype(np.float32),
+                    customdata=pos[sel].astype(np.int32),
+                    mode="markers",
+                    marker={"color": COLOURS[rank % 2], "size": 4},
+                    hovertemplate=f"{name}:%{{customdata}}<extra></extra>",
+                )
+            )
+        fig.update_xaxes(tickmode="array", tickvals=ticks, ticktext=order, tickangle=0)
+    _significance_lines(fig)
+    return fig
+
+
+def qq_points(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Expected and observed -log10 p (sorted, strongest first), thinned for drawing.
+
+    Expected p of rank i (1-based) among n is (i - 0.5) / n. All points with observed
+    p < 1e-3 are kept; the bulk keeps one point per ``QQ_STEP`` square.
+    """
+    p = np.sort(np.asarray(p, dtype=np.float64)[np.isfinite(p)])
+    n = p.size
+    expected = -np.log10((np.arange(1, n + 1) - 0.5) / max(n, 1))
+    observed = neg_log10_p(p)
+    mask = thin_by_grid(expected, observed, QQ_STEP, QQ_STEP, p < KEEP_ALL_BELOW_P)
+    return expected[mask], observed[mask]
+
+
+def qq_figure(p: np.ndarray, title: str) -> go.Figure:
+    """QQ plot of expected vs observed -log10 p, with y = x and λGC in the title."""
+    expected, observed = qq_points(p)
+    lam = lambda_gc(p)
+    lam_text = "NA" if np.isnan(lam) else f"{lam:.3f}"
+    fig = go.Figure()
+    fig.update_layout(
+        **_base_layout(f"{title} (λGC = {lam_text})", "Expected −log10 p", "Observed −log10 p")
+    )
+    top = float(expected.max(initial=1.0))
+    fig.add_trace(
+        go.Scatter(
+            x=[0.0, top],
+            y=[0.0, top],
+            mode="lines",
+            line={"color": "#888888", "width": 1},
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=expected,
+            y=observed,
+            mode="markers",
+            marker={"color": COLOURS[0], "size": 4},
+            hoverinfo="skip",
+        )
+    )
+    return fig

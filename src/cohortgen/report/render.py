@@ -1,0 +1,172 @@
+"""Render the self-contained HTML report (aggregates only) from a context dict.
+
+The context (see :func:`render_report`) holds counts, λGC and p-value arrays, never sample IDs,
+genotypes or per-person values. Counts of people between 1 and ``min_cell_count - 1`` are shown
+as ``<min_cell_count``. plotly.js is inlined once, so the page works offline, and the output is
+byte-identical for the same context.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import plotly.offline
+from markupsafe import Markup
+
+from cohortgen import __version__
+from cohortgen.report.plots import (
+    GENOME_WIDE_P,
+    SUGGESTIVE_P,
+    lambda_gc,
+    manhattan_figure,
+    qq_figure,
+)
+
+DEFAULT_MIN_CELL_COUNT = 5
+PLOTLY_CONFIG = {"responsive": True, "displaylogo": False}
+
+
+def mask_small_count(n, min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> str:
+    """A count of people for display: ``<min_cell_count`` when 1 <= n < min_cell_count.
+
+    0 and counts >= ``min_cell_count`` are shown exactly (with thousands separators);
+    a missing count (None or NaN) is shown as ``NA``.
+    """
+    if n is None or (isinstance(n, float) and math.isnan(n)):
+        return "NA"
+    n = int(n)
+    if 1 <= n < min_cell_count:
+        return f"<{min_cell_count}"
+    return f"{n:,}"
+
+
+def format_count(n) -> str:
+    """A count of variants or loci (not people) for display, or ``NA``."""
+    if n is None or (isinstance(n, float) and math.isnan(n)):
+        return "NA"
+    return f"{int(n):,}"
+
+
+def format_lambda(value) -> str:
+    """λGC with three decimals, or ``NA``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "NA"
+    return f"{float(value):.3f}"
+
+
+def p_threshold_text(p: float) -> str:
+    """A p-value threshold in plain notation, e.g. 5e-08 -> ``5 × 10⁻⁸``."""
+    mantissa, exponent = f"{p:.0e}".split("e")
+    superscript = str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"{mantissa} × 10{superscript}"
+
+
+def figure_html(fig, div_id: str) -> Markup:
+    """A figure as an HTML fragment (no plotly.js, fixed div id, so output is deterministic)."""
+    return Markup(
+        fig.to_html(
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=div_id,
+            config=PLOTLY_CONFIG,
+            default_height=f"{fig.layout.height}px",
+        )
+    )
+
+
+def _has_points(disease: dict) -> bool:
+    p = disease.get("p")
+    return p is not None and np.isfinite(np.asarray(p, dtype=np.float64)).any()
+
+
+def disease_view(index: int, disease: dict) -> dict:
+    """Template values of one disease: display strings and figure fragments."""
+    name = str(disease["name"])
+    lam = disease.get("lambda_gc")
+    if lam is None and _has_points(disease):
+        lam = lambda_gc(disease["p"])
+    view = {
+        "name": name,
+        "anchor": f"disease-{index + 1}",
+        "n_cases": disease.get("n_cases"),
+        "n_controls": disease.get("n_controls"),
+        "lambda_gc": format_lambda(lam),
+        "n_significant": format_count(disease.get("n_significant")),
+        "n_suggestive": format_count(disease.get("n_suggestive")),
+        "status": str(disease.get("status", "OK")),
+        "manhattan": None,
+        "qq": None,
+    }
+    if _has_points(disease):
+        chrom, pos, p = disease["chrom"], disease["pos"], disease["p"]
+        view["manhattan"] = figure_html(
+            manhattan_figure(chrom, pos, p, f"{name}: Manhattan plot"), f"fig-{index + 1}-manhattan"
+        )
+        view["qq"] = figure_html(qq_figure(p, f"{name}: QQ plot"), f"fig-{index + 1}-qq")
+    return view
+
+
+def template_environment() -> jinja2.Environment:
+    """Jinja2 environment for the package templates, with HTML autoescaping."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("cohortgen.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.filters["format_count"] = format_count
+    return env
+
+
+def render_html(context: dict) -> str:
+    """The report page as a string (see :func:`render_report` for the context)."""
+    min_cell_count = int(context.get("min_cell_count", DEFAULT_MIN_CELL_COUNT))
+
+    def people(n) -> str:
+        return mask_small_count(n, min_cell_count)
+
+    env = template_environment()
+    env.filters["people"] = people
+    qc = context.get("qc", {})
+    return env.get_template("index.html.j2").render(
+        cohort=str(context["cohort"]),
+        qc=qc,
+        samples_removed=sorted(qc.get("samples_removed_by_reason", {}).items()),
+        variants_removed=sorted(qc.get("variants_removed_by_reason", {}).items()),
+        diseases=[disease_view(i, d) for i, d in enumerate(context.get("diseases", []))],
+        provenance=context.get("provenance", {}),
+        min_cell_count=min_cell_count,
+        genome_wide_p=p_threshold_text(GENOME_WIDE_P),
+        suggestive_p=p_threshold_text(SUGGESTIVE_P),
+        version=__version__,
+        plotly_js=Markup(plotly.offline.get_plotlyjs()),
+    )
+
+
+def render_report(out_html: Path, context: dict) -> None:
+    """Write the self-contained HTML report to ``out_html`` (temp name, then rename).
+
+    ``context`` keys: ``cohort`` (name); ``qc`` (``samples_in``, ``samples_removed_by_reason``
+    {reason: n}, ``samples_out``, ``variants_in``, ``variants_removed_by_reason``,
+    ``variants_out``); ``diseases`` (list of dicts: ``name``, ``n_cases``, ``n_controls``,
+    ``lambda_gc``, ``n_significant``, ``n_suggestive``, ``status``, and arrays ``chrom``, ``pos``,
+    ``p`` for the figures, optional); ``provenance`` (dict, nested dicts allowed);
+    ``min_cell_count`` (int, default 5).
+    """
+    out_html = Path(out_html)
+    out_html.parent.mkdir(parents=True, exist_ok=True)
+    html = render_html(context)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out_html.name}.", dir=out_html.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(html)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out_html)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

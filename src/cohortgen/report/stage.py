@@ -1,0 +1,45 @@
+"""Report stage: gather shareable aggregates (QC funnel, per-disease GWAS) into the HTML report."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from cohortgen.io.files import read_json, read_tsv
+from cohortgen.io.sumstats import read_gwas_ssf
+from cohortgen.report.render import render_report
+
+
+def qc_context(qc_summary: dict) -> dict:
+    """The report's QC funnel from qc/summary.json (counts only)."""
+    ingest = qc_summary["ingest"]
+    variants_removed = {f"ingest: {k}": v for k, v in ingest["records_excluded"].items()}
+    variants_removed |= {f"QC: {k}": v for k, v in qc_summary["variants"]["removed"].items()}
+    return {"samples_in": qc_summary["samples"]["in"],
+            "samples_removed_by_reason": qc_summary["samples"]["removed"],
+            "samples_out": qc_summary["samples"]["kept"],
+            "variants_in": ingest["records_in"],
+            "variants_removed_by_reason": variants_removed,
+            "variants_out": qc_summary["variants"]["kept"]}
+
+
+def disease_context(row: pd.Series, gwas_path: Path) -> dict:
+    """One disease's summary and the arrays its figures need (no individual-level data)."""
+    table = read_gwas_ssf(Path(gwas_path))
+    return {"name": row["disease"], "status": row["status"], "n_cases": int(row["n_cases"]),
+            "n_controls": int(row["n_controls"]), "lambda_gc": row["lambda_gc"],
+            "n_significant": int(row["n_genome_wide"]), "n_suggestive": int(row["n_suggestive"]),
+            "chrom": table["chromosome"].astype(str).to_numpy(),
+            "pos": table["base_pair_location"].to_numpy(), "p": table["p_value"].to_numpy(float)}
+
+
+def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
+                 gwas_paths: list[Path], provenance_json: Path, min_cell_count: int,
+                 out_html: Path) -> None:
+    """Render results/<cohort>/report/index.html."""
+    summary = read_tsv(gwas_summary_tsv, dtype={"disease": str, "status": str})
+    diseases = [disease_context(row, path)
+                for (_, row), path in zip(summary.iterrows(), gwas_paths, strict=True)]
+    context = {"cohort": cohort, "qc": qc_context(read_json(qc_summary_json)),
+               "diseases": diseases, "provenance": read_json(provenance_json),
+               "min_cell_count": min_cell_count}
+    render_report(Path(out_html), context)

@@ -1,0 +1,158 @@
+"""HTML report: plots (λGC, thinning, chromosome order), privacy masking, determinism."""
+
+import re
+
+import numpy as np
+import pytest
+from scipy.stats import chi2
+
+from cohortgen.report.plots import (
+    chromosome_order,
+    genome_positions,
+    lambda_gc,
+    manhattan_figure,
+    qq_figure,
+    qq_points,
+)
+from cohortgen.report.render import mask_small_count, render_report
+
+
+def synthetic_gwas(n: int = 20_000, seed: int = 7):
+    """Null p-values on chr1..22, X (some with a chr prefix) plus a few strong signals."""
+    rng = np.random.default_rng(seed)
+    names = np.array([str(i) for i in range(1, 23)] + ["X", "chr2", "chrX"])
+    chrom = rng.choice(names, n)
+    pos = rng.integers(1, 100_000_000, n).astype(np.int64)
+    p = rng.uniform(size=n)
+    p[:10] = 10.0 ** -rng.uniform(8, 300, 10)
+    p[10] = np.nan
+    return chrom, pos, p
+
+
+def synthetic_context(min_cell_count: int = 5) -> dict:
+    chrom, pos, p = synthetic_gwas()
+    diseases = []
+    for name, cases, lam in (("type 2 diabetes", 812, 1.0123), ("stroke", 3, None)):
+        diseases.append(
+            {
+                "name": name,
+                "n_cases": cases,
+                "n_controls": 4187,
+                "lambda_gc": lam,
+                "n_significant": 10,
+                "n_suggestive": 12,
+                "status": "OK" if cases > 20 else "SKIPPED: fewer than 20 cases",
+                "chrom": chrom,
+                "pos": pos,
+                "p": p,
+            }
+        )
+    diseases.append({"name": "asthma", "n_cases": 0, "n_controls": 4999, "status": "SKIPPED"})
+    return {
+        "cohort": "demo cohort",
+        "qc": {
+            "samples_in": 5000,
+            "samples_removed_by_reason": {"call rate": 2, "heterozygosity": 17},
+            "samples_out": 4981,
+            "variants_in": 30000,
+            "variants_removed_by_reason": {"MAF": 30, "HWE": 1000},
+            "variants_out": 28970,
+        },
+        "diseases": diseases,
+        "provenance": {"cohortgen": "0.1.0", "inputs": {"geno.vcf.gz": "md5:0123abcd"}},
+        "min_cell_count": min_cell_count,
+    }
+
+
+def test_lambda_gc__matches_scipy_direct():
+    p = np.random.default_rng(1).uniform(size=5001)
+    expected = np.median(chi2.isf(p, 1)) / chi2.ppf(0.5, 1)
+    assert lambda_gc(p) == pytest.approx(expected, rel=1e-12)
+    assert lambda_gc(p) == pytest.approx(1.0, abs=0.06)  # sampling SD of λ at n=5000 is ~0.03
+
+
+def test_lambda_gc__known_inflation_and_nan():
+    # Odd count with the χ²₁ median in the middle, scaled by 1.2: λGC = 1.2 exactly.
+    stats = chi2.ppf(np.linspace(0.0005, 0.9995, 1001), 1) * 1.2
+    p = np.append(chi2.sf(stats, 1), [np.nan, np.nan])
+    assert lambda_gc(p) == pytest.approx(1.2, rel=1e-9)
+    assert np.isnan(lambda_gc(np.array([np.nan])))
+
+
+def test_chromosome_order__natural():
+    names = np.array(["X", "chr10", "2", "MT", "1", "Y", "chr1", "22", "23"])
+    assert chromosome_order(names) == ["1", "2", "10", "22", "X", "Y", "MT"]
+
+
+def test_genome_positions__chromosomes_end_to_end():
+    chrom = np.array(["X", "2", "10", "1", "2"])
+    pos = np.array([5, 100, 7, 50, 200], dtype=np.int64)
+    x, index, order, ticks = genome_positions(chrom, pos)
+    assert order == ["1", "2", "10", "X"]
+    assert index.tolist() == [3, 1, 2, 0, 1]
+    assert x[3] < x[1] < x[4] < x[2] < x[0]
+    assert ticks == sorted(ticks)
+
+
+def test_manhattan_figure__thinning_keeps_small_p():
+    rng = np.random.default_rng(3)
+    n = 400_000
+    chrom = rng.choice(np.array([str(i) for i in range(1, 23)]), n)
+    pos = rng.integers(1, 200_000_000, n).astype(np.int64)
+    p = rng.uniform(size=n)
+    fig = manhattan_figure(chrom, pos, p, "test")
+    shown_y = np.concatenate([np.asarray(trace.y, dtype=np.float64) for trace in fig.data])
+    assert shown_y.size < 20_000
+    small = np.sort(-np.log10(p[p < 1e-3]))
+    assert small.size > 300
+    np.testing.assert_allclose(np.sort(shown_y[shown_y > 3]), small, rtol=1e-6)  # float32 drawn
+    assert [trace.hovertemplate.split(":")[0] for trace in fig.data] == chromosome_order(chrom)
+
+
+def test_qq_points__thinning_keeps_small_p():
+    p = np.random.default_rng(4).uniform(size=200_000)
+    expected, observed = qq_points(p)
+    assert expected.size < 2_000
+    np.testing.assert_allclose(np.sort(observed[observed > 3]), np.sort(-np.log10(p[p < 1e-3])))
+    assert "λGC = " in qq_figure(p, "test").layout.title.text
+
+
+@pytest.mark.parametrize(
+    ("n", "text"), [(0, "0"), (1, "<5"), (4, "<5"), (5, "5"), (12345, "12,345"), (None, "NA")]
+)
+def test_mask_small_count__cases(n, text):
+    assert mask_small_count(n, 5) == text
+
+
+def test_render_report__content_and_privacy(tmp_path):
+    out = tmp_path / "report" / "index.html"
+    render_report(out, synthetic_context())
+    html = out.read_text(encoding="utf-8")
+    for name in ("type 2 diabetes", "stroke", "asthma", "demo cohort"):
+        assert name in html
+    assert "1.012" in html  # λGC given in the context, 3 decimals
+    chrom, pos, p = synthetic_gwas()
+    assert f"{lambda_gc(p):.3f}" in html  # λGC computed when the context has none
+    assert "&lt;5" in html
+    assert not re.search(r">\s*[1-4]\s*<", html)  # the 3 stroke cases, 2 call-rate removals
+    assert "SKIPPED: fewer than 20 cases" in html
+    assert html.count("<script>") == 1 + 2 * 2  # plotly.js once, then 2 figures × 2 diseases
+    assert 'id="fig-1-manhattan"' in html
+    assert 'id="fig-2-qq"' in html
+    assert "md5:0123abcd" in html
+    assert "<script src" not in html  # nothing fetched from the network
+    assert not list(tmp_path.glob("report/.*"))  # no temporary file left behind
+
+
+def test_render_report__min_cell_count_from_context(tmp_path):
+    out = tmp_path / "index.html"
+    render_report(out, synthetic_context(min_cell_count=20))
+    html = out.read_text(encoding="utf-8")
+    assert "&lt;20" in html
+    assert ">17<" not in html
+
+
+def test_render_report__byte_identical(tmp_path):
+    render_report(tmp_path / "a.html", synthetic_context())
+    render_report(tmp_path / "b.html", synthetic_context())
+    assert (tmp_path / "a.html").read_bytes() == (tmp_path / "b.html").read_bytes()

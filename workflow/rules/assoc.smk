@@ -1,0 +1,85 @@
+# Association: null model per disease (once), score tests per chunk, GWAS-SSF per disease.
+
+
+rule fit_null_models:
+    input:
+        fam=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.fam"),
+        keep="results/{cohort}/qc/keep.txt",
+        phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
+    output:
+        table="results/{cohort}/assoc/null_model.tsv",
+        summary="results/{cohort}/assoc/null_model.json",
+    params:
+        diseases=config["diseases"],
+        covariates=config["covariates"],
+        min_cases=config["assoc"]["min_cases"],
+    log:
+        "results/{cohort}/logs/fit_null_models.log",
+    benchmark:
+        "results/{cohort}/benchmarks/fit_null_models.tsv"
+    shell:
+        "cohortgen null-model --fam {input.fam[0]} --keep {input.keep}"
+        " --phenotypes {input.phenotypes:q} --diseases {params.diseases}"
+        " --covariates {params.covariates} --min-cases {params.min_cases}"
+        " --out-table {output.table} --out-json {output.summary} 2> {log}"
+
+
+rule test_association_chunk:
+    input:
+        bed="results/{cohort}/chunks/{chunk}/genotypes.bed",
+        bim="results/{cohort}/chunks/{chunk}/genotypes.bim",
+        fam="results/{cohort}/chunks/{chunk}/genotypes.fam",
+        null_table="results/{cohort}/assoc/null_model.tsv",
+        null_summary="results/{cohort}/assoc/null_model.json",
+        variant_qc="results/{cohort}/chunks/{chunk}/variant_qc.tsv",
+    output:
+        results="results/{cohort}/chunks/{chunk}/assoc.tsv",
+    params:
+        prefix=subpath(input.bed, strip_suffix=".bed"),
+    log:
+        "results/{cohort}/logs/test_association_chunk/{chunk}.log",
+    benchmark:
+        "results/{cohort}/benchmarks/test_association_chunk/{chunk}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    shell:
+        "cohortgen assoc --bfile {params.prefix} --null-table {input.null_table}"
+        " --null-json {input.null_summary} --variant-qc {input.variant_qc}"
+        " --out {output.results} 2> {log}"
+
+
+rule gather_gwas:
+    input:
+        chunks=chunk_files("results/{cohort}/chunks/{chunk}/assoc.tsv"),
+        null_summary="results/{cohort}/assoc/null_model.json",
+    output:
+        sumstats="results/{cohort}/gwas/{disease}.tsv.gz",
+        index="results/{cohort}/gwas/{disease}.tsv.gz.tbi",
+        meta="results/{cohort}/gwas/{disease}.tsv.gz-meta.yaml",
+    params:
+        genome_build=config["genome_build"],
+    log:
+        "results/{cohort}/logs/gather_gwas/{disease}.log",
+    benchmark:
+        "results/{cohort}/benchmarks/gather_gwas/{disease}.tsv"
+    shell:
+        "cohortgen gather-gwas --disease {wildcards.disease} --chunks {input.chunks}"
+        " --null-json {input.null_summary} --genome-build {params.genome_build}"
+        " --out {output.sumstats} 2> {log}"
+
+
+rule summarize_gwas:
+    input:
+        sumstats=disease_files("results/{cohort}/gwas/{disease}.tsv.gz"),
+        null_summary="results/{cohort}/assoc/null_model.json",
+    output:
+        summary="results/{cohort}/gwas/summary.tsv",
+    params:
+        diseases=config["diseases"],
+    log:
+        "results/{cohort}/logs/summarize_gwas.log",
+    shell:
+        "cohortgen gwas-summary --diseases {params.diseases} --gwas {input.sumstats}"
+        " --null-json {input.null_summary} --out {output.summary} 2> {log}"

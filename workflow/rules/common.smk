@@ -1,0 +1,41 @@
+# Helpers shared by the rules: config look-ups and the chunk list of a cohort's plan.
+
+import json
+
+from cohortgen.ingest.plan import read_plan
+
+
+wildcard_constraints:
+    cohort=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    chunk=r"c\d{4}",
+    disease=r"[A-Za-z][A-Za-z0-9_]*",
+
+
+def cohort_input(wildcards, key):
+    return config["cohorts"][wildcards.cohort][key]
+
+
+def genotype_files(wildcards):
+    genotypes = cohort_input(wildcards, "genotypes")
+    if genotypes.endswith((".vcf.gz", ".vcf.bgz", ".bcf")):
+        return [genotypes]
+    return [f"{genotypes}.{ext}" for ext in ("bed", "bim", "fam")]
+
+
+def chunk_files(pattern):
+    """Input function: ``pattern`` expanded over the chunks of the cohort's plan."""
+
+    def files(wildcards):
+        plan = checkpoints.plan_chunks.get(cohort=wildcards.cohort).output.plan
+        chunks = read_plan(plan)["chunk_id"]
+        return expand(pattern, cohort=wildcards.cohort, chunk=chunks)
+
+    return files
+
+
+def disease_files(pattern):
+    return expand(pattern, disease=config["diseases"], allow_missing=True)
+
+
+def config_json():
+    return json.dumps(config, sort_keys=True)

@@ -1,0 +1,59 @@
+# Ingest: validate inputs, plan chunks from the index, convert each chunk to PLINK .bed.
+
+
+rule validate_inputs:
+    input:
+        genotypes=genotype_files,
+        phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
+    output:
+        manifest="results/{cohort}/input/manifest.json",
+    params:
+        genotypes=lambda wc: cohort_input(wc, "genotypes"),
+        diseases=config["diseases"],
+        covariates=config["covariates"],
+    log:
+        "results/{cohort}/logs/validate_inputs.log",
+    shell:
+        "cohortgen validate --genotypes {params.genotypes:q} --phenotypes {input.phenotypes:q}"
+        " --diseases {params.diseases} --covariates {params.covariates}"
+        " --manifest {output.manifest} 2> {log}"
+
+
+checkpoint plan_chunks:
+    input:
+        manifest="results/{cohort}/input/manifest.json",
+    output:
+        plan="results/{cohort}/chunks/plan.tsv",
+    params:
+        genotypes=lambda wc: cohort_input(wc, "genotypes"),
+        variants_per_chunk=config["chunks"]["variants_per_chunk"],
+    log:
+        "results/{cohort}/logs/plan_chunks.log",
+    shell:
+        "cohortgen plan --genotypes {params.genotypes:q}"
+        " --variants-per-chunk {params.variants_per_chunk} --out {output.plan} 2> {log}"
+
+
+rule ingest_chunk:
+    input:
+        plan="results/{cohort}/chunks/plan.tsv",
+        genotypes=genotype_files,
+    output:
+        bed="results/{cohort}/chunks/{chunk}/genotypes.bed",
+        bim="results/{cohort}/chunks/{chunk}/genotypes.bim",
+        fam="results/{cohort}/chunks/{chunk}/genotypes.fam",
+        tally="results/{cohort}/chunks/{chunk}/ingest.json",
+    params:
+        genotypes=lambda wc: cohort_input(wc, "genotypes"),
+        prefix=subpath(output.bed, strip_suffix=".bed"),
+    log:
+        "results/{cohort}/logs/ingest_chunk/{chunk}.log",
+    benchmark:
+        "results/{cohort}/benchmarks/ingest_chunk/{chunk}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    shell:
+        "cohortgen ingest --genotypes {params.genotypes:q} --plan {input.plan}"
+        " --chunk {wildcards.chunk} --out-prefix {params.prefix} --tally {output.tally} 2> {log}"

@@ -1,0 +1,41 @@
+# Report: provenance record and the self-contained HTML report.
+
+
+rule write_provenance:
+    input:
+        manifest="results/{cohort}/input/manifest.json",
+    output:
+        provenance="results/{cohort}/provenance.json",
+    params:
+        config_json=config_json(),
+    log:
+        "results/{cohort}/logs/write_provenance.log",
+    shell:
+        "cohortgen provenance --config-json {params.config_json:q}"
+        " --manifest {input.manifest} --out {output.provenance} 2> {log}"
+
+
+rule render_report:
+    input:
+        qc_summary="results/{cohort}/qc/summary.json",
+        gwas_summary="results/{cohort}/gwas/summary.tsv",
+        sumstats=disease_files("results/{cohort}/gwas/{disease}.tsv.gz"),
+        provenance="results/{cohort}/provenance.json",
+    output:
+        html=report(
+            "results/{cohort}/report/index.html",
+            caption="../report/index.rst",
+            category="Report",
+            labels={"cohort": "{cohort}", "file": "HTML report"},
+        ),
+    params:
+        min_cell_count=config["report"]["min_cell_count"],
+    log:
+        "results/{cohort}/logs/render_report.log",
+    benchmark:
+        "results/{cohort}/benchmarks/render_report.tsv"
+    shell:
+        "cohortgen report --cohort {wildcards.cohort} --qc-summary {input.qc_summary}"
+        " --gwas-summary {input.gwas_summary} --gwas {input.sumstats}"
+        " --provenance {input.provenance} --min-cell-count {params.min_cell_count}"
+        " --out {output.html} 2> {log}"
