@@ -13,6 +13,8 @@ rule fit_null_models:
         diseases=config["diseases"],
         covariates=config["covariates"],
         min_cases=config["assoc"]["min_cases"],
+    conda:
+        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/fit_null_models.log",
     benchmark:
@@ -36,6 +38,8 @@ rule test_association_chunk:
         results="results/{cohort}/chunks/{chunk}/assoc.tsv",
     params:
         prefix=subpath(input.bed, strip_suffix=".bed"),
+    conda:
+        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/test_association_chunk/{chunk}.log",
     benchmark:
@@ -60,6 +64,8 @@ rule gather_gwas:
         meta="results/{cohort}/gwas/{disease}.tsv.gz-meta.yaml",
     params:
         genome_build=config["genome_build"],
+    conda:
+        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/gather_gwas/{disease}.log",
     benchmark:
@@ -78,6 +84,8 @@ rule summarize_gwas:
         summary="results/{cohort}/gwas/summary.tsv",
     params:
         diseases=config["diseases"],
+    conda:
+        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/summarize_gwas.log",
     shell:

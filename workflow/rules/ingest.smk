@@ -11,6 +11,8 @@ rule validate_inputs:
         genotypes=lambda wc: cohort_input(wc, "genotypes"),
         diseases=config["diseases"],
         covariates=config["covariates"],
+    conda:
+        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/validate_inputs.log",
     shell:
@@ -27,6 +29,8 @@ checkpoint plan_chunks:
     params:
         genotypes=lambda wc: cohort_input(wc, "genotypes"),
         variants_per_chunk=config["chunks"]["variants_per_chunk"],
+    conda:
+        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/plan_chunks.log",
     shell:
@@ -46,6 +50,8 @@ rule ingest_chunk:
     params:
         genotypes=lambda wc: cohort_input(wc, "genotypes"),
         prefix=subpath(output.bed, strip_suffix=".bed"),
+    conda:
+        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/ingest_chunk/{chunk}.log",
     benchmark:

@@ -11,6 +11,8 @@ rule compute_variant_stats:
         partials="results/{cohort}/chunks/{chunk}/sample_partials.npy",
     params:
         prefix=subpath(input.bed, strip_suffix=".bed"),
+    conda:
+        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/compute_variant_stats/{chunk}.log",
     benchmark:
@@ -36,6 +38,8 @@ rule qc_samples:
         diseases=config["diseases"],
         covariates=config["covariates"],
         min_call_rate=config["qc"]["sample_call_rate"],
+    conda:
+        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/qc_samples.log",
     benchmark:
@@ -60,6 +64,8 @@ rule qc_variants_chunk:
         min_call_rate=config["qc"]["variant_call_rate"],
         min_maf=config["qc"]["maf"],
         min_hwe_midp=config["qc"]["hwe_midp"],
+    conda:
+        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/qc_variants_chunk/{chunk}.log",
     benchmark:
@@ -82,6 +88,8 @@ rule summarize_qc:
     output:
         summary="results/{cohort}/qc/summary.json",
         variants="results/{cohort}/qc/variants.tsv.gz",
+    conda:
+        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/summarize_qc.log",
     shell:

@@ -8,6 +8,8 @@ rule write_provenance:
         provenance="results/{cohort}/provenance.json",
     params:
         config_json=config_json(),
+    conda:
+        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/write_provenance.log",
     shell:
@@ -30,6 +32,8 @@ rule render_report:
         ),
     params:
         min_cell_count=config["report"]["min_cell_count"],
+    conda:
+        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/render_report.log",
     benchmark:

@@ -1,0 +1,173 @@
+"""End-to-end runs of the Snakemake workflow on a tiny simulated cohort (VCF and PLINK inputs)."""
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pysam
+import pytest
+import yaml
+
+from cohortgen.io.sumstats import GWAS_SSF_MANDATORY, read_gwas_ssf
+from cohortgen.simulate import simulate_cohort
+
+REPO = Path(__file__).resolve().parents[1]
+DISEASES = ["hypertension", "type2_diabetes", "obesity", "stroke"]
+BIN = Path(sys.executable).parent
+
+pytestmark = pytest.mark.slow
+
+
+def run_snakemake(workdir: Path, config: Path, *extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory",
+               str(workdir), "--configfile", str(config), "--cores", "2", *extra]
+    return subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+
+
+def write_config(path: Path, cohorts: dict, **overrides) -> Path:
+    config = {"cohorts": cohorts, "diseases": DISEASES, "covariates": ["age", "sex"],
+              "chunks": {"variants_per_chunk": 1500}, "assoc": {"min_cases": 10}, **overrides}
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_cohort(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("tiny")
+    simulate_cohort(out, n_samples=300, n_chromosomes=2, chromosome_mb=5.0, seed=7)
+    return out
+
+
+@pytest.fixture(scope="module")
+def plink_prefix(tiny_cohort, plink2) -> Path:
+    prefix = tiny_cohort / "plinkset"
+    subprocess.run([plink2, "--vcf", str(tiny_cohort / "genotypes.vcf.gz"), "--make-bed",
+                    "--out", str(prefix), "--threads", "1"], check=True, capture_output=True)
+    return prefix
+
+
+@pytest.fixture(scope="module")
+def workflow_run(tmp_path_factory, tiny_cohort, plink_prefix) -> Path:
+    workdir = tmp_path_factory.mktemp("run")
+    cohorts = {
+        "vcf": {"genotypes": str(tiny_cohort / "genotypes.vcf.gz"),
+                "phenotypes": str(tiny_cohort / "phenotypes.tsv")},
+        "plink": {"genotypes": str(plink_prefix),
+                  "phenotypes": str(tiny_cohort / "phenotypes.tsv")},
+    }
+    config = write_config(workdir / "config.yaml", cohorts)
+    result = run_snakemake(workdir, config)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir
+
+
+def results(workdir: Path, cohort: str = "vcf") -> Path:
+    return workdir / "results" / cohort
+
+
+def test_workflow__every_output_exists_and_parses(workflow_run):
+    res = results(workflow_run)
+    manifest = json.loads((res / "input/manifest.json").read_text())
+    assert manifest["samples"]["both"] == 300
+    summary = json.loads((res / "qc/summary.json").read_text())
+    ingest = summary["ingest"]
+    assert ingest["records_in"] == ingest["records_kept"] + sum(ingest["records_excluded"].values())
+    assert summary["samples"]["in"] == summary["samples"]["kept"] + sum(
+        summary["samples"]["removed"].values())
+    assert summary["samples"]["removed"]["low_call_rate"] == 10
+    variants = pd.read_csv(res / "qc/variants.tsv.gz", sep="\t")
+    assert len(variants) == summary["variants"]["in"] == ingest["records_kept"]
+    gwas_summary = pd.read_csv(res / "gwas/summary.tsv", sep="\t")
+    assert gwas_summary["disease"].tolist() == DISEASES
+    for disease in DISEASES:
+        path = res / f"gwas/{disease}.tsv.gz"
+        table = read_gwas_ssf(path)
+        assert table.columns[: len(GWAS_SSF_MANDATORY)].tolist() == GWAS_SSF_MANDATORY
+        assert len(table) == summary["variants"]["kept"]
+        assert (table["p_value"].dropna() > 0).all()
+        meta = yaml.safe_load(Path(f"{path}-meta.yaml").read_text())
+        assert meta["data_file_md5sum"] == hashlib.md5(path.read_bytes()).hexdigest()
+        first = table.iloc[0]
+        rows = list(pysam.TabixFile(str(path)).fetch(
+            str(first["chromosome"]), int(first["base_pair_location"]) - 1,
+            int(first["base_pair_location"])))
+        assert rows
+    provenance = json.loads((res / "provenance.json").read_text())
+    assert provenance["software"]["cohortgen"]
+    assert (res / "report/index.html").stat().st_size > 0
+
+
+def test_workflow__private_files_are_owner_only(workflow_run):
+    res = results(workflow_run)
+    for name in ["qc/samples.tsv", "qc/keep.txt", "assoc/null_model.tsv",
+                 "chunks/c0001/genotypes.bed"]:
+        mode = stat.S_IMODE((res / name).stat().st_mode)
+        assert mode & 0o077 == 0, f"{name} has mode {oct(mode)}"
+
+
+def test_workflow__report_and_logs_hold_no_sample_ids(workflow_run, tiny_cohort):
+    samples = pd.read_csv(tiny_cohort / "phenotypes.tsv", sep="\t", dtype=str)["sample_id"]
+    res = results(workflow_run)
+    shareable = [res / "report/index.html", res / "qc/summary.json", res / "gwas/summary.tsv",
+                 res / "provenance.json", res / "input/manifest.json",
+                 *sorted((res / "logs").rglob("*.log"))]
+    for path in shareable:
+        text = path.read_text(encoding="utf-8")
+        leaked = [s for s in samples if s in text]
+        assert not leaked, f"{path} names samples {leaked[:3]}"
+
+
+def test_workflow__plink_input_gives_the_same_associations(workflow_run):
+    for disease in DISEASES:
+        from_vcf = read_gwas_ssf(results(workflow_run, "vcf") / f"gwas/{disease}.tsv.gz")
+        from_bed = read_gwas_ssf(results(workflow_run, "plink") / f"gwas/{disease}.tsv.gz")
+        pd.testing.assert_frame_equal(from_vcf, from_bed)
+
+
+def test_workflow__rerun_is_byte_identical(workflow_run, tmp_path):
+    shutil.copy(workflow_run / "config.yaml", tmp_path / "config.yaml")
+    result = run_snakemake(tmp_path, tmp_path / "config.yaml", "--until", "render_report")
+    assert result.returncode == 0, result.stderr[-4000:]
+    for name in ["qc/summary.json", "qc/variants.tsv.gz", "gwas/summary.tsv",
+                 "gwas/stroke.tsv.gz", "gwas/stroke.tsv.gz.tbi", "report/index.html"]:
+        first = (results(workflow_run) / name).read_bytes()
+        again = (results(tmp_path) / name).read_bytes()
+        assert first == again, f"{name} differs between identical runs"
+
+
+def test_workflow__broken_config_names_the_key(tmp_path, tiny_cohort):
+    cohorts = {"vcf": {"genotypes": str(tiny_cohort / "genotypes.vcf.gz"),
+                       "phenotypes": str(tiny_cohort / "phenotypes.tsv")}}
+    config = write_config(tmp_path / "config.yaml", cohorts, qc={"maf": "one percent"})
+    result = run_snakemake(tmp_path, config, "--dry-run")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "['qc']['maf']" in output and "one percent" in output
+
+
+def test_workflow__broken_phenotype_sheet_names_the_row(tmp_path, tiny_cohort):
+    sheet = (tiny_cohort / "phenotypes.tsv").read_text().splitlines()
+    fields = sheet[5].split("\t")
+    fields[3] = "2"  # hypertension coded 1/2 instead of 0/1
+    sheet[5] = "\t".join(fields)
+    (tmp_path / "pheno.tsv").write_text("\n".join(sheet) + "\n")
+    cohorts = {"vcf": {"genotypes": str(tiny_cohort / "genotypes.vcf.gz"),
+                       "phenotypes": str(tmp_path / "pheno.tsv")}}
+    config = write_config(tmp_path / "config.yaml", cohorts)
+    result = run_snakemake(tmp_path, config)
+    assert result.returncode != 0
+    log = (results(tmp_path) / "logs/validate_inputs.log").read_text()
+    assert "line 6" in log and "hypertension" in log and "Traceback" not in log
+
+
+def test_workflow__results_tree_is_gzip_clean(workflow_run):
+    with gzip.open(results(workflow_run) / "gwas/obesity.tsv.gz", "rt") as handle:
+        assert handle.readline().startswith("chromosome\tbase_pair_location")
