@@ -6,15 +6,13 @@ variant (variant-major 2-bit codes, see :mod:`cohortgen.kernels.bed`). The .bim'
 always strings (``"00123"`` stays ``"00123"``).
 """
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from cohortgen.errors import InputError
+from cohortgen.io.files import write_bytes_atomic
 from cohortgen.kernels.bed import n_bytes
 
 BED_MAGIC = bytes([0x6C, 0x1B, 0x01])
@@ -52,9 +50,9 @@ def write_bed(prefix: Path, packed: np.ndarray, bim: pd.DataFrame, fam: pd.DataF
         )
     bim_text = _table_text(bim, BIM_COLUMNS, paths["bim"])
     fam_text = _table_text(fam, FAM_COLUMNS, paths["fam"])
-    _atomic_write(paths["bim"], bim_text.encode())
-    _atomic_write(paths["fam"], fam_text.encode())
-    _atomic_write(paths["bed"], BED_MAGIC + packed.tobytes())
+    write_bytes_atomic(paths["bim"], bim_text.encode(), private=True)
+    write_bytes_atomic(paths["fam"], fam_text.encode(), private=True)
+    write_bytes_atomic(paths["bed"], BED_MAGIC + packed.tobytes(), private=True)
 
 
 def read_bim(path: Path) -> pd.DataFrame:
@@ -180,16 +178,3 @@ def _table_text(table: pd.DataFrame, columns: tuple[str, ...], path: Path) -> st
         )
     return "".join("\t".join(row) + "\n" for row in text.itertuples(index=False, name=None))
 
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise

@@ -4,12 +4,14 @@ import gzip
 import hashlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pysam
 
 PRIVATE_MODE = 0o600
+PUBLIC_MODE = 0o644
 
 
 def sha256sum(path: Path, chunk_bytes: int = 1 << 20) -> str:
@@ -25,16 +27,27 @@ def _temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp{os.getpid()}")
 
 
-def write_text_atomic(path: Path, text: str, private: bool = False) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename; owner-only if private."""
+def write_bytes_atomic(path: Path, data: bytes, private: bool = False) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it onto ``path``.
+
+    The file is owner-only (0600) when ``private``, else 0644; nothing half-written is left.
+    """
     path = Path(path)
-    tmp = _temp_name(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE if private else 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
-    if private:
-        os.chmod(tmp, PRIVATE_MODE)
-    os.replace(tmp, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.chmod(temp, PRIVATE_MODE if private else PUBLIC_MODE)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: Path, text: str, private: bool = False) -> None:
+    """UTF-8 ``text`` with LF line ends, written as :func:`write_bytes_atomic` does."""
+    write_bytes_atomic(path, text.encode("utf-8"), private=private)
 
 
 def write_json(path: Path, data: dict, private: bool = False) -> None:

@@ -9,8 +9,6 @@ byte-identical for the same context.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import jinja2
@@ -19,6 +17,7 @@ import plotly.offline
 from markupsafe import Markup
 
 from cohortgen import __version__
+from cohortgen.io.files import write_text_atomic
 from cohortgen.report.plots import (
     GENOME_WIDE_P,
     SUGGESTIVE_P,
@@ -158,15 +157,4 @@ def render_report(out_html: Path, context: dict) -> None:
     ``p`` for the figures, optional); ``provenance`` (dict, nested dicts allowed);
     ``min_cell_count`` (int, default 5).
     """
-    out_html = Path(out_html)
-    out_html.parent.mkdir(parents=True, exist_ok=True)
-    html = render_html(context)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_html.name}.", dir=out_html.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(html)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out_html)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(Path(out_html), render_html(context))
