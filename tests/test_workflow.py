@@ -150,7 +150,8 @@ def test_workflow__broken_config_names_the_key(tmp_path, tiny_cohort):
     result = run_snakemake(tmp_path, config, "--dry-run")
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert "['qc']['maf']" in output and "one percent" in output
+    assert "['qc']['maf']" in output
+    assert "one percent" in output
 
 
 def test_workflow__broken_phenotype_sheet_names_the_row(tmp_path, tiny_cohort):
@@ -165,7 +166,9 @@ def test_workflow__broken_phenotype_sheet_names_the_row(tmp_path, tiny_cohort):
     result = run_snakemake(tmp_path, config)
     assert result.returncode != 0
     log = (results(tmp_path) / "logs/validate_inputs.log").read_text()
-    assert "line 6" in log and "hypertension" in log and "Traceback" not in log
+    assert "line 6" in log
+    assert "hypertension" in log
+    assert "Traceback" not in log
 
 
 def test_workflow__results_tree_is_gzip_clean(workflow_run):

@@ -2,7 +2,7 @@
 
 
 class InputError(Exception):
-    """Bad input: the message says what is wrong, where (file, line, sample, variant) and what to do.
+    """Bad input: the message says what is wrong, where (file, line, sample, variant), what to do.
 
     The CLI prints it without a traceback and exits with status 2.
     """

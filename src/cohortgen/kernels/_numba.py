@@ -30,7 +30,7 @@ if not numba.config.CACHE_DIR:
 
 
 def kernel(*args, **kwargs):
-    """``numba.njit`` with the project policy (``cache=True, nogil=True``); extra options pass on."""
+    """``numba.njit`` with the project policy (``cache=True, nogil=True``) plus any options."""
     options = {"cache": True, "nogil": True, **kwargs}
     if args and callable(args[0]):
         return numba.njit(**options)(args[0])
