@@ -1,0 +1,279 @@
+"""KING-robust kinship (Manichaikul et al. 2010) from packed PLINK .bed rows, as PLINK 2.
+
+For a pair (i, j), over the variants called in both samples:
+
+* ``HETHET``: both het; ``IBS0``: opposite homozygotes;
+* ``het[i, j]``: i het (so ``het[i, j] - HETHET`` is "i het, j hom", PLINK's HET1_HOM2).
+
+PLINK 2 (``--make-king-table``, ``ComputeKinship`` in plink2_matrix_calc.cc) computes the
+between-family estimator with the smaller of the two pairwise het counts::
+
+    kinship = 1/2 - (4 IBS0 + (het[i,j] - HETHET) + (het[j,i] - HETHET))
+                    / (4 min(het[i,j], het[j,i]))
+
+which is KING's ``(HETHET - 2 IBS0) / (2 min) + 1/2 - (het_i + het_j) / (4 min)`` rearranged.
+Only autosomal variants enter PLINK's estimate: pass autosomal rows only to match it.
+
+Speed: each block of variants is transposed into four sample-major bit planes of 64-bit words
+(one per 2-bit code: hom ALT, missing, het, hom REF); a pair then costs a few ANDs and popcounts
+per 64 variants. Pairs are processed in square tiles of samples so one tile's planes stay in
+cache, tiles in parallel (each tile pair writes its own cells, so counts are exact and do not
+depend on the thread count).
+"""
+
+import heapq
+
+import numpy as np
+from llvmlite import ir
+from numba import prange, types
+from numba.extending import intrinsic
+
+from cohortgen.kernels._numba import parallel_kernel
+from cohortgen.kernels.bed import _checked_packed
+
+VARIANT_BLOCK = 8192
+"""Variants per bit-plane block (128 words of 64 variants): bounds memory at n * 4 KiB."""
+
+SAMPLE_TILE = 64
+"""Samples per tile side: one tile's planes (64 * 4 KiB = 256 KiB) stay in L2 cache."""
+
+DEGREE_CUTOFFS = (0.354, 0.177, 0.0884, 0.0442)
+"""Kinship lower bounds (exclusive) of degree 0 (duplicate/MZ), 1, 2 and 3 (KING's cutoffs)."""
+
+UNRELATED = -1
+"""Degree returned by :func:`degree` for kinship <= 0.0442."""
+
+# Plane index of each bit plane = its PLINK .bed 2-bit code.
+_HOM_ALT, _MISSING, _HET, _HOM_REF = 0, 1, 2, 3
+
+
+@intrinsic
+def _popcount(typingctx, word):
+    """Number of set bits of a uint64 (LLVM ``ctpop``: one POPCNT instruction on x86-64)."""
+    if word != types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        fn = builder.module.declare_intrinsic("llvm.ctpop", [ir.IntType(64)])
+        return builder.call(fn, [args[0]])
+
+    return types.int64(types.uint64), codegen
+
+
+def king_counts(packed: np.ndarray, n_samples: int) -> tuple[np.ndarray, ...]:
+    """Pairwise KING counts over the variants called in both samples of each pair.
+
+    packed: uint8, shape (n_variants, ceil(n_samples / 4)), PLINK .bed 2-bit codes (missing is
+    code 0b01 and never counts as a genotype).
+    Returns (hethet, ibs0, het, n_both), each int64, shape (n_samples, n_samples):
+    hethet (symmetric) both het; ibs0 (symmetric) opposite homozygotes; het[i, j] (not
+    symmetric) i het and j called; n_both (symmetric) both called. The diagonal holds each
+    sample's own counts (hethet = het = its het calls, ibs0 = 0, n_both = its calls).
+    Memory: 4 * 8 * n_samples**2 bytes of output (800 MB at 5,000 samples).
+    """
+    packed = _checked_packed(packed, n_samples)
+    n_variants = packed.shape[0]
+    shape = (n_samples, n_samples)
+    hethet, ibs0, het, n_both = (np.zeros(shape, dtype=np.int64) for _ in range(4))
+    n_words = (min(VARIANT_BLOCK, max(n_variants, 1)) + 63) // 64
+    planes = np.zeros((n_samples, n_words, 4), dtype=np.uint64)
+    any_missing = np.zeros(n_samples, dtype=np.bool_)
+    n_tiles = (n_samples + SAMPLE_TILE - 1) // SAMPLE_TILE
+    tile_pairs = np.array(
+        [(a, b) for a in range(n_tiles) for b in range(a, n_tiles)], dtype=np.int64
+    ).reshape(-1, 2)
+    for start in range(0, n_variants, VARIANT_BLOCK):
+        stop = min(start + VARIANT_BLOCK, n_variants)
+        _fill_planes(packed, start, stop, n_samples, planes, any_missing)
+        _accumulate_pairs(
+            planes, any_missing, stop - start, tile_pairs, SAMPLE_TILE, hethet, ibs0, het, n_both
+        )
+    _mirror_upper(hethet)
+    _mirror_upper(ibs0)
+    _mirror_upper(n_both)
+    return hethet, ibs0, het, n_both
+
+
+@parallel_kernel
+def _fill_planes(packed, start, stop, n_samples, planes, any_missing):
+    """Transpose .bed rows [start, stop) into ``planes`` (uint64, (n, n_words, 4)).
+
+    Bit ``v % 64`` of ``planes[s, v // 64, code]`` is set when sample s has 2-bit ``code`` at
+    block variant v; pad bits stay 0 in every plane. ``any_missing[s]``: s has a missing call.
+    """
+    n_bytes = packed.shape[1]
+    for b in prange(n_bytes):
+        for k in range(4):
+            s = 4 * b + k
+            if s < n_samples:
+                planes[s, :, :] = 0
+                any_missing[s] = False
+        for v in range(start, stop):
+            offset = v - start
+            w = offset >> 6
+            bit = np.uint64(1) << np.uint64(offset & 63)
+            byte = packed[v, b]
+            for k in range(4):
+                s = 4 * b + k
+                if s < n_samples:
+                    code = (byte >> (2 * k)) & 3
+                    planes[s, w, code] |= bit
+        for k in range(4):
+            s = 4 * b + k
+            if s < n_samples:
+                for w in range(planes.shape[1]):
+                    if planes[s, w, _MISSING] != 0:
+                        any_missing[s] = True
+                        break
+
+
+@parallel_kernel
+def _accumulate_pairs(planes, any_missing, n_block, tile_pairs, tile, hethet, ibs0, het, n_both):
+    """Add one block's counts for every pair i <= j (upper triangle; het in both triangles)."""
+    n_samples, n_words, _ = planes.shape
+    for t in prange(tile_pairs.shape[0]):
+        i0 = tile_pairs[t, 0] * tile
+        j0 = tile_pairs[t, 1] * tile
+        for i in range(i0, min(i0 + tile, n_samples)):
+            for j in range(max(i, j0), min(j0 + tile, n_samples)):
+                hh = 0
+                opp = 0
+                if any_missing[i] or any_missing[j]:
+                    het_i = 0
+                    het_j = 0
+                    either_missing = 0
+                    for w in range(n_words):
+                        a_i = planes[i, w, _HOM_ALT]
+                        m_i = planes[i, w, _MISSING]
+                        h_i = planes[i, w, _HET]
+                        r_i = planes[i, w, _HOM_REF]
+                        a_j = planes[j, w, _HOM_ALT]
+                        m_j = planes[j, w, _MISSING]
+                        h_j = planes[j, w, _HET]
+                        r_j = planes[j, w, _HOM_REF]
+                        hh += _popcount(h_i & h_j)
+                        opp += _popcount((a_i & r_j) | (r_i & a_j))
+                        het_i += _popcount(h_i & ~m_j)
+                        het_j += _popcount(h_j & ~m_i)
+                        either_missing += _popcount(m_i | m_j)
+                    n_called = n_block - either_missing
+                else:
+                    het_i = 0
+                    het_j = 0
+                    for w in range(n_words):
+                        h_i = planes[i, w, _HET]
+                        h_j = planes[j, w, _HET]
+                        hh += _popcount(h_i & h_j)
+                        opp += _popcount(
+                            (planes[i, w, _HOM_ALT] & planes[j, w, _HOM_REF])
+                            | (planes[i, w, _HOM_REF] & planes[j, w, _HOM_ALT])
+                        )
+                        het_i += _popcount(h_i)
+                        het_j += _popcount(h_j)
+                    n_called = n_block
+                hethet[i, j] += hh
+                ibs0[i, j] += opp
+                n_both[i, j] += n_called
+                het[i, j] += het_i
+                if j != i:
+                    het[j, i] += het_j
+
+
+@parallel_kernel
+def _mirror_upper(matrix):
+    """Copy the upper triangle of a square matrix onto its lower triangle, in place."""
+    n = matrix.shape[0]
+    for i in prange(n):
+        for j in range(i):
+            matrix[i, j] = matrix[j, i]
+
+
+def king_kinship(
+    hethet: np.ndarray, ibs0: np.ndarray, het: np.ndarray, n_both: np.ndarray | None = None
+) -> np.ndarray:
+    """KING-robust between-family kinship, exactly as PLINK 2 ``--make-king-table`` KINSHIP.
+
+    hethet, ibs0, het: int64, shape (n, n), from :func:`king_counts` (n_both is accepted so the
+    tuple can be splatted, and unused). Returns float64, shape (n, n), symmetric, diagonal 0.5
+    (for samples with a het call). A pair with no het call in the less heterozygous sample gives
+    ``-inf`` (``nan`` if it also has no IBS0 or het-hom call), as PLINK 2 prints.
+    """
+    del n_both
+    hethet = np.asarray(hethet, dtype=np.float64)
+    het_i = np.asarray(het, dtype=np.float64)
+    het_j = het_i.T
+    ibs0 = np.asarray(ibs0, dtype=np.float64)
+    numerator = 4.0 * ibs0 + (het_i - hethet) + (het_j - hethet)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 0.5 - numerator / (4.0 * np.minimum(het_i, het_j))
+
+
+def degree(kinship: float) -> int:
+    """Relationship degree of a kinship coefficient: 0 (> 0.354, duplicate/MZ twin), 1
+    (> 0.177), 2 (> 0.0884), 3 (> 0.0442), else :data:`UNRELATED` (also for nan)."""
+    for deg, cutoff in enumerate(DEGREE_CUTOFFS):
+        if kinship > cutoff:
+            return deg
+    return UNRELATED
+
+
+def related_pairs(
+    kinship: np.ndarray, sample_ids, threshold: float = 0.0884
+) -> list[tuple[int, int, float]]:
+    """Pairs with kinship above ``threshold`` (default: 2nd degree or closer).
+
+    kinship: float64, shape (n, n), from :func:`king_kinship`; sample_ids: n IDs, in the same
+    order (checked against the matrix). Returns (i, j, kinship) with i < j sample indices,
+    ordered by i then j; nan/-inf pairs never qualify.
+    """
+    kinship = np.asarray(kinship, dtype=np.float64)
+    n = len(sample_ids)
+    if kinship.shape != (n, n):
+        raise ValueError(f"kinship has shape {kinship.shape}, expected ({n}, {n}) for the IDs")
+    rows, cols = np.nonzero(np.triu(kinship > threshold, k=1))
+    return [(int(i), int(j), float(kinship[i, j])) for i, j in zip(rows, cols, strict=True)]
+
+
+def maximal_unrelated_set(n: int, pairs, call_rate: np.ndarray, is_case: np.ndarray) -> np.ndarray:
+    """Greedy keep-mask with no related pair left among the kept samples.
+
+    pairs: iterable of (i, j, ...) sample-index pairs (e.g. from :func:`related_pairs`);
+    call_rate: float64, shape (n,); is_case: bool, shape (n,).
+    Rule: while a related pair has both members kept, drop the kept sample with the most
+    related pairs among kept samples; ties go to the lower call rate, then to a control
+    over a case, then to the higher index. Returns bool, shape (n,), True = keep. The result
+    depends only on the inputs (not on the order of ``pairs``).
+    """
+    call_rate = np.asarray(call_rate, dtype=np.float64)
+    is_case = np.asarray(is_case, dtype=np.bool_)
+    if call_rate.shape != (n,) or is_case.shape != (n,):
+        raise ValueError(f"call_rate and is_case must have shape ({n},)")
+    neighbours: dict[int, set[int]] = {}
+    for pair in pairs:
+        i, j = int(pair[0]), int(pair[1])
+        if not (0 <= i < n and 0 <= j < n) or i == j:
+            raise ValueError(f"pair ({i}, {j}) is not two distinct sample indices in [0, {n})")
+        neighbours.setdefault(i, set()).add(j)
+        neighbours.setdefault(j, set()).add(i)
+
+    def priority(s: int) -> tuple:
+        # heapq pops the smallest: most pairs, lowest call rate, control, highest index first.
+        return (-len(neighbours[s]), call_rate[s], bool(is_case[s]), -s)
+
+    heap = [(priority(s), s) for s in neighbours]
+    heapq.heapify(heap)
+    keep = np.ones(n, dtype=np.bool_)
+    while heap:
+        key, s = heapq.heappop(heap)
+        if not keep[s] or not neighbours[s]:
+            continue
+        if key != priority(s):  # stale entry: its pair count dropped since it was pushed
+            heapq.heappush(heap, (priority(s), s))
+            continue
+        keep[s] = False
+        for t in neighbours.pop(s):
+            neighbours[t].discard(s)
+            if neighbours[t]:
+                heapq.heappush(heap, (priority(t), t))
+        neighbours[s] = set()
+    return keep
