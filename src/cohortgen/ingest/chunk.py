@@ -24,26 +24,30 @@ def fam_for_samples(samples: list[str]) -> pd.DataFrame:
 
 
 def _vcf_chunk(path: Path, contig: str, start: int, end: int, tally: RecordTally):
-    n_samples = len(vcf_samples(path))
+    samples = vcf_samples(path)
     packed, bims = [], []
     for block in read_region_blocks(path, contig, start, end, tally):
         packed.append(pack_dosages(decode_biallelic(block.alleles)))
         bims.append(pd.DataFrame({"chrom": block.chrom, "id": block.ids, "cm": 0.0,
                                   "pos": block.pos, "a1": block.alt, "a2": block.ref}))
-    nb = (n_samples + 3) // 4
+    nb = (len(samples) + 3) // 4
     bed = np.concatenate(packed) if packed else np.zeros((0, nb), np.uint8)
     bim = pd.concat(bims, ignore_index=True) if bims else pd.DataFrame(columns=BIM_COLUMNS)
-    return bed, bim, fam_for_samples(vcf_samples(path))
+    return bed, bim, fam_for_samples(samples)
 
 
 def _bed_chunk(prefix: Path, contig: str, start: int, end: int, tally: RecordTally):
+    """The .bim rows of the region, in file order; only the span from the first to the last of
+    them is read (a .bim need not be sorted, nor hold a contig in one block)."""
     bim = read_bim(Path(f"{prefix}.bim"))
     rows = np.flatnonzero((bim["chrom"] == contig).to_numpy()
                           & (bim["pos"] >= start).to_numpy() & (bim["pos"] <= end).to_numpy())
-    selected = slice(int(rows[0]), int(rows[-1]) + 1) if rows.size else slice(0, 0)
-    bed, chunk_bim, fam = read_bed(prefix, variant_slice=selected)
-    tally.n_in = tally.n_kept = len(chunk_bim)
-    return np.ascontiguousarray(bed), chunk_bim.reset_index(drop=True), fam
+    first = int(rows[0]) if rows.size else 0
+    span = slice(first, int(rows[-1]) + 1) if rows.size else slice(0, 0)
+    bed, span_bim, fam = read_bed(prefix, variant_slice=span)
+    tally.n_in = tally.n_kept = len(rows)
+    chunk_bim = span_bim.iloc[rows - first].reset_index(drop=True)
+    return np.ascontiguousarray(bed[rows - first]), chunk_bim, fam
 
 
 def ingest_chunk(genotypes: str, contig: str, start: int, end: int, out_prefix: Path,

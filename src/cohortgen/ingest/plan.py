@@ -26,9 +26,16 @@ def is_plink_prefix(genotypes: str) -> bool:
     return not (genotypes.endswith((".vcf.gz", ".vcf.bgz", ".bcf")))
 
 
-def _contig_lengths(vcf_path: Path) -> dict[str, int]:
+def _contig_header(vcf_path: Path) -> tuple[list[str], dict[str, int]]:
+    """Contig names in header order (a BCF index refers to them by number) and the lengths the
+    header declares ({} when it declares none)."""
     vcf = open_vcf(vcf_path)
-    return dict(zip(vcf.seqnames, vcf.seqlens, strict=False)) if vcf.seqlens else {}
+    names = list(vcf.seqnames)
+    try:
+        lengths = dict(zip(names, vcf.seqlens, strict=True))
+    except (AttributeError, ValueError):  # cyvcf2: "no sequence lengths found in header"
+        lengths = {}
+    return names, lengths
 
 
 def _boundaries(contig: ContigIndex, n_chunks: int, length: int) -> list[int]:
@@ -48,16 +55,16 @@ def _boundaries(contig: ContigIndex, n_chunks: int, length: int) -> list[int]:
 def plan_vcf_chunks(vcf_path: Path, variants_per_chunk: int) -> pd.DataFrame:
     """Chunk plan of an indexed VCF/BCF (see module doc)."""
     vcf_path = Path(vcf_path)
-    lengths = _contig_lengths(vcf_path)
-    contigs = read_index(index_path(vcf_path), contig_names=list(lengths))
+    names, lengths = _contig_header(vcf_path)
+    contigs = read_index(index_path(vcf_path), contig_names=names)
     rows = []
     for contig in contigs:
         if contig.n_records == 0:
             continue
-        length = max(lengths.get(contig.name, 0), contig.max_pos)
+        length = lengths.get(contig.name) or contig.max_pos
         n_chunks = max(1, math.ceil(contig.n_records / variants_per_chunk))
         starts = [1, *_boundaries(contig, n_chunks, length)]
-        ends = [s - 1 for s in starts[1:]] + [max(length, 1)]
+        ends = [s - 1 for s in starts[1:]] + [max(length, contig.max_pos, 1)]
         for start, end in zip(starts, ends, strict=True):
             rows.append((contig.name, start, end, contig.n_records // len(starts)))
     if not rows:
@@ -70,7 +77,7 @@ def plan_bed_chunks(prefix: Path, variants_per_chunk: int) -> pd.DataFrame:
     bim = read_bim(Path(f"{prefix}.bim"))
     rows = []
     for contig, group in bim.groupby("chrom", sort=False):
-        pos = group["pos"].to_numpy()
+        pos = np.sort(group["pos"].to_numpy())  # a .bim need not be sorted
         n_chunks = max(1, math.ceil(len(pos) / variants_per_chunk))
         cuts = [int(pos[(k * len(pos)) // n_chunks]) for k in range(1, n_chunks)]
         starts = sorted({int(pos.min()), *cuts})
@@ -88,6 +95,8 @@ def _as_plan(rows: list[tuple]) -> pd.DataFrame:
 
 def plan_chunks(genotypes: str, variants_per_chunk: int) -> pd.DataFrame:
     """Chunk plan for a VCF/BCF path or a PLINK prefix."""
+    if variants_per_chunk < 1:
+        raise InputError(f"variants_per_chunk is {variants_per_chunk}; it must be at least 1")
     if is_plink_prefix(genotypes):
         return plan_bed_chunks(Path(genotypes), variants_per_chunk)
     return plan_vcf_chunks(Path(genotypes), variants_per_chunk)

@@ -39,9 +39,9 @@ def _normalized(sample: str) -> str:
 def check_sample_overlap(geno_samples: list[str], sheet_samples: list[str], genotypes: str,
                          phenotypes: str) -> int:
     """Number of samples in both; InputError if none, or if IDs match only loosely."""
-    sheet = set(sheet_samples)
-    overlap = sum(s in sheet for s in geno_samples)
-    loose = {_normalized(s): s for s in sheet_samples if s not in set(geno_samples)}
+    sheet, geno = set(sheet_samples), set(geno_samples)
+    overlap = len(sheet & geno)
+    loose = {_normalized(s): s for s in sheet_samples if s not in geno}
     near = [(g, loose[_normalized(g)]) for g in geno_samples
             if g not in sheet and _normalized(g) in loose]
     if near:

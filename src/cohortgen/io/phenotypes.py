@@ -3,12 +3,14 @@
 Contract: a header row, then one row per sample; tab- or comma-separated; UTF-8 (a byte-order
 mark and CRLF line ends are accepted). Columns: ``sample_id`` (string, kept exactly as written:
 "00123" stays "00123"), ``sex`` (1 male, 2 female, NA unknown), ``age`` (years), one column per
-disease (0 control, 1 case, NA missing) and any other numeric covariates. Empty cells and
-``NA``/``nan`` mean missing. Line numbers in messages are 1-based lines of the file.
+disease (0 control, 1 case, NA missing; "1.0" is read as 1) and any other numeric covariates.
+Empty cells and ``NA``/``nan``/``.`` mean missing. Line numbers in messages are 1-based lines of
+the file (CR, LF or CRLF ends a line; a row's number is the line where it starts).
 """
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ from cohortgen.errors import InputError
 MISSING_TOKENS = frozenset({"", "NA", "nan", "NaN", "."})
 SEX_CODES = {"1": 1.0, "2": 2.0}
 BINARY_CODES = {"0": 0.0, "1": 1.0}
+NEWLINE = re.compile(rb"\r\n|\r|\n")
 
 
 def _decode(path: Path) -> str:
@@ -26,34 +29,43 @@ def _decode(path: Path) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
+        line = len(NEWLINE.findall(raw[: exc.start])) + 1
         raise InputError(
             f"{path}, line {line}: not UTF-8 text (byte {raw[exc.start]:#04x}); "
             "save the sheet as UTF-8 (e.g. 'Save as: CSV UTF-8') and rerun"
         ) from None
 
 
-def _rows(path: Path) -> tuple[list[str], list[list[str]]]:
+def _rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
+    """Header, non-blank data rows and the 1-based file line where each row starts (a quoted
+    cell may span lines; only CR, LF and CRLF end a line)."""
     text = _decode(path)
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
+    first = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
+    if not first.strip():
         raise InputError(f"{path}, line 1: the sheet is empty or has no header row")
-    delimiter = "\t" if "\t" in lines[0] else ","
-    rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
-    header = [name.strip() for name in rows[0]]
-    for number, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header) and any(cell.strip() for cell in row):
-            raise InputError(
-                f"{path}, line {number}: {len(row)} fields but the header has {len(header)}; "
-                f"check the separator ({'tab' if delimiter == chr(9) else 'comma'}) and quoting"
-            )
-    return header, [row for row in rows[1:] if any(cell.strip() for cell in row)]
+    delimiter = "\t" if "\t" in first else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [name.strip() for name in next(reader)]
+    rows, lines, line = [], [], reader.line_num + 1
+    for row in _checked(reader, path):
+        if any(cell.strip() for cell in row):
+            if len(row) != len(header):
+                raise InputError(
+                    f"{path}, line {line}: {len(row)} fields but the header has {len(header)}; "
+                    f"check the separator ({'tab' if delimiter == chr(9) else 'comma'}) and quoting"
+                )
+            rows.append(row)
+            lines.append(line)
+        line = reader.line_num + 1
+    return header, rows, lines
 
 
-def _line_numbers(path: Path, n_rows: int) -> list[int]:
-    """1-based file line of each data row (blank lines skipped, as in :func:`_rows`)."""
-    lines = _decode(path).splitlines()
-    return [i for i, line in enumerate(lines[1:], start=2) if line.strip()][:n_rows]
+def _checked(reader, path: Path):
+    """Rows of ``reader``; a csv parse error becomes an InputError naming the line."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise InputError(f"{path}, line {reader.line_num}: {exc}; check the quoting") from None
 
 
 def _check_columns(path: Path, header: list[str], required: list[str]) -> None:
@@ -68,19 +80,31 @@ def _check_columns(path: Path, header: list[str], required: list[str]) -> None:
         )
 
 
-def _parse_coded(path, lines, column, values, codes) -> np.ndarray:
+def _code_value(token: str, codes: dict[str, float]) -> float:
+    """The coded value of ``token``, also when written as a number ("1.0" from pandas/Excel);
+    NaN if it is not one of ``codes``."""
+    if token in codes:
+        return codes[token]
+    try:
+        value = float(token)
+    except ValueError:
+        return np.nan
+    return value if value in codes.values() else np.nan
+
+
+def _parse_coded(path, lines, column, values, codes, hint) -> np.ndarray:
     out = np.full(len(values), np.nan)
     allowed = "/".join(codes) + "/NA"
     for k, value in enumerate(values):
         token = value.strip()
         if token in MISSING_TOKENS:
             continue
-        if token not in codes:
+        out[k] = _code_value(token, codes)
+        if np.isnan(out[k]):
             raise InputError(
                 f"{path}, line {lines[k]}, column '{column}': value {value!r} is not one of "
-                f"{allowed}; recode it (e.g. cases 1, controls 0) and rerun"
+                f"{allowed}; recode it ({hint}) and rerun"
             )
-        out[k] = codes[token]
     return out
 
 
@@ -94,7 +118,8 @@ def _parse_numeric(path, lines, column, values) -> np.ndarray:
             out[k] = float(token)
         except ValueError:
             raise InputError(
-                f"{path}, line {lines[k]}, column '{column}': {value!r} is not a number"
+                f"{path}, line {lines[k]}, column '{column}': {value!r} is not a number; "
+                "write a number, or NA if unknown"
             ) from None
         if not np.isfinite(out[k]):
             raise InputError(f"{path}, line {lines[k]}, column '{column}': {value!r} is not finite")
@@ -128,16 +153,17 @@ def read_phenotypes(path: Path, diseases: list[str], covariates: list[str]) -> p
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: phenotype sheet not found; check 'phenotypes' in config")
-    header, rows = _rows(path)
+    header, rows, lines = _rows(path)
     columns = ["sample_id", "sex", *[c for c in covariates if c != "sex"], *diseases]
     _check_columns(path, header, columns)
-    lines = _line_numbers(path, len(rows))
     cells = {name: [row[header.index(name)] for row in rows] for name in columns}
     _check_sample_ids(path, lines, cells["sample_id"])
-    data = {"sex": _parse_coded(path, lines, "sex", cells["sex"], SEX_CODES)}
+    data = {"sex": _parse_coded(path, lines, "sex", cells["sex"], SEX_CODES,
+                                "1 male, 2 female, NA unknown")}
     for name in columns[2:]:
         if name in diseases:
-            data[name] = _parse_coded(path, lines, name, cells[name], BINARY_CODES)
+            data[name] = _parse_coded(path, lines, name, cells[name], BINARY_CODES,
+                                      "cases 1, controls 0, NA missing")
         else:
             data[name] = _parse_numeric(path, lines, name, cells[name])
     index = pd.Index(cells["sample_id"], dtype="string", name="sample_id")

@@ -4,6 +4,7 @@ Errors a user can cause (not bgzip, not VCF, no index, duplicate samples, unread
 become :class:`InputError` naming the file and the record.
 """
 
+import gzip
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,8 +14,11 @@ import cyvcf2
 import numpy as np
 
 from cohortgen.errors import InputError
+from cohortgen.io.vcf_index import index_path
 
 BGZF_MAGIC = b"\x1f\x8b\x08\x04"
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+"""The empty block that ends every complete bgzip file (SAM/BAM spec 4.1.2)."""
 ACGT = frozenset("ACGT")
 
 
@@ -45,15 +49,39 @@ class RecordTally:
 
 
 def _check_compression(path: Path) -> None:
+    """InputError unless ``path`` exists and, if compressed, is complete bgzip (EOF block)."""
     if not path.exists():
         raise InputError(f"{path}: genotype file not found; check 'genotypes' in config")
     with path.open("rb") as handle:
         head = handle.read(4)
+        handle.seek(max(0, path.stat().st_size - len(BGZF_EOF)))
+        tail = handle.read()
     if str(path).endswith(".gz") and head != BGZF_MAGIC:
         raise InputError(
             f"{path}: not bgzip-compressed (plain gzip or text); recompress with "
             f"`bgzip` and index with `tabix -p vcf`"
         )
+    if head == BGZF_MAGIC and tail != BGZF_EOF:
+        raise InputError(
+            f"{path}: the bgzip end-of-file block is missing, so the file is truncated or was "
+            "not fully written; copy or re-create it"
+        )
+
+
+def _duplicate_samples(path: Path) -> list[str]:
+    """Sample IDs listed more than once on the #CHROM line (read directly: htslib rejects such a
+    header without naming the ID); empty if the line cannot be read."""
+    try:
+        with gzip.open(path, "rb") as handle:
+            for number, line in enumerate(handle):
+                if line.startswith(b"#CHROM"):
+                    counts = Counter(line.rstrip(b"\r\n").split(b"\t")[9:])
+                    return sorted(s.decode(errors="replace") for s, n in counts.items() if n > 1)
+                if number and not line.startswith(b"#"):
+                    break
+    except (OSError, EOFError):
+        pass
+    return []
 
 
 def open_vcf(path: Path) -> cyvcf2.VCF:
@@ -62,23 +90,27 @@ def open_vcf(path: Path) -> cyvcf2.VCF:
     _check_compression(path)
     try:
         vcf = cyvcf2.VCF(str(path), lazy=True)
-    except (OSError, ValueError, Exception) as exc:  # cyvcf2 raises bare Exceptions too
+    except Exception as exc:  # cyvcf2 raises bare Exceptions too
+        _raise_duplicates(path, _duplicate_samples(path))
         raise InputError(f"{path}: cannot be read as VCF/BCF ({exc}); check the file") from None
     if not vcf.samples:
         raise InputError(f"{path}: the VCF has no samples (no genotype columns)")
     return vcf
 
 
+def _raise_duplicates(path: Path, duplicated: list[str]) -> None:
+    if duplicated:
+        raise InputError(
+            f"{path}: duplicate sample ID(s) in the header: {', '.join(duplicated[:5])}; "
+            "each sample must appear once"
+        )
+
+
 def vcf_samples(path: Path) -> list[str]:
     """Sample IDs in file order; InputError on duplicates."""
     samples = list(open_vcf(path).samples)
-    seen: set[str] = set()
-    duplicated = [s for s in samples if s in seen or seen.add(s)]
-    if duplicated:
-        raise InputError(
-            f"{path}: duplicate sample ID(s) in the header: {', '.join(sorted(set(duplicated))[:5])}; "
-            "each sample must appear once"
-        )
+    counts = Counter(samples)
+    _raise_duplicates(path, sorted(s for s, n in counts.items() if n > 1))
     return samples
 
 
@@ -100,6 +132,7 @@ def read_region_blocks(
     not counted. ``tally`` is updated in place.
     """
     vcf = open_vcf(path)
+    index_path(Path(path))  # a clear InputError if the index is missing
     block = _empty_block()
     last = f"{contig}:{start}"
     try:
@@ -120,7 +153,9 @@ def read_region_blocks(
     except InputError:
         raise
     except Exception as exc:  # htslib parse failures surface as assorted exception types
-        raise InputError(f"{path}: unreadable record after {last} ({exc}); check the file") from None
+        raise InputError(
+            f"{path}: unreadable record after {last} ({exc}); check the file"
+        ) from None
     if block.pos:
         yield _finish(block)
 

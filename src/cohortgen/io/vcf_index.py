@@ -18,7 +18,8 @@ TBI_WINDOW_BP = 1 << 14
 @dataclass(frozen=True)
 class ContigIndex:
     """One contig's index facts: ``n_records`` mapped records; ``window_offsets`` compressed
-    byte offsets of 16 kb windows (tbi only, else empty); ``max_pos`` last indexed base (1-based)."""
+    byte offsets of 16 kb windows (tbi only, else empty); ``max_pos`` an upper bound on the last
+    indexed base (1-based)."""
 
     name: str
     n_records: int
@@ -112,12 +113,20 @@ def _read_csi(reader: _Reader, contig_names: list[str] | None) -> list[ContigInd
     reader.pos = aux_end
     n_ref = reader.take("i")
     n_bins = ((1 << (3 * depth + 3)) - 1) // 7
-    first_leaf = ((1 << (3 * depth)) - 1) // 7
     contigs = []
     for tid in range(n_ref):
         n_mapped, bins = _read_bins(reader, meta_bin=n_bins + 1, has_loffset=True)
-        leaves = [b - first_leaf for b in bins if b >= first_leaf]
-        max_pos = (max(leaves) + 1) << min_shift if leaves else 0
+        max_pos = max((_bin_end(b, min_shift, depth) for b in bins), default=0)
         name = names[tid] if tid < len(names) else str(tid)
         contigs.append(ContigIndex(name, int(n_mapped), (), max_pos))
     return contigs
+
+
+def _bin_end(bin_id: int, min_shift: int, depth: int) -> int:
+    """Last base (1-based) covered by a CSI bin of any level (a record spanning a leaf boundary
+    sits in a higher-level bin, so every level counts)."""
+    level = 0
+    while bin_id >= ((1 << (3 * (level + 1))) - 1) // 7:
+        level += 1
+    offset = bin_id - ((1 << (3 * level)) - 1) // 7
+    return (offset + 1) << (min_shift + 3 * (depth - level))

@@ -1,0 +1,327 @@
+"""Ingest stage: sample matching, chunk plans that cover every record exactly once (.tbi, .csi,
+PLINK prefix), and chunked ingest against PLINK 2's own VCF import."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import cyvcf2
+import numpy as np
+import pandas as pd
+import pysam
+import pytest
+
+from cohortgen.errors import InputError
+from cohortgen.ingest.chunk import ingest_chunk
+from cohortgen.ingest.plan import plan_chunks
+from cohortgen.ingest.validate import check_sample_overlap, validate_inputs
+from cohortgen.io.bed import read_bed, write_bed
+from cohortgen.io.files import read_json
+from cohortgen.kernels.bed import MISSING, pack_dosages, unpack_dosages
+from cohortgen.simulate import DISEASES, simulate_cohort
+
+TINY = {
+    "n_samples": 120,
+    "n_chromosomes": 2,
+    "chromosome_mb": 2.0,
+    "seed": 5,
+    "n_related_pairs": 3,
+    "n_low_call_samples": 2,
+}
+PER_CHUNK = 300
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory) -> dict:
+    """A tiny simulated cohort (VCF + .tbi, phenotype sheet)."""
+    return simulate_cohort(tmp_path_factory.mktemp("cohort"), **TINY)
+
+
+def vcf_records(path) -> list[tuple[str, int, str, str]]:
+    """(chrom, pos, ref, alt) of every record, read straight through (no index)."""
+    return [(v.CHROM, v.POS, v.REF, v.ALT[0]) for v in cyvcf2.VCF(str(path))]
+
+
+def vcf_alt_dosages(path) -> np.ndarray:
+    """int8 (n_records, n_samples) ALT dosage, MISSING where any allele is missing."""
+    rows = []
+    for record in cyvcf2.VCF(str(path)):
+        gt = record.genotype.array()[:, :2]
+        rows.append(np.where((gt < 0).any(axis=1), MISSING, (gt == 1).sum(axis=1)))
+    return np.array(rows, dtype=np.int8)
+
+
+def ingest_all(genotypes, plan, out_dir: Path):
+    """Ingest every chunk of ``plan``; return (bim, dosages, fam, tallies), chunks concatenated."""
+    bims, dosages, tallies = [], [], []
+    for row in plan.itertuples():
+        prefix = out_dir / row.chunk_id
+        tallies.append(
+            ingest_chunk(
+                str(genotypes),
+                row.contig,
+                row.start,
+                row.end,
+                prefix,
+                out_dir / f"{row.chunk_id}.json",
+            )
+        )
+        packed, bim, fam = read_bed(prefix)
+        bims.append(bim)
+        dosages.append(unpack_dosages(packed, len(fam)))
+    return pd.concat(bims, ignore_index=True), np.concatenate(dosages), fam, tallies
+
+
+def assert_covers_every_record_once(genotypes, reference, out_dir, plan=None):
+    plan = plan_chunks(str(genotypes), PER_CHUNK) if plan is None else plan
+    bim, dosage, fam, tallies = ingest_all(genotypes, plan, out_dir)
+    records = vcf_records(reference)
+    assert plan.groupby("contig").size().min() >= 3, plan  # several chunks per contig
+    assert list(zip(bim.chrom, bim.pos, bim.a2, bim.a1, strict=True)) == records
+    assert sum(t["records_in"] for t in tallies) == len(records)
+    assert all(t["records_in"] == t["records_kept"] for t in tallies)
+    np.testing.assert_array_equal(dosage, vcf_alt_dosages(reference))
+    assert fam["iid"].tolist() == list(cyvcf2.VCF(str(reference)).samples)
+    return plan
+
+
+def test_plan_chunks__tbi_covers_every_record_once(cohort, tmp_path):
+    plan = assert_covers_every_record_once(cohort["vcf"], cohort["vcf"], tmp_path)
+    assert plan["chunk_id"].is_unique
+    for _, chunks in plan.groupby("contig"):
+        assert chunks["start"].iloc[0] == 1
+        assert (chunks["start"].to_numpy()[1:] == chunks["end"].to_numpy()[:-1] + 1).all()
+
+
+@pytest.mark.parametrize("indexer", ["pysam", "bcftools"])
+def test_plan_chunks__csi_covers_every_record_once(cohort, tmp_path, indexer):
+    vcf = tmp_path / "csi.vcf.gz"
+    shutil.copy(cohort["vcf"], vcf)
+    if indexer == "pysam":
+        pysam.tabix_index(str(vcf), preset="vcf", csi=True, force=True)
+    else:
+        if shutil.which("bcftools") is None:
+            pytest.skip("bcftools is not on PATH")
+        subprocess.run(["bcftools", "index", "--csi", str(vcf)], check=True)
+    assert not Path(f"{vcf}.tbi").exists()
+    assert_covers_every_record_once(vcf, cohort["vcf"], tmp_path)
+
+
+def test_plan_chunks__bcf_without_contig_lengths(cohort, tmp_path):
+    if shutil.which("bcftools") is None:
+        pytest.skip("bcftools is not on PATH")
+    header = subprocess.run(
+        ["bcftools", "view", "-h", str(cohort["vcf"])], check=True, capture_output=True, text=True
+    ).stdout
+    stripped = tmp_path / "header.txt"
+    stripped.write_text(
+        "".join(
+            line.split(",length=")[0] + ">\n" if line.startswith("##contig") else line + "\n"
+            for line in header.splitlines()
+        )
+    )
+    bcf = tmp_path / "nolength.bcf"
+    subprocess.run(
+        [
+            "bcftools",
+            "reheader",
+            "-h",
+            str(stripped),
+            "-o",
+            str(tmp_path / "r.vcf.gz"),
+            str(cohort["vcf"]),
+        ],
+        check=True,
+    )
+    subprocess.run(
+        ["bcftools", "view", "-Ob", "-o", str(bcf), str(tmp_path / "r.vcf.gz")], check=True
+    )
+    subprocess.run(["bcftools", "index", str(bcf)], check=True)
+    plan = assert_covers_every_record_once(bcf, cohort["vcf"], tmp_path)
+    assert set(plan["contig"]) == {"1", "2"}
+
+
+def test_plan_chunks__csi_last_record_in_higher_level_bin(tmp_path):
+    """With no contig length in the header, a deletion spanning a 16 kb leaf boundary (indexed
+    in a higher-level CSI bin) after the last leaf must still fall inside the plan."""
+    lines = [
+        "##fileformat=VCFv4.2",
+        "##contig=<ID=1>",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\tB",
+        "1\t100\t.\tA\tC\t.\t.\t.\tGT\t0/1\t1/1",
+        f"1\t32760\t.\t{'A' * 20}\tA\t.\t.\t.\tGT\t0/0\t0/1",
+    ]
+    plain = tmp_path / "del.vcf"
+    plain.write_text("\n".join(lines) + "\n")
+    vcf = Path(pysam.tabix_index(str(plain), preset="vcf", csi=True, force=True))
+    plan = plan_chunks(str(vcf), 1)
+    assert plan["end"].max() >= 32760
+    _, _, _, tallies = ingest_all(vcf, plan, tmp_path)
+    assert sum(t["records_kept"] for t in tallies) == 2
+
+
+def test_plan_chunks__variants_per_chunk_must_be_positive(cohort):
+    with pytest.raises(InputError, match="variants_per_chunk"):
+        plan_chunks(cohort["vcf"], 0)
+
+
+def plink2_import(plink2, vcf, out: Path) -> Path:
+    """PLINK 2's own import of ``vcf``: IIDs are the VCF sample IDs (FID 0, no '_' in the IDs)."""
+    subprocess.run(
+        [plink2, "--vcf", str(vcf), "--vcf-half-call", "missing", "--make-bed", "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+def alt_dosages(packed, bim, n_samples, ref_alt) -> np.ndarray:
+    """ALT dosage of each (ref, alt) in ``ref_alt``; flips rows where the .bim's A1 is REF."""
+    dosage = unpack_dosages(packed, n_samples)
+    swapped = np.array(
+        [(a1, a2) == (ref, alt) for a1, a2, (ref, alt) in zip(bim.a1, bim.a2, ref_alt, strict=True)]
+    )
+    flipped = np.where(dosage == MISSING, MISSING, 2 - dosage)
+    return np.where(swapped[:, None], flipped, dosage).astype(np.int8)
+
+
+@pytest.mark.reference
+def test_ingest_chunk__matches_plink2(cohort, tmp_path, plink2):
+    vcf = cohort["vcf"]
+    bim, dosage, fam, _ = ingest_all(vcf, plan_chunks(str(vcf), PER_CHUNK), tmp_path)
+    packed, ref_bim, ref_fam = read_bed(plink2_import(plink2, vcf, tmp_path / "plink2"))
+    # plink2 .bim: chrom, id, cm, pos, A1 (ALT), A2 (REF); compare allele sets, then ALT dosage
+    assert list(zip(ref_bim.chrom, ref_bim.pos, strict=True)) == list(
+        zip(bim.chrom, bim.pos, strict=True)
+    )
+    ours = list(zip(bim.a2, bim.a1, strict=True))
+    assert [set(pair) for pair in zip(ref_bim.a1, ref_bim.a2, strict=True)] == [
+        set(pair) for pair in ours
+    ]
+    assert ref_fam["iid"].tolist() == fam["iid"].tolist()
+    np.testing.assert_array_equal(alt_dosages(packed, ref_bim, len(ref_fam), ours), dosage)
+    assert (dosage == MISSING).any()
+
+
+@pytest.mark.reference
+def test_ingest_chunk__haploid_and_half_calls_match_plink2(tmp_path, plink2):
+    lines = [
+        "##fileformat=VCFv4.2",
+        "##contig=<ID=1,length=10000>",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\tB\tC\tD",
+        "1\t100\tv1\tA\tC\t.\t.\t.\tGT\t1\t0\t.\t0/1",
+        "1\t200\tv2\tG\tT\t.\t.\t.\tGT\t./1\t1/.\t1|1\t0|0",
+        "1\t300\tv3\tG\tT\t.\t.\t.\tGT\t1\t1\t0\t.",
+    ]
+    plain = tmp_path / "hap.vcf"
+    plain.write_text("\n".join(lines) + "\n")
+    vcf = pysam.tabix_index(str(plain), preset="vcf", force=True)
+    bim, dosage, _, _ = ingest_all(vcf, plan_chunks(vcf, 100), tmp_path)
+    packed, ref_bim, ref_fam = read_bed(plink2_import(plink2, vcf, tmp_path / "plink2"))
+    expected = alt_dosages(packed, ref_bim, len(ref_fam), list(zip(bim.a2, bim.a1, strict=True)))
+    np.testing.assert_array_equal(dosage, expected)
+    np.testing.assert_array_equal(
+        dosage, [[2, 0, MISSING, 1], [MISSING, MISSING, 2, 0], [2, 2, 0, MISSING]]
+    )
+
+
+@pytest.mark.reference
+def test_plan_chunks__plink_prefix(cohort, tmp_path, plink2):
+    prefix = plink2_import(plink2, cohort["vcf"], tmp_path / "fileset")
+    plan = plan_chunks(str(prefix), PER_CHUNK)
+    assert plan.groupby("contig").size().min() >= 3
+    assert plan["n_variants"].sum() == len(vcf_records(cohort["vcf"]))
+    bim, dosage, fam, tallies = ingest_all(prefix, plan, tmp_path)
+    packed, ref_bim, ref_fam = read_bed(prefix)
+    pd.testing.assert_frame_equal(bim, ref_bim)
+    np.testing.assert_array_equal(dosage, unpack_dosages(packed, len(ref_fam)))
+    assert fam["iid"].tolist() == ref_fam["iid"].tolist()
+    assert sum(t["records_in"] for t in tallies) == len(ref_bim)
+
+
+def test_plan_chunks__unsorted_plink_bim(tmp_path):
+    rng = np.random.default_rng(1)
+    n_variants, n_samples = 50, 9
+    bim = pd.DataFrame(
+        {
+            "chrom": ["1"] * 20 + ["2"] * 10 + ["1"] * 20,
+            "id": [f"v{k}" for k in range(n_variants)],
+            "cm": 0.0,
+            "pos": rng.permutation(np.arange(1, n_variants + 1) * 10),
+            "a1": "A",
+            "a2": "G",
+        }
+    )
+    fam = pd.DataFrame(
+        {
+            "fid": "0",
+            "iid": [f"s{k}" for k in range(n_samples)],
+            "father": "0",
+            "mother": "0",
+            "sex": 0,
+            "pheno": "-9",
+        }
+    )
+    dosage = rng.integers(-1, 3, size=(n_variants, n_samples)).astype(np.int8)
+    write_bed(tmp_path / "in", pack_dosages(dosage), bim, fam)
+    plan = plan_chunks(str(tmp_path / "in"), 7)
+    out, got, _, _ = ingest_all(tmp_path / "in", plan, tmp_path)
+    assert sorted(out["id"]) == sorted(bim["id"])
+    order = bim.reset_index().set_index("id").loc[out["id"], "index"].to_numpy()
+    np.testing.assert_array_equal(got, dosage[order])
+    assert (out["chrom"].to_numpy() == bim["chrom"].to_numpy()[order]).all()
+
+
+def test_check_sample_overlap__exact_matches_counted():
+    assert check_sample_overlap(["A", "B", "C"], ["B", "C", "D"], "g.vcf.gz", "p.tsv") == 2
+
+
+@pytest.mark.parametrize(("geno", "sheet"), [("S001", "s001"), ("S001", "S001 "), ("ab", " AB")])
+def test_check_sample_overlap__loose_match(geno, sheet):
+    with pytest.raises(InputError) as info:
+        check_sample_overlap(["X1", geno], ["X1", sheet], "g.vcf.gz", "p.tsv")
+    message = str(info.value)
+    assert "p.tsv" in message
+    assert "g.vcf.gz" in message
+    assert f"{geno!r} ~ {sheet!r}" in message
+
+
+def test_check_sample_overlap__no_overlap():
+    with pytest.raises(InputError, match=r"p\.tsv: none of its sample IDs appear in g\.vcf\.gz"):
+        check_sample_overlap(["A", "B"], ["C", "D"], "g.vcf.gz", "p.tsv")
+
+
+def test_check_sample_overlap__large_cohort_is_fast():
+    geno = [f"S{k:06d}" for k in range(50_000)]
+    assert check_sample_overlap(geno, geno[::-1], "g.vcf.gz", "p.tsv") == 50_000
+
+
+def test_validate_inputs__writes_manifest(cohort, tmp_path):
+    manifest = validate_inputs(
+        cohort["vcf"], cohort["phenotypes"], list(DISEASES), ["age"], tmp_path / "manifest.json"
+    )
+    assert manifest["samples"] == {
+        "genotypes": TINY["n_samples"],
+        "phenotypes": TINY["n_samples"],
+        "both": TINY["n_samples"],
+    }
+    assert read_json(tmp_path / "manifest.json") == manifest
+    assert "S00001" not in (tmp_path / "manifest.json").read_text()
+
+
+def test_validate_inputs__case_mismatch(cohort, tmp_path):
+    sheet = tmp_path / "lower.tsv"
+    sheet.write_text(Path(cohort["phenotypes"]).read_text().replace("S0", "s0"))
+    with pytest.raises(InputError) as info:
+        validate_inputs(cohort["vcf"], sheet, list(DISEASES), ["age"], tmp_path / "m.json")
+    assert "'S00001' ~ 's00001'" in str(info.value)
+    assert str(sheet) in str(info.value)
+
+
+def test_validate_inputs__no_overlap(cohort, tmp_path):
+    sheet = tmp_path / "other.tsv"
+    sheet.write_text(Path(cohort["phenotypes"]).read_text().replace("S0", "P0"))
+    with pytest.raises(InputError, match="none of its sample IDs"):
+        validate_inputs(cohort["vcf"], sheet, list(DISEASES), ["age"], tmp_path / "m.json")

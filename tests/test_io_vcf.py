@@ -1,0 +1,192 @@
+"""VCF reading: bad files raise InputError naming the file; excluded records are tallied;
+haploid and half-calls decode as documented in cohortgen.kernels.gt."""
+
+import gzip
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pysam
+import pytest
+
+from cohortgen.errors import InputError
+from cohortgen.io.vcf import RecordTally, open_vcf, read_region_blocks, vcf_samples
+from cohortgen.kernels.gt import MISSING, decode_biallelic
+
+HEADER = [
+    "##fileformat=VCFv4.2",
+    "##contig=<ID=1,length=1000000>",
+    '##ALT=<ID=DEL,Description="Deletion">',
+    '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+]
+FIXED = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT"
+RECORDS = [
+    "1\t100\trs1\tA\tC\t.\tPASS\t.\tGT\t0/0\t0/1\t1/1",
+    "1\t200\trs2\tA\tC,G\t.\tPASS\t.\tGT\t0/1\t1/2\t0/0",
+    "1\t300\trs3\tA\t<DEL>\t.\tPASS\t.\tGT\t0/1\t1/1\t0/0",
+    "1\t400\trs4\tG\tT\t.\tPASS\t.\tGT\t1\t0\t.",
+    "1\t500\trs5\tG\tT\t.\tPASS\t.\tGT\t./1\t1/.\t0|1",
+    "1\t600\trs6\tGA\tG\t.\tPASS\t.\tGT\t0/1\t1\t./.",
+]
+SAMPLES = ["A", "B", "C"]
+
+
+def vcf_text(records=RECORDS, samples=SAMPLES) -> str:
+    return "\n".join([*HEADER, "\t".join([FIXED, *samples]), *records]) + "\n"
+
+
+def write_vcf(tmp_path, text: str, name="x.vcf.gz", index=True):
+    """bgzip ``text`` to ``tmp_path/name`` and tabix-index it."""
+    plain = tmp_path / name.removesuffix(".gz")
+    plain.write_text(text)
+    path = tmp_path / name
+    pysam.tabix_compress(str(plain), str(path), force=True)
+    plain.unlink()
+    if index:
+        pysam.tabix_index(str(path), preset="vcf", force=True)
+    return path
+
+
+def random_vcf_text(n_records=3000, n_samples=40, seed=0) -> str:
+    rng = np.random.default_rng(seed)
+    cells = np.array(["0/0", "0/1", "1/1", "./."])[rng.integers(0, 4, (n_records, n_samples))]
+    records = [
+        f"1\t{100 * (k + 1)}\t.\tA\tG\t.\tPASS\t.\tGT\t" + "\t".join(row)
+        for k, row in enumerate(cells)
+    ]
+    return vcf_text(records, [f"S{k}" for k in range(n_samples)])
+
+
+def assert_input_error(call, *fragments):
+    with pytest.raises(InputError) as info:
+        call()
+    for fragment in fragments:
+        assert fragment in str(info.value), str(info.value)
+    return str(info.value)
+
+
+def test_open_vcf__plain_gzip(tmp_path):
+    path = tmp_path / "plain.vcf.gz"
+    path.write_bytes(gzip.compress(vcf_text().encode()))
+    assert_input_error(lambda: open_vcf(path), str(path), "bgzip")
+
+
+def test_open_vcf__not_vcf(tmp_path):
+    path = write_vcf(tmp_path, "sample\tvalue\nA\t1\n", name="table.vcf.gz", index=False)
+    assert_input_error(lambda: open_vcf(path), str(path), "cannot be read as VCF")
+
+
+def test_open_vcf__missing_file(tmp_path):
+    path = tmp_path / "absent.vcf.gz"
+    assert_input_error(lambda: open_vcf(path), str(path), "not found")
+
+
+def test_vcf_samples__duplicate_ids(tmp_path):
+    path = write_vcf(tmp_path, vcf_text(samples=["A", "B", "A"]), index=False)
+    assert_input_error(lambda: vcf_samples(path), str(path), "duplicate sample ID", "A")
+
+
+def test_vcf_samples__file_order(tmp_path):
+    assert vcf_samples(write_vcf(tmp_path, vcf_text())) == SAMPLES
+
+
+def truncated_copy(tmp_path):
+    """A bgzipped VCF cut to half its bytes, beside the intact file's index."""
+    intact = write_vcf(tmp_path, random_vcf_text(), name="intact.vcf.gz")
+    data = intact.read_bytes()
+    cut = tmp_path / "cut.vcf.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    shutil.copy(f"{intact}.tbi", f"{cut}.tbi")
+    return intact, cut
+
+
+def test_open_vcf__truncated(tmp_path):
+    _, cut = truncated_copy(tmp_path)
+    assert_input_error(lambda: open_vcf(cut), str(cut), "truncated")
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "cohortgen.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_cli_ingest__truncated_vcf(tmp_path):
+    intact, cut = truncated_copy(tmp_path)
+    plan = tmp_path / "plan.tsv"
+    result = run_cli("plan", "--genotypes", cut, "--variants-per-chunk", 1000, "--out", plan)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"cohortgen plan: error: {cut}" in result.stderr
+    assert (
+        run_cli(
+            "plan", "--genotypes", intact, "--variants-per-chunk", 1000, "--out", plan
+        ).returncode
+        == 0
+    )
+    chunks = plan.read_text().split()[5::5]
+    assert len(chunks) == 3
+    for chunk in chunks:
+        result = run_cli(
+            "ingest",
+            "--genotypes",
+            cut,
+            "--plan",
+            plan,
+            "--chunk",
+            chunk,
+            "--out-prefix",
+            tmp_path / chunk,
+            "--tally",
+            tmp_path / f"{chunk}.json",
+        )
+        assert result.returncode == 2
+        assert "Traceback" not in result.stderr
+        assert f"cohortgen ingest: error: {cut}" in result.stderr
+        assert not (tmp_path / f"{chunk}.json").exists()
+
+
+def test_read_region_blocks__missing_index(tmp_path):
+    path = write_vcf(tmp_path, vcf_text(), index=False)
+    assert_input_error(
+        lambda: list(read_region_blocks(path, "1", 1, 1000, RecordTally())), str(path), "index"
+    )
+
+
+def read_all(path, start=1, end=100000):
+    tally = RecordTally()
+    blocks = list(read_region_blocks(path, "1", start, end, tally, block_size=2))
+    return tally, blocks
+
+
+def test_read_region_blocks__excluded_records_tally(tmp_path):
+    tally, blocks = read_all(write_vcf(tmp_path, vcf_text()))
+    assert tally.as_dict() == {
+        "records_in": 6,
+        "records_kept": 4,
+        "records_excluded": {"multiallelic": 1, "symbolic_or_non_acgt": 1},
+    }
+    assert tally.n_in == tally.n_kept + sum(tally.excluded.values())
+    assert [pos for block in blocks for pos in block.pos] == [100, 400, 500, 600]
+    assert [i for block in blocks for i in block.ids] == ["rs1", "rs4", "rs5", "rs6"]
+    assert [(b.ref, b.alt) for b in blocks] == [(["A", "G"], ["C", "T"]), (["G", "GA"], ["T", "G"])]
+
+
+def test_read_region_blocks__region_is_by_pos(tmp_path):
+    path = write_vcf(tmp_path, vcf_text())
+    tally, blocks = read_all(path, start=101, end=599)
+    assert tally.n_in == 4
+    assert [pos for block in blocks for pos in block.pos] == [400, 500]
+
+
+def test_read_region_blocks__haploid_and_half_calls_decode(tmp_path):
+    _, blocks = read_all(write_vcf(tmp_path, vcf_text()))
+    alleles = np.concatenate([block.alleles for block in blocks])
+    assert alleles.dtype == np.int16
+    assert alleles.shape == (4, 3, 2)
+    expected = [[0, 1, 2], [2, 0, MISSING], [MISSING, MISSING, 1], [1, 2, MISSING]]
+    np.testing.assert_array_equal(decode_biallelic(alleles), expected)
