@@ -323,24 +323,23 @@ def biallelic_sites(
     Returns 0-based positions (int64), REF and ALT bases, and haplotypes packed with
     ``np.packbits`` (uint8, shape (n_sites, ceil(n_haplotypes / 8)), 1 = ALT).
     """
-    n_mutations = np.bincount(ts.tables.mutations.site, minlength=ts.num_sites)
+    n_mutations = np.bincount(ts.mutations_site, minlength=ts.num_sites)
+    ts = ts.delete_sites(np.flatnonzero(n_mutations != 1))  # now one mutation per site, in order
     n_haplotypes = ts.num_samples
     low, high = min_frequency * n_haplotypes, (1 - min_frequency) * n_haplotypes
-    positions, ref, alt, packed = [], [], [], []
-    for variant in ts.variants(copy=False):
-        site = variant.site
-        if n_mutations[site.id] != 1:
-            continue
-        count = int(variant.genotypes.sum())
-        if not low <= count <= high:
-            continue
-        positions.append(int(site.position))
-        ref.append(variant.alleles[0])
-        alt.append(variant.alleles[1])
-        packed.append(np.packbits(variant.genotypes.astype(np.uint8)))
+    keep = np.zeros(ts.num_sites, dtype=bool)
+    packed = []
+    for i, variant in enumerate(ts.variants(copy=False)):
+        count = np.count_nonzero(variant.genotypes)
+        if low <= count <= high:
+            keep[i] = True
+            packed.append(np.packbits(variant.genotypes.astype(np.uint8)))
     width = (n_haplotypes + 7) // 8
     matrix = np.array(packed, dtype=np.uint8).reshape(len(packed), width)
-    return np.asarray(positions, dtype=np.int64), ref, alt, matrix
+    positions = ts.sites_position[keep].astype(np.int64)
+    ref = ts.sites_ancestral_state[keep].tolist()
+    alt = ts.mutations_derived_state[keep].tolist()
+    return positions, ref, alt, matrix
 
 
 def thin_positions(

@@ -1,0 +1,404 @@
+"""LD pruning as PLINK 2 ``--indep-pairwise``: greedy pairwise r² within sliding windows.
+
+Input ``packed`` is uint8, shape (n_variants, ceil(n_samples / 4)), PLINK .bed 2-bit codes
+(see :mod:`cohortgen.kernels.bed`), the variants of ONE chromosome in position order.
+
+PLINK 2's rule (``IndepPairwiseThread`` in plink2_ld.cc, checked against Debian plink2
+v2.00a3.5 ``.prune.in``):
+
+* Variants with no variance among the non-missing calls (all hom, all het, or all missing) are
+  pruned on sight.
+* Windows: ``[s, s + window)`` for s = 0, step, 2·step, … (the last one is cut at the end of the
+  chromosome); with a bp window (``window_bp``, PLINK ``<kb>kb`` with step 1) a window holds the
+  variants with ``pos <= pos[s] + window_bp`` and ``s`` advances just far enough for the window
+  end to move. Pruned variants leave the window for good.
+* In each window PLINK makes passes until one removes nothing. A pass walks the kept variants
+  ``f`` in order; for each it scans the later kept variants ``g`` not yet compared with ``f``
+  and stops at the first with r² > threshold (strictly). Of that pair it removes ``f`` if
+  ``f``'s major-allele frequency is larger than ``g``'s by more than a relative 2^-44 (i.e.
+  ``f`` has the lower MAF), else ``g`` (the later variant, also on MAF ties). Then the pass
+  moves to the next ``f``.
+* r² = cov² / (var₁ var₂) of allele counts over the samples non-missing for BOTH variants
+  (integer sums, compared as ``cov² > r2_threshold · var₁ · var₂`` in float64, as PLINK);
+  allele frequencies for the MAF rule use each variant's own non-missing calls.
+
+The kernel keeps only the window in memory: one bit-plane row per window slot (hom-ALT bits,
+carries-ALT bits and non-missing bits, 64 samples per uint64) and the r² > threshold flags of
+window pairs, each pair computed once (in parallel over the new variants of a window).
+"""
+
+import numpy as np
+from numba import prange, types
+from numba.extending import intrinsic
+
+from cohortgen.kernels._numba import kernel, parallel_kernel
+from cohortgen.kernels.bed import _checked_packed
+
+MAF_TIE_EPSILON = 2.0**-44
+"""PLINK 2's ``kSmallEpsilon``: relative slack when comparing major-allele frequencies."""
+
+
+@intrinsic
+def _popcount(typingctx, x):
+    """Population count of a uint64 (LLVM ``ctpop``)."""
+    sig = types.uint64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+
+    return sig, codegen
+
+
+def _byte_plane_tables() -> np.ndarray:
+    """uint64, shape (3, 256): 4-bit (hom ALT, carries ALT, non-missing) masks of each byte."""
+    table = np.zeros((3, 256), dtype=np.uint64)
+    for value in range(256):
+        for k in range(4):
+            code = (value >> (2 * k)) & 3
+            if code == 0:  # hom A1 (ALT), dosage 2
+                table[0, value] |= 1 << k
+            if code in (0, 2):  # dosage >= 1
+                table[1, value] |= 1 << k
+            if code != 1:
+                table[2, value] |= 1 << k
+    return table
+
+
+BYTE_PLANES = _byte_plane_tables()
+
+
+def ld_prune(
+    packed: np.ndarray,
+    n_samples: int,
+    pos: np.ndarray,
+    window_variants: int = 50,
+    step: int = 5,
+    r2_threshold: float = 0.2,
+    *,
+    window_bp: int | None = None,
+    sample_mask: np.ndarray | None = None,
+) -> np.ndarray:
+    """PLINK 2 ``--indep-pairwise <window_variants> <step> <r2_threshold>`` on one chromosome.
+
+    packed: uint8, shape (m, ceil(n_samples / 4)), PLINK .bed 2-bit codes, position order.
+    pos: int64, shape (m,), non-decreasing base-pair positions (used only with ``window_bp``).
+    window_bp: if given, a bp window (PLINK ``--indep-pairwise <window_bp/1000>kb 1 <r2>``);
+    ``window_variants`` is then ignored and ``step`` must be 1.
+    sample_mask: bool, shape (n_samples,), samples to use (PLINK uses founders); default all.
+    Returns bool, shape (m,): True for variants kept (PLINK's ``.prune.in``).
+    """
+    packed = _checked_packed(packed, n_samples)
+    m = packed.shape[0]
+    pos = np.ascontiguousarray(pos, dtype=np.int64)
+    if pos.shape != (m,):
+        raise ValueError(f"pos must have shape ({m},), got {pos.shape}")
+    if not 0.0 <= r2_threshold <= 1.0:
+        raise ValueError(f"r2_threshold must lie in [0, 1], got {r2_threshold}")
+    keep = np.ones(m, dtype=bool)
+    if m == 0:
+        return keep
+    if window_bp is not None:
+        if step != 1:
+            raise ValueError("a bp window needs step 1 (as PLINK)")
+        if window_bp < 1:
+            raise ValueError(f"window_bp must be >= 1, got {window_bp}")
+        if m and np.any(np.diff(pos) < 0):
+            raise ValueError("pos must be sorted (non-decreasing) for a bp window")
+        starts, ends = _bp_windows(pos, int(window_bp))
+    else:
+        if window_variants < 2 or not 1 <= step <= window_variants:
+            raise ValueError(
+                f"need window_variants >= 2 and 1 <= step <= window_variants, got "
+                f"{window_variants} and {step}"
+            )
+        starts, ends = _count_windows(m, int(window_variants), int(step))
+    if sample_mask is None:
+        sample_mask = np.ones(n_samples, dtype=bool)
+    sample_mask = np.ascontiguousarray(sample_mask, dtype=bool)
+    if sample_mask.shape != (n_samples,):
+        raise ValueError(f"sample_mask must have shape ({n_samples},), got {sample_mask.shape}")
+    capacity = int((ends - starts).max())
+    mask_words = _mask_words(sample_mask)
+    _prune_into(packed, mask_words, starts, ends, capacity, float(r2_threshold), BYTE_PLANES, keep)
+    return keep
+
+
+def _count_windows(m: int, window: int, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """int64 (w,), (w,): PLINK's variant-count windows [start, end) up to the last variant."""
+    starts = [0]
+    ends = [min(window, m)]
+    while ends[-1] < m:
+        starts.append(starts[-1] + step)
+        ends.append(min(starts[-1] + window, m))
+    return np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
+
+
+@kernel
+def _bp_windows(pos, window_bp):
+    """int64 (w,), (w,): PLINK's bp windows (``LdPruneNextWindow``), [start, end) per window."""
+    m = pos.shape[0]
+    starts = np.empty(m, dtype=np.int64)
+    ends = np.empty(m, dtype=np.int64)
+    s = 0
+    e = 1
+    while e < m and pos[e] <= pos[0] + window_bp:
+        e += 1
+    w = 0
+    starts[0] = s
+    ends[0] = e
+    w = 1
+    while e < m:
+        start_min = pos[e] - window_bp  # pos of the first variant beyond the window
+        s += 1
+        while pos[s] < start_min:
+            s += 1
+        e += 1
+        while e < m and pos[e] <= pos[s] + window_bp:
+            e += 1
+        starts[w] = s
+        ends[w] = e
+        w += 1
+    return starts[:w].copy(), ends[:w].copy()
+
+
+def _mask_words(sample_mask: np.ndarray) -> np.ndarray:
+    """uint64, shape (ceil(n / 64),): bit j % 64 of word j // 64 set for selected samples."""
+    n = sample_mask.size
+    padded = np.zeros(((n + 63) // 64) * 64, dtype=bool)
+    padded[:n] = sample_mask
+    return np.packbits(padded, bitorder="little").view("<u8").astype(np.uint64)
+
+
+@kernel
+def _fill_planes(row, mask_words, planes_table, hom, carrier, nonmissing):
+    """Bit planes of one .bed row (uint64 rows); return (n_nonmissing, sum, sum of squares)."""
+    n_words = mask_words.shape[0]
+    n_bytes = row.shape[0]
+    for w in range(n_words):
+        h = np.uint64(0)
+        c = np.uint64(0)
+        nm = np.uint64(0)
+        for k in range(16):
+            b = 16 * w + k
+            if b < n_bytes:
+                value = row[b]
+                shift = np.uint64(4 * k)
+                h |= planes_table[0, value] << shift
+                c |= planes_table[1, value] << shift
+                nm |= planes_table[2, value] << shift
+        nm &= mask_words[w]
+        hom[w] = h & nm
+        carrier[w] = c & nm
+        nonmissing[w] = nm
+    n_nm = 0
+    n_hom = 0
+    n_car = 0
+    for w in range(n_words):
+        n_nm += _popcount(nonmissing[w])
+        n_hom += _popcount(hom[w])
+        n_car += _popcount(carrier[w])
+    # dosage = carrier + hom; dosage² = carrier + 3·hom
+    return n_nm, n_car + n_hom, n_car + 3 * n_hom
+
+
+@kernel
+def _pair_exceeds(i, j, hom, car, nm, n_nm, sums, ssqs, n_full, threshold):
+    """True if r² of window slots ``i``, ``j`` over jointly non-missing samples > threshold."""
+    n_words = hom.shape[1]
+    sxy = 0
+    for w in range(n_words):
+        sxy += (
+            _popcount(car[i, w] & car[j, w])
+            + _popcount(car[i, w] & hom[j, w])
+            + _popcount(hom[i, w] & car[j, w])
+            + _popcount(hom[i, w] & hom[j, w])
+        )
+    if n_nm[i] == n_full and n_nm[j] == n_full:
+        n = n_full
+        sx = sums[i]
+        sxx = ssqs[i]
+        sy = sums[j]
+        syy = ssqs[j]
+    else:
+        n = 0
+        hx = 0
+        cx = 0
+        hy = 0
+        cy = 0
+        for w in range(n_words):
+            both = nm[i, w] & nm[j, w]
+            n += _popcount(both)
+            hx += _popcount(hom[i, w] & both)
+            cx += _popcount(car[i, w] & both)
+            hy += _popcount(hom[j, w] & both)
+            cy += _popcount(car[j, w] & both)
+        sx = cx + hx
+        sxx = cx + 3 * hx
+        sy = cy + hy
+        syy = cy + 3 * hy
+    cov = float(n * sxy - sx * sy)
+    var1 = float(n * sxx - sx * sx)
+    var2 = float(n * syy - sy * sy)
+    return cov * cov > threshold * var1 * var2
+
+
+@parallel_kernel
+def _prune_into(packed, mask_words, starts, ends, capacity, threshold, planes_table, keep):
+    """Run PLINK's greedy pruning over the windows; clear ``keep`` for pruned variants."""
+    m = packed.shape[0]
+    n_words = mask_words.shape[0]
+    n_full = 0
+    for w in range(n_words):
+        n_full += _popcount(mask_words[w])
+    hom = np.zeros((capacity, n_words), dtype=np.uint64)
+    car = np.zeros((capacity, n_words), dtype=np.uint64)
+    nm = np.zeros((capacity, n_words), dtype=np.uint64)
+    n_nm = np.zeros(capacity, dtype=np.int64)
+    sums = np.zeros(capacity, dtype=np.int64)
+    ssqs = np.zeros(capacity, dtype=np.int64)
+    flags = np.zeros((capacity, capacity), dtype=np.bool_)
+    maj_freq = np.zeros(m, dtype=np.float64)
+    unchecked = np.arange(1, m + 1).astype(np.int64)  # PLINK's first_unchecked_tvidx
+    active = np.empty(capacity, dtype=np.int64)  # kept variants in the window, in order
+    removed = np.zeros(capacity, dtype=np.bool_)  # per active position, this window
+    n_active = 0
+    loaded_end = 0
+    for w in range(starts.shape[0]):
+        s = starts[w]
+        e = ends[w]
+        # drop pruned variants and those before the window start
+        write = 0
+        for a in range(n_active):
+            v = active[a]
+            if keep[v] and v >= s:
+                active[write] = v
+                write += 1
+        n_active = write
+        # load the new variants (their slots are free: the window holds < capacity variants)
+        for v in prange(loaded_end, e):
+            slot = v % capacity
+            cnt, sm, sq = _fill_planes(
+                packed[v], mask_words, planes_table, hom[slot], car[slot], nm[slot]
+            )
+            n_nm[slot] = cnt
+            sums[slot] = sm
+            ssqs[slot] = sq
+            if cnt == 0 or cnt * sq == sm * sm:  # no variance among non-missing calls
+                keep[v] = False
+            else:
+                alt = sm
+                ref = 2 * cnt - sm
+                maj_freq[v] = max(alt, ref) / (2.0 * cnt)
+        n_old = n_active
+        for v in range(loaded_end, e):
+            if keep[v]:
+                active[n_active] = v
+                n_active += 1
+        loaded_end = e
+        # r² flags of every new pair (older or new first variant, new second variant)
+        for b in prange(n_old, n_active):
+            j = active[b] % capacity
+            for a in range(b):
+                i = active[a] % capacity
+                flags[i, j] = _pair_exceeds(i, j, hom, car, nm, n_nm, sums, ssqs, n_full, threshold)
+        # PLINK's greedy passes over the window
+        removed[:n_active] = False
+        n_removed = 0
+        while True:
+            before = n_removed
+            fa = 0
+            while fa < n_active:
+                if removed[fa]:
+                    fa += 1
+                    continue
+                f = active[fa]
+                ga = fa + 1
+                while ga < n_active and (removed[ga] or active[ga] < unchecked[f]):
+                    ga += 1
+                while ga < n_active:
+                    g = active[ga]
+                    if flags[f % capacity, g % capacity]:
+                        if maj_freq[f] > maj_freq[g] * (1.0 + MAF_TIE_EPSILON):
+                            removed[fa] = True
+                            keep[f] = False
+                        else:
+                            removed[ga] = True
+                            keep[g] = False
+                            nxt = ga + 1
+                            while nxt < n_active and removed[nxt]:
+                                nxt += 1
+                            unchecked[f] = active[nxt] if nxt < n_active else e
+                        n_removed += 1
+                        break
+                    ga += 1
+                    while ga < n_active and removed[ga]:
+                        ga += 1
+                    if ga == n_active:
+                        unchecked[f] = e
+                fa += 1
+            if n_removed == before:
+                break
+
+
+def ld_prune_naive(
+    dosage: np.ndarray,
+    window_starts: np.ndarray,
+    window_ends: np.ndarray,
+    r2_threshold: float,
+) -> np.ndarray:
+    """Plain NumPy twin of :func:`ld_prune` (the test oracle), written for clarity.
+
+    dosage: int8, shape (m, n), ALT dosage 0/1/2 or -1 missing. window_starts/ends: int64, the
+    windows [start, end) as from :func:`_count_windows` / :func:`_bp_windows`.
+    Returns bool, shape (m,), kept variants.
+    """
+    m = dosage.shape[0]
+    called = dosage >= 0
+    x = np.where(called, dosage, 0).astype(np.int64)
+    keep = np.ones(m, dtype=bool)
+    maj = np.zeros(m)
+    for v in range(m):
+        n = int(called[v].sum())
+        total = int(x[v].sum())
+        if n == 0 or n * int((x[v] ** 2).sum()) == total * total:
+            keep[v] = False
+        else:
+            maj[v] = max(total, 2 * n - total) / (2.0 * n)
+
+    def exceeds(f: int, g: int) -> bool:
+        both = called[f] & called[g]
+        n = int(both.sum())
+        xf, xg = x[f][both], x[g][both]
+        cov = float(n * int(xf @ xg) - int(xf.sum()) * int(xg.sum()))
+        var_f = float(n * int(xf @ xf) - int(xf.sum()) ** 2)
+        var_g = float(n * int(xg @ xg) - int(xg.sum()) ** 2)
+        return cov * cov > r2_threshold * var_f * var_g
+
+    unchecked = list(range(1, m + 1))
+    window: list[int] = []
+    loaded = 0
+    for s, e in zip(window_starts.tolist(), window_ends.tolist(), strict=True):
+        window = [v for v in window if keep[v] and v >= s]
+        window += [v for v in range(loaded, e) if keep[v]]
+        loaded = e
+        changed = True
+        while changed:
+            changed = False
+            for f in window:
+                if not keep[f]:
+                    continue
+                later = [g for g in window if g > f and keep[g] and g >= unchecked[f]]
+                for g in later:
+                    if exceeds(f, g):
+                        changed = True
+                        if maj[f] > maj[g] * (1.0 + MAF_TIE_EPSILON):
+                            keep[f] = False
+                        else:
+                            keep[g] = False
+                            rest = [h for h in window if h > g and keep[h]]
+                            unchecked[f] = rest[0] if rest else e
+                        break
+                else:
+                    if later:
+                        unchecked[f] = e
+    return keep
