@@ -8,6 +8,7 @@
 #   qc/summary.json                  QC funnel: counts per step and reason (shareable)
 #   qc/samples.tsv, qc/keep.txt      per-sample metrics and decision (private)
 #   qc/variants.tsv.gz               per-variant metrics and decision
+#   qc/pcs.tsv, qc/pca.json          ancestry PCs (private) and eigenvalues
 #   assoc/null_model.{tsv,json}      null models per disease (tsv private)
 #   gwas/<disease>.tsv.gz            GWAS-SSF (+ .tbi, -meta.yaml)
 #   gwas/summary.tsv                 per disease: cases, controls, lambda GC, hits, status

@@ -107,7 +107,7 @@ def test_workflow__every_output_exists_and_parses(workflow_run):
 
 def test_workflow__private_files_are_owner_only(workflow_run):
     res = results(workflow_run)
-    for name in ["qc/samples.tsv", "qc/keep.txt", "assoc/null_model.tsv",
+    for name in ["qc/samples.tsv", "qc/keep.txt", "qc/pcs.tsv", "assoc/null_model.tsv",
                  "chunks/c0001/genotypes.bed"]:
         mode = stat.S_IMODE((res / name).stat().st_mode)
         assert mode & 0o077 == 0, f"{name} has mode {oct(mode)}"

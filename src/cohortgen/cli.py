@@ -65,6 +65,15 @@ def _variant_qc(a):
     variant_qc_chunk(Path(a.bfile), Path(a.keep), thresholds, Path(a.out))
 
 
+def _pca(a):
+    from cohortgen.qc.pca import PcaSettings, compute_pcs
+
+    settings = PcaSettings(a.n_pcs, a.min_maf, a.ld_window, a.ld_step, a.ld_r2, a.seed,
+                           a.genome_build)
+    compute_pcs([Path(p) for p in a.bfiles], [Path(p) for p in a.variant_qc], Path(a.keep),
+                settings, Path(a.out_pcs), Path(a.out_json))
+
+
 def _qc_summary(a):
     from cohortgen.qc.summary import summarize_qc
 
@@ -76,7 +85,8 @@ def _null_model(a):
     from cohortgen.assoc.stage import fit_null_stage
 
     fit_null_stage(Path(a.fam), Path(a.keep), Path(a.phenotypes), a.diseases, a.covariates,
-                   a.min_cases, Path(a.out_table), Path(a.out_json))
+                   a.min_cases, Path(a.out_table), Path(a.out_json),
+                   Path(a.pcs) if a.pcs else None)
 
 
 def _assoc(a):
@@ -152,12 +162,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add(sub, "variant-qc", _variant_qc, "Variant QC of one chunk on kept samples.",
          _req("--bfile"), _req("--keep"), _req("--min-call-rate", type=float),
          _req("--min-maf", type=float), _req("--min-hwe-midp", type=float), _req("--out"))
+    _add(sub, "pca", _pca, "Ancestry PCA on LD-pruned common variants of kept samples.",
+         _many("--bfiles"), _many("--variant-qc"), _req("--keep"), _req("--n-pcs", type=int),
+         _req("--min-maf", type=float), _req("--ld-window", type=int),
+         _req("--ld-step", type=int), _req("--ld-r2", type=float), _req("--seed", type=int),
+         _req("--genome-build"), _req("--out-pcs"), _req("--out-json"))
     _add(sub, "qc-summary", _qc_summary, "QC funnel and gathered variant table.",
          _many("--tallies"), _req("--samples"), _many("--variant-qc"), _req("--summary"),
          _req("--variants"))
     _add(sub, "null-model", _null_model, "Fit the null model of each disease.", _req("--fam"),
          _req("--keep"), _req("--phenotypes"), _many("--diseases"), _many("--covariates"),
-         _req("--min-cases", type=int), _req("--out-table"), _req("--out-json"))
+         _req("--min-cases", type=int), _req("--out-table"), _req("--out-json"),
+         (("--pcs",), {"help": "PC table from `cohortgen pca` (adjusted for as covariates)"}))
     _add(sub, "assoc", _assoc, "Score tests of one chunk for all diseases.", _req("--bfile"),
          _req("--null-table"), _req("--null-json"), _req("--variant-qc"), _req("--out"))
     _add(sub, "gather-gwas", _gather_gwas, "Write one disease's GWAS-SSF file.",

@@ -6,6 +6,7 @@ rule fit_null_models:
         fam=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.fam"),
         keep="results/{cohort}/qc/keep.txt",
         phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
+        pcs="results/{cohort}/qc/pcs.tsv",
     output:
         table="results/{cohort}/assoc/null_model.tsv",
         summary="results/{cohort}/assoc/null_model.json",
@@ -23,7 +24,7 @@ rule fit_null_models:
         "cohortgen null-model --fam {input.fam[0]} --keep {input.keep}"
         " --phenotypes {input.phenotypes:q} --diseases {params.diseases}"
         " --covariates {params.covariates} --min-cases {params.min_cases}"
-        " --out-table {output.table} --out-json {output.summary} 2> {log}"
+        " --pcs {input.pcs} --out-table {output.table} --out-json {output.summary} 2> {log}"
 
 
 rule test_association_chunk:

@@ -80,6 +80,38 @@ rule qc_variants_chunk:
         " --min-hwe-midp {params.min_hwe_midp} --out {output.table} 2> {log}"
 
 
+rule compute_pcs:
+    input:
+        bed=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.bed"),
+        variant_qc=chunk_files("results/{cohort}/chunks/{chunk}/variant_qc.tsv"),
+        keep="results/{cohort}/qc/keep.txt",
+    output:
+        pcs="results/{cohort}/qc/pcs.tsv",
+        summary="results/{cohort}/qc/pca.json",
+    params:
+        prefixes=lambda wc, input: [path.removesuffix(".bed") for path in input.bed],
+        pca=config["pca"],
+        genome_build=config["genome_build"],
+        seed=config["seed"],
+    conda:
+        "../../envs/cohortgen.yaml"
+    log:
+        "results/{cohort}/logs/compute_pcs.log",
+    benchmark:
+        "results/{cohort}/benchmarks/compute_pcs.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        "cohortgen pca --bfiles {params.prefixes} --variant-qc {input.variant_qc}"
+        " --keep {input.keep} --n-pcs {params.pca[n_pcs]} --min-maf {params.pca[min_maf]}"
+        " --ld-window {params.pca[ld_window]} --ld-step {params.pca[ld_step]}"
+        " --ld-r2 {params.pca[ld_r2]} --seed {params.seed}"
+        " --genome-build {params.genome_build} --out-pcs {output.pcs}"
+        " --out-json {output.summary} 2> {log}"
+
+
 rule summarize_qc:
     input:
         tallies=chunk_files("results/{cohort}/chunks/{chunk}/ingest.json"),

@@ -36,14 +36,27 @@ def disease_status(n_cases: int, n_controls: int, converged: bool, min_cases: in
     return "OK" if converged else "SKIPPED: null model did not converge"
 
 
+def covariate_table(sheet: pd.DataFrame, covariates: list[str],
+                    pcs_tsv: Path | None) -> pd.DataFrame:
+    """Sheet covariates of the sheet's samples, then the PCs (if given), by sample ID."""
+    table = sheet[covariates]
+    if pcs_tsv is None:
+        return table
+    pcs = read_tsv(pcs_tsv, dtype={"sample_id": str}).set_index("sample_id")
+    return table.join(pcs.loc[sheet.index.astype(str)].set_axis(table.index))
+
+
 def fit_null_stage(fam_path: Path, keep_txt: Path, phenotypes: Path, diseases: list[str],
                    covariates: list[str], min_cases: int, null_tsv: Path,
-                   null_json: Path) -> dict:
-    """Fit one null model per disease on kept samples; write the private table and summary."""
+                   null_json: Path, pcs_tsv: Path | None = None) -> dict:
+    """Fit one null model per disease on kept samples (covariates + PCs); write the private
+    table and the summary."""
     keep = set(read_keep(keep_txt))
     samples = [s for s in read_fam(Path(fam_path))["iid"].astype(str) if s in keep]
     sheet = read_phenotypes(Path(phenotypes), diseases, covariates).loc[samples]
-    models = fit_null_models(sheet[covariates].to_numpy(float), sheet[diseases].to_numpy(float))
+    design = covariate_table(sheet, covariates, pcs_tsv)
+    covariates = design.columns.tolist()
+    models = fit_null_models(design.to_numpy(float), sheet[diseases].to_numpy(float))
     table = pd.DataFrame({"sample_id": samples})
     for k in range(models.X.shape[1]):
         table[f"x{k}"] = models.X[:, k]
