@@ -1,0 +1,96 @@
+"""Ingest-stage subcommands: simulate, validate, plan, ingest."""
+
+import json
+from pathlib import Path
+
+from cohortgen.cli import add_command, many, req
+from cohortgen.errors import InputError
+
+
+def _simulate(a):
+    from cohortgen.simulate import simulate_cohort
+
+    summary = simulate_cohort(
+        Path(a.out),
+        n_samples=a.samples,
+        n_chromosomes=a.chromosomes,
+        chromosome_mb=a.chromosome_mb,
+        seed=a.seed,
+    )
+    print(json.dumps(summary, indent=2, sort_keys=True, default=str))
+
+
+def _validate(a):
+    from cohortgen.ingest.validate import validate_inputs
+
+    validate_inputs(a.genotypes, a.phenotypes, a.diseases, a.covariates, Path(a.manifest))
+
+
+def _plan(a):
+    from cohortgen.ingest.plan import plan_chunks, write_plan
+
+    write_plan(plan_chunks(a.genotypes, a.variants_per_chunk), Path(a.out))
+
+
+def _ingest(a):
+    from cohortgen.ingest.chunk import ingest_chunk
+    from cohortgen.ingest.plan import read_plan
+
+    plan = read_plan(Path(a.plan)).set_index("chunk_id")
+    if a.chunk not in plan.index:
+        raise InputError(f"{a.plan}: no chunk {a.chunk!r}; re-plan the chunks")
+    row = plan.loc[a.chunk]
+    ingest_chunk(
+        a.genotypes,
+        str(row["contig"]),
+        int(row["start"]),
+        int(row["end"]),
+        Path(a.out_prefix),
+        Path(a.tally),
+    )
+
+
+def register(sub) -> None:
+    """Add this stage's subcommands to the ``cohortgen`` parser."""
+    add_command(
+        sub,
+        "simulate",
+        _simulate,
+        "Simulate a demo cohort (VCF, phenotypes, truth).",
+        req("--out"),
+        (("--samples",), {"type": int, "default": 2000}),
+        (("--chromosomes",), {"type": int, "default": 3}),
+        (("--chromosome-mb",), {"type": float, "default": 20.0}),
+        (("--seed",), {"type": int, "default": 42}),
+    )
+    add_command(
+        sub,
+        "validate",
+        _validate,
+        "Validate inputs and write the input manifest.",
+        req("--genotypes"),
+        req("--phenotypes"),
+        many("--diseases"),
+        many("--covariates"),
+        req("--manifest"),
+    )
+    add_command(
+        sub,
+        "plan",
+        _plan,
+        "Plan chunks from the genotype index.",
+        req("--genotypes"),
+        req("--variants-per-chunk", type=int),
+        req("--out"),
+    )
+    add_command(
+        sub,
+        "ingest",
+        _ingest,
+        "Convert one chunk to PLINK .bed.",
+        req("--genotypes"),
+        req("--plan"),
+        req("--chunk"),
+        req("--out-prefix"),
+        req("--tally"),
+    )

@@ -1,0 +1,52 @@
+"""Report-stage subcommands: provenance, report."""
+
+import json
+from pathlib import Path
+
+from cohortgen.cli import add_command, many, req
+
+
+def _provenance(a):
+    from cohortgen.provenance import write_provenance
+
+    write_provenance(json.loads(a.config_json), Path(a.manifest), Path(a.out))
+
+
+def _report(a):
+    from cohortgen.report.stage import build_report
+
+    build_report(
+        a.cohort,
+        Path(a.qc_summary),
+        Path(a.gwas_summary),
+        [Path(p) for p in a.gwas],
+        Path(a.provenance),
+        a.min_cell_count,
+        Path(a.out),
+    )
+
+
+def register(sub) -> None:
+    """Add this stage's subcommands to the ``cohortgen`` parser."""
+    add_command(
+        sub,
+        "provenance",
+        _provenance,
+        "Write the provenance record.",
+        req("--config-json"),
+        req("--manifest"),
+        req("--out"),
+    )
+    add_command(
+        sub,
+        "report",
+        _report,
+        "Render the HTML report.",
+        req("--cohort"),
+        req("--qc-summary"),
+        req("--gwas-summary"),
+        many("--gwas"),
+        req("--provenance"),
+        req("--min-cell-count", type=int),
+        req("--out"),
+    )
