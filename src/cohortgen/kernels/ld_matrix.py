@@ -1,0 +1,183 @@
+"""Blocked LD (correlation) matrices from packed genotypes of a chosen sample set.
+
+Input ``packed`` is uint8, shape (n_variants, ceil(n_samples / 4)), PLINK .bed 2-bit codes (see
+:mod:`cohortgen.kernels.bed`); dosage = ALT count. Only the samples in ``sample_idx`` (e.g. the
+training folds) are read, so no other sample can influence the result.
+
+Genotypes are standardised per variant over the selected samples with mean imputation: a missing
+call becomes the mean of the called dosages, then z = (x − mean) / sd with the population SD of
+the imputed column. A variant with sd = 0 (monomorphic, or all missing) has z = 0, so its row
+and column of the correlation matrix are 0, diagonal included. Correlations are r = zᵀz / k.
+
+Blocks are contiguous variant ranges ``[bounds[b], bounds[b + 1])`` that never cross a contig; each
+block's dense (size, size) matrix is stored row-major in one flat float64 array at
+``offsets[b]`` (``offsets[b + 1] = offsets[b] + size²``). The product zᵀz is one BLAS matrix
+product per block (NumPy ``@``, multithreaded); decoding and standardising is a Numba kernel.
+"""
+
+import numpy as np
+from numba import prange
+
+from cohortgen.kernels._numba import parallel_kernel
+from cohortgen.kernels.bed import BYTE_DOSAGE, _checked_packed
+
+
+def block_bounds(contig: np.ndarray, max_block_variants: int = 500) -> np.ndarray:
+    """Split contiguous contig runs into blocks of at most ``max_block_variants`` variants.
+
+    contig: shape (m,), contig label per variant (any comparable dtype), variants grouped by
+    contig and in position order. Each contig run is cut into the fewest blocks of near-equal
+    size. Returns int64, shape (b + 1,): block boundaries, ``bounds[0] = 0``, ``bounds[-1] = m``.
+    Pass known LD-block boundaries instead (e.g. Berisa & Pickrell 2016) where available.
+    """
+    contig = np.asarray(contig)
+    if max_block_variants < 1:
+        raise ValueError(f"max_block_variants must be >= 1, got {max_block_variants}")
+    m = contig.shape[0]
+    if m == 0:
+        return np.zeros(1, dtype=np.int64)
+    run_starts = np.flatnonzero(np.r_[True, contig[1:] != contig[:-1]])
+    run_ends = np.r_[run_starts[1:], m]
+    bounds = [0]
+    for start, end in zip(run_starts.tolist(), run_ends.tolist(), strict=True):
+        n_blocks = -(-(end - start) // max_block_variants)
+        cuts = np.linspace(start, end, n_blocks + 1).round().astype(np.int64)
+        bounds.extend(cuts[1:].tolist())
+    return np.asarray(bounds, dtype=np.int64)
+
+
+def standardized_dosages(
+    packed: np.ndarray, n_samples: int, sample_idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean-imputed, standardised ALT dosages of the selected samples.
+
+    packed: uint8, shape (m, ceil(n_samples / 4)). sample_idx: int64, shape (k,), k >= 1.
+    Returns z: float64 (m, k) (0 for sd = 0 variants); mean, sd: float64 (m,) of the imputed
+    dosages (population SD; mean 0 when every call is missing).
+    """
+    packed = _checked_packed(packed, n_samples)
+    sample_idx = _checked_idx(sample_idx, n_samples)
+    m = packed.shape[0]
+    z = np.empty((m, sample_idx.size), dtype=np.float64)
+    mean = np.empty(m, dtype=np.float64)
+    sd = np.empty(m, dtype=np.float64)
+    _standardize_into(packed, sample_idx, BYTE_DOSAGE.astype(np.float64), z, mean, sd)
+    return z, mean, sd
+
+
+@parallel_kernel
+def _standardize_into(packed, sample_idx, byte_dosage, z, mean, sd):
+    """Fill z (m, k), mean (m,), sd (m,); missing (-1.0 in the table) is imputed to the mean."""
+    m, k = z.shape
+    for v in prange(m):
+        row = packed[v]
+        total = 0.0
+        n_called = 0
+        for i in range(k):
+            j = sample_idx[i]
+            d = byte_dosage[row[j >> 2], j & 3]
+            z[v, i] = d
+            if d >= 0.0:
+                total += d
+                n_called += 1
+        mu = total / n_called if n_called > 0 else 0.0
+        ss = 0.0
+        for i in range(k):
+            if z[v, i] < 0.0:
+                z[v, i] = mu
+            dev = z[v, i] - mu
+            ss += dev * dev
+        s = np.sqrt(ss / k)
+        mean[v] = mu
+        sd[v] = s
+        scale = 1.0 / s if s > 1e-12 else 0.0
+        if scale == 0.0:
+            sd[v] = 0.0
+        for i in range(k):
+            z[v, i] = (z[v, i] - mu) * scale
+
+
+def block_correlations(
+    packed: np.ndarray,
+    n_samples: int,
+    sample_idx: np.ndarray,
+    bounds: np.ndarray,
+    *,
+    pos: np.ndarray | None = None,
+    window_bp: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Dense within-block correlation matrices over the selected samples.
+
+    packed: uint8 (m, ceil(n_samples / 4)); sample_idx: int64 (k,); bounds: int64 (b + 1,) from
+    :func:`block_bounds`. With ``window_bp`` (and ``pos``: int64 (m,)) entries of pairs more
+    than ``window_bp`` apart are set to 0 (banding; the result may then be indefinite).
+    Returns corr: float64 flat (Σ size²,), offsets: int64 (b + 1,), mean, sd: float64 (m,)
+    of the mean-imputed training dosages. Peak extra memory: one block's z, (size, k) float64.
+    """
+    packed = _checked_packed(packed, n_samples)
+    sample_idx = _checked_idx(sample_idx, n_samples)
+    bounds = _checked_bounds(bounds, packed.shape[0])
+    if window_bp is not None and pos is None:
+        raise ValueError("window_bp needs pos")
+    sizes = np.diff(bounds)
+    offsets = np.zeros(sizes.size + 1, dtype=np.int64)
+    np.cumsum(sizes * sizes, out=offsets[1:])
+    corr = np.empty(int(offsets[-1]), dtype=np.float64)
+    m = packed.shape[0]
+    mean = np.empty(m, dtype=np.float64)
+    sd = np.empty(m, dtype=np.float64)
+    k = sample_idx.size
+    for b in range(sizes.size):
+        s, e = int(bounds[b]), int(bounds[b + 1])
+        z, mean[s:e], sd[s:e] = standardized_dosages(packed[s:e], n_samples, sample_idx)
+        block = (z @ z.T) / k
+        if window_bp is not None:
+            p = np.asarray(pos[s:e], dtype=np.int64)
+            block[np.abs(p[:, None] - p[None, :]) > window_bp] = 0.0
+        corr[offsets[b] : offsets[b + 1]] = block.ravel()
+    return corr, offsets, mean, sd
+
+
+def block_matrix(corr: np.ndarray, offsets: np.ndarray, bounds: np.ndarray, b: int) -> np.ndarray:
+    """View of block ``b`` of a flat :func:`block_correlations` array as (size, size)."""
+    size = int(bounds[b + 1] - bounds[b])
+    return corr[offsets[b] : offsets[b + 1]].reshape(size, size)
+
+
+def naive_block_correlations(dosage: np.ndarray, bounds: np.ndarray) -> list[np.ndarray]:
+    """Clarity twin (tests only): ``np.corrcoef`` of mean-imputed dosages within each block.
+
+    dosage: int8 (m, k), -1 = missing, selected samples only. Monomorphic variants get 0 rows
+    and columns. Returns a list of float64 (size, size) matrices.
+    """
+    x = dosage.astype(np.float64)
+    for v in range(x.shape[0]):
+        called = x[v] >= 0
+        x[v, ~called] = x[v, called].mean() if called.any() else 0.0
+    blocks = []
+    for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        xb = x[s:e]
+        poly = xb.std(axis=1) > 1e-12
+        r = np.zeros((e - s, e - s))
+        if poly.any():
+            r[np.ix_(poly, poly)] = np.atleast_2d(np.corrcoef(xb[poly]))
+        blocks.append(r)
+    return blocks
+
+
+def _checked_idx(sample_idx: np.ndarray, n_samples: int) -> np.ndarray:
+    """C-contiguous int64 copy of a non-empty 1-D sample index array within [0, n_samples)."""
+    idx = np.ascontiguousarray(sample_idx, dtype=np.int64)
+    if idx.ndim != 1 or idx.size == 0:
+        raise ValueError("sample_idx must be a non-empty 1-D array")
+    if idx.min() < 0 or idx.max() >= n_samples:
+        raise ValueError(f"sample_idx values must lie in [0, {n_samples})")
+    return idx
+
+
+def _checked_bounds(bounds: np.ndarray, m: int) -> np.ndarray:
+    """int64 block boundaries, checked to run from 0 to m strictly increasing."""
+    bounds = np.ascontiguousarray(bounds, dtype=np.int64)
+    if bounds.ndim != 1 or bounds[0] != 0 or bounds[-1] != m or np.any(np.diff(bounds) <= 0):
+        raise ValueError(f"bounds must increase strictly from 0 to {m}")
+    return bounds

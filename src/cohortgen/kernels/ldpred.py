@@ -1,0 +1,219 @@
+"""LDpred2-auto Gibbs sampler (Privé, Arbel & Vilhjálmsson 2020, Bioinformatics 36:5424).
+
+Model on standardised genotypes and phenotype: β_j = 0 with probability 1 − p, else
+β_j ~ N(0, h² / (M p)); marginal effects β̂ ~ N(R β, R / n). One sweep visits every variant in
+order; with the residual marginal effect β̃_j = β̂_j − s·Σ_{k≠j} R_jk β_k (s = ``shrink``, the
+paper's later ``shrink_corr`` on off-diagonal LD), C1 = n h² / (M p), C2 = C1 / (1 + C1):
+
+    postp_j = 1 / (1 + (1 − p)/p · √(1 + C1) · exp(−n C2 β̃_j² / 2))
+    β_j ~ N(C2 β̃_j, C2 / n) with probability postp_j, else 0.
+
+After each sweep p ~ Beta(1 + #nonzero, 1 + M − #nonzero) clipped to [p_lo, p_hi] and
+h² = βᵀ R_s β (R_s: off-diagonal scaled by s), floored at ``h2_min``. A chain whose h² exceeds
+``h2_max`` or becomes non-finite has diverged and stops. After burn-in the Rao-Blackwellised
+posterior means postp_j · C2 β̃_j are averaged (as bigsnpr). M counts variants with R_jj > 0;
+variants with R_jj = 0 (monomorphic in the LD samples) are skipped and stay 0.
+
+LD is the flat block layout of :mod:`cohortgen.kernels.ld_matrix` (corr, offsets, bounds).
+Random numbers come from Numba's per-thread generator seeded at kernel entry (one uniform and one
+normal per variant per sweep, drawn before the sweep), so one call is deterministic and several
+calls may run in parallel threads (the kernel releases the GIL).
+"""
+
+import numpy as np
+
+from cohortgen.kernels._numba import kernel
+
+
+@kernel
+def gibbs_auto(
+    corr,
+    offsets,
+    bounds,
+    beta_hat,
+    n,
+    h2_init,
+    p_init,
+    burn_in,
+    num_iter,
+    shrink,
+    p_lo,
+    p_hi,
+    h2_min,
+    h2_max,
+    seed,
+):
+    """Run one LDpred2-auto chain.
+
+    corr: float64 flat blocks; offsets, bounds: int64 (b + 1,); beta_hat: float64 (m,)
+    standardised marginal effects; n: sample size (float). Returns (beta_mean float64 (m,),
+    postp_mean float64 (m,), path_p float64 (burn_in + num_iter,), path_h2 (same),
+    n_done int: sweeps completed; < burn_in + num_iter means the chain diverged; paths are NaN
+    after it). Means are over post-burn-in sweeps (zeros if none completed).
+    """
+    np.random.seed(seed)
+    m = beta_hat.shape[0]
+    n_total = burn_in + num_iter
+    curr = np.zeros(m)
+    dotprods = np.zeros(m)  # R·curr with the unshrunk R, diagonal included
+    beta_sum = np.zeros(m)
+    postp_sum = np.zeros(m)
+    path_p = np.full(n_total, np.nan)
+    path_h2 = np.full(n_total, np.nan)
+    n_poly = _count_polymorphic(corr, offsets, bounds)
+    if n_poly == 0:
+        return beta_sum, postp_sum, path_p, path_h2, n_total
+    p = p_init
+    h2 = h2_init
+    uniforms = np.empty(m)
+    normals = np.empty(m)
+    for it in range(n_total):
+        for j in range(m):
+            uniforms[j] = np.random.random()
+            normals[j] = np.random.standard_normal()
+        n_causal = gibbs_sweep(
+            corr,
+            offsets,
+            bounds,
+            beta_hat,
+            curr,
+            dotprods,
+            n,
+            h2,
+            p,
+            n_poly,
+            shrink,
+            uniforms,
+            normals,
+            beta_sum,
+            postp_sum,
+            it >= burn_in,
+        )
+        p = min(max(np.random.beta(1.0 + n_causal, 1.0 + n_poly - n_causal), p_lo), p_hi)
+        h2_est = 0.0
+        for j in range(m):
+            h2_est += curr[j] * (shrink * (dotprods[j] - curr[j]) + curr[j])
+        if not np.isfinite(h2_est) or h2_est > h2_max:
+            n_kept = it - burn_in + 1 if it >= burn_in else 0
+            scale = 1.0 / n_kept if n_kept > 0 else 0.0
+            return beta_sum * scale, postp_sum * scale, path_p, path_h2, it
+        h2 = max(h2_est, h2_min)
+        path_p[it] = p
+        path_h2[it] = h2
+    scale = 1.0 / num_iter if num_iter > 0 else 0.0
+    return beta_sum * scale, postp_sum * scale, path_p, path_h2, n_total
+
+
+@kernel
+def gibbs_sweep(
+    corr,
+    offsets,
+    bounds,
+    beta_hat,
+    curr,
+    dotprods,
+    n,
+    h2,
+    p,
+    n_poly,
+    shrink,
+    uniforms,
+    normals,
+    beta_sum,
+    postp_sum,
+    accumulate,
+):
+    """One sweep over all variants in order; updates ``curr`` and ``dotprods`` (= R·curr) in place.
+
+    uniforms, normals: float64 (m,) draws for variant j (the normal is used only if included).
+    When ``accumulate``, adds postp·C2·β̃ to ``beta_sum`` and postp to ``postp_sum``.
+    Returns the number of nonzero β after the sweep's updates (variants sampled nonzero).
+    """
+    c1 = n * h2 / (n_poly * p)
+    c2 = c1 / (1.0 + c1)
+    c4 = c2 / n
+    sd_post = np.sqrt(c4)
+    log_prior = np.log(p) - np.log1p(-p) - 0.5 * np.log1p(c1) if p < 1.0 else np.inf
+    n_causal = 0
+    for b in range(bounds.shape[0] - 1):
+        s = bounds[b]
+        size = bounds[b + 1] - s
+        off = offsets[b]
+        for loc in range(size):
+            j = s + loc
+            row = off + loc * size
+            if corr[row + loc] <= 0.0:
+                continue
+            resid = beta_hat[j] - shrink * (dotprods[j] - corr[row + loc] * curr[j])
+            c3 = c2 * resid
+            postp = _expit(log_prior + 0.5 * c3 * c3 / c4)
+            if accumulate:
+                beta_sum[j] += c3 * postp
+                postp_sum[j] += postp
+            new = 0.0
+            if uniforms[j] < postp:
+                new = c3 + sd_post * normals[j]
+                n_causal += 1
+            diff = new - curr[j]
+            if diff != 0.0:
+                for t in range(size):
+                    dotprods[s + t] += corr[row + t] * diff
+                curr[j] = new
+    return n_causal
+
+
+@kernel
+def _expit(x):
+    """Logistic function without overflow."""
+    if x >= 0.0:
+        return 1.0 / (1.0 + np.exp(-x))
+    e = np.exp(x)
+    return e / (1.0 + e)
+
+
+@kernel
+def _count_polymorphic(corr, offsets, bounds):
+    """Number of variants with a positive LD diagonal."""
+    count = 0
+    for b in range(bounds.shape[0] - 1):
+        size = bounds[b + 1] - bounds[b]
+        for loc in range(size):
+            if corr[offsets[b] + loc * size + loc] > 0.0:
+                count += 1
+    return count
+
+
+def naive_gibbs_sweep(
+    R: np.ndarray,
+    beta_hat: np.ndarray,
+    curr: np.ndarray,
+    n: float,
+    h2: float,
+    p: float,
+    shrink: float,
+    uniforms: np.ndarray,
+    normals: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clarity twin of one sweep (tests only), with given random draws.
+
+    R: float64 (m, m) dense LD (blocks on the diagonal); curr: (m,) current β (not modified);
+    uniforms, normals: (m,) draws for variant j, as in :func:`gibbs_sweep`.
+    Returns (new β (m,), posterior means postp·C2·β̃ (m,), postp (m,)).
+    """
+    beta = curr.astype(np.float64).copy()
+    m = beta.size
+    poly = np.diag(R) > 0
+    c1 = n * h2 / (poly.sum() * p)
+    c2 = c1 / (1 + c1)
+    post_mean = np.zeros(m)
+    postp_all = np.zeros(m)
+    for j in np.flatnonzero(poly):
+        others = R[j] @ beta - R[j, j] * beta[j]
+        resid = beta_hat[j] - shrink * others
+        c3 = c2 * resid
+        odds_zero = (1 - p) / p * np.sqrt(1 + c1) * np.exp(-n * c2 * resid**2 / 2)
+        postp = 1 / (1 + odds_zero)
+        post_mean[j] = c3 * postp
+        postp_all[j] = postp
+        beta[j] = c3 + np.sqrt(c2 / n) * normals[j] if uniforms[j] < postp else 0.0
+    return beta, post_mean, postp_all

@@ -1,0 +1,1 @@
+"""Polygenic risk scores: published-score matching and scoring, standardisation, evaluation."""

@@ -1,0 +1,179 @@
+"""Clumping + thresholding (C+T) weights, tuned inside the training samples only.
+
+PRSice-2 style: clump every testable variant (index p ≤ the largest p threshold, members
+p ≤ 1) within ``window_bp`` at each r² of the grid, keep index variants with p ≤ p_T, weight
+them by their one-step log-odds (score test U/V per ALT allele).
+
+Tuning: the training samples are split once (stratified, seeded) into inner-train (1 − 1/k) and
+inner-validation (1/k). GWAS and clumping use inner-train; each (r², p_T) is scored on
+inner-validation and judged by the squared partial correlation of score and phenotype given the
+covariates (linear, intercept included). The best pair (first in grid order on ties) is then
+applied to the GWAS and clumping of all training samples. The held-out fold is never read.
+"""
+
+import importlib
+from collections.abc import Callable
+
+import numpy as np
+
+from cohortgen.kernels.bed import unpack_dosages
+from cohortgen.prs.folds import (
+    CHUNK_VARIANTS,
+    MethodResult,
+    TrainingSet,
+    stratified_folds,
+    training_gwas,
+)
+
+R2_GRID = (0.1, 0.2, 0.5, 0.8)
+P_THRESHOLDS = (5e-8, 1e-6, 1e-4, 1e-3, 0.01, 0.05, 0.1, 0.5, 1.0)
+WINDOW_BP = 250_000
+INNER_K = 5
+"""Inner split: 1/INNER_K of the training samples validate the (r², p_T) grid."""
+
+ClumpFn = Callable[..., tuple[np.ndarray, np.ndarray]]
+
+
+def default_clump() -> ClumpFn:
+    """``cohortgen.kernels.clump.clump`` (imported on first use)."""
+    return importlib.import_module("cohortgen.kernels.clump").clump
+
+
+def clump_index_variants(
+    train: TrainingSet,
+    sample_idx: np.ndarray,
+    p: np.ndarray,
+    r2: float,
+    p_index: float,
+    window_bp: int,
+    clump_fn: ClumpFn,
+) -> np.ndarray:
+    """bool (m,): index variants of PLINK-style clumping per contig over ``sample_idx``.
+
+    p: float64 (m,), NaN = untestable (never an index variant).
+    """
+    mask = np.zeros(train.n_samples, dtype=bool)
+    mask[sample_idx] = True
+    is_index = np.zeros(p.size, dtype=bool)
+    usable = np.isfinite(p)
+    for label in np.unique(train.contig[usable]):
+        rows = np.flatnonzero(usable & (train.contig == label))
+        idx, _ = clump_fn(
+            train.packed[rows],
+            train.n_samples,
+            train.pos[rows],
+            p[rows],
+            r2=r2,
+            window_bp=window_bp,
+            p_index=p_index,
+            p_member=1.0,
+            sample_mask=mask,
+        )
+        is_index[rows] = idx
+    return is_index
+
+
+def threshold_weights(
+    beta: np.ndarray, p: np.ndarray, is_index: np.ndarray, p_threshold: float
+) -> np.ndarray:
+    """float64 (m,): ``beta`` on index variants with p ≤ ``p_threshold``, else 0."""
+    keep = is_index & np.isfinite(p) & (p <= p_threshold)
+    return np.where(keep, beta, 0.0)
+
+
+def grid_scores(
+    packed: np.ndarray,
+    n_samples: int,
+    sample_idx: np.ndarray,
+    W: np.ndarray,
+    fill: np.ndarray,
+) -> np.ndarray:
+    """Scores of many weight vectors in one pass: float64 (k, g) for W: float64 (m, g).
+
+    Missing dosages are imputed to ``fill`` (m,) (contribute 0 after centring).
+    """
+    used = np.flatnonzero(np.any(W != 0.0, axis=1))
+    S = np.zeros((sample_idx.size, W.shape[1]))
+    for s in range(0, used.size, CHUNK_VARIANTS):
+        rows = used[s : s + CHUNK_VARIANTS]
+        dosage = unpack_dosages(packed[rows], n_samples)[:, sample_idx]
+        centred = np.where(dosage >= 0, dosage - fill[rows, None], 0.0)
+        S += centred.T @ W[rows]
+    return S
+
+
+def partial_r2(scores: np.ndarray, y: np.ndarray, covariates: np.ndarray) -> np.ndarray:
+    """Squared partial correlation of y with each score column given covariates.
+
+    scores: float64 (k, g); y: (k,); covariates: (k, c) (intercept added). Rows with a missing
+    y or covariate are dropped. A constant score column gets 0. Returns float64 (g,).
+    """
+    ok = np.isfinite(y) & np.all(np.isfinite(covariates), axis=1)
+    X = np.column_stack([np.ones(ok.sum()), covariates[ok]])
+    Q, _ = np.linalg.qr(X)
+    ry = y[ok] - Q @ (Q.T @ y[ok])
+    S = scores[ok]
+    RS = S - Q @ (Q.T @ S)
+    num = (RS.T @ ry) ** 2
+    den = np.sum(RS**2, axis=0) * (ry @ ry)
+    tiny = 1e-12 * np.maximum(np.sum((S - S.mean(axis=0)) ** 2, axis=0), 1e-300)
+    return np.where(np.sum(RS**2, axis=0) > tiny, num / np.where(den > 0, den, 1.0), 0.0)
+
+
+def cplust_weights(
+    train: TrainingSet,
+    r2_grid: tuple[float, ...] = R2_GRID,
+    p_thresholds: tuple[float, ...] = P_THRESHOLDS,
+    window_bp: int = WINDOW_BP,
+    clump_fn: ClumpFn | None = None,
+) -> MethodResult:
+    """C+T weights from training data, (r², p_T) tuned on an inner split of the training set.
+
+    Returns :class:`MethodResult` with weights float64 (m,) and details: r2, p_threshold,
+    n_variants, and grid (float64 (len(r2_grid), len(p_thresholds)) inner partial R²).
+    """
+    clump_fn = clump_fn or default_clump()
+    inner = stratified_folds(train.y, k=INNER_K, seed=train.seed)
+    fit = np.flatnonzero((inner >= 0) & (inner != 0))
+    val = np.flatnonzero(inner == 0)
+    inner_gwas = training_gwas(
+        train.packed, train.n_samples, train.train_idx[fit], train.y[fit], train.covariates[fit]
+    )
+    p_index = max(p_thresholds)
+    columns = []
+    for r2 in r2_grid:
+        is_index = clump_index_variants(
+            train, train.train_idx[fit], inner_gwas.p, r2, p_index, window_bp, clump_fn
+        )
+        columns += [
+            threshold_weights(inner_gwas.beta, inner_gwas.p, is_index, t) for t in p_thresholds
+        ]
+    W = np.column_stack(columns)
+    S = grid_scores(train.packed, train.n_samples, train.train_idx[val], W, inner_gwas.mean)
+    grid = partial_r2(S, train.y[val], train.covariates[val]).reshape(
+        len(r2_grid), len(p_thresholds)
+    )
+    best_r, best_t = np.unravel_index(int(np.argmax(grid)), grid.shape)
+    r2, p_t = r2_grid[best_r], p_thresholds[best_t]
+    gwas = train.gwas
+    is_index = clump_index_variants(
+        train, train.train_idx, gwas.p, r2, p_index, window_bp, clump_fn
+    )
+    weights = threshold_weights(gwas.beta, gwas.p, is_index, p_t)
+    details = {
+        "r2": r2,
+        "p_threshold": p_t,
+        "n_variants": int(np.count_nonzero(weights)),
+        "grid": grid,
+    }
+    return MethodResult(weights, "ok", details)
+
+
+def cplust_builder(**options) -> Callable[[TrainingSet], MethodResult]:
+    """Builder for :func:`cohortgen.prs.folds.cross_validated_scores` (options as
+    :func:`cplust_weights`)."""
+
+    def build(train: TrainingSet) -> MethodResult:
+        return cplust_weights(train, **options)
+
+    return build

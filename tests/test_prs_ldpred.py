@@ -1,0 +1,291 @@
+"""Blocked LD, the LDpred2-auto sampler (vs a naive sweep), chain checks, and CV accuracy."""
+
+import functools
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from cohortgen.kernels.bed import pack_dosages
+from cohortgen.kernels.ld_matrix import (
+    block_bounds,
+    block_correlations,
+    block_matrix,
+    naive_block_correlations,
+)
+from cohortgen.kernels.ldpred import gibbs_auto, gibbs_sweep, naive_gibbs_sweep
+from cohortgen.prs.cplust import cplust_builder
+from cohortgen.prs.folds import (
+    TrainingSet,
+    cross_validated_scores,
+    stratified_folds,
+    training_gwas,
+)
+from cohortgen.prs.ldpred import (
+    NoConvergedChainError,
+    _within_mad,
+    ld_scores,
+    ldpred2_auto,
+    ldpred_builder,
+    ldpred_weights,
+    ldpred_weights_or_raise,
+    standardized_marginal_effects,
+)
+
+
+def ld_genotypes(n, m, seed, block=50, rho=0.9, missing=0.0):
+    """int8 (m, n) dosages from latent AR(1) Gaussian haplotypes, independent blocks of
+    ``block`` variants; allele frequencies U(0.05, 0.5)."""
+    rng = np.random.default_rng(seed)
+    cut = stats.norm.ppf(rng.uniform(0.05, 0.5, m))
+    G = np.empty((m, n), dtype=np.int8)
+    for s in range(0, m, block):
+        h = rng.standard_normal(2 * n)
+        for j in range(s, min(s + block, m)):
+            if j > s:
+                h = rho * h + np.sqrt(1 - rho**2) * rng.standard_normal(2 * n)
+            alleles = h < cut[j]
+            G[j] = alleles[:n].astype(np.int8) + alleles[n:]
+    if missing:
+        G[rng.random(G.shape) < missing] = -1
+    return G
+
+
+def liability_trait(G, h2, n_causal, prevalence, seed):
+    """Binary trait from a liability with SNP heritability h2 over n_causal variants."""
+    rng = np.random.default_rng(seed)
+    causal = rng.choice(G.shape[0], n_causal, replace=False)
+    X = G[causal].astype(float)
+    g = rng.standard_normal(n_causal) @ ((X - X.mean(1, keepdims=True)) / X.std(1, keepdims=True))
+    liability = g / g.std() * np.sqrt(h2) + rng.standard_normal(G.shape[1]) * np.sqrt(1 - h2)
+    return (liability > np.quantile(liability, 1 - prevalence)).astype(float)
+
+
+def lee_liability_r2(r2_obs, K, P):
+    """Lee et al. 2012 observed → liability R² (a test-local twin of the formula in SCIENCE.md)."""
+    t = stats.norm.ppf(1 - K)
+    z = stats.norm.pdf(t)
+    m = z / K
+    C = K * (1 - K) / z**2 * K * (1 - K) / (P * (1 - P))
+    theta = m * (P - K) / (1 - K) * (m * (P - K) / (1 - K) - t)
+    return r2_obs * C / (1 + r2_obs * theta * C)
+
+
+def test_block_bounds__splits_each_contig_into_near_equal_blocks():
+    contig = np.array(["1"] * 7 + ["2"] * 3 + ["X"])
+    np.testing.assert_array_equal(block_bounds(contig, 3), [0, 2, 5, 7, 10, 11])
+    np.testing.assert_array_equal(block_bounds(contig, 100), [0, 7, 10, 11])
+
+
+def test_block_correlations__matches_corrcoef_on_training_samples():
+    G = ld_genotypes(90, 23, seed=1, block=6, missing=0.05)
+    G[4] = 1  # monomorphic
+    G[9, :] = -1
+    G[9, 3] = 2  # one call only: monomorphic after imputation
+    idx = np.sort(np.random.default_rng(2).choice(90, 60, replace=False))
+    bounds = np.array([0, 5, 12, 23])
+    corr, offsets, mean, sd = block_correlations(pack_dosages(G), 90, idx, bounds)
+    expected = naive_block_correlations(G[:, idx], bounds)
+    for b in range(3):
+        np.testing.assert_allclose(
+            block_matrix(corr, offsets, bounds, b), expected[b], rtol=1e-12, atol=1e-13
+        )
+    X = np.where(G[:, idx] >= 0, G[:, idx], np.nan)
+    np.testing.assert_allclose(mean, np.nan_to_num(np.nanmean(X, axis=1)), rtol=1e-12)
+    assert sd[4] == 0.0
+    assert sd[9] == 0.0
+
+
+def test_block_correlations__window_bp_zeroes_distant_pairs():
+    G = ld_genotypes(50, 8, seed=3, block=8)
+    pos = np.arange(8) * 1000
+    bounds = np.array([0, 8])
+    full, offsets, _, _ = block_correlations(pack_dosages(G), 50, np.arange(50), bounds)
+    band, _, _, _ = block_correlations(
+        pack_dosages(G), 50, np.arange(50), bounds, pos=pos, window_bp=2500
+    )
+    R, B = full.reshape(8, 8), band.reshape(8, 8)
+    near = np.abs(pos[:, None] - pos[None, :]) <= 2500
+    np.testing.assert_array_equal(B[near], R[near])
+    assert np.all(B[~near] == 0.0)
+
+
+def small_ld(seed):
+    G = ld_genotypes(300, 30, seed=seed, block=10)
+    G[13] = 0
+    bounds = np.array([0, 10, 20, 30])
+    corr, offsets, _, _ = block_correlations(pack_dosages(G), 300, np.arange(300), bounds)
+    return corr, offsets, bounds
+
+
+def test_gibbs_sweep__matches_naive_twin():
+    corr, offsets, bounds = small_ld(4)
+    R = np.zeros((30, 30))
+    for b in range(3):
+        s, e = bounds[b], bounds[b + 1]
+        R[s:e, s:e] = block_matrix(corr, offsets, bounds, b)
+    rng = np.random.default_rng(5)
+    beta_hat = rng.normal(scale=0.1, size=30)
+    curr = np.where(rng.random(30) < 0.3, rng.normal(scale=0.05, size=30), 0.0)
+    curr[13] = 0.0
+    uniforms, normals = rng.random(30), rng.standard_normal(30)
+    n, h2, p, shrink = 500.0, 0.3, 0.2, 0.95
+    expected_beta, expected_mean, _ = naive_gibbs_sweep(
+        R, beta_hat, curr, n, h2, p, shrink, uniforms, normals
+    )
+    beta, dotprods = curr.copy(), R @ curr
+    beta_sum, postp_sum = np.zeros(30), np.zeros(30)
+    n_causal = gibbs_sweep(
+        corr,
+        offsets,
+        bounds,
+        beta_hat,
+        beta,
+        dotprods,
+        n,
+        h2,
+        p,
+        29,
+        shrink,
+        uniforms,
+        normals,
+        beta_sum,
+        postp_sum,
+        True,
+    )
+    np.testing.assert_allclose(beta, expected_beta, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(beta_sum, expected_mean, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(dotprods, R @ beta, rtol=1e-10, atol=1e-13)
+    assert n_causal == np.count_nonzero(expected_beta)
+    assert 0 < n_causal < 29
+
+
+def test_gibbs_auto__deterministic_and_divergence_stops_chain():
+    corr, offsets, bounds = small_ld(6)
+    beta_hat = np.random.default_rng(7).normal(scale=0.1, size=30)
+    args = (corr, offsets, bounds, beta_hat, 300.0, 0.2, 0.1, 10, 10, 0.95, 1e-5, 1.0, 1e-4)
+    a = gibbs_auto(*args, 1.0, 123)
+    b = gibbs_auto(*args, 1.0, 123)
+    for x, y in zip(a[:4], b[:4], strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert a[4] == 20
+    assert np.all(np.isfinite(a[3]))
+    diverged = gibbs_auto(*args, 1e-6, 123)  # h2_max tiny: first sweep exceeds it
+    assert diverged[4] == 0
+    assert np.all(np.isnan(diverged[3]))
+
+
+def test_within_mad__rejects_outlier_and_keeps_identical_chains():
+    values = np.array([0.30, 0.31, 0.29, 0.30, 0.95, np.nan])
+    np.testing.assert_array_equal(_within_mad(values, 3.0), [1, 1, 1, 1, 0, 0])
+    assert _within_mad(np.full(4, 0.2), 3.0).all()
+
+
+@functools.cache
+def sumstats_from_model(seed, n=20_000, h2=0.3, n_causal=60):
+    """β̂ = Rβ + N(0, R/n) on blocked LD from simulated genotypes, with known h² and p."""
+    rng = np.random.default_rng(seed)
+    G = ld_genotypes(2000, 3000, seed=seed, block=50)
+    bounds = block_bounds(np.ones(3000), 500)
+    corr, offsets, _, _ = block_correlations(pack_dosages(G), 2000, np.arange(2000), bounds)
+    beta = np.zeros(3000)
+    causal = rng.choice(3000, n_causal, replace=False)
+    beta[causal] = rng.normal(size=n_causal)
+    beta_hat = np.empty(3000)
+    total = 0.0
+    blocks = []
+    for b in range(bounds.size - 1):
+        s, e = bounds[b], bounds[b + 1]
+        R = block_matrix(corr, offsets, bounds, b)
+        total += beta[s:e] @ R @ beta[s:e]
+        blocks.append((s, e, R))
+    beta *= np.sqrt(h2 / total)
+    for s, e, R in blocks:
+        vals, vecs = np.linalg.eigh(R)
+        noise = vecs @ (np.sqrt(np.clip(vals, 0, None)) * rng.standard_normal(e - s))
+        beta_hat[s:e] = R @ beta[s:e] + noise / np.sqrt(n)
+    return beta_hat, beta, corr, offsets, bounds, n
+
+
+def test_ldpred2_auto__recovers_h2_and_polygenicity_from_model_sumstats():
+    beta_hat, beta, corr, offsets, bounds, n = sumstats_from_model(8)
+    result = ldpred2_auto(
+        beta_hat, n, corr, offsets, bounds, n_chains=4, burn_in=150, num_iter=150, seed=1
+    )
+    assert result.status == "ok"
+    assert sum(c.kept for c in result.chains) >= 3
+    assert result.h2_est == pytest.approx(0.3, rel=0.15)
+    assert 0.3 * 60 / 3000 < result.p_est < 3 * 60 / 3000
+    assert np.corrcoef(result.beta_std, beta)[0, 1] > 0.8
+
+
+def test_ldpred2_auto__no_converged_chain_emits_no_score():
+    beta_hat, _, corr, offsets, bounds, n = sumstats_from_model(8)
+    result = ldpred2_auto(
+        beta_hat, n, corr, offsets, bounds, n_chains=3, burn_in=5, num_iter=5, h2_max=1e-3, seed=1
+    )
+    assert result.beta_std is None
+    assert result.status == "no converged chain: all chains diverged"
+    assert all(c.diverged and not c.kept for c in result.chains)
+
+
+def test_ldpred_weights__refuses_score_and_raises_when_chains_fail():
+    G = ld_genotypes(400, 100, seed=10, block=10)
+    y = liability_trait(G, 0.5, 10, 0.5, seed=11)
+    idx = np.arange(400)
+    packed = pack_dosages(G)
+    gwas = training_gwas(packed, 400, idx, y, np.zeros((400, 0)))
+    train = TrainingSet(
+        packed, 400, np.ones(100), np.arange(100) * 1000, idx, y, np.zeros((400, 0)), gwas, 3
+    )
+    options = {"max_block_variants": 50, "n_chains": 2, "burn_in": 3, "num_iter": 3, "h2_max": 1e-4}
+    result = ldpred_weights(train, **options)
+    assert result.weights is None
+    assert result.status.startswith("no converged chain")
+    with pytest.raises(NoConvergedChainError, match="emitted no score"):
+        ldpred_weights_or_raise(train, **options)
+
+
+def test_standardized_marginal_effects__is_correlation_for_linear_t():
+    rng = np.random.default_rng(12)
+    x, y = rng.normal(size=200), rng.normal(size=200)
+    y += 0.3 * x
+    r = np.corrcoef(x, y)[0, 1]
+    t = r * np.sqrt(198 / (1 - r * r))  # OLS t statistic
+    assert standardized_marginal_effects(np.array([t]), 198)[0] == pytest.approx(r, rel=1e-12)
+    assert standardized_marginal_effects(np.array([np.nan]), 10)[0] == 0.0
+
+
+@pytest.mark.slow
+def test_cross_validated_scores__accuracy_vs_daetwyler_and_ldpred_not_worse_than_cplust():
+    n, m, h2, K = 3000, 6000, 0.5, 0.3
+    G = ld_genotypes(n, m, seed=20)
+    y = liability_trait(G, h2, 200, K, seed=21)
+    covariates = np.random.default_rng(22).normal(size=(n, 2))
+    contig = np.repeat([1, 2], m // 2)
+    pos = np.tile(np.arange(m // 2) * 5000 + 1000, 2)
+    packed = pack_dosages(G)
+    # M_e = M² / Σ_jk r²_jk (effective number of independent variants) from all-sample LD
+    bounds = np.arange(0, m + 1, 50)
+    corr, offsets, _, _ = block_correlations(packed, n, np.arange(n), bounds)
+    m_e = m * m / ld_scores(corr, offsets, bounds, n).sum()
+    folds = stratified_folds(y, k=5, seed=23)
+    builders = {"cplust": cplust_builder(), "ldpred": ldpred_builder(burn_in=200, num_iter=200)}
+    cv = cross_validated_scores(packed, n, contig, pos, y, covariates, folds, builders, seed=24)
+    n_train = n * 4 / 5
+    expected = h2 * n_train * h2 / (n_train * h2 + m_e)
+    r2 = {}
+    for name, scores in cv.scores.items():
+        per_fold = []
+        for f in range(5):
+            test = folds == f
+            r2_obs = np.corrcoef(scores[test], y[test])[0, 1] ** 2
+            per_fold.append(lee_liability_r2(r2_obs, K, y[test].mean()))
+        r2[name] = float(np.mean(per_fold))
+    assert max(r2.values()) >= 0.8 * expected
+    assert r2["ldpred"] >= r2["cplust"] - 0.01
+    for result in cv.results["ldpred"]:
+        assert result.status == "ok"
+        assert result.details["ldpred"].h2_est == pytest.approx(
+            h2 * stats.norm.pdf(stats.norm.ppf(1 - K)) ** 2 / (K * (1 - K)), rel=0.3
+        )
