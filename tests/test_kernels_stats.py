@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 
 from cohortgen.kernels.bed import MISSING, pack_dosages
-from cohortgen.kernels.stats import genotype_counts, sample_het_counts, sample_missing_counts
+from cohortgen.kernels.stats import (
+    fisher_exact_2x2,
+    genotype_counts,
+    sample_het_counts,
+    sample_missing_counts,
+)
 
 
 def naive_genotype_counts(dosage, sample_mask):
@@ -62,3 +67,20 @@ def test_sample_missing_counts__no_variants_selected():
 def test_genotype_counts__wrong_mask_length_raises():
     with pytest.raises(ValueError, match="sample_mask"):
         genotype_counts(np.zeros((1, 2), dtype=np.uint8), 5, np.ones(4, dtype=bool))
+
+
+def test_fisher_exact_2x2__matches_scipy():
+    from scipy.stats import fisher_exact
+
+    rng = np.random.default_rng(5)
+    cells = rng.integers(0, 40, size=(4, 300))
+    cells[:, :20] = rng.integers(0, 3, size=(4, 20))  # sparse tables and empty margins
+    cells[0, 20:40] += 200  # very small p
+    got = fisher_exact_2x2(*cells)
+    want = [fisher_exact([[a, b], [c, d]]).pvalue for a, b, c, d in cells.T]
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=0)
+
+
+def test_fisher_exact_2x2__negative_count_raises():
+    with pytest.raises(ValueError, match="non-negative"):
+        fisher_exact_2x2(np.array([-1]), np.array([1]), np.array([1]), np.array([1]))

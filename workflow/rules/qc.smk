@@ -1,4 +1,5 @@
-# QC: per-chunk variant stats, sample QC (gather), per-chunk variant QC, QC funnel.
+# QC: per-chunk variant stats, pruned common set (gather), sample QC (gather), per-chunk variant
+# QC on kept samples, QC'd genotype set (gather), QC funnel.
 
 
 rule compute_variant_stats:
@@ -6,11 +7,13 @@ rule compute_variant_stats:
         bed="results/{cohort}/chunks/{chunk}/genotypes.bed",
         bim="results/{cohort}/chunks/{chunk}/genotypes.bim",
         fam="results/{cohort}/chunks/{chunk}/genotypes.fam",
+        phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
     output:
         variants="results/{cohort}/chunks/{chunk}/variant_stats.tsv",
-        partials="results/{cohort}/chunks/{chunk}/sample_partials.npy",
+        partials="results/{cohort}/chunks/{chunk}/sample_partials.npz",
     params:
         prefix=subpath(input.bed, strip_suffix=".bed"),
+        genome_build=config["genome_build"],
     conda:
         "../../envs/cohortgen.yaml"
     log:
@@ -22,33 +25,89 @@ rule compute_variant_stats:
         mem_mb=1000,
         runtime=30,
     shell:
-        "cohortgen variant-stats --bfile {params.prefix} --variants {output.variants}"
+        "cohortgen variant-stats --bfile {params.prefix} --phenotypes {input.phenotypes:q}"
+        " --genome-build {params.genome_build} --variants {output.variants}"
         " --sample-partials {output.partials} 2> {log}"
+
+
+rule select_pruned_set:
+    input:
+        bed=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.bed"),
+        partials=chunk_files("results/{cohort}/chunks/{chunk}/sample_partials.npz"),
+        phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
+    output:
+        bed="results/{cohort}/qc/pruned.bed",
+        bim="results/{cohort}/qc/pruned.bim",
+        fam="results/{cohort}/qc/pruned.fam",
+        summary="results/{cohort}/qc/pruned.json",
+    params:
+        prefixes=lambda wc, input: [path.removesuffix(".bed") for path in input.bed],
+        out_prefix=subpath(output.bed, strip_suffix=".bed"),
+        qc=config["qc"],
+        pca=config["pca"],
+        genome_build=config["genome_build"],
+    conda:
+        "../../envs/cohortgen.yaml"
+    log:
+        "results/{cohort}/logs/select_pruned_set.log",
+    benchmark:
+        "results/{cohort}/benchmarks/select_pruned_set.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        "cohortgen prune-common --bfiles {params.prefixes} --partials {input.partials}"
+        " --phenotypes {input.phenotypes:q} --min-call-rate {params.qc[sample_call_rate]}"
+        " --variant-call-rate {params.qc[variant_call_rate]} --min-maf {params.pca[min_maf]}"
+        " --hwe-midp {params.qc[hwe_midp]} --ld-window {params.pca[ld_window]}"
+        " --ld-step {params.pca[ld_step]} --ld-r2 {params.pca[ld_r2]}"
+        " --genome-build {params.genome_build} --out-prefix {params.out_prefix}"
+        " --out-json {output.summary} 2> {log}"
 
 
 rule qc_samples:
     input:
-        partials=chunk_files("results/{cohort}/chunks/{chunk}/sample_partials.npy"),
+        partials=chunk_files("results/{cohort}/chunks/{chunk}/sample_partials.npz"),
         fam=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.fam"),
         phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
+        pruned_bed="results/{cohort}/qc/pruned.bed",
+        pruned_bim="results/{cohort}/qc/pruned.bim",
+        pruned_fam="results/{cohort}/qc/pruned.fam",
     output:
         samples="results/{cohort}/qc/samples.tsv",
         keep="results/{cohort}/qc/keep.txt",
+        pairs="results/{cohort}/qc/related_pairs.tsv",
+        pcs="results/{cohort}/qc/pcs.tsv",
+        pca="results/{cohort}/qc/pca.json",
     params:
+        pruned=subpath(input.pruned_bed, strip_suffix=".bed"),
         diseases=config["diseases"],
         covariates=config["covariates"],
-        min_call_rate=config["qc"]["sample_call_rate"],
+        qc=config["qc"],
+        n_pcs=config["pca"]["n_pcs"],
+        seed=config["seed"],
     conda:
         "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/qc_samples.log",
     benchmark:
         "results/{cohort}/benchmarks/qc_samples.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
     shell:
         "cohortgen sample-qc --fam {input.fam[0]} --partials {input.partials}"
         " --phenotypes {input.phenotypes:q} --diseases {params.diseases}"
-        " --covariates {params.covariates} --min-call-rate {params.min_call_rate}"
-        " --samples {output.samples} --keep {output.keep} 2> {log}"
+        " --covariates {params.covariates} --pruned {params.pruned}"
+        " --min-call-rate {params.qc[sample_call_rate]} --het-sd {params.qc[het_sd]}"
+        " --sex-mismatch {params.qc[sex_mismatch]}"
+        " --kinship-threshold {params.qc[kinship_threshold]}"
+        " --pca-outliers {params.qc[pca_outliers]} --pca-outlier-sd {params.qc[pca_outlier_sd]}"
+        " --n-pcs {params.n_pcs} --seed {params.seed} --samples {output.samples}"
+        " --keep {output.keep} --related-pairs {output.pairs} --pcs {output.pcs}"
+        " --pca-json {output.pca} 2> {log}"
 
 
 rule qc_variants_chunk:
@@ -57,13 +116,14 @@ rule qc_variants_chunk:
         bim="results/{cohort}/chunks/{chunk}/genotypes.bim",
         fam="results/{cohort}/chunks/{chunk}/genotypes.fam",
         keep="results/{cohort}/qc/keep.txt",
+        phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
     output:
         table="results/{cohort}/chunks/{chunk}/variant_qc.tsv",
     params:
         prefix=subpath(input.bed, strip_suffix=".bed"),
-        min_call_rate=config["qc"]["variant_call_rate"],
-        min_maf=config["qc"]["maf"],
-        min_hwe_midp=config["qc"]["hwe_midp"],
+        diseases=config["diseases"],
+        qc=config["qc"],
+        genome_build=config["genome_build"],
     conda:
         "../../envs/cohortgen.yaml"
     log:
@@ -76,55 +136,60 @@ rule qc_variants_chunk:
         runtime=30,
     shell:
         "cohortgen variant-qc --bfile {params.prefix} --keep {input.keep}"
-        " --min-call-rate {params.min_call_rate} --min-maf {params.min_maf}"
-        " --min-hwe-midp {params.min_hwe_midp} --out {output.table} 2> {log}"
+        " --phenotypes {input.phenotypes:q} --diseases {params.diseases}"
+        " --min-call-rate {params.qc[variant_call_rate]} --min-maf {params.qc[maf]}"
+        " --min-mac {params.qc[mac]} --min-hwe-midp {params.qc[hwe_midp]}"
+        " --diff-miss-p {params.qc[diff_miss_p]} --genome-build {params.genome_build}"
+        " --out {output.table} 2> {log}"
 
 
-rule compute_pcs:
+rule write_qc_genotypes:
     input:
         bed=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.bed"),
         variant_qc=chunk_files("results/{cohort}/chunks/{chunk}/variant_qc.tsv"),
         keep="results/{cohort}/qc/keep.txt",
     output:
-        pcs="results/{cohort}/qc/pcs.tsv",
-        summary="results/{cohort}/qc/pca.json",
+        bed="results/{cohort}/qc/genotypes.bed",
+        bim="results/{cohort}/qc/genotypes.bim",
+        fam="results/{cohort}/qc/genotypes.fam",
     params:
         prefixes=lambda wc, input: [path.removesuffix(".bed") for path in input.bed],
-        pca=config["pca"],
-        genome_build=config["genome_build"],
-        seed=config["seed"],
+        out_prefix=subpath(output.bed, strip_suffix=".bed"),
     conda:
         "../../envs/cohortgen.yaml"
     log:
-        "results/{cohort}/logs/compute_pcs.log",
+        "results/{cohort}/logs/write_qc_genotypes.log",
     benchmark:
-        "results/{cohort}/benchmarks/compute_pcs.tsv"
-    threads: 2
+        "results/{cohort}/benchmarks/write_qc_genotypes.tsv"
+    threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=2000,
         runtime=60,
     shell:
-        "cohortgen pca --bfiles {params.prefixes} --variant-qc {input.variant_qc}"
-        " --keep {input.keep} --n-pcs {params.pca[n_pcs]} --min-maf {params.pca[min_maf]}"
-        " --ld-window {params.pca[ld_window]} --ld-step {params.pca[ld_step]}"
-        " --ld-r2 {params.pca[ld_r2]} --seed {params.seed}"
-        " --genome-build {params.genome_build} --out-pcs {output.pcs}"
-        " --out-json {output.summary} 2> {log}"
+        "cohortgen qc-genotypes --bfiles {params.prefixes} --variant-qc {input.variant_qc}"
+        " --keep {input.keep} --out-prefix {params.out_prefix} 2> {log}"
 
 
 rule summarize_qc:
     input:
         tallies=chunk_files("results/{cohort}/chunks/{chunk}/ingest.json"),
         samples="results/{cohort}/qc/samples.tsv",
+        pairs="results/{cohort}/qc/related_pairs.tsv",
         variant_qc=chunk_files("results/{cohort}/chunks/{chunk}/variant_qc.tsv"),
+        genotypes_bed="results/{cohort}/qc/genotypes.bed",
+        genotypes_bim="results/{cohort}/qc/genotypes.bim",
+        genotypes_fam="results/{cohort}/qc/genotypes.fam",
     output:
         summary="results/{cohort}/qc/summary.json",
         variants="results/{cohort}/qc/variants.tsv.gz",
+    params:
+        genotypes=subpath(input.genotypes_bed, strip_suffix=".bed"),
     conda:
         "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/summarize_qc.log",
     shell:
         "cohortgen qc-summary --tallies {input.tallies} --samples {input.samples}"
-        " --variant-qc {input.variant_qc} --summary {output.summary}"
+        " --related-pairs {input.pairs} --variant-qc {input.variant_qc}"
+        " --genotypes {params.genotypes} --summary {output.summary}"
         " --variants {output.variants} 2> {log}"

@@ -1,4 +1,4 @@
-"""Association-stage subcommands: null-model, assoc, gather-gwas, gwas-summary."""
+"""Association-stage subcommands: null-model, assoc, gather-gwas, find-loci, gwas-summary."""
 
 from pathlib import Path
 
@@ -22,25 +22,40 @@ def _null_model(a):
 
 
 def _assoc(a):
-    from cohortgen.assoc.stage import association_chunk
+    from cohortgen.assoc.chunk import FallbackSettings, association_chunk
 
-    association_chunk(
-        Path(a.bfile), Path(a.null_table), Path(a.null_json), Path(a.variant_qc), Path(a.out)
-    )
+    settings = FallbackSettings(a.min_mac, a.firth_p_threshold, a.firth_min_carriers,
+                                a.firth_p_value)
+    association_chunk(Path(a.bfile), Path(a.null_table), Path(a.null_json), Path(a.variant_qc),
+                      Path(a.out), settings)
 
 
 def _gather_gwas(a):
-    from cohortgen.assoc.stage import gather_gwas
+    from cohortgen.assoc.gather import gather_gwas
 
     gather_gwas(
         a.disease, [Path(p) for p in a.chunks], Path(a.null_json), a.genome_build, Path(a.out)
     )
 
 
-def _gwas_summary(a):
-    from cohortgen.assoc.stage import summarize_gwas
+def _find_loci(a):
+    from cohortgen.assoc.loci import ClumpSettings, find_loci
 
-    summarize_gwas(a.diseases, [Path(p) for p in a.gwas], Path(a.null_json), Path(a.out))
+    settings = ClumpSettings(r2=a.r2, window_bp=a.window_kb * 1000, p_member=a.p_member)
+    find_loci(a.disease, Path(a.gwas), [Path(p) for p in a.bfiles], Path(a.null_table),
+              Path(a.out), settings)
+
+
+def _gwas_summary(a):
+    from cohortgen.assoc.gather import summarize_gwas
+
+    summarize_gwas(a.diseases, [Path(p) for p in a.gwas], [Path(p) for p in a.loci],
+                   Path(a.null_json), Path(a.out))
+
+
+def opt(flag, default, kind, text):
+    """An optional typed option with a default."""
+    return (flag,), {"type": kind, "default": default, "help": f"{text} (default {default})"}
 
 
 def register(sub) -> None:
@@ -64,12 +79,18 @@ def register(sub) -> None:
         sub,
         "assoc",
         _assoc,
-        "Score tests of one chunk for all diseases.",
+        "Score tests (Firth fallback) of one chunk for all diseases.",
         req("--bfile"),
         req("--null-table"),
         req("--null-json"),
         req("--variant-qc"),
         req("--out"),
+        opt("--min-mac", 5, int, "rows with a smaller minor allele count get no p"),
+        opt("--firth-p-threshold", 0.05, float, "Firth where the score-test p is below this"),
+        opt("--firth-min-carriers", 10, int, "Firth where cases or controls carry fewer minor"
+            " alleles"),
+        (("--firth-p-value",), {"choices": ["lrt", "wald"], "default": "lrt",
+                                "help": "Firth p-value: penalised LRT or Wald (as PLINK 2)"}),
     )
     add_command(
         sub,
@@ -84,11 +105,26 @@ def register(sub) -> None:
     )
     add_command(
         sub,
+        "find-loci",
+        _find_loci,
+        "Lead variants per locus of one disease by LD clumping.",
+        req("--disease"),
+        req("--gwas"),
+        many("--bfiles"),
+        req("--null-table"),
+        req("--out"),
+        opt("--r2", 0.1, float, "clumping r-squared"),
+        opt("--window-kb", 250, int, "clumping window in kb"),
+        opt("--p-member", 0.01, float, "largest p of a clump member"),
+    )
+    add_command(
+        sub,
         "gwas-summary",
         _gwas_summary,
         "Per-disease GWAS summary table.",
         many("--diseases"),
         many("--gwas"),
+        many("--loci"),
         req("--null-json"),
         req("--out"),
     )

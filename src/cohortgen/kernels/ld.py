@@ -28,43 +28,14 @@ window pairs, each pair computed once (in parallel over the new variants of a wi
 """
 
 import numpy as np
-from numba import prange, types
-from numba.extending import intrinsic
+from numba import prange
 
 from cohortgen.kernels._numba import kernel, parallel_kernel
 from cohortgen.kernels.bed import _checked_packed
+from cohortgen.kernels.bitplanes import BYTE_PLANES, mask_words, popcount, row_planes
 
 MAF_TIE_EPSILON = 2.0**-44
 """PLINK 2's ``kSmallEpsilon``: relative slack when comparing major-allele frequencies."""
-
-
-@intrinsic
-def _popcount(typingctx, x):
-    """Population count of a uint64 (LLVM ``ctpop``)."""
-    sig = types.uint64(types.uint64)
-
-    def codegen(context, builder, signature, args):
-        return builder.ctpop(args[0])
-
-    return sig, codegen
-
-
-def _byte_plane_tables() -> np.ndarray:
-    """uint64, shape (3, 256): 4-bit (hom ALT, carries ALT, non-missing) masks of each byte."""
-    table = np.zeros((3, 256), dtype=np.uint64)
-    for value in range(256):
-        for k in range(4):
-            code = (value >> (2 * k)) & 3
-            if code == 0:  # hom A1 (ALT), dosage 2
-                table[0, value] |= 1 << k
-            if code in (0, 2):  # dosage >= 1
-                table[1, value] |= 1 << k
-            if code != 1:
-                table[2, value] |= 1 << k
-    return table
-
-
-BYTE_PLANES = _byte_plane_tables()
 
 
 def ld_prune(
@@ -118,8 +89,8 @@ def ld_prune(
     if sample_mask.shape != (n_samples,):
         raise ValueError(f"sample_mask must have shape ({n_samples},), got {sample_mask.shape}")
     capacity = int((ends - starts).max())
-    mask_words = _mask_words(sample_mask)
-    _prune_into(packed, mask_words, starts, ends, capacity, float(r2_threshold), BYTE_PLANES, keep)
+    words = mask_words(sample_mask)
+    _prune_into(packed, words, starts, ends, capacity, float(r2_threshold), BYTE_PLANES, keep)
     return keep
 
 
@@ -161,46 +132,6 @@ def _bp_windows(pos, window_bp):
     return starts[:w].copy(), ends[:w].copy()
 
 
-def _mask_words(sample_mask: np.ndarray) -> np.ndarray:
-    """uint64, shape (ceil(n / 64),): bit j % 64 of word j // 64 set for selected samples."""
-    n = sample_mask.size
-    padded = np.zeros(((n + 63) // 64) * 64, dtype=bool)
-    padded[:n] = sample_mask
-    return np.packbits(padded, bitorder="little").view("<u8").astype(np.uint64)
-
-
-@kernel
-def _fill_planes(row, mask_words, planes_table, hom, carrier, nonmissing):
-    """Bit planes of one .bed row (uint64 rows); return (n_nonmissing, sum, sum of squares)."""
-    n_words = mask_words.shape[0]
-    n_bytes = row.shape[0]
-    for w in range(n_words):
-        h = np.uint64(0)
-        c = np.uint64(0)
-        nm = np.uint64(0)
-        for k in range(16):
-            b = 16 * w + k
-            if b < n_bytes:
-                value = row[b]
-                shift = np.uint64(4 * k)
-                h |= planes_table[0, value] << shift
-                c |= planes_table[1, value] << shift
-                nm |= planes_table[2, value] << shift
-        nm &= mask_words[w]
-        hom[w] = h & nm
-        carrier[w] = c & nm
-        nonmissing[w] = nm
-    n_nm = 0
-    n_hom = 0
-    n_car = 0
-    for w in range(n_words):
-        n_nm += _popcount(nonmissing[w])
-        n_hom += _popcount(hom[w])
-        n_car += _popcount(carrier[w])
-    # dosage = carrier + hom; dosage² = carrier + 3·hom
-    return n_nm, n_car + n_hom, n_car + 3 * n_hom
-
-
 @kernel
 def _pair_exceeds(i, j, hom, car, nm, n_nm, sums, ssqs, n_full, threshold):
     """True if r² of window slots ``i``, ``j`` over jointly non-missing samples > threshold."""
@@ -208,10 +139,10 @@ def _pair_exceeds(i, j, hom, car, nm, n_nm, sums, ssqs, n_full, threshold):
     sxy = 0
     for w in range(n_words):
         sxy += (
-            _popcount(car[i, w] & car[j, w])
-            + _popcount(car[i, w] & hom[j, w])
-            + _popcount(hom[i, w] & car[j, w])
-            + _popcount(hom[i, w] & hom[j, w])
+            popcount(car[i, w] & car[j, w])
+            + popcount(car[i, w] & hom[j, w])
+            + popcount(hom[i, w] & car[j, w])
+            + popcount(hom[i, w] & hom[j, w])
         )
     if n_nm[i] == n_full and n_nm[j] == n_full:
         n = n_full
@@ -227,11 +158,11 @@ def _pair_exceeds(i, j, hom, car, nm, n_nm, sums, ssqs, n_full, threshold):
         cy = 0
         for w in range(n_words):
             both = nm[i, w] & nm[j, w]
-            n += _popcount(both)
-            hx += _popcount(hom[i, w] & both)
-            cx += _popcount(car[i, w] & both)
-            hy += _popcount(hom[j, w] & both)
-            cy += _popcount(car[j, w] & both)
+            n += popcount(both)
+            hx += popcount(hom[i, w] & both)
+            cx += popcount(car[i, w] & both)
+            hy += popcount(hom[j, w] & both)
+            cy += popcount(car[j, w] & both)
         sx = cx + hx
         sxx = cx + 3 * hx
         sy = cy + hy
@@ -249,7 +180,7 @@ def _prune_into(packed, mask_words, starts, ends, capacity, threshold, planes_ta
     n_words = mask_words.shape[0]
     n_full = 0
     for w in range(n_words):
-        n_full += _popcount(mask_words[w])
+        n_full += popcount(mask_words[w])
     hom = np.zeros((capacity, n_words), dtype=np.uint64)
     car = np.zeros((capacity, n_words), dtype=np.uint64)
     nm = np.zeros((capacity, n_words), dtype=np.uint64)
@@ -277,7 +208,7 @@ def _prune_into(packed, mask_words, starts, ends, capacity, threshold, planes_ta
         # load the new variants (their slots are free: the window holds < capacity variants)
         for v in prange(loaded_end, e):
             slot = v % capacity
-            cnt, sm, sq = _fill_planes(
+            cnt, sm, sq = row_planes(
                 packed[v], mask_words, planes_table, hom[slot], car[slot], nm[slot]
             )
             n_nm[slot] = cnt

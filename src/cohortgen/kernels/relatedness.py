@@ -24,12 +24,18 @@ depend on the thread count).
 import heapq
 
 import numpy as np
-from llvmlite import ir
-from numba import prange, types
-from numba.extending import intrinsic
+from numba import prange
 
 from cohortgen.kernels._numba import parallel_kernel
 from cohortgen.kernels.bed import _checked_packed
+from cohortgen.kernels.bitplanes import (
+    HET,
+    HOM_ALT,
+    HOM_REF,
+    MISSING,
+    popcount,
+    sample_major_planes,
+)
 
 VARIANT_BLOCK = 8192
 """Variants per bit-plane block (128 words of 64 variants): bounds memory at n * 4 KiB."""
@@ -42,23 +48,6 @@ DEGREE_CUTOFFS = (0.354, 0.177, 0.0884, 0.0442)
 
 UNRELATED = -1
 """Degree returned by :func:`degree` for kinship <= 0.0442."""
-
-# Plane index of each bit plane = its PLINK .bed 2-bit code.
-_HOM_ALT, _MISSING, _HET, _HOM_REF = 0, 1, 2, 3
-
-
-@intrinsic
-def _popcount(typingctx, word):
-    """Number of set bits of a uint64 (LLVM ``ctpop``: one POPCNT instruction on x86-64)."""
-    if word != types.uint64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        fn = builder.module.declare_intrinsic("llvm.ctpop", [ir.IntType(64)])
-        return builder.call(fn, [args[0]])
-
-    return types.int64(types.uint64), codegen
-
 
 def king_counts(packed: np.ndarray, n_samples: int) -> tuple[np.ndarray, ...]:
     """Pairwise KING counts over the variants called in both samples of each pair.
@@ -84,7 +73,7 @@ def king_counts(packed: np.ndarray, n_samples: int) -> tuple[np.ndarray, ...]:
     ).reshape(-1, 2)
     for start in range(0, n_variants, VARIANT_BLOCK):
         stop = min(start + VARIANT_BLOCK, n_variants)
-        _fill_planes(packed, start, stop, n_samples, planes, any_missing)
+        sample_major_planes(packed, start, stop, n_samples, planes, any_missing)
         _accumulate_pairs(
             planes, any_missing, stop - start, tile_pairs, SAMPLE_TILE, hethet, ibs0, het, n_both
         )
@@ -92,39 +81,6 @@ def king_counts(packed: np.ndarray, n_samples: int) -> tuple[np.ndarray, ...]:
     _mirror_upper(ibs0)
     _mirror_upper(n_both)
     return hethet, ibs0, het, n_both
-
-
-@parallel_kernel
-def _fill_planes(packed, start, stop, n_samples, planes, any_missing):
-    """Transpose .bed rows [start, stop) into ``planes`` (uint64, (n, n_words, 4)).
-
-    Bit ``v % 64`` of ``planes[s, v // 64, code]`` is set when sample s has 2-bit ``code`` at
-    block variant v; pad bits stay 0 in every plane. ``any_missing[s]``: s has a missing call.
-    """
-    n_bytes = packed.shape[1]
-    for b in prange(n_bytes):
-        for k in range(4):
-            s = 4 * b + k
-            if s < n_samples:
-                planes[s, :, :] = 0
-                any_missing[s] = False
-        for v in range(start, stop):
-            offset = v - start
-            w = offset >> 6
-            bit = np.uint64(1) << np.uint64(offset & 63)
-            byte = packed[v, b]
-            for k in range(4):
-                s = 4 * b + k
-                if s < n_samples:
-                    code = (byte >> (2 * k)) & 3
-                    planes[s, w, code] |= bit
-        for k in range(4):
-            s = 4 * b + k
-            if s < n_samples:
-                for w in range(planes.shape[1]):
-                    if planes[s, w, _MISSING] != 0:
-                        any_missing[s] = True
-                        break
 
 
 @parallel_kernel
@@ -143,33 +99,33 @@ def _accumulate_pairs(planes, any_missing, n_block, tile_pairs, tile, hethet, ib
                     het_j = 0
                     either_missing = 0
                     for w in range(n_words):
-                        a_i = planes[i, w, _HOM_ALT]
-                        m_i = planes[i, w, _MISSING]
-                        h_i = planes[i, w, _HET]
-                        r_i = planes[i, w, _HOM_REF]
-                        a_j = planes[j, w, _HOM_ALT]
-                        m_j = planes[j, w, _MISSING]
-                        h_j = planes[j, w, _HET]
-                        r_j = planes[j, w, _HOM_REF]
-                        hh += _popcount(h_i & h_j)
-                        opp += _popcount((a_i & r_j) | (r_i & a_j))
-                        het_i += _popcount(h_i & ~m_j)
-                        het_j += _popcount(h_j & ~m_i)
-                        either_missing += _popcount(m_i | m_j)
+                        a_i = planes[i, w, HOM_ALT]
+                        m_i = planes[i, w, MISSING]
+                        h_i = planes[i, w, HET]
+                        r_i = planes[i, w, HOM_REF]
+                        a_j = planes[j, w, HOM_ALT]
+                        m_j = planes[j, w, MISSING]
+                        h_j = planes[j, w, HET]
+                        r_j = planes[j, w, HOM_REF]
+                        hh += popcount(h_i & h_j)
+                        opp += popcount((a_i & r_j) | (r_i & a_j))
+                        het_i += popcount(h_i & ~m_j)
+                        het_j += popcount(h_j & ~m_i)
+                        either_missing += popcount(m_i | m_j)
                     n_called = n_block - either_missing
                 else:
                     het_i = 0
                     het_j = 0
                     for w in range(n_words):
-                        h_i = planes[i, w, _HET]
-                        h_j = planes[j, w, _HET]
-                        hh += _popcount(h_i & h_j)
-                        opp += _popcount(
-                            (planes[i, w, _HOM_ALT] & planes[j, w, _HOM_REF])
-                            | (planes[i, w, _HOM_REF] & planes[j, w, _HOM_ALT])
+                        h_i = planes[i, w, HET]
+                        h_j = planes[j, w, HET]
+                        hh += popcount(h_i & h_j)
+                        opp += popcount(
+                            (planes[i, w, HOM_ALT] & planes[j, w, HOM_REF])
+                            | (planes[i, w, HOM_REF] & planes[j, w, HOM_ALT])
                         )
-                        het_i += _popcount(h_i)
-                        het_j += _popcount(h_j)
+                        het_i += popcount(h_i)
+                        het_j += popcount(h_j)
                     n_called = n_block
                 hethet[i, j] += hh
                 ibs0[i, j] += opp

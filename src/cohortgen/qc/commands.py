@@ -1,129 +1,99 @@
-"""QC-stage subcommands: variant-stats, sample-qc, variant-qc, pca, qc-summary."""
+"""QC-stage subcommands: variant-stats, prune-common, sample-qc, variant-qc, qc-genotypes,
+qc-summary."""
 
 from pathlib import Path
 
 from cohortgen.cli import add_command, many, req
 
 
+def _paths(values) -> list[Path]:
+    return [Path(p) for p in values]
+
+
 def _variant_stats(a):
     from cohortgen.qc.variant_stats import variant_stats_chunk
 
-    variant_stats_chunk(Path(a.bfile), Path(a.variants), Path(a.sample_partials))
+    variant_stats_chunk(Path(a.bfile), Path(a.phenotypes), a.genome_build, Path(a.variants),
+                        Path(a.sample_partials))
+
+
+def _prune_common(a):
+    from cohortgen.qc.pruned import PruneSettings, select_pruned_set
+    from cohortgen.qc.sample_qc import preliminary_samples
+
+    prelim = preliminary_samples(Path(f"{a.bfiles[0]}.fam"), _paths(a.partials),
+                                 Path(a.phenotypes), a.min_call_rate)
+    settings = PruneSettings(a.variant_call_rate, a.min_maf, a.hwe_midp, a.ld_window, a.ld_step,
+                             a.ld_r2, a.genome_build)
+    select_pruned_set(_paths(a.bfiles), prelim, settings, Path(a.out_prefix), Path(a.out_json))
 
 
 def _sample_qc(a):
-    from cohortgen.qc.sample_qc import sample_qc
+    from cohortgen.qc.pca import PcaSettings
+    from cohortgen.qc.sample_qc import SampleQcPaths, SampleSettings, sample_qc
 
-    sample_qc(
-        Path(a.fam),
-        [Path(p) for p in a.partials],
-        Path(a.phenotypes),
-        a.diseases,
-        a.covariates,
-        a.min_call_rate,
-        Path(a.samples),
-        Path(a.keep),
-    )
+    settings = SampleSettings(a.min_call_rate, a.het_sd, a.sex_mismatch, a.kinship_threshold,
+                              a.pca_outliers, PcaSettings(a.n_pcs, a.pca_outlier_sd, a.seed))
+    out = SampleQcPaths(Path(a.samples), Path(a.keep), Path(a.related_pairs), Path(a.pcs),
+                        Path(a.pca_json))
+    sample_qc(Path(a.fam), _paths(a.partials), Path(a.phenotypes), a.diseases, a.covariates,
+              Path(a.pruned), settings, out)
 
 
 def _variant_qc(a):
     from cohortgen.qc.variant_qc import VariantThresholds, variant_qc_chunk
 
-    thresholds = VariantThresholds(a.min_call_rate, a.min_maf, a.min_hwe_midp)
-    variant_qc_chunk(Path(a.bfile), Path(a.keep), thresholds, Path(a.out))
+    thresholds = VariantThresholds(a.min_call_rate, a.min_maf, a.min_hwe_midp, a.min_mac,
+                                   a.diff_miss_p)
+    variant_qc_chunk(Path(a.bfile), Path(a.keep), Path(a.phenotypes), a.diseases, thresholds,
+                     a.genome_build, Path(a.out))
 
 
-def _pca(a):
-    from cohortgen.qc.pca import PcaSettings, compute_pcs
+def _qc_genotypes(a):
+    from cohortgen.qc.genotypes import write_qc_genotypes
 
-    settings = PcaSettings(
-        a.n_pcs, a.min_maf, a.ld_window, a.ld_step, a.ld_r2, a.seed, a.genome_build
-    )
-    compute_pcs(
-        [Path(p) for p in a.bfiles],
-        [Path(p) for p in a.variant_qc],
-        Path(a.keep),
-        settings,
-        Path(a.out_pcs),
-        Path(a.out_json),
-    )
+    write_qc_genotypes(_paths(a.bfiles), _paths(a.variant_qc), Path(a.keep), Path(a.out_prefix))
 
 
 def _qc_summary(a):
     from cohortgen.qc.summary import summarize_qc
 
-    summarize_qc(
-        [Path(p) for p in a.tallies],
-        Path(a.samples),
-        [Path(p) for p in a.variant_qc],
-        Path(a.summary),
-        Path(a.variants),
-    )
+    summarize_qc(_paths(a.tallies), Path(a.samples), Path(a.related_pairs), _paths(a.variant_qc),
+                 Path(a.genotypes), Path(a.summary), Path(a.variants))
 
 
 def register(sub) -> None:
     """Add this stage's subcommands to the ``cohortgen`` parser."""
-    add_command(
-        sub,
-        "variant-stats",
-        _variant_stats,
-        "Per-chunk variant counts and sample partials.",
-        req("--bfile"),
-        req("--variants"),
-        req("--sample-partials"),
-    )
-    add_command(
-        sub,
-        "sample-qc",
-        _sample_qc,
-        "Sample QC over all chunks.",
-        req("--fam"),
-        many("--partials"),
-        req("--phenotypes"),
-        many("--diseases"),
-        many("--covariates"),
-        req("--min-call-rate", type=float),
-        req("--samples"),
-        req("--keep"),
-    )
-    add_command(
-        sub,
-        "variant-qc",
-        _variant_qc,
-        "Variant QC of one chunk on kept samples.",
-        req("--bfile"),
-        req("--keep"),
-        req("--min-call-rate", type=float),
-        req("--min-maf", type=float),
-        req("--min-hwe-midp", type=float),
-        req("--out"),
-    )
-    add_command(
-        sub,
-        "pca",
-        _pca,
-        "Ancestry PCA on LD-pruned common variants of kept samples.",
-        many("--bfiles"),
-        many("--variant-qc"),
-        req("--keep"),
-        req("--n-pcs", type=int),
-        req("--min-maf", type=float),
-        req("--ld-window", type=int),
-        req("--ld-step", type=int),
-        req("--ld-r2", type=float),
-        req("--seed", type=int),
-        req("--genome-build"),
-        req("--out-pcs"),
-        req("--out-json"),
-    )
-    add_command(
-        sub,
-        "qc-summary",
-        _qc_summary,
-        "QC funnel and gathered variant table.",
-        many("--tallies"),
-        req("--samples"),
-        many("--variant-qc"),
-        req("--summary"),
-        req("--variants"),
-    )
+    add_command(sub, "variant-stats", _variant_stats,
+                "Per-chunk variant counts and per-sample partial sums.",
+                req("--bfile"), req("--phenotypes"), req("--genome-build"), req("--variants"),
+                req("--sample-partials"))
+    add_command(sub, "prune-common", _prune_common,
+                "The LD-pruned common autosomal set used by sample QC.",
+                many("--bfiles"), many("--partials"), req("--phenotypes"),
+                req("--min-call-rate", type=float), req("--variant-call-rate", type=float),
+                req("--min-maf", type=float), req("--hwe-midp", type=float),
+                req("--ld-window", type=int), req("--ld-step", type=int),
+                req("--ld-r2", type=float), req("--genome-build"), req("--out-prefix"),
+                req("--out-json"))
+    add_command(sub, "sample-qc", _sample_qc,
+                "Sample QC: call rate, heterozygosity, sex, relatedness, ancestry PCA.",
+                req("--fam"), many("--partials"), req("--phenotypes"), many("--diseases"),
+                many("--covariates"), req("--pruned"), req("--min-call-rate", type=float),
+                req("--het-sd", type=float), req("--sex-mismatch", choices=["remove", "flag"]),
+                req("--kinship-threshold", type=float),
+                req("--pca-outliers", choices=["flag", "remove"]),
+                req("--pca-outlier-sd", type=float), req("--n-pcs", type=int),
+                req("--seed", type=int), req("--samples"), req("--keep"),
+                req("--related-pairs"), req("--pcs"), req("--pca-json"))
+    add_command(sub, "variant-qc", _variant_qc, "Variant QC of one chunk on kept samples.",
+                req("--bfile"), req("--keep"), req("--phenotypes"), many("--diseases"),
+                req("--min-call-rate", type=float), req("--min-maf", type=float),
+                req("--min-mac", type=int), req("--min-hwe-midp", type=float),
+                req("--diff-miss-p", type=float), req("--genome-build"), req("--out"))
+    add_command(sub, "qc-genotypes", _qc_genotypes,
+                "QC'd genotypes: kept samples x passing variants as one PLINK fileset.",
+                many("--bfiles"), many("--variant-qc"), req("--keep"), req("--out-prefix"))
+    add_command(sub, "qc-summary", _qc_summary, "QC funnel and gathered variant table.",
+                many("--tallies"), req("--samples"), req("--related-pairs"),
+                many("--variant-qc"), req("--genotypes"), req("--summary"), req("--variants"))

@@ -93,3 +93,36 @@ def in_long_range_ld(chrom: np.ndarray, pos: np.ndarray, build: str) -> np.ndarr
     for row in regions.itertuples(index=False):
         mask |= (chrom == row.chrom) & (pos >= row.start) & (pos <= row.end)
     return mask
+
+
+PAR_REGIONS = {
+    "GRCh37": ((60_001, 2_699_520), (154_931_044, 155_260_560)),
+    "GRCh38": ((10_001, 2_781_479), (155_701_383, 156_030_895)),
+}
+"""Pseudo-autosomal regions of chrX per build (1-based, inclusive): PAR1, PAR2 (GRC)."""
+
+_CONTIG_CLASS = {"x": "x", "23": "x", "y": "y", "24": "y", "xy": "par", "25": "par",
+                 "mt": "mt", "m": "mt", "26": "mt"}
+
+
+def contig_classes(chrom: np.ndarray, pos: np.ndarray, build: str) -> np.ndarray:
+    """Class of each variant's locus: "auto" (1-22), "x" (non-PAR chrX), "par" (chrX PAR or
+    PLINK's XY), "y", "mt" or "other".
+
+    chrom: str array, shape (m,), with or without "chr", PLINK numbers 23-26 accepted;
+    pos: int, shape (m,), 1-based; build: GRCh37/GRCh38 (or aliases). Returns object array (m,).
+    """
+    name = BUILD_ALIASES.get(str(build).lower())
+    if name is None:
+        raise ValueError(f"unknown genome build {build!r}; use GRCh37 or GRCh38")
+    chrom = np.char.replace(np.char.lower(np.asarray(chrom).astype(str)), "chr", "")
+    pos = np.asarray(pos, dtype=np.int64)
+    autosome = np.isin(chrom, [str(k) for k in range(1, 23)])
+    classes = np.where(autosome, "auto", "other").astype(object)
+    for label, kind in _CONTIG_CLASS.items():
+        classes[chrom == label] = kind
+    in_par = np.zeros(pos.shape, dtype=bool)
+    for start, end in PAR_REGIONS[name]:
+        in_par |= (pos >= start) & (pos <= end)
+    classes[(classes == "x") & in_par] = "par"
+    return classes

@@ -1,56 +1,153 @@
-"""Sample QC (gather step): combine per-chunk partial sums, decide which samples to keep.
+"""Sample QC (gather step): call rate, heterozygosity, sex check, relatedness, ancestry PCA.
 
-Reason codes: ``not_in_phenotype_sheet``, ``low_call_rate``. The per-sample table is private
-(owner-only); only counts per reason leave this stage.
+Reason codes, the first failing one recorded, in this order:
+
+* ``not_in_phenotype_sheet``;
+* ``low_call_rate``: autosomal call rate < ``min_call_rate``; the samples passing so far are the
+  "preliminary" samples, whose calls set every frequency below;
+* ``het_outlier``: |F - mean| > ``het_sd`` SD (ddof 1, over preliminary samples), F as PLINK 2
+  ``--het`` on the pruned autosomal set with frequencies from the preliminary samples;
+* ``sex_mismatch``: see :mod:`cohortgen.qc.sexcheck` (``sex_mismatch_action="flag"`` keeps them);
+* ``related``: dropped from a pair with KING kinship > ``kinship_threshold`` (see
+  :mod:`cohortgen.qc.relatedness`; a case for any disease counts as a case);
+* ``pca_outlier``: only with ``pca_outlier_action="remove"`` (default: flagged, kept).
+
+Outputs (private, 0600): ``samples.tsv`` (every metric and the decision), ``keep.txt``,
+``related_pairs.tsv``, ``pcs.tsv`` (the PCA samples: unrelated and passing the checks above,
+a superset of the kept ones); ``pca.json`` holds aggregates only.
 """
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from cohortgen.io.bed import read_fam
-from cohortgen.io.files import write_text_atomic, write_tsv
+from cohortgen.io.bed import read_bed, read_fam
+from cohortgen.io.files import write_tsv
 from cohortgen.io.phenotypes import read_phenotypes
+from cohortgen.kernels.heterozygosity import alt_freq, het_f
+from cohortgen.qc.keep import read_keep, sample_mask, write_keep
+from cohortgen.qc.pca import PcaSettings, pca_outliers, pca_scores, write_pcs
+from cohortgen.qc.relatedness import kinship_matrix, pair_table, unrelated_mask
+from cohortgen.qc.sexcheck import sex_check
+from cohortgen.qc.variant_stats import sum_partials
+
+__all__ = ["SampleSettings", "read_keep", "sample_mask", "sample_qc"]
+
+REASONS = ("not_in_phenotype_sheet", "low_call_rate", "het_outlier", "sex_mismatch", "related",
+           "pca_outlier")
+"""Sample reason codes in the order they are checked."""
 
 
-def sum_partials(paths: list[Path]) -> np.ndarray:
-    """Element-wise sum of per-chunk (n_samples, 3) int64 partials, in the given order."""
-    total = None
-    for path in paths:
-        part = np.load(path)
-        total = part.copy() if total is None else total + part
-    return total
+@dataclass(frozen=True)
+class SampleSettings:
+    """Sample QC thresholds and actions (see the module docstring)."""
+
+    min_call_rate: float = 0.95
+    het_sd: float = 3.0
+    sex_mismatch_action: str = "remove"
+    kinship_threshold: float = 0.0884
+    pca_outlier_action: str = "flag"
+    pca: PcaSettings = field(default_factory=PcaSettings)
 
 
-def decide_samples(sample_ids: list[str], in_sheet: np.ndarray, partials: np.ndarray,
-                   min_call_rate: float) -> pd.DataFrame:
-    """Per-sample call rate, het rate, decision and first failing reason ('' if kept)."""
-    n_variants, n_missing, n_het = partials.T
-    called = n_variants - n_missing
+@dataclass(frozen=True)
+class SampleQcPaths:
+    """Output paths of :func:`sample_qc`."""
+
+    samples_tsv: Path
+    keep_txt: Path
+    related_pairs_tsv: Path
+    pcs_tsv: Path
+    pca_json: Path
+
+
+def call_rates(partials: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(call rate, het rate) per sample over autosomes, float64 (n,), NaN without calls."""
+    n_variants, missing = partials["auto_variants"], partials["auto_missing"]
+    called = n_variants - missing
     with np.errstate(invalid="ignore", divide="ignore"):
-        call_rate = np.where(n_variants > 0, called / n_variants, np.nan)
-        het_rate = np.where(called > 0, n_het / called, np.nan)
-    reason = np.where(~in_sheet, "not_in_phenotype_sheet",
-                      np.where(~(call_rate >= min_call_rate), "low_call_rate", ""))
-    return pd.DataFrame({"sample_id": sample_ids, "call_rate": call_rate, "het_rate": het_rate,
-                         "keep": reason == "", "reason": reason})
+        return (np.where(n_variants > 0, called / n_variants, np.nan),
+                np.where(called > 0, partials["auto_het"] / called, np.nan))
+
+
+def preliminary_samples(fam_path: Path, partial_paths: list[Path], phenotypes: Path,
+                        min_call_rate: float) -> np.ndarray:
+    """bool per .fam sample: in the sheet with call rate >= ``min_call_rate``."""
+    samples = read_fam(Path(fam_path))["iid"].astype(str).tolist()
+    sheet = read_phenotypes(Path(phenotypes), [], [])
+    call_rate, _ = call_rates(sum_partials(partial_paths))
+    return sample_mask(samples, list(sheet.index)) & (call_rate >= min_call_rate)
+
+
+def het_outliers(packed: np.ndarray, prelim: np.ndarray, het_sd: float):
+    """(F float64 (n,), outlier bool (n,)): PLINK 2 --het F, frequencies from ``prelim``."""
+    n = prelim.size
+    freq = alt_freq(packed, n, prelim)
+    *_, f = het_f(packed, n, np.ones(len(packed), dtype=bool), freq)
+    ref = f[prelim]
+    outlier = prelim & (np.abs(f - ref.mean()) > het_sd * ref.std(ddof=1))
+    return f, outlier
+
+
+def first_reason(failures: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """The first failing reason of :data:`REASONS` per sample ('' when none fails)."""
+    reason = np.full(n, "", dtype=object)
+    for code in reversed(REASONS):
+        if code in failures:
+            reason = np.where(failures[code], code, reason)
+    return reason
 
 
 def sample_qc(fam_path: Path, partial_paths: list[Path], phenotypes: Path, diseases: list[str],
-              covariates: list[str], min_call_rate: float, samples_tsv: Path,
-              keep_txt: Path) -> pd.DataFrame:
-    """Write the private per-sample table and the list of kept sample IDs."""
+              covariates: list[str], pruned_prefix: Path, settings: SampleSettings,
+              out: SampleQcPaths) -> pd.DataFrame:
+    """Run sample QC and write the outputs listed in the module docstring; return the table."""
     samples = read_fam(Path(fam_path))["iid"].astype(str).tolist()
+    n = len(samples)
     sheet = read_phenotypes(Path(phenotypes), diseases, covariates)
-    in_sheet = np.isin(np.array(samples, dtype=object), np.array(sheet.index, dtype=object))
-    table = decide_samples(samples, in_sheet, sum_partials(partial_paths), min_call_rate)
-    write_tsv(samples_tsv, table, private=True)
-    kept = table.loc[table["keep"], "sample_id"]
-    write_text_atomic(keep_txt, "".join(f"{s}\n" for s in kept), private=True)
+    in_sheet = sample_mask(samples, list(sheet.index))
+    aligned = sheet.reindex(pd.Index(samples, dtype="string"))
+    sex = aligned["sex"].fillna(0).to_numpy().astype(np.int64)
+    is_case = (aligned[diseases] == 1).any(axis=1).to_numpy()
+    partials = sum_partials(partial_paths)
+    call_rate, het_rate = call_rates(partials)
+    prelim = in_sheet & (call_rate >= settings.min_call_rate)
+    packed, _, pruned_fam = read_bed(Path(pruned_prefix))
+    if pruned_fam["iid"].astype(str).tolist() != samples:
+        raise ValueError(f"{pruned_prefix}.fam does not list the samples of {fam_path}")
+    f, het_out = het_outliers(packed, prelim, settings.het_sd)
+    sex_table = sex_check(partials, sex)
+    mismatch = sex_table["sex_mismatch"].to_numpy() & prelim
+    removed_for_sex = mismatch if settings.sex_mismatch_action == "remove" else np.zeros(n, bool)
+    candidate = prelim & ~het_out & ~removed_for_sex
+
+    prelim_idx = np.flatnonzero(prelim).astype(np.int64)
+    prelim_ids = [samples[i] for i in prelim_idx]
+    pairs = pair_table(kinship_matrix(packed, n, prelim_idx), prelim_ids,
+                       settings.kinship_threshold)
+    unrelated = unrelated_mask(pairs, samples, candidate, call_rate, is_case)
+    pca_samples = np.flatnonzero(candidate & unrelated).astype(np.int64)
+    eigenvalues, scores = pca_scores(packed, n, pca_samples, settings.pca)
+    outlier = np.zeros(n, dtype=bool)
+    outlier[pca_samples] = pca_outliers(scores, settings.pca.outlier_sd)
+
+    failures = {"not_in_phenotype_sheet": ~in_sheet,
+                "low_call_rate": ~(call_rate >= settings.min_call_rate),
+                "het_outlier": het_out, "sex_mismatch": removed_for_sex, "related": ~unrelated}
+    if settings.pca_outlier_action == "remove":
+        failures["pca_outlier"] = outlier
+    reason = first_reason(failures, n)
+    n_related = pd.concat([pairs["id1"], pairs["id2"]]).value_counts()
+    table = pd.concat([pd.DataFrame({
+        "sample_id": samples, "sheet_sex": sex, "is_case": is_case, "call_rate": call_rate,
+        "het_rate": het_rate, "het_f": f}), sex_table, pd.DataFrame({
+        "n_related": n_related.reindex(samples, fill_value=0).to_numpy(np.int64),
+        "pca_outlier": outlier, "keep": reason == "", "reason": reason})], axis=1)
+    write_tsv(out.samples_tsv, table, private=True)
+    write_keep(out.keep_txt, table.loc[table["keep"], "sample_id"])
+    write_tsv(out.related_pairs_tsv, pairs, private=True)
+    write_pcs([samples[i] for i in pca_samples], eigenvalues, scores, len(packed), out.pcs_tsv,
+              out.pca_json)
     return table
-
-
-def read_keep(path: Path) -> list[str]:
-    """Sample IDs from a keep list written by :func:`sample_qc`."""
-    return [line for line in Path(path).read_text(encoding="utf-8").splitlines() if line]

@@ -1,7 +1,13 @@
 """Per-chunk variant statistics over all samples, and per-sample partial sums for sample QC.
 
-Outputs: a per-variant TSV (counts over all samples) and a per-sample int64 array saved as .npy,
-shape (n_samples, 3): [autosomal variants seen, missing calls, het calls] in this chunk.
+Outputs: a per-variant TSV (counts over all samples) and per-sample partial sums (private .npz;
+every array int64 or float64, shape (n_samples,), summed over chunks by :func:`sum_partials`):
+
+* ``auto_variants``, ``auto_missing``, ``auto_het``: autosomal variants seen, missing and het
+  calls (sample call rate is autosomal);
+* ``x_o_hom``, ``x_e_hom``, ``x_n_called``: the sex check's F terms on non-PAR chrX (see
+  :func:`chrx_f_terms`), so F = (Σ o_hom - Σ e_hom) / (Σ n_called - Σ e_hom) over all chunks;
+* ``y_variants``, ``y_called``: chrY variants seen and calls per sample.
 """
 
 from pathlib import Path
@@ -11,15 +17,14 @@ import pandas as pd
 
 from cohortgen.io.bed import read_bed
 from cohortgen.io.files import PRIVATE_MODE, write_tsv
+from cohortgen.io.phenotypes import read_phenotypes
+from cohortgen.kernels.heterozygosity import het_f
 from cohortgen.kernels.stats import genotype_counts, sample_het_counts, sample_missing_counts
+from cohortgen.qc.regions import contig_classes
 
-AUTOSOMES = frozenset([str(k) for k in range(1, 23)] + [f"chr{k}" for k in range(1, 23)])
 COUNT_COLUMNS = ["n_hom_alt", "n_het", "n_hom_ref", "n_missing"]
-
-
-def autosomal_mask(chrom: pd.Series) -> np.ndarray:
-    """bool per variant: on chromosomes 1-22 (with or without a 'chr' prefix)."""
-    return chrom.astype(str).isin(AUTOSOMES).to_numpy()
+MALE, FEMALE = 1, 2
+"""Sex codes of the phenotype sheet (0: unknown)."""
 
 
 def count_table(bim: pd.DataFrame, counts: np.ndarray) -> pd.DataFrame:
@@ -29,18 +34,69 @@ def count_table(bim: pd.DataFrame, counts: np.ndarray) -> pd.DataFrame:
     return pd.concat([table, pd.DataFrame(counts, columns=COUNT_COLUMNS)], axis=1)
 
 
-def variant_stats_chunk(prefix: Path, variants_tsv: Path, sample_partials_npy: Path) -> None:
-    """Write the chunk's per-variant counts and per-sample partial sums."""
+def sheet_sex(sample_ids: list[str], phenotypes: Path) -> np.ndarray:
+    """int64 per .fam sample: the sheet's sex (1 male, 2 female), 0 if unknown or absent."""
+    sex = read_phenotypes(Path(phenotypes), [], [])["sex"]
+    values = sex.reindex(pd.Index(sample_ids, dtype="string")).fillna(0).to_numpy()
+    return values.astype(np.int64)
+
+
+def chrx_alt_freq(packed: np.ndarray, sex: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ALT frequency on non-PAR chrX as plink1.9 ``--check-sex``: each female's call counts two
+    alleles, each male's homozygous call one allele (male hets and unknown-sex samples are
+    left out). Returns (freq float64 (m,), nan where no allele is counted; allele count int64)."""
+    n = sex.size
+    female = genotype_counts(packed, n, sex == FEMALE)
+    male = genotype_counts(packed, n, sex == MALE)
+    alt = 2 * female[:, 0] + female[:, 1] + male[:, 0]
+    total = 2 * (female[:, 0] + female[:, 1] + female[:, 2]) + male[:, 0] + male[:, 2]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return alt / total, total
+
+
+def chrx_f_terms(packed: np.ndarray, is_x: np.ndarray, sex: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per-sample (o_hom int64, e_hom float64, n_called int64) over non-PAR chrX rows ``is_x``,
+    with :func:`chrx_alt_freq` frequencies (variants with no counted allele are skipped)."""
+    freq, _ = chrx_alt_freq(packed, sex)
+    use = is_x & np.isfinite(freq)
+    o_hom, e_hom, n_called, _ = het_f(packed, sex.size, use, np.where(use, freq, 0.0))
+    return o_hom, e_hom, n_called
+
+
+def sample_partials(packed: np.ndarray, classes: np.ndarray, sex: np.ndarray) -> dict:
+    """The per-sample partial sums of one chunk (keys as in the module docstring)."""
+    n = sex.size
+    auto, is_y = classes == "auto", classes == "y"
+    o_hom, e_hom, n_called = chrx_f_terms(packed, classes == "x", sex)
+    return {
+        "auto_variants": np.full(n, auto.sum(), dtype=np.int64),
+        "auto_missing": sample_missing_counts(packed, n, auto),
+        "auto_het": sample_het_counts(packed, n, auto),
+        "x_o_hom": o_hom, "x_e_hom": e_hom, "x_n_called": n_called,
+        "y_variants": np.full(n, is_y.sum(), dtype=np.int64),
+        "y_called": is_y.sum() - sample_missing_counts(packed, n, is_y),
+    }
+
+
+def sum_partials(paths: list[Path]) -> dict:
+    """Key-wise sum of per-chunk partials (.npz), in the given order."""
+    total: dict = {}
+    for path in paths:
+        with np.load(path) as part:
+            for key in part.files:
+                total[key] = total[key] + part[key] if key in total else part[key].copy()
+    return total
+
+
+def variant_stats_chunk(prefix: Path, phenotypes: Path, genome_build: str, variants_tsv: Path,
+                        sample_partials_npz: Path) -> None:
+    """Write the chunk's per-variant counts and per-sample partial sums (private)."""
     packed, bim, fam = read_bed(Path(prefix))
     n = len(fam)
     counts = genotype_counts(packed, n, np.ones(n, dtype=np.bool_))
     write_tsv(variants_tsv, count_table(bim, counts))
-    auto = autosomal_mask(bim["chrom"])
-    partials = np.column_stack([
-        np.full(n, auto.sum(), dtype=np.int64),
-        sample_missing_counts(packed, n, auto),
-        sample_het_counts(packed, n, auto),
-    ]).astype(np.int64)
-    with open(sample_partials_npy, "wb") as handle:
-        np.save(handle, partials)
-    Path(sample_partials_npy).chmod(PRIVATE_MODE)
+    classes = contig_classes(bim["chrom"].to_numpy(str), bim["pos"].to_numpy(), genome_build)
+    sex = sheet_sex(fam["iid"].astype(str).tolist(), phenotypes)
+    with open(sample_partials_npz, "wb") as handle:
+        np.savez(handle, **sample_partials(packed, classes, sex))
+    Path(sample_partials_npz).chmod(PRIVATE_MODE)

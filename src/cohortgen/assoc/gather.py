@@ -1,0 +1,86 @@
+"""Gather per disease: GWAS-SSF file from the chunk tables, and the per-disease summary table.
+
+``gwas/summary.tsv`` (shareable), one row per disease: ``disease status n_cases n_controls
+n_variants lambda_gc n_genome_wide n_suggestive`` then ``n_variants_mac20
+n_genome_wide_variants n_suggestive_variants detectable_or_maf05 detectable_or_maf20``.
+``status`` is ``OK`` or ``SKIPPED: <reason>``; ``n_variants`` counts rows with a p-value;
+``lambda_gc`` is median χ²₁ / 0.4549 over variants with MAC ≥ 20 (:data:`LAMBDA_MIN_MAC`);
+``n_genome_wide`` / ``n_suggestive`` count loci (clumps, from ``<disease>.loci.tsv``) whose lead
+has p < 5e-8 / p < 1e-5 (so suggestive includes genome-wide); the ``*_variants`` columns count
+variants. ``detectable_or_maf*``: smallest allelic OR with 80% power at α = 5e-8 for MAF 0.05 /
+0.2 given the case and control counts (:mod:`cohortgen.assoc.power`).
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cohortgen import __version__
+from cohortgen.assoc.loci import GENOME_WIDE, SUGGESTIVE
+from cohortgen.assoc.power import detectable_odds_ratio
+from cohortgen.io.files import read_json, read_tsv, write_tsv
+from cohortgen.io.sumstats import GWAS_SSF_COLUMNS, read_gwas_ssf, write_gwas_ssf
+from cohortgen.report.plots import lambda_gc
+
+LAMBDA_MIN_MAC = 20
+POWER_ALPHA = 5e-8
+POWER_LEVEL = 0.8
+POWER_MAFS = {"detectable_or_maf05": 0.05, "detectable_or_maf20": 0.2}
+
+
+def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_build: str,
+                out_gz: Path) -> pd.DataFrame:
+    """Write one disease's GWAS-SSF file (+ .tbi, -meta.yaml) from chunk results. A skipped
+    disease gets a file with a header and no rows; its status and reason are in the sidecar."""
+    null = read_json(null_json)
+    info = null["diseases"][disease]
+    tables = [read_tsv(p, dtype={"chromosome": str, "variant_id": str, "disease": str,
+                                 "status": str}) for p in chunk_paths]
+    table = pd.concat(tables, ignore_index=True)
+    table = table.loc[table["disease"] == disease, GWAS_SSF_COLUMNS].reset_index(drop=True)
+    meta = {"genome_assembly": genome_build, "trait_description": disease,
+            "case_count": info["n_cases"], "control_count": info["n_controls"],
+            "adjusted_covariates": null["covariates"], "cohortgen_status": info["status"],
+            "analysis_software": f"cohortgen {__version__}"}
+    write_gwas_ssf(Path(out_gz), table, meta)
+    return table
+
+
+def minor_allele_count(table: pd.DataFrame) -> np.ndarray:
+    """MAC (float64 (m,)) from ``n`` and ``effect_allele_frequency`` (6 significant digits:
+    exact to well under one allele up to 10⁵ samples, hence the rounding)."""
+    n = table["n"].to_numpy(float, na_value=np.nan)
+    eaf = table["effect_allele_frequency"].to_numpy(float)
+    return np.round(2 * n * np.minimum(eaf, 1 - eaf))
+
+
+def gwas_summary_row(disease: str, table: pd.DataFrame, loci: pd.DataFrame, info: dict) -> dict:
+    """One disease's line of ``gwas/summary.tsv`` (see the module docstring)."""
+    p = table["p_value"].to_numpy(float)
+    tested = np.isfinite(p)
+    common = tested & (minor_allele_count(table) >= LAMBDA_MIN_MAC)
+    lead_p = loci["p_value"].to_numpy(float)
+    row = {"disease": disease, "status": info["status"], "n_cases": info["n_cases"],
+           "n_controls": info["n_controls"], "n_variants": int(tested.sum()),
+           "lambda_gc": lambda_gc(p[common]) if common.any() else np.nan,
+           "n_genome_wide": int((lead_p < GENOME_WIDE).sum()),
+           "n_suggestive": int((lead_p < SUGGESTIVE).sum()),
+           "n_variants_mac20": int(common.sum()),
+           "n_genome_wide_variants": int((p[tested] < GENOME_WIDE).sum()),
+           "n_suggestive_variants": int((p[tested] < SUGGESTIVE).sum())}
+    for column, maf in POWER_MAFS.items():
+        row[column] = detectable_odds_ratio(info["n_cases"], info["n_controls"], maf,
+                                            POWER_ALPHA, POWER_LEVEL)
+    return row
+
+
+def summarize_gwas(diseases: list[str], gwas_paths: list[Path], loci_paths: list[Path],
+                   null_json: Path, summary_tsv: Path) -> pd.DataFrame:
+    """Write gwas/summary.tsv: one row per disease (see :func:`gwas_summary_row`)."""
+    info = read_json(null_json)["diseases"]
+    rows = [gwas_summary_row(d, read_gwas_ssf(Path(g)), read_tsv(Path(lo)), info[d])
+            for d, g, lo in zip(diseases, gwas_paths, loci_paths, strict=True)]
+    summary = pd.DataFrame(rows)
+    write_tsv(summary_tsv, summary, float_format="%.6g")
+    return summary

@@ -1,0 +1,230 @@
+"""PRS stage: match published scores to the cohort, score kept samples, evaluate per disease.
+
+Files written by :func:`score_published` (per score name ``s``):
+- ``scores/<s>.tsv.gz`` (private): sample_id, SUM, AVG, Z_norm1, Z_norm2 for QC-kept samples.
+  SUM = Σ w · effect-allele dosage (missing calls mean-imputed over kept samples), AVG =
+  SUM / (2 × variants scored), both as ``plink2 --score cols=+scoresums``; Z_norm1/Z_norm2 see
+  :mod:`cohortgen.prs.standardize`. A failed score gets a header-only file.
+- ``match/<s>.json`` (shareable): status (OK or FAILED with the error), file build, counts per
+  match status (:mod:`cohortgen.prs.match`), overlap.
+
+One score's failure (bad file, wrong build, low overlap) is recorded and never stops the others.
+All successful scores are computed in one pass over each chunk's genotypes.
+"""
+
+import gzip
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cohortgen.errors import InputError
+from cohortgen.io.bed import read_bed
+from cohortgen.io.files import read_json, read_tsv, write_bytes_atomic, write_json, write_tsv
+from cohortgen.io.phenotypes import read_phenotypes
+from cohortgen.io.scorefile import canonical_chrom, read_scoring_file
+from cohortgen.kernels.prs import score_coefficients, score_sums
+from cohortgen.kernels.stats import genotype_counts
+from cohortgen.prs.evaluate import decile_table, evaluate_score
+from cohortgen.prs.match import MatchResult, check_overlap, match_variants
+from cohortgen.prs.standardize import z_norm1, z_norm2
+from cohortgen.qc.keep import read_keep, sample_mask
+
+SCORE_COLUMNS = ("sample_id", "SUM", "AVG", "Z_norm1", "Z_norm2")
+
+
+def cohort_variants(variant_qc_paths: list[Path]) -> pd.DataFrame:
+    """All ingested variants in chunk order: chrom (canonical), pos, ref, alt, alt_freq, pass,
+    chunk (index into ``variant_qc_paths``) and row (index within the chunk)."""
+    tables = []
+    for chunk, path in enumerate(variant_qc_paths):
+        table = read_tsv(path, dtype={"chrom": str, "id": str, "ref": str, "alt": str})
+        tables.append(table[["chrom", "pos", "ref", "alt", "alt_freq", "pass"]].assign(
+            chunk=chunk, row=np.arange(len(table))))
+    variants = pd.concat(tables, ignore_index=True)
+    variants["chrom"] = canonical_chrom(variants["chrom"])
+    variants["pass"] = variants["pass"].astype(bool)
+    return variants
+
+
+def match_score(path: Path, variants: pd.DataFrame, genome_build: str, min_overlap: float,
+                keep_ambiguous: bool) -> tuple[MatchResult, dict]:
+    """Read one scoring file and match it; (result, log record). Raises InputError; on too
+    little overlap the error carries the log record (counts) as ``record``."""
+    scoring = read_scoring_file(Path(path), genome_build)
+    result = match_variants(scoring.table, variants, keep_ambiguous)
+    record = {"file": str(path), "build": scoring.build or f"{genome_build} (assumed)",
+              "harmonised": scoring.harmonised, "pgs_id": scoring.header.get("pgs_id", ""),
+              **result.counts}
+    try:
+        check_overlap(result.counts, min_overlap, path)
+    except InputError as exc:
+        exc.record = record
+        raise
+    return result, record
+
+
+def _coefficients(results: list[MatchResult], n_variants: int):
+    """Union of used cohort variants (sorted), slope/offset (m, k), variants per score (k,)."""
+    union = np.unique(np.concatenate([r.used["variant"].to_numpy(np.int64) for r in results]
+                                     + [np.zeros(0, np.int64)]))
+    position = np.full(n_variants, -1, dtype=np.int64)
+    position[union] = np.arange(union.size)
+    weights = np.zeros((union.size, len(results)))
+    effect_is_alt = np.ones((union.size, len(results)), dtype=bool)
+    for k, result in enumerate(results):
+        rows = position[result.used["variant"].to_numpy(np.int64)]
+        weights[rows, k] = result.used["weight"].to_numpy(float)
+        effect_is_alt[rows, k] = result.used["effect_is_alt"].to_numpy(bool)
+    slope, offset = score_coefficients(weights, effect_is_alt)
+    counts = np.array([len(r.used) for r in results], dtype=np.int64)
+    return union, slope, offset, counts
+
+
+def score_chunks(bfiles: list[Path], variants: pd.DataFrame, union: np.ndarray,
+                 slope: np.ndarray, offset: np.ndarray, keep: list[str]):
+    """(kept sample IDs in .fam order, score sums float64 (n_kept, k)) over all chunks."""
+    total, kept_ids, mask = None, None, None
+    for chunk, prefix in enumerate(bfiles):
+        members = np.flatnonzero(variants["chunk"].to_numpy()[union] == chunk)
+        packed, _, fam = read_bed(Path(prefix))
+        if mask is None:
+            ids = fam["iid"].astype(str).tolist()
+            mask = sample_mask(ids, keep)
+            kept_ids = [s for s, m in zip(ids, mask, strict=True) if m]
+            total = np.zeros((len(fam), slope.shape[1]))
+        rows = variants["row"].to_numpy()[union[members]]
+        counts = genotype_counts(packed[rows], len(fam), mask)
+        called = counts[:, :3].sum(axis=1)
+        alt_mean = np.divide(2 * counts[:, 0] + counts[:, 1], called,
+                             out=np.zeros(len(rows)), where=called > 0)
+        total += score_sums(packed[rows], len(fam), slope[members], offset[members], alt_mean)
+    return kept_ids, total[mask]
+
+
+def _pcs_of(pcs_tsv: Path, sample_ids: list[str]) -> np.ndarray:
+    pcs = read_tsv(pcs_tsv, dtype={"sample_id": str}).set_index("sample_id")
+    return pcs.loc[sample_ids].to_numpy(np.float64)
+
+
+def _score_table(sample_ids, sums, n_variants, pcs) -> pd.DataFrame:
+    return pd.DataFrame({"sample_id": sample_ids, "SUM": sums, "AVG": sums / (2.0 * n_variants),
+                         "Z_norm1": z_norm1(sums, pcs), "Z_norm2": z_norm2(sums, pcs)})
+
+
+def write_private_tsv_gz(path: Path, table: pd.DataFrame) -> None:
+    """Owner-only gzip TSV (reproducible bytes) of per-sample values."""
+    text = table.to_csv(sep="\t", index=False, float_format="%.10g", lineterminator="\n",
+                        na_rep="NA")
+    write_bytes_atomic(Path(path), gzip.compress(text.encode(), mtime=0), private=True)
+
+
+def score_published(names: list[str], files: list[Path], bfiles: list[Path],
+                    variant_qc_paths: list[Path], keep_txt: Path, pcs_tsv: Path,
+                    genome_build: str, min_overlap: float, keep_ambiguous: bool,
+                    out_dir: Path) -> dict:
+    """Match, score and standardise every score; write scores/ and match/ files under out_dir.
+    Returns {name: match log record}."""
+    out_dir = Path(out_dir)
+    variants = cohort_variants(variant_qc_paths)
+    records, good = {}, []
+    for name, path in zip(names, files, strict=True):
+        try:
+            result, record = match_score(path, variants, genome_build, min_overlap,
+                                         keep_ambiguous)
+            records[name] = {"score": name, "status": "OK", **record}
+            good.append((name, result))
+        except InputError as exc:
+            print(f"score {name}: FAILED: {exc}", file=sys.stderr)
+            records[name] = {"score": name, "file": str(path), **getattr(exc, "record", {}),
+                             "status": "FAILED", "error": str(exc)}
+            write_private_tsv_gz(out_dir / "scores" / f"{name}.tsv.gz",
+                                 pd.DataFrame(columns=SCORE_COLUMNS))
+    if good:
+        union, slope, offset, counts = _coefficients([r for _, r in good], len(variants))
+        ids, sums = score_chunks(bfiles, variants, union, slope, offset, read_keep(keep_txt))
+        pcs = _pcs_of(pcs_tsv, ids)
+        for k, (name, _) in enumerate(good):
+            table = _score_table(ids, sums[:, k], counts[k], pcs)
+            write_private_tsv_gz(out_dir / "scores" / f"{name}.tsv.gz", table)
+            records[name]["n_variants_scored"] = int(counts[k])
+    for name, record in records.items():
+        write_json(out_dir / "match" / f"{name}.json", record)
+    return records
+
+
+PERFORMANCE_COLUMNS = (
+    "disease", "score", "status", "n_cases", "n_controls", "auc", "auc_lower", "auc_upper",
+    "or_per_sd", "or_per_sd_lower", "or_per_sd_upper", "nagelkerke_r2", "r2_observed",
+    "liability_r2", "prevalence", "top5_or", "top5_or_lower", "top5_or_upper")
+
+
+def _masked_count(count: int, min_cell_count: int):
+    return count if count >= min_cell_count else f"<{min_cell_count}"
+
+
+def performance_row(disease, score, result, prevalence, min_cell_count) -> dict:
+    """One shareable performance row; small counts masked, top-5% OR dropped on small cells."""
+    row = {"disease": disease, "score": score, "status": "OK",
+           "n_cases": result["n_cases"], "n_controls": result["n_controls"],
+           "nagelkerke_r2": result["nagelkerke_r2"], "r2_observed": result["r2_observed"],
+           "liability_r2": result["liability_r2"], "prevalence": prevalence}
+    for key in ("auc", "or_per_sd", "top5_or"):
+        est = result[key]
+        row.update({key: est.value, f"{key}_lower": est.lower, f"{key}_upper": est.upper})
+    if result["top5_cells"].min() < min_cell_count:
+        row.update(top5_or=np.nan, top5_or_lower=np.nan, top5_or_upper=np.nan,
+                   status=f"OK; top-5% OR not shown (a cell under {min_cell_count})")
+    if not result["converged"]:
+        row["status"] = "OK; logistic fit did not converge"
+    return row
+
+
+def _status_row(disease, score, status) -> dict:
+    return {"disease": disease, "score": score, "status": status}
+
+
+def evaluate_published(names: list[str], score_paths: list[Path], match_logs: list[Path],
+                       targets: dict, phenotypes: Path, keep_txt: Path, pcs_tsv: Path,
+                       covariates: list[str], prevalence: dict, min_cell_count: int,
+                       score_column: str, performance_tsv: Path, deciles_tsv: Path):
+    """Evaluate each OK score for its target diseases on all QC-kept samples; write the
+    shareable performance and decile tables (counts under ``min_cell_count`` masked)."""
+    diseases = sorted({d for ds in targets.values() for d in ds})
+    sheet = read_phenotypes(Path(phenotypes), diseases, covariates)
+    keep = read_keep(keep_txt)
+    rows, deciles = [], []
+    for name, path, log in zip(names, score_paths, match_logs, strict=True):
+        record = read_json(log)
+        if record["status"] != "OK":
+            rows += [_status_row(d, name, "FAILED: see match log") for d in targets[name]]
+            continue
+        scores = read_tsv(path, dtype={"sample_id": str}).set_index("sample_id")
+        ids = [s for s in keep if s in scores.index and s in sheet.index]
+        pcs = _pcs_of(pcs_tsv, ids)
+        design = np.column_stack([sheet.loc[ids, covariates].to_numpy(float), pcs])
+        for disease in targets[name]:
+            y = sheet.loc[ids, disease].to_numpy(float)
+            use = np.isfinite(y) & np.all(np.isfinite(design), axis=1)
+            n_cases, n_controls = int(np.sum(y[use] == 1)), int(np.sum(y[use] == 0))
+            if min(n_cases, n_controls) < max(min_cell_count, 2):
+                rows.append(_status_row(disease, name, "SKIPPED: too few cases or controls"))
+                continue
+            s = scores.loc[ids, score_column].to_numpy(float)[use]
+            result = evaluate_score(s, y[use], design[use], prevalence.get(disease))
+            rows.append(performance_row(disease, name, result, prevalence.get(disease),
+                                        min_cell_count))
+            deciles.append(decile_table(s, y[use], min_cell_count).assign(
+                disease=disease, score=name))
+    table = pd.DataFrame(rows, columns=list(PERFORMANCE_COLUMNS))
+    for column in ("n_cases", "n_controls"):
+        table[column] = [_masked_count(c, min_cell_count) if isinstance(c, int) else c
+                         for c in table[column]]
+    write_tsv(performance_tsv, table, float_format="%.6g")
+    decile_columns = ["disease", "score", "decile", "n", "n_cases", "n_controls",
+                      "case_fraction", "suppressed"]
+    decile_all = (pd.concat(deciles, ignore_index=True)[decile_columns] if deciles
+                  else pd.DataFrame(columns=decile_columns))
+    write_tsv(deciles_tsv, decile_all, float_format="%.6g")
+    return table

@@ -1,0 +1,53 @@
+"""Allelic-test power and detectable odds ratio: scipy non-central χ² and published constants."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from cohortgen.assoc.power import (
+    allelic_ncp,
+    allelic_power,
+    case_allele_frequency,
+    detectable_odds_ratio,
+)
+
+
+def test_allelic_ncp__matches_direct_formula():
+    p0, n_cases, n_controls, odds_ratio = 0.2, 1000, 3000, 1.3
+    p1 = odds_ratio * p0 / (1 - p0 + odds_ratio * p0)
+    assert math.isclose(case_allele_frequency(p0, odds_ratio), p1)
+    odds = (p1 / (1 - p1)) / (p0 / (1 - p0))
+    assert math.isclose(odds, odds_ratio)
+    expected = (p1 - p0) ** 2 / (p1 * (1 - p1) / 2000 + p0 * (1 - p0) / 6000)
+    assert math.isclose(allelic_ncp(n_cases, n_controls, p0, odds_ratio), expected)
+
+
+def test_detectable_odds_ratio__has_80_percent_power_by_scipy():
+    for n_cases, n_controls, maf in [(80, 1900, 0.05), (1680, 19320, 0.2), (400, 4600, 0.05)]:
+        odds_ratio = detectable_odds_ratio(n_cases, n_controls, maf)
+        ncp = allelic_ncp(n_cases, n_controls, maf, odds_ratio)
+        power = stats.ncx2.sf(stats.chi2.isf(5e-8, 1), 1, ncp)
+        assert power == pytest.approx(0.8, abs=1e-8)
+        assert allelic_power(n_cases, n_controls, maf, odds_ratio * 0.99) < 0.8
+
+
+@pytest.mark.parametrize(("alpha", "ncp"), [(0.05, 7.849), (5e-8, 39.59)])
+def test_allelic_power__published_non_centrality_for_80_percent(alpha, ncp):
+    """80% power of a 1-df χ² test needs λ ≈ (z_{α/2} + z_{0.8})²: 7.849 at α = 0.05 (Cohen
+    1988) and ≈ 39.6 at 5e-8 (the usual GWAS figure); the exact non-central χ² agrees to 0.2%."""
+    from scipy import optimize
+
+    exact = optimize.brentq(lambda lam: stats.ncx2.sf(stats.chi2.isf(alpha, 1), 1, lam) - 0.8,
+                            1, 100)
+    assert exact == pytest.approx(ncp, rel=2e-3)
+    # the detectable OR of a design hits that λ
+    odds_ratio = detectable_odds_ratio(500, 500, 0.3, alpha=alpha)
+    assert allelic_ncp(500, 500, 0.3, odds_ratio) == pytest.approx(exact, rel=1e-6)
+
+
+def test_detectable_odds_ratio__no_cases_or_unreachable_is_nan():
+    assert np.isnan(detectable_odds_ratio(0, 100, 0.2))
+    assert np.isnan(detectable_odds_ratio(3, 10, 0.001))
+    assert detectable_odds_ratio(80, 1900, 0.05) > detectable_odds_ratio(80, 1900, 0.2) > 1
