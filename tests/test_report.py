@@ -156,3 +156,24 @@ def test_render_report__byte_identical(tmp_path):
     render_report(tmp_path / "a.html", synthetic_context())
     render_report(tmp_path / "b.html", synthetic_context())
     assert (tmp_path / "a.html").read_bytes() == (tmp_path / "b.html").read_bytes()
+
+
+def test_render_report__loci_power_and_prs_sections(tmp_path):
+    context = synthetic_context()
+    context["diseases"][0]["loci"] = [{"locus": "1:12345", "p": 3.2e-12, "odds_ratio": 1.4567}]
+    context["diseases"][0]["detectable_or"] = {"5%": 2.345, "20%": 1.5}
+    context["prs"] = [{"disease": "stroke", "score": "pgs_demo", "status": "OK", "n_cases": "<5",
+                       "n_controls": "1,200", "auc": 0.61, "auc_lower": 0.55, "auc_upper": 0.67,
+                       "or_per_sd": 1.5, "or_per_sd_lower": 1.2, "or_per_sd_upper": 1.8,
+                       "liability_r2": 0.0421}]
+    out = tmp_path / "index.html"
+    render_report(out, context)
+    html = out.read_text()
+    assert "1:12345" in html
+    assert "3.2e-12" in html
+    assert "1.46" in html
+    assert "2.35-fold" in html
+    assert "Polygenic risk scores" in html
+    assert "0.61 (0.55–0.67)" in html
+    assert "0.042" in html
+    assert "&lt;5" in html

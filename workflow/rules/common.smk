@@ -39,3 +39,10 @@ def disease_files(pattern):
 
 def config_json():
     return json.dumps(config, sort_keys=True)
+
+
+def prs_performance_files(wildcards):
+    """The cohort's PRS performance tables, when the config asks for any scores."""
+    if not config.get("prs", {}).get("scores"):
+        return []
+    return [f"results/{wildcards.cohort}/prs/performance.tsv"]

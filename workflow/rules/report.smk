@@ -22,6 +22,8 @@ rule render_report:
         qc_summary="results/{cohort}/qc/summary.json",
         gwas_summary="results/{cohort}/gwas/summary.tsv",
         sumstats=disease_files("results/{cohort}/gwas/{disease}.tsv.gz"),
+        loci=disease_files("results/{cohort}/gwas/{disease}.loci.tsv"),
+        prs=prs_performance_files,
         provenance="results/{cohort}/provenance.json",
     output:
         html=report(
@@ -40,6 +42,7 @@ rule render_report:
         "results/{cohort}/benchmarks/render_report.tsv"
     shell:
         "cohortgen report --cohort {wildcards.cohort} --qc-summary {input.qc_summary}"
-        " --gwas-summary {input.gwas_summary} --gwas {input.sumstats}"
+        " --gwas-summary {input.gwas_summary} --gwas {input.sumstats} --loci {input.loci}"
+        " --prs-performance {input.prs}"
         " --provenance {input.provenance} --min-cell-count {params.min_cell_count}"
         " --out {output.html} 2> {log}"

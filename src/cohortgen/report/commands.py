@@ -20,9 +20,11 @@ def _report(a):
         Path(a.qc_summary),
         Path(a.gwas_summary),
         [Path(p) for p in a.gwas],
+        [Path(p) for p in a.loci],
         Path(a.provenance),
         a.min_cell_count,
         Path(a.out),
+        prs_performance=[Path(p) for p in a.prs_performance],
     )
 
 
@@ -46,6 +48,9 @@ def register(sub) -> None:
         req("--qc-summary"),
         req("--gwas-summary"),
         many("--gwas"),
+        many("--loci"),
+        (("--prs-performance",), {"nargs": "*", "default": [],
+                                  "help": "PRS performance tables (optional)"}),
         req("--provenance"),
         req("--min-cell-count", type=int),
         req("--out"),

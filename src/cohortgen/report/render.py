@@ -58,6 +58,30 @@ def format_lambda(value) -> str:
     return f"{float(value):.3f}"
 
 
+def format_ratio(value) -> str:
+    """An odds ratio with two decimals, or NA."""
+    return "NA" if value is None or not math.isfinite(float(value)) else f"{float(value):.2f}"
+
+
+def format_p(value) -> str:
+    """A p-value in scientific notation with two significant digits, or NA."""
+    return "NA" if value is None or not math.isfinite(float(value)) else f"{float(value):.1e}"
+
+
+def prs_view(row: dict) -> dict:
+    """Display strings of one PRS performance row (counts were masked upstream)."""
+    def interval(name: str) -> str:
+        low, high = row.get(f"{name}_lower"), row.get(f"{name}_upper")
+        return f"{format_ratio(row.get(name))} ({format_ratio(low)}–{format_ratio(high)})"
+
+    r2 = row.get("liability_r2")
+    return {"disease": row["disease"], "score": row["score"], "status": row["status"],
+            "n_cases": row.get("n_cases"), "n_controls": row.get("n_controls"),
+            "auc": interval("auc"), "or_per_sd": interval("or_per_sd"),
+            "liability_r2": "NA" if r2 is None or not math.isfinite(float(r2))
+            else f"{float(r2):.3f}"}
+
+
 def p_threshold_text(p: float) -> str:
     """A p-value threshold in plain notation, e.g. 5e-08 -> ``5 × 10⁻⁸``."""
     mantissa, exponent = f"{p:.0e}".split("e")
@@ -98,6 +122,10 @@ def disease_view(index: int, disease: dict) -> dict:
         "n_significant": format_count(disease.get("n_significant")),
         "n_suggestive": format_count(disease.get("n_suggestive")),
         "status": str(disease.get("status", "OK")),
+        "detectable_or": {maf: format_ratio(v)
+                          for maf, v in disease.get("detectable_or", {}).items()},
+        "loci": [{"locus": lo["locus"], "p": format_p(lo["p"]),
+                  "odds_ratio": format_ratio(lo["odds_ratio"])} for lo in disease.get("loci", [])],
         "manhattan": None,
         "qq": None,
     }
@@ -138,6 +166,7 @@ def render_html(context: dict) -> str:
         samples_removed=sorted(qc.get("samples_removed_by_reason", {}).items()),
         variants_removed=sorted(qc.get("variants_removed_by_reason", {}).items()),
         diseases=[disease_view(i, d) for i, d in enumerate(context.get("diseases", []))],
+        prs=[prs_view(row) for row in context.get("prs", [])],
         provenance=context.get("provenance", {}),
         min_cell_count=min_cell_count,
         genome_wide_p=p_threshold_text(GENOME_WIDE_P),

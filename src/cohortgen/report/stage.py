@@ -2,11 +2,14 @@
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cohortgen.io.files import read_json, read_tsv
 from cohortgen.io.sumstats import read_gwas_ssf
 from cohortgen.report.render import render_report
+
+MAX_LOCI_SHOWN = 10
 
 
 def qc_context(qc_summary: dict) -> dict:
@@ -22,24 +25,44 @@ def qc_context(qc_summary: dict) -> dict:
             "variants_out": qc_summary["variants"]["kept"]}
 
 
-def disease_context(row: pd.Series, gwas_path: Path) -> dict:
+def lead_loci(loci_tsv: Path, limit: int = MAX_LOCI_SHOWN) -> list[dict]:
+    """The most significant lead variants (chrom, position, p, odds ratio), best first."""
+    loci = read_tsv(loci_tsv, dtype={"chromosome": str}).sort_values("p_value", kind="stable")
+    return [{"locus": f"{row.chromosome}:{row.base_pair_location}", "p": row.p_value,
+             "odds_ratio": float(np.exp(row.beta))} for row in loci.head(limit).itertuples()]
+
+
+def disease_context(row: pd.Series, gwas_path: Path, loci_tsv: Path) -> dict:
     """One disease's summary and the arrays its figures need (no individual-level data)."""
     table = read_gwas_ssf(Path(gwas_path))
     return {"name": row["disease"], "status": row["status"], "n_cases": int(row["n_cases"]),
             "n_controls": int(row["n_controls"]), "lambda_gc": row["lambda_gc"],
             "n_significant": int(row["n_genome_wide"]), "n_suggestive": int(row["n_suggestive"]),
+            "detectable_or": {"5%": row.get("detectable_or_maf05"),
+                              "20%": row.get("detectable_or_maf20")},
+            "loci": lead_loci(loci_tsv),
             "chrom": table["chromosome"].astype(str).to_numpy(),
             "pos": table["base_pair_location"].to_numpy(), "p": table["p_value"].to_numpy(float)}
 
 
+def prs_context(performance_tsvs: list[Path]) -> list[dict]:
+    """Rows of the PRS performance tables (already masked for small counts)."""
+    tables = [read_tsv(p, dtype={"disease": str, "score": str, "status": str,
+                                 "n_cases": str, "n_controls": str}) for p in performance_tsvs]
+    if not tables:
+        return []
+    return pd.concat(tables, ignore_index=True).to_dict(orient="records")
+
+
 def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
-                 gwas_paths: list[Path], provenance_json: Path, min_cell_count: int,
-                 out_html: Path) -> None:
+                 gwas_paths: list[Path], loci_paths: list[Path], provenance_json: Path,
+                 min_cell_count: int, out_html: Path,
+                 prs_performance: list[Path] = ()) -> None:
     """Render results/<cohort>/report/index.html."""
     summary = read_tsv(gwas_summary_tsv, dtype={"disease": str, "status": str})
-    diseases = [disease_context(row, path)
-                for (_, row), path in zip(summary.iterrows(), gwas_paths, strict=True)]
+    diseases = [disease_context(row, gwas, loci) for (_, row), gwas, loci
+                in zip(summary.iterrows(), gwas_paths, loci_paths, strict=True)]
     context = {"cohort": cohort, "qc": qc_context(read_json(qc_summary_json)),
-               "diseases": diseases, "provenance": read_json(provenance_json),
-               "min_cell_count": min_cell_count}
+               "diseases": diseases, "prs": prs_context(list(prs_performance)),
+               "provenance": read_json(provenance_json), "min_cell_count": min_cell_count}
     render_report(Path(out_html), context)
