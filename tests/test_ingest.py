@@ -3,6 +3,7 @@ PLINK prefix), and chunked ingest against PLINK 2's own VCF import."""
 
 import shutil
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import cyvcf2
@@ -12,9 +13,9 @@ import pysam
 import pytest
 
 from cohortgen.errors import InputError
-from cohortgen.ingest.chunk import ingest_chunk
+from cohortgen.ingest.chunk import IngestRules, fam_for_samples, ingest_chunk
 from cohortgen.ingest.plan import plan_chunks
-from cohortgen.ingest.validate import check_sample_overlap, validate_inputs
+from cohortgen.ingest.validate import check_sample_loss, check_sample_overlap, validate_inputs
 from cohortgen.io.bed import read_bed, write_bed
 from cohortgen.io.files import read_json
 from cohortgen.kernels.bed import MISSING, pack_dosages, unpack_dosages
@@ -325,3 +326,169 @@ def test_validate_inputs__no_overlap(cohort, tmp_path):
     sheet.write_text(Path(cohort["phenotypes"]).read_text().replace("S0", "P0"))
     with pytest.raises(InputError, match="none of its sample IDs"):
         validate_inputs(cohort["vcf"], sheet, list(DISEASES), ["age"], tmp_path / "m.json")
+
+
+def small_vcf(tmp_path, records, contigs=("1",), samples=("A", "B", "C", "D"), name="s.vcf"):
+    """bgzip + tabix a VCF of ``records`` (tab-separated strings)."""
+    header = ["##fileformat=VCFv4.2",
+              *[f"##contig=<ID={c},length=200000000>" for c in contigs],
+              '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+              "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT",
+                         *samples])]
+    plain = tmp_path / name
+    plain.write_text("\n".join(header + list(records)) + "\n")
+    return pysam.tabix_index(str(plain), preset="vcf", force=True)
+
+
+def sex_sheet(tmp_path, sexes: dict) -> Path:
+    """A phenotype sheet with only sample_id and sex (NA for unknown)."""
+    path = tmp_path / "sex.tsv"
+    path.write_text("sample_id\tsex\n" + "".join(f"{s}\t{x or 'NA'}\n" for s, x in sexes.items()))
+    return path
+
+
+def plink2_sex_import(plink2, vcf, sexes: dict, out: Path, *extra) -> Path:
+    """PLINK 2's import with sexes, PAR split (b38) and haploid hets set missing."""
+    update = out.with_suffix(".sex")
+    update.write_text("#IID\tSEX\n" + "".join(f"{s}\t{x}\n" for s, x in sexes.items()))
+    subprocess.run([plink2, "--vcf", str(vcf), "--vcf-half-call", "missing", "--update-sex",
+                    str(update), "--split-par", "b38", "--set-hh-missing", *extra,
+                    "--make-bed", "--out", str(out)], check=True, capture_output=True)
+    return out
+
+
+@pytest.mark.reference
+def test_ingest_chunk__simulated_chrx_matches_plink2(tmp_path, plink2):
+    cohort = simulate_cohort(tmp_path / "x", **{**TINY, "n_chromosomes": 1, "x_mb": 3.5})
+    sheet = pd.read_csv(cohort["phenotypes"], sep="\t", dtype={"sample_id": str})
+    sexes = dict(zip(sheet["sample_id"], sheet["sex"], strict=True))
+    plan = plan_chunks(cohort["vcf"], 400)
+    x_plan = plan[plan["contig"] == "X"]
+    tallies = [ingest_chunk(cohort["vcf"], r.contig, r.start, r.end, tmp_path / r.chunk_id,
+                            tmp_path / f"{r.chunk_id}.json", cohort["phenotypes"])
+               for r in x_plan.itertuples()]
+    ours = [read_bed(tmp_path / c) for c in x_plan["chunk_id"]]
+    dosage = np.concatenate([unpack_dosages(p, len(f)) for p, _, f in ours])
+    packed, ref_bim, ref_fam = read_bed(plink2_sex_import(plink2, cohort["vcf"], sexes,
+                                                          tmp_path / "p2"))
+    on_x = ref_bim["chrom"].isin(["X", "PAR1"]).to_numpy()
+    assert set(ref_bim["chrom"][on_x]) == {"X", "PAR1"}  # both PAR1 and non-PAR variants
+    np.testing.assert_array_equal(unpack_dosages(packed, len(ref_fam))[on_x], dosage)
+    assert ours[0][2]["sex"].tolist() == ref_fam["sex"].tolist()
+    assert sum(t["records_kept"] for t in tallies) == on_x.sum()
+
+
+@pytest.mark.reference
+def test_ingest_chunk__y_mt_and_male_hets_match_plink2(tmp_path, plink2):
+    records = ["X\t50000\tpar\tA\tC\t.\t.\t.\tGT\t0/1\t0/1\t1/1\t0/1",
+               "X\t5000000\tx1\tA\tC\t.\t.\t.\tGT\t0/1\t1\t0/1\t0/1",
+               "X\t5000100\tx2\tA\tC\t.\t.\t.\tGT\t./1\t1\t0\t1/1",
+               "Y\t5000000\ty1\tA\tC\t.\t.\t.\tGT\t1\t0/1\t1\t1",
+               "Y\t5000100\ty2\tA\tC\t.\t.\t.\tGT\t0\t0\t0/1\t0/1",
+               "MT\t100\tm1\tA\tC\t.\t.\t.\tGT\t0/1\t1\t0/1\t0/1"]
+    vcf = small_vcf(tmp_path, records, contigs=("X", "Y", "MT"))
+    sexes = {"A": 1, "B": 1, "C": 2, "D": 0}
+    sheet = sex_sheet(tmp_path, sexes)
+    dosages, tallies = [], Counter()
+    for contig in ("X", "Y", "MT"):
+        tally = ingest_chunk(vcf, contig, 1, 200_000_000, tmp_path / contig,
+                             tmp_path / f"{contig}.json", sheet)
+        packed, _, fam = read_bed(tmp_path / contig)
+        dosages.append(unpack_dosages(packed, 4))
+        tallies.update(tally["genotypes_changed"])
+    ref = read_bed(plink2_sex_import(plink2, vcf, sexes, tmp_path / "p2",
+                                     "--set-mixed-mt-missing"))
+    np.testing.assert_array_equal(np.concatenate(dosages), unpack_dosages(ref[0], 4))
+    assert fam["sex"].tolist() == [1, 1, 2, 0]
+    assert dict(tallies) == {"het_haploid_set_missing": 3, "female_y_set_missing": 2,
+                             "mixed_mt_set_missing": 3, "half_calls_missing": 1}
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("mode", ["missing", "haploid", "reference"])
+def test_ingest_chunk__half_call_modes_match_plink2(tmp_path, plink2, mode):
+    vcf = small_vcf(tmp_path, ["1\t100\tv1\tA\tC\t.\t.\t.\tGT\t./1\t1/.\t./0\t0/1",
+                               "1\t200\tv2\tA\tC\t.\t.\t.\tGT\t.|0\t1|1\t./.\t1"])
+    ingest_chunk(vcf, "1", 1, 1000, tmp_path / "o", tmp_path / "o.json",
+                 rules=IngestRules(half_calls=mode))
+    subprocess.run([plink2, "--vcf", vcf, "--vcf-half-call", mode, "--make-bed", "--out",
+                    str(tmp_path / "p2")], check=True, capture_output=True)
+    packed, bim, fam = read_bed(tmp_path / "p2")
+    ours = unpack_dosages(read_bed(tmp_path / "o")[0], 4)
+    np.testing.assert_array_equal(ours, alt_dosages(packed, bim, 4, [("A", "C")] * 2))
+    assert read_json(tmp_path / "o.json")["genotypes_changed"] == {f"half_calls_{mode}": 4}
+
+
+def test_ingest_chunk__half_call_error_names_the_record(tmp_path):
+    vcf = small_vcf(tmp_path, ["1\t100\tv1\tA\tC\t.\t.\t.\tGT\t0/0\t0/1\t1/1\t0/1",
+                               "1\t200\tv2\tA\tC\t.\t.\t.\tGT\t./1\t0/1\t1/1\t0/1"])
+    with pytest.raises(InputError, match=r"s\.vcf\.gz: record 1:200 has 1 half-call"):
+        ingest_chunk(vcf, "1", 1, 1000, tmp_path / "o", tmp_path / "o.json",
+                     rules=IngestRules(half_calls="error"))
+
+
+@pytest.mark.reference
+def test_ingest_chunk__multiallelic_split_matches_bcftools_norm(tmp_path, plink2):
+    if shutil.which("bcftools") is None:
+        pytest.skip("bcftools is not on PATH")
+    records = ["1\t100\trs1\tA\tC,G\t.\t.\t.\tGT\t1/2\t0/2\t2/2\t./1",
+               "1\t200\trs2\tAT\tA,<DEL>,ATT\t.\t.\t.\tGT\t0/1\t3/3\t1/2\t0/0",
+               "1\t300\trs3\tG\tT\t.\t.\t.\tGT\t0/1\t1/1\t0/0\t./.",
+               "1\t400\trs4\tG\t<DEL>,*\t.\t.\t.\tGT\t0/1\t1/1\t0/0\t./."]
+    vcf = small_vcf(tmp_path, records)
+    tally = ingest_chunk(vcf, "1", 1, 1000, tmp_path / "o", tmp_path / "o.json",
+                         rules=IngestRules(multiallelic="split"))
+    packed, bim, fam = read_bed(tmp_path / "o")
+    assert bim["id"].tolist() == ["1:100:A:C", "1:100:A:G", "1:200:AT:A", "1:200:AT:ATT", "rs3"]
+    assert tally["records_in"] == 4
+    assert tally["records_kept"] + sum(tally["records_excluded"].values()) == 4
+    assert tally["records_excluded"] == {"symbolic_or_non_acgt": 1}
+    assert tally["multiallelic_split"] == {"records": 2, "symbolic_alts_dropped": 1}
+    assert tally["variants_written"] == len(bim) == 5
+    split = tmp_path / "split.vcf.gz"
+    subprocess.run(["bcftools", "norm", "-m-", "-Oz", "-o", str(split), vcf], check=True,
+                   capture_output=True)
+    subprocess.run([plink2, "--vcf", str(split), "--vcf-half-call", "missing", "--snps-only",
+                    "just-acgt", "--make-bed", "--out", str(tmp_path / "p2")], check=False,
+                   capture_output=True)
+    ref_packed, ref_bim, _ = read_bed(tmp_path / "p2")
+    ours = unpack_dosages(packed, 4)
+    ref = alt_dosages(ref_packed, ref_bim, 4, list(zip(ref_bim.a2, ref_bim.a1, strict=True)))
+    keys = list(zip(bim.pos, bim.a1, strict=True))
+    for row, key in enumerate(zip(ref_bim.pos, ref_bim.a1, strict=True)):
+        np.testing.assert_array_equal(ours[keys.index(key)], ref[row], err_msg=str(key))
+    assert len(ref_bim) >= 3
+
+
+def test_ingest_chunk__plink_input_gets_sheet_sex_and_ploidy(tmp_path):
+    bim = pd.DataFrame({"chrom": ["X", "X"], "id": ["par", "x"], "cm": 0.0,
+                        "pos": [50_000, 5_000_000], "a1": "C", "a2": "A"})
+    fam = fam_for_samples(["A", "B", "C"])
+    write_bed(tmp_path / "in", pack_dosages(np.array([[1, 1, 1], [1, 1, 2]], np.int8)), bim, fam)
+    sheet = sex_sheet(tmp_path, {"A": 1, "B": 2, "C": 1})
+    tally = ingest_chunk(str(tmp_path / "in"), "X", 1, 10**8, tmp_path / "o",
+                         tmp_path / "o.json", sheet)
+    packed, _, out_fam = read_bed(tmp_path / "o")
+    assert unpack_dosages(packed, 3).tolist() == [[1, 1, 1], [MISSING, 1, 2]]
+    assert out_fam["sex"].tolist() == [1, 2, 1]
+    assert tally["genotypes_changed"]["het_haploid_set_missing"] == 1
+
+
+def test_check_sample_loss__within_limit():
+    geno = [f"S{k}" for k in range(100)]
+    check_sample_loss(geno, geno[:95] + ["P1"], "g.vcf.gz", "p.tsv", 0.05)
+
+
+@pytest.mark.parametrize(
+    ("geno", "sheet", "fragment"),
+    [([f"S{k}" for k in range(100)], [f"S{k}" for k in range(90)],
+      "p.tsv: lacks 10 of the 100 samples in g.vcf.gz"),
+     ([f"S{k}" for k in range(90)], [f"S{k}" for k in range(100)],
+      "g.vcf.gz: lacks 10 of the 100 samples in p.tsv")],
+)
+def test_check_sample_loss__beyond_limit(geno, sheet, fragment):
+    with pytest.raises(InputError) as info:
+        check_sample_loss(geno, sheet, "g.vcf.gz", "p.tsv", 0.05)
+    assert fragment in str(info.value)
+    assert "'S90', 'S91', 'S92'" in str(info.value)
+    assert "ingest.max_sample_loss" in str(info.value)

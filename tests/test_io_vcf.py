@@ -165,11 +165,10 @@ def read_all(path, start=1, end=100000):
 
 def test_read_region_blocks__excluded_records_tally(tmp_path):
     tally, blocks = read_all(write_vcf(tmp_path, vcf_text()))
-    assert tally.as_dict() == {
-        "records_in": 6,
-        "records_kept": 4,
-        "records_excluded": {"multiallelic": 1, "symbolic_or_non_acgt": 1},
-    }
+    summary = tally.as_dict()
+    assert summary["records_in"] == 6
+    assert summary["records_kept"] == summary["variants_written"] == 4
+    assert summary["records_excluded"] == {"multiallelic": 1, "symbolic_or_non_acgt": 1}
     assert tally.n_in == tally.n_kept + sum(tally.excluded.values())
     assert [pos for block in blocks for pos in block.pos] == [100, 400, 500, 600]
     assert [i for block in blocks for i in block.ids] == ["rs1", "rs4", "rs5", "rs6"]
@@ -190,3 +189,83 @@ def test_read_region_blocks__haploid_and_half_calls_decode(tmp_path):
     assert alleles.shape == (4, 3, 2)
     expected = [[0, 1, 2], [2, 0, MISSING], [MISSING, MISSING, 1], [1, 2, MISSING]]
     np.testing.assert_array_equal(decode_biallelic(alleles), expected)
+
+
+def cli_ingest(tmp_path, vcf, *extra):
+    """``cohortgen plan`` then ``cohortgen ingest`` of every chunk; the first failure or the last
+    success (CompletedProcess)."""
+    plan = tmp_path / "plan.tsv"
+    result = run_cli("plan", "--genotypes", vcf, "--variants-per-chunk", 100, "--out", plan)
+    if result.returncode:
+        return result
+    for chunk in plan.read_text().split()[5::5]:
+        result = run_cli("ingest", "--genotypes", vcf, "--plan", plan, "--chunk", chunk,
+                         "--out-prefix", tmp_path / chunk, "--tally", tmp_path / f"{chunk}.json",
+                         *extra)
+        if result.returncode:
+            return result
+    return result
+
+
+def assert_cli_error(result, *fragments):
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    message = [line for line in result.stderr.splitlines()
+               if line.startswith("cohortgen ") and ": error: " in line]
+    assert message, result.stderr
+    for fragment in fragments:
+        assert fragment in message[0], message[0]
+
+
+def test_open_vcf__header_with_spaces(tmp_path):
+    spaced = " ".join([*FIXED.split("\t"), *SAMPLES])
+    text = vcf_text().replace("\t".join([FIXED, *SAMPLES]), spaced)
+    path = write_vcf(tmp_path, text, index=False)
+    assert_input_error(lambda: open_vcf(path), str(path), "spaces, not tabs")
+
+
+def test_cli_ingest__records_with_spaces(tmp_path):
+    records = [RECORDS[0], RECORDS[3].replace("\t", " ")]
+    path = write_vcf(tmp_path, vcf_text(records), index=False)
+    assert_cli_error(cli_ingest(tmp_path, path), str(path), "spaces, not tabs")
+
+
+def test_cli_ingest__contig_not_in_header(tmp_path):
+    path = write_vcf(tmp_path, vcf_text([RECORDS[0], RECORDS[0].replace("1\t100", "2\t100")]))
+    assert_cli_error(cli_ingest(tmp_path, path), str(path), "contig '2'", "does not declare")
+
+
+def test_cli_ingest__unsorted_records(tmp_path):
+    """Two records of equal length swapped after indexing: the index still opens the file."""
+    first, second = RECORDS[3], RECORDS[4].replace("./1\t1/.\t0|1", "0/1\t0/0\t1/1")
+    sorted_path = write_vcf(tmp_path, vcf_text([RECORDS[0], first, second]), name="s.vcf.gz")
+    path = write_vcf(tmp_path, vcf_text([RECORDS[0], second, first]), index=False)
+    shutil.copy(f"{sorted_path}.tbi", f"{path}.tbi")
+    assert_cli_error(cli_ingest(tmp_path, path), str(path), "not sorted", "1:400 comes after 1:500")
+
+
+def test_cli_ingest__wrong_column_count(tmp_path):
+    records = [RECORDS[0], RECORDS[3].rsplit("\t", 1)[0], RECORDS[4]]
+    path = write_vcf(tmp_path, vcf_text(records))
+    assert_cli_error(cli_ingest(tmp_path, path), str(path), "record 1:400 has 11 columns",
+                     "header has 12")
+
+
+def test_cli_ingest__bad_gt_value(tmp_path):
+    path = write_vcf(tmp_path, vcf_text([RECORDS[0], RECORDS[3].replace("\t0\t.", "\t0/x\t.")]))
+    assert_cli_error(cli_ingest(tmp_path, path), str(path), "record 1:400, column 11",
+                     "'0/x'")
+
+
+def test_cli_ingest__uncompressed_vcf(tmp_path):
+    path = tmp_path / "plain.vcf"
+    path.write_text(vcf_text())
+    assert_cli_error(cli_ingest(tmp_path, path), str(path), "bgzip and index it")
+
+
+def test_read_region_blocks__all_missing_sample(tmp_path):
+    records = [r.rsplit("\t", 1)[0] + "\t./." for r in (RECORDS[0], RECORDS[4])]
+    tally, blocks = read_all(write_vcf(tmp_path, vcf_text(records)))
+    dosage = decode_biallelic(np.concatenate([b.alleles for b in blocks]))
+    assert tally.n_kept == 2
+    assert (dosage[:, 2] == MISSING).all()

@@ -162,3 +162,42 @@ def test_thin_positions__keeps_lowest_priority_per_window() -> None:
         members = np.flatnonzero(positions // 1_000 == window)
         expected = members[np.argsort(priority[members])[:2]]
         assert set(kept[np.isin(kept, members)]) == set(expected)
+
+
+def test_simulate_cohort__x_males_haploid_outside_par(tmp_path: Path) -> None:
+    summary = simulate_cohort(tmp_path, seed=5, x_mb=3.5, **MINI)
+    _, rows = read_phenotypes(Path(summary["phenotypes"]))
+    male = np.array([row[1] == "1" for row in rows])
+    reader = cyvcf2.VCF(summary["vcf"])
+    par, non_par = [], []
+    for record in reader:
+        if record.CHROM != "X":
+            continue
+        ploidy = (record.genotype.array()[:, 1] != -2) + 1  # 2 diploid, 1 haploid
+        (par if record.POS <= 2_781_479 else non_par).append((record.POS, ploidy))
+    reader.close()
+    assert summary["n_variants_per_chromosome"]["X"] == len(par) + len(non_par)
+    assert par
+    assert non_par
+    assert min(pos for pos, _ in par) >= 10_001
+    assert all((ploidy == 2).all() for _, ploidy in par)
+    assert all((ploidy[male] == 1).all() and (ploidy[~male] == 2).all() for _, ploidy in non_par)
+    truth = json.loads(Path(summary["truth"]).read_text())
+    assert truth["model"]["chromosome_lengths"]["X"] == 3_500_000
+    assert all(not v["id"].startswith("X:") for d in truth["diseases"].values()
+               for v in d["causal_variants"])
+
+
+def test_simulate_cohort__x_keeps_autosomes_identical(tmp_path: Path) -> None:
+    """Adding X draws after everything else: autosomes and phenotypes do not change."""
+    without = simulate_cohort(tmp_path / "a", seed=3, **MINI)
+    with_x = simulate_cohort(tmp_path / "b", seed=3, x_mb=3.0, **MINI)
+    assert Path(without["phenotypes"]).read_bytes() == Path(with_x["phenotypes"]).read_bytes()
+    autosomal = read_dosages(Path(without["vcf"]))[1]
+    np.testing.assert_array_equal(read_dosages(Path(with_x["vcf"]))[1][: len(autosomal)],
+                                  autosomal)
+
+
+def test_simulate_cohort__x_too_short_is_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="x_mb"):
+        simulate_cohort(tmp_path, x_mb=1.0, **MINI)

@@ -1,6 +1,13 @@
 """Seeded demo cohort: msprime genotypes, relatives, missingness, nine liability-threshold diseases.
 
 ``simulate_cohort`` writes ``genotypes.vcf.gz`` (+ ``.tbi``), ``phenotypes.tsv`` and ``truth.json``.
+
+With ``x_mb > 0`` an X contig follows the autosomes, in GRCh38 coordinates: PAR1 is
+10,001-2,781,479 (no variant is written before 10,001), the rest non-PAR. It is simulated like an
+autosome; males are written haploid in non-PAR (their first haplotype: GT ``0``/``1``/``.``) and
+diploid in PAR, females diploid. X takes no part in the diseases or the realized kinships; its
+genealogy comes from a second generator seeded with (seed, X_STREAM), its missingness from the
+main one after the autosomes, so adding X leaves the autosomes and phenotypes unchanged.
 Every random draw comes from one ``numpy.random.Generator`` seeded with ``seed`` (msprime seeds are
 drawn from it too), so the same arguments give byte-identical files.
 
@@ -64,9 +71,15 @@ RELATIONSHIPS = (
     ("half_siblings", 0.125, 2),
 )
 
-# Fixed-width VCF genotype cells: code 2*hap0 + hap1 (0..3), 4 = missing.
-_GT_CELLS = np.frombuffer(b"0|0\t0|1\t1|0\t1|1\t./.\t", dtype=np.uint8).reshape(5, 4)
+# VCF genotype cells, 4 bytes each (NUL padding is removed on writing): code 2*hap0 + hap1
+# (0..3), 4 = missing, then haploid 5 = '0', 6 = '1', 7 = '.'.
+_GT_CELLS = np.frombuffer(
+    b"0|0\t0|1\t1|0\t1|1\t./.\t0\t\0\0" b"1\t\0\0.\t\0\0", dtype=np.uint8
+).reshape(8, 4)
 MISSING_CODE = 4
+HAPLOID_CODE = 5
+PAR1 = (10_001, 2_781_479)  # GRCh38, 1-based inclusive
+X_STREAM = 23  # X's genealogy is drawn from a generator seeded with (seed, X_STREAM)
 
 
 @dataclass(frozen=True)
@@ -113,6 +126,7 @@ class Chromosome:
     alt: list[str]
     haplotypes: np.ndarray
     origins: dict[tuple[int, int], np.ndarray]
+    male_haploid: np.ndarray | None = None  # bool (n_variants,): X non-PAR sites
 
     @property
     def variant_ids(self) -> list[str]:
@@ -131,13 +145,17 @@ def simulate_cohort(
     seed: int = 42,
     n_related_pairs: int = 10,
     n_low_call_samples: int = 10,
+    x_mb: float = 0.0,
 ) -> dict:
     """Writes out_dir/genotypes.vcf.gz (+ .tbi), out_dir/phenotypes.tsv, out_dir/truth.json.
 
+    ``x_mb``: length of an X contig in Mb (0: none; else at least 3, so it has a non-PAR part).
     Returns a summary dict: n_samples, n_variants, n_variants_per_chromosome, n_related_pairs,
     n_low_call_samples and the output paths (str).
     """
     _check_arguments(n_samples, n_chromosomes, chromosome_mb, n_related_pairs, n_low_call_samples)
+    if x_mb and not 3 <= x_mb <= 160:
+        raise InputError(f"simulate: x_mb={x_mb} must be 0 (no X) or between 3 and 160")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -146,6 +164,8 @@ def simulate_cohort(
     chromosomes = [simulate_chromosome(rng, plan, str(c + 1), length) for c in range(n_chromosomes)]
     diseases = simulate_phenotypes(rng, plan, chromosomes)
     missing_rate = sample_missing_rates(rng, plan)
+    x_rng = np.random.default_rng([seed, X_STREAM])  # so X leaves the autosomes unchanged
+    x = [simulate_x(x_rng, plan, int(round(x_mb * 1e6)))] if x_mb else []
 
     final = {
         "vcf": out_dir / "genotypes.vcf.gz",
@@ -154,10 +174,14 @@ def simulate_cohort(
         "truth": out_dir / "truth.json",
     }
     partial = {key: path.with_name(f".partial.{path.name}") for key, path in final.items()}
-    write_vcf(rng, partial["vcf"], plan.sample_ids, chromosomes, missing_rate)
+    write_vcf(rng, partial["vcf"], plan.sample_ids, chromosomes + x, missing_rate,
+              male=diseases["sex"] == 1)
     write_phenotypes(partial["phenotypes"], plan, diseases)
-    counts = {c.name: int(c.positions.size) for c in chromosomes}
+    counts = {c.name: int(c.positions.size) for c in chromosomes + x}
     truth = truth_record(seed, plan, chromosomes, diseases, missing_rate)
+    if x:
+        truth["model"]["chromosome_lengths"]["X"] = x[0].length
+        truth["model"]["x_par1"] = list(PAR1)
     truth["n_variants_per_chromosome"] = counts
     partial["truth"].write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n")
     for key in ("vcf", "tbi", "phenotypes", "truth"):
@@ -313,6 +337,18 @@ def simulate_chromosome(
         haplotypes=np.ascontiguousarray(haplotypes[keep]),
         origins=origins,
     )
+
+
+def simulate_x(rng: np.random.Generator, plan: CohortPlan, length: int) -> Chromosome:
+    """An X contig simulated like an autosome, without variants before PAR1; ``male_haploid``
+    marks its non-PAR variants."""
+    x = simulate_chromosome(rng, plan, "X", length)
+    keep = x.positions >= PAR1[0]
+    x.positions, x.haplotypes = x.positions[keep], np.ascontiguousarray(x.haplotypes[keep])
+    x.ref = [r for r, k in zip(x.ref, keep, strict=True) if k]
+    x.alt = [a for a, k in zip(x.alt, keep, strict=True) if k]
+    x.male_haploid = x.positions > PAR1[1]
+    return x
 
 
 def biallelic_sites(
@@ -487,12 +523,19 @@ def sample_missing_rates(rng: np.random.Generator, plan: CohortPlan) -> np.ndarr
 
 
 def genotype_codes(
-    rng: np.random.Generator, haplotypes: np.ndarray, missing_rate: np.ndarray
+    rng: np.random.Generator, chrom: Chromosome, missing_rate: np.ndarray, male: np.ndarray
 ) -> np.ndarray:
-    """uint8 codes (n_variants, n_samples): 2*hap0 + hap1, MISSING_CODE where set missing."""
+    """uint8 codes (n_variants, n_samples): 2*hap0 + hap1, MISSING_CODE where set missing; males
+    at ``chrom.male_haploid`` sites HAPLOID_CODE + hap0 (or the haploid missing code)."""
+    haplotypes = chrom.haplotypes
     codes = (2 * haplotypes[:, 0::2] + haplotypes[:, 1::2]).astype(np.uint8)
     draws = rng.random(codes.shape, dtype=np.float32)
-    codes[draws < missing_rate.astype(np.float32)] = MISSING_CODE
+    missing = draws < missing_rate.astype(np.float32)
+    codes[missing] = MISSING_CODE
+    if chrom.male_haploid is not None:
+        rows, columns = np.ix_(chrom.male_haploid, male)
+        first = haplotypes[:, 0::2][rows, columns]
+        codes[rows, columns] = HAPLOID_CODE + np.where(missing[rows, columns], 2, first)
     return codes
 
 
@@ -512,19 +555,22 @@ def write_vcf(
     sample_ids: list[str],
     chromosomes: list[Chromosome],
     missing_rate: np.ndarray,
+    male: np.ndarray,
 ) -> None:
-    """Write a bgzipped, tabix-indexed VCF at ``path`` (index at ``path`` + ".tbi")."""
+    """Write a bgzipped, tabix-indexed VCF at ``path`` (index at ``path`` + ".tbi");
+    ``male``: bool (n_samples,), haploid on non-PAR X."""
     plain = path.with_name(path.name.removesuffix(".gz"))
     with open(plain, "wb") as out:
         out.write(vcf_header(sample_ids, chromosomes).encode())
         for chrom in chromosomes:
-            codes = genotype_codes(rng, chrom.haplotypes, missing_rate)
+            codes = genotype_codes(rng, chrom, missing_rate, male)
             body = _GT_CELLS[codes].reshape(codes.shape[0], -1)
-            body[:, -1] = ord("\n")
+            padded = chrom.male_haploid is not None
             for variant_id, row in zip(chrom.variant_ids, body, strict=True):
                 c, pos, ref, alt = variant_id.split(":")
                 out.write(f"{c}\t{pos}\t{variant_id}\t{ref}\t{alt}\t.\tPASS\t.\tGT\t".encode())
-                out.write(row.tobytes())
+                cells = row[row != 0] if padded else row
+                out.write(cells[:-1].tobytes() + b"\n")
     pysam.tabix_compress(str(plain), str(path), force=True)
     plain.unlink()
     pysam.tabix_index(str(path), preset="vcf", force=True)

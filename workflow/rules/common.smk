@@ -2,7 +2,7 @@
 
 import json
 
-from cohortgen.ingest.plan import read_plan
+from cohortgen.ingest.plan import is_plink_prefix, read_plan
 
 
 wildcard_constraints:
@@ -17,9 +17,9 @@ def cohort_input(wildcards, key):
 
 def genotype_files(wildcards):
     genotypes = cohort_input(wildcards, "genotypes")
-    if genotypes.endswith((".vcf.gz", ".vcf.bgz", ".bcf")):
-        return [genotypes]
-    return [f"{genotypes}.{ext}" for ext in ("bed", "bim", "fam")]
+    if is_plink_prefix(genotypes):
+        return [f"{genotypes}.{ext}" for ext in ("bed", "bim", "fam")]
+    return [genotypes]
 
 
 def chunk_files(pattern):

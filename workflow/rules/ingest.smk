@@ -11,6 +11,7 @@ rule validate_inputs:
         genotypes=lambda wc: cohort_input(wc, "genotypes"),
         diseases=config["diseases"],
         covariates=config["covariates"],
+        max_sample_loss=config["ingest"]["max_sample_loss"],
     conda:
         "../../envs/cohortgen.yaml"
     log:
@@ -18,7 +19,7 @@ rule validate_inputs:
     shell:
         "cohortgen validate --genotypes {params.genotypes:q} --phenotypes {input.phenotypes:q}"
         " --diseases {params.diseases} --covariates {params.covariates}"
-        " --manifest {output.manifest} 2> {log}"
+        " --max-sample-loss {params.max_sample_loss} --manifest {output.manifest} 2> {log}"
 
 
 checkpoint plan_chunks:
@@ -42,6 +43,7 @@ rule ingest_chunk:
     input:
         plan="results/{cohort}/chunks/plan.tsv",
         genotypes=genotype_files,
+        phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
     output:
         bed="results/{cohort}/chunks/{chunk}/genotypes.bed",
         bim="results/{cohort}/chunks/{chunk}/genotypes.bim",
@@ -50,6 +52,9 @@ rule ingest_chunk:
     params:
         genotypes=lambda wc: cohort_input(wc, "genotypes"),
         prefix=subpath(output.bed, strip_suffix=".bed"),
+        half_calls=config["ingest"]["half_calls"],
+        multiallelic=config["ingest"]["multiallelic"],
+        build=config["genome_build"],
     conda:
         "../../envs/cohortgen.yaml"
     log:
@@ -62,4 +67,6 @@ rule ingest_chunk:
         runtime=60,
     shell:
         "cohortgen ingest --genotypes {params.genotypes:q} --plan {input.plan}"
-        " --chunk {wildcards.chunk} --out-prefix {params.prefix} --tally {output.tally} 2> {log}"
+        " --chunk {wildcards.chunk} --out-prefix {params.prefix} --tally {output.tally}"
+        " --phenotypes {input.phenotypes:q} --half-calls {params.half_calls}"
+        " --multiallelic {params.multiallelic} --genome-build {params.build} 2> {log}"

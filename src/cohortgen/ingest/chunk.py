@@ -1,42 +1,88 @@
 """Ingest one chunk: genotypes of one region -> PLINK 1 .bed/.bim/.fam + record tally (JSON).
 
 Every sample of the genotype file is kept, in file order (sample QC decides later). The .bim's
-A1 (5th column) is the ALT allele, so .bed dosages count ALT alleles.
+A1 (5th column) is the ALT allele, so .bed dosages count ALT alleles. The .fam's sex column
+comes from the phenotype sheet (1 male, 2 female, 0 unknown or not in the sheet). GT decoding
+follows ``ingest.half_calls`` and ``ingest.multiallelic``; on X (non-PAR), Y and MT, calls a
+sample's ploidy makes impossible are set missing and counted (see cohortgen.kernels.gt).
 """
 
-import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from cohortgen.errors import InputError
 from cohortgen.ingest.plan import is_plink_prefix
+from cohortgen.ingest.ploidy import is_ploidy_aware, ploidy_regions, sample_sex
 from cohortgen.io.bed import BIM_COLUMNS, read_bed, read_bim, write_bed
+from cohortgen.io.files import write_json
 from cohortgen.io.vcf import RecordTally, read_region_blocks, vcf_samples
-from cohortgen.kernels.bed import pack_dosages
-from cohortgen.kernels.gt import decode_biallelic
+from cohortgen.kernels.bed import pack_dosages, unpack_dosages
+from cohortgen.kernels.gt import HALF_CALL_MODES, PLOIDY_COUNTS, apply_ploidy, decode_calls
 
 
-def fam_for_samples(samples: list[str]) -> pd.DataFrame:
-    """A .fam frame for unrelated samples of unknown sex and phenotype (FID = IID)."""
+@dataclass(frozen=True)
+class IngestRules:
+    """Decoding rules from the ``ingest`` config section and ``genome_build``."""
+
+    half_calls: str = "missing"
+    multiallelic: str = "drop"
+    genome_build: str = "GRCh38"
+
+
+def fam_for_samples(samples: list[str], sex: np.ndarray | None = None) -> pd.DataFrame:
+    """A .fam frame for unrelated samples (FID = IID) of the given sex (int, 0 unknown)."""
+    sex = np.zeros(len(samples), dtype=np.int64) if sex is None else sex.astype(np.int64)
     return pd.DataFrame({"fid": samples, "iid": samples, "father": "0", "mother": "0",
-                         "sex": 0, "pheno": -9})
+                         "sex": sex, "pheno": -9})
 
 
-def _vcf_chunk(path: Path, contig: str, start: int, end: int, tally: RecordTally):
+def _ploidy(dosage: np.ndarray, contig: str, pos, sex: np.ndarray, rules: IngestRules,
+            tally: RecordTally) -> None:
+    """Apply sex-aware ploidy to ``dosage`` in place (X, Y and MT only) and count changes."""
+    if not is_ploidy_aware(contig) or dosage.shape[0] == 0:
+        return
+    counts = apply_ploidy(dosage, ploidy_regions(contig, pos, rules.genome_build), sex)
+    for name, total in zip(PLOIDY_COUNTS, counts.sum(axis=0).tolist(), strict=True):
+        tally.genotypes[name] += total
+
+
+def _decode_block(path: Path, block, rules: IngestRules, tally: RecordTally) -> np.ndarray:
+    dosage, n_half = decode_calls(block.alleles, block.alt_index, HALF_CALL_MODES[rules.half_calls])
+    if n_half.any():
+        if rules.half_calls == "error":
+            first = int(np.flatnonzero(n_half)[0])
+            raise InputError(
+                f"{path}: record {block.chrom[first]}:{block.pos[first]} has {n_half[first]} "
+                "half-call(s) such as './1'; set ingest.half_calls to missing, haploid or "
+                "reference to accept them"
+            )
+        tally.genotypes[f"half_calls_{rules.half_calls}"] += int(n_half.sum())
+    return dosage
+
+
+def _vcf_chunk(path: Path, contig: str, start: int, end: int, sex_of, rules: IngestRules,
+               tally: RecordTally):
     samples = vcf_samples(path)
+    sex = sex_of(samples)
     packed, bims = [], []
-    for block in read_region_blocks(path, contig, start, end, tally):
-        packed.append(pack_dosages(decode_biallelic(block.alleles)))
+    for block in read_region_blocks(path, contig, start, end, tally,
+                                    multiallelic=rules.multiallelic):
+        dosage = _decode_block(path, block, rules, tally)
+        _ploidy(dosage, contig, block.pos, sex, rules, tally)
+        packed.append(pack_dosages(dosage))
         bims.append(pd.DataFrame({"chrom": block.chrom, "id": block.ids, "cm": 0.0,
                                   "pos": block.pos, "a1": block.alt, "a2": block.ref}))
     nb = (len(samples) + 3) // 4
     bed = np.concatenate(packed) if packed else np.zeros((0, nb), np.uint8)
     bim = pd.concat(bims, ignore_index=True) if bims else pd.DataFrame(columns=BIM_COLUMNS)
-    return bed, bim, fam_for_samples(samples)
+    return bed, bim, fam_for_samples(samples, sex)
 
 
-def _bed_chunk(prefix: Path, contig: str, start: int, end: int, tally: RecordTally):
+def _bed_chunk(prefix: Path, contig: str, start: int, end: int, sex_of, rules: IngestRules,
+               tally: RecordTally):
     """The .bim rows of the region, in file order; only the span from the first to the last of
     them is read (a .bim need not be sorted, nor hold a contig in one block)."""
     bim = read_bim(Path(f"{prefix}.bim"))
@@ -45,18 +91,35 @@ def _bed_chunk(prefix: Path, contig: str, start: int, end: int, tally: RecordTal
     first = int(rows[0]) if rows.size else 0
     span = slice(first, int(rows[-1]) + 1) if rows.size else slice(0, 0)
     bed, span_bim, fam = read_bed(prefix, variant_slice=span)
-    tally.n_in = tally.n_kept = len(rows)
+    tally.n_in = tally.n_kept = tally.n_variants = len(rows)
     chunk_bim = span_bim.iloc[rows - first].reset_index(drop=True)
-    return np.ascontiguousarray(bed[rows - first]), chunk_bim, fam
+    bed = np.ascontiguousarray(bed[rows - first])
+    sex = sex_of(fam["iid"].astype(str).tolist(), fam["sex"].to_numpy())
+    if is_ploidy_aware(contig):
+        dosage = unpack_dosages(bed, len(fam))
+        _ploidy(dosage, contig, chunk_bim["pos"].to_numpy(), sex, rules, tally)
+        bed = pack_dosages(dosage)
+    return bed, chunk_bim, fam.assign(sex=sex.astype(np.int64))
 
 
 def ingest_chunk(genotypes: str, contig: str, start: int, end: int, out_prefix: Path,
-                 tally_json: Path) -> dict:
-    """Convert one region to ``out_prefix.{bed,bim,fam}`` and write its record tally."""
+                 tally_json: Path, phenotypes: Path | None = None,
+                 rules: IngestRules = IngestRules()) -> dict:
+    """Convert one region to ``out_prefix.{bed,bim,fam}`` and write its record tally.
+
+    Sex comes from ``phenotypes`` (else a PLINK input's .fam, else unknown)."""
+    if rules.half_calls not in HALF_CALL_MODES or rules.multiallelic not in ("drop", "split"):
+        raise InputError(f"ingest: unknown rule in {rules}; see ingest.* in the config schema")
+
+    def sex_of(samples: list[str], fallback: np.ndarray | None = None) -> np.ndarray:
+        if phenotypes is None and fallback is not None:
+            return np.where(np.isin(fallback, (1, 2)), fallback, 0).astype(np.int8)
+        return sample_sex(phenotypes, samples)
+
     tally = RecordTally()
     reader = _bed_chunk if is_plink_prefix(genotypes) else _vcf_chunk
-    bed, bim, fam = reader(Path(genotypes), contig, start, end, tally)
+    bed, bim, fam = reader(Path(genotypes), contig, start, end, sex_of, rules, tally)
     write_bed(Path(out_prefix), bed, bim, fam)
     summary = {"contig": contig, "start": start, "end": end, **tally.as_dict()}
-    Path(tally_json).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    write_json(Path(tally_json), summary)
     return summary

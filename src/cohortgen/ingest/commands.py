@@ -16,6 +16,7 @@ def _simulate(a):
         n_chromosomes=a.chromosomes,
         chromosome_mb=a.chromosome_mb,
         seed=a.seed,
+        x_mb=a.x_mb,
     )
     print(json.dumps(summary, indent=2, sort_keys=True, default=str))
 
@@ -23,7 +24,8 @@ def _simulate(a):
 def _validate(a):
     from cohortgen.ingest.validate import validate_inputs
 
-    validate_inputs(a.genotypes, a.phenotypes, a.diseases, a.covariates, Path(a.manifest))
+    validate_inputs(a.genotypes, a.phenotypes, a.diseases, a.covariates, Path(a.manifest),
+                    max_sample_loss=a.max_sample_loss)
 
 
 def _plan(a):
@@ -33,7 +35,7 @@ def _plan(a):
 
 
 def _ingest(a):
-    from cohortgen.ingest.chunk import ingest_chunk
+    from cohortgen.ingest.chunk import IngestRules, ingest_chunk
     from cohortgen.ingest.plan import read_plan
 
     plan = read_plan(Path(a.plan)).set_index("chunk_id")
@@ -47,6 +49,8 @@ def _ingest(a):
         int(row["end"]),
         Path(a.out_prefix),
         Path(a.tally),
+        phenotypes=Path(a.phenotypes) if a.phenotypes else None,
+        rules=IngestRules(a.half_calls, a.multiallelic, a.genome_build),
     )
 
 
@@ -62,6 +66,8 @@ def register(sub) -> None:
         (("--chromosomes",), {"type": int, "default": 3}),
         (("--chromosome-mb",), {"type": float, "default": 20.0}),
         (("--seed",), {"type": int, "default": 42}),
+        (("--x-mb",), {"type": float, "default": 20.0,
+                       "help": "length of chrX in Mb (PAR1 + non-PAR); 0 for none"}),
     )
     add_command(
         sub,
@@ -73,6 +79,8 @@ def register(sub) -> None:
         many("--diseases"),
         many("--covariates"),
         req("--manifest"),
+        (("--max-sample-loss",), {"type": float, "default": 0.05,
+                                  "help": "largest fraction of samples without a match"}),
     )
     add_command(
         sub,
@@ -93,4 +101,9 @@ def register(sub) -> None:
         req("--chunk"),
         req("--out-prefix"),
         req("--tally"),
+        (("--phenotypes",), {"help": "sheet whose sex column fills the .fam"}),
+        (("--half-calls",), {"choices": ["missing", "haploid", "reference", "error"],
+                             "default": "missing"}),
+        (("--multiallelic",), {"choices": ["drop", "split"], "default": "drop"}),
+        (("--genome-build",), {"choices": ["GRCh37", "GRCh38"], "default": "GRCh38"}),
     )

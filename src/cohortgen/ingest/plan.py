@@ -15,7 +15,7 @@ import pandas as pd
 
 from cohortgen.errors import InputError
 from cohortgen.io.bed import read_bim
-from cohortgen.io.vcf import open_vcf
+from cohortgen.io.vcf import declared_contigs, open_vcf
 from cohortgen.io.vcf_index import TBI_WINDOW_BP, ContigIndex, index_path, read_index
 
 PLAN_COLUMNS = ["chunk_id", "contig", "start", "end", "n_variants"]
@@ -23,7 +23,7 @@ PLAN_COLUMNS = ["chunk_id", "contig", "start", "end", "n_variants"]
 
 def is_plink_prefix(genotypes: str) -> bool:
     """True when ``genotypes`` names a PLINK 1 fileset prefix rather than a VCF/BCF file."""
-    return not (genotypes.endswith((".vcf.gz", ".vcf.bgz", ".bcf")))
+    return not genotypes.endswith((".vcf.gz", ".vcf.bgz", ".bcf", ".vcf"))
 
 
 def _contig_header(vcf_path: Path) -> tuple[list[str], dict[str, int]]:
@@ -52,11 +52,24 @@ def _boundaries(contig: ContigIndex, n_chunks: int, length: int) -> list[int]:
     return sorted({int(s) for s in starts if 1 < s <= length})
 
 
+def _check_declared(vcf_path: Path, contigs: list[str]) -> None:
+    """InputError if records lie on a contig the VCF header does not declare."""
+    declared = declared_contigs(vcf_path)
+    undeclared = [c for c in contigs if declared is not None and c not in declared]
+    if undeclared:
+        raise InputError(
+            f"{vcf_path}: records on contig {undeclared[0]!r}, which the header does not "
+            f"declare; add '##contig=<ID={undeclared[0]},length=...>' (bcftools reheader) or "
+            "fix the CHROM column"
+        )
+
+
 def plan_vcf_chunks(vcf_path: Path, variants_per_chunk: int) -> pd.DataFrame:
     """Chunk plan of an indexed VCF/BCF (see module doc)."""
     vcf_path = Path(vcf_path)
     names, lengths = _contig_header(vcf_path)
     contigs = read_index(index_path(vcf_path), contig_names=names)
+    _check_declared(vcf_path, [c.name for c in contigs if c.n_records])
     rows = []
     for contig in contigs:
         if contig.n_records == 0:

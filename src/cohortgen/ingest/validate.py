@@ -58,12 +58,31 @@ def check_sample_overlap(geno_samples: list[str], sheet_samples: list[str], geno
     return overlap
 
 
+def check_sample_loss(geno_samples: list[str], sheet_samples: list[str], genotypes: str,
+                      phenotypes: str, max_loss: float) -> None:
+    """InputError if more than ``max_loss`` of the genotyped samples lack a sheet row, or of the
+    sheet's samples lack genotypes (the analysis uses samples in both)."""
+    sheet, geno = set(sheet_samples), set(geno_samples)
+    no_sheet = [s for s in geno_samples if s not in sheet]
+    no_geno = [s for s in sheet_samples if s not in geno]
+    for lacking, total, source, other in ((no_sheet, len(geno_samples), genotypes, phenotypes),
+                                          (no_geno, len(sheet_samples), phenotypes, genotypes)):
+        if len(lacking) > max_loss * total:
+            raise InputError(
+                f"{other}: lacks {len(lacking)} of the {total} samples in {source} (more than "
+                f"ingest.max_sample_loss = {max_loss:g}), e.g. {', '.join(map(repr, lacking[:3]))}"
+                "; check that both files cover the same samples, or raise "
+                "ingest.max_sample_loss to analyse only the samples in both"
+            )
+
+
 def validate_inputs(genotypes: str, phenotypes: str, diseases: list[str], covariates: list[str],
-                    manifest_json: Path) -> dict:
+                    manifest_json: Path, max_sample_loss: float = 0.05) -> dict:
     """Check both inputs and write the manifest; return it."""
     sheet = read_phenotypes(Path(phenotypes), diseases, covariates)
     geno_samples = genotype_samples(genotypes)
     overlap = check_sample_overlap(geno_samples, sheet.index.tolist(), genotypes, phenotypes)
+    check_sample_loss(geno_samples, sheet.index.tolist(), genotypes, phenotypes, max_sample_loss)
     files = [*genotype_files(genotypes), Path(phenotypes)]
     manifest = {
         "files": [{"path": str(p), "bytes": p.stat().st_size, "sha256": sha256sum(p)}

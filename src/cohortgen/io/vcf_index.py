@@ -51,8 +51,24 @@ def index_path(vcf: Path) -> Path:
         candidate = Path(str(vcf) + suffix)
         if candidate.exists():
             return candidate
+    if _early_record_has_spaces(vcf):
+        raise InputError(f"{vcf}: no index, and a record is separated by spaces, not tabs "
+                         "(so tabix cannot index it); VCF columns must be tab-separated")
     raise InputError(f"{vcf}: no index found (.tbi or .csi); create one with `tabix -p vcf {vcf}` "
                      "or `bcftools index`")
+
+
+def _early_record_has_spaces(vcf: Path, n_lines: int = 10_000) -> bool:
+    """True if one of the first ``n_lines`` lines of a bgzipped VCF is a record with spaces
+    but no tab (a hint for why it has no index)."""
+    try:
+        with gzip.open(vcf, "rb") as handle:
+            for _, line in zip(range(n_lines), handle, strict=False):
+                if not line.startswith(b"#") and b"\t" not in line and b" " in line:
+                    return True
+    except (OSError, EOFError):
+        pass
+    return False
 
 
 def read_index(path: Path, contig_names: list[str] | None = None) -> list[ContigIndex]:
