@@ -7,11 +7,20 @@
 #                                    ingest.json, variant_stats.tsv, variant_qc.tsv, assoc.tsv
 #   qc/summary.json                  QC funnel: counts per step and reason (shareable)
 #   qc/samples.tsv, qc/keep.txt      per-sample metrics and decision (private)
+#   qc/related_pairs.tsv             KING kinship > threshold: IDs, kinship, degree (private)
+#   qc/pruned.{bed,bim,fam}          LD-pruned common autosomal set for het/KING/PCA (private)
 #   qc/variants.tsv.gz               per-variant metrics and decision
+#   qc/genotypes.{bed,bim,fam}       QC'd genotypes: kept samples x passing variants (private)
 #   qc/pcs.tsv, qc/pca.json          ancestry PCs (private) and eigenvalues
 #   assoc/null_model.{tsv,json}      null models per disease (tsv private)
 #   gwas/<disease>.tsv.gz            GWAS-SSF (+ .tbi, -meta.yaml)
 #   gwas/summary.tsv                 per disease: cases, controls, lambda GC, hits, status
+#   prs/match/<score>.json           published-score match log: counts per match status
+#   prs/scores/<score>.tsv.gz        per-sample SUM, AVG, Z_norm1, Z_norm2 (private)
+#   prs/performance.tsv, deciles.tsv per disease and score: AUC, OR/SD, R2 (shareable)
+#   prs/incohort/<disease>.*         in-cohort C+T / LDpred2-auto: performance, held-out scores
+#                                    (private), LDpred2-auto PGS Catalog scoring file
+#   prs/incohort_performance.tsv     in-cohort performance, all diseases (shareable)
 #   report/index.html                self-contained report (aggregates only)
 #   provenance.json                  software versions, config hash, input checksums
 #   logs/, benchmarks/               one log and benchmark per job
@@ -34,8 +43,23 @@ include: "workflow/rules/assoc.smk"
 include: "workflow/rules/report.smk"
 
 
+if config["prs"]["scores"] or config["prs"]["incohort"]["enabled"]:
+
+    include: "workflow/rules/prs.smk"
+
+
 rule all:
     input:
         expand("results/{cohort}/report/index.html", cohort=config["cohorts"]),
         expand("results/{cohort}/provenance.json", cohort=config["cohorts"]),
+        (
+            expand("results/{cohort}/prs/performance.tsv", cohort=config["cohorts"])
+            if config["prs"]["scores"]
+            else []
+        ),
+        (
+            expand("results/{cohort}/prs/incohort_performance.tsv", cohort=config["cohorts"])
+            if config["prs"]["incohort"]["enabled"]
+            else []
+        ),
     default_target: True

@@ -8,7 +8,8 @@ Random cohort per size: genotypes with MAF log-uniform on [0.005, 0.5] (2% missi
 Both tools run on the same .bed with the same covariates; wall time and peak RSS from
 ``/usr/bin/time -v``. A run predicted (from a 1,000-variant pilot) to exceed ``--max-seconds``
 runs on 1,000 variants only and is extrapolated (marked ``*``). A profile of our step splits the
-time into read/decode, score BLAS, Firth, counts and writing (cProfile, in-process, warm).
+time into read/decode, score BLAS, Firth (full or approximate, the default, and its genotype
+residualisation), counts and writing (cProfile, in-process, warm).
 """
 
 import argparse
@@ -143,6 +144,7 @@ def profile_ours(out: Path, m: int) -> dict:
     stats = pstats.Stats(profiler).stats
     parts = {"read_bed": "read_bed", "decode": "dosages_mean_imputed",
              "score (BLAS)": "score_statistics", "firth": "firth_batch",
+             "firth approx": "firth_approx_batch", "residualise": "residualised",
              "counts": "genotype_counts", "write": "write_tsv"}
     found = {name: 0.0 for name in parts}
     for (_, _, func), (_, _, _, cumulative, _) in stats.items():

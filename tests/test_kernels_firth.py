@@ -11,7 +11,12 @@ from scipy import special
 
 from cohortgen.io.bed import write_bed
 from cohortgen.kernels.bed import pack_dosages
-from cohortgen.kernels.firth import firth_batch, firth_logistic, firth_variant_test
+from cohortgen.kernels.firth import (
+    firth_approx_batch,
+    firth_batch,
+    firth_logistic,
+    firth_variant_test,
+)
 
 
 def naive_firth(X, y, max_iter=200, tol=1e-11, max_step=5.0, max_halvings=25):
@@ -45,6 +50,50 @@ def naive_firth(X, y, max_iter=200, tol=1e-11, max_step=5.0, max_halvings=25):
             delta /= 2
         beta, ll = beta + delta, ll_new
     return beta, False
+
+
+def naive_approx_firth(g, y, offset, max_iter=200, tol=1e-11, max_step=5.0, max_halvings=25):
+    """Clarity twin of ``firth_approx_batch`` for one variant: scalar Firth with a fixed offset.
+
+    Returns (beta, se, p, converged): p from the penalised LRT against beta = 0, se = |beta| /
+    √χ² (or 1/√I when χ² < 1e-8).
+    """
+
+    def state(beta):
+        eta = offset + beta * g
+        mu = special.expit(eta)
+        info = np.sum(mu * (1 - mu) * g**2)
+        loglik = np.sum(y * eta - np.logaddexp(0.0, eta)) + 0.5 * np.log(info)
+        h = mu * (1 - mu) * g**2 / info
+        return loglik, info, np.sum(g * (y - mu + h * (0.5 - mu)))
+
+    beta = 0.0
+    ll0 = ll = state(0.0)[0]
+    _, info, score = state(0.0)
+    for _ in range(max_iter):
+        delta = score / info
+        if abs(delta) <= tol:
+            break
+        delta = np.clip(delta, -max_step, max_step)
+        for _ in range(max_halvings + 1):
+            ll_new, info_new, score_new = state(beta + delta)
+            if ll_new >= ll - 1e-10 * (1 + abs(ll)):
+                break
+            delta /= 2
+        beta, ll, info, score = beta + delta, ll_new, info_new, score_new
+    else:
+        return np.nan, np.nan, np.nan, False
+    chi2 = max(2 * (ll - ll0), 0.0)
+    se = abs(beta) / np.sqrt(chi2) if chi2 >= 1e-8 else 1 / np.sqrt(info)
+    return beta, se, special.erfc(np.sqrt(chi2 / 2)), True
+
+
+def null_offset_and_residuals(X, y, G):
+    """ML null model of y on X (statsmodels): offset logit(μ̂) and G residualised on X in W."""
+    mu = sm.Logit(y, X).fit(disp=0, tol=1e-12).predict()
+    w = mu * (1 - mu)
+    coef = np.linalg.solve(X.T @ (X * w[:, None]), (X * w[:, None]).T @ G.T)
+    return np.log(mu / (1 - mu)), G - (X @ coef).T
 
 
 def random_data(rng, n, n_covariates, case_rate):
@@ -134,6 +183,58 @@ def test_firth_variant_test__close_to_ml_on_well_behaved_data():
     assert abs(beta) < abs(ml.params[-1])
     np.testing.assert_allclose(se, ml.bse[-1], rtol=1e-2)
     np.testing.assert_allclose(p, ml.pvalues[-1], rtol=0.1)
+
+
+def test_firth_approx_batch__matches_numpy_twin():
+    rng = np.random.default_rng(17)
+    X, y = random_data(rng, 600, 3, 0.1)
+    G = rng.binomial(2, rng.uniform(0.005, 0.4, size=(15, 1)), size=(15, 600)).astype(np.float64)
+    G[:, np.flatnonzero(y == 1)[0]] = 1.0
+    offset, G_res = null_offset_and_residuals(X, y, G)
+    beta, se, p, converged = firth_approx_batch(G_res, y, offset, tol=1e-11)
+    assert converged.all()
+    for j in range(len(G)):
+        expected = naive_approx_firth(G_res[j], y, offset)
+        assert expected[3]
+        np.testing.assert_allclose(beta[j], expected[0], rtol=0, atol=1e-8)
+        np.testing.assert_allclose([se[j], p[j]], expected[1:3], rtol=1e-6)
+
+
+def test_firth_approx_batch__close_to_full_firth_on_common_variants():
+    """n = 3,000, 20% cases, MAF 0.1-0.5, effects 0-0.3: the approximation fixes the covariate
+    coefficients at their null ML values, an O(1/n) shift, so −log10 p agrees with full Firth's
+    LRT within 0.05 (measured max 0.021, at p ~ 1e-8) and beta within 2% + 0.005 (measured
+    max |Δbeta| 0.003)."""
+    rng = np.random.default_rng(18)
+    n, m = 3000, 30
+    X, _ = random_data(rng, n, 4, 0.2)
+    G = rng.binomial(2, rng.uniform(0.1, 0.5, size=(m, 1)), size=(m, n)).astype(np.float64)
+    effects = np.where(np.arange(m) % 3 == 0, 0.3, 0.0)
+    eta = -1.5 + X[:, 1:] @ [0.3, -0.2, 0.1, 0.0] + effects @ (G - G.mean(1, keepdims=True))
+    y = (rng.random(n) < special.expit(eta)).astype(np.float64)
+    offset, G_res = null_offset_and_residuals(X, y, G)
+    beta, _, p, converged = firth_approx_batch(G_res, y, offset)
+    beta_full, _, p_full, converged_full = firth_batch(G, X, y, p_value="lrt")
+    assert converged.all()
+    assert converged_full.all()
+    assert (p < 1e-4).sum() >= 5, "some strong signals are compared too"
+    np.testing.assert_allclose(np.log10(p), np.log10(p_full), rtol=0, atol=0.05)
+    np.testing.assert_allclose(beta, beta_full, rtol=0.02, atol=0.005)
+
+
+def test_firth_approx_batch__separation_gives_finite_estimate():
+    X, y, g = separated_variant(np.random.default_rng(19))
+    G = np.stack([g, np.zeros_like(g)])
+    offset, G_res = null_offset_and_residuals(X, y, G)
+    beta, se, p, converged = firth_approx_batch(G_res, y, offset)
+    np.testing.assert_array_equal(converged, [True, False])
+    assert 2 < beta[0] < 10
+    assert 0 < se[0] < 10
+    assert 0 < p[0] < 0.05
+    np.testing.assert_allclose(p[0], special.erfc(abs(beta[0] / se[0]) / np.sqrt(2)), rtol=1e-9)
+    assert np.isnan([beta[1], se[1], p[1]]).all(), "g ≡ 0: no information, NaN"
+    with pytest.raises(ValueError, match="shapes"):
+        firth_approx_batch(G_res, y, offset[:-1])
 
 
 def test_firth_batch__rejects_unknown_p_value_and_mismatched_shapes():

@@ -16,6 +16,7 @@ STAGE_COMMANDS = (
     "cohortgen.ingest.commands",
     "cohortgen.qc.commands",
     "cohortgen.assoc.commands",
+    "cohortgen.prs.commands",
     "cohortgen.report.commands",
 )
 

@@ -1,4 +1,5 @@
-# Association: null model per disease (once), score tests per chunk, GWAS-SSF per disease.
+# Association: null model per disease (once), score tests with Firth fallback per chunk,
+# GWAS-SSF, lead loci (LD clumping) and a summary per disease.
 
 
 rule fit_null_models:
@@ -39,6 +40,11 @@ rule test_association_chunk:
         results="results/{cohort}/chunks/{chunk}/assoc.tsv",
     params:
         prefix=subpath(input.bed, strip_suffix=".bed"),
+        min_mac=config["assoc"]["min_mac"],
+        firth_p=config["assoc"]["firth_p_threshold"],
+        firth_carriers=config["assoc"]["firth_min_carriers"],
+        firth_mode=config["assoc"]["firth_mode"],
+        firth_p_value=config["assoc"]["firth_p_value"],
     conda:
         "../../envs/cohortgen.yaml"
     log:
@@ -52,6 +58,9 @@ rule test_association_chunk:
     shell:
         "cohortgen assoc --bfile {params.prefix} --null-table {input.null_table}"
         " --null-json {input.null_summary} --variant-qc {input.variant_qc}"
+        " --min-mac {params.min_mac} --firth-p-threshold {params.firth_p}"
+        " --firth-min-carriers {params.firth_carriers}"
+        " --firth-mode {params.firth_mode} --firth-p-value {params.firth_p_value}"
         " --out {output.results} 2> {log}"
 
 
@@ -77,9 +86,40 @@ rule gather_gwas:
         " --out {output.sumstats} 2> {log}"
 
 
+rule find_loci:
+    input:
+        sumstats="results/{cohort}/gwas/{disease}.tsv.gz",
+        beds=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.bed"),
+        bims=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.bim"),
+        fams=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.fam"),
+        null_table="results/{cohort}/assoc/null_model.tsv",
+    output:
+        loci="results/{cohort}/gwas/{disease}.loci.tsv",
+    params:
+        prefixes=lambda wc, input: [b.removesuffix(".bed") for b in input.beds],
+        r2=config["assoc"]["clump_r2"],
+        window_kb=config["assoc"]["clump_window_kb"],
+        p_member=config["assoc"]["clump_p_member"],
+    conda:
+        "../../envs/cohortgen.yaml"
+    log:
+        "results/{cohort}/logs/find_loci/{disease}.log",
+    benchmark:
+        "results/{cohort}/benchmarks/find_loci/{disease}.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "cohortgen find-loci --disease {wildcards.disease} --gwas {input.sumstats}"
+        " --bfiles {params.prefixes} --null-table {input.null_table}"
+        " --r2 {params.r2} --window-kb {params.window_kb} --p-member {params.p_member}"
+        " --out {output.loci} 2> {log}"
+
+
 rule summarize_gwas:
     input:
         sumstats=disease_files("results/{cohort}/gwas/{disease}.tsv.gz"),
+        loci=disease_files("results/{cohort}/gwas/{disease}.loci.tsv"),
         null_summary="results/{cohort}/assoc/null_model.json",
     output:
         summary="results/{cohort}/gwas/summary.tsv",
@@ -91,4 +131,4 @@ rule summarize_gwas:
         "results/{cohort}/logs/summarize_gwas.log",
     shell:
         "cohortgen gwas-summary --diseases {params.diseases} --gwas {input.sumstats}"
-        " --null-json {input.null_summary} --out {output.summary} 2> {log}"
+        " --loci {input.loci} --null-json {input.null_summary} --out {output.summary} 2> {log}"

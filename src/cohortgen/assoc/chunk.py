@@ -4,12 +4,15 @@ Per variant and disease (one row each, never dropped), ``status`` says where the
 from (:data:`STATUSES`):
 
 - ``OK``: score test. beta = U/V, SE = 1/√V (one-step log-odds per ALT allele), p = χ²₁ tail.
-- ``FIRTH``: Firth-penalised logistic regression of y on [X | g] (:mod:`cohortgen.kernels.firth`):
-  beta, and SE = √(I⁻¹)ₚₚ at the penalised estimate (as PLINK 2); p from the penalised
-  likelihood-ratio test by default (``firth_p_value="lrt"``, as REGENIE and logistf: the Wald p
-  of the penalised fit is anti-conservative for rare variants with few cases, ~3-4× the nominal
-  rate at α = 1e-3 for MAC < 100 with 80 cases), or Wald's as PLINK 2 (``"wald"``), in which
-  case beta/SE reproduces p. Used when the score p is below
+- ``FIRTH``: Firth-penalised logistic regression (:mod:`cohortgen.kernels.firth`). By default
+  (``firth_mode="approximate"``, REGENIE's approximate Firth) only the genotype effect is fitted,
+  on the genotype residualised on the covariates, with the null model's linear predictor
+  logit(y − r) as a fixed offset; p from the penalised LRT, SE = |beta| / √χ²_LRT. With
+  ``firth_mode="full"``, y on [X | g] as PLINK 2: SE = √(I⁻¹)ₚₚ at the penalised estimate; p
+  from the penalised likelihood-ratio test (``firth_p_value="lrt"``, as REGENIE and logistf:
+  the Wald p of the penalised fit is anti-conservative for rare variants with few cases, ~3-4×
+  the nominal rate at α = 1e-3 for MAC < 100 with 80 cases), or Wald's as PLINK 2 (``"wald"``,
+  full mode only), in which case beta/SE reproduces p. Used when the score p is below
   ``firth_p_threshold`` or the minor allele is expected to be rare in cases or in controls:
   MAC · min(n_cases, n_controls) / n < ``firth_min_carriers``, where the score test's normal
   approximation fails in unbalanced designs (Ma et al. 2013). The expected, not the observed,
@@ -32,11 +35,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cohortgen.errors import InputError
 from cohortgen.io.bed import read_bed
 from cohortgen.io.files import read_json, read_tsv, write_tsv
 from cohortgen.io.sumstats import GWAS_SSF_COLUMNS
 from cohortgen.kernels.bed import dosages_mean_imputed
-from cohortgen.kernels.firth import firth_batch
+from cohortgen.kernels.firth import firth_approx_batch, firth_batch
 from cohortgen.kernels.score import prepare_score, score_statistics, score_test_results
 from cohortgen.kernels.stats import genotype_counts
 
@@ -53,17 +57,32 @@ class FallbackSettings:
     firth_p_threshold: float = 0.05
     firth_min_carriers: int = 10
     firth_p_value: str = "lrt"
+    firth_mode: str = "approximate"
+
+    def __post_init__(self):
+        if self.firth_mode not in ("approximate", "full"):
+            raise InputError(f"assoc.firth_mode must be 'approximate' or 'full', got "
+                             f"{self.firth_mode!r}")
+        if self.firth_p_value not in ("lrt", "wald"):
+            raise InputError(f"assoc.firth_p_value must be 'lrt' or 'wald', got "
+                             f"{self.firth_p_value!r}")
+        if self.firth_mode == "approximate" and self.firth_p_value != "lrt":
+            raise InputError("assoc.firth_p_value 'wald' needs assoc.firth_mode 'full' (the "
+                             "approximate Firth p is the penalised LRT); change one of them")
 
 
 @dataclass(frozen=True)
 class DiseaseModel:
-    """One tested disease: y (k,) 0/1 and X (k, p') on its included samples (null-table rows
-    ``rows``, int64 (k,)), and its case/control masks over the .fam samples (bool (n_fam,))."""
+    """One tested disease: y (k,) 0/1, X (k, p'), null weights w and linear predictor offset
+    (float64 (k,) each) on its included samples (null-table rows ``rows``, int64 (k,)), and its
+    case/control masks over the .fam samples (bool (n_fam,))."""
 
     name: str
     rows: np.ndarray
     y: np.ndarray
     X: np.ndarray
+    w: np.ndarray
+    offset: np.ndarray
     cases: np.ndarray
     controls: np.ndarray
 
@@ -94,9 +113,25 @@ def disease_models(null: pd.DataFrame, names: list[str], fam_index: np.ndarray,
         cases[fam_index[y == 1]] = True
         controls = np.zeros(n_fam, bool)
         controls[fam_index[y == 0]] = True
-        models.append(DiseaseModel(name, rows, y[rows], _varying_columns(X[rows]), cases,
-                                   controls))
+        mu = y[rows] - null[f"r_{name}"].to_numpy(float)[rows]
+        models.append(DiseaseModel(name, rows, y[rows], _varying_columns(X[rows]),
+                                   null[f"w_{name}"].to_numpy(float)[rows], null_offset(mu),
+                                   cases, controls))
     return models
+
+
+def null_offset(mu: np.ndarray) -> np.ndarray:
+    """logit(μ̂) of the null fitted probabilities mu (float64 (k,), in (0, 1))."""
+    with np.errstate(divide="ignore"):
+        return np.log(mu) - np.log1p(-mu)
+
+
+def residualised(G: np.ndarray, X: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """G − X(XᵀWX)⁻¹XᵀWGᵀ per row: genotypes G (r, k) residualised on covariates X (k, p') in
+    the null model's weights w (k,); float64 (r, k)."""
+    XtW = X.T * w
+    coef = np.linalg.solve(XtW @ X, XtW @ G.T)
+    return np.ascontiguousarray(G - (X @ coef).T)
 
 
 def row_status(stats: dict, d: int, mac: np.ndarray, expected_minor: np.ndarray,
@@ -115,15 +150,18 @@ def row_status(stats: dict, d: int, mac: np.ndarray, expected_minor: np.ndarray,
     return status, firth
 
 
-def _firth_rows(G: np.ndarray, model: DiseaseModel, firth: np.ndarray, p_value: str):
-    """Firth (beta, se, p, converged) of the candidate rows of block G (m, n_null)."""
+def _firth_rows(G: np.ndarray, model: DiseaseModel, firth: np.ndarray,
+                settings: FallbackSettings):
+    """(rows, beta, se, p, converged) of the Firth candidate rows of block G (m, n_null)."""
     rows = np.flatnonzero(firth)
     if rows.size == 0:
         empty = np.zeros(0)
         return rows, empty, empty, empty, np.zeros(0, bool)
     G_sel = np.ascontiguousarray(G[np.ix_(rows, model.rows)])
-    beta, se, p, ok = firth_batch(G_sel, model.X, model.y, p_value=p_value)
-    return rows, beta, se, p, ok
+    if settings.firth_mode == "approximate":
+        G_res = residualised(G_sel, model.X, model.w)
+        return rows, *firth_approx_batch(G_res, model.y, model.offset)
+    return rows, *firth_batch(G_sel, model.X, model.y, p_value=settings.firth_p_value)
 
 
 def disease_block(model: DiseaseModel, d: int, stats: dict, G: np.ndarray, packed: np.ndarray,
@@ -137,7 +175,7 @@ def disease_block(model: DiseaseModel, d: int, stats: dict, G: np.ndarray, packe
         expected_minor = mac * np.minimum(n_cases, n_controls) / np.maximum(n, 1)
     status, firth = row_status(stats, d, mac, expected_minor, settings)
     beta, se, p = (stats[k][:, d].copy() for k in ("beta", "se", "p"))
-    rows, f_beta, f_se, f_p, ok = _firth_rows(G, model, firth, settings.firth_p_value)
+    rows, f_beta, f_se, f_p, ok = _firth_rows(G, model, firth, settings)
     beta[rows[ok]], se[rows[ok]], p[rows[ok]] = f_beta[ok], f_se[ok], f_p[ok]
     status[rows[ok]] = "FIRTH"
     status[rows[~ok]] = "FIRTH_CONVERGE_FAIL"

@@ -25,7 +25,7 @@ def _assoc(a):
     from cohortgen.assoc.chunk import FallbackSettings, association_chunk
 
     settings = FallbackSettings(a.min_mac, a.firth_p_threshold, a.firth_min_carriers,
-                                a.firth_p_value)
+                                a.firth_p_value, a.firth_mode)
     association_chunk(Path(a.bfile), Path(a.null_table), Path(a.null_json), Path(a.variant_qc),
                       Path(a.out), settings)
 
@@ -90,7 +90,11 @@ def register(sub) -> None:
         opt("--firth-min-carriers", 10, int, "Firth where cases or controls carry fewer minor"
             " alleles"),
         (("--firth-p-value",), {"choices": ["lrt", "wald"], "default": "lrt",
-                                "help": "Firth p-value: penalised LRT or Wald (as PLINK 2)"}),
+                                "help": "Firth p-value: penalised LRT or Wald (as PLINK 2;"
+                                        " full mode only)"}),
+        (("--firth-mode",), {"choices": ["approximate", "full"], "default": "approximate",
+                             "help": "Firth fit: genotype effect only with the null model as"
+                                     " offset (REGENIE's approximation) or all coefficients"}),
     )
     add_command(
         sub,
