@@ -19,6 +19,8 @@ $(STAMP): pyproject.toml
 
 $(DEMO)/genotypes.vcf.gz: | $(STAMP)
 	cohortgen simulate --out $(DEMO) --samples 2000 --chromosomes 3 --chromosome-mb 20 --seed 42
+	cohortgen prs-demo-score --truth $(DEMO)/truth.json --disease hypertension \
+		--genome-build GRCh38 --seed 1 --out $(DEMO)/pgs_hypertension.txt.gz
 
 demo: $(STAMP) $(DEMO)/genotypes.vcf.gz
 	snakemake --workflow-profile workflow/profiles/default --cores $(CORES)

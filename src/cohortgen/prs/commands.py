@@ -1,4 +1,5 @@
-"""PRS-stage subcommands: prs-score, prs-evaluate, prs-demo-score."""
+"""PRS-stage subcommands: prs-score, prs-evaluate, prs-demo-score, prs-incohort,
+prs-gather-incohort."""
 
 from pathlib import Path
 
@@ -42,6 +43,24 @@ def _prs_demo_score(a):
     write_demo_score(Path(a.truth), a.disease, a.genome_build, a.seed, Path(a.out))
 
 
+def _prs_incohort(a):
+    from cohortgen.prs.incohort import build_incohort
+
+    options = {"folds": a.folds, "min_maf": a.min_maf, "r2_grid": a.r2_grid,
+               "p_thresholds": a.p_thresholds, "n_chains": a.n_chains, "burn_in": a.burn_in,
+               "num_iter": a.num_iter, "threads": a.threads}
+    build_incohort(a.disease, [Path(p) for p in a.bfiles], [Path(p) for p in a.variant_qc],
+                   Path(a.keep), Path(a.pcs), Path(a.phenotypes), a.covariates, a.genome_build,
+                   a.prevalence, a.min_cases, a.min_cell_count, a.seed, options,
+                   Path(a.out_dir))
+
+
+def _prs_gather_incohort(a):
+    from cohortgen.prs.incohort import gather_performance
+
+    gather_performance([Path(p) for p in a.tables], Path(a.out))
+
+
 def register(sub) -> None:
     """Add this stage's subcommands to the ``cohortgen`` parser."""
     add_command(
@@ -71,4 +90,24 @@ def register(sub) -> None:
         "Write a PGS Catalog scoring file from a simulated cohort's truth.json.",
         req("--truth"), req("--disease"), req("--genome-build"),
         req("--seed", type=int), req("--out"),
+    )
+    add_command(
+        sub, "prs-incohort", _prs_incohort,
+        "Build, cross-validate and evaluate in-cohort C+T and LDpred2-auto scores for a disease.",
+        req("--disease"), many("--bfiles"), many("--variant-qc"), req("--keep"), req("--pcs"),
+        req("--phenotypes"), many("--covariates"), req("--genome-build"),
+        (("--prevalence",), {"type": float, "default": None,
+                             "help": "population prevalence (liability R2)"}),
+        req("--min-cases", type=int), req("--min-cell-count", type=int),
+        req("--seed", type=int), req("--folds", type=int), req("--min-maf", type=float),
+        (("--r2-grid",), {"nargs": "+", "type": float, "required": True}),
+        (("--p-thresholds",), {"nargs": "+", "type": float, "required": True}),
+        req("--n-chains", type=int), req("--burn-in", type=int), req("--num-iter", type=int),
+        (("--threads",), {"type": int, "default": 1}),
+        req("--out-dir"),
+    )
+    add_command(
+        sub, "prs-gather-incohort", _prs_gather_incohort,
+        "Concatenate the per-disease in-cohort performance tables.",
+        many("--tables"), req("--out"),
     )

@@ -1,0 +1,112 @@
+"""In-cohort scores end to end on a tiny simulated cohort (chunk inputs written here)."""
+
+import stat
+from pathlib import Path
+
+import cyvcf2
+import numpy as np
+import pandas as pd
+import pytest
+
+from cohortgen.io.bed import write_bed
+from cohortgen.io.files import read_tsv, write_tsv
+from cohortgen.io.scorefile import read_scoring_file
+from cohortgen.kernels.bed import MISSING, pack_dosages
+from cohortgen.prs.incohort import build_incohort, gather_performance
+from cohortgen.prs.stage import PERFORMANCE_COLUMNS
+from cohortgen.qc.keep import write_keep
+from cohortgen.simulate import simulate_cohort
+
+OPTIONS = {"folds": 3, "min_maf": 0.05, "r2_grid": [0.2], "p_thresholds": [1e-4, 0.01, 0.1],
+           "n_chains": 2, "burn_in": 30, "num_iter": 30, "threads": 1}
+
+
+def _vcf_dosages(vcf: Path):
+    """(samples, variant table, int8 ALT dosages (m, n)) of a bi-allelic VCF."""
+    reader = cyvcf2.VCF(str(vcf))
+    rows, dosage = [], []
+    code = np.array([0, 1, MISSING, 2], dtype=np.int8)
+    for v in reader:
+        if len(v.ALT) == 1:
+            rows.append((v.CHROM, v.POS, v.REF, v.ALT[0]))
+            dosage.append(code[v.gt_types])
+    table = pd.DataFrame(rows, columns=["chrom", "pos", "ref", "alt"])
+    return list(reader.samples), table, np.array(dosage)
+
+
+def write_chunks(cohort: Path, out: Path) -> list[Path]:
+    """One chunk (.bed + variant_qc.tsv) per autosome; returns the prefixes."""
+    samples, table, dosage = _vcf_dosages(cohort / "genotypes.vcf.gz")
+    fam = pd.DataFrame({"fid": samples, "iid": samples, "father": "0", "mother": "0",
+                        "sex": 0, "pheno": -9})
+    called = np.where(dosage >= 0, dosage, 0).sum(axis=1)
+    table["alt_freq"] = called / (2.0 * np.maximum((dosage >= 0).sum(axis=1), 1))
+    table["id"] = table["chrom"] + ":" + table["pos"].astype(str)
+    table["pass"] = True
+    prefixes = []
+    for k, chrom in enumerate(c for c in table["chrom"].unique() if c.isdigit()):
+        rows = np.flatnonzero(table["chrom"] == chrom)
+        part = table.iloc[rows]
+        bim = pd.DataFrame({"chrom": part["chrom"], "id": part["id"], "cm": 0.0,
+                            "pos": part["pos"], "a1": part["alt"], "a2": part["ref"]})
+        prefix = out / f"c{k:04d}"
+        write_bed(prefix, pack_dosages(dosage[rows]), bim, fam)
+        write_tsv(Path(f"{prefix}.variant_qc.tsv"),
+                  part[["chrom", "pos", "id", "ref", "alt", "alt_freq", "pass"]])
+        prefixes.append(prefix)
+    rng = np.random.default_rng(3)
+    write_keep(out / "keep.txt", samples[5:])
+    pcs = pd.DataFrame(rng.normal(size=(len(samples), 2)), columns=["PC1", "PC2"])
+    write_tsv(out / "pcs.tsv", pcs.assign(sample_id=samples)[["sample_id", "PC1", "PC2"]])
+    return prefixes
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    cohort = tmp_path_factory.mktemp("cohort")
+    simulate_cohort(cohort, n_samples=400, n_chromosomes=2, chromosome_mb=5.0, seed=11)
+    work = tmp_path_factory.mktemp("chunks")
+    return cohort, work, write_chunks(cohort, work)
+
+
+def run(inputs, out: Path, disease: str = "hypertension", min_cases: int = 10):
+    cohort, work, prefixes = inputs
+    return build_incohort(
+        disease, prefixes, [Path(f"{p}.variant_qc.tsv") for p in prefixes], work / "keep.txt",
+        work / "pcs.tsv", cohort / "phenotypes.tsv", ["age", "sex"], "GRCh38", 0.3, min_cases,
+        5, 42, OPTIONS, out)
+
+
+def _outputs(out: Path, disease: str = "hypertension") -> list[Path]:
+    return [out / f"{disease}.performance.tsv", out / f"{disease}.scores.tsv.gz",
+            out / f"{disease}_ldpred2.txt.gz"]
+
+
+def test_build_incohort__outputs_private_valid_and_reproducible(inputs, tmp_path):
+    table = run(inputs, tmp_path / "a")
+    paths = _outputs(tmp_path / "a")
+    assert all(p.exists() for p in paths)
+    assert stat.S_IMODE(paths[1].stat().st_mode) == 0o600
+    assert list(table.columns) == list(PERFORMANCE_COLUMNS)
+    assert list(table["score"]) == ["incohort_ct", "incohort_ldpred2"]
+    for _, row in table.iterrows():
+        if str(row["status"]).startswith("OK"):
+            assert 0.0 <= row["auc"] <= 1.0
+    scores = read_tsv(paths[1], dtype={"sample_id": str})
+    assert set(scores["fold"]) == {1, 2, 3}
+    assert not scores["sample_id"].isin([f"S{i:05d}" for i in range(1, 6)]).any()
+    scoring = read_scoring_file(paths[2], "GRCh38")
+    assert len(scoring.table) > 0
+    assert np.all(np.isfinite(scoring.table["weight"]))
+    run(inputs, tmp_path / "b")
+    for a, b in zip(paths, _outputs(tmp_path / "b"), strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_build_incohort__too_few_cases_gives_status_rows(inputs, tmp_path):
+    table = run(inputs, tmp_path, min_cases=10_000)
+    assert list(table["status"].str.startswith("SKIPPED")) == [True, True]
+    assert all(p.exists() for p in _outputs(tmp_path))
+    gathered = gather_performance([tmp_path / "hypertension.performance.tsv"],
+                                  tmp_path / "all.tsv")
+    assert len(gathered) == 2
