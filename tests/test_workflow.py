@@ -58,7 +58,21 @@ def plink_prefix(tiny_cohort, plink2) -> Path:
 
 
 @pytest.fixture(scope="module")
-def workflow_run(tmp_path_factory, tiny_cohort, plink_prefix) -> Path:
+def demo_score(tiny_cohort) -> Path:
+    out = tiny_cohort / "pgs_hypertension.txt.gz"
+    subprocess.run([str(BIN / "cohortgen"), "prs-demo-score", "--truth",
+                    str(tiny_cohort / "truth.json"), "--disease", "hypertension",
+                    "--genome-build", "GRCh38", "--seed", "1", "--out", str(out)], check=True)
+    return out
+
+
+PRS_CONFIG = {"incohort": {"enabled": True, "folds": 2, "ct": {"r2_grid": [0.2],
+                                                               "p_thresholds": [1e-4, 0.01]},
+                           "ldpred2": {"n_chains": 2, "burn_in": 30, "num_iter": 30}}}
+
+
+@pytest.fixture(scope="module")
+def workflow_run(tmp_path_factory, tiny_cohort, plink_prefix, demo_score) -> Path:
     workdir = tmp_path_factory.mktemp("run")
     cohorts = {
         "vcf": {"genotypes": str(tiny_cohort / "genotypes.vcf.gz"),
@@ -66,7 +80,9 @@ def workflow_run(tmp_path_factory, tiny_cohort, plink_prefix) -> Path:
         "plink": {"genotypes": str(plink_prefix),
                   "phenotypes": str(tiny_cohort / "phenotypes.tsv")},
     }
-    config = write_config(workdir / "config.yaml", cohorts)
+    prs = {**PRS_CONFIG, "scores": {"pgs_demo": {"file": str(demo_score),
+                                                  "diseases": ["hypertension"]}}}
+    config = write_config(workdir / "config.yaml", cohorts, prs=prs)
     result = run_snakemake(workdir, config)
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir
@@ -103,15 +119,23 @@ def test_workflow__every_output_exists_and_parses(workflow_run):
             str(first["chromosome"]), int(first["base_pair_location"]) - 1,
             int(first["base_pair_location"])))
         assert rows
+    performance = pd.read_csv(res / "prs/performance.tsv", sep="\t")
+    assert performance["score"].tolist() == ["pgs_demo"]
+    assert 0.5 < performance["auc"].iloc[0] <= 1
+    incohort = pd.read_csv(res / "prs/incohort_performance.tsv", sep="\t")
+    assert set(incohort["disease"]) == set(DISEASES)
     provenance = json.loads((res / "provenance.json").read_text())
     assert provenance["software"]["cohortgen"]
-    assert (res / "report/index.html").stat().st_size > 0
+    html = (res / "report/index.html").read_text(encoding="utf-8")
+    assert "Polygenic risk scores" in html
+    assert "incohort_ldpred2" in html
 
 
 def test_workflow__private_files_are_owner_only(workflow_run):
     res = results(workflow_run)
     for name in ["qc/samples.tsv", "qc/keep.txt", "qc/pcs.tsv", "assoc/null_model.tsv",
-                 "chunks/c0001/genotypes.bed"]:
+                 "chunks/c0001/genotypes.bed", "prs/scores/pgs_demo.tsv.gz",
+                 "prs/incohort/hypertension.scores.tsv.gz"]:
         mode = stat.S_IMODE((res / name).stat().st_mode)
         assert mode & 0o077 == 0, f"{name} has mode {oct(mode)}"
 
@@ -121,6 +145,7 @@ def test_workflow__report_and_logs_hold_no_sample_ids(workflow_run, tiny_cohort)
     res = results(workflow_run)
     shareable = [res / "report/index.html", res / "qc/summary.json", res / "gwas/summary.tsv",
                  res / "provenance.json", res / "input/manifest.json",
+                 res / "prs/performance.tsv", res / "prs/incohort_performance.tsv",
                  *sorted((res / "logs").rglob("*.log"))]
     for path in shareable:
         text = path.read_text(encoding="utf-8")
@@ -140,7 +165,8 @@ def test_workflow__rerun_is_byte_identical(workflow_run, tmp_path):
     result = run_snakemake(tmp_path, tmp_path / "config.yaml", "--until", "render_report")
     assert result.returncode == 0, result.stderr[-4000:]
     for name in ["qc/summary.json", "qc/variants.tsv.gz", "gwas/summary.tsv",
-                 "gwas/stroke.tsv.gz", "gwas/stroke.tsv.gz.tbi", "report/index.html"]:
+                 "gwas/stroke.tsv.gz", "gwas/stroke.tsv.gz.tbi", "prs/performance.tsv",
+                 "prs/incohort_performance.tsv", "report/index.html"]:
         first = (results(workflow_run) / name).read_bytes()
         again = (results(tmp_path) / name).read_bytes()
         assert first == again, f"{name} differs between identical runs"

@@ -42,7 +42,8 @@ def config_json():
 
 
 def prs_performance_files(wildcards):
-    """The cohort's PRS performance tables, when the config asks for any scores."""
-    if not config.get("prs", {}).get("scores"):
-        return []
-    return [f"results/{wildcards.cohort}/prs/performance.tsv"]
+    """The cohort's PRS performance tables: published scores and in-cohort scores, if asked for."""
+    prs = config["prs"]
+    tables = ["performance.tsv"] if prs["scores"] else []
+    tables += ["incohort_performance.tsv"] if prs["incohort"]["enabled"] else []
+    return [f"results/{wildcards.cohort}/prs/{name}" for name in tables]

@@ -23,6 +23,7 @@ import numba
 import numpy as np
 import pandas as pd
 
+from cohortgen.errors import InputError
 from cohortgen.io.bed import read_bed
 from cohortgen.io.files import read_tsv, write_tsv
 from cohortgen.io.phenotypes import read_phenotypes
@@ -216,13 +217,20 @@ def build_incohort(disease: str, bfiles: list[Path], variant_qc_paths: list[Path
     else:
         contig = geno.variants["chrom"].to_numpy()
         pos = geno.variants["pos"].to_numpy(np.int64)
-        cv = cross_validated_scores(geno.packed, geno.n_samples, contig, pos, y, design, folds,
-                                    builders(options), seed)
-        rows = performance_rows(disease, cv, y, design, prevalence, min_cell_count)
-        scores = cv.scores
-        weights, status = final_ldpred_weights(geno, y, design, seed, options)
-        if weights is None:
-            rows[-1]["status"] = f"{rows[-1]['status']}; final refit: {status}, no scoring file"
+        try:
+            cv = cross_validated_scores(geno.packed, geno.n_samples, contig, pos, y, design,
+                                        folds, builders(options), seed)
+        except InputError as exc:  # a training fold too small for its null model
+            print(f"{disease}: {exc}", file=sys.stderr)
+            status = "FAILED: a training fold's null model did not fit (too few cases or controls)"
+            rows = [_status_row(disease, name, status) for name in METHODS.values()]
+            scores = {}
+        else:
+            rows = performance_rows(disease, cv, y, design, prevalence, min_cell_count)
+            scores = cv.scores
+            weights, status = final_ldpred_weights(geno, y, design, seed, options)
+            if weights is None:
+                rows[-1]["status"] = f"{rows[-1]['status']}; final refit: {status}, no scoring file"
     n_used = write_ldpred_scoring_file(out_dir / f"{disease}_ldpred2.txt.gz", geno.variants,
                                        weights, disease, genome_build)
     print(f"{disease}: LDpred2-auto scoring file with {n_used} variants", file=sys.stderr)
