@@ -1,0 +1,251 @@
+"""QC kernels (fresh Python driver process, start-up included) vs PLINK 2, side by side.
+
+Usage: ``.venv/bin/python bench/bench_qc.py [--sizes 2000,5000,21000] [--variants 100000]
+[--threads 2] [--max-seconds 600]``
+
+Random cohort per size N: M variants (MAF uniform on [0.01, 0.5], Hardy-Weinberg genotypes, 1%
+missing), generated and packed in variant blocks with ``pack_dosages`` and written with
+``write_bed``. Operations, each run by both tools on the same fileset with the same thread count:
+
+- ``freq``, ``missing``, ``hardy``, ``het`` and all four at once (``all``): our driver reads the
+  .bed with ``read_bed`` and calls ``genotype_counts``, ``sample_missing_counts``,
+  ``hwe_exact_midp`` and ``het_f``; PLINK 2 runs ``--freq``, ``--missing``, ``--hardy midp``,
+  ``--het`` (one at a time, then all in one call).
+- ``king``: ``king_counts`` + ``king_kinship`` vs ``--make-king-table`` on 20,000 random variants.
+- ``pca``: ``randomized_pca`` k=10 vs ``--pca approx 10`` on the same 20,000 variants.
+- ``prune``: ``ld_prune`` 50 5 0.2 vs ``--indep-pairwise 50 5 0.2`` on all M variants.
+
+Each run is one child process timed for wall seconds and peak RSS with ``/usr/bin/time -v``
+(else ``getrusage(RUSAGE_CHILDREN)``, which only reports the largest child so far). Our driver
+saves its results with ``np.save`` (binary); PLINK 2 writes text tables. A warm-up on a tiny
+cohort fills the Numba cache first (its wall time is printed: the one-off compile cost). A run
+predicted to exceed ``--max-seconds`` (from the previous size, scaled by N and M; N² for KING) or,
+for KING, to need more than ``--king-max-gb`` of n×n matrices, is skipped and says so.
+"""
+
+import argparse
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cohortgen.io.bed import write_bed
+from cohortgen.kernels.bed import n_bytes, pack_dosages
+
+M_SUBSET = 20_000
+BLOCK = 2_000
+TIME = Path("/usr/bin/time")
+
+DRIVER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    from cohortgen.io.bed import read_bed
+
+    op, prefix, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    packed, bim, fam = read_bed(prefix)
+    n, m = len(fam), len(bim)
+    if op in ("freq", "missing", "hardy", "het", "all"):
+        from cohortgen.kernels.heterozygosity import het_f
+        from cohortgen.kernels.hwe import hwe_exact_midp
+        from cohortgen.kernels.stats import genotype_counts, sample_missing_counts
+
+        counts = genotype_counts(packed, n, np.ones(n, dtype=bool))
+        hom_alt, het, hom_ref = counts[:, 0], counts[:, 1], counts[:, 2]
+        called = hom_alt + het + hom_ref
+        freq = (het + 2.0 * hom_alt) / (2.0 * called)
+        np.save(out / "freq.npy", freq)
+        if op in ("missing", "all"):
+            np.save(out / "smiss.npy", sample_missing_counts(packed, n, np.ones(m, dtype=bool)))
+        if op in ("hardy", "all"):
+            np.save(out / "hardy.npy", hwe_exact_midp(het, hom_alt, hom_ref))
+        if op in ("het", "all"):
+            np.save(out / "het.npy", het_f(packed, n, np.ones(m, dtype=bool), freq)[3])
+    elif op == "king":
+        from cohortgen.kernels.relatedness import king_counts, king_kinship
+
+        np.save(out / "king.npy", king_kinship(*king_counts(packed, n)))
+    elif op == "pca":
+        from cohortgen.kernels.pca import randomized_pca
+
+        np.save(out / "pcs.npy", randomized_pca(packed, n, n_components=10)[1])
+    elif op == "prune":
+        from cohortgen.kernels.ld import ld_prune
+
+        np.save(out / "keep.npy", ld_prune(packed, n, bim["pos"].to_numpy(), 50, 5, 0.2))
+    else:
+        raise SystemExit(f"unknown op {op}")
+    """
+)
+
+PLINK_FLAGS = {
+    "freq": ["--freq"],
+    "missing": ["--missing"],
+    "hardy": ["--hardy", "midp"],
+    "het": ["--het"],
+    "all": ["--freq", "--missing", "--hardy", "midp", "--het"],
+    "king": ["--make-king-table"],
+    "pca": ["--pca", "approx", "10"],
+    "prune": ["--indep-pairwise", "50", "5", "0.2"],
+}
+OPERATIONS = ["freq", "missing", "hardy", "het", "all", "king", "pca", "prune"]
+SUBSET_OPS = {"king", "pca"}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="2000,5000,21000",
+                        help="comma-separated sample counts")
+    parser.add_argument("--variants", type=int, default=100_000)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--max-seconds", type=float, default=600.0)
+    parser.add_argument("--king-max-gb", type=float, default=8.0)
+    args = parser.parse_args()
+    args.sizes = [int(s) for s in args.sizes.split(",") if s]
+    return args
+
+
+def write_cohort(prefix: Path, n: int, m: int, seed: int) -> None:
+    """Random bed/bim/fam: MAF ~ U(0.01, 0.5) (A1 = minor), HWE genotypes, 1% missing."""
+    rng = np.random.default_rng(seed)
+    packed = np.empty((m, n_bytes(n)), dtype=np.uint8)
+    maf = rng.uniform(0.01, 0.5, m)
+    for lo in range(0, m, BLOCK):
+        hi = min(lo + BLOCK, m)
+        p = maf[lo:hi, None].astype(np.float32)
+        u = rng.random((hi - lo, n), dtype=np.float32)
+        # u < 0.01 missing; then 0.99 * (p², 2pq, q²) for dosages 2, 1, 0
+        hom_alt = 0.01 + 0.99 * p * p
+        het = hom_alt + 0.99 * 2 * p * (1 - p)
+        dosage = (u < het).astype(np.int8) + (u < hom_alt)
+        dosage[u < 0.01] = -1
+        packed[lo:hi] = pack_dosages(dosage)
+    ids = [f"s{i:06d}" for i in range(n)]
+    bim = pd.DataFrame({"chrom": "1", "id": [f"v{i}" for i in range(m)], "cm": 0.0,
+                        "pos": np.arange(1, m + 1) * 100, "a1": "A", "a2": "G"})
+    fam = pd.DataFrame({"fid": ids, "iid": ids, "father": "0", "mother": "0", "sex": 0,
+                        "pheno": "-9"})
+    write_bed(prefix, packed, bim, fam)
+    pick = np.sort(rng.choice(m, size=min(M_SUBSET, m), replace=False))
+    write_bed(prefix.with_name(prefix.name + "_sub"), packed[pick],
+              bim.iloc[pick].reset_index(drop=True), fam)
+
+
+def timed(command: list[str], env: dict) -> tuple[float, float]:
+    """(wall seconds, peak RSS MB) of one child process."""
+    if TIME.exists():
+        start = time.perf_counter()
+        result = subprocess.run([str(TIME), "-v", *command], capture_output=True, text=True,
+                                env=env)
+        wall = time.perf_counter() - start
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
+        rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)
+        return wall, int(rss.group(1)) / 1024 if rss else float("nan")
+    start = time.perf_counter()
+    subprocess.run(command, capture_output=True, env=env, check=True)
+    wall = time.perf_counter() - start
+    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def ours_command(op: str, prefix: Path, out: Path, driver: Path) -> list[str]:
+    out.mkdir(exist_ok=True)
+    return [sys.executable, str(driver), op, str(prefix), str(out)]
+
+
+def plink_command(op: str, prefix: Path, out: Path, threads: int) -> list[str]:
+    return ["plink2", "--bfile", str(prefix), *PLINK_FLAGS[op], "--threads", str(threads),
+            "--out", str(out)]
+
+
+def king_gb(n: int) -> float:
+    """n×n matrices alive in king_counts + king_kinship: 4 int64 counts + ~5 float64."""
+    return 9 * 8 * n * n / 1e9
+
+
+def predicted(op: str, tool: str, n: int, previous: dict) -> float | None:
+    """Seconds predicted from the last measured size: the tool's fastest run so far (start-up)
+    plus the rest scaled by N (N² for KING)."""
+    if (op, tool) not in previous:
+        return None
+    n0, wall0 = previous[op, tool]
+    start = min(wall for (_, t), (_, wall) in previous.items() if t == tool)
+    return start + (wall0 - start) * (n / n0) ** (2 if op == "king" else 1)
+
+
+def main() -> None:
+    args = parse_args()
+    threads = str(args.threads)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads,
+           "NUMBA_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    if shutil.which("plink2") is None:
+        raise SystemExit("plink2 not found on PATH")
+    rows, previous = [], {}
+    with tempfile.TemporaryDirectory(prefix="bench_qc.") as tmp:
+        tmp = Path(tmp)
+        driver = tmp / "driver.py"
+        driver.write_text(DRIVER)
+        warm = tmp / "warm"
+        write_cohort(warm, 200, 2_000, seed=0)
+        start = time.perf_counter()
+        for op in ("all", "king", "pca", "prune"):
+            prefix = warm.with_name("warm_sub") if op in SUBSET_OPS else warm
+            timed(ours_command(op, prefix, tmp / "warm_out", driver), env)
+        warm_wall = time.perf_counter() - start
+        for n in args.sizes:
+            prefix = tmp / f"g{n}"
+            start = time.perf_counter()
+            write_cohort(prefix, n, args.variants, seed=n)
+            print(f"N={n}: cohort written in {time.perf_counter() - start:.1f} s", flush=True)
+            for op in OPERATIONS:
+                m = min(M_SUBSET, args.variants) if op in SUBSET_OPS else args.variants
+                bfile = prefix.with_name(prefix.name + "_sub") if op in SUBSET_OPS else prefix
+                result = {}
+                for tool in ("ours", "plink2"):
+                    guess = predicted(op, tool, n, previous)
+                    if op == "king" and tool == "ours" and king_gb(n) > args.king_max_gb:
+                        result[tool] = f"skip ~{king_gb(n):.0f}GB"
+                    elif guess is not None and guess > args.max_seconds:
+                        result[tool] = f"skip ~{guess:.0f}s"
+                    else:
+                        out = tmp / f"{tool}_{op}_{n}"
+                        command = (ours_command(op, bfile, out, driver) if tool == "ours"
+                                   else plink_command(op, bfile, out, args.threads))
+                        result[tool] = timed(command, env)
+                        previous[op, tool] = (n, result[tool][0])
+                rows.append((op, n, m, result["ours"], result["plink2"]))
+                print(f"  {op} done", flush=True)
+            for path in tmp.glob(f"*_{n}*"):
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink()
+            for path in tmp.glob(f"g{n}*"):
+                path.unlink()
+    print(f"\nthreads {args.threads}; Numba cache warm-up (tiny cohort, 4 driver runs) "
+          f"{warm_wall:.1f} s; ratio = cohortgen s / plink2 s; skip = predicted over "
+          f"--max-seconds {args.max_seconds:.0f} or over --king-max-gb {args.king_max_gb:.0f}")
+    print(f"{'operation':<10} {'N':>7} {'M':>8} {'cohortgen s':>12} {'plink2 s':>9} "
+          f"{'ratio':>6} {'cohortgen MB':>13} {'plink2 MB':>10}")
+    for op, n, m, ours, theirs in rows:
+        cells = []
+        for value in (ours, theirs):
+            cells.append((f"{value[0]:.2f}", f"{value[1]:.0f}") if isinstance(value, tuple)
+                         else (value, "-"))
+        ratio = (f"{ours[0] / theirs[0]:.2f}"
+                 if isinstance(ours, tuple) and isinstance(theirs, tuple) else "-")
+        print(f"{op:<10} {n:>7} {m:>8} {cells[0][0]:>12} {cells[1][0]:>9} {ratio:>6} "
+              f"{cells[0][1]:>13} {cells[1][1]:>10}")
+
+
+if __name__ == "__main__":
+    main()
