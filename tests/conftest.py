@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import subprocess
 
 import pytest
 
@@ -27,3 +28,17 @@ def plink2() -> str:
 def plink19() -> str:
     """Path of Debian's ``plink1.9``."""
     return require_tool("plink1.9")
+
+
+@pytest.fixture(scope="session")
+def simulated_bfile(tmp_path_factory, plink2):
+    """~4,000 variants on one 10 Mb chromosome, 500 samples in 3 populations, via plink2."""
+    from cohortgen.simulate import simulate_cohort
+
+    out = tmp_path_factory.mktemp("simulated_bfile")
+    simulate_cohort(out, n_samples=500, n_chromosomes=1, chromosome_mb=10.0, seed=3)
+    prefix = out / "g"
+    command = [plink2, "--vcf", out / "genotypes.vcf.gz", "--make-bed", "--out", prefix,
+               "--threads", "2"]
+    subprocess.run(command, check=True, capture_output=True)
+    return prefix

@@ -14,7 +14,6 @@ import pytest
 from cohortgen.io.bed import read_bed
 from cohortgen.kernels.bed import MISSING, pack_dosages
 from cohortgen.kernels.ld import _bp_windows, _count_windows, ld_prune, ld_prune_naive
-from cohortgen.simulate import simulate_cohort
 
 
 def planted_dosages(rng, n_variants=400, n_samples=203):
@@ -91,28 +90,6 @@ def test_ld_prune__rejects_bad_arguments():
     with pytest.raises(ValueError, match="pos must have shape"):
         ld_prune(packed, 8, pos[:2], 5, 1, 0.2)
 
-
-@pytest.fixture(scope="module")
-def simulated_bfile(tmp_path_factory, plink2):
-    """~4,000 variants on one 10 Mb chromosome, 500 samples in 3 populations, via plink2."""
-    out = tmp_path_factory.mktemp("ld")
-    simulate_cohort(out, n_samples=500, n_chromosomes=1, chromosome_mb=10.0, seed=3)
-    prefix = out / "g"
-    subprocess.run(
-        [
-            plink2,
-            "--vcf",
-            out / "genotypes.vcf.gz",
-            "--make-bed",
-            "--out",
-            prefix,
-            "--threads",
-            "2",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return prefix
 
 
 @pytest.mark.reference

@@ -17,7 +17,6 @@ import pytest
 from cohortgen.io.bed import read_bed
 from cohortgen.kernels.bed import MISSING, pack_dosages
 from cohortgen.kernels.pca import randomized_pca
-from cohortgen.simulate import simulate_cohort
 
 
 def structured_dosages(rng, n_samples=300, n_variants=2000):
@@ -94,28 +93,6 @@ def test_randomized_pca__rejects_bad_arguments():
     with pytest.raises(ValueError, match="lie in"):
         randomized_pca(packed, 20, np.array([0, 20]), n_components=1)
 
-
-@pytest.fixture(scope="module")
-def simulated_bfile(tmp_path_factory, plink2):
-    """~4,000 variants on one 10 Mb chromosome, 500 samples in 3 populations, via plink2."""
-    out = tmp_path_factory.mktemp("pca")
-    simulate_cohort(out, n_samples=500, n_chromosomes=1, chromosome_mb=10.0, seed=3)
-    prefix = out / "g"
-    subprocess.run(
-        [
-            plink2,
-            "--vcf",
-            out / "genotypes.vcf.gz",
-            "--make-bed",
-            "--out",
-            prefix,
-            "--threads",
-            "2",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return prefix
 
 
 @pytest.mark.reference
