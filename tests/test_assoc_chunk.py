@@ -10,7 +10,7 @@ from cohortgen.assoc.chunk import (
     FallbackSettings,
     association_chunk,
     chunk_results,
-    residualised,
+    disease_models,
 )
 from cohortgen.assoc.null_model import fit_null_models
 from cohortgen.assoc.stage import fit_null_stage, null_model_table
@@ -18,6 +18,13 @@ from cohortgen.errors import InputError
 from cohortgen.io.bed import read_bed, write_bed
 from cohortgen.io.files import read_json, read_tsv
 from cohortgen.kernels.bed import pack_dosages, unpack_dosages
+from cohortgen.kernels.firth import firth_approx_batch
+from cohortgen.kernels.score import (
+    covariate_basis,
+    prepare_score,
+    residualised,
+    score_statistics,
+)
 from cohortgen.simulate import simulate_cohort
 
 DISEASES = ["hypertension", "type2_diabetes"]
@@ -29,17 +36,30 @@ def small_bim(m: int) -> pd.DataFrame:
                          "pos": np.arange(1, m + 1) * 100, "a1": "T", "a2": "C"})
 
 
-def run_arrays(dosage, covariates, phenotypes, settings=None):
-    """chunk_results on in-memory arrays: dosage int8 (m, n), covariates (n, c), phenotypes
-    (n, d) 0/1/NaN; every disease tested."""
-    n = dosage.shape[1]
+def null_arrays(covariates, phenotypes):
+    """(ids, null table, names) of in-memory covariates (n, c) and phenotypes (n, d)."""
+    n = covariates.shape[0]
     models = fit_null_models(covariates, phenotypes)
     names = [f"d{k}" for k in range(phenotypes.shape[1])]
     ids = [f"s{i}" for i in range(n)]
     null = null_model_table(ids, models, pd.DataFrame(phenotypes, columns=names),
                             ["OK"] * len(names))
+    return ids, null, names
+
+
+def run_arrays(dosage, covariates, phenotypes, settings=None):
+    """chunk_results on in-memory arrays: dosage int8 (m, n), covariates (n, c), phenotypes
+    (n, d) 0/1/NaN; every disease tested."""
+    ids, null, names = null_arrays(covariates, phenotypes)
     return chunk_results(pack_dosages(dosage), small_bim(len(dosage)), ids, null, names,
                          settings or FallbackSettings())
+
+
+def naive_residualised(G, X, w):
+    """Clarity twin of :func:`residualised`: g − X(XᵀWX)⁻¹XᵀWg, one solve per variant (the
+    formula the chunk step used before the score projections were reused)."""
+    info = X.T @ (X * w[:, None])
+    return np.array([g - X @ np.linalg.solve(info, X.T @ (w * g)) for g in G])
 
 
 def test_chunk_results__statuses_and_no_zero_p():
@@ -94,14 +114,53 @@ def test_fallback_settings__wald_needs_full_mode():
     assert FallbackSettings(firth_p_value="wald", firth_mode="full").firth_mode == "full"
 
 
-def test_residualised__orthogonal_to_covariates_in_null_weights():
+def test_residualised__matches_naive_twin_and_is_orthogonal_in_null_weights():
+    """From the score projections, on a disease's samples only (w = 0 elsewhere) and with a
+    covariate constant on them (pseudo-inverse): equal to the per-variant solve to 1e-10."""
     rng = np.random.default_rng(5)
-    X = np.column_stack([np.ones(300), rng.normal(size=(300, 3))])
-    w = rng.uniform(0.05, 0.25, 300)
-    G = rng.binomial(2, 0.2, size=(4, 300)).astype(float)
-    G_res = residualised(G, X, w)
-    np.testing.assert_allclose(G_res @ (X * w[:, None]), 0.0, atol=1e-9)
-    np.testing.assert_allclose(residualised(G_res, X, w), G_res, atol=1e-12)
+    n = 300
+    X = np.column_stack([np.ones(n), rng.normal(size=(n, 3)), np.repeat([1.0, 2.0], n // 2)])
+    W = rng.uniform(0.05, 0.25, (n, 2))
+    W[n // 2:, 1] = 0.0
+    R = rng.normal(size=(n, 2)) * W
+    G = rng.binomial(2, 0.2, size=(6, n)).astype(float)
+    prep = prepare_score(X, R, W)
+    _, _, GA = score_statistics(G, prep, projections=True)
+    for d, rows, cols in ((0, np.arange(n), [0, 1, 2, 3, 4]), (1, np.arange(n // 2), [0, 1, 2, 3])):
+        XB = covariate_basis(X, prep, d)[rows]
+        G_res = residualised(G[:, rows], GA[:, d], XB)
+        Xd, w = X[np.ix_(rows, cols)], W[rows, d]
+        expected = naive_residualised(G[:, rows], Xd, w)
+        np.testing.assert_allclose(G_res, expected, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(G_res @ (Xd * w[:, None]), 0.0, atol=1e-9)
+        assert G_res.flags.c_contiguous
+
+
+def test_chunk_results__approximate_firth_matches_naive_residualisation():
+    """Firth rows of the chunk step equal firth_approx_batch on the per-variant-solve residuals
+    (1e-10 relative), for a disease on all samples and one with excluded samples."""
+    rng = np.random.default_rng(11)
+    n = 800
+    covariates = rng.normal(size=(n, 3))
+    dosage = rng.binomial(2, rng.uniform(0.005, 0.3, size=(120, 1)), size=(120, n)).astype(
+        np.int8)
+    eta = -2.2 + covariates @ [0.3, -0.2, 0.1]
+    y = (rng.random((n, 2)) < 1 / (1 + np.exp(-eta[:, None]))).astype(float)
+    y[rng.random(n) < 0.3, 1] = np.nan
+    ids, null, names = null_arrays(covariates, y)
+    out = chunk_results(pack_dosages(dosage), small_bim(len(dosage)), ids, null, names,
+                        FallbackSettings())
+    idx = np.arange(n)
+    G = dosage.astype(float)
+    for model in disease_models(null, names, idx, n):
+        res = out[out["disease"] == model.name].reset_index(drop=True)
+        rows = np.flatnonzero(res["status"] == "FIRTH")
+        assert rows.size >= 5
+        G_res = naive_residualised(G[np.ix_(rows, model.rows)], model.X, model.w)
+        beta, se, p, ok = firth_approx_batch(G_res, model.y, model.offset)
+        assert ok.all()
+        for column, expected in (("beta", beta), ("standard_error", se), ("p_value", p)):
+            np.testing.assert_allclose(res.loc[rows, column].to_numpy(), expected, rtol=1e-10)
 
 
 def test_chunk_results__approximate_firth_close_to_full():

@@ -29,7 +29,7 @@ p is never 0 (floored at ~2.2e-308) and beta is finite whenever p is reported.
 """
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,13 @@ from cohortgen.io.files import read_json, read_tsv, write_tsv
 from cohortgen.io.sumstats import GWAS_SSF_COLUMNS
 from cohortgen.kernels.bed import dosages_mean_imputed
 from cohortgen.kernels.firth import firth_approx_batch, firth_batch
-from cohortgen.kernels.score import prepare_score, score_statistics, score_test_results
+from cohortgen.kernels.score import (
+    covariate_basis,
+    prepare_score,
+    residualised,
+    score_statistics,
+    score_test_results,
+)
 from cohortgen.kernels.stats import genotype_counts
 
 BLOCK_VARIANTS = 1024
@@ -75,7 +81,9 @@ class FallbackSettings:
 class DiseaseModel:
     """One tested disease: y (k,) 0/1, X (k, p'), null weights w and linear predictor offset
     (float64 (k,) each) on its included samples (null-table rows ``rows``, int64 (k,)), and its
-    case/control masks over the .fam samples (bool (n_fam,))."""
+    case/control masks over the .fam samples (bool (n_fam,)). XB: float64 (k, p), the rows
+    ``rows`` of :func:`~cohortgen.kernels.score.covariate_basis` (set by :func:`chunk_results`
+    for approximate Firth's residualisation)."""
 
     name: str
     rows: np.ndarray
@@ -85,6 +93,7 @@ class DiseaseModel:
     offset: np.ndarray
     cases: np.ndarray
     controls: np.ndarray
+    XB: np.ndarray | None = None
 
 
 def allele_counts(packed: np.ndarray, n_samples: int, mask: np.ndarray) -> tuple[np.ndarray,
@@ -126,14 +135,6 @@ def null_offset(mu: np.ndarray) -> np.ndarray:
         return np.log(mu) - np.log1p(-mu)
 
 
-def residualised(G: np.ndarray, X: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """G − X(XᵀWX)⁻¹XᵀWGᵀ per row: genotypes G (r, k) residualised on covariates X (k, p') in
-    the null model's weights w (k,); float64 (r, k)."""
-    XtW = X.T * w
-    coef = np.linalg.solve(XtW @ X, XtW @ G.T)
-    return np.ascontiguousarray(G - (X @ coef).T)
-
-
 def row_status(stats: dict, d: int, mac: np.ndarray, expected_minor: np.ndarray,
                settings: FallbackSettings) -> tuple[np.ndarray, np.ndarray]:
     """(status str array (m,), Firth-candidate bool (m,)) of disease column ``d``;
@@ -150,23 +151,27 @@ def row_status(stats: dict, d: int, mac: np.ndarray, expected_minor: np.ndarray,
     return status, firth
 
 
-def _firth_rows(G: np.ndarray, model: DiseaseModel, firth: np.ndarray,
+def _firth_rows(G: np.ndarray, GA: np.ndarray, model: DiseaseModel, firth: np.ndarray,
                 settings: FallbackSettings):
-    """(rows, beta, se, p, converged) of the Firth candidate rows of block G (m, n_null)."""
+    """(rows, beta, se, p, converged) of the Firth candidate rows of block G (m, n_null);
+    GA: float64 (m, p) the block's score projections for this disease (approximate mode: the
+    genotypes are residualised on the covariates as G − GA (X B)ᵀ, no product over samples)."""
     rows = np.flatnonzero(firth)
     if rows.size == 0:
         empty = np.zeros(0)
         return rows, empty, empty, empty, np.zeros(0, bool)
     G_sel = np.ascontiguousarray(G[np.ix_(rows, model.rows)])
     if settings.firth_mode == "approximate":
-        G_res = residualised(G_sel, model.X, model.w)
+        G_res = residualised(G_sel, GA[rows], model.XB)
         return rows, *firth_approx_batch(G_res, model.y, model.offset)
     return rows, *firth_batch(G_sel, model.X, model.y, p_value=settings.firth_p_value)
 
 
-def disease_block(model: DiseaseModel, d: int, stats: dict, G: np.ndarray, packed: np.ndarray,
-                  n_fam: int, bim: pd.DataFrame, settings: FallbackSettings) -> pd.DataFrame:
-    """Result rows of one block of variants for one disease (columns :data:`CHUNK_COLUMNS`)."""
+def disease_block(model: DiseaseModel, d: int, stats: dict, G: np.ndarray, GA: np.ndarray,
+                  packed: np.ndarray, n_fam: int, bim: pd.DataFrame,
+                  settings: FallbackSettings) -> pd.DataFrame:
+    """Result rows of one block of variants for one disease (columns :data:`CHUNK_COLUMNS`);
+    GA: float64 (m, d, p) score projections of the block (:func:`score_statistics`)."""
     alt_cases, n_cases = allele_counts(packed, n_fam, model.cases)
     alt_controls, n_controls = allele_counts(packed, n_fam, model.controls)
     alt, n = alt_cases + alt_controls, n_cases + n_controls
@@ -175,7 +180,7 @@ def disease_block(model: DiseaseModel, d: int, stats: dict, G: np.ndarray, packe
         expected_minor = mac * np.minimum(n_cases, n_controls) / np.maximum(n, 1)
     status, firth = row_status(stats, d, mac, expected_minor, settings)
     beta, se, p = (stats[k][:, d].copy() for k in ("beta", "se", "p"))
-    rows, f_beta, f_se, f_p, ok = _firth_rows(G, model, firth, settings)
+    rows, f_beta, f_se, f_p, ok = _firth_rows(G, GA[:, d], model, firth, settings)
     beta[rows[ok]], se[rows[ok]], p[rows[ok]] = f_beta[ok], f_se[ok], f_p[ok]
     status[rows[ok]] = "FIRTH"
     status[rows[~ok]] = "FIRTH_CONVERGE_FAIL"
@@ -215,16 +220,21 @@ def chunk_results(packed: np.ndarray, bim: pd.DataFrame, fam_ids: list[str],
     idx = np.array([fam_index[s] for s in null["sample_id"]], dtype=np.int64)
     n_fam = len(fam_ids)
     models = disease_models(null, names, idx, n_fam)
-    prep = prepare_score(null.filter(regex=r"^x\d+$").to_numpy(float),
-                         null[[f"r_{d}" for d in names]].to_numpy(float),
+    X = null.filter(regex=r"^x\d+$").to_numpy(float)
+    prep = prepare_score(X, null[[f"r_{d}" for d in names]].to_numpy(float),
                          null[[f"w_{d}" for d in names]].to_numpy(float))
+    # Once per chunk: X B_d on each disease's samples, for approximate Firth's residualisation.
+    models = [replace(model, XB=np.ascontiguousarray(covariate_basis(X, prep, d)[model.rows]))
+              for d, model in enumerate(models)]
     blocks = []
     for start in range(0, len(bim), BLOCK_VARIANTS):
         rows = slice(start, start + BLOCK_VARIANTS)
         block_bim = bim.iloc[rows].reset_index(drop=True)
         G = dosages_mean_imputed(packed[rows], n_fam, idx)
-        stats = score_test_results(*score_statistics(G, prep))
-        blocks.extend(disease_block(model, d, stats, G, packed[rows], n_fam, block_bim, settings)
+        U, V, GA = score_statistics(G, prep, projections=True)
+        stats = score_test_results(U, V)
+        blocks.extend(disease_block(model, d, stats, G, GA, packed[rows], n_fam, block_bim,
+                                    settings)
                       for d, model in enumerate(models))
     if not blocks:
         return pd.DataFrame(columns=CHUNK_COLUMNS)

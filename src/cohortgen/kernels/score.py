@@ -40,6 +40,7 @@ class ScorePrep:
 
     C: float64 (n, d + d·p), columns [R | A_1 | … | A_d], A_d = W_d X B_d.
     W: float64 (n, d) null weights. rank: int64 (d,) numerical rank of XᵀW_dX.
+    B: float64 (d, p, p), B_d B_dᵀ = (XᵀW_dX)⁺ (see :func:`residualised`).
     """
 
     C: np.ndarray
@@ -47,6 +48,7 @@ class ScorePrep:
     rank: np.ndarray
     n_diseases: int
     n_params: int
+    B: np.ndarray
 
 
 def pinv_sqrt(M: np.ndarray, rtol: float = EIGEN_RTOL) -> np.ndarray:
@@ -75,21 +77,25 @@ def prepare_score(X: np.ndarray, R: np.ndarray, W: np.ndarray) -> ScorePrep:
     d = R.shape[1]
     blocks = [R]
     rank = np.zeros(d, dtype=np.int64)
+    Bs = np.zeros((d, p, p))
     for k in range(d):
         WX = X * W[:, k, None]
         B = pinv_sqrt(X.T @ WX)
         rank[k] = int(np.count_nonzero(np.any(B != 0.0, axis=0)))
+        Bs[k] = B
         blocks.append(WX @ B)
     C = np.ascontiguousarray(np.hstack(blocks))
-    return ScorePrep(C=C, W=np.ascontiguousarray(W), rank=rank, n_diseases=d, n_params=p)
+    return ScorePrep(C=C, W=np.ascontiguousarray(W), rank=rank, n_diseases=d, n_params=p, B=Bs)
 
 
-def score_statistics(G: np.ndarray, prep: ScorePrep) -> tuple[np.ndarray, np.ndarray]:
+def score_statistics(G: np.ndarray, prep: ScorePrep, *, projections: bool = False) -> tuple:
     """Score U and its null variance V for every variant and disease.
 
     G: float64 (m, n) genotype dosages (ALT allele count 0/1/2), finite: the caller imputes
-    missing genotypes (e.g. to the mean) first. Returns U, V: float64 (m, d). Peak extra memory
-    about one copy of G (its square) plus (m, d + d·p).
+    missing genotypes (e.g. to the mean) first. Returns U, V: float64 (m, d), and with
+    ``projections`` also GA: float64 (m, d, p), GA[j, d] = G[j] A_d (the by-product that
+    :func:`residualised` needs). Peak extra memory about one copy of G (its square) plus
+    (m, d + d·p).
     """
     G = np.asarray(G, dtype=np.float64)
     m = G.shape[0]
@@ -100,7 +106,25 @@ def score_statistics(G: np.ndarray, prep: ScorePrep) -> tuple[np.ndarray, np.nda
     sumsq = np.square(G) @ prep.W
     V = sumsq - np.einsum("mdp,mdp->md", GA, GA)
     V[V <= V_ZERO_RTOL * sumsq] = 0.0
+    if projections:
+        return U, V, GA
     return U, V
+
+
+def covariate_basis(X: np.ndarray, prep: ScorePrep, d: int) -> np.ndarray:
+    """X B_d: float64 (n, p), the covariates X (n, p) of :func:`prepare_score` times B_d."""
+    return np.asarray(X, dtype=np.float64) @ prep.B[d]
+
+
+def residualised(G: np.ndarray, GA: np.ndarray, XB: np.ndarray) -> np.ndarray:
+    """g̃ = g − X (XᵀW_dX)⁺ XᵀW_d g = g − X B_d (gᵀA_d)ᵀ per row, in one matrix product.
+
+    G: float64 (r, k) genotypes on k samples; GA: float64 (r, p) their rows of
+    :func:`score_statistics`' projections for disease d; XB: float64 (k, p) the same samples' rows
+    of :func:`covariate_basis`. Returns float64 (r, k), C-contiguous. Samples with w = 0 (not in
+    the disease) may be left out of G and XB: they do not enter gᵀA_d.
+    """
+    return np.ascontiguousarray(G - GA @ XB.T)
 
 
 def naive_score_statistics(
