@@ -20,6 +20,7 @@ from cohortgen.kernels.relatedness import (
     degree,
     king_counts,
     king_kinship,
+    king_related_pairs,
     maximal_unrelated_set,
     related_pairs,
 )
@@ -148,6 +149,77 @@ def test_king_counts__same_for_any_thread_count():
 def test_king_counts__rejects_wrong_row_width():
     with pytest.raises(ValueError, match="shape"):
         king_counts(np.zeros((3, 2), dtype=np.uint8), 9)
+
+
+def full_matrix_pairs(packed, n, threshold):
+    """Twin of king_related_pairs: the full-matrix path, then the pairs above threshold."""
+    counts = king_counts(packed, n)
+    hethet, ibs0, het, n_both = counts
+    kinship = king_kinship(*counts)
+    i, j = np.nonzero(np.triu(kinship > threshold, k=1))
+    return i, j, kinship[i, j], n_both[i, j], hethet[i, j], ibs0[i, j], het[i, j], het[j, i]
+
+
+@pytest.mark.parametrize(
+    ("n", "tile", "sample_tile"),
+    [
+        (37, 10, 4),
+        (37, 37, 8),
+        (37, 64, 8),
+        (37, 1, 8),
+        (64, 16, 16),
+        (150, 23, 8),
+        (150, 1024, 64),
+    ],
+)
+def test_king_related_pairs__equals_full_matrix_pairs(monkeypatch, n, tile, sample_tile):
+    rng = np.random.default_rng(n + tile)
+    dosage = random_dosages(rng, 333, n, missing_rate=0.05)
+    dosage[:, 5] = MISSING  # no call: nan kinship everywhere, never kept
+    dosage[:, 6] = np.where(dosage[:, 6] == MISSING, 0, dosage[:, 6])  # none missing
+    dosage[:, 7] = dosage[:, 8]  # duplicates: one pair close together
+    dosage[:, n - 1] = dosage[:, 0]  # and one in the first and last tiles
+    monkeypatch.setattr(relatedness, "VARIANT_BLOCK", 128)
+    monkeypatch.setattr(relatedness, "SAMPLE_TILE", sample_tile)
+    packed = pack_dosages(dosage)
+    for threshold in (-1.0, 0.0, 0.0884):
+        got = king_related_pairs(packed, n, threshold, tile=tile)
+        want = full_matrix_pairs(packed, n, threshold)
+        assert len(got.i) > 0
+        for name, g, w in zip(got._fields, got, want, strict=True):
+            assert g.dtype == w.dtype, name
+            np.testing.assert_array_equal(g, w, err_msg=f"{name} at threshold {threshold}")
+
+
+def test_king_related_pairs__planted_pairs_as_related_pairs(deep_cohort):
+    dosage, planted = deep_cohort
+    n = dosage.shape[1]
+    packed = pack_dosages(dosage)
+    kinship = king_kinship(*king_counts(packed, n))
+    want = related_pairs(kinship, [f"s{k}" for k in range(n)], threshold=0.0442)
+    got = king_related_pairs(packed, n, 0.0442, tile=48)
+    assert list(zip(got.i.tolist(), got.j.tolist(), got.kinship.tolist(), strict=True)) == want
+    assert {(i, j) for i, j, _ in want} == set(planted.values())
+
+
+def test_king_related_pairs__same_for_any_thread_count():
+    dosage = random_dosages(np.random.default_rng(3), 500, 150, missing_rate=0.02)
+    packed = pack_dosages(dosage)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = king_related_pairs(packed, 150, -1.0, tile=40)
+    finally:
+        numba.set_num_threads(before)
+    for a, b in zip(one, king_related_pairs(packed, 150, -1.0, tile=40), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_king_related_pairs__rejects_bad_tile_and_row_width():
+    with pytest.raises(ValueError, match="tile"):
+        king_related_pairs(np.zeros((3, 3), dtype=np.uint8), 9, 0.1, tile=0)
+    with pytest.raises(ValueError, match="shape"):
+        king_related_pairs(np.zeros((3, 2), dtype=np.uint8), 9, 0.1)
 
 
 def test_king_kinship__matches_king_paper_formula(cohort):
@@ -285,3 +357,20 @@ def test_king_counts__matches_plink2_make_king_table(cohort, plink2, tmp_path):
     np.testing.assert_array_equal(table["HET2_HOM1"], het[i, j] - hethet[i, j])
     kinship = king_kinship(hethet, ibs0, het, n_both)
     np.testing.assert_allclose(kinship[i, j], table["KINSHIP"], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("threshold", [0.0442, 0.6])
+def test_related_pair_table__same_table_as_full_matrix_path(deep_cohort, threshold):
+    # The QC stage's table (qc/relatedness.py), tiled vs full matrix, on a sample subset;
+    # threshold 0.6 gives the empty table, whose dtypes must match too.
+    from cohortgen.qc.relatedness import kinship_matrix, pair_table, related_pair_table
+
+    dosage, _ = deep_cohort
+    n = dosage.shape[1]
+    packed = pack_dosages(dosage)
+    idx = np.flatnonzero(np.arange(n) % 7 != 3).astype(np.int64)
+    ids = [f"s{k}" for k in idx]
+    want = pair_table(kinship_matrix(packed, n, idx), ids, threshold)
+    got = related_pair_table(packed, n, idx, ids, threshold)
+    pd.testing.assert_frame_equal(got, want)
+    assert (len(want) > 0) == (threshold < 0.5)

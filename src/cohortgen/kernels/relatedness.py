@@ -22,11 +22,12 @@ depend on the thread count).
 """
 
 import heapq
+from typing import NamedTuple
 
 import numpy as np
 from numba import prange
 
-from cohortgen.kernels._numba import parallel_kernel
+from cohortgen.kernels._numba import kernel, parallel_kernel
 from cohortgen.kernels.bed import _checked_packed
 from cohortgen.kernels.bitplanes import (
     HET,
@@ -49,6 +50,7 @@ DEGREE_CUTOFFS = (0.354, 0.177, 0.0884, 0.0442)
 UNRELATED = -1
 """Degree returned by :func:`degree` for kinship <= 0.0442."""
 
+
 def king_counts(packed: np.ndarray, n_samples: int) -> tuple[np.ndarray, ...]:
     """Pairwise KING counts over the variants called in both samples of each pair.
 
@@ -58,7 +60,8 @@ def king_counts(packed: np.ndarray, n_samples: int) -> tuple[np.ndarray, ...]:
     hethet (symmetric) both het; ibs0 (symmetric) opposite homozygotes; het[i, j] (not
     symmetric) i het and j called; n_both (symmetric) both called. The diagonal holds each
     sample's own counts (hethet = het = its het calls, ibs0 = 0, n_both = its calls).
-    Memory: 4 * 8 * n_samples**2 bytes of output (800 MB at 5,000 samples).
+    Memory: 4 * 8 * n_samples**2 bytes of output (800 MB at 5,000 samples); for large cohorts
+    use :func:`king_related_pairs`, which never holds an n x n matrix.
     """
     packed = _checked_packed(packed, n_samples)
     n_variants = packed.shape[0]
@@ -67,15 +70,13 @@ def king_counts(packed: np.ndarray, n_samples: int) -> tuple[np.ndarray, ...]:
     n_words = (min(VARIANT_BLOCK, max(n_variants, 1)) + 63) // 64
     planes = np.zeros((n_samples, n_words, 4), dtype=np.uint64)
     any_missing = np.zeros(n_samples, dtype=np.bool_)
-    n_tiles = (n_samples + SAMPLE_TILE - 1) // SAMPLE_TILE
-    tile_pairs = np.array(
-        [(a, b) for a in range(n_tiles) for b in range(a, n_tiles)], dtype=np.int64
-    ).reshape(-1, 2)
+    sub_tiles = _sub_tiles(0, n_samples, 0, n_samples)
     for start in range(0, n_variants, VARIANT_BLOCK):
         stop = min(start + VARIANT_BLOCK, n_variants)
         sample_major_planes(packed, start, stop, n_samples, planes, any_missing)
+        # het is passed twice: het[i, j] and het[j, i] land in the one matrix.
         _accumulate_pairs(
-            planes, any_missing, stop - start, tile_pairs, SAMPLE_TILE, hethet, ibs0, het, n_both
+            planes, any_missing, stop - start, sub_tiles, 0, 0, hethet, ibs0, het, het, n_both
         )
     _mirror_upper(hethet)
     _mirror_upper(ibs0)
@@ -83,56 +84,170 @@ def king_counts(packed: np.ndarray, n_samples: int) -> tuple[np.ndarray, ...]:
     return hethet, ibs0, het, n_both
 
 
+class KingPairs(NamedTuple):
+    """Pairs (i < j) from :func:`king_related_pairs`, ordered by i then j; each field is an
+    array of shape (k,): i, j int64 sample indices; kinship float64 (as :func:`king_kinship`);
+    n_both, hethet, ibs0 int64 (as :func:`king_counts`); het_i = het[i, j] and
+    het_j = het[j, i] int64 (PLINK's HET1_HOM2 = het_i - hethet, HET2_HOM1 = het_j - hethet)."""
+
+    i: np.ndarray
+    j: np.ndarray
+    kinship: np.ndarray
+    n_both: np.ndarray
+    hethet: np.ndarray
+    ibs0: np.ndarray
+    het_i: np.ndarray
+    het_j: np.ndarray
+
+
+def king_related_pairs(
+    packed: np.ndarray, n_samples: int, threshold: float = 0.0884, tile: int = 1024
+) -> KingPairs:
+    """Pairs with KING-robust kinship above ``threshold``, without any n x n matrix.
+
+    packed: uint8, shape (n_variants, ceil(n_samples / 4)), PLINK .bed 2-bit codes.
+    Same pairs, counts and kinship (bit for bit) as ``king_kinship(*king_counts(...))`` then
+    :func:`related_pairs`: pairs i < j with kinship > threshold (nan/-inf never qualify),
+    ordered by i then j. Samples are processed ``tile`` x ``tile`` at a time (j-tile >= i-tile).
+    Memory: the bit planes of every variant (32 * n_samples * ceil(n_variants / 64) bytes,
+    n_samples * n_variants / 2) plus about 12 * 8 * tile**2 bytes (100 MB at tile 1024) per tile
+    pair, plus the pairs kept.
+    """
+    if tile < 1:
+        raise ValueError(f"tile must be >= 1, got {tile}")
+    packed = _checked_packed(packed, n_samples)
+    n_variants = packed.shape[0]
+    blocks = []  # (planes, any_missing, n_block) of each variant block, kept for every tile
+    for start in range(0, n_variants, VARIANT_BLOCK):
+        stop = min(start + VARIANT_BLOCK, n_variants)
+        planes = np.zeros((n_samples, (stop - start + 63) // 64, 4), dtype=np.uint64)
+        any_missing = np.zeros(n_samples, dtype=np.bool_)
+        sample_major_planes(packed, start, stop, n_samples, planes, any_missing)
+        blocks.append((planes, any_missing, stop - start))
+    found = []
+    for r0 in range(0, n_samples, tile):
+        r1 = min(r0 + tile, n_samples)
+        for c0 in range(r0, n_samples, tile):
+            c1 = min(c0 + tile, n_samples)
+            hethet, ibs0, het_i, n_both = (
+                np.zeros((r1 - r0, c1 - c0), dtype=np.int64) for _ in range(4)
+            )
+            het_j = np.zeros((c1 - c0, r1 - r0), dtype=np.int64)  # het[j, i] at [j - c0, i - r0]
+            sub_tiles = _sub_tiles(r0, r1, c0, c1)
+            for planes, any_missing, n_block in blocks:
+                _accumulate_pairs(
+                    planes,
+                    any_missing,
+                    n_block,
+                    sub_tiles,
+                    r0,
+                    c0,
+                    hethet,
+                    ibs0,
+                    het_i,
+                    het_j,
+                    n_both,
+                )
+            kinship = _kinship(hethet, ibs0, het_i, het_j.T)
+            keep = kinship > threshold
+            if r0 == c0:
+                keep &= np.triu(np.ones(keep.shape, dtype=np.bool_), k=1)
+            rows, cols = np.nonzero(keep)
+            found.append(
+                (
+                    rows + r0,
+                    cols + c0,
+                    kinship[rows, cols],
+                    n_both[rows, cols],
+                    hethet[rows, cols],
+                    ibs0[rows, cols],
+                    het_i[rows, cols],
+                    het_j[cols, rows],
+                )
+            )
+    if not found:
+        empty = np.zeros(0, dtype=np.int64)
+        found.append((empty, empty, np.zeros(0), empty, empty, empty, empty, empty))
+    fields = [np.concatenate(column) for column in zip(*found, strict=True)]
+    order = np.lexsort((fields[1], fields[0]))
+    return KingPairs(*(f[order] for f in fields))
+
+
+def _sub_tiles(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+    """int64 (k, 4): (i0, i1, j0, j1) sample ranges of SAMPLE_TILE-square sub-tiles covering
+    rows [r0, r1) x columns [c0, c1), skipping sub-tiles wholly below the diagonal."""
+    return np.array(
+        [
+            (i0, min(i0 + SAMPLE_TILE, r1), j0, min(j0 + SAMPLE_TILE, c1))
+            for i0 in range(r0, r1, SAMPLE_TILE)
+            for j0 in range(c0, c1, SAMPLE_TILE)
+            if j0 + SAMPLE_TILE > i0
+        ],
+        dtype=np.int64,
+    ).reshape(-1, 4)
+
+
 @parallel_kernel
-def _accumulate_pairs(planes, any_missing, n_block, tile_pairs, tile, hethet, ibs0, het, n_both):
-    """Add one block's counts for every pair i <= j (upper triangle; het in both triangles)."""
-    n_samples, n_words, _ = planes.shape
-    for t in prange(tile_pairs.shape[0]):
-        i0 = tile_pairs[t, 0] * tile
-        j0 = tile_pairs[t, 1] * tile
-        for i in range(i0, min(i0 + tile, n_samples)):
-            for j in range(max(i, j0), min(j0 + tile, n_samples)):
-                hh = 0
-                opp = 0
-                if any_missing[i] or any_missing[j]:
-                    het_i = 0
-                    het_j = 0
-                    either_missing = 0
-                    for w in range(n_words):
-                        a_i = planes[i, w, HOM_ALT]
-                        m_i = planes[i, w, MISSING]
-                        h_i = planes[i, w, HET]
-                        r_i = planes[i, w, HOM_REF]
-                        a_j = planes[j, w, HOM_ALT]
-                        m_j = planes[j, w, MISSING]
-                        h_j = planes[j, w, HET]
-                        r_j = planes[j, w, HOM_REF]
-                        hh += popcount(h_i & h_j)
-                        opp += popcount((a_i & r_j) | (r_i & a_j))
-                        het_i += popcount(h_i & ~m_j)
-                        het_j += popcount(h_j & ~m_i)
-                        either_missing += popcount(m_i | m_j)
-                    n_called = n_block - either_missing
-                else:
-                    het_i = 0
-                    het_j = 0
-                    for w in range(n_words):
-                        h_i = planes[i, w, HET]
-                        h_j = planes[j, w, HET]
-                        hh += popcount(h_i & h_j)
-                        opp += popcount(
-                            (planes[i, w, HOM_ALT] & planes[j, w, HOM_REF])
-                            | (planes[i, w, HOM_REF] & planes[j, w, HOM_ALT])
-                        )
-                        het_i += popcount(h_i)
-                        het_j += popcount(h_j)
-                    n_called = n_block
-                hethet[i, j] += hh
-                ibs0[i, j] += opp
-                n_both[i, j] += n_called
-                het[i, j] += het_i
+def _accumulate_pairs(
+    planes, any_missing, n_block, sub_tiles, r0, c0, hethet, ibs0, het_i, het_j, n_both
+):
+    """Add one block's counts for every pair i <= j of the sub-tiles (the one tile kernel of
+    :func:`king_counts` and :func:`king_related_pairs`).
+
+    planes: uint64 (n_samples, n_words, 4) and any_missing: bool (n_samples,), from
+    ``sample_major_planes``; sub_tiles: int64 (k, 4) of (i0, i1, j0, j1) sample ranges; each
+    sub-tile writes only its own cells, so counts do not depend on the thread count.
+    Pair (i, j) goes to [i - r0, j - c0] of hethet, ibs0, n_both and het_i (i het, j called),
+    and "j het, i called" to het_j[j - c0, i - r0] (skipped for i == j).
+    """
+    for t in prange(sub_tiles.shape[0]):
+        for i in range(sub_tiles[t, 0], sub_tiles[t, 1]):
+            for j in range(max(i, sub_tiles[t, 2]), sub_tiles[t, 3]):
+                hh, opp, hi, hj, n_called = _pair_counts(planes, any_missing, n_block, i, j)
+                hethet[i - r0, j - c0] += hh
+                ibs0[i - r0, j - c0] += opp
+                n_both[i - r0, j - c0] += n_called
+                het_i[i - r0, j - c0] += hi
                 if j != i:
-                    het[j, i] += het_j
+                    het_j[j - c0, i - r0] += hj
+
+
+@kernel
+def _pair_counts(planes, any_missing, n_block, i, j):
+    """(hethet, ibs0, i het & j called, j het & i called, both called) of one pair, one block."""
+    n_words = planes.shape[1]
+    hh = 0
+    opp = 0
+    het_i = 0
+    het_j = 0
+    if any_missing[i] or any_missing[j]:
+        either_missing = 0
+        for w in range(n_words):
+            a_i = planes[i, w, HOM_ALT]
+            m_i = planes[i, w, MISSING]
+            h_i = planes[i, w, HET]
+            r_i = planes[i, w, HOM_REF]
+            a_j = planes[j, w, HOM_ALT]
+            m_j = planes[j, w, MISSING]
+            h_j = planes[j, w, HET]
+            r_j = planes[j, w, HOM_REF]
+            hh += popcount(h_i & h_j)
+            opp += popcount((a_i & r_j) | (r_i & a_j))
+            het_i += popcount(h_i & ~m_j)
+            het_j += popcount(h_j & ~m_i)
+            either_missing += popcount(m_i | m_j)
+        return hh, opp, het_i, het_j, n_block - either_missing
+    for w in range(n_words):
+        h_i = planes[i, w, HET]
+        h_j = planes[j, w, HET]
+        hh += popcount(h_i & h_j)
+        opp += popcount(
+            (planes[i, w, HOM_ALT] & planes[j, w, HOM_REF])
+            | (planes[i, w, HOM_REF] & planes[j, w, HOM_ALT])
+        )
+        het_i += popcount(h_i)
+        het_j += popcount(h_j)
+    return hh, opp, het_i, het_j, n_block
 
 
 @parallel_kernel
@@ -155,9 +270,16 @@ def king_kinship(
     ``-inf`` (``nan`` if it also has no IBS0 or het-hom call), as PLINK 2 prints.
     """
     del n_both
+    het = np.asarray(het, dtype=np.float64)
+    return _kinship(hethet, ibs0, het, het.T)  # het.T: a view, no second n x n copy
+
+
+def _kinship(hethet, ibs0, het_i, het_j) -> np.ndarray:
+    """PLINK 2's KING-robust kinship, elementwise over same-shape count arrays (het_i: i het
+    and j called, het_j: j het and i called); the one formula of both KING paths."""
     hethet = np.asarray(hethet, dtype=np.float64)
-    het_i = np.asarray(het, dtype=np.float64)
-    het_j = het_i.T
+    het_i = np.asarray(het_i, dtype=np.float64)
+    het_j = np.asarray(het_j, dtype=np.float64)
     ibs0 = np.asarray(ibs0, dtype=np.float64)
     numerator = 4.0 * ibs0 + (het_i - hethet) + (het_j - hethet)
     with np.errstate(divide="ignore", invalid="ignore"):

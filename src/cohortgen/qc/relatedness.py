@@ -2,9 +2,12 @@
 
 Kinship is computed among the samples given (those passing call rate), as PLINK 2
 ``--make-king-table`` on the pruned autosomal set. Pairs above the threshold (default 0.0884,
-2nd degree or closer) are listed; the unrelated set is chosen among the candidate samples
-(passing every earlier check) by :func:`cohortgen.kernels.relatedness.maximal_unrelated_set`
-(drop the sample in most pairs, then lower call rate, then a control before a case).
+2nd degree or closer) are listed: :func:`related_pair_table` finds them tile by tile and never
+holds an n x n matrix (:func:`kinship_matrix` is the full matrix, for small cohorts and tests).
+The unrelated set is chosen among the candidate samples (passing every earlier check) by
+:func:`cohortgen.kernels.relatedness.maximal_unrelated_set` (drop the sample in most pairs,
+then lower call rate, then a control before a case); it needs only the pairs above the
+threshold (it counts each sample's relatives from them).
 """
 
 import numpy as np
@@ -14,6 +17,7 @@ from cohortgen.kernels.relatedness import (
     degree,
     king_counts,
     king_kinship,
+    king_related_pairs,
     maximal_unrelated_set,
     related_pairs,
 )
@@ -26,9 +30,26 @@ def kinship_matrix(packed: np.ndarray, n_samples: int, sample_idx: np.ndarray) -
     return king_kinship(*king_counts(sub, len(sample_idx)))
 
 
+def related_pair_table(packed: np.ndarray, n_samples: int, sample_idx: np.ndarray,
+                       sample_ids: list[str], threshold: float) -> pd.DataFrame:
+    """``pair_table(kinship_matrix(packed, n_samples, sample_idx), sample_ids, threshold)``,
+    the same table, from :func:`king_related_pairs`: memory O(n * variants) for the bit planes
+    plus one tile of pairs, not O(n²). sample_ids: the IDs of ``sample_idx``, in its order."""
+    if len(sample_ids) != len(sample_idx):
+        raise ValueError(f"{len(sample_ids)} sample IDs for {len(sample_idx)} samples")
+    sub = subset_samples(packed, n_samples, sample_idx)
+    found = king_related_pairs(sub, len(sample_idx), threshold)
+    return _pair_frame(list(zip(found.i.tolist(), found.j.tolist(), found.kinship.tolist(),
+                                strict=True)), sample_ids)
+
+
 def pair_table(kinship: np.ndarray, sample_ids: list[str], threshold: float) -> pd.DataFrame:
     """Related pairs: id1, id2 (str), kinship, degree (0 duplicate/MZ, 1, 2, 3)."""
-    pairs = related_pairs(kinship, sample_ids, threshold)
+    return _pair_frame(related_pairs(kinship, sample_ids, threshold), sample_ids)
+
+
+def _pair_frame(pairs: list[tuple[int, int, float]], sample_ids: list[str]) -> pd.DataFrame:
+    """The related-pairs table of (i, j, kinship) index pairs, i < j, ordered by i then j."""
     return pd.DataFrame({"id1": [sample_ids[i] for i, _, _ in pairs],
                          "id2": [sample_ids[j] for _, j, _ in pairs],
                          "kinship": [k for _, _, k in pairs],

@@ -29,7 +29,7 @@ from cohortgen.io.phenotypes import read_phenotypes
 from cohortgen.kernels.heterozygosity import alt_freq, het_f
 from cohortgen.qc.keep import read_keep, sample_mask, write_keep
 from cohortgen.qc.pca import PcaSettings, pca_outliers, pca_scores, write_pcs
-from cohortgen.qc.relatedness import kinship_matrix, pair_table, unrelated_mask
+from cohortgen.qc.relatedness import related_pair_table, unrelated_mask
 from cohortgen.qc.sexcheck import sex_check
 from cohortgen.qc.variant_stats import sum_partials
 
@@ -125,8 +125,7 @@ def sample_qc(fam_path: Path, partial_paths: list[Path], phenotypes: Path, disea
 
     prelim_idx = np.flatnonzero(prelim).astype(np.int64)
     prelim_ids = [samples[i] for i in prelim_idx]
-    pairs = pair_table(kinship_matrix(packed, n, prelim_idx), prelim_ids,
-                       settings.kinship_threshold)
+    pairs = related_pair_table(packed, n, prelim_idx, prelim_ids, settings.kinship_threshold)
     unrelated = unrelated_mask(pairs, samples, candidate, call_rate, is_case)
     pca_samples = np.flatnonzero(candidate & unrelated).astype(np.int64)
     eigenvalues, scores = pca_scores(packed, n, pca_samples, settings.pca)
