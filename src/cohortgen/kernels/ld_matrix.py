@@ -12,14 +12,13 @@ and column of the correlation matrix are 0, diagonal included. Correlations are 
 Blocks are contiguous variant ranges ``[bounds[b], bounds[b + 1])`` that never cross a contig; each
 block's dense (size, size) matrix is stored row-major in one flat float64 array at
 ``offsets[b]`` (``offsets[b + 1] = offsets[b] + size²``). The product zᵀz is one BLAS matrix
-product per block (NumPy ``@``, multithreaded); decoding and standardising is a Numba kernel.
+product per block (NumPy ``@``, multithreaded); decoding with mean imputation is the shared
+Numba kernel :func:`cohortgen.kernels.bed.dosages_mean_imputed`.
 """
 
 import numpy as np
-from numba import prange
 
-from cohortgen.kernels._numba import parallel_kernel
-from cohortgen.kernels.bed import BYTE_DOSAGE, _checked_packed
+from cohortgen.kernels.bed import _checked_packed, dosages_mean_imputed
 
 
 def block_bounds(contig: np.ndarray, max_block_variants: int = 500) -> np.ndarray:
@@ -55,46 +54,14 @@ def standardized_dosages(
     Returns z: float64 (m, k) (0 for sd = 0 variants); mean, sd: float64 (m,) of the imputed
     dosages (population SD; mean 0 when every call is missing).
     """
-    packed = _checked_packed(packed, n_samples)
-    sample_idx = _checked_idx(sample_idx, n_samples)
-    m = packed.shape[0]
-    z = np.empty((m, sample_idx.size), dtype=np.float64)
-    mean = np.empty(m, dtype=np.float64)
-    sd = np.empty(m, dtype=np.float64)
-    _standardize_into(packed, sample_idx, BYTE_DOSAGE.astype(np.float64), z, mean, sd)
-    return z, mean, sd
-
-
-@parallel_kernel
-def _standardize_into(packed, sample_idx, byte_dosage, z, mean, sd):
-    """Fill z (m, k), mean (m,), sd (m,); missing (-1.0 in the table) is imputed to the mean."""
-    m, k = z.shape
-    for v in prange(m):
-        row = packed[v]
-        total = 0.0
-        n_called = 0
-        for i in range(k):
-            j = sample_idx[i]
-            d = byte_dosage[row[j >> 2], j & 3]
-            z[v, i] = d
-            if d >= 0.0:
-                total += d
-                n_called += 1
-        mu = total / n_called if n_called > 0 else 0.0
-        ss = 0.0
-        for i in range(k):
-            if z[v, i] < 0.0:
-                z[v, i] = mu
-            dev = z[v, i] - mu
-            ss += dev * dev
-        s = np.sqrt(ss / k)
-        mean[v] = mu
-        sd[v] = s
-        scale = 1.0 / s if s > 1e-12 else 0.0
-        if scale == 0.0:
-            sd[v] = 0.0
-        for i in range(k):
-            z[v, i] = (z[v, i] - mu) * scale
+    dosage = dosages_mean_imputed(packed, n_samples, _checked_idx(sample_idx, n_samples))
+    mean = dosage.mean(axis=1)
+    dosage -= mean[:, None]
+    sd = np.sqrt(np.einsum("ij,ij->i", dosage, dosage) / dosage.shape[1])
+    sd[sd <= 1e-12] = 0.0
+    scale = np.divide(1.0, sd, out=np.zeros_like(sd), where=sd > 0.0)
+    dosage *= scale[:, None]
+    return dosage, mean, sd
 
 
 def block_correlations(
