@@ -48,8 +48,8 @@ def write_bed(prefix: Path, packed: np.ndarray, bim: pd.DataFrame, fam: pd.DataF
             f"packed has shape {packed.shape}, expected {expected} for {len(bim)} variants and "
             f"{len(fam)} samples"
         )
-    bim_text = _table_text(bim, BIM_COLUMNS, paths["bim"])
-    fam_text = _table_text(fam, FAM_COLUMNS, paths["fam"])
+    bim_text = table_text(bim, BIM_COLUMNS, paths["bim"])
+    fam_text = table_text(fam, FAM_COLUMNS, paths["fam"])
     write_bytes_atomic(paths["bim"], bim_text.encode(), private=True)
     write_bytes_atomic(paths["fam"], fam_text.encode(), private=True)
     write_bytes_atomic(paths["bed"], BED_MAGIC + packed.tobytes(), private=True)
@@ -163,7 +163,7 @@ def _converted_column(values: pd.Series, dtype, path: Path, name: str) -> pd.Ser
     return numeric.astype(dtype)
 
 
-def _table_text(table: pd.DataFrame, columns: tuple[str, ...], path: Path) -> str:
+def table_text(table: pd.DataFrame, columns: tuple[str, ...], path: Path) -> str:
     """Tab-separated text of ``table[columns]``, one line per row, no header."""
     missing = [name for name in columns if name not in table.columns]
     if missing:

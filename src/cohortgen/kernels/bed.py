@@ -97,7 +97,7 @@ def unpack_dosages(packed: np.ndarray, n_samples: int) -> np.ndarray:
     packed: uint8, shape (n_variants, ceil(n_samples / 4)), PLINK .bed 2-bit codes.
     Returns int8, shape (n_variants, n_samples): A1 (ALT) dosage 0/1/2 or ``MISSING``.
     """
-    packed = _checked_packed(packed, n_samples)
+    packed = checked_packed(packed, n_samples)
     out = np.empty((packed.shape[0], n_samples), dtype=np.int8)
     _unpack_into(packed, BYTE_DOSAGE, out)
     return out
@@ -120,7 +120,7 @@ def dosages_mean_imputed(packed: np.ndarray, n_samples: int, sample_idx: np.ndar
     Returns float64, shape (n_variants, k). The mean is over the non-missing selected calls of
     that variant (0.0 when all are missing).
     """
-    packed = _checked_packed(packed, n_samples)
+    packed = checked_packed(packed, n_samples)
     sample_idx = np.ascontiguousarray(sample_idx, dtype=np.int64)
     if sample_idx.ndim != 1:
         raise ValueError("sample_idx must be 1-D")
@@ -152,7 +152,7 @@ def _mean_imputed_into(packed, sample_idx, byte_dosage, out):
                 out[v, i] = mean
 
 
-def _checked_packed(packed: np.ndarray, n_samples: int) -> np.ndarray:
+def checked_packed(packed: np.ndarray, n_samples: int) -> np.ndarray:
     """C-contiguous uint8 view of ``packed``, checked to be 2-D with ceil(n/4) columns."""
     packed = np.ascontiguousarray(packed, dtype=np.uint8)
     if packed.ndim != 2 or packed.shape[1] != n_bytes(n_samples):

@@ -17,7 +17,7 @@ member.
 import numpy as np
 
 from cohortgen.kernels._numba import kernel
-from cohortgen.kernels.bed import BYTE_DOSAGE, _checked_packed
+from cohortgen.kernels.bed import BYTE_DOSAGE, checked_packed
 
 EM_STARTS = (0.02, 0.5, 0.98)
 """Starting fractions of double heterozygotes in phase AB/ab; the best fit of the three wins
@@ -131,7 +131,7 @@ def clump(packed: np.ndarray, n_samples: int, pos: np.ndarray, p: np.ndarray, r2
     Returns is_index: bool (m,) and clump_of: int64 (m,), the row of the index variant of each
     variant's clump (itself for an index variant), -1 for a variant in no clump.
     """
-    packed = _checked_packed(packed, n_samples)
+    packed = checked_packed(packed, n_samples)
     pos = np.ascontiguousarray(pos, dtype=np.int64)
     p = np.ascontiguousarray(p, dtype=np.float64)
     m = packed.shape[0]

@@ -18,7 +18,7 @@ import numpy as np
 from numba import prange
 
 from cohortgen.kernels._numba import parallel_kernel
-from cohortgen.kernels.bed import _checked_packed
+from cohortgen.kernels.bed import checked_packed
 from cohortgen.kernels.stats import COUNT_COLUMNS, genotype_counts
 
 BYTE_BLOCK = 64
@@ -59,7 +59,7 @@ def het_f(
     Returns (o_hom int64 (n,), e_hom float64 (n,), n_nm int64 (n,), f float64 (n,));
     f is nan for a sample with n_nm == e_hom (e.g. no called variant).
     """
-    packed = _checked_packed(packed, n_samples)
+    packed = checked_packed(packed, n_samples)
     n_variants = packed.shape[0]
     variant_mask = np.ascontiguousarray(variant_mask, dtype=np.bool_)
     alt_freq = np.ascontiguousarray(alt_freq, dtype=np.float64)

@@ -31,7 +31,7 @@ import numpy as np
 from numba import prange
 
 from cohortgen.kernels._numba import kernel, parallel_kernel
-from cohortgen.kernels.bed import _checked_packed
+from cohortgen.kernels.bed import checked_packed
 from cohortgen.kernels.bitplanes import BYTE_PLANES, mask_words, popcount, row_planes
 
 MAF_TIE_EPSILON = 2.0**-44
@@ -58,7 +58,7 @@ def ld_prune(
     sample_mask: bool, shape (n_samples,), samples to use (PLINK uses founders); default all.
     Returns bool, shape (m,): True for variants kept (PLINK's ``.prune.in``).
     """
-    packed = _checked_packed(packed, n_samples)
+    packed = checked_packed(packed, n_samples)
     m = packed.shape[0]
     pos = np.ascontiguousarray(pos, dtype=np.int64)
     if pos.shape != (m,):

@@ -18,7 +18,7 @@ Numba kernel :func:`cohortgen.kernels.bed.dosages_mean_imputed`.
 
 import numpy as np
 
-from cohortgen.kernels.bed import _checked_packed, dosages_mean_imputed
+from cohortgen.kernels.bed import checked_packed, dosages_mean_imputed
 
 
 def block_bounds(contig: np.ndarray, max_block_variants: int = 500) -> np.ndarray:
@@ -81,7 +81,7 @@ def block_correlations(
     Returns corr: float64 flat (Σ size²,), offsets: int64 (b + 1,), mean, sd: float64 (m,)
     of the mean-imputed training dosages. Peak extra memory: one block's z, (size, k) float64.
     """
-    packed = _checked_packed(packed, n_samples)
+    packed = checked_packed(packed, n_samples)
     sample_idx = _checked_idx(sample_idx, n_samples)
     bounds = _checked_bounds(bounds, packed.shape[0])
     if window_bp is not None and pos is None:

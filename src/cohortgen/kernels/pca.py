@@ -23,7 +23,7 @@ import numpy as np
 from numba import prange
 
 from cohortgen.kernels._numba import parallel_kernel
-from cohortgen.kernels.bed import BYTE_DOSAGE, _checked_packed
+from cohortgen.kernels.bed import BYTE_DOSAGE, checked_packed
 from cohortgen.kernels.stats import genotype_counts
 
 
@@ -94,7 +94,7 @@ def randomized_pca(
     Returns (eigenvalues float64 (k,) descending, GRM scale; sample_scores float64 (n_sel, k),
     unit-norm eigenvectors; variant_loadings float64 (m, k), unit-norm, 0 for monomorphic).
     """
-    packed = _checked_packed(packed, n_samples)
+    packed = checked_packed(packed, n_samples)
     if sample_idx is None:
         sample_idx = np.arange(n_samples, dtype=np.int64)
     sample_idx = np.ascontiguousarray(sample_idx, dtype=np.int64)

@@ -11,7 +11,7 @@ import numpy as np
 from numba import prange
 
 from cohortgen.kernels._numba import parallel_kernel
-from cohortgen.kernels.bed import _checked_packed
+from cohortgen.kernels.bed import checked_packed
 
 SAMPLE_BLOCK_BYTES = 64
 """Bytes (4 samples each) per parallel task: the (256 × k) float64 sums stay in L1 cache."""
@@ -37,7 +37,7 @@ def score_sums(packed: np.ndarray, n_samples: int, slope: np.ndarray, offset: np
     Returns float64, shape (n_samples, k): Σ_v offset[v, k] + slope[v, k] · dosage. Each sample
     sums its variants in order, so results do not depend on the thread count.
     """
-    packed = _checked_packed(packed, n_samples)
+    packed = checked_packed(packed, n_samples)
     slope = np.ascontiguousarray(slope, dtype=np.float64)
     offset = np.ascontiguousarray(offset, dtype=np.float64)
     alt_mean = np.ascontiguousarray(alt_mean, dtype=np.float64)

@@ -28,7 +28,7 @@ import numpy as np
 from numba import prange
 
 from cohortgen.kernels._numba import kernel, parallel_kernel
-from cohortgen.kernels.bed import _checked_packed
+from cohortgen.kernels.bed import checked_packed
 from cohortgen.kernels.bitplanes import (
     HET,
     HOM_ALT,
@@ -63,7 +63,7 @@ def king_counts(packed: np.ndarray, n_samples: int) -> tuple[np.ndarray, ...]:
     Memory: 4 * 8 * n_samples**2 bytes of output (800 MB at 5,000 samples); for large cohorts
     use :func:`king_related_pairs`, which never holds an n x n matrix.
     """
-    packed = _checked_packed(packed, n_samples)
+    packed = checked_packed(packed, n_samples)
     n_variants = packed.shape[0]
     shape = (n_samples, n_samples)
     hethet, ibs0, het, n_both = (np.zeros(shape, dtype=np.int64) for _ in range(4))
@@ -115,7 +115,7 @@ def king_related_pairs(
     """
     if tile < 1:
         raise ValueError(f"tile must be >= 1, got {tile}")
-    packed = _checked_packed(packed, n_samples)
+    packed = checked_packed(packed, n_samples)
     n_variants = packed.shape[0]
     blocks = []  # (planes, any_missing, n_block) of each variant block, kept for every tile
     for start in range(0, n_variants, VARIANT_BLOCK):

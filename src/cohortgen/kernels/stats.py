@@ -12,7 +12,7 @@ import numpy as np
 from numba import prange
 
 from cohortgen.kernels._numba import kernel, parallel_kernel
-from cohortgen.kernels.bed import _checked_packed, n_bytes
+from cohortgen.kernels.bed import checked_packed, n_bytes
 
 COUNT_COLUMNS = ("n_hom_alt", "n_het", "n_hom_ref", "n_missing")
 """Columns of :func:`genotype_counts`: dosage 2, dosage 1, dosage 0, missing."""
@@ -46,7 +46,7 @@ def genotype_counts(packed: np.ndarray, n_samples: int, sample_mask: np.ndarray)
     Returns int64, shape (n_variants, 4), columns :data:`COUNT_COLUMNS`
     (n_hom_alt, n_het, n_hom_ref, n_missing).
     """
-    packed = _checked_packed(packed, n_samples)
+    packed = checked_packed(packed, n_samples)
     byte_mask = _byte_masks(_checked_mask(sample_mask, n_samples, "sample_mask"))
     out = np.zeros((packed.shape[0], 4), dtype=np.int64)
     _genotype_counts_into(packed, byte_mask, BYTE_COUNTS, CODE_COLUMN, out)
@@ -75,7 +75,7 @@ def sample_het_counts(packed: np.ndarray, n_samples: int, variant_mask: np.ndarr
 
 def _sample_code_counts(packed, n_samples, variant_mask, code):
     """int64, shape (n_samples,): calls equal to 2-bit ``code`` per sample, masked variants."""
-    packed = _checked_packed(packed, n_samples)
+    packed = checked_packed(packed, n_samples)
     variant_mask = _checked_mask(variant_mask, packed.shape[0], "variant_mask")
     variants = np.flatnonzero(variant_mask).astype(np.int64)
     out = np.zeros(4 * packed.shape[1], dtype=np.int64)

@@ -19,7 +19,7 @@ import numpy as np
 
 from cohortgen.assoc.null_model import fit_null_models
 from cohortgen.errors import InputError
-from cohortgen.kernels.bed import _checked_packed, dosages_mean_imputed, unpack_dosages
+from cohortgen.kernels.bed import checked_packed, dosages_mean_imputed, unpack_dosages
 from cohortgen.kernels.score import prepare_score, score_statistics, score_test_results
 
 CHUNK_VARIANTS = 2048
@@ -80,7 +80,7 @@ def training_gwas(
     y_train: float64 (k,) 0/1/NaN and covariates_train: float64 (k, c), rows in ``train_idx``
     order. Raises InputError if the null model has no cases, no controls or does not converge.
     """
-    packed = _checked_packed(packed, n_samples)
+    packed = checked_packed(packed, n_samples)
     train_idx = np.ascontiguousarray(train_idx, dtype=np.int64)
     models = fit_null_models(covariates_train, np.asarray(y_train, dtype=np.float64)[:, None])
     model = models[0]
@@ -120,7 +120,7 @@ def score_samples(
     weights, fill: float64 (m,); a missing dosage is imputed to ``fill_j`` (the training mean),
     so it contributes 0. Only variants with a nonzero weight are decoded. Returns float64 (k,).
     """
-    packed = _checked_packed(packed, n_samples)
+    packed = checked_packed(packed, n_samples)
     sample_idx = np.asarray(sample_idx, dtype=np.int64)
     weights = np.asarray(weights, dtype=np.float64)
     fill = np.asarray(fill, dtype=np.float64)
@@ -195,7 +195,7 @@ def cross_validated_scores(
     folds: int (n,) from :func:`stratified_folds` (-1 = never used); fold_ids: the folds to run
     (default all). Training samples of fold f are those with folds ∉ {f, -1}.
     """
-    packed = _checked_packed(packed, n_samples)
+    packed = checked_packed(packed, n_samples)
     y = np.asarray(y, dtype=np.float64)
     covariates = np.asarray(covariates, dtype=np.float64)
     if covariates.ndim == 1:

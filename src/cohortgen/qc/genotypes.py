@@ -16,9 +16,9 @@ from cohortgen.io.bed import (
     BED_MAGIC,
     BIM_COLUMNS,
     FAM_COLUMNS,
-    _table_text,
     fileset_paths,
     read_bed,
+    table_text,
 )
 from cohortgen.io.files import PRIVATE_MODE, read_tsv, write_bytes_atomic
 from cohortgen.kernels.bed import pack_dosages, unpack_dosages
@@ -71,7 +71,7 @@ def write_qc_genotypes(prefixes: list[Path], variant_qc_paths: list[Path], keep_
         bim = pd.concat(bims, ignore_index=True)
         kept_fam = fam.iloc[sample_idx].reset_index(drop=True)
         for key, table, columns in (("bim", bim, BIM_COLUMNS), ("fam", kept_fam, FAM_COLUMNS)):
-            text = _table_text(table, columns, paths[key])
+            text = table_text(table, columns, paths[key])
             write_bytes_atomic(paths[key], text.encode(), private=True)
         os.replace(temp, paths["bed"])
     except BaseException:
