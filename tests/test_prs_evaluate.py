@@ -6,6 +6,7 @@ import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats.contingency_tables import Table2x2
 
+from cohortgen.privacy import primary_suppressed, with_complement
 from cohortgen.prs.evaluate import (
     auc_delong,
     decile_table,
@@ -120,3 +121,28 @@ def test_evaluate_score__all_fields():
     assert 0.5 < result["auc"].value < 1
     assert result["liability_r2"] > 0
     assert np.isnan(evaluate_score(score, y, cov, prevalence=None)["liability_r2"])
+
+
+def test_decile_table__single_suppressed_decile_gets_a_complement():
+    score = np.arange(200.0)
+    y = (np.arange(200) % 2).astype(float)
+    y[:20] = 0.0
+    y[[3, 7]] = 1.0
+    table = decile_table(score, y, min_cell_count=5)
+    assert table["suppressed"].sum() == 2
+    assert table.loc[0, "suppressed"]
+    shown = table.loc[~table["suppressed"], "n_cases"].sum()
+    hidden_total = y.sum() - shown
+    # Two hidden cells share the remainder, so neither is determined by the total.
+    assert hidden_total > 2
+
+
+def test_with_complement__rules():
+    sizes = np.array([3, 50, 8, 20])
+    hidden = primary_suppressed(sizes, 5)
+    assert hidden.tolist() == [True, False, False, False]
+    assert with_complement(hidden, sizes).tolist() == [True, False, True, False]
+    two = primary_suppressed(np.array([3, 4, 50]), 5)
+    assert with_complement(two, [3, 4, 50]).tolist() == [True, True, False]
+    assert with_complement([True], [2]).tolist() == [True]
+    assert primary_suppressed([0, 1, 4, 5], 5).tolist() == [False, True, True, False]

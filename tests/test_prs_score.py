@@ -233,3 +233,47 @@ def test_evaluate_published__shareable_tables(scored, cohort):
     deciles = read_tsv(out / "deciles.tsv")
     assert deciles["decile"].tolist() == list(range(1, 11)) * 2
     assert stat.S_IMODE((out / "performance.tsv").stat().st_mode) == 0o644
+
+
+@pytest.mark.reference
+def test_score_published__chrx_imputation_matches_plink2(plink2, tmp_path):
+    """Non-PAR chrX with males coded 0/2 and missing calls: SUM as ``plink2 --score``."""
+    rng = np.random.default_rng(23)
+    m, n = 40, 120
+    sex = np.where(np.arange(n) < n // 2, 1, 2)
+    dosage = _random_dosages(rng, m, n, missing=0.1)
+    male = dosage[:, sex == 1]
+    dosage[:, sex == 1] = np.where(male > 0, 2, male)
+    bim = pd.DataFrame({"chrom": "X", "id": [f"x{i}" for i in range(m)], "cm": 0.0,
+                        "pos": 5_000_000 + np.arange(m) * 100, "a1": "A", "a2": "G"})
+    ids = [f"S{i:03d}" for i in range(n)]
+    fam = pd.DataFrame({"fid": ids, "iid": ids, "father": "0", "mother": "0", "sex": sex,
+                        "pheno": "-9"})
+    write_bed(tmp_path / "x", pack_dosages(dosage), bim, fam)
+    keep = [s for s, r in zip(ids, rng.random(n), strict=True) if r < 0.8]
+    (tmp_path / "keep.txt").write_text("".join(f"{s}\n" for s in keep))
+    write_tsv(tmp_path / "qc.tsv", pd.DataFrame({
+        "chrom": "X", "pos": bim["pos"], "id": bim["id"], "ref": "G", "alt": "A",
+        "alt_freq": 0.3, "pass": True}))
+    pcs = pd.DataFrame({"sample_id": ids, "PC1": rng.normal(size=n)})
+    write_tsv(tmp_path / "pcs.tsv", pcs)
+    table = pd.DataFrame({"chrom": "X", "pos": bim["pos"], "effect_allele": "A",
+                          "other_allele": "G", "weight": rng.normal(size=m)})
+    write_tsv(tmp_path / "w.tsv", table)
+    score_published(["x"], [tmp_path / "w.tsv"], [tmp_path / "x"], [tmp_path / "qc.tsv"],
+                    tmp_path / "keep.txt", tmp_path / "pcs.tsv", "GRCh38", 0.5, False,
+                    tmp_path / "prs")
+    pd.DataFrame({"id": bim["id"], "allele": "A", "w": table["weight"]}).to_csv(
+        tmp_path / "s.txt", sep="\t", index=False)
+    (tmp_path / "keep").write_text("".join(f"{s}\t{s}\n" for s in keep))
+    subprocess.run([plink2, "--bfile", str(tmp_path / "x"), "--keep", str(tmp_path / "keep"),
+                    "--score", str(tmp_path / "s.txt"), "1", "2", "3", "header",
+                    "cols=+scoresums", "--threads", "1", "--out", str(tmp_path / "ref")],
+                   check=True, capture_output=True)
+    ref = pd.read_csv(tmp_path / "ref.sscore", sep="\t", dtype={"IID": str}).set_index("IID")
+    ours = read_tsv(tmp_path / "prs" / "scores" / "x.tsv.gz",
+                    dtype={"sample_id": str}).set_index("sample_id")
+    np.testing.assert_allclose(ours["SUM"], ref.loc[ours.index, "SCORE1_SUM"], rtol=5e-6,
+                               atol=1e-6)
+    imputed = (dosage[:, np.isin(ids, keep)] < 0).any()
+    assert imputed

@@ -14,7 +14,7 @@ from cohortgen.report.plots import (
     qq_figure,
     qq_points,
 )
-from cohortgen.report.render import mask_small_count, render_report
+from cohortgen.report.render import mask_small_count, removal_rows, render_report
 
 
 def synthetic_gwas(n: int = 20_000, seed: int = 7):
@@ -177,3 +177,19 @@ def test_render_report__loci_power_and_prs_sections(tmp_path):
     assert "0.61 (0.55–0.67)" in html
     assert "0.042" in html
     assert "&lt;5" in html
+
+
+def test_removal_rows__complement_hides_the_subtraction():
+    rows = removal_rows({"het": 17, "call rate": 2, "related": 40}, 5)
+    assert rows == [("call rate", "<5"), ("het", "not shown"), ("related", "40")]
+    assert removal_rows({"het": 17, "call rate": 3, "sex": 4}, 5) == [
+        ("call rate", "<5"), ("het", "17"), ("sex", "<5")]
+    assert removal_rows({"call rate": 12}, 5) == [("call rate", "12")]
+
+
+def test_render_report__funnel_small_count_not_recoverable(tmp_path):
+    out = tmp_path / "index.html"
+    render_report(out, synthetic_context())
+    html = out.read_text(encoding="utf-8")
+    assert "People removed: heterozygosity</td><td class=\"num\">not shown" in html
+    assert ">17<" not in html

@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from cohortgen.assoc.null_model import design_matrix, fit_logistic
+from cohortgen.privacy import with_complement
 
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -126,7 +127,9 @@ def top_fraction_or(score, y, fraction: float = 0.05) -> tuple[Estimate, np.ndar
 def decile_table(score, y, min_cell_count: int) -> pd.DataFrame:
     """Per score decile (1 = lowest): n, cases, controls, case fraction; a decile where cases
     or controls number fewer than ``min_cell_count`` has its counts and fraction suppressed
-    (NA, ``suppressed`` True)."""
+    (NA, ``suppressed`` True); when that hides a single decile, the decile with the fewest
+    cases or controls is suppressed too, so the total case count cannot reveal it
+    (:func:`cohortgen.privacy.with_complement`)."""
     order = np.argsort(score, kind="stable")
     decile = np.empty(score.size, dtype=np.int64)
     decile[order] = np.arange(score.size) * 10 // score.size + 1
@@ -135,6 +138,7 @@ def decile_table(score, y, min_cell_count: int) -> pd.DataFrame:
     table["n_controls"] = table["n"] - table["n_cases"]
     table["case_fraction"] = table["n_cases"] / table["n"]
     small = (table["n_cases"] < min_cell_count) | (table["n_controls"] < min_cell_count)
+    small = with_complement(small, table[["n_cases", "n_controls"]].min(axis=1))
     table["suppressed"] = small
     for column in ("n_cases", "n_controls", "case_fraction"):
         table[column] = table[column].astype(np.float64).mask(small)

@@ -2,7 +2,8 @@
 
 Files written by :func:`score_published` (per score name ``s``):
 - ``scores/<s>.tsv.gz`` (private): sample_id, SUM, AVG, Z_norm1, Z_norm2 for QC-kept samples.
-  SUM = Σ w · effect-allele dosage (missing calls mean-imputed over kept samples), AVG =
+  SUM = Σ w · effect-allele dosage (missing calls mean-imputed over kept samples; on non-PAR
+  chrX, where males are coded 0/2, to twice the ALT frequency counting males once), AVG =
   SUM / (2 × variants scored), both as ``plink2 --score cols=+scoresums``; Z_norm1/Z_norm2 see
   :mod:`cohortgen.prs.standardize`. A failed score gets a header-only file.
 - ``match/<s>.json`` (shareable): status (OK or FAILED with the error), file build, counts per
@@ -30,6 +31,8 @@ from cohortgen.prs.evaluate import decile_table, evaluate_score
 from cohortgen.prs.match import MatchResult, check_overlap, match_variants
 from cohortgen.prs.standardize import z_norm1, z_norm2
 from cohortgen.qc.keep import read_keep, sample_mask
+from cohortgen.qc.regions import contig_classes
+from cohortgen.qc.variant_stats import chrx_alt_freq
 
 SCORE_COLUMNS = ("sample_id", "SUM", "AVG", "Z_norm1", "Z_norm2")
 
@@ -82,25 +85,45 @@ def _coefficients(results: list[MatchResult], n_variants: int):
     return union, slope, offset, counts
 
 
+def imputation_means(packed: np.ndarray, sex: np.ndarray, is_x: np.ndarray) -> np.ndarray:
+    """ALT dosage given to missing calls, float64 (m,), as ``plink2 --score``: the mean dosage
+    over samples with ``sex`` ≠ −1 on most rows; on non-PAR chrX rows (``is_x``, bool (m,)),
+    where a male's call is coded 0/2, twice the ALT frequency with males counted once
+    (:func:`cohortgen.qc.variant_stats.chrx_alt_freq`).
+
+    packed: uint8 (m, ceil(n / 4)) .bed rows; sex: int64 (n,), 1 male, 2 female, 0 unknown,
+    −1 for samples left out. A row with no called sample gets 0.
+    """
+    counts = genotype_counts(packed, sex.size, sex >= 0)
+    called = counts[:, :3].sum(axis=1)
+    means = np.divide(2 * counts[:, 0] + counts[:, 1], called, out=np.zeros(len(packed)),
+                      where=called > 0)
+    if np.any(is_x):
+        freq, _ = chrx_alt_freq(packed[is_x], sex)
+        means[is_x] = np.where(np.isfinite(freq), 2.0 * freq, means[is_x])
+    return means
+
+
 def score_chunks(bfiles: list[Path], variants: pd.DataFrame, union: np.ndarray,
-                 slope: np.ndarray, offset: np.ndarray, keep: list[str]):
+                 slope: np.ndarray, offset: np.ndarray, keep: list[str], genome_build: str):
     """(kept sample IDs in .fam order, score sums float64 (n_kept, k)) over all chunks."""
-    total, kept_ids, mask = None, None, None
+    total, kept_ids, sex = None, None, None
+    is_x = contig_classes(variants["chrom"].to_numpy(), variants["pos"].to_numpy(),
+                          genome_build) == "x"
     for chunk, prefix in enumerate(bfiles):
         members = np.flatnonzero(variants["chunk"].to_numpy()[union] == chunk)
         packed, _, fam = read_bed(Path(prefix))
-        if mask is None:
+        if sex is None:
             ids = fam["iid"].astype(str).tolist()
             mask = sample_mask(ids, keep)
             kept_ids = [s for s, m in zip(ids, mask, strict=True) if m]
+            sex = np.where(mask, pd.to_numeric(fam["sex"], errors="coerce").fillna(0), -1)
+            sex = sex.astype(np.int64)
             total = np.zeros((len(fam), slope.shape[1]))
         rows = variants["row"].to_numpy()[union[members]]
-        counts = genotype_counts(packed[rows], len(fam), mask)
-        called = counts[:, :3].sum(axis=1)
-        alt_mean = np.divide(2 * counts[:, 0] + counts[:, 1], called,
-                             out=np.zeros(len(rows)), where=called > 0)
-        total += score_sums(packed[rows], len(fam), slope[members], offset[members], alt_mean)
-    return kept_ids, total[mask]
+        means = imputation_means(packed[rows], sex, is_x[union[members]])
+        total += score_sums(packed[rows], len(fam), slope[members], offset[members], means)
+    return kept_ids, total[sex >= 0]
 
 
 def _pcs_of(pcs_tsv: Path, sample_ids: list[str]) -> np.ndarray:
@@ -143,7 +166,8 @@ def score_published(names: list[str], files: list[Path], bfiles: list[Path],
                                  pd.DataFrame(columns=SCORE_COLUMNS))
     if good:
         union, slope, offset, counts = _coefficients([r for _, r in good], len(variants))
-        ids, sums = score_chunks(bfiles, variants, union, slope, offset, read_keep(keep_txt))
+        ids, sums = score_chunks(bfiles, variants, union, slope, offset, read_keep(keep_txt),
+                                 genome_build)
         pcs = _pcs_of(pcs_tsv, ids)
         for k, (name, _) in enumerate(good):
             table = _score_table(ids, sums[:, k], counts[k], pcs)

@@ -2,8 +2,9 @@
 
 The context (see :func:`render_report`) holds counts, λGC and p-value arrays, never sample IDs,
 genotypes or per-person values. Counts of people between 1 and ``min_cell_count - 1`` are shown
-as ``<min_cell_count``. plotly.js is inlined once, so the page works offline, and the output is
-byte-identical for the same context.
+as ``<min_cell_count``, with a complementary count hidden where one could be found by
+subtraction (:func:`removal_rows`). plotly.js is inlined once, so the page works offline, and
+the output is byte-identical for the same context.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from markupsafe import Markup
 
 from cohortgen import __version__
 from cohortgen.io.files import write_text_atomic
+from cohortgen.privacy import primary_suppressed, with_complement
 from cohortgen.report.plots import (
     GENOME_WIDE_P,
     SUGGESTIVE_P,
@@ -28,6 +30,8 @@ from cohortgen.report.plots import (
 
 DEFAULT_MIN_CELL_COUNT = 5
 PLOTLY_CONFIG = {"responsive": True, "displaylogo": False}
+COMPLEMENT_TEXT = "not shown"
+"""Display of a count hidden only so that a small count cannot be found by subtraction."""
 
 
 def mask_small_count(n, min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> str:
@@ -42,6 +46,20 @@ def mask_small_count(n, min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> str:
     if 1 <= n < min_cell_count:
         return f"<{min_cell_count}"
     return f"{n:,}"
+
+
+def removal_rows(removed: dict, min_cell_count: int) -> list[tuple[str, str]]:
+    """(reason, display text) per removal reason, sorted by reason. Small counts show as
+    ``<min_cell_count``; when only one is small, the smallest other count shows as
+    :data:`COMPLEMENT_TEXT`, so input − passed cannot reveal the small one
+    (:mod:`cohortgen.privacy`)."""
+    reasons = sorted(removed)
+    counts = np.array([removed[r] for r in reasons], dtype=np.float64)
+    primary = primary_suppressed(counts, min_cell_count)
+    hidden = with_complement(primary, counts)
+    return [(reason, mask_small_count(n, min_cell_count) if primary[i]
+             else COMPLEMENT_TEXT if hidden[i] else mask_small_count(n, min_cell_count))
+            for i, (reason, n) in enumerate(zip(reasons, counts, strict=True))]
 
 
 def format_count(n) -> str:
@@ -163,7 +181,7 @@ def render_html(context: dict) -> str:
     return env.get_template("index.html.j2").render(
         cohort=str(context["cohort"]),
         qc=qc,
-        samples_removed=sorted(qc.get("samples_removed_by_reason", {}).items()),
+        samples_removed=removal_rows(qc.get("samples_removed_by_reason", {}), min_cell_count),
         variants_removed=sorted(qc.get("variants_removed_by_reason", {}).items()),
         diseases=[disease_view(i, d) for i, d in enumerate(context.get("diseases", []))],
         prs=[prs_view(row) for row in context.get("prs", [])],
