@@ -1,16 +1,20 @@
 """VCF reading: bad files raise InputError naming the file; excluded records are tallied;
-haploid and half-calls decode as documented in cohortgen.kernels.gt."""
+haploid and half-calls decode as documented in cohortgen.kernels.gt; the text parser of a
+.vcf.gz gives exactly what cyvcf2 gives for the same records as BCF."""
 
 import gzip
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pysam
 import pytest
+from conftest import require_tool
 
 from cohortgen.errors import InputError
+from cohortgen.ingest.chunk import IngestRules, ingest_chunk
 from cohortgen.io.vcf import RecordTally, open_vcf, read_region_blocks, vcf_samples
 from cohortgen.kernels.gt import MISSING, decode_biallelic
 
@@ -253,7 +257,7 @@ def test_cli_ingest__wrong_column_count(tmp_path):
 
 def test_cli_ingest__bad_gt_value(tmp_path):
     path = write_vcf(tmp_path, vcf_text([RECORDS[0], RECORDS[3].replace("\t0\t.", "\t0/x\t.")]))
-    assert_cli_error(cli_ingest(tmp_path, path), str(path), "record 1:400, column 11",
+    assert_cli_error(cli_ingest(tmp_path, path), str(path), "record 1:400, column 11 (sample B)",
                      "'0/x'")
 
 
@@ -269,3 +273,115 @@ def test_read_region_blocks__all_missing_sample(tmp_path):
     dosage = decode_biallelic(np.concatenate([b.alleles for b in blocks]))
     assert tally.n_kept == 2
     assert (dosage[:, 2] == MISSING).all()
+
+
+MIXED_HEADER = [
+    "##fileformat=VCFv4.2",
+    "##contig=<ID=1,length=1000000>",
+    "##contig=<ID=X,length=200000000>",
+    '##ALT=<ID=DEL,Description="Deletion">',
+    '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+    '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">',
+]
+MIXED_RECORDS = [
+    "1\t100\trs1\tA\tC\t.\tPASS\t.\tGT\t0/0\t0|1\t1/1\t./.",
+    "1\t150\trs2\tA\tC,G\t.\tPASS\t.\tGT:DP\t1/2:5\t0|2:.\t./1:3\t2",
+    "1\t200\trs3\tA\t<DEL>\t.\tPASS\t.\tGT\t0/1\t1/1\t0/0\t0/0",
+    "1\t250\trs4\tAT\tA,<DEL>,ATT\t.\tPASS\t.\tGT\t0/1\t3/3\t1|2\t./.",
+    "1\t300\t.\tG\tT\t.\tPASS\t.\tGT\t./1\t1/.\t.|1\t0/1",
+    "1\t350\trs6\tG\tT\t.\tPASS\t.\tGT\t0/1/1\t0/1\t0/0\t0/0",
+    "1\t400\trs7\tG\tT\t.\tPASS\t.\tDP\t5\t6\t7\t8",
+    "X\t50000\tpar\tA\tC\t.\tPASS\t.\tGT\t0/1\t1\t0\t./.",
+    "X\t5000000\tx1\tA\tC\t.\tPASS\t.\tGT\t1\t0/1\t.\t1|1",
+    "X\t5000100\tx2\tA\tC\t.\tPASS\t.\tGT\t0\t1\t0/0\t./1",
+]
+MIXED_SAMPLES = ["A", "B", "C", "D"]
+
+
+def text_and_bcf(tmp_path, records):
+    """The same records as an indexed .vcf.gz (parsed from text) and an indexed .bcf (cyvcf2)."""
+    vcf = write_vcf(tmp_path, "\n".join(
+        [*MIXED_HEADER, "\t".join([FIXED, *MIXED_SAMPLES]), *records]) + "\n", name="m.vcf.gz")
+    bcf = tmp_path / "m.bcf"
+    bcftools = require_tool("bcftools")
+    subprocess.run([bcftools, "view", "-Ob", "-o", str(bcf), str(vcf)], check=True,
+                   capture_output=True)
+    subprocess.run([bcftools, "index", str(bcf)], check=True, capture_output=True)
+    return vcf, bcf
+
+
+def region_blocks(path, contig, multiallelic):
+    tally = RecordTally()
+    blocks = list(read_region_blocks(path, contig, 1, 200_000_000, tally, block_size=2,
+                                     multiallelic=multiallelic))
+    return tally.as_dict(), blocks
+
+
+@pytest.mark.parametrize("multiallelic", ["drop", "split"])
+def test_read_region_blocks__text_equals_cyvcf2(tmp_path, multiallelic):
+    """Half-calls, haploid X calls, multi-allelics, missing, phased, GT:DP, ploidy 3, no GT."""
+    vcf, bcf = text_and_bcf(tmp_path, MIXED_RECORDS)
+    for contig in ("1", "X"):
+        text_tally, text_blocks = region_blocks(vcf, contig, multiallelic)
+        bcf_tally, bcf_blocks = region_blocks(bcf, contig, multiallelic)
+        assert text_tally == bcf_tally
+        assert len(text_blocks) == len(bcf_blocks) >= 1
+        for ours, theirs in zip(text_blocks, bcf_blocks, strict=True):
+            np.testing.assert_array_equal(ours.alleles, theirs.alleles)
+            np.testing.assert_array_equal(ours.alt_index, theirs.alt_index)
+            assert (ours.chrom, ours.pos, ours.ids, ours.ref, ours.alt) == (
+                theirs.chrom, theirs.pos, theirs.ids, theirs.ref, theirs.alt)
+    assert text_tally["records_excluded"] == {}  # X
+    assert region_blocks(vcf, "1", multiallelic)[0]["records_excluded"]["ploidy_above_2"] == 1
+
+
+@pytest.mark.parametrize("half_calls", ["missing", "haploid"])
+def test_ingest_chunk__text_equals_cyvcf2(tmp_path, half_calls):
+    vcf, bcf = text_and_bcf(tmp_path, MIXED_RECORDS)
+    sheet = tmp_path / "sex.tsv"
+    sheet.write_text("sample_id\tsex\nA\t1\nB\t1\nC\t2\nD\tNA\n")
+    rules = IngestRules(half_calls=half_calls, multiallelic="split")
+    for contig in ("1", "X"):
+        outputs = []
+        for source in (vcf, bcf):
+            prefix = tmp_path / f"{source.name}.{contig}"
+            tally = ingest_chunk(str(source), contig, 1, 200_000_000, prefix,
+                                 tmp_path / f"{prefix.name}.json", sheet, rules)
+            outputs.append((tally, *(Path(f"{prefix}.{ext}").read_bytes()
+                                     for ext in ("bed", "bim", "fam"))))
+        assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize("suffix", ["vcf.gz", "bcf"])
+def test_read_region_blocks__allele_index_out_of_range(tmp_path, suffix):
+    vcf, bcf = text_and_bcf(tmp_path, [MIXED_RECORDS[0].replace("0|1", "0|5")])
+    path = vcf if suffix == "vcf.gz" else bcf
+    assert_input_error(lambda: region_blocks(path, "1", "drop"), str(path), "record 1:100",
+                       "sample B", "allele index 5", "2 alleles")
+
+
+def test_read_region_blocks__gt_not_first_format_key(tmp_path):
+    record = MIXED_RECORDS[0].replace("\tGT\t", "\tDP:GT\t").replace("\t0", "\t3:0")
+    vcf = write_vcf(tmp_path, vcf_text([record], MIXED_SAMPLES))
+    assert_input_error(lambda: read_all(vcf), str(vcf), "record 1:100", "GT is FORMAT key 2",
+                       "GT first")
+
+
+def test_read_region_blocks__corrupt_bgzip_block(tmp_path):
+    path = write_vcf(tmp_path, random_vcf_text())
+    data = bytearray(path.read_bytes())
+    first_block = int.from_bytes(data[16:18], "little") + 1
+    data[first_block + 200] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert_input_error(lambda: read_all(path, end=10**6), str(path), "bgzip block", "corrupt")
+
+
+def test_read_region_blocks__unsorted_across_chunks(tmp_path):
+    """Record 1:400 placed after 1:500 (index from the sorted file): the chunk starting at 450
+    reads 1:500 and then meets 1:400, out of order."""
+    first, second = RECORDS[3], RECORDS[4].replace("./1\t1/.\t0|1", "0/1\t0/0\t1/1")
+    sorted_path = write_vcf(tmp_path, vcf_text([RECORDS[0], first, second]), name="s.vcf.gz")
+    path = write_vcf(tmp_path, vcf_text([RECORDS[0], second, first]), index=False)
+    shutil.copy(f"{sorted_path}.tbi", f"{path}.tbi")
+    assert_input_error(lambda: read_all(path, start=450), str(path), "not sorted",
+                       "1:400 comes after 1:500")

@@ -1,5 +1,5 @@
-"""GT decoding (allele indices -> ALT dosage, half-call modes, split multi-allelics) and sex-aware
-ploidy against naive pure-Python twins."""
+"""GT text parsing, GT decoding (allele indices -> ALT dosage, half-call modes, split
+multi-allelics) and sex-aware ploidy against naive pure-Python twins."""
 
 import re
 
@@ -10,6 +10,11 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from cohortgen.kernels.gt import (
+    GT_ALLELE_RANGE,
+    GT_BAD_CELL,
+    GT_CELL_COUNT,
+    GT_OK,
+    GT_PLOIDY_ABOVE_2,
     HALF_CALL_MODES,
     HALF_HAPLOID,
     HALF_MISSING,
@@ -20,9 +25,9 @@ from cohortgen.kernels.gt import (
     REGION_X,
     REGION_Y,
     apply_ploidy,
-    check_gt_text,
     decode_biallelic,
     decode_calls,
+    parse_gt_text,
 )
 
 
@@ -178,29 +183,88 @@ def test_apply_ploidy__documented_rules():
     assert counts.tolist() == [[1, 0, 0], [1, 1, 0], [0, 0, 2]]
 
 
-def naive_check_gt_text(text: str) -> tuple[int, int]:
-    """check_gt_text by regex, one cell at a time."""
-    offset = 0
-    cells = text.split("\t")
-    for number, cell in enumerate(cells, start=1):
-        if not re.fullmatch(r"(\.|[0-9]+)([/|](\.|[0-9]+))*", cell):
-            return number, offset
-        offset += len(cell) + 1
-    return len(cells), -1
+def naive_parse_gt_text(records: list[str], n_samples: int, n_alleles: list[int]):
+    """parse_gt_text by regex, one cell at a time: (alleles (first two slots; None where the
+    record is malformed), status, cell)."""
+    alleles = np.zeros((len(records), n_samples, 2), dtype=np.int16)
+    status, where = np.zeros(len(records), np.int64), np.zeros(len(records), np.int64)
+    for j, text in enumerate(records):
+        cells = text.split("\t")
+        bad, high, beyond = [], [], []
+        for i, cell in enumerate(cells):
+            gt = cell.split(":")[0]
+            if not re.fullmatch(r"(\.|[0-9]+)([/|](\.|[0-9]+))*", gt):
+                bad.append(i)
+                continue
+            values = [-1 if a == "." else min(int(a), 32767) for a in re.split(r"[/|]", gt)]
+            high += [i] if len(values) > 2 else []
+            beyond += [i] if max(values) >= n_alleles[j] else []
+            if i < n_samples:
+                alleles[j, i] = (values + [-2])[:2]
+        for code, found in ((GT_BAD_CELL, bad), (GT_CELL_COUNT, [len(cells)] * (len(cells)
+                            != n_samples)), (GT_PLOIDY_ABOVE_2, high), (GT_ALLELE_RANGE, beyond)):
+            if found:
+                status[j], where[j] = code, found[0]
+                break
+    return alleles, status, where
+
+
+def run_parse_gt_text(records: list[str], n_samples: int, n_alleles: list[int]):
+    lengths = np.array([len(r) for r in records], dtype=np.int64)
+    ends = np.cumsum(lengths + 1) - 1
+    alleles = np.full((len(records), n_samples, 2), 99, dtype=np.int16)
+    status, cell = parse_gt_text(np.frombuffer("\n".join(records).encode(), dtype=np.uint8),
+                                 ends - lengths, ends, np.array(n_alleles, np.int64), alleles)
+    return alleles, status, cell
+
+
+def assert_parse_matches_naive(records, n_samples, n_alleles):
+    got, got_status, got_cell = run_parse_gt_text(records, n_samples, n_alleles)
+    want, want_status, want_cell = naive_parse_gt_text(records, n_samples, n_alleles)
+    np.testing.assert_array_equal(got_status, want_status)
+    np.testing.assert_array_equal(got_cell, want_cell)
+    usable = np.isin(want_status, (GT_OK, GT_PLOIDY_ABOVE_2, GT_ALLELE_RANGE))
+    np.testing.assert_array_equal(got[usable], want[usable])
+
+
+ALLELE = st.one_of(st.sampled_from(["0", "1", "2", "."]), st.integers(0, 40000).map(str))
+CELL = st.one_of(
+    st.builds(lambda a, rest, extra: a + "".join(rest) + extra, ALLELE,
+              st.lists(st.tuples(st.sampled_from("/|"), ALLELE).map("".join), max_size=3),
+              st.sampled_from(["", ":7", ":.:1,2"])),
+    st.text(alphabet="01./|:x", max_size=5),
+)
 
 
 @settings(deadline=None, max_examples=300)
-@given(st.text(alphabet="01./|\t2x", max_size=24))
-def test_check_gt_text__matches_naive_twin(text):
-    got = check_gt_text(np.frombuffer(text.encode(), dtype=np.uint8))
-    assert tuple(int(v) for v in got) == naive_check_gt_text(text)
+@given(st.lists(st.lists(CELL, min_size=1, max_size=4).map("\t".join), min_size=1, max_size=4),
+       st.integers(1, 4), st.integers(1, 4))
+def test_parse_gt_text__matches_naive_twin(records, n_samples, n_alleles):
+    assert_parse_matches_naive(records, n_samples, [n_alleles] * len(records))
+
+
+def test_parse_gt_text__matches_naive_twin_on_large_random_records():
+    rng = np.random.default_rng(11)
+    cells = np.array(["0/0", "0|1", "1/1", "./.", "1", ".", "./1", "2/0", "10/1", "0/1:5"])
+    records = ["\t".join(row) for row in cells[rng.integers(0, len(cells), (300, 257))]]
+    assert_parse_matches_naive(records, 257, [11] * 300)
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
-    [("0/0\t1|12\t.\t./.", (4, -1)), ("0/0\t1//", (2, 4)), ("0/1\t\t1", (2, 4)),
-     ("0.\t1", (1, 0)), ("0/1\t", (2, 4))],
+    ("text", "n_alleles", "status", "cell", "alleles"),
+    [("0/1\t1|1\t.\t./1:5", 2, GT_OK, 0, [[0, 1], [1, 1], [-1, -2], [-1, 1]]),
+     ("12/3\t0\t1|.\t.|.", 13, GT_OK, 0, [[12, 3], [0, -2], [1, -1], [-1, -1]]),
+     ("0/0\t1//\t0/1\t0", 2, GT_BAD_CELL, 1, None),
+     ("0/0\t\t0/1\t0", 2, GT_BAD_CELL, 1, None),
+     ("0.\t1\t1\t1", 2, GT_BAD_CELL, 0, None),
+     ("0/0\t0/1\t1", 2, GT_CELL_COUNT, 3, None),
+     ("0/0\t0/1\t1\t1\t1", 2, GT_CELL_COUNT, 5, None),
+     ("0/0\t0/1/1\t1/1\t0/5", 2, GT_PLOIDY_ABOVE_2, 1, None),
+     ("0/0\t0/1\t1/1\t0/2", 2, GT_ALLELE_RANGE, 3, None),
+     ("99999\t0\t0\t0", 2, GT_ALLELE_RANGE, 0, None)],
 )
-def test_check_gt_text__documented_cases(text, expected):
-    got = check_gt_text(np.frombuffer(text.encode(), dtype=np.uint8))
-    assert tuple(int(v) for v in got) == expected
+def test_parse_gt_text__documented_cases(text, n_alleles, status, cell, alleles):
+    got, got_status, got_cell = run_parse_gt_text([text], 4, [n_alleles])
+    assert (int(got_status[0]), int(got_cell[0])) == (status, cell)
+    if alleles is not None:
+        assert got[0].tolist() == alleles

@@ -22,8 +22,9 @@ STAGE_COMMANDS = (
 
 
 def add_command(sub, name, func, help_text, *arguments) -> None:
-    """Add subcommand ``name`` running ``func(args)``; ``arguments`` are (flags, options) pairs."""
-    parser = sub.add_parser(name, help=help_text, description=help_text)
+    """Add subcommand ``name`` running ``func(args)``; ``arguments`` are (flags, options) pairs.
+    argparse %-formats help strings, so a literal % in ``help_text`` is escaped."""
+    parser = sub.add_parser(name, help=help_text.replace("%", "%%"), description=help_text)
     for flags, options in arguments:
         parser.add_argument(*flags, **options)
     parser.set_defaults(func=func)

@@ -69,4 +69,5 @@ rule ingest_chunk:
         "cohortgen ingest --genotypes {params.genotypes:q} --plan {input.plan}"
         " --chunk {wildcards.chunk} --out-prefix {params.prefix} --tally {output.tally}"
         " --phenotypes {input.phenotypes:q} --half-calls {params.half_calls}"
-        " --multiallelic {params.multiallelic} --genome-build {params.build} 2> {log}"
+        " --multiallelic {params.multiallelic} --genome-build {params.build}"
+        " --threads {threads} 2> {log}"

@@ -64,12 +64,12 @@ def _decode_block(path: Path, block, rules: IngestRules, tally: RecordTally) -> 
 
 
 def _vcf_chunk(path: Path, contig: str, start: int, end: int, sex_of, rules: IngestRules,
-               tally: RecordTally):
+               tally: RecordTally, threads: int = 1):
     samples = vcf_samples(path)
     sex = sex_of(samples)
     packed, bims = [], []
     for block in read_region_blocks(path, contig, start, end, tally,
-                                    multiallelic=rules.multiallelic):
+                                    multiallelic=rules.multiallelic, threads=threads):
         dosage = _decode_block(path, block, rules, tally)
         _ploidy(dosage, contig, block.pos, sex, rules, tally)
         packed.append(pack_dosages(dosage))
@@ -104,10 +104,11 @@ def _bed_chunk(prefix: Path, contig: str, start: int, end: int, sex_of, rules: I
 
 def ingest_chunk(genotypes: str, contig: str, start: int, end: int, out_prefix: Path,
                  tally_json: Path, phenotypes: Path | None = None,
-                 rules: IngestRules = IngestRules()) -> dict:
+                 rules: IngestRules = IngestRules(), threads: int = 1) -> dict:
     """Convert one region to ``out_prefix.{bed,bim,fam}`` and write its record tally.
 
-    Sex comes from ``phenotypes`` (else a PLINK input's .fam, else unknown)."""
+    Sex comes from ``phenotypes`` (else a PLINK input's .fam, else unknown). ``threads``
+    threads inflate a VCF's bgzip blocks."""
     if rules.half_calls not in HALF_CALL_MODES or rules.multiallelic not in ("drop", "split"):
         raise InputError(f"ingest: unknown rule in {rules}; see ingest.* in the config schema")
 
@@ -117,8 +118,11 @@ def ingest_chunk(genotypes: str, contig: str, start: int, end: int, out_prefix: 
         return sample_sex(phenotypes, samples)
 
     tally = RecordTally()
-    reader = _bed_chunk if is_plink_prefix(genotypes) else _vcf_chunk
-    bed, bim, fam = reader(Path(genotypes), contig, start, end, sex_of, rules, tally)
+    if is_plink_prefix(genotypes):
+        bed, bim, fam = _bed_chunk(Path(genotypes), contig, start, end, sex_of, rules, tally)
+    else:
+        bed, bim, fam = _vcf_chunk(Path(genotypes), contig, start, end, sex_of, rules, tally,
+                                   threads)
     write_bed(Path(out_prefix), bed, bim, fam)
     summary = {"contig": contig, "start": start, "end": end, **tally.as_dict()}
     write_json(Path(tally_json), summary)

@@ -51,6 +51,7 @@ def _ingest(a):
         Path(a.tally),
         phenotypes=Path(a.phenotypes) if a.phenotypes else None,
         rules=IngestRules(a.half_calls, a.multiallelic, a.genome_build),
+        threads=a.threads,
     )
 
 
@@ -106,4 +107,6 @@ def register(sub) -> None:
                              "default": "missing"}),
         (("--multiallelic",), {"choices": ["drop", "split"], "default": "drop"}),
         (("--genome-build",), {"choices": ["GRCh37", "GRCh38"], "default": "GRCh38"}),
+        (("--threads",), {"type": int, "default": 1,
+                          "help": "threads inflating the VCF's bgzip blocks"}),
     )

@@ -1,30 +1,39 @@
-"""Per-contig record counts and spans read from a tabix (.tbi) or CSI (.csi) index.
+"""Per-contig record counts, spans and record offsets read from a tabix (.tbi) or CSI (.csi)
+index.
 
 Used to plan chunks without reading the genotypes: each contig's record count comes from the
 index's pseudo-bin, and (for .tbi) the linear index gives the compressed-file offset of every
-16 kb window, a proxy for how records are spread along the contig.
+16 kb window, a proxy for how records are spread along the contig. :func:`region_offset` gives
+where a region's records start in the bgzipped file (as htslib's region query finds it).
 """
 
 import gzip
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cohortgen.errors import InputError
 
-TBI_WINDOW_BP = 1 << 14
+TBI_MIN_SHIFT, TBI_DEPTH = 14, 5
+TBI_WINDOW_BP = 1 << TBI_MIN_SHIFT
 
 
 @dataclass(frozen=True)
 class ContigIndex:
     """One contig's index facts: ``n_records`` mapped records; ``window_offsets`` compressed
     byte offsets of 16 kb windows (tbi only, else empty); ``max_pos`` an upper bound on the last
-    indexed base (1-based)."""
+    indexed base (1-based). ``bins``: bin id -> (loffset (csi, else 0), chunks as (begin, end)
+    virtual offsets); ``linear``: the tbi linear index (virtual offsets); ``min_shift`` and
+    ``depth`` the binning scheme."""
 
     name: str
     n_records: int
     window_offsets: tuple[int, ...]
     max_pos: int
+    bins: dict = field(default_factory=dict, repr=False)
+    linear: tuple[int, ...] = ()
+    min_shift: int = TBI_MIN_SHIFT
+    depth: int = TBI_DEPTH
 
 
 class _Reader:
@@ -94,19 +103,19 @@ def _read_names(reader: _Reader) -> list[str]:
     return [name.decode() for name in names if name]
 
 
-def _read_bins(reader: _Reader, meta_bin: int, has_loffset: bool) -> tuple[int, list[int]]:
-    """Return (n_mapped, leaf-ish bin ids) for one contig's bin list."""
-    n_mapped, bins = 0, []
+def _read_bins(reader: _Reader, meta_bin: int, has_loffset: bool) -> tuple[int, dict]:
+    """Return (n_mapped, {bin id: (loffset, chunks)}) for one contig's bin list, the pseudo-bin
+    left out."""
+    n_mapped, bins = 0, {}
     for _ in range(reader.take("i")):
         bin_id = reader.take("I")
-        if has_loffset:
-            reader.take("Q")
+        loffset = reader.take("Q") if has_loffset else 0
         n_chunk = reader.take("i")
         chunks = [reader.take("QQ") for _ in range(n_chunk)]
         if bin_id == meta_bin:
             n_mapped = chunks[1][0] if len(chunks) > 1 else 0
         else:
-            bins.append(bin_id)
+            bins[bin_id] = (loffset, chunks)
     return n_mapped, bins
 
 
@@ -115,10 +124,11 @@ def _read_tbi(reader: _Reader) -> list[ContigIndex]:
     names = _read_names(reader)
     contigs = []
     for name in names[:n_ref]:
-        n_mapped, _ = _read_bins(reader, meta_bin=37450, has_loffset=False)
+        n_mapped, bins = _read_bins(reader, meta_bin=37450, has_loffset=False)
         n_intv = reader.take("i")
-        offsets = tuple(reader.take("Q") >> 16 for _ in range(n_intv))
-        contigs.append(ContigIndex(name, int(n_mapped), offsets, n_intv * TBI_WINDOW_BP))
+        linear = tuple(reader.take("Q") for _ in range(n_intv))
+        contigs.append(ContigIndex(name, int(n_mapped), tuple(v >> 16 for v in linear),
+                                   n_intv * TBI_WINDOW_BP, bins, linear))
     return contigs
 
 
@@ -134,7 +144,7 @@ def _read_csi(reader: _Reader, contig_names: list[str] | None) -> list[ContigInd
         n_mapped, bins = _read_bins(reader, meta_bin=n_bins + 1, has_loffset=True)
         max_pos = max((_bin_end(b, min_shift, depth) for b in bins), default=0)
         name = names[tid] if tid < len(names) else str(tid)
-        contigs.append(ContigIndex(name, int(n_mapped), (), max_pos))
+        contigs.append(ContigIndex(name, int(n_mapped), (), max_pos, bins, (), min_shift, depth))
     return contigs
 
 
@@ -146,3 +156,38 @@ def _bin_end(bin_id: int, min_shift: int, depth: int) -> int:
         level += 1
     offset = bin_id - ((1 << (3 * level)) - 1) // 7
     return (offset + 1) << (min_shift + 3 * (depth - level))
+
+
+def region_offset(contig: ContigIndex, start: int, end: int) -> int | None:
+    """Virtual offset (compressed block offset << 16 | offset in the block) of the first record
+    that can overlap ``[start, end]`` (1-based, inclusive), found as htslib's region query does;
+    None when the index has no record there. Reading the sorted file on from it reaches every
+    record of the region."""
+    beg0 = start - 1
+    end0 = min(end, 1 << (contig.min_shift + 3 * contig.depth))
+    min_off = _min_offset(contig, beg0)
+    begins = [u for b in _overlapping_bins(beg0, end0, contig.min_shift, contig.depth)
+              for u, v in contig.bins.get(b, (0, ()))[1] if v > min_off]
+    return min(begins) if begins else None
+
+
+def _min_offset(contig: ContigIndex, beg0: int) -> int:
+    """Smallest virtual offset a record overlapping 0-based ``beg0`` can have: the tbi linear
+    index, or for csi the loffset of the nearest bin at or before beg0's leaf."""
+    if contig.linear:
+        return contig.linear[min(beg0 >> contig.min_shift, len(contig.linear) - 1)]
+    bin_id = ((1 << 3 * contig.depth) - 1) // 7 + (beg0 >> contig.min_shift)
+    while bin_id and bin_id not in contig.bins:
+        parent = (bin_id - 1) >> 3
+        bin_id = bin_id - 1 if bin_id > (parent << 3) + 1 else parent
+    return contig.bins[bin_id][0] if bin_id in contig.bins else 0
+
+
+def _overlapping_bins(beg0: int, end0: int, min_shift: int, depth: int) -> list[int]:
+    """Ids of the bins (every level) overlapping the 0-based half-open ``[beg0, end0)``."""
+    bins, first = [], 0
+    for level in range(depth + 1):
+        shift = min_shift + 3 * (depth - level)
+        bins.extend(range(first + (beg0 >> shift), first + ((end0 - 1) >> shift) + 1))
+        first += 1 << (3 * level)
+    return bins

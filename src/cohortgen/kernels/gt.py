@@ -1,4 +1,5 @@
-"""Decoding of VCF GT allele indices into ALT dosages, and sex-aware ploidy of those dosages.
+"""Parsing of VCF GT text into allele indices, decoding of those into ALT dosages, and sex-aware
+ploidy of the dosages.
 
 Input ``alleles``: int16, shape (n_variants, n_samples, 2), the allele indices of each call as
 cyvcf2's ``Variant.genotype.array()`` gives them: >= 0 allele index, -1 missing allele ('.'),
@@ -98,29 +99,109 @@ def apply_ploidy(dosage: np.ndarray, region: np.ndarray, sex: np.ndarray) -> np.
     return counts
 
 
+GT_OK, GT_BAD_CELL, GT_CELL_COUNT, GT_PLOIDY_ABOVE_2, GT_ALLELE_RANGE = 0, 1, 2, 3, 4
+"""Per-record status codes of :func:`parse_gt_text`."""
+_TAB, _COLON, _DOT, _SLASH, _BAR, _ZERO = 9, 58, 46, 47, 124, 48
+_ALLELE_CAP = 32767
+_ALLELE_CODE = np.full(256, -3, dtype=np.int64)
+_ALLELE_CODE[_ZERO:_ZERO + 10] = np.arange(10)
+_ALLELE_CODE[_DOT] = -1
+"""Allele index of a one-byte allele by byte value: 0-9, -1 for '.', -3 for any other byte."""
+
+
 @kernel
-def check_gt_text(text: np.ndarray) -> tuple:
-    """(number of cells, byte offset of the first malformed cell or -1) of tab-separated GT
-    cells, ``text`` uint8 (n_bytes,) ASCII. A cell is an allele (digits or '.') followed by any
-    number of separator ('/' or '|') + allele pairs, as the VCF GT grammar."""
-    n_cells, cell_start, state = 1, 0, 0  # state 0: expect allele, 1: in digits, 2: after '.'
-    for k in range(text.size):
-        c = text[k]
-        if 48 <= c <= 57:
-            if state == 2:
-                return n_cells, cell_start
-            state = 1
-        elif c == 46:  # '.'
-            if state != 0:
-                return n_cells, cell_start
-            state = 2
-        elif c == 47 or c == 124 or c == 9:  # '/', '|', tab
-            if state == 0:
-                return n_cells, cell_start
-            state = 0
-            if c == 9:
-                n_cells += 1
-                cell_start = k + 1
+def _parse_cell(text: np.ndarray, p: int, e: int, out: np.ndarray, j: int, i: int) -> tuple:
+    """Parse the GT of the cell at ``text[p]`` into ``out[j, i]`` (if ``i`` is a sample) and
+    return (number of alleles, largest allele index, 0 if malformed else 1, offset of the tab or
+    end closing the cell). Allele indices above 32767 are capped there."""
+    n_alleles, top, ok = 0, -1, 1
+    while True:
+        if p < e and text[p] == _DOT:
+            allele = -1
+            p += 1
         else:
-            return n_cells, cell_start
-    return n_cells, cell_start if state == 0 else -1
+            allele, q = 0, p
+            while q < e and _ZERO <= text[q] <= _ZERO + 9:
+                allele = min(allele * 10 + text[q] - _ZERO, _ALLELE_CAP)
+                q += 1
+            if q == p:
+                ok = 0
+                break
+            p = q
+        if n_alleles < 2 and i < out.shape[1]:
+            out[j, i, n_alleles] = allele
+        n_alleles += 1
+        top = max(top, allele)
+        c = text[p] if p < e else _TAB
+        if c == _SLASH or c == _BAR:
+            p += 1
+            continue
+        if c != _TAB and c != _COLON:
+            ok = 0
+        break
+    if n_alleles == 1 and i < out.shape[1]:
+        out[j, i, 1] = -2
+    while p < e and text[p] != _TAB:  # other FORMAT fields, or the rest of a bad cell
+        p += 1
+    return n_alleles, top, ok, p
+
+
+@kernel
+def parse_gt_text(text: np.ndarray, begin: np.ndarray, end: np.ndarray, n_alleles: np.ndarray,
+                  alleles: np.ndarray) -> tuple:
+    """Parse the sample columns of m VCF records into ``alleles``, in place.
+
+    ``text``: uint8 ASCII; record j's sample columns are ``text[begin[j]:end[j]]`` (int64 (m,)),
+    tab-separated cells whose first ':'-separated field is GT: an allele (digits or '.') then
+    any number of '/' or '|' + allele pairs. ``n_alleles``: int64 (m,) REF + ALT count.
+    ``alleles``: int16 (m, n_samples, 2), filled in the layout of the module doc (-1 '.', -2 the
+    second slot of a haploid call). Returns (status, cell), int64 (m,) each: ``GT_OK``;
+    ``GT_BAD_CELL`` (cell: the first malformed cell, 0-based); ``GT_CELL_COUNT`` (cell: the
+    number of cells, not n_samples); ``GT_PLOIDY_ABOVE_2`` (cell: the first such cell);
+    ``GT_ALLELE_RANGE`` (cell: the first cell with an allele index >= n_alleles). A malformed
+    cell or a wrong count outranks the other two, ploidy outranks range. Diploid cells of
+    one-digit alleles ('0/1', '.|.') take a fast path.
+    """
+    m, n = alleles.shape[0], alleles.shape[1]
+    status = np.zeros(m, dtype=np.int64)
+    cell = np.zeros(m, dtype=np.int64)
+    for j in range(m):
+        p, e, top_ok, row = begin[j], end[j], n_alleles[j], alleles[j]
+        first_bad, first_high, first_range = -1, -1, -1
+        i = 0
+        while True:
+            if i < n and p + 3 <= e:
+                sep = text[p + 1]
+                after = text[p + 3] if p + 3 < e else _TAB
+                if (sep == _SLASH or sep == _BAR) and after == _TAB:
+                    a, b = _ALLELE_CODE[text[p]], _ALLELE_CODE[text[p + 2]]
+                    if a != -3 and b != -3:
+                        row[i, 0] = a
+                        row[i, 1] = b
+                        if (a >= top_ok or b >= top_ok) and first_range < 0:
+                            first_range = i
+                        i += 1
+                        p += 4
+                        if p > e:
+                            break
+                        continue
+            ploidy, top, ok, p = _parse_cell(text, p, e, alleles, j, i)
+            if not ok and first_bad < 0:
+                first_bad = i
+            if ploidy > 2 and first_high < 0:
+                first_high = i
+            if top >= top_ok and first_range < 0:
+                first_range = i
+            i += 1
+            if p >= e:
+                break
+            p += 1  # the tab
+        if first_bad >= 0:
+            status[j], cell[j] = GT_BAD_CELL, first_bad
+        elif i != n:
+            status[j], cell[j] = GT_CELL_COUNT, i
+        elif first_high >= 0:
+            status[j], cell[j] = GT_PLOIDY_ABOVE_2, first_high
+        elif first_range >= 0:
+            status[j], cell[j] = GT_ALLELE_RANGE, first_range
+    return status, cell
