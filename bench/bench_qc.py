@@ -1,22 +1,24 @@
 """QC kernels (fresh Python driver process, start-up included) vs PLINK 2, side by side.
 
 Usage: ``.venv/bin/python bench/bench_qc.py [--sizes 2000,5000,21000] [--variants 100000]
-[--threads 2] [--max-seconds 600]``
+[--threads 2] [--max-seconds 600] [--ops all,prune]``
 
 Random cohort per size N: M variants (MAF uniform on [0.01, 0.5], Hardy-Weinberg genotypes, 1%
 missing), generated and packed in variant blocks with ``pack_dosages`` and written with
 ``write_bed``. Operations, each run by both tools on the same fileset with the same thread count:
 
 - ``freq``, ``missing``, ``hardy``, ``het`` and all four at once (``all``): our driver reads the
-  .bed with ``read_bed`` and calls ``genotype_counts``, ``sample_missing_counts``,
-  ``hwe_exact_midp`` and ``het_f``; PLINK 2 runs ``--freq``, ``--missing``, ``--hardy midp``,
+  .bed with ``read_bed``, makes one ``variant_sample_counts`` pass (genotype counts per variant,
+  missing and het calls per sample), then calls ``hwe_exact_midp`` and ``het_f`` (a second pass,
+  which needs the frequencies); PLINK 2 runs ``--freq``, ``--missing``, ``--hardy midp``,
   ``--het`` (one at a time, then all in one call).
 - ``king``: ``king_counts`` + ``king_kinship`` vs ``--make-king-table`` on 20,000 random variants.
 - ``pca``: ``randomized_pca`` k=10 vs ``--pca approx 10`` on the same 20,000 variants.
 - ``prune``: ``ld_prune`` 50 5 0.2 vs ``--indep-pairwise 50 5 0.2`` on all M variants.
 
-Each run is one child process timed for wall seconds and peak RSS with ``/usr/bin/time -v``
-(else ``getrusage(RUSAGE_CHILDREN)``, which only reports the largest child so far). Our driver
+Each run is one child process timed for wall seconds, CPU seconds (user + system: less
+sensitive than wall time to other jobs on a shared machine) and peak RSS with
+``/usr/bin/time -v`` (see :func:`timed` without it). Our driver
 saves its results with ``np.save`` (binary); PLINK 2 writes text tables. A warm-up on a tiny
 cohort fills the Numba cache first (its wall time is printed: the one-off compile cost). A run
 predicted to exceed ``--max-seconds`` (from the previous size, scaled by N and M; N² for KING) or,
@@ -26,7 +28,6 @@ for KING, to need more than ``--king-max-gb`` of n×n matrices, is skipped and s
 import argparse
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -58,20 +59,22 @@ DRIVER = textwrap.dedent(
     packed, bim, fam = read_bed(prefix)
     n, m = len(fam), len(bim)
     if op in ("freq", "missing", "hardy", "het", "all"):
-        from cohortgen.kernels.heterozygosity import het_f
-        from cohortgen.kernels.hwe import hwe_exact_midp
-        from cohortgen.kernels.stats import genotype_counts, sample_missing_counts
+        from cohortgen.kernels.stats import variant_sample_counts
 
-        counts = genotype_counts(packed, n, np.ones(n, dtype=bool))
-        hom_alt, het, hom_ref = counts[:, 0], counts[:, 1], counts[:, 2]
+        counts = variant_sample_counts(packed, n, np.zeros(m, dtype=np.int64), 1)
+        hom_alt, het, hom_ref = counts.variant[:, 0], counts.variant[:, 1], counts.variant[:, 2]
         called = hom_alt + het + hom_ref
         freq = (het + 2.0 * hom_alt) / (2.0 * called)
         np.save(out / "freq.npy", freq)
         if op in ("missing", "all"):
-            np.save(out / "smiss.npy", sample_missing_counts(packed, n, np.ones(m, dtype=bool)))
+            np.save(out / "smiss.npy", counts.missing[0])
         if op in ("hardy", "all"):
+            from cohortgen.kernels.hwe import hwe_exact_midp
+
             np.save(out / "hardy.npy", hwe_exact_midp(het, hom_alt, hom_ref))
         if op in ("het", "all"):
+            from cohortgen.kernels.heterozygosity import het_f
+
             np.save(out / "het.npy", het_f(packed, n, np.ones(m, dtype=bool), freq)[3])
     elif op == "king":
         from cohortgen.kernels.relatedness import king_counts, king_kinship
@@ -102,6 +105,7 @@ PLINK_FLAGS = {
 }
 OPERATIONS = ["freq", "missing", "hardy", "het", "all", "king", "pca", "prune"]
 SUBSET_OPS = {"king", "pca"}
+COUNT_OPS = {"freq", "missing", "hardy", "het", "all"}
 
 
 def parse_args() -> argparse.Namespace:
@@ -112,8 +116,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-seconds", type=float, default=600.0)
     parser.add_argument("--king-max-gb", type=float, default=8.0)
+    parser.add_argument("--ops", default=",".join(OPERATIONS),
+                        help="comma-separated operations to run (default: all)")
     args = parser.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
+    args.ops = [op for op in args.ops.split(",") if op]
+    unknown = set(args.ops) - set(OPERATIONS)
+    if unknown:
+        parser.error(f"unknown operations: {', '.join(sorted(unknown))}")
     return args
 
 
@@ -143,21 +153,31 @@ def write_cohort(prefix: Path, n: int, m: int, seed: int) -> None:
               bim.iloc[pick].reset_index(drop=True), fam)
 
 
-def timed(command: list[str], env: dict) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB) of one child process."""
-    if TIME.exists():
+def timed(command: list[str], env: dict) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds (user + system), peak RSS MB) of one child process.
+
+    With ``/usr/bin/time -v`` all three are the child's own; without it, CPU comes from
+    ``os.wait4`` and the peak RSS is not reported (nan): Linux counts the bench's own memory,
+    inherited at fork, in a child's ``ru_maxrss``.
+    """
+    timer = [str(TIME), "-v"] if TIME.exists() else []
+    with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        result = subprocess.run([str(TIME), "-v", *command], capture_output=True, text=True,
+        proc = subprocess.Popen([*timer, *command], stdout=subprocess.DEVNULL, stderr=err,
                                 env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
-        if result.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
-        rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)
-        return wall, int(rss.group(1)) / 1024 if rss else float("nan")
-    start = time.perf_counter()
-    subprocess.run(command, capture_output=True, env=env, check=True)
-    wall = time.perf_counter() - start
-    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        report = err.read().decode(errors="replace")
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{report[-2000:]}")
+    if not timer:
+        return wall, usage.ru_utime + usage.ru_stime, float("nan")
+    fields = {key: float(re.search(rf"{pattern}: ([0-9.]+)", report).group(1)) for key, pattern in
+              (("user", r"User time \(seconds\)"), ("system", r"System time \(seconds\)"),
+               ("rss_kb", r"Maximum resident set size \(kbytes\)"))}
+    return wall, fields["user"] + fields["system"], fields["rss_kb"] / 1024
 
 
 def ours_command(op: str, prefix: Path, out: Path, driver: Path) -> list[str]:
@@ -200,7 +220,7 @@ def main() -> None:
         warm = tmp / "warm"
         write_cohort(warm, 200, 2_000, seed=0)
         start = time.perf_counter()
-        for op in ("all", "king", "pca", "prune"):
+        for op in sorted({"all" if op in COUNT_OPS else op for op in args.ops}):
             prefix = warm.with_name("warm_sub") if op in SUBSET_OPS else warm
             timed(ours_command(op, prefix, tmp / "warm_out", driver), env)
         warm_wall = time.perf_counter() - start
@@ -209,7 +229,7 @@ def main() -> None:
             start = time.perf_counter()
             write_cohort(prefix, n, args.variants, seed=n)
             print(f"N={n}: cohort written in {time.perf_counter() - start:.1f} s", flush=True)
-            for op in OPERATIONS:
+            for op in args.ops:
                 m = min(M_SUBSET, args.variants) if op in SUBSET_OPS else args.variants
                 bfile = prefix.with_name(prefix.name + "_sub") if op in SUBSET_OPS else prefix
                 result = {}
@@ -231,20 +251,21 @@ def main() -> None:
                 shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink()
             for path in tmp.glob(f"g{n}*"):
                 path.unlink()
-    print(f"\nthreads {args.threads}; Numba cache warm-up (tiny cohort, 4 driver runs) "
+    print(f"\nthreads {args.threads}; Numba cache warm-up (tiny cohort, one run per op kind) "
           f"{warm_wall:.1f} s; ratio = cohortgen s / plink2 s; skip = predicted over "
           f"--max-seconds {args.max_seconds:.0f} or over --king-max-gb {args.king_max_gb:.0f}")
     print(f"{'operation':<10} {'N':>7} {'M':>8} {'cohortgen s':>12} {'plink2 s':>9} "
-          f"{'ratio':>6} {'cohortgen MB':>13} {'plink2 MB':>10}")
+          f"{'ratio':>6} {'cohortgen cpu':>14} {'plink2 cpu':>11} {'cpu ratio':>10} "
+          f"{'cohortgen MB':>13} {'plink2 MB':>10}")
     for op, n, m, ours, theirs in rows:
-        cells = []
-        for value in (ours, theirs):
-            cells.append((f"{value[0]:.2f}", f"{value[1]:.0f}") if isinstance(value, tuple)
-                         else (value, "-"))
-        ratio = (f"{ours[0] / theirs[0]:.2f}"
-                 if isinstance(ours, tuple) and isinstance(theirs, tuple) else "-")
+        cells = [(f"{v[0]:.2f}", f"{v[1]:.2f}", f"{v[2]:.0f}") if isinstance(v, tuple)
+                 else (v, "-", "-") for v in (ours, theirs)]
+        both = isinstance(ours, tuple) and isinstance(theirs, tuple)
+        ratio = f"{ours[0] / theirs[0]:.2f}" if both else "-"
+        cpu_ratio = f"{ours[1] / theirs[1]:.2f}" if both else "-"
         print(f"{op:<10} {n:>7} {m:>8} {cells[0][0]:>12} {cells[1][0]:>9} {ratio:>6} "
-              f"{cells[0][1]:>13} {cells[1][1]:>10}")
+              f"{cells[0][1]:>14} {cells[1][1]:>11} {cpu_ratio:>10} {cells[0][2]:>13} "
+              f"{cells[1][2]:>10}")
 
 
 if __name__ == "__main__":

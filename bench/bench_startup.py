@@ -22,8 +22,9 @@ from cohortgen.kernels.bed import pack_dosages
 BIN = Path(sys.executable).parent
 
 
-def write_random_bed(prefix: Path, n_samples: int, n_variants: int, seed: int = 1) -> None:
-    """A random PLINK fileset with 1% missing calls and MAF spread over 0.05-0.5."""
+def write_random_bed(prefix: Path, n_samples: int, n_variants: int, seed: int = 1) -> Path:
+    """A random PLINK fileset with 1% missing calls and MAF spread over 0.05-0.5, and a
+    phenotype sheet giving each sample a sex; returns the sheet's path."""
     rng = np.random.default_rng(seed)
     freq = rng.uniform(0.05, 0.5, n_variants)[:, None]
     dosage = rng.binomial(2, freq, (n_variants, n_samples)).astype(np.int8)
@@ -32,6 +33,10 @@ def write_random_bed(prefix: Path, n_samples: int, n_variants: int, seed: int = 
                         "pos": np.arange(1, n_variants + 1) * 1000, "a1": "A", "a2": "G"})
     samples = [f"S{i}" for i in range(n_samples)]
     write_bed(prefix, pack_dosages(dosage), bim, fam_for_samples(samples))
+    sheet = prefix.with_name("phenotypes.tsv")
+    rows = [f"{sample}\t{1 + k % 2}\n" for k, sample in enumerate(samples)]
+    sheet.write_text("sample_id\tsex\n" + "".join(rows))
+    return sheet
 
 
 def timed(command: list[str], env: dict) -> float:
@@ -46,11 +51,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         prefix = tmp / "g"
-        write_random_bed(prefix, n_samples, n_variants)
+        sheet = write_random_bed(prefix, n_samples, n_variants)
         env = {**os.environ, "COHORTGEN_NUMBA_CACHE": str(tmp / "cache")}
         env.pop("NUMBA_CACHE_DIR", None)
-        stage = [str(BIN / "cohortgen"), "variant-stats", "--bfile", str(prefix), "--variants",
-                 str(tmp / "v.tsv"), "--sample-partials", str(tmp / "p.npy")]
+        stage = [str(BIN / "cohortgen"), "variant-stats", "--bfile", str(prefix),
+                 "--phenotypes", str(sheet), "--genome-build", "GRCh38", "--variants",
+                 str(tmp / "v.tsv"), "--sample-partials", str(tmp / "p.npz")]
         help_only = [str(BIN / "cohortgen"), "--help"]
         rows = [("cohortgen --help (imports only)", timed(help_only, env), timed(help_only, env)),
                 (f"variant-stats {n_samples}x{n_variants}", timed(stage, env), timed(stage, env))]

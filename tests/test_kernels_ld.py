@@ -65,6 +65,21 @@ def test_ld_prune__bp_window_matches_naive_twin():
     assert np.array_equal(keep, ld_prune_naive(dosage, starts, ends, 0.3))
 
 
+@pytest.mark.parametrize("load_block", [1, 3, 64])
+def test_ld_prune__any_load_block_matches_naive_twin(load_block):
+    """Small blocks wrap the ring of bit planes and flags many times (count and bp windows)."""
+    rng = np.random.default_rng(11)
+    dosage = planted_dosages(rng)
+    m, n = dosage.shape
+    packed = pack_dosages(dosage)
+    keep = ld_prune(packed, n, np.zeros(m, dtype=np.int64), 20, 4, 0.3, load_block=load_block)
+    assert np.array_equal(keep, ld_prune_naive(dosage, *_count_windows(m, 20, 4), 0.3))
+    pos = np.cumsum(rng.integers(1, 3000, size=m)).astype(np.int64)
+    keep = ld_prune(packed, n, pos, step=1, r2_threshold=0.3, window_bp=15_000,
+                    load_block=load_block)
+    assert np.array_equal(keep, ld_prune_naive(dosage, *_bp_windows(pos, 15_000), 0.3))
+
+
 def test_ld_prune__sample_mask_equals_subsetting():
     rng = np.random.default_rng(3)
     dosage = planted_dosages(rng)
@@ -89,6 +104,8 @@ def test_ld_prune__rejects_bad_arguments():
         ld_prune(packed, 8, pos[::-1].copy(), step=1, window_bp=1000)
     with pytest.raises(ValueError, match="pos must have shape"):
         ld_prune(packed, 8, pos[:2], 5, 1, 0.2)
+    with pytest.raises(ValueError, match="load_block"):
+        ld_prune(packed, 8, pos, 5, 1, 0.2, load_block=0)
 
 
 

@@ -1,14 +1,17 @@
 """Counts of cohortgen.kernels.stats against NumPy twins on unpacked dosages."""
 
+import numba
 import numpy as np
 import pytest
 
 from cohortgen.kernels.bed import MISSING, pack_dosages
 from cohortgen.kernels.stats import (
+    PASS_TASKS,
     fisher_exact_2x2,
     genotype_counts,
     sample_het_counts,
     sample_missing_counts,
+    variant_sample_counts,
 )
 
 
@@ -56,6 +59,60 @@ def test_sample_het_counts__naive_twin(n_samples):
     mask = rng.random(31) < 0.7
     got = sample_het_counts(pack_dosages(dosage), n_samples, mask)
     np.testing.assert_array_equal(got, (dosage[mask] == 1).sum(axis=0))
+
+
+def naive_sample_counts(dosage, group, n_groups, weight):
+    """(missing, het, weighted missing) per group and sample, one group at a time."""
+    missing, het, weighted = (np.zeros((n_groups, dosage.shape[1])) for _ in range(3))
+    for g in range(n_groups):
+        rows = dosage[group == g]
+        missing[g] = (rows == MISSING).sum(axis=0)
+        het[g] = (rows == 1).sum(axis=0)
+        weighted[g] = ((rows == MISSING) * weight[group == g, None]).sum(axis=0)
+    return missing, het, weighted
+
+
+@pytest.mark.parametrize("n_samples", [1, 5, 32, 33, 131])
+def test_variant_sample_counts__naive_twin(n_samples):
+    """Enough variants per task and group (> 255) to pass through every counter spill."""
+    rng = np.random.default_rng(n_samples + 7)
+    m = PASS_TASKS * 300
+    dosage = random_dosages(rng, m, n_samples)
+    group = rng.choice([-1, 0, 1], size=m, p=[0.03, 0.95, 0.02])
+    weight = rng.random(m)
+    got = variant_sample_counts(pack_dosages(dosage), n_samples, group, 2, weight)
+    np.testing.assert_array_equal(got.variant,
+                                  naive_genotype_counts(dosage, np.ones(n_samples, dtype=bool)))
+    missing, het, weighted = naive_sample_counts(dosage, group, 2, weight)
+    assert got.missing.dtype == got.het.dtype == np.int64
+    np.testing.assert_array_equal(got.missing, missing)
+    np.testing.assert_array_equal(got.het, het)
+    np.testing.assert_allclose(got.missing_weight, weighted, rtol=1e-12)
+
+
+def test_variant_sample_counts__without_weights_gives_zero_weight_sums():
+    dosage = random_dosages(np.random.default_rng(8), 40, 9)
+    got = variant_sample_counts(pack_dosages(dosage), 9, np.zeros(40, dtype=np.int64), 1)
+    np.testing.assert_array_equal(got.missing_weight, np.zeros((1, 9)))
+
+
+def test_variant_sample_counts__same_for_any_thread_count():
+    rng = np.random.default_rng(9)
+    dosage = random_dosages(rng, 700, 301)
+    args = (pack_dosages(dosage), 301, rng.integers(-1, 2, size=700), 2, rng.random(700))
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = variant_sample_counts(*args)
+    finally:
+        numba.set_num_threads(before)
+    for a, b in zip(one, variant_sample_counts(*args), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_variant_sample_counts__rejects_group_out_of_range():
+    with pytest.raises(ValueError, match="variant_group"):
+        variant_sample_counts(np.zeros((2, 1), dtype=np.uint8), 3, np.array([0, 2]), 2)
 
 
 def test_sample_missing_counts__no_variants_selected():

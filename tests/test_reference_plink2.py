@@ -1,4 +1,5 @@
-"""Counts, missingness and HWE mid-p against PLINK 2 (Debian 2.00a3.5) on a simulated fileset.
+"""Counts, missingness, het calls and HWE mid-p against PLINK 2 (Debian 2.00a3.5) on a
+simulated fileset.
 
 PLINK 2 reads a PLINK 1 fileset with the .bim's 5th column (A1) as ALT and the 6th (A2) as REF,
 which is cohortgen's convention. Its .hardy prints p-values with 6 significant digits (there is no
@@ -15,7 +16,7 @@ import pytest
 from cohortgen.io.bed import write_bed
 from cohortgen.kernels.bed import MISSING, pack_dosages
 from cohortgen.kernels.hwe import hwe_exact_midp, hwe_exact_p
-from cohortgen.kernels.stats import genotype_counts, sample_missing_counts
+from cohortgen.kernels.stats import genotype_counts, sample_missing_counts, variant_sample_counts
 
 N_SAMPLES = 300
 N_VARIANTS = 500
@@ -95,11 +96,11 @@ def plink2_run(plink2, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("plink2")
     dosage, bim, fam = write_fileset(tmp / "cohort", simulated_dosages(rng), rng)
     command = [plink2, "--bfile", str(tmp / "cohort"), "--freq", "counts", "--missing"]
-    command += ["--hardy", "midp", "--threads", "1", "--out", str(tmp / "ref")]
+    command += ["--hardy", "midp", "--het", "--threads", "1", "--out", str(tmp / "ref")]
     subprocess.run(command, check=True, capture_output=True)
     command = [plink2, "--bfile", str(tmp / "cohort"), "--hardy", "--threads", "1"]
     subprocess.run([*command, "--out", str(tmp / "plain")], check=True, capture_output=True)
-    names = ("acount", "vmiss", "smiss", "hardy")
+    names = ("acount", "vmiss", "smiss", "hardy", "het")
     reports = {name: read_report(tmp / f"ref.{name}") for name in names}
     reports["hardy_plain"] = read_report(tmp / "plain.hardy")
     return pack_dosages(dosage), bim, fam, reports
@@ -129,6 +130,26 @@ def test_sample_missing_counts__match_plink2(plink2_run):
     assert smiss["IID"].tolist() == fam["iid"].tolist()
     got = sample_missing_counts(packed, N_SAMPLES, np.ones(N_VARIANTS, dtype=bool))
     np.testing.assert_array_equal(smiss["MISSING_CT"], got)
+
+
+def test_variant_sample_counts__one_pass_matches_plink2(plink2_run):
+    """The fused pass: --freq counts, --missing sample counts, and per-sample het calls over
+    the variants --het uses (ALT frequency strictly between 0 and 1) from its O(HOM), OBS_CT."""
+    packed, _, fam, reports = plink2_run
+    counts = variant_sample_counts(packed, N_SAMPLES, np.zeros(N_VARIANTS, dtype=np.int64), 1)
+    acount = reports["acount"]
+    hom_alt, het_ct, _, missing = counts.variant.T
+    np.testing.assert_array_equal(acount["ALT_CTS"], 2 * hom_alt + het_ct)
+    np.testing.assert_array_equal(acount["OBS_CT"], 2 * (N_SAMPLES - missing))
+    np.testing.assert_array_equal(reports["smiss"]["MISSING_CT"], counts.missing[0])
+    het = reports["het"]
+    assert het["IID"].tolist() == fam["iid"].tolist()
+    with np.errstate(invalid="ignore"):
+        freq = (acount["ALT_CTS"] / acount["OBS_CT"]).to_numpy()
+    used = (freq > 0) & (freq < 1)
+    het_pass = variant_sample_counts(packed, N_SAMPLES, np.where(used, 0, -1), 1)
+    np.testing.assert_array_equal(het["OBS_CT"], used.sum() - het_pass.missing[0])
+    np.testing.assert_array_equal(het["OBS_CT"] - het["O(HOM)"], het_pass.het[0])
 
 
 def test_hwe_exact_midp__matches_plink2(plink2_run):

@@ -2,29 +2,35 @@
 
 Each Snakemake job is a fresh process, so compiled kernels are cached on disk. The cache lives in
 a directory keyed by the cohortgen and Numba versions (``$COHORTGEN_NUMBA_CACHE`` or the user
-cache directory), so two versions never share one cache.
+cache directory), so two versions never share one cache. OpenMP workers wait passively
+(``$OMP_WAIT_POLICY``, unless already set).
 """
 
 import os
 from pathlib import Path
 
-import platformdirs
+import numba
 
 from cohortgen import __version__
 
 
 def _cache_dir() -> str:
-    import importlib.metadata
+    """The cache directory for this cohortgen and Numba version (platformdirs only when
+    ``$COHORTGEN_NUMBA_CACHE`` is unset, to keep the import light)."""
+    root = os.environ.get("COHORTGEN_NUMBA_CACHE")
+    if not root:
+        import platformdirs
 
-    root = os.environ.get("COHORTGEN_NUMBA_CACHE") or platformdirs.user_cache_dir("cohortgen")
-    numba_version = importlib.metadata.version("numba")
-    return str(Path(root) / f"numba-{__version__}-{numba_version}")
+        root = platformdirs.user_cache_dir("cohortgen")
+    return str(Path(root) / f"numba-{__version__}-{numba.__version__}")
 
 
+# Numba read its environment on import: set the variable for child processes and, unless the
+# user set one, numba's config for this process.
 os.environ.setdefault("NUMBA_CACHE_DIR", _cache_dir())
-
-import numba  # noqa: E402  (the cache directory must be set before numba reads its config)
-
+# Idle OpenMP workers (Numba's omp threading layer) sleep instead of spinning: the kernels run
+# few, coarse parallel regions, and spinning workers steal cores from other jobs on the node.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 if not numba.config.CACHE_DIR:
     numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
 

@@ -96,10 +96,11 @@ def row_planes(row, mask_words, planes_table, hom, carrier, nonmissing):
 
 @parallel_kernel
 def sample_major_planes(packed, start, stop, n_samples, planes, any_missing):
-    """Transpose .bed rows [start, stop) into ``planes`` (uint64, (n, n_words, 4)).
+    """Transpose .bed rows [start, stop) into ``planes`` (uint64, (n, 4, n_words)).
 
-    Bit ``v % 64`` of ``planes[s, v // 64, code]`` is set when sample s has 2-bit ``code`` at
+    Bit ``v % 64`` of ``planes[s, code, v // 64]`` is set when sample s has 2-bit ``code`` at
     block variant v; pad bits stay 0 in every plane. ``any_missing[s]``: s has a missing call.
+    Each plane's words are contiguous, so pair loops over words vectorize.
     """
     n_bytes = packed.shape[1]
     for b in prange(n_bytes):
@@ -117,11 +118,11 @@ def sample_major_planes(packed, start, stop, n_samples, planes, any_missing):
                 s = 4 * b + k
                 if s < n_samples:
                     code = (byte >> (2 * k)) & 3
-                    planes[s, w, code] |= bit
+                    planes[s, code, w] |= bit
         for k in range(4):
             s = 4 * b + k
             if s < n_samples:
-                for w in range(planes.shape[1]):
-                    if planes[s, w, MISSING] != 0:
+                for w in range(planes.shape[2]):
+                    if planes[s, MISSING, w] != 0:
                         any_missing[s] = True
                         break

@@ -15,14 +15,9 @@ statistic to non-PAR chrX variants by passing that variant mask.
 """
 
 import numpy as np
-from numba import prange
 
-from cohortgen.kernels._numba import parallel_kernel
 from cohortgen.kernels.bed import checked_packed
-from cohortgen.kernels.stats import COUNT_COLUMNS, genotype_counts
-
-BYTE_BLOCK = 64
-"""Bytes (4 samples each) per parallel task: each task owns its samples' sums."""
+from cohortgen.kernels.stats import COUNT_COLUMNS, genotype_counts, variant_sample_counts
 
 
 def alt_freq(packed: np.ndarray, n_samples: int, sample_mask: np.ndarray) -> np.ndarray:
@@ -57,7 +52,9 @@ def het_f(
     variants; allele_ct: optional int64, shape (n_variants,), allele count behind alt_freq, for
     the n/(n-1) correction (PLINK ``small-sample``).
     Returns (o_hom int64 (n,), e_hom float64 (n,), n_nm int64 (n,), f float64 (n,));
-    f is nan for a sample with n_nm == e_hom (e.g. no called variant).
+    f is nan for a sample with n_nm == e_hom (e.g. no called variant). One
+    :func:`variant_sample_counts` pass gives the het and missing calls per sample and, per
+    sample, the expected-hom rates of its missing calls, subtracted from their total.
     """
     packed = checked_packed(packed, n_samples)
     n_variants = packed.shape[0]
@@ -68,47 +65,18 @@ def het_f(
     if not np.all(np.isfinite(alt_freq[variant_mask])):
         bad = np.flatnonzero(variant_mask & ~np.isfinite(alt_freq))[0]
         raise ValueError(f"alt_freq is not finite at selected variant {bad}")
-    variants = np.flatnonzero(variant_mask & (alt_freq > 0.0) & (alt_freq < 1.0)).astype(np.int64)
-    p = alt_freq[variants]
-    expected_het = 2.0 * p * (1.0 - p)
+    used = variant_mask & (alt_freq > 0.0) & (alt_freq < 1.0)
+    expected_het = 2.0 * alt_freq * (1.0 - alt_freq)
     if allele_ct is not None:
-        c = np.asarray(allele_ct, dtype=np.float64)[variants]
-        expected_het = expected_het * c / (c - 1.0)
-    expected_hom = 1.0 - expected_het
-    n_bytes = packed.shape[1]
-    o_hom = np.zeros(4 * n_bytes, dtype=np.int64)
-    n_nm = np.zeros(4 * n_bytes, dtype=np.int64)
-    e_hom = np.zeros(4 * n_bytes, dtype=np.float64)
-    _het_into(packed, variants, expected_hom, BYTE_BLOCK, o_hom, e_hom, n_nm)
-    o_hom, e_hom, n_nm = o_hom[:n_samples], e_hom[:n_samples], n_nm[:n_samples]
+        c = np.asarray(allele_ct, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            expected_het = expected_het * c / (c - 1.0)
+    expected_hom = np.where(used, 1.0 - expected_het, 0.0)
+    counts = variant_sample_counts(packed, n_samples, np.where(used, 0, -1), 1, expected_hom)
+    n_nm = used.sum() - counts.missing[0]
+    o_hom = n_nm - counts.het[0]
+    # expected homs over called variants = all used variants' minus the missing calls' share
+    e_hom = np.where(n_nm > 0, expected_hom.sum() - counts.missing_weight[0], 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         f = (o_hom - e_hom) / (n_nm - e_hom)
     return o_hom, e_hom, n_nm, f
-
-
-@parallel_kernel
-def _het_into(packed, variants, expected_hom, block, o_hom, e_hom, n_nm):
-    """Add per-sample hom calls, expected homs and calls over ``variants`` (int64 row indices).
-
-    Outputs have length 4 * n_bytes (pad samples included, dropped by the caller). Each task
-    owns ``block`` bytes of samples and sums variants in order, so results do not depend on
-    the thread count.
-    """
-    n_bytes = packed.shape[1]
-    n_blocks = (n_bytes + block - 1) // block
-    for t in prange(n_blocks):
-        b0 = t * block
-        b1 = min(b0 + block, n_bytes)
-        for idx in range(variants.shape[0]):
-            v = variants[idx]
-            e = expected_hom[idx]
-            for b in range(b0, b1):
-                byte = packed[v, b]
-                for k in range(4):
-                    code = (byte >> (2 * k)) & 3
-                    if code != 1:
-                        s = 4 * b + k
-                        n_nm[s] += 1
-                        e_hom[s] += e
-                        if code != 2:
-                            o_hom[s] += 1

@@ -68,7 +68,7 @@ def king_counts(packed: np.ndarray, n_samples: int) -> tuple[np.ndarray, ...]:
     shape = (n_samples, n_samples)
     hethet, ibs0, het, n_both = (np.zeros(shape, dtype=np.int64) for _ in range(4))
     n_words = (min(VARIANT_BLOCK, max(n_variants, 1)) + 63) // 64
-    planes = np.zeros((n_samples, n_words, 4), dtype=np.uint64)
+    planes = np.zeros((n_samples, 4, n_words), dtype=np.uint64)
     any_missing = np.zeros(n_samples, dtype=np.bool_)
     sub_tiles = _sub_tiles(0, n_samples, 0, n_samples)
     for start in range(0, n_variants, VARIANT_BLOCK):
@@ -120,7 +120,7 @@ def king_related_pairs(
     blocks = []  # (planes, any_missing, n_block) of each variant block, kept for every tile
     for start in range(0, n_variants, VARIANT_BLOCK):
         stop = min(start + VARIANT_BLOCK, n_variants)
-        planes = np.zeros((n_samples, (stop - start + 63) // 64, 4), dtype=np.uint64)
+        planes = np.zeros((n_samples, 4, (stop - start + 63) // 64), dtype=np.uint64)
         any_missing = np.zeros(n_samples, dtype=np.bool_)
         sample_major_planes(packed, start, stop, n_samples, planes, any_missing)
         blocks.append((planes, any_missing, stop - start))
@@ -194,7 +194,7 @@ def _accumulate_pairs(
     """Add one block's counts for every pair i <= j of the sub-tiles (the one tile kernel of
     :func:`king_counts` and :func:`king_related_pairs`).
 
-    planes: uint64 (n_samples, n_words, 4) and any_missing: bool (n_samples,), from
+    planes: uint64 (n_samples, 4, n_words) and any_missing: bool (n_samples,), from
     ``sample_major_planes``; sub_tiles: int64 (k, 4) of (i0, i1, j0, j1) sample ranges; each
     sub-tile writes only its own cells, so counts do not depend on the thread count.
     Pair (i, j) goes to [i - r0, j - c0] of hethet, ibs0, n_both and het_i (i het, j called),
@@ -215,36 +215,32 @@ def _accumulate_pairs(
 @kernel
 def _pair_counts(planes, any_missing, n_block, i, j):
     """(hethet, ibs0, i het & j called, j het & i called, both called) of one pair, one block."""
-    n_words = planes.shape[1]
+    alt_i, ref_i = planes[i, HOM_ALT], planes[i, HOM_REF]
+    hets_i, miss_i = planes[i, HET], planes[i, MISSING]
+    alt_j, ref_j = planes[j, HOM_ALT], planes[j, HOM_REF]
+    hets_j, miss_j = planes[j, HET], planes[j, MISSING]
     hh = 0
     opp = 0
     het_i = 0
     het_j = 0
     if any_missing[i] or any_missing[j]:
         either_missing = 0
-        for w in range(n_words):
-            a_i = planes[i, w, HOM_ALT]
-            m_i = planes[i, w, MISSING]
-            h_i = planes[i, w, HET]
-            r_i = planes[i, w, HOM_REF]
-            a_j = planes[j, w, HOM_ALT]
-            m_j = planes[j, w, MISSING]
-            h_j = planes[j, w, HET]
-            r_j = planes[j, w, HOM_REF]
+        for w in range(alt_i.shape[0]):
+            m_i = miss_i[w]
+            m_j = miss_j[w]
+            h_i = hets_i[w]
+            h_j = hets_j[w]
             hh += popcount(h_i & h_j)
-            opp += popcount((a_i & r_j) | (r_i & a_j))
+            opp += popcount((alt_i[w] & ref_j[w]) | (ref_i[w] & alt_j[w]))
             het_i += popcount(h_i & ~m_j)
             het_j += popcount(h_j & ~m_i)
             either_missing += popcount(m_i | m_j)
         return hh, opp, het_i, het_j, n_block - either_missing
-    for w in range(n_words):
-        h_i = planes[i, w, HET]
-        h_j = planes[j, w, HET]
+    for w in range(alt_i.shape[0]):
+        h_i = hets_i[w]
+        h_j = hets_j[w]
         hh += popcount(h_i & h_j)
-        opp += popcount(
-            (planes[i, w, HOM_ALT] & planes[j, w, HOM_REF])
-            | (planes[i, w, HOM_REF] & planes[j, w, HOM_ALT])
-        )
+        opp += popcount((alt_i[w] & ref_j[w]) | (ref_i[w] & alt_j[w]))
         het_i += popcount(h_i)
         het_j += popcount(h_j)
     return hh, opp, het_i, het_j, n_block

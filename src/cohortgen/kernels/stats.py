@@ -2,40 +2,36 @@
 
 ``packed`` is always uint8, shape (n_variants, ceil(n_samples / 4)), PLINK .bed 2-bit codes
 (see :mod:`cohortgen.kernels.bed`: 0b00 hom A1 = ALT, 0b01 missing, 0b10 het, 0b11 hom A2 = REF).
-Pad samples of the last byte are never counted. All counts are exact integers, so results do not
+Pad samples of the last byte are never counted. Rows are read as 64-bit words of 32 samples
+(code planes by bit masks, counts by popcount; per-sample counts in vertical counters). All
+counts are exact integers, and float sums are combined in a fixed order, so results do not
 depend on the number of threads.
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import prange
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from cohortgen.kernels._numba import kernel, parallel_kernel
-from cohortgen.kernels.bed import checked_packed, n_bytes
+from cohortgen.kernels.bed import checked_packed
+from cohortgen.kernels.bitplanes import popcount
 
 COUNT_COLUMNS = ("n_hom_alt", "n_het", "n_hom_ref", "n_missing")
 """Columns of :func:`genotype_counts`: dosage 2, dosage 1, dosage 0, missing."""
 
-CODE_MISSING = 1
-CODE_HET = 2
-CODE_COLUMN = np.array([0, 3, 1, 2], dtype=np.int64)
-"""Column of :data:`COUNT_COLUMNS` for each 2-bit code."""
+PASS_TASKS = 16
+"""Fixed number of variant ranges in :func:`variant_sample_counts` (whatever the thread count,
+so per-sample float sums are combined in one fixed order)."""
 
-_SAMPLE_BLOCK_BYTES = 256
-"""Bytes (4 samples each) per parallel task in the per-sample counts."""
-
-
-def _byte_count_table() -> np.ndarray:
-    """int64, shape (256, 4): counts per :data:`COUNT_COLUMNS` of the 4 codes in each byte."""
-    table = np.zeros((256, 4), dtype=np.int64)
-    for value in range(256):
-        for k in range(4):
-            table[value, CODE_COLUMN[(value >> (2 * k)) & 3]] += 1
-    return table
-
-
-BYTE_COUNTS = _byte_count_table()
+_EVEN = np.uint64(0x5555555555555555)
+_PAIRS = np.uint64(0x3333333333333333)
+_NIBBLES = np.uint64(0x0F0F0F0F0F0F0F0F)
+_LANE8_SAMPLE = np.array([0, 2, 1, 3], dtype=np.int64)
+"""Sample offset (within 4) of the 8-bit lanes of per-sample counter word r (see
+:func:`_spill_counters`)."""
 
 
 def genotype_counts(packed: np.ndarray, n_samples: int, sample_mask: np.ndarray) -> np.ndarray:
@@ -47,10 +43,66 @@ def genotype_counts(packed: np.ndarray, n_samples: int, sample_mask: np.ndarray)
     (n_hom_alt, n_het, n_hom_ref, n_missing).
     """
     packed = checked_packed(packed, n_samples)
-    byte_mask = _byte_masks(_checked_mask(sample_mask, n_samples, "sample_mask"))
+    words = sample_mask_words(_checked_mask(sample_mask, n_samples, "sample_mask"))
     out = np.zeros((packed.shape[0], 4), dtype=np.int64)
-    _genotype_counts_into(packed, byte_mask, BYTE_COUNTS, CODE_COLUMN, out)
+    _genotype_counts_into(packed, words, out)
     return out
+
+
+class PassCounts(NamedTuple):
+    """Result of :func:`variant_sample_counts` (G = n_groups, n = n_samples)."""
+
+    variant: np.ndarray
+    """int64, (m, 4): :data:`COUNT_COLUMNS` per variant over all samples."""
+    missing: np.ndarray
+    """int64, (G, n): missing calls per sample over each group's variants."""
+    het: np.ndarray
+    """int64, (G, n): het calls per sample over each group's variants."""
+    missing_weight: np.ndarray
+    """float64, (G, n): sum of ``missing_weight[v]`` over each sample's missing calls in the
+    group (zeros when no weights are given)."""
+
+
+def variant_sample_counts(
+    packed: np.ndarray,
+    n_samples: int,
+    variant_group: np.ndarray,
+    n_groups: int,
+    missing_weight: np.ndarray | None = None,
+) -> PassCounts:
+    """One pass over ``packed``: genotype counts per variant and per-sample call counts.
+
+    packed: uint8, shape (m, ceil(n_samples / 4)), PLINK .bed 2-bit codes.
+    variant_group: int64, shape (m,): the group in [0, n_groups) whose per-sample sums include
+    the variant, or -1 for none (its variant counts are still computed).
+    missing_weight: optional float64, shape (m,): a per-variant weight summed over each
+    sample's missing calls (the heterozygosity F kernel's expected-hom rates).
+    Rows are read as 64-bit words (32 samples); the work is split into :data:`PASS_TASKS`
+    variant ranges whose partial sums are added in range order.
+    """
+    packed = checked_packed(packed, n_samples)
+    m = packed.shape[0]
+    group = np.ascontiguousarray(variant_group, dtype=np.int64)
+    if group.shape != (m,):
+        raise ValueError(f"variant_group must have shape ({m},), got {group.shape}")
+    if m and (group.min() < -1 or group.max() >= n_groups):
+        raise ValueError(f"variant_group values must lie in [-1, {n_groups})")
+    use_weight = missing_weight is not None
+    weight = np.zeros(m) if missing_weight is None else np.ascontiguousarray(
+        missing_weight, dtype=np.float64)
+    if weight.shape != (m,):
+        raise ValueError(f"missing_weight must have shape ({m},), got {weight.shape}")
+    words = sample_mask_words(np.ones(n_samples, dtype=np.bool_))
+    width = 32 * words.size
+    variant = np.zeros((m, 4), dtype=np.int64)
+    missing = np.zeros((PASS_TASKS, n_groups, width), dtype=np.int64)
+    het = np.zeros((PASS_TASKS, n_groups, width), dtype=np.int64)
+    weighted = np.zeros((PASS_TASKS, n_groups, width if use_weight else 0))
+    _variant_sample_pass(packed, words, group, weight, use_weight, variant, missing, het,
+                         weighted)
+    weight_sums = weighted.sum(axis=0) if use_weight else np.zeros((n_groups, width))
+    return PassCounts(variant, missing.sum(axis=0)[:, :n_samples],
+                      het.sum(axis=0)[:, :n_samples], weight_sums[:, :n_samples])
 
 
 def sample_missing_counts(
@@ -61,7 +113,7 @@ def sample_missing_counts(
     packed: uint8, shape (n_variants, ceil(n_samples / 4)); variant_mask: bool, (n_variants,).
     Returns int64, shape (n_samples,).
     """
-    return _sample_code_counts(packed, n_samples, variant_mask, CODE_MISSING)
+    return _masked_pass(packed, n_samples, variant_mask).missing[0]
 
 
 def sample_het_counts(packed: np.ndarray, n_samples: int, variant_mask: np.ndarray) -> np.ndarray:
@@ -70,17 +122,14 @@ def sample_het_counts(packed: np.ndarray, n_samples: int, variant_mask: np.ndarr
     packed: uint8, shape (n_variants, ceil(n_samples / 4)); variant_mask: bool, (n_variants,).
     Returns int64, shape (n_samples,).
     """
-    return _sample_code_counts(packed, n_samples, variant_mask, CODE_HET)
+    return _masked_pass(packed, n_samples, variant_mask).het[0]
 
 
-def _sample_code_counts(packed, n_samples, variant_mask, code):
-    """int64, shape (n_samples,): calls equal to 2-bit ``code`` per sample, masked variants."""
+def _masked_pass(packed, n_samples, variant_mask) -> PassCounts:
+    """:func:`variant_sample_counts` with one group: the variants where ``variant_mask``."""
     packed = checked_packed(packed, n_samples)
-    variant_mask = _checked_mask(variant_mask, packed.shape[0], "variant_mask")
-    variants = np.flatnonzero(variant_mask).astype(np.int64)
-    out = np.zeros(4 * packed.shape[1], dtype=np.int64)
-    _sample_code_counts_into(packed, variants, np.uint8(code), _SAMPLE_BLOCK_BYTES, out)
-    return out[:n_samples]
+    mask = _checked_mask(variant_mask, packed.shape[0], "variant_mask")
+    return variant_sample_counts(packed, n_samples, np.where(mask, 0, -1), 1)
 
 
 def _checked_mask(mask: np.ndarray, size: int, name: str) -> np.ndarray:
@@ -91,56 +140,166 @@ def _checked_mask(mask: np.ndarray, size: int, name: str) -> np.ndarray:
     return mask
 
 
-def _byte_masks(sample_mask: np.ndarray) -> np.ndarray:
-    """uint8, shape (ceil(n / 4),): bit k set when sample 4*b + k is selected (pads never)."""
+def sample_mask_words(sample_mask: np.ndarray) -> np.ndarray:
+    """uint64, shape (ceil(n / 32),): bit 2k of word i set when sample 32 i + k is selected,
+    matching the row words of the kernels here (pad samples never)."""
     n = sample_mask.size
-    padded = np.zeros(4 * n_bytes(n), dtype=np.uint8)
+    padded = np.zeros(32 * ((n + 31) // 32), dtype=np.uint64)
     padded[:n] = sample_mask
-    return (padded.reshape(-1, 4) << np.arange(4, dtype=np.uint8)).sum(axis=1).astype(np.uint8)
-
-
-@parallel_kernel
-def _genotype_counts_into(packed, byte_mask, byte_counts, code_column, out):
-    """Fill ``out`` (int64, (m, 4)); whole selected bytes use the 256-entry count table."""
-    n_variants, nb = packed.shape
-    for v in prange(n_variants):
-        for b in range(nb):
-            bits = byte_mask[b]
-            if bits == 0:
-                continue
-            value = packed[v, b]
-            if bits == 15:
-                for c in range(4):
-                    out[v, c] += byte_counts[value, c]
-            else:
-                for k in range(4):
-                    if (bits >> k) & 1:
-                        out[v, code_column[(value >> (2 * k)) & 3]] += 1
-
-
-@parallel_kernel
-def _sample_code_counts_into(packed, variants, code, block, out):
-    """Add to ``out`` (int64, (4 * nb,)) the calls equal to ``code``; parallel over byte blocks.
-
-    Each task owns a disjoint block of samples, so no partial sums are shared between threads.
-    """
-    nb = packed.shape[1]
-    n_blocks = (nb + block - 1) // block
-    for t in prange(n_blocks):
-        start = t * block
-        stop = min(start + block, nb)
-        for i in range(variants.size):
-            row = packed[variants[i]]
-            for b in range(start, stop):
-                _add_code_hits(row[b], code, out, 4 * b)
+    shifts = 2 * np.arange(32, dtype=np.uint64)
+    return (padded.reshape(-1, 32) << shifts).sum(axis=1, dtype=np.uint64)
 
 
 @kernel
-def _add_code_hits(value, code, out, offset):
-    """Add 1 to ``out[offset + k]`` for each of the 4 codes of byte ``value`` equal to ``code``."""
-    for k in range(4):
-        if ((value >> (2 * k)) & 3) == code:
-            out[offset + k] += 1
+def _row_word(row, i):
+    """uint64: bytes [8 i, 8 i + 8) of ``row`` little-endian (zero past the row's end), so
+    sample 32 i + k has its 2-bit code in bits 2k and 2k + 1."""
+    b0 = 8 * i
+    if b0 + 8 <= row.shape[0]:
+        return (np.uint64(row[b0]) | np.uint64(row[b0 + 1]) << np.uint64(8)
+                | np.uint64(row[b0 + 2]) << np.uint64(16)
+                | np.uint64(row[b0 + 3]) << np.uint64(24)
+                | np.uint64(row[b0 + 4]) << np.uint64(32)
+                | np.uint64(row[b0 + 5]) << np.uint64(40)
+                | np.uint64(row[b0 + 6]) << np.uint64(48)
+                | np.uint64(row[b0 + 7]) << np.uint64(56))
+    word = np.uint64(0)
+    for j in range(row.shape[0] - b0):
+        word |= np.uint64(row[b0 + j]) << np.uint64(8 * j)
+    return word
+
+
+@kernel
+def _code_bits(word, select):
+    """(hom ALT, het, hom REF, missing) bits of the selected samples of a row word: bit 2k set
+    when sample k has that code (``select``: bits 2k of the selected samples)."""
+    lo = word & _EVEN
+    hi = (word >> np.uint64(1)) & _EVEN
+    return (~(lo | hi) & select, hi & ~lo & select, lo & hi & select, lo & ~hi & select)
+
+
+@kernel
+def _add_row_counts(row, select_words, out):
+    """Add the :data:`COUNT_COLUMNS` counts of ``row``'s selected samples to ``out`` (int64,
+    (4,))."""
+    alt = het = ref = miss = 0
+    for i in range(select_words.shape[0]):
+        a, h, r, m = _code_bits(_row_word(row, i), select_words[i])
+        alt += popcount(a)
+        het += popcount(h)
+        ref += popcount(r)
+        miss += popcount(m)
+    out[0] += alt
+    out[1] += het
+    out[2] += ref
+    out[3] += miss
+
+
+@parallel_kernel
+def _genotype_counts_into(packed, select_words, out):
+    """Fill ``out`` (int64, (m, 4)) with the counts of each row (parallel over variants)."""
+    for v in prange(packed.shape[0]):
+        _add_row_counts(packed[v], select_words, out[v])
+
+
+@parallel_kernel
+def _variant_sample_pass(packed, select_words, group, weight, use_weight, variant, missing, het,
+                         weighted):
+    """Fill ``variant`` (int64, (m, 4)) and add per-task sample sums to ``missing``, ``het``
+    (int64, (tasks, G, 32 * words)) and ``weighted`` (float64, same shape when ``use_weight``).
+
+    Task t owns variants [t*m/tasks, (t+1)*m/tasks). Per-sample counts go to vertical counters
+    (:func:`_spill_counters`): per group, ``c2[g, s, i]`` holds the het (s = 0) or missing
+    (s = 1) count of the 32 samples of word i in 2-bit lanes.
+    """
+    m = packed.shape[0]
+    n_words = select_words.shape[0]
+    n_tasks, n_groups = missing.shape[0], missing.shape[1]
+    for t in prange(n_tasks):
+        c2 = np.zeros((n_groups, 2, n_words), dtype=np.uint64)
+        c4 = np.zeros((n_groups, 4, n_words), dtype=np.uint64)
+        c8 = np.zeros((n_groups, 8, n_words), dtype=np.uint64)
+        seen = np.zeros(n_groups, dtype=np.int64)
+        for v in range(t * m // n_tasks, (t + 1) * m // n_tasks):
+            g = group[v]
+            if g < 0:
+                _add_row_counts(packed[v], select_words, variant[v])
+                continue
+            _add_row_counts_and_samples(packed[v], select_words, c2[g], use_weight, weight[v],
+                                        weighted[t, g], variant[v])
+            seen[g] += 1
+            _spill_counters(c2[g], c4[g], c8[g], seen[g], False, het[t, g], missing[t, g])
+        for g in range(n_groups):
+            _spill_counters(c2[g], c4[g], c8[g], seen[g], True, het[t, g], missing[t, g])
+
+
+@kernel
+def _add_row_counts_and_samples(row, select_words, c2, use_weight, w, weighted, out):
+    """:func:`_add_row_counts`, plus each sample's het and missing bits added to ``c2``
+    (uint64, (2, words)); with ``use_weight``, ``w`` is added to ``weighted[s]`` for each
+    missing sample s."""
+    alt = het = ref = miss = 0
+    for i in range(select_words.shape[0]):
+        a, h, r, m = _code_bits(_row_word(row, i), select_words[i])
+        alt += popcount(a)
+        het += popcount(h)
+        ref += popcount(r)
+        miss += popcount(m)
+        c2[0, i] += h
+        c2[1, i] += m
+        if use_weight and m != 0:
+            _add_at_set_bits(m, w, weighted, 32 * i)
+    out[0] += alt
+    out[1] += het
+    out[2] += ref
+    out[3] += miss
+
+
+@kernel
+def _add_at_set_bits(bits, w, out, offset):
+    """Add ``w`` to ``out[offset + k]`` for each set bit 2k of ``bits``."""
+    while bits != 0:
+        out[offset + np.int64(trailing_zeros(bits)) // 2] += w
+        bits &= bits - np.uint64(1)
+
+
+@kernel
+def _spill_counters(c2, c4, c8, seen, final, het, missing):
+    """Move per-sample counts up the vertical counters before a lane can overflow.
+
+    c2 (uint64, (2, words)): 2-bit lanes, sample k of word i in lane k, at most 3 → spilled
+    every 3 variants into c4 (4, words): 4-bit lanes, samples 2j (row 2s) and 2j + 1 (row
+    2s + 1) in lane j, at most 15 → spilled every 15 variants into c8 (8, words): 8-bit lanes,
+    sample 4j + :data:`_LANE8_SAMPLE` [r] in lane j of row 4s + r, at most 255 → added every 255
+    variants to ``het`` (s = 0) and ``missing`` (s = 1), int64 (32 * words,). ``final`` spills
+    everything.
+    """
+    n_words = c2.shape[1]
+    if final or seen % 3 == 0:
+        for s in range(2):
+            for i in range(n_words):
+                x = c2[s, i]
+                c4[2 * s, i] += x & _PAIRS
+                c4[2 * s + 1, i] += (x >> np.uint64(2)) & _PAIRS
+                c2[s, i] = 0
+    if final or seen % 15 == 0:
+        for q in range(4):
+            for i in range(n_words):
+                x = c4[q, i]
+                c8[2 * q, i] += x & _NIBBLES
+                c8[2 * q + 1, i] += (x >> np.uint64(4)) & _NIBBLES
+                c4[q, i] = 0
+    if final or seen % 255 == 0:
+        for row in range(8):
+            out = het if row < 4 else missing
+            offset = _LANE8_SAMPLE[row % 4]
+            for i in range(n_words):
+                x = c8[row, i]
+                if x != 0:
+                    for j in range(8):
+                        out[32 * i + 4 * j + offset] += np.int64(
+                            (x >> np.uint64(8 * j)) & np.uint64(0xFF))
+                    c8[row, i] = 0
 
 
 FISHER_TIE_TOLERANCE = 1e-7

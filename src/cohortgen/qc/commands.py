@@ -1,5 +1,5 @@
-"""QC-stage subcommands: variant-stats, prune-common, sample-qc, variant-qc, qc-genotypes,
-qc-summary."""
+"""QC-stage subcommands: variant-stats, prune-common, sample-qc, repeated-ids, variant-qc,
+qc-genotypes, qc-summary."""
 
 from pathlib import Path
 
@@ -32,8 +32,9 @@ def _sample_qc(a):
     from cohortgen.qc.pca import PcaSettings
     from cohortgen.qc.sample_qc import SampleQcPaths, SampleSettings, sample_qc
 
-    settings = SampleSettings(a.min_call_rate, a.het_sd, a.sex_mismatch, a.kinship_threshold,
-                              a.pca_outliers, PcaSettings(a.n_pcs, a.pca_outlier_sd, a.seed))
+    settings = SampleSettings(a.min_call_rate, a.het_sd, a.sex_mismatch, a.sex_ambiguous,
+                              a.kinship_threshold, a.pca_outliers,
+                              PcaSettings(a.n_pcs, a.pca_outlier_sd, a.seed))
     out = SampleQcPaths(Path(a.samples), Path(a.keep), Path(a.related_pairs), Path(a.pcs),
                         Path(a.pca_json))
     sample_qc(Path(a.fam), _paths(a.partials), Path(a.phenotypes), a.diseases, a.covariates,
@@ -46,7 +47,13 @@ def _variant_qc(a):
     thresholds = VariantThresholds(a.min_call_rate, a.min_maf, a.min_hwe_midp, a.min_mac,
                                    a.diff_miss_p)
     variant_qc_chunk(Path(a.bfile), Path(a.keep), Path(a.phenotypes), a.diseases, thresholds,
-                     a.genome_build, Path(a.out))
+                     a.genome_build, Path(a.repeated_ids), Path(a.out))
+
+
+def _repeated_ids(a):
+    from cohortgen.qc.variant_qc import write_repeated_ids
+
+    write_repeated_ids(_paths(a.bims), Path(a.out))
 
 
 def _qc_genotypes(a):
@@ -81,6 +88,7 @@ def register(sub) -> None:
                 req("--fam"), many("--partials"), req("--phenotypes"), many("--diseases"),
                 many("--covariates"), req("--pruned"), req("--min-call-rate", type=float),
                 req("--het-sd", type=float), req("--sex-mismatch", choices=["remove", "flag"]),
+                req("--sex-ambiguous", choices=["flag", "remove"]),
                 req("--kinship-threshold", type=float),
                 req("--pca-outliers", choices=["flag", "remove"]),
                 req("--pca-outlier-sd", type=float), req("--n-pcs", type=int),
@@ -90,7 +98,11 @@ def register(sub) -> None:
                 req("--bfile"), req("--keep"), req("--phenotypes"), many("--diseases"),
                 req("--min-call-rate", type=float), req("--min-maf", type=float),
                 req("--min-mac", type=int), req("--min-hwe-midp", type=float),
-                req("--diff-miss-p", type=float), req("--genome-build"), req("--out"))
+                req("--diff-miss-p", type=float), req("--genome-build"),
+                req("--repeated-ids"), req("--out"))
+    add_command(sub, "repeated-ids", _repeated_ids,
+                "Variant IDs repeated over the chunks, each with its first site.",
+                many("--bims"), req("--out"))
     add_command(sub, "qc-genotypes", _qc_genotypes,
                 "QC'd genotypes: kept samples x passing variants as one PLINK fileset.",
                 many("--bfiles"), many("--variant-qc"), req("--keep"), req("--out-prefix"))

@@ -19,7 +19,7 @@ from cohortgen.io.bed import read_bed
 from cohortgen.io.files import PRIVATE_MODE, write_tsv
 from cohortgen.io.phenotypes import read_phenotypes
 from cohortgen.kernels.heterozygosity import het_f
-from cohortgen.kernels.stats import genotype_counts, sample_het_counts, sample_missing_counts
+from cohortgen.kernels.stats import PassCounts, genotype_counts, variant_sample_counts
 from cohortgen.qc.regions import contig_classes
 
 COUNT_COLUMNS = ["n_hom_alt", "n_het", "n_hom_ref", "n_missing"]
@@ -57,24 +57,40 @@ def chrx_alt_freq(packed: np.ndarray, sex: np.ndarray) -> tuple[np.ndarray, np.n
 def chrx_f_terms(packed: np.ndarray, is_x: np.ndarray, sex: np.ndarray) -> tuple[np.ndarray, ...]:
     """Per-sample (o_hom int64, e_hom float64, n_called int64) over non-PAR chrX rows ``is_x``,
     with :func:`chrx_alt_freq` frequencies (variants with no counted allele are skipped)."""
-    freq, _ = chrx_alt_freq(packed, sex)
-    use = is_x & np.isfinite(freq)
-    o_hom, e_hom, n_called, _ = het_f(packed, sex.size, use, np.where(use, freq, 0.0))
+    x_rows = packed[is_x]
+    freq, _ = chrx_alt_freq(x_rows, sex)
+    use = np.isfinite(freq)
+    o_hom, e_hom, n_called, _ = het_f(x_rows, sex.size, use, np.where(use, freq, 0.0))
     return o_hom, e_hom, n_called
 
 
-def sample_partials(packed: np.ndarray, classes: np.ndarray, sex: np.ndarray) -> dict:
-    """The per-sample partial sums of one chunk (keys as in the module docstring)."""
+AUTO_GROUP, Y_GROUP = 0, 1
+"""Per-sample count groups of :func:`count_pass` (other contigs are in none)."""
+
+
+def count_pass(packed: np.ndarray, n_samples: int, classes: np.ndarray) -> PassCounts:
+    """One pass over the chunk: counts per variant over all samples, and per-sample missing and
+    het counts over the autosomes (group :data:`AUTO_GROUP`) and chrY (:data:`Y_GROUP`)."""
+    group = np.select([classes == "auto", classes == "y"], [AUTO_GROUP, Y_GROUP], -1)
+    return variant_sample_counts(packed, n_samples, group, 2)
+
+
+def sample_partials(packed: np.ndarray, classes: np.ndarray, sex: np.ndarray,
+                    counts: PassCounts | None = None) -> dict:
+    """The per-sample partial sums of one chunk (keys as in the module docstring), from the
+    chunk's :func:`count_pass` ``counts`` (computed here when not given)."""
     n = sex.size
-    auto, is_y = classes == "auto", classes == "y"
+    if counts is None:
+        counts = count_pass(packed, n, classes)
     o_hom, e_hom, n_called = chrx_f_terms(packed, classes == "x", sex)
+    n_y = (classes == "y").sum()
     return {
-        "auto_variants": np.full(n, auto.sum(), dtype=np.int64),
-        "auto_missing": sample_missing_counts(packed, n, auto),
-        "auto_het": sample_het_counts(packed, n, auto),
+        "auto_variants": np.full(n, (classes == "auto").sum(), dtype=np.int64),
+        "auto_missing": counts.missing[AUTO_GROUP],
+        "auto_het": counts.het[AUTO_GROUP],
         "x_o_hom": o_hom, "x_e_hom": e_hom, "x_n_called": n_called,
-        "y_variants": np.full(n, is_y.sum(), dtype=np.int64),
-        "y_called": is_y.sum() - sample_missing_counts(packed, n, is_y),
+        "y_variants": np.full(n, n_y, dtype=np.int64),
+        "y_called": n_y - counts.missing[Y_GROUP],
     }
 
 
@@ -92,11 +108,10 @@ def variant_stats_chunk(prefix: Path, phenotypes: Path, genome_build: str, varia
                         sample_partials_npz: Path) -> None:
     """Write the chunk's per-variant counts and per-sample partial sums (private)."""
     packed, bim, fam = read_bed(Path(prefix))
-    n = len(fam)
-    counts = genotype_counts(packed, n, np.ones(n, dtype=np.bool_))
-    write_tsv(variants_tsv, count_table(bim, counts))
     classes = contig_classes(bim["chrom"].to_numpy(str), bim["pos"].to_numpy(), genome_build)
+    counts = count_pass(packed, len(fam), classes)
+    write_tsv(variants_tsv, count_table(bim, counts.variant))
     sex = sheet_sex(fam["iid"].astype(str).tolist(), phenotypes)
     with open(sample_partials_npz, "wb") as handle:
-        np.savez(handle, **sample_partials(packed, classes, sex))
+        np.savez(handle, **sample_partials(packed, classes, sex, counts))
     Path(sample_partials_npz).chmod(PRIVATE_MODE)
