@@ -3,9 +3,9 @@
 Usage: ``.venv/bin/python bench/bench_score.py [--threads 2] [--variants 10000] [--block 1024]``
 
 BLAS threads are fixed through OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS, set
-before NumPy is imported (threadpoolctl is not a dependency). d = 9 diseases, p = 13
-(intercept + 12 covariates), genotypes 0/1/2. A size whose first block predicts more than
-``--max-seconds`` in total is skipped and reported as such.
+before NumPy is imported (threadpoolctl limits inside the chunk step apply on top). d = 9
+diseases, p = 13 (intercept + 12 covariates), genotypes 0/1/2. A size whose first block
+predicts more than ``--max-seconds`` in total is skipped and reported as such.
 """
 
 import argparse

@@ -5,7 +5,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cohortgen.kernels.bed import MISSING, dosages_mean_imputed, pack_dosages, unpack_dosages
+from cohortgen.kernels.bed import (
+    MISSING,
+    dosages_mean_imputed,
+    group_allele_counts,
+    pack_dosages,
+    unpack_dosages,
+)
 
 CODE_OF_DOSAGE = {2: 0b00, MISSING: 0b01, 1: 0b10, 0: 0b11}
 DOSAGE_OF_CODE = {code: dosage for dosage, code in CODE_OF_DOSAGE.items()}
@@ -112,3 +118,46 @@ def test_dosages_mean_imputed__all_missing_is_zero():
 def test_dosages_mean_imputed__out_of_range_index_raises():
     with pytest.raises(ValueError, match="sample_idx"):
         dosages_mean_imputed(np.zeros((1, 1), dtype=np.uint8), 3, np.array([3]))
+
+
+def test_dosages_mean_imputed__reused_buffer_matches_fresh_output():
+    rng = np.random.default_rng(5)
+    buffer = np.full(4 * 30, np.nan)
+    for n_variants in (4, 2):  # the second call reuses the front of the buffer
+        dosage = random_dosages(rng, n_variants, 30, p_missing=0.2)
+        packed, sample_idx = pack_dosages(dosage), rng.permutation(30)
+        got = dosages_mean_imputed(packed, 30, sample_idx, out=buffer)
+        assert np.shares_memory(got, buffer)
+        np.testing.assert_array_equal(got, dosages_mean_imputed(packed, 30, sample_idx))
+    with pytest.raises(ValueError, match="out must be"):
+        dosages_mean_imputed(packed, 30, sample_idx, out=np.empty(10))
+
+
+def naive_group_counts(dosage: np.ndarray, groups: np.ndarray):
+    """ALT count and called samples per variant and group, by masking int8 dosages."""
+    called = dosage != MISSING
+    alt = np.where(called, dosage, 0).astype(np.int64)
+    return alt @ groups.T.astype(np.int64), called.astype(np.int64) @ groups.T.astype(np.int64)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n_variants=st.integers(0, 5),
+    n_samples=st.integers(1, 150),
+    n_groups=st.integers(0, 4),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_group_allele_counts__naive_twin(n_variants, n_samples, n_groups, seed):
+    """Word boundaries (64 samples), pad samples and overlapping groups."""
+    rng = np.random.default_rng(seed)
+    dosage = random_dosages(rng, n_variants, n_samples, p_missing=0.2)
+    groups = rng.random((n_groups, n_samples)) < 0.5
+    alt, called = group_allele_counts(pack_dosages(dosage), n_samples, groups)
+    expected_alt, expected_called = naive_group_counts(dosage, groups)
+    np.testing.assert_array_equal(alt, expected_alt)
+    np.testing.assert_array_equal(called, expected_called)
+
+
+def test_group_allele_counts__wrong_group_width_raises():
+    with pytest.raises(ValueError, match="groups must have shape"):
+        group_allele_counts(np.zeros((1, 1), dtype=np.uint8), 3, np.ones((2, 4), dtype=bool))

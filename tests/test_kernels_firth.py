@@ -10,12 +10,16 @@ import statsmodels.api as sm
 from scipy import special
 
 from cohortgen.io.bed import write_bed
+from cohortgen.kernels._numba import kernel
 from cohortgen.kernels.bed import pack_dosages
 from cohortgen.kernels.firth import (
+    EXP_FLOOR,
+    exp_nonpositive,
     firth_approx_batch,
     firth_batch,
     firth_logistic,
     firth_variant_test,
+    log1p_unit,
 )
 
 
@@ -198,6 +202,31 @@ def test_firth_approx_batch__matches_numpy_twin():
         assert expected[3]
         np.testing.assert_allclose(beta[j], expected[0], rtol=0, atol=1e-8)
         np.testing.assert_allclose([se[j], p[j]], expected[1:3], rtol=1e-6)
+
+
+@kernel
+def _exp_and_log1p(x):
+    """exp_nonpositive and log1p_unit applied element-wise (they are inlined device helpers)."""
+    e = np.empty_like(x)
+    log = np.empty_like(x)
+    for i in range(x.size):
+        e[i] = exp_nonpositive(x[i])
+        log[i] = log1p_unit(e[i])
+    return e, log
+
+
+def test_exp_nonpositive_and_log1p_unit__within_few_ulp_of_numpy():
+    """Dense grid over [-700, 0], tiny arguments, and the ln2 and √2 − 1 switch points."""
+    switch = np.log1p(np.sqrt(2) - 1 + np.array([-1e-15, 0, 1e-15]))
+    x = -np.concatenate([np.linspace(0, 700, 400_001), np.geomspace(1e-300, 1e-3, 2_000),
+                         np.log(2) * np.arange(1010), switch])
+    x = x[x <= 0]
+    e, log = _exp_and_log1p(x)
+    ulp = np.finfo(np.float64).eps
+    np.testing.assert_allclose(e, np.exp(x), rtol=2 * ulp, atol=0)
+    np.testing.assert_allclose(log, np.log1p(e), rtol=4 * ulp, atol=0)
+    floor, _ = _exp_and_log1p(np.array([EXP_FLOOR - 50.0]))
+    np.testing.assert_allclose(floor, np.exp(EXP_FLOOR), rtol=2 * ulp)
 
 
 def test_firth_approx_batch__close_to_full_firth_on_common_variants():

@@ -1,4 +1,4 @@
-"""PLINK 1 .bed 2-bit genotype kernels: pack, unpack and mean-imputed decoding.
+"""PLINK 1 .bed 2-bit genotype kernels: pack, unpack, mean-imputed decoding, group allele counts.
 
 Encoding (PLINK 1 .bed, variant-major, 4 samples per byte, sample ``j`` in bits ``2*(j % 4)``
 and ``2*(j % 4) + 1`` of byte ``j // 4``, low bits first):
@@ -21,6 +21,7 @@ import numpy as np
 from numba import prange
 
 from cohortgen.kernels._numba import parallel_kernel
+from cohortgen.kernels.bitplanes import BYTE_PLANES, mask_words, popcount, row_planes
 
 MISSING = -1
 """Sentinel for a missing call in ``int8`` dosage arrays."""
@@ -45,6 +46,8 @@ def _byte_dosage_table() -> np.ndarray:
 
 
 BYTE_DOSAGE = _byte_dosage_table()
+BYTE_DOSAGE_FLAT = BYTE_DOSAGE.astype(np.float64).ravel()
+"""float64 (1024,): :data:`BYTE_DOSAGE` flattened, sample ``s`` of byte ``b`` at ``4 b + s``."""
 
 
 def pack_dosages(dosage: np.ndarray) -> np.ndarray:
@@ -112,13 +115,16 @@ def _unpack_into(packed, byte_dosage, out):
             out[v, j] = byte_dosage[packed[v, j >> 2], j & 3]
 
 
-def dosages_mean_imputed(packed: np.ndarray, n_samples: int, sample_idx: np.ndarray) -> np.ndarray:
+def dosages_mean_imputed(packed: np.ndarray, n_samples: int, sample_idx: np.ndarray,
+                         out: np.ndarray | None = None) -> np.ndarray:
     """A1 (ALT) dosages of selected samples, missing calls replaced by the variant mean.
 
     packed: uint8, shape (n_variants, ceil(n_samples / 4)), PLINK .bed 2-bit codes.
     sample_idx: int64, shape (k,), sample indices in the wanted output order (repeats allowed).
-    Returns float64, shape (n_variants, k). The mean is over the non-missing selected calls of
-    that variant (0.0 when all are missing).
+    out: optional float64 C-contiguous buffer with at least n_variants * k elements, reused
+    across calls (no page faults on a fresh allocation per block).
+    Returns float64, shape (n_variants, k) (a view of ``out`` when given). The mean is over the
+    non-missing selected calls of that variant (0.0 when all are missing).
     """
     packed = checked_packed(packed, n_samples)
     sample_idx = np.ascontiguousarray(sample_idx, dtype=np.int64)
@@ -126,30 +132,87 @@ def dosages_mean_imputed(packed: np.ndarray, n_samples: int, sample_idx: np.ndar
         raise ValueError("sample_idx must be 1-D")
     if sample_idx.size and (sample_idx.min() < 0 or sample_idx.max() >= n_samples):
         raise ValueError(f"sample_idx values must lie in [0, {n_samples})")
-    out = np.empty((packed.shape[0], sample_idx.size), dtype=np.float64)
-    _mean_imputed_into(packed, sample_idx, BYTE_DOSAGE.astype(np.float64), out)
-    return out
+    size = packed.shape[0] * sample_idx.size
+    if out is None:
+        out = np.empty(size, dtype=np.float64)
+    elif out.dtype != np.float64 or not out.flags.c_contiguous or out.size < size:
+        raise ValueError(f"out must be a C-contiguous float64 buffer of >= {size} elements")
+    result = out.reshape(-1)[:size].reshape(packed.shape[0], sample_idx.size)
+    _mean_imputed_into(packed, sample_idx, BYTE_DOSAGE_FLAT, result)
+    return result
+
+
+@parallel_kernel(error_model="numpy")
+def _mean_imputed_into(packed, sample_idx, byte_dosage, out):
+    """Fill ``out`` (float64, (m, k)); missing (-1.0 from the table) becomes the row mean.
+
+    byte_dosage: float64 (1024,), dosage of sample ``s`` of byte value ``b`` at ``4 b + s``
+    (unsigned indices: no wrap-around checks, so the loop vectorises). The imputing second
+    pass runs only on rows with a missing call.
+    """
+    n_variants, k = out.shape
+    two = np.uint64(2)
+    three = np.uint64(3)
+    for v in prange(n_variants):
+        row = packed[v]
+        out_row = out[v]
+        total = 0.0
+        n_missing = 0
+        for i in range(k):
+            j = np.uint64(sample_idx[i])
+            d = byte_dosage[(np.uint64(row[j >> two]) << two) | (j & three)]
+            out_row[i] = d
+            total += max(d, 0.0)
+            n_missing += d < 0.0
+        if n_missing == 0:
+            continue
+        mean = total / (k - n_missing) if n_missing < k else 0.0
+        for i in range(k):
+            if out_row[i] < 0.0:
+                out_row[i] = mean
+
+
+def group_allele_counts(packed: np.ndarray, n_samples: int,
+                        groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A1 (ALT) allele counts and called samples per variant within each sample group.
+
+    packed: uint8, shape (n_variants, ceil(n_samples / 4)), PLINK .bed 2-bit codes.
+    groups: bool, shape (n_groups, n_samples), one row per (possibly overlapping) sample group.
+    Returns (alt, called): int64, shape (n_variants, n_groups) each; missing calls count in
+    neither. One pass over the bytes builds each row's bit planes; each group then costs one
+    AND and popcount per 64 samples.
+    """
+    packed = checked_packed(packed, n_samples)
+    groups = np.asarray(groups, dtype=bool)
+    if groups.ndim != 2 or groups.shape[1] != n_samples:
+        raise ValueError(f"groups must have shape (n_groups, {n_samples}), got {groups.shape}")
+    words = np.stack([mask_words(g) for g in groups]) if len(groups) else np.zeros(
+        (0, (n_samples + 63) // 64), dtype=np.uint64)
+    alt = np.zeros((packed.shape[0], len(groups)), dtype=np.int64)
+    called = np.zeros_like(alt)
+    _group_counts_into(packed, words, mask_words(np.ones(n_samples, bool)), BYTE_PLANES, alt,
+                       called)
+    return alt, called
 
 
 @parallel_kernel
-def _mean_imputed_into(packed, sample_idx, byte_dosage, out):
-    """Fill ``out`` (float64, (m, k)); missing (-1.0 from the table) becomes the row mean."""
-    n_variants, k = out.shape
-    for v in prange(n_variants):
-        total = 0.0
-        n_called = 0
-        row = packed[v]
-        for i in range(k):
-            j = sample_idx[i]
-            d = byte_dosage[row[j >> 2], j & 3]
-            out[v, i] = d
-            if d >= 0.0:
-                total += d
-                n_called += 1
-        mean = total / n_called if n_called > 0 else 0.0
-        for i in range(k):
-            if out[v, i] < 0.0:
-                out[v, i] = mean
+def _group_counts_into(packed, group_words, all_words, planes_table, alt, called):
+    """Fill ``alt``, ``called`` (int64, (m, n_groups)) from each row's bit planes."""
+    n_groups, n_words = group_words.shape
+    for v in prange(packed.shape[0]):
+        hom = np.empty(n_words, dtype=np.uint64)
+        carrier = np.empty(n_words, dtype=np.uint64)
+        nonmissing = np.empty(n_words, dtype=np.uint64)
+        row_planes(packed[v], all_words, planes_table, hom, carrier, nonmissing)
+        for g in range(n_groups):
+            n_alt = 0
+            n_called = 0
+            for w in range(n_words):
+                mask = group_words[g, w]
+                n_alt += popcount(hom[w] & mask) + popcount(carrier[w] & mask)
+                n_called += popcount(nonmissing[w] & mask)
+            alt[v, g] = n_alt
+            called[v, g] = n_called
 
 
 def checked_packed(packed: np.ndarray, n_samples: int) -> np.ndarray:

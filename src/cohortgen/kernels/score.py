@@ -1,8 +1,13 @@
 """Batched logistic score test: many variants × many diseases in a few BLAS matrix products.
 
-No Numba here on purpose: the work is dense matrix products (G @ C with C of shape
-(n, d + d·p)), which multithreaded BLAS (NumPy's ``@``) already runs near peak; the remaining
-element-wise steps are O(m·d·p). The χ²₁ tail uses ``scipy.special``.
+The work is a dense matrix product (G @ C with C of shape (n, d + d·p)), which BLAS (NumPy's
+``@``) runs near peak, plus Σ w g² (one small Numba kernel, :func:`weighted_sumsq`: as a BLAS
+product it would need G's square in memory); the remaining element-wise steps are O(m·d·p).
+The χ²₁ tail uses ``scipy.special``. Threads: :func:`score_statistics` splits the
+variant rows over ``threads`` Python threads (NumPy releases the GIL), meant to run under
+single-threaded BLAS (``threadpoolctl``): BLAS worker threads that spin between calls would
+otherwise fight the Numba kernels of the same step for the cores. Each row's result does not
+depend on the split.
 
 Model (SCIENCE.md, Association): for disease d with null fit μ̂, r = y − μ̂, W_d = diag(μ̂(1 − μ̂))
 (r = w = 0 on samples excluded from d) and variant genotypes g (n,):
@@ -15,10 +20,13 @@ XᵀW_dX the two are the same up to a rotation (same V), and the eigendecomposit
 correct projection (pseudo-inverse) when a covariate is constant within one disease's samples.
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
+
+from cohortgen.kernels._numba import kernel
 
 EIGEN_RTOL = 1e-12
 """Eigenvalues of XᵀWX at most ``EIGEN_RTOL`` × the largest are treated as zero."""
@@ -39,12 +47,14 @@ class ScorePrep:
     """Per-disease pieces of the score test, computed once per null-model set.
 
     C: float64 (n, d + d·p), columns [R | A_1 | … | A_d], A_d = W_d X B_d.
-    W: float64 (n, d) null weights. rank: int64 (d,) numerical rank of XᵀW_dX.
+    W: float64 (n, d) null weights; WT: W transposed, C-contiguous (d, n).
+    rank: int64 (d,) numerical rank of XᵀW_dX.
     B: float64 (d, p, p), B_d B_dᵀ = (XᵀW_dX)⁺ (see :func:`residualised`).
     """
 
     C: np.ndarray
     W: np.ndarray
+    WT: np.ndarray
     rank: np.ndarray
     n_diseases: int
     n_params: int
@@ -85,30 +95,58 @@ def prepare_score(X: np.ndarray, R: np.ndarray, W: np.ndarray) -> ScorePrep:
         Bs[k] = B
         blocks.append(WX @ B)
     C = np.ascontiguousarray(np.hstack(blocks))
-    return ScorePrep(C=C, W=np.ascontiguousarray(W), rank=rank, n_diseases=d, n_params=p, B=Bs)
+    return ScorePrep(C=C, W=np.ascontiguousarray(W), WT=np.ascontiguousarray(W.T), rank=rank,
+                     n_diseases=d, n_params=p, B=Bs)
 
 
-def score_statistics(G: np.ndarray, prep: ScorePrep, *, projections: bool = False) -> tuple:
+def score_statistics(G: np.ndarray, prep: ScorePrep, *, projections: bool = False,
+                     threads: int = 1) -> tuple:
     """Score U and its null variance V for every variant and disease.
 
     G: float64 (m, n) genotype dosages (ALT allele count 0/1/2), finite: the caller imputes
-    missing genotypes (e.g. to the mean) first. Returns U, V: float64 (m, d), and with
-    ``projections`` also GA: float64 (m, d, p), GA[j, d] = G[j] A_d (the by-product that
-    :func:`residualised` needs). Peak extra memory about one copy of G (its square) plus
-    (m, d + d·p).
+    missing genotypes (e.g. to the mean) first. threads: Python threads over row ranges of G.
+    Returns U, V: float64 (m, d), and with ``projections`` also GA: float64 (m, d, p),
+    GA[j, d] = G[j] A_d (the by-product that :func:`residualised` needs). Peak extra memory
+    about (m, d + d·p).
     """
     G = np.asarray(G, dtype=np.float64)
     m = G.shape[0]
     d, p = prep.n_diseases, prep.n_params
-    GC = G @ prep.C
+    GC = np.empty((m, prep.C.shape[1]))
+    sumsq = np.empty((m, d))
+
+    def products(rows: slice) -> None:
+        np.matmul(G[rows], prep.C, out=GC[rows])
+        weighted_sumsq(G[rows], prep.WT, sumsq[rows])
+
+    bounds = np.linspace(0, m, max(1, min(threads, m)) + 1).astype(int)
+    ranges = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    if len(ranges) == 1:
+        products(ranges[0])
+    else:
+        with ThreadPoolExecutor(len(ranges)) as pool:
+            list(pool.map(products, ranges))
     U = np.ascontiguousarray(GC[:, :d])
     GA = GC[:, d:].reshape(m, d, p)
-    sumsq = np.square(G) @ prep.W
     V = sumsq - np.einsum("mdp,mdp->md", GA, GA)
     V[V <= V_ZERO_RTOL * sumsq] = 0.0
     if projections:
         return U, V, GA
     return U, V
+
+
+@kernel(error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
+def weighted_sumsq(G, WT, out):
+    """out[j, d] = Σ_i WT[d, i] · G[j, i]²; G: float64 (m, n), WT: float64 (d, n), out: float64
+    (m, d), filled in place (vectorised sums, order fixed by the compiled code)."""
+    for j in range(G.shape[0]):
+        g = G[j]
+        for d in range(WT.shape[0]):
+            w = WT[d]
+            total = 0.0
+            for i in range(g.shape[0]):
+                total += w[i] * g[i] * g[i]
+            out[j, d] = total
 
 
 def covariate_basis(X: np.ndarray, prep: ScorePrep, d: int) -> np.ndarray:
@@ -124,7 +162,9 @@ def residualised(G: np.ndarray, GA: np.ndarray, XB: np.ndarray) -> np.ndarray:
     of :func:`covariate_basis`. Returns float64 (r, k), C-contiguous. Samples with w = 0 (not in
     the disease) may be left out of G and XB: they do not enter gᵀA_d.
     """
-    return np.ascontiguousarray(G - GA @ XB.T)
+    out = GA @ XB.T
+    np.subtract(G, out, out=out)
+    return out
 
 
 def naive_score_statistics(
