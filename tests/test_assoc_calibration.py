@@ -69,3 +69,46 @@ def test_chunk_results__lambda_gc_near_one_and_every_row_kept(null_results):
     no_p = null_results["p_value"].isna()
     assert set(null_results.loc[no_p, "status"]) <= {"LOW_MAC", "MONOMORPHIC"}
     assert (null_results.loc[~no_p, "p_value"] > 0).all()
+
+
+@pytest.fixture(scope="module")
+def rare_null_results():
+    """Rare variants only (MAF log-uniform on [0.0015, 0.015]: MAC 5-60 at N = 2,000), 2 null
+    phenotypes at 3% prevalence: the score test with no fallback, and with SPA p-values."""
+    rng = np.random.default_rng(7)
+    n_variants = 20_000
+    maf = np.exp(rng.uniform(np.log(0.0015), np.log(0.015), size=(n_variants, 1)))
+    dosage = rng.binomial(2, maf, size=(n_variants, N_SAMPLES)).astype(np.int8)
+    covariates = rng.normal(size=(N_SAMPLES, 2))
+    y = (rng.random((N_SAMPLES, 2)) < 0.03).astype(np.float64)
+    names = ["null0", "null1"]
+    ids = [f"s{i}" for i in range(N_SAMPLES)]
+    null = null_model_table(ids, fit_null_models(covariates, y), pd.DataFrame(y, columns=names),
+                            ["OK"] * len(names))
+    bim = pd.DataFrame({"chrom": "1", "id": [f"v{i}" for i in range(n_variants)], "cm": 0.0,
+                        "pos": np.arange(1, n_variants + 1), "a1": "T", "a2": "C"})
+    packed = pack_dosages(dosage)
+    score = FallbackSettings(firth_p_threshold=0.0, firth_min_carriers=0)
+    return {name: chunk_results(packed, bim, ids, null, names, settings)
+            for name, settings in (("score", score), ("spa", FallbackSettings(p_value="spa")))}
+
+
+@pytest.mark.parametrize("alpha", [1e-3, 1e-4])
+def test_chunk_results__spa_calibrated_at_low_mac_where_score_test_is_not(rare_null_results,
+                                                                          alpha):
+    """MAC 5-60 at 3% cases: the χ²₁ score test rejects far above α (measured 240 against 39
+    expected at 1e-3, 93 against 3.9 at 1e-4); SPA is inside the binomial 99% interval (26, 2)."""
+    counts = {}
+    for name, results in rare_null_results.items():
+        tested = results[results["p_value"].notna()]
+        assert len(tested) > 30_000
+        counts[name] = int((tested["p_value"] < alpha).sum())
+        low, high = binomial_interval(len(tested), alpha)
+    assert low <= counts["spa"] <= high, counts
+    assert counts["score"] > 3 * high, counts
+    spa = rare_null_results["spa"]
+    assert set(spa["status"]) <= {"OK", "SPA", "LOW_MAC", "MONOMORPHIC"}
+    rows = spa["status"] == "SPA"
+    np.testing.assert_allclose(2 * stats.norm.sf(np.abs(spa.loc[rows, "beta"] /
+                                                        spa.loc[rows, "standard_error"])),
+                               spa.loc[rows, "p_value"], rtol=1e-6)

@@ -232,7 +232,7 @@ def plink2_glm(plink2, tmp_path_factory):
     fit_null_stage(tmp / "g.fam", tmp / "keep.txt", sim["phenotypes"], DISEASES, ["age", "sex"],
                    10, tmp / "null.tsv", tmp / "null.json", tmp / "pcs.tsv")
     ours = association_chunk(tmp / "g", tmp / "null.tsv", tmp / "null.json", tmp / "vqc.tsv",
-                             tmp / "assoc.tsv",
+                             tmp / "assoc",
                              FallbackSettings(firth_p_value="wald", firth_mode="full"))
     sheet = read_tsv(sim["phenotypes"], dtype={"sample_id": str}).set_index("sample_id").loc[ids]
     covar = pcs.rename(columns={"sample_id": "IID"})

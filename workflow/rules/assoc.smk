@@ -1,5 +1,8 @@
-# Association: null model per disease (once), score tests with Firth fallback per chunk,
-# GWAS-SSF, lead loci (LD clumping) and a summary per disease.
+# Association: null model per trait (once), score tests with Firth fallback (or SPA; t-tests
+# for quantitative traits) per chunk, one table per chunk and trait, GWAS-SSF, lead loci (LD
+# clumping) and a summary per disease.
+
+ASSOC_TRAITS = config["diseases"] + list(config["traits"])
 
 
 rule fit_null_models:
@@ -14,6 +17,9 @@ rule fit_null_models:
     params:
         diseases=config["diseases"],
         covariates=config["covariates"],
+        quantitative=list(config["traits"]),
+        categorical=config["categorical_covariates"],
+        min_level_count=config["assoc"]["min_level_count"],
         min_cases=config["assoc"]["min_cases"],
     conda:
         "../../envs/cohortgen.yaml"
@@ -25,6 +31,9 @@ rule fit_null_models:
         "cohortgen null-model --fam {input.fam[0]} --keep {input.keep}"
         " --phenotypes {input.phenotypes:q} --diseases {params.diseases}"
         " --covariates {params.covariates} --min-cases {params.min_cases}"
+        " --quantitative-traits {params.quantitative}"
+        " --categorical-covariates {params.categorical}"
+        " --min-level-count {params.min_level_count}"
         " --pcs {input.pcs} --out-table {output.table} --out-json {output.summary} 2> {log}"
 
 
@@ -37,14 +46,18 @@ rule test_association_chunk:
         null_summary="results/{cohort}/assoc/null_model.json",
         variant_qc="results/{cohort}/chunks/{chunk}/variant_qc.tsv",
     output:
-        results="results/{cohort}/chunks/{chunk}/assoc.tsv",
+        results=expand(
+            "results/{{cohort}}/chunks/{{chunk}}/assoc/{trait}.tsv", trait=ASSOC_TRAITS
+        ),
     params:
+        out_dir=lambda wc: f"results/{wc.cohort}/chunks/{wc.chunk}/assoc",
         prefix=subpath(input.bed, strip_suffix=".bed"),
         min_mac=config["assoc"]["min_mac"],
         firth_p=config["assoc"]["firth_p_threshold"],
         firth_carriers=config["assoc"]["firth_min_carriers"],
         firth_mode=config["assoc"]["firth_mode"],
         firth_p_value=config["assoc"]["firth_p_value"],
+        p_value=config["assoc"]["p_value"],
     conda:
         "../../envs/cohortgen.yaml"
     log:
@@ -61,12 +74,15 @@ rule test_association_chunk:
         " --min-mac {params.min_mac} --firth-p-threshold {params.firth_p}"
         " --firth-min-carriers {params.firth_carriers}"
         " --firth-mode {params.firth_mode} --firth-p-value {params.firth_p_value}"
-        " --out {output.results} 2> {log}"
+        " --p-value {params.p_value}"
+        " --out-dir {params.out_dir} 2> {log}"
 
 
 rule gather_gwas:
     input:
-        chunks=chunk_files("results/{cohort}/chunks/{chunk}/assoc.tsv"),
+        chunks=lambda wc: chunk_files(
+            f"results/{{cohort}}/chunks/{{chunk}}/assoc/{wc.disease}.tsv"
+        )(wc),
         null_summary="results/{cohort}/assoc/null_model.json",
     output:
         sumstats="results/{cohort}/gwas/{disease}.tsv.gz",
@@ -120,6 +136,9 @@ rule summarize_gwas:
     input:
         sumstats=disease_files("results/{cohort}/gwas/{disease}.tsv.gz"),
         loci=disease_files("results/{cohort}/gwas/{disease}.loci.tsv"),
+        quantitative_loci=expand(
+            "results/{{cohort}}/gwas/{trait}.loci.tsv", trait=list(config["traits"])
+        ),
         null_summary="results/{cohort}/assoc/null_model.json",
     output:
         summary="results/{cohort}/gwas/summary.tsv",

@@ -19,6 +19,14 @@ from (:data:`STATUSES`):
   count decides, so that the choice of test does not depend on the phenotype beyond the case
   fraction (selecting on observed case counts picks the rows with a signal and deflates λGC).
 - ``FIRTH_CONVERGE_FAIL``: the Firth fit did not converge; the score-test beta, SE and p are kept.
+- ``SPA`` (``p_value="spa"``, which replaces the Firth fallback): score test with the
+  saddlepoint p-value of U (:mod:`cohortgen.kernels.spa`; Dey et al. 2017, as SAIGE), on every
+  row with MAC ≥ ``min_mac`` and |U| / √V ≥ 2 (below that, ``OK``: the χ²₁ p). beta = U/V,
+  SE = |beta| / |Φ⁻¹(p/2)|, so that beta/SE reproduces p. ``SPA_CONVERGE_FAIL``: no saddlepoint
+  found; the χ²₁ p is kept.
+- Quantitative traits (:mod:`cohortgen.assoc.null_model`): ``OK`` rows are the least-squares
+  t-test of each variant (:func:`linear_t_test`, as PLINK 2 ``--glm``); no Firth, no SPA; n is
+  the samples with a call, and the case/control columns are missing.
 - ``LOW_MAC``: minor allele count below ``min_mac`` on the disease's samples: beta, SE, p missing.
 - ``MONOMORPHIC``: no minor allele on the disease's samples: beta, SE, p missing.
 - ``COLLINEAR``: polymorphic, but the genotype lies in the span of the covariates (V = 0).
@@ -29,29 +37,36 @@ p is never 0 (floored at ~2.2e-308) and beta is finite whenever p is reported.
 """
 
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numba
 import numpy as np
 import pandas as pd
+from scipy import special
+from threadpoolctl import threadpool_limits
 
+from cohortgen.assoc.stage import CHRX_PREFIX
 from cohortgen.errors import InputError
 from cohortgen.io.bed import read_bed
 from cohortgen.io.files import read_json, read_tsv, write_tsv
 from cohortgen.io.sumstats import GWAS_SSF_COLUMNS
-from cohortgen.kernels.bed import dosages_mean_imputed
+from cohortgen.kernels.bed import dosages_mean_imputed, group_allele_counts
 from cohortgen.kernels.firth import firth_approx_batch, firth_batch
 from cohortgen.kernels.score import (
+    P_FLOOR,
     covariate_basis,
     prepare_score,
     residualised,
     score_statistics,
     score_test_results,
 )
-from cohortgen.kernels.stats import genotype_counts
+from cohortgen.kernels.spa import Z_CUTOFF, spa_p_values
 
 BLOCK_VARIANTS = 1024
-STATUSES = ("OK", "FIRTH", "FIRTH_CONVERGE_FAIL", "LOW_MAC", "MONOMORPHIC", "COLLINEAR")
+STATUSES = ("OK", "FIRTH", "FIRTH_CONVERGE_FAIL", "SPA", "SPA_CONVERGE_FAIL", "LOW_MAC",
+            "MONOMORPHIC", "COLLINEAR")
 CHUNK_COLUMNS = ["disease", *GWAS_SSF_COLUMNS, "mac"]
 
 
@@ -64,8 +79,11 @@ class FallbackSettings:
     firth_min_carriers: int = 10
     firth_p_value: str = "lrt"
     firth_mode: str = "approximate"
+    p_value: str = "score"
 
     def __post_init__(self):
+        if self.p_value not in ("score", "spa"):
+            raise InputError(f"assoc.p_value must be 'score' or 'spa', got {self.p_value!r}")
         if self.firth_mode not in ("approximate", "full"):
             raise InputError(f"assoc.firth_mode must be 'approximate' or 'full', got "
                              f"{self.firth_mode!r}")
@@ -83,7 +101,8 @@ class DiseaseModel:
     (float64 (k,) each) on its included samples (null-table rows ``rows``, int64 (k,)), and its
     case/control masks over the .fam samples (bool (n_fam,)). XB: float64 (k, p), the rows
     ``rows`` of :func:`~cohortgen.kernels.score.covariate_basis` (set by :func:`chunk_results`
-    for approximate Firth's residualisation)."""
+    for approximate Firth's residualisation), and rank the rank of XᵀWX. A quantitative trait
+    has every included sample in ``cases``, no ``controls`` and a zero offset (unused)."""
 
     name: str
     rows: np.ndarray
@@ -94,13 +113,8 @@ class DiseaseModel:
     cases: np.ndarray
     controls: np.ndarray
     XB: np.ndarray | None = None
-
-
-def allele_counts(packed: np.ndarray, n_samples: int, mask: np.ndarray) -> tuple[np.ndarray,
-                                                                                  np.ndarray]:
-    """(ALT allele count, called samples) per variant over masked samples; int64 (m,) each."""
-    counts = genotype_counts(packed, n_samples, mask)
-    return 2 * counts[:, 0] + counts[:, 1], counts[:, :3].sum(axis=1)
+    quantitative: bool = False
+    rank: int = 0
 
 
 def _varying_columns(X: np.ndarray) -> np.ndarray:
@@ -111,21 +125,24 @@ def _varying_columns(X: np.ndarray) -> np.ndarray:
 
 
 def disease_models(null: pd.DataFrame, names: list[str], fam_index: np.ndarray,
-                   n_fam: int) -> list[DiseaseModel]:
-    """:class:`DiseaseModel` of each tested disease from the private null-model table."""
+                   n_fam: int, quantitative: Collection[str] = ()) -> list[DiseaseModel]:
+    """:class:`DiseaseModel` of each tested trait from the private null-model table."""
     X = null.filter(regex=r"^x\d+$").to_numpy(float)
     models = []
     for name in names:
         y = null[f"y_{name}"].to_numpy(float)
         rows = np.flatnonzero(~np.isnan(y))
+        linear = name in quantitative
         cases = np.zeros(n_fam, bool)
-        cases[fam_index[y == 1]] = True
+        cases[fam_index[rows if linear else y == 1]] = True
         controls = np.zeros(n_fam, bool)
-        controls[fam_index[y == 0]] = True
+        if not linear:
+            controls[fam_index[y == 0]] = True
         mu = y[rows] - null[f"r_{name}"].to_numpy(float)[rows]
+        offset = np.zeros(rows.size) if linear else null_offset(mu)
         models.append(DiseaseModel(name, rows, y[rows], _varying_columns(X[rows]),
-                                   null[f"w_{name}"].to_numpy(float)[rows], null_offset(mu),
-                                   cases, controls))
+                                   null[f"w_{name}"].to_numpy(float)[rows], offset,
+                                   cases, controls, quantitative=linear))
     return models
 
 
@@ -143,7 +160,7 @@ def row_status(stats: dict, d: int, mac: np.ndarray, expected_minor: np.ndarray,
     status = np.full(mac.shape, "OK", dtype=object)
     with np.errstate(invalid="ignore"):
         small_p = stats["p"][:, d] < settings.firth_p_threshold
-    firth = testable & (mac >= settings.min_mac) & (
+    firth = testable & (mac >= settings.min_mac) & (settings.p_value == "score") & (
         small_p | (expected_minor < settings.firth_min_carriers))
     status[~testable] = "COLLINEAR"
     status[mac < settings.min_mac] = "LOW_MAC"
@@ -167,29 +184,58 @@ def _firth_rows(G: np.ndarray, GA: np.ndarray, model: DiseaseModel, firth: np.nd
     return rows, *firth_batch(G_sel, model.X, model.y, p_value=settings.firth_p_value)
 
 
+def _spa_rows(G: np.ndarray, GA: np.ndarray, model: DiseaseModel, U: np.ndarray,
+              chisq: np.ndarray, candidates: np.ndarray):
+    """(rows, p, converged) of the saddlepoint p-values (:mod:`cohortgen.kernels.spa`) of the
+    candidate rows (bool (m,)) whose |U| / √V is at least :data:`Z_CUTOFF`; U, chisq: float64
+    (m,) this disease's score and U²/V. Below the cutoff the χ²₁ p stands. Samples with a
+    non-zero dosage enter the CGF exactly, the others as one normal term (faster SPA)."""
+    with np.errstate(invalid="ignore"):
+        rows = np.flatnonzero(candidates & (chisq >= Z_CUTOFF**2))
+    G_sel = np.ascontiguousarray(G[np.ix_(rows, model.rows)])
+    p, ok = spa_p_values(residualised(G_sel, GA[rows], model.XB), model.offset, U[rows],
+                         exact=G_sel != 0.0)
+    return rows, p, ok
+
+
 def disease_block(model: DiseaseModel, d: int, stats: dict, G: np.ndarray, GA: np.ndarray,
-                  packed: np.ndarray, n_fam: int, bim: pd.DataFrame,
+                  counts: tuple[np.ndarray, np.ndarray], bim: pd.DataFrame,
                   settings: FallbackSettings) -> pd.DataFrame:
     """Result rows of one block of variants for one disease (columns :data:`CHUNK_COLUMNS`);
-    GA: float64 (m, d, p) score projections of the block (:func:`score_statistics`)."""
-    alt_cases, n_cases = allele_counts(packed, n_fam, model.cases)
-    alt_controls, n_controls = allele_counts(packed, n_fam, model.controls)
+    GA: float64 (m, d, p) score projections of the block (:func:`score_statistics`); counts:
+    (ALT allele count, called samples), int64 (m, 2 · n_diseases) each, columns 2d and 2d + 1
+    over the disease's cases and controls (:func:`group_allele_counts`)."""
+    alt_cases, n_cases = counts[0][:, 2 * d], counts[1][:, 2 * d]
+    alt_controls, n_controls = counts[0][:, 2 * d + 1], counts[1][:, 2 * d + 1]
     alt, n = alt_cases + alt_controls, n_cases + n_controls
     mac = np.minimum(alt, 2 * n - alt)
     with np.errstate(invalid="ignore", divide="ignore"):
         expected_minor = mac * np.minimum(n_cases, n_controls) / np.maximum(n, 1)
     status, firth = row_status(stats, d, mac, expected_minor, settings)
+    firth &= not model.quantitative
     beta, se, p = (stats[k][:, d].copy() for k in ("beta", "se", "p"))
+    if model.quantitative:
+        beta, se, p = linear_t_test(stats["U"][:, d], stats["V"][:, d], model.rows.size,
+                                    model.rank)
     rows, f_beta, f_se, f_p, ok = _firth_rows(G, GA[:, d], model, firth, settings)
     beta[rows[ok]], se[rows[ok]], p[rows[ok]] = f_beta[ok], f_se[ok], f_p[ok]
     status[rows[ok]] = "FIRTH"
     status[rows[~ok]] = "FIRTH_CONVERGE_FAIL"
+    if settings.p_value == "spa" and not model.quantitative:
+        rows, s_p, ok = _spa_rows(G, GA[:, d], model, stats["U"][:, d], stats["chisq"][:, d],
+                                  status == "OK")
+        p[rows[ok]] = s_p[ok]
+        se[rows[ok]] = np.abs(beta[rows[ok]]) / -special.ndtri(0.5 * s_p[ok])
+        status[rows[ok]] = "SPA"
+        status[rows[~ok]] = "SPA_CONVERGE_FAIL"
     no_p = np.isin(status, ("LOW_MAC", "MONOMORPHIC", "COLLINEAR"))
     beta[no_p], se[no_p], p[no_p] = np.nan, np.nan, np.nan
     with np.errstate(invalid="ignore", divide="ignore"):
         eaf_cases = alt_cases / (2 * n_cases)
         eaf_controls = alt_controls / (2 * n_controls)
         eaf = alt / (2 * n)
+    if model.quantitative:  # GWAS-SSF: no case/control columns for a quantitative trait
+        n_cases = n_controls = eaf_cases = eaf_controls = np.full(len(bim), np.nan)
     return pd.DataFrame({
         "disease": model.name, "chromosome": bim["chrom"].astype(str).to_numpy(),
         "base_pair_location": bim["pos"].to_numpy(), "effect_allele": bim["a1"].to_numpy(),
@@ -201,6 +247,21 @@ def disease_block(model: DiseaseModel, d: int, stats: dict, G: np.ndarray, GA: n
     })
 
 
+def linear_t_test(U: np.ndarray, V: np.ndarray, n: int, rank: int) -> tuple[np.ndarray, ...]:
+    """(beta, SE, p) of the least-squares t-test of each variant, as PLINK 2 ``--glm`` for a
+    quantitative trait, from the score test on the trait's scaled null model
+    (:mod:`cohortgen.assoc.null_model`): with χ² = U²/V and n − rank residual degrees of
+    freedom under the null, beta = U/V (exact least squares), SE² = (n − rank − χ²) /
+    ((n − rank − 1) V), p from Student's t with n − rank − 1 df. U, V: float64 (m,)."""
+    df = n - rank - 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        beta = U / V
+        se = np.sqrt(np.maximum(n - rank - U * U / V, 0.0) / (df * V))
+        p = np.maximum(2.0 * special.stdtr(df, -np.abs(beta / se)), P_FLOOR)
+    p[~np.isfinite(beta)] = np.nan
+    return beta, se, p
+
+
 def _status_counts(results: pd.DataFrame) -> str:
     """One log line per disease: number of rows per status (aggregates only)."""
     if results.empty:
@@ -210,48 +271,85 @@ def _status_counts(results: pd.DataFrame) -> str:
 
 
 def chunk_results(packed: np.ndarray, bim: pd.DataFrame, fam_ids: list[str],
-                  null: pd.DataFrame, names: list[str],
-                  settings: FallbackSettings) -> pd.DataFrame:
-    """Rows (:data:`CHUNK_COLUMNS`) of every variant × tested disease, variant blocks of
-    :data:`BLOCK_VARIANTS`. packed: uint8 (m, ceil(n_fam/4)) .bed rows of ``bim`` (m rows);
-    fam_ids: the .fam sample IDs; null: the private null-model table (``sample_id``, ``x*``,
-    ``y_/r_/w_<disease>``), its samples a subset of ``fam_ids``."""
+                  null: pd.DataFrame, names: list[str], settings: FallbackSettings,
+                  quantitative: Collection[str] = ()) -> pd.DataFrame:
+    """Rows (:data:`CHUNK_COLUMNS`) of every variant × tested trait. packed: uint8
+    (m, ceil(n_fam/4)) .bed rows of ``bim`` (m rows); fam_ids: the .fam sample IDs; null: the
+    private null-model table (``sample_id``, ``x*``, ``y_/r_/w_<trait>``; chrX variants use its
+    :data:`~cohortgen.assoc.stage.CHRX_PREFIX` columns, the models with sex, when it has them),
+    its samples a subset of ``fam_ids``; quantitative: the names of quantitative traits. Rows
+    come variant block by block, autosomes (and others) before chrX."""
+    on_x = is_chrx(bim["chrom"])
+    x_columns = [c for c in null.columns if c.startswith(CHRX_PREFIX)]
+    if not (on_x.any() and x_columns):
+        return _view_results(packed, bim, fam_ids, null, names, settings, quantitative)
+    null_x = null[["sample_id", *x_columns]].rename(columns=lambda c: c.removeprefix(CHRX_PREFIX))
+    parts = [_view_results(packed[keep], bim.loc[keep].reset_index(drop=True), fam_ids, table,
+                           names, settings, quantitative)
+             for keep, table in ((~on_x, null), (on_x, null_x)) if keep.any()]
+    return pd.concat(parts, ignore_index=True)
+
+
+def is_chrx(chrom: pd.Series) -> np.ndarray:
+    """bool (m,): chromosome names of chrX (``X``, ``chrX``, ``23``; PLINK's PAR code ``XY``)."""
+    names = chrom.astype(str).str.upper().str.removeprefix("CHR")
+    return names.isin(["X", "23", "XY"]).to_numpy()
+
+
+def _view_results(packed: np.ndarray, bim: pd.DataFrame, fam_ids: list[str],
+                  null: pd.DataFrame, names: list[str], settings: FallbackSettings,
+                  quantitative: Collection[str]) -> pd.DataFrame:
+    """:func:`chunk_results` with one null model per trait for every variant, in variant blocks
+    of :data:`BLOCK_VARIANTS`."""
     fam_index = {s: k for k, s in enumerate(fam_ids)}
     idx = np.array([fam_index[s] for s in null["sample_id"]], dtype=np.int64)
     n_fam = len(fam_ids)
-    models = disease_models(null, names, idx, n_fam)
+    models = disease_models(null, names, idx, n_fam, quantitative)
     X = null.filter(regex=r"^x\d+$").to_numpy(float)
     prep = prepare_score(X, null[[f"r_{d}" for d in names]].to_numpy(float),
                          null[[f"w_{d}" for d in names]].to_numpy(float))
     # Once per chunk: X B_d on each disease's samples, for approximate Firth's residualisation.
-    models = [replace(model, XB=np.ascontiguousarray(covariate_basis(X, prep, d)[model.rows]))
-              for d, model in enumerate(models)]
+    models = [replace(model, XB=np.ascontiguousarray(covariate_basis(X, prep, d)[model.rows]),
+                      rank=int(prep.rank[d])) for d, model in enumerate(models)]
+    groups = np.stack([mask for model in models for mask in (model.cases, model.controls)])
+    buffer = np.empty(min(BLOCK_VARIANTS, len(bim)) * len(idx))  # G of every block, reused
     blocks = []
-    for start in range(0, len(bim), BLOCK_VARIANTS):
-        rows = slice(start, start + BLOCK_VARIANTS)
-        block_bim = bim.iloc[rows].reset_index(drop=True)
-        G = dosages_mean_imputed(packed[rows], n_fam, idx)
-        U, V, GA = score_statistics(G, prep, projections=True)
-        stats = score_test_results(U, V)
-        blocks.extend(disease_block(model, d, stats, G, GA, packed[rows], n_fam, block_bim,
-                                    settings)
-                      for d, model in enumerate(models))
+    # BLAS single-threaded here: the score products split rows over Python threads instead,
+    # so no idle BLAS worker spins against the Numba kernels (see kernels.score).
+    with threadpool_limits(1, user_api="blas"):
+        for start in range(0, len(bim), BLOCK_VARIANTS):
+            rows = slice(start, start + BLOCK_VARIANTS)
+            block_bim = bim.iloc[rows].reset_index(drop=True)
+            G = dosages_mean_imputed(packed[rows], n_fam, idx, out=buffer)
+            U, V, GA = score_statistics(G, prep, projections=True,
+                                        threads=numba.get_num_threads())
+            stats = score_test_results(U, V) | {"U": U, "V": V}
+            counts = group_allele_counts(packed[rows], n_fam, groups)
+            blocks.extend(disease_block(model, d, stats, G, GA, counts, block_bim, settings)
+                          for d, model in enumerate(models))
     if not blocks:
         return pd.DataFrame(columns=CHUNK_COLUMNS)
     return pd.concat(blocks, ignore_index=True)[CHUNK_COLUMNS]
 
 
 def association_chunk(prefix: Path, null_tsv: Path, null_json: Path, variant_qc_tsv: Path,
-                      results_tsv: Path, settings: FallbackSettings | None = None) -> pd.DataFrame:
-    """Test every QC-passed variant of a chunk for every tested disease; write the long table
-    (one row per variant and disease, columns :data:`CHUNK_COLUMNS`); log status counts."""
+                      out_dir: Path, settings: FallbackSettings | None = None) -> pd.DataFrame:
+    """Test every QC-passed variant of a chunk for every tested trait; write one table per trait
+    of the json, ``<out_dir>/<trait>.tsv`` (columns :data:`CHUNK_COLUMNS`, header only for an
+    untested trait), so that each trait's gathering reads its rows only; log status counts.
+    Returns all rows (the long table)."""
     packed, bim, fam = read_bed(Path(prefix))
     passed = read_tsv(variant_qc_tsv, dtype={"chrom": str, "id": str})["pass"].to_numpy(bool)
     null = read_tsv(null_tsv, dtype={"sample_id": str})
-    names = [n for n, s in read_json(null_json)["diseases"].items() if s["status"] == "OK"]
+    traits = read_json(null_json)["diseases"]
+    names = [n for n, s in traits.items() if s["status"] == "OK"]
+    quantitative = [n for n, s in traits.items() if s.get("type") == "quantitative"]
     results = chunk_results(packed[passed], bim.loc[passed].reset_index(drop=True),
                             fam["iid"].astype(str).tolist(), null, names,
-                            settings or FallbackSettings())
+                            settings or FallbackSettings(), quantitative)
     print(_status_counts(results), file=sys.stderr)
-    write_tsv(results_tsv, results, float_format="%.10g")
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    for name in traits:
+        write_tsv(Path(out_dir) / f"{name}.tsv", results[results["disease"] == name],
+                  float_format="%.10g")
     return results

@@ -18,6 +18,9 @@ def _null_model(a):
         Path(a.out_table),
         Path(a.out_json),
         Path(a.pcs) if a.pcs else None,
+        a.quantitative_traits,
+        a.categorical_covariates,
+        a.min_level_count,
     )
 
 
@@ -25,9 +28,9 @@ def _assoc(a):
     from cohortgen.assoc.chunk import FallbackSettings, association_chunk
 
     settings = FallbackSettings(a.min_mac, a.firth_p_threshold, a.firth_min_carriers,
-                                a.firth_p_value, a.firth_mode)
+                                a.firth_p_value, a.firth_mode, a.p_value)
     association_chunk(Path(a.bfile), Path(a.null_table), Path(a.null_json), Path(a.variant_qc),
-                      Path(a.out), settings)
+                      Path(a.out_dir), settings)
 
 
 def _gather_gwas(a):
@@ -74,17 +77,25 @@ def register(sub) -> None:
         req("--out-table"),
         req("--out-json"),
         (("--pcs",), {"help": "PC table from `cohortgen pca` (adjusted for as covariates)"}),
+        (("--quantitative-traits",), {"nargs": "*", "default": [],
+                                      "help": "sheet columns tested by linear regression"}),
+        (("--categorical-covariates",), {"nargs": "*", "default": [],
+                                         "help": "sheet columns adjusted for as categories"
+                                                 " (one indicator per level but the first)"}),
+        opt("--min-level-count", 10, int, "fewest kept samples in a level of a categorical"
+            " covariate"),
     )
     add_command(
         sub,
         "assoc",
         _assoc,
-        "Score tests (Firth fallback) of one chunk for all diseases.",
+        "Score tests (Firth fallback or SPA; t-tests for quantitative traits) of one chunk for"
+        " all traits, one table per trait in --out-dir.",
         req("--bfile"),
         req("--null-table"),
         req("--null-json"),
         req("--variant-qc"),
-        req("--out"),
+        req("--out-dir"),
         opt("--min-mac", 5, int, "rows with a smaller minor allele count get no p"),
         opt("--firth-p-threshold", 0.05, float, "Firth where the score-test p is below this"),
         opt("--firth-min-carriers", 10, int, "Firth where cases or controls carry fewer minor"
@@ -95,6 +106,9 @@ def register(sub) -> None:
         (("--firth-mode",), {"choices": ["approximate", "full"], "default": "approximate",
                              "help": "Firth fit: genotype effect only with the null model as"
                                      " offset (REGENIE's approximation) or all coefficients"}),
+        (("--p-value",), {"choices": ["score", "spa"], "default": "score",
+                          "help": "score-test p-value: chi-squared tail with the Firth fallback,"
+                                  " or the saddlepoint approximation (no Firth fallback)"}),
     )
     add_command(
         sub,

@@ -31,17 +31,25 @@ POWER_MAFS = {"detectable_or_maf05": 0.05, "detectable_or_maf20": 0.2}
 
 def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_build: str,
                 out_gz: Path) -> pd.DataFrame:
-    """Write one disease's GWAS-SSF file (+ .tbi, -meta.yaml) from chunk results. A skipped
-    disease gets a file with a header and no rows; its status and reason are in the sidecar."""
+    """Write one trait's GWAS-SSF file (+ .tbi, -meta.yaml) from its chunk tables (one per
+    chunk, :func:`cohortgen.assoc.chunk.association_chunk`). A skipped trait gets a file with a
+    header and no rows; its status and reason are in the sidecar. A quantitative trait's
+    sidecar gives its sample size, a disease's its case and control counts."""
     null = read_json(null_json)
     info = null["diseases"][disease]
     tables = [read_tsv(p, dtype={"chromosome": str, "variant_id": str, "disease": str,
                                  "status": str}) for p in chunk_paths]
     table = pd.concat(tables, ignore_index=True)
     table = table.loc[table["disease"] == disease, GWAS_SSF_COLUMNS].reset_index(drop=True)
-    meta = {"genome_assembly": genome_build, "trait_description": disease,
-            "case_count": info["n_cases"], "control_count": info["n_controls"],
-            "adjusted_covariates": null["covariates"], "cohortgen_status": info["status"],
+    if info.get("type") == "quantitative":
+        counts = {"sample_size": info["n"]}
+    else:
+        counts = {"case_count": info["n_cases"], "control_count": info["n_controls"]}
+    covariates = {"adjusted_covariates": null["covariates"]}
+    if null.get("sex_added_for_chrX"):
+        covariates["chrX_adjusted_covariates"] = ["sex", *null["covariates"]]
+    meta = {"genome_assembly": genome_build, "trait_description": disease, **counts,
+            **covariates, "cohortgen_status": info["status"],
             "analysis_software": f"cohortgen {__version__}"}
     write_gwas_ssf(Path(out_gz), table, meta)
     return table

@@ -1,4 +1,5 @@
-"""Logistic null models for binary diseases: design matrix, IRLS fit, per-disease residuals.
+"""Null models per trait: design matrix, logistic (IRLS) fit of binary diseases, least squares of
+quantitative traits, per-trait residuals.
 
 Pure array functions, no file I/O. Encodings used throughout:
 
@@ -8,6 +9,10 @@ Pure array functions, no file I/O. Encodings used throughout:
   for that disease only.
 - Residuals and weights are float64, shape (n_samples,) per disease, and exactly 0 on every
   sample excluded from that disease, so the score test needs no masks.
+- A quantitative trait (any finite value, NaN = missing) gets the least-squares fit of y on X:
+  residual (y − Xβ̂)/σ̂² and weight 1/σ̂², σ̂² = RSS / (k − rank(X)) on its k samples. With these
+  the score test's U/V is the least-squares genotype effect and U²/V the score statistic with
+  the null variance (:func:`cohortgen.assoc.chunk.linear_t_test` turns it into the exact t-test).
 
 The score test (:mod:`cohortgen.kernels.score`) consumes :attr:`NullModels.X`,
 :attr:`NullModels.R` and :attr:`NullModels.W`.
@@ -55,14 +60,16 @@ class LogisticFit:
 
 @dataclass(frozen=True)
 class NullModel:
-    """Null logistic model of one disease.
+    """Null model of one trait (logistic for a disease, least squares if ``quantitative``).
 
-    residual: float64 (n,), y − μ̂ on included samples, 0 elsewhere.
-    weight: float64 (n,), μ̂(1 − μ̂) on included samples, 0 elsewhere.
+    residual: float64 (n,), y − μ̂ on included samples, 0 elsewhere ((y − Xβ̂)/σ̂² if quantitative).
+    weight: float64 (n,), μ̂(1 − μ̂) on included samples, 0 elsewhere (1/σ̂² if quantitative).
     included: bool (n,), phenotype and all covariates non-missing.
     beta: float64 (p,) on the standardised design (NaN when the model could not be fitted).
     A disease whose fit did not converge (or has no cases or no controls) gets residual =
     weight = 0 everywhere, so all of its variants come out untestable; the caller records why.
+    A quantitative trait has n_cases = n_controls = 0; loglik is NaN; converged is False when
+    it has no residual degrees of freedom or no variance left.
     """
 
     residual: np.ndarray
@@ -73,6 +80,12 @@ class NullModel:
     converged: bool
     beta: np.ndarray
     loglik: float
+    quantitative: bool = False
+
+    @property
+    def n_samples(self) -> int:
+        """Samples in this trait's model."""
+        return int(np.count_nonzero(self.included))
 
 
 @dataclass(frozen=True)
@@ -233,14 +246,19 @@ def _is_collinear(basis: np.ndarray, z: np.ndarray) -> bool:
     return bool(np.linalg.norm(residual) <= COLLINEAR_RTOL * np.linalg.norm(z))
 
 
-def _check_phenotypes(phenotypes: np.ndarray, n: int) -> np.ndarray:
-    """Validate a 0/1/NaN (n, d) phenotype array; raise InputError naming disease and sample."""
+def _check_phenotypes(phenotypes: np.ndarray, n: int, quantitative: np.ndarray) -> np.ndarray:
+    """Validate an (n, d) phenotype array, 0/1/NaN in binary columns and finite or NaN in
+    quantitative ones (``quantitative``: bool (d,)); raise InputError naming trait and sample."""
     P = np.asarray(phenotypes, dtype=np.float64)
     if P.ndim == 1:
         P = P[:, None]
-    if P.ndim != 2 or P.shape[0] != n:
-        raise InputError(f"phenotypes must have shape (n_samples={n}, n_diseases), got {P.shape}")
-    bad = ~np.isnan(P) & (P != 0.0) & (P != 1.0)
+    if P.ndim != 2 or P.shape[0] != n or quantitative.shape != (P.shape[1],):
+        raise InputError(f"phenotypes must have shape (n_samples={n}, n_traits) with one type per "
+                         f"trait, got {P.shape} and {quantitative.shape[0]} types")
+    if np.any(np.isinf(P)):
+        i, d = np.argwhere(np.isinf(P))[0]
+        raise InputError(f"trait {int(d)}, sample {int(i)}: phenotype is infinite")
+    bad = ~quantitative & ~np.isnan(P) & (P != 0.0) & (P != 1.0)
     if np.any(bad):
         i, d = np.argwhere(bad)[0]
         raise InputError(
@@ -250,11 +268,14 @@ def _check_phenotypes(phenotypes: np.ndarray, n: int) -> np.ndarray:
     return P
 
 
-def fit_null_models(covariates: np.ndarray, phenotypes: np.ndarray) -> NullModels:
-    """Fit one logistic null model per disease on a common standardised design.
+def fit_null_models(covariates: np.ndarray, phenotypes: np.ndarray,
+                    quantitative: Sequence[bool] | None = None) -> NullModels:
+    """Fit one null model per trait on a common standardised design: logistic for a disease,
+    least squares for a quantitative trait.
 
     covariates: float64 (n, c), NaN = missing (sample excluded from all diseases).
-    phenotypes: float64 (n, d), 0/1, NaN = missing for that disease.
+    phenotypes: float64 (n, d), 0/1 (or any finite value where ``quantitative``), NaN = missing
+    for that trait. quantitative: bool per trait (default: every trait binary).
     Returns :class:`NullModels` (a sequence of d :class:`NullModel`) with X (n, p), R (n, d),
     W (n, d). Columns are dropped once, on all samples with complete covariates; a covariate
     that is constant within one disease's samples is handled by the pseudo-inverse.
@@ -263,12 +284,16 @@ def fit_null_models(covariates: np.ndarray, phenotypes: np.ndarray) -> NullModel
     if C.ndim == 1:
         C = C[:, None]
     n = C.shape[0]
-    P = _check_phenotypes(phenotypes, n)
+    P = np.asarray(phenotypes, dtype=np.float64)
+    d = P.shape[1] if P.ndim == 2 else 1
+    kinds = np.zeros(d, bool) if quantitative is None else np.asarray(quantitative, bool)
+    P = _check_phenotypes(P, n, kinds)
     complete = np.all(np.isfinite(C), axis=1)
     X_complete, kept, dropped = design_matrix(C[complete])
     X = np.zeros((n, X_complete.shape[1]))
     X[complete] = X_complete
-    models = tuple(_fit_one_disease(X, P[:, d], complete) for d in range(P.shape[1]))
+    models = tuple(_fit_one_trait(X, P[:, d], complete) if kinds[d]
+                   else _fit_one_disease(X, P[:, d], complete) for d in range(P.shape[1]))
     R = np.column_stack([m.residual for m in models]) if models else np.zeros((n, 0))
     W = np.column_stack([m.weight for m in models]) if models else np.zeros((n, 0))
     return NullModels(models=models, X=X, R=R, W=W, kept_columns=kept, dropped=dropped)
@@ -294,3 +319,24 @@ def _fit_one_disease(X: np.ndarray, y: np.ndarray, complete: np.ndarray) -> Null
     return NullModel(
         residual, weight, included, n_cases, n_controls, fit.converged, fit.beta, fit.loglik
     )
+
+
+def _fit_one_trait(X: np.ndarray, y: np.ndarray, complete: np.ndarray) -> NullModel:
+    """Least-squares null model of one quantitative trait column y (n,) (see the module
+    docstring for the scaled residual and weight)."""
+    n, p = X.shape
+    included = complete & ~np.isnan(y)
+    residual = np.zeros(n)
+    weight = np.zeros(n)
+    if not included.any():
+        return NullModel(residual, weight, included, 0, 0, False, np.full(p, np.nan), np.nan,
+                         quantitative=True)
+    beta, _, rank, _ = np.linalg.lstsq(X[included], y[included], rcond=None)
+    r = y[included] - X[included] @ beta
+    df = int(np.count_nonzero(included)) - int(rank)
+    sigma2 = float(r @ r) / df if df > 0 else 0.0
+    converged = sigma2 > COLLINEAR_RTOL**2 * max(1.0, float(np.var(y[included])))
+    if converged:
+        residual[included] = r / sigma2
+        weight[included] = 1.0 / sigma2
+    return NullModel(residual, weight, included, 0, 0, converged, beta, np.nan, quantitative=True)

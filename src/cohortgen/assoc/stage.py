@@ -1,14 +1,25 @@
-"""Null-model stage: one logistic null model per disease on the kept samples.
+"""Null-model stage: one null model per trait on the kept samples.
 
 Files: ``null_model.tsv`` (private; per kept sample: design matrix X, phenotype y, residual r and
-weight w per disease) and ``null_model.json`` (per disease: status, cases, controls; dropped
-covariates with the reason). Covariates are checked first: values outside
+weight w per trait, see :func:`null_model_table`) and ``null_model.json`` (per trait: type,
+status, cases and controls or n; covariates, dropped covariates with the reason, the levels of
+categorical covariates). Covariates are checked first: values outside
 :data:`COVARIATE_RANGES` are an :class:`InputError` naming the sample; constant or collinear
-columns are dropped with a warning. ``sex`` is always in the design, because chrX non-PAR
-genotypes (males coded 0/2) need it: if the configured covariates omit it, it is added (for
-every chromosome, so one null model serves all chunks) with a warning and
-``"sex_added": true`` in the json. The chunk test, gathering and loci are in
-:mod:`cohortgen.assoc.chunk`, :mod:`cohortgen.assoc.gather` and :mod:`cohortgen.assoc.loci`.
+columns are dropped with a warning.
+
+- Diseases (0/1) get a logistic null model, quantitative ``traits`` a least-squares one
+  (:mod:`cohortgen.assoc.null_model`).
+- A categorical covariate (batch, site; levels coded as numbers in the sheet) becomes one 0/1
+  column per level but the first (sorted), named ``<column>=<level>``; a level with fewer than
+  ``min_level_count`` kept samples is an error. The indicators then go through the same
+  constant/collinear checks as every covariate.
+- ``sex`` is always in the design of chrX variants (males coded 0/2 on non-PAR X, as stored in
+  the .bed). If the configured covariates omit it, the autosomal models stay without sex and a
+  second set of null models with sex is fitted for chrX (:data:`CHRX_PREFIX` columns of the
+  table, ``"sex_added_for_chrX": true`` in the json).
+
+The chunk test, gathering and loci are in :mod:`cohortgen.assoc.chunk`,
+:mod:`cohortgen.assoc.gather` and :mod:`cohortgen.assoc.loci`.
 """
 
 import sys
@@ -23,6 +34,9 @@ from cohortgen.io.bed import read_fam
 from cohortgen.io.files import read_tsv, write_json, write_tsv
 from cohortgen.io.phenotypes import read_phenotypes
 from cohortgen.qc.sample_qc import read_keep
+
+CHRX_PREFIX = "X_"
+"""Prefix of the null-model table's columns of the chrX models (with sex), when sex was added."""
 
 COVARIATE_RANGES = {"age": (0.0, 130.0), "sex": (1.0, 2.0)}
 """Allowed closed ranges of known covariates (sex: 1 male, 2 female)."""
@@ -50,56 +64,114 @@ def disease_status(n_cases: int, n_controls: int, converged: bool, min_cases: in
     return "OK" if converged else "SKIPPED: null model did not converge"
 
 
-def covariate_table(sheet: pd.DataFrame, covariates: list[str],
-                    pcs_tsv: Path | None) -> pd.DataFrame:
-    """Sheet covariates of the sheet's samples, then the PCs (if given), by sample ID."""
-    table = sheet[covariates]
-    if pcs_tsv is None:
-        return table
-    pcs = read_tsv(pcs_tsv, dtype={"sample_id": str}).set_index("sample_id")
-    return table.join(pcs.loc[sheet.index.astype(str)].set_axis(table.index))
+def trait_status(model, min_cases: int) -> str:
+    """``OK``, or why a trait is not tested (a quantitative trait needs ``min_cases`` samples)."""
+    if not model.quantitative:
+        return disease_status(model.n_cases, model.n_controls, model.converged, min_cases)
+    if model.n_samples < min_cases:
+        return f"SKIPPED: fewer than {min_cases} samples"
+    return "OK" if model.converged else "SKIPPED: no residual variance"
+
+
+def level_indicators(values: pd.Series, name: str, min_count: int,
+                     path: Path) -> tuple[pd.DataFrame, dict]:
+    """One-hot columns ``<name>=<level>`` (float64, NaN where the value is missing) of every
+    level but the first (sorted: the reference), and ``{"reference": .., "counts": {..}}``.
+    Raises InputError when a level has fewer than ``min_count`` samples."""
+    codes = values.to_numpy(float)
+    levels, counts = np.unique(codes[~np.isnan(codes)], return_counts=True)
+    labels = [f"{level:g}" for level in levels]
+    small = [f"{label} ({count})" for label, count in zip(labels, counts, strict=True)
+             if count < min_count]
+    if small:
+        raise InputError(
+            f"{path}: categorical covariate {name!r} has level(s) {', '.join(small)} with fewer "
+            f"than assoc.min_level_count = {min_count} kept samples; merge them into another "
+            "level, set them to NA, or lower assoc.min_level_count")
+    columns = {f"{name}={label}": np.where(np.isnan(codes), np.nan, codes == level)
+               for level, label in zip(levels[1:], labels[1:], strict=True)}
+    info = {"reference": labels[0] if labels else None,
+            "counts": dict(zip(labels, counts.tolist(), strict=True))}
+    return pd.DataFrame(columns, index=values.index), info
+
+
+def covariate_table(sheet: pd.DataFrame, covariates: list[str], pcs_tsv: Path | None,
+                    categorical: list[str] = (), min_level_count: int = 1,
+                    path: Path = Path("phenotypes")) -> tuple[pd.DataFrame, dict]:
+    """Design columns by sample: the numeric ``covariates``, the level indicators of each
+    ``categorical`` column (:func:`level_indicators`), then the PCs (if given); and the levels
+    of each categorical covariate."""
+    parts = [sheet[covariates]]
+    levels = {}
+    for name in categorical:
+        indicators, levels[name] = level_indicators(sheet[name], name, min_level_count, path)
+        parts.append(indicators)
+    table = pd.concat(parts, axis=1)
+    if pcs_tsv is not None:
+        pcs = read_tsv(pcs_tsv, dtype={"sample_id": str}).set_index("sample_id")
+        table = table.join(pcs.loc[sheet.index.astype(str)].set_axis(table.index))
+    return table, levels
 
 
 def fit_null_stage(fam_path: Path, keep_txt: Path, phenotypes: Path, diseases: list[str],
                    covariates: list[str], min_cases: int, null_tsv: Path,
-                   null_json: Path, pcs_tsv: Path | None = None) -> dict:
-    """Fit one null model per disease on kept samples (covariates + PCs); write the private
-    table and the summary."""
+                   null_json: Path, pcs_tsv: Path | None = None, quantitative: list[str] = (),
+                   categorical: list[str] = (), min_level_count: int = 1) -> dict:
+    """Fit one null model per trait (``diseases``, then ``quantitative`` traits) on kept samples
+    (covariates, categorical covariates, PCs; sex on chrX); write the private table and the
+    summary."""
+    path = Path(phenotypes)
     keep = set(read_keep(keep_txt))
     samples = [s for s in read_fam(Path(fam_path))["iid"].astype(str) if s in keep]
+    traits = [*diseases, *quantitative]
+    numeric = [c for c in covariates if c not in categorical]
+    columns = list(dict.fromkeys([*numeric, *categorical, *quantitative]))
+    sheet = read_phenotypes(path, diseases, columns).loc[samples]
+    check_covariate_ranges(sheet, path)
+    design, levels = covariate_table(sheet, numeric, pcs_tsv, list(categorical),
+                                     min_level_count, path)
+    kinds = [name in quantitative for name in traits]
+    models = fit_null_models(design.to_numpy(float), sheet[traits].to_numpy(float), kinds)
+    statuses = [trait_status(m, min_cases) for m in models]
+    table = null_model_table(samples, models, sheet[traits], statuses)
     sex_added = "sex" not in covariates
     if sex_added:
-        covariates = ["sex", *covariates]
-        print("warning: 'sex' added as a covariate (needed for chrX non-PAR variants)",
-              file=sys.stderr)
-    sheet = read_phenotypes(Path(phenotypes), diseases, covariates).loc[samples]
-    check_covariate_ranges(sheet, Path(phenotypes))
-    design = covariate_table(sheet, covariates, pcs_tsv)
-    covariates = design.columns.tolist()
-    models = fit_null_models(design.to_numpy(float), sheet[diseases].to_numpy(float))
-    dropped = [[covariates[c], why] for c, why in models.dropped]
+        print("warning: 'sex' is not a covariate: added for chrX variants only", file=sys.stderr)
+        with_sex = pd.concat([sheet[["sex"]], design], axis=1).to_numpy(float)
+        models_x = fit_null_models(with_sex, sheet[traits].to_numpy(float), kinds)
+        table_x = null_model_table(samples, models_x, sheet[traits], statuses)
+        table = table.join(table_x.drop(columns="sample_id").add_prefix(CHRX_PREFIX))
+    names = design.columns.tolist()
+    dropped = [[names[c], why] for c, why in models.dropped]
     for name, why in dropped:
         print(f"warning: covariate {name!r} dropped ({why})", file=sys.stderr)
-    statuses = [disease_status(m.n_cases, m.n_controls, m.converged, min_cases) for m in models]
-    table = null_model_table(samples, models, sheet[diseases], statuses)
-    summary = {"covariates": covariates, "dropped_covariates": dropped,
-               "sex_added": sex_added, "diseases": {}}
-    for name, model, status in zip(diseases, models, statuses, strict=True):
-        summary["diseases"][name] = {"status": status, "n_cases": model.n_cases,
-                                     "n_controls": model.n_controls}
+    summary = {"covariates": names, "dropped_covariates": dropped,
+               "categorical_covariates": levels, "sex_added_for_chrX": sex_added,
+               "diseases": {}}
+    for name, model, status in zip(traits, models, statuses, strict=True):
+        summary["diseases"][name] = trait_summary(model, status)
         if status != "OK":
-            print(f"warning: disease {name!r} not tested: {status}", file=sys.stderr)
+            print(f"warning: trait {name!r} not tested: {status}", file=sys.stderr)
     write_tsv(null_tsv, table, private=True, float_format="%.17g")
     write_json(null_json, summary)
     return summary
 
 
+def trait_summary(model, status: str) -> dict:
+    """A trait's entry in null_model.json: type, status and its case/control counts (disease)
+    or its number of samples (quantitative)."""
+    if model.quantitative:
+        return {"type": "quantitative", "status": status, "n": model.n_samples}
+    return {"type": "binary", "status": status, "n_cases": model.n_cases,
+            "n_controls": model.n_controls}
+
+
 def null_model_table(samples: list[str], models, phenotypes: pd.DataFrame,
                      statuses: list[str]) -> pd.DataFrame:
-    """The private null-model table: ``sample_id``, design ``x0..`` and per disease ``y_`` (NaN
-    where excluded), ``r_`` and ``w_`` (0 for a disease whose status is not ``OK``).
+    """The private null-model table: ``sample_id``, design ``x0..`` and per trait ``y_`` (NaN
+    where excluded), ``r_`` and ``w_`` (0 for a trait whose status is not ``OK``).
 
-    models: :class:`NullModels` of the (n, d) ``phenotypes`` frame (columns = disease names).
+    models: :class:`NullModels` of the (n, d) ``phenotypes`` frame (columns = trait names).
     """
     table = pd.DataFrame({"sample_id": samples})
     for k in range(models.X.shape[1]):

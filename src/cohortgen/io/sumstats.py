@@ -18,7 +18,6 @@ Value formats (fixed, so the same table always gives the same bytes):
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import shutil
 import tempfile
@@ -55,6 +54,8 @@ GWAS_SSF_COLUMNS = [
 ]
 
 NA = "#NA"
+_TEXT = np.dtypes.StringDType()
+"""NumPy's variable-width string dtype (vectorised formatting of integers, checks of strings)."""
 P_FORMAT = "{:.4e}"
 FLOAT_FORMAT = "{:.6g}"
 INT_COLUMNS = ("base_pair_location", "n", "n_cases", "n_controls")
@@ -88,17 +89,18 @@ def meta_path_for(path: Path) -> Path:
 
 def chromosome_codes(chrom: pd.Series) -> np.ndarray:
     """GWAS-SSF codes (int64) of chromosome names such as ``chr1``, ``X``, ``23``, ``MT``."""
-    names = chrom.astype(str).str.strip()
+    distinct, inverse = np.unique(chrom.astype(str).to_numpy(dtype=str), return_inverse=True)
+    names = pd.Series(distinct, dtype=object).str.strip()
     names = names.str.replace(r"^(?i:chr)", "", regex=True).str.upper()
-    codes = names.map(CHROM_CODES)
-    bad = codes.isna()
+    codes = names.map(CHROM_CODES).to_numpy(dtype=np.float64)[inverse]
+    bad = np.isnan(codes)
     if bad.any():
-        first = int(np.flatnonzero(bad.to_numpy())[0])
+        first = int(np.flatnonzero(bad)[0])
         raise InputError(
             f"summary statistics: unknown chromosome {chrom.iloc[first]!r} in row {first + 1}; "
             "use 1-22, X, Y or MT (optionally with a 'chr' prefix)"
         )
-    return codes.to_numpy(dtype=np.int64)
+    return codes.astype(np.int64)
 
 
 def _check_columns(table: pd.DataFrame) -> None:
@@ -113,7 +115,10 @@ def _check_columns(table: pd.DataFrame) -> None:
 
 def _format_floats(values: pd.Series, template: str) -> list[str]:
     array = pd.to_numeric(values, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
-    return [template.format(x) if math.isfinite(x) else NA for x in array.tolist()]
+    text = list(map(template.format, array.tolist()))
+    for row in np.flatnonzero(~np.isfinite(array)).tolist():
+        text[row] = NA
+    return text
 
 
 def _format_ints(values: pd.Series, name: str) -> list[str]:
@@ -121,18 +126,22 @@ def _format_ints(values: pd.Series, name: str) -> list[str]:
     finite = np.isfinite(array)
     if np.any(array[finite] != np.round(array[finite])):
         raise InputError(f"summary statistics: column {name!r} holds non-integer values")
-    return [str(int(x)) if math.isfinite(x) else NA for x in array.tolist()]
+    text = np.full(array.shape, NA, dtype=_TEXT)
+    text[finite] = array[finite].astype(np.int64).astype(_TEXT)
+    return text.tolist()
 
 
 def _format_strings(values: pd.Series, name: str) -> list[str]:
     missing = values.isna().to_numpy()
-    text = values.astype(object).where(~missing, NA).astype(str)
-    bad = (text == "") | text.str.contains(r"[\t\n\r]", regex=True)
+    text = np.asarray(values.astype(object).where(~missing, NA).to_numpy(), dtype=_TEXT)
+    bad = np.strings.str_len(text) == 0
+    for separator in "\t\n\r":
+        bad |= np.strings.find(text, separator) >= 0
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+        row = int(np.flatnonzero(bad)[0])
         raise InputError(
             f"summary statistics: column {name!r} holds an empty value or a tab/newline at "
-            f"table index {values.index[row]}: {text.iloc[row]!r}"
+            f"table index {values.index[row]}: {text[row]!r}"
         )
     return text.tolist()
 
@@ -145,14 +154,15 @@ def format_gwas_ssf_rows(table: pd.DataFrame) -> list[str]:
     if positions.isna().any() or (positions < 1).any():
         raise InputError("summary statistics: base_pair_location must be a 1-based position >= 1")
     variant_ids = table.get("variant_id", pd.Series([""] * len(table), index=table.index))
-    tie_key = np.asarray(["" if pd.isna(v) else str(v) for v in variant_ids.tolist()], dtype=str)
+    tie_key = np.asarray(variant_ids.astype(object).where(variant_ids.notna(), "").to_numpy(),
+                         dtype=_TEXT)
     order = np.lexsort((tie_key, positions.to_numpy(dtype=np.int64), codes))
     ordered = table.iloc[order]
 
     columns: list[list[str]] = []
     for name in GWAS_SSF_COLUMNS:
         if name == "chromosome":
-            columns.append([str(c) for c in codes[order].tolist()])
+            columns.append(codes[order].astype(_TEXT).tolist())
         elif name not in ordered.columns:
             columns.append([NA] * len(ordered))
         elif name == "p_value":
