@@ -4,7 +4,8 @@
 #   input/manifest.json              what was read: files, sizes, checksums, sample counts
 #   chunks/plan.tsv                  chunk regions planned from the genotype index
 #   chunks/<chunk>/                  per-chunk work: genotypes.{bed,bim,fam} (private),
-#                                    ingest.json, variant_stats.tsv, variant_qc.tsv, assoc.tsv
+#                                    ingest.json, variant_stats.tsv, variant_qc.tsv,
+#                                    assoc/<trait>.tsv (one file per disease or trait)
 #   qc/summary.json                  QC funnel: counts per step and reason (shareable)
 #   qc/samples.tsv, qc/keep.txt      per-sample metrics and decision (private)
 #   qc/related_pairs.tsv             KING kinship > threshold: IDs, kinship, degree (private)
@@ -12,8 +13,8 @@
 #   qc/variants.tsv.gz               per-variant metrics and decision
 #   qc/genotypes.{bed,bim,fam}       QC'd genotypes: kept samples x passing variants (private)
 #   qc/pcs.tsv, qc/pca.json          ancestry PCs (private) and eigenvalues
-#   assoc/null_model.{tsv,json}      null models per disease (tsv private)
-#   gwas/<disease>.tsv.gz            GWAS-SSF (+ .tbi, -meta.yaml)
+#   assoc/null_model.{tsv,json}      null models per disease and trait (tsv private)
+#   gwas/<trait>.tsv.gz              GWAS-SSF per disease or quantitative trait (+ .tbi, -meta.yaml)
 #   gwas/summary.tsv                 per disease: cases, controls, lambda GC, hits, status
 #   prs/match/<score>.json           published-score match log: counts per match status
 #   prs/scores/<score>.tsv.gz        per-sample SUM, AVG, Z_norm1, Z_norm2 (private)

@@ -11,11 +11,12 @@ import statsmodels.formula.api as smf
 import yaml
 
 from cohortgen.assoc.chunk import FallbackSettings, association_chunk
-from cohortgen.assoc.stage import fit_null_stage
+from cohortgen.assoc.stage import fit_null_stage, level_indicators
 from cohortgen.cli import main
 from cohortgen.errors import InputError
 from cohortgen.io.bed import write_bed
 from cohortgen.io.files import read_json, read_tsv
+from cohortgen.io.phenotypes import read_phenotypes
 from cohortgen.io.sumstats import read_gwas_ssf
 from cohortgen.kernels.bed import pack_dosages
 
@@ -187,3 +188,17 @@ def test_cli__traits_categorical_and_per_trait_tables(tmp_path):
     assert meta["sample_size"] == N
     assert meta["case_count"] is None
     assert read_gwas_ssf(tmp_path / "q.tsv.gz")["n_cases"].isna().all()
+
+
+def test_level_indicators__text_labels_from_the_sheet(tmp_path):
+    """Text levels (site names) are read as labels: the first sorted is the reference, NA
+    stays missing in every indicator."""
+    path = tmp_path / "sheet.tsv"
+    path.write_text("sample_id\tsex\tsite\nA\t1\tnorth\nB\t2\tsouth\nC\t1\tNA\nD\t2\teast\n"
+                    "E\t1\tsouth\n")
+    sheet = read_phenotypes(path, [], [], ["site"])
+    indicators, info = level_indicators(sheet["site"], "site", 1, path)
+    assert info == {"reference": "east", "counts": {"east": 1, "north": 1, "south": 2}}
+    assert indicators.columns.tolist() == ["site=north", "site=south"]
+    np.testing.assert_array_equal(indicators["site=south"].to_numpy(),
+                                  [0.0, 1.0, np.nan, 0.0, 1.0])

@@ -9,7 +9,7 @@ columns are dropped with a warning.
 
 - Diseases (0/1) get a logistic null model, quantitative ``traits`` a least-squares one
   (:mod:`cohortgen.assoc.null_model`).
-- A categorical covariate (batch, site; levels coded as numbers in the sheet) becomes one 0/1
+- A categorical covariate (batch, site; text or number labels in the sheet) becomes one 0/1
   column per level but the first (sorted), named ``<column>=<level>``; a level with fewer than
   ``min_level_count`` kept samples is an error. The indicators then go through the same
   constant/collinear checks as every covariate.
@@ -75,23 +75,25 @@ def trait_status(model, min_cases: int) -> str:
 
 def level_indicators(values: pd.Series, name: str, min_count: int,
                      path: Path) -> tuple[pd.DataFrame, dict]:
-    """One-hot columns ``<name>=<level>`` (float64, NaN where the value is missing) of every
-    level but the first (sorted: the reference), and ``{"reference": .., "counts": {..}}``.
-    Raises InputError when a level has fewer than ``min_count`` samples."""
-    codes = values.to_numpy(float)
-    levels, counts = np.unique(codes[~np.isnan(codes)], return_counts=True)
-    labels = [f"{level:g}" for level in levels]
-    small = [f"{label} ({count})" for label, count in zip(labels, counts, strict=True)
+    """One-hot columns ``<name>=<level>`` (float64, NaN where the label is missing) of every
+    level but the first (sorted labels: the reference), and ``{"reference": .., "counts":
+    {..}}``. ``values``: string labels, NA = missing. Raises InputError when a level has fewer
+    than ``min_count`` samples."""
+    labels = values.astype("string")
+    present = labels.notna().to_numpy()
+    text = labels.fillna("").to_numpy(str)
+    levels, counts = np.unique(text[present], return_counts=True)
+    small = [f"{level} ({count})" for level, count in zip(levels, counts, strict=True)
              if count < min_count]
     if small:
         raise InputError(
             f"{path}: categorical covariate {name!r} has level(s) {', '.join(small)} with fewer "
             f"than assoc.min_level_count = {min_count} kept samples; merge them into another "
             "level, set them to NA, or lower assoc.min_level_count")
-    columns = {f"{name}={label}": np.where(np.isnan(codes), np.nan, codes == level)
-               for level, label in zip(levels[1:], labels[1:], strict=True)}
-    info = {"reference": labels[0] if labels else None,
-            "counts": dict(zip(labels, counts.tolist(), strict=True))}
+    columns = {f"{name}={level}": np.where(present, text == level, np.nan)
+               for level in levels[1:]}
+    info = {"reference": str(levels[0]) if levels.size else None,
+            "counts": {str(k): int(c) for k, c in zip(levels, counts, strict=True)}}
     return pd.DataFrame(columns, index=values.index), info
 
 
@@ -125,8 +127,8 @@ def fit_null_stage(fam_path: Path, keep_txt: Path, phenotypes: Path, diseases: l
     samples = [s for s in read_fam(Path(fam_path))["iid"].astype(str) if s in keep]
     traits = [*diseases, *quantitative]
     numeric = [c for c in covariates if c not in categorical]
-    columns = list(dict.fromkeys([*numeric, *categorical, *quantitative]))
-    sheet = read_phenotypes(path, diseases, columns).loc[samples]
+    columns = list(dict.fromkeys([*numeric, *quantitative]))
+    sheet = read_phenotypes(path, diseases, columns, list(categorical)).loc[samples]
     check_covariate_ranges(sheet, path)
     design, levels = covariate_table(sheet, numeric, pcs_tsv, list(categorical),
                                      min_level_count, path)

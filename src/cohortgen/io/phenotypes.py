@@ -3,7 +3,8 @@
 Contract: a header row, then one row per sample; tab- or comma-separated; UTF-8 (a byte-order
 mark and CRLF line ends are accepted). Columns: ``sample_id`` (string, kept exactly as written:
 "00123" stays "00123"), ``sex`` (1 male, 2 female, NA unknown), ``age`` (years), one column per
-disease (0 control, 1 case, NA missing; "1.0" is read as 1) and any other numeric covariates.
+disease (0 control, 1 case, NA missing; "1.0" is read as 1), numeric covariates, and categorical
+covariates (any text labels, e.g. a batch or site name).
 Empty cells and ``NA``/``nan``/``.`` mean missing. Line numbers in messages are 1-based lines of
 the file (CR, LF or CRLF ends a line; a row's number is the line where it starts).
 """
@@ -144,9 +145,17 @@ def _check_sample_ids(path: Path, lines: list[int], ids: list[str]) -> None:
         first_line[sample] = line
 
 
-def read_phenotypes(path: Path, diseases: list[str], covariates: list[str]) -> pd.DataFrame:
-    """The sheet as a float64 frame indexed by ``sample_id`` (str), columns: ``sex``, then
-    ``covariates`` (other than sex), then ``diseases``; missing values are NaN.
+def _parse_labels(values: list[str]) -> pd.Series:
+    """Level labels of a categorical column (string dtype, stripped; missing tokens → NA)."""
+    tokens = [value.strip() for value in values]
+    return pd.Series([None if t in MISSING_TOKENS else t for t in tokens], dtype="string")
+
+
+def read_phenotypes(path: Path, diseases: list[str], covariates: list[str],
+                    categorical: list[str] = ()) -> pd.DataFrame:
+    """The sheet as a frame indexed by ``sample_id`` (str), columns: ``sex``, then
+    ``covariates`` (other than sex), then ``diseases`` (float64, missing values NaN), then
+    ``categorical`` columns (string labels such as "site_A" or "2", missing values NA).
 
     Raises InputError naming the file, line and column of the first problem.
     """
@@ -155,7 +164,7 @@ def read_phenotypes(path: Path, diseases: list[str], covariates: list[str]) -> p
         raise InputError(f"{path}: phenotype sheet not found; check 'phenotypes' in config")
     header, rows, lines = _rows(path)
     columns = ["sample_id", "sex", *[c for c in covariates if c != "sex"], *diseases]
-    _check_columns(path, header, columns)
+    _check_columns(path, header, columns + [c for c in categorical if c not in columns])
     cells = {name: [row[header.index(name)] for row in rows] for name in columns}
     _check_sample_ids(path, lines, cells["sample_id"])
     data = {"sex": _parse_coded(path, lines, "sex", cells["sex"], SEX_CODES,
@@ -166,5 +175,7 @@ def read_phenotypes(path: Path, diseases: list[str], covariates: list[str]) -> p
                                       "cases 1, controls 0, NA missing")
         else:
             data[name] = _parse_numeric(path, lines, name, cells[name])
+    for name in categorical:
+        data[name] = _parse_labels([row[header.index(name)] for row in rows]).to_numpy()
     index = pd.Index(cells["sample_id"], dtype="string", name="sample_id")
     return pd.DataFrame(data, index=index)
