@@ -11,6 +11,7 @@
 #   qc/related_pairs.tsv             KING kinship > threshold: IDs, kinship, degree (private)
 #   qc/pruned.{bed,bim,fam}          LD-pruned common autosomal set for het/KING/PCA (private)
 #   qc/variants.tsv.gz               per-variant metrics and decision
+#   qc/repeated_ids.tsv              variant IDs repeated over chunks, with the first site
 #   qc/genotypes.{bed,bim,fam}       QC'd genotypes: kept samples x passing variants (private)
 #   qc/pcs.tsv, qc/pca.json          ancestry PCs (private) and eigenvalues
 #   assoc/null_model.{tsv,json}      null models per disease and trait (tsv private)

@@ -23,7 +23,12 @@ from cohortgen.qc.relatedness import kinship_matrix
 from cohortgen.qc.sample_qc import SampleQcPaths, SampleSettings, preliminary_samples, sample_qc
 from cohortgen.qc.sexcheck import sex_check
 from cohortgen.qc.summary import summarize_qc
-from cohortgen.qc.variant_qc import VariantThresholds, diff_missingness, variant_qc_chunk
+from cohortgen.qc.variant_qc import (
+    VariantThresholds,
+    diff_missingness,
+    variant_qc_chunk,
+    write_repeated_ids,
+)
 from cohortgen.qc.variant_stats import sample_partials, variant_stats_chunk
 from cohortgen.simulate import simulate_cohort
 
@@ -70,8 +75,10 @@ def qc_run(tmp_path_factory, plink2):
     sample_qc(Path(f"{chunks[0]}.fam"), partials, pheno, DISEASES, ["age", "sex"], root / "pruned",
               SampleSettings(), out)
     thresholds = VariantThresholds(0.95, 0.01, 1e-6, 0, 1e-5)
+    write_repeated_ids([f"{c}.bim" for c in chunks], root / "repeated_ids.tsv")
     for chunk, path in zip(chunks, variant_qc, strict=True):
-        variant_qc_chunk(chunk, out.keep_txt, pheno, DISEASES, thresholds, BUILD, path)
+        variant_qc_chunk(chunk, out.keep_txt, pheno, DISEASES, thresholds, BUILD,
+                         root / "repeated_ids.tsv", path)
     write_qc_genotypes(chunks, variant_qc, out.keep_txt, root / "genotypes")
     summary = summarize_qc(tallies, out.samples_tsv, out.related_pairs_tsv, variant_qc,
                            root / "genotypes", root / "summary.json", root / "variants.tsv.gz")
@@ -179,6 +186,8 @@ def test_sex_check__matches_plink19_check_sex(plink19, tmp_path):
     genetic_male[3:7:2] = True  # sheet females that are genetically male
     hemi = (dosage == 1) & genetic_male[None, :]
     dosage[hemi] = 2 * (rng.random(hemi.sum()) < 0.5)
+    partly = (dosage == 1) & np.isin(np.arange(n), [7, 8, 9])[None, :]  # intermediate F
+    dosage[partly & (rng.random(dosage.shape) < 0.6)] = 0
     dosage[rng.random(dosage.shape) < 0.02] = MISSING
     bim = pd.DataFrame({"chrom": "23", "id": [f"x{k}" for k in range(m)], "cm": 0.0,
                         "pos": 3_000_000 + 1000 * np.arange(m), "a1": "A", "a2": "G"})
@@ -191,8 +200,26 @@ def test_sex_check__matches_plink19_check_sex(plink19, tmp_path):
     got = sex_check(sample_partials(pack_dosages(dosage), classes, sex), sex)
     np.testing.assert_allclose(got["x_f"], ref["F"], rtol=0, atol=5e-5)
     np.testing.assert_array_equal(got["genetic_sex"], ref["SNPSEX"])
-    np.testing.assert_array_equal(got["sex_mismatch"], ref["STATUS"] == "PROBLEM")
-    assert got["sex_mismatch"].sum() == 4  # samples 0, 2 (sheet male), 3, 5 (sheet female)
+    problem = (ref["STATUS"] == "PROBLEM").to_numpy()
+    np.testing.assert_array_equal(got["sex_mismatch"], problem & (ref["SNPSEX"] == 3 - sex))
+    np.testing.assert_array_equal(got["sex_ambiguous"], problem & (ref["SNPSEX"] == 0))
+    assert np.flatnonzero(got["sex_mismatch"]).tolist() == [0, 2, 3, 5]  # 0, 2: sheet males
+    assert got["sex_ambiguous"].sum() >= 2
+
+
+def test_sex_check__chry_male_calls_veto_a_mismatch_never_cause_one():
+    f = np.array([0.05, 0.05, 0.5, 0.95, 0.95, 0.05])  # chrX F per sample
+    sheet = np.array([1, 1, 1, 2, 2, 2])
+    y_called = np.array([98, 3, 0, 100, 0, 0])  # of 100 chrY variants; sheet females: missing
+    partials = {"x_o_hom": f * 100, "x_e_hom": np.zeros(6), "x_n_called": np.full(6, 100),
+                "y_variants": np.full(6, 100), "y_called": y_called}
+    got = sex_check(partials, sheet)
+    np.testing.assert_allclose(got["x_f"], f)
+    assert got["sex_mismatch"].tolist() == [False, True, False, True, True, False]
+    assert got["sex_ambiguous"].tolist() == [True, False, True, False, False, False]
+    no_y = sex_check(partials | {"y_variants": np.zeros(6), "y_called": np.zeros(6)}, sheet)
+    assert no_y["sex_mismatch"].tolist() == [True, True, False, True, True, False]
+    assert np.isnan(no_y["y_call_rate"]).all()
 
 
 def test_write_qc_genotypes__plink2_reads_kept_samples_and_passing_variants(qc_run, plink2):
@@ -215,6 +242,6 @@ def test_summarize_qc__funnel_reconciles(qc_run):
     assert variants["in"] == variants["kept"] + sum(variants["removed"].values())
     assert samples["removed"]["low_call_rate"] == 10
     assert samples["removed"]["related"] >= 5
-    assert set(samples["flagged"]) == {"pca_outlier", "sex_mismatch"}
+    assert set(samples["flagged"]) == {"pca_outlier", "sex_mismatch", "sex_ambiguous"}
     table = samples_table(qc_run)
     assert not table.filter(like="het_f").isna().to_numpy()[qc_run["prelim"]].any()

@@ -1,5 +1,6 @@
-# QC: per-chunk variant stats, pruned common set (gather), sample QC (gather), per-chunk variant
-# QC on kept samples, QC'd genotype set (gather), QC funnel.
+# QC: per-chunk variant stats, pruned common set (gather), sample QC (gather), variant IDs
+# repeated over chunks (gather), per-chunk variant QC on kept samples, QC'd genotype set
+# (gather), QC funnel.
 
 
 rule compute_variant_stats:
@@ -102,12 +103,25 @@ rule qc_samples:
         " --phenotypes {input.phenotypes:q} --diseases {params.diseases}"
         " --covariates {params.covariates} --pruned {params.pruned}"
         " --min-call-rate {params.qc[sample_call_rate]} --het-sd {params.qc[het_sd]}"
-        " --sex-mismatch {params.qc[sex_mismatch]}"
+        " --sex-mismatch {params.qc[sex_mismatch]} --sex-ambiguous {params.qc[sex_ambiguous]}"
         " --kinship-threshold {params.qc[kinship_threshold]}"
         " --pca-outliers {params.qc[pca_outliers]} --pca-outlier-sd {params.qc[pca_outlier_sd]}"
         " --n-pcs {params.n_pcs} --seed {params.seed} --samples {output.samples}"
         " --keep {output.keep} --related-pairs {output.pairs} --pcs {output.pcs}"
         " --pca-json {output.pca} 2> {log}"
+
+
+rule list_repeated_ids:
+    input:
+        bim=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.bim"),
+    output:
+        repeated_ids="results/{cohort}/qc/repeated_ids.tsv",
+    conda:
+        "../../envs/cohortgen.yaml"
+    log:
+        "results/{cohort}/logs/list_repeated_ids.log",
+    shell:
+        "cohortgen repeated-ids --bims {input.bim} --out {output.repeated_ids} 2> {log}"
 
 
 rule qc_variants_chunk:
@@ -116,6 +130,7 @@ rule qc_variants_chunk:
         bim="results/{cohort}/chunks/{chunk}/genotypes.bim",
         fam="results/{cohort}/chunks/{chunk}/genotypes.fam",
         keep="results/{cohort}/qc/keep.txt",
+        repeated_ids="results/{cohort}/qc/repeated_ids.tsv",
         phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
     output:
         table="results/{cohort}/chunks/{chunk}/variant_qc.tsv",
@@ -140,7 +155,7 @@ rule qc_variants_chunk:
         " --min-call-rate {params.qc[variant_call_rate]} --min-maf {params.qc[maf]}"
         " --min-mac {params.qc[mac]} --min-hwe-midp {params.qc[hwe_midp]}"
         " --diff-miss-p {params.qc[diff_miss_p]} --genome-build {params.genome_build}"
-        " --out {output.table} 2> {log}"
+        " --repeated-ids {input.repeated_ids} --out {output.table} 2> {log}"
 
 
 rule write_qc_genotypes:

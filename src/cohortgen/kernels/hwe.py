@@ -73,7 +73,7 @@ def _hwe_pvalue(n_het, n_hom1, n_hom2, midp):
     n_rare = n_het + 2 * min(n_hom1, n_hom2)
     if n == 0 or n_rare == 0:
         return 1.0
-    mode = _het_mode(n, n_rare)
+    mode = het_mode(n, n_rare)
     p_obs = _relative_prob(n, n_rare, mode, n_het)
     less_down, tie_down, total_down = _walk_sums(n, n_rare, mode, -2, p_obs)
     less_up, tie_up, total_up = _walk_sums(n, n_rare, mode + 2, 2, p_obs)
@@ -85,7 +85,7 @@ def _hwe_pvalue(n_het, n_hom1, n_hom2, midp):
 
 
 @kernel
-def _het_mode(n, n_rare):
+def het_mode(n, n_rare):
     """A het count at (or next to) the mode, with the parity of ``n_rare``."""
     mode = (n_rare * (2 * n - n_rare)) // (2 * n)
     if (mode - n_rare) % 2 != 0:
@@ -94,7 +94,7 @@ def _het_mode(n, n_rare):
 
 
 @kernel
-def _step_ratio(n, n_rare, het, direction):
+def step_ratio(n, n_rare, het, direction):
     """P(het + direction) / P(het), direction -2 or +2."""
     hom_rare = (n_rare - het) // 2
     hom_common = n - het - hom_rare
@@ -110,7 +110,7 @@ def _relative_prob(n, n_rare, mode, het):
     p = 1.0
     h = mode
     while h != het:
-        p *= _step_ratio(n, n_rare, h, direction)
+        p *= step_ratio(n, n_rare, h, direction)
         h += direction
     return p
 
@@ -130,7 +130,7 @@ def _walk_sums(n, n_rare, start, direction, p_obs):
     less = 0.0
     tie = 0.0
     total = 0.0
-    p = 1.0 if direction < 0 else _step_ratio(n, n_rare, start - 2, 2)
+    p = 1.0 if direction < 0 else step_ratio(n, n_rare, start - 2, 2)
     het = start
     while True:
         total += p
@@ -145,6 +145,6 @@ def _walk_sums(n, n_rare, start, direction, p_obs):
         next_het = het + direction
         if next_het < 0 or next_het > n_rare:
             break
-        p *= _step_ratio(n, n_rare, het, direction)
+        p *= step_ratio(n, n_rare, het, direction)
         het = next_het
     return less, tie, total

@@ -7,7 +7,10 @@ Reason codes, the first failing one recorded, in this order:
   "preliminary" samples, whose calls set every frequency below;
 * ``het_outlier``: |F - mean| > ``het_sd`` SD (ddof 1, over preliminary samples), F as PLINK 2
   ``--het`` on the pruned autosomal set with frequencies from the preliminary samples;
-* ``sex_mismatch``: see :mod:`cohortgen.qc.sexcheck` (``sex_mismatch_action="flag"`` keeps them);
+* ``sex_mismatch``: a confident opposite chrX sex call, see :mod:`cohortgen.qc.sexcheck`
+  (``sex_mismatch_action="flag"`` keeps them);
+* ``sex_ambiguous``: chrX F between the female and male cut-offs, or a mismatch vetoed by chrY;
+  only with ``sex_ambiguous_action="remove"`` (default: flagged, kept);
 * ``related``: dropped from a pair with KING kinship > ``kinship_threshold`` (see
   :mod:`cohortgen.qc.relatedness`; a case for any disease counts as a case);
 * ``pca_outlier``: only with ``pca_outlier_action="remove"`` (default: flagged, kept).
@@ -35,8 +38,8 @@ from cohortgen.qc.variant_stats import sum_partials
 
 __all__ = ["SampleSettings", "read_keep", "sample_mask", "sample_qc"]
 
-REASONS = ("not_in_phenotype_sheet", "low_call_rate", "het_outlier", "sex_mismatch", "related",
-           "pca_outlier")
+REASONS = ("not_in_phenotype_sheet", "low_call_rate", "het_outlier", "sex_mismatch",
+           "sex_ambiguous", "related", "pca_outlier")
 """Sample reason codes in the order they are checked."""
 
 
@@ -47,6 +50,7 @@ class SampleSettings:
     min_call_rate: float = 0.95
     het_sd: float = 3.0
     sex_mismatch_action: str = "remove"
+    sex_ambiguous_action: str = "flag"
     kinship_threshold: float = 0.0884
     pca_outlier_action: str = "flag"
     pca: PcaSettings = field(default_factory=PcaSettings)
@@ -119,9 +123,12 @@ def sample_qc(fam_path: Path, partial_paths: list[Path], phenotypes: Path, disea
         raise ValueError(f"{pruned_prefix}.fam does not list the samples of {fam_path}")
     f, het_out = het_outliers(packed, prelim, settings.het_sd)
     sex_table = sex_check(partials, sex)
-    mismatch = sex_table["sex_mismatch"].to_numpy() & prelim
-    removed_for_sex = mismatch if settings.sex_mismatch_action == "remove" else np.zeros(n, bool)
-    candidate = prelim & ~het_out & ~removed_for_sex
+    sex_failures = {code: sex_table[code].to_numpy() & prelim for code, action in
+                    (("sex_mismatch", settings.sex_mismatch_action),
+                     ("sex_ambiguous", settings.sex_ambiguous_action)) if action == "remove"}
+    candidate = prelim & ~het_out
+    for removed in sex_failures.values():
+        candidate &= ~removed
 
     prelim_idx = np.flatnonzero(prelim).astype(np.int64)
     prelim_ids = [samples[i] for i in prelim_idx]
@@ -134,7 +141,7 @@ def sample_qc(fam_path: Path, partial_paths: list[Path], phenotypes: Path, disea
 
     failures = {"not_in_phenotype_sheet": ~in_sheet,
                 "low_call_rate": ~(call_rate >= settings.min_call_rate),
-                "het_outlier": het_out, "sex_mismatch": removed_for_sex, "related": ~unrelated}
+                "het_outlier": het_out, **sex_failures, "related": ~unrelated}
     if settings.pca_outlier_action == "remove":
         failures["pca_outlier"] = outlier
     reason = first_reason(failures, n)

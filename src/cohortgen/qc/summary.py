@@ -3,8 +3,8 @@
 Counts reconcile: records_in = ingest-excluded + variants ingested; variants ingested =
 variant-QC removed + variants passing; samples_in = removed + kept. Counts are exact here
 (machine-readable); the report masks counts of people below ``report.min_cell_count``.
-``samples.flagged`` counts kept samples with a flag (``pca_outlier``, ``sex_mismatch`` when
-mismatches are only flagged); ``related_pairs`` counts pairs per degree.
+``samples.flagged`` counts kept samples with a flag (``pca_outlier``, ``sex_ambiguous``, and
+``sex_mismatch`` when mismatches are only flagged); ``related_pairs`` counts pairs per degree.
 """
 
 from collections import Counter
@@ -15,7 +15,7 @@ import pandas as pd
 from cohortgen.io.bed import read_bim, read_fam
 from cohortgen.io.files import read_json, read_tsv, write_json, write_tsv_bgzip
 
-FLAGS = ("pca_outlier", "sex_mismatch")
+FLAGS = ("pca_outlier", "sex_mismatch", "sex_ambiguous")
 """Boolean columns of samples.tsv counted among kept samples as flags."""
 
 

@@ -1,17 +1,21 @@
 """Variant QC per chunk, on the samples kept by sample QC (QC-passed and unrelated).
 
 Metrics over kept samples: call rate, ALT frequency, MAF, MAC; HWE exact mid-p (PLINK 2
-``--hardy midp``) on autosomes and the chrX PARs over all kept samples, on non-PAR chrX over kept
-females only (males are hemizygous), not tested on chrY/MT (NA); differential missingness per
-disease: Fisher exact p of missing/called x case/control among kept samples with a known
-status (plink1.9 ``--test-missing``), the smallest p over diseases and its disease.
+``--hardy midp``; column ``hwe_test`` names the test, see :func:`hwe_by_locus`): Wigginton's
+test over all kept samples on autosomes and the chrX PARs, the Graffelman-Weir test over kept
+females and hemizygous kept males on non-PAR chrX (PLINK 2's ``.hardy.x``), not tested on
+chrY/MT (NA); differential missingness per disease: Fisher exact p of missing/called x
+case/control among kept samples with a known status (plink1.9 ``--test-missing``), the smallest
+p over diseases and its disease.
 
 Reason codes, first failing in this order: ``duplicate`` (same chrom, pos, REF and ALT as an
-earlier variant of the chunk, or the same ID other than "."; the first one is kept, as
-``plink2 --rm-dup force-first``; chunks are regions, so equal positions never span chunks),
-``all_missing``, ``monomorphic`` (no minor allele among kept calls), ``low_call_rate``,
-``low_maf``, ``low_mac`` (MAC < ``mac``; 0 turns it off), ``hwe``, ``diff_missingness``
-(p < ``diff_miss_p`` for any disease).
+earlier variant of the chunk; chunks are regions, so equal positions never span chunks),
+``duplicate_id`` (an ID other than "." seen at an earlier variant, in this chunk or an earlier
+one in plan order: the gather step :func:`write_repeated_ids` lists each repeated ID with the
+site of its first occurrence, and every chunk keeps only that site), both keeping the first
+occurrence as ``plink2 --rm-dup force-first`` does; ``all_missing``, ``monomorphic`` (no minor
+allele among kept calls), ``low_call_rate``, ``low_maf``, ``low_mac`` (MAC < ``mac``; 0 turns it
+off), ``hwe``, ``diff_missingness`` (p < ``diff_miss_p`` for any disease).
 """
 
 from dataclasses import dataclass
@@ -20,14 +24,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cohortgen.io.bed import read_bed
-from cohortgen.io.files import write_tsv
+from cohortgen.io.bed import read_bed, read_bim
+from cohortgen.io.files import read_tsv, write_tsv
 from cohortgen.io.phenotypes import read_phenotypes
 from cohortgen.kernels.hwe import hwe_exact_midp
+from cohortgen.kernels.hwe_x import hwe_x_midp
 from cohortgen.kernels.stats import fisher_exact_2x2, genotype_counts
 from cohortgen.qc.keep import read_keep, sample_mask
 from cohortgen.qc.regions import contig_classes
-from cohortgen.qc.variant_stats import FEMALE, count_table
+from cohortgen.qc.variant_stats import FEMALE, MALE, count_table
 
 
 @dataclass(frozen=True)
@@ -56,17 +61,27 @@ def variant_metrics(counts: np.ndarray) -> pd.DataFrame:
                          "hwe_midp": hwe_exact_midp(het, hom_alt, hom_ref)})
 
 
-def hwe_by_locus(packed: np.ndarray, kept: np.ndarray, female: np.ndarray,
-                 classes: np.ndarray, all_counts: np.ndarray) -> np.ndarray:
-    """HWE mid-p per variant: kept samples (autosomes, PAR), kept females (non-PAR X), NaN on
-    chrY, MT and other contigs."""
+HWE_TESTS = {"auto": "exact", "par": "exact", "x": "exact_x"}
+"""HWE test per contig class (:func:`cohortgen.qc.regions.contig_classes`); others: ``none``."""
+
+
+def hwe_by_locus(packed: np.ndarray, kept: np.ndarray, sex: np.ndarray, classes: np.ndarray,
+                 all_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """HWE mid-p per variant and the test used (:data:`HWE_TESTS`).
+
+    ``exact`` over kept samples on autosomes and the PARs; ``exact_x`` (Graffelman-Weir) on
+    non-PAR chrX over kept females (genotypes) and kept males (hemizygous alleles; male het
+    calls and samples of unknown sex are left out); NaN and ``none`` on chrY, MT and other
+    contigs. sex: per .fam sample, 1 male, 2 female, anything else unknown."""
     p = hwe_exact_midp(all_counts[:, 1], all_counts[:, 0], all_counts[:, 2])
     on_x = classes == "x"
     if on_x.any():
-        fem = genotype_counts(packed[on_x], kept.size, kept & female)
-        p[on_x] = hwe_exact_midp(fem[:, 1], fem[:, 0], fem[:, 2])
-    p[~np.isin(classes, ["auto", "x", "par"])] = np.nan
-    return p
+        fem = genotype_counts(packed[on_x], kept.size, kept & (sex == FEMALE))
+        male = genotype_counts(packed[on_x], kept.size, kept & (sex == MALE))
+        p[on_x] = hwe_x_midp(fem[:, 1], fem[:, 0], fem[:, 2], male[:, 0], male[:, 2])
+    test = np.array([HWE_TESTS.get(c, "none") for c in classes], dtype=object)
+    p[test == "none"] = np.nan
+    return p, test
 
 
 def diff_missingness(packed: np.ndarray, kept: np.ndarray,
@@ -89,18 +104,56 @@ def diff_missingness(packed: np.ndarray, kept: np.ndarray,
     return best_p, best
 
 
-def duplicate_mask(bim: pd.DataFrame) -> np.ndarray:
-    """True for a variant repeating an earlier one's (chrom, pos, a1, a2) or ID (not ".")."""
-    same_site = bim.duplicated(subset=["chrom", "pos", "a1", "a2"], keep="first").to_numpy()
-    named = bim["id"].astype(str) != "."
-    same_id = (bim["id"].duplicated(keep="first") & named).to_numpy()
-    return same_site | same_id
+def duplicate_site_mask(bim: pd.DataFrame) -> np.ndarray:
+    """True for a variant repeating an earlier one's (chrom, pos, a1, a2) in the chunk."""
+    return bim.duplicated(subset=["chrom", "pos", "a1", "a2"], keep="first").to_numpy()
+
+
+def repeated_id_first_sites(bim_paths: list[Path]) -> pd.DataFrame:
+    """IDs (not ".") found more than once over the chunks' .bim files, in plan order: one row
+    per ID with the site of its first occurrence (chrom, pos, ref, alt) and n_occurrences."""
+    bims = pd.concat([read_bim(Path(p))[["id", "chrom", "pos", "a2", "a1"]] for p in bim_paths],
+                     ignore_index=True).rename(columns={"a2": "ref", "a1": "alt"})
+    bims = bims[bims["id"] != "."]
+    counts = bims["id"].value_counts()
+    first = bims[~bims["id"].duplicated(keep="first")]
+    first = first[first["id"].map(counts) > 1]
+    return first.assign(n_occurrences=first["id"].map(counts).to_numpy()).reset_index(drop=True)
+
+
+def duplicate_id_mask(bim: pd.DataFrame, first_sites: pd.DataFrame) -> np.ndarray:
+    """True for a variant whose ID (not ".") is not at its first occurrence: repeated earlier in
+    the chunk, or listed in ``first_sites`` (:func:`repeated_id_first_sites`) with another
+    site. Chunks are disjoint regions, so a site lies in one chunk only."""
+    named = (bim["id"] != ".").to_numpy()
+    earlier_in_chunk = bim["id"].duplicated(keep="first").to_numpy()
+    first = first_sites.set_index("id").reindex(bim["id"])
+    other_site = first["chrom"].notna().to_numpy() & ~(
+        (first["chrom"].to_numpy() == bim["chrom"].to_numpy())
+        & (first["pos"].to_numpy() == bim["pos"].to_numpy())
+        & (first["ref"].to_numpy() == bim["a2"].to_numpy())
+        & (first["alt"].to_numpy() == bim["a1"].to_numpy()))
+    return named & (earlier_in_chunk | other_site)
+
+
+def read_first_sites(path: Path) -> pd.DataFrame:
+    """Read the table of :func:`repeated_id_first_sites` (IDs, chromosomes, alleles as text)."""
+    return read_tsv(path, dtype={"id": str, "chrom": str, "pos": np.int64, "ref": str,
+                                 "alt": str})
+
+
+def write_repeated_ids(bim_paths: list[Path], out_tsv: Path) -> pd.DataFrame:
+    """Write :func:`repeated_id_first_sites` of the chunks (variant-level, shareable)."""
+    table = repeated_id_first_sites(bim_paths)
+    write_tsv(out_tsv, table)
+    return table
 
 
 def failing_reason(metrics: pd.DataFrame, thresholds: VariantThresholds) -> np.ndarray:
     """The first failing reason code per variant ('' when it passes)."""
     checks = [
         ("duplicate", metrics["duplicate"]),
+        ("duplicate_id", metrics["duplicate_id"]),
         ("all_missing", ~(metrics["call_rate"] > 0)),
         ("monomorphic", ~(metrics["mac"] > 0)),
         ("low_call_rate", ~(metrics["call_rate"] >= thresholds.call_rate)),
@@ -116,19 +169,21 @@ def failing_reason(metrics: pd.DataFrame, thresholds: VariantThresholds) -> np.n
 
 
 def variant_qc_table(packed: np.ndarray, bim: pd.DataFrame, kept: np.ndarray,
-                     sheet: pd.DataFrame, thresholds: VariantThresholds,
-                     genome_build: str) -> pd.DataFrame:
+                     sheet: pd.DataFrame, thresholds: VariantThresholds, genome_build: str,
+                     first_sites: pd.DataFrame) -> pd.DataFrame:
     """Per-variant QC table: identity, counts and metrics over kept samples, ``reason``, ``pass``.
 
-    sheet: phenotype frame with ``sex`` and disease columns, rows aligned to the .fam samples."""
+    sheet: phenotype frame with ``sex`` and disease columns, rows aligned to the .fam samples;
+    first_sites: IDs repeated over all chunks (:func:`repeated_id_first_sites`)."""
     counts = genotype_counts(packed, kept.size, kept)
     metrics = variant_metrics(counts)
     classes = contig_classes(bim["chrom"].to_numpy(str), bim["pos"].to_numpy(), genome_build)
-    female = sheet["sex"].to_numpy() == FEMALE
-    metrics["hwe_midp"] = hwe_by_locus(packed, kept, female, classes, counts)
+    metrics["hwe_midp"], metrics["hwe_test"] = hwe_by_locus(
+        packed, kept, sheet["sex"].to_numpy(), classes, counts)
     metrics["diff_miss_p"], metrics["diff_miss_disease"] = diff_missingness(
         packed, kept, sheet.drop(columns="sex"))
-    metrics["duplicate"] = duplicate_mask(bim)
+    metrics["duplicate"] = duplicate_site_mask(bim)
+    metrics["duplicate_id"] = duplicate_id_mask(bim, first_sites)
     table = pd.concat([count_table(bim, counts), metrics], axis=1)
     table["reason"] = failing_reason(metrics, thresholds)
     table["pass"] = table["reason"] == ""
@@ -136,7 +191,7 @@ def variant_qc_table(packed: np.ndarray, bim: pd.DataFrame, kept: np.ndarray,
 
 
 def variant_qc_chunk(prefix: Path, keep_txt: Path, phenotypes: Path, diseases: list[str],
-                     thresholds: VariantThresholds, genome_build: str,
+                     thresholds: VariantThresholds, genome_build: str, repeated_ids_tsv: Path,
                      variants_tsv: Path) -> pd.DataFrame:
     """Write the chunk's per-variant QC table (metrics, ``pass``, ``reason``)."""
     packed, bim, fam = read_bed(Path(prefix))
@@ -144,6 +199,7 @@ def variant_qc_chunk(prefix: Path, keep_txt: Path, phenotypes: Path, diseases: l
     kept = sample_mask(samples, read_keep(keep_txt))
     sheet = read_phenotypes(Path(phenotypes), diseases, [])
     sheet = sheet[["sex", *diseases]].reindex(pd.Index(samples, dtype="string"))
-    table = variant_qc_table(packed, bim, kept, sheet, thresholds, genome_build)
+    table = variant_qc_table(packed, bim, kept, sheet, thresholds, genome_build,
+                             read_first_sites(repeated_ids_tsv))
     write_tsv(variants_tsv, table)
     return table
