@@ -8,7 +8,7 @@ import pytest
 
 from cohortgen.io.bed import read_bed
 from cohortgen.kernels.bed import pack_dosages, unpack_dosages
-from cohortgen.kernels.clump import clump, naive_clump
+from cohortgen.kernels.clump import _haplotype_r2, _r2_at_least, clump, naive_clump
 from cohortgen.simulate import simulate_cohort
 
 
@@ -97,3 +97,15 @@ def test_clump__matches_plink19(plink_clumped):
                                                    for s in row["SP2"].split(",")}
         ours = set(ids[(clump_of == i) & (np.arange(len(ids)) != i)])
         assert ours == members, row["SNP"]
+
+
+def test_r2_at_least__bounds_agree_with_em_on_random_tables():
+    rng = np.random.default_rng(4)
+    tables = [rng.integers(0, 30, size=(3, 3)).astype(float) * (rng.random((3, 3)) < 0.7)
+              for _ in range(3000)]
+    tables += [np.diag([10.0, 5.0, 10.0]), np.zeros((3, 3)), np.ones((3, 3))]
+    for table in tables:
+        r2_em = _haplotype_r2(table)
+        for r2 in (0.05, 0.2, 0.5, 0.8):
+            expected = bool(np.isfinite(r2_em) and r2_em >= r2)
+            assert _r2_at_least(table, r2) == expected, (table, r2, r2_em)

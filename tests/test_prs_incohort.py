@@ -1,5 +1,6 @@
 """In-cohort scores end to end on a tiny simulated cohort (chunk inputs written here)."""
 
+import gzip
 import stat
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from cohortgen.io.bed import write_bed
 from cohortgen.io.files import read_tsv, write_tsv
 from cohortgen.io.scorefile import read_scoring_file
 from cohortgen.kernels.bed import MISSING, pack_dosages
-from cohortgen.prs.incohort import build_incohort, gather_performance
+from cohortgen.prs.incohort import assign_folds, evaluate_all, load_cohort, run_fold
 from cohortgen.prs.stage import PERFORMANCE_COLUMNS
 from cohortgen.qc.keep import write_keep
 from cohortgen.simulate import simulate_cohort
@@ -69,12 +70,22 @@ def inputs(tmp_path_factory):
     return cohort, work, write_chunks(cohort, work)
 
 
-def run(inputs, out: Path, disease: str = "hypertension", min_cases: int = 10):
+DISEASES = ["hypertension", "type2_diabetes", "asthma"]
+
+
+def run(inputs, out: Path, min_cases: int = 10):
+    """The three in-cohort steps for DISEASES; returns the gathered performance table."""
     cohort, work, prefixes = inputs
-    return build_incohort(
-        disease, prefixes, [Path(f"{p}.variant_qc.tsv") for p in prefixes], work / "keep.txt",
-        work / "pcs.tsv", cohort / "phenotypes.tsv", ["age", "sex"], "GRCh38", 0.3, min_cases,
-        5, 42, OPTIONS, out)
+    out.mkdir(parents=True, exist_ok=True)
+    qc = [Path(f"{p}.variant_qc.tsv") for p in prefixes]
+    data = load_cohort(prefixes[0], work / "keep.txt", cohort / "phenotypes.tsv", DISEASES,
+                       ["age", "sex"], work / "pcs.tsv")
+    assign_folds(data, OPTIONS["folds"], 42, out / "folds.tsv")
+    files = [out / f"fold{f}.npz" for f in range(OPTIONS["folds"] + 1)]
+    for f, path in enumerate(files):
+        run_fold(f, prefixes, qc, data, out / "folds.tsv", min_cases, 42, OPTIONS, path)
+    return evaluate_all(data, qc, out / "folds.tsv", files[1:], files[0], "GRCh38",
+                        {"hypertension": 0.3}, min_cases, 5, OPTIONS, out, out / "all.tsv")
 
 
 def _outputs(out: Path, disease: str = "hypertension") -> list[Path]:
@@ -82,11 +93,14 @@ def _outputs(out: Path, disease: str = "hypertension") -> list[Path]:
             out / f"{disease}_ldpred2.txt.gz"]
 
 
-def test_build_incohort__outputs_private_valid_and_reproducible(inputs, tmp_path):
-    table = run(inputs, tmp_path / "a")
+def test_incohort__outputs_private_valid_and_reproducible(inputs, tmp_path):
+    gathered = run(inputs, tmp_path / "a")
+    assert list(gathered["disease"]) == [d for d in DISEASES for _ in range(2)]
+    table = read_tsv(tmp_path / "a" / "hypertension.performance.tsv")
     paths = _outputs(tmp_path / "a")
     assert all(p.exists() for p in paths)
-    assert stat.S_IMODE(paths[1].stat().st_mode) == 0o600
+    for private in (paths[1], tmp_path / "a" / "folds.tsv", tmp_path / "a" / "fold1.npz"):
+        assert stat.S_IMODE(private.stat().st_mode) == 0o600
     assert list(table.columns) == list(PERFORMANCE_COLUMNS)
     assert list(table["score"]) == ["incohort_ct", "incohort_ldpred2"]
     for _, row in table.iterrows():
@@ -98,15 +112,14 @@ def test_build_incohort__outputs_private_valid_and_reproducible(inputs, tmp_path
     scoring = read_scoring_file(paths[2], "GRCh38")
     assert len(scoring.table) > 0
     assert np.all(np.isfinite(scoring.table["weight"]))
+    assert "#weight_type=NR" in gzip.decompress(paths[2].read_bytes()).decode()
     run(inputs, tmp_path / "b")
     for a, b in zip(paths, _outputs(tmp_path / "b"), strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
 
 
-def test_build_incohort__too_few_cases_gives_status_rows(inputs, tmp_path):
+def test_incohort__too_few_cases_gives_status_rows(inputs, tmp_path):
     table = run(inputs, tmp_path, min_cases=10_000)
-    assert list(table["status"].str.startswith("SKIPPED")) == [True, True]
+    assert table["status"].str.startswith("SKIPPED").all()
+    assert len(table) == 2 * len(DISEASES)
     assert all(p.exists() for p in _outputs(tmp_path))
-    gathered = gather_performance([tmp_path / "hypertension.performance.tsv"],
-                                  tmp_path / "all.tsv")
-    assert len(gathered) == 2

@@ -13,7 +13,14 @@ from cohortgen.kernels.ld_matrix import (
     block_matrix,
     naive_block_correlations,
 )
-from cohortgen.kernels.ldpred import gibbs_auto, gibbs_sweep, naive_gibbs_sweep
+from cohortgen.kernels.ldpred import (
+    draw_normal,
+    draw_uniform,
+    gibbs_auto,
+    gibbs_sweep,
+    naive_gibbs_sweep,
+    seed_rng,
+)
 from cohortgen.prs.cplust import cplust_builder
 from cohortgen.prs.folds import (
     TrainingSet,
@@ -94,6 +101,9 @@ def test_block_correlations__matches_corrcoef_on_training_samples():
     np.testing.assert_allclose(mean, np.nan_to_num(np.nanmean(X, axis=1)), rtol=1e-12)
     assert sd[4] == 0.0
     assert sd[9] == 0.0
+    single, _, _, _ = block_correlations(pack_dosages(G), 90, idx, bounds, dtype=np.float32)
+    assert single.dtype == np.float32
+    np.testing.assert_allclose(single, corr, rtol=0, atol=1e-6)
 
 
 def test_block_correlations__window_bp_zeroes_distant_pairs():
@@ -128,11 +138,12 @@ def test_gibbs_sweep__matches_naive_twin():
     beta_hat = rng.normal(scale=0.1, size=30)
     curr = np.where(rng.random(30) < 0.3, rng.normal(scale=0.05, size=30), 0.0)
     curr[13] = 0.0
-    uniforms, normals = rng.random(30), rng.standard_normal(30)
     n, h2, p, shrink = 500.0, 0.3, 0.2, 0.95
+    seed_rng(5)
     expected_beta, expected_mean, _ = naive_gibbs_sweep(
-        R, beta_hat, curr, n, h2, p, shrink, uniforms, normals
+        R, beta_hat, curr, n, h2, p, shrink, draw_uniform, draw_normal
     )
+    seed_rng(5)
     beta, dotprods = curr.copy(), R @ curr
     beta_sum, postp_sum = np.zeros(30), np.zeros(30)
     n_causal = gibbs_sweep(
@@ -147,8 +158,6 @@ def test_gibbs_sweep__matches_naive_twin():
         p,
         29,
         shrink,
-        uniforms,
-        normals,
         beta_sum,
         postp_sum,
         True,

@@ -1,6 +1,7 @@
 # Helpers shared by the rules: config look-ups and the chunk list of a cohort's plan.
 
 import json
+import shlex
 
 from cohortgen.ingest.plan import is_plink_prefix, read_plan
 
@@ -47,3 +48,13 @@ def prs_performance_files(wildcards):
     tables = ["performance.tsv"] if prs["scores"] else []
     tables += ["incohort_performance.tsv"] if prs["incohort"]["enabled"] else []
     return [f"results/{wildcards.cohort}/prs/{name}" for name in tables]
+
+
+def incohort_cohort_args(wildcards, input):
+    """Arguments of the in-cohort PRS commands that name the samples, phenotypes, covariates."""
+    prefixes = [path.removesuffix(".bed") for path in input.bed]
+    return shlex.join(
+        ["--diseases", *config["diseases"], "--bfiles", *prefixes, "--keep", input.keep,
+         "--pcs", input.pcs, "--phenotypes", input.phenotypes,
+         "--covariates", *config["covariates"]]
+    )

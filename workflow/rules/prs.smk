@@ -1,5 +1,7 @@
 # PRS: published scores (PGS Catalog) matched to each cohort, scored in one pass, evaluated;
-# in-cohort scores (C+T, LDpred2-auto) cross-validated per disease.
+# in-cohort scores (C+T, LDpred2-auto) cross-validated on folds shared by every disease: one job
+# assigns the folds, one job per fold (and one for the all-sample refit) runs every disease, one
+# job evaluates and exports them.
 
 from cohortgen.prs.targets import score_file, score_targets
 
@@ -77,7 +79,40 @@ if PRS_SCORES:
             " --deciles {output.deciles} 2> {log}"
 
 
-rule build_incohort_prs:
+INCOHORT_FOLDS = range(INCOHORT["folds"] + 1)  # fold 0: the all-sample LDpred2 refit
+
+
+INCOHORT_METHOD_ARGS = (
+    f"--folds {INCOHORT['folds']} --min-maf {INCOHORT['min_maf']}"
+    f" --r2-grid {' '.join(map(str, INCOHORT['ct']['r2_grid']))}"
+    f" --p-thresholds {' '.join(map(str, INCOHORT['ct']['p_thresholds']))}"
+    f" --n-chains {INCOHORT['ldpred2']['n_chains']} --burn-in {INCOHORT['ldpred2']['burn_in']}"
+    f" --num-iter {INCOHORT['ldpred2']['num_iter']}"
+)
+
+
+rule assign_incohort_folds:
+    input:
+        bed=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.bed"),
+        keep="results/{cohort}/qc/keep.txt",
+        pcs="results/{cohort}/qc/pcs.tsv",
+        phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
+    output:
+        folds="results/{cohort}/prs/incohort/folds.tsv",
+    params:
+        cohort=incohort_cohort_args,
+        folds=INCOHORT["folds"],
+        seed=config["seed"],
+    conda:
+        "../../envs/cohortgen.yaml"
+    log:
+        "results/{cohort}/logs/assign_incohort_folds.log",
+    shell:
+        "cohortgen prs-incohort-folds {params.cohort} --folds {params.folds}"
+        " --seed {params.seed} --out {output.folds} 2> {log}"
+
+
+rule build_incohort_fold:
     input:
         bed=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.bed"),
         bim=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.bim"),
@@ -86,61 +121,68 @@ rule build_incohort_prs:
         keep="results/{cohort}/qc/keep.txt",
         pcs="results/{cohort}/qc/pcs.tsv",
         phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
+        folds="results/{cohort}/prs/incohort/folds.tsv",
     output:
-        performance="results/{cohort}/prs/incohort/{disease}.performance.tsv",
-        scores="results/{cohort}/prs/incohort/{disease}.scores.tsv.gz",
-        scoring_file="results/{cohort}/prs/incohort/{disease}_ldpred2.txt.gz",
+        fold=temp("results/{cohort}/prs/incohort/fold{fold}.npz"),
     params:
-        prefixes=lambda wc, input: [path.removesuffix(".bed") for path in input.bed],
-        covariates=config["covariates"],
-        genome_build=config["genome_build"],
-        prevalence=lambda wc: (
-            f"--prevalence {config['prs']['prevalence'][wc.disease]}"
-            if wc.disease in config["prs"]["prevalence"]
-            else ""
-        ),
+        cohort=incohort_cohort_args,
+        method=INCOHORT_METHOD_ARGS,
         min_cases=config["assoc"]["min_cases"],
-        min_cell_count=config["report"]["min_cell_count"],
         seed=config["seed"],
-        folds=INCOHORT["folds"],
-        min_maf=INCOHORT["min_maf"],
-        r2_grid=INCOHORT["ct"]["r2_grid"],
-        p_thresholds=INCOHORT["ct"]["p_thresholds"],
-        n_chains=INCOHORT["ldpred2"]["n_chains"],
-        burn_in=INCOHORT["ldpred2"]["burn_in"],
-        num_iter=INCOHORT["ldpred2"]["num_iter"],
-        out_dir=lambda wc: f"results/{wc.cohort}/prs/incohort",
+    wildcard_constraints:
+        fold=r"\d+",
     conda:
         "../../envs/cohortgen.yaml"
     log:
-        "results/{cohort}/logs/build_incohort_prs/{disease}.log",
+        "results/{cohort}/logs/build_incohort_fold/{fold}.log",
     benchmark:
-        "results/{cohort}/benchmarks/build_incohort_prs/{disease}.tsv"
-    threads: 1
+        "results/{cohort}/benchmarks/build_incohort_fold/{fold}.tsv"
+    threads: 2
     resources:
         mem_mb=4000,
         runtime=120,
     shell:
-        "cohortgen prs-incohort --disease {wildcards.disease} --bfiles {params.prefixes}"
-        " --variant-qc {input.variant_qc} --keep {input.keep} --pcs {input.pcs}"
-        " --phenotypes {input.phenotypes:q} --covariates {params.covariates}"
-        " --genome-build {params.genome_build} {params.prevalence}"
-        " --min-cases {params.min_cases} --min-cell-count {params.min_cell_count}"
-        " --seed {params.seed} --folds {params.folds} --min-maf {params.min_maf}"
-        " --r2-grid {params.r2_grid} --p-thresholds {params.p_thresholds}"
-        " --n-chains {params.n_chains} --burn-in {params.burn_in} --num-iter {params.num_iter}"
-        " --threads {threads} --out-dir {params.out_dir} 2> {log}"
+        "cohortgen prs-incohort-fold {params.cohort} --variant-qc {input.variant_qc}"
+        " --folds-tsv {input.folds} --fold {wildcards.fold} --min-cases {params.min_cases}"
+        " --seed {params.seed} {params.method} --threads {threads} --out {output.fold}"
+        " 2> {log}"
 
 
-rule gather_incohort_prs:
+rule evaluate_incohort_prs:
     input:
-        tables=disease_files("results/{cohort}/prs/incohort/{disease}.performance.tsv"),
+        bed=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.bed"),
+        variant_qc=chunk_files("results/{cohort}/chunks/{chunk}/variant_qc.tsv"),
+        keep="results/{cohort}/qc/keep.txt",
+        pcs="results/{cohort}/qc/pcs.tsv",
+        phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
+        folds="results/{cohort}/prs/incohort/folds.tsv",
+        fold_files=expand(
+            "results/{{cohort}}/prs/incohort/fold{fold}.npz", fold=INCOHORT_FOLDS[1:]
+        ),
+        refit="results/{cohort}/prs/incohort/fold0.npz",
     output:
-        performance="results/{cohort}/prs/incohort_performance.tsv",
+        performance=disease_files("results/{cohort}/prs/incohort/{disease}.performance.tsv"),
+        scores=disease_files("results/{cohort}/prs/incohort/{disease}.scores.tsv.gz"),
+        scoring_files=disease_files("results/{cohort}/prs/incohort/{disease}_ldpred2.txt.gz"),
+        gathered="results/{cohort}/prs/incohort_performance.tsv",
+    params:
+        cohort=incohort_cohort_args,
+        method=INCOHORT_METHOD_ARGS,
+        genome_build=config["genome_build"],
+        prevalence=[f"{d}={k}" for d, k in config["prs"]["prevalence"].items()],
+        min_cases=config["assoc"]["min_cases"],
+        min_cell_count=config["report"]["min_cell_count"],
+        out_dir=lambda wc: f"results/{wc.cohort}/prs/incohort",
     conda:
         "../../envs/cohortgen.yaml"
     log:
-        "results/{cohort}/logs/gather_incohort_prs.log",
+        "results/{cohort}/logs/evaluate_incohort_prs.log",
+    benchmark:
+        "results/{cohort}/benchmarks/evaluate_incohort_prs.tsv"
     shell:
-        "cohortgen prs-gather-incohort --tables {input.tables} --out {output.performance}"
-        " 2> {log}"
+        "cohortgen prs-incohort-evaluate {params.cohort} --variant-qc {input.variant_qc}"
+        " --folds-tsv {input.folds} --fold-files {input.fold_files}"
+        " --refit-file {input.refit} --genome-build {params.genome_build}"
+        " --prevalence {params.prevalence} --min-cases {params.min_cases}"
+        " --min-cell-count {params.min_cell_count} {params.method}"
+        " --out-dir {params.out_dir} --performance {output.gathered} 2> {log}"

@@ -11,13 +11,17 @@ on those samples has no r² and is never clumped. Variants with a NaN p are neit
 member.
 
 ``packed`` is uint8, shape (m, ceil(n_samples / 4)), PLINK .bed 2-bit codes
-(:mod:`cohortgen.kernels.bed`).
+(:mod:`cohortgen.kernels.bed`). The 3×3 genotype table of a pair comes from popcounts of bit
+planes (:mod:`cohortgen.kernels.bitplanes`: hom ALT, carries ALT, called; masked samples only),
+64 samples per word, built once per call for the rows that can take part (p ≤ max(p_index,
+p_member)): memory 24 bytes × rows × ceil(n_samples / 64).
 """
 
 import numpy as np
 
 from cohortgen.kernels._numba import kernel
-from cohortgen.kernels.bed import BYTE_DOSAGE, checked_packed
+from cohortgen.kernels.bed import checked_packed
+from cohortgen.kernels.bitplanes import BYTE_PLANES, mask_words, popcount, row_planes
 
 EM_STARTS = (0.02, 0.5, 0.98)
 """Starting fractions of double heterozygotes in phase AB/ab; the best fit of the three wins
@@ -84,25 +88,85 @@ def _haplotype_r2(table):
     return d * d / var
 
 
+BOUND_RTOL = 1e-9
+"""Relative margin around the r² threshold within which the EM decides (not the bounds)."""
+
+
 @kernel
-def _pair_r2(row_a, row_b, n_samples, mask, byte_dosage):
-    """Haplotype r² of two packed rows over masked samples called at both (NaN: see above)."""
+def _r2_at_least(table, r2):
+    """Whether the haplotype r² of ``table`` is ≥ ``r2`` (False when it is NaN).
+
+    D = f_AB f_ab − f_Ab f_aB is linear in the phase split x ∈ [0, dh] of the double
+    heterozygotes and the allele frequencies do not depend on x, so r²(x) = D(x)² / var is
+    bounded by its values at x = 0 and x = dh (and by 0 when D changes sign). The EM (whose x
+    lies in [0, dh]) runs only when the bounds straddle the threshold.
+    """
+    cAB = 2 * table[2, 2] + table[2, 1] + table[1, 2]
+    cAb = 2 * table[2, 0] + table[2, 1] + table[1, 0]
+    caB = 2 * table[0, 2] + table[1, 2] + table[0, 1]
+    cab = 2 * table[0, 0] + table[1, 0] + table[0, 1]
+    dh = table[1, 1]
+    n_hap = cAB + cAb + caB + cab + 2 * dh
+    if n_hap == 0:
+        return False
+    pA = (cAB + cAb + dh) / n_hap
+    pB = (cAB + caB + dh) / n_hap
+    var = pA * (1.0 - pA) * pB * (1.0 - pB)
+    if var <= 1e-12:
+        return False
+    d0 = (cAB * cab - (cAb + dh) * (caB + dh)) / (n_hap * n_hap)
+    d1 = ((cAB + dh) * (cab + dh) - cAb * caB) / (n_hap * n_hap)
+    hi = max(d0 * d0, d1 * d1) / var
+    lo = 0.0 if d0 * d1 <= 0.0 else min(d0 * d0, d1 * d1) / var
+    if hi < r2 * (1.0 - BOUND_RTOL):
+        return False
+    if lo > r2 * (1.0 + BOUND_RTOL):
+        return True
+    return _haplotype_r2(table) >= r2
+
+
+@kernel
+def _pair_table(planes, a, b, table):
+    """Fill ``table`` (3×3 float64) with the (dosage at a, dosage at b) counts of the masked
+    samples called at both, from popcounts of the slot-a and slot-b bit planes."""
+    hom_a, car_a, nm_a = planes[a, 0], planes[a, 1], planes[a, 2]
+    hom_b, car_b, nm_b = planes[b, 0], planes[b, 1], planes[b, 2]
+    n = ca1 = ca2 = cb1 = cb2 = x11 = x21 = x12 = x22 = 0
+    for w in range(nm_a.shape[0]):
+        n += popcount(nm_a[w] & nm_b[w])
+        ca1 += popcount(car_a[w] & nm_b[w])
+        ca2 += popcount(hom_a[w] & nm_b[w])
+        cb1 += popcount(car_b[w] & nm_a[w])
+        cb2 += popcount(hom_b[w] & nm_a[w])
+        x11 += popcount(car_a[w] & car_b[w])
+        x21 += popcount(hom_a[w] & car_b[w])
+        x12 += popcount(car_a[w] & hom_b[w])
+        x22 += popcount(hom_a[w] & hom_b[w])
+    table[2, 2] = x22
+    table[2, 1] = x21 - x22
+    table[1, 2] = x12 - x22
+    table[1, 1] = x11 - x21 - x12 + x22
+    table[2, 0] = ca2 - x21
+    table[0, 2] = cb2 - x12
+    table[1, 0] = (ca1 - ca2) - (x11 - x21)
+    table[0, 1] = (cb1 - cb2) - (x11 - x12)
+    table[0, 0] = n - ca1 - cb1 + x11
+
+
+@kernel
+def _fill_planes(packed, rows, mask_words, planes_table, planes):
+    """planes[k] = (hom ALT, carries ALT, called) bit planes of .bed row ``rows[k]``, masked."""
+    for k in range(rows.shape[0]):
+        row_planes(packed[rows[k]], mask_words, planes_table, planes[k, 0], planes[k, 1],
+                   planes[k, 2])
+
+
+@kernel
+def _clump_into(planes, slot, pos, p, order, r2, window_bp, p_index, p_member, is_index,
+                clump_of):
+    """Fill ``is_index`` and ``clump_of`` (preset False / -1); ``order``: rows by ascending p;
+    ``slot[row]``: the row's index in ``planes`` (every row with p ≤ max(p_index, p_member))."""
     table = np.zeros((3, 3))
-    for j in range(n_samples):
-        if not mask[j]:
-            continue
-        da = byte_dosage[row_a[j >> 2], j & 3]
-        db = byte_dosage[row_b[j >> 2], j & 3]
-        if da < 0 or db < 0:
-            continue
-        table[da, db] += 1.0
-    return _haplotype_r2(table)
-
-
-@kernel
-def _clump_into(packed, n_samples, pos, p, order, r2, window_bp, p_index, p_member, mask,
-                byte_dosage, is_index, clump_of):
-    """Fill ``is_index`` and ``clump_of`` (preset False / -1); ``order``: rows by ascending p."""
     for k in range(order.shape[0]):
         i = order[k]
         if not p[i] <= p_index:
@@ -116,8 +180,8 @@ def _clump_into(packed, n_samples, pos, p, order, r2, window_bp, p_index, p_memb
         for j in range(lo, hi):
             if clump_of[j] >= 0 or not p[j] <= p_member:
                 continue
-            value = _pair_r2(packed[i], packed[j], n_samples, mask, byte_dosage)
-            if value >= r2:
+            _pair_table(planes, slot[i], slot[j], table)
+            if _r2_at_least(table, r2):
                 clump_of[j] = i
 
 
@@ -146,10 +210,16 @@ def clump(packed: np.ndarray, n_samples: int, pos: np.ndarray, p: np.ndarray, r2
         raise ValueError(f"sample_mask must have shape ({n_samples},), got {mask.shape}")
     tested = np.flatnonzero(np.isfinite(p))
     order = tested[np.argsort(p[tested], kind="stable")].astype(np.int64)
+    rows = tested[p[tested] <= max(p_index, p_member)].astype(np.int64)
+    slot = np.full(m, -1, dtype=np.int64)
+    slot[rows] = np.arange(rows.size)
+    words = mask_words(mask)
+    planes = np.empty((rows.size, 3, words.size), dtype=np.uint64)
+    _fill_planes(packed, rows, words, BYTE_PLANES, planes)
     is_index = np.zeros(m, dtype=np.bool_)
     clump_of = np.full(m, -1, dtype=np.int64)
-    _clump_into(packed, n_samples, pos, p, order, float(r2), int(window_bp), float(p_index),
-                float(p_member), mask, BYTE_DOSAGE, is_index, clump_of)
+    _clump_into(planes, slot, pos, p, order, float(r2), int(window_bp), float(p_index),
+                float(p_member), is_index, clump_of)
     return is_index, clump_of
 
 

@@ -72,14 +72,17 @@ def block_correlations(
     *,
     pos: np.ndarray | None = None,
     window_bp: int | None = None,
+    dtype=np.float64,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Dense within-block correlation matrices over the selected samples.
 
     packed: uint8 (m, ceil(n_samples / 4)); sample_idx: int64 (k,); bounds: int64 (b + 1,) from
     :func:`block_bounds`. With ``window_bp`` (and ``pos``: int64 (m,)) entries of pairs more
     than ``window_bp`` apart are set to 0 (banding; the result may then be indefinite).
-    Returns corr: float64 flat (Σ size²,), offsets: int64 (b + 1,), mean, sd: float64 (m,)
-    of the mean-imputed training dosages. Peak extra memory: one block's z, (size, k) float64.
+    Returns corr: ``dtype`` flat (Σ size²,) (float32: the product too is float32, about 1e-6
+    relative error, half the memory and twice the speed),
+    offsets: int64 (b + 1,), mean, sd: float64 (m,) of the mean-imputed training dosages.
+    Peak extra memory: one block's z, (size, k) float64.
     """
     packed = checked_packed(packed, n_samples)
     sample_idx = _checked_idx(sample_idx, n_samples)
@@ -89,7 +92,7 @@ def block_correlations(
     sizes = np.diff(bounds)
     offsets = np.zeros(sizes.size + 1, dtype=np.int64)
     np.cumsum(sizes * sizes, out=offsets[1:])
-    corr = np.empty(int(offsets[-1]), dtype=np.float64)
+    corr = np.empty(int(offsets[-1]), dtype=dtype)
     m = packed.shape[0]
     mean = np.empty(m, dtype=np.float64)
     sd = np.empty(m, dtype=np.float64)
@@ -97,6 +100,7 @@ def block_correlations(
     for b in range(sizes.size):
         s, e = int(bounds[b]), int(bounds[b + 1])
         z, mean[s:e], sd[s:e] = standardized_dosages(packed[s:e], n_samples, sample_idx)
+        z = z.astype(dtype, copy=False)
         block = (z @ z.T) / k
         if window_bp is not None:
             p = np.asarray(pos[s:e], dtype=np.int64)

@@ -15,9 +15,11 @@ posterior means postp_j · C2 β̃_j are averaged (as bigsnpr). M counts variant
 variants with R_jj = 0 (monomorphic in the LD samples) are skipped and stay 0.
 
 LD is the flat block layout of :mod:`cohortgen.kernels.ld_matrix` (corr, offsets, bounds).
-Random numbers come from Numba's per-thread generator seeded at kernel entry (one uniform and one
-normal per variant per sweep, drawn before the sweep), so one call is deterministic and several
-calls may run in parallel threads (the kernel releases the GIL).
+Random numbers come from Numba's per-thread generator seeded at kernel entry: per sweep, one
+uniform per polymorphic variant in order, followed by one normal only when that variant is
+included. One call is thus deterministic, and several calls may run in parallel threads (the
+kernel releases the GIL). :func:`seed_rng`, :func:`draw_uniform` and :func:`draw_normal` expose
+the same generator, so a Python twin can replay a sweep's draws exactly.
 """
 
 import numpy as np
@@ -45,7 +47,7 @@ def gibbs_auto(
 ):
     """Run one LDpred2-auto chain.
 
-    corr: float64 flat blocks; offsets, bounds: int64 (b + 1,); beta_hat: float64 (m,)
+    corr: float64 or float32 flat blocks; offsets, bounds: int64 (b + 1,); beta_hat: float64 (m,)
     standardised marginal effects; n: sample size (float). Returns (beta_mean float64 (m,),
     postp_mean float64 (m,), path_p float64 (burn_in + num_iter,), path_h2 (same),
     n_done int: sweeps completed; < burn_in + num_iter means the chain diverged; paths are NaN
@@ -65,12 +67,7 @@ def gibbs_auto(
         return beta_sum, postp_sum, path_p, path_h2, n_total
     p = p_init
     h2 = h2_init
-    uniforms = np.empty(m)
-    normals = np.empty(m)
     for it in range(n_total):
-        for j in range(m):
-            uniforms[j] = np.random.random()
-            normals[j] = np.random.standard_normal()
         n_causal = gibbs_sweep(
             corr,
             offsets,
@@ -83,8 +80,6 @@ def gibbs_auto(
             p,
             n_poly,
             shrink,
-            uniforms,
-            normals,
             beta_sum,
             postp_sum,
             it >= burn_in,
@@ -117,16 +112,15 @@ def gibbs_sweep(
     p,
     n_poly,
     shrink,
-    uniforms,
-    normals,
     beta_sum,
     postp_sum,
     accumulate,
 ):
     """One sweep over all variants in order; updates ``curr`` and ``dotprods`` (= R·curr) in place.
 
-    uniforms, normals: float64 (m,) draws for variant j (the normal is used only if included).
-    When ``accumulate``, adds postp·C2·β̃ to ``beta_sum`` and postp to ``postp_sum``.
+    Draws from the thread's generator (module docstring): a uniform per polymorphic variant,
+    then a normal if it is included. When ``accumulate``, adds postp·C2·β̃ to ``beta_sum`` and
+    postp to ``postp_sum``.
     Returns the number of nonzero β after the sweep's updates (variants sampled nonzero).
     """
     c1 = n * h2 / (n_poly * p)
@@ -151,15 +145,40 @@ def gibbs_sweep(
                 beta_sum[j] += c3 * postp
                 postp_sum[j] += postp
             new = 0.0
-            if uniforms[j] < postp:
-                new = c3 + sd_post * normals[j]
+            if np.random.random() < postp:
+                new = c3 + sd_post * np.random.standard_normal()
                 n_causal += 1
             diff = new - curr[j]
             if diff != 0.0:
-                for t in range(size):
-                    dotprods[s + t] += corr[row + t] * diff
+                _axpy(diff, corr[row : row + size], dotprods[s : s + size])
                 curr[j] = new
     return n_causal
+
+
+@kernel
+def seed_rng(seed):
+    """Seed the calling thread's Numba generator."""
+    np.random.seed(seed)
+
+
+@kernel
+def draw_uniform():
+    """One U(0, 1) draw from the calling thread's Numba generator."""
+    return np.random.random()
+
+
+@kernel
+def draw_normal():
+    """One N(0, 1) draw from the calling thread's Numba generator."""
+    return np.random.standard_normal()
+
+
+@kernel(fastmath={"contract"})
+def _axpy(a, x, y):
+    """y += a·x in place (float64 1-D views of equal length; a contiguous loop that LLVM
+    vectorises, with fused multiply-adds)."""
+    for t in range(x.shape[0]):
+        y[t] += a * x[t]
 
 
 @kernel
@@ -191,13 +210,14 @@ def naive_gibbs_sweep(
     h2: float,
     p: float,
     shrink: float,
-    uniforms: np.ndarray,
-    normals: np.ndarray,
+    uniform,
+    normal,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Clarity twin of one sweep (tests only), with given random draws.
+    """Clarity twin of one sweep (tests only), drawing as :func:`gibbs_sweep` does.
 
     R: float64 (m, m) dense LD (blocks on the diagonal); curr: (m,) current β (not modified);
-    uniforms, normals: (m,) draws for variant j, as in :func:`gibbs_sweep`.
+    uniform, normal: callables returning one draw (e.g. :func:`draw_uniform`,
+    :func:`draw_normal` after :func:`seed_rng`, to replay the kernel's draws).
     Returns (new β (m,), posterior means postp·C2·β̃ (m,), postp (m,)).
     """
     beta = curr.astype(np.float64).copy()
@@ -215,5 +235,5 @@ def naive_gibbs_sweep(
         postp = 1 / (1 + odds_zero)
         post_mean[j] = c3 * postp
         postp_all[j] = postp
-        beta[j] = c3 + np.sqrt(c2 / n) * normals[j] if uniforms[j] < postp else 0.0
+        beta[j] = c3 + np.sqrt(c2 / n) * normal() if uniform() < postp else 0.0
     return beta, post_mean, postp_all

@@ -1,5 +1,5 @@
-"""PRS-stage subcommands: prs-score, prs-evaluate, prs-demo-score, prs-incohort,
-prs-gather-incohort."""
+"""PRS-stage subcommands: prs-score, prs-evaluate, prs-demo-score, prs-incohort-folds,
+prs-incohort-fold, prs-incohort-evaluate."""
 
 from pathlib import Path
 
@@ -43,22 +43,41 @@ def _prs_demo_score(a):
     write_demo_score(Path(a.truth), a.disease, a.genome_build, a.seed, Path(a.out))
 
 
-def _prs_incohort(a):
-    from cohortgen.prs.incohort import build_incohort
+def _incohort_cohort(a):
+    from cohortgen.prs.incohort import load_cohort
 
-    options = {"folds": a.folds, "min_maf": a.min_maf, "r2_grid": a.r2_grid,
-               "p_thresholds": a.p_thresholds, "n_chains": a.n_chains, "burn_in": a.burn_in,
-               "num_iter": a.num_iter, "threads": a.threads}
-    build_incohort(a.disease, [Path(p) for p in a.bfiles], [Path(p) for p in a.variant_qc],
-                   Path(a.keep), Path(a.pcs), Path(a.phenotypes), a.covariates, a.genome_build,
-                   a.prevalence, a.min_cases, a.min_cell_count, a.seed, options,
-                   Path(a.out_dir))
+    return load_cohort(Path(a.bfiles[0]), Path(a.keep), Path(a.phenotypes), a.diseases,
+                       a.covariates, Path(a.pcs))
 
 
-def _prs_gather_incohort(a):
-    from cohortgen.prs.incohort import gather_performance
+def _incohort_options(a) -> dict:
+    return {"folds": a.folds, "min_maf": a.min_maf, "r2_grid": a.r2_grid,
+            "p_thresholds": a.p_thresholds, "n_chains": a.n_chains, "burn_in": a.burn_in,
+            "num_iter": a.num_iter, "threads": a.threads}
 
-    gather_performance([Path(p) for p in a.tables], Path(a.out))
+
+def _prs_incohort_folds(a):
+    from cohortgen.prs.incohort import assign_folds
+
+    assign_folds(_incohort_cohort(a), a.folds, a.seed, Path(a.out))
+
+
+def _prs_incohort_fold(a):
+    from cohortgen.prs.incohort import run_fold
+
+    run_fold(a.fold, [Path(p) for p in a.bfiles], [Path(p) for p in a.variant_qc],
+             _incohort_cohort(a), Path(a.folds_tsv), a.min_cases, a.seed, _incohort_options(a),
+             Path(a.out))
+
+
+def _prs_incohort_evaluate(a):
+    from cohortgen.prs.incohort import evaluate_all
+
+    prevalence = {k: float(v) for k, v in _pairs(a.prevalence, "--prevalence").items()}
+    evaluate_all(_incohort_cohort(a), [Path(p) for p in a.variant_qc], Path(a.folds_tsv),
+                 [Path(p) for p in a.fold_files], Path(a.refit_file), a.genome_build,
+                 prevalence, a.min_cases, a.min_cell_count, _incohort_options(a),
+                 Path(a.out_dir), Path(a.performance))
 
 
 def register(sub) -> None:
@@ -91,23 +110,31 @@ def register(sub) -> None:
         req("--truth"), req("--disease"), req("--genome-build"),
         req("--seed", type=int), req("--out"),
     )
+    cohort = (many("--diseases"), many("--bfiles"), req("--keep"), req("--pcs"),
+              req("--phenotypes"), many("--covariates"))
+    method = (req("--folds", type=int), req("--min-maf", type=float),
+              (("--r2-grid",), {"nargs": "+", "type": float, "required": True}),
+              (("--p-thresholds",), {"nargs": "+", "type": float, "required": True}),
+              req("--n-chains", type=int), req("--burn-in", type=int),
+              req("--num-iter", type=int), (("--threads",), {"type": int, "default": 1}))
     add_command(
-        sub, "prs-incohort", _prs_incohort,
-        "Build, cross-validate and evaluate in-cohort C+T and LDpred2-auto scores for a disease.",
-        req("--disease"), many("--bfiles"), many("--variant-qc"), req("--keep"), req("--pcs"),
-        req("--phenotypes"), many("--covariates"), req("--genome-build"),
-        (("--prevalence",), {"type": float, "default": None,
-                             "help": "population prevalence (liability R2)"}),
-        req("--min-cases", type=int), req("--min-cell-count", type=int),
-        req("--seed", type=int), req("--folds", type=int), req("--min-maf", type=float),
-        (("--r2-grid",), {"nargs": "+", "type": float, "required": True}),
-        (("--p-thresholds",), {"nargs": "+", "type": float, "required": True}),
-        req("--n-chains", type=int), req("--burn-in", type=int), req("--num-iter", type=int),
-        (("--threads",), {"type": int, "default": 1}),
-        req("--out-dir"),
+        sub, "prs-incohort-folds", _prs_incohort_folds,
+        "Assign the in-cohort cross-validation folds, stratified for every disease at once.",
+        *cohort, req("--folds", type=int), req("--seed", type=int), req("--out"),
     )
     add_command(
-        sub, "prs-gather-incohort", _prs_gather_incohort,
-        "Concatenate the per-disease in-cohort performance tables.",
-        many("--tables"), req("--out"),
+        sub, "prs-incohort-fold", _prs_incohort_fold,
+        "Run one in-cohort fold (or, with --fold 0, the all-sample LDpred2 refit) for every "
+        "disease: batched training GWAS, shared LD, C+T and LDpred2-auto, held-out scores.",
+        *cohort, many("--variant-qc"), req("--folds-tsv"), req("--fold", type=int),
+        req("--min-cases", type=int), req("--seed", type=int), *method, req("--out"),
+    )
+    add_command(
+        sub, "prs-incohort-evaluate", _prs_incohort_evaluate,
+        "Evaluate and export the in-cohort scores of every disease from the fold results.",
+        *cohort, many("--variant-qc"), req("--folds-tsv"), many("--fold-files"),
+        req("--refit-file"), req("--genome-build"),
+        (("--prevalence",), {"nargs": "*", "default": [], "help": "disease=K pairs"}),
+        req("--min-cases", type=int), req("--min-cell-count", type=int), *method,
+        req("--out-dir"), req("--performance"),
     )

@@ -4,11 +4,13 @@ PRSice-2 style: clump every testable variant (index p ≤ the largest p threshol
 p ≤ 1) within ``window_bp`` at each r² of the grid, keep index variants with p ≤ p_T, weight
 them by their one-step log-odds (score test U/V per ALT allele).
 
-Tuning: the training samples are split once (stratified, seeded) into inner-train (1 − 1/k) and
-inner-validation (1/k). GWAS and clumping use inner-train; each (r², p_T) is scored on
-inner-validation and judged by the squared partial correlation of score and phenotype given the
-covariates (linear, intercept included). The best pair (first in grid order on ties) is then
-applied to the GWAS and clumping of all training samples. The held-out fold is never read.
+Tuning: the training samples are split once into inner-train (1 − 1/k) and inner-validation
+(1/k): the split (and inner-train GWAS) the cross-validation harness shares across diseases, or
+else a split stratified by this disease (seeded). GWAS and clumping use inner-train; each
+(r², p_T) is scored on inner-validation and judged by the squared partial correlation of score
+and phenotype given the covariates (linear, intercept included). The best pair (first in grid
+order on ties) is then applied to the GWAS and clumping of all training samples. The held-out
+fold is never read.
 """
 
 import importlib
@@ -16,11 +18,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from cohortgen.kernels.bed import unpack_dosages
 from cohortgen.prs.folds import (
-    CHUNK_VARIANTS,
     MethodResult,
+    TrainingGwas,
     TrainingSet,
+    grid_scores,
     stratified_folds,
     training_gwas,
 )
@@ -81,27 +83,6 @@ def threshold_weights(
     return np.where(keep, beta, 0.0)
 
 
-def grid_scores(
-    packed: np.ndarray,
-    n_samples: int,
-    sample_idx: np.ndarray,
-    W: np.ndarray,
-    fill: np.ndarray,
-) -> np.ndarray:
-    """Scores of many weight vectors in one pass: float64 (k, g) for W: float64 (m, g).
-
-    Missing dosages are imputed to ``fill`` (m,) (contribute 0 after centring).
-    """
-    used = np.flatnonzero(np.any(W != 0.0, axis=1))
-    S = np.zeros((sample_idx.size, W.shape[1]))
-    for s in range(0, used.size, CHUNK_VARIANTS):
-        rows = used[s : s + CHUNK_VARIANTS]
-        dosage = unpack_dosages(packed[rows], n_samples)[:, sample_idx]
-        centred = np.where(dosage >= 0, dosage - fill[rows, None], 0.0)
-        S += centred.T @ W[rows]
-    return S
-
-
 def partial_r2(scores: np.ndarray, y: np.ndarray, covariates: np.ndarray) -> np.ndarray:
     """Squared partial correlation of y with each score column given covariates.
 
@@ -120,6 +101,20 @@ def partial_r2(scores: np.ndarray, y: np.ndarray, covariates: np.ndarray) -> np.
     return np.where(np.sum(RS**2, axis=0) > tiny, num / np.where(den > 0, den, 1.0), 0.0)
 
 
+def inner_split(train: TrainingSet) -> tuple[np.ndarray, np.ndarray, TrainingGwas]:
+    """(inner-train rows, inner-validation rows, GWAS on inner-train) of the training set:
+    the shared split of ``train`` when it has one, else one stratified by ``train.y``."""
+    if train.inner_val is not None and train.inner_gwas is not None:
+        return (np.flatnonzero(~train.inner_val), np.flatnonzero(train.inner_val),
+                train.inner_gwas)
+    inner = stratified_folds(train.y, k=INNER_K, seed=train.seed)
+    fit = np.flatnonzero((inner >= 0) & (inner != 0))
+    gwas = training_gwas(
+        train.packed, train.n_samples, train.train_idx[fit], train.y[fit], train.covariates[fit]
+    )
+    return fit, np.flatnonzero(inner == 0), gwas
+
+
 def cplust_weights(
     train: TrainingSet,
     r2_grid: tuple[float, ...] = R2_GRID,
@@ -133,12 +128,7 @@ def cplust_weights(
     n_variants, and grid (float64 (len(r2_grid), len(p_thresholds)) inner partial R²).
     """
     clump_fn = clump_fn or default_clump()
-    inner = stratified_folds(train.y, k=INNER_K, seed=train.seed)
-    fit = np.flatnonzero((inner >= 0) & (inner != 0))
-    val = np.flatnonzero(inner == 0)
-    inner_gwas = training_gwas(
-        train.packed, train.n_samples, train.train_idx[fit], train.y[fit], train.covariates[fit]
-    )
+    fit, val, inner_gwas = inner_split(train)
     p_index = max(p_thresholds)
     columns = []
     for r2 in r2_grid:

@@ -4,12 +4,16 @@ Encodings: ``packed`` is uint8 (m, ceil(n_samples / 4)), PLINK .bed 2-bit codes,
 count (:mod:`cohortgen.kernels.bed`); ``y`` is float64 (n,), 0/1 with NaN = missing;
 ``covariates`` float64 (n, c), NaN = missing. Weights are per ALT allele, float64 (m,).
 
-For each fold f, :func:`cross_validated_scores` gives every method (a *builder*) a
-:class:`TrainingSet` holding only the training samples' indices, phenotypes and covariates and a
-GWAS run on them alone (logistic null model + batched score test, reused from
-:mod:`cohortgen.assoc.null_model` and :mod:`cohortgen.kernels.score`). Builders read genotypes
-only at ``train_idx``. Held-out samples are scored with missing dosages imputed to the training
-mean, so nothing about the test fold reaches weights, tuning or LD.
+One fold assignment serves every disease (:func:`multilabel_stratified_folds`: stratified by
+the case and control status of all diseases at once), and so does one inner split of each
+training set (:func:`inner_validation`), used to tune C+T. For each fold f,
+:func:`cross_validated_scores` runs one batched GWAS for all diseases on the training samples
+and one on the inner-training samples (logistic null models + batched score test, reused from
+:mod:`cohortgen.assoc.null_model` and :mod:`cohortgen.kernels.score`), then gives every method
+(a *builder*) one :class:`TrainingSet` per disease. The training sets of one fold share an LD
+cache, so LD is computed once per fold for all diseases. Builders read genotypes only at
+``train_idx``. Held-out samples are scored with missing dosages imputed to the training mean, so
+nothing about the test fold reaches weights, tuning or LD.
 """
 
 from collections.abc import Callable, Mapping
@@ -19,7 +23,8 @@ import numpy as np
 
 from cohortgen.assoc.null_model import fit_null_models
 from cohortgen.errors import InputError
-from cohortgen.kernels.bed import checked_packed, dosages_mean_imputed, unpack_dosages
+from cohortgen.kernels.bed import checked_packed, dosages_mean_imputed
+from cohortgen.kernels.centred import centred_dosages
 from cohortgen.kernels.score import prepare_score, score_statistics, score_test_results
 
 CHUNK_VARIANTS = 2048
@@ -48,6 +53,119 @@ def stratified_folds(y: np.ndarray, k: int = 5, seed: int = 0) -> np.ndarray:
         folds[members] = (start + np.arange(members.size)) % k
         start = (start + members.size) % k
     return folds
+
+
+def multilabel_stratified_folds(Y: np.ndarray, k: int = 5, seed: int = 0,
+                                eligible: np.ndarray | None = None) -> np.ndarray:
+    """One fold id per sample, stratified by the case and the control status of every disease.
+
+    Y: (n, d) 0/1, NaN = missing; eligible: bool (n,) samples to assign (default: any finite
+    label). Two steps over the 2d labels "case of d" and "control of d":
+
+    1. iterative stratification (Sechidis, Tsoumakas & Vlahavas 2011), rarest label first (by
+       total count): each unassigned sample of the label (in a seeded random order) joins, among
+       the folds with room within one sample of the most, the one that still wants most of that
+       label (ties at random), so fold sizes stay within about one sample of each other;
+    2. :func:`_balance_by_swaps`: swaps of two samples between folds that reduce the squared
+       deviations from the ideal counts, until every label's counts span at most 1 (about
+       ±1 of the ideal in every fold) or no swap helps.
+
+    Returns int8 (n,) in [0, k), -1 for ineligible samples. Raises ValueError for k outside
+    [2, 127] or values other than 0/1/NaN.
+    """
+    Y = np.atleast_2d(np.asarray(Y, dtype=np.float64).T).T
+    if not 2 <= k <= 127:
+        raise ValueError(f"k must lie in [2, 127], got {k}")
+    if np.any(np.isfinite(Y) & (Y != 0.0) & (Y != 1.0)):
+        raise ValueError("Y must be 0, 1 or NaN")
+    if eligible is None:
+        eligible = np.any(np.isfinite(Y), axis=1)
+    rng = np.random.default_rng(seed)
+    members = rng.permutation(np.flatnonzero(eligible))
+    labels = np.column_stack([Y[members] == 1.0, Y[members] == 0.0])
+    assigned = _balance_by_swaps(labels, _iterative_stratification(labels, k, rng), k, rng)
+    folds = np.full(Y.shape[0], -1, dtype=np.int8)
+    folds[members] = assigned
+    return folds
+
+
+def _iterative_stratification(labels: np.ndarray, k: int, rng) -> np.ndarray:
+    """Step 1 of :func:`multilabel_stratified_folds`; labels: bool (n, L). Returns int64 (n,)."""
+    counts = labels.sum(axis=0)
+    want = np.repeat(counts[None, :] / k, k, axis=0)
+    room = np.full(k, labels.shape[0] / k)
+    assigned = np.full(labels.shape[0], -1, dtype=np.int64)
+    for label in np.argsort(counts, kind="stable"):
+        for i in np.flatnonzero(labels[:, label] & (assigned < 0)):
+            open_folds = np.flatnonzero(room > room.max() - 1.0)
+            wanted = want[open_folds, label]
+            best = open_folds[wanted == wanted.max()]
+            f = int(best[rng.integers(best.size)]) if best.size > 1 else int(best[0])
+            assigned[i] = f
+            want[f] -= labels[i]
+            room[f] -= 1.0
+    for i in np.flatnonzero(assigned < 0):  # samples without any label
+        f = int(np.argmax(room))
+        assigned[i] = f
+        room[f] -= 1.0
+    return assigned
+
+
+def _balance_by_swaps(labels: np.ndarray, assigned: np.ndarray, k: int, rng,
+                      candidates: int = 256, max_swaps: int = 100_000) -> np.ndarray:
+    """Step 2 of :func:`multilabel_stratified_folds`: fold sizes never change.
+
+    Repeatedly takes the label with the widest spread of counts over folds that a swap can
+    narrow: fold a (most above the ideal) and fold b (most below); among up to ``candidates``
+    seeded-random members of a with the label and of b without it, the swap that most lowers
+    Σ_f Σ_l (count − ideal)² is made. Stops when every spread is ≤ 1 or no swap lowers it.
+    """
+    L = labels.astype(np.float64)
+    ideal = L.sum(axis=0) / k
+    counts = np.stack([L[assigned == f].sum(axis=0) for f in range(k)])
+    for _ in range(max_swaps):
+        dev = counts - ideal
+        spread = dev.max(axis=0) - dev.min(axis=0)
+        for label in np.argsort(-spread, kind="stable"):
+            if spread[label] <= 1.0:
+                return assigned
+            a, b = int(np.argmax(dev[:, label])), int(np.argmin(dev[:, label]))
+            out_a = _some(np.flatnonzero((assigned == a) & labels[:, label]), candidates, rng)
+            out_b = _some(np.flatnonzero((assigned == b) & ~labels[:, label]), candidates, rng)
+            delta = L[out_b][None, :, :] - L[out_a][:, None, :]  # net change of fold a
+            change = 2.0 * delta @ (dev[a] - dev[b]) + 2.0 * np.sum(delta * delta, axis=2)
+            i, j = np.unravel_index(int(np.argmin(change)), change.shape)
+            if change[i, j] < 0.0:
+                assigned[out_a[i]], assigned[out_b[j]] = b, a
+                counts[a] += delta[i, j]
+                counts[b] -= delta[i, j]
+                break
+        else:
+            return assigned
+    return assigned
+
+
+def _some(rows: np.ndarray, size: int, rng) -> np.ndarray:
+    """``rows``, or a seeded random ``size`` of them when there are more."""
+    return rng.choice(rows, size, replace=False) if rows.size > size else rows
+
+
+def inner_validation(Y: np.ndarray, folds: np.ndarray, k_inner: int, seed: int) -> np.ndarray:
+    """bool (n,): the inner-validation samples, 1/``k_inner`` of each outer fold.
+
+    Each outer fold g is split on its own (:func:`multilabel_stratified_folds` on its samples'
+    labels, seed (seed, g)) and its part 0 validates. The training set of fold f thus gets an
+    inner split stratified for every disease, and nothing about fold f's samples decides it.
+    """
+    Y = np.atleast_2d(np.asarray(Y, dtype=np.float64).T).T
+    flag = np.zeros(Y.shape[0], dtype=bool)
+    for g in sorted(int(f) for f in np.unique(folds) if f >= 0):
+        members = np.flatnonzero(folds == g)
+        fold_seed = int(np.random.SeedSequence([seed, g]).generate_state(1)[0])
+        inner = multilabel_stratified_folds(Y[members], k_inner, fold_seed,
+                                            np.ones(members.size, dtype=bool))
+        flag[members] = inner == 0
+    return flag
 
 
 @dataclass(frozen=True)
@@ -80,32 +198,73 @@ def training_gwas(
     y_train: float64 (k,) 0/1/NaN and covariates_train: float64 (k, c), rows in ``train_idx``
     order. Raises InputError if the null model has no cases, no controls or does not converge.
     """
+    gwas = training_gwas_all(packed, n_samples, train_idx, np.asarray(y_train)[:, None],
+                             covariates_train)[0]
+    if gwas is None:
+        raise InputError(
+            "training null model not fitted (no cases, no controls, or no convergence): check "
+            "the phenotype and covariates of this fold"
+        )
+    return gwas
+
+
+def training_gwas_all(
+    packed: np.ndarray,
+    n_samples: int,
+    train_idx: np.ndarray,
+    Y_train: np.ndarray,
+    covariates_train: np.ndarray,
+) -> list[TrainingGwas | None]:
+    """:func:`training_gwas` for d diseases in one pass over the genotypes.
+
+    Y_train: float64 (k, d) 0/1/NaN, rows in ``train_idx`` order. Returns one
+    :class:`TrainingGwas` per disease, None where the null model did not fit.
+    """
     packed = checked_packed(packed, n_samples)
     train_idx = np.ascontiguousarray(train_idx, dtype=np.int64)
-    models = fit_null_models(covariates_train, np.asarray(y_train, dtype=np.float64)[:, None])
-    model = models[0]
-    if not model.converged:
-        raise InputError(
-            f"training null model not fitted ({model.n_cases} cases, {model.n_controls} "
-            "controls, or no convergence): check the phenotype and covariates of this fold"
-        )
+    models = fit_null_models(covariates_train, np.asarray(Y_train, dtype=np.float64))
     prep = prepare_score(models.X, models.R, models.W)
-    m = packed.shape[0]
-    U = np.empty(m)
-    V = np.empty(m)
+    m, d = packed.shape[0], len(models)
+    U = np.empty((m, d))
+    V = np.empty((m, d))
     mean = np.empty(m)
     sd = np.empty(m)
     for s in range(0, m, CHUNK_VARIANTS):
         e = min(s + CHUNK_VARIANTS, m)
         G = dosages_mean_imputed(packed[s:e], n_samples, train_idx)
-        u, v = score_statistics(G, prep)
-        U[s:e], V[s:e] = u[:, 0], v[:, 0]
+        U[s:e], V[s:e] = score_statistics(G, prep)
         mean[s:e] = G.mean(axis=1)
         sd[s:e] = G.std(axis=1)
     res = score_test_results(U, V)
     z = np.where(res["testable"], U / np.sqrt(np.where(res["testable"], V, 1.0)), np.nan)
-    n = model.n_cases + model.n_controls
-    return TrainingGwas(z, res["p"], res["beta"], res["testable"], mean, sd, n)
+    return [
+        TrainingGwas(z[:, k], res["p"][:, k], res["beta"][:, k], res["testable"][:, k], mean,
+                     sd, model.n_cases + model.n_controls) if model.converged else None
+        for k, model in enumerate(models)
+    ]
+
+
+def grid_scores(
+    packed: np.ndarray,
+    n_samples: int,
+    sample_idx: np.ndarray,
+    W: np.ndarray,
+    fill: np.ndarray,
+) -> np.ndarray:
+    """Scores of many weight vectors in one pass: float64 (k, g) for W: float64 (m, g).
+
+    Missing dosages are imputed to ``fill`` (m,) (contribute 0 after centring). Only variants
+    with a nonzero weight in some column are decoded.
+    """
+    packed = checked_packed(packed, n_samples)
+    sample_idx = np.asarray(sample_idx, dtype=np.int64)
+    fill = np.asarray(fill, dtype=np.float64)
+    used = np.flatnonzero(np.any(W != 0.0, axis=1))
+    S = np.zeros((sample_idx.size, W.shape[1]))
+    for s in range(0, used.size, CHUNK_VARIANTS):
+        rows = used[s : s + CHUNK_VARIANTS]
+        S += centred_dosages(packed, n_samples, rows, sample_idx, fill).T @ W[rows]
+    return S
 
 
 def score_samples(
@@ -115,32 +274,25 @@ def score_samples(
     weights: np.ndarray,
     fill: np.ndarray,
 ) -> np.ndarray:
-    """Σ_j weights_j · (dosage_ij − fill_j) for the samples ``sample_idx``.
+    """Σ_j weights_j · (dosage_ij − fill_j) for the samples ``sample_idx``: float64 (k,).
 
     weights, fill: float64 (m,); a missing dosage is imputed to ``fill_j`` (the training mean),
-    so it contributes 0. Only variants with a nonzero weight are decoded. Returns float64 (k,).
+    so it contributes 0 (:func:`grid_scores` with one column).
     """
-    packed = checked_packed(packed, n_samples)
-    sample_idx = np.asarray(sample_idx, dtype=np.int64)
     weights = np.asarray(weights, dtype=np.float64)
-    fill = np.asarray(fill, dtype=np.float64)
-    used = np.flatnonzero(weights != 0.0)
-    score = np.zeros(sample_idx.size)
-    for s in range(0, used.size, CHUNK_VARIANTS):
-        rows = used[s : s + CHUNK_VARIANTS]
-        dosage = unpack_dosages(packed[rows], n_samples)[:, sample_idx]
-        centred = np.where(dosage >= 0, dosage - fill[rows, None], 0.0)
-        score += weights[rows] @ centred
-    return score
+    return grid_scores(packed, n_samples, sample_idx, weights[:, None], fill)[:, 0]
 
 
 @dataclass(frozen=True)
 class TrainingSet:
-    """What a method may see in one fold: training samples only.
+    """What a method may see in one fold for one disease: training samples only.
 
     packed / n_samples / contig / pos: all variants (contig any dtype, pos int64 (m,));
     train_idx: int64 (k,) sorted training sample indices (read genotypes only there);
     y, covariates: training rows only; gwas: :class:`TrainingGwas` on them; seed: int.
+    inner_val: bool (k,) inner-validation rows of the training set, and inner_gwas the GWAS on
+    the other training rows (None: the method splits on its own); shared: a cache that the
+    training sets of one fold share across diseases (e.g. LD of the training samples).
     """
 
     packed: np.ndarray
@@ -152,6 +304,9 @@ class TrainingSet:
     covariates: np.ndarray
     gwas: TrainingGwas
     seed: int
+    inner_val: np.ndarray | None = None
+    inner_gwas: TrainingGwas | None = None
+    shared: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -166,16 +321,50 @@ class MethodResult:
 
 Builder = Callable[[TrainingSet], MethodResult]
 
+NULL_FAILED = "training null model not fitted (too few cases or controls, or no convergence)"
+
 
 @dataclass(frozen=True)
 class CrossValidatedScores:
-    """scores: method → float64 (n,) held-out score (NaN outside scored folds or where the
-    method emitted nothing); results: method → one :class:`MethodResult` per fold;
-    gwas: one :class:`TrainingGwas` per fold."""
+    """One disease: scores: method → float64 (n,) held-out score (NaN outside scored folds or
+    where the method emitted nothing); results: method → one :class:`MethodResult` per fold;
+    gwas: one :class:`TrainingGwas` per fold (None where the null model did not fit)."""
 
     scores: dict[str, np.ndarray]
     results: dict[str, list[MethodResult]]
-    gwas: list[TrainingGwas]
+    gwas: list[TrainingGwas | None]
+
+
+def fold_training_sets(
+    packed: np.ndarray,
+    n_samples: int,
+    contig: np.ndarray,
+    pos: np.ndarray,
+    Y: np.ndarray,
+    covariates: np.ndarray,
+    train_idx: np.ndarray,
+    inner_val: np.ndarray | None,
+    seeds: list[int],
+) -> list[TrainingSet | None]:
+    """One :class:`TrainingSet` per disease (None where a null model did not fit) for the
+    training samples ``train_idx``, from two batched GWAS: all training samples, and those not
+    in ``inner_val`` (bool (n,); None: no inner split, one GWAS). Y: float64 (n, d);
+    covariates: (n, c); seeds: one per disease."""
+    d = Y.shape[1]
+    gwas = training_gwas_all(packed, n_samples, train_idx, Y[train_idx], covariates[train_idx])
+    inner, val = [None] * d, None
+    if inner_val is not None:
+        val = inner_val[train_idx]
+        fit_idx = train_idx[~val]
+        inner = training_gwas_all(packed, n_samples, fit_idx, Y[fit_idx], covariates[fit_idx])
+    shared: dict = {}
+    contig, pos = np.asarray(contig), np.asarray(pos, dtype=np.int64)
+    return [
+        TrainingSet(packed, n_samples, contig, pos, train_idx, Y[train_idx, k],
+                    covariates[train_idx], gwas[k], seeds[k], val, inner[k], shared)
+        if gwas[k] is not None and (val is None or inner[k] is not None) else None
+        for k in range(d)
+    ]
 
 
 def cross_validated_scores(
@@ -189,45 +378,58 @@ def cross_validated_scores(
     builders: Mapping[str, Builder],
     seed: int = 0,
     fold_ids: list[int] | None = None,
-) -> CrossValidatedScores:
-    """For each fold: training GWAS, each builder's weights, held-out scores.
+    inner_k: int = 5,
+    inner_val: np.ndarray | None = None,
+) -> CrossValidatedScores | list[CrossValidatedScores]:
+    """For each fold: batched training GWAS, each builder's weights per disease, held-out scores.
 
-    folds: int (n,) from :func:`stratified_folds` (-1 = never used); fold_ids: the folds to run
-    (default all). Training samples of fold f are those with folds ∉ {f, -1}.
+    y: (n,) one disease, or (n, d) several (then one result per disease is returned);
+    folds: int (n,) from :func:`multilabel_stratified_folds` or :func:`stratified_folds`
+    (-1 = never used); fold_ids: the folds to run (default all). Training samples of fold f are
+    those with folds ∉ {f, -1}; those in ``inner_val`` (bool (n,); default
+    :func:`inner_validation` with ``inner_k``) validate tuning. Held-out scores of all diseases
+    and methods come from one pass per fold.
     """
     packed = checked_packed(packed, n_samples)
-    y = np.asarray(y, dtype=np.float64)
+    Y = np.asarray(y, dtype=np.float64)
+    Y2 = Y[:, None] if Y.ndim == 1 else Y
     covariates = np.asarray(covariates, dtype=np.float64)
     if covariates.ndim == 1:
         covariates = covariates[:, None]
     folds = np.asarray(folds)
     if fold_ids is None:
         fold_ids = sorted(int(f) for f in np.unique(folds) if f >= 0)
-    scores = {name: np.full(n_samples, np.nan) for name in builders}
-    results: dict[str, list[MethodResult]] = {name: [] for name in builders}
-    gwas_list = []
+    if inner_val is None:
+        inner_val = inner_validation(Y2, folds, inner_k, seed)
+    d = Y2.shape[1]
+    out = [CrossValidatedScores({name: np.full(n_samples, np.nan) for name in builders},
+                                {name: [] for name in builders}, []) for _ in range(d)]
     for f in fold_ids:
         train_idx = np.flatnonzero((folds >= 0) & (folds != f))
         test_idx = np.flatnonzero(folds == f)
-        gwas = training_gwas(packed, n_samples, train_idx, y[train_idx], covariates[train_idx])
-        gwas_list.append(gwas)
-        fold_seed = int(np.random.SeedSequence([seed, f]).generate_state(1)[0])
-        train = TrainingSet(
-            packed,
-            n_samples,
-            np.asarray(contig),
-            np.asarray(pos, dtype=np.int64),
-            train_idx,
-            y[train_idx],
-            covariates[train_idx],
-            gwas,
-            fold_seed,
-        )
-        for name, build in builders.items():
-            result = build(train)
-            results[name].append(result)
-            if result.weights is not None:
-                scores[name][test_idx] = score_samples(
-                    packed, n_samples, test_idx, result.weights, gwas.mean
-                )
-    return CrossValidatedScores(scores, results, gwas_list)
+        seeds = [int(np.random.SeedSequence([seed, f, k]).generate_state(1)[0])
+                 for k in range(d)]
+        sets = fold_training_sets(packed, n_samples, contig, pos, Y2, covariates, train_idx,
+                                  inner_val, seeds)
+        columns = []
+        for k, train in enumerate(sets):
+            out[k].gwas.append(None if train is None else train.gwas)
+            for name, build in builders.items():
+                result = MethodResult(None, NULL_FAILED) if train is None else build(train)
+                out[k].results[name].append(result)
+                if result.weights is not None:
+                    columns.append((k, name, result.weights))
+        _score_held_out(packed, n_samples, test_idx, columns, sets, out)
+    return out[0] if Y.ndim == 1 else out
+
+
+def _score_held_out(packed, n_samples, test_idx, columns, sets, out) -> None:
+    """Score ``test_idx`` with every (disease, method, weights) of ``columns`` in one pass,
+    missing dosages at the training mean (the same for every disease), into ``out``."""
+    if not columns:
+        return
+    fill = next(train for train in sets if train is not None).gwas.mean
+    S = grid_scores(packed, n_samples, test_idx, np.column_stack([w for _, _, w in columns]),
+                    fill)
+    for c, (k, name, _) in enumerate(columns):
+        out[k].scores[name][test_idx] = S[:, c]

@@ -1,20 +1,33 @@
-"""In-cohort scores for one disease: cross-validated C+T and LDpred2-auto, evaluated, exported.
+"""In-cohort scores for every disease at once: cross-validated C+T and LDpred2-auto, evaluated,
+exported.
 
 Genotypes: QC-passed autosomal variants with MAF ≥ ``min_maf`` (variant_qc.tsv, kept samples),
 held as the chunks' packed .bed rows, uint8 (m, ceil(n_fam / 4)): memory is m × n / 4 bytes.
-Samples outside qc/keep.txt, or with a missing phenotype, covariate or PC, get fold -1 and are
-never read. Covariates of the training GWAS and of the evaluation are ``covariates`` + PCs.
+*Eligible* samples are in qc/keep.txt and the phenotype sheet with every covariate and PC
+present; the others are never read. A disease's phenotype may still be missing for an eligible
+sample: that sample then enters the LD of its training folds but not that disease's GWAS or
+evaluation. Covariates of the training GWAS and of the evaluation are ``covariates`` + PCs.
 
-Files written by :func:`build_incohort` (``d`` = disease, under ``out_dir``):
-- ``<d>.performance.tsv`` (shareable): :data:`cohortgen.prs.stage.PERFORMANCE_COLUMNS`, one row
-  per method (``incohort_ct``, ``incohort_ldpred2``) on the held-out scores of all folds.
-- ``<d>.scores.tsv.gz`` (private): sample_id, fold, held-out score per method.
-- ``<d>_ldpred2.txt.gz``: PGS Catalog v2.0 scoring file of LDpred2-auto refitted on all usable
-  kept samples (weights per ALT allele); header-only when no score is emitted.
-A method that emits no score in some fold (no converged LDpred2 chain) is not evaluated: its row
-holds the status. A disease with fewer than ``min_cases`` cases or controls gets status rows.
+Three steps, each one job, so the folds run in parallel:
+
+1. :func:`assign_folds` writes ``folds.tsv`` (private): sample_id, fold (1..k), inner (1 for
+   the inner-validation part that tunes C+T), one assignment stratified for every disease.
+2. :func:`run_fold` runs one fold for every disease (one batched training GWAS, one LD, then C+T
+   and LDpred2-auto per disease) and writes ``fold<f>.npz`` (private: held-out scores and each
+   method's status); fold 0 is the refit of LDpred2-auto on all eligible samples (weights).
+3. :func:`evaluate_all` writes per disease ``d`` under ``out_dir``:
+   - ``<d>.performance.tsv`` (shareable): :data:`cohortgen.prs.stage.PERFORMANCE_COLUMNS`, one
+     row per method (``incohort_ct``, ``incohort_ldpred2``) on the held-out scores of all folds;
+   - ``<d>.scores.tsv.gz`` (private): sample_id, fold, held-out score per method;
+   - ``<d>_ldpred2.txt.gz``: PGS Catalog v2.0 scoring file of the refit (weights per ALT allele
+     on the observed 0/1 scale, ``weight_type=NR``); header-only when no score is emitted;
+   and the concatenated table ``performance``.
+A method that emits no score in some fold (no converged LDpred2 chain, a null model that did not
+fit) is not evaluated: its row holds the status. A disease with fewer than ``max(min_cases, k)``
+cases or controls among eligible samples is skipped in every step (status rows).
 """
 
+import io
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,19 +35,20 @@ from pathlib import Path
 import numba
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from cohortgen.errors import InputError
-from cohortgen.io.bed import read_bed
-from cohortgen.io.files import read_tsv, write_tsv
+from cohortgen.io.bed import read_bed, read_fam
+from cohortgen.io.files import read_tsv, write_bytes_atomic, write_tsv
 from cohortgen.io.phenotypes import read_phenotypes
 from cohortgen.io.scorefile import write_scoring_file
-from cohortgen.prs.cplust import cplust_builder
+from cohortgen.prs.cplust import INNER_K, cplust_builder
 from cohortgen.prs.evaluate import evaluate_score
 from cohortgen.prs.folds import (
-    TrainingSet,
     cross_validated_scores,
-    stratified_folds,
-    training_gwas,
+    fold_training_sets,
+    inner_validation,
+    multilabel_stratified_folds,
 )
 from cohortgen.prs.ldpred import ldpred_builder, ldpred_weights
 from cohortgen.prs.stage import (
@@ -50,18 +64,20 @@ from cohortgen.qc.keep import read_keep, sample_mask
 
 METHODS = {"ct": "incohort_ct", "ldpred2": "incohort_ldpred2"}
 AUTOSOMES = {str(c) for c in range(1, 23)}
+REFIT = 0
+"""Fold number of the all-sample LDpred2-auto refit in :func:`run_fold`."""
 
 
 @dataclass(frozen=True)
-class Genotypes:
-    """packed: uint8 (m, ceil(n / 4)) .bed rows; n_samples: n (.fam order); sample_ids: (n,)
-    str; kept: bool (n,) in qc/keep.txt; variants: chrom, pos, ref, alt, alt_freq per row."""
+class Cohort:
+    """sample_ids: (n,) str in .fam order; Y: float64 (n, d) 0/1, NaN = missing or not
+    eligible; design: float64 (n, c + PCs), 0 where not eligible; eligible: bool (n,)."""
 
-    packed: np.ndarray
-    n_samples: int
     sample_ids: list[str]
-    kept: np.ndarray
-    variants: pd.DataFrame
+    diseases: list[str]
+    Y: np.ndarray
+    design: np.ndarray
+    eligible: np.ndarray
 
 
 def selected_variants(variant_qc_paths: list[Path], min_maf: float) -> pd.DataFrame:
@@ -72,38 +88,69 @@ def selected_variants(variant_qc_paths: list[Path], min_maf: float) -> pd.DataFr
     return variants.loc[use].reset_index(drop=True)
 
 
-def load_genotypes(bfiles: list[Path], variant_qc_paths: list[Path], keep_txt: Path,
-                   min_maf: float) -> Genotypes:
-    """The selected variants' packed rows of every chunk, stacked in chunk order."""
-    variants = selected_variants(variant_qc_paths, min_maf)
-    blocks, fam = [], None
+def load_genotypes(bfiles: list[Path], variants: pd.DataFrame) -> np.ndarray:
+    """The ``variants``' packed rows of every chunk, stacked in chunk order: uint8 (m, bytes)."""
+    blocks = []
     for chunk, prefix in enumerate(bfiles):
-        packed, _, fam = read_bed(Path(prefix))
+        packed, _, _ = read_bed(Path(prefix))
         rows = variants.loc[variants["chunk"] == chunk, "row"].to_numpy()
         blocks.append(np.asarray(packed[rows]))
-    ids = fam["iid"].astype(str).tolist()
-    packed = np.ascontiguousarray(np.concatenate(blocks))
-    return Genotypes(packed, len(ids), ids, sample_mask(ids, read_keep(keep_txt)), variants)
+    return np.ascontiguousarray(np.concatenate(blocks))
 
 
-def sample_design(geno: Genotypes, phenotypes: Path, disease: str, covariates: list[str],
-                  pcs_tsv: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(y float64 (n,) with NaN where unusable, design float64 (n, c + PCs), 0 where unusable)."""
-    sheet = read_phenotypes(Path(phenotypes), [disease], covariates)
-    kept_ids = [s for s, k in zip(geno.sample_ids, geno.kept, strict=True) if k]
+def load_cohort(fam_prefix: Path, keep_txt: Path, phenotypes: Path, diseases: list[str],
+                covariates: list[str], pcs_tsv: Path) -> Cohort:
+    """Phenotypes and design of the .fam samples (see :class:`Cohort`)."""
+    ids = read_fam(Path(f"{fam_prefix}.fam"))["iid"].astype(str).tolist()
+    kept = sample_mask(ids, read_keep(keep_txt))
+    sheet = read_phenotypes(Path(phenotypes), diseases, covariates)
+    kept_ids = [s for s, k in zip(ids, kept, strict=True) if k]
     pcs = _pcs_of(pcs_tsv, kept_ids)
-    y = np.full(geno.n_samples, np.nan)
-    design = np.zeros((geno.n_samples, len(covariates) + pcs.shape[1]))
-    rows = np.flatnonzero(geno.kept)
+    rows = np.flatnonzero(kept)
     in_sheet = np.array([s in sheet.index for s in kept_ids], dtype=bool)
-    ids = [s for s, ok in zip(kept_ids, in_sheet, strict=True) if ok]
-    y[rows[in_sheet]] = sheet.loc[ids, disease].to_numpy(float)
+    listed = [s for s, ok in zip(kept_ids, in_sheet, strict=True) if ok]
+    Y = np.full((len(ids), len(diseases)), np.nan)
+    design = np.zeros((len(ids), len(covariates) + pcs.shape[1]))
+    Y[rows[in_sheet]] = sheet.loc[listed, diseases].to_numpy(float)
     design[rows[in_sheet]] = np.column_stack(
-        [sheet.loc[ids, covariates].to_numpy(float), pcs[in_sheet]])
-    usable = np.isfinite(y) & np.all(np.isfinite(design), axis=1)
-    y[~usable] = np.nan
-    design[~usable] = 0.0
-    return y, design
+        [sheet.loc[listed, covariates].to_numpy(float), pcs[in_sheet]])
+    eligible = np.zeros(len(ids), dtype=bool)
+    eligible[rows[in_sheet]] = True
+    eligible &= np.all(np.isfinite(design), axis=1)
+    Y[~eligible] = np.nan
+    design[~eligible] = 0.0
+    return Cohort(ids, list(diseases), Y, design, eligible)
+
+
+def active_diseases(Y: np.ndarray, min_cases: int, k: int) -> np.ndarray:
+    """bool (d,): diseases with at least max(min_cases, k) cases and as many controls."""
+    counts = np.minimum(np.sum(Y == 1.0, axis=0), np.sum(Y == 0.0, axis=0))
+    return counts >= max(min_cases, k)
+
+
+def assign_folds(cohort: Cohort, k: int, seed: int, out: Path) -> pd.DataFrame:
+    """Write the private ``folds.tsv`` (module docstring) for the eligible samples."""
+    folds = multilabel_stratified_folds(cohort.Y, k, seed, cohort.eligible)
+    inner = inner_validation(cohort.Y, folds, INNER_K, seed)
+    use = cohort.eligible
+    table = pd.DataFrame({"sample_id": np.asarray(cohort.sample_ids)[use],
+                          "fold": folds[use].astype(np.int64) + 1,
+                          "inner": inner[use].astype(np.int64)})
+    write_tsv(Path(out), table, private=True)
+    print(f"folds: {k} folds of {np.bincount(folds[use]).tolist()} samples", file=sys.stderr)
+    return table
+
+
+def read_folds(folds_tsv: Path, sample_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(fold int8 (n,) 0-based, -1 = not listed; inner bool (n,)) in .fam order."""
+    table = read_tsv(Path(folds_tsv), dtype={"sample_id": str}).set_index("sample_id")
+    listed = pd.Index(sample_ids).isin(table.index)
+    folds = np.full(len(sample_ids), -1, dtype=np.int8)
+    inner = np.zeros(len(sample_ids), dtype=bool)
+    ids = [s for s, ok in zip(sample_ids, listed, strict=True) if ok]
+    folds[listed] = table.loc[ids, "fold"].to_numpy() - 1
+    inner[listed] = table.loc[ids, "inner"].to_numpy() == 1
+    return folds, inner
 
 
 def builders(options: dict) -> dict:
@@ -121,45 +168,107 @@ def ldpred_options(options: dict) -> dict:
             "num_iter": options["num_iter"], "n_threads": options["threads"]}
 
 
-def fold_status(results) -> str:
-    """"ok", or the first failing fold's status."""
-    for fold, result in enumerate(results):
-        if result.weights is None:
-            return f"FAILED: fold {fold + 1}: {result.status}"
+def write_private_npz(path: Path, **arrays) -> None:
+    """Owner-only .npz of plain arrays (no pickled objects)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    write_bytes_atomic(Path(path), buffer.getvalue(), private=True)
+
+
+def run_fold(fold: int, bfiles: list[Path], variant_qc_paths: list[Path], cohort: Cohort,
+             folds_tsv: Path, min_cases: int, seed: int, options: dict, out: Path) -> None:
+    """Fold ``fold`` (1..k) for every active disease, or the all-sample refit (``REFIT``).
+
+    Writes ``out`` (private npz): diseases (d',) active disease names; for a fold, test_ids
+    (t,), scores float64 (t, d', 2) held-out scores (NaN where none) and status (d', 2) per
+    method of :data:`METHODS`; for the refit, weights float64 (m, d') (0 where none) and
+    status (d',). Options as :func:`builders`, plus folds and min_maf.
+    """
+    numba.set_num_threads(max(1, min(options["threads"], numba.config.NUMBA_NUM_THREADS)))
+    folds, inner = read_folds(folds_tsv, cohort.sample_ids)
+    active = active_diseases(cohort.Y, min_cases, options["folds"])
+    names = np.array(cohort.diseases)[active]
+    variants = selected_variants(variant_qc_paths, options["min_maf"])
+    packed = load_genotypes(bfiles, variants)
+    contig, pos = variants["chrom"].to_numpy(), variants["pos"].to_numpy(np.int64)
+    Y = cohort.Y[:, active]
+    print(f"fold {fold}: {len(variants)} variants, {names.size} diseases", file=sys.stderr)
+    if names.size == 0:
+        write_private_npz(out, diseases=names)
+        return
+    if fold == REFIT:
+        weights, status = refit_ldpred(packed, contig, pos, Y, cohort.design, folds, seed,
+                                       options)
+        write_private_npz(out, diseases=names, weights=weights, status=status)
+        return
+    cv = cross_validated_scores(packed, len(cohort.sample_ids), contig, pos, Y, cohort.design,
+                                folds, builders(options), seed, fold_ids=[fold - 1],
+                                inner_val=inner)
+    test = folds == fold - 1
+    scores = np.full((int(test.sum()), names.size, len(METHODS)), np.nan)
+    status = np.empty((names.size, len(METHODS)), dtype=object)
+    for k, result in enumerate(cv):
+        for j, method in enumerate(METHODS):
+            scores[:, k, j] = result.scores[method][test]
+            status[k, j] = result.results[method][0].status
+    write_private_npz(out, diseases=names, test_ids=np.asarray(cohort.sample_ids)[test],
+                      scores=scores, status=status.astype(str).reshape(names.size, -1))
+
+
+def refit_ldpred(packed, contig, pos, Y, design, folds, seed, options):
+    """LDpred2-auto on every eligible sample (one batched GWAS, one LD for all diseases).
+
+    Returns (weights float64 (m, d), 0 where no score is emitted; status str (d,))."""
+    train_idx = np.flatnonzero(folds >= 0)
+    refit_id = int(folds.max()) + 1  # seeds as a fold after the last (CV folds use 0..k-1)
+    seeds = [int(np.random.SeedSequence([seed, refit_id, k]).generate_state(1)[0])
+             for k in range(Y.shape[1])]
+    sets = fold_training_sets(packed, Y.shape[0], contig, pos, Y, design, train_idx, None, seeds)
+    weights = np.zeros((packed.shape[0], Y.shape[1]))
+    status = np.empty(Y.shape[1], dtype=object)
+    for k, train in enumerate(sets):
+        if train is None:
+            status[k] = "training null model not fitted"
+            continue
+        result = ldpred_weights(train, **ldpred_options(options))
+        status[k] = result.status
+        if result.weights is not None:
+            weights[:, k] = result.weights
+    return weights, status.astype(str)
+
+
+def fold_status(statuses: list[str]) -> str:
+    """"ok", or the first failing fold's status (statuses: one per fold, 1-based)."""
+    for fold, status in enumerate(statuses):
+        if status != "ok":
+            return f"FAILED: fold {fold + 1}: {status}"
     return "ok"
 
 
-def performance_rows(disease, cv, y, design, prevalence, min_cell_count) -> list[dict]:
-    """One performance row per method on its held-out scores (status row if it failed)."""
+def performance_rows(disease, scores, statuses, y, design, prevalence,
+                     min_cell_count) -> list[dict]:
+    """One performance row per method on its held-out scores (status row if it failed).
+
+    scores: method → float64 (n,); statuses: method → one status per fold."""
     rows = []
     for method, name in METHODS.items():
-        status = fold_status(cv.results[method])
+        status = fold_status(statuses[method])
         if status != "ok":
             rows.append(_status_row(disease, name, status))
             continue
-        score = cv.scores[method]
-        use = np.isfinite(score) & np.isfinite(y)
-        result = evaluate_score(score[use], y[use], design[use], prevalence)
+        use = np.isfinite(scores[method]) & np.isfinite(y)
+        with threadpool_limits(1):  # small fits: idle BLAS threads only spin
+            result = evaluate_score(scores[method][use], y[use], design[use], prevalence)
         rows.append(performance_row(disease, name, result, prevalence, min_cell_count))
     return rows
 
 
-def final_ldpred_weights(geno: Genotypes, y: np.ndarray, design: np.ndarray, seed: int,
-                         options: dict) -> tuple[np.ndarray | None, str]:
-    """LDpred2-auto refitted on every usable sample: (weights per ALT allele or None, status)."""
-    train_idx = np.flatnonzero(np.isfinite(y))
-    gwas = training_gwas(geno.packed, geno.n_samples, train_idx, y[train_idx],
-                         design[train_idx])
-    train = TrainingSet(geno.packed, geno.n_samples, geno.variants["chrom"].to_numpy(),
-                        geno.variants["pos"].to_numpy(np.int64), train_idx, y[train_idx],
-                        design[train_idx], gwas, seed)
-    result = ldpred_weights(train, **ldpred_options(options))
-    return result.weights, result.status
-
-
 def write_ldpred_scoring_file(path: Path, variants: pd.DataFrame, weights, disease: str,
                               genome_build: str) -> int:
-    """PGS Catalog file of the nonzero weights (header only for None); variants written."""
+    """PGS Catalog file of the nonzero weights (header only for None); variants written.
+
+    The weights are per-ALT-allele effects on the observed 0/1 scale (in phenotype SD units),
+    neither log-odds nor odds ratios, so ``weight_type`` is the Catalog's ``NR``."""
     weights = np.zeros(len(variants)) if weights is None else weights
     used = weights != 0.0
     table = pd.DataFrame({
@@ -168,8 +277,9 @@ def write_ldpred_scoring_file(path: Path, variants: pd.DataFrame, weights, disea
         "other_allele": variants["ref"].to_numpy()[used], "weight": weights[used],
         "effect_allele_frequency": variants["alt_freq"].to_numpy()[used]})
     header = {"pgs_id": f"INCOHORT_{disease}", "pgs_name": f"incohort_ldpred2_{disease}",
-              "trait_reported": disease, "genome_build": genome_build, "weight_type": "beta",
-              "method_name": "LDpred2-auto (cohortgen)"}
+              "trait_reported": disease, "genome_build": genome_build, "weight_type": "NR",
+              "method_name": "LDpred2-auto (cohortgen), effect per allele on the observed "
+                             "0/1 scale (phenotype SD units)"}
     write_scoring_file(Path(path), table, header)
     return int(used.sum())
 
@@ -184,65 +294,73 @@ def write_performance(path: Path, rows: list[dict], min_cell_count: int) -> pd.D
     return table
 
 
-def held_out_table(geno: Genotypes, folds: np.ndarray, scores: dict) -> pd.DataFrame:
+def held_out_table(cohort: Cohort, folds: np.ndarray, scores: dict) -> pd.DataFrame:
     """Private per-sample table: sample_id, fold (1-based), one column per method."""
     use = folds >= 0
-    table = pd.DataFrame({"sample_id": np.asarray(geno.sample_ids)[use],
+    table = pd.DataFrame({"sample_id": np.asarray(cohort.sample_ids)[use],
                           "fold": folds[use].astype(np.int64) + 1})
     for method, name in METHODS.items():
         table[name] = scores[method][use] if method in scores else np.nan
     return table
 
 
-def build_incohort(disease: str, bfiles: list[Path], variant_qc_paths: list[Path],
-                   keep_txt: Path, pcs_tsv: Path, phenotypes: Path, covariates: list[str],
-                   genome_build: str, prevalence: float | None, min_cases: int,
-                   min_cell_count: int, seed: int, options: dict, out_dir: Path) -> pd.DataFrame:
-    """Cross-validate, evaluate and export the in-cohort scores of ``disease`` (module
-    docstring); options: folds, min_maf, r2_grid, p_thresholds, n_chains, burn_in, num_iter,
-    threads. Returns the performance table."""
+def collect_folds(fold_files: list[Path], sample_ids: list[str], disease: str):
+    """(scores: method → float64 (n,), statuses: method → per-fold status) of ``disease``
+    from the fold files (in fold order)."""
+    position = {s: i for i, s in enumerate(sample_ids)}
+    scores = {method: np.full(len(sample_ids), np.nan) for method in METHODS}
+    statuses: dict[str, list[str]] = {method: [] for method in METHODS}
+    for path in fold_files:
+        with np.load(Path(path), allow_pickle=False) as data:
+            k = list(data["diseases"]).index(disease)
+            rows = np.array([position[s] for s in data["test_ids"]], dtype=np.int64)
+            for j, method in enumerate(METHODS):
+                scores[method][rows] = data["scores"][:, k, j]
+                statuses[method].append(str(data["status"][k, j]))
+    return scores, statuses
+
+
+def refit_weights(refit_file: Path, disease: str, m: int) -> tuple[np.ndarray | None, str]:
+    """(weights (m,) or None, status) of ``disease`` from the refit file."""
+    with np.load(Path(refit_file), allow_pickle=False) as data:
+        k = list(data["diseases"]).index(disease)
+        weights, status = data["weights"][:, k], str(data["status"][k])
+    if weights.shape[0] != m:
+        raise InputError(f"{refit_file}: {weights.shape[0]} weights for {m} variants; rerun "
+                         "the in-cohort refit with the current variant QC")
+    return (weights if status == "ok" else None), status
+
+
+def evaluate_all(cohort: Cohort, variant_qc_paths: list[Path], folds_tsv: Path,
+                 fold_files: list[Path], refit_file: Path, genome_build: str,
+                 prevalence: dict, min_cases: int, min_cell_count: int, options: dict,
+                 out_dir: Path, performance: Path) -> pd.DataFrame:
+    """Write every disease's files and the gathered ``performance`` table (module docstring).
+    Returns the gathered table."""
     out_dir = Path(out_dir)
-    numba.set_num_threads(max(1, min(options["threads"], numba.config.NUMBA_NUM_THREADS)))
-    geno = load_genotypes(bfiles, variant_qc_paths, keep_txt, options["min_maf"])
-    y, design = sample_design(geno, phenotypes, disease, covariates, pcs_tsv)
-    n_cases, n_controls = int(np.sum(y == 1)), int(np.sum(y == 0))
-    print(f"{disease}: {len(geno.variants)} variants, {n_cases + n_controls} samples",
-          file=sys.stderr)
-    folds = stratified_folds(y, options["folds"], seed)
-    weights = None
-    if min(n_cases, n_controls) < max(min_cases, options["folds"]):
-        status = f"SKIPPED: fewer than {min_cases} cases or controls"
-        rows = [_status_row(disease, name, status) for name in METHODS.values()]
-        scores = {}
-    else:
-        contig = geno.variants["chrom"].to_numpy()
-        pos = geno.variants["pos"].to_numpy(np.int64)
-        try:
-            cv = cross_validated_scores(geno.packed, geno.n_samples, contig, pos, y, design,
-                                        folds, builders(options), seed)
-        except InputError as exc:  # a training fold too small for its null model
-            print(f"{disease}: {exc}", file=sys.stderr)
-            status = "FAILED: a training fold's null model did not fit (too few cases or controls)"
+    folds, _ = read_folds(folds_tsv, cohort.sample_ids)
+    variants = selected_variants(variant_qc_paths, options["min_maf"])
+    active = active_diseases(cohort.Y, min_cases, options["folds"])
+    tables = []
+    for k, disease in enumerate(cohort.diseases):
+        weights, scores = None, {}
+        if not active[k]:
+            status = f"SKIPPED: fewer than {max(min_cases, options['folds'])} cases or controls"
             rows = [_status_row(disease, name, status) for name in METHODS.values()]
-            scores = {}
         else:
-            rows = performance_rows(disease, cv, y, design, prevalence, min_cell_count)
-            scores = cv.scores
-            weights, status = final_ldpred_weights(geno, y, design, seed, options)
+            scores, statuses = collect_folds(fold_files, cohort.sample_ids, disease)
+            rows = performance_rows(disease, scores, statuses, cohort.Y[:, k], cohort.design,
+                                    prevalence.get(disease), min_cell_count)
+            weights, status = refit_weights(refit_file, disease, len(variants))
             if weights is None:
                 rows[-1]["status"] = f"{rows[-1]['status']}; final refit: {status}, no scoring file"
-    n_used = write_ldpred_scoring_file(out_dir / f"{disease}_ldpred2.txt.gz", geno.variants,
-                                       weights, disease, genome_build)
-    print(f"{disease}: LDpred2-auto scoring file with {n_used} variants", file=sys.stderr)
-    write_private_tsv_gz(out_dir / f"{disease}.scores.tsv.gz",
-                         held_out_table(geno, folds, scores))
-    return write_performance(out_dir / f"{disease}.performance.tsv", rows, min_cell_count)
-
-
-def gather_performance(tables: list[Path], out: Path) -> pd.DataFrame:
-    """Concatenate per-disease performance tables (in the given order) into ``out``."""
-    frames = [read_tsv(Path(p), dtype=str) for p in tables]
-    table = (pd.concat(frames, ignore_index=True) if frames
-             else pd.DataFrame(columns=list(PERFORMANCE_COLUMNS)))
-    write_tsv(Path(out), table[list(PERFORMANCE_COLUMNS)])
+        n_used = write_ldpred_scoring_file(out_dir / f"{disease}_ldpred2.txt.gz", variants,
+                                           weights, disease, genome_build)
+        print(f"{disease}: LDpred2-auto scoring file with {n_used} variants", file=sys.stderr)
+        write_private_tsv_gz(out_dir / f"{disease}.scores.tsv.gz",
+                             held_out_table(cohort, folds, scores))
+        tables.append(write_performance(out_dir / f"{disease}.performance.tsv", rows,
+                                        min_cell_count))
+    table = pd.concat(tables, ignore_index=True)
+    write_tsv(Path(performance), table, float_format="%.6g")
     return table

@@ -200,21 +200,22 @@ def ldpred_weights(
     window_bp: int | None = None,
     **options,
 ) -> MethodResult:
-    """LDpred2-auto per-allele weights from a training fold (LD from training samples only).
+    """LDpred2-auto per-allele weights from a training fold (LD from training samples only,
+    float32, computed once per fold: cached in ``train.shared``).
 
     Options go to :func:`ldpred2_auto` (``seed`` defaults to the fold seed). Returns a
     :class:`MethodResult` with weights None and a "no converged chain" status when every chain
     fails; details hold the :class:`LDpredAutoResult`.
     """
-    bounds = block_bounds(train.contig, max_block_variants)
-    corr, offsets, _, sd = block_correlations(
-        train.packed,
-        train.n_samples,
-        train.train_idx,
-        bounds,
-        pos=train.pos,
-        window_bp=window_bp,
-    )
+    key = ("ld", max_block_variants, window_bp)
+    if key not in train.shared:  # one LD per fold, shared by every disease's training set
+        bounds = block_bounds(train.contig, max_block_variants)
+        corr, offsets, _, sd = block_correlations(
+            train.packed, train.n_samples, train.train_idx, bounds, pos=train.pos,
+            window_bp=window_bp, dtype=np.float32,
+        )
+        train.shared[key] = (bounds, corr, offsets, sd)
+    bounds, corr, offsets, sd = train.shared[key]
     gwas = train.gwas
     beta_hat = standardized_marginal_effects(gwas.z, gwas.n)
     options.setdefault("seed", train.seed)
