@@ -20,6 +20,7 @@
 #   prs/match/<score>.json           published-score match log: counts per match status
 #   prs/scores/<score>.tsv.gz        per-sample SUM, AVG, Z_norm1, Z_norm2 (private)
 #   prs/performance.tsv, deciles.tsv per disease and score: AUC, OR/SD, R2 (shareable)
+#   prs/incohort/folds.tsv           cross-validation fold per sample, shared by diseases (private)
 #   prs/incohort/<disease>.*         in-cohort C+T / LDpred2-auto: performance, held-out scores
 #                                    (private), LDpred2-auto PGS Catalog scoring file
 #   prs/incohort_performance.tsv     in-cohort performance, all diseases (shareable)
