@@ -1,11 +1,15 @@
 """Per-job start-up cost: wall time of CLI stages with a cold vs a warm Numba cache.
 
 Every Snakemake job is a fresh process, so import and compile time count once per job.
-Usage: python bench/bench_startup.py [n_samples] [n_variants]
-Prints one row per stage: cold-cache seconds (compile included), warm-cache seconds.
+Usage: python bench/bench_startup.py [n_samples] [n_variants] [warm_runs]
+Prints one row per stage: cold-cache seconds (compile included) and warm-cache seconds (median of
+``warm_runs`` runs, default 5), each as wall time and CPU time (user + system of the child
+process: steadier than wall time on a shared machine).
 """
 
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,15 +43,27 @@ def write_random_bed(prefix: Path, n_samples: int, n_variants: int, seed: int = 
     return sheet
 
 
-def timed(command: list[str], env: dict) -> float:
+def timed(command: list[str], env: dict) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one run of ``command``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(command, check=True, env=env, capture_output=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def cold_and_warm(command: list[str], env: dict, warm_runs: int) -> tuple[tuple, tuple]:
+    """Timings of a first run (cold Numba cache) and the medians of ``warm_runs`` later runs."""
+    cold = timed(command, env)
+    warm = [timed(command, env) for _ in range(warm_runs)]
+    return cold, tuple(statistics.median(values) for values in zip(*warm, strict=True))
 
 
 def main() -> None:
     n_samples = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     n_variants = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
+    warm_runs = int(sys.argv[3]) if len(sys.argv) > 3 else 5
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         prefix = tmp / "g"
@@ -58,11 +74,11 @@ def main() -> None:
                  "--phenotypes", str(sheet), "--genome-build", "GRCh38", "--variants",
                  str(tmp / "v.tsv"), "--sample-partials", str(tmp / "p.npz")]
         help_only = [str(BIN / "cohortgen"), "--help"]
-        rows = [("cohortgen --help (imports only)", timed(help_only, env), timed(help_only, env)),
-                (f"variant-stats {n_samples}x{n_variants}", timed(stage, env), timed(stage, env))]
-    print(f"{'stage':45s} {'cold_s':>8s} {'warm_s':>8s}")
+        rows = [("cohortgen --help (imports only)", *cold_and_warm(help_only, env, warm_runs)),
+                (f"variant-stats {n_samples}x{n_variants}", *cold_and_warm(stage, env, warm_runs))]
+    print(f"{'stage':45s} {'cold_s':>8s} {'cold_cpu':>8s} {'warm_s':>8s} {'warm_cpu':>8s}")
     for name, cold, warm in rows:
-        print(f"{name:45s} {cold:8.2f} {warm:8.2f}")
+        print(f"{name:45s} {cold[0]:8.2f} {cold[1]:8.2f} {warm[0]:8.2f} {warm[1]:8.2f}")
 
 
 if __name__ == "__main__":

@@ -164,3 +164,89 @@ def test_write_bed__missing_dosage_survives(tmp_path):
     write_bed(tmp_path / "c", pack_dosages(dosage), bim, fam)
     packed, _, _ = read_bed(tmp_path / "c")
     assert (unpack_dosages(packed, 3) == MISSING).all()
+
+
+def test_read_bed__copy_on_write_map(tmp_path):
+    dosage, bim, fam = small_fileset(n_variants=8, n_samples=9)
+    write_bed(tmp_path / "c", pack_dosages(dosage), bim, fam)
+    before = (tmp_path / "c.bed").read_bytes()
+    packed, _, _ = read_bed(tmp_path / "c")
+    assert packed.flags.writeable
+    assert packed.flags.c_contiguous
+    assert type(packed) is np.ndarray
+    packed[:] = 0
+    assert (tmp_path / "c.bed").read_bytes() == before
+    np.testing.assert_array_equal(unpack_dosages(read_bed(tmp_path / "c")[0], 9), dosage)
+
+
+def test_read_bed__no_variants(tmp_path):
+    dosage, bim, fam = small_fileset(n_variants=1, n_samples=5)
+    write_bed(tmp_path / "c", pack_dosages(dosage[:0]), bim.iloc[:0], fam)
+    packed, bim_read, fam_read = read_bed(tmp_path / "c")
+    assert packed.shape == (0, 2)
+    assert (len(bim_read), len(fam_read)) == (0, 5)
+
+
+def pandas_table(path, columns):
+    """Reference reader: pandas' whitespace-separated parser, every field a string."""
+    table = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, na_filter=False)
+    table.columns = list(columns)
+    return table
+
+
+ODD_BIM_TEXTS = {
+    "plain": "1\trs1\t0\t10\tA\tG\n2\trs2\t0.5\t20\tC\tT\n",
+    "odd_ids": ("01  0001 \t0\t12345\tT\tNA\n  X\tchr1:5:A:G\t1e-3\t1e3\t-\tnan\n\n\n"
+                "chr1_KI270706v1_random\té_id\t+0\t+7\tAT\t<DEL>"),
+    "crlf": "1 rs1 0 10 A G\r\n1 rs2 0 20 A G\r\n",
+    "quotes": '1 "rs1" 0 10 A G\n',
+    "vertical_tab": "1 rs\x0b1 0 10 A G\n",
+    "no_break_space": "1 rs\xa01 0 10 A G\n",
+    "byte_order_mark": "\ufeff1 rs1 0 10 A G\n",
+    "trailing_space": "1 rs1 0 10 A G   \n",
+    "big_numbers": "1 rs1 1.0000000000000002 9007199254740993 A G\n",
+}
+
+
+@pytest.mark.parametrize("name", ODD_BIM_TEXTS)
+def test_read_bim__matches_pandas_parser(tmp_path, name):
+    path = tmp_path / "x.bim"
+    path.write_bytes(ODD_BIM_TEXTS[name].encode())
+    expected = pandas_table(path, BIM_COLUMNS)
+    expected["cm"] = pd.to_numeric(expected["cm"]).astype(np.float64)
+    expected["pos"] = pd.to_numeric(expected["pos"]).astype(np.int64)
+    pd.testing.assert_frame_equal(read_bim(path), expected)
+
+
+def test_read_fam__matches_pandas_parser(tmp_path):
+    path = tmp_path / "x.fam"
+    path.write_text("00123 00123 0 0 1 -9\n\tNA 007 00123 0 +2 NA \n\nf-1 i.1 0 0 0 1.5\n")
+    expected = pandas_table(path, FAM_COLUMNS)
+    expected["sex"] = pd.to_numeric(expected["sex"]).astype(np.int64)
+    pd.testing.assert_frame_equal(read_fam(path), expected)
+
+
+@pytest.mark.parametrize("text", ["", "\n \n"])
+def test_read_bim__empty_file(tmp_path, text):
+    path = tmp_path / "x.bim"
+    path.write_text(text)
+    bim = read_bim(path)
+    assert list(bim.columns) == list(BIM_COLUMNS)
+    assert len(bim) == 0
+    assert (bim["pos"].dtype, bim["cm"].dtype) == (np.int64, np.float64)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("1 rs1 0 10 A G\n1 rs2 0 20 A G X\n", "line 2: 7 fields"),
+    ("1 rs1 0 10 A\n1 rs2 0 20 A G\n", "line 1: 5 fields"),
+    ('1 "rs1" 0 10 A\n', "line 1: 5 fields"),
+    ("1 rs1 0 10 A G\n1 rs2 0 1_0 A G\n", "line 2: column pos is '1_0'"),
+    ("1 rs1 0 10.5 A G\n", "line 1: column pos is '10.5', expected a whole number"),
+    ("1 rs1 nan 10 A G\n", "line 1: column cm is 'nan', expected a number"),
+])
+def test_read_bim__malformed_raises(tmp_path, text, message):
+    path = tmp_path / "x.bim"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message) as info:
+        read_bim(path)
+    assert str(path) in str(info.value)

@@ -6,6 +6,7 @@ variant (variant-major 2-bit codes, see :mod:`cohortgen.kernels.bed`). The .bim'
 always strings (``"00123"`` stays ``"00123"``).
 """
 
+import mmap
 from pathlib import Path
 
 import numpy as np
@@ -71,9 +72,10 @@ def read_bed(
     """Read a PLINK 1 fileset, or only the variant rows in ``variant_slice``.
 
     Returns (packed, bim, fam): packed uint8, shape (n_selected, ceil(n_samples / 4)), PLINK .bed
-    2-bit codes; bim rows of the selected variants (index reset); fam of all samples. Only the
-    selected rows are read from disk (memory map). Raises InputError when the magic bytes or the
-    file size do not match the .bim and .fam.
+    2-bit codes, a view of a copy-on-write memory map of the .bed (pages are read on first touch;
+    writes stay in this process and never reach the file); bim rows of the selected variants
+    (index reset); fam of all samples. Raises InputError when the magic bytes or the file size do
+    not match the .bim and .fam.
     """
     paths = fileset_paths(prefix)
     bim = read_bim(paths["bim"])
@@ -81,13 +83,19 @@ def read_bed(
     shape = (len(bim), n_bytes(len(fam)))
     _check_bed_file(paths["bed"], shape, len(fam))
     rows = variant_slice if variant_slice is not None else slice(None)
-    if shape[0] == 0 or shape[1] == 0:
-        packed = np.zeros(shape, dtype=np.uint8)[rows]
-    else:
-        mapped = np.memmap(paths["bed"], dtype=np.uint8, mode="r", offset=3, shape=shape)
-        packed = np.array(mapped[rows])
-        del mapped
+    packed = _mapped_body(paths["bed"], shape)[rows]
     return packed, bim.iloc[rows].reset_index(drop=True), fam
+
+
+def _mapped_body(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    """uint8 array of ``shape`` over the bytes after the magic of ``path``: a copy-on-write memory
+    map (writable, so Numba kernels see the same array type as for any other array; the map stays
+    open while the array or a view of it lives)."""
+    if shape[0] == 0 or shape[1] == 0:
+        return np.zeros(shape, dtype=np.uint8)
+    with path.open("rb") as handle:
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY)
+    return np.frombuffer(mapped, dtype=np.uint8, count=shape[0] * shape[1], offset=3).reshape(shape)
 
 
 def _check_bed_file(path: Path, shape: tuple[int, int], n_samples: int) -> None:
@@ -120,6 +128,38 @@ def _read_table(path: Path, columns: tuple[str, ...], dtypes: dict) -> pd.DataFr
     """Read a headerless whitespace-separated table, checking fields per line and dtypes."""
     if not path.is_file():
         raise InputError(f"{path}: file not found; check the fileset prefix")
+    text = path.read_bytes().decode("utf-8").replace("\r\n", "\n")
+    if _splits_plainly(text):
+        table = _split_table(text, path, columns)
+    else:
+        table = _csv_table(path, columns)
+    for name, dtype in dtypes.items():
+        column = pd.Series(table[name], dtype=str if dtype is str else object)
+        table[name] = column if dtype is str else _converted_column(column, dtype, path, name)
+    return pd.DataFrame(table)
+
+
+def _splits_plainly(text: str) -> bool:
+    """Whether :func:`_split_table` splits ``text`` as pandas' parser does: ASCII (no byte-order
+    mark or Unicode spaces), no quotes, no whitespace but space, tab and LF."""
+    return text.isascii() and not any(char in text for char in '"\r\x0b\x0c\x1c\x1d\x1e\x1f')
+
+
+def _split_table(text: str, path: Path, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Columns (object arrays of str) of ``text``: fields split on runs of spaces and tabs, one row
+    per non-blank line; InputError naming the first line without ``len(columns)`` fields. Line
+    ends become ``"`` tokens (``text`` holds no quote, see :func:`_splits_plainly`)."""
+    tokens = np.array((text + "\n").replace("\n", ' " ').split(), dtype=object)
+    is_end = tokens == '"'
+    lengths = np.diff(np.flatnonzero(is_end), prepend=-1) - 1
+    if (lengths[lengths > 0] != len(columns)).any():
+        _raise_field_count_error(path, columns)
+    fields = tokens[~is_end].reshape(-1, len(columns))
+    return {name: fields[:, k] for k, name in enumerate(columns)}
+
+
+def _csv_table(path: Path, columns: tuple[str, ...]) -> dict[str, pd.Series]:
+    """Columns of ``path`` read by pandas' whitespace-separated parser (quotes, CR line ends)."""
     try:
         table = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, na_filter=False, engine="c")
     except pd.errors.EmptyDataError:
@@ -129,11 +169,7 @@ def _read_table(path: Path, columns: tuple[str, ...], dtypes: dict) -> pd.DataFr
         raise
     if table.shape[1] != len(columns) or (table == "").any(axis=None):
         _raise_field_count_error(path, columns)
-    table.columns = list(columns)
-    for name, dtype in dtypes.items():
-        if dtype is not str:
-            table[name] = _converted_column(table[name], dtype, path, name)
-    return table
+    return {name: table[k] for k, name in enumerate(columns)}
 
 
 def _raise_field_count_error(path: Path, columns: tuple[str, ...]) -> None:
@@ -150,6 +186,9 @@ def _raise_field_count_error(path: Path, columns: tuple[str, ...]) -> None:
 
 def _converted_column(values: pd.Series, dtype, path: Path, name: str) -> pd.Series:
     """``values`` converted to ``dtype``; InputError naming the first bad line otherwise."""
+    plain = _plain_numbers(values, dtype)
+    if plain is not None:
+        return plain
     numeric = pd.to_numeric(values, errors="coerce")
     whole = np.issubdtype(dtype, np.integer)
     bad = numeric.isna() | ((numeric % 1 != 0) if whole else False)
@@ -161,6 +200,22 @@ def _converted_column(values: pd.Series, dtype, path: Path, name: str) -> pd.Ser
             "fix the file"
         )
     return numeric.astype(dtype)
+
+
+def _plain_numbers(values: pd.Series, dtype) -> pd.Series | None:
+    """``values`` parsed by NumPy when that agrees with ``pd.to_numeric`` (ASCII decimal numbers
+    without ``_`` separators, finite); None when the text needs pandas' parsing or is bad."""
+    strings = values.to_numpy(dtype=object)
+    text = "".join(strings)
+    if not text.isascii() or "_" in text:
+        return None
+    try:
+        numbers = strings.astype(dtype)
+    except (ValueError, OverflowError):
+        return None
+    if dtype is np.float64 and not np.isfinite(numbers).all():
+        return None
+    return pd.Series(numbers, index=values.index)
 
 
 def table_text(table: pd.DataFrame, columns: tuple[str, ...], path: Path) -> str:

@@ -7,8 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-import pysam
 
 PRIVATE_MODE = 0o600
 PUBLIC_MODE = 0o644
@@ -62,12 +62,51 @@ def read_json(path: Path) -> dict:
 
 def write_tsv(path: Path, table: pd.DataFrame, private: bool = False, float_format="%.10g") -> None:
     """Tab-separated table with header, no index, deterministic float format, atomically."""
-    write_text_atomic(path, table.to_csv(sep="\t", index=False, float_format=float_format,
-                                         lineterminator="\n", na_rep="NA"), private=private)
+    write_text_atomic(path, tsv_text(table, float_format), private=private)
+
+
+def tsv_text(table: pd.DataFrame, float_format: str = "%.10g") -> str:
+    """The text ``table.to_csv(sep="\\t", index=False, float_format=float_format, na_rep="NA",
+    lineterminator="\\n")`` writes, formatted column by column when every column is plain (see
+    :func:`_plain_strings`), by pandas otherwise."""
+    names = _plain_strings(pd.Series(table.columns, dtype=object), float_format)
+    columns = [_plain_strings(table.iloc[:, k], float_format) for k in range(table.shape[1])]
+    if len(columns) < 2 or len(table) == 0 or any(c is None for c in [names, *columns]):
+        return table.to_csv(sep="\t", index=False, float_format=float_format,
+                            lineterminator="\n", na_rep="NA")
+    lines = ["\t".join(names), *map("\t".join, zip(*columns, strict=True))]
+    return "\n".join(lines) + "\n"
+
+
+_NEEDS_QUOTES = ("\t", '"', "\n", "\r")
+"""Characters that make pandas quote a field (CSV quoting)."""
+
+
+def _plain_strings(column: pd.Series, float_format: str) -> list[str] | None:
+    """Field texts of one column as pandas writes them: ints and bools by ``str``, floats by
+    ``float_format``, strings as they are, missing as ``NA``. None for any other dtype or a
+    string that pandas would quote or leave empty."""
+    kind = column.dtype.kind
+    values = column.to_numpy()
+    if kind in "iub" and isinstance(column.dtype, np.dtype):
+        return list(map(str, values.tolist()))
+    if column.dtype in (np.float64, np.float32):
+        texts = np.array([float_format % v for v in values.tolist()], dtype=object)
+        texts[np.isnan(values)] = "NA"
+        return texts.tolist()
+    if kind not in "OT":
+        return None
+    texts = np.where(column.isna().to_numpy(), "NA", values.astype(object)).tolist()
+    if not all(isinstance(t, str) and t for t in texts):
+        return None
+    joined = "".join(texts)
+    return None if any(char in joined for char in _NEEDS_QUOTES) else texts
 
 
 def write_tsv_bgzip(path: Path, table: pd.DataFrame, float_format="%.10g") -> None:
     """Like :func:`write_tsv` but bgzip-compressed (``path`` ends in .gz); deterministic bytes."""
+    import pysam  # heavy: only the bgzip writer needs it
+
     path = Path(path)
     plain = _temp_name(path.with_suffix(""))
     write_tsv(plain, table, float_format=float_format)
