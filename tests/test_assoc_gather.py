@@ -1,13 +1,15 @@
-"""Gather step: lead loci from GWAS-SSF + chunk genotypes, and the per-disease summary."""
+"""Gather step: lead loci from GWAS-SSF + chunk genotypes, and the per-trait summary."""
 
 import numpy as np
 import pandas as pd
+import pytest
+from scipy.stats import chi2
 
 from cohortgen.assoc.gather import summarize_gwas
 from cohortgen.assoc.loci import find_loci
 from cohortgen.io.bed import write_bed
-from cohortgen.io.files import write_json
-from cohortgen.io.sumstats import write_gwas_ssf
+from cohortgen.io.files import read_tsv, write_json
+from cohortgen.io.sumstats import read_gwas_ssf, write_gwas_ssf
 from cohortgen.kernels.bed import pack_dosages
 from cohortgen.kernels.clump import naive_clump
 
@@ -77,3 +79,38 @@ def test_summarize_gwas__loci_counts_power_and_skipped_disease(tmp_path):
     assert e["status"].startswith("SKIPPED")
     assert e["n_variants"] == 0
     assert np.isnan(e["lambda_gc"])
+
+
+def test_summarize_gwas__quantitative_trait_row(tmp_path):
+    rng = np.random.default_rng(9)
+    _, pos, _, prefixes = two_chunks(tmp_path, rng)
+    table = read_gwas_ssf(tmp_path / "d.tsv.gz")
+    table["p_value"] = rng.uniform(size=len(pos))
+    table.loc[[3, 50], "p_value"] = [1e-10, 1e-6]
+    table["effect_allele_frequency"] = rng.choice([0.02, 0.3, 0.97], size=len(pos))
+    write_gwas_ssf(tmp_path / "q.tsv.gz", table, {"genome_assembly": "GRCh38"})
+    pd.DataFrame({"sample_id": [f"s{i}" for i in range(N)], "y_d": 1.0,
+                  "y_q": rng.normal(size=N)}).to_csv(tmp_path / "null.tsv", sep="\t", index=False)
+    for name in ("d", "q"):
+        find_loci(name, tmp_path / f"{name}.tsv.gz", prefixes, tmp_path / "null.tsv",
+                  tmp_path / f"{name}.loci.tsv")
+    write_json(tmp_path / "null.json", {"diseases": {
+        "d": {"type": "binary", "status": "OK", "n_cases": 60, "n_controls": 140},
+        "q": {"type": "quantitative", "status": "OK", "n": N}}})
+    summarize_gwas(["d", "q"], [tmp_path / "d.tsv.gz", tmp_path / "q.tsv.gz"],
+                   [tmp_path / "d.loci.tsv", tmp_path / "q.loci.tsv"],
+                   tmp_path / "null.json", tmp_path / "summary.tsv")
+    summary = read_tsv(tmp_path / "summary.tsv")
+    d, q = summary.iloc[0], summary.iloc[1]
+    assert summary["kind"].tolist() == ["binary", "quantitative"]
+    assert (d["n_cases"], d["n_controls"], d["n_samples"]) == (60, 140, 200)
+    assert q["n_samples"] == N
+    assert q[["n_cases", "n_controls", "detectable_or_maf05", "detectable_or_maf20"]].isna().all()
+    common = table["effect_allele_frequency"].to_numpy() == 0.3  # MAC 120 vs 8 at 0.02 / 0.97
+    p = table["p_value"].to_numpy()
+    expected = np.median(chi2.isf(p[common], 1)) / chi2.ppf(0.5, 1)
+    assert q["lambda_gc"] == pytest.approx(expected, rel=1e-5)  # 6 significant digits
+    assert q["n_variants_mac20"] == common.sum()
+    lead_p = read_tsv(tmp_path / "q.loci.tsv")["p_value"]
+    assert (q["n_genome_wide"], q["n_suggestive"]) == (1, 2)  # the two planted signals
+    assert q["n_suggestive"] == (lead_p < 1e-5).sum()

@@ -243,6 +243,8 @@ def test_read_bim__empty_file(tmp_path, text):
     ("1 rs1 0 10 A G\n1 rs2 0 1_0 A G\n", "line 2: column pos is '1_0'"),
     ("1 rs1 0 10.5 A G\n", "line 1: column pos is '10.5', expected a whole number"),
     ("1 rs1 nan 10 A G\n", "line 1: column cm is 'nan', expected a number"),
+    ("1 rs1 0 10 A G\n1 rs2 0 99999999999999999999 A G\n",
+     r"line 2: column pos is '99999999999999999999', expected a whole number below 2\^63"),
 ])
 def test_read_bim__malformed_raises(tmp_path, text, message):
     path = tmp_path / "x.bim"

@@ -3,9 +3,13 @@
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import chi2
 
+from cohortgen.errors import InputError
+from cohortgen.io.files import write_json, write_tsv
+from cohortgen.io.sumstats import write_gwas_ssf
 from cohortgen.report.plots import (
     chromosome_order,
     genome_positions,
@@ -15,6 +19,7 @@ from cohortgen.report.plots import (
     qq_points,
 )
 from cohortgen.report.render import mask_small_count, removal_rows, render_report
+from cohortgen.report.stage import build_report
 
 
 def synthetic_gwas(n: int = 20_000, seed: int = 7):
@@ -177,6 +182,105 @@ def test_render_report__loci_power_and_prs_sections(tmp_path):
     assert "0.61 (0.55–0.67)" in html
     assert "0.042" in html
     assert "&lt;5" in html
+
+
+def with_trait(context: dict) -> dict:
+    """The context plus one quantitative trait (4 people: masked) with a lead locus."""
+    chrom, pos, p = synthetic_gwas(seed=11)
+    trait = {"name": "LDL cholesterol", "n": 4, "lambda_gc": None, "n_significant": 1,
+             "n_suggestive": 3, "status": "OK", "chrom": chrom, "pos": pos, "p": p,
+             "loci": [{"locus": "7:7654321", "p": 2.5e-9, "beta": -0.0123456}]}
+    return context | {"traits": [trait]}
+
+
+def test_render_report__quantitative_trait_section(tmp_path):
+    out = tmp_path / "index.html"
+    render_report(out, with_trait(synthetic_context()))
+    html = out.read_text(encoding="utf-8")
+    assert 'id="traits">Quantitative traits' in html
+    section = html[html.index('id="traits"'):html.index('id="provenance"')]
+    assert "LDL cholesterol" in section
+    assert "7:7654321" in section
+    assert "-0.0123" in section  # beta, 3 significant digits, not exp(beta) = 0.988
+    assert "0.988" not in section
+    assert "odds ratio" not in section.lower()  # (figure data is base64: no spaces)
+    assert "Effect per allele (trait units)" in section
+    _, _, p = synthetic_gwas(seed=11)
+    assert f"{lambda_gc(p):.3f}" in section
+    assert "&lt;5" in section  # 4 people masked
+    assert not re.search(r">\s*4\s*<", section)
+    assert 'id="fig-trait-1-manhattan"' in section
+    assert 'id="fig-trait-1-qq"' in section
+    assert html.count("<script>") == 1 + 2 * 2 + 2  # plus the trait's 2 figures
+
+
+def test_render_report__no_trait_section_without_traits(tmp_path):
+    render_report(tmp_path / "a.html", synthetic_context())
+    assert "Quantitative traits" not in (tmp_path / "a.html").read_text(encoding="utf-8")
+
+
+def test_render_report__byte_identical_with_trait(tmp_path):
+    render_report(tmp_path / "a.html", with_trait(synthetic_context()))
+    render_report(tmp_path / "b.html", with_trait(synthetic_context()))
+    assert (tmp_path / "a.html").read_bytes() == (tmp_path / "b.html").read_bytes()
+
+
+def write_report_inputs(tmp_path) -> list[str]:
+    """Inputs of build_report: a disease ``asthma`` and a quantitative trait ``ldl`` (GWAS-SSF,
+    loci with lead beta -0.25, summary rows), QC summary and provenance. Returns the names."""
+    chrom, pos, p = synthetic_gwas(n=2_000)
+    table = pd.DataFrame({"chromosome": np.char.replace(chrom, "chr", ""),
+                          "base_pair_location": pos,
+                          "effect_allele": "T", "other_allele": "C", "beta": 0.1,
+                          "standard_error": 0.05, "effect_allele_frequency": 0.3, "p_value": p})
+    loci = pd.DataFrame({"chromosome": ["3"], "base_pair_location": [1000], "p_value": [1e-9],
+                         "beta": [-0.25]})
+    rows = []
+    for name, kind in (("asthma", "binary"), ("ldl", "quantitative")):
+        write_gwas_ssf(tmp_path / f"{name}.tsv.gz", table, {"genome_assembly": "GRCh38"})
+        write_tsv(tmp_path / f"{name}.loci.tsv", loci)
+        binary = kind == "binary"
+        rows.append({"disease": name, "kind": kind, "status": "OK",
+                     "n_cases": 300 if binary else None, "n_controls": 900 if binary else None,
+                     "n_samples": 1200 if binary else 1150, "lambda_gc": 1.01,
+                     "n_genome_wide": 1, "n_suggestive": 1,
+                     "detectable_or_maf05": 2.0 if binary else None,
+                     "detectable_or_maf20": 1.5 if binary else None})
+    write_tsv(tmp_path / "summary.tsv", pd.DataFrame(rows))
+    write_json(tmp_path / "qc.json", {
+        "ingest": {"records_in": 2100, "records_excluded": {"multiallelic": 100}},
+        "samples": {"in": 1250, "removed": {"call rate": 50}, "kept": 1200},
+        "variants": {"removed": {"HWE": 0}, "kept": 2000}})
+    write_json(tmp_path / "provenance.json", {"cohortgen": "test"})
+    return ["asthma", "ldl"]
+
+
+def build_test_report(tmp_path, names: list[str]) -> str:
+    build_report("c", tmp_path / "qc.json", tmp_path / "summary.tsv",
+                 [tmp_path / f"{n}.tsv.gz" for n in names],
+                 [tmp_path / f"{n}.loci.tsv" for n in names],
+                 tmp_path / "provenance.json", 5, tmp_path / "index.html")
+    return (tmp_path / "index.html").read_text(encoding="utf-8")
+
+
+def test_build_report__summary_rows_split_by_kind(tmp_path):
+    """gwas/summary.tsv rows of kind ``quantitative`` go to the trait section with beta, the
+    disease rows keep exp(beta) as their odds ratio."""
+    html = build_test_report(tmp_path, write_report_inputs(tmp_path))
+    cut = html.index('id="traits">Quantitative traits')
+    diseases, traits = html[:cut], html[cut:]
+    assert f">{np.exp(-0.25):.2f}<" in diseases  # odds ratio of the disease's lead locus
+    assert ">-0.25<" in traits  # beta of the trait's
+    assert ">1,150<" in traits
+    assert "ldl" not in diseases.split('id="qc"')[1]
+
+
+def test_build_report__summary_without_trait_rows(tmp_path):
+    names = write_report_inputs(tmp_path)
+    summary = tmp_path / "summary.tsv"
+    summary.write_text("".join(summary.read_text().splitlines(keepends=True)[:2]))
+    with pytest.raises(InputError, match=r"summary\.tsv has 1 rows but 2 GWAS"):
+        build_test_report(tmp_path, names)
 
 
 def test_removal_rows__complement_hides_the_subtraction():

@@ -1,6 +1,6 @@
 # Association: null model per trait (once), score tests with Firth fallback (or SPA; t-tests
 # for quantitative traits) per chunk, one table per chunk and trait, GWAS-SSF, lead loci (LD
-# clumping) and a summary per disease.
+# clumping) and a summary per disease and trait.
 
 ASSOC_TRAITS = config["diseases"] + list(config["traits"])
 
@@ -134,16 +134,13 @@ rule find_loci:
 
 rule summarize_gwas:
     input:
-        sumstats=disease_files("results/{cohort}/gwas/{disease}.tsv.gz"),
-        loci=disease_files("results/{cohort}/gwas/{disease}.loci.tsv"),
-        quantitative_loci=expand(
-            "results/{{cohort}}/gwas/{trait}.loci.tsv", trait=list(config["traits"])
-        ),
+        sumstats=expand("results/{{cohort}}/gwas/{trait}.tsv.gz", trait=ASSOC_TRAITS),
+        loci=expand("results/{{cohort}}/gwas/{trait}.loci.tsv", trait=ASSOC_TRAITS),
         null_summary="results/{cohort}/assoc/null_model.json",
     output:
         summary="results/{cohort}/gwas/summary.tsv",
     params:
-        diseases=config["diseases"],
+        diseases=ASSOC_TRAITS,
     conda:
         "../../envs/cohortgen.yaml"
     log:

@@ -21,8 +21,8 @@ rule render_report:
     input:
         qc_summary="results/{cohort}/qc/summary.json",
         gwas_summary="results/{cohort}/gwas/summary.tsv",
-        sumstats=disease_files("results/{cohort}/gwas/{disease}.tsv.gz"),
-        loci=disease_files("results/{cohort}/gwas/{disease}.loci.tsv"),
+        sumstats=expand("results/{{cohort}}/gwas/{trait}.tsv.gz", trait=ASSOC_TRAITS),
+        loci=expand("results/{{cohort}}/gwas/{trait}.loci.tsv", trait=ASSOC_TRAITS),
         prs=prs_performance_files,
         provenance="results/{cohort}/provenance.json",
     output:

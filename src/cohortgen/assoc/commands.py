@@ -139,7 +139,7 @@ def register(sub) -> None:
         sub,
         "gwas-summary",
         _gwas_summary,
-        "Per-disease GWAS summary table.",
+        "GWAS summary table, one row per disease and quantitative trait.",
         many("--diseases"),
         many("--gwas"),
         many("--loci"),

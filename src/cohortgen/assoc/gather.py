@@ -1,8 +1,11 @@
-"""Gather per disease: GWAS-SSF file from the chunk tables, and the per-disease summary table.
+"""Gather per trait: GWAS-SSF file from the chunk tables, and the per-trait summary table.
 
-``gwas/summary.tsv`` (shareable), one row per disease: ``disease status n_cases n_controls
-n_variants lambda_gc n_genome_wide n_suggestive`` then ``n_variants_mac20
-n_genome_wide_variants n_suggestive_variants detectable_or_maf05 detectable_or_maf20``.
+``gwas/summary.tsv`` (shareable), one row per disease or quantitative trait: ``disease kind
+status n_cases n_controls n_samples n_variants lambda_gc n_genome_wide n_suggestive`` then
+``n_variants_mac20 n_genome_wide_variants n_suggestive_variants detectable_or_maf05
+detectable_or_maf20``. ``disease`` is the trait's name; ``kind`` is ``binary`` (a disease) or
+``quantitative``, as in ``null_model.json``; a quantitative trait has NA case, control and
+detectable-OR columns, and ``n_samples`` (cases + controls for a disease) is the number analysed.
 ``status`` is ``OK`` or ``SKIPPED: <reason>``; ``n_variants`` counts rows with a p-value;
 ``lambda_gc`` is median χ²₁ / 0.4549 over variants with MAC ≥ 20 (:data:`LAMBDA_MIN_MAC`);
 ``n_genome_wide`` / ``n_suggestive`` count loci (clumps, from ``<disease>.loci.tsv``) whose lead
@@ -63,14 +66,29 @@ def minor_allele_count(table: pd.DataFrame) -> np.ndarray:
     return np.round(2 * n * np.minimum(eaf, 1 - eaf))
 
 
+def is_quantitative(info: dict) -> bool:
+    """Whether a ``null_model.json`` trait entry is a quantitative trait (else a disease)."""
+    return info.get("type") == "quantitative"
+
+
+def trait_counts(info: dict) -> dict:
+    """``kind``, ``n_cases``, ``n_controls``, ``n_samples`` of a ``null_model.json`` entry."""
+    if is_quantitative(info):
+        return {"kind": "quantitative", "n_cases": pd.NA, "n_controls": pd.NA,
+                "n_samples": info["n"]}
+    return {"kind": "binary", "n_cases": info["n_cases"], "n_controls": info["n_controls"],
+            "n_samples": info["n_cases"] + info["n_controls"]}
+
+
 def gwas_summary_row(disease: str, table: pd.DataFrame, loci: pd.DataFrame, info: dict) -> dict:
-    """One disease's line of ``gwas/summary.tsv`` (see the module docstring)."""
+    """One disease's or trait's line of ``gwas/summary.tsv`` (see the module docstring)."""
     p = table["p_value"].to_numpy(float)
     tested = np.isfinite(p)
     common = tested & (minor_allele_count(table) >= LAMBDA_MIN_MAC)
     lead_p = loci["p_value"].to_numpy(float)
-    row = {"disease": disease, "status": info["status"], "n_cases": info["n_cases"],
-           "n_controls": info["n_controls"], "n_variants": int(tested.sum()),
+    counts = trait_counts(info)
+    row = {"disease": disease, "kind": counts.pop("kind"), "status": info["status"], **counts,
+           "n_variants": int(tested.sum()),
            "lambda_gc": lambda_gc(p[common]) if common.any() else np.nan,
            "n_genome_wide": int((lead_p < GENOME_WIDE).sum()),
            "n_suggestive": int((lead_p < SUGGESTIVE).sum()),
@@ -78,14 +96,15 @@ def gwas_summary_row(disease: str, table: pd.DataFrame, loci: pd.DataFrame, info
            "n_genome_wide_variants": int((p[tested] < GENOME_WIDE).sum()),
            "n_suggestive_variants": int((p[tested] < SUGGESTIVE).sum())}
     for column, maf in POWER_MAFS.items():
-        row[column] = detectable_odds_ratio(info["n_cases"], info["n_controls"], maf,
-                                            POWER_ALPHA, POWER_LEVEL)
+        row[column] = np.nan if is_quantitative(info) else detectable_odds_ratio(
+            info["n_cases"], info["n_controls"], maf, POWER_ALPHA, POWER_LEVEL)
     return row
 
 
 def summarize_gwas(diseases: list[str], gwas_paths: list[Path], loci_paths: list[Path],
                    null_json: Path, summary_tsv: Path) -> pd.DataFrame:
-    """Write gwas/summary.tsv: one row per disease (see :func:`gwas_summary_row`)."""
+    """Write gwas/summary.tsv: one row per disease or quantitative trait, in the order given
+    (see :func:`gwas_summary_row`)."""
     info = read_json(null_json)["diseases"]
     rows = [gwas_summary_row(d, read_gwas_ssf(Path(g)), read_tsv(Path(lo)), info[d])
             for d, g, lo in zip(diseases, gwas_paths, loci_paths, strict=True)]

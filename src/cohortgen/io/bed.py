@@ -191,10 +191,10 @@ def _converted_column(values: pd.Series, dtype, path: Path, name: str) -> pd.Ser
         return plain
     numeric = pd.to_numeric(values, errors="coerce")
     whole = np.issubdtype(dtype, np.integer)
-    bad = numeric.isna() | ((numeric % 1 != 0) if whole else False)
+    bad = numeric.isna() | (((numeric % 1 != 0) | (numeric.abs() >= 2.0**63)) if whole else False)
     if bad.any():
         line = int(np.flatnonzero(bad.to_numpy())[0])
-        kind = "a whole number" if whole else "a number"
+        kind = "a whole number below 2^63" if whole else "a number"
         raise InputError(
             f"{path}, line {line + 1}: column {name} is {values.iloc[line]!r}, expected {kind}; "
             "fix the file"

@@ -125,35 +125,59 @@ def _has_points(disease: dict) -> bool:
     return p is not None and np.isfinite(np.asarray(p, dtype=np.float64)).any()
 
 
-def disease_view(index: int, disease: dict) -> dict:
-    """Template values of one disease: display strings and figure fragments."""
-    name = str(disease["name"])
-    lam = disease.get("lambda_gc")
-    if lam is None and _has_points(disease):
-        lam = lambda_gc(disease["p"])
+def format_beta(value) -> str:
+    """An effect size (beta, in the trait's units) with three significant digits, or NA."""
+    return "NA" if value is None or not math.isfinite(float(value)) else f"{float(value):.3g}"
+
+
+def association_view(record: dict, anchor: str, fig_prefix: str) -> dict:
+    """Template values a disease and a quantitative trait share: name, λGC (computed from ``p``
+    when the record has none), loci counts, status and the figure fragments, whose div ids
+    start with ``fig_prefix``."""
+    name = str(record["name"])
+    lam = record.get("lambda_gc")
+    if lam is None and _has_points(record):
+        lam = lambda_gc(record["p"])
     view = {
         "name": name,
-        "anchor": f"disease-{index + 1}",
+        "anchor": anchor,
+        "lambda_gc": format_lambda(lam),
+        "n_significant": format_count(record.get("n_significant")),
+        "n_suggestive": format_count(record.get("n_suggestive")),
+        "status": str(record.get("status", "OK")),
+        "manhattan": None,
+        "qq": None,
+    }
+    if _has_points(record):
+        chrom, pos, p = record["chrom"], record["pos"], record["p"]
+        view["manhattan"] = figure_html(
+            manhattan_figure(chrom, pos, p, f"{name}: Manhattan plot"), f"{fig_prefix}-manhattan"
+        )
+        view["qq"] = figure_html(qq_figure(p, f"{name}: QQ plot"), f"{fig_prefix}-qq")
+    return view
+
+
+def disease_view(index: int, disease: dict) -> dict:
+    """Template values of one disease: display strings and figure fragments."""
+    view = association_view(disease, f"disease-{index + 1}", f"fig-{index + 1}")
+    return view | {
         "n_cases": disease.get("n_cases"),
         "n_controls": disease.get("n_controls"),
-        "lambda_gc": format_lambda(lam),
-        "n_significant": format_count(disease.get("n_significant")),
-        "n_suggestive": format_count(disease.get("n_suggestive")),
-        "status": str(disease.get("status", "OK")),
         "detectable_or": {maf: format_ratio(v)
                           for maf, v in disease.get("detectable_or", {}).items()},
         "loci": [{"locus": lo["locus"], "p": format_p(lo["p"]),
                   "odds_ratio": format_ratio(lo["odds_ratio"])} for lo in disease.get("loci", [])],
-        "manhattan": None,
-        "qq": None,
     }
-    if _has_points(disease):
-        chrom, pos, p = disease["chrom"], disease["pos"], disease["p"]
-        view["manhattan"] = figure_html(
-            manhattan_figure(chrom, pos, p, f"{name}: Manhattan plot"), f"fig-{index + 1}-manhattan"
-        )
-        view["qq"] = figure_html(qq_figure(p, f"{name}: QQ plot"), f"fig-{index + 1}-qq")
-    return view
+
+
+def trait_view(index: int, trait: dict) -> dict:
+    """Template values of one quantitative trait: display strings and figure fragments."""
+    view = association_view(trait, f"trait-{index + 1}", f"fig-trait-{index + 1}")
+    return view | {
+        "n": trait.get("n"),
+        "loci": [{"locus": lo["locus"], "p": format_p(lo["p"]), "beta": format_beta(lo["beta"])}
+                 for lo in trait.get("loci", [])],
+    }
 
 
 def template_environment() -> jinja2.Environment:
@@ -184,6 +208,7 @@ def render_html(context: dict) -> str:
         samples_removed=removal_rows(qc.get("samples_removed_by_reason", {}), min_cell_count),
         variants_removed=sorted(qc.get("variants_removed_by_reason", {}).items()),
         diseases=[disease_view(i, d) for i, d in enumerate(context.get("diseases", []))],
+        traits=[trait_view(i, t) for i, t in enumerate(context.get("traits", []))],
         prs=[prs_view(row) for row in context.get("prs", [])],
         provenance=context.get("provenance", {}),
         min_cell_count=min_cell_count,
@@ -201,7 +226,10 @@ def render_report(out_html: Path, context: dict) -> None:
     {reason: n}, ``samples_out``, ``variants_in``, ``variants_removed_by_reason``,
     ``variants_out``); ``diseases`` (list of dicts: ``name``, ``n_cases``, ``n_controls``,
     ``lambda_gc``, ``n_significant``, ``n_suggestive``, ``status``, and arrays ``chrom``, ``pos``,
-    ``p`` for the figures, optional); ``provenance`` (dict, nested dicts allowed);
+    ``p`` for the figures, optional; ``loci``: ``locus``, ``p``, ``odds_ratio``); ``traits``
+    (quantitative traits, optional: as a disease but ``n`` people instead of cases and
+    controls, and ``beta`` in the trait's units instead of ``odds_ratio`` in ``loci``);
+    ``provenance`` (dict, nested dicts allowed);
     ``min_cell_count`` (int, default 5).
     """
     write_text_atomic(Path(out_html), render_html(context))

@@ -1,10 +1,12 @@
-"""Report stage: gather shareable aggregates (QC funnel, per-disease GWAS) into the HTML report."""
+"""Report stage: gather shareable aggregates (QC funnel, per-disease and per-trait GWAS) into the
+HTML report."""
 
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from cohortgen.errors import InputError
 from cohortgen.io.files import read_json, read_tsv
 from cohortgen.io.sumstats import read_gwas_ssf
 from cohortgen.report.render import render_report
@@ -26,23 +28,37 @@ def qc_context(qc_summary: dict) -> dict:
 
 
 def lead_loci(loci_tsv: Path, limit: int = MAX_LOCI_SHOWN) -> list[dict]:
-    """The most significant lead variants (chrom, position, p, odds ratio), best first."""
+    """The most significant lead variants (``locus`` chrom:position, ``p``, ``beta`` on the
+    model's scale: log odds for a disease, trait units for a quantitative trait), best first."""
     loci = read_tsv(loci_tsv, dtype={"chromosome": str}).sort_values("p_value", kind="stable")
     return [{"locus": f"{row.chromosome}:{row.base_pair_location}", "p": row.p_value,
-             "odds_ratio": float(np.exp(row.beta))} for row in loci.head(limit).itertuples()]
+             "beta": float(row.beta)} for row in loci.head(limit).itertuples()]
 
 
-def disease_context(row: pd.Series, gwas_path: Path, loci_tsv: Path) -> dict:
-    """One disease's summary and the arrays its figures need (no individual-level data)."""
+def association_context(row: pd.Series, gwas_path: Path, loci_tsv: Path) -> dict:
+    """What a disease and a quantitative trait share: name, status, λGC, loci counts, lead loci
+    and the chrom / pos / p arrays of the figures (aggregates, no individual-level data)."""
     table = read_gwas_ssf(Path(gwas_path))
-    return {"name": row["disease"], "status": row["status"], "n_cases": int(row["n_cases"]),
-            "n_controls": int(row["n_controls"]), "lambda_gc": row["lambda_gc"],
+    return {"name": row["disease"], "status": row["status"], "lambda_gc": row["lambda_gc"],
             "n_significant": int(row["n_genome_wide"]), "n_suggestive": int(row["n_suggestive"]),
-            "detectable_or": {"5%": row.get("detectable_or_maf05"),
-                              "20%": row.get("detectable_or_maf20")},
             "loci": lead_loci(loci_tsv),
             "chrom": table["chromosome"].astype(str).to_numpy(),
             "pos": table["base_pair_location"].to_numpy(), "p": table["p_value"].to_numpy(float)}
+
+
+def disease_context(row: pd.Series, gwas_path: Path, loci_tsv: Path) -> dict:
+    """One disease: case and control counts, detectable odds ratios, lead loci as odds ratios."""
+    context = association_context(row, gwas_path, loci_tsv)
+    context["loci"] = [{"locus": lo["locus"], "p": lo["p"], "odds_ratio": float(np.exp(lo["beta"]))}
+                       for lo in context["loci"]]
+    return context | {"n_cases": int(row["n_cases"]), "n_controls": int(row["n_controls"]),
+                      "detectable_or": {"5%": row.get("detectable_or_maf05"),
+                                        "20%": row.get("detectable_or_maf20")}}
+
+
+def trait_context(row: pd.Series, gwas_path: Path, loci_tsv: Path) -> dict:
+    """One quantitative trait: number of people analysed, lead loci with beta (trait units)."""
+    return association_context(row, gwas_path, loci_tsv) | {"n": int(row["n_samples"])}
 
 
 def prs_context(performance_tsvs: list[Path]) -> list[dict]:
@@ -58,11 +74,21 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
                  gwas_paths: list[Path], loci_paths: list[Path], provenance_json: Path,
                  min_cell_count: int, out_html: Path,
                  prs_performance: list[Path] = ()) -> None:
-    """Render results/<cohort>/report/index.html."""
-    summary = read_tsv(gwas_summary_tsv, dtype={"disease": str, "status": str})
-    diseases = [disease_context(row, gwas, loci) for (_, row), gwas, loci
-                in zip(summary.iterrows(), gwas_paths, loci_paths, strict=True)]
+    """Render results/<cohort>/report/index.html. ``gwas_paths`` and ``loci_paths`` follow the
+    rows of gwas/summary.tsv (diseases, ``kind`` binary, and quantitative traits)."""
+    summary = read_tsv(gwas_summary_tsv, dtype={"disease": str, "kind": str, "status": str})
+    if not len(summary) == len(gwas_paths) == len(loci_paths):
+        raise InputError(f"{gwas_summary_tsv} has {len(summary)} rows but {len(gwas_paths)} GWAS "
+                         f"and {len(loci_paths)} loci files were given: the summary must list "
+                         "every disease and quantitative trait; rerun it with all of them")
+    diseases, traits = [], []
+    for (_, row), gwas, loci in zip(summary.iterrows(), gwas_paths, loci_paths, strict=True):
+        if row["kind"] == "quantitative":
+            traits.append(trait_context(row, gwas, loci))
+        else:
+            diseases.append(disease_context(row, gwas, loci))
     context = {"cohort": cohort, "qc": qc_context(read_json(qc_summary_json)),
-               "diseases": diseases, "prs": prs_context(list(prs_performance)),
+               "diseases": diseases, "traits": traits,
+               "prs": prs_context(list(prs_performance)),
                "provenance": read_json(provenance_json), "min_cell_count": min_cell_count}
     render_report(Path(out_html), context)
