@@ -19,7 +19,11 @@ the first sample size only, as it is slow). Each step's wall and CPU seconds are
 time, of all threads, is the fairer figure on a shared machine); old jobs include process start
 and imports (about 1-2 s each), new steps do not. Times grow linearly with variants (GWAS, LD,
 clumping and the sampler all do), so the last column extrapolates wall time to 100k variants.
-The sampler's cost does not depend on the sample size; the GWAS, LD and clumping do.
+The sampler's cost does not depend on the sample size; the GWAS, LD and clumping do. It grows
+with the fraction of nonzero effects (each change of an effect adds an LD row): every copy of
+the tile carries its causal variants' signal, so LDpred2-auto estimates p ≈ 0.15 at any number
+of variants and these row updates dominate the sampler (a sparser genetic architecture costs
+less).
 """
 
 import argparse

@@ -8,7 +8,14 @@ import pytest
 
 from cohortgen.io.bed import read_bed
 from cohortgen.kernels.bed import pack_dosages, unpack_dosages
-from cohortgen.kernels.clump import _haplotype_r2, _r2_at_least, clump, naive_clump
+from cohortgen.kernels.clump import (
+    _haplotype_r2,
+    _r2_at_least,
+    clump,
+    clump_by_levels,
+    naive_clump,
+    pair_levels,
+)
 from cohortgen.simulate import simulate_cohort
 
 
@@ -37,6 +44,26 @@ def test_clump__matches_naive_twin(seed):
         np.testing.assert_array_equal(ours[0], twin[0])
         np.testing.assert_array_equal(ours[1], twin[1])
         assert ours[0].sum() > 1
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_clump_by_levels__matches_clump_at_every_threshold(seed):
+    rng = np.random.default_rng(seed)
+    dosage, pos = ld_blocks(rng, n_variants=200)
+    dosage[7] = 1  # monomorphic: no r2
+    p = rng.uniform(size=len(pos)) ** 4
+    p[rng.random(len(p)) < 0.05] = np.nan
+    mask = rng.random(dosage.shape[1]) < 0.8
+    packed, n = pack_dosages(dosage), dosage.shape[1]
+    thresholds = np.array([0.1, 0.2, 0.5, 0.8])
+    start, levels = pair_levels(packed, n, pos, thresholds, 60_000, mask)
+    assert levels.size == start[-1] > 0
+    for level, r2 in enumerate(thresholds, start=1):
+        for p_index, p_member in [(1.0, 1.0), (1e-2, 0.3)]:
+            expected = clump(packed, n, pos, p, r2, 60_000, p_index, p_member, mask)
+            ours = clump_by_levels(p, start, levels, level, p_index, p_member)
+            np.testing.assert_array_equal(ours[0], expected[0])
+            np.testing.assert_array_equal(ours[1], expected[1])
 
 
 def test_clump__constant_variant_never_joins_and_nan_p_is_ignored():

@@ -4,6 +4,7 @@ import numpy as np
 import statsmodels.api as sm
 
 from cohortgen.kernels.bed import pack_dosages, unpack_dosages
+from cohortgen.kernels.clump import clump
 from cohortgen.prs.cplust import (
     clump_index_variants,
     cplust_weights,
@@ -145,3 +146,16 @@ def test_cplust_weights__tunes_inside_training_and_finds_causal_clumps():
         block = slice(causal - causal % 10, causal - causal % 10 + 10)
         assert result.weights[block].sum() > 0
     assert np.all(ts.gwas.p[chosen] <= result.details["p_threshold"])
+
+
+def test_cplust_weights__shared_pair_levels_match_the_clump_kernel():
+    G, y, covariates, contig, pos = ld_cohort(9, n=600)
+    train = np.flatnonzero(stratified_folds(y, k=5, seed=1) != 0)
+    ts = training_set(G, y, covariates, contig, pos, train)
+    expected = cplust_weights(ts, window_bp=50_000, clump_fn=clump)
+    first = cplust_weights(ts, window_bp=50_000)
+    again = cplust_weights(ts, window_bp=50_000)  # from the cache in ts.shared
+    assert any(key[0] == "pair_levels" for key in ts.shared)
+    for got in (first, again):
+        np.testing.assert_array_equal(got.weights, expected.weights)
+        np.testing.assert_array_equal(got.details["grid"], expected.details["grid"])

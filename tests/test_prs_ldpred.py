@@ -11,15 +11,17 @@ from cohortgen.kernels.ld_matrix import (
     block_bounds,
     block_correlations,
     block_matrix,
+    gram,
     naive_block_correlations,
 )
 from cohortgen.kernels.ldpred import (
+    block_diagonal,
     draw_normal,
     draw_uniform,
     gibbs_auto,
     gibbs_sweep,
     naive_gibbs_sweep,
-    seed_rng,
+    rng_state,
 )
 from cohortgen.prs.cplust import cplust_builder
 from cohortgen.prs.folds import (
@@ -120,12 +122,66 @@ def test_block_correlations__window_bp_zeroes_distant_pairs():
     assert np.all(B[~near] == 0.0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gram__matches_matrix_product(dtype):
+    z = np.random.default_rng(1).normal(size=(37, 300)).astype(dtype)
+    got = gram(z, 1 / 300)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, got.T)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, z.astype(np.float64) @ z.T.astype(np.float64) / 300,
+                               rtol=tol, atol=tol)
+
+
 def small_ld(seed):
     G = ld_genotypes(300, 30, seed=seed, block=10)
     G[13] = 0
     bounds = np.array([0, 10, 20, 30])
     corr, offsets, _, _ = block_correlations(pack_dosages(G), 300, np.arange(300), bounds)
     return corr, offsets, bounds
+
+
+def splitmix64(x):
+    """The next (state, output) of SplitMix64, in Python integers."""
+    x = (x + 0x9E3779B97F4A7C15) % 2**64
+    z = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
+    return x, z ^ (z >> 31)
+
+
+def test_rng__uniforms_match_numpy_sfc64_and_seeding_is_splitmix():
+    state = rng_state(2024)
+    bit_generator = np.random.SFC64()
+    bit_generator.state = {"bit_generator": "SFC64", "state": {"state": state.copy()},
+                           "has_uint32": 0, "uinteger": 0}
+    expected = np.random.Generator(bit_generator).random(1000)
+    np.testing.assert_array_equal([draw_uniform(state) for _ in range(1000)], expected)
+    x, words = 2024, []
+    for _ in range(3):
+        x, out = splitmix64(x)
+        words.append(out)
+    seeded = np.array([*words, 1], dtype=np.uint64)
+    reference = np.random.SFC64()
+    reference.state = {"bit_generator": "SFC64", "state": {"state": seeded},
+                       "has_uint32": 0, "uinteger": 0}
+    reference.random_raw(12)
+    np.testing.assert_array_equal(rng_state(2024), reference.state["state"]["state"])
+
+
+def test_rng__normals_are_standard_normal():
+    state = rng_state(7)
+    draws = np.array([draw_normal(state) for _ in range(20_000)])
+    assert stats.kstest(draws, "norm").pvalue > 1e-3
+
+
+def test_block_diagonal__matches_dense_blocks():
+    corr, offsets, bounds = small_ld(4)
+    expected = np.concatenate(
+        [np.diag(block_matrix(corr, offsets, bounds, b)) for b in range(bounds.size - 1)]
+    )
+    np.testing.assert_array_equal(block_diagonal(corr, offsets, bounds), expected)
+    assert expected[13] == 0.0
+    assert np.all(np.delete(expected, 13) > 0.99)
 
 
 def test_gibbs_sweep__matches_naive_twin():
@@ -139,20 +195,23 @@ def test_gibbs_sweep__matches_naive_twin():
     curr = np.where(rng.random(30) < 0.3, rng.normal(scale=0.05, size=30), 0.0)
     curr[13] = 0.0
     n, h2, p, shrink = 500.0, 0.3, 0.2, 0.95
-    seed_rng(5)
+    state = rng_state(5)
+    replay = state.copy()
     expected_beta, expected_mean, _ = naive_gibbs_sweep(
-        R, beta_hat, curr, n, h2, p, shrink, draw_uniform, draw_normal
+        R, beta_hat, curr, n, h2, p, shrink, lambda: draw_uniform(replay),
+        lambda: draw_normal(replay)
     )
-    seed_rng(5)
     beta, dotprods = curr.copy(), R @ curr
     beta_sum, postp_sum = np.zeros(30), np.zeros(30)
     n_causal = gibbs_sweep(
         corr,
         offsets,
         bounds,
+        block_diagonal(corr, offsets, bounds),
         beta_hat,
         beta,
         dotprods,
+        state,
         n,
         h2,
         p,

@@ -14,12 +14,15 @@ member.
 (:mod:`cohortgen.kernels.bed`). The 3×3 genotype table of a pair comes from popcounts of bit
 planes (:mod:`cohortgen.kernels.bitplanes`: hom ALT, carries ALT, called; masked samples only),
 64 samples per word, built once per call for the rows that can take part (p ≤ max(p_index,
-p_member)): memory 24 bytes × rows × ceil(n_samples / 64).
+p_member)): memory 24 bytes × rows × ceil(n_samples / 64). To clump one sample set at several
+r² thresholds (C+T tuning, several diseases), :func:`pair_levels` classifies every pair within
+the window once and :func:`clump_by_levels` clumps from those classes (same result).
 """
 
 import numpy as np
+from numba import prange
 
-from cohortgen.kernels._numba import kernel
+from cohortgen.kernels._numba import kernel, parallel_kernel
 from cohortgen.kernels.bed import checked_packed
 from cohortgen.kernels.bitplanes import BYTE_PLANES, mask_words, popcount, row_planes
 
@@ -221,6 +224,89 @@ def clump(packed: np.ndarray, n_samples: int, pos: np.ndarray, p: np.ndarray, r2
     _clump_into(planes, slot, pos, p, order, float(r2), int(window_bp), float(p_index),
                 float(p_member), is_index, clump_of)
     return is_index, clump_of
+
+
+def pair_levels(packed: np.ndarray, n_samples: int, pos: np.ndarray, thresholds: np.ndarray,
+                window_bp: int, sample_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """r² class of every pair within ``window_bp`` on one contig, for clumping at many r².
+
+    packed: uint8 (m, ceil(n_samples / 4)); pos: int (m,) ascending; thresholds: float64 (t,)
+    ascending r² thresholds; sample_mask: bool (n_samples,). The pairs of row i are (i, j) for
+    i < j with pos_j − pos_i ≤ window_bp, flat at ``start[i] + (j − i − 1)``. Returns start:
+    int64 (m + 1,) and levels: uint8 (start[m],), the number of thresholds t with r² ≥ t (the
+    test of :func:`clump`; 0 where r² is undefined). Memory: one byte per pair plus the bit
+    planes of all m rows (24 bytes × m × ceil(n_samples / 64)).
+    """
+    packed = checked_packed(packed, n_samples)
+    pos = np.ascontiguousarray(pos, dtype=np.int64)
+    thresholds = np.ascontiguousarray(thresholds, dtype=np.float64)
+    if np.any(np.diff(pos) < 0):
+        raise ValueError("pos must be ascending (one contig, sorted by position)")
+    if np.any(np.diff(thresholds) < 0) or thresholds.size > 255:
+        raise ValueError("thresholds must be ascending, at most 255 of them")
+    m = packed.shape[0]
+    words = mask_words(np.ascontiguousarray(sample_mask, dtype=np.bool_))
+    planes = np.empty((m, 3, words.size), dtype=np.uint64)
+    _fill_planes(packed, np.arange(m, dtype=np.int64), words, BYTE_PLANES, planes)
+    ends = np.searchsorted(pos, pos + int(window_bp), side="right")
+    start = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(ends - np.arange(m) - 1, out=start[1:])
+    levels = np.zeros(int(start[-1]), dtype=np.uint8)
+    _levels_into(planes, ends, start, thresholds, levels)
+    return start, levels
+
+
+@parallel_kernel
+def _levels_into(planes, ends, start, thresholds, levels):
+    """Fill ``levels`` (see :func:`pair_levels`; rows in parallel)."""
+    for i in prange(ends.shape[0]):
+        table = np.zeros((3, 3))
+        for j in range(i + 1, ends[i]):
+            _pair_table(planes, i, j, table)
+            level = 0
+            while level < thresholds.shape[0] and _r2_at_least(table, thresholds[level]):
+                level += 1
+            levels[start[i] + j - i - 1] = level
+
+
+def clump_by_levels(p: np.ndarray, start: np.ndarray, levels: np.ndarray, level: int,
+                    p_index: float, p_member: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`clump` at r² = thresholds[level − 1] within the window of :func:`pair_levels`
+    (same contig and samples); p: float64 (m,), NaN = untested. Same returns as :func:`clump`."""
+    p = np.ascontiguousarray(p, dtype=np.float64)
+    if not 1 <= level <= 255:
+        raise ValueError(f"level must lie in [1, 255], got {level}")
+    if start.shape != (p.size + 1,):
+        raise ValueError(f"start must have shape ({p.size + 1},), got {start.shape}")
+    tested = np.flatnonzero(np.isfinite(p))
+    order = tested[np.argsort(p[tested], kind="stable")].astype(np.int64)
+    is_index = np.zeros(p.size, dtype=np.bool_)
+    clump_of = np.full(p.size, -1, dtype=np.int64)
+    _clump_levels_into(p, order, start, levels, int(level), float(p_index), float(p_member),
+                       is_index, clump_of)
+    return is_index, clump_of
+
+
+@kernel
+def _clump_levels_into(p, order, start, levels, level, p_index, p_member, is_index, clump_of):
+    """:func:`_clump_into` with the window and the r² test read from ``start`` / ``levels``:
+    the partners of i are j > i among its own pairs and j < i whose pairs reach i."""
+    for k in range(order.shape[0]):
+        i = order[k]
+        if not p[i] <= p_index:
+            break
+        if clump_of[i] >= 0:
+            continue
+        is_index[i] = True
+        clump_of[i] = i
+        for j in range(i + 1, i + 1 + start[i + 1] - start[i]):
+            if clump_of[j] < 0 and p[j] <= p_member and levels[start[i] + j - i - 1] >= level:
+                clump_of[j] = i
+        j = i - 1
+        while j >= 0 and i - j - 1 < start[j + 1] - start[j]:
+            if clump_of[j] < 0 and p[j] <= p_member and levels[start[j] + i - j - 1] >= level:
+                clump_of[j] = i
+            j -= 1
 
 
 def naive_haplotype_r2(a: np.ndarray, b: np.ndarray) -> float:

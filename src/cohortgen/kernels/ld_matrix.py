@@ -11,12 +11,14 @@ and column of the correlation matrix are 0, diagonal included. Correlations are 
 
 Blocks are contiguous variant ranges ``[bounds[b], bounds[b + 1])`` that never cross a contig; each
 block's dense (size, size) matrix is stored row-major in one flat float64 array at
-``offsets[b]`` (``offsets[b + 1] = offsets[b] + size²``). The product zᵀz is one BLAS matrix
-product per block (NumPy ``@``, multithreaded); decoding with mean imputation is the shared
+``offsets[b]`` (``offsets[b + 1] = offsets[b] + size²``). The product zᵀz is one BLAS
+symmetric rank-k update per block (``?syrk``: one triangle, half the flops of a matrix product;
+multithreaded), mirrored; decoding with mean imputation is the shared
 Numba kernel :func:`cohortgen.kernels.bed.dosages_mean_imputed`.
 """
 
 import numpy as np
+from scipy.linalg import blas
 
 from cohortgen.kernels.bed import checked_packed, dosages_mean_imputed
 
@@ -100,13 +102,20 @@ def block_correlations(
     for b in range(sizes.size):
         s, e = int(bounds[b]), int(bounds[b + 1])
         z, mean[s:e], sd[s:e] = standardized_dosages(packed[s:e], n_samples, sample_idx)
-        z = z.astype(dtype, copy=False)
-        block = (z @ z.T) / k
+        block = gram(z.astype(dtype, copy=False), 1.0 / k)
         if window_bp is not None:
             p = np.asarray(pos[s:e], dtype=np.int64)
             block[np.abs(p[:, None] - p[None, :]) > window_bp] = 0.0
         corr[offsets[b] : offsets[b + 1]] = block.ravel()
     return corr, offsets, mean, sd
+
+
+def gram(z: np.ndarray, scale: float) -> np.ndarray:
+    """scale · z zᵀ for z: float32 or float64 (r, k), C-contiguous; same dtype, (r, r), by
+    BLAS ``?syrk`` on the upper triangle, mirrored to the lower."""
+    syrk = blas.ssyrk if z.dtype == np.float32 else blas.dsyrk
+    upper = syrk(scale, z.T, trans=1)  # (zᵀ)ᵀ zᵀ = z zᵀ, zᵀ read in place (Fortran order)
+    return np.triu(upper) + np.triu(upper, 1).T
 
 
 def block_matrix(corr: np.ndarray, offsets: np.ndarray, bounds: np.ndarray, b: int) -> np.ndarray:

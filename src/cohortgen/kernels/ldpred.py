@@ -15,14 +15,18 @@ posterior means postp_j · C2 β̃_j are averaged (as bigsnpr). M counts variant
 variants with R_jj = 0 (monomorphic in the LD samples) are skipped and stay 0.
 
 LD is the flat block layout of :mod:`cohortgen.kernels.ld_matrix` (corr, offsets, bounds).
-Random numbers come from Numba's per-thread generator seeded at kernel entry: per sweep, one
-uniform per polymorphic variant in order, followed by one normal only when that variant is
-included. One call is thus deterministic, and several calls may run in parallel threads (the
-kernel releases the GIL). :func:`seed_rng`, :func:`draw_uniform` and :func:`draw_normal` expose
-the same generator, so a Python twin can replay a sweep's draws exactly.
+Per-variant random numbers come from the chain's own SFC64 generator (Doty-Humphrey's small
+fast counting generator, as NumPy's ``SFC64``; state uint64 (4,) a, b, c, counter, seeded by
+:func:`rng_state`): per sweep, one uniform per polymorphic variant in order, followed by one
+normal (Box-Muller) only when that variant is included. The per-sweep p ~ Beta draw uses
+Numba's per-thread generator, seeded at kernel entry. One call is thus deterministic, and
+several calls may run in parallel threads (the kernel releases the GIL). :func:`rng_state`,
+:func:`draw_uniform` and :func:`draw_normal` expose the generator, so a Python twin can replay a
+sweep's draws exactly.
 """
 
 import numpy as np
+from numba import uint64
 
 from cohortgen.kernels._numba import kernel
 
@@ -54,6 +58,7 @@ def gibbs_auto(
     after it). Means are over post-burn-in sweeps (zeros if none completed).
     """
     np.random.seed(seed)
+    state = rng_state(seed)
     m = beta_hat.shape[0]
     n_total = burn_in + num_iter
     curr = np.zeros(m)
@@ -62,7 +67,8 @@ def gibbs_auto(
     postp_sum = np.zeros(m)
     path_p = np.full(n_total, np.nan)
     path_h2 = np.full(n_total, np.nan)
-    n_poly = _count_polymorphic(corr, offsets, bounds)
+    diag = block_diagonal(corr, offsets, bounds)
+    n_poly = np.count_nonzero(diag > 0.0)
     if n_poly == 0:
         return beta_sum, postp_sum, path_p, path_h2, n_total
     p = p_init
@@ -72,9 +78,11 @@ def gibbs_auto(
             corr,
             offsets,
             bounds,
+            diag,
             beta_hat,
             curr,
             dotprods,
+            state,
             n,
             h2,
             p,
@@ -104,9 +112,11 @@ def gibbs_sweep(
     corr,
     offsets,
     bounds,
+    diag,
     beta_hat,
     curr,
     dotprods,
+    state,
     n,
     h2,
     p,
@@ -118,9 +128,11 @@ def gibbs_sweep(
 ):
     """One sweep over all variants in order; updates ``curr`` and ``dotprods`` (= R·curr) in place.
 
-    Draws from the thread's generator (module docstring): a uniform per polymorphic variant,
-    then a normal if it is included. When ``accumulate``, adds postp·C2·β̃ to ``beta_sum`` and
-    postp to ``postp_sum``.
+    diag: float64 (m,) the LD diagonal (:func:`block_diagonal`), contiguous so that a sweep
+    reads the large blocks only for the rows of variants whose β changes.
+    Draws from ``state`` (SFC64, updated in place; module docstring): a uniform per
+    polymorphic variant, then a normal if it is included. When ``accumulate``, adds
+    postp·C2·β̃ to ``beta_sum`` and postp to ``postp_sum``.
     Returns the number of nonzero β after the sweep's updates (variants sampled nonzero).
     """
     c1 = n * h2 / (n_poly * p)
@@ -135,42 +147,67 @@ def gibbs_sweep(
         off = offsets[b]
         for loc in range(size):
             j = s + loc
-            row = off + loc * size
-            if corr[row + loc] <= 0.0:
+            if diag[j] <= 0.0:
                 continue
-            resid = beta_hat[j] - shrink * (dotprods[j] - corr[row + loc] * curr[j])
+            resid = beta_hat[j] - shrink * (dotprods[j] - diag[j] * curr[j])
             c3 = c2 * resid
             postp = _expit(log_prior + 0.5 * c3 * c3 / c4)
             if accumulate:
                 beta_sum[j] += c3 * postp
                 postp_sum[j] += postp
             new = 0.0
-            if np.random.random() < postp:
-                new = c3 + sd_post * np.random.standard_normal()
+            if draw_uniform(state) < postp:
+                new = c3 + sd_post * draw_normal(state)
                 n_causal += 1
             diff = new - curr[j]
             if diff != 0.0:
+                row = off + loc * size
                 _axpy(diff, corr[row : row + size], dotprods[s : s + size])
                 curr[j] = new
     return n_causal
 
 
 @kernel
-def seed_rng(seed):
-    """Seed the calling thread's Numba generator."""
-    np.random.seed(seed)
+def rng_state(seed):
+    """SFC64 state uint64 (4,) from an integer seed: a, b, c from SplitMix64 of the seed,
+    counter 1, then 12 outputs discarded (the reference seeding of SFC64)."""
+    state = np.empty(4, dtype=np.uint64)
+    x = uint64(seed)
+    for t in range(3):
+        x += uint64(0x9E3779B97F4A7C15)
+        z = x
+        z = (z ^ (z >> uint64(30))) * uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> uint64(27))) * uint64(0x94D049BB133111EB)
+        state[t] = z ^ (z >> uint64(31))
+    state[3] = uint64(1)
+    for _ in range(12):
+        _next_uint64(state)
+    return state
 
 
 @kernel
-def draw_uniform():
-    """One U(0, 1) draw from the calling thread's Numba generator."""
-    return np.random.random()
+def _next_uint64(state):
+    """One SFC64 output; advances ``state`` (uint64 (4,): a, b, c, counter) in place."""
+    a, b, c, counter = state[0], state[1], state[2], state[3]
+    out = a + b + counter
+    state[0] = b ^ (b >> uint64(11))
+    state[1] = c + (c << uint64(3))
+    state[2] = ((c << uint64(24)) | (c >> uint64(40))) + out
+    state[3] = counter + uint64(1)
+    return out
 
 
 @kernel
-def draw_normal():
-    """One N(0, 1) draw from the calling thread's Numba generator."""
-    return np.random.standard_normal()
+def draw_uniform(state):
+    """One U[0, 1) draw, 53 bits (NumPy's ``Generator.random`` on the same SFC64 state)."""
+    return (_next_uint64(state) >> uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@kernel
+def draw_normal(state):
+    """One N(0, 1) draw by Box-Muller from two uniforms of ``state``."""
+    radius = np.sqrt(-2.0 * np.log(1.0 - draw_uniform(state)))
+    return radius * np.cos(2.0 * np.pi * draw_uniform(state))
 
 
 @kernel(fastmath={"contract"})
@@ -191,15 +228,14 @@ def _expit(x):
 
 
 @kernel
-def _count_polymorphic(corr, offsets, bounds):
-    """Number of variants with a positive LD diagonal."""
-    count = 0
+def block_diagonal(corr, offsets, bounds):
+    """float64 (m,): the diagonal of the flat LD blocks (0 for monomorphic variants)."""
+    diag = np.zeros(bounds[-1])
     for b in range(bounds.shape[0] - 1):
         size = bounds[b + 1] - bounds[b]
         for loc in range(size):
-            if corr[offsets[b] + loc * size + loc] > 0.0:
-                count += 1
-    return count
+            diag[bounds[b] + loc] = corr[offsets[b] + loc * size + loc]
+    return diag
 
 
 def naive_gibbs_sweep(
@@ -216,8 +252,8 @@ def naive_gibbs_sweep(
     """Clarity twin of one sweep (tests only), drawing as :func:`gibbs_sweep` does.
 
     R: float64 (m, m) dense LD (blocks on the diagonal); curr: (m,) current β (not modified);
-    uniform, normal: callables returning one draw (e.g. :func:`draw_uniform`,
-    :func:`draw_normal` after :func:`seed_rng`, to replay the kernel's draws).
+    uniform, normal: callables returning one draw (e.g. :func:`draw_uniform` and
+    :func:`draw_normal` on a copy of the kernel's state, to replay its draws).
     Returns (new β (m,), posterior means postp·C2·β̃ (m,), postp (m,)).
     """
     beta = curr.astype(np.float64).copy()

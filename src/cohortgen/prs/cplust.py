@@ -13,6 +13,7 @@ order on ties) is then applied to the GWAS and clumping of all training samples.
 fold is never read.
 """
 
+import hashlib
 import importlib
 from collections.abc import Callable
 
@@ -34,11 +35,6 @@ INNER_K = 5
 """Inner split: 1/INNER_K of the training samples validate the (r², p_T) grid."""
 
 ClumpFn = Callable[..., tuple[np.ndarray, np.ndarray]]
-
-
-def default_clump() -> ClumpFn:
-    """``cohortgen.kernels.clump.clump`` (imported on first use)."""
-    return importlib.import_module("cohortgen.kernels.clump").clump
 
 
 def clump_index_variants(
@@ -72,6 +68,39 @@ def clump_index_variants(
             sample_mask=mask,
         )
         is_index[rows] = idx
+    return is_index
+
+
+def grid_index_variants(
+    train: TrainingSet,
+    sample_idx: np.ndarray,
+    p: np.ndarray,
+    r2_grid: tuple[float, ...],
+    r2: float,
+    p_index: float,
+    window_bp: int,
+) -> np.ndarray:
+    """:func:`clump_index_variants` with the kernel clump (p_member 1) at r² ∈ ``r2_grid``.
+
+    The r² classes of all pairs within the window (:func:`cohortgen.kernels.clump.pair_levels`)
+    are computed once per contig, sample set, window and grid and cached in ``train.shared``,
+    so every disease of a fold and every r² of the grid reuse them.
+    """
+    clump = importlib.import_module("cohortgen.kernels.clump")
+    thresholds = np.array(sorted(set(r2_grid)), dtype=np.float64)
+    level = int(np.searchsorted(thresholds, r2)) + 1
+    samples = hashlib.sha256(np.ascontiguousarray(sample_idx, dtype=np.int64)).hexdigest()
+    mask = np.zeros(train.n_samples, dtype=bool)
+    mask[sample_idx] = True
+    is_index = np.zeros(p.size, dtype=bool)
+    for label in np.unique(train.contig[np.isfinite(p)]):
+        rows = np.flatnonzero(train.contig == label)
+        key = ("pair_levels", samples, label, window_bp, tuple(thresholds))
+        if key not in train.shared:
+            train.shared[key] = clump.pair_levels(train.packed[rows], train.n_samples,
+                                                  train.pos[rows], thresholds, window_bp, mask)
+        start, levels = train.shared[key]
+        is_index[rows] = clump.clump_by_levels(p[rows], start, levels, level, p_index, 1.0)[0]
     return is_index
 
 
@@ -124,17 +153,22 @@ def cplust_weights(
 ) -> MethodResult:
     """C+T weights from training data, (r², p_T) tuned on an inner split of the training set.
 
+    Clumping is :func:`grid_index_variants` (pair r² shared across diseases and the grid), or
+    :func:`clump_index_variants` with ``clump_fn`` when one is given.
     Returns :class:`MethodResult` with weights float64 (m,) and details: r2, p_threshold,
     n_variants, and grid (float64 (len(r2_grid), len(p_thresholds)) inner partial R²).
     """
-    clump_fn = clump_fn or default_clump()
     fit, val, inner_gwas = inner_split(train)
     p_index = max(p_thresholds)
+
+    def index_variants(sample_idx, p, r2):
+        if clump_fn is None:
+            return grid_index_variants(train, sample_idx, p, r2_grid, r2, p_index, window_bp)
+        return clump_index_variants(train, sample_idx, p, r2, p_index, window_bp, clump_fn)
+
     columns = []
     for r2 in r2_grid:
-        is_index = clump_index_variants(
-            train, train.train_idx[fit], inner_gwas.p, r2, p_index, window_bp, clump_fn
-        )
+        is_index = index_variants(train.train_idx[fit], inner_gwas.p, r2)
         columns += [
             threshold_weights(inner_gwas.beta, inner_gwas.p, is_index, t) for t in p_thresholds
         ]
@@ -146,9 +180,7 @@ def cplust_weights(
     best_r, best_t = np.unravel_index(int(np.argmax(grid)), grid.shape)
     r2, p_t = r2_grid[best_r], p_thresholds[best_t]
     gwas = train.gwas
-    is_index = clump_index_variants(
-        train, train.train_idx, gwas.p, r2, p_index, window_bp, clump_fn
-    )
+    is_index = index_variants(train.train_idx, gwas.p, r2)
     weights = threshold_weights(gwas.beta, gwas.p, is_index, p_t)
     details = {
         "r2": r2,

@@ -173,8 +173,8 @@ class TrainingGwas:
     """Score-test GWAS on training samples. All arrays (m,), float64 unless stated.
 
     z: signed score statistic U/√V (NaN if untestable); p: χ²₁ p-value; beta: one-step log-odds
-    per ALT allele U/V; testable: bool; mean, sd: mean-imputed ALT dosage mean and population SD
-    over the training samples; n: samples in the null model (int).
+    per ALT allele U/V; testable: bool; mean: mean-imputed ALT dosage mean over the training
+    samples; n: samples in the null model (int).
     """
 
     z: np.ndarray
@@ -182,7 +182,6 @@ class TrainingGwas:
     beta: np.ndarray
     testable: np.ndarray
     mean: np.ndarray
-    sd: np.ndarray
     n: int
 
 
@@ -228,18 +227,16 @@ def training_gwas_all(
     U = np.empty((m, d))
     V = np.empty((m, d))
     mean = np.empty(m)
-    sd = np.empty(m)
     for s in range(0, m, CHUNK_VARIANTS):
         e = min(s + CHUNK_VARIANTS, m)
         G = dosages_mean_imputed(packed[s:e], n_samples, train_idx)
         U[s:e], V[s:e] = score_statistics(G, prep)
         mean[s:e] = G.mean(axis=1)
-        sd[s:e] = G.std(axis=1)
     res = score_test_results(U, V)
     z = np.where(res["testable"], U / np.sqrt(np.where(res["testable"], V, 1.0)), np.nan)
     return [
         TrainingGwas(z[:, k], res["p"][:, k], res["beta"][:, k], res["testable"][:, k], mean,
-                     sd, model.n_cases + model.n_controls) if model.converged else None
+                     model.n_cases + model.n_controls) if model.converged else None
         for k, model in enumerate(models)
     ]
 
