@@ -18,7 +18,8 @@ per-disease ``build_incohort`` runs once per disease in a subprocess on the same
 the first sample size only, as it is slow). Each step's wall and CPU seconds are printed (CPU
 time, of all threads, is the fairer figure on a shared machine); old jobs include process start
 and imports (about 1-2 s each), new steps do not. Times grow linearly with variants (GWAS, LD,
-clumping and the sampler all do), so the last column extrapolates wall time to 100k variants.
+clumping and the sampler all do), so the last column extrapolates wall time to 100k variants
+(except :data:`FIXED_STEPS`, which read no genotypes).
 The sampler's cost does not depend on the sample size; the GWAS, LD and clumping do. It grows
 with the fraction of nonzero effects (each change of an effect adds an LD row): every copy of
 the tile carries its causal variants' signal, so LDpred2-auto estimates p ≈ 0.15 at any number
@@ -160,6 +161,10 @@ class Timer:
         self.seconds = (time.perf_counter() - self.wall, self.cpu() - self.start_cpu)
 
 
+FIXED_STEPS = {"assign folds"}
+"""Steps whose time does not grow with the number of variants (not extrapolated)."""
+
+
 def run_new(root: Path, prefixes: list[Path], args) -> dict[str, tuple[float, float]]:
     """(wall, CPU) seconds per step of the new path (folds, each fold, refit, evaluate)."""
     from cohortgen.prs.incohort import assign_folds, evaluate_all, load_cohort, run_fold
@@ -227,12 +232,14 @@ def main() -> None:
             times = run_new(root, prefixes, args)
             if args.old_src is not None and i == 0:
                 times.update(run_old(root, args))
+            rows = {step: (wall, cpu, wall if step in FIXED_STEPS else wall * scale)
+                    for step, (wall, cpu) in times.items()}
             for label, old in (("TOTAL new", False), ("TOTAL old", True)):
-                parts = [v for k, v in times.items() if k.startswith("old ") == old]
+                parts = [v for k, v in rows.items() if k.startswith("old ") == old]
                 if parts:
-                    times[label] = tuple(float(x) for x in np.sum(parts, axis=0))
-            for step, (wall, cpu) in times.items():
-                print(f"| {n} | {step} | {wall:.1f} | {cpu:.1f} | {wall * scale:.0f} |",
+                    rows[label] = tuple(float(x) for x in np.sum(parts, axis=0))
+            for step, (wall, cpu, wall_target) in rows.items():
+                print(f"| {n} | {step} | {wall:.1f} | {cpu:.1f} | {wall_target:.0f} |",
                       flush=True)
 
 
