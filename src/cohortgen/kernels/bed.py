@@ -127,11 +127,7 @@ def dosages_mean_imputed(packed: np.ndarray, n_samples: int, sample_idx: np.ndar
     non-missing selected calls of that variant (0.0 when all are missing).
     """
     packed = checked_packed(packed, n_samples)
-    sample_idx = np.ascontiguousarray(sample_idx, dtype=np.int64)
-    if sample_idx.ndim != 1:
-        raise ValueError("sample_idx must be 1-D")
-    if sample_idx.size and (sample_idx.min() < 0 or sample_idx.max() >= n_samples):
-        raise ValueError(f"sample_idx values must lie in [0, {n_samples})")
+    sample_idx = checked_sample_idx(sample_idx, n_samples)
     size = packed.shape[0] * sample_idx.size
     if out is None:
         out = np.empty(size, dtype=np.float64)
@@ -213,6 +209,18 @@ def _group_counts_into(packed, group_words, all_words, planes_table, alt, called
                 n_called += popcount(nonmissing[w] & mask)
             alt[v, g] = n_alt
             called[v, g] = n_called
+
+
+def checked_sample_idx(sample_idx, n_samples: int, allow_empty: bool = True) -> np.ndarray:
+    """C-contiguous int64 1-D sample indices, each within [0, n_samples); ValueError otherwise
+    (also when empty, unless ``allow_empty``)."""
+    idx = np.ascontiguousarray(sample_idx, dtype=np.int64)
+    if idx.ndim != 1 or (idx.size == 0 and not allow_empty):
+        raise ValueError("sample_idx must be a " + ("" if allow_empty else "non-empty ")
+                         + "1-D array")
+    if idx.size and (idx.min() < 0 or idx.max() >= n_samples):
+        raise ValueError(f"sample_idx values must lie in [0, {n_samples})")
+    return idx
 
 
 def checked_packed(packed: np.ndarray, n_samples: int) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 from numba import prange
 
 from cohortgen.kernels._numba import parallel_kernel
-from cohortgen.kernels.bed import BYTE_DOSAGE, checked_packed
+from cohortgen.kernels.bed import BYTE_DOSAGE, checked_packed, checked_sample_idx
 
 
 def centred_dosages(packed: np.ndarray, n_samples: int, rows: np.ndarray,
@@ -18,9 +18,7 @@ def centred_dosages(packed: np.ndarray, n_samples: int, rows: np.ndarray,
     ``sample_idx`` (int64 (k,)); a missing call gives 0 (imputed to ``fill``, float64 (m,))."""
     packed = checked_packed(packed, n_samples)
     rows = np.ascontiguousarray(rows, dtype=np.int64)
-    sample_idx = np.ascontiguousarray(sample_idx, dtype=np.int64)
-    if sample_idx.size and (sample_idx.min() < 0 or sample_idx.max() >= n_samples):
-        raise ValueError(f"sample_idx values must lie in [0, {n_samples})")
+    sample_idx = checked_sample_idx(sample_idx, n_samples)
     out = np.empty((rows.size, sample_idx.size))
     _centred_into(packed, rows, sample_idx, np.ascontiguousarray(fill, dtype=np.float64),
                   BYTE_DOSAGE, out)

@@ -20,7 +20,7 @@ Numba kernel :func:`cohortgen.kernels.bed.dosages_mean_imputed`.
 import numpy as np
 from scipy.linalg import blas
 
-from cohortgen.kernels.bed import checked_packed, dosages_mean_imputed
+from cohortgen.kernels.bed import checked_packed, checked_sample_idx, dosages_mean_imputed
 
 
 def block_bounds(contig: np.ndarray, max_block_variants: int = 500) -> np.ndarray:
@@ -56,7 +56,8 @@ def standardized_dosages(
     Returns z: float64 (m, k) (0 for sd = 0 variants); mean, sd: float64 (m,) of the imputed
     dosages (population SD; mean 0 when every call is missing).
     """
-    dosage = dosages_mean_imputed(packed, n_samples, _checked_idx(sample_idx, n_samples))
+    idx = checked_sample_idx(sample_idx, n_samples, allow_empty=False)
+    dosage = dosages_mean_imputed(packed, n_samples, idx)
     mean = dosage.mean(axis=1)
     dosage -= mean[:, None]
     sd = np.sqrt(np.einsum("ij,ij->i", dosage, dosage) / dosage.shape[1])
@@ -87,7 +88,7 @@ def block_correlations(
     Peak extra memory: one block's z, (size, k) float64.
     """
     packed = checked_packed(packed, n_samples)
-    sample_idx = _checked_idx(sample_idx, n_samples)
+    sample_idx = checked_sample_idx(sample_idx, n_samples, allow_empty=False)
     bounds = _checked_bounds(bounds, packed.shape[0])
     if window_bp is not None and pos is None:
         raise ValueError("window_bp needs pos")
@@ -143,16 +144,6 @@ def naive_block_correlations(dosage: np.ndarray, bounds: np.ndarray) -> list[np.
             r[np.ix_(poly, poly)] = np.atleast_2d(np.corrcoef(xb[poly]))
         blocks.append(r)
     return blocks
-
-
-def _checked_idx(sample_idx: np.ndarray, n_samples: int) -> np.ndarray:
-    """C-contiguous int64 copy of a non-empty 1-D sample index array within [0, n_samples)."""
-    idx = np.ascontiguousarray(sample_idx, dtype=np.int64)
-    if idx.ndim != 1 or idx.size == 0:
-        raise ValueError("sample_idx must be a non-empty 1-D array")
-    if idx.min() < 0 or idx.max() >= n_samples:
-        raise ValueError(f"sample_idx values must lie in [0, {n_samples})")
-    return idx
 
 
 def _checked_bounds(bounds: np.ndarray, m: int) -> np.ndarray:

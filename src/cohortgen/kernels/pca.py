@@ -23,7 +23,7 @@ import numpy as np
 from numba import prange
 
 from cohortgen.kernels._numba import parallel_kernel
-from cohortgen.kernels.bed import BYTE_DOSAGE, checked_packed
+from cohortgen.kernels.bed import BYTE_DOSAGE, checked_packed, checked_sample_idx
 from cohortgen.kernels.stats import genotype_counts
 
 
@@ -97,12 +97,8 @@ def randomized_pca(
     packed = checked_packed(packed, n_samples)
     if sample_idx is None:
         sample_idx = np.arange(n_samples, dtype=np.int64)
-    sample_idx = np.ascontiguousarray(sample_idx, dtype=np.int64)
+    sample_idx = checked_sample_idx(sample_idx, n_samples, allow_empty=False)
     n = sample_idx.size
-    if sample_idx.ndim != 1 or n == 0:
-        raise ValueError("sample_idx must be a non-empty 1-D array")
-    if sample_idx.min() < 0 or sample_idx.max() >= n_samples:
-        raise ValueError(f"sample_idx values must lie in [0, {n_samples})")
     if np.unique(sample_idx).size != n:
         raise ValueError("sample_idx must not repeat a sample")
     center, scale = standardization(packed, n_samples, sample_idx)
