@@ -301,22 +301,22 @@ def _view_results(packed: np.ndarray, bim: pd.DataFrame, fam_ids: list[str],
                   quantitative: Collection[str]) -> pd.DataFrame:
     """:func:`chunk_results` with one null model per trait for every variant, in variant blocks
     of :data:`BLOCK_VARIANTS`."""
-    fam_index = {s: k for k, s in enumerate(fam_ids)}
-    idx = np.array([fam_index[s] for s in null["sample_id"]], dtype=np.int64)
-    n_fam = len(fam_ids)
-    models = disease_models(null, names, idx, n_fam, quantitative)
-    X = null.filter(regex=r"^x\d+$").to_numpy(float)
-    prep = prepare_score(X, null[[f"r_{d}" for d in names]].to_numpy(float),
-                         null[[f"w_{d}" for d in names]].to_numpy(float))
-    # Once per chunk: X B_d on each disease's samples, for approximate Firth's residualisation.
-    models = [replace(model, XB=np.ascontiguousarray(covariate_basis(X, prep, d)[model.rows]),
-                      rank=int(prep.rank[d])) for d, model in enumerate(models)]
-    groups = np.stack([mask for model in models for mask in (model.cases, model.controls)])
-    buffer = np.empty(min(BLOCK_VARIANTS, len(bim)) * len(idx))  # G of every block, reused
-    blocks = []
-    # BLAS single-threaded here: the score products split rows over Python threads instead,
-    # so no idle BLAS worker spins against the Numba kernels (see kernels.score).
+    # BLAS single-threaded for the whole chunk: the score products split rows over Python
+    # threads instead, so no idle BLAS worker spins against the Numba kernels (kernels.score).
     with threadpool_limits(1, user_api="blas"):
+        fam_index = {s: k for k, s in enumerate(fam_ids)}
+        idx = np.array([fam_index[s] for s in null["sample_id"]], dtype=np.int64)
+        n_fam = len(fam_ids)
+        models = disease_models(null, names, idx, n_fam, quantitative)
+        X = null.filter(regex=r"^x\d+$").to_numpy(float)
+        prep = prepare_score(X, null[[f"r_{d}" for d in names]].to_numpy(float),
+                             null[[f"w_{d}" for d in names]].to_numpy(float))
+        # Once per chunk: X B_d on each disease's samples, for approximate Firth's residualisation.
+        models = [replace(model, XB=np.ascontiguousarray(covariate_basis(X, prep, d)[model.rows]),
+                          rank=int(prep.rank[d])) for d, model in enumerate(models)]
+        groups = np.stack([mask for model in models for mask in (model.cases, model.controls)])
+        buffer = np.empty(min(BLOCK_VARIANTS, len(bim)) * len(idx))  # G of every block, reused
+        blocks = []
         for start in range(0, len(bim), BLOCK_VARIANTS):
             rows = slice(start, start + BLOCK_VARIANTS)
             block_bim = bim.iloc[rows].reset_index(drop=True)
@@ -327,9 +327,9 @@ def _view_results(packed: np.ndarray, bim: pd.DataFrame, fam_ids: list[str],
             counts = group_allele_counts(packed[rows], n_fam, groups)
             blocks.extend(disease_block(model, d, stats, G, GA, counts, block_bim, settings)
                           for d, model in enumerate(models))
-    if not blocks:
-        return pd.DataFrame(columns=CHUNK_COLUMNS)
-    return pd.concat(blocks, ignore_index=True)[CHUNK_COLUMNS]
+        if not blocks:
+            return pd.DataFrame(columns=CHUNK_COLUMNS)
+        return pd.concat(blocks, ignore_index=True)[CHUNK_COLUMNS]
 
 
 def association_chunk(prefix: Path, null_tsv: Path, null_json: Path, variant_qc_tsv: Path,
