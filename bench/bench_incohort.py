@@ -2,14 +2,17 @@
 
 Usage: ``.venv/bin/python bench/bench_incohort.py [--samples 2000 5000 21000]
 [--variants 10000] [--folds 5] [--n-chains 6] [--burn-in 300] [--num-iter 300]
-[--old-src DIR] [--threads 2]``
+[--causal-fraction 0.01] [--old-src DIR] [--threads 2]``
 
 A cohort is simulated per sample size: genotypes tiled from one block of 2,000 variants with
 LD (latent AR(1) haplotypes in runs of 50 variants, allele frequencies 0.05-0.5, 1% missing),
 one tile per 60 Mb stretch of an autosome (30 kb apart, about the density of 100k array
-variants over the genome); nine diseases from a liability (h² 0.3 over 300 causal variants,
-plus age and sex) at the config's prevalences; two random PCs. Written as one .bed chunk per
-chromosome with its variant_qc.tsv, as the workflow's chunks.
+variants over the genome). Each copy of the tile gets its own random order of the samples, so
+copies keep the tile's LD and frequencies but are independent of each other, as different
+regions of a genome are. Nine diseases come from one liability (h² 0.3 spread evenly over a
+fraction ``--causal-fraction`` of all variants, default 1%, plus age and sex) at the config's
+prevalences; two random PCs. Written as one .bed chunk per chromosome with its
+variant_qc.tsv, as the workflow's chunks.
 
 The new path runs the three steps as the workflow does, one after the other in this process:
 folds, each fold job (every disease at once) and the all-sample refit, evaluation. With
@@ -18,13 +21,12 @@ per-disease ``build_incohort`` runs once per disease in a subprocess on the same
 the first sample size only, as it is slow). Each step's wall and CPU seconds are printed (CPU
 time, of all threads, is the fairer figure on a shared machine); old jobs include process start
 and imports (about 1-2 s each), new steps do not. Times grow linearly with variants (GWAS, LD,
-clumping and the sampler all do), so the last column extrapolates wall time to 100k variants
-(except :data:`FIXED_STEPS`, which read no genotypes).
+clumping and the sampler all do, at a fixed causal fraction), so the last column extrapolates
+wall time to 100k variants (except :data:`FIXED_STEPS`, which read no genotypes).
 The sampler's cost does not depend on the sample size; the GWAS, LD and clumping do. It grows
-with the fraction of nonzero effects (each change of an effect adds an LD row): every copy of
-the tile carries its causal variants' signal, so LDpred2-auto estimates p ≈ 0.15 at any number
-of variants and these row updates dominate the sampler (a sparser genetic architecture costs
-less).
+with the fraction of nonzero effects that LDpred2-auto estimates (each change of an effect adds
+an LD row update), so ``--causal-fraction`` sets how dense the genetic architecture is: the
+line after each sample size gives LDpred2-auto's estimates of p over all its runs.
 """
 
 import argparse
@@ -60,6 +62,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--burn-in", type=int, default=300)
     parser.add_argument("--num-iter", type=int, default=300)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--causal-fraction", type=float, default=0.01)
     parser.add_argument("--old-src", type=Path, default=None)
     return parser.parse_args()
 
@@ -80,7 +83,7 @@ def tile_dosages(n: int, rng) -> np.ndarray:
     return G
 
 
-def write_cohort(root: Path, n: int, m: int, seed: int) -> list[Path]:
+def write_cohort(root: Path, n: int, m: int, seed: int, causal_fraction: float) -> list[Path]:
     """Chunks, keep.txt, pcs.tsv and phenotypes.tsv of a simulated cohort; the chunk prefixes."""
     from cohortgen.io.bed import write_bed
     from cohortgen.io.files import write_tsv
@@ -89,17 +92,16 @@ def write_cohort(root: Path, n: int, m: int, seed: int) -> list[Path]:
 
     rng = np.random.default_rng(seed)
     tile = tile_dosages(n, rng)
-    packed_tile = pack_dosages(tile)
     n_tiles = -(-m // TILE)
+    orders = [rng.permutation(n) for _ in range(n_tiles)]  # one sample order per tile copy
     ids = [f"S{i:06d}" for i in range(n)]
     fam = pd.DataFrame({"fid": ids, "iid": ids, "father": "0", "mother": "0", "sex": 0,
                         "pheno": -9})
     called = np.maximum((tile >= 0).sum(axis=1), 1)
     freq = np.where(tile >= 0, tile, 0).sum(axis=1) / (2.0 * called)
     genetic = np.zeros(n)
-    causal = rng.choice(TILE * n_tiles, 300, replace=False)
-    for c in causal:
-        x = tile[c % TILE].astype(float)
+    for c in rng.choice(m, max(1, round(causal_fraction * m)), replace=False):
+        x = tile[c % TILE, orders[c // TILE]].astype(float)
         x[x < 0] = 2 * freq[c % TILE]
         genetic += rng.standard_normal() * (x - x.mean()) / max(x.std(), 1e-9)
     genetic *= np.sqrt(0.3) / genetic.std()
@@ -109,11 +111,10 @@ def write_cohort(root: Path, n: int, m: int, seed: int) -> list[Path]:
         by_chrom.setdefault(t % 22 + 1, []).append(t)
     for chrom, tiles in sorted(by_chrom.items()):
         rows = [(t, j) for t in tiles for j in range(min(TILE, m - t * TILE))]
-        if not rows:
-            continue
         offset = np.array([(t // 22) * TILE * SPACING_BP for t, _ in rows])
         pos = offset + np.array([j for _, j in rows]) * SPACING_BP + 1
-        packed = packed_tile[[j for _, j in rows]]
+        packed = np.concatenate([pack_dosages(tile[:min(TILE, m - t * TILE)][:, orders[t]])
+                                 for t in tiles])
         variants = pd.DataFrame({"chrom": str(chrom), "pos": pos, "ref": "A", "alt": "G",
                                  "alt_freq": freq[[j for _, j in rows]], "pass": True})
         variants["id"] = variants["chrom"] + ":" + variants["pos"].astype(str)
@@ -159,6 +160,20 @@ class Timer:
 
     def __exit__(self, *exc):
         self.seconds = (time.perf_counter() - self.wall, self.cpu() - self.start_cpu)
+
+
+def record_p_estimates(store: list) -> None:
+    """Make every LDpred2-auto run of this process append its estimate of p to ``store``."""
+    import cohortgen.prs.ldpred as ldpred
+
+    run = ldpred.ldpred2_auto
+
+    def recorded(*args, **kwargs):
+        result = run(*args, **kwargs)
+        store.append(result.p_est)
+        return result
+
+    ldpred.ldpred2_auto = recorded
 
 
 FIXED_STEPS = {"assign folds"}
@@ -223,12 +238,14 @@ def main() -> None:
           f"{len(args.p_thresholds)} p thresholds, {args.n_chains} chains x "
           f"({args.burn_in} + {args.num_iter}), {args.threads} threads; "
           f"x{scale:g} extrapolates to {TARGET_VARIANTS} variants")
+    p_estimates: list[float] = []
+    record_p_estimates(p_estimates)
     print("| samples | step | wall s | CPU s | wall s at 100k variants |")
     print("|---|---|---|---|---|")
     for i, n in enumerate(args.samples):
         with tempfile.TemporaryDirectory(prefix="bench_incohort_") as tmp:
             root = Path(tmp)
-            prefixes = write_cohort(root, n, args.variants, seed=n)
+            prefixes = write_cohort(root, n, args.variants, n, args.causal_fraction)
             times = run_new(root, prefixes, args)
             if args.old_src is not None and i == 0:
                 times.update(run_old(root, args))
@@ -241,6 +258,10 @@ def main() -> None:
             for step, (wall, cpu, wall_target) in rows.items():
                 print(f"| {n} | {step} | {wall:.1f} | {cpu:.1f} | {wall_target:.0f} |",
                       flush=True)
+        print(f"# N={n}: LDpred2-auto p estimate median {np.nanmedian(p_estimates):.3g}, range "
+              f"{np.nanmin(p_estimates):.3g}-{np.nanmax(p_estimates):.3g} over "
+              f"{len(p_estimates)} runs (causal fraction {args.causal_fraction:g})", flush=True)
+        p_estimates.clear()
 
 
 if __name__ == "__main__":

@@ -165,6 +165,20 @@ def _fill_planes(packed, rows, mask_words, planes_table, planes):
 
 
 @kernel
+def _open_clump(i, p, p_index, is_index, clump_of):
+    """Step of the clumping loop (variants by ascending p) at variant i: -1 when p[i] is above
+    ``p_index`` (no later variant can open a clump), 0 when i is already in a clump, else 1
+    after marking i as the index of its own clump."""
+    if not p[i] <= p_index:
+        return -1
+    if clump_of[i] >= 0:
+        return 0
+    is_index[i] = True
+    clump_of[i] = i
+    return 1
+
+
+@kernel
 def _clump_into(planes, slot, pos, p, order, r2, window_bp, p_index, p_member, is_index,
                 clump_of):
     """Fill ``is_index`` and ``clump_of`` (preset False / -1); ``order``: rows by ascending p;
@@ -172,12 +186,11 @@ def _clump_into(planes, slot, pos, p, order, r2, window_bp, p_index, p_member, i
     table = np.zeros((3, 3))
     for k in range(order.shape[0]):
         i = order[k]
-        if not p[i] <= p_index:
+        opened = _open_clump(i, p, p_index, is_index, clump_of)
+        if opened < 0:
             break
-        if clump_of[i] >= 0:
+        if opened == 0:
             continue
-        is_index[i] = True
-        clump_of[i] = i
         lo = np.searchsorted(pos, pos[i] - window_bp, side="left")
         hi = np.searchsorted(pos, pos[i] + window_bp, side="right")
         for j in range(lo, hi):
@@ -211,9 +224,8 @@ def clump(packed: np.ndarray, n_samples: int, pos: np.ndarray, p: np.ndarray, r2
     mask = np.ascontiguousarray(sample_mask, dtype=np.bool_)
     if mask.shape != (n_samples,):
         raise ValueError(f"sample_mask must have shape ({n_samples},), got {mask.shape}")
-    tested = np.flatnonzero(np.isfinite(p))
-    order = tested[np.argsort(p[tested], kind="stable")].astype(np.int64)
-    rows = tested[p[tested] <= max(p_index, p_member)].astype(np.int64)
+    order = _ascending_p(p)
+    rows = np.sort(order[p[order] <= max(p_index, p_member)])
     slot = np.full(m, -1, dtype=np.int64)
     slot[rows] = np.arange(rows.size)
     words = mask_words(mask)
@@ -224,6 +236,12 @@ def clump(packed: np.ndarray, n_samples: int, pos: np.ndarray, p: np.ndarray, r2
     _clump_into(planes, slot, pos, p, order, float(r2), int(window_bp), float(p_index),
                 float(p_member), is_index, clump_of)
     return is_index, clump_of
+
+
+def _ascending_p(p: np.ndarray) -> np.ndarray:
+    """int64 rows with a finite p, by ascending p (ties in row order)."""
+    tested = np.flatnonzero(np.isfinite(p))
+    return tested[np.argsort(p[tested], kind="stable")].astype(np.int64)
 
 
 def pair_levels(packed: np.ndarray, n_samples: int, pos: np.ndarray, thresholds: np.ndarray,
@@ -278,8 +296,7 @@ def clump_by_levels(p: np.ndarray, start: np.ndarray, levels: np.ndarray, level:
         raise ValueError(f"level must lie in [1, 255], got {level}")
     if start.shape != (p.size + 1,):
         raise ValueError(f"start must have shape ({p.size + 1},), got {start.shape}")
-    tested = np.flatnonzero(np.isfinite(p))
-    order = tested[np.argsort(p[tested], kind="stable")].astype(np.int64)
+    order = _ascending_p(p)
     is_index = np.zeros(p.size, dtype=np.bool_)
     clump_of = np.full(p.size, -1, dtype=np.int64)
     _clump_levels_into(p, order, start, levels, int(level), float(p_index), float(p_member),
@@ -293,12 +310,11 @@ def _clump_levels_into(p, order, start, levels, level, p_index, p_member, is_ind
     the partners of i are j > i among its own pairs and j < i whose pairs reach i."""
     for k in range(order.shape[0]):
         i = order[k]
-        if not p[i] <= p_index:
+        opened = _open_clump(i, p, p_index, is_index, clump_of)
+        if opened < 0:
             break
-        if clump_of[i] >= 0:
+        if opened == 0:
             continue
-        is_index[i] = True
-        clump_of[i] = i
         for j in range(i + 1, i + 1 + start[i + 1] - start[i]):
             if clump_of[j] < 0 and p[j] <= p_member and levels[start[i] + j - i - 1] >= level:
                 clump_of[j] = i

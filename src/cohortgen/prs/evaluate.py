@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 from cohortgen.assoc.null_model import design_matrix, fit_logistic
 from cohortgen.privacy import with_complement
@@ -146,11 +147,15 @@ def decile_table(score, y, min_cell_count: int) -> pd.DataFrame:
 
 
 def evaluate_score(score, y, covariates, prevalence: float | None) -> dict:
-    """All performance figures of one score for one disease (see the module docstring)."""
+    """All performance figures of one score for one disease (see the module docstring).
+
+    The fits are small (a few columns), so BLAS runs single-threaded: its idle threads would
+    only spin between the many short calls."""
     score, y = np.asarray(score, dtype=np.float64), np.asarray(y, dtype=np.float64)
     auc, _ = auc_delong(score, y)
-    logistic = logistic_performance(score, y, covariates)
-    r2_obs = observed_r2(score, y, covariates)
+    with threadpool_limits(1, user_api="blas"):
+        logistic = logistic_performance(score, y, covariates)
+        r2_obs = observed_r2(score, y, covariates)
     case_fraction = float(np.mean(y))
     top, cells = top_fraction_or(score, y)
     return {"n_cases": int(np.sum(y == 1)), "n_controls": int(np.sum(y == 0)), "auc": auc,
