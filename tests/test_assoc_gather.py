@@ -7,6 +7,7 @@ from scipy.stats import chi2
 
 from cohortgen.assoc.gather import summarize_gwas
 from cohortgen.assoc.loci import find_loci
+from cohortgen.assoc.power import detectable_beta_sd
 from cohortgen.io.bed import write_bed
 from cohortgen.io.files import read_tsv, write_json
 from cohortgen.io.sumstats import read_gwas_ssf, write_gwas_ssf
@@ -106,6 +107,9 @@ def test_summarize_gwas__quantitative_trait_row(tmp_path):
     assert (d["n_cases"], d["n_controls"], d["n_samples"]) == (60, 140, 200)
     assert q["n_samples"] == N
     assert q[["n_cases", "n_controls", "detectable_or_maf05", "detectable_or_maf20"]].isna().all()
+    assert d[["detectable_beta_sd_maf05", "detectable_beta_sd_maf20"]].isna().all()
+    assert q["detectable_beta_sd_maf20"] == pytest.approx(detectable_beta_sd(N, 0.2), rel=1e-5)
+    assert q["detectable_beta_sd_maf05"] > q["detectable_beta_sd_maf20"]
     common = table["effect_allele_frequency"].to_numpy() == 0.3  # MAC 120 vs 8 at 0.02 / 0.97
     p = table["p_value"].to_numpy()
     expected = np.median(chi2.isf(p[common], 1)) / chi2.ppf(0.5, 1)

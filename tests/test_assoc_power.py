@@ -10,7 +10,9 @@ from cohortgen.assoc.power import (
     allelic_ncp,
     allelic_power,
     case_allele_frequency,
+    detectable_beta_sd,
     detectable_odds_ratio,
+    quantitative_ncp,
 )
 
 
@@ -51,3 +53,29 @@ def test_detectable_odds_ratio__no_cases_or_unreachable_is_nan():
     assert np.isnan(detectable_odds_ratio(0, 100, 0.2))
     assert np.isnan(detectable_odds_ratio(3, 10, 0.001))
     assert detectable_odds_ratio(80, 1900, 0.05) > detectable_odds_ratio(80, 1900, 0.2) > 1
+
+
+def test_detectable_beta_sd__80_percent_power_by_statsmodels_f_test():
+    """The F test of one regressor (statsmodels FTestPowerF2: effect size Cohen's f², λ =
+    f²·(df_num + df_denom + 1)) on the variance the detectable effect explains has 80% power;
+    at large n the χ²₁ approximation agrees."""
+    from statsmodels.stats.power import FTestPowerF2
+
+    for n, maf in [(2_000, 0.05), (21_000, 0.2), (500, 0.3)]:
+        beta = detectable_beta_sd(n, maf)
+        q2 = 2 * maf * (1 - maf) * beta**2
+        f2 = q2 / (1 - q2)
+        power = FTestPowerF2().power(effect_size=f2, df_num=1, df_denom=n - 2, alpha=5e-8)
+        assert power == pytest.approx(0.8, abs=1e-6)
+        assert quantitative_ncp(n, maf, beta) == pytest.approx(n * f2, rel=1e-12)
+    critical = stats.chi2.isf(5e-8, 1)
+    ncp = quantitative_ncp(10**6, 0.2, detectable_beta_sd(10**6, 0.2))
+    assert stats.ncx2.sf(critical, 1, ncp) == pytest.approx(0.8, abs=1e-3)
+
+
+def test_detectable_beta_sd__shrinks_with_n_and_maf_and_is_nan_when_unreachable():
+    assert detectable_beta_sd(5_000, 0.05) > detectable_beta_sd(5_000, 0.2)
+    assert detectable_beta_sd(2_000, 0.2) > detectable_beta_sd(21_000, 0.2)
+    assert np.isnan(detectable_beta_sd(0, 0.2))
+    assert np.isnan(detectable_beta_sd(2, 0.2))
+    assert np.isnan(detectable_beta_sd(4, 0.2))  # 2 residual df: no λ up to 1e4 reaches 80%

@@ -245,7 +245,9 @@ def write_report_inputs(tmp_path) -> list[str]:
                      "n_samples": 1200 if binary else 1150, "lambda_gc": 1.01,
                      "n_genome_wide": 1, "n_suggestive": 1,
                      "detectable_or_maf05": 2.0 if binary else None,
-                     "detectable_or_maf20": 1.5 if binary else None})
+                     "detectable_or_maf20": 1.5 if binary else None,
+                     "detectable_beta_sd_maf05": None if binary else 0.42,
+                     "detectable_beta_sd_maf20": None if binary else 0.21})
     write_tsv(tmp_path / "summary.tsv", pd.DataFrame(rows))
     write_json(tmp_path / "qc.json", {
         "ingest": {"records_in": 2100, "records_excluded": {"multiallelic": 100}},
@@ -272,6 +274,8 @@ def test_build_report__summary_rows_split_by_kind(tmp_path):
     assert f">{np.exp(-0.25):.2f}<" in diseases  # odds ratio of the disease's lead locus
     assert ">-0.25<" in traits  # beta of the trait's
     assert ">1,150<" in traits
+    assert ">0.21 / 0.42<" in traits  # detectable effects (SD per allele), MAF 20% / 5%
+    assert "shifts the trait by 0.21 of its standard deviation" in traits
     assert "ldl" not in diseases.split('id="qc"')[1]
 
 

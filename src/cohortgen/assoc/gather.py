@@ -3,15 +3,19 @@
 ``gwas/summary.tsv`` (shareable), one row per disease or quantitative trait: ``disease kind
 status n_cases n_controls n_samples n_variants lambda_gc n_genome_wide n_suggestive`` then
 ``n_variants_mac20 n_genome_wide_variants n_suggestive_variants detectable_or_maf05
-detectable_or_maf20``. ``disease`` is the trait's name; ``kind`` is ``binary`` (a disease) or
-``quantitative``, as in ``null_model.json``; a quantitative trait has NA case, control and
-detectable-OR columns, and ``n_samples`` (cases + controls for a disease) is the number analysed.
+detectable_or_maf20 detectable_beta_sd_maf05 detectable_beta_sd_maf20``. ``disease`` is the
+trait's name; ``kind`` is ``binary`` (a disease) or ``quantitative``, as in ``null_model.json``;
+a quantitative trait has NA case, control and detectable-OR columns, a disease NA
+detectable-beta columns, and ``n_samples`` (cases + controls for a disease) is the number
+analysed.
 ``status`` is ``OK`` or ``SKIPPED: <reason>``; ``n_variants`` counts rows with a p-value;
 ``lambda_gc`` is median χ²₁ / 0.4549 over variants with MAC ≥ 20 (:data:`LAMBDA_MIN_MAC`);
 ``n_genome_wide`` / ``n_suggestive`` count loci (clumps, from ``<disease>.loci.tsv``) whose lead
 has p < 5e-8 / p < 1e-5 (so suggestive includes genome-wide); the ``*_variants`` columns count
 variants. ``detectable_or_maf*``: smallest allelic OR with 80% power at α = 5e-8 for MAF 0.05 /
-0.2 given the case and control counts (:mod:`cohortgen.assoc.power`).
+0.2 given the case and control counts; ``detectable_beta_sd_maf*``: for a quantitative trait,
+the smallest per-allele effect in trait standard deviations with that power given ``n_samples``
+(:mod:`cohortgen.assoc.power`).
 """
 
 from pathlib import Path
@@ -21,7 +25,7 @@ import pandas as pd
 
 from cohortgen import __version__
 from cohortgen.assoc.loci import GENOME_WIDE, SUGGESTIVE
-from cohortgen.assoc.power import detectable_odds_ratio
+from cohortgen.assoc.power import detectable_beta_sd, detectable_odds_ratio
 from cohortgen.io.files import read_json, read_tsv, write_tsv
 from cohortgen.io.sumstats import GWAS_SSF_COLUMNS, read_gwas_ssf, write_gwas_ssf
 from cohortgen.report.plots import lambda_gc
@@ -29,7 +33,9 @@ from cohortgen.report.plots import lambda_gc
 LAMBDA_MIN_MAC = 20
 POWER_ALPHA = 5e-8
 POWER_LEVEL = 0.8
-POWER_MAFS = {"detectable_or_maf05": 0.05, "detectable_or_maf20": 0.2}
+POWER_MAFS = {"maf05": 0.05, "maf20": 0.2}
+"""Minor allele frequencies of the power columns (``detectable_or_<key>``,
+``detectable_beta_sd_<key>``)."""
 
 
 def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_build: str,
@@ -95,9 +101,13 @@ def gwas_summary_row(disease: str, table: pd.DataFrame, loci: pd.DataFrame, info
            "n_variants_mac20": int(common.sum()),
            "n_genome_wide_variants": int((p[tested] < GENOME_WIDE).sum()),
            "n_suggestive_variants": int((p[tested] < SUGGESTIVE).sum())}
-    for column, maf in POWER_MAFS.items():
-        row[column] = np.nan if is_quantitative(info) else detectable_odds_ratio(
+    quantitative = is_quantitative(info)
+    for key, maf in POWER_MAFS.items():
+        row[f"detectable_or_{key}"] = np.nan if quantitative else detectable_odds_ratio(
             info["n_cases"], info["n_controls"], maf, POWER_ALPHA, POWER_LEVEL)
+    for key, maf in POWER_MAFS.items():
+        row[f"detectable_beta_sd_{key}"] = detectable_beta_sd(
+            info["n"], maf, POWER_ALPHA, POWER_LEVEL) if quantitative else np.nan
     return row
 
 

@@ -1,4 +1,5 @@
-"""Power of the allelic case-control test and the smallest detectable odds ratio.
+"""Power of the allelic case-control test and the smallest detectable odds ratio; for a
+quantitative trait, the smallest detectable per-allele effect.
 
 Model (as the Genetic Association Study power calculator, Skol et al. 2006, one-stage design):
 the risk allele has frequency ``maf`` in controls; with allelic odds ratio OR its frequency in
@@ -7,6 +8,13 @@ cases is p₁ = OR·p₀ / (1 + p₀(OR − 1)). The allelic test compares the 2
 λ = (p₁ − p₀)² / (p₁(1 − p₁)/(2 n_cases) + p₀(1 − p₀)/(2 n_controls)),
 and power = P(χ²₁(λ) > χ²₁ critical value at α). Logistic regression per allele has the same
 asymptotic power for a multiplicative (allelic) model.
+
+Quantitative trait (per-variant linear regression on n samples, additive model): a variant of
+minor allele frequency f with per-allele effect b, in units of the trait's standard deviation,
+explains q² = 2f(1 − f)b² of the trait's variance; the test's non-centrality is
+λ = n q² / (1 − q²) (Cohen's f² = q² / (1 − q²) times n). The test is the exact t-test, so
+power is read from the non-central F(1, n − 2, λ) (at α = 5e-8 and a few thousand samples
+χ²₁(λ) would overstate it by about 0.01).
 """
 
 import math
@@ -15,6 +23,9 @@ from scipy import optimize, stats
 
 MAX_OR = 1e3
 """Detectable ORs above this are reported as not detectable (NaN)."""
+
+MAX_NCP = 1e4
+"""Largest non-centrality searched for a detectable quantitative effect."""
 
 
 def case_allele_frequency(maf: float, odds_ratio: float) -> float:
@@ -35,6 +46,29 @@ def allelic_power(n_cases: int, n_controls: int, maf: float, odds_ratio: float,
     """Power of the two-sided allelic test at level ``alpha``."""
     critical = stats.chi2.isf(alpha, 1)
     return float(stats.ncx2.sf(critical, 1, allelic_ncp(n_cases, n_controls, maf, odds_ratio)))
+
+
+def quantitative_ncp(n: int, maf: float, beta_sd: float) -> float:
+    """Non-centrality λ of the per-variant test of a quantitative trait (module docstring)."""
+    q2 = 2.0 * maf * (1.0 - maf) * beta_sd**2
+    return n * q2 / (1.0 - q2)
+
+
+def detectable_beta_sd(n: int, maf: float, alpha: float = 5e-8, power: float = 0.8) -> float:
+    """Smallest per-allele effect (trait SD units) detected with ``power`` at ``alpha`` by a
+    test on ``n`` samples; NaN for n ≤ 2 or when even λ = :data:`MAX_NCP` falls short."""
+    if n <= 2 or not 0.0 < maf < 1.0:
+        return math.nan
+    critical = stats.f.isf(alpha, 1, n - 2)
+
+    def gap(ncp: float) -> float:
+        return stats.ncf.sf(critical, 1, n - 2, ncp) - power
+
+    if gap(MAX_NCP) < 0:
+        return math.nan
+    ncp = optimize.brentq(gap, 1e-9, MAX_NCP, xtol=1e-12, rtol=1e-14)
+    q2 = ncp / (n + ncp)  # λ = n q² / (1 − q²) solved for q²
+    return math.sqrt(q2 / (2.0 * maf * (1.0 - maf)))
 
 
 def detectable_odds_ratio(n_cases: int, n_controls: int, maf: float, alpha: float = 5e-8,

@@ -175,6 +175,8 @@ def trait_view(index: int, trait: dict) -> dict:
     view = association_view(trait, f"trait-{index + 1}", f"fig-trait-{index + 1}")
     return view | {
         "n": trait.get("n"),
+        "detectable_beta_sd": {maf: format_beta(v)
+                               for maf, v in trait.get("detectable_beta_sd", {}).items()},
         "loci": [{"locus": lo["locus"], "p": format_p(lo["p"]), "beta": format_beta(lo["beta"])}
                  for lo in trait.get("loci", [])],
     }

@@ -57,8 +57,12 @@ def disease_context(row: pd.Series, gwas_path: Path, loci_tsv: Path) -> dict:
 
 
 def trait_context(row: pd.Series, gwas_path: Path, loci_tsv: Path) -> dict:
-    """One quantitative trait: number of people analysed, lead loci with beta (trait units)."""
-    return association_context(row, gwas_path, loci_tsv) | {"n": int(row["n_samples"])}
+    """One quantitative trait: number of people analysed, detectable effects (trait standard
+    deviations per allele), lead loci with beta (trait units)."""
+    return association_context(row, gwas_path, loci_tsv) | {
+        "n": int(row["n_samples"]),
+        "detectable_beta_sd": {"5%": row.get("detectable_beta_sd_maf05"),
+                               "20%": row.get("detectable_beta_sd_maf20")}}
 
 
 def prs_context(performance_tsvs: list[Path]) -> list[dict]:
