@@ -235,6 +235,40 @@ def test_evaluate_published__shareable_tables(scored, cohort):
     assert stat.S_IMODE((out / "performance.tsv").stat().st_mode) == 0o644
 
 
+def test_evaluate_published__categorical_covariate_as_statsmodels_c(scored, cohort):
+    """A text-labelled site enters as level indicators (first sorted level the reference): the
+    OR per SD is statsmodels' Logit on age + C(site) + PCs + the standardised score."""
+    import statsmodels.formula.api as smf
+
+    from cohortgen.prs.stage import evaluate_published, read_design
+
+    rng = np.random.default_rng(9)
+    root, ids = cohort["root"], cohort["ids"]
+    site = rng.choice(["north", "east", "west"], len(ids))
+    sheet = pd.DataFrame({"sample_id": ids, "sex": rng.integers(1, 3, len(ids)),
+                          "age": rng.integers(30, 80, len(ids)), "site": site, "asthma": rng.integers(0, 2, len(ids)).astype(float)})
+    sheet.loc[3, "site"] = "NA"
+    write_tsv(root / "pheno_site.tsv", sheet)
+    out, name = scored["out"], scored["names"][0]
+    table = evaluate_published(
+        [name], [out / "scores" / f"{name}.tsv.gz"], [out / "match" / f"{name}.json"],
+        {name: ["asthma"]}, root / "pheno_site.tsv", root / "keep.txt", root / "pcs.tsv",
+        ["age"], {}, 5, "SUM", out / "perf_site.tsv", out / "dec_site.tsv", ["site"])
+    keep = (root / "keep.txt").read_text().split()
+    rows, design = read_design(root / "pheno_site.tsv", ["asthma"], ["age"], ["site"],
+                               root / "pcs.tsv", keep)
+    assert design.shape[1] == 1 + 2 + read_tsv(root / "pcs.tsv").shape[1] - 1
+    frame = rows.assign(site=rows["site"].astype(object)).join(
+        read_tsv(root / "pcs.tsv", dtype={"sample_id": str}).set_index("sample_id"))
+    scores = read_tsv(out / "scores" / f"{name}.tsv.gz", dtype={"sample_id": str})
+    frame = frame.join(scores.set_index("sample_id")["SUM"]).dropna()
+    frame["z"] = (frame["SUM"] - frame["SUM"].mean()) / frame["SUM"].std(ddof=0)
+    pcs = " + ".join(c for c in frame.columns if c.startswith("PC"))
+    fit = smf.logit(f"asthma ~ age + C(site) + {pcs} + z", frame).fit(disp=0, tol=1e-12)
+    assert table["or_per_sd"].iloc[0] == pytest.approx(np.exp(fit.params["z"]), rel=1e-5)
+    assert table["n_cases"].iloc[0] + table["n_controls"].iloc[0] == len(frame)
+
+
 @pytest.mark.reference
 def test_score_published__chrx_imputation_matches_plink2(plink2, tmp_path):
     """Non-PAR chrX with males coded 0/2 and missing calls: SUM as ``plink2 --score``."""

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cohortgen.assoc.stage import level_indicators
 from cohortgen.errors import InputError
 from cohortgen.io.bed import read_bed
 from cohortgen.io.files import read_json, read_tsv, write_bytes_atomic, write_json, write_tsv
@@ -131,6 +132,23 @@ def _pcs_of(pcs_tsv: Path, sample_ids: list[str]) -> np.ndarray:
     return pcs.loc[sample_ids].to_numpy(np.float64)
 
 
+def read_design(phenotypes: Path, diseases: list[str], covariates: list[str],
+                categorical: list[str], pcs_tsv: Path,
+                sample_ids: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The sheet rows of ``sample_ids`` (those in the sheet, in that order) and their design,
+    float64 (rows, c): the numeric ``covariates``, one 0/1 indicator per non-reference level of
+    each ``categorical`` covariate (the first sorted label is the reference, as in the
+    association null models), then the PCs; NaN where a value is missing."""
+    path = Path(phenotypes)
+    sheet = read_phenotypes(path, diseases, covariates, categorical)
+    ids = [s for s in sample_ids if s in sheet.index]
+    rows = sheet.loc[ids]
+    parts = [rows[covariates].to_numpy(float)]
+    parts += [level_indicators(rows[name], name, 1, path)[0].to_numpy(float)
+              for name in categorical]
+    return rows, np.column_stack([*parts, _pcs_of(pcs_tsv, ids)])
+
+
 def _score_table(sample_ids, sums, n_variants, pcs) -> pd.DataFrame:
     return pd.DataFrame({"sample_id": sample_ids, "SUM": sums, "AVG": sums / (2.0 * n_variants),
                          "Z_norm1": z_norm1(sums, pcs), "Z_norm2": z_norm2(sums, pcs)})
@@ -212,11 +230,12 @@ def _status_row(disease, score, status) -> dict:
 def evaluate_published(names: list[str], score_paths: list[Path], match_logs: list[Path],
                        targets: dict, phenotypes: Path, keep_txt: Path, pcs_tsv: Path,
                        covariates: list[str], prevalence: dict, min_cell_count: int,
-                       score_column: str, performance_tsv: Path, deciles_tsv: Path):
-    """Evaluate each OK score for its target diseases on all QC-kept samples; write the
-    shareable performance and decile tables (counts under ``min_cell_count`` masked)."""
+                       score_column: str, performance_tsv: Path, deciles_tsv: Path,
+                       categorical: list[str] = ()):
+    """Evaluate each OK score for its target diseases on all QC-kept samples, adjusting for
+    the design of :func:`read_design`; write the shareable performance and decile tables
+    (counts under ``min_cell_count`` masked)."""
     diseases = sorted({d for ds in targets.values() for d in ds})
-    sheet = read_phenotypes(Path(phenotypes), diseases, covariates)
     keep = read_keep(keep_txt)
     rows, deciles = [], []
     for name, path, log in zip(names, score_paths, match_logs, strict=True):
@@ -225,11 +244,11 @@ def evaluate_published(names: list[str], score_paths: list[Path], match_logs: li
             rows += [_status_row(d, name, "FAILED: see match log") for d in targets[name]]
             continue
         scores = read_tsv(path, dtype={"sample_id": str}).set_index("sample_id")
-        ids = [s for s in keep if s in scores.index and s in sheet.index]
-        pcs = _pcs_of(pcs_tsv, ids)
-        design = np.column_stack([sheet.loc[ids, covariates].to_numpy(float), pcs])
+        sheet, design = read_design(phenotypes, diseases, covariates, list(categorical),
+                                    pcs_tsv, [s for s in keep if s in scores.index])
+        ids = sheet.index.tolist()
         for disease in targets[name]:
-            y = sheet.loc[ids, disease].to_numpy(float)
+            y = sheet[disease].to_numpy(float)
             use = np.isfinite(y) & np.all(np.isfinite(design), axis=1)
             n_cases, n_controls = int(np.sum(y[use] == 1)), int(np.sum(y[use] == 0))
             if min(n_cases, n_controls) < max(min_cell_count, 2):
