@@ -8,11 +8,11 @@ from cohortgen.kernels.clump import clump
 from cohortgen.prs.cplust import (
     clump_index_variants,
     cplust_weights,
-    grid_scores,
     partial_r2,
+    threshold_grid_scores,
     threshold_weights,
 )
-from cohortgen.prs.folds import TrainingSet, stratified_folds, training_gwas
+from cohortgen.prs.folds import TrainingSet, grid_scores, stratified_folds, training_gwas
 
 
 def naive_clump(
@@ -107,6 +107,26 @@ def test_grid_scores__matches_numpy():
     centred = np.where(G[:, idx] >= 0, G[:, idx] - fill[:, None], 0.0)
     got = grid_scores(pack_dosages(G), 101, idx, W, fill)
     np.testing.assert_allclose(got, centred.T @ W, rtol=1e-12, atol=1e-12)
+
+
+def test_threshold_grid_scores__equal_dense_weight_columns():
+    G, y, covariates, contig, pos = ld_cohort(10, n=500)
+    G[5, :40] = -1
+    train = np.flatnonzero(np.arange(y.size) % 5 != 0)
+    ts = training_set(G, y, covariates, contig, pos, train)
+    gwas = ts.gwas
+    gwas.p[11] = np.nan  # untestable: never in a column
+    rng = np.random.default_rng(2)
+    is_index = rng.random((3, G.shape[0])) < 0.5
+    thresholds = (0.5, 1e-3, 0.05, 1e-3, 0.2)  # unsorted, a repeat, some p above every cut
+    val = train[::4]
+    got = threshold_grid_scores(ts, val, gwas, is_index, thresholds)
+    W = np.column_stack([threshold_weights(gwas.beta, gwas.p, is_index[r], t)
+                         for r in range(3) for t in thresholds])
+    expected = grid_scores(ts.packed, ts.n_samples, val, W, gwas.mean)
+    assert np.all(np.count_nonzero(W, axis=0)[1::5] > 0)  # the tightest cut keeps variants
+    # bins summed before the thresholds: the same terms in another order (rounding only)
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
 
 
 def test_clump_index_variants__per_contig_on_training_samples_matches_naive_clump():

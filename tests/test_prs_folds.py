@@ -1,5 +1,6 @@
 """Cross-validation harness: stratified folds, training-only GWAS, held-out scoring, no leakage."""
 
+import numba
 import numpy as np
 import pytest
 
@@ -131,6 +132,22 @@ def test_training_gwas_all__equals_one_disease_at_a_time():
             np.testing.assert_allclose(getattr(batched[d], field), getattr(single, field),
                                        rtol=1e-10, atol=1e-14)
         assert batched[d].n == single.n
+
+
+def test_training_gwas_all__same_for_any_thread_count():
+    G, y, covariates, _, _ = small_cohort(10, m=70)
+    n = y.size
+    train = np.flatnonzero(np.arange(n) % 5 != 2)
+    packed = pack_dosages(G)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = training_gwas_all(packed, n, train, y[train, None], covariates[train])[0]
+    finally:
+        numba.set_num_threads(before)
+    many = training_gwas_all(packed, n, train, y[train, None], covariates[train])[0]
+    for field in ("z", "p", "beta", "mean"):
+        np.testing.assert_array_equal(getattr(one, field), getattr(many, field))
 
 
 def test_training_gwas__matches_naive_score_test_on_training_rows():

@@ -7,7 +7,8 @@ them by their one-step log-odds (score test U/V per ALT allele).
 Tuning: the training samples are split once into inner-train (1 − 1/k) and inner-validation
 (1/k): the split (and inner-train GWAS) the cross-validation harness shares across diseases, or
 else a split stratified by this disease (seeded). GWAS and clumping use inner-train; each
-(r², p_T) is scored on inner-validation and judged by the squared partial correlation of score
+(r², p_T) is scored on inner-validation (every p_T of the grid from one pass over the index
+variants, :func:`threshold_grid_scores`) and judged by the squared partial correlation of score
 and phenotype given the covariates (linear, intercept included). The best pair (first in grid
 order on ties) is then applied to the GWAS and clumping of all training samples. The held-out
 fold is never read.
@@ -19,11 +20,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from cohortgen.kernels.ct_scores import column_scores
 from cohortgen.prs.folds import (
     MethodResult,
     TrainingGwas,
     TrainingSet,
-    grid_scores,
     stratified_folds,
     training_gwas,
 )
@@ -112,6 +113,32 @@ def threshold_weights(
     return np.where(keep, beta, 0.0)
 
 
+def threshold_grid_scores(
+    train: TrainingSet,
+    sample_idx: np.ndarray,
+    gwas: TrainingGwas,
+    is_index: np.ndarray,
+    p_thresholds: tuple[float, ...],
+) -> np.ndarray:
+    """Scores of the samples ``sample_idx`` (int64 (k,)) for every (r², p_T) of the grid.
+
+    is_index: bool (R, m), the index variants at each r². Column r·T + t holds the score of
+    :func:`threshold_weights` (gwas.beta, gwas.p, is_index[r], p_thresholds[t]), missing dosages
+    at ``gwas.mean``; float64 (k, R·T). The thresholds are nested, so each variant is added once
+    per r², to the bin of the smallest threshold it passes, and a cumulative sum over the bins
+    gives every threshold (equal to the column-by-column sums up to rounding).
+    """
+    cuts = np.unique(np.asarray(p_thresholds, dtype=np.float64))
+    bins = np.searchsorted(cuts, gwas.p)  # first cut ≥ p; len(cuts) for NaN or p > every cut
+    passes = is_index & (bins < cuts.size)
+    slots = np.where(passes, np.arange(is_index.shape[0])[:, None] * cuts.size + bins, -1).T
+    rows = np.flatnonzero(np.any(passes, axis=0) & (gwas.beta != 0.0))
+    partial = column_scores(train.packed, train.n_samples, sample_idx, rows, gwas.beta[rows],
+                            gwas.mean, slots[rows], is_index.shape[0] * cuts.size)
+    cumulative = np.cumsum(partial.reshape(-1, is_index.shape[0], cuts.size), axis=2)
+    return cumulative[:, :, np.searchsorted(cuts, p_thresholds)].reshape(partial.shape[0], -1)
+
+
 def partial_r2(scores: np.ndarray, y: np.ndarray, covariates: np.ndarray) -> np.ndarray:
     """Squared partial correlation of y with each score column given covariates.
 
@@ -166,14 +193,9 @@ def cplust_weights(
             return grid_index_variants(train, sample_idx, p, r2_grid, r2, p_index, window_bp)
         return clump_index_variants(train, sample_idx, p, r2, p_index, window_bp, clump_fn)
 
-    columns = []
-    for r2 in r2_grid:
-        is_index = index_variants(train.train_idx[fit], inner_gwas.p, r2)
-        columns += [
-            threshold_weights(inner_gwas.beta, inner_gwas.p, is_index, t) for t in p_thresholds
-        ]
-    W = np.column_stack(columns)
-    S = grid_scores(train.packed, train.n_samples, train.train_idx[val], W, inner_gwas.mean)
+    is_index = np.stack([index_variants(train.train_idx[fit], inner_gwas.p, r2)
+                         for r2 in r2_grid])
+    S = threshold_grid_scores(train, train.train_idx[val], inner_gwas, is_index, p_thresholds)
     grid = partial_r2(S, train.y[val], train.covariates[val]).reshape(
         len(r2_grid), len(p_thresholds)
     )

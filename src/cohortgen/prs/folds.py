@@ -19,7 +19,9 @@ nothing about the test fold reaches weights, tuning or LD.
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from cohortgen.assoc.null_model import fit_null_models
 from cohortgen.errors import InputError
@@ -217,21 +219,26 @@ def training_gwas_all(
     """:func:`training_gwas` for d diseases in one pass over the genotypes.
 
     Y_train: float64 (k, d) 0/1/NaN, rows in ``train_idx`` order. Returns one
-    :class:`TrainingGwas` per disease, None where the null model did not fit.
+    :class:`TrainingGwas` per disease, None where the null model did not fit. Runs on Numba's
+    thread count (``numba.set_num_threads``); results do not depend on it.
     """
     packed = checked_packed(packed, n_samples)
     train_idx = np.ascontiguousarray(train_idx, dtype=np.int64)
-    models = fit_null_models(covariates_train, np.asarray(Y_train, dtype=np.float64))
-    prep = prepare_score(models.X, models.R, models.W)
-    m, d = packed.shape[0], len(models)
-    U = np.empty((m, d))
-    V = np.empty((m, d))
-    mean = np.empty(m)
-    for s in range(0, m, CHUNK_VARIANTS):
-        e = min(s + CHUNK_VARIANTS, m)
-        G = dosages_mean_imputed(packed[s:e], n_samples, train_idx)
-        U[s:e], V[s:e] = score_statistics(G, prep)
-        mean[s:e] = G.mean(axis=1)
+    # BLAS single-threaded: the score products split rows over Numba's thread count instead,
+    # so no idle BLAS worker spins against the decoding kernel (as the association engine).
+    with threadpool_limits(1, user_api="blas"):
+        models = fit_null_models(covariates_train, np.asarray(Y_train, dtype=np.float64))
+        prep = prepare_score(models.X, models.R, models.W)
+        m, d = packed.shape[0], len(models)
+        U = np.empty((m, d))
+        V = np.empty((m, d))
+        mean = np.empty(m)
+        buffer = np.empty(min(CHUNK_VARIANTS, m) * train_idx.size)  # G of every chunk, reused
+        for s in range(0, m, CHUNK_VARIANTS):
+            e = min(s + CHUNK_VARIANTS, m)
+            G = dosages_mean_imputed(packed[s:e], n_samples, train_idx, out=buffer)
+            U[s:e], V[s:e] = score_statistics(G, prep, threads=numba.get_num_threads())
+            mean[s:e] = G.mean(axis=1)
     res = score_test_results(U, V)
     z = np.where(res["testable"], U / np.sqrt(np.where(res["testable"], V, 1.0)), np.nan)
     return [
