@@ -157,3 +157,18 @@ def test_weighted_sumsq__matches_numpy():
     out = np.empty((5, 4))
     weighted_sumsq(G, np.ascontiguousarray(W.T), out)
     np.testing.assert_allclose(out, np.square(G) @ W, rtol=1e-13)
+
+
+def test_weighted_sumsq__bit_identical_for_any_row_split():
+    """Rows in blocks of four with a padded last block: each row's sum is the same bits
+    whether it is computed alone, in a partial block or in a full one."""
+    rng = np.random.default_rng(4)
+    G = rng.integers(0, 3, size=(11, 301)).astype(np.float64) + rng.random((11, 301))
+    WT = rng.random((3, 301))
+    whole = np.empty((11, 3))
+    weighted_sumsq(G, WT, whole)
+    for size in (1, 2, 3, 5, 7):
+        split = np.empty((11, 3))
+        for s in range(0, 11, size):
+            weighted_sumsq(G[s : s + size], WT, split[s : s + size])
+        np.testing.assert_array_equal(split, whole)

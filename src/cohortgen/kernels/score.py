@@ -138,15 +138,35 @@ def score_statistics(G: np.ndarray, prep: ScorePrep, *, projections: bool = Fals
 @kernel(error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
 def weighted_sumsq(G, WT, out):
     """out[j, d] = Σ_i WT[d, i] · G[j, i]²; G: float64 (m, n), WT: float64 (d, n), out: float64
-    (m, d), filled in place (vectorised sums, order fixed by the compiled code)."""
-    for j in range(G.shape[0]):
-        g = G[j]
+    (m, d), filled in place.
+
+    Rows go four at a time (one pass over WT[d] serves four rows); a last block of fewer
+    rows repeats the final row and drops the copies. Every row is thus summed by the same
+    code in the same order (vectorised, fixed by the compiled code), so a row's value does
+    not depend on how the rows are split over calls.
+    """
+    m = G.shape[0]
+    last = m - 1
+    for j in range(0, m, 4):
+        g0 = G[j]
+        g1 = G[min(j + 1, last)]
+        g2 = G[min(j + 2, last)]
+        g3 = G[min(j + 3, last)]
         for d in range(WT.shape[0]):
             w = WT[d]
-            total = 0.0
-            for i in range(g.shape[0]):
-                total += w[i] * g[i] * g[i]
-            out[j, d] = total
+            t0 = 0.0
+            t1 = 0.0
+            t2 = 0.0
+            t3 = 0.0
+            for i in range(w.shape[0]):
+                t0 += w[i] * g0[i] * g0[i]
+                t1 += w[i] * g1[i] * g1[i]
+                t2 += w[i] * g2[i] * g2[i]
+                t3 += w[i] * g3[i] * g3[i]
+            out[j, d] = t0
+            for k, total in ((1, t1), (2, t2), (3, t3)):
+                if j + k < m:
+                    out[j + k, d] = total
 
 
 def covariate_basis(X: np.ndarray, prep: ScorePrep, d: int) -> np.ndarray:
