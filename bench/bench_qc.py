@@ -191,8 +191,8 @@ def plink_command(op: str, prefix: Path, out: Path, threads: int) -> list[str]:
 
 
 def king_gb(n: int) -> float:
-    """n×n matrices alive in king_counts + king_kinship: 4 int64 counts + ~5 float64."""
-    return 9 * 8 * n * n / 1e9
+    """n×n matrices alive in king_counts + king_kinship: 4 int64 counts + the float64 result."""
+    return 5 * 8 * n * n / 1e9
 
 
 def predicted(op: str, tool: str, n: int, previous: dict) -> float | None:

@@ -111,13 +111,15 @@ def deep_cohort():
     return cohort_with_relatives(np.random.default_rng(2010), n_variants=30_000)
 
 
-def test_king_counts__matches_naive_twin_across_blocks_and_tiles(monkeypatch):
+@pytest.mark.parametrize("sample_tile", [7, 8])
+def test_king_counts__matches_naive_twin_across_blocks_and_tiles(monkeypatch, sample_tile):
+    # Odd and even tile heights: rows go two at a time, an odd last row of a tile alone.
     rng = np.random.default_rng(1)
     dosage = random_dosages(rng, 333, 37, missing_rate=0.05)
     dosage[:, 5] = MISSING  # a sample with no call
     dosage[:, 6] = np.where(dosage[:, 6] == MISSING, 0, dosage[:, 6])  # one with none missing
     monkeypatch.setattr(relatedness, "VARIANT_BLOCK", 128)
-    monkeypatch.setattr(relatedness, "SAMPLE_TILE", 8)
+    monkeypatch.setattr(relatedness, "SAMPLE_TILE", sample_tile)
     got = king_counts(pack_dosages(dosage), 37)
     for name, g, want in zip(
         ("hethet", "ibs0", "het", "n_both"), got, naive_king_counts(dosage), strict=True
@@ -126,7 +128,7 @@ def test_king_counts__matches_naive_twin_across_blocks_and_tiles(monkeypatch):
         np.testing.assert_array_equal(g, want, err_msg=name)
 
 
-def test_king_counts__no_missing_fast_path():
+def test_king_counts__no_missing_calls():
     dosage = random_dosages(np.random.default_rng(2), 200, 21, missing_rate=0.0)
     got = king_counts(pack_dosages(dosage), 21)
     for g, want in zip(got, naive_king_counts(dosage), strict=True):
@@ -237,6 +239,13 @@ def test_king_kinship__no_het_in_smaller_sample_is_minus_inf():
     dosage = np.array([[0, 1], [2, 1], [0, 0]], dtype=np.int8)  # sample 0 never het
     kinship = king_kinship(*king_counts(pack_dosages(dosage), 2))
     assert kinship[0, 1] == -np.inf
+
+
+def test_king_kinship__no_het_and_no_difference_is_nan():
+    # 0/0: no het call in either sample and no IBS0 (identical homozygotes everywhere).
+    dosage = np.array([[0, 0], [2, 2], [MISSING, 0]], dtype=np.int8)
+    kinship = king_kinship(*king_counts(pack_dosages(dosage), 2))
+    assert np.isnan(kinship).all()
 
 
 def test_degree__kings_cutoffs():

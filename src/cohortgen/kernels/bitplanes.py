@@ -95,12 +95,12 @@ def row_planes(row, mask_words, planes_table, hom, carrier, nonmissing):
 
 
 @parallel_kernel
-def sample_major_planes(packed, start, stop, n_samples, planes, any_missing):
+def sample_major_planes(packed, start, stop, n_samples, planes):
     """Transpose .bed rows [start, stop) into ``planes`` (uint64, (n, 4, n_words)).
 
     Bit ``v % 64`` of ``planes[s, code, v // 64]`` is set when sample s has 2-bit ``code`` at
-    block variant v; pad bits stay 0 in every plane. ``any_missing[s]``: s has a missing call.
-    Each plane's words are contiguous, so pair loops over words vectorize.
+    block variant v; pad bits stay 0 in every plane. Each plane's words are contiguous, so pair
+    loops over words vectorize.
     """
     n_bytes = packed.shape[1]
     for b in prange(n_bytes):
@@ -108,7 +108,6 @@ def sample_major_planes(packed, start, stop, n_samples, planes, any_missing):
             s = 4 * b + k
             if s < n_samples:
                 planes[s, :, :] = 0
-                any_missing[s] = False
         for v in range(start, stop):
             offset = v - start
             w = offset >> 6
@@ -119,10 +118,3 @@ def sample_major_planes(packed, start, stop, n_samples, planes, any_missing):
                 if s < n_samples:
                     code = (byte >> (2 * k)) & 3
                     planes[s, code, w] |= bit
-        for k in range(4):
-            s = 4 * b + k
-            if s < n_samples:
-                for w in range(planes.shape[2]):
-                    if planes[s, MISSING, w] != 0:
-                        any_missing[s] = True
-                        break

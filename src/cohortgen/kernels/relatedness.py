@@ -15,10 +15,12 @@ which is KING's ``(HETHET - 2 IBS0) / (2 min) + 1/2 - (het_i + het_j) / (4 min)`
 Only autosomal variants enter PLINK's estimate: pass autosomal rows only to match it.
 
 Speed: each block of variants is transposed into four sample-major bit planes of 64-bit words
-(one per 2-bit code: hom ALT, missing, het, hom REF); a pair then costs a few ANDs and popcounts
-per 64 variants. Pairs are processed in square tiles of samples so one tile's planes stay in
+(one per 2-bit code: hom ALT, missing, het, hom REF); a pair then costs five ANDs/ORs and five
+popcounts per 64 variants (vectorized over words), and two rows share each load of a column
+sample's words. Pairs are processed in square tiles of samples so one tile's planes stay in
 cache, tiles in parallel (each tile pair writes its own cells, so counts are exact and do not
-depend on the thread count).
+depend on the thread count). Kinship is computed cell by cell in one pass, without n x n
+temporaries.
 """
 
 import heapq
@@ -69,18 +71,15 @@ def king_counts(packed: np.ndarray, n_samples: int) -> tuple[np.ndarray, ...]:
     hethet, ibs0, het, n_both = (np.zeros(shape, dtype=np.int64) for _ in range(4))
     n_words = (min(VARIANT_BLOCK, max(n_variants, 1)) + 63) // 64
     planes = np.zeros((n_samples, 4, n_words), dtype=np.uint64)
-    any_missing = np.zeros(n_samples, dtype=np.bool_)
     sub_tiles = _sub_tiles(0, n_samples, 0, n_samples)
     for start in range(0, n_variants, VARIANT_BLOCK):
         stop = min(start + VARIANT_BLOCK, n_variants)
-        sample_major_planes(packed, start, stop, n_samples, planes, any_missing)
+        sample_major_planes(packed, start, stop, n_samples, planes)
         # het is passed twice: het[i, j] and het[j, i] land in the one matrix.
-        _accumulate_pairs(
-            planes, any_missing, stop - start, sub_tiles, 0, 0, hethet, ibs0, het, het, n_both
-        )
-    _mirror_upper(hethet)
-    _mirror_upper(ibs0)
-    _mirror_upper(n_both)
+        _accumulate_pairs(planes, stop - start, sub_tiles, 0, 0, hethet, ibs0, het, het, n_both)
+    lower_tiles = _lower_tiles(n_samples)
+    for matrix in (hethet, ibs0, n_both):
+        _mirror_upper(matrix, lower_tiles)
     return hethet, ibs0, het, n_both
 
 
@@ -117,13 +116,12 @@ def king_related_pairs(
         raise ValueError(f"tile must be >= 1, got {tile}")
     packed = checked_packed(packed, n_samples)
     n_variants = packed.shape[0]
-    blocks = []  # (planes, any_missing, n_block) of each variant block, kept for every tile
+    blocks = []  # (planes, n_block) of each variant block, kept for every tile
     for start in range(0, n_variants, VARIANT_BLOCK):
         stop = min(start + VARIANT_BLOCK, n_variants)
         planes = np.zeros((n_samples, 4, (stop - start + 63) // 64), dtype=np.uint64)
-        any_missing = np.zeros(n_samples, dtype=np.bool_)
-        sample_major_planes(packed, start, stop, n_samples, planes, any_missing)
-        blocks.append((planes, any_missing, stop - start))
+        sample_major_planes(packed, start, stop, n_samples, planes)
+        blocks.append((planes, stop - start))
     found = []
     for r0 in range(0, n_samples, tile):
         r1 = min(r0 + tile, n_samples)
@@ -134,10 +132,9 @@ def king_related_pairs(
             )
             het_j = np.zeros((c1 - c0, r1 - r0), dtype=np.int64)  # het[j, i] at [j - c0, i - r0]
             sub_tiles = _sub_tiles(r0, r1, c0, c1)
-            for planes, any_missing, n_block in blocks:
+            for planes, n_block in blocks:
                 _accumulate_pairs(
                     planes,
-                    any_missing,
                     n_block,
                     sub_tiles,
                     r0,
@@ -148,7 +145,7 @@ def king_related_pairs(
                     het_j,
                     n_both,
                 )
-            kinship = _kinship(hethet, ibs0, het_i, het_j.T)
+            kinship = _kinship(hethet, ibs0, het_i, het_j)
             keep = kinship > threshold
             if r0 == c0:
                 keep &= np.triu(np.ones(keep.shape, dtype=np.bool_), k=1)
@@ -188,71 +185,89 @@ def _sub_tiles(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
 
 
 @parallel_kernel
-def _accumulate_pairs(
-    planes, any_missing, n_block, sub_tiles, r0, c0, hethet, ibs0, het_i, het_j, n_both
-):
+def _accumulate_pairs(planes, n_block, sub_tiles, r0, c0, hethet, ibs0, het_i, het_j, n_both):
     """Add one block's counts for every pair i <= j of the sub-tiles (the one tile kernel of
     :func:`king_counts` and :func:`king_related_pairs`).
 
-    planes: uint64 (n_samples, 4, n_words) and any_missing: bool (n_samples,), from
-    ``sample_major_planes``; sub_tiles: int64 (k, 4) of (i0, i1, j0, j1) sample ranges; each
-    sub-tile writes only its own cells, so counts do not depend on the thread count.
-    Pair (i, j) goes to [i - r0, j - c0] of hethet, ibs0, n_both and het_i (i het, j called),
-    and "j het, i called" to het_j[j - c0, i - r0] (skipped for i == j).
+    planes: uint64 (n_samples, 4, n_words), from ``sample_major_planes``, of a block of
+    n_block variants; sub_tiles: int64 (k, 4) of (i0, i1, j0, j1) sample ranges; each sub-tile
+    writes only its own cells, so counts do not depend on the thread count. Rows go two at a
+    time (:func:`_pair_counts`). Pair (i, j) goes to [i - r0, j - c0] of hethet, ibs0, n_both
+    and het_i (i het, j called), and "j het, i called" to het_j[j - c0, i - r0] (skipped for
+    i == j).
     """
     for t in prange(sub_tiles.shape[0]):
-        for i in range(sub_tiles[t, 0], sub_tiles[t, 1]):
+        i1 = sub_tiles[t, 1]
+        for i in range(sub_tiles[t, 0], i1, 2):
+            k = min(i + 1, i1 - 1)  # the second row; i again on an odd last row
             for j in range(max(i, sub_tiles[t, 2]), sub_tiles[t, 3]):
-                hh, opp, hi, hj, n_called = _pair_counts(planes, any_missing, n_block, i, j)
-                hethet[i - r0, j - c0] += hh
-                ibs0[i - r0, j - c0] += opp
-                n_both[i - r0, j - c0] += n_called
-                het_i[i - r0, j - c0] += hi
-                if j != i:
-                    het_j[j - c0, i - r0] += hj
+                counts_i, counts_k = _pair_counts(planes, i, k, j)
+                _add_counts(counts_i, n_block, i, j, r0, c0, hethet, ibs0, het_i, het_j, n_both)
+                if i < k <= j:
+                    _add_counts(counts_k, n_block, k, j, r0, c0, hethet, ibs0, het_i, het_j, n_both)
 
 
 @kernel
-def _pair_counts(planes, any_missing, n_block, i, j):
-    """(hethet, ibs0, i het & j called, j het & i called, both called) of one pair, one block."""
-    alt_i, ref_i = planes[i, HOM_ALT], planes[i, HOM_REF]
-    hets_i, miss_i = planes[i, HET], planes[i, MISSING]
-    alt_j, ref_j = planes[j, HOM_ALT], planes[j, HOM_REF]
-    hets_j, miss_j = planes[j, HET], planes[j, MISSING]
-    hh = 0
-    opp = 0
-    het_i = 0
-    het_j = 0
-    if any_missing[i] or any_missing[j]:
-        either_missing = 0
-        for w in range(alt_i.shape[0]):
-            m_i = miss_i[w]
-            m_j = miss_j[w]
-            h_i = hets_i[w]
-            h_j = hets_j[w]
-            hh += popcount(h_i & h_j)
-            opp += popcount((alt_i[w] & ref_j[w]) | (ref_i[w] & alt_j[w]))
-            het_i += popcount(h_i & ~m_j)
-            het_j += popcount(h_j & ~m_i)
-            either_missing += popcount(m_i | m_j)
-        return hh, opp, het_i, het_j, n_block - either_missing
-    for w in range(alt_i.shape[0]):
-        h_i = hets_i[w]
-        h_j = hets_j[w]
-        hh += popcount(h_i & h_j)
-        opp += popcount((alt_i[w] & ref_j[w]) | (ref_i[w] & alt_j[w]))
-        het_i += popcount(h_i)
-        het_j += popcount(h_j)
-    return hh, opp, het_i, het_j, n_block
+def _add_counts(counts, n_block, i, j, r0, c0, hethet, ibs0, het_i, het_j, n_both):
+    """Add one pair's :func:`_pair_counts` to the count arrays (as :func:`_accumulate_pairs`)."""
+    hh, opp, hi, hj, either_missing = counts
+    hethet[i - r0, j - c0] += hh
+    ibs0[i - r0, j - c0] += opp
+    n_both[i - r0, j - c0] += n_block - either_missing
+    het_i[i - r0, j - c0] += hi
+    if j != i:
+        het_j[j - c0, i - r0] += hj
+
+
+@kernel
+def _pair_counts(planes, i, k, j):
+    """Counts of the pairs (i, j) and (k, j) in one block: two tuples (hethet, ibs0, first het
+    & j called, j het & first called, either missing). Two rows per pass share the loads of j's
+    words, which bound the speed of one pair at a time."""
+    p_i, p_k, p_j = planes[i], planes[k], planes[j]
+    counts_i = counts_k = (0, 0, 0, 0, 0)
+    for w in range(p_j.shape[1]):
+        a_j, r_j, h_j, m_j = p_j[HOM_ALT, w], p_j[HOM_REF, w], p_j[HET, w], p_j[MISSING, w]
+        counts_i = _plus(counts_i, _word_counts(p_i, w, a_j, r_j, h_j, m_j))
+        counts_k = _plus(counts_k, _word_counts(p_k, w, a_j, r_j, h_j, m_j))
+    return counts_i, counts_k
+
+
+@kernel
+def _word_counts(p_x, w, a_j, r_j, h_j, m_j):
+    """Counts of word w for sample x (planes p_x: uint64 (4, n_words)) against sample j (its
+    word w of each plane): (hethet, ibs0, x het & j called, j het & x called, either missing)."""
+    h, m = p_x[HET, w], p_x[MISSING, w]
+    return (
+        popcount(h & h_j),
+        popcount((p_x[HOM_ALT, w] & r_j) | (p_x[HOM_REF, w] & a_j)),
+        popcount(h & ~m_j),
+        popcount(h_j & ~m),
+        popcount(m | m_j),
+    )
+
+
+@kernel
+def _plus(a, b):
+    """Elementwise sum of two 5-tuples of counts."""
+    return (a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4])
 
 
 @parallel_kernel
-def _mirror_upper(matrix):
-    """Copy the upper triangle of a square matrix onto its lower triangle, in place."""
-    n = matrix.shape[0]
-    for i in prange(n):
-        for j in range(i):
-            matrix[i, j] = matrix[j, i]
+def _mirror_upper(matrix, lower_tiles):
+    """Copy the upper triangle of a square matrix onto its lower triangle, in place, one
+    (i0, i1, j0, j1) tile of ``lower_tiles`` (int64 (k, 4), from :func:`_lower_tiles`) at a
+    time, so the transposed reads stay in cache."""
+    for t in prange(lower_tiles.shape[0]):
+        for i in range(lower_tiles[t, 0], lower_tiles[t, 1]):
+            for j in range(lower_tiles[t, 2], min(lower_tiles[t, 3], i)):
+                matrix[i, j] = matrix[j, i]
+
+
+def _lower_tiles(n: int) -> np.ndarray:
+    """int64 (k, 4): (i0, i1, j0, j1) SAMPLE_TILE-square tiles covering the lower triangle of
+    an n x n matrix (the transposes of :func:`_sub_tiles` ``(0, n, 0, n)``)."""
+    return _sub_tiles(0, n, 0, n)[:, [2, 3, 0, 1]]
 
 
 def king_kinship(
@@ -264,22 +279,39 @@ def king_kinship(
     tuple can be splatted, and unused). Returns float64, shape (n, n), symmetric, diagonal 0.5
     (for samples with a het call). A pair with no het call in the less heterozygous sample gives
     ``-inf`` (``nan`` if it also has no IBS0 or het-hom call), as PLINK 2 prints.
+    Memory: the result only (no n x n temporaries).
     """
     del n_both
-    het = np.asarray(het, dtype=np.float64)
-    return _kinship(hethet, ibs0, het, het.T)  # het.T: a view, no second n x n copy
+    het = np.ascontiguousarray(het, dtype=np.int64)
+    return _kinship(hethet, ibs0, het, het)  # het[j, i] is "j het, i called"
 
 
-def _kinship(hethet, ibs0, het_i, het_j) -> np.ndarray:
-    """PLINK 2's KING-robust kinship, elementwise over same-shape count arrays (het_i: i het
-    and j called, het_j: j het and i called); the one formula of both KING paths."""
-    hethet = np.asarray(hethet, dtype=np.float64)
-    het_i = np.asarray(het_i, dtype=np.float64)
-    het_j = np.asarray(het_j, dtype=np.float64)
-    ibs0 = np.asarray(ibs0, dtype=np.float64)
-    numerator = 4.0 * ibs0 + (het_i - hethet) + (het_j - hethet)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return 0.5 - numerator / (4.0 * np.minimum(het_i, het_j))
+def _kinship(hethet, ibs0, het_i, het_j_t) -> np.ndarray:
+    """float64 (r, c): PLINK 2's KING-robust kinship of each cell [a, b] of the int64 (r, c)
+    counts hethet, ibs0 and het_i (a het, b called), with "b het, a called" at het_j_t[b, a]
+    (het_j_t: int64 (c, r)); the one formula of both KING paths."""
+    hethet, ibs0, het_i, het_j_t = (
+        np.ascontiguousarray(a, dtype=np.int64) for a in (hethet, ibs0, het_i, het_j_t)
+    )
+    kinship = np.empty(hethet.shape, dtype=np.float64)
+    _kinship_tiles(hethet, ibs0, het_i, het_j_t, kinship)
+    return kinship
+
+
+@parallel_kernel(error_model="numpy")
+def _kinship_tiles(hethet, ibs0, het_i, het_j_t, kinship):
+    """Fill ``kinship`` (float64 (r, c)) as :func:`_kinship`, in 64-square tiles of cells so
+    the transposed reads of het_j_t stay in cache; x / 0 gives inf or nan, as in NumPy."""
+    rows, cols = kinship.shape
+    tile = 64
+    for a0 in prange((rows + tile - 1) // tile):
+        for b0 in range(0, cols, tile):
+            for a in range(a0 * tile, min(a0 * tile + tile, rows)):
+                for b in range(b0, min(b0 + tile, cols)):
+                    h_i = het_i[a, b]
+                    h_j = het_j_t[b, a]
+                    numerator = 4.0 * ibs0[a, b] + (h_i - hethet[a, b]) + (h_j - hethet[a, b])
+                    kinship[a, b] = 0.5 - numerator / (4.0 * min(h_i, h_j))
 
 
 def degree(kinship: float) -> int:
