@@ -212,7 +212,7 @@ def scoring_file_text(table: pd.DataFrame, header: dict) -> str:
         "rsID": table["rsid"] if "rsid" in table.columns else "",
         "chr_name": table["chrom"].astype(str), "chr_position": table["pos"].astype(np.int64),
         "effect_allele": table["effect_allele"], "other_allele": table["other_allele"],
-        "effect_weight": table["weight"].astype(np.float64),
+        "effect_weight": _formatted(table["weight"].to_numpy(np.float64)),
     })
     if "effect_allele_frequency" in table.columns:
         out["allelefrequency_effect"] = table["effect_allele_frequency"]
@@ -221,10 +221,16 @@ def scoring_file_text(table: pd.DataFrame, header: dict) -> str:
     return "\n".join(lines) + "\n" + body
 
 
+def _formatted(values: np.ndarray) -> list[str]:
+    """``%.10g`` texts of float64 values, "" for NaN (as ``to_csv(float_format="%.10g",
+    na_rep="")`` writes them, several times faster than pandas' own float formatting)."""
+    return ["" if v != v else f"{v:.10g}" for v in values.tolist()]
+
+
 def write_scoring_file(path: Path, table: pd.DataFrame, header: dict) -> None:
     """Write a PGS Catalog v2.0 scoring file (gzip, reproducible bytes, when ``path`` ends in
     .gz); ``header`` should hold pgs_id/pgs_name, trait_reported, genome_build, weight_type."""
     data = scoring_file_text(table, header).encode("utf-8")
     if str(path).endswith(".gz"):
-        data = gzip.compress(data, mtime=0)
+        data = gzip.compress(data, compresslevel=6, mtime=0)
     write_bytes_atomic(Path(path), data)

@@ -128,12 +128,7 @@ def dosages_mean_imputed(packed: np.ndarray, n_samples: int, sample_idx: np.ndar
     """
     packed = checked_packed(packed, n_samples)
     sample_idx = checked_sample_idx(sample_idx, n_samples)
-    size = packed.shape[0] * sample_idx.size
-    if out is None:
-        out = np.empty(size, dtype=np.float64)
-    elif out.dtype != np.float64 or not out.flags.c_contiguous or out.size < size:
-        raise ValueError(f"out must be a C-contiguous float64 buffer of >= {size} elements")
-    result = out.reshape(-1)[:size].reshape(packed.shape[0], sample_idx.size)
+    result = buffer_view(out, (packed.shape[0], sample_idx.size))
     _mean_imputed_into(packed, sample_idx, BYTE_DOSAGE_FLAT, result)
     return result
 
@@ -209,6 +204,17 @@ def _group_counts_into(packed, group_words, all_words, planes_table, alt, called
                 n_called += popcount(nonmissing[w] & mask)
             alt[v, g] = n_alt
             called[v, g] = n_called
+
+
+def buffer_view(out: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+    """A float64 array of ``shape``: new when ``out`` is None, else a view of the leading
+    elements of the C-contiguous float64 buffer ``out`` (ValueError if it is too small)."""
+    size = shape[0] * shape[1]
+    if out is None:
+        return np.empty(shape)
+    if out.dtype != np.float64 or not out.flags.c_contiguous or out.size < size:
+        raise ValueError(f"out must be a C-contiguous float64 buffer of >= {size} elements")
+    return out.reshape(-1)[:size].reshape(shape)
 
 
 def checked_sample_idx(sample_idx, n_samples: int, allow_empty: bool = True) -> np.ndarray:

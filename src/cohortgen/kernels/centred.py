@@ -9,7 +9,12 @@ import numpy as np
 from numba import prange
 
 from cohortgen.kernels._numba import parallel_kernel
-from cohortgen.kernels.bed import CODE_DOSAGE, checked_packed, checked_sample_idx
+from cohortgen.kernels.bed import (
+    CODE_DOSAGE,
+    buffer_view,
+    checked_packed,
+    checked_sample_idx,
+)
 
 CODE_DOSAGE_F64 = CODE_DOSAGE.astype(np.float64)
 """float64 (4,): :data:`~cohortgen.kernels.bed.CODE_DOSAGE` (missing = -1.0)."""
@@ -28,20 +33,10 @@ def centred_dosages(packed: np.ndarray, n_samples: int, rows: np.ndarray,
     packed = checked_packed(packed, n_samples)
     rows = np.ascontiguousarray(rows, dtype=np.int64)
     sample_idx = checked_sample_idx(sample_idx, n_samples)
-    result = _result_view(out, (rows.size, sample_idx.size))
+    result = buffer_view(out, (rows.size, sample_idx.size))
     _centred_into(packed, rows, sample_idx, np.ascontiguousarray(fill, dtype=np.float64),
                   CODE_DOSAGE_F64, result)
     return result
-
-
-def _result_view(out: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
-    """A float64 array of ``shape``: new, or the leading elements of the buffer ``out``."""
-    size = shape[0] * shape[1]
-    if out is None:
-        return np.empty(shape)
-    if out.dtype != np.float64 or not out.flags.c_contiguous or out.size < size:
-        raise ValueError(f"out must be a C-contiguous float64 buffer of >= {size} elements")
-    return out.reshape(-1)[:size].reshape(shape)
 
 
 @parallel_kernel(error_model="numpy")

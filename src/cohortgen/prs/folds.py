@@ -265,9 +265,10 @@ def grid_scores(
     fill = np.asarray(fill, dtype=np.float64)
     used = np.flatnonzero(np.any(W != 0.0, axis=1))
     S = np.zeros((sample_idx.size, W.shape[1]))
+    buffer = np.empty(min(CHUNK_VARIANTS, used.size) * sample_idx.size)
     for s in range(0, used.size, CHUNK_VARIANTS):
         rows = used[s : s + CHUNK_VARIANTS]
-        S += centred_dosages(packed, n_samples, rows, sample_idx, fill).T @ W[rows]
+        S += centred_dosages(packed, n_samples, rows, sample_idx, fill, out=buffer).T @ W[rows]
     return S
 
 

@@ -158,7 +158,8 @@ def write_private_tsv_gz(path: Path, table: pd.DataFrame) -> None:
     """Owner-only gzip TSV (reproducible bytes) of per-sample values."""
     text = table.to_csv(sep="\t", index=False, float_format="%.10g", lineterminator="\n",
                         na_rep="NA")
-    write_bytes_atomic(Path(path), gzip.compress(text.encode(), mtime=0), private=True)
+    write_bytes_atomic(Path(path), gzip.compress(text.encode(), compresslevel=6, mtime=0),
+                       private=True)
 
 
 def score_published(names: list[str], files: list[Path], bfiles: list[Path],
