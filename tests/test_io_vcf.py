@@ -6,17 +6,37 @@ import gzip
 import shutil
 import subprocess
 import sys
+import zlib
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pysam
 import pytest
 from conftest import require_tool
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_kernels_gt import CELL, FIXED_COLUMNS, run_parse_record_lines
 
+import cohortgen.io.vcf as vcf_module
 from cohortgen.errors import InputError
 from cohortgen.ingest.chunk import IngestRules, ingest_chunk
-from cohortgen.io.vcf import RecordTally, open_vcf, read_region_blocks, vcf_samples
-from cohortgen.kernels.gt import MISSING, decode_biallelic
+from cohortgen.io.vcf import (
+    BGZF_EOF,
+    RecordTally,
+    _fixed_problem,
+    _parsed_pieces,
+    open_vcf,
+    read_region_blocks,
+    vcf_samples,
+)
+from cohortgen.kernels.gt import (
+    LINE_FIRST_SAMPLE,
+    LINE_MALFORMED,
+    LINE_STATUS,
+    MISSING,
+    decode_biallelic,
+)
 
 HEADER = [
     "##fileformat=VCFv4.2",
@@ -298,10 +318,22 @@ MIXED_RECORDS = [
 MIXED_SAMPLES = ["A", "B", "C", "D"]
 
 
+def mixed_text(records) -> str:
+    return "\n".join([*MIXED_HEADER, "\t".join([FIXED, *MIXED_SAMPLES]), *records]) + "\n"
+
+
+def bgzf_block(text: bytes) -> bytes:
+    """One BGZF block holding ``text`` (SAM spec 4.1)."""
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+    body = packer.compress(text) + packer.flush()
+    bsize = (len(body) + 25).to_bytes(2, "little")  # block size - 1
+    header = bytes.fromhex("1f8b08040000000000ff060042430200") + bsize
+    return header + body + zlib.crc32(text).to_bytes(4, "little") + len(text).to_bytes(4, "little")
+
+
 def text_and_bcf(tmp_path, records):
     """The same records as an indexed .vcf.gz (parsed from text) and an indexed .bcf (cyvcf2)."""
-    vcf = write_vcf(tmp_path, "\n".join(
-        [*MIXED_HEADER, "\t".join([FIXED, *MIXED_SAMPLES]), *records]) + "\n", name="m.vcf.gz")
+    vcf = write_vcf(tmp_path, mixed_text(records), name="m.vcf.gz")
     bcf = tmp_path / "m.bcf"
     bcftools = require_tool("bcftools")
     subprocess.run([bcftools, "view", "-Ob", "-o", str(bcf), str(vcf)], check=True,
@@ -333,6 +365,38 @@ def test_read_region_blocks__text_equals_cyvcf2(tmp_path, multiallelic):
                 theirs.chrom, theirs.pos, theirs.ids, theirs.ref, theirs.alt)
     assert text_tally["records_excluded"] == {}  # X
     assert region_blocks(vcf, "1", multiallelic)[0]["records_excluded"]["ploidy_above_2"] == 1
+
+
+@pytest.mark.parametrize("multiallelic", ["drop", "split"])
+def test_read_region_blocks__text_equals_cyvcf2_across_pieces(tmp_path, monkeypatch,
+                                                              multiallelic):
+    """The mixed records 40 times over in BGZF blocks of 500 bytes of text, read in pieces of
+    300 compressed bytes by 2 threads (records and runs of kept records span pieces; blocks end
+    with them): the same variants, genotypes and tally as cyvcf2 reads from the BCF."""
+    records = [record.replace(f"\t{pos}\t", f"\t{pos + 1000 * k}\t", 1)
+               for k in range(40) for record, pos in zip(MIXED_RECORDS[:7], range(100, 450, 50),
+                                                         strict=True)]
+    _, bcf = text_and_bcf(tmp_path, records)
+    text = mixed_text(records).encode()
+    vcf = tmp_path / "small_blocks.vcf.gz"
+    vcf.write_bytes(b"".join(bgzf_block(text[k:k + 500]) for k in range(0, len(text), 500))
+                    + BGZF_EOF)
+    pysam.tabix_index(str(vcf), preset="vcf", force=True)
+    monkeypatch.setattr(vcf_module, "_parsed_pieces",
+                        partial(vcf_module._parsed_pieces, read_size=300))
+    runs = []
+    for path in (vcf, bcf):
+        tally = RecordTally()
+        blocks = list(read_region_blocks(path, "1", 1, 10**6, tally, block_size=5,
+                                         multiallelic=multiallelic, threads=2))
+        runs.append((tally.as_dict(), len(blocks),
+                     np.concatenate([b.alleles for b in blocks]).tolist(),
+                     [sum((getattr(b, name) for b in blocks), [])
+                      for name in ("pos", "ids", "ref", "alt")],
+                     np.concatenate([b.alt_index for b in blocks]).tolist()))
+    assert runs[0][0] == runs[1][0]
+    assert runs[0][2:] == runs[1][2:]
+    assert runs[0][1] > runs[1][1]  # blocks end with the pieces
 
 
 @pytest.mark.parametrize("half_calls", ["missing", "haploid"])
@@ -385,3 +449,58 @@ def test_read_region_blocks__unsorted_across_chunks(tmp_path):
     shutil.copy(f"{sorted_path}.tbi", f"{path}.tbi")
     assert_input_error(lambda: read_all(path, start=450), str(path), "not sorted",
                        "1:400 comes after 1:500")
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.tuples(*FIXED_COLUMNS), st.lists(CELL, min_size=0, max_size=4), st.integers(1, 12),
+       st.integers(1, 4))
+def test_parse_record_lines__malformed_iff_fixed_problem(fixed, cells, n_columns, n_samples):
+    """The reader asks :func:`_fixed_problem` for the message of exactly the lines the kernel
+    marks malformed, so the kernel must mark the lines it finds a problem in, and only those."""
+    line = "\t".join([*fixed, *cells][:n_columns]).encode()
+    facts = run_parse_record_lines([line], n_samples)[1][0]
+    problem = _fixed_problem(line, 0, int(facts[LINE_FIRST_SAMPLE]), len(line),
+                             [f"S{k}" for k in range(n_samples)])
+    assert (facts[LINE_STATUS] == LINE_MALFORMED) == (problem is not None), problem
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_parsed_pieces__lines_across_pieces(tmp_path, threads):
+    """Pieces of 1,000 compressed bytes, smaller than a bgzip block: every line of the several
+    blocks comes whole, once, in order, from the virtual offset of the first record on (each
+    piece read before the next is asked for: the reader re-uses text buffers)."""
+    path = write_vcf(tmp_path, random_vcf_text(n_records=3000, n_samples=40))
+    text = gzip.decompress(path.read_bytes())
+    first = text.index(b"\n1\t") + 1  # in the first block: the header is short
+    lines, n_pieces = [], 0
+    for piece in _parsed_pieces(path, first, 40, threads, read_size=1000):
+        lines += [piece.text[s:e] for s, e in zip(piece.starts, piece.ends, strict=True)]
+        n_pieces += 1
+    assert n_pieces > 20
+    assert lines == text[first:].rstrip(b"\n").split(b"\n")
+
+
+def test_read_region_blocks__zlib_equals_libdeflate(tmp_path, monkeypatch):
+    """Where libdeflate is not installed zlib inflates every block: same blocks, same error."""
+    path = write_vcf(tmp_path, random_vcf_text())
+    corrupt = tmp_path / "corrupt.vcf.gz"
+    data = bytearray(path.read_bytes())
+    data[int.from_bytes(data[16:18], "little") + 201] ^= 0xFF
+    corrupt.write_bytes(bytes(data))
+    shutil.copy(f"{path}.tbi", f"{corrupt}.tbi")
+    runs = []
+    for libdeflate in (vcf_module._LIBDEFLATE, None):
+        monkeypatch.setattr(vcf_module, "_LIBDEFLATE", libdeflate)
+        tally, blocks = read_all(path, end=10**6)
+        runs.append((tally.as_dict(), [(b.pos, b.alleles.tolist()) for b in blocks],
+                     assert_input_error(lambda: read_all(corrupt, end=10**6), "corrupt")))
+    assert runs[0] == runs[1]
+    assert runs[0][0]["records_in"] == 3000
+
+
+def test_parsed_pieces__block_over_bgzf_limit(tmp_path):
+    """A block holding more text than BGZF allows (65536 bytes) is corrupt."""
+    path = tmp_path / "big.vcf.gz"
+    path.write_bytes(bgzf_block(b"#" * 70_000 + b"\n") + BGZF_EOF)
+    assert_input_error(lambda: list(_parsed_pieces(path, 0, 1)), str(path),
+                       "bgzip block at byte 0", "over 65536 bytes of text")

@@ -1,4 +1,4 @@
-"""GT text parsing, GT decoding (allele indices -> ALT dosage, half-call modes, split
+"""VCF record line parsing, GT decoding (allele indices -> ALT dosage, half-call modes, split
 multi-allelics) and sex-aware ploidy against naive pure-Python twins."""
 
 import re
@@ -19,6 +19,13 @@ from cohortgen.kernels.gt import (
     HALF_HAPLOID,
     HALF_MISSING,
     HALF_REFERENCE,
+    LINE_ALT_END,
+    LINE_CELL,
+    LINE_FIRST_SAMPLE,
+    LINE_MALFORMED,
+    LINE_NO_GT,
+    LINE_POS,
+    LINE_STATUS,
     MISSING,
     REGION_DIPLOID,
     REGION_MT,
@@ -27,7 +34,7 @@ from cohortgen.kernels.gt import (
     apply_ploidy,
     decode_biallelic,
     decode_calls,
-    parse_gt_text,
+    parse_record_lines,
 )
 
 
@@ -209,13 +216,26 @@ def naive_parse_gt_text(records: list[str], n_samples: int, n_alleles: list[int]
     return alleles, status, where
 
 
-def run_parse_gt_text(records: list[str], n_samples: int, n_alleles: list[int]):
-    lengths = np.array([len(r) for r in records], dtype=np.int64)
+def gt_line(cells: str, n_alleles: int) -> str:
+    """A record line with ``cells`` as its sample columns and ``n_alleles`` alleles."""
+    alt = ",".join(["C"] * (n_alleles - 1)) or "."
+    return f"1\t100\t.\tA\t{alt}\t.\tPASS\t.\tGT\t{cells}"
+
+
+def run_parse_record_lines(lines: list[bytes], n_samples: int):
+    """parse_record_lines over ``lines`` joined by newlines: (alleles, facts)."""
+    lengths = np.array([len(line) for line in lines], dtype=np.int64)
     ends = np.cumsum(lengths + 1) - 1
-    alleles = np.full((len(records), n_samples, 2), 99, dtype=np.int16)
-    status, cell = parse_gt_text(np.frombuffer("\n".join(records).encode(), dtype=np.uint8),
-                                 ends - lengths, ends, np.array(n_alleles, np.int64), alleles)
-    return alleles, status, cell
+    alleles = np.full((len(lines), n_samples, 2), 99, dtype=np.int16)
+    facts = parse_record_lines(np.frombuffer(b"\n".join(lines), dtype=np.uint8),
+                               ends - lengths, ends, alleles)
+    return alleles, facts
+
+
+def run_parse_gt_text(records: list[str], n_samples: int, n_alleles: list[int]):
+    lines = [gt_line(r, k).encode() for r, k in zip(records, n_alleles, strict=True)]
+    alleles, facts = run_parse_record_lines(lines, n_samples)
+    return alleles, facts[:, LINE_STATUS], facts[:, LINE_CELL]
 
 
 def assert_parse_matches_naive(records, n_samples, n_alleles):
@@ -239,11 +259,11 @@ CELL = st.one_of(
 @settings(deadline=None, max_examples=300)
 @given(st.lists(st.lists(CELL, min_size=1, max_size=4).map("\t".join), min_size=1, max_size=4),
        st.integers(1, 4), st.integers(1, 4))
-def test_parse_gt_text__matches_naive_twin(records, n_samples, n_alleles):
+def test_parse_record_lines__gt_matches_naive_twin(records, n_samples, n_alleles):
     assert_parse_matches_naive(records, n_samples, [n_alleles] * len(records))
 
 
-def test_parse_gt_text__matches_naive_twin_on_large_random_records():
+def test_parse_record_lines__gt_matches_naive_twin_on_large_random_records():
     rng = np.random.default_rng(11)
     cells = np.array(["0/0", "0|1", "1/1", "./.", "1", ".", "./1", "2/0", "10/1", "0/1:5"])
     records = ["\t".join(row) for row in cells[rng.integers(0, len(cells), (300, 257))]]
@@ -263,8 +283,73 @@ def test_parse_gt_text__matches_naive_twin_on_large_random_records():
      ("0/0\t0/1\t1/1\t0/2", 2, GT_ALLELE_RANGE, 3, None),
      ("99999\t0\t0\t0", 2, GT_ALLELE_RANGE, 0, None)],
 )
-def test_parse_gt_text__documented_cases(text, n_alleles, status, cell, alleles):
+def test_parse_record_lines__documented_gt_cases(text, n_alleles, status, cell, alleles):
     got, got_status, got_cell = run_parse_gt_text([text], 4, [n_alleles])
     assert (int(got_status[0]), int(got_cell[0])) == (status, cell)
     if alleles is not None:
         assert got[0].tolist() == alleles
+
+
+def naive_line_facts(line: bytes, n_samples: int) -> tuple[list[int], np.ndarray | None]:
+    """parse_record_lines' facts of one line by splitting it (status and cell of the GT cells
+    from naive_parse_gt_text), and the alleles where they are defined, else None."""
+    fields = line.split(b"\t")
+    if len(fields) < 10:
+        return [-1, -1, -1, LINE_MALFORMED, 0], None
+    first, alt_end = len(b"\t".join(fields[:9])) + 1, len(b"\t".join(fields[:5]))
+    text = fields[1]
+    pos = int(text) if text.isdigit() and 0 < int(text) < 2**31 else -1
+    keys = fields[8].split(b":")
+    if not line[:first].isascii() or pos < 0 or b"GT" in keys[1:] and keys[0] != b"GT":
+        return [first, alt_end, pos, LINE_MALFORMED, 0], None
+    if keys[0] != b"GT":
+        cells = len(fields) - 9
+        return [first, alt_end, pos, LINE_NO_GT if cells == n_samples else LINE_MALFORMED,
+                cells], None
+    n_alleles = 1 if fields[4] == b"." else 2 + fields[4].count(b",")
+    cells = b"\t".join(fields[9:]).decode()
+    alleles, status, cell = naive_parse_gt_text([cells], n_samples, [n_alleles])
+    usable = status[0] in (GT_OK, GT_PLOIDY_ABOVE_2, GT_ALLELE_RANGE)
+    return [first, alt_end, pos, int(status[0]), int(cell[0])], alleles[0] if usable else None
+
+
+FIXED_COLUMNS = [
+    st.sampled_from(["1", "X", "", "\u00e9"]),
+    st.sampled_from(["100", "0100", "0", "-1", "x", "", "2147483647", "2147483648"]),
+    st.sampled_from([".", "rs1"]),
+    st.sampled_from(["A", "GA"]),
+    st.sampled_from([".", "C", "C,G", "", "<DEL>", "C,G,T"]),
+    st.sampled_from([".", "50"]),
+    st.sampled_from(["PASS", "q10"]),
+    st.sampled_from([".", "DP=3", "N=\u00e9"]),
+    st.sampled_from(["GT", "GT:DP", "DP", "DP:GT", "GTX", "GT:GT", "", "XGT:DP"]),
+]
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.tuples(*FIXED_COLUMNS), st.lists(CELL, min_size=0, max_size=4), st.integers(0, 12),
+       st.integers(1, 4))
+def test_parse_record_lines__facts_match_naive_twin(fixed, cells, n_columns, n_samples):
+    """Fixed columns (POS, ALT count, FORMAT, non-ASCII bytes), cut to ``n_columns`` columns."""
+    fields = [*fixed, *cells]
+    line = "\t".join(fields[:max(n_columns, 1)]).encode()
+    alleles, facts = run_parse_record_lines([line], n_samples)
+    want_facts, want_alleles = naive_line_facts(line, n_samples)
+    assert facts[0].tolist() == want_facts
+    if want_alleles is not None:
+        np.testing.assert_array_equal(alleles[0], want_alleles)
+
+
+def test_parse_record_lines__documented_facts():
+    lines = [b"1\t0100\trs1\tA\tC,G\t.\tPASS\t.\tGT:DP\t0/1:3\t2|2",
+             b"1\t200\t.\tA\t.\t.\tPASS\t.\tDP\t3\t4",
+             b"1\t300\t.\tA\tC\t.\tPASS\t.\tDP:GT\t3:0\t4:1",
+             b"1\t400\t.\tA\tC\t.\tPASS",
+             b"1\t2147483648\t.\tA\tC\t.\tPASS\t.\tGT\t0\t1"]
+    want = [[32, 16, 100, GT_OK, 0], [24, 11, 200, LINE_NO_GT, 2], [27, 11, 300, LINE_MALFORMED, 0],
+            [-1, -1, -1, LINE_MALFORMED, 0], [31, 18, -1, LINE_MALFORMED, 0]]
+    columns = [LINE_FIRST_SAMPLE, LINE_ALT_END, LINE_POS, LINE_STATUS, LINE_CELL]
+    for line, expected in zip(lines, want, strict=True):
+        _, facts = run_parse_record_lines([line], 2)
+        assert facts[0, columns].tolist() == expected
+    assert run_parse_record_lines(lines[:1], 2)[0][0].tolist() == [[0, 1], [2, 2]]

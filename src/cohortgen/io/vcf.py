@@ -1,23 +1,27 @@
 """VCF/BCF reading: sample lists and region-wise blocks of biallelic records.
 
-Headers are read with cyvcf2. Records of a bgzipped VCF are parsed straight from their text
-(htslib, through pysam, only decompresses and seeks; GT cells go through the
-:func:`cohortgen.kernels.gt.parse_gt_text` kernel); BCF records are read with cyvcf2. Errors a
-user can cause (not bgzip, not VCF, no index, duplicate samples, malformed records) become
+Headers are read with cyvcf2. Records of a bgzipped VCF are parsed straight from their text:
+bgzip blocks are inflated from the index's offset on (with libdeflate where it is installed,
+else zlib) and record lines, GT cells included, go through the
+:func:`cohortgen.kernels.gt.parse_record_lines` kernel. BCF records are read with cyvcf2. Errors
+a user can cause (not bgzip, not VCF, no index, duplicate samples, malformed records) become
 :class:`InputError` naming the file, the record and, for a bad GT, the sample.
 """
 
+import ctypes
 import gzip
 import re
 import struct
 import zlib
 from collections import Counter
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
+from itertools import accumulate, pairwise
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 import cyvcf2
 import numpy as np
@@ -29,12 +33,16 @@ from cohortgen.kernels.gt import (
     GT_BAD_CELL,
     GT_CELL_COUNT,
     GT_PLOIDY_ABOVE_2,
-    parse_gt_text,
+    LINE_MALFORMED,
+    LINE_NO_GT,
+    parse_record_lines,
 )
 
 BGZF_MAGIC = b"\x1f\x8b\x08\x04"
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 """The empty block that ends every complete bgzip file (SAM/BAM spec 4.1.2)."""
+BGZF_TEXT_MAX = 65536
+"""The most text one BGZF block holds (SAM/BAM spec 4.1)."""
 ACGT = frozenset("ACGT")
 GT_VALUE = re.compile(r"\.|[0-9]+|(\.|[0-9]+)([/|](\.|[0-9]+))+")
 
@@ -170,7 +178,7 @@ def vcf_samples(path: Path) -> list[str]:
     return samples
 
 
-def exclusion_reason(ref: str, alts: list[str], multiallelic: str = "drop") -> str | None:
+def exclusion_reason(ref: str, alts: Sequence[str], multiallelic: str = "drop") -> str | None:
     """Why a record is excluded (None if kept): no ALT, multi-allelic (when dropped), or a
     symbolic/non-ACGT REF or (every) ALT."""
     if not alts:
@@ -203,14 +211,16 @@ def declared_contigs(path: Path) -> set[str] | None:
 
 
 class _Record(NamedTuple):
-    """One record of a region: ``gt`` int16 (n_samples, 2) allele indices (module doc of
-    cohortgen.kernels.gt), None when ``reason`` (why it is excluded) is set."""
+    """One record of a region: its GT allele indices are ``source[row]``, int16 (n_samples, 2)
+    (module doc of cohortgen.kernels.gt); ``source`` is None when ``reason`` (why it is
+    excluded) is set."""
 
     pos: int
     vid: str | None
     ref: str
-    alts: list[str]
-    gt: np.ndarray | None
+    alts: Sequence[str]
+    source: np.ndarray | None
+    row: int
     reason: str | None
 
 
@@ -218,14 +228,15 @@ def read_region_blocks(
     path: Path, contig: str, start: int, end: int, tally: RecordTally, block_size: int = 1024,
     multiallelic: str = "drop", threads: int = 1,
 ) -> Iterator[VariantBlock]:
-    """Blocks of kept records whose POS lies in ``[start, end]`` (1-based, inclusive).
+    """Blocks of up to ``block_size`` kept records (a few more variants after a split; fewer
+    where a piece of VCF text ends) whose POS lies in ``[start, end]`` (1-based, inclusive).
 
     Records only overlapping the region from an earlier POS belong to the previous chunk and are
     not counted. ``multiallelic``: "drop" excludes multi-allelic records; "split" writes one
     biallelic variant per ACGT ALT (ID chrom:pos:ref:alt; see cohortgen.kernels.gt for the
-    genotypes). ``threads``: threads inflating bgzip blocks (VCF only). ``tally`` is updated in
-    place. Unsorted records, malformed records and GT allele indices beyond the record's
-    alleles raise InputError naming the file and position.
+    genotypes). ``threads``: threads inflating bgzip blocks and parsing records (VCF only).
+    ``tally`` is updated in place. Unsorted records, malformed records and GT allele indices
+    beyond the record's alleles raise InputError naming the file and position.
     """
     path = Path(path)
     vcf = open_vcf(path)
@@ -238,6 +249,11 @@ def read_region_blocks(
     block = _empty_block()
     last = start - 1
     for record in records:
+        if record is None:  # a piece of VCF text ends: blocks stay views of one parsed piece
+            if block.pos:
+                yield _finish(block)
+                block = _empty_block()
+            continue
         if record.pos < last:
             raise InputError(
                 f"{path}: records are not sorted: {contig}:{record.pos} comes after "
@@ -271,11 +287,12 @@ def _bcf_records(path: Path, vcf: cyvcf2.VCF, contig: str, start: int, end: int,
             if gt is None or gt.shape[1] > 3 and (gt[:, 2] != -2).any():
                 reason = reason or ("no_genotypes" if gt is None else "ploidy_above_2")
             if reason:
-                yield _Record(variant.POS, variant.ID, variant.REF, variant.ALT, None, reason)
+                yield _Record(variant.POS, variant.ID, variant.REF, variant.ALT, None, 0, reason)
                 continue
             _check_allele_range(path, contig, variant.POS, gt[:, :2], len(variant.ALT) + 1,
                                 vcf.samples)
-            yield _Record(variant.POS, variant.ID, variant.REF, variant.ALT, gt[:, :2], None)
+            yield _Record(variant.POS, variant.ID, variant.REF, variant.ALT, gt[None, :, :2], 0,
+                          None)
     except InputError:
         raise
     except Exception as exc:  # htslib parse failures surface as assorted exception types
@@ -319,61 +336,145 @@ def _allele_range_error(path: Path, contig: str, pos: int, sample: str, allele: 
 
 
 def _text_records(path: Path, contig: str, start: int, end: int, samples: list[str],
-                  seqnames: list[str], multiallelic: str, threads: int) -> Iterator[_Record]:
+                  seqnames: list[str], multiallelic: str,
+                  threads: int) -> Iterator[_Record | None]:
     """Records of a bgzipped VCF region parsed from their text: read on from the index's offset
-    for the region, one piece of decompressed lines at a time (inflated by ``threads``
-    threads), until the contig ends or POS passes ``end``."""
+    for the region, one piece of decompressed lines at a time, until the contig ends or POS
+    passes ``end``; None after each piece's records."""
     found = [c for c in read_index(index_path(path), seqnames) if c.name == contig]
     offset = region_offset(found[0], start, end) if found else None
     if offset is None:
         return
-    scan = _Scan(contig.encode() + b"\t", start, end, samples)
-    for piece, whole in _bgzf_pieces(path, offset, threads):
-        lines, stop, problem = scan.lines(piece, whole)
-        yield from _parse_lines(path, contig, piece, lines, samples, multiallelic)
-        if problem:
-            raise InputError(f"{path}: {problem}")
-        if stop:
-            return
-
-
-def _bgzf_pieces(path: Path, offset: int, threads: int = 1,
-                 read_size: int = 1 << 20) -> Iterator[tuple]:
-    """Decompressed text of bgzipped ``path`` from virtual offset ``offset`` on, in pieces of
-    about ``read_size`` compressed bytes: (text, end of its last whole line); the rest of the
-    text opens the next piece, and the last piece's end is its length. ``threads`` threads
-    inflate each piece's blocks."""
-    data, tail, at = b"", b"", offset >> 16
-    with path.open("rb") as handle, ThreadPoolExecutor(threads) as pool:
-        handle.seek(at)
-        while True:
-            chunk = handle.read(read_size)
-            data += chunk
-            blocks = _block_spans(path, data, at)
-            groups = [blocks[k::threads] for k in range(threads)]
-            inflated = pool.map(partial(_inflate_group, path, data, at), groups)
-            texts = [None] * len(blocks)
-            for k, group in enumerate(inflated):
-                texts[k::threads] = group
-            if at == offset >> 16 and texts:
-                texts[0] = texts[0][offset & 0xFFFF:]
-            used = blocks[-1][0] + blocks[-1][1] if blocks else 0
-            data, at = data[used:], at + used
-            text = b"".join([tail, *texts])
-            if not chunk:
-                if data:
-                    raise InputError(f"{path}: the file ends inside a bgzip block; it is "
-                                     "truncated, re-create it")
-                yield text, len(text)
+    scan = _Scan(path, contig, start, end, samples, multiallelic)
+    with closing(_parsed_pieces(path, offset, len(samples), threads)) as pieces:
+        for piece in pieces:
+            yield from scan.records(piece)
+            yield None
+            if scan.over:
                 return
-            cut = text.rfind(b"\n") + 1
-            tail = text[cut:]
-            yield text, cut
 
 
-def _block_spans(path: Path, data: bytes, at: int) -> list[tuple[int, int]]:
-    """(offset, size) of the complete BGZF blocks at the start of ``data`` (read from file
-    offset ``at``); InputError for a block without a BGZF header (SAM spec 4.1)."""
+class _Piece(NamedTuple):
+    """Decompressed text whose lines ``text[starts[j]:ends[j]]`` (ends at the newline) were
+    parsed by :func:`cohortgen.kernels.gt.parse_record_lines`: ``facts`` int64 (m, 5),
+    ``alleles`` int16 (m, n_samples, 2)."""
+
+    text: bytearray
+    starts: list[int]
+    ends: list[int]
+    facts: np.ndarray
+    alleles: np.ndarray
+
+
+def _parsed_pieces(path: Path, offset: int, n_samples: int, threads: int = 1,
+                   read_size: int = 1 << 20) -> Iterator[_Piece]:
+    """The whole lines of bgzipped ``path`` from virtual offset ``offset`` on, in pieces of
+    about ``read_size`` compressed bytes (a piece's last, partial line opens the next piece),
+    parsed. ``threads`` threads inflate bgzip blocks and parse lines; with more than one, they
+    inflate the next piece while the caller reads one (with one, the caller's thread does it
+    all). A piece's text is overwritten two pieces later."""
+    pool = ThreadPoolExecutor(threads) if threads > 1 else _InlinePool()
+    try:
+        with path.open("rb") as handle:
+            handle.seek(offset >> 16)
+            reader = _BgzfReader(path, handle, offset >> 16, offset & 0xFFFF)
+            pending = reader.submit(pool, threads, read_size, b"")
+            while pending is not None:
+                text, size, last = pending()
+                whole = size if last else text.rfind(b"\n", 0, size) + 1
+                parsing = _submit_parse(pool, text, whole, n_samples, threads)
+                pending = None if last else reader.submit(pool, threads, read_size,
+                                                          text[whole:size])
+                yield parsing()
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+class _InlinePool:
+    """Runs each task at once in the calling thread, for ``threads`` = 1 (no thread beyond the
+    caller's); the ThreadPoolExecutor methods the reader uses."""
+
+    def submit(self, task: Callable, *args) -> Future:
+        future = Future()
+        try:
+            future.set_result(task(*args))
+        except Exception as exc:  # noqa: BLE001  raised where the result is asked for
+            future.set_exception(exc)
+        return future
+
+    def shutdown(self, cancel_futures: bool = False) -> None:
+        pass
+
+
+@dataclass
+class _BgzfReader:
+    """Reads bgzip blocks of ``path`` from ``handle``, now at file offset ``at``; the first
+    ``skip`` bytes of the first block's text are left out. Texts go to two buffers in turn,
+    re-used (allocating and zeroing a buffer per piece would cost as much as inflating)."""
+
+    path: Path
+    handle: BinaryIO
+    at: int
+    skip: int
+    data: bytes = b""
+    buffers: list[bytearray] = field(default_factory=lambda: [bytearray(), bytearray()])
+
+    def submit(self, pool: ThreadPoolExecutor | _InlinePool, threads: int, read_size: int,
+               head: bytes) -> Callable[[], tuple[bytearray, int, bool]]:
+        """Read about ``read_size`` more bytes and start inflating their whole blocks in
+        ``pool`` (``threads`` tasks) into one text after ``head``; return a call giving (a
+        buffer, the length of the text at its start, whether the file ended there) that raises
+        InputError for a corrupt block or a truncated file."""
+        chunk = self.handle.read(read_size)
+        data = self.data + chunk
+        try:
+            spans = _block_spans(self.path, data, self.at)
+        except InputError as exc:
+            return partial(_raise, exc)
+        starts = list(accumulate((length for _, _, length in spans), initial=len(head)))
+        text = self._buffer(starts[-1])
+        text[:len(head)] = head
+        cuts = [len(spans) * k // threads for k in range(threads + 1)]
+        futures = [pool.submit(_inflate_group, self.path, data, self.at, spans[a:b], text,
+                               starts[a]) for a, b in pairwise(cuts) if b > a]
+        skip = min(self.skip, spans[0][2]) if spans else 0
+        self.skip = 0 if spans else self.skip
+        used = spans[-1][0] + spans[-1][1] if spans else 0
+        self.data, self.at = data[used:], self.at + used
+        truncated = not chunk and bool(self.data)
+        return partial(_inflated, self.path, futures, text, starts[-1], skip, not chunk,
+                       truncated)
+
+    def _buffer(self, size: int) -> bytearray:
+        """The next buffer in turn, of at least ``size`` bytes."""
+        self.buffers.reverse()
+        if len(self.buffers[0]) < size:
+            self.buffers[0] = bytearray(size + size // 4)
+        return self.buffers[0]
+
+
+def _raise(error: Exception):
+    raise error
+
+
+def _inflated(path: Path, futures: list, text: bytearray, size: int, skip: int, last: bool,
+              truncated: bool) -> tuple[bytearray, int, bool]:
+    """(``text`` once ``futures`` inflated its blocks, its length ``size``, ``last``), the first
+    ``skip`` bytes left out; InputError if a block is corrupt or the file is ``truncated``."""
+    for future in futures:
+        future.result()
+    if truncated:
+        raise InputError(f"{path}: the file ends inside a bgzip block; it is truncated, "
+                         "re-create it")
+    if skip:
+        return text[skip:size], size - skip, last
+    return text, size, last
+
+
+def _block_spans(path: Path, data: bytes, at: int) -> list[tuple[int, int, int]]:
+    """(offset, size, text length) of the complete BGZF blocks at the start of ``data`` (read
+    from file offset ``at``), the text length as the block says, up to 65536 (SAM spec 4.1);
+    InputError for a block without a BGZF header."""
     pos, spans = 0, []
     while pos + 18 <= len(data):
         if data[pos:pos + 4] != BGZF_MAGIC or data[pos + 12:pos + 14] != b"BC":
@@ -381,13 +482,67 @@ def _block_spans(path: Path, data: bytes, at: int) -> list[tuple[int, int]]:
         size = int.from_bytes(data[pos + 16:pos + 18], "little") + 1
         if pos + size > len(data):
             break
-        spans.append((pos, size))
+        length = int.from_bytes(data[pos + size - 4:pos + size], "little")
+        spans.append((pos, size, min(length, BGZF_TEXT_MAX)))
         pos += size
     return spans
 
 
-def _inflate_group(path: Path, data: bytes, at: int, spans: list) -> list[bytes]:
-    return [_inflate(path, data, at, pos, size) for pos, size in spans]
+def _inflate_group(path: Path, data: bytes, at: int, spans: list, text: bytearray,
+                   start: int) -> None:
+    """Inflate the BGZF blocks ``spans`` (see :func:`_block_spans`) of ``data`` one after
+    another into ``text`` from offset ``start`` on: with libdeflate where it is installed and
+    the block is sound, else with zlib, which names the problem of a corrupt block."""
+    source = np.frombuffer(data, dtype=np.uint8).ctypes.data
+    target = np.frombuffer(text, dtype=np.uint8).ctypes.data
+    decompressor = _LIBDEFLATE.libdeflate_alloc_decompressor() if _LIBDEFLATE else None
+    try:
+        for pos, size, length in spans:
+            if not decompressor or not _libdeflate_block(decompressor, data, source, pos, size,
+                                                         target + start, length):
+                block = _inflate(path, data, at, pos, size)
+                if len(block) > BGZF_TEXT_MAX:
+                    raise _corrupt_block(path, at + pos, f"over {BGZF_TEXT_MAX} bytes of text")
+                text[start:start + length] = block
+            start += length
+    finally:
+        if decompressor:
+            _LIBDEFLATE.libdeflate_free_decompressor(decompressor)
+
+
+def _libdeflate_block(decompressor: int, data: bytes, source: int, pos: int, size: int,
+                      target: int, length: int) -> bool:
+    """Whether libdeflate inflated the BGZF block ``data[pos:pos + size]`` (``data`` at address
+    ``source``) into exactly ``length`` bytes at address ``target``, their CRC matching."""
+    if size < 26:  # no room for a header and a trailer: zlib names the problem
+        return False
+    status = _LIBDEFLATE.libdeflate_deflate_decompress(decompressor, source + pos + 18,
+                                                       size - 26, target, length, None)
+    crc = int.from_bytes(data[pos + size - 8:pos + size - 4], "little")
+    return status == 0 and _LIBDEFLATE.libdeflate_crc32(0, target, length) == crc
+
+
+def _load_libdeflate() -> ctypes.CDLL | None:
+    """The libdeflate shared library (raw DEFLATE about 4 times as fast as zlib), None where it
+    is not installed."""
+    try:
+        lib = ctypes.CDLL("libdeflate.so.0")
+    except OSError:
+        return None
+    lib.libdeflate_alloc_decompressor.restype = ctypes.c_void_p
+    lib.libdeflate_alloc_decompressor.argtypes = []
+    lib.libdeflate_free_decompressor.restype = None
+    lib.libdeflate_free_decompressor.argtypes = [ctypes.c_void_p]
+    lib.libdeflate_deflate_decompress.restype = ctypes.c_int
+    lib.libdeflate_deflate_decompress.argtypes = [ctypes.c_void_p, ctypes.c_void_p,
+                                                  ctypes.c_size_t, ctypes.c_void_p,
+                                                  ctypes.c_size_t, ctypes.c_void_p]
+    lib.libdeflate_crc32.restype = ctypes.c_uint32
+    lib.libdeflate_crc32.argtypes = [ctypes.c_uint32, ctypes.c_void_p, ctypes.c_size_t]
+    return lib
+
+
+_LIBDEFLATE = _load_libdeflate()
 
 
 def _inflate(path: Path, data: bytes, at: int, pos: int, size: int) -> bytes:
@@ -407,53 +562,115 @@ def _corrupt_block(path: Path, at: int, why: str) -> InputError:
                       "file (bgzip) and its index")
 
 
+def _submit_parse(pool: ThreadPoolExecutor | _InlinePool, text: bytearray, whole: int,
+                  n_samples: int, threads: int) -> Callable[[], _Piece]:
+    """Start parsing the lines of ``text[:whole]`` in ``pool`` (``threads`` tasks of
+    consecutive lines); return a call giving the parsed piece."""
+    starts, ends = _line_spans(text, whole)
+    alleles = np.empty((len(starts), n_samples, 2), dtype=np.int16)
+    array = np.frombuffer(text, dtype=np.uint8)
+    begin, end = np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
+    cuts = [len(starts) * k // threads for k in range(threads + 1)]
+    futures = [pool.submit(parse_record_lines, array, begin[a:b], end[a:b], alleles[a:b])
+               for a, b in pairwise(cuts) if b > a]
+    return partial(_parsed, text, starts, ends, futures, alleles)
+
+
+def _parsed(text: bytearray, starts: list[int], ends: list[int], futures: list,
+            alleles: np.ndarray) -> _Piece:
+    facts = [future.result() for future in futures]
+    return _Piece(text, starts, ends,
+                  np.concatenate(facts) if facts else np.empty((0, 5), np.int64), alleles)
+
+
+def _line_spans(text: bytearray, whole: int) -> tuple[list[int], list[int]]:
+    """(starts, ends) of the lines of ``text[:whole]``, each end at its newline or ``whole``."""
+    starts, ends, begin, find = [], [], 0, text.find
+    while begin < whole:
+        end = find(b"\n", begin, whole)
+        end = whole if end < 0 else end
+        starts.append(begin)
+        ends.append(end)
+        begin = end + 1
+    return starts, ends
+
+
 @dataclass
 class _Scan:
-    """Finds a region's record lines in pieces of text, reading on from its first piece.
+    """Reads a region's records from parsed pieces, reading on from its first piece.
 
-    Lines before the contig's first record are skipped; the region is over at the next contig
-    or at a POS beyond ``end``. Records with POS before ``start`` are skipped until one in the
-    region is found; after it they are kept, so the caller reports them as unsorted."""
+    Lines before the contig's first record are skipped; the region is ``over`` at the next
+    contig or at a POS beyond ``end``. Records with POS before ``start`` are skipped until one
+    in the region is found; after it they are kept, so the caller reports them as unsorted. A
+    malformed line raises InputError once the records before it are read."""
 
-    name: bytes
+    path: Path
+    contig: str
     start: int
     end: int
     samples: list[str]
+    multiallelic: str
     seen: bool = False
     started: bool = False
+    over: bool = False
 
-    def lines(self, piece: bytes, whole: int) -> tuple[list, bool, str | None]:
-        """(records of ``piece[:whole]`` (whole lines) as (line start, fixed fields, first
-        sample byte, line end), stop (the region is over), the first malformed line's problem
-        or None)."""
-        records, begin = [], 0
-        while begin < whole:
-            line_end = piece.find(b"\n", begin, whole)
-            line_end = whole if line_end < 0 else line_end
-            line_start, begin = begin, line_end + 1
+    def records(self, piece: _Piece) -> Iterator[_Record]:
+        """The region's records among the lines of ``piece``, in file order."""
+        text, name = piece.text, self.contig.encode() + b"\t"
+        lines = zip(piece.starts, piece.ends, piece.facts.tolist(), strict=True)
+        for row, (line_start, line_end, facts) in enumerate(lines):
             if line_start == line_end:  # a blank line
                 continue
-            if not piece.startswith(self.name, line_start):
-                if self.seen and not piece.startswith(b"#", line_start):
-                    return records, True, _untabbed_problem(piece, line_start, line_end,
-                                                            self.samples)
+            if not text.startswith(name, line_start):
+                if self.seen and not text.startswith(b"#", line_start):
+                    self.over = True
+                    problem = _untabbed_problem(text, line_start, line_end, self.samples)
+                    if problem:
+                        raise InputError(f"{self.path}: {problem}")
+                    return
                 continue
             self.seen = True
-            first_sample = _column_start(piece, line_start, line_end, 9)
-            problem = _fixed_problem(piece, line_start, first_sample, line_end, self.samples)
-            if problem:
-                return records, True, problem
-            fields = piece[line_start:first_sample - 1].decode().split("\t")
-            pos = int(fields[1])
+            first_sample, alt_end, pos, status, cell = facts
+            if status == LINE_MALFORMED:
+                problem = _fixed_problem(text, line_start, first_sample, line_end, self.samples)
+                raise InputError(f"{self.path}: {problem}")
             if pos > self.end:
-                return records, True, None
+                self.over = True
+                return
             self.started = self.started or pos >= self.start
             if self.started:
-                records.append((line_start, fields, first_sample, line_end))
-        return records, False, None
+                yield self._record(piece, row, alt_end, pos, status, cell)
+
+    def _record(self, piece: _Piece, row: int, alt_end: int, pos: int, status: int,
+                cell: int) -> _Record:
+        """The record of line ``row`` of ``piece``; InputError for a bad GT."""
+        line_start = piece.starts[row]
+        _, _, vid, ref, alt = piece.text[line_start:alt_end].decode().split("\t")
+        alts, reason = _alleles_and_reason(ref, alt, self.multiallelic)
+        if status == LINE_NO_GT:
+            reason = reason or "no_genotypes"
+        elif status in (GT_BAD_CELL, GT_CELL_COUNT):
+            line = piece.text[line_start:piece.ends[row]].decode(errors="replace")
+            raise InputError(f"{self.path}: {_line_problem(line, self.samples)}")
+        elif status == GT_PLOIDY_ABOVE_2:
+            reason = reason or "ploidy_above_2"
+        elif status == GT_ALLELE_RANGE and not reason:
+            raise _allele_range_error(self.path, self.contig, pos, self.samples[cell],
+                                      int(piece.alleles[row, cell].max()), len(alts) + 1)
+        return _Record(pos, None if vid == "." else vid, ref, alts,
+                       None if reason else piece.alleles, row, reason)
 
 
-def _untabbed_problem(piece: bytes, line_start: int, line_end: int,
+@lru_cache(maxsize=4096)
+def _alleles_and_reason(ref: str, alt: str, multiallelic: str) -> tuple[tuple[str, ...],
+                                                                        str | None]:
+    """The ALT alleles of an ALT column ('.': none) and the record's exclusion reason, cached:
+    most records share a few REF/ALT pairs."""
+    alts = () if alt == "." else tuple(alt.split(","))
+    return alts, exclusion_reason(ref, alts, multiallelic)
+
+
+def _untabbed_problem(piece: bytearray, line_start: int, line_end: int,
                       samples: list[str]) -> str | None:
     """The problem of a line without any tab (a record separated by spaces), else None (the
     line starts the next contig)."""
@@ -461,46 +678,6 @@ def _untabbed_problem(piece: bytes, line_start: int, line_end: int,
         return None
     text = piece[line_start:line_end].decode(errors="replace")
     return _line_problem(text, samples) or f"{_record_name(text)} has no tab-separated columns"
-
-
-def _column_start(text: bytes, begin: int, end: int, column: int) -> int:
-    """Offset of 0-based ``column`` of the line ``text[begin:end]``, -1 if it has fewer."""
-    for _ in range(column):
-        begin = text.find(b"\t", begin, end) + 1
-        if not begin:
-            return -1
-    return begin
-
-
-def _parse_lines(path: Path, contig: str, piece: bytes, records: list, samples: list[str],
-                 multiallelic: str) -> Iterator[_Record]:
-    """The records found by :meth:`_Scan.lines`, GT cells parsed by one kernel call."""
-    with_gt = [k for k, (_, fields, _, _) in enumerate(records) if _has_gt(fields[8])]
-    alts_of = [[] if fields[4] == "." else fields[4].split(",") for _, fields, _, _ in records]
-    begins = np.array([records[k][2] for k in with_gt], dtype=np.int64)
-    ends = np.array([records[k][3] for k in with_gt], dtype=np.int64)
-    n_alleles = np.array([1 + len(alts_of[k]) for k in with_gt], dtype=np.int64)
-    alleles = np.empty((len(with_gt), len(samples), 2), dtype=np.int16)
-    status, cell = parse_gt_text(np.frombuffer(piece, dtype=np.uint8), begins, ends, n_alleles,
-                                 alleles)
-    row_of = dict(zip(with_gt, range(len(with_gt)), strict=True))
-    for k, (line_start, fields, _, line_end) in enumerate(records):
-        pos, ref, alts = int(fields[1]), fields[3], alts_of[k]
-        reason = exclusion_reason(ref, alts, multiallelic)
-        row = row_of.get(k)
-        if row is None:
-            reason = reason or "no_genotypes"
-        elif status[row] in (GT_BAD_CELL, GT_CELL_COUNT):
-            line = piece[line_start:line_end].decode(errors="replace")
-            raise InputError(f"{path}: {_line_problem(line, samples)}")
-        elif status[row] == GT_PLOIDY_ABOVE_2:
-            reason = reason or "ploidy_above_2"
-        elif status[row] == GT_ALLELE_RANGE and not reason:
-            i = cell[row]
-            raise _allele_range_error(path, contig, pos, samples[i], int(alleles[row, i].max()),
-                                      len(alts) + 1)
-        vid = None if fields[2] == "." else fields[2]
-        yield _Record(pos, vid, ref, alts, None if reason else alleles[row], reason)
 
 
 def _record_name(line: str) -> str:
@@ -512,7 +689,7 @@ def _has_gt(format_column: str) -> bool:
     return format_column == "GT" or format_column.startswith("GT:")
 
 
-def _fixed_problem(piece: bytes, line_start: int, first_sample: int, line_end: int,
+def _fixed_problem(piece: bytes | bytearray, line_start: int, first_sample: int, line_end: int,
                    samples: list[str]) -> str | None:
     """What is wrong with the record line ``piece[line_start:line_end]`` (samples from
     ``first_sample``, -1 if it has fewer than ten columns) before its GT cells: column count,
@@ -573,7 +750,7 @@ def _append(block: VariantBlock, contig: str, record: _Record, tally: RecordTall
         tally.n_split += 1
         tally.split_alts_dropped += len(alts) - len(usable)
     for k in usable:
-        block.alleles.append(record.gt)
+        _add_row(block.alleles, record.source, record.row)
         block.alt_index.append(k)
         block.chrom.append(contig)
         block.pos.append(record.pos)
@@ -585,7 +762,19 @@ def _append(block: VariantBlock, contig: str, record: _Record, tally: RecordTall
     tally.n_variants += len(usable)
 
 
+def _add_row(runs: list, source: np.ndarray, row: int) -> None:
+    """Add ``source[row]`` to ``runs``, [source, first row, stop row] each, by extending the
+    last run when it stops at that row."""
+    if runs and runs[-1][0] is source and runs[-1][2] == row:
+        runs[-1][2] += 1
+    else:
+        runs.append([source, row, row + 1])
+
+
 def _finish(block: VariantBlock) -> VariantBlock:
-    block.alleles = np.ascontiguousarray(np.stack(block.alleles), dtype=np.int16)
+    """The block with its runs of rows as one int16 array (a view when there is one run)."""
+    parts = [source[first:stop] for source, first, stop in block.alleles]
+    alleles = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    block.alleles = np.ascontiguousarray(alleles, dtype=np.int16)
     block.alt_index = np.asarray(block.alt_index, dtype=np.int16)
     return block

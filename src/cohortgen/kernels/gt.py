@@ -1,5 +1,5 @@
-"""Parsing of VCF GT text into allele indices, decoding of those into ALT dosages, and sex-aware
-ploidy of the dosages.
+"""Parsing of VCF record lines (fixed columns checked, GT cells into allele indices), decoding
+of allele indices into ALT dosages, and sex-aware ploidy of the dosages.
 
 Input ``alleles``: int16, shape (n_variants, n_samples, 2), the allele indices of each call as
 cyvcf2's ``Variant.genotype.array()`` gives them: >= 0 allele index, -1 missing allele ('.'),
@@ -100,9 +100,14 @@ def apply_ploidy(dosage: np.ndarray, region: np.ndarray, sex: np.ndarray) -> np.
 
 
 GT_OK, GT_BAD_CELL, GT_CELL_COUNT, GT_PLOIDY_ABOVE_2, GT_ALLELE_RANGE = 0, 1, 2, 3, 4
-"""Per-record status codes of :func:`parse_gt_text`."""
-_TAB, _COLON, _DOT, _SLASH, _BAR, _ZERO = 9, 58, 46, 47, 124, 48
+LINE_NO_GT, LINE_MALFORMED = 5, 6
+"""Per-line status codes of :func:`parse_record_lines`."""
+LINE_FIRST_SAMPLE, LINE_ALT_END, LINE_POS, LINE_STATUS, LINE_CELL = 0, 1, 2, 3, 4
+"""Columns of :func:`parse_record_lines`'s per-line facts."""
+_TAB, _COLON, _COMMA, _DOT, _SLASH, _BAR, _ZERO, _G, _T = 9, 58, 44, 46, 47, 124, 48, 71, 84
 _ALLELE_CAP = 32767
+_U1, _U2, _U3, _U4 = np.uint64(1), np.uint64(2), np.uint64(3), np.uint64(4)
+_POS_LIMIT = 2**31
 _ALLELE_CODE = np.full(256, -3, dtype=np.int64)
 _ALLELE_CODE[_ZERO:_ZERO + 10] = np.arange(10)
 _ALLELE_CODE[_DOT] = -1
@@ -147,61 +152,152 @@ def _parse_cell(text: np.ndarray, p: int, e: int, out: np.ndarray, j: int, i: in
 
 
 @kernel
-def parse_gt_text(text: np.ndarray, begin: np.ndarray, end: np.ndarray, n_alleles: np.ndarray,
-                  alleles: np.ndarray) -> tuple:
-    """Parse the sample columns of m VCF records into ``alleles``, in place.
+def _parse_gt_cells(text: np.ndarray, p: int, e: int, top_ok: int, alleles: np.ndarray,
+                    j: int) -> tuple:
+    """Parse the sample cells ``text[p:e]`` of one record into ``alleles[j]``; return (status,
+    cell) as :func:`parse_record_lines` (``top_ok``: REF + ALT count)."""
+    n, row = alleles.shape[1], alleles[j]
+    first_bad, first_high, first_range = -1, -1, -1
+    i = 0
+    while True:
+        i, p, beyond = _diploid_run(text, p, e, top_ok, row, i)
+        if beyond >= 0 and first_range < 0:
+            first_range = beyond
+        ploidy, top, ok, p = _parse_cell(text, p, e, alleles, j, i)
+        if not ok and first_bad < 0:
+            first_bad = i
+        if ploidy > 2 and first_high < 0:
+            first_high = i
+        if top >= top_ok and first_range < 0:
+            first_range = i
+        i += 1
+        if p >= e:
+            break
+        p += 1  # the tab
+    if first_bad >= 0:
+        return GT_BAD_CELL, first_bad
+    if i != n:
+        return GT_CELL_COUNT, i
+    if first_high >= 0:
+        return GT_PLOIDY_ABOVE_2, first_high
+    if first_range >= 0:
+        return GT_ALLELE_RANGE, first_range
+    return GT_OK, 0
 
-    ``text``: uint8 ASCII; record j's sample columns are ``text[begin[j]:end[j]]`` (int64 (m,)),
-    tab-separated cells whose first ':'-separated field is GT: an allele (digits or '.') then
-    any number of '/' or '|' + allele pairs. ``n_alleles``: int64 (m,) REF + ALT count.
-    ``alleles``: int16 (m, n_samples, 2), filled in the layout of the module doc (-1 '.', -2 the
-    second slot of a haploid call). Returns (status, cell), int64 (m,) each: ``GT_OK``;
-    ``GT_BAD_CELL`` (cell: the first malformed cell, 0-based); ``GT_CELL_COUNT`` (cell: the
-    number of cells, not n_samples); ``GT_PLOIDY_ABOVE_2`` (cell: the first such cell);
-    ``GT_ALLELE_RANGE`` (cell: the first cell with an allele index >= n_alleles). A malformed
-    cell or a wrong count outranks the other two, ploidy outranks range. Diploid cells of
-    one-digit alleles ('0/1', '.|.') take a fast path.
+
+@kernel
+def _diploid_run(text: np.ndarray, p: int, e: int, top_ok: int, row: np.ndarray,
+                 i: int) -> tuple:
+    """Parse the run of cells from ``text[p]`` (sample ``i``) that are 'a/b' or 'a|b' of
+    one-digit or '.' alleles and a tab (not the last cell) into ``row`` (int16 (n_samples, 2));
+    return (the sample, the offset after the run, the first sample of the run with an allele
+    index >= ``top_ok`` or -1). Indices are unsigned: Numba then skips its negative-index
+    checks, which would double the time of this, the hot loop."""
+    u, v, beyond = np.uint64(p), np.uint64(i), -1
+    n, end = np.uint64(row.shape[0]), np.uint64(e)
+    while v < n and u + _U4 <= end:
+        sep = text[u + _U1]
+        if text[u + _U3] != _TAB or (sep != _SLASH and sep != _BAR):
+            break
+        a, b = _ALLELE_CODE[text[u]], _ALLELE_CODE[text[u + _U2]]
+        if a == -3 or b == -3:
+            break
+        row[v, 0] = a
+        row[v, 1] = b
+        if (a >= top_ok or b >= top_ok) and beyond < 0:
+            beyond = np.int64(v)
+        v += _U1
+        u += _U4
+    return np.int64(v), np.int64(u), beyond
+
+
+@kernel
+def _position(text: np.ndarray, p: int, e: int) -> int:
+    """The POS ``text[p:e]`` (ASCII digits, 1 to 2^31 - 1), -1 if it is not one."""
+    value = 0
+    for q in range(p, e):
+        digit = text[q] - _ZERO
+        if not 0 <= digit <= 9:
+            return -1
+        value = min(value * 10 + digit, _POS_LIMIT)
+    return value if 0 < value < _POS_LIMIT else -1
+
+
+@kernel
+def _gt_key(text: np.ndarray, p: int, e: int) -> int:
+    """0-based index of the key 'GT' in the FORMAT column ``text[p:e]`` (':'-separated), -1 if
+    it has none."""
+    key, begin = 0, p
+    for q in range(p, e + 1):
+        if q == e or text[q] == _COLON:
+            if q - begin == 2 and text[begin] == _G and text[begin + 1] == _T:
+                return key
+            key += 1
+            begin = q + 1
+    return -1
+
+
+@kernel
+def _count(text: np.ndarray, p: int, e: int, byte: int) -> int:
+    found = 0
+    for q in range(p, e):
+        found += text[q] == byte
+    return found
+
+
+@kernel
+def _record_line(text: np.ndarray, s: int, e: int, alleles: np.ndarray, j: int) -> tuple:
+    """The facts of the record line ``text[s:e]`` (see :func:`parse_record_lines`), its GT cells
+    parsed into ``alleles[j]``."""
+    tabs = np.empty(9, dtype=np.int64)
+    k, ascii_only, p = 0, True, s
+    while p < e and k < 9:
+        if text[p] == _TAB:
+            tabs[k] = p
+            k += 1
+        elif text[p] >= 128:
+            ascii_only = False
+        p += 1
+    if k < 9:
+        return -1, -1, -1, LINE_MALFORMED, 0
+    first, alt_end = tabs[8] + 1, tabs[4]
+    pos = _position(text, tabs[0] + 1, tabs[1])
+    gt_key = _gt_key(text, tabs[7] + 1, tabs[8])
+    if not ascii_only or pos < 0 or gt_key > 0:
+        return first, alt_end, pos, LINE_MALFORMED, 0
+    no_alt = alt_end - tabs[3] == 2 and text[alt_end - 1] == _DOT
+    n_alleles = 1 if no_alt else 2 + _count(text, tabs[3] + 1, alt_end, _COMMA)
+    if gt_key == 0:
+        status, cell = _parse_gt_cells(text, first, e, n_alleles, alleles, j)
+        return first, alt_end, pos, status, cell
+    cells = 1 + _count(text, first, e, _TAB)
+    return first, alt_end, pos, LINE_NO_GT if cells == alleles.shape[1] else LINE_MALFORMED, cells
+
+
+@kernel
+def parse_record_lines(text: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                       alleles: np.ndarray) -> np.ndarray:
+    """Parse m VCF record lines: their GT cells into ``alleles``, in place, and the facts the
+    reader needs about each, returned as int64 (m, 5) in ``LINE_*`` column order.
+
+    ``text``: uint8; line j is ``text[starts[j]:ends[j]]`` (int64 (m,) each, without the
+    newline). ``alleles``: int16 (m, n_samples, 2), filled in the layout of the module doc (-1
+    '.', -2 the second slot of a haploid call) where the status is ``GT_OK``,
+    ``GT_PLOIDY_ABOVE_2`` or ``GT_ALLELE_RANGE``. A GT cell is an allele (digits or '.') then any
+    number of '/' or '|' + allele pairs, then ':' and other fields or the end of the cell.
+
+    Facts: offset of the first sample cell (-1 with fewer than ten columns), offset of the tab
+    ending ALT, POS (-1 unless ASCII digits 1 to 2^31 - 1), status and cell. Status:
+    ``LINE_MALFORMED`` fewer than ten columns, a bad POS, non-ASCII bytes before the sample
+    columns, GT a FORMAT key but not the first, or without GT a sample cell count (cell) other
+    than n_samples; else ``LINE_NO_GT`` (FORMAT without GT); else ``GT_BAD_CELL`` (cell: the
+    first malformed cell, 0-based); ``GT_CELL_COUNT`` (cell: the number of cells);
+    ``GT_PLOIDY_ABOVE_2`` (cell: the first such cell); ``GT_ALLELE_RANGE`` (cell: the first cell
+    with an allele index >= REF + ALT count, ALT '.' counting none); ``GT_OK``, in that order of
+    precedence.
     """
-    m, n = alleles.shape[0], alleles.shape[1]
-    status = np.zeros(m, dtype=np.int64)
-    cell = np.zeros(m, dtype=np.int64)
-    for j in range(m):
-        p, e, top_ok, row = begin[j], end[j], n_alleles[j], alleles[j]
-        first_bad, first_high, first_range = -1, -1, -1
-        i = 0
-        while True:
-            if i < n and p + 3 <= e:
-                sep = text[p + 1]
-                after = text[p + 3] if p + 3 < e else _TAB
-                if (sep == _SLASH or sep == _BAR) and after == _TAB:
-                    a, b = _ALLELE_CODE[text[p]], _ALLELE_CODE[text[p + 2]]
-                    if a != -3 and b != -3:
-                        row[i, 0] = a
-                        row[i, 1] = b
-                        if (a >= top_ok or b >= top_ok) and first_range < 0:
-                            first_range = i
-                        i += 1
-                        p += 4
-                        if p > e:
-                            break
-                        continue
-            ploidy, top, ok, p = _parse_cell(text, p, e, alleles, j, i)
-            if not ok and first_bad < 0:
-                first_bad = i
-            if ploidy > 2 and first_high < 0:
-                first_high = i
-            if top >= top_ok and first_range < 0:
-                first_range = i
-            i += 1
-            if p >= e:
-                break
-            p += 1  # the tab
-        if first_bad >= 0:
-            status[j], cell[j] = GT_BAD_CELL, first_bad
-        elif i != n:
-            status[j], cell[j] = GT_CELL_COUNT, i
-        elif first_high >= 0:
-            status[j], cell[j] = GT_PLOIDY_ABOVE_2, first_high
-        elif first_range >= 0:
-            status[j], cell[j] = GT_ALLELE_RANGE, first_range
-    return status, cell
+    facts = np.empty((alleles.shape[0], 5), dtype=np.int64)
+    for j in range(alleles.shape[0]):
+        facts[j, 0], facts[j, 1], facts[j, 2], facts[j, 3], facts[j, 4] = _record_line(
+            text, starts[j], ends[j], alleles, j)
+    return facts
