@@ -7,6 +7,7 @@ always strings (``"00123"`` stays ``"00123"``).
 """
 
 import mmap
+import re
 from pathlib import Path
 
 import numpy as np
@@ -218,18 +219,22 @@ def _plain_numbers(values: pd.Series, dtype) -> pd.Series | None:
     return pd.Series(numbers, index=values.index)
 
 
+WHITESPACE = re.compile(r"\s")
+"""Characters a PLINK .bim/.fam field cannot hold."""
+
+
 def table_text(table: pd.DataFrame, columns: tuple[str, ...], path: Path) -> str:
     """Tab-separated text of ``table[columns]``, one line per row, no header."""
     missing = [name for name in columns if name not in table.columns]
     if missing:
         raise ValueError(f"table for {path} lacks columns {missing}")
-    text = table.loc[:, list(columns)].astype(str)
-    has_space = text.apply(lambda column: column.str.contains(r"\s", regex=True)).to_numpy()
-    if has_space.any():
-        row, col = np.argwhere(has_space)[0]
-        raise InputError(
-            f"{path}: row {row + 1}, column {columns[col]} value {text.iat[row, col]!r} contains "
-            "whitespace, which PLINK filesets cannot hold; rename it"
-        )
-    return "".join("\t".join(row) + "\n" for row in text.itertuples(index=False, name=None))
+    fields = [table[name].astype(str).tolist() for name in columns]
+    for name, values in zip(columns, fields, strict=True):
+        if WHITESPACE.search("".join(values)):  # rare: then find the first offending row
+            row = next(r for r, value in enumerate(values) if WHITESPACE.search(value))
+            raise InputError(
+                f"{path}: row {row + 1}, column {name} value {values[row]!r} contains "
+                "whitespace, which PLINK filesets cannot hold; rename it"
+            )
+    return "".join(line + "\n" for line in map("\t".join, zip(*fields, strict=True)))
 
