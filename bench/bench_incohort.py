@@ -2,7 +2,7 @@
 
 Usage: ``.venv/bin/python bench/bench_incohort.py [--samples 2000 5000 21000]
 [--variants 10000] [--folds 5] [--n-chains 6] [--burn-in 300] [--num-iter 300]
-[--causal-fraction 0.01] [--old-src DIR] [--threads 2]``
+[--causal-fraction 0.01] [--ld-window-kb 3000] [--old-src DIR] [--threads 2]``
 
 A cohort is simulated per sample size: genotypes tiled from one block of 2,000 variants with
 LD (latent AR(1) haplotypes in runs of 50 variants, allele frequencies 0.05-0.5, 1% missing),
@@ -63,6 +63,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--num-iter", type=int, default=300)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--causal-fraction", type=float, default=0.01)
+    parser.add_argument("--ld-window-kb", type=int, default=3000)
     parser.add_argument("--old-src", type=Path, default=None)
     return parser.parse_args()
 
@@ -141,7 +142,8 @@ def write_cohort(root: Path, n: int, m: int, seed: int, causal_fraction: float) 
 def options(args) -> dict:
     return {"folds": args.folds, "min_maf": 0.01, "r2_grid": args.r2_grid,
             "p_thresholds": args.p_thresholds, "n_chains": args.n_chains,
-            "burn_in": args.burn_in, "num_iter": args.num_iter, "threads": args.threads}
+            "burn_in": args.burn_in, "num_iter": args.num_iter, "ld_window_kb": args.ld_window_kb,
+            "threads": args.threads}
 
 
 class Timer:

@@ -19,7 +19,7 @@ from cohortgen.qc.keep import write_keep
 from cohortgen.simulate import simulate_cohort
 
 OPTIONS = {"folds": 3, "min_maf": 0.05, "r2_grid": [0.2], "p_thresholds": [1e-4, 0.01, 0.1],
-           "n_chains": 2, "burn_in": 30, "num_iter": 30, "threads": 1}
+           "n_chains": 2, "burn_in": 30, "num_iter": 30, "ld_window_kb": 3000, "threads": 1}
 
 
 def _vcf_dosages(vcf: Path):

@@ -15,6 +15,7 @@ from cohortgen.kernels.ld_matrix import (
     naive_block_correlations,
 )
 from cohortgen.kernels.ldpred import (
+    _expit,
     block_diagonal,
     draw_normal,
     draw_uniform,
@@ -22,6 +23,8 @@ from cohortgen.kernels.ldpred import (
     gibbs_sweep,
     naive_gibbs_sweep,
     rng_state,
+    row_spans,
+    surely_excluded,
 )
 from cohortgen.prs.cplust import cplust_builder
 from cohortgen.prs.folds import (
@@ -108,6 +111,19 @@ def test_block_correlations__matches_corrcoef_on_training_samples():
     np.testing.assert_allclose(single, corr, rtol=0, atol=1e-6)
 
 
+def test_block_correlations__float32_error_far_below_sampling_noise_at_biobank_n():
+    # LDpred2 LD is float32 (ssyrk): at a training n of 16,800 its rounding must stay far
+    # below the sampling noise of r, 1/sqrt(n) ~ 0.008; tolerance 1e-4 (measured ~6e-6).
+    n = 16_800
+    G = ld_genotypes(n, 40, seed=14, block=20, missing=0.01)
+    bounds = np.array([0, 40])
+    double, *_ = block_correlations(pack_dosages(G), n, np.arange(n), bounds)
+    single, *_ = block_correlations(pack_dosages(G), n, np.arange(n), bounds, dtype=np.float32)
+    assert single.dtype == np.float32
+    np.testing.assert_allclose(single, double, rtol=0, atol=1e-4)
+    assert np.abs(double).max() > 0.5  # real LD in the block
+
+
 def test_block_correlations__window_bp_zeroes_distant_pairs():
     G = ld_genotypes(50, 8, seed=3, block=8)
     pos = np.arange(8) * 1000
@@ -133,12 +149,21 @@ def test_gram__matches_matrix_product(dtype):
                                rtol=tol, atol=tol)
 
 
-def small_ld(seed):
+def small_ld(seed, window_bp=None):
+    """LD of 30 variants 1 kb apart in 3 blocks, variant 13 monomorphic; banded if window_bp."""
     G = ld_genotypes(300, 30, seed=seed, block=10)
     G[13] = 0
     bounds = np.array([0, 10, 20, 30])
-    corr, offsets, _, _ = block_correlations(pack_dosages(G), 300, np.arange(300), bounds)
+    corr, offsets, _, _ = block_correlations(
+        pack_dosages(G), 300, np.arange(300), bounds, pos=np.arange(30) * 1000, window_bp=window_bp
+    )
     return corr, offsets, bounds
+
+
+def full_spans(bounds):
+    """int64 (m, 2): every row's whole block, (0, size)."""
+    sizes = np.diff(bounds)
+    return np.column_stack([np.zeros(bounds[-1], dtype=np.int64), np.repeat(sizes, sizes)])
 
 
 def splitmix64(x):
@@ -184,8 +209,24 @@ def test_block_diagonal__matches_dense_blocks():
     assert np.all(np.delete(expected, 13) > 0.99)
 
 
-def test_gibbs_sweep__matches_naive_twin():
-    corr, offsets, bounds = small_ld(4)
+def test_row_spans__are_first_and_past_last_nonzero_columns():
+    corr, offsets, bounds = small_ld(4, window_bp=3500)
+    expected = []
+    for b in range(bounds.size - 1):
+        for row in block_matrix(corr, offsets, bounds, b):
+            cols = np.flatnonzero(row)
+            expected.append((cols[0], cols[-1] + 1) if cols.size else (0, 0))
+    spans = row_spans(corr, offsets, bounds)
+    np.testing.assert_array_equal(spans, expected)
+    np.testing.assert_array_equal(spans[13], [0, 0])  # monomorphic: all-zero row
+    assert spans[10, 1] == 3  # row 10's band ends before the monomorphic column 13
+    np.testing.assert_array_equal(row_spans(*small_ld(4)[:3])[[0, 29]], [[0, 10], [0, 10]])
+
+
+@pytest.mark.parametrize("accumulate", [True, False])
+@pytest.mark.parametrize("window_bp", [None, 3500])
+def test_gibbs_sweep__matches_naive_twin(window_bp, accumulate):
+    corr, offsets, bounds = small_ld(4, window_bp)
     R = np.zeros((30, 30))
     for b in range(3):
         s, e = bounds[b], bounds[b + 1]
@@ -207,6 +248,7 @@ def test_gibbs_sweep__matches_naive_twin():
         corr,
         offsets,
         bounds,
+        row_spans(corr, offsets, bounds),
         block_diagonal(corr, offsets, bounds),
         beta_hat,
         beta,
@@ -219,19 +261,37 @@ def test_gibbs_sweep__matches_naive_twin():
         shrink,
         beta_sum,
         postp_sum,
-        True,
+        accumulate,
     )
     np.testing.assert_allclose(beta, expected_beta, rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(beta_sum, expected_mean, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(beta_sum, expected_mean * accumulate, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(dotprods, R @ beta, rtol=1e-10, atol=1e-13)
     assert n_causal == np.count_nonzero(expected_beta)
     assert 0 < n_causal < 29
 
 
+def test_surely_excluded__only_when_the_draw_is_at_least_expit():
+    x = np.r_[-np.geomspace(1e-6, 800, 400), 0.0, 2.0, -np.inf, np.nan]
+    rng = np.random.default_rng(13)
+    rows = []
+    for xi in x:
+        postp = _expit(xi)
+        near = postp * (1 + np.linspace(-0.05, 0.05, 11))  # draws either side of postp
+        for u in np.r_[near[near < 1], rng.random(20), 0.0, np.nextafter(postp, 0.0)]:
+            rows.append((u, postp, surely_excluded(u, xi)))
+    u, postp, excluded = np.array(rows).T
+    excluded = excluded.astype(bool)
+    assert np.all(u[excluded] >= postp[excluded])
+    # and it does save exp for most null variants: log-odds near -6, uniform draws
+    draws = rng.random(10_000)
+    assert np.mean([surely_excluded(d, -6.0) for d in draws]) > 0.99
+
+
 def test_gibbs_auto__deterministic_and_divergence_stops_chain():
     corr, offsets, bounds = small_ld(6)
     beta_hat = np.random.default_rng(7).normal(scale=0.1, size=30)
-    args = (corr, offsets, bounds, beta_hat, 300.0, 0.2, 0.1, 10, 10, 0.95, 1e-5, 1.0, 1e-4)
+    spans = row_spans(corr, offsets, bounds)
+    args = (corr, offsets, bounds, spans, beta_hat, 300.0, 0.2, 0.1, 10, 10, 0.95, 1e-5, 1.0, 1e-4)
     a = gibbs_auto(*args, 1.0, 123)
     b = gibbs_auto(*args, 1.0, 123)
     for x, y in zip(a[:4], b[:4], strict=True):
@@ -241,6 +301,20 @@ def test_gibbs_auto__deterministic_and_divergence_stops_chain():
     diverged = gibbs_auto(*args, 1e-6, 123)  # h2_max tiny: first sweep exceeds it
     assert diverged[4] == 0
     assert np.all(np.isnan(diverged[3]))
+
+
+def test_gibbs_auto__span_restriction_is_bitwise_exact_on_banded_ld():
+    corr, offsets, bounds = small_ld(6, window_bp=3500)
+    beta_hat = np.random.default_rng(8).normal(scale=0.1, size=30)
+    args = (beta_hat, 300.0, 0.2, 0.1, 20, 20, 0.95, 1e-5, 1.0, 1e-4, 1.0, 9)
+    spans = row_spans(corr, offsets, bounds)
+    assert np.all(spans[:, 1] - spans[:, 0] < 10)  # the band does shorten every row
+    banded = gibbs_auto(corr, offsets, bounds, spans, *args)
+    whole = gibbs_auto(corr, offsets, bounds, full_spans(bounds), *args)
+    assert banded[4] == whole[4] == 40
+    for x, y in zip(banded[:4], whole[:4], strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert np.count_nonzero(banded[0]) > 0
 
 
 def test_within_mad__rejects_outlier_and_keeps_identical_chains():
@@ -325,7 +399,8 @@ def test_standardized_marginal_effects__is_correlation_for_linear_t():
 
 
 @pytest.mark.slow
-def test_cross_validated_scores__accuracy_vs_daetwyler_and_ldpred_not_worse_than_cplust():
+@pytest.mark.parametrize("window_bp", [None, 500_000])  # 100 variants; LD spans <= 50
+def test_cross_validated_scores__accuracy_vs_daetwyler_and_ldpred_not_worse_than_cplust(window_bp):
     n, m, h2, K = 3000, 6000, 0.5, 0.3
     G = ld_genotypes(n, m, seed=20)
     y = liability_trait(G, h2, 200, K, seed=21)
@@ -338,7 +413,10 @@ def test_cross_validated_scores__accuracy_vs_daetwyler_and_ldpred_not_worse_than
     corr, offsets, _, _ = block_correlations(packed, n, np.arange(n), bounds)
     m_e = m * m / ld_scores(corr, offsets, bounds, n).sum()
     folds = stratified_folds(y, k=5, seed=23)
-    builders = {"cplust": cplust_builder(), "ldpred": ldpred_builder(burn_in=200, num_iter=200)}
+    builders = {
+        "cplust": cplust_builder(),
+        "ldpred": ldpred_builder(burn_in=200, num_iter=200, window_bp=window_bp),
+    }
     cv = cross_validated_scores(packed, n, contig, pos, y, covariates, folds, builders, seed=24)
     n_train = n * 4 / 5
     expected = h2 * n_train * h2 / (n_train * h2 + m_e)

@@ -246,7 +246,8 @@ def test_evaluate_published__categorical_covariate_as_statsmodels_c(scored, coho
     root, ids = cohort["root"], cohort["ids"]
     site = rng.choice(["north", "east", "west"], len(ids))
     sheet = pd.DataFrame({"sample_id": ids, "sex": rng.integers(1, 3, len(ids)),
-                          "age": rng.integers(30, 80, len(ids)), "site": site, "asthma": rng.integers(0, 2, len(ids)).astype(float)})
+                          "age": rng.integers(30, 80, len(ids)), "site": site,
+                          "asthma": rng.integers(0, 2, len(ids)).astype(float)})
     sheet.loc[3, "site"] = "NA"
     write_tsv(root / "pheno_site.tsv", sheet)
     out, name = scored["out"], scored["names"][0]

@@ -88,6 +88,7 @@ INCOHORT_METHOD_ARGS = (
     f" --p-thresholds {' '.join(map(str, INCOHORT['ct']['p_thresholds']))}"
     f" --n-chains {INCOHORT['ldpred2']['n_chains']} --burn-in {INCOHORT['ldpred2']['burn_in']}"
     f" --num-iter {INCOHORT['ldpred2']['num_iter']}"
+    f" --ld-window-kb {INCOHORT['ldpred2']['window_kb']}"
 )
 
 

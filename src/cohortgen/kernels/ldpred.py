@@ -14,7 +14,11 @@ h² = βᵀ R_s β (R_s: off-diagonal scaled by s), floored at ``h2_min``. A cha
 posterior means postp_j · C2 β̃_j are averaged (as bigsnpr). M counts variants with R_jj > 0;
 variants with R_jj = 0 (monomorphic in the LD samples) are skipped and stay 0.
 
-LD is the flat block layout of :mod:`cohortgen.kernels.ld_matrix` (corr, offsets, bounds).
+LD is the flat block layout of :mod:`cohortgen.kernels.ld_matrix` (corr, offsets, bounds),
+with each row's span of nonzero columns (:func:`row_spans`): when β_j changes, R·β is updated
+over that span only (banded LD has exact zeros outside it, so the result is the same).
+Burn-in sweeps skip exp for variants that a cheap bound shows to be excluded by their uniform
+draw (:func:`surely_excluded`); the draws and decisions are the same as with exp.
 Per-variant random numbers come from the chain's own SFC64 generator (Doty-Humphrey's small
 fast counting generator, as NumPy's ``SFC64``; state uint64 (4,) a, b, c, counter, seeded by
 :func:`rng_state`): per sweep, one uniform per polymorphic variant in order, followed by one
@@ -36,6 +40,7 @@ def gibbs_auto(
     corr,
     offsets,
     bounds,
+    spans,
     beta_hat,
     n,
     h2_init,
@@ -51,9 +56,10 @@ def gibbs_auto(
 ):
     """Run one LDpred2-auto chain.
 
-    corr: float64 or float32 flat blocks; offsets, bounds: int64 (b + 1,); beta_hat: float64 (m,)
-    standardised marginal effects; n: sample size (float). Returns (beta_mean float64 (m,),
-    postp_mean float64 (m,), path_p float64 (burn_in + num_iter,), path_h2 (same),
+    corr: float64 or float32 flat blocks; offsets, bounds: int64 (b + 1,); spans: int64 (m, 2)
+    from :func:`row_spans`; beta_hat: float64 (m,) standardised marginal effects; n: sample
+    size (float). Returns (beta_mean float64 (m,), postp_mean float64 (m,), path_p float64
+    (burn_in + num_iter,), path_h2 (same),
     n_done int: sweeps completed; < burn_in + num_iter means the chain diverged; paths are NaN
     after it). Means are over post-burn-in sweeps (zeros if none completed).
     """
@@ -78,6 +84,7 @@ def gibbs_auto(
             corr,
             offsets,
             bounds,
+            spans,
             diag,
             beta_hat,
             curr,
@@ -95,7 +102,8 @@ def gibbs_auto(
         p = min(max(np.random.beta(1.0 + n_causal, 1.0 + n_poly - n_causal), p_lo), p_hi)
         h2_est = 0.0
         for j in range(m):
-            h2_est += curr[j] * (shrink * (dotprods[j] - curr[j]) + curr[j])
+            if curr[j] != 0.0:  # a zero term adds exactly nothing
+                h2_est += curr[j] * (shrink * (dotprods[j] - curr[j]) + curr[j])
         if not np.isfinite(h2_est) or h2_est > h2_max:
             n_kept = it - burn_in + 1 if it >= burn_in else 0
             scale = 1.0 / n_kept if n_kept > 0 else 0.0
@@ -112,6 +120,7 @@ def gibbs_sweep(
     corr,
     offsets,
     bounds,
+    spans,
     diag,
     beta_hat,
     curr,
@@ -129,7 +138,8 @@ def gibbs_sweep(
     """One sweep over all variants in order; updates ``curr`` and ``dotprods`` (= R·curr) in place.
 
     diag: float64 (m,) the LD diagonal (:func:`block_diagonal`), contiguous so that a sweep
-    reads the large blocks only for the rows of variants whose β changes.
+    reads the large blocks only for the rows of variants whose β changes, and then only the
+    row's nonzero span (spans: int64 (m, 2), :func:`row_spans`).
     Draws from ``state`` (SFC64, updated in place; module docstring): a uniform per
     polymorphic variant, then a normal if it is included. When ``accumulate``, adds
     postp·C2·β̃ to ``beta_sum`` and postp to ``postp_sum``.
@@ -139,6 +149,7 @@ def gibbs_sweep(
     c2 = c1 / (1.0 + c1)
     c4 = c2 / n
     sd_post = np.sqrt(c4)
+    half_inv_c4 = 0.5 / c4
     log_prior = np.log(p) - np.log1p(-p) - 0.5 * np.log1p(c1) if p < 1.0 else np.inf
     n_causal = 0
     for b in range(bounds.shape[0] - 1):
@@ -151,18 +162,23 @@ def gibbs_sweep(
                 continue
             resid = beta_hat[j] - shrink * (dotprods[j] - diag[j] * curr[j])
             c3 = c2 * resid
-            postp = _expit(log_prior + 0.5 * c3 * c3 / c4)
-            if accumulate:
-                beta_sum[j] += c3 * postp
-                postp_sum[j] += postp
+            u = draw_uniform(state)
             new = 0.0
-            if draw_uniform(state) < postp:
-                new = c3 + sd_post * draw_normal(state)
-                n_causal += 1
+            # postp is needed to accumulate, or when the bound cannot exclude (c3²·half_inv_c4
+            # is c3²/(2·c4) up to rounding, without a division)
+            if accumulate or not surely_excluded(u, log_prior + c3 * c3 * half_inv_c4):
+                postp = _expit(log_prior + 0.5 * c3 * c3 / c4)
+                if accumulate:
+                    beta_sum[j] += c3 * postp
+                    postp_sum[j] += postp
+                if u < postp:
+                    new = c3 + sd_post * draw_normal(state)
+                    n_causal += 1
             diff = new - curr[j]
             if diff != 0.0:
+                lo, hi = spans[j, 0], spans[j, 1]
                 row = off + loc * size
-                _axpy(diff, corr[row : row + size], dotprods[s : s + size])
+                _axpy(diff, corr[row + lo : row + hi], dotprods[s + lo : s + hi])
                 curr[j] = new
     return n_causal
 
@@ -219,12 +235,51 @@ def _axpy(a, x, y):
 
 
 @kernel
+def surely_excluded(u, log_odds):
+    """True only if u >= expit(log_odds), decided without exp or division (so burn-in sweeps,
+    which need only the inclusion decision, skip exp for most variants; False: compute postp).
+
+    For y = −log_odds > 0: expit(−y) < e^(−y) < 1 / Σ_{i≤5} yⁱ/i! (a truncated series of e^y),
+    so u · Σ > 1.01 implies u > expit; the 1% margin covers rounding, also of a log_odds off
+    by a few ulps. Σ is evaluated in Estrin's scheme (short dependency chains). An overflowing
+    Σ gives inf (excluded unless u = 0); NaN gives False.
+    """
+    if not log_odds < 0.0:
+        return False
+    y = -log_odds
+    y2 = y * y
+    series = (1.0 + y) + y2 * ((0.5 + y * (1.0 / 6.0)) + y2 * (1.0 / 24.0 + y * (1.0 / 120.0)))
+    return u * series > 1.01
+
+
+@kernel
 def _expit(x):
     """Logistic function without overflow."""
     if x >= 0.0:
         return 1.0 / (1.0 + np.exp(-x))
     e = np.exp(x)
     return e / (1.0 + e)
+
+
+@kernel
+def row_spans(corr, offsets, bounds):
+    """int64 (m, 2): per LD row, the first and one past the last nonzero column, in the
+    block's local coordinates ((0, 0) for an all-zero row). Entries outside are exact zeros."""
+    spans = np.zeros((bounds[-1], 2), dtype=np.int64)
+    for b in range(bounds.shape[0] - 1):
+        size = bounds[b + 1] - bounds[b]
+        for loc in range(size):
+            row = offsets[b] + loc * size
+            lo = 0
+            while lo < size and corr[row + lo] == 0.0:
+                lo += 1
+            if lo < size:  # an all-zero row keeps (0, 0)
+                hi = size
+                while corr[row + hi - 1] == 0.0:
+                    hi -= 1
+                spans[bounds[b] + loc, 0] = lo
+                spans[bounds[b] + loc, 1] = hi
+    return spans
 
 
 @kernel

@@ -53,7 +53,7 @@ def _incohort_cohort(a):
 def _incohort_options(a) -> dict:
     return {"folds": a.folds, "min_maf": a.min_maf, "r2_grid": a.r2_grid,
             "p_thresholds": a.p_thresholds, "n_chains": a.n_chains, "burn_in": a.burn_in,
-            "num_iter": a.num_iter, "threads": a.threads}
+            "num_iter": a.num_iter, "ld_window_kb": a.ld_window_kb, "threads": a.threads}
 
 
 def _prs_incohort_folds(a):
@@ -116,7 +116,8 @@ def register(sub) -> None:
               (("--r2-grid",), {"nargs": "+", "type": float, "required": True}),
               (("--p-thresholds",), {"nargs": "+", "type": float, "required": True}),
               req("--n-chains", type=int), req("--burn-in", type=int),
-              req("--num-iter", type=int), (("--threads",), {"type": int, "default": 1}))
+              req("--num-iter", type=int), req("--ld-window-kb", type=int),
+              (("--threads",), {"type": int, "default": 1}))
     add_command(
         sub, "prs-incohort-folds", _prs_incohort_folds,
         "Assign the in-cohort cross-validation folds, stratified for every disease at once.",

@@ -155,7 +155,7 @@ def read_folds(folds_tsv: Path, sample_ids: list[str]) -> tuple[np.ndarray, np.n
 
 def builders(options: dict) -> dict:
     """Method name → builder; options: r2_grid, p_thresholds, n_chains, burn_in, num_iter,
-    threads."""
+    ld_window_kb (optional), threads."""
     ct = cplust_builder(r2_grid=tuple(options["r2_grid"]),
                         p_thresholds=tuple(options["p_thresholds"]))
     ldpred = ldpred_builder(**ldpred_options(options))
@@ -163,9 +163,12 @@ def builders(options: dict) -> dict:
 
 
 def ldpred_options(options: dict) -> dict:
-    """The LDpred2-auto options of ``options``."""
+    """The LDpred2-auto options of ``options``; LD pairs more than ``ld_window_kb`` apart are
+    set to 0 (absent or None: whole blocks)."""
+    window_kb = options.get("ld_window_kb")
     return {"n_chains": options["n_chains"], "burn_in": options["burn_in"],
-            "num_iter": options["num_iter"], "n_threads": options["threads"]}
+            "num_iter": options["num_iter"], "n_threads": options["threads"],
+            "window_bp": None if window_kb is None else int(window_kb) * 1000}
 
 
 def write_private_npz(path: Path, **arrays) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cohortgen.kernels.ld_matrix import block_bounds, block_correlations
-from cohortgen.kernels.ldpred import gibbs_auto
+from cohortgen.kernels.ldpred import gibbs_auto, row_spans
 from cohortgen.prs.folds import MethodResult, TrainingSet
 
 MAD_SCALE = 1.4826
@@ -96,6 +96,7 @@ def ldpred2_auto(
     offsets: np.ndarray,
     bounds: np.ndarray,
     *,
+    spans: np.ndarray | None = None,
     n_chains: int = 6,
     burn_in: int = 300,
     num_iter: int = 300,
@@ -111,14 +112,17 @@ def ldpred2_auto(
     """Run LDpred2-auto chains and keep the converged ones (see module docstring).
 
     beta_hat: float64 (m,) standardised marginal effects; n: GWAS sample size; corr, offsets,
-    bounds: blocked LD from :func:`cohortgen.kernels.ld_matrix.block_correlations`.
-    Chains run in ``n_threads`` threads; results do not depend on the thread count.
+    bounds: blocked LD from :func:`cohortgen.kernels.ld_matrix.block_correlations`; spans: its
+    :func:`cohortgen.kernels.ldpred.row_spans` (computed here when None). Chains run in
+    ``n_threads`` threads; results do not depend on the thread count.
     """
     beta_hat = np.ascontiguousarray(beta_hat, dtype=np.float64)
     if h2_init is None:
         h2_init = float(
             np.clip(ldsc_h2(beta_hat, ld_scores(corr, offsets, bounds, n), n), 1e-3, 0.5)
         )
+    if spans is None:
+        spans = row_spans(corr, offsets, bounds)
     p_inits = np.geomspace(1e-4, 0.2, n_chains) if n_chains > 1 else np.array([0.01])
     seeds = np.random.SeedSequence(seed).generate_state(n_chains)
 
@@ -127,6 +131,7 @@ def ldpred2_auto(
             corr,
             offsets,
             bounds,
+            spans,
             beta_hat,
             float(n),
             float(h2_init),
@@ -201,7 +206,8 @@ def ldpred_weights(
     **options,
 ) -> MethodResult:
     """LDpred2-auto per-allele weights from a training fold (LD from training samples only,
-    float32, computed once per fold: cached in ``train.shared``).
+    float32, banded to ``window_bp`` if given, computed once per fold with its row spans:
+    cached in ``train.shared``).
 
     Options go to :func:`ldpred2_auto` (``seed`` defaults to the fold seed). Returns a
     :class:`MethodResult` with weights None and a "no converged chain" status when every chain
@@ -214,12 +220,12 @@ def ldpred_weights(
             train.packed, train.n_samples, train.train_idx, bounds, pos=train.pos,
             window_bp=window_bp, dtype=np.float32,
         )
-        train.shared[key] = (bounds, corr, offsets, sd)
-    bounds, corr, offsets, sd = train.shared[key]
+        train.shared[key] = (bounds, corr, offsets, row_spans(corr, offsets, bounds), sd)
+    bounds, corr, offsets, spans, sd = train.shared[key]
     gwas = train.gwas
     beta_hat = standardized_marginal_effects(gwas.z, gwas.n)
     options.setdefault("seed", train.seed)
-    result = ldpred2_auto(beta_hat, gwas.n, corr, offsets, bounds, **options)
+    result = ldpred2_auto(beta_hat, gwas.n, corr, offsets, bounds, spans=spans, **options)
     details = {"ldpred": result}
     if result.beta_std is None:
         return MethodResult(None, result.status, details)
