@@ -123,3 +123,26 @@ def test_incohort__too_few_cases_gives_status_rows(inputs, tmp_path):
     assert table["status"].str.startswith("SKIPPED").all()
     assert len(table) == 2 * len(DISEASES)
     assert all(p.exists() for p in _outputs(tmp_path))
+
+
+def test_load_cohort__categorical_covariate_levels_and_missing_label(inputs, tmp_path):
+    """A text-labelled site adds one indicator per non-reference level (sorted labels, as the
+    association null models), and a sample whose label is missing is not eligible."""
+    cohort, work, prefixes = inputs
+    base = load_cohort(prefixes[0], work / "keep.txt", cohort / "phenotypes.tsv", DISEASES,
+                       ["age", "sex"], work / "pcs.tsv")
+    first = base.sample_ids[int(np.flatnonzero(base.eligible)[0])]
+    sheet = pd.read_csv(cohort / "phenotypes.tsv", sep="\t", dtype={"sample_id": str})
+    sheet["site"] = np.array(["b_east", "a_north", "c_west"])[np.arange(len(sheet)) % 3]
+    sheet.loc[sheet["sample_id"] == first, "site"] = "NA"
+    sheet.to_csv(tmp_path / "sheet.tsv", sep="\t", index=False)
+    data = load_cohort(prefixes[0], work / "keep.txt", tmp_path / "sheet.tsv", DISEASES,
+                       ["age", "sex"], work / "pcs.tsv", ["site"])
+    assert data.design.shape[1] == base.design.shape[1] + 2
+    site = sheet.set_index("sample_id").loc[data.sample_ids, "site"].to_numpy(str)
+    ok = data.eligible
+    np.testing.assert_array_equal(data.design[ok, 2], site[ok] == "b_east")
+    np.testing.assert_array_equal(data.design[ok, 3], site[ok] == "c_west")
+    np.testing.assert_array_equal(data.design[ok][:, [0, 1]], base.design[ok][:, [0, 1]])
+    assert not data.eligible[data.sample_ids.index(first)]
+    assert (data.eligible == (base.eligible & (site != "NA"))).all()

@@ -56,5 +56,6 @@ def incohort_cohort_args(wildcards, input):
     return shlex.join(
         ["--diseases", *config["diseases"], "--bfiles", *prefixes, "--keep", input.keep,
          "--pcs", input.pcs, "--phenotypes", input.phenotypes,
-         "--covariates", *config["covariates"]]
+         "--covariates", *config["covariates"],
+         "--categorical-covariates", *config["categorical_covariates"]]
     )

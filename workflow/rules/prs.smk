@@ -62,6 +62,7 @@ if PRS_SCORES:
             names=list(PRS_SCORES),
             targets=score_targets(PRS_SCORES, config["diseases"]),
             covariates=config["covariates"],
+            categorical=config["categorical_covariates"],
             prevalence=[f"{d}={k}" for d, k in config["prs"]["prevalence"].items()],
             min_cell_count=config["report"]["min_cell_count"],
         conda:
@@ -74,7 +75,8 @@ if PRS_SCORES:
             "cohortgen prs-evaluate --names {params.names} --scores {input.scores}"
             " --match-logs {input.match_logs} --targets {params.targets}"
             " --phenotypes {input.phenotypes:q} --keep {input.keep} --pcs {input.pcs}"
-            " --covariates {params.covariates} --prevalence {params.prevalence}"
+            " --covariates {params.covariates}"
+            " --categorical-covariates {params.categorical} --prevalence {params.prevalence}"
             " --min-cell-count {params.min_cell_count} --performance {output.performance}"
             " --deciles {output.deciles} 2> {log}"
 

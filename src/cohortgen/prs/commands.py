@@ -6,6 +6,10 @@ from pathlib import Path
 from cohortgen.cli import add_command, many, req
 from cohortgen.errors import InputError
 
+CATEGORICAL = (("--categorical-covariates",), {
+    "nargs": "*", "default": [],
+    "help": "sheet columns adjusted for as categories (one indicator per non-reference level)"})
+
 
 def _pairs(items: list[str], flag: str) -> dict[str, str]:
     """``name=value`` arguments as a dict; InputError on a malformed one."""
@@ -34,7 +38,7 @@ def _prs_evaluate(a):
     evaluate_published(a.names, [Path(p) for p in a.scores], [Path(p) for p in a.match_logs],
                        targets, Path(a.phenotypes), Path(a.keep), Path(a.pcs), a.covariates,
                        prevalence, a.min_cell_count, a.score_column, Path(a.performance),
-                       Path(a.deciles))
+                       Path(a.deciles), a.categorical_covariates)
 
 
 def _prs_demo_score(a):
@@ -47,7 +51,7 @@ def _incohort_cohort(a):
     from cohortgen.prs.incohort import load_cohort
 
     return load_cohort(Path(a.bfiles[0]), Path(a.keep), Path(a.phenotypes), a.diseases,
-                       a.covariates, Path(a.pcs))
+                       a.covariates, Path(a.pcs), a.categorical_covariates)
 
 
 def _incohort_options(a) -> dict:
@@ -97,7 +101,7 @@ def register(sub) -> None:
         "Evaluate scores per disease: AUC, OR/SD, R2, top-5% OR, deciles.",
         many("--names"), many("--scores"), many("--match-logs"),
         many("--targets"), req("--phenotypes"), req("--keep"), req("--pcs"),
-        many("--covariates"),
+        many("--covariates"), CATEGORICAL,
         (("--prevalence",), {"nargs": "*", "default": [], "help": "disease=K pairs"}),
         req("--min-cell-count", type=int),
         (("--score-column",), {"default": "Z_norm1",
@@ -111,7 +115,7 @@ def register(sub) -> None:
         req("--seed", type=int), req("--out"),
     )
     cohort = (many("--diseases"), many("--bfiles"), req("--keep"), req("--pcs"),
-              req("--phenotypes"), many("--covariates"))
+              req("--phenotypes"), many("--covariates"), CATEGORICAL)
     method = (req("--folds", type=int), req("--min-maf", type=float),
               (("--r2-grid",), {"nargs": "+", "type": float, "required": True}),
               (("--p-thresholds",), {"nargs": "+", "type": float, "required": True}),

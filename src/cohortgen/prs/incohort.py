@@ -35,12 +35,10 @@ from pathlib import Path
 import numba
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from cohortgen.errors import InputError
 from cohortgen.io.bed import read_bed, read_fam
 from cohortgen.io.files import read_tsv, write_bytes_atomic, write_tsv
-from cohortgen.io.phenotypes import read_phenotypes
 from cohortgen.io.scorefile import write_scoring_file
 from cohortgen.prs.cplust import INNER_K, cplust_builder
 from cohortgen.prs.evaluate import evaluate_score
@@ -54,10 +52,10 @@ from cohortgen.prs.ldpred import ldpred_builder, ldpred_weights
 from cohortgen.prs.stage import (
     PERFORMANCE_COLUMNS,
     _masked_count,
-    _pcs_of,
     _status_row,
     cohort_variants,
     performance_row,
+    read_design,
     write_private_tsv_gz,
 )
 from cohortgen.qc.keep import read_keep, sample_mask
@@ -99,23 +97,21 @@ def load_genotypes(bfiles: list[Path], variants: pd.DataFrame) -> np.ndarray:
 
 
 def load_cohort(fam_prefix: Path, keep_txt: Path, phenotypes: Path, diseases: list[str],
-                covariates: list[str], pcs_tsv: Path) -> Cohort:
-    """Phenotypes and design of the .fam samples (see :class:`Cohort`)."""
+                covariates: list[str], pcs_tsv: Path, categorical: list[str] = ()) -> Cohort:
+    """Phenotypes and design of the .fam samples (see :class:`Cohort`; design columns as
+    :func:`cohortgen.prs.stage.read_design`: covariates, categorical level indicators, PCs)."""
     ids = read_fam(Path(f"{fam_prefix}.fam"))["iid"].astype(str).tolist()
-    kept = sample_mask(ids, read_keep(keep_txt))
-    sheet = read_phenotypes(Path(phenotypes), diseases, covariates)
-    kept_ids = [s for s, k in zip(ids, kept, strict=True) if k]
-    pcs = _pcs_of(pcs_tsv, kept_ids)
-    rows = np.flatnonzero(kept)
-    in_sheet = np.array([s in sheet.index for s in kept_ids], dtype=bool)
-    listed = [s for s, ok in zip(kept_ids, in_sheet, strict=True) if ok]
+    kept_rows = np.flatnonzero(sample_mask(ids, read_keep(keep_txt)))
+    sheet, kept_design = read_design(phenotypes, diseases, covariates, list(categorical),
+                                     pcs_tsv, [ids[r] for r in kept_rows])
+    position = {ids[r]: r for r in kept_rows}
+    rows = np.array([position[s] for s in sheet.index], dtype=np.int64)
     Y = np.full((len(ids), len(diseases)), np.nan)
-    design = np.zeros((len(ids), len(covariates) + pcs.shape[1]))
-    Y[rows[in_sheet]] = sheet.loc[listed, diseases].to_numpy(float)
-    design[rows[in_sheet]] = np.column_stack(
-        [sheet.loc[listed, covariates].to_numpy(float), pcs[in_sheet]])
+    design = np.zeros((len(ids), kept_design.shape[1]))
+    Y[rows] = sheet[diseases].to_numpy(float)
+    design[rows] = kept_design
     eligible = np.zeros(len(ids), dtype=bool)
-    eligible[rows[in_sheet]] = True
+    eligible[rows] = True
     eligible &= np.all(np.isfinite(design), axis=1)
     Y[~eligible] = np.nan
     design[~eligible] = 0.0
@@ -260,8 +256,7 @@ def performance_rows(disease, scores, statuses, y, design, prevalence,
             rows.append(_status_row(disease, name, status))
             continue
         use = np.isfinite(scores[method]) & np.isfinite(y)
-        with threadpool_limits(1):  # small fits: idle BLAS threads only spin
-            result = evaluate_score(scores[method][use], y[use], design[use], prevalence)
+        result = evaluate_score(scores[method][use], y[use], design[use], prevalence)
         rows.append(performance_row(disease, name, result, prevalence, min_cell_count))
     return rows
 
@@ -307,20 +302,22 @@ def held_out_table(cohort: Cohort, folds: np.ndarray, scores: dict) -> pd.DataFr
     return table
 
 
-def collect_folds(fold_files: list[Path], sample_ids: list[str], disease: str):
-    """(scores: method → float64 (n,), statuses: method → per-fold status) of ``disease``
-    from the fold files (in fold order)."""
+def collect_folds(fold_files: list[Path], sample_ids: list[str], diseases: list[str]) -> dict:
+    """disease → (scores: method → float64 (n,), statuses: method → per-fold status) for each
+    of ``diseases`` from the fold files (in fold order; each file read once)."""
     position = {s: i for i, s in enumerate(sample_ids)}
-    scores = {method: np.full(len(sample_ids), np.nan) for method in METHODS}
-    statuses: dict[str, list[str]] = {method: [] for method in METHODS}
-    for path in fold_files:
+    out = {d: ({method: np.full(len(sample_ids), np.nan) for method in METHODS},
+               {method: [] for method in METHODS}) for d in diseases}
+    for path in fold_files if diseases else []:
         with np.load(Path(path), allow_pickle=False) as data:
-            k = list(data["diseases"]).index(disease)
+            names, fold_scores, status = list(data["diseases"]), data["scores"], data["status"]
             rows = np.array([position[s] for s in data["test_ids"]], dtype=np.int64)
+        for disease, (scores, statuses) in out.items():
+            k = names.index(disease)
             for j, method in enumerate(METHODS):
-                scores[method][rows] = data["scores"][:, k, j]
-                statuses[method].append(str(data["status"][k, j]))
-    return scores, statuses
+                scores[method][rows] = fold_scores[:, k, j]
+                statuses[method].append(str(status[k, j]))
+    return out
 
 
 def refit_weights(refit_file: Path, disease: str, m: int) -> tuple[np.ndarray | None, str]:
@@ -345,13 +342,15 @@ def evaluate_all(cohort: Cohort, variant_qc_paths: list[Path], folds_tsv: Path,
     variants = selected_variants(variant_qc_paths, options["min_maf"])
     active = active_diseases(cohort.Y, min_cases, options["folds"])
     tables = []
+    collected = collect_folds(fold_files, cohort.sample_ids,
+                              [d for d, a in zip(cohort.diseases, active, strict=True) if a])
     for k, disease in enumerate(cohort.diseases):
         weights, scores = None, {}
         if not active[k]:
             status = f"SKIPPED: fewer than {max(min_cases, options['folds'])} cases or controls"
             rows = [_status_row(disease, name, status) for name in METHODS.values()]
         else:
-            scores, statuses = collect_folds(fold_files, cohort.sample_ids, disease)
+            scores, statuses = collected[disease]
             rows = performance_rows(disease, scores, statuses, cohort.Y[:, k], cohort.design,
                                     prevalence.get(disease), min_cell_count)
             weights, status = refit_weights(refit_file, disease, len(variants))
