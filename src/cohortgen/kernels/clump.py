@@ -47,14 +47,22 @@ def _haplotype_loglik(cAB, cAb, caB, cab, dh, fAB, fAb, faB, fab):
 
 
 @kernel
-def _haplotype_r2(table):
-    """Haplotype r² from a 3×3 table of (dosage at A, dosage at B) counts; NaN if monomorphic."""
+def _haplotype_counts(table):
+    """Phase-known haplotype counts (AB, Ab, aB, ab), the double heterozygotes (phase unknown)
+    and the total haplotype count 2 × called pairs, from a 3×3 table of (dosage at A, dosage at
+    B) counts."""
     cAB = 2 * table[2, 2] + table[2, 1] + table[1, 2]
     cAb = 2 * table[2, 0] + table[2, 1] + table[1, 0]
     caB = 2 * table[0, 2] + table[1, 2] + table[0, 1]
     cab = 2 * table[0, 0] + table[1, 0] + table[0, 1]
     dh = table[1, 1]
-    n_hap = cAB + cAb + caB + cab + 2 * dh
+    return cAB, cAb, caB, cab, dh, cAB + cAb + caB + cab + 2 * dh
+
+
+@kernel
+def _haplotype_r2(table):
+    """Haplotype r² from a 3×3 table of (dosage at A, dosage at B) counts; NaN if monomorphic."""
+    cAB, cAb, caB, cab, dh, n_hap = _haplotype_counts(table)
     if n_hap == 0:
         return np.nan
     best_ll = -np.inf
@@ -104,12 +112,7 @@ def _r2_at_least(table, r2):
     bounded by its values at x = 0 and x = dh (and by 0 when D changes sign). The EM (whose x
     lies in [0, dh]) runs only when the bounds straddle the threshold.
     """
-    cAB = 2 * table[2, 2] + table[2, 1] + table[1, 2]
-    cAb = 2 * table[2, 0] + table[2, 1] + table[1, 0]
-    caB = 2 * table[0, 2] + table[1, 2] + table[0, 1]
-    cab = 2 * table[0, 0] + table[1, 0] + table[0, 1]
-    dh = table[1, 1]
-    n_hap = cAB + cAb + caB + cab + 2 * dh
+    cAB, cAb, caB, cab, dh, n_hap = _haplotype_counts(table)
     if n_hap == 0:
         return False
     pA = (cAB + cAb + dh) / n_hap
