@@ -146,8 +146,13 @@ def ldpred2_auto(
             int(seeds[c]),
         )
 
+    # Chains starting at a large p are the slowest (many nonzero effects until p settles):
+    # starting them first keeps both threads busy to the end. Results do not depend on order.
+    order = np.argsort(-p_inits, kind="stable").tolist()
+    outputs = [None] * n_chains
     with ThreadPoolExecutor(max_workers=max(1, n_threads)) as pool:
-        outputs = list(pool.map(run, range(n_chains)))
+        for c, output in zip(order, pool.map(run, order), strict=True):
+            outputs[c] = output
     return _combine_chains(outputs, p_inits, burn_in, num_iter, n_mad)
 
 
