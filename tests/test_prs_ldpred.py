@@ -104,6 +104,8 @@ def test_block_correlations__matches_corrcoef_on_training_samples():
         )
     X = np.where(G[:, idx] >= 0, G[:, idx], np.nan)
     np.testing.assert_allclose(mean, np.nan_to_num(np.nanmean(X, axis=1)), rtol=1e-12)
+    imputed = np.where(np.isnan(X), np.nan_to_num(np.nanmean(X, axis=1))[:, None], X)
+    np.testing.assert_allclose(sd, np.std(imputed, axis=1), rtol=1e-12, atol=1e-12)
     assert sd[4] == 0.0
     assert sd[9] == 0.0
     single, _, _, _ = block_correlations(pack_dosages(G), 90, idx, bounds, dtype=np.float32)

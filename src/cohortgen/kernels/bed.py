@@ -27,6 +27,8 @@ MISSING = -1
 """Sentinel for a missing call in ``int8`` dosage arrays."""
 
 CODE_DOSAGE = np.array([2, MISSING, 1, 0], dtype=np.int8)
+CODE_DOSAGE_F64 = CODE_DOSAGE.astype(np.float64)
+"""float64 copy of :data:`CODE_DOSAGE` (missing negative), for kernels that build float tables."""
 """A1 (ALT) dosage of each 2-bit code, indexed by code."""
 
 DOSAGE_CODE = np.array([1, 3, 2, 0], dtype=np.uint8)

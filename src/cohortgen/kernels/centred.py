@@ -10,14 +10,11 @@ from numba import prange
 
 from cohortgen.kernels._numba import parallel_kernel
 from cohortgen.kernels.bed import (
-    CODE_DOSAGE,
+    CODE_DOSAGE_F64,
     buffer_view,
     checked_packed,
     checked_sample_idx,
 )
-
-CODE_DOSAGE_F64 = CODE_DOSAGE.astype(np.float64)
-"""float64 (4,): :data:`~cohortgen.kernels.bed.CODE_DOSAGE` (missing = -1.0)."""
 
 
 def centred_dosages(packed: np.ndarray, n_samples: int, rows: np.ndarray,

@@ -13,14 +13,16 @@ Blocks are contiguous variant ranges ``[bounds[b], bounds[b + 1])`` that never c
 block's dense (size, size) matrix is stored row-major in one flat float64 array at
 ``offsets[b]`` (``offsets[b + 1] = offsets[b] + size²``). The product zᵀz is one BLAS
 symmetric rank-k update per block (``?syrk``: one triangle, half the flops of a matrix product;
-multithreaded), mirrored; decoding with mean imputation is the shared
-Numba kernel :func:`cohortgen.kernels.bed.dosages_mean_imputed`.
+multithreaded), mirrored; decoding and standardising is one Numba kernel
+(:func:`standardized_dosages`), written straight in the product's precision.
 """
 
 import numpy as np
+from numba import prange
 from scipy.linalg import blas
 
-from cohortgen.kernels.bed import checked_packed, checked_sample_idx, dosages_mean_imputed
+from cohortgen.kernels._numba import parallel_kernel
+from cohortgen.kernels.bed import CODE_DOSAGE_F64, checked_packed, checked_sample_idx
 
 
 def block_bounds(contig: np.ndarray, max_block_variants: int = 500) -> np.ndarray:
@@ -48,23 +50,59 @@ def block_bounds(contig: np.ndarray, max_block_variants: int = 500) -> np.ndarra
 
 
 def standardized_dosages(
-    packed: np.ndarray, n_samples: int, sample_idx: np.ndarray
+    packed: np.ndarray, n_samples: int, sample_idx: np.ndarray, dtype=np.float64
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean-imputed, standardised ALT dosages of the selected samples.
 
     packed: uint8, shape (m, ceil(n_samples / 4)). sample_idx: int64, shape (k,), k >= 1.
-    Returns z: float64 (m, k) (0 for sd = 0 variants); mean, sd: float64 (m,) of the imputed
-    dosages (population SD; mean 0 when every call is missing).
+    Returns z: ``dtype`` (float32 or float64) (m, k), 0 for missing calls (imputed to the mean)
+    and for sd = 0 variants; mean, sd: float64 (m,) of the imputed dosages (population SD; mean
+    0 when every call is missing). Mean and SD come from each variant's genotype counts, z in
+    one pass (one Numba kernel, variants in parallel).
     """
     idx = checked_sample_idx(sample_idx, n_samples, allow_empty=False)
-    dosage = dosages_mean_imputed(packed, n_samples, idx)
-    mean = dosage.mean(axis=1)
-    dosage -= mean[:, None]
-    sd = np.sqrt(np.einsum("ij,ij->i", dosage, dosage) / dosage.shape[1])
-    sd[sd <= 1e-12] = 0.0
-    scale = np.divide(1.0, sd, out=np.zeros_like(sd), where=sd > 0.0)
-    dosage *= scale[:, None]
-    return dosage, mean, sd
+    m = packed.shape[0]
+    z = np.empty((m, idx.size), dtype=dtype)
+    mean, sd = np.empty(m), np.empty(m)
+    _standardized_into(packed, idx, CODE_DOSAGE_F64, z, mean, sd)
+    return z, mean, sd
+
+
+@parallel_kernel
+def _standardized_into(packed, sample_idx, code_dosage, z, mean, sd):
+    """Fill z (r, k), mean and sd (r,) (see :func:`standardized_dosages`); code_dosage:
+    float64 (4,) dosage of each 2-bit code, negative for missing."""
+    k = sample_idx.shape[0]
+    for v in prange(packed.shape[0]):
+        row = packed[v]
+        counts = np.zeros(4)
+        for t in range(k):
+            s = sample_idx[t]
+            counts[(row[s >> 2] >> ((s & 3) * 2)) & 3] += 1.0
+        called = 0.0
+        total = 0.0
+        for code in range(4):
+            if code_dosage[code] >= 0.0:
+                called += counts[code]
+                total += counts[code] * code_dosage[code]
+        mu = total / called if called > 0.0 else 0.0
+        squares = 0.0
+        for code in range(4):
+            if code_dosage[code] >= 0.0:
+                squares += counts[code] * (code_dosage[code] - mu) ** 2
+        sigma = np.sqrt(squares / k)
+        if sigma <= 1e-12:
+            sigma = 0.0
+        scale = 1.0 / sigma if sigma > 0.0 else 0.0
+        values = np.zeros(4)
+        for code in range(4):
+            if code_dosage[code] >= 0.0:
+                values[code] = (code_dosage[code] - mu) * scale
+        for t in range(k):
+            s = sample_idx[t]
+            z[v, t] = values[(row[s >> 2] >> ((s & 3) * 2)) & 3]
+        mean[v] = mu
+        sd[v] = sigma
 
 
 def block_correlations(
@@ -85,7 +123,7 @@ def block_correlations(
     Returns corr: ``dtype`` flat (Σ size²,) (float32: the product too is float32, about 1e-6
     relative error, half the memory and twice the speed),
     offsets: int64 (b + 1,), mean, sd: float64 (m,) of the mean-imputed training dosages.
-    Peak extra memory: one block's z, (size, k) float64.
+    Peak extra memory: one block's z, (size, k) of ``dtype``.
     """
     packed = checked_packed(packed, n_samples)
     sample_idx = checked_sample_idx(sample_idx, n_samples, allow_empty=False)
@@ -102,8 +140,8 @@ def block_correlations(
     k = sample_idx.size
     for b in range(sizes.size):
         s, e = int(bounds[b]), int(bounds[b + 1])
-        z, mean[s:e], sd[s:e] = standardized_dosages(packed[s:e], n_samples, sample_idx)
-        block = gram(z.astype(dtype, copy=False), 1.0 / k)
+        z, mean[s:e], sd[s:e] = standardized_dosages(packed[s:e], n_samples, sample_idx, dtype)
+        block = gram(z, 1.0 / k)
         if window_bp is not None:
             p = np.asarray(pos[s:e], dtype=np.int64)
             block[np.abs(p[:, None] - p[None, :]) > window_bp] = 0.0
