@@ -8,6 +8,8 @@ from scipy import stats
 
 from cohortgen.kernels.bed import pack_dosages
 from cohortgen.kernels.ld_matrix import (
+    BAND_TILE,
+    banded_gram,
     block_bounds,
     block_correlations,
     block_matrix,
@@ -138,6 +140,23 @@ def test_block_correlations__window_bp_zeroes_distant_pairs():
     near = np.abs(pos[:, None] - pos[None, :]) <= 2500
     np.testing.assert_array_equal(B[near], R[near])
     assert np.all(B[~near] == 0.0)
+
+
+@pytest.mark.parametrize(("dtype", "tol"), [(np.float32, 2e-6), (np.float64, 1e-13)])
+def test_banded_gram__masked_full_product_across_tiles(dtype, tol):
+    """Irregular positions over several tiles of BAND_TILE variants: the tiled band equals the
+    full product with distant pairs zeroed (tiles beyond the window are never computed)."""
+    rng = np.random.default_rng(5)
+    r, k = 2 * BAND_TILE + 57, 300
+    z = rng.standard_normal((r, k)).astype(dtype)
+    pos = np.cumsum(rng.integers(1, 40_000, r)).astype(np.int64)
+    window = 1_500_000
+    expected = (z.astype(np.float64) @ z.astype(np.float64).T) / k
+    expected[np.abs(pos[:, None] - pos[None, :]) > window] = 0.0
+    band = banded_gram(z, pos, window, 1.0 / k)
+    assert band.dtype == dtype
+    np.testing.assert_allclose(band, expected, rtol=0, atol=tol)
+    assert np.all(band == band.T)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

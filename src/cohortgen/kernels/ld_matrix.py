@@ -141,10 +141,10 @@ def block_correlations(
     for b in range(sizes.size):
         s, e = int(bounds[b]), int(bounds[b + 1])
         z, mean[s:e], sd[s:e] = standardized_dosages(packed[s:e], n_samples, sample_idx, dtype)
-        block = gram(z, 1.0 / k)
-        if window_bp is not None:
-            p = np.asarray(pos[s:e], dtype=np.int64)
-            block[np.abs(p[:, None] - p[None, :]) > window_bp] = 0.0
+        if window_bp is None:
+            block = gram(z, 1.0 / k)
+        else:
+            block = banded_gram(z, np.asarray(pos[s:e], dtype=np.int64), window_bp, 1.0 / k)
         corr[offsets[b] : offsets[b + 1]] = block.ravel()
     return corr, offsets, mean, sd
 
@@ -155,6 +155,34 @@ def gram(z: np.ndarray, scale: float) -> np.ndarray:
     syrk = blas.ssyrk if z.dtype == np.float32 else blas.dsyrk
     upper = syrk(scale, z.T, trans=1)  # (zᵀ)ᵀ zᵀ = z zᵀ, zᵀ read in place (Fortran order)
     return np.triu(upper) + np.triu(upper, 1).T
+
+
+BAND_TILE = 100
+"""Variants per tile of :func:`banded_gram`."""
+
+
+def banded_gram(z: np.ndarray, pos: np.ndarray, window_bp: int, scale: float) -> np.ndarray:
+    """:func:`gram` with the entries of pairs more than ``window_bp`` apart set to 0, computing
+    only the tiles of :data:`BAND_TILE` variants that hold a pair within the window.
+
+    z: float32 or float64 (r, k), C-contiguous; pos: int64 (r,) ascending. Returns (r, r) of
+    z's dtype. The same values as the full product, masked, up to the rounding of a different
+    BLAS blocking.
+    """
+    r = z.shape[0]
+    out = np.zeros((r, r), dtype=z.dtype)
+    for a in range(0, r, BAND_TILE):
+        ea = min(a + BAND_TILE, r)
+        out[a:ea, a:ea] = gram(z[a:ea], scale)
+        for c in range(ea, r, BAND_TILE):
+            if pos[c] - pos[ea - 1] > window_bp:
+                break
+            ec = min(c + BAND_TILE, r)
+            tile = (z[a:ea] @ z[c:ec].T) * z.dtype.type(scale)
+            out[a:ea, c:ec] = tile
+            out[c:ec, a:ea] = tile.T
+    out[np.abs(pos[:, None] - pos[None, :]) > window_bp] = 0.0
+    return out
 
 
 def block_matrix(corr: np.ndarray, offsets: np.ndarray, bounds: np.ndarray, b: int) -> np.ndarray:
