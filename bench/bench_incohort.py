@@ -2,7 +2,7 @@
 
 Usage: ``.venv/bin/python bench/bench_incohort.py [--samples 2000 5000 21000]
 [--variants 10000] [--folds 5] [--n-chains 6] [--burn-in 300] [--num-iter 300]
-[--causal-fraction 0.01] [--ld-window-kb 3000] [--old-src DIR] [--threads 2]``
+[--causal-fraction 0.01] [--ld-window-kb 3000] [--jobs 1] [--old-src DIR] [--threads 2]``
 
 A cohort is simulated per sample size: genotypes tiled from one block of 2,000 variants with
 LD (latent AR(1) haplotypes in runs of 50 variants, allele frequencies 0.05-0.5, 1% missing),
@@ -15,7 +15,10 @@ prevalences; two random PCs. Written as one .bed chunk per chromosome with its
 variant_qc.tsv, as the workflow's chunks.
 
 The new path runs the three steps as the workflow does, one after the other in this process:
-folds, each fold job (every disease at once) and the all-sample refit, evaluation. With
+folds, each fold job (every disease at once) and the all-sample refit, evaluation; with
+``--jobs J``, the fold jobs and the refit run J at a time in their own processes with
+``--threads`` shared out among them (as Snakemake runs the rule's jobs when ``threads`` is that
+share), timed together. With
 ``--old-src`` (a ``src`` directory of the earlier tree, e.g. ``git archive``d), the earlier
 per-disease ``build_incohort`` runs once per disease in a subprocess on the same files (at
 the first sample size only, as it is slow). Each step's wall and CPU seconds are printed (CPU
@@ -30,12 +33,14 @@ line after each sample size gives LDpred2-auto's estimates of p over all its run
 """
 
 import argparse
+import multiprocessing
 import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +69,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--causal-fraction", type=float, default=0.01)
     parser.add_argument("--ld-window-kb", type=int, default=3000)
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="fold jobs run side by side (processes), threads shared out")
     parser.add_argument("--old-src", type=Path, default=None)
     return parser.parse_args()
 
@@ -195,7 +202,17 @@ def run_new(root: Path, prefixes: list[Path], args) -> dict[str, tuple[float, fl
         assign_folds(cohort, args.folds, 42, root / "folds.tsv")
     times["assign folds"] = timer.seconds
     files = [root / f"fold{f}.npz" for f in range(args.folds + 1)]
-    for f in list(range(1, args.folds + 1)) + [0]:
+    jobs = list(range(1, args.folds + 1)) + [0]
+    if args.jobs > 1:  # as Snakemake runs the fold jobs side by side: one process each
+        context = multiprocessing.get_context("spawn")
+        job_opts = {**opts, "threads": max(1, args.threads // args.jobs)}
+        with Timer(children=True) as timer, ProcessPoolExecutor(args.jobs, context) as pool:
+            runs = [pool.submit(run_fold, f, prefixes, qc, cohort, root / "folds.tsv", 10, 42,
+                                job_opts, files[f]) for f in jobs]
+            for run in runs:
+                run.result()
+        times[f"folds + refit, {args.jobs} jobs at a time"] = timer.seconds
+    for f in jobs if args.jobs == 1 else []:
         with Timer() as timer:
             run_fold(f, prefixes, qc, cohort, root / "folds.tsv", 10, 42, opts, files[f])
         times[f"fold {f}" if f else "refit"] = timer.seconds
@@ -260,6 +277,8 @@ def main() -> None:
             for step, (wall, cpu, wall_target) in rows.items():
                 print(f"| {n} | {step} | {wall:.1f} | {cpu:.1f} | {wall_target:.0f} |",
                       flush=True)
+        if not p_estimates:  # the runs were in other processes (--jobs > 1)
+            continue
         print(f"# N={n}: LDpred2-auto p estimate median {np.nanmedian(p_estimates):.3g}, range "
               f"{np.nanmin(p_estimates):.3g}-{np.nanmax(p_estimates):.3g} over "
               f"{len(p_estimates)} runs (causal fraction {args.causal_fraction:g})", flush=True)
