@@ -168,17 +168,20 @@ def _fill_planes(packed, rows, mask_words, planes_table, planes):
 
 
 @kernel
-def _open_clump(i, p, p_index, is_index, clump_of):
-    """Step of the clumping loop (variants by ascending p) at variant i: -1 when p[i] is above
-    ``p_index`` (no later variant can open a clump), 0 when i is already in a clump, else 1
-    after marking i as the index of its own clump."""
-    if not p[i] <= p_index:
-        return -1
-    if clump_of[i] >= 0:
-        return 0
-    is_index[i] = True
-    clump_of[i] = i
-    return 1
+def _next_index(order, k, p, p_index, is_index, clump_of):
+    """(i, k'): the first variant i from position k of ``order`` (rows by ascending p) not yet
+    in a clump, marked as the index of its own clump, and the position after it; i = -1 when
+    no later variant can open a clump (p above ``p_index``, or ``order`` exhausted)."""
+    while k < order.shape[0]:
+        i = order[k]
+        k += 1
+        if not p[i] <= p_index:
+            break
+        if clump_of[i] < 0:
+            is_index[i] = True
+            clump_of[i] = i
+            return i, k
+    return -1, k
 
 
 @kernel
@@ -187,13 +190,8 @@ def _clump_into(planes, slot, pos, p, order, r2, window_bp, p_index, p_member, i
     """Fill ``is_index`` and ``clump_of`` (preset False / -1); ``order``: rows by ascending p;
     ``slot[row]``: the row's index in ``planes`` (every row with p ≤ max(p_index, p_member))."""
     table = np.zeros((3, 3))
-    for k in range(order.shape[0]):
-        i = order[k]
-        opened = _open_clump(i, p, p_index, is_index, clump_of)
-        if opened < 0:
-            break
-        if opened == 0:
-            continue
+    i, k = _next_index(order, 0, p, p_index, is_index, clump_of)
+    while i >= 0:
         lo = np.searchsorted(pos, pos[i] - window_bp, side="left")
         hi = np.searchsorted(pos, pos[i] + window_bp, side="right")
         for j in range(lo, hi):
@@ -202,6 +200,7 @@ def _clump_into(planes, slot, pos, p, order, r2, window_bp, p_index, p_member, i
             _pair_table(planes, slot[i], slot[j], table)
             if _r2_at_least(table, r2):
                 clump_of[j] = i
+        i, k = _next_index(order, k, p, p_index, is_index, clump_of)
 
 
 def clump(packed: np.ndarray, n_samples: int, pos: np.ndarray, p: np.ndarray, r2: float = 0.1,
@@ -311,13 +310,8 @@ def clump_by_levels(p: np.ndarray, start: np.ndarray, levels: np.ndarray, level:
 def _clump_levels_into(p, order, start, levels, level, p_index, p_member, is_index, clump_of):
     """:func:`_clump_into` with the window and the r² test read from ``start`` / ``levels``:
     the partners of i are j > i among its own pairs and j < i whose pairs reach i."""
-    for k in range(order.shape[0]):
-        i = order[k]
-        opened = _open_clump(i, p, p_index, is_index, clump_of)
-        if opened < 0:
-            break
-        if opened == 0:
-            continue
+    i, k = _next_index(order, 0, p, p_index, is_index, clump_of)
+    while i >= 0:
         for j in range(i + 1, i + 1 + start[i + 1] - start[i]):
             if clump_of[j] < 0 and p[j] <= p_member and levels[start[i] + j - i - 1] >= level:
                 clump_of[j] = i
@@ -326,6 +320,7 @@ def _clump_levels_into(p, order, start, levels, level, p_index, p_member, is_ind
             if clump_of[j] < 0 and p[j] <= p_member and levels[start[j] + i - j - 1] >= level:
                 clump_of[j] = i
             j -= 1
+        i, k = _next_index(order, k, p, p_index, is_index, clump_of)
 
 
 def naive_haplotype_r2(a: np.ndarray, b: np.ndarray) -> float:

@@ -264,6 +264,18 @@ def _add_at_set_bits(bits, w, out, offset):
 
 
 @kernel
+def _widen_lanes(narrow, wide, width, mask):
+    """Add each row r of ``narrow`` (uint64 (R, words), lanes of ``width`` bits) into rows 2r
+    (even lanes) and 2r + 1 (odd lanes) of ``wide`` (lanes twice as wide), then zero it."""
+    for r in range(narrow.shape[0]):
+        for i in range(narrow.shape[1]):
+            x = narrow[r, i]
+            wide[2 * r, i] += x & mask
+            wide[2 * r + 1, i] += (x >> width) & mask
+            narrow[r, i] = 0
+
+
+@kernel
 def _spill_counters(c2, c4, c8, seen, final, het, missing):
     """Move per-sample counts up the vertical counters before a lane can overflow.
 
@@ -276,19 +288,9 @@ def _spill_counters(c2, c4, c8, seen, final, het, missing):
     """
     n_words = c2.shape[1]
     if final or seen % 3 == 0:
-        for s in range(2):
-            for i in range(n_words):
-                x = c2[s, i]
-                c4[2 * s, i] += x & _PAIRS
-                c4[2 * s + 1, i] += (x >> np.uint64(2)) & _PAIRS
-                c2[s, i] = 0
+        _widen_lanes(c2, c4, np.uint64(2), _PAIRS)
     if final or seen % 15 == 0:
-        for q in range(4):
-            for i in range(n_words):
-                x = c4[q, i]
-                c8[2 * q, i] += x & _NIBBLES
-                c8[2 * q + 1, i] += (x >> np.uint64(4)) & _NIBBLES
-                c4[q, i] = 0
+        _widen_lanes(c4, c8, np.uint64(4), _NIBBLES)
     if final or seen % 255 == 0:
         for row in range(8):
             out = het if row < 4 else missing
