@@ -135,12 +135,18 @@ def _pcs_of(pcs_tsv: Path, sample_ids: list[str]) -> np.ndarray:
 def read_design(phenotypes: Path, diseases: list[str], covariates: list[str],
                 categorical: list[str], pcs_tsv: Path,
                 sample_ids: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """The sheet rows of ``sample_ids`` (those in the sheet, in that order) and their design,
-    float64 (rows, c): the numeric ``covariates``, one 0/1 indicator per non-reference level of
-    each ``categorical`` covariate (the first sorted label is the reference, as in the
-    association null models), then the PCs; NaN where a value is missing."""
-    path = Path(phenotypes)
-    sheet = read_phenotypes(path, diseases, covariates, categorical)
+    """:func:`design_rows` of the phenotype sheet ``phenotypes`` (read here)."""
+    sheet = read_phenotypes(Path(phenotypes), diseases, covariates, categorical)
+    return design_rows(sheet, Path(phenotypes), covariates, categorical, pcs_tsv, sample_ids)
+
+
+def design_rows(sheet: pd.DataFrame, path: Path, covariates: list[str], categorical: list[str],
+                pcs_tsv: Path, sample_ids: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows of ``sheet`` (read from ``path``) for ``sample_ids`` (those in it, in that
+    order) and their design, float64 (rows, c): the numeric ``covariates``, one 0/1 indicator
+    per non-reference level of each ``categorical`` covariate (the first sorted label is the
+    reference, as in the association null models), then the PCs; NaN where a value is
+    missing."""
     ids = [s for s in sample_ids if s in sheet.index]
     rows = sheet.loc[ids]
     parts = [rows[covariates].to_numpy(float)]
@@ -234,9 +240,10 @@ def evaluate_published(names: list[str], score_paths: list[Path], match_logs: li
                        score_column: str, performance_tsv: Path, deciles_tsv: Path,
                        categorical: list[str] = ()):
     """Evaluate each OK score for its target diseases on all QC-kept samples, adjusting for
-    the design of :func:`read_design`; write the shareable performance and decile tables
-    (counts under ``min_cell_count`` masked)."""
+    the design of :func:`design_rows` (the sheet read once); write the shareable performance
+    and decile tables (counts under ``min_cell_count`` masked)."""
     diseases = sorted({d for ds in targets.values() for d in ds})
+    sheet_all = read_phenotypes(Path(phenotypes), diseases, covariates, list(categorical))
     keep = read_keep(keep_txt)
     rows, deciles = [], []
     for name, path, log in zip(names, score_paths, match_logs, strict=True):
@@ -245,7 +252,7 @@ def evaluate_published(names: list[str], score_paths: list[Path], match_logs: li
             rows += [_status_row(d, name, "FAILED: see match log") for d in targets[name]]
             continue
         scores = read_tsv(path, dtype={"sample_id": str}).set_index("sample_id")
-        sheet, design = read_design(phenotypes, diseases, covariates, list(categorical),
+        sheet, design = design_rows(sheet_all, Path(phenotypes), covariates, list(categorical),
                                     pcs_tsv, [s for s in keep if s in scores.index])
         ids = sheet.index.tolist()
         for disease in targets[name]:
