@@ -6,6 +6,7 @@ and the exit status is 2.
 """
 
 import argparse
+import gc
 import importlib
 import sys
 
@@ -61,5 +62,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+GC_THRESHOLDS = (100_000, 50, 50)
+"""Cyclic-garbage collector thresholds of a ``cohortgen`` process (Python's default: 700, 10,
+10). Importing Numba, pandas and SciPy and loading cached kernels builds about 400,000 container
+objects; at the default thresholds the collector traverses them all several times during
+start-up (about 0.1 s per job)."""
+
+
+def run() -> None:
+    """The ``cohortgen`` console script: :func:`main` in a process that exits when it returns.
+
+    Garbage is collected at :data:`GC_THRESHOLDS`, and every object left is frozen before exit,
+    so interpreter shutdown frees them without another full traversal (0.15-0.2 s per job).
+    Output files are closed by then (every writer closes its file before returning).
+    """
+    gc.set_threshold(*GC_THRESHOLDS)
+    status = main()
+    gc.freeze()
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
