@@ -18,7 +18,8 @@ missing), generated and packed in variant blocks with ``pack_dosages`` and writt
 
 Each run is one child process timed for wall seconds, CPU seconds (user + system: less
 sensitive than wall time to other jobs on a shared machine) and peak RSS with
-``/usr/bin/time -v`` (see :func:`timed` without it). Our driver
+``/usr/bin/time -v`` (see :func:`timed` without it). Our driver runs under the ``cohortgen``
+console script's garbage-collector policy (:func:`cohortgen.cli.run`) and
 saves its results with ``np.save`` (binary); PLINK 2 writes text tables. A warm-up on a tiny
 cohort fills the Numba cache first (its wall time is printed: the one-off compile cost). A run
 predicted to exceed ``--max-seconds`` (from the previous size, scaled by N and M; N² for KING) or,
@@ -48,8 +49,13 @@ TIME = Path("/usr/bin/time")
 
 DRIVER = textwrap.dedent(
     """
+    import gc
     import sys
     from pathlib import Path
+
+    from cohortgen.cli import GC_THRESHOLDS
+
+    gc.set_threshold(*GC_THRESHOLDS)  # the console script's process policy (cli.run)
 
     import numpy as np
 
@@ -90,6 +96,7 @@ DRIVER = textwrap.dedent(
         np.save(out / "keep.npy", ld_prune(packed, n, bim["pos"].to_numpy(), 50, 5, 0.2))
     else:
         raise SystemExit(f"unknown op {op}")
+    gc.freeze()
     """
 )
 

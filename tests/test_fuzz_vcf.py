@@ -158,3 +158,59 @@ def test_cli_ingest__unmutated_fuzz_seed_is_ingested(tmp_path):
     tallies = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("c*.json"))]
     assert sum(t["records_in"] for t in tallies) == len(RECORDS)
     assert sum(t["variants_written"] for t in tallies) == len(RECORDS)  # rs2 split, rs4 out
+
+
+def _many_records(n: int) -> list[str]:
+    """``n`` valid biallelic chr1 records (positions 1,000 apart), so the bgzip stream holds
+    several BGZF blocks."""
+    calls = ["0/0", "0/1", "1/1", "./.", "0|1"]
+    return [f"1\t{1000 * (k + 1)}\tv{k}\tA\tG\t.\tPASS\t.\tGT\t"
+            + "\t".join(calls[(k + s) % 5] for s in range(len(SAMPLES))) for k in range(n)]
+
+
+@st.composite
+def corrupted_bgzip(draw) -> tuple[str, tuple[str, int], int, int]:
+    """(kind, where, bit, length) of one corruption of the compressed stream; where is
+    ("head", byte offset < 200: the first block, which holds the header) or ("permille", k:
+    offset k/1000 of the way through the file)."""
+    where = draw(st.one_of(st.tuples(st.just("head"), st.integers(0, 199)),
+                           st.tuples(st.just("permille"), st.integers(0, 999))))
+    return (draw(st.sampled_from(["flip", "truncate", "delete", "zero_run"])), where,
+            draw(st.integers(0, 7)), draw(st.integers(1, 64)))
+
+
+@pytest.mark.slow
+@settings(max_examples=24, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(case=corrupted_bgzip())
+def test_cli_ingest__corrupted_bgzip_stream_never_crashes(tmp_path_factory, case):
+    """Damage inside the compressed blocks (bad deflate data, CRC or size fields, a cut
+    stream), with the index of the intact file left in place, ends in a clean outcome."""
+    kind, (region, offset), bit, length = case
+    tmp_path = tmp_path_factory.mktemp("bgzf")
+    plain = tmp_path / "f.vcf"
+    plain.write_text("\n".join(HEADER + _many_records(3000)) + "\n")
+    vcf = tmp_path / "f.vcf.gz"
+    pysam.tabix_compress(str(plain), str(vcf), force=True)
+    pysam.tabix_index(str(vcf), preset="vcf", force=True)
+    data = bytearray(vcf.read_bytes())
+    at = offset if region == "head" else offset * (len(data) - 1) // 1000
+    if kind == "flip":
+        data[at] ^= 1 << bit
+    elif kind == "truncate":
+        del data[at:]
+    elif kind == "delete":
+        del data[at:at + length]
+    else:
+        data[at:at + length] = bytes(len(data[at:at + length]))
+    vcf.write_bytes(data)
+    sheet = tmp_path / "sheet.tsv"
+    sheet.write_text(SHEET)
+    result = subprocess.run(
+        [sys.executable, "-c", DRIVER, str(vcf), str(tmp_path), "--phenotypes", str(sheet)],
+        capture_output=True, timeout=TIME_LIMIT_S, preexec_fn=_limit_resources, check=False,
+    )
+    result = subprocess.CompletedProcess(result.args, result.returncode,
+                                         result.stdout.decode(errors="replace"),
+                                         result.stderr.decode(errors="replace"))
+    assert_clean_outcome(tmp_path, result, f"{kind}@{at}")

@@ -124,7 +124,7 @@ def _duplicate_samples(path: Path) -> list[str]:
                     return sorted(s.decode(errors="replace") for s, n in counts.items() if n > 1)
                 if number and not line.startswith(b"#"):
                     break
-    except (OSError, EOFError):
+    except (OSError, EOFError, zlib.error):
         pass
     return []
 
@@ -141,6 +141,8 @@ def _header_problem(path: Path) -> str:
                     return "check the header lines (bcftools view -h)"
                 if not line.startswith(b"##"):
                     break
+    except zlib.error:
+        return "its compressed header is corrupt; re-create the file (bgzip) and its index"
     except (OSError, EOFError):
         return "check the file"
     return "the header has no #CHROM line before the first record; check the header"
