@@ -1,11 +1,15 @@
 """Variant QC per chunk, on the samples kept by sample QC (QC-passed and unrelated).
 
-Metrics over kept samples: call rate, ALT frequency, MAF, MAC; HWE exact mid-p (PLINK 2
-``--hardy midp``; column ``hwe_test`` names the test, see :func:`hwe_by_locus`): Wigginton's
-test over all kept samples on autosomes and the chrX PARs, the Graffelman-Weir test over kept
-females and hemizygous kept males on non-PAR chrX (PLINK 2's ``.hardy.x``), not tested on
-chrY/MT (NA); differential missingness per disease: Fisher exact p of missing/called x
-case/control among kept samples with a known status (plink1.9 ``--test-missing``), the smallest
+Metrics over kept samples, each variant counted by its locus's ploidy as PLINK 2 (2.00a3.5
+``--missing``, ``--freq counts``; see :func:`ploidy_masks`): call rate over the kept samples
+expected to carry a call (kept males on chrY, every kept sample elsewhere), ALT frequency, MAF
+and MAC over alleles with haploid calls counting one allele (males on non-PAR chrX and chrY,
+everyone on MT); HWE exact mid-p (PLINK 2 ``--hardy midp``; column ``hwe_test`` names the test,
+see :func:`hwe_by_locus`): Wigginton's test over all kept samples on autosomes and the chrX
+PARs, the Graffelman-Weir test over kept females and hemizygous kept males on non-PAR chrX
+(PLINK 2's ``.hardy.x``), not tested on chrY/MT (NA); differential missingness per disease:
+Fisher exact p of missing/called x case/control among the kept samples expected to carry a call
+with a known status (plink1.9 ``--test-missing``, which counts males only on chrY), the smallest
 p over diseases and its disease.
 
 Reason codes, first failing in this order: ``duplicate`` (same chrom, pos, REF and ALT as an
@@ -18,6 +22,7 @@ allele among kept calls), ``low_call_rate``, ``low_maf``, ``low_mac`` (MAC < ``m
 off), ``hwe``, ``diff_missingness`` (p < ``diff_miss_p`` for any disease).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +37,7 @@ from cohortgen.kernels.hwe_x import hwe_x_midp
 from cohortgen.kernels.stats import fisher_exact_2x2, genotype_counts
 from cohortgen.qc.keep import read_keep, sample_mask
 from cohortgen.qc.regions import contig_classes
-from cohortgen.qc.variant_stats import FEMALE, MALE, count_table
+from cohortgen.qc.variant_stats import FEMALE, MALE, allele_counts, count_table
 
 
 @dataclass(frozen=True)
@@ -46,19 +51,70 @@ class VariantThresholds:
     diff_miss_p: float = 1e-5
 
 
-def variant_metrics(counts: np.ndarray) -> pd.DataFrame:
-    """Call rate, ALT frequency, MAF, MAC and HWE mid-p from (n_variants, 4) genotype counts
-    (:data:`cohortgen.kernels.stats.COUNT_COLUMNS`); frequencies are NaN when nothing is called."""
-    hom_alt, het, hom_ref, missing = (counts[:, k].astype(np.int64) for k in range(4))
-    n_called = hom_alt + het + hom_ref
-    alt_count = 2 * hom_alt + het
+PLINK2_HAPLOID_HET = 0.5
+"""ALT alleles of a haploid het call (one allele) in ``plink2 --freq`` counts; ingest sets
+such calls missing, so they only occur in filesets written elsewhere."""
+
+
+def ploidy_masks(contig_class: str, kept: np.ndarray,
+                 sex: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(diploid, haploid): bool (n,) masks of the kept samples whose calls count two alleles
+    and one allele at a locus of ``contig_class`` (:func:`cohortgen.qc.regions.contig_classes`),
+    as PLINK 2: non-PAR chrX, males haploid and females and unknown sex diploid; chrY, males
+    haploid and the others not counted (no call expected); MT, everyone haploid; elsewhere
+    everyone diploid. sex: per .fam sample, 1 male, 2 female, anything else unknown."""
+    male = kept & (sex == MALE)
+    none = np.zeros_like(kept)
+    if contig_class == "x":
+        return kept & ~male, male
+    if contig_class == "y":
+        return none, male
+    if contig_class == "mt":
+        return none, kept
+    return kept, none
+
+
+def class_counts(packed: np.ndarray, n_samples: int, classes: np.ndarray,
+                 mask_of: Callable[[str], np.ndarray]) -> np.ndarray:
+    """Genotype counts int64 (m, 4) (:data:`cohortgen.kernels.stats.COUNT_COLUMNS`) of each
+    variant over the samples ``mask_of(contig class)`` (bool (n_samples,)) selects; rows whose
+    mask selects nobody are zeros without a pass over them."""
+    out = np.zeros((packed.shape[0], 4), dtype=np.int64)
+    for contig_class in pd.unique(classes):
+        mask = mask_of(contig_class)
+        if mask.any():
+            rows = classes == contig_class
+            block = packed if rows.all() else packed[rows]
+            out[rows] = genotype_counts(block, n_samples, mask)
+    return out
+
+
+def ploidy_counts(packed: np.ndarray, kept: np.ndarray, sex: np.ndarray,
+                  classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Genotype counts int64 (m, 4) of each variant over the kept samples counted diploid and
+    over those counted haploid at its locus (:func:`ploidy_masks`); their sum counts the kept
+    samples expected to carry a call."""
+    return tuple(class_counts(packed, kept.size, classes,
+                              lambda c, k=k: ploidy_masks(c, kept, sex)[k]) for k in (0, 1))
+
+
+def variant_metrics(diploid: np.ndarray, haploid: np.ndarray | None = None) -> pd.DataFrame:
+    """Call rate, ALT frequency, MAF, MAC (float64: a haploid het call holds half an ALT allele)
+    and HWE mid-p from genotype counts (m, 4) (:data:`cohortgen.kernels.stats.COUNT_COLUMNS`)
+    of the samples counted diploid and haploid (:func:`ploidy_counts`; no haploid samples when
+    None); frequencies are NaN when nothing is called."""
+    if haploid is None:
+        haploid = np.zeros_like(diploid)
+    counts = diploid + haploid
+    n_called, missing = counts[:, :3].sum(axis=1), counts[:, 3]
+    alt, total = allele_counts(diploid, haploid, PLINK2_HAPLOID_HET)
     with np.errstate(invalid="ignore", divide="ignore"):
         call_rate = n_called / (n_called + missing)
-        alt_freq = alt_count / (2 * n_called)
-    mac = np.minimum(alt_count, 2 * n_called - alt_count)
+        alt_freq = alt / total
     return pd.DataFrame({"call_rate": call_rate, "alt_freq": alt_freq,
-                         "maf": np.minimum(alt_freq, 1 - alt_freq), "mac": mac,
-                         "hwe_midp": hwe_exact_midp(het, hom_alt, hom_ref)})
+                         "maf": np.minimum(alt_freq, 1 - alt_freq),
+                         "mac": np.minimum(alt, total - alt),
+                         "hwe_midp": hwe_exact_midp(counts[:, 1], counts[:, 0], counts[:, 2])})
 
 
 HWE_TESTS = {"auto": "exact", "par": "exact", "x": "exact_x"}
@@ -84,19 +140,30 @@ def hwe_by_locus(packed: np.ndarray, kept: np.ndarray, sex: np.ndarray, classes:
     return p, test
 
 
-def diff_missingness(packed: np.ndarray, kept: np.ndarray,
-                     status: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def diff_missingness(packed: np.ndarray, kept: np.ndarray, status: pd.DataFrame,
+                     classes: np.ndarray | None = None,
+                     sex: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Smallest Fisher p of missingness vs case status over diseases, and that disease.
 
-    status: float frame, one 0/1/NaN column per disease, rows aligned to the .fam. Returns
-    (p float64 (m,), 1.0 when nothing is tested; disease object (m,), "" when p is 1)."""
+    Counts the kept samples expected to carry a call at each variant's locus (:func:`ploidy_masks`
+    of ``classes``, contig classes (m,), with ``sex`` (n,): males only on chrY, as plink1.9
+    ``--test-missing``); every kept sample when ``classes`` is None. status: float frame, one
+    0/1/NaN column per disease, rows aligned to the .fam. Returns (p float64 (m,), 1.0 when
+    nothing is tested; disease object (m,), "" when p is 1)."""
     m, n = packed.shape[0], kept.size
+    if classes is None:
+        classes, sex = np.full(m, "auto", dtype=object), np.zeros(n)
+
+    def expected(contig_class: str) -> np.ndarray:
+        diploid, haploid = ploidy_masks(contig_class, kept, sex)
+        return diploid | haploid
+
     best_p = np.ones(m)
     best = np.full(m, "", dtype=object)
     for disease in status.columns:
         values = status[disease].to_numpy()
-        cases = genotype_counts(packed, n, kept & (values == 1))
-        controls = genotype_counts(packed, n, kept & (values == 0))
+        cases = class_counts(packed, n, classes, lambda c, v=values: expected(c) & (v == 1))
+        controls = class_counts(packed, n, classes, lambda c, v=values: expected(c) & (v == 0))
         p = fisher_exact_2x2(cases[:, 3], cases[:, :3].sum(axis=1),
                              controls[:, 3], controls[:, :3].sum(axis=1))
         better = p < best_p
@@ -171,17 +238,19 @@ def failing_reason(metrics: pd.DataFrame, thresholds: VariantThresholds) -> np.n
 def variant_qc_table(packed: np.ndarray, bim: pd.DataFrame, kept: np.ndarray,
                      sheet: pd.DataFrame, thresholds: VariantThresholds, genome_build: str,
                      first_sites: pd.DataFrame) -> pd.DataFrame:
-    """Per-variant QC table: identity, counts and metrics over kept samples, ``reason``, ``pass``.
+    """Per-variant QC table: identity, genotype counts over the kept samples expected to carry a
+    call (:func:`ploidy_counts`), metrics (module docstring), ``reason``, ``pass``.
 
     sheet: phenotype frame with ``sex`` and disease columns, rows aligned to the .fam samples;
     first_sites: IDs repeated over all chunks (:func:`repeated_id_first_sites`)."""
-    counts = genotype_counts(packed, kept.size, kept)
-    metrics = variant_metrics(counts)
     classes = contig_classes(bim["chrom"].to_numpy(str), bim["pos"].to_numpy(), genome_build)
-    metrics["hwe_midp"], metrics["hwe_test"] = hwe_by_locus(
-        packed, kept, sheet["sex"].to_numpy(), classes, counts)
+    sex = sheet["sex"].to_numpy()
+    diploid, haploid = ploidy_counts(packed, kept, sex, classes)
+    counts = diploid + haploid
+    metrics = variant_metrics(diploid, haploid)
+    metrics["hwe_midp"], metrics["hwe_test"] = hwe_by_locus(packed, kept, sex, classes, counts)
     metrics["diff_miss_p"], metrics["diff_miss_disease"] = diff_missingness(
-        packed, kept, sheet.drop(columns="sex"))
+        packed, kept, sheet.drop(columns="sex"), classes, sex)
     metrics["duplicate"] = duplicate_site_mask(bim)
     metrics["duplicate_id"] = duplicate_id_mask(bim, first_sites)
     table = pd.concat([count_table(bim, counts), metrics], axis=1)

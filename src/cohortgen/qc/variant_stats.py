@@ -41,15 +41,29 @@ def sheet_sex(sample_ids: list[str], phenotypes: Path) -> np.ndarray:
     return values.astype(np.int64)
 
 
+def allele_counts(diploid: np.ndarray, haploid: np.ndarray,
+                  haploid_het: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """ALT alleles (float64 (m,)) and alleles counted (int64 (m,)) from genotype counts int64
+    (m, 4) (:data:`COUNT_COLUMNS`) of samples counted diploid (a call is two alleles) and of
+    samples counted haploid (a call is one allele, ALT for a hom ALT call). A haploid het call
+    is one allele holding ``haploid_het`` ALT (0.5 as ``plink2 --freq``), or is left out when
+    ``haploid_het`` is None (as plink1.9 ``--check-sex``)."""
+    alt = (2 * diploid[:, 0] + diploid[:, 1] + haploid[:, 0]).astype(np.float64)
+    total = 2 * diploid[:, :3].sum(axis=1) + haploid[:, 0] + haploid[:, 2]
+    if haploid_het is not None:
+        alt += haploid_het * haploid[:, 1]
+        total = total + haploid[:, 1]
+    return alt, total
+
+
 def chrx_alt_freq(packed: np.ndarray, sex: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """ALT frequency on non-PAR chrX as plink1.9 ``--check-sex``: each female's call counts two
     alleles, each male's homozygous call one allele (male hets and unknown-sex samples are
-    left out). Returns (freq float64 (m,), nan where no allele is counted; allele count int64)."""
+    left out; :func:`allele_counts`). Returns (freq float64 (m,), nan where no allele is
+    counted; allele count int64)."""
     n = sex.size
-    female = genotype_counts(packed, n, sex == FEMALE)
-    male = genotype_counts(packed, n, sex == MALE)
-    alt = 2 * female[:, 0] + female[:, 1] + male[:, 0]
-    total = 2 * (female[:, 0] + female[:, 1] + female[:, 2]) + male[:, 0] + male[:, 2]
+    alt, total = allele_counts(genotype_counts(packed, n, sex == FEMALE),
+                               genotype_counts(packed, n, sex == MALE), None)
     with np.errstate(invalid="ignore", divide="ignore"):
         return alt / total, total
 
