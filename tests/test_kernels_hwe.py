@@ -32,8 +32,6 @@ def oracle_p(n_het: int, n_hom1: int, n_hom2: int, midp: bool) -> float:
     """p (or mid-p) by definition: strictly less likely mass plus (half) the ties, exactly."""
     n = n_het + n_hom1 + n_hom2
     n_rare = n_het + 2 * min(n_hom1, n_hom2)
-    if n == 0 or n_rare == 0:
-        return 1.0
     probs = exact_het_distribution(n, n_rare)
     observed = probs[n_het]
     less = sum((p for p in probs.values() if p < observed), Fraction(0))
@@ -68,11 +66,15 @@ def test_hwe_exact_midp__medium_n_enumeration():
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-300)
 
 
-def test_hwe_exact_midp__monomorphic_and_empty_are_one():
+def test_hwe_exact_midp__monomorphic_and_empty_are_one_tied_table():
+    """One possible table: p = 1 and mid-p = 1/2 (what ``plink2 --hardy [midp]`` prints)."""
     n_het = np.array([0, 0, 0])
     n_hom1 = np.array([0, 40, 0])
     n_hom2 = np.array([0, 0, 7])
-    np.testing.assert_array_equal(hwe_exact_midp(n_het, n_hom1, n_hom2), [1.0, 1.0, 1.0])
+    cases = list(zip(n_het, n_hom1, n_hom2, strict=True))
+    np.testing.assert_array_equal(hwe_exact_midp(n_het, n_hom1, n_hom2),
+                                  [oracle_p(*c, True) for c in cases])
+    np.testing.assert_array_equal(hwe_exact_midp(n_het, n_hom1, n_hom2), [0.5, 0.5, 0.5])
     np.testing.assert_array_equal(hwe_exact_p(n_het, n_hom1, n_hom2), [1.0, 1.0, 1.0])
 
 

@@ -39,8 +39,6 @@ def naive_x_midp(het: int, hom1: int, hom2: int, m1: int, m2: int) -> float:
     """Mid-p by definition: the strictly less likely mass plus half the ties, exactly."""
     n_f = het + hom1 + hom2
     n1 = het + 2 * hom1 + m1
-    if n_f == 0 or n1 == 0 or n1 == 2 * n_f + m1 + m2:
-        return 1.0
     probs = naive_x_table_probs(n_f, m1 + m2, n1)
     observed = probs[het, m1]
     less = sum((p for p in probs.values() if p < observed), Fraction(0))

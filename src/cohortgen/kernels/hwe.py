@@ -33,8 +33,8 @@ def hwe_exact_midp(n_het: np.ndarray, n_hom1: np.ndarray, n_hom2: np.ndarray) ->
     """Mid-p HWE exact test per variant, as PLINK 2 ``--hardy midp``.
 
     n_het, n_hom1, n_hom2: int64, shape (n_variants,), genotype counts (either homozygote may be
-    the ALT one). Returns float64, shape (n_variants,), in [0, 1]; 1.0 when monomorphic or when
-    no genotype is called.
+    the ALT one). Returns float64, shape (n_variants,), in [0, 1]; 0.5 when monomorphic or when
+    no genotype is called (the one possible table is a tie: half its mass, as PLINK 2 prints).
     """
     return _hwe_pvalues_checked(n_het, n_hom1, n_hom2, True)
 
@@ -42,7 +42,7 @@ def hwe_exact_midp(n_het: np.ndarray, n_hom1: np.ndarray, n_hom2: np.ndarray) ->
 def hwe_exact_p(n_het: np.ndarray, n_hom1: np.ndarray, n_hom2: np.ndarray) -> np.ndarray:
     """HWE exact test p-value per variant (no mid-p), as PLINK ``--hardy``.
 
-    Same inputs and output as :func:`hwe_exact_midp`.
+    Same inputs and output as :func:`hwe_exact_midp`, but 1.0 when monomorphic or empty.
     """
     return _hwe_pvalues_checked(n_het, n_hom1, n_hom2, False)
 
@@ -68,11 +68,12 @@ def _hwe_pvalues_into(n_het, n_hom1, n_hom2, midp, out):
 
 @kernel
 def _hwe_pvalue(n_het, n_hom1, n_hom2, midp):
-    """HWE exact p-value (mid-p when ``midp``) of one variant; 1.0 if monomorphic or empty."""
+    """HWE exact p-value (mid-p when ``midp``) of one variant; if monomorphic or empty, the one
+    possible table is a tie: 1.0, or 0.5 for the mid-p."""
     n = n_het + n_hom1 + n_hom2
     n_rare = n_het + 2 * min(n_hom1, n_hom2)
     if n == 0 or n_rare == 0:
-        return 1.0
+        return 0.5 if midp else 1.0
     mode = het_mode(n, n_rare)
     p_obs = _relative_prob(n, n_rare, mode, n_het)
     less_down, tie_down, total_down = _walk_sums(n, n_rare, mode, -2, p_obs)

@@ -50,8 +50,8 @@ def hwe_x_midp(female_het: np.ndarray, female_hom1: np.ndarray, female_hom2: np.
     female_het, female_hom1, female_hom2: int64, shape (n_variants,), female genotype counts;
     male1, male2: int64, shape (n_variants,), hemizygous male allele counts of the same two
     alleles (male het calls are not counted). Returns float64, shape (n_variants,), in [0, 1];
-    1.0 when monomorphic, with no female or with nothing called. Without males it equals the
-    autosomal mid-p of the female counts.
+    0.5 when monomorphic, with no female or with nothing called (as PLINK 2 prints: the observed
+    table's own half mass). Without males it equals the autosomal mid-p of the female counts.
     """
     arrays = [np.ascontiguousarray(a, dtype=np.int64)
               for a in (female_het, female_hom1, female_hom2, male1, male2)]
@@ -80,7 +80,7 @@ def _hwe_x_midp_one(het, hom1, hom2, m1, m2):
     n1 = het + 2 * hom1 + m1
     n2 = het + 2 * hom2 + m2
     if n_f == 0 or n1 == 0 or n2 == 0:
-        return 1.0
+        return 0.5
     if _log_prob(het, hom1, hom2, m1, m2) < _LOG_MIN_PROB:
         return 0.0  # p <= (number of tables) * P(observed) < 1e-290
     a = het + 2 * hom1
