@@ -272,10 +272,11 @@ def test_evaluate_published__categorical_covariate_as_statsmodels_c(scored, coho
 
 @pytest.mark.reference
 def test_score_published__chrx_imputation_matches_plink2(plink2, tmp_path):
-    """Non-PAR chrX with males coded 0/2 and missing calls: SUM as ``plink2 --score``."""
+    """Non-PAR chrX with males coded 0/2, unknown-sex samples (diploid, as ``plink2 --freq``)
+    and missing calls: SUM as ``plink2 --score``."""
     rng = np.random.default_rng(23)
     m, n = 40, 120
-    sex = np.where(np.arange(n) < n // 2, 1, 2)
+    sex = np.select([np.arange(n) < n // 2, np.arange(n) < 2 * n // 3], [1, 0], 2)
     dosage = _random_dosages(rng, m, n, missing=0.1)
     male = dosage[:, sex == 1]
     dosage[:, sex == 1] = np.where(male > 0, 2, male)

@@ -33,7 +33,7 @@ from cohortgen.prs.match import MatchResult, check_overlap, match_variants
 from cohortgen.prs.standardize import z_norm1, z_norm2
 from cohortgen.qc.keep import read_keep, sample_mask
 from cohortgen.qc.regions import contig_classes
-from cohortgen.qc.variant_stats import chrx_alt_freq
+from cohortgen.qc.variant_stats import allele_counts
 
 SCORE_COLUMNS = ("sample_id", "SUM", "AVG", "Z_norm1", "Z_norm2")
 
@@ -89,8 +89,9 @@ def _coefficients(results: list[MatchResult], n_variants: int):
 def imputation_means(packed: np.ndarray, sex: np.ndarray, is_x: np.ndarray) -> np.ndarray:
     """ALT dosage given to missing calls, float64 (m,), as ``plink2 --score``: the mean dosage
     over samples with ``sex`` ≠ −1 on most rows; on non-PAR chrX rows (``is_x``, bool (m,)),
-    where a male's call is coded 0/2, twice the ALT frequency with males counted once
-    (:func:`cohortgen.qc.variant_stats.chrx_alt_freq`).
+    where a male's call is coded 0/2, twice the ALT frequency of ``plink2 --freq``: males count
+    one allele (a het call half an ALT), females and unknown-sex samples two
+    (:func:`cohortgen.qc.variant_stats.allele_counts`).
 
     packed: uint8 (m, ceil(n / 4)) .bed rows; sex: int64 (n,), 1 male, 2 female, 0 unknown,
     −1 for samples left out. A row with no called sample gets 0.
@@ -100,8 +101,10 @@ def imputation_means(packed: np.ndarray, sex: np.ndarray, is_x: np.ndarray) -> n
     means = np.divide(2 * counts[:, 0] + counts[:, 1], called, out=np.zeros(len(packed)),
                       where=called > 0)
     if np.any(is_x):
-        freq, _ = chrx_alt_freq(packed[is_x], sex)
-        means[is_x] = np.where(np.isfinite(freq), 2.0 * freq, means[is_x])
+        x_rows = packed[is_x]
+        alt, total = allele_counts(genotype_counts(x_rows, sex.size, (sex == 0) | (sex == 2)),
+                                   genotype_counts(x_rows, sex.size, sex == 1), 0.5)
+        means[is_x] = np.divide(2.0 * alt, total, out=means[is_x], where=total > 0)
     return means
 
 
