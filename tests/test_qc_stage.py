@@ -15,6 +15,7 @@ import pytest
 
 from cohortgen.io.bed import read_bed, write_bed
 from cohortgen.io.files import read_tsv, write_json
+from cohortgen.io.vcf import RecordTally
 from cohortgen.kernels.bed import MISSING, pack_dosages
 from cohortgen.qc.genotypes import write_qc_genotypes
 from cohortgen.qc.keep import read_keep
@@ -66,7 +67,7 @@ def qc_run(tmp_path_factory, plink2):
         variant_stats_chunk(chunk, pheno, BUILD, root / f"{chunk.name}.stats.tsv", part)
         n = len(read_bed(chunk)[1])
         tallies.append(root / f"{chunk.name}.json")
-        write_json(tallies[-1], {"records_in": n, "records_kept": n, "records_excluded": {}})
+        write_json(tallies[-1], RecordTally(n_in=n, n_kept=n, n_variants=n).as_dict())
     prelim = preliminary_samples(Path(f"{chunks[0]}.fam"), partials, pheno, 0.95)
     select_pruned_set(chunks, prelim, PruneSettings(genome_build=BUILD), root / "pruned",
                       root / "pruned.json")
@@ -151,6 +152,7 @@ def test_variant_qc_chunk__hwe_matches_plink2_hardy_midp_on_kept(qc_run, plink2)
     ref = read_report(root / "hardy.hardy")
     got = pd.concat([read_tsv(p, dtype={"id": str}) for p in qc_run["variant_qc"]])
     np.testing.assert_array_equal(got["id"].to_numpy(), ref["ID"].to_numpy())
+    # monomorphic among the kept samples included: the one possible table's mid-p is 0.5
     np.testing.assert_allclose(got["hwe_midp"], ref["MIDP"], rtol=5e-6, atol=0)
 
 
@@ -240,6 +242,7 @@ def test_summarize_qc__funnel_reconciles(qc_run):
     samples, variants = summary["samples"], summary["variants"]
     assert samples["in"] == samples["kept"] + sum(samples["removed"].values())
     assert variants["in"] == variants["kept"] + sum(variants["removed"].values())
+    assert variants["in"] == summary["ingest"]["variants_written"]
     assert samples["removed"]["low_call_rate"] == 10
     assert samples["removed"]["related"] >= 5
     assert set(samples["flagged"]) == {"pca_outlier", "sex_mismatch", "sex_ambiguous"}

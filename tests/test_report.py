@@ -250,7 +250,8 @@ def write_report_inputs(tmp_path) -> list[str]:
                      "detectable_beta_sd_maf20": None if binary else 0.21})
     write_tsv(tmp_path / "summary.tsv", pd.DataFrame(rows))
     write_json(tmp_path / "qc.json", {
-        "ingest": {"records_in": 2100, "records_excluded": {"multiallelic": 100}},
+        "ingest": {"records_in": 2100, "records_excluded": {"multiallelic": 100},
+                   "variants_written": 2000, "multiallelic_split": {"records": 0, "variants": 0}},
         "samples": {"in": 1250, "removed": {"call rate": 50}, "kept": 1200},
         "variants": {"removed": {"HWE": 0}, "kept": 2000}})
     write_json(tmp_path / "provenance.json", {"cohortgen": "test"})

@@ -1,10 +1,18 @@
 """QC funnel (shareable counts per step and reason) and the gathered per-variant QC table.
 
-Counts reconcile: records_in = ingest-excluded + variants ingested; variants ingested =
-variant-QC removed + variants passing; samples_in = removed + kept. Counts are exact here
-(machine-readable); the report masks counts of people below ``report.min_cell_count``.
-``samples.flagged`` counts kept samples with a flag (``pca_outlier``, ``sex_ambiguous``, and
-``sex_mismatch`` when mismatches are only flagged); ``related_pairs`` counts pairs per degree.
+Counts reconcile at every step, and :func:`summarize_qc` checks that they do:
+
+* ingest: ``records_in = records_kept + sum(records_excluded)``; ``variants_written =
+  records_kept - multiallelic_split.records + multiallelic_split.variants`` (a kept
+  bi-allelic record is one variant, a split multi-allelic record one per ACGT ALT);
+* variant QC: ``variants.in = ingest.variants_written = sum(variants.removed) + variants.kept``;
+* samples: ``samples.in = sum(samples.removed) + samples.kept``.
+
+Counts are exact here (machine-readable); the report masks counts of people below
+``report.min_cell_count``. ``samples.flagged`` counts kept samples with a flag
+(``pca_outlier``, ``sex_ambiguous``, and ``sex_mismatch`` when mismatches are only flagged);
+``related_pairs`` counts pairs per degree; ``ingest.genotypes_changed`` counts calls changed at
+ingest (set missing, half-calls) by reason.
 """
 
 from collections import Counter
@@ -12,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cohortgen.errors import InputError
 from cohortgen.io.bed import read_bim, read_fam
 from cohortgen.io.files import read_json, read_tsv, write_json, write_tsv_bgzip
 
@@ -20,15 +29,29 @@ FLAGS = ("pca_outlier", "sex_mismatch", "sex_ambiguous")
 
 
 def ingest_funnel(tally_paths: list[Path]) -> dict:
-    """Sum per-chunk ingest tallies."""
-    records_in, kept, excluded = 0, 0, Counter()
+    """Sum per-chunk ingest tallies (``RecordTally.as_dict`` of :mod:`cohortgen.io.vcf`) into
+    the ingest step of the funnel (keys as the module docstring). Raises InputError naming the
+    tally whose records do not reconcile."""
+    records, excluded, split, genotypes = Counter(), Counter(), Counter(), Counter()
     for path in tally_paths:
         tally = read_json(path)
-        records_in += tally["records_in"]
-        kept += tally["records_kept"]
+        n_excluded = sum(tally["records_excluded"].values())
+        if tally["records_in"] != tally["records_kept"] + n_excluded:
+            raise InputError(f"{path}: {tally['records_in']} records in but "
+                             f"{tally['records_kept']} kept + {n_excluded} excluded; the tally "
+                             "is damaged: rerun ingest for this chunk")
+        records.update({k: tally[k] for k in ("records_in", "records_kept", "variants_written")})
         excluded.update(tally["records_excluded"])
-    return {"records_in": records_in, "records_kept": kept,
-            "records_excluded": dict(sorted(excluded.items()))}
+        split.update(tally["multiallelic_split"])
+        genotypes.update(tally["genotypes_changed"])
+    variants_of_split = records["variants_written"] - records["records_kept"] + split["records"]
+    return {"records_in": records["records_in"],
+            "records_excluded": dict(sorted(excluded.items())),
+            "records_kept": records["records_kept"],
+            "multiallelic_split": {"records": split["records"], "variants": variants_of_split,
+                                   "symbolic_alts_dropped": split["symbolic_alts_dropped"]},
+            "variants_written": records["variants_written"],
+            "genotypes_changed": dict(sorted(genotypes.items()))}
 
 
 def gather_variant_qc(table_paths: list[Path]) -> pd.DataFrame:
@@ -52,12 +75,23 @@ def sample_funnel(samples: pd.DataFrame, pairs: pd.DataFrame) -> dict:
             "related_pairs": {f"degree_{k}": int(v) for k, v in degrees.items()}}
 
 
+def variant_funnel(ingest: dict, variants: pd.DataFrame) -> dict:
+    """Variant QC step: in, removed per reason, kept. Raises InputError unless the QC tables
+    hold exactly the variants ingest wrote (``ingest`` from :func:`ingest_funnel`)."""
+    if len(variants) != ingest["variants_written"]:
+        raise InputError(f"the variant QC tables hold {len(variants):,} variants but the ingest "
+                         f"tallies count {ingest['variants_written']:,} variants written: they "
+                         "come from different runs; rerun ingest and variant QC for this cohort")
+    return {"in": len(variants), "removed": reason_counts(variants, "pass"),
+            "kept": int(variants["pass"].sum())}
+
+
 def check_genotypes(prefix: Path, summary: dict) -> None:
-    """Raise ValueError unless the QC'd fileset holds the kept samples and variants."""
+    """Raise InputError unless the QC'd fileset holds the kept samples and variants."""
     n_samples = len(read_fam(Path(f"{prefix}.fam")))
     n_variants = len(read_bim(Path(f"{prefix}.bim")))
     if (n_samples, n_variants) != (summary["samples"]["kept"], summary["variants"]["kept"]):
-        raise ValueError(f"{prefix}: {n_samples} samples x {n_variants} variants, expected the "
+        raise InputError(f"{prefix}: {n_samples} samples x {n_variants} variants, expected the "
                          "kept counts of the QC funnel; rerun the QC rules")
 
 
@@ -68,12 +102,9 @@ def summarize_qc(tally_paths: list[Path], samples_tsv: Path, pairs_tsv: Path,
     samples = read_tsv(samples_tsv, dtype={"sample_id": str, "reason": str})
     pairs = read_tsv(pairs_tsv, dtype={"id1": str, "id2": str})
     variants = gather_variant_qc(variant_qc_paths)
-    summary = {
-        "ingest": ingest_funnel(tally_paths),
-        "samples": sample_funnel(samples, pairs),
-        "variants": {"in": len(variants), "removed": reason_counts(variants, "pass"),
-                     "kept": int(variants["pass"].sum())},
-    }
+    ingest = ingest_funnel(tally_paths)
+    summary = {"ingest": ingest, "samples": sample_funnel(samples, pairs),
+               "variants": variant_funnel(ingest, variants)}
     check_genotypes(genotypes_prefix, summary)
     write_json(summary_json, summary)
     write_tsv_bgzip(variants_tsv_gz, variants)

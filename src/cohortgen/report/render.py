@@ -208,6 +208,7 @@ def render_html(context: dict) -> str:
         cohort=str(context["cohort"]),
         qc=qc,
         samples_removed=removal_rows(qc.get("samples_removed_by_reason", {}), min_cell_count),
+        ingest_removed=sorted(qc.get("ingest_removed_by_reason", {}).items()),
         variants_removed=sorted(qc.get("variants_removed_by_reason", {}).items()),
         diseases=[disease_view(i, d) for i, d in enumerate(context.get("diseases", []))],
         traits=[trait_view(i, t) for i, t in enumerate(context.get("traits", []))],
@@ -225,10 +226,12 @@ def render_report(out_html: Path, context: dict) -> None:
     """Write the self-contained HTML report to ``out_html`` (temp name, then rename).
 
     ``context`` keys: ``cohort`` (name); ``qc`` (``samples_in``, ``samples_removed_by_reason``
-    {reason: n}, ``samples_out``, ``variants_in``, ``variants_removed_by_reason``,
-    ``variants_out``); ``diseases`` (list of dicts: ``name``, ``n_cases``, ``n_controls``,
-    ``lambda_gc``, ``n_significant``, ``n_suggestive``, ``status``, and arrays ``chrom``, ``pos``,
-    ``p`` for the figures, optional; ``loci``: ``locus``, ``p``, ``odds_ratio``); ``traits``
+    {reason: n}, ``samples_out``, ``variants_in`` (records), optional ``ingest_removed_by_reason``
+    {reason: records}, ``variants_written`` and ``multiallelic_split`` {records, variants},
+    ``variants_removed_by_reason`` (by variant QC), ``variants_out``); ``diseases`` (list of
+    dicts: ``name``, ``n_cases``, ``n_controls``, ``lambda_gc``, ``n_significant``,
+    ``n_suggestive``, ``status``, and arrays ``chrom``, ``pos``, ``p`` for the figures,
+    optional; ``loci``: ``locus``, ``p``, ``odds_ratio``); ``traits``
     (quantitative traits, optional: as a disease but ``n`` people instead of cases and
     controls, and ``beta`` in the trait's units instead of ``odds_ratio`` in ``loci``);
     ``provenance`` (dict, nested dicts allowed);
