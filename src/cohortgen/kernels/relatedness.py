@@ -341,45 +341,68 @@ def related_pairs(
 
 
 def maximal_unrelated_set(n: int, pairs, call_rate: np.ndarray, is_case: np.ndarray) -> np.ndarray:
-    """Greedy keep-mask with no related pair left among the kept samples.
+    """Keep-mask of a maximal set of samples with no related pair among them.
 
     pairs: iterable of (i, j, ...) sample-index pairs (e.g. from :func:`related_pairs`);
-    call_rate: float64, shape (n,); is_case: bool, shape (n,).
+    call_rate: float64, shape (n,); is_case: bool, shape (n,) (case for any disease).
     Rule: while a related pair has both members kept, drop the kept sample with the most
-    related pairs among kept samples; ties go to the lower call rate, then to a control
-    over a case, then to the higher index. Returns bool, shape (n,), True = keep. The result
-    depends only on the inputs (not on the order of ``pairs``).
+    related pairs among kept samples; among equal counts, drop a control before a case, then
+    the lower call rate, then the higher index. Then each dropped sample whose relatives have
+    all been dropped since is taken back (cases first, then the higher call rate, then the
+    lower index), so no dropped sample could be added without a related pair. Case status
+    comes before call rate because every candidate has already passed the sample call-rate
+    threshold, and cases are the scarcer samples. Returns bool, shape (n,), True = keep; the
+    result depends only on the inputs (not on the order of ``pairs``, nor of i and j).
     """
     call_rate = np.asarray(call_rate, dtype=np.float64)
     is_case = np.asarray(is_case, dtype=np.bool_)
     if call_rate.shape != (n,) or is_case.shape != (n,):
         raise ValueError(f"call_rate and is_case must have shape ({n},)")
-    neighbours: dict[int, set[int]] = {}
+    relatives = _relatives(n, pairs)
+    keep = _drop_most_related(n, relatives, call_rate, is_case)
+    dropped = sorted(np.flatnonzero(~keep).tolist(),
+                     key=lambda s: (not is_case[s], -call_rate[s], s))
+    for s in dropped:
+        if not any(keep[t] for t in relatives[s]):
+            keep[s] = True
+    return keep
+
+
+def _relatives(n: int, pairs) -> dict[int, set[int]]:
+    """{sample: set of its related samples} of every sample in a pair (indices in [0, n))."""
+    relatives: dict[int, set[int]] = {}
     for pair in pairs:
         i, j = int(pair[0]), int(pair[1])
         if not (0 <= i < n and 0 <= j < n) or i == j:
             raise ValueError(f"pair ({i}, {j}) is not two distinct sample indices in [0, {n})")
-        neighbours.setdefault(i, set()).add(j)
-        neighbours.setdefault(j, set()).add(i)
+        relatives.setdefault(i, set()).add(j)
+        relatives.setdefault(j, set()).add(i)
+    return relatives
+
+
+def _drop_most_related(n: int, relatives: dict[int, set[int]], call_rate: np.ndarray,
+                       is_case: np.ndarray) -> np.ndarray:
+    """bool (n,) keep-mask after the greedy drops of :func:`maximal_unrelated_set`."""
+    kept_relatives = {s: set(r) for s, r in relatives.items()}
 
     def priority(s: int) -> tuple:
-        # heapq pops the smallest: most pairs, lowest call rate, control, highest index first.
-        return (-len(neighbours[s]), call_rate[s], bool(is_case[s]), -s)
+        # heapq pops the smallest: most pairs, then control, lowest call rate, highest index.
+        return (-len(kept_relatives[s]), bool(is_case[s]), call_rate[s], -s)
 
-    heap = [(priority(s), s) for s in neighbours]
+    heap = [(priority(s), s) for s in kept_relatives]
     heapq.heapify(heap)
     keep = np.ones(n, dtype=np.bool_)
     while heap:
         key, s = heapq.heappop(heap)
-        if not keep[s] or not neighbours[s]:
+        if not keep[s] or not kept_relatives[s]:
             continue
         if key != priority(s):  # stale entry: its pair count dropped since it was pushed
             heapq.heappush(heap, (priority(s), s))
             continue
         keep[s] = False
-        for t in neighbours.pop(s):
-            neighbours[t].discard(s)
-            if neighbours[t]:
+        for t in kept_relatives[s]:
+            kept_relatives[t].discard(s)
+            if kept_relatives[t]:
                 heapq.heappush(heap, (priority(t), t))
-        neighbours[s] = set()
+        kept_relatives[s] = set()
     return keep

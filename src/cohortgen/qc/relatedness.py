@@ -5,9 +5,10 @@ Kinship is computed among the samples given (those passing call rate), as PLINK 
 2nd degree or closer) are listed: :func:`related_pair_table` finds them tile by tile and never
 holds an n x n matrix (:func:`kinship_matrix` is the full matrix, for small cohorts and tests).
 The unrelated set is chosen among the candidate samples (passing every earlier check) by
-:func:`cohortgen.kernels.relatedness.maximal_unrelated_set` (drop the sample in most pairs,
-then lower call rate, then a control before a case); it needs only the pairs above the
-threshold (it counts each sample's relatives from them).
+:func:`cohortgen.kernels.relatedness.maximal_unrelated_set` (drop the sample in most pairs;
+between equals, a control before a case, then the lower call rate; then take back any dropped
+sample left with no kept relative); it needs only the pairs above the threshold (it counts
+each sample's relatives from them).
 """
 
 import numpy as np
