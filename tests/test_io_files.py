@@ -2,9 +2,11 @@
 
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 import pandas as pd
+import pysam
 import pytest
 
 from cohortgen.io.files import read_tsv, tsv_text, write_tsv, write_tsv_bgzip
@@ -74,11 +76,42 @@ def test_write_tsv__bytes_and_mode(tmp_path):
     assert (tmp_path / "t.tsv").stat().st_mode & 0o777 == 0o600
 
 
-def test_write_tsv_bgzip__round_trip(tmp_path):
-    table = variant_like_table(50)[["id", "pos", "maf"]]
-    write_tsv_bgzip(tmp_path / "t.tsv.gz", table)
-    pd.testing.assert_frame_equal(read_tsv(tmp_path / "t.tsv.gz", dtype={"id": str}), table,
-                                  check_dtype=False, rtol=1e-9)
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+"""The 28-byte empty block that ends every BGZF file (SAM/BAM specification, section 4.1.2)."""
+
+
+def bgzf_blocks(data: bytes) -> list[bytes]:
+    """Split BGZF bytes into blocks by the BSIZE of each block's "BC" extra subfield; fail on
+    anything else (plain gzip has no FEXTRA flag, hence no BSIZE to find the next block)."""
+    blocks, offset = [], 0
+    while offset < len(data):
+        assert data[offset:offset + 4] == b"\x1f\x8b\x08\x04", f"no BGZF header at {offset}"
+        xlen = int.from_bytes(data[offset + 10:offset + 12], "little")
+        extra, bsize = data[offset + 12:offset + 12 + xlen], None
+        while extra:
+            slen = int.from_bytes(extra[2:4], "little")
+            if extra[:2] == b"BC" and slen == 2:
+                bsize = int.from_bytes(extra[4:6], "little") + 1
+            extra = extra[4 + slen:]
+        assert bsize is not None, f"no BC subfield in the block at {offset}"
+        blocks.append(data[offset:offset + bsize])
+        offset += bsize
+    return blocks
+
+
+def test_write_tsv_bgzip__bgzf_blocks_and_round_trip(tmp_path):
+    table = variant_like_table(4000)[["id", "pos", "maf"]]  # ~150 kB of text: several blocks
+    path = tmp_path / "t.tsv.gz"
+    write_tsv_bgzip(path, table)
+    blocks = bgzf_blocks(path.read_bytes())
+    assert len(blocks) > 2
+    assert blocks[-1] == BGZF_EOF
+    inflated = b"".join(zlib.decompress(block, wbits=31) for block in blocks)
+    assert inflated == tsv_text(table).encode()
+    with pysam.libcbgzf.BGZFile(str(path), "rb") as handle:  # htslib's reader
+        assert handle.read() == inflated
+    pd.testing.assert_frame_equal(read_tsv(path, dtype={"id": str}), table, check_dtype=False,
+                                  rtol=1e-9)
 
 
 def test_import__qc_stage_skips_pysam():

@@ -4,6 +4,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -103,7 +104,10 @@ def test_workflow__every_output_exists_and_parses(workflow_run):
         summary["samples"]["removed"].values())
     assert summary["samples"]["removed"]["low_call_rate"] == 10
     variants = pd.read_csv(res / "qc/variants.tsv.gz", sep="\t")
-    assert len(variants) == summary["variants"]["in"] == ingest["records_kept"]
+    split = ingest["multiallelic_split"]
+    assert ingest["variants_written"] == (ingest["records_kept"] - split["records"]
+                                          + split["variants"])
+    assert len(variants) == summary["variants"]["in"] == ingest["variants_written"]
     gwas_summary = pd.read_csv(res / "gwas/summary.tsv", sep="\t")
     assert gwas_summary["disease"].tolist() == DISEASES
     for disease in DISEASES:
@@ -131,13 +135,27 @@ def test_workflow__every_output_exists_and_parses(workflow_run):
     assert "incohort_ldpred2" in html
 
 
-def test_workflow__private_files_are_owner_only(workflow_run):
+def test_workflow__private_files_are_owner_only(workflow_run, tiny_cohort):
     res = results(workflow_run)
-    for name in ["qc/samples.tsv", "qc/keep.txt", "qc/pcs.tsv", "assoc/null_model.tsv",
-                 "chunks/c0001/genotypes.bed", "prs/scores/pgs_demo.tsv.gz",
-                 "prs/incohort/hypertension.scores.tsv.gz"]:
-        mode = stat.S_IMODE((res / name).stat().st_mode)
-        assert mode & 0o077 == 0, f"{name} has mode {oct(mode)}"
+    # Individual-level: genotypes, sample IDs or per-person values (.bim files list variants
+    # only). Then every other file naming a sample, as text, gzip text or a NumPy string array.
+    individual = ["qc/samples.tsv", "qc/keep.txt", "qc/pcs.tsv", "qc/related_pairs.tsv",
+                  "qc/genotypes.bed", "qc/genotypes.fam", "qc/pruned.bed", "qc/pruned.fam",
+                  "assoc/null_model.tsv", "prs/scores/pgs_demo.tsv.gz", "prs/incohort/folds.tsv",
+                  "prs/incohort/hypertension.scores.tsv.gz", "chunks/*/genotypes.bed",
+                  "chunks/*/genotypes.fam", "chunks/*/sample_partials.npz"]
+    assert [pattern for pattern in individual if not any(res.glob(pattern))] == []
+    paths = [path for pattern in individual for path in sorted(res.glob(pattern))]
+    ids = pd.read_csv(tiny_cohort / "phenotypes.tsv", sep="\t", dtype=str)["sample_id"]
+    named = re.compile(b"|".join(re.escape(s.encode(code)) for s in ids
+                                 for code in ("utf-8", "utf-32-le")))
+    for path in sorted(p for p in res.rglob("*") if p.is_file() and p not in paths):
+        data = path.read_bytes()
+        if named.search(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data):
+            paths.append(path)
+    for path in paths:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & 0o077 == 0, f"{path.relative_to(res)} has mode {oct(mode)}"
 
 
 def test_workflow__report_and_logs_hold_no_sample_ids(workflow_run, tiny_cohort):
