@@ -58,10 +58,22 @@ def test_variant_qc_table__first_failing_reason():
     assert not table.loc[table["pass"], ["call_rate", "maf", "hwe_midp"]].isna().any(axis=None)
 
 
-def test_duplicate_site_mask__same_site_and_alleles_only():
-    bim = pd.DataFrame({"chrom": ["1"] * 4, "pos": [5, 5, 5, 9], "a1": ["A", "C", "A", "T"],
-                        "a2": ["G"] * 4, "id": ["."] * 4})
-    np.testing.assert_array_equal(duplicate_site_mask(bim), [False, False, True, False])
+def test_duplicate_site_mask__same_site_and_alleles_in_either_order_only():
+    bim = pd.DataFrame({"chrom": ["1"] * 6 + ["2"], "pos": [5, 5, 5, 9, 5, 9, 5],
+                        "a1": ["A", "C", "A", "T", "G", "G", "A"],
+                        "a2": ["G", "G", "G", "G", "A", "T", "G"], "id": ["."] * 7})
+    # rows 2 (A/G again) and 4 (G/A: alleles swapped) repeat row 0; row 5 (G/T) repeats row 3
+    # (T/G); row 1 (C/G) is another allele at the site; row 6 is on another chromosome
+    naive = []
+    for k in range(len(bim)):
+        here = bim.iloc[k]
+        naive.append(any(
+            bim.iloc[j]["chrom"] == here["chrom"] and bim.iloc[j]["pos"] == here["pos"]
+            and {bim.iloc[j]["a1"], bim.iloc[j]["a2"]} == {here["a1"], here["a2"]}
+            for j in range(k)))
+    np.testing.assert_array_equal(duplicate_site_mask(bim), naive)
+    np.testing.assert_array_equal(duplicate_site_mask(bim),
+                                  [False, False, True, False, True, True, False])
 
 
 @pytest.mark.reference

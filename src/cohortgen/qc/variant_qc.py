@@ -172,8 +172,15 @@ def diff_missingness(packed: np.ndarray, kept: np.ndarray, status: pd.DataFrame,
 
 
 def duplicate_site_mask(bim: pd.DataFrame) -> np.ndarray:
-    """True for a variant repeating an earlier one's (chrom, pos, a1, a2) in the chunk."""
-    return bim.duplicated(subset=["chrom", "pos", "a1", "a2"], keep="first").to_numpy()
+    """True for a variant repeating an earlier one's site in the chunk: the same chrom, pos and
+    allele pair in either order (G/A after A/G is the same biallelic site with its alleles
+    swapped). Split multi-allelic records (A/C, A/G at one position) are distinct sites."""
+    a1, a2 = bim["a1"].astype(str).to_numpy(), bim["a2"].astype(str).to_numpy()
+    swapped = a1 > a2
+    site = pd.DataFrame({"chrom": bim["chrom"].to_numpy(), "pos": bim["pos"].to_numpy(),
+                         "allele_lo": np.where(swapped, a2, a1),
+                         "allele_hi": np.where(swapped, a1, a2)})
+    return site.duplicated(keep="first").to_numpy()
 
 
 def repeated_id_first_sites(bim_paths: list[Path]) -> pd.DataFrame:
