@@ -151,6 +151,20 @@ def test_write_bed__shape_mismatch_raises(tmp_path):
     assert not any(fileset_paths(tmp_path / "c")[ext].exists() for ext in ("bed", "bim", "fam"))
 
 
+def test_write_bed__dict_of_columns_writes_the_frames_bytes(tmp_path):
+    dosage, bim, fam = small_fileset()
+    bim["cm"] = [0.0, 0.5, 1e-05, 2.25, 1e17, 3.0]
+    bim_columns = {name: bim[name].tolist() for name in BIM_COLUMNS}  # Python values
+    fam_columns = {name: fam[name].to_numpy() for name in FAM_COLUMNS}  # arrays (sex int64)
+    write_bed(tmp_path / "frame", pack_dosages(dosage), bim, fam)
+    write_bed(tmp_path / "dict", pack_dosages(dosage), bim_columns, fam_columns)
+    for ext in ("bed", "bim", "fam"):
+        assert (tmp_path / f"dict.{ext}").read_bytes() == (tmp_path / f"frame.{ext}").read_bytes()
+    with pytest.raises(ValueError, match="for 5 variants and 7 samples"):
+        write_bed(tmp_path / "c", pack_dosages(dosage), {k: v[:5] for k, v in bim_columns.items()},
+                  fam_columns)
+
+
 def test_write_bed__whitespace_in_id_raises(tmp_path):
     dosage, bim, fam = small_fileset()
     fam.loc[2, "iid"] = "a b"

@@ -5,13 +5,16 @@ A1 (5th column) is the ALT allele, so .bed dosages count ALT alleles. The .fam's
 comes from the phenotype sheet (1 male, 2 female, 0 unknown or not in the sheet). GT decoding
 follows ``ingest.half_calls`` and ``ingest.multiallelic``; on X (non-PAR), Y and MT, calls a
 sample's ploidy makes impossible are set missing and counted (see cohortgen.kernels.gt).
+A VCF chunk is converted without importing pandas (each chunk runs in a fresh process).
 """
+
+from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from cohortgen.errors import InputError
 from cohortgen.ingest.plan import is_plink_prefix
@@ -21,6 +24,9 @@ from cohortgen.io.files import write_json
 from cohortgen.io.vcf import RecordTally, read_region_blocks, vcf_samples
 from cohortgen.kernels.bed import pack_dosages, unpack_dosages
 from cohortgen.kernels.gt import HALF_CALL_MODES, PLOIDY_COUNTS, apply_ploidy, decode_calls
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -34,9 +40,17 @@ class IngestRules:
 
 def fam_for_samples(samples: list[str], sex: np.ndarray | None = None) -> pd.DataFrame:
     """A .fam frame for unrelated samples (FID = IID) of the given sex (int, 0 unknown)."""
-    sex = np.zeros(len(samples), dtype=np.int64) if sex is None else sex.astype(np.int64)
-    return pd.DataFrame({"fid": samples, "iid": samples, "father": "0", "mother": "0",
-                         "sex": sex, "pheno": -9})
+    import pandas as pd
+
+    return pd.DataFrame(_fam_columns(samples, sex))
+
+
+def _fam_columns(samples: list[str], sex: np.ndarray | None = None) -> dict:
+    """The columns of :func:`fam_for_samples`: lists of str, sex and pheno int64 arrays."""
+    n = len(samples)
+    sex = np.zeros(n, dtype=np.int64) if sex is None else sex.astype(np.int64)
+    return {"fid": samples, "iid": samples, "father": ["0"] * n, "mother": ["0"] * n,
+            "sex": sex, "pheno": np.full(n, -9, dtype=np.int64)}
 
 
 def _ploidy(dosage: np.ndarray, contig: str, pos, sex: np.ndarray, rules: IngestRules,
@@ -65,20 +79,22 @@ def _decode_block(path: Path, block, rules: IngestRules, tally: RecordTally) -> 
 
 def _vcf_chunk(path: Path, contig: str, start: int, end: int, sex_of, rules: IngestRules,
                tally: RecordTally, threads: int = 1):
+    """(packed .bed rows, .bim columns, .fam columns) of the region's records (module doc)."""
     samples = vcf_samples(path)
     sex = sex_of(samples)
-    packed, bims = [], []
+    packed, bim = [], {name: [] for name in BIM_COLUMNS}
     for block in read_region_blocks(path, contig, start, end, tally,
                                     multiallelic=rules.multiallelic, threads=threads):
         dosage = _decode_block(path, block, rules, tally)
         _ploidy(dosage, contig, block.pos, sex, rules, tally)
         packed.append(pack_dosages(dosage))
-        bims.append(pd.DataFrame({"chrom": block.chrom, "id": block.ids, "cm": 0.0,
-                                  "pos": block.pos, "a1": block.alt, "a2": block.ref}))
+        columns = (block.chrom, block.ids, [0.0] * len(block.pos), block.pos, block.alt,
+                   block.ref)
+        for name, values in zip(BIM_COLUMNS, columns, strict=True):
+            bim[name].extend(values)
     nb = (len(samples) + 3) // 4
     bed = np.concatenate(packed) if packed else np.zeros((0, nb), np.uint8)
-    bim = pd.concat(bims, ignore_index=True) if bims else pd.DataFrame(columns=BIM_COLUMNS)
-    return bed, bim, fam_for_samples(samples, sex)
+    return bed, bim, _fam_columns(samples, sex)
 
 
 def _bed_chunk(prefix: Path, contig: str, start: int, end: int, sex_of, rules: IngestRules,

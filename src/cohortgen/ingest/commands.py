@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 from cohortgen.cli import add_command, many, req
-from cohortgen.errors import InputError
 
 
 def _simulate(a):
@@ -36,17 +35,14 @@ def _plan(a):
 
 def _ingest(a):
     from cohortgen.ingest.chunk import IngestRules, ingest_chunk
-    from cohortgen.ingest.plan import read_plan
+    from cohortgen.ingest.plan import read_plan_chunk
 
-    plan = read_plan(Path(a.plan)).set_index("chunk_id")
-    if a.chunk not in plan.index:
-        raise InputError(f"{a.plan}: no chunk {a.chunk!r}; re-plan the chunks")
-    row = plan.loc[a.chunk]
+    contig, start, end = read_plan_chunk(Path(a.plan), a.chunk)
     ingest_chunk(
         a.genotypes,
-        str(row["contig"]),
-        int(row["start"]),
-        int(row["end"]),
+        contig,
+        start,
+        end,
         Path(a.out_prefix),
         Path(a.tally),
         phenotypes=Path(a.phenotypes) if a.phenotypes else None,

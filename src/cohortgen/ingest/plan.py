@@ -4,19 +4,26 @@ VCF/BCF: per-contig record counts from the index; within a contig, boundaries fo
 compressed offsets of the .tbi linear index (so chunks hold similar numbers of records), or equal
 base-pair spans for .csi. PLINK filesets: consecutive .bim rows, never splitting a contig's
 position across chunks. The plan is a table: chunk_id, contig, start, end (1-based inclusive
-positions), n_variants (estimated for VCF, exact for PLINK).
+positions), n_variants (estimated for VCF, exact for PLINK). One chunk's row is read without
+pandas (:func:`read_plan_chunk`, for the ingest of that chunk).
 """
 
+from __future__ import annotations
+
+import csv
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from cohortgen.errors import InputError
 from cohortgen.io.bed import read_bim
 from cohortgen.io.vcf import declared_contigs, open_vcf
 from cohortgen.io.vcf_index import TBI_WINDOW_BP, ContigIndex, index_path, read_index
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PLAN_COLUMNS = ["chunk_id", "contig", "start", "end", "n_variants"]
 
@@ -101,6 +108,8 @@ def plan_bed_chunks(prefix: Path, variants_per_chunk: int) -> pd.DataFrame:
 
 
 def _as_plan(rows: list[tuple]) -> pd.DataFrame:
+    import pandas as pd
+
     plan = pd.DataFrame(rows, columns=PLAN_COLUMNS[1:])
     plan.insert(0, "chunk_id", [f"c{k:04d}" for k in range(1, len(plan) + 1)])
     return plan
@@ -122,4 +131,28 @@ def write_plan(plan: pd.DataFrame, path: Path) -> None:
 
 def read_plan(path: Path) -> pd.DataFrame:
     """Read a plan written by :func:`write_plan` (contig as string)."""
+    import pandas as pd
+
     return pd.read_csv(path, sep="\t", dtype={"chunk_id": str, "contig": str})
+
+
+def read_plan_chunk(path: Path, chunk_id: str) -> tuple[str, int, int]:
+    """(contig, start, end) of chunk ``chunk_id`` in a plan written by :func:`write_plan`;
+    InputError when the plan is not one or has no such chunk."""
+    with Path(path).open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle, delimiter="\t")
+        if not set(PLAN_COLUMNS) <= set(reader.fieldnames or ()):
+            raise InputError(f"{path}: not a chunk plan (columns {', '.join(PLAN_COLUMNS)} "
+                             "expected); re-plan the chunks")
+        for row in reader:
+            if row["chunk_id"] != chunk_id:
+                continue
+            try:
+                return row["contig"], int(row["start"]), int(row["end"])
+            except (TypeError, ValueError):
+                raise InputError(
+                    f"{path}, line {reader.line_num}: chunk {chunk_id!r} has start "
+                    f"{row['start']!r}, end {row['end']!r}; expected whole numbers: re-plan the "
+                    "chunks"
+                ) from None
+    raise InputError(f"{path}: no chunk {chunk_id!r}; re-plan the chunks")

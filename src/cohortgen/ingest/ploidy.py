@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from cohortgen.io.phenotypes import read_phenotypes
 from cohortgen.kernels.gt import REGION_DIPLOID, REGION_MT, REGION_X, REGION_Y
 
 X_NAMES = frozenset({"X", "chrX", "23", "chr23"})
@@ -48,6 +47,8 @@ def sample_sex(phenotypes: Path | None, samples: list[str]) -> np.ndarray:
     sex = np.zeros(len(samples), dtype=np.int8)
     if phenotypes is None:
         return sex
+    from cohortgen.io.phenotypes import read_phenotypes  # pandas: only with a sheet
+
     sheet = read_phenotypes(Path(phenotypes), [], [])["sex"]
     values = sheet.reindex(samples).to_numpy(dtype=np.float64)
     sex[values == 1] = 1

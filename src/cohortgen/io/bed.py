@@ -3,19 +3,29 @@
 The .bed holds the magic bytes ``6c 1b 01`` then one row of ``ceil(n_samples / 4)`` bytes per
 variant (variant-major 2-bit codes, see :mod:`cohortgen.kernels.bed`). The .bim's 5th column
 (``a1``) is the ALT allele and the 6th (``a2``) the REF allele, as PLINK 2 reads them. IDs are
-always strings (``"00123"`` stays ``"00123"``).
+always strings (``"00123"`` stays ``"00123"``). pandas is imported when a table is read (an
+ingest writing a fileset from a VCF does without it).
 """
+
+from __future__ import annotations
 
 import mmap
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from cohortgen.errors import InputError
 from cohortgen.io.files import write_bytes_atomic
 from cohortgen.kernels.bed import n_bytes
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import pandas as pd
+
+    Table = pd.DataFrame | dict[str, Sequence]  # a dict: column name -> values of equal length
 
 BED_MAGIC = bytes([0x6C, 0x1B, 0x01])
 """First 3 bytes of a variant-major PLINK 1 .bed file."""
@@ -35,20 +45,21 @@ def fileset_paths(prefix: Path) -> dict[str, Path]:
     return {ext: Path(f"{prefix}.{ext}") for ext in ("bed", "bim", "fam")}
 
 
-def write_bed(prefix: Path, packed: np.ndarray, bim: pd.DataFrame, fam: pd.DataFrame) -> None:
+def write_bed(prefix: Path, packed: np.ndarray, bim: Table, fam: Table) -> None:
     """Write ``prefix``.bed/.bim/.fam; each goes to a temporary name first, then is renamed.
 
     packed: uint8, shape (n_variants, ceil(n_samples / 4)), PLINK .bed 2-bit codes, pad bits 0.
     bim: one row per variant with :data:`BIM_COLUMNS`; fam: one row per sample with
-    :data:`FAM_COLUMNS`.
+    :data:`FAM_COLUMNS` (each a frame or a dict of columns, see :func:`table_text`).
     """
     paths = fileset_paths(prefix)
     packed = np.ascontiguousarray(packed, dtype=np.uint8)
-    expected = (len(bim), n_bytes(len(fam)))
+    n_variants, n_samples = _n_rows(bim), _n_rows(fam)
+    expected = (n_variants, n_bytes(n_samples))
     if packed.shape != expected:
         raise ValueError(
-            f"packed has shape {packed.shape}, expected {expected} for {len(bim)} variants and "
-            f"{len(fam)} samples"
+            f"packed has shape {packed.shape}, expected {expected} for {n_variants} variants and "
+            f"{n_samples} samples"
         )
     bim_text = table_text(bim, BIM_COLUMNS, paths["bim"])
     fam_text = table_text(fam, FAM_COLUMNS, paths["fam"])
@@ -127,6 +138,8 @@ def _check_bed_file(path: Path, shape: tuple[int, int], n_samples: int) -> None:
 
 def _read_table(path: Path, columns: tuple[str, ...], dtypes: dict) -> pd.DataFrame:
     """Read a headerless whitespace-separated table, checking fields per line and dtypes."""
+    import pandas as pd
+
     if not path.is_file():
         raise InputError(f"{path}: file not found; check the fileset prefix")
     text = path.read_bytes().decode("utf-8").replace("\r\n", "\n")
@@ -161,6 +174,8 @@ def _split_table(text: str, path: Path, columns: tuple[str, ...]) -> dict[str, n
 
 def _csv_table(path: Path, columns: tuple[str, ...]) -> dict[str, pd.Series]:
     """Columns of ``path`` read by pandas' whitespace-separated parser (quotes, CR line ends)."""
+    import pandas as pd
+
     try:
         table = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, na_filter=False, engine="c")
     except pd.errors.EmptyDataError:
@@ -187,9 +202,11 @@ def _raise_field_count_error(path: Path, columns: tuple[str, ...]) -> None:
 
 def _converted_column(values: pd.Series, dtype, path: Path, name: str) -> pd.Series:
     """``values`` converted to ``dtype``; InputError naming the first bad line otherwise."""
+    import pandas as pd
+
     plain = _plain_numbers(values, dtype)
     if plain is not None:
-        return plain
+        return pd.Series(plain, index=values.index)
     numeric = pd.to_numeric(values, errors="coerce")
     whole = np.issubdtype(dtype, np.integer)
     bad = numeric.isna() | (((numeric % 1 != 0) | (numeric.abs() >= 2.0**63)) if whole else False)
@@ -203,9 +220,10 @@ def _converted_column(values: pd.Series, dtype, path: Path, name: str) -> pd.Ser
     return numeric.astype(dtype)
 
 
-def _plain_numbers(values: pd.Series, dtype) -> pd.Series | None:
-    """``values`` parsed by NumPy when that agrees with ``pd.to_numeric`` (ASCII decimal numbers
-    without ``_`` separators, finite); None when the text needs pandas' parsing or is bad."""
+def _plain_numbers(values: pd.Series, dtype) -> np.ndarray | None:
+    """``values`` parsed by NumPy (an array of ``dtype``) when that agrees with ``pd.to_numeric``
+    (ASCII decimal numbers without ``_`` separators, finite); None when the text needs pandas'
+    parsing or is bad."""
     strings = values.to_numpy(dtype=object)
     text = "".join(strings)
     if not text.isascii() or "_" in text:
@@ -216,19 +234,34 @@ def _plain_numbers(values: pd.Series, dtype) -> pd.Series | None:
         return None
     if dtype is np.float64 and not np.isfinite(numbers).all():
         return None
-    return pd.Series(numbers, index=values.index)
+    return numbers
+
+
+def _as_list(values: Sequence) -> list:
+    """``values`` as a list of Python values (``tolist()`` of an array)."""
+    return values.tolist() if isinstance(values, np.ndarray) else list(values)
+
+
+def _n_rows(table: Table) -> int:
+    """Rows of a frame or of a dict of columns (0 for a dict without columns)."""
+    return len(next(iter(table.values()), ())) if isinstance(table, dict) else len(table)
 
 
 WHITESPACE = re.compile(r"\s")
 """Characters a PLINK .bim/.fam field cannot hold."""
 
 
-def table_text(table: pd.DataFrame, columns: tuple[str, ...], path: Path) -> str:
-    """Tab-separated text of ``table[columns]``, one line per row, no header."""
-    missing = [name for name in columns if name not in table.columns]
+def table_text(table: Table, columns: tuple[str, ...], path: Path) -> str:
+    """Tab-separated text of ``table[columns]``, one line per row, no header. A frame's fields
+    are its columns' ``astype(str)``; a dict's are ``str`` of each value (an array's as Python
+    values)."""
+    missing = [name for name in columns if name not in table]
     if missing:
         raise ValueError(f"table for {path} lacks columns {missing}")
-    fields = [table[name].astype(str).tolist() for name in columns]
+    if isinstance(table, dict):
+        fields = [list(map(str, _as_list(table[name]))) for name in columns]
+    else:
+        fields = [table[name].astype(str).tolist() for name in columns]
     for name, values in zip(columns, fields, strict=True):
         if WHITESPACE.search("".join(values)):  # rare: then find the first offending row
             row = next(r for r, value in enumerate(values) if WHITESPACE.search(value))

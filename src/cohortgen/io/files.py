@@ -1,4 +1,7 @@
-"""Small file helpers shared by every stage: atomic writes, owner-only files, checksums."""
+"""Small file helpers shared by every stage: atomic writes, owner-only files, checksums.
+pandas is imported by the table helpers only (a VCF chunk's ingest does without it)."""
+
+from __future__ import annotations
 
 import gzip
 import hashlib
@@ -6,9 +9,12 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PRIVATE_MODE = 0o600
 PUBLIC_MODE = 0o644
@@ -69,6 +75,8 @@ def tsv_text(table: pd.DataFrame, float_format: str = "%.10g") -> str:
     """The text ``table.to_csv(sep="\\t", index=False, float_format=float_format, na_rep="NA",
     lineterminator="\\n")`` writes, formatted column by column when every column is plain (see
     :func:`_plain_strings`), by pandas otherwise."""
+    import pandas as pd
+
     names = _plain_strings(pd.Series(table.columns, dtype=object), float_format)
     columns = [_plain_strings(table.iloc[:, k], float_format) for k in range(table.shape[1])]
     if len(columns) < 2 or len(table) == 0 or any(c is None for c in [names, *columns]):
@@ -118,6 +126,8 @@ def write_tsv_bgzip(path: Path, table: pd.DataFrame, float_format="%.10g") -> No
 
 def read_tsv(path: Path, **kwargs) -> pd.DataFrame:
     """Read a TSV written by :func:`write_tsv` (or its .gz twin)."""
+    import pandas as pd
+
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as handle:
         return pd.read_csv(handle, sep="\t", na_values=["NA"], keep_default_na=False, **kwargs)
