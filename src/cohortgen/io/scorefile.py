@@ -24,15 +24,13 @@ import numpy as np
 import pandas as pd
 
 from cohortgen.errors import InputError
+from cohortgen.genome import canonical_build
 from cohortgen.io.files import write_bytes_atomic
 
 PGS_MARKER = "###PGS CATALOG SCORING FILE"
 FORMAT_VERSION = "2.0"
 TABLE_COLUMNS = ("chrom", "pos", "effect_allele", "other_allele", "weight",
                  "effect_allele_frequency", "non_additive", "line")
-
-BUILD_ALIASES = {"grch37": "GRCh37", "hg19": "GRCh37", "grch38": "GRCh38", "hg38": "GRCh38"}
-"""Genome build spellings (lower-case) and the canonical name they stand for."""
 
 CHROM_ALIASES = {"23": "X", "24": "Y", "25": "MT", "M": "MT"}
 
@@ -61,13 +59,6 @@ class ScoringFile:
     build: str | None
     harmonised: bool
     pgs_catalog: bool
-
-
-def canonical_build(text: str | None) -> str | None:
-    """'GRCh37' or 'GRCh38' for any alias (hg19, GRCh37, hg38, ...); None if unknown or NR."""
-    if text is None:
-        return None
-    return BUILD_ALIASES.get(str(text).strip().lower())
 
 
 def canonical_chrom(values: pd.Series) -> pd.Series:

@@ -24,6 +24,8 @@ liftOver pieces that landed elsewhere (tens of bp to 2 kb); BED starts are conve
 import numpy as np
 import pandas as pd
 
+from cohortgen.genome import canonical_build, checked_build, contig_class, in_par
+
 _PRICE_2008_MB = (
     ("1", 48.0, 52.0),
     ("2", 86.0, 100.5),
@@ -119,19 +121,9 @@ LONG_RANGE_LD_REGIONS = pd.DataFrame(
 """Table of regions: chrom (str, no "chr"), start and end (int64, 1-based inclusive), build,
 source_region (the Price et al. row, "chrom:start-end" in Mb)."""
 
-BUILD_ALIASES = {
-    "grch37": "GRCh37",
-    "hg19": "GRCh37",
-    "b37": "GRCh37",
-    "grch38": "GRCh38",
-    "hg38": "GRCh38",
-    "b38": "GRCh38",
-}
-
-
 def has_long_range_ld_regions(build: str) -> bool:
     """True when a published long-range LD list exists for ``build`` (GRCh37, GRCh38)."""
-    name = BUILD_ALIASES.get(str(build).lower())
+    name = canonical_build(build)
     return name is not None and bool((LONG_RANGE_LD_REGIONS["build"] == name).any())
 
 
@@ -142,7 +134,7 @@ def in_long_range_ld(chrom: np.ndarray, pos: np.ndarray, build: str) -> np.ndarr
     build: "GRCh37" or "GRCh38" (or aliases); raises ValueError for unknown builds. Returns
     bool, shape (m,).
     """
-    name = BUILD_ALIASES.get(str(build).lower())
+    name = canonical_build(build)
     regions = LONG_RANGE_LD_REGIONS[LONG_RANGE_LD_REGIONS["build"] == name]
     if name is None or regions.empty:
         raise ValueError(
@@ -160,34 +152,17 @@ def in_long_range_ld(chrom: np.ndarray, pos: np.ndarray, build: str) -> np.ndarr
     return mask
 
 
-PAR_REGIONS = {
-    "GRCh37": ((60_001, 2_699_520), (154_931_044, 155_260_560)),
-    "GRCh38": ((10_001, 2_781_479), (155_701_383, 156_030_895)),
-}
-"""Pseudo-autosomal regions of chrX per build (1-based, inclusive): PAR1, PAR2 (GRC)."""
-
-_CONTIG_CLASS = {"x": "x", "23": "x", "y": "y", "24": "y", "xy": "par", "25": "par",
-                 "mt": "mt", "m": "mt", "26": "mt"}
-
-
 def contig_classes(chrom: np.ndarray, pos: np.ndarray, build: str) -> np.ndarray:
-    """Class of each variant's locus: "auto" (1-22), "x" (non-PAR chrX), "par" (chrX PAR or
-    PLINK's XY), "y", "mt" or "other".
+    """Class of each variant's locus: "auto" (1-22), "x" (non-PAR chrX), "par" (chrX PAR,
+    PLINK's XY or PAR1/PAR2), "y", "mt" or "other" (:mod:`cohortgen.genome` names).
 
     chrom: str array, shape (m,), with or without "chr", PLINK numbers 23-26 accepted;
     pos: int, shape (m,), 1-based; build: GRCh37/GRCh38 (or aliases). Returns object array (m,).
     """
-    name = BUILD_ALIASES.get(str(build).lower())
-    if name is None:
-        raise ValueError(f"unknown genome build {build!r}; use GRCh37 or GRCh38")
-    chrom = np.char.replace(np.char.lower(np.asarray(chrom).astype(str)), "chr", "")
-    pos = np.asarray(pos, dtype=np.int64)
-    autosome = np.isin(chrom, [str(k) for k in range(1, 23)])
-    classes = np.where(autosome, "auto", "other").astype(object)
-    for label, kind in _CONTIG_CLASS.items():
-        classes[chrom == label] = kind
-    in_par = np.zeros(pos.shape, dtype=bool)
-    for start, end in PAR_REGIONS[name]:
-        in_par |= (pos >= start) & (pos <= end)
-    classes[(classes == "x") & in_par] = "par"
+    name = checked_build(build)
+    chrom = np.asarray(chrom).astype(str)
+    classes = np.empty(chrom.shape, dtype=object)
+    for contig in np.unique(chrom):
+        classes[chrom == contig] = contig_class(contig)
+    classes[(classes == "x") & in_par(pos, name)] = "par"
     return classes
