@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pysam
 import pytest
+from conftest import require_tool
 
 from cohortgen.errors import InputError
 from cohortgen.ingest.chunk import IngestRules, fam_for_samples, ingest_chunk
@@ -101,18 +102,15 @@ def test_plan_chunks__csi_covers_every_record_once(cohort, tmp_path, indexer):
     if indexer == "pysam":
         pysam.tabix_index(str(vcf), preset="vcf", csi=True, force=True)
     else:
-        if shutil.which("bcftools") is None:
-            pytest.skip("bcftools is not on PATH")
-        subprocess.run(["bcftools", "index", "--csi", str(vcf)], check=True)
+        subprocess.run([require_tool("bcftools"), "index", "--csi", str(vcf)], check=True)
     assert not Path(f"{vcf}.tbi").exists()
     assert_covers_every_record_once(vcf, cohort["vcf"], tmp_path)
 
 
 def test_plan_chunks__bcf_without_contig_lengths(cohort, tmp_path):
-    if shutil.which("bcftools") is None:
-        pytest.skip("bcftools is not on PATH")
+    bcftools = require_tool("bcftools")
     header = subprocess.run(
-        ["bcftools", "view", "-h", str(cohort["vcf"])], check=True, capture_output=True, text=True
+        [bcftools, "view", "-h", str(cohort["vcf"])], check=True, capture_output=True, text=True
     ).stdout
     stripped = tmp_path / "header.txt"
     stripped.write_text(
@@ -429,8 +427,7 @@ def test_ingest_chunk__half_call_error_names_the_record(tmp_path):
 
 @pytest.mark.reference
 def test_ingest_chunk__multiallelic_split_matches_bcftools_norm(tmp_path, plink2):
-    if shutil.which("bcftools") is None:
-        pytest.skip("bcftools is not on PATH")
+    require_tool("bcftools")
     records = ["1\t100\trs1\tA\tC,G\t.\t.\t.\tGT\t1/2\t0/2\t2/2\t./1",
                "1\t200\trs2\tAT\tA,<DEL>,ATT\t.\t.\t.\tGT\t0/1\t3/3\t1/2\t0/0",
                "1\t300\trs3\tG\tT\t.\t.\t.\tGT\t0/1\t1/1\t0/0\t./.",
@@ -492,3 +489,47 @@ def test_check_sample_loss__beyond_limit(geno, sheet, fragment):
     assert fragment in str(info.value)
     assert "'S90', 'S91', 'S92'" in str(info.value)
     assert "ingest.max_sample_loss" in str(info.value)
+
+
+def test_validate_inputs__duplicate_fam_iid_names_both_lines(tmp_path):
+    bim = pd.DataFrame({"chrom": ["1"], "id": ["v"], "cm": 0.0, "pos": [100], "a1": "C",
+                        "a2": "A"})
+    write_bed(tmp_path / "in", pack_dosages(np.array([[0, 1, 2]], np.int8)), bim,
+              fam_for_samples(["A", "B", "A"]))
+    sheet = sex_sheet(tmp_path, {"A": 1, "B": 2})
+    with pytest.raises(InputError, match=r"in\.fam, lines 1 and 3: sample ID 'A' is listed twice"):
+        validate_inputs(str(tmp_path / "in"), str(sheet), [], [], tmp_path / "m.json")
+
+
+@pytest.mark.parametrize("suffix", ["bim", "fam"])
+def test_read_bed__non_utf8_bim_or_fam_names_line_and_byte(tmp_path, suffix):
+    bim = pd.DataFrame({"chrom": ["1", "1"], "id": ["v1", "v2"], "cm": 0.0, "pos": [100, 200],
+                        "a1": "C", "a2": "A"})
+    write_bed(tmp_path / "in", pack_dosages(np.zeros((2, 3), np.int8)), bim,
+              fam_for_samples(["A", "B", "C"]))
+    path = tmp_path / f"in.{suffix}"
+    lines = path.read_bytes().split(b"\n")
+    lines[1] = lines[1][:1] + "\u00e9".encode("latin-1") + lines[1][1:]  # Latin-1 byte 0xe9
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(InputError, match=rf"in\.{suffix}, line 2: byte 0xe9 at column 2 is "
+                                         "not UTF-8 text; re-save the file as UTF-8"):
+        read_bed(tmp_path / "in")
+
+
+def test_ingest_chunk__plink_alleles_excluded_as_vcf_records(tmp_path):
+    """.bim rows are kept or excluded by the VCF record rules: PLINK's missing allele "0" is no
+    ALT; I/D and other non-ACGT alleles are excluded; counts reconcile."""
+    alleles = [("C", "A"), ("0", "A"), ("I", "D"), ("T", "N"), ("GA", "G"), (".", "T"),
+               ("<DEL>", "A"), ("G", "T")]
+    bim = pd.DataFrame({"chrom": "1", "id": [f"v{k}" for k in range(len(alleles))], "cm": 0.0,
+                        "pos": 100 * np.arange(1, len(alleles) + 1),
+                        "a1": [a1 for a1, _ in alleles], "a2": [a2 for _, a2 in alleles]})
+    dosage = np.arange(3 * len(alleles)).reshape(len(alleles), 3).astype(np.int8) % 3
+    write_bed(tmp_path / "in", pack_dosages(dosage), bim, fam_for_samples(["A", "B", "C"]))
+    tally = ingest_chunk(str(tmp_path / "in"), "1", 1, 10**6, tmp_path / "o", tmp_path / "o.json")
+    packed, out_bim, _ = read_bed(tmp_path / "o")
+    assert out_bim["id"].tolist() == ["v0", "v4", "v7"]
+    np.testing.assert_array_equal(unpack_dosages(packed, 3), dosage[[0, 4, 7]])
+    assert tally["records_excluded"] == {"no_alt_allele": 2, "symbolic_or_non_acgt": 3}
+    assert tally["records_in"] == len(alleles)
+    assert tally["records_kept"] == tally["variants_written"] == 3

@@ -21,7 +21,7 @@ from cohortgen.ingest.plan import is_plink_prefix
 from cohortgen.ingest.ploidy import is_ploidy_aware, ploidy_regions, sample_sex
 from cohortgen.io.bed import BIM_COLUMNS, read_bed, read_bim, write_bed
 from cohortgen.io.files import write_json
-from cohortgen.io.vcf import RecordTally, read_region_blocks, vcf_samples
+from cohortgen.io.vcf import RecordTally, exclusion_reason, read_region_blocks, vcf_samples
 from cohortgen.kernels.bed import pack_dosages, unpack_dosages
 from cohortgen.kernels.gt import HALF_CALL_MODES, PLOIDY_COUNTS, apply_ploidy, decode_calls
 
@@ -99,15 +99,23 @@ def _vcf_chunk(path: Path, contig: str, start: int, end: int, sex_of, rules: Ing
 
 def _bed_chunk(prefix: Path, contig: str, start: int, end: int, sex_of, rules: IngestRules,
                tally: RecordTally):
-    """The .bim rows of the region, in file order; only the span from the first to the last of
-    them is read (a .bim need not be sorted, nor hold a contig in one block)."""
+    """The .bim rows of the region, in file order, less those with no ALT or a symbolic or
+    non-ACGT allele (tallied by reason, as VCF records); only the span from the first to the
+    last row is read (a .bim need not be sorted, nor hold a contig in one block)."""
     bim = read_bim(Path(f"{prefix}.bim"))
     rows = np.flatnonzero((bim["chrom"] == contig).to_numpy()
                           & (bim["pos"] >= start).to_numpy() & (bim["pos"] <= end).to_numpy())
     first = int(rows[0]) if rows.size else 0
     span = slice(first, int(rows[-1]) + 1) if rows.size else slice(0, 0)
     bed, span_bim, fam = read_bed(prefix, variant_slice=span)
-    tally.n_in = tally.n_kept = tally.n_variants = len(rows)
+    reasons = [_bim_exclusion(ref, alt) for ref, alt in
+               zip(span_bim["a2"].iloc[rows - first], span_bim["a1"].iloc[rows - first],
+                   strict=True)]
+    kept = np.array([reason is None for reason in reasons], dtype=bool)
+    tally.n_in = len(rows)
+    tally.n_kept = tally.n_variants = int(kept.sum())
+    tally.excluded.update(reason for reason in reasons if reason is not None)
+    rows = rows[kept]
     chunk_bim = span_bim.iloc[rows - first].reset_index(drop=True)
     bed = np.ascontiguousarray(bed[rows - first])
     sex = sex_of(fam["iid"].astype(str).tolist(), fam["sex"].to_numpy())
@@ -116,6 +124,13 @@ def _bed_chunk(prefix: Path, contig: str, start: int, end: int, sex_of, rules: I
         _ploidy(dosage, contig, chunk_bim["pos"].to_numpy(), sex, rules, tally)
         bed = pack_dosages(dosage)
     return bed, chunk_bim, fam.assign(sex=sex.astype(np.int64))
+
+
+def _bim_exclusion(ref: str, alt: str) -> str | None:
+    """Why a .bim row is excluded (None if kept), by the VCF record rules: an ALT (A1) of "0" or
+    "." (PLINK's missing allele) is no ALT; symbolic or non-ACGT alleles (e.g. PLINK 1's I/D)
+    are excluded."""
+    return exclusion_reason(ref, [] if alt in ("0", ".") else [alt])
 
 
 def ingest_chunk(genotypes: str, contig: str, start: int, end: int, out_prefix: Path,

@@ -28,8 +28,23 @@ def genotype_samples(genotypes: str) -> list[str]:
         if not fam_path.exists():
             raise InputError(f"{fam_path}: not found; 'genotypes' must be a .vcf.gz/.bcf file "
                              "or a PLINK prefix with .bed/.bim/.fam beside it")
-        return read_fam(fam_path)["iid"].astype(str).tolist()
+        samples = read_fam(fam_path)["iid"].astype(str).tolist()
+        _check_unique_fam_ids(fam_path, samples)
+        return samples
     return vcf_samples(Path(genotypes))
+
+
+def _check_unique_fam_ids(fam_path: Path, samples: list[str]) -> None:
+    """InputError naming the first sample ID (IID) listed twice and both of its lines."""
+    first_line: dict[str, int] = {}
+    for line, sample in enumerate(samples, start=1):
+        if sample in first_line:
+            raise InputError(
+                f"{fam_path}, lines {first_line[sample]} and {line}: sample ID {sample!r} is "
+                "listed twice (samples are matched by IID, so each must appear once); remove "
+                "or rename the duplicate"
+            )
+        first_line[sample] = line
 
 
 def _normalized(sample: str) -> str:

@@ -142,7 +142,7 @@ def _read_table(path: Path, columns: tuple[str, ...], dtypes: dict) -> pd.DataFr
 
     if not path.is_file():
         raise InputError(f"{path}: file not found; check the fileset prefix")
-    text = path.read_bytes().decode("utf-8").replace("\r\n", "\n")
+    text = _utf8_text(path).replace("\r\n", "\n")
     if _splits_plainly(text):
         table = _split_table(text, path, columns)
     else:
@@ -151,6 +151,20 @@ def _read_table(path: Path, columns: tuple[str, ...], dtypes: dict) -> pd.DataFr
         column = pd.Series(table[name], dtype=str if dtype is str else object)
         table[name] = column if dtype is str else _converted_column(column, dtype, path, name)
     return pd.DataFrame(table)
+
+
+def _utf8_text(path: Path) -> str:
+    """The text of ``path``; InputError naming the line and byte that are not UTF-8."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputError(
+            f"{path}, line {line}: byte 0x{data[exc.start]:02x} at column {column} is not UTF-8 "
+            "text; re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
+        ) from None
 
 
 def _splits_plainly(text: str) -> bool:
