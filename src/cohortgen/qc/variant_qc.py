@@ -12,8 +12,9 @@ Fisher exact p of missing/called x case/control among the kept samples expected 
 with a known status (plink1.9 ``--test-missing``, which counts males only on chrY), the smallest
 p over diseases and its disease.
 
-Reason codes, first failing in this order: ``duplicate`` (same chrom, pos, REF and ALT as an
-earlier variant of the chunk; chunks are regions, so equal positions never span chunks),
+Reason codes, first failing in this order: ``duplicate`` (same chrom, pos and REF/ALT pair, in
+either order, as an earlier variant of the chunk; chunks are regions, so equal positions never
+span chunks),
 ``duplicate_id`` (an ID other than "." seen at an earlier variant, in this chunk or an earlier
 one in plan order: the gather step :func:`write_repeated_ids` lists each repeated ID with the
 site of its first occurrence, and every chunk keeps only that site), both keeping the first
