@@ -3,7 +3,8 @@
 Each Snakemake job is a fresh process, so compiled kernels are cached on disk. The cache lives in
 a directory keyed by the cohortgen and Numba versions (``$COHORTGEN_NUMBA_CACHE`` or the user
 cache directory), so two versions never share one cache. OpenMP workers wait passively
-(``$OMP_WAIT_POLICY``, unless already set).
+(``$OMP_WAIT_POLICY``, unless already set). Parallel kernels run on the job's thread count
+(:func:`job_threads`).
 """
 
 import os
@@ -33,6 +34,22 @@ os.environ.setdefault("NUMBA_CACHE_DIR", _cache_dir())
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 if not numba.config.CACHE_DIR:
     numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
+
+
+def job_threads() -> int | None:
+    """The thread count a scheduler gave this process through ``$OMP_NUM_THREADS`` (Snakemake
+    sets it to each job's ``threads``), unless ``$NUMBA_NUM_THREADS`` is set; None otherwise.
+    Numba's OpenMP layer sizes its pool from the core count alone, so without this a one-thread
+    job on a 64-core node would run every parallel kernel on 64 threads."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    if "NUMBA_NUM_THREADS" in os.environ or not value.isdigit() or int(value) < 1:
+        return None
+    return min(int(value), numba.config.NUMBA_NUM_THREADS)
+
+
+_JOB_THREADS = job_threads()
+if _JOB_THREADS is not None:
+    numba.set_num_threads(_JOB_THREADS)
 
 
 def kernel(*args, **kwargs):
