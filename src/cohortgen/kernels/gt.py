@@ -15,8 +15,9 @@ the missing allele as REF; ``HALF_ERROR`` decodes as missing and the caller rais
 """
 
 import numpy as np
+from numba import prange
 
-from cohortgen.kernels._numba import kernel
+from cohortgen.kernels._numba import kernel, parallel_kernel
 
 MISSING = np.int8(-1)
 HALF_MISSING, HALF_HAPLOID, HALF_REFERENCE, HALF_ERROR = 0, 1, 2, 3
@@ -30,14 +31,14 @@ PLOIDY_COUNTS = ("het_haploid_set_missing", "female_y_set_missing", "mixed_mt_se
 """Columns of :func:`apply_ploidy`'s per-variant counts (genotype-level changes)."""
 
 
-@kernel
+@parallel_kernel
 def decode_calls(alleles: np.ndarray, alt_index: np.ndarray, half_call: int):
     """ALT dosage int8 (n_variants, n_samples) and half-calls seen per variant int64
-    (n_variants,) from allele indices (see module doc)."""
+    (n_variants,) from allele indices (see module doc); variants in parallel."""
     m, n = alleles.shape[0], alleles.shape[1]
     out = np.empty((m, n), dtype=np.int8)
     n_half = np.zeros(m, dtype=np.int64)
-    for j in range(m):
+    for j in prange(m):
         k = alt_index[j]
         for i in range(n):
             a, b = alleles[j, i, 0], alleles[j, i, 1]
