@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import chi2
 
 from cohortgen.errors import InputError
-from cohortgen.io.files import write_json, write_tsv
+from cohortgen.io.files import read_json, read_tsv, write_json, write_tsv
 from cohortgen.io.sumstats import write_gwas_ssf
 from cohortgen.report.plots import (
     chromosome_order,
@@ -302,3 +302,19 @@ def test_render_report__funnel_small_count_not_recoverable(tmp_path):
     html = out.read_text(encoding="utf-8")
     assert "People removed: heterozygosity</td><td class=\"num\">not shown" in html
     assert ">17<" not in html
+
+
+def test_build_report__inputs_from_an_older_version_name_what_is_missing(tmp_path):
+    """A gwas/summary.tsv without ``kind`` or a qc/summary.json without ``variants_written``
+    (written before those existed) is a clear error naming the file and the missing part."""
+    names = write_report_inputs(tmp_path)
+    summary = tmp_path / "summary.tsv"
+    write_tsv(summary, read_tsv(summary).drop(columns="kind"))
+    with pytest.raises(InputError, match=r"summary\.tsv: no column\(s\) kind; .*--forcerun"):
+        build_test_report(tmp_path, names)
+    names = write_report_inputs(tmp_path)
+    qc = read_json(tmp_path / "qc.json")
+    del qc["ingest"]["variants_written"]
+    write_json(tmp_path / "qc.json", qc)
+    with pytest.raises(InputError, match=r"qc\.json: no entry 'variants_written'"):
+        build_test_report(tmp_path, names)

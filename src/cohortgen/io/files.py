@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cohortgen.errors import InputError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -124,10 +126,24 @@ def write_tsv_bgzip(path: Path, table: pd.DataFrame, float_format="%.10g") -> No
     os.replace(tmp, path)
 
 
-def read_tsv(path: Path, **kwargs) -> pd.DataFrame:
-    """Read a TSV written by :func:`write_tsv` (or its .gz twin)."""
+def read_tsv(path: Path, required: tuple[str, ...] = (), **kwargs) -> pd.DataFrame:
+    """Read a TSV written by :func:`write_tsv` (or its .gz twin). InputError when a column of
+    ``required`` is absent: the file comes from another version or step (:func:`stale_input`)."""
     import pandas as pd
 
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as handle:
-        return pd.read_csv(handle, sep="\t", na_values=["NA"], keep_default_na=False, **kwargs)
+        table = pd.read_csv(handle, sep="\t", na_values=["NA"], keep_default_na=False, **kwargs)
+    missing = [name for name in required if name not in table.columns]
+    if missing:
+        raise stale_input(path, f"column(s) {', '.join(missing)}")
+    return table
+
+
+def stale_input(path: Path, what: str) -> InputError:
+    """The error for a workflow file without ``what`` (e.g. "column(s) kind"): written by an
+    older cohortgen or another step, so the step that writes it must run again."""
+    return InputError(
+        f"{path}: no {what}; it was written by another cohortgen version (or by hand): rerun "
+        "the step that writes it, e.g. `snakemake --forcerun <rule>` or `--forceall`"
+    )

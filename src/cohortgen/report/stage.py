@@ -7,11 +7,18 @@ import numpy as np
 import pandas as pd
 
 from cohortgen.errors import InputError
-from cohortgen.io.files import read_json, read_tsv
+from cohortgen.io.files import read_json, read_tsv, stale_input
 from cohortgen.io.sumstats import read_gwas_ssf
 from cohortgen.report.render import render_report
 
 MAX_LOCI_SHOWN = 10
+
+
+SUMMARY_COLUMNS = ("disease", "kind", "status", "lambda_gc", "n_genome_wide", "n_suggestive",
+                   "n_cases", "n_controls", "n_samples")
+"""Columns of gwas/summary.tsv the report reads."""
+LOCI_COLUMNS = ("chromosome", "base_pair_location", "p_value", "beta")
+"""Columns of a gwas/<disease>.loci.tsv the report reads."""
 
 
 def qc_context(qc_summary: dict) -> dict:
@@ -32,7 +39,8 @@ def qc_context(qc_summary: dict) -> dict:
 def lead_loci(loci_tsv: Path, limit: int = MAX_LOCI_SHOWN) -> list[dict]:
     """The most significant lead variants (``locus`` chrom:position, ``p``, ``beta`` on the
     model's scale: log odds for a disease, trait units for a quantitative trait), best first."""
-    loci = read_tsv(loci_tsv, dtype={"chromosome": str}).sort_values("p_value", kind="stable")
+    loci = read_tsv(loci_tsv, LOCI_COLUMNS, dtype={"chromosome": str}).sort_values(
+        "p_value", kind="stable")
     return [{"locus": f"{row.chromosome}:{row.base_pair_location}", "p": row.p_value,
              "beta": float(row.beta)} for row in loci.head(limit).itertuples()]
 
@@ -82,7 +90,8 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
                  prs_performance: list[Path] = ()) -> None:
     """Render results/<cohort>/report/index.html. ``gwas_paths`` and ``loci_paths`` follow the
     rows of gwas/summary.tsv (diseases, ``kind`` binary, and quantitative traits)."""
-    summary = read_tsv(gwas_summary_tsv, dtype={"disease": str, "kind": str, "status": str})
+    summary = read_tsv(gwas_summary_tsv, SUMMARY_COLUMNS,
+                       dtype={"disease": str, "kind": str, "status": str})
     if not len(summary) == len(gwas_paths) == len(loci_paths):
         raise InputError(f"{gwas_summary_tsv} has {len(summary)} rows but {len(gwas_paths)} GWAS "
                          f"and {len(loci_paths)} loci files were given: the summary must list "
@@ -93,7 +102,11 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
             traits.append(trait_context(row, gwas, loci))
         else:
             diseases.append(disease_context(row, gwas, loci))
-    context = {"cohort": cohort, "qc": qc_context(read_json(qc_summary_json)),
+    try:
+        qc = qc_context(read_json(qc_summary_json))
+    except KeyError as missing:
+        raise stale_input(qc_summary_json, f"entry {missing}") from None
+    context = {"cohort": cohort, "qc": qc,
                "diseases": diseases, "traits": traits,
                "prs": prs_context(list(prs_performance)),
                "provenance": read_json(provenance_json), "min_cell_count": min_cell_count}
