@@ -30,6 +30,10 @@ CONTIG_CLASS = {"x": "x", "23": "x", "y": "y", "24": "y", "xy": "par", "25": "pa
 
 AUTOSOMES = frozenset(str(k) for k in range(1, 23))
 
+SUMSTATS_CHROM_ALIASES = {"23": "X", "24": "Y", "25": "MT", "M": "MT"}
+"""Chromosome codes of GWAS-SSF summary statistics and scoring files (upper case, no "chr"):
+there 25 is MT, unlike the PLINK numbering of genotype files (:data:`CONTIG_CLASS`: 25 = XY)."""
+
 
 def canonical_build(text: str | None) -> str | None:
     """'GRCh37' or 'GRCh38' for any alias (hg19, b37, GRCh37, hg38, ...); None if unknown."""

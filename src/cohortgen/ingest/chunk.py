@@ -19,7 +19,7 @@ import numpy as np
 from cohortgen.errors import InputError
 from cohortgen.ingest.plan import is_plink_prefix
 from cohortgen.ingest.ploidy import is_ploidy_aware, ploidy_regions, sample_sex
-from cohortgen.io.bed import BIM_COLUMNS, read_bed, read_bim, write_bed
+from cohortgen.io.bed import BIM_COLUMNS, read_bed, write_bed
 from cohortgen.io.files import write_json
 from cohortgen.io.vcf import RecordTally, exclusion_reason, read_region_blocks, vcf_samples
 from cohortgen.kernels.bed import pack_dosages, unpack_dosages
@@ -100,24 +100,20 @@ def _vcf_chunk(path: Path, contig: str, start: int, end: int, sex_of, rules: Ing
 def _bed_chunk(prefix: Path, contig: str, start: int, end: int, sex_of, rules: IngestRules,
                tally: RecordTally):
     """The .bim rows of the region, in file order, less those with no ALT or a symbolic or
-    non-ACGT allele (tallied by reason, as VCF records); only the span from the first to the
-    last row is read (a .bim need not be sorted, nor hold a contig in one block)."""
-    bim = read_bim(Path(f"{prefix}.bim"))
+    non-ACGT allele (tallied by reason, as VCF records). The .bed is memory-mapped, so only the
+    region's rows are read (a .bim need not be sorted, nor hold a contig in one block)."""
+    packed, bim, fam = read_bed(prefix)
     rows = np.flatnonzero((bim["chrom"] == contig).to_numpy()
                           & (bim["pos"] >= start).to_numpy() & (bim["pos"] <= end).to_numpy())
-    first = int(rows[0]) if rows.size else 0
-    span = slice(first, int(rows[-1]) + 1) if rows.size else slice(0, 0)
-    bed, span_bim, fam = read_bed(prefix, variant_slice=span)
     reasons = [_bim_exclusion(ref, alt) for ref, alt in
-               zip(span_bim["a2"].iloc[rows - first], span_bim["a1"].iloc[rows - first],
-                   strict=True)]
+               zip(bim["a2"].iloc[rows], bim["a1"].iloc[rows], strict=True)]
     kept = np.array([reason is None for reason in reasons], dtype=bool)
     tally.n_in = len(rows)
     tally.n_kept = tally.n_variants = int(kept.sum())
     tally.excluded.update(reason for reason in reasons if reason is not None)
     rows = rows[kept]
-    chunk_bim = span_bim.iloc[rows - first].reset_index(drop=True)
-    bed = np.ascontiguousarray(bed[rows - first])
+    chunk_bim = bim.iloc[rows].reset_index(drop=True)
+    bed = np.ascontiguousarray(packed[rows])
     sex = sex_of(fam["iid"].astype(str).tolist(), fam["sex"].to_numpy())
     if is_ploidy_aware(contig):
         dosage = unpack_dosages(bed, len(fam))

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from cohortgen.errors import InputError
-from cohortgen.genome import canonical_build
+from cohortgen.genome import SUMSTATS_CHROM_ALIASES, canonical_build
 from cohortgen.io.files import write_bytes_atomic
 
 PGS_MARKER = "###PGS CATALOG SCORING FILE"
@@ -32,7 +32,6 @@ FORMAT_VERSION = "2.0"
 TABLE_COLUMNS = ("chrom", "pos", "effect_allele", "other_allele", "weight",
                  "effect_allele_frequency", "non_additive", "line")
 
-CHROM_ALIASES = {"23": "X", "24": "Y", "25": "MT", "M": "MT"}
 
 PLAIN_ALIASES = {
     "chr": "chr_name", "chrom": "chr_name", "chromosome": "chr_name",
@@ -64,7 +63,7 @@ class ScoringFile:
 def canonical_chrom(values: pd.Series) -> pd.Series:
     """Chromosome names without a ``chr`` prefix, upper-case, with 23/24/25/M as X/Y/MT."""
     names = values.astype(str).str.strip().str.replace(r"^(?i:chr)", "", regex=True).str.upper()
-    return names.replace(CHROM_ALIASES)
+    return names.replace(SUMSTATS_CHROM_ALIASES)
 
 
 def _text_lines(path: Path) -> list[str]:

@@ -33,6 +33,7 @@ from cohortgen.prs.match import MatchResult, check_overlap, match_variants
 from cohortgen.prs.standardize import z_norm1, z_norm2
 from cohortgen.qc.keep import read_keep, sample_mask
 from cohortgen.qc.regions import contig_classes
+from cohortgen.qc.variant_qc import PLINK2_HAPLOID_HET, ploidy_masks
 from cohortgen.qc.variant_stats import allele_counts
 
 SCORE_COLUMNS = ("sample_id", "SUM", "AVG", "Z_norm1", "Z_norm2")
@@ -91,7 +92,7 @@ def imputation_means(packed: np.ndarray, sex: np.ndarray, is_x: np.ndarray) -> n
     over samples with ``sex`` ≠ −1 on most rows; on non-PAR chrX rows (``is_x``, bool (m,)),
     where a male's call is coded 0/2, twice the ALT frequency of ``plink2 --freq``: males count
     one allele (a het call half an ALT), females and unknown-sex samples two
-    (:func:`cohortgen.qc.variant_stats.allele_counts`).
+    (:func:`cohortgen.qc.variant_qc.ploidy_masks`, as variant QC counts them).
 
     packed: uint8 (m, ceil(n / 4)) .bed rows; sex: int64 (n,), 1 male, 2 female, 0 unknown,
     −1 for samples left out. A row with no called sample gets 0.
@@ -102,8 +103,9 @@ def imputation_means(packed: np.ndarray, sex: np.ndarray, is_x: np.ndarray) -> n
                       where=called > 0)
     if np.any(is_x):
         x_rows = packed[is_x]
-        alt, total = allele_counts(genotype_counts(x_rows, sex.size, (sex == 0) | (sex == 2)),
-                                   genotype_counts(x_rows, sex.size, sex == 1), 0.5)
+        diploid, haploid = ploidy_masks("x", sex >= 0, sex)
+        alt, total = allele_counts(genotype_counts(x_rows, sex.size, diploid),
+                                   genotype_counts(x_rows, sex.size, haploid), PLINK2_HAPLOID_HET)
         means[is_x] = np.divide(2.0 * alt, total, out=means[is_x], where=total > 0)
     return means
 

@@ -123,14 +123,15 @@ HWE_TESTS = {"auto": "exact", "par": "exact", "x": "exact_x"}
 
 
 def hwe_by_locus(packed: np.ndarray, kept: np.ndarray, sex: np.ndarray, classes: np.ndarray,
-                 all_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                 exact_p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """HWE mid-p per variant and the test used (:data:`HWE_TESTS`).
 
-    ``exact`` over kept samples on autosomes and the PARs; ``exact_x`` (Graffelman-Weir) on
-    non-PAR chrX over kept females (genotypes) and kept males (hemizygous alleles; male het
-    calls and samples of unknown sex are left out); NaN and ``none`` on chrY, MT and other
-    contigs. sex: per .fam sample, 1 male, 2 female, anything else unknown."""
-    p = hwe_exact_midp(all_counts[:, 1], all_counts[:, 0], all_counts[:, 2])
+    ``exact`` over kept samples on autosomes and the PARs (``exact_p``, float64 (m,): the
+    ``hwe_midp`` of :func:`variant_metrics`); ``exact_x`` (Graffelman-Weir) on non-PAR chrX
+    over kept females (genotypes) and kept males (hemizygous alleles; male het calls and
+    samples of unknown sex are left out); NaN and ``none`` on chrY, MT and other contigs.
+    sex: per .fam sample, 1 male, 2 female, anything else unknown."""
+    p = np.array(exact_p, dtype=np.float64)
     on_x = classes == "x"
     if on_x.any():
         fem = genotype_counts(packed[on_x], kept.size, kept & (sex == FEMALE))
@@ -256,7 +257,8 @@ def variant_qc_table(packed: np.ndarray, bim: pd.DataFrame, kept: np.ndarray,
     diploid, haploid = ploidy_counts(packed, kept, sex, classes)
     counts = diploid + haploid
     metrics = variant_metrics(diploid, haploid)
-    metrics["hwe_midp"], metrics["hwe_test"] = hwe_by_locus(packed, kept, sex, classes, counts)
+    metrics["hwe_midp"], metrics["hwe_test"] = hwe_by_locus(packed, kept, sex, classes,
+                                                            metrics["hwe_midp"].to_numpy())
     metrics["diff_miss_p"], metrics["diff_miss_disease"] = diff_missingness(
         packed, kept, sheet.drop(columns="sex"), classes, sex)
     metrics["duplicate"] = duplicate_site_mask(bim)

@@ -14,6 +14,8 @@ import numpy as np
 import plotly.graph_objects as go
 from scipy.stats import chi2
 
+from cohortgen.genome import SUMSTATS_CHROM_ALIASES
+
 GENOME_WIDE_P = 5e-8
 SUGGESTIVE_P = 1e-5
 KEEP_ALL_BELOW_P = 1e-3
@@ -25,14 +27,13 @@ COLOURS = ("#1f4e79", "#7fa7cf")  # alternating chromosome colours
 FIGURE_HEIGHT = 380
 SMALLEST_P = np.nextafter(0.0, 1.0)  # p = 0 (underflow) is drawn at this value
 
-_CHROM_ALIASES = {"23": "X", "24": "Y", "25": "MT", "M": "MT"}
 _NON_AUTOSOME_RANK = {"X": 23, "Y": 24, "MT": 25}
 
 
 def normalise_chromosomes(chrom: np.ndarray) -> np.ndarray:
     """Chromosome names without ``chr``, upper case, with GWAS-SSF codes 23/24/25 as X/Y/MT."""
     names = [re.sub(r"^chr", "", str(c), flags=re.IGNORECASE).upper() for c in chrom]
-    return np.asarray([_CHROM_ALIASES.get(n, n) for n in names], dtype=str)
+    return np.asarray([SUMSTATS_CHROM_ALIASES.get(n, n) for n in names], dtype=str)
 
 
 def chromosome_sort_key(name: str) -> tuple[int, str]:
