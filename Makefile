@@ -11,6 +11,19 @@ export PATH := $(BIN):$(PATH)
 
 .PHONY: demo test lint bench clean-demo
 
+# Test-only reference clients (official tools of our output formats), each in a virtual
+# environment of its own under $(REFENVS)/<name> because their pins clash with ours. A tool is
+# listed in REF_TOOLS and its pip requirement in REF_<name>; tests find it through
+# tests/conftest.py:require_reference_env.
+REFENVS := .refenvs
+REF_TOOLS :=
+REF_STAMPS := $(foreach tool,$(REF_TOOLS),$(REFENVS)/$(tool)/.installed)
+
+$(REFENVS)/%/.installed: Makefile
+	@test -x $(REFENVS)/$*/bin/python || $(PYTHON) -m venv $(REFENVS)/$*
+	$(REFENVS)/$*/bin/python -m pip install --quiet $(REF_$*)
+	@touch $@
+
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -26,7 +39,7 @@ demo: $(STAMP) $(DEMO)/genotypes.vcf.gz
 	snakemake --workflow-profile workflow/profiles/default --cores $(CORES)
 	@echo "Report: $(CURDIR)/results/demo/report/index.html"
 
-test: $(STAMP)
+test: $(STAMP) $(REF_STAMPS)
 	pytest
 
 lint: $(STAMP)

@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,21 @@ def require_tool(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def require_reference_env(name: str, executable: str) -> str:
+    """Path of ``executable`` in the test-only reference environment ``.refenvs/<name>``.
+
+    ``make test`` builds these environments (Makefile ``REF_TOOLS``); the test is skipped when
+    the environment is absent, but fails under ``CI=true``.
+    """
+    path = Path(__file__).resolve().parent.parent / ".refenvs" / name / "bin" / executable
+    if not path.is_file():
+        message = f"reference environment {name!r} has no {executable!r} (make test builds it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return str(path)
 
 
 @pytest.fixture(scope="session")
