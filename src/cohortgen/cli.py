@@ -41,6 +41,13 @@ def many(flag):
     return req(flag, nargs="+")
 
 
+def covariates():
+    """``--covariates``: the config's numeric covariates, zero or more sheet columns (with none,
+    models have the intercept, categorical covariates and PCs only)."""
+    return ("--covariates",), {"nargs": "*", "default": [],
+                               "help": "numeric sheet columns adjusted for (none: intercept only)"}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser with every stage's subcommands."""
     parser = argparse.ArgumentParser(prog="cohortgen", description=__doc__.splitlines()[0])

@@ -8,6 +8,7 @@ ASSOC_TRAITS = config["diseases"] + list(config["traits"])
 rule fit_null_models:
     input:
         fam=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.fam"),
+        bim=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.bim"),
         keep="results/{cohort}/qc/keep.txt",
         phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
         pcs="results/{cohort}/qc/pcs.tsv",
@@ -15,6 +16,7 @@ rule fit_null_models:
         table="results/{cohort}/assoc/null_model.tsv",
         summary="results/{cohort}/assoc/null_model.json",
     params:
+        cohortgen=COHORTGEN,
         diseases=config["diseases"],
         covariates=config["covariates"],
         quantitative=list(config["traits"]),
@@ -28,12 +30,12 @@ rule fit_null_models:
     benchmark:
         "results/{cohort}/benchmarks/fit_null_models.tsv"
     shell:
-        "cohortgen null-model --fam {input.fam[0]} --keep {input.keep}"
+        "{params.cohortgen} null-model --fam {input.fam[0]} --keep {input.keep}"
         " --phenotypes {input.phenotypes:q} --diseases {params.diseases}"
         " --covariates {params.covariates} --min-cases {params.min_cases}"
         " --quantitative-traits {params.quantitative}"
         " --categorical-covariates {params.categorical}"
-        " --min-level-count {params.min_level_count}"
+        " --min-level-count {params.min_level_count} --bims {input.bim}"
         " --pcs {input.pcs} --out-table {output.table} --out-json {output.summary} 2> {log}"
 
 
@@ -50,6 +52,7 @@ rule test_association_chunk:
             "results/{{cohort}}/chunks/{{chunk}}/assoc/{trait}.tsv", trait=ASSOC_TRAITS
         ),
     params:
+        cohortgen=COHORTGEN,
         out_dir=lambda wc: f"results/{wc.cohort}/chunks/{wc.chunk}/assoc",
         prefix=subpath(input.bed, strip_suffix=".bed"),
         min_mac=config["assoc"]["min_mac"],
@@ -69,7 +72,7 @@ rule test_association_chunk:
         mem_mb=2000,
         runtime=60,
     shell:
-        "cohortgen assoc --bfile {params.prefix} --null-table {input.null_table}"
+        "{params.cohortgen} assoc --bfile {params.prefix} --null-table {input.null_table}"
         " --null-json {input.null_summary} --variant-qc {input.variant_qc}"
         " --min-mac {params.min_mac} --firth-p-threshold {params.firth_p}"
         " --firth-min-carriers {params.firth_carriers}"
@@ -89,6 +92,7 @@ rule gather_gwas:
         index="results/{cohort}/gwas/{disease}.tsv.gz.tbi",
         meta="results/{cohort}/gwas/{disease}.tsv.gz-meta.yaml",
     params:
+        cohortgen=COHORTGEN,
         genome_build=config["genome_build"],
     conda:
         "../../envs/cohortgen.yaml"
@@ -97,7 +101,7 @@ rule gather_gwas:
     benchmark:
         "results/{cohort}/benchmarks/gather_gwas/{disease}.tsv"
     shell:
-        "cohortgen gather-gwas --disease {wildcards.disease} --chunks {input.chunks}"
+        "{params.cohortgen} gather-gwas --disease {wildcards.disease} --chunks {input.chunks}"
         " --null-json {input.null_summary} --genome-build {params.genome_build}"
         " --out {output.sumstats} 2> {log}"
 
@@ -112,6 +116,7 @@ rule find_loci:
     output:
         loci="results/{cohort}/gwas/{disease}.loci.tsv",
     params:
+        cohortgen=COHORTGEN,
         prefixes=lambda wc, input: [b.removesuffix(".bed") for b in input.beds],
         r2=config["assoc"]["clump_r2"],
         window_kb=config["assoc"]["clump_window_kb"],
@@ -126,7 +131,7 @@ rule find_loci:
         mem_mb=2000,
         runtime=30,
     shell:
-        "cohortgen find-loci --disease {wildcards.disease} --gwas {input.sumstats}"
+        "{params.cohortgen} find-loci --disease {wildcards.disease} --gwas {input.sumstats}"
         " --bfiles {params.prefixes} --null-table {input.null_table}"
         " --r2 {params.r2} --window-kb {params.window_kb} --p-member {params.p_member}"
         " --out {output.loci} 2> {log}"
@@ -140,11 +145,12 @@ rule summarize_gwas:
     output:
         summary="results/{cohort}/gwas/summary.tsv",
     params:
+        cohortgen=COHORTGEN,
         diseases=ASSOC_TRAITS,
     conda:
         "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/summarize_gwas.log",
     shell:
-        "cohortgen gwas-summary --diseases {params.diseases} --gwas {input.sumstats}"
+        "{params.cohortgen} gwas-summary --diseases {params.diseases} --gwas {input.sumstats}"
         " --loci {input.loci} --null-json {input.null_summary} --out {output.summary} 2> {log}"

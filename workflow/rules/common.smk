@@ -1,9 +1,30 @@
-# Helpers shared by the rules: config look-ups and the chunk list of a cohort's plan.
+# Helpers shared by the rules: how a rule starts cohortgen, config look-ups and the chunk list
+# of a cohort's plan.
 
 import json
 import shlex
+import sys
+
+from snakemake.settings.types import DeploymentMethod
 
 from cohortgen.ingest.plan import is_plink_prefix, read_plan
+
+
+def cohortgen_command():
+    """The command every rule's shell line starts with, ``{COHORTGEN} <stage> ...``.
+
+    ``python -m cohortgen`` run by the interpreter that runs this Snakefile (which imports
+    cohortgen above, so it has the package), however Snakemake was started: from a venv whose
+    ``bin/`` is not on PATH, by a cluster job, from a conda env. With ``--use-conda`` each job
+    runs in the rule's env (envs/cohortgen.yaml, which installs the package), so the env's own
+    ``python`` starts it.
+    """
+    if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+        return "python -m cohortgen"
+    return f"{shlex.quote(sys.executable)} -m cohortgen"
+
+
+COHORTGEN = cohortgen_command()
 
 
 wildcard_constraints:

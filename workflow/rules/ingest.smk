@@ -8,6 +8,7 @@ rule validate_inputs:
     output:
         manifest="results/{cohort}/input/manifest.json",
     params:
+        cohortgen=COHORTGEN,
         genotypes=lambda wc: cohort_input(wc, "genotypes"),
         diseases=config["diseases"],
         covariates=config["covariates"],
@@ -17,7 +18,7 @@ rule validate_inputs:
     log:
         "results/{cohort}/logs/validate_inputs.log",
     shell:
-        "cohortgen validate --genotypes {params.genotypes:q} --phenotypes {input.phenotypes:q}"
+        "{params.cohortgen} validate --genotypes {params.genotypes:q} --phenotypes {input.phenotypes:q}"
         " --diseases {params.diseases} --covariates {params.covariates}"
         " --max-sample-loss {params.max_sample_loss} --manifest {output.manifest} 2> {log}"
 
@@ -28,6 +29,7 @@ checkpoint plan_chunks:
     output:
         plan="results/{cohort}/chunks/plan.tsv",
     params:
+        cohortgen=COHORTGEN,
         genotypes=lambda wc: cohort_input(wc, "genotypes"),
         variants_per_chunk=config["chunks"]["variants_per_chunk"],
     conda:
@@ -35,7 +37,7 @@ checkpoint plan_chunks:
     log:
         "results/{cohort}/logs/plan_chunks.log",
     shell:
-        "cohortgen plan --genotypes {params.genotypes:q}"
+        "{params.cohortgen} plan --genotypes {params.genotypes:q}"
         " --variants-per-chunk {params.variants_per_chunk} --out {output.plan} 2> {log}"
 
 
@@ -50,6 +52,7 @@ rule ingest_chunk:
         fam="results/{cohort}/chunks/{chunk}/genotypes.fam",
         tally="results/{cohort}/chunks/{chunk}/ingest.json",
     params:
+        cohortgen=COHORTGEN,
         genotypes=lambda wc: cohort_input(wc, "genotypes"),
         prefix=subpath(output.bed, strip_suffix=".bed"),
         half_calls=config["ingest"]["half_calls"],
@@ -66,7 +69,7 @@ rule ingest_chunk:
         mem_mb=2000,
         runtime=60,
     shell:
-        "cohortgen ingest --genotypes {params.genotypes:q} --plan {input.plan}"
+        "{params.cohortgen} ingest --genotypes {params.genotypes:q} --plan {input.plan}"
         " --chunk {wildcards.chunk} --out-prefix {params.prefix} --tally {output.tally}"
         " --phenotypes {input.phenotypes:q} --half-calls {params.half_calls}"
         " --multiallelic {params.multiallelic} --genome-build {params.build}"

@@ -24,6 +24,7 @@ if PRS_SCORES:
             scores=expand("results/{{cohort}}/prs/scores/{score}.tsv.gz", score=PRS_SCORES),
             match_logs=expand("results/{{cohort}}/prs/match/{score}.json", score=PRS_SCORES),
         params:
+            cohortgen=COHORTGEN,
             prefixes=lambda wc, input: [path.removesuffix(".bed") for path in input.bed],
             names=list(PRS_SCORES),
             genome_build=config["genome_build"],
@@ -41,7 +42,7 @@ if PRS_SCORES:
             mem_mb=4000,
             runtime=60,
         shell:
-            "cohortgen prs-score --names {params.names} --files {input.score_files:q}"
+            "{params.cohortgen} prs-score --names {params.names} --files {input.score_files:q}"
             " --bfiles {params.prefixes} --variant-qc {input.variant_qc} --keep {input.keep}"
             " --pcs {input.pcs} --genome-build {params.genome_build}"
             " --min-overlap {params.min_overlap} {params.keep_ambiguous}"
@@ -59,6 +60,7 @@ if PRS_SCORES:
             performance="results/{cohort}/prs/performance.tsv",
             deciles="results/{cohort}/prs/deciles.tsv",
         params:
+            cohortgen=COHORTGEN,
             names=list(PRS_SCORES),
             targets=score_targets(PRS_SCORES, config["diseases"]),
             covariates=config["covariates"],
@@ -72,7 +74,7 @@ if PRS_SCORES:
         benchmark:
             "results/{cohort}/benchmarks/evaluate_published_prs.tsv"
         shell:
-            "cohortgen prs-evaluate --names {params.names} --scores {input.scores}"
+            "{params.cohortgen} prs-evaluate --names {params.names} --scores {input.scores}"
             " --match-logs {input.match_logs} --targets {params.targets}"
             " --phenotypes {input.phenotypes:q} --keep {input.keep} --pcs {input.pcs}"
             " --covariates {params.covariates}"
@@ -103,6 +105,7 @@ rule assign_incohort_folds:
     output:
         folds="results/{cohort}/prs/incohort/folds.tsv",
     params:
+        cohortgen=COHORTGEN,
         cohort=incohort_cohort_args,
         folds=INCOHORT["folds"],
         seed=config["seed"],
@@ -111,7 +114,7 @@ rule assign_incohort_folds:
     log:
         "results/{cohort}/logs/assign_incohort_folds.log",
     shell:
-        "cohortgen prs-incohort-folds {params.cohort} --folds {params.folds}"
+        "{params.cohortgen} prs-incohort-folds {params.cohort} --folds {params.folds}"
         " --seed {params.seed} --out {output.folds} 2> {log}"
 
 
@@ -128,6 +131,7 @@ rule build_incohort_fold:
     output:
         fold=temp("results/{cohort}/prs/incohort/fold{fold}.npz"),
     params:
+        cohortgen=COHORTGEN,
         cohort=incohort_cohort_args,
         method=INCOHORT_METHOD_ARGS,
         min_cases=config["assoc"]["min_cases"],
@@ -145,7 +149,7 @@ rule build_incohort_fold:
         mem_mb=4000,
         runtime=120,
     shell:
-        "cohortgen prs-incohort-fold {params.cohort} --variant-qc {input.variant_qc}"
+        "{params.cohortgen} prs-incohort-fold {params.cohort} --variant-qc {input.variant_qc}"
         " --folds-tsv {input.folds} --fold {wildcards.fold} --min-cases {params.min_cases}"
         " --seed {params.seed} {params.method} --threads {threads} --out {output.fold}"
         " 2> {log}"
@@ -169,6 +173,7 @@ rule evaluate_incohort_prs:
         scoring_files=disease_files("results/{cohort}/prs/incohort/{disease}_ldpred2.txt.gz"),
         gathered="results/{cohort}/prs/incohort_performance.tsv",
     params:
+        cohortgen=COHORTGEN,
         cohort=incohort_cohort_args,
         method=INCOHORT_METHOD_ARGS,
         genome_build=config["genome_build"],
@@ -183,7 +188,7 @@ rule evaluate_incohort_prs:
     benchmark:
         "results/{cohort}/benchmarks/evaluate_incohort_prs.tsv"
     shell:
-        "cohortgen prs-incohort-evaluate {params.cohort} --variant-qc {input.variant_qc}"
+        "{params.cohortgen} prs-incohort-evaluate {params.cohort} --variant-qc {input.variant_qc}"
         " --folds-tsv {input.folds} --fold-files {input.fold_files}"
         " --refit-file {input.refit} --genome-build {params.genome_build}"
         " --prevalence {params.prevalence} --min-cases {params.min_cases}"

@@ -13,6 +13,7 @@ rule compute_variant_stats:
         variants="results/{cohort}/chunks/{chunk}/variant_stats.tsv",
         partials="results/{cohort}/chunks/{chunk}/sample_partials.npz",
     params:
+        cohortgen=COHORTGEN,
         prefix=subpath(input.bed, strip_suffix=".bed"),
         genome_build=config["genome_build"],
     conda:
@@ -26,7 +27,7 @@ rule compute_variant_stats:
         mem_mb=1000,
         runtime=30,
     shell:
-        "cohortgen variant-stats --bfile {params.prefix} --phenotypes {input.phenotypes:q}"
+        "{params.cohortgen} variant-stats --bfile {params.prefix} --phenotypes {input.phenotypes:q}"
         " --genome-build {params.genome_build} --variants {output.variants}"
         " --sample-partials {output.partials} 2> {log}"
 
@@ -42,6 +43,7 @@ rule select_pruned_set:
         fam="results/{cohort}/qc/pruned.fam",
         summary="results/{cohort}/qc/pruned.json",
     params:
+        cohortgen=COHORTGEN,
         prefixes=lambda wc, input: [path.removesuffix(".bed") for path in input.bed],
         out_prefix=subpath(output.bed, strip_suffix=".bed"),
         qc=config["qc"],
@@ -58,7 +60,7 @@ rule select_pruned_set:
         mem_mb=4000,
         runtime=60,
     shell:
-        "cohortgen prune-common --bfiles {params.prefixes} --partials {input.partials}"
+        "{params.cohortgen} prune-common --bfiles {params.prefixes} --partials {input.partials}"
         " --phenotypes {input.phenotypes:q} --min-call-rate {params.qc[sample_call_rate]}"
         " --variant-call-rate {params.qc[variant_call_rate]} --min-maf {params.pca[min_maf]}"
         " --hwe-midp {params.qc[hwe_midp]} --ld-window {params.pca[ld_window]}"
@@ -82,6 +84,7 @@ rule qc_samples:
         pcs="results/{cohort}/qc/pcs.tsv",
         pca="results/{cohort}/qc/pca.json",
     params:
+        cohortgen=COHORTGEN,
         pruned=subpath(input.pruned_bed, strip_suffix=".bed"),
         diseases=config["diseases"],
         covariates=config["covariates"],
@@ -99,7 +102,7 @@ rule qc_samples:
         mem_mb=4000,
         runtime=60,
     shell:
-        "cohortgen sample-qc --fam {input.fam[0]} --partials {input.partials}"
+        "{params.cohortgen} sample-qc --fam {input.fam[0]} --partials {input.partials}"
         " --phenotypes {input.phenotypes:q} --diseases {params.diseases}"
         " --covariates {params.covariates} --pruned {params.pruned}"
         " --min-call-rate {params.qc[sample_call_rate]} --het-sd {params.qc[het_sd]}"
@@ -116,12 +119,14 @@ rule list_repeated_ids:
         bim=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.bim"),
     output:
         repeated_ids="results/{cohort}/qc/repeated_ids.tsv",
+    params:
+        cohortgen=COHORTGEN,
     conda:
         "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/list_repeated_ids.log",
     shell:
-        "cohortgen repeated-ids --bims {input.bim} --out {output.repeated_ids} 2> {log}"
+        "{params.cohortgen} repeated-ids --bims {input.bim} --out {output.repeated_ids} 2> {log}"
 
 
 rule qc_variants_chunk:
@@ -135,6 +140,7 @@ rule qc_variants_chunk:
     output:
         table="results/{cohort}/chunks/{chunk}/variant_qc.tsv",
     params:
+        cohortgen=COHORTGEN,
         prefix=subpath(input.bed, strip_suffix=".bed"),
         diseases=config["diseases"],
         qc=config["qc"],
@@ -150,7 +156,7 @@ rule qc_variants_chunk:
         mem_mb=1000,
         runtime=30,
     shell:
-        "cohortgen variant-qc --bfile {params.prefix} --keep {input.keep}"
+        "{params.cohortgen} variant-qc --bfile {params.prefix} --keep {input.keep}"
         " --phenotypes {input.phenotypes:q} --diseases {params.diseases}"
         " --min-call-rate {params.qc[variant_call_rate]} --min-maf {params.qc[maf]}"
         " --min-mac {params.qc[mac]} --min-hwe-midp {params.qc[hwe_midp]}"
@@ -168,6 +174,7 @@ rule write_qc_genotypes:
         bim="results/{cohort}/qc/genotypes.bim",
         fam="results/{cohort}/qc/genotypes.fam",
     params:
+        cohortgen=COHORTGEN,
         prefixes=lambda wc, input: [path.removesuffix(".bed") for path in input.bed],
         out_prefix=subpath(output.bed, strip_suffix=".bed"),
     conda:
@@ -181,7 +188,7 @@ rule write_qc_genotypes:
         mem_mb=2000,
         runtime=60,
     shell:
-        "cohortgen qc-genotypes --bfiles {params.prefixes} --variant-qc {input.variant_qc}"
+        "{params.cohortgen} qc-genotypes --bfiles {params.prefixes} --variant-qc {input.variant_qc}"
         " --keep {input.keep} --out-prefix {params.out_prefix} 2> {log}"
 
 
@@ -198,13 +205,14 @@ rule summarize_qc:
         summary="results/{cohort}/qc/summary.json",
         variants="results/{cohort}/qc/variants.tsv.gz",
     params:
+        cohortgen=COHORTGEN,
         genotypes=subpath(input.genotypes_bed, strip_suffix=".bed"),
     conda:
         "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/summarize_qc.log",
     shell:
-        "cohortgen qc-summary --tallies {input.tallies} --samples {input.samples}"
+        "{params.cohortgen} qc-summary --tallies {input.tallies} --samples {input.samples}"
         " --related-pairs {input.pairs} --variant-qc {input.variant_qc}"
         " --genotypes {params.genotypes} --summary {output.summary}"
         " --variants {output.variants} 2> {log}"

@@ -7,13 +7,14 @@ rule write_provenance:
     output:
         provenance="results/{cohort}/provenance.json",
     params:
+        cohortgen=COHORTGEN,
         config_json=config_json(),
     conda:
         "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/write_provenance.log",
     shell:
-        "cohortgen provenance --config-json {params.config_json:q}"
+        "{params.cohortgen} provenance --config-json {params.config_json:q}"
         " --manifest {input.manifest} --out {output.provenance} 2> {log}"
 
 
@@ -33,6 +34,7 @@ rule render_report:
             labels={"cohort": "{cohort}", "file": "HTML report"},
         ),
     params:
+        cohortgen=COHORTGEN,
         min_cell_count=config["report"]["min_cell_count"],
     conda:
         "../../envs/cohortgen.yaml"
@@ -41,7 +43,7 @@ rule render_report:
     benchmark:
         "results/{cohort}/benchmarks/render_report.tsv"
     shell:
-        "cohortgen report --cohort {wildcards.cohort} --qc-summary {input.qc_summary}"
+        "{params.cohortgen} report --cohort {wildcards.cohort} --qc-summary {input.qc_summary}"
         " --gwas-summary {input.gwas_summary} --gwas {input.sumstats} --loci {input.loci}"
         " --prs-performance {input.prs}"
         " --provenance {input.provenance} --min-cell-count {params.min_cell_count}"

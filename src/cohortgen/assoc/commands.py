@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from cohortgen.cli import add_command, many, req
+from cohortgen.cli import add_command, covariates, many, req
 
 
 def _null_model(a):
@@ -21,6 +21,7 @@ def _null_model(a):
         a.quantitative_traits,
         a.categorical_covariates,
         a.min_level_count,
+        [Path(p) for p in a.bims] if a.bims else None,
     )
 
 
@@ -72,7 +73,7 @@ def register(sub) -> None:
         req("--keep"),
         req("--phenotypes"),
         many("--diseases"),
-        many("--covariates"),
+        covariates(),
         req("--min-cases", type=int),
         req("--out-table"),
         req("--out-json"),
@@ -84,6 +85,8 @@ def register(sub) -> None:
                                                  " (one indicator per level but the first)"}),
         opt("--min-level-count", 10, int, "fewest kept samples in a level of a categorical"
             " covariate"),
+        (("--bims",), {"nargs": "+", "help": "the chunks' .bim files: chrX null models only if"
+                                             " they list chrX (default: as if they did)"}),
     )
     add_command(
         sub,

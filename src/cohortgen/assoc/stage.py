@@ -14,9 +14,12 @@ columns are dropped with a warning.
   ``min_level_count`` kept samples is an error. The indicators then go through the same
   constant/collinear checks as every covariate.
 - ``sex`` is always in the design of chrX variants (males coded 0/2 on non-PAR X, as stored in
-  the .bed). If the configured covariates omit it, the autosomal models stay without sex and a
-  second set of null models with sex is fitted for chrX (:data:`CHRX_PREFIX` columns of the
-  table, ``"sex_added_for_chrX": true`` in the json).
+  the .bed). If the configured covariates omit it and the data has chrX variants, the autosomal
+  models stay without sex and a second set of null models with sex is fitted for chrX
+  (:data:`CHRX_PREFIX` columns of the table, ``"sex_added_for_chrX": true`` in the json);
+  samples of unknown sex are left out of the chrX models. When no kept sample has a known sex,
+  chrX variants are tested with the autosomal models and ``chrX_note`` in the json says so. A
+  configured covariate that is NA for every kept sample is an :class:`InputError`.
 
 The chunk test, gathering and loci are in :mod:`cohortgen.assoc.chunk`,
 :mod:`cohortgen.assoc.gather` and :mod:`cohortgen.assoc.loci`.
@@ -30,9 +33,9 @@ import pandas as pd
 
 from cohortgen.assoc.null_model import fit_null_models
 from cohortgen.errors import InputError
-from cohortgen.io.bed import read_fam
+from cohortgen.io.bed import read_bim, read_fam
 from cohortgen.io.files import read_tsv, write_json, write_tsv
-from cohortgen.io.phenotypes import read_phenotypes
+from cohortgen.io.phenotypes import check_covariates_known, read_phenotypes
 from cohortgen.qc.sample_qc import read_keep
 
 CHRX_PREFIX = "X_"
@@ -115,12 +118,37 @@ def covariate_table(sheet: pd.DataFrame, covariates: list[str], pcs_tsv: Path | 
     return table, levels
 
 
+def has_chrx_variants(bim_paths: list[Path]) -> bool:
+    """Whether any of the .bim files lists a variant the association tests as chrX
+    (:func:`cohortgen.assoc.chunk.is_chrx`)."""
+    from cohortgen.assoc.chunk import is_chrx
+
+    return any(is_chrx(read_bim(Path(path))["chrom"]).any() for path in bim_paths)
+
+
+def chrx_sex_plan(covariates: list[str], sex: pd.Series, bim_paths: list[Path] | None
+                  ) -> tuple[bool, str | None]:
+    """(whether to fit the chrX null models with sex added, a note for null_model.json or None).
+    sex: the kept samples' sheet sex (NaN unknown); bim_paths: the chunks' .bim files (None:
+    assume chrX variants may be present)."""
+    if "sex" in covariates:
+        return False, None
+    if bim_paths is not None and not has_chrx_variants(bim_paths):
+        return False, None
+    if sex.isna().all():
+        return False, ("sex is NA for every kept sample: chrX variants are tested without sex, "
+                       "with the autosomal null models")
+    return True, None
+
+
 def fit_null_stage(fam_path: Path, keep_txt: Path, phenotypes: Path, diseases: list[str],
                    covariates: list[str], min_cases: int, null_tsv: Path,
                    null_json: Path, pcs_tsv: Path | None = None, quantitative: list[str] = (),
-                   categorical: list[str] = (), min_level_count: int = 1) -> dict:
+                   categorical: list[str] = (), min_level_count: int = 1,
+                   bim_paths: list[Path] | None = None) -> dict:
     """Fit one null model per trait (``diseases``, then ``quantitative`` traits) on kept samples
-    (covariates, categorical covariates, PCs; sex on chrX); write the private table and the
+    (covariates, categorical covariates, PCs; sex on chrX when ``bim_paths``, the chunks' .bim
+    files, list chrX variants; None: as if they did); write the private table and the
     summary."""
     path = Path(phenotypes)
     keep = set(read_keep(keep_txt))
@@ -130,13 +158,16 @@ def fit_null_stage(fam_path: Path, keep_txt: Path, phenotypes: Path, diseases: l
     columns = list(dict.fromkeys([*numeric, *quantitative]))
     sheet = read_phenotypes(path, diseases, columns, list(categorical)).loc[samples]
     check_covariate_ranges(sheet, path)
+    check_covariates_known(sheet, numeric, path, "kept sample")
     design, levels = covariate_table(sheet, numeric, pcs_tsv, list(categorical),
                                      min_level_count, path)
     kinds = [name in quantitative for name in traits]
     models = fit_null_models(design.to_numpy(float), sheet[traits].to_numpy(float), kinds)
     statuses = [trait_status(m, min_cases) for m in models]
     table = null_model_table(samples, models, sheet[traits], statuses)
-    sex_added = "sex" not in covariates
+    sex_added, chrx_note = chrx_sex_plan(covariates, sheet["sex"], bim_paths)
+    if chrx_note:
+        print(f"warning: {chrx_note}", file=sys.stderr)
     if sex_added:
         print("warning: 'sex' is not a covariate: added for chrX variants only", file=sys.stderr)
         with_sex = pd.concat([sheet[["sex"]], design], axis=1).to_numpy(float)
@@ -149,7 +180,7 @@ def fit_null_stage(fam_path: Path, keep_txt: Path, phenotypes: Path, diseases: l
         print(f"warning: covariate {name!r} dropped ({why})", file=sys.stderr)
     summary = {"covariates": names, "dropped_covariates": dropped,
                "categorical_covariates": levels, "sex_added_for_chrX": sex_added,
-               "diseases": {}}
+               **({"chrX_note": chrx_note} if chrx_note else {}), "diseases": {}}
     for name, model, status in zip(traits, models, statuses, strict=True):
         summary["diseases"][name] = trait_summary(model, status)
         if status != "OK":

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from cohortgen.cli import add_command, many, req
+from cohortgen.cli import add_command, covariates, many, req
 
 
 def _simulate(a):
@@ -74,7 +74,7 @@ def register(sub) -> None:
         req("--genotypes"),
         req("--phenotypes"),
         many("--diseases"),
-        many("--covariates"),
+        covariates(),
         req("--manifest"),
         (("--max-sample-loss",), {"type": float, "default": 0.05,
                                   "help": "largest fraction of samples without a match"}),

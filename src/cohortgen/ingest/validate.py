@@ -10,7 +10,7 @@ from cohortgen.errors import InputError
 from cohortgen.ingest.plan import is_plink_prefix
 from cohortgen.io.bed import read_fam
 from cohortgen.io.files import sha256sum, write_json
-from cohortgen.io.phenotypes import read_phenotypes
+from cohortgen.io.phenotypes import check_covariates_known, read_phenotypes
 from cohortgen.io.vcf import vcf_samples
 
 
@@ -95,6 +95,7 @@ def validate_inputs(genotypes: str, phenotypes: str, diseases: list[str], covari
                     manifest_json: Path, max_sample_loss: float = 0.05) -> dict:
     """Check both inputs and write the manifest; return it."""
     sheet = read_phenotypes(Path(phenotypes), diseases, covariates)
+    check_covariates_known(sheet, covariates, Path(phenotypes))
     geno_samples = genotype_samples(genotypes)
     overlap = check_sample_overlap(geno_samples, sheet.index.tolist(), genotypes, phenotypes)
     check_sample_loss(geno_samples, sheet.index.tolist(), genotypes, phenotypes, max_sample_loss)

@@ -179,3 +179,17 @@ def read_phenotypes(path: Path, diseases: list[str], covariates: list[str],
         data[name] = _parse_labels([row[header.index(name)] for row in rows]).to_numpy()
     index = pd.Index(cells["sample_id"], dtype="string", name="sample_id")
     return pd.DataFrame(data, index=index)
+
+
+def check_covariates_known(sheet: pd.DataFrame, covariates: list[str], path: Path,
+                           samples: str = "sample") -> None:
+    """Raise InputError naming the sheet ``path`` and the column when a numeric ``covariates``
+    column of ``sheet`` (as :func:`read_phenotypes` returns it) is NA on every row: no model
+    could be fitted with it. ``samples`` names the rows in the message ("sample", "kept
+    sample")."""
+    for name in covariates:
+        if name in sheet.columns and len(sheet) and sheet[name].isna().all():
+            raise InputError(
+                f"{path}: covariate {name!r} is NA for every {samples}, so no model can adjust "
+                f"for it; remove {name!r} from 'covariates' in the config (or fill in the "
+                "column) and rerun")

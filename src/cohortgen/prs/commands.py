@@ -3,7 +3,7 @@ prs-incohort-fold, prs-incohort-evaluate."""
 
 from pathlib import Path
 
-from cohortgen.cli import add_command, many, req
+from cohortgen.cli import add_command, covariates, many, req
 from cohortgen.errors import InputError
 
 CATEGORICAL = (("--categorical-covariates",), {
@@ -101,7 +101,7 @@ def register(sub) -> None:
         "Evaluate scores per disease: AUC, OR/SD, R2, top-5% OR, deciles.",
         many("--names"), many("--scores"), many("--match-logs"),
         many("--targets"), req("--phenotypes"), req("--keep"), req("--pcs"),
-        many("--covariates"), CATEGORICAL,
+        covariates(), CATEGORICAL,
         (("--prevalence",), {"nargs": "*", "default": [], "help": "disease=K pairs"}),
         req("--min-cell-count", type=int),
         (("--score-column",), {"default": "Z_norm1",
@@ -115,7 +115,7 @@ def register(sub) -> None:
         req("--seed", type=int), req("--out"),
     )
     cohort = (many("--diseases"), many("--bfiles"), req("--keep"), req("--pcs"),
-              req("--phenotypes"), many("--covariates"), CATEGORICAL)
+              req("--phenotypes"), covariates(), CATEGORICAL)
     method = (req("--folds", type=int), req("--min-maf", type=float),
               (("--r2-grid",), {"nargs": "+", "type": float, "required": True}),
               (("--p-thresholds",), {"nargs": "+", "type": float, "required": True}),

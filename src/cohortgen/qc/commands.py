@@ -3,7 +3,7 @@ qc-genotypes, qc-summary."""
 
 from pathlib import Path
 
-from cohortgen.cli import add_command, many, req
+from cohortgen.cli import add_command, covariates, many, req
 
 
 def _paths(values) -> list[Path]:
@@ -86,7 +86,7 @@ def register(sub) -> None:
     add_command(sub, "sample-qc", _sample_qc,
                 "Sample QC: call rate, heterozygosity, sex, relatedness, ancestry PCA.",
                 req("--fam"), many("--partials"), req("--phenotypes"), many("--diseases"),
-                many("--covariates"), req("--pruned"), req("--min-call-rate", type=float),
+                covariates(), req("--pruned"), req("--min-call-rate", type=float),
                 req("--het-sd", type=float), req("--sex-mismatch", choices=["remove", "flag"]),
                 req("--sex-ambiguous", choices=["flag", "remove"]),
                 req("--kinship-threshold", type=float),

@@ -31,7 +31,10 @@ class PcaSettings:
 
 def pca_scores(packed: np.ndarray, n_samples: int, sample_idx: np.ndarray,
                settings: PcaSettings) -> tuple[np.ndarray, np.ndarray]:
-    """(eigenvalues float64 (k,), scores float64 (len(sample_idx), k)) on the pruned rows."""
+    """(eigenvalues float64 (k,), scores float64 (len(sample_idx), k)) on the pruned rows;
+    with ``settings.n_pcs`` 0, k = 0 (no PCA: pcs.tsv lists the samples without PC columns)."""
+    if settings.n_pcs == 0:
+        return np.zeros(0), np.zeros((len(sample_idx), 0))
     n_pcs = min(settings.n_pcs, len(sample_idx) - 1, len(packed))
     eigenvalues, scores, _ = randomized_pca(packed, n_samples, sample_idx, n_components=n_pcs,
                                             seed=settings.seed)
