@@ -33,7 +33,11 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The demo config, unless the command line names config files: those replace it (keys they
+# leave out take the schema's defaults), so the demo's cohort and scores do not join the run.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
