@@ -8,6 +8,9 @@ score: float64 (n,); pcs: float64 (n, p) principal components of the same sample
   weights are 1, so each step is an OLS of η + (y − μ)/μ on the design), and
   Z = residual / sqrt(fitted variance). This is the model of pgscatalog-calc's ``pgs_adjust``
   (Khera et al. 2019), fitted here on the cohort itself rather than on a reference panel.
+
+With no PCs (``pca.n_pcs: 0``, pcs of shape (n, 0)) both are the plainly standardised score,
+(score − mean) / SD (ddof 0).
 """
 
 import numpy as np
