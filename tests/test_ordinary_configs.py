@@ -192,3 +192,20 @@ def test_prs__no_covariates_no_pcs_design_and_plain_z(tmp_path):
     plain = stats.zscore(score)
     assert np.max(np.abs(z_norm1(score, np.zeros((N, 0))) - plain)) < 1e-12
     assert np.max(np.abs(z_norm2(score, np.zeros((N, 0))) - plain)) < 1e-12
+
+
+def test_null_model__no_covariates_with_pcs(tmp_path):
+    """``covariates: []`` with PCs: the disease's score statistic equals statsmodels' for
+    d ~ PC1 + PC2 (1e-7 relative)."""
+    dosage, sheet = write_cohort(tmp_path, 18)
+    pcs = np.random.default_rng(18).normal(size=(N, 2)) / np.sqrt(N)
+    write_pcs(sheet["sample_id"].tolist(), np.ones(2), pcs, 40, tmp_path / "pcs.tsv",
+              tmp_path / "pca.json")
+    null = null_model_cli(tmp_path, [], "--pcs", str(tmp_path / "pcs.tsv"))
+    assert null["covariates"] == ["PC1", "PC2"]
+    ours = chisq_by_variant(tmp_path, "d")
+    with_pcs = sheet.assign(PC1=pcs[:, 0], PC2=pcs[:, 1])
+    for j in range(0, M, 3):
+        np.testing.assert_allclose(ours[f"v{j}"], score_chisq("d ~ PC1 + PC2", with_pcs,
+                                                              dosage[j].astype(float)),
+                                   rtol=1e-7)
