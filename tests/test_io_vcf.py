@@ -18,18 +18,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_kernels_gt import CELL, FIXED_COLUMNS, run_parse_record_lines
 
-import cohortgen.io.vcf as vcf_module
+import cohortgen.io.vcf_records as records_module
 from cohortgen.errors import InputError
 from cohortgen.ingest.chunk import IngestRules, ingest_chunk
-from cohortgen.io.vcf import (
-    BGZF_EOF,
-    RecordTally,
-    _fixed_problem,
-    _parsed_pieces,
-    open_vcf,
-    read_region_blocks,
-    vcf_samples,
-)
+from cohortgen.io import libdeflate
+from cohortgen.io.bgzf import BGZF_EOF
+from cohortgen.io.vcf import RecordTally, read_region_blocks
+from cohortgen.io.vcf_header import open_vcf, vcf_samples
+from cohortgen.io.vcf_records import _fixed_problem, _parsed_pieces
 from cohortgen.kernels.gt import (
     LINE_FIRST_SAMPLE,
     LINE_MALFORMED,
@@ -382,8 +378,8 @@ def test_read_region_blocks__text_equals_cyvcf2_across_pieces(tmp_path, monkeypa
     vcf.write_bytes(b"".join(bgzf_block(text[k:k + 500]) for k in range(0, len(text), 500))
                     + BGZF_EOF)
     pysam.tabix_index(str(vcf), preset="vcf", force=True)
-    monkeypatch.setattr(vcf_module, "_parsed_pieces",
-                        partial(vcf_module._parsed_pieces, read_size=300))
+    monkeypatch.setattr(records_module, "_parsed_pieces",
+                        partial(records_module._parsed_pieces, read_size=300))
     runs = []
     for path in (vcf, bcf):
         tally = RecordTally()
@@ -489,8 +485,8 @@ def test_read_region_blocks__zlib_equals_libdeflate(tmp_path, monkeypatch):
     corrupt.write_bytes(bytes(data))
     shutil.copy(f"{path}.tbi", f"{corrupt}.tbi")
     runs = []
-    for libdeflate in (vcf_module._LIBDEFLATE, None):
-        monkeypatch.setattr(vcf_module, "_LIBDEFLATE", libdeflate)
+    for lib in (libdeflate.LIBDEFLATE, None):
+        monkeypatch.setattr(libdeflate, "LIBDEFLATE", lib)
         tally, blocks = read_all(path, end=10**6)
         runs.append((tally.as_dict(), [(b.pos, b.alleles.tolist()) for b in blocks],
                      assert_input_error(lambda: read_all(corrupt, end=10**6), "corrupt")))
