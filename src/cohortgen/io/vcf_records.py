@@ -7,13 +7,16 @@ the GT cells into allele indices; Python then looks at each record's fixed colum
 the kernel marks malformed get a message from the plain-Python checks here, naming the file,
 line, record and (for a bad GT) the sample.
 
-Design note, why not htslib (cyvcf2): htslib parses every FORMAT field of every sample into its
-own typed buffers and cyvcf2 then copies the GT array out per record; this reader parses the GT
-cells only, into one array per piece, with threads. Measured on a 5,000-sample, 20,000-variant
-chunk (GT only, bench/bench_ingest.py's VCF), records to allele arrays, one thread:
-MEASURED_NUMBERS. The htslib reader stays as a fallback
-(``ingest.vcf_reader: htslib``, :mod:`cohortgen.io.vcf_htslib`) and for BCF; both follow
-:mod:`cohortgen.io.vcf_rules` and the tests check they give identical chunks.
+Design note, why not htslib (cyvcf2): measured on a 5,000-sample, 20,000-variant chunk (the
+GT-only VCF of bench/bench_ingest.py; one process, kernels compiled, file in the page cache,
+best of 2 on a shared 2-core machine), records to allele arrays with one thread take 1.4 s here
+(1.4 s with 2 threads) and 23.5 s through cyvcf2 (``ingest.vcf_reader: htslib``), of which
+12.2 s is htslib's own parse of the records (iterating the region without touching the
+genotypes) and the rest cyvcf2 copying each record's GT array out. htslib parses every FORMAT
+field of every sample into typed per-record buffers; this reader parses only the GT cells,
+straight from the inflated text into one array per piece. The htslib reader stays as a
+fallback (:mod:`cohortgen.io.vcf_htslib`) and reads BCF; both readers follow
+:mod:`cohortgen.io.vcf_rules` and the tests check that they write identical chunks.
 
 A region's first chunk (start 1) is read from where the index's previous contig ends, not from
 its first indexed record, so record lines tabix could not index (a POS of '.') are seen and
