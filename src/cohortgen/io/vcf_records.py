@@ -57,6 +57,7 @@ from cohortgen.kernels.gt import (
     parse_record_lines,
 )
 
+_HASH = ord("#")
 GT_VALUE = re.compile(r"\.|[0-9]+|(\.|[0-9]+)([/|](\.|[0-9]+))+")
 
 
@@ -117,11 +118,11 @@ class _Piece(NamedTuple):
 
 def _parsed_pieces(path: Path, offset: int, n_samples: int, threads: int = 1,
                    read_size: int = 1 << 20) -> Iterator[_Piece]:
-    """The whole lines of bgzipped ``path`` from virtual offset ``offset`` on, in pieces of
-    about ``read_size`` compressed bytes (a piece's last, partial line opens the next piece),
-    parsed. ``threads`` threads inflate bgzip blocks and parse lines; with more than one, they
-    inflate the next piece while the caller reads one (with one, the caller's thread does it
-    all). A piece's text is overwritten two pieces later."""
+    """The whole record lines (header lines left out) of bgzipped ``path`` from virtual offset
+    ``offset`` on, in pieces of about ``read_size`` compressed bytes (a piece's last, partial
+    line opens the next piece), parsed. ``threads`` threads inflate bgzip blocks and parse
+    lines; with more than one, they inflate the next piece while the caller reads one (with
+    one, the caller's thread does it all). A piece's text is overwritten two pieces later."""
     pool = ThreadPoolExecutor(threads) if threads > 1 else InlinePool()
     try:
         with path.open("rb") as handle:
@@ -162,13 +163,16 @@ def _parsed(text: bytearray, starts: list[int], ends: list[int], futures: list,
 
 
 def _line_spans(text: bytearray, whole: int) -> tuple[list[int], list[int]]:
-    """(starts, ends) of the lines of ``text[:whole]``, each end at its newline or ``whole``."""
+    """(starts, ends) of the lines of ``text[:whole]`` but header lines (starting with '#': a
+    region's first chunk may be read from the file's start), each end at its newline or
+    ``whole``."""
     starts, ends, begin, find = [], [], 0, text.find
     while begin < whole:
         end = find(b"\n", begin, whole)
         end = whole if end < 0 else end
-        starts.append(begin)
-        ends.append(end)
+        if text[begin] != _HASH:
+            starts.append(begin)
+            ends.append(end)
         begin = end + 1
     return starts, ends
 
@@ -177,10 +181,12 @@ def _line_spans(text: bytearray, whole: int) -> tuple[list[int], list[int]]:
 class _Scan:
     """Reads a region's records from parsed pieces, reading on from its first piece.
 
-    Lines before the contig's first record are skipped; the region is ``over`` at the next
-    contig or at a POS beyond ``end``. Records with POS before ``start`` are skipped until one
-    in the region is found; after it they are kept, so the caller reports them as unsorted. A
-    malformed line raises InputError once the records before it are read."""
+    Lines before the contig's first record are skipped (a region's first chunk is read from
+    where the previous contig ends); the region is ``over`` at the next contig or at a POS
+    beyond ``end``. Records with POS before ``start`` (POS 0 counting as 1, see
+    :func:`cohortgen.io.vcf_rules.in_region`) are skipped until one in the region is found;
+    after it they are kept, so the caller reports them as unsorted. A malformed line raises
+    InputError once the records before it are read."""
 
     path: Path
     contig: str
@@ -200,7 +206,7 @@ class _Scan:
             if line_start == line_end:  # a blank line
                 continue
             if not text.startswith(name, line_start):
-                if self.seen and not text.startswith(b"#", line_start):
+                if self.seen:
                     self.over = True
                     problem = _untabbed_problem(text, line_start, line_end, self.samples)
                     if problem:
