@@ -9,9 +9,10 @@ and tabix-indexed; it is re-used when present. Both tools get ``--threads`` (coh
 them to inflate bgzip blocks and parse records). Timings come from ``/usr/bin/time`` (elapsed,
 max RSS), the best of ``--repeats`` runs of each tool, taken in turn. The start-up line is
 ``cohortgen ingest`` of a two-record chunk (process start, imports, loading cached kernels). The
-profile line times, in one process (kernels already loaded), reading the chunk's records
-(bgzip blocks inflated with libdeflate or zlib, record lines parsed by a kernel; the threads
-work ahead while blocks are decoded), GT decoding and packing.
+profile lines time, in one process (kernels already loaded), reading the chunk's records with
+each record reader (``ingest.vcf_reader``: native, bgzip blocks inflated with libdeflate or zlib
+and record lines parsed by a kernel, the threads working ahead while blocks are decoded; htslib,
+cyvcf2's region query, one thread), GT decoding and packing.
 """
 
 import argparse
@@ -87,16 +88,17 @@ def two_record_plan(plan: Path) -> Path:
     return tiny
 
 
-def profile(vcf: Path, n_variants: int, threads: int) -> dict:
-    """Seconds spent in each part of one chunk's ingest, in this process, block by block as
-    ``cohortgen ingest`` does it."""
+def profile(vcf: Path, n_variants: int, threads: int, reader: str) -> dict:
+    """Seconds spent in each part of one chunk's ingest with record reader ``reader``, in this
+    process, block by block as ``cohortgen ingest`` does it."""
     from cohortgen.io.vcf import RecordTally, read_region_blocks
     from cohortgen.kernels.bed import pack_dosages
     from cohortgen.kernels.gt import decode_calls
 
     list(read_region_blocks(vcf, "1", 1, 200, RecordTally()))  # load the kernels
     parts = dict.fromkeys(["read+parse", "decode", "pack"], 0.0)
-    blocks = read_region_blocks(vcf, "1", 1, 100 * n_variants, RecordTally(), threads=threads)
+    blocks = read_region_blocks(vcf, "1", 1, 100 * n_variants, RecordTally(), threads=threads,
+                                reader=reader)
     while True:
         start = time.perf_counter()
         block = next(blocks, None)
@@ -136,8 +138,10 @@ def main() -> None:
         startup = min(timed(ingest_command(vcf, two_record_plan(plan), args.out / "tiny",
                                            args.threads))[0] for _ in range(args.repeats))
         print(f"   start-up: {startup:.2f}s")
-        parts = profile(vcf, args.variants, args.threads)
-        print("   profile: " + ", ".join(f"{k} {v:.2f}s" for k, v in parts.items()))
+        for reader in ("native", "htslib"):
+            parts = profile(vcf, args.variants, args.threads, reader)
+            print(f"   profile ({reader}): "
+                  + ", ".join(f"{k} {v:.2f}s" for k, v in parts.items()))
 
 
 if __name__ == "__main__":

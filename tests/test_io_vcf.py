@@ -2,7 +2,6 @@
 haploid and half-calls decode as documented in cohortgen.kernels.gt; the text parser of a
 .vcf.gz gives exactly what cyvcf2 gives for the same records as BCF."""
 
-import gzip
 import shutil
 import subprocess
 import sys
@@ -14,26 +13,13 @@ import numpy as np
 import pysam
 import pytest
 from conftest import require_tool
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from test_kernels_gt import CELL, FIXED_COLUMNS, run_parse_record_lines
 
-import cohortgen.io.vcf as vcf_module
+import cohortgen.io.vcf_records as records_module
 from cohortgen.errors import InputError
 from cohortgen.ingest.chunk import IngestRules, ingest_chunk
-from cohortgen.io.vcf import (
-    BGZF_EOF,
-    RecordTally,
-    _fixed_problem,
-    _parsed_pieces,
-    open_vcf,
-    read_region_blocks,
-    vcf_samples,
-)
+from cohortgen.io.bgzf import BGZF_EOF
+from cohortgen.io.vcf import RecordTally, read_region_blocks
 from cohortgen.kernels.gt import (
-    LINE_FIRST_SAMPLE,
-    LINE_MALFORMED,
-    LINE_STATUS,
     MISSING,
     decode_biallelic,
 )
@@ -90,31 +76,6 @@ def assert_input_error(call, *fragments):
     return str(info.value)
 
 
-def test_open_vcf__plain_gzip(tmp_path):
-    path = tmp_path / "plain.vcf.gz"
-    path.write_bytes(gzip.compress(vcf_text().encode()))
-    assert_input_error(lambda: open_vcf(path), str(path), "bgzip")
-
-
-def test_open_vcf__not_vcf(tmp_path):
-    path = write_vcf(tmp_path, "sample\tvalue\nA\t1\n", name="table.vcf.gz", index=False)
-    assert_input_error(lambda: open_vcf(path), str(path), "cannot be read as VCF")
-
-
-def test_open_vcf__missing_file(tmp_path):
-    path = tmp_path / "absent.vcf.gz"
-    assert_input_error(lambda: open_vcf(path), str(path), "not found")
-
-
-def test_vcf_samples__duplicate_ids(tmp_path):
-    path = write_vcf(tmp_path, vcf_text(samples=["A", "B", "A"]), index=False)
-    assert_input_error(lambda: vcf_samples(path), str(path), "duplicate sample ID", "A")
-
-
-def test_vcf_samples__file_order(tmp_path):
-    assert vcf_samples(write_vcf(tmp_path, vcf_text())) == SAMPLES
-
-
 def truncated_copy(tmp_path):
     """A bgzipped VCF cut to half its bytes, beside the intact file's index."""
     intact = write_vcf(tmp_path, random_vcf_text(), name="intact.vcf.gz")
@@ -123,11 +84,6 @@ def truncated_copy(tmp_path):
     cut.write_bytes(data[: len(data) // 2])
     shutil.copy(f"{intact}.tbi", f"{cut}.tbi")
     return intact, cut
-
-
-def test_open_vcf__truncated(tmp_path):
-    _, cut = truncated_copy(tmp_path)
-    assert_input_error(lambda: open_vcf(cut), str(cut), "truncated")
 
 
 def run_cli(*args):
@@ -239,13 +195,6 @@ def assert_cli_error(result, *fragments):
     assert message, result.stderr
     for fragment in fragments:
         assert fragment in message[0], message[0]
-
-
-def test_open_vcf__header_with_spaces(tmp_path):
-    spaced = " ".join([*FIXED.split("\t"), *SAMPLES])
-    text = vcf_text().replace("\t".join([FIXED, *SAMPLES]), spaced)
-    path = write_vcf(tmp_path, text, index=False)
-    assert_input_error(lambda: open_vcf(path), str(path), "spaces, not tabs")
 
 
 def test_cli_ingest__records_with_spaces(tmp_path):
@@ -382,8 +331,8 @@ def test_read_region_blocks__text_equals_cyvcf2_across_pieces(tmp_path, monkeypa
     vcf.write_bytes(b"".join(bgzf_block(text[k:k + 500]) for k in range(0, len(text), 500))
                     + BGZF_EOF)
     pysam.tabix_index(str(vcf), preset="vcf", force=True)
-    monkeypatch.setattr(vcf_module, "_parsed_pieces",
-                        partial(vcf_module._parsed_pieces, read_size=300))
+    monkeypatch.setattr(records_module, "_parsed_pieces",
+                        partial(records_module._parsed_pieces, read_size=300))
     runs = []
     for path in (vcf, bcf):
         tally = RecordTally()
@@ -431,15 +380,6 @@ def test_read_region_blocks__gt_not_first_format_key(tmp_path):
                        "GT first")
 
 
-def test_read_region_blocks__corrupt_bgzip_block(tmp_path):
-    path = write_vcf(tmp_path, random_vcf_text())
-    data = bytearray(path.read_bytes())
-    first_block = int.from_bytes(data[16:18], "little") + 1
-    data[first_block + 200] ^= 0xFF
-    path.write_bytes(bytes(data))
-    assert_input_error(lambda: read_all(path, end=10**6), str(path), "bgzip block", "corrupt")
-
-
 def test_read_region_blocks__unsorted_across_chunks(tmp_path):
     """Record 1:400 placed after 1:500 (index from the sorted file): the chunk starting at 450
     reads 1:500 and then meets 1:400, out of order."""
@@ -451,56 +391,3 @@ def test_read_region_blocks__unsorted_across_chunks(tmp_path):
                        "1:400 comes after 1:500")
 
 
-@settings(deadline=None, max_examples=300)
-@given(st.tuples(*FIXED_COLUMNS), st.lists(CELL, min_size=0, max_size=4), st.integers(1, 12),
-       st.integers(1, 4))
-def test_parse_record_lines__malformed_iff_fixed_problem(fixed, cells, n_columns, n_samples):
-    """The reader asks :func:`_fixed_problem` for the message of exactly the lines the kernel
-    marks malformed, so the kernel must mark the lines it finds a problem in, and only those."""
-    line = "\t".join([*fixed, *cells][:n_columns]).encode()
-    facts = run_parse_record_lines([line], n_samples)[1][0]
-    problem = _fixed_problem(line, 0, int(facts[LINE_FIRST_SAMPLE]), len(line),
-                             [f"S{k}" for k in range(n_samples)])
-    assert (facts[LINE_STATUS] == LINE_MALFORMED) == (problem is not None), problem
-
-
-@pytest.mark.parametrize("threads", [1, 3])
-def test_parsed_pieces__lines_across_pieces(tmp_path, threads):
-    """Pieces of 1,000 compressed bytes, smaller than a bgzip block: every line of the several
-    blocks comes whole, once, in order, from the virtual offset of the first record on (each
-    piece read before the next is asked for: the reader re-uses text buffers)."""
-    path = write_vcf(tmp_path, random_vcf_text(n_records=3000, n_samples=40))
-    text = gzip.decompress(path.read_bytes())
-    first = text.index(b"\n1\t") + 1  # in the first block: the header is short
-    lines, n_pieces = [], 0
-    for piece in _parsed_pieces(path, first, 40, threads, read_size=1000):
-        lines += [piece.text[s:e] for s, e in zip(piece.starts, piece.ends, strict=True)]
-        n_pieces += 1
-    assert n_pieces > 20
-    assert lines == text[first:].rstrip(b"\n").split(b"\n")
-
-
-def test_read_region_blocks__zlib_equals_libdeflate(tmp_path, monkeypatch):
-    """Where libdeflate is not installed zlib inflates every block: same blocks, same error."""
-    path = write_vcf(tmp_path, random_vcf_text())
-    corrupt = tmp_path / "corrupt.vcf.gz"
-    data = bytearray(path.read_bytes())
-    data[int.from_bytes(data[16:18], "little") + 201] ^= 0xFF
-    corrupt.write_bytes(bytes(data))
-    shutil.copy(f"{path}.tbi", f"{corrupt}.tbi")
-    runs = []
-    for libdeflate in (vcf_module._LIBDEFLATE, None):
-        monkeypatch.setattr(vcf_module, "_LIBDEFLATE", libdeflate)
-        tally, blocks = read_all(path, end=10**6)
-        runs.append((tally.as_dict(), [(b.pos, b.alleles.tolist()) for b in blocks],
-                     assert_input_error(lambda: read_all(corrupt, end=10**6), "corrupt")))
-    assert runs[0] == runs[1]
-    assert runs[0][0]["records_in"] == 3000
-
-
-def test_parsed_pieces__block_over_bgzf_limit(tmp_path):
-    """A block holding more text than BGZF allows (65536 bytes) is corrupt."""
-    path = tmp_path / "big.vcf.gz"
-    path.write_bytes(bgzf_block(b"#" * 70_000 + b"\n") + BGZF_EOF)
-    assert_input_error(lambda: list(_parsed_pieces(path, 0, 1)), str(path),
-                       "bgzip block at byte 0", "over 65536 bytes of text")

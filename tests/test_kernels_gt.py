@@ -298,7 +298,7 @@ def naive_line_facts(line: bytes, n_samples: int) -> tuple[list[int], np.ndarray
         return [-1, -1, -1, LINE_MALFORMED, 0], None
     first, alt_end = len(b"\t".join(fields[:9])) + 1, len(b"\t".join(fields[:5]))
     text = fields[1]
-    pos = int(text) if text.isdigit() and 0 < int(text) < 2**31 else -1
+    pos = int(text) if text.isdigit() and 0 <= int(text) < 2**31 else -1
     keys = fields[8].split(b":")
     if not line[:first].isascii() or pos < 0 or b"GT" in keys[1:] and keys[0] != b"GT":
         return [first, alt_end, pos, LINE_MALFORMED, 0], None

@@ -57,6 +57,7 @@ rule ingest_chunk:
         prefix=subpath(output.bed, strip_suffix=".bed"),
         half_calls=config["ingest"]["half_calls"],
         multiallelic=config["ingest"]["multiallelic"],
+        vcf_reader=config["ingest"]["vcf_reader"],
         build=config["genome_build"],
     conda:
         "../../envs/cohortgen.yaml"
@@ -73,4 +74,5 @@ rule ingest_chunk:
         " --chunk {wildcards.chunk} --out-prefix {params.prefix} --tally {output.tally}"
         " --phenotypes {input.phenotypes:q} --half-calls {params.half_calls}"
         " --multiallelic {params.multiallelic} --genome-build {params.build}"
+        " --vcf-reader {params.vcf_reader}"
         " --threads {threads} 2> {log}"

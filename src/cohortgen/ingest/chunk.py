@@ -21,7 +21,9 @@ from cohortgen.ingest.plan import is_plink_prefix
 from cohortgen.ingest.ploidy import is_ploidy_aware, ploidy_regions, sample_sex
 from cohortgen.io.bed import BIM_COLUMNS, read_bed, write_bed
 from cohortgen.io.files import write_json
-from cohortgen.io.vcf import RecordTally, exclusion_reason, read_region_blocks, vcf_samples
+from cohortgen.io.vcf import VCF_READERS, RecordTally, read_region_blocks
+from cohortgen.io.vcf_header import vcf_samples
+from cohortgen.io.vcf_rules import exclusion_reason
 from cohortgen.kernels.bed import pack_dosages, unpack_dosages
 from cohortgen.kernels.gt import HALF_CALL_MODES, PLOIDY_COUNTS, apply_ploidy, decode_calls
 
@@ -36,6 +38,7 @@ class IngestRules:
     half_calls: str = "missing"
     multiallelic: str = "drop"
     genome_build: str = "GRCh38"
+    vcf_reader: str = "native"
 
 
 def fam_for_samples(samples: list[str], sex: np.ndarray | None = None) -> pd.DataFrame:
@@ -84,7 +87,8 @@ def _vcf_chunk(path: Path, contig: str, start: int, end: int, sex_of, rules: Ing
     sex = sex_of(samples)
     packed, bim = [], {name: [] for name in BIM_COLUMNS}
     for block in read_region_blocks(path, contig, start, end, tally,
-                                    multiallelic=rules.multiallelic, threads=threads):
+                                    multiallelic=rules.multiallelic, threads=threads,
+                                    reader=rules.vcf_reader):
         dosage = _decode_block(path, block, rules, tally)
         _ploidy(dosage, contig, block.pos, sex, rules, tally)
         packed.append(pack_dosages(dosage))
@@ -136,7 +140,8 @@ def ingest_chunk(genotypes: str, contig: str, start: int, end: int, out_prefix: 
 
     Sex comes from ``phenotypes`` (else a PLINK input's .fam, else unknown). ``threads``
     threads inflate a VCF's bgzip blocks."""
-    if rules.half_calls not in HALF_CALL_MODES or rules.multiallelic not in ("drop", "split"):
+    if (rules.half_calls not in HALF_CALL_MODES or rules.multiallelic not in ("drop", "split")
+            or rules.vcf_reader not in VCF_READERS):
         raise InputError(f"ingest: unknown rule in {rules}; see ingest.* in the config schema")
 
     def sex_of(samples: list[str], fallback: np.ndarray | None = None) -> np.ndarray:

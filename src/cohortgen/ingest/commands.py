@@ -46,7 +46,7 @@ def _ingest(a):
         Path(a.out_prefix),
         Path(a.tally),
         phenotypes=Path(a.phenotypes) if a.phenotypes else None,
-        rules=IngestRules(a.half_calls, a.multiallelic, a.genome_build),
+        rules=IngestRules(a.half_calls, a.multiallelic, a.genome_build, a.vcf_reader),
         threads=a.threads,
     )
 
@@ -103,6 +103,8 @@ def register(sub) -> None:
                              "default": "missing"}),
         (("--multiallelic",), {"choices": ["drop", "split"], "default": "drop"}),
         (("--genome-build",), {"choices": ["GRCh37", "GRCh38"], "default": "GRCh38"}),
+        (("--vcf-reader",), {"choices": ["native", "htslib"], "default": "native",
+                             "help": "how a .vcf.gz's records are read (ingest.vcf_reader)"}),
         (("--threads",), {"type": int, "default": 1,
                           "help": "threads inflating the VCF's bgzip blocks"}),
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from cohortgen.errors import InputError
 from cohortgen.io.bed import read_bim
-from cohortgen.io.vcf import declared_contigs, open_vcf
+from cohortgen.io.vcf_header import declared_contigs, open_vcf
 from cohortgen.io.vcf_index import TBI_WINDOW_BP, ContigIndex, index_path, read_index
 
 if TYPE_CHECKING:
@@ -60,8 +61,14 @@ def _boundaries(contig: ContigIndex, n_chunks: int, length: int) -> list[int]:
 
 
 def _check_declared(vcf_path: Path, contigs: list[str]) -> None:
-    """InputError if records lie on a contig the VCF header does not declare."""
+    """InputError if records lie on a contig the VCF header does not declare; a warning (on
+    stderr) if it declares none, which the VCF specification allows: the index names them."""
     declared = declared_contigs(vcf_path)
+    if declared == set():
+        print(f"warning: {vcf_path}: the header has no ##contig lines; contigs "
+              f"{', '.join(contigs[:5])}{' ...' if len(contigs) > 5 else ''} are taken from the "
+              "index (add ##contig lines with lengths to set chunk ends)", file=sys.stderr)
+        return
     undeclared = [c for c in contigs if declared is not None and c not in declared]
     if undeclared:
         raise InputError(

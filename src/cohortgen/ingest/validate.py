@@ -11,7 +11,7 @@ from cohortgen.ingest.plan import is_plink_prefix
 from cohortgen.io.bed import read_fam
 from cohortgen.io.files import sha256sum, write_json
 from cohortgen.io.phenotypes import check_covariates_known, read_phenotypes
-from cohortgen.io.vcf import vcf_samples
+from cohortgen.io.vcf_header import vcf_samples
 
 
 def genotype_files(genotypes: str) -> list[Path]:

@@ -5,6 +5,13 @@ Used to plan chunks without reading the genotypes: each contig's record count co
 index's pseudo-bin, and (for .tbi) the linear index gives the compressed-file offset of every
 16 kb window, a proxy for how records are spread along the contig. :func:`region_offset` gives
 where a region's records start in the bgzipped file (as htslib's region query finds it).
+
+Design note: neither cyvcf2 nor pysam exposes an index's per-contig record counts, linear index
+or bin chunks, which planning (even chunks without reading genotypes) and the native record
+reader (:mod:`cohortgen.io.vcf_records`, which seeks to a virtual offset itself) need; the two
+formats are small and fully specified (tabix, CSI: htslib's specifications), so they are read
+here, in milliseconds; tests compare the records read from these offsets with htslib's region
+queries (tests/test_io_vcf.py, tests/test_io_vcf_htslib.py).
 """
 
 import gzip

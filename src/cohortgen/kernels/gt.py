@@ -214,14 +214,17 @@ def _diploid_run(text: np.ndarray, p: int, e: int, top_ok: int, row: np.ndarray,
 
 @kernel
 def _position(text: np.ndarray, p: int, e: int) -> int:
-    """The POS ``text[p:e]`` (ASCII digits, 1 to 2^31 - 1), -1 if it is not one."""
+    """The POS ``text[p:e]`` (ASCII digits, 0 (a telomere) to 2^31 - 1), -1 if it is not
+    one."""
+    if e <= p:
+        return -1
     value = 0
     for q in range(p, e):
         digit = text[q] - _ZERO
         if not 0 <= digit <= 9:
             return -1
         value = min(value * 10 + digit, _POS_LIMIT)
-    return value if 0 < value < _POS_LIMIT else -1
+    return value if value < _POS_LIMIT else -1
 
 
 @kernel
@@ -288,7 +291,7 @@ def parse_record_lines(text: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     number of '/' or '|' + allele pairs, then ':' and other fields or the end of the cell.
 
     Facts: offset of the first sample cell (-1 with fewer than ten columns), offset of the tab
-    ending ALT, POS (-1 unless ASCII digits 1 to 2^31 - 1), status and cell. Status:
+    ending ALT, POS (-1 unless ASCII digits 0 to 2^31 - 1), status and cell. Status:
     ``LINE_MALFORMED`` fewer than ten columns, a bad POS, non-ASCII bytes before the sample
     columns, GT a FORMAT key but not the first, or without GT a sample cell count (cell) other
     than n_samples; else ``LINE_NO_GT`` (FORMAT without GT); else ``GT_BAD_CELL`` (cell: the
