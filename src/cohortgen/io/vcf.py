@@ -27,6 +27,7 @@ import cyvcf2
 import numpy as np
 
 from cohortgen.errors import InputError
+from cohortgen.io.alleles import is_symbolic_allele
 from cohortgen.io.vcf_index import index_path, read_index, region_offset
 from cohortgen.kernels.gt import (
     GT_ALLELE_RANGE,
@@ -43,7 +44,6 @@ BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b00030000000000000000
 """The empty block that ends every complete bgzip file (SAM/BAM spec 4.1.2)."""
 BGZF_TEXT_MAX = 65536
 """The most text one BGZF block holds (SAM/BAM spec 4.1)."""
-ACGT = frozenset("ACGT")
 GT_VALUE = re.compile(r"\.|[0-9]+|(\.|[0-9]+)([/|](\.|[0-9]+))+")
 
 
@@ -66,8 +66,9 @@ class VariantBlock:
 class RecordTally:
     """Records read, kept and excluded (by reason): ``n_in == n_kept + sum(excluded.values())``.
 
-    ``n_variants`` variants written: one per kept biallelic record, one per ACGT ALT of the
-    ``n_split`` split multi-allelic records (``split_alts_dropped`` symbolic ALTs not written).
+    ``n_variants`` variants written: one per kept biallelic record, one per non-symbolic ALT of
+    the ``n_split`` split multi-allelic records (``split_alts_dropped`` symbolic ALTs not
+    written).
     ``genotypes``: genotype-level changes (calls set missing, half-calls) by reason.
     """
 
@@ -182,18 +183,15 @@ def vcf_samples(path: Path) -> list[str]:
 
 def exclusion_reason(ref: str, alts: Sequence[str], multiallelic: str = "drop") -> str | None:
     """Why a record is excluded (None if kept): no ALT, multi-allelic (when dropped), or a
-    symbolic/non-ACGT REF or (every) ALT."""
+    symbolic REF or (every) ALT (:func:`cohortgen.io.alleles.is_symbolic_allele`; any other
+    allele string is kept)."""
     if not alts:
         return "no_alt_allele"
     if len(alts) > 1 and multiallelic == "drop":
         return "multiallelic"
-    if not _is_acgt(ref) or not any(_is_acgt(alt) for alt in alts):
-        return "symbolic_or_non_acgt"
+    if is_symbolic_allele(ref) or all(is_symbolic_allele(alt) for alt in alts):
+        return "symbolic_allele"
     return None
-
-
-def _is_acgt(allele: str) -> bool:
-    return bool(allele) and set(allele) <= ACGT
 
 
 def declared_contigs(path: Path) -> set[str] | None:
@@ -235,8 +233,8 @@ def read_region_blocks(
 
     Records only overlapping the region from an earlier POS belong to the previous chunk and are
     not counted. ``multiallelic``: "drop" excludes multi-allelic records; "split" writes one
-    biallelic variant per ACGT ALT (ID chrom:pos:ref:alt; see cohortgen.kernels.gt for the
-    genotypes). ``threads``: threads inflating bgzip blocks and parsing records (VCF only).
+    biallelic variant per non-symbolic ALT (ID chrom:pos:ref:alt; see cohortgen.kernels.gt for
+    the genotypes). ``threads``: threads inflating bgzip blocks and parsing records (VCF only).
     ``tally`` is updated in place. Unsorted records, malformed records and GT allele indices
     beyond the record's alleles raise InputError naming the file and position.
     """
@@ -747,7 +745,7 @@ def _empty_block() -> VariantBlock:
 
 def _append(block: VariantBlock, contig: str, record: _Record, tally: RecordTally) -> None:
     alts = record.alts
-    usable = [k for k, alt in enumerate(alts, start=1) if _is_acgt(alt)]
+    usable = [k for k, alt in enumerate(alts, start=1) if not is_symbolic_allele(alt)]
     if len(alts) > 1:
         tally.n_split += 1
         tally.split_alts_dropped += len(alts) - len(usable)

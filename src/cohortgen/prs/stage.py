@@ -48,7 +48,7 @@ def cohort_variants(variant_qc_paths: list[Path]) -> pd.DataFrame:
         tables.append(table[["chrom", "pos", "ref", "alt", "alt_freq", "pass"]].assign(
             chunk=chunk, row=np.arange(len(table))))
     variants = pd.concat(tables, ignore_index=True)
-    variants["chrom"] = canonical_chrom(variants["chrom"])
+    variants["chrom"] = canonical_chrom(variants["chrom"], "plink")
     variants["pass"] = variants["pass"].astype(bool)
     return variants
 
