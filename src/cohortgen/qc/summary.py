@@ -55,9 +55,11 @@ def ingest_funnel(tally_paths: list[Path]) -> dict:
 
 
 def gather_variant_qc(table_paths: list[Path]) -> pd.DataFrame:
-    """Concatenate per-chunk variant QC tables in plan order."""
-    return pd.concat([read_tsv(p, dtype={"chrom": str, "id": str, "diff_miss_disease": str})
-                      for p in table_paths], ignore_index=True)
+    """Concatenate per-chunk variant QC tables in plan order (``pass`` bool, also when a chunk
+    has no variants)."""
+    table = pd.concat([read_tsv(p, dtype={"chrom": str, "id": str, "diff_miss_disease": str})
+                       for p in table_paths], ignore_index=True)
+    return table.assign(**{"pass": table["pass"].astype(bool)})
 
 
 def reason_counts(table: pd.DataFrame, passed: str) -> dict:

@@ -1,0 +1,171 @@
+"""Any allele codes and non-primary contigs, ingest to gather (issues #11, #16).
+
+A simulated PLINK fileset is rewritten with array allele codes (1/2, A/B, D/I on three of every
+four variants) and extra rows on unplaced, alt and decoy contigs; every stage from ingest to the
+GWAS-SSF gather runs in-process on it and on the same data with its ACGT alleles. QC and
+association must be identical (exactly: the same genotypes go through the same arithmetic), the
+extra contigs excluded at ingest with their reasons, and only nucleotide rows written to GWAS-SSF.
+"""
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cohortgen.assoc.chunk import association_chunk
+from cohortgen.assoc.gather import gather_gwas
+from cohortgen.assoc.stage import fit_null_stage
+from cohortgen.ingest.chunk import ingest_chunk
+from cohortgen.ingest.plan import plan_chunks
+from cohortgen.io.alleles import is_missing_allele, is_nucleotide, is_symbolic_allele
+from cohortgen.io.bed import read_bed, write_bed
+from cohortgen.io.files import read_tsv
+from cohortgen.io.sumstats import read_gwas_ssf
+from cohortgen.qc.genotypes import write_qc_genotypes
+from cohortgen.qc.pruned import PruneSettings, select_pruned_set
+from cohortgen.qc.sample_qc import SampleQcPaths, SampleSettings, preliminary_samples, sample_qc
+from cohortgen.qc.summary import summarize_qc
+from cohortgen.qc.variant_qc import VariantThresholds, variant_qc_chunk, write_repeated_ids
+from cohortgen.qc.variant_stats import variant_stats_chunk
+from cohortgen.simulate import simulate_cohort
+
+BUILD = "GRCh38"
+DISEASES = ["hypertension", "type2_diabetes"]
+CODES = [None, ("1", "2"), ("A", "B"), ("D", "I")]
+"""(A2, A1) codes by variant row modulo 4; None keeps the ACGT alleles."""
+EXTRA_CONTIGS = {"chrUn_KI270302v1": "unplaced_contig", "chr1_KI270706v1_random":
+                 "unplaced_contig", "0": "unplaced_contig", "chr6_GL000251v2_alt": "alt_contig",
+                 "HLA-A*01:01:01:01": "alt_contig", "chrEBV": "decoy_contig",
+                 "chrUn_JTFH01000001v1_decoy": "decoy_contig"}
+"""Contigs of the extra rows and the reason ingest gives for excluding them."""
+
+
+def run(*command):
+    subprocess.run([str(c) for c in command], check=True, capture_output=True)
+
+
+def run_stages(genotypes: Path, phenotypes: Path, root: Path) -> dict:
+    """Plan, ingest, variant stats, pruned set, sample QC, variant QC, QC'd set, QC summary,
+    null models, association and the GWAS-SSF gather of one cohort, as the workflow runs them."""
+    root.mkdir()
+    plan = plan_chunks(str(genotypes), 10**6)
+    prefixes, tallies, partials, vqc = [], [], [], []
+    for chunk in plan.itertuples():
+        prefix = root / chunk.chunk_id
+        prefixes.append(prefix)
+        tallies.append(root / f"{chunk.chunk_id}.ingest.json")
+        partials.append(root / f"{chunk.chunk_id}.npz")
+        vqc.append(root / f"{chunk.chunk_id}.vqc.tsv")
+        ingest_chunk(str(genotypes), chunk.contig, chunk.start, chunk.end, prefix, tallies[-1],
+                     phenotypes)
+        variant_stats_chunk(prefix, phenotypes, BUILD, root / f"{chunk.chunk_id}.stats.tsv",
+                            partials[-1])
+    fam = Path(f"{prefixes[0]}.fam")
+    prelim = preliminary_samples(fam, partials, phenotypes, 0.95)
+    select_pruned_set(prefixes, prelim, PruneSettings(genome_build=BUILD), root / "pruned",
+                      root / "pruned.json")
+    out = SampleQcPaths(root / "samples.tsv", root / "keep.txt", root / "pairs.tsv",
+                        root / "pcs.tsv", root / "pca.json")
+    sample_qc(fam, partials, phenotypes, DISEASES, ["age", "sex"], root / "pruned",
+              SampleSettings(), out)
+    write_repeated_ids([f"{p}.bim" for p in prefixes], root / "repeated.tsv")
+    for prefix, path in zip(prefixes, vqc, strict=True):
+        variant_qc_chunk(prefix, out.keep_txt, phenotypes, DISEASES,
+                         VariantThresholds(0.95, 0.01, 1e-6, 0, 1e-5), BUILD,
+                         root / "repeated.tsv", path)
+    write_qc_genotypes(prefixes, vqc, out.keep_txt, root / "genotypes")
+    summary = summarize_qc(tallies, out.samples_tsv, out.related_pairs_tsv, vqc,
+                           root / "genotypes", root / "summary.json", root / "variants.tsv.gz")
+    fit_null_stage(fam, out.keep_txt, phenotypes, DISEASES, ["age", "sex"], 10,
+                   root / "null.tsv", root / "null.json", out.pcs_tsv)
+    assoc = pd.concat([association_chunk(prefix, root / "null.tsv", root / "null.json", path,
+                                         root / f"assoc_{prefix.name}")
+                       for prefix, path in zip(prefixes, vqc, strict=True)], ignore_index=True)
+    gwas = root / f"{DISEASES[0]}.tsv.gz"
+    gather_gwas(DISEASES[0], [root / f"assoc_{p.name}" / f"{DISEASES[0]}.tsv" for p in prefixes],
+                root / "null.json", BUILD, gwas)
+    return {"summary": summary, "assoc": assoc, "samples": read_tsv(out.samples_tsv),
+            "gwas": read_gwas_ssf(gwas), "meta": gwas.with_name(gwas.name + "-meta.yaml"),
+            "variants": read_tsv(root / "variants.tsv.gz", dtype={"chrom": str, "id": str})}
+
+
+def with_extra_contigs(prefix: Path, out: Path, recode: bool) -> None:
+    """``prefix`` plus one row per :data:`EXTRA_CONTIGS` contig (copies of the first row), the
+    alleles recoded by :data:`CODES` when ``recode``."""
+    packed, bim, fam = read_bed(prefix)
+    bim = bim.copy()
+    if recode:
+        for k, codes in enumerate(CODES):
+            if codes is not None:
+                bim.loc[k::len(CODES), ["a2", "a1"]] = codes
+    extra = pd.DataFrame({"chrom": list(EXTRA_CONTIGS), "id": [f"x{k}" for k in
+                                                              range(len(EXTRA_CONTIGS))],
+                          "cm": 0.0, "pos": 1000, "a1": "T", "a2": "C"})
+    rows = np.concatenate([packed, np.repeat(packed[:1], len(extra), axis=0)])
+    write_bed(out, rows, pd.concat([bim, extra], ignore_index=True), fam)
+
+
+@pytest.fixture(scope="module")
+def both_codings(tmp_path_factory, plink2):
+    """The stages run on the ACGT fileset and on its recoded twin (module docstring)."""
+    tmp = tmp_path_factory.mktemp("alleles")
+    sim = simulate_cohort(tmp / "sim", 300, 1, 4.0, seed=11, n_related_pairs=4,
+                          n_low_call_samples=3)
+    run(plink2, "--vcf", sim["vcf"], "--make-bed", "--out", tmp / "vcf", "--threads", "1")
+    with_extra_contigs(tmp / "vcf", tmp / "acgt", recode=False)
+    with_extra_contigs(tmp / "vcf", tmp / "coded", recode=True)
+    pheno = Path(sim["phenotypes"])
+    return run_stages(tmp / "acgt", pheno, tmp / "run_acgt"), run_stages(tmp / "coded", pheno,
+                                                                         tmp / "run_coded")
+
+
+@pytest.mark.reference
+def test_array_allele_codes__qc_and_association_equal_acgt(both_codings):
+    acgt, coded = both_codings
+    assert coded["summary"] == acgt["summary"]
+    assert coded["summary"]["variants"]["kept"] > 500
+    pd.testing.assert_frame_equal(coded["samples"], acgt["samples"])
+    drop = ["ref", "alt", "id"]
+    pd.testing.assert_frame_equal(coded["variants"].drop(columns=drop),
+                                  acgt["variants"].drop(columns=drop))
+    assert set(coded["variants"]["alt"]) >= {"2", "B", "I"}
+    allele_columns = ["effect_allele", "other_allele", "variant_id"]
+    assert (coded["assoc"]["status"] != "MONOMORPHIC").sum() > 500
+    pd.testing.assert_frame_equal(coded["assoc"].drop(columns=allele_columns),
+                                  acgt["assoc"].drop(columns=allele_columns))
+    assert set(coded["assoc"]["effect_allele"]) >= {"2", "B", "I"}
+
+
+@pytest.mark.reference
+def test_array_allele_codes__gwas_ssf_keeps_nucleotide_rows_and_counts_others(both_codings):
+    acgt, coded = both_codings
+    nucleotide = acgt["gwas"]["variant_id"].isin(
+        coded["gwas"]["variant_id"]).to_numpy()
+    pd.testing.assert_frame_equal(coded["gwas"].reset_index(drop=True),
+                                  acgt["gwas"].loc[nucleotide].reset_index(drop=True))
+    n_coded = len(acgt["gwas"]) - len(coded["gwas"])
+    assert n_coded > 2 * len(coded["gwas"]) > 500  # three of four rows are coded
+    meta = coded["meta"].read_text()
+    assert f"non_nucleotide_alleles: {n_coded}" in meta
+    assert "non_nucleotide_alleles: 0" in acgt["meta"].read_text()
+
+
+@pytest.mark.reference
+def test_extra_contigs__excluded_at_ingest_with_reasons_in_the_funnel(both_codings):
+    for result in both_codings:
+        excluded = result["summary"]["ingest"]["records_excluded"]
+        assert excluded == {"alt_contig": 2, "decoy_contig": 2, "unplaced_contig": 3}
+
+
+@pytest.mark.parametrize(("allele", "missing", "symbolic", "nucleotide"), [
+    ("A", False, False, True), ("ACGT", False, False, True), ("1", False, False, False),
+    ("B", False, False, False), ("I", False, False, False), ("a", False, False, False),
+    ("N", False, False, False), ("0", True, False, False), (".", True, True, False),
+    ("", True, True, False), ("<DEL>", False, True, False), ("*", False, True, False),
+    ("G]17:198982]", False, True, False), ("[13:123456[T", False, True, False)])
+def test_allele_predicates__codes(allele, missing, symbolic, nucleotide):
+    assert is_missing_allele(allele) is missing
+    assert is_symbolic_allele(allele) is symbolic
+    assert is_nucleotide(allele) is nucleotide
