@@ -54,6 +54,22 @@ def ingest_funnel(tally_paths: list[Path]) -> dict:
             "genotypes_changed": dict(sorted(genotypes.items()))}
 
 
+def check_variants_ingested(tally_paths: list[Path]) -> dict:
+    """The ingest step of the funnel (:func:`ingest_funnel`); InputError when ingest wrote no
+    variant, naming the records read and excluded per reason."""
+    funnel = ingest_funnel(tally_paths)
+    if funnel["variants_written"] == 0:
+        excluded = ", ".join(f"{reason}: {count:,}" for reason, count in
+                             funnel["records_excluded"].items()) or "none"
+        raise InputError(
+            f"no variant passed ingest: {funnel['records_in']:,} records read in "
+            f"{len(tally_paths)} chunks, excluded per reason: {excluded} (per chunk in "
+            f"{Path(tally_paths[0]).name} beside each chunk). Only contigs 1-22, X, Y, XY and "
+            "MT are analysed (rename others, e.g. bcftools annotate --rename-chrs); symbolic "
+            "alleles are not; multi-allelic records need ingest.multiallelic: split")
+    return funnel
+
+
 def gather_variant_qc(table_paths: list[Path]) -> pd.DataFrame:
     """Concatenate per-chunk variant QC tables in plan order (``pass`` bool, also when a chunk
     has no variants)."""
