@@ -23,6 +23,7 @@ from cohortgen.io.alleles import is_missing_allele, is_nucleotide, is_symbolic_a
 from cohortgen.io.bed import read_bed, write_bed
 from cohortgen.io.files import read_tsv
 from cohortgen.io.sumstats import read_gwas_ssf
+from cohortgen.prs.stage import match_score
 from cohortgen.qc.genotypes import write_qc_genotypes
 from cohortgen.qc.pruned import PruneSettings, select_pruned_set
 from cohortgen.qc.sample_qc import SampleQcPaths, SampleSettings, preliminary_samples, sample_qc
@@ -169,3 +170,18 @@ def test_allele_predicates__codes(allele, missing, symbolic, nucleotide):
     assert is_missing_allele(allele) is missing
     assert is_symbolic_allele(allele) is symbolic
     assert is_nucleotide(allele) is nucleotide
+
+
+def test_match_score__array_coded_variants_are_not_matched_but_counted(tmp_path):
+    """A cohort A/B variant is not strand-matched to a score's A (other allele unknown): only
+    nucleotide variants are matched, the others counted; rows map back to the full table."""
+    path = tmp_path / "score.txt"
+    path.write_text("###PGS CATALOG SCORING FILE\n#format_version=2.0\n#genome_build=GRCh38\n"
+                    "chr_name\tchr_position\teffect_allele\teffect_weight\n"
+                    "1\t100\tA\t0.5\n1\t200\tA\t0.2\n1\t300\tG\t0.1\n")
+    variants = pd.DataFrame({"chrom": "1", "pos": [200, 300, 100], "ref": ["A", "1", "G"],
+                             "alt": ["B", "2", "A"], "alt_freq": 0.3, "pass": True})
+    result, record = match_score(path, variants, BUILD, 0.0, False)
+    assert result.lines["status"].tolist() == ["same", "missing", "missing"]
+    assert result.lines["variant"].tolist() == [2, -1, -1]
+    assert record["cohort_variants_not_nucleotide"] == 2

@@ -27,7 +27,7 @@ import pandas as pd
 from cohortgen import __version__
 from cohortgen.assoc.loci import GENOME_WIDE, SUGGESTIVE
 from cohortgen.assoc.power import detectable_beta_sd, detectable_odds_ratio
-from cohortgen.io.alleles import is_nucleotide
+from cohortgen.io.alleles import are_nucleotides
 from cohortgen.io.files import read_json, read_tsv, write_tsv
 from cohortgen.io.sumstats import GWAS_SSF_COLUMNS, read_gwas_ssf, write_gwas_ssf
 from cohortgen.report.plots import lambda_gc
@@ -62,7 +62,7 @@ def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_b
     covariates = {"adjusted_covariates": null["covariates"]}
     if null.get("sex_added_for_chrX"):
         covariates["chrX_adjusted_covariates"] = ["sex", *null["covariates"]]
-    nucleotide = nucleotide_rows(table)
+    nucleotide = are_nucleotides(table[["effect_allele", "other_allele"]].to_numpy()).all(axis=1)
     not_written = {"non_nucleotide_alleles": int((~nucleotide).sum())}
     if not_written["non_nucleotide_alleles"]:
         print(f"{disease}: {not_written['non_nucleotide_alleles']:,} rows with non-nucleotide "
@@ -75,14 +75,6 @@ def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_b
     table = table.loc[nucleotide].reset_index(drop=True)
     write_gwas_ssf(Path(out_gz), table, meta)
     return table
-
-
-def nucleotide_rows(table: pd.DataFrame) -> np.ndarray:
-    """bool (rows,): both ``effect_allele`` and ``other_allele`` are nucleotide strings
-    (:func:`cohortgen.io.alleles.is_nucleotide`)."""
-    alleles = table[["effect_allele", "other_allele"]].astype(str)
-    codes = {a: is_nucleotide(a) for a in pd.unique(alleles.to_numpy().ravel())}
-    return alleles.apply(lambda column: column.map(codes)).all(axis=1).to_numpy(bool)
 
 
 def minor_allele_count(table: pd.DataFrame) -> np.ndarray:

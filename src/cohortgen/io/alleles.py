@@ -8,6 +8,8 @@ that need bases (strand flips in PRS matching, GWAS-SSF allele columns) ask
 :func:`is_nucleotide` and skip, counted, what is not.
 """
 
+import numpy as np
+
 MISSING_ALLELES = frozenset({"0", "."})
 """PLINK's missing-allele codes in a .bim (an A1 of ``0`` is a monomorphic variant's no-ALT)."""
 
@@ -29,3 +31,12 @@ def is_symbolic_allele(allele: str) -> bool:
 def is_nucleotide(allele: str) -> bool:
     """True for a non-empty string of upper-case A, C, G, T (a SNP or indel allele)."""
     return bool(allele) and set(allele) <= NUCLEOTIDES
+
+
+def are_nucleotides(alleles) -> np.ndarray:
+    """bool, shape of ``alleles`` (array-like of str, e.g. (m, 2) allele pairs): each one is a
+    nucleotide string (:func:`is_nucleotide`)."""
+    values = np.asarray(alleles, dtype=object).astype(str)
+    distinct, inverse = np.unique(values, return_inverse=True)
+    verdicts = np.array([is_nucleotide(a) for a in distinct.tolist()], dtype=bool)
+    return verdicts[inverse].reshape(values.shape)
