@@ -4,7 +4,7 @@ Counts reconcile at every step, and :func:`summarize_qc` checks that they do:
 
 * ingest: ``records_in = records_kept + sum(records_excluded)``; ``variants_written =
   records_kept - multiallelic_split.records + multiallelic_split.variants`` (a kept
-  bi-allelic record is one variant, a split multi-allelic record one per ACGT ALT);
+  bi-allelic record is one variant, a split multi-allelic record one per non-symbolic ALT);
 * variant QC: ``variants.in = ingest.variants_written = sum(variants.removed) + variants.kept``;
 * samples: ``samples.in = sum(samples.removed) + samples.kept``.
 
