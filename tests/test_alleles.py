@@ -87,7 +87,7 @@ def run_stages(genotypes: Path, phenotypes: Path, root: Path) -> dict:
     gwas = root / f"{DISEASES[0]}.tsv.gz"
     gather_gwas(DISEASES[0], [root / f"assoc_{p.name}" / f"{DISEASES[0]}.tsv" for p in prefixes],
                 root / "null.json", BUILD, gwas)
-    return {"summary": summary, "assoc": assoc, "samples": read_tsv(out.samples_tsv),
+    return {"root": root, "summary": summary, "assoc": assoc, "samples": read_tsv(out.samples_tsv),
             "gwas": read_gwas_ssf(gwas), "meta": gwas.with_name(gwas.name + "-meta.yaml"),
             "variants": read_tsv(root / "variants.tsv.gz", dtype={"chrom": str, "id": str})}
 
@@ -122,21 +122,47 @@ def both_codings(tmp_path_factory, plink2):
                                                                          tmp / "run_coded")
 
 
+def read_plink2(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t", dtype={"ID": str, "REF": str, "ALT": str, "A1": str,
+                                              "AX": str}).rename(columns=lambda c: c.lstrip("#"))
+
+
 @pytest.mark.reference
 def test_array_allele_codes__qc_and_association_equal_acgt(both_codings):
     acgt, coded = both_codings
     assert coded["summary"] == acgt["summary"]
     assert coded["summary"]["variants"]["kept"] > 500
-    pd.testing.assert_frame_equal(coded["samples"], acgt["samples"])
+    pd.testing.assert_frame_equal(coded["samples"], acgt["samples"], check_exact=True)
     drop = ["ref", "alt", "id"]
     pd.testing.assert_frame_equal(coded["variants"].drop(columns=drop),
-                                  acgt["variants"].drop(columns=drop))
+                                  acgt["variants"].drop(columns=drop), check_exact=True)
     assert set(coded["variants"]["alt"]) >= {"2", "B", "I"}
     allele_columns = ["effect_allele", "other_allele", "variant_id"]
     assert (coded["assoc"]["status"] != "MONOMORPHIC").sum() > 500
     pd.testing.assert_frame_equal(coded["assoc"].drop(columns=allele_columns),
-                                  acgt["assoc"].drop(columns=allele_columns))
+                                  acgt["assoc"].drop(columns=allele_columns), check_exact=True)
     assert set(coded["assoc"]["effect_allele"]) >= {"2", "B", "I"}
+
+
+@pytest.mark.reference
+def test_array_allele_codes__variant_qc_matches_plink2_on_the_coded_fileset(both_codings,
+                                                                           plink2):
+    """PLINK 2 reads the coded fileset (chromosome 1) as we do: per variant the same ALT code,
+    ALT frequency (--freq) and HWE mid-p (--hardy midp) over the kept samples, within PLINK 2's
+    6 printed significant digits (5e-6 absolute on frequencies, relative on p-values)."""
+    _, coded = both_codings
+    root = coded["root"]
+    run(plink2, "--bfile", root.parent / "coded", "--allow-extra-chr", "--chr", "1", "--keep",
+        root / "keep.txt", "--freq", "--hardy", "midp", "--out", root / "p2", "--threads", "1")
+    ours = coded["variants"].set_index("id")
+    freq = read_plink2(root / "p2.afreq").set_index("ID")
+    hardy = read_plink2(root / "p2.hardy").set_index("ID")
+    ours = ours.loc[freq.index]
+    assert (freq["ALT"] == ours["alt"]).all()
+    assert set(freq["ALT"]) >= {"2", "B", "I"}
+    np.testing.assert_allclose(ours["alt_freq"], freq["ALT_FREQS"], rtol=0, atol=5e-6)
+    hwe = hardy.loc[freq.index, "P"] if "P" in hardy else hardy.loc[freq.index, "MIDP"]
+    np.testing.assert_allclose(ours["hwe_midp"], hwe, rtol=5e-6, atol=1e-300)
 
 
 @pytest.mark.reference
@@ -145,7 +171,8 @@ def test_array_allele_codes__gwas_ssf_keeps_nucleotide_rows_and_counts_others(bo
     nucleotide = acgt["gwas"]["variant_id"].isin(
         coded["gwas"]["variant_id"]).to_numpy()
     pd.testing.assert_frame_equal(coded["gwas"].reset_index(drop=True),
-                                  acgt["gwas"].loc[nucleotide].reset_index(drop=True))
+                                  acgt["gwas"].loc[nucleotide].reset_index(drop=True),
+                                  check_exact=True)
     n_coded = len(acgt["gwas"]) - len(coded["gwas"])
     assert n_coded > 2 * len(coded["gwas"]) > 500  # three of four rows are coded
     meta = coded["meta"].read_text()
