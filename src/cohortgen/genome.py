@@ -60,6 +60,7 @@ _EXCLUDED_CONTIGS = (
 """Reasons why ingest excludes a non-primary contig, by pattern on the lower-case name without
 "chr" (first match wins); any other unknown name is ``unknown_contig``."""
 
+
 def canonical_build(text: str | None) -> str | None:
     """'GRCh37' or 'GRCh38' for any alias (hg19, b37, GRCh37, hg38, ...); None if unknown."""
     if text is None:

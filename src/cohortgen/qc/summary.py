@@ -71,10 +71,10 @@ def check_variants_ingested(tally_paths: list[Path]) -> dict:
 
 
 def gather_variant_qc(table_paths: list[Path]) -> pd.DataFrame:
-    """Concatenate per-chunk variant QC tables in plan order (``pass`` bool, also when a chunk
-    has no variants)."""
-    table = pd.concat([read_tsv(p, dtype={"chrom": str, "id": str, "diff_miss_disease": str})
-                       for p in table_paths], ignore_index=True)
+    """Concatenate per-chunk variant QC tables in plan order (alleles as strings, ``1``/``2``
+    codes too; ``pass`` bool, also when a chunk has no variants)."""
+    dtype = {"chrom": str, "id": str, "ref": str, "alt": str, "diff_miss_disease": str}
+    table = pd.concat([read_tsv(p, dtype=dtype) for p in table_paths], ignore_index=True)
     return table.assign(**{"pass": table["pass"].astype(bool)})
 
 
