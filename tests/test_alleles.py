@@ -7,11 +7,13 @@ association must be identical (exactly: the same genotypes go through the same a
 extra contigs excluded at ingest with their reasons, and only nucleotide rows written to GWAS-SSF.
 """
 
+import gzip
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pysam
 import pytest
 
 from cohortgen.assoc.chunk import association_chunk
@@ -108,6 +110,20 @@ def with_extra_contigs(prefix: Path, out: Path, recode: bool) -> None:
     write_bed(out, rows, pd.concat([bim, extra], ignore_index=True), fam)
 
 
+def vcf_with_extra_contigs(vcf: Path, out: Path) -> Path:
+    """``vcf`` plus, after its records, one record per :data:`EXTRA_CONTIGS` contig (a copy of
+    the first record), declared in the header; bgzipped and indexed."""
+    lines = gzip.open(vcf, "rt").read().splitlines()
+    body = lines.index(next(line for line in lines if line.startswith("#CHROM")))
+    first = lines[body + 1].split("\t")
+    header = [*lines[:body], *[f"##contig=<ID={c},length=10000>" for c in EXTRA_CONTIGS]]
+    extra = ["\t".join([contig, "1000", f"x{k}", *first[3:]])
+             for k, contig in enumerate(EXTRA_CONTIGS)]
+    plain = out.with_suffix("")
+    plain.write_text("\n".join([*header, *lines[body:], *extra]) + "\n")
+    return Path(pysam.tabix_index(str(plain), preset="vcf", force=True))
+
+
 @pytest.fixture(scope="module")
 def both_codings(tmp_path_factory, plink2):
     """The stages run on the ACGT fileset and on its recoded twin (module docstring)."""
@@ -185,6 +201,22 @@ def test_extra_contigs__excluded_at_ingest_with_reasons_in_the_funnel(both_codin
     for result in both_codings:
         excluded = result["summary"]["ingest"]["records_excluded"]
         assert excluded == {"alt_contig": 2, "decoy_contig": 2, "unplaced_contig": 3}
+
+
+@pytest.mark.reference
+def test_extra_contigs__vcf_input_runs_to_gather_as_plink_input(both_codings):
+    """The simulated VCF with the same extra contigs: excluded at ingest with their reasons,
+    and association results identical to the PLINK fileset's (which PLINK 2 made from it)."""
+    acgt, _ = both_codings
+    tmp = acgt["root"].parent
+    vcf = vcf_with_extra_contigs(tmp / "sim" / "genotypes.vcf.gz", tmp / "extra.vcf.gz")
+    result = run_stages(vcf, tmp / "sim" / "phenotypes.tsv", tmp / "run_vcf")
+    assert result["summary"]["ingest"]["records_excluded"] == {
+        "alt_contig": 2, "decoy_contig": 2, "unplaced_contig": 3}
+    assert result["summary"]["variants"] == acgt["summary"]["variants"]
+    pd.testing.assert_frame_equal(result["assoc"].drop(columns="variant_id"),
+                                  acgt["assoc"].drop(columns="variant_id"), check_exact=True)
+    assert len(result["gwas"]) == len(acgt["gwas"]) > 500
 
 
 @pytest.mark.parametrize(("allele", "missing", "symbolic", "nucleotide"), [
