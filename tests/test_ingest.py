@@ -439,7 +439,7 @@ def test_ingest_chunk__multiallelic_split_matches_bcftools_norm(tmp_path, plink2
     assert bim["id"].tolist() == ["1:100:A:C", "1:100:A:G", "1:200:AT:A", "1:200:AT:ATT", "rs3"]
     assert tally["records_in"] == 4
     assert tally["records_kept"] + sum(tally["records_excluded"].values()) == 4
-    assert tally["records_excluded"] == {"symbolic_or_non_acgt": 1}
+    assert tally["records_excluded"] == {"symbolic_allele": 1}
     assert tally["multiallelic_split"] == {"records": 2, "symbolic_alts_dropped": 1}
     assert tally["variants_written"] == len(bim) == 5
     split = tmp_path / "split.vcf.gz"
@@ -518,9 +518,10 @@ def test_read_bed__non_utf8_bim_or_fam_names_line_and_byte(tmp_path, suffix):
 
 def test_ingest_chunk__plink_alleles_excluded_as_vcf_records(tmp_path):
     """.bim rows are kept or excluded by the VCF record rules: PLINK's missing allele "0" is no
-    ALT; I/D and other non-ACGT alleles are excluded; counts reconcile."""
+    ALT (no REF as A2); symbolic alleles are excluded; I/D and other allele codes are kept;
+    counts reconcile."""
     alleles = [("C", "A"), ("0", "A"), ("I", "D"), ("T", "N"), ("GA", "G"), (".", "T"),
-               ("<DEL>", "A"), ("G", "T")]
+               ("<DEL>", "A"), ("G", "T"), ("A", "0")]
     bim = pd.DataFrame({"chrom": "1", "id": [f"v{k}" for k in range(len(alleles))], "cm": 0.0,
                         "pos": 100 * np.arange(1, len(alleles) + 1),
                         "a1": [a1 for a1, _ in alleles], "a2": [a2 for _, a2 in alleles]})
@@ -528,8 +529,10 @@ def test_ingest_chunk__plink_alleles_excluded_as_vcf_records(tmp_path):
     write_bed(tmp_path / "in", pack_dosages(dosage), bim, fam_for_samples(["A", "B", "C"]))
     tally = ingest_chunk(str(tmp_path / "in"), "1", 1, 10**6, tmp_path / "o", tmp_path / "o.json")
     packed, out_bim, _ = read_bed(tmp_path / "o")
-    assert out_bim["id"].tolist() == ["v0", "v4", "v7"]
-    np.testing.assert_array_equal(unpack_dosages(packed, 3), dosage[[0, 4, 7]])
-    assert tally["records_excluded"] == {"no_alt_allele": 2, "symbolic_or_non_acgt": 3}
+    assert out_bim["id"].tolist() == ["v0", "v2", "v3", "v4", "v7"]
+    assert out_bim["a1"].tolist() == ["C", "I", "T", "GA", "G"]
+    np.testing.assert_array_equal(unpack_dosages(packed, 3), dosage[[0, 2, 3, 4, 7]])
+    assert tally["records_excluded"] == {"no_alt_allele": 2, "no_ref_allele": 1,
+                                         "symbolic_allele": 1}
     assert tally["records_in"] == len(alleles)
-    assert tally["records_kept"] == tally["variants_written"] == 3
+    assert tally["records_kept"] == tally["variants_written"] == 5

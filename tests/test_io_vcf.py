@@ -148,7 +148,7 @@ def test_read_region_blocks__excluded_records_tally(tmp_path):
     summary = tally.as_dict()
     assert summary["records_in"] == 6
     assert summary["records_kept"] == summary["variants_written"] == 4
-    assert summary["records_excluded"] == {"multiallelic": 1, "symbolic_or_non_acgt": 1}
+    assert summary["records_excluded"] == {"multiallelic": 1, "symbolic_allele": 1}
     assert tally.n_in == tally.n_kept + sum(tally.excluded.values())
     assert [pos for block in blocks for pos in block.pos] == [100, 400, 500, 600]
     assert [i for block in blocks for i in block.ids] == ["rs1", "rs4", "rs5", "rs6"]

@@ -30,7 +30,7 @@ def test_exclusion_reason__alleles():
     assert exclusion_reason("A", []) == "no_alt_allele"
     assert exclusion_reason("A", ["C", "G"]) == "multiallelic"
     assert exclusion_reason("A", ["C", "G"], "split") is None
-    assert exclusion_reason("A", ["<DEL>"]) == "symbolic_or_non_acgt"
+    assert exclusion_reason("A", ["<DEL>"]) == "symbolic_allele"
 
 
 def test_check_id__whitespace_names_file_line_and_record(tmp_path):

@@ -1,10 +1,16 @@
-"""Genome builds, contig names and pseudo-autosomal regions, shared by ingest, QC and PRS.
+"""Genome builds, the table of contigs and pseudo-autosomal regions, shared by every stage.
 
-Contig names are matched without case and without a ``chr`` prefix: X (PLINK 23), Y (24), MT or
-M (26), PLINK's pseudo-autosomal code XY (25) and the PAR1/PAR2 contigs of ``--split-par``.
-PAR boundaries (1-based, inclusive) per build as in SCIENCE.md. No pandas here: ingest jobs
-import this module.
+One table (:data:`CONTIG_NAMES`, :data:`CONTIG_CLASSES`) decides each contig's PLINK code, name
+and class. Names are matched without case and without a ``chr`` prefix: 1-22, X (PLINK 23),
+Y (24), XY (25, PLINK's pseudo-autosomal code; PAR1/PAR2 of ``--split-par`` too) and MT or M
+(26). Summary statistics number differently (GWAS-SSF and PGS Catalog files: 23 X, 24 Y, 25 MT;
+:data:`GWAS_SSF_CODES`), so numeric codes are read in a stated ``numbering``. Any other contig
+(unplaced ``chrUn_*``, ``*_random``, ``*_alt``, ``HLA*``, decoys, PLINK's 0) is not analysed:
+ingest excludes its records with the reason of :func:`excluded_contig_reason`. PAR boundaries
+(1-based, inclusive) per build as in SCIENCE.md. No pandas here: ingest jobs import this module.
 """
+
+import re
 
 import numpy as np
 
@@ -24,15 +30,35 @@ PAR_REGIONS = {
 }
 """Pseudo-autosomal regions of chrX per build (1-based, inclusive): PAR1, PAR2 (GRC)."""
 
-CONTIG_CLASS = {"x": "x", "23": "x", "y": "y", "24": "y", "xy": "par", "25": "par",
-                "par1": "par", "par2": "par", "mt": "mt", "m": "mt", "26": "mt"}
-"""Class of a non-autosomal contig name (lower case, no "chr"); autosomes are 1-22."""
+CONTIG_NAMES = {**{code: str(code) for code in range(1, 23)}, 23: "X", 24: "Y", 25: "XY",
+                26: "MT"}
+"""PLINK code -> canonical contig name (no "chr")."""
 
-AUTOSOMES = frozenset(str(k) for k in range(1, 23))
+CONTIG_CLASSES = {**dict.fromkeys(range(1, 23), "auto"), 23: "x", 24: "y", 25: "par", 26: "mt"}
+"""PLINK code -> contig class: "auto", "x" (chrX; its PAR part is told apart by :func:`in_par`),
+"y", "par" (XY, PAR1, PAR2) or "mt"."""
 
-SUMSTATS_CHROM_ALIASES = {"23": "X", "24": "Y", "25": "MT", "M": "MT"}
-"""Chromosome codes of GWAS-SSF summary statistics and scoring files (upper case, no "chr"):
-there 25 is MT, unlike the PLINK numbering of genotype files (:data:`CONTIG_CLASS`: 25 = XY)."""
+GWAS_SSF_CODES = {**{code: code for code in range(1, 25)}, 25: 23, 26: 25}
+"""PLINK code -> GWAS-SSF chromosome code (1-22, X 23, Y 24, MT 25; PLINK's XY lies on X: 23)."""
+
+_NAME_CODES = {**{str(code): code for code in range(1, 27)}, "x": 23, "y": 24, "xy": 25,
+               "par1": 25, "par2": 25, "mt": 26, "m": 26}
+"""Lower-case name (no "chr") -> PLINK code, numeric names in PLINK numbering."""
+
+_GWAS_SSF_NUMERIC = {"23": 23, "24": 24, "25": 26}
+"""GWAS-SSF numeric codes of X, Y, MT -> PLINK code (26 is not a GWAS-SSF code)."""
+
+NUMBERINGS = ("plink", "gwas_ssf")
+"""How numeric contig codes 23-26 are read: genotype files ("plink": 25 XY, 26 MT) or summary
+statistics and scoring files ("gwas_ssf": 25 MT)."""
+
+_EXCLUDED_CONTIGS = (
+    ("alt_contig", re.compile(r"(_alt|_fix|_novel)$|^hla[-_]")),
+    ("decoy_contig", re.compile(r"(_decoy|^ebv|^hs37d5|^hs38d1)")),
+    ("unplaced_contig", re.compile(r"^un(_|$)|_random$|^0$|^(gl|ki|jh|kn|kv|kz|ml|mu)\d+")),
+)
+"""Reasons why ingest excludes a non-primary contig, by pattern on the lower-case name without
+"chr" (first match wins); any other unknown name is ``unknown_contig``."""
 
 
 def canonical_build(text: str | None) -> str | None:
@@ -56,11 +82,48 @@ def bare_contig(name: str) -> str:
     return name[3:] if name.startswith("chr") else name
 
 
-def contig_class(name: str) -> str:
-    """Class of a whole contig: "auto" (1-22), "x" (chrX: its PAR part is told apart by
-    :func:`in_par`), "par" (XY, PAR1, PAR2), "y", "mt" or "other"."""
+def contig_code(name: str, numbering: str = "plink") -> int | None:
+    """PLINK code (1-26) of a contig name ("chrX", "x", "23", "MT", "chrM", ...), numeric names
+    read in ``numbering`` (:data:`NUMBERINGS`); None for a contig outside the table."""
+    if numbering not in NUMBERINGS:
+        raise ValueError(f"unknown contig numbering {numbering!r}; use one of {NUMBERINGS}")
     bare = bare_contig(name)
-    return "auto" if bare in AUTOSOMES else CONTIG_CLASS.get(bare, "other")
+    if numbering == "gwas_ssf" and bare.isdigit() and int(bare) > 22:
+        return _GWAS_SSF_NUMERIC.get(bare)
+    return _NAME_CODES.get(bare)
+
+
+def contig_name(name: str, numbering: str = "plink") -> str | None:
+    """Canonical name ("1"-"22", "X", "Y", "XY", "MT") of a contig; None outside the table."""
+    code = contig_code(name, numbering)
+    return None if code is None else CONTIG_NAMES[code]
+
+
+def contig_class(name: str) -> str:
+    """Class of a whole contig (:data:`CONTIG_CLASSES`), "other" outside the table."""
+    code = contig_code(name)
+    return "other" if code is None else CONTIG_CLASSES[code]
+
+
+def gwas_ssf_code(name: str, numbering: str = "plink") -> int | None:
+    """GWAS-SSF chromosome code (1-25, :data:`GWAS_SSF_CODES`) of a contig; None outside the
+    table."""
+    code = contig_code(name, numbering)
+    return None if code is None else GWAS_SSF_CODES[code]
+
+
+def excluded_contig_reason(name: str) -> str | None:
+    """Why ingest excludes the records of a contig: None for 1-22, X, Y, XY/PAR, MT; else
+    "alt_contig" (``*_alt``, ``*_fix``, ``HLA*``), "decoy_contig" (``*_decoy``, ``chrEBV``,
+    ``hs37d5``), "unplaced_contig" (``chrUn_*``, ``*_random``, GL/KI accessions, PLINK's 0) or
+    "unknown_contig"."""
+    if contig_code(name) is not None:
+        return None
+    bare = bare_contig(name)
+    for reason, pattern in _EXCLUDED_CONTIGS:
+        if pattern.search(bare):
+            return reason
+    return "unknown_contig"
 
 
 def in_par(pos: np.ndarray, build: str) -> np.ndarray:

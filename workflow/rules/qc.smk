@@ -36,6 +36,7 @@ rule select_pruned_set:
     input:
         bed=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.bed"),
         partials=chunk_files("results/{cohort}/chunks/{chunk}/sample_partials.npz"),
+        tallies=chunk_files("results/{cohort}/chunks/{chunk}/ingest.json"),
         phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
     output:
         bed="results/{cohort}/qc/pruned.bed",
@@ -61,7 +62,7 @@ rule select_pruned_set:
         runtime=60,
     shell:
         "{params.cohortgen} prune-common --bfiles {params.prefixes} --partials {input.partials}"
-        " --phenotypes {input.phenotypes:q} --min-call-rate {params.qc[sample_call_rate]}"
+        " --tallies {input.tallies} --phenotypes {input.phenotypes:q} --min-call-rate {params.qc[sample_call_rate]}"
         " --variant-call-rate {params.qc[variant_call_rate]} --min-maf {params.pca[min_maf]}"
         " --hwe-midp {params.qc[hwe_midp]} --ld-window {params.pca[ld_window]}"
         " --ld-step {params.pca[ld_step]} --ld-r2 {params.pca[ld_r2]}"

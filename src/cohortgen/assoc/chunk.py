@@ -49,6 +49,7 @@ from threadpoolctl import threadpool_limits
 
 from cohortgen.assoc.stage import CHRX_PREFIX
 from cohortgen.errors import InputError
+from cohortgen.genome import contig_class
 from cohortgen.io.bed import read_bed
 from cohortgen.io.files import read_json, read_tsv, write_tsv
 from cohortgen.io.sumstats import GWAS_SSF_COLUMNS
@@ -291,9 +292,10 @@ def chunk_results(packed: np.ndarray, bim: pd.DataFrame, fam_ids: list[str],
 
 
 def is_chrx(chrom: pd.Series) -> np.ndarray:
-    """bool (m,): chromosome names of chrX (``X``, ``chrX``, ``23``; PLINK's PAR code ``XY``)."""
-    names = chrom.astype(str).str.upper().str.removeprefix("CHR")
-    return names.isin(["X", "23", "XY"]).to_numpy()
+    """bool (m,): chromosome names of chrX and its PARs (:func:`cohortgen.genome.contig_class`
+    "x" or "par": ``X``, ``chrX``, ``23``, PLINK's PAR code ``XY``)."""
+    classes = {name: contig_class(name) for name in chrom.astype(str).unique()}
+    return chrom.astype(str).map(classes).isin(["x", "par"]).to_numpy()
 
 
 def _view_results(packed: np.ndarray, bim: pd.DataFrame, fam_ids: list[str],

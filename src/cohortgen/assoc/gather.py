@@ -18,6 +18,7 @@ the smallest per-allele effect in trait standard deviations with that power give
 (:mod:`cohortgen.assoc.power`).
 """
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ import pandas as pd
 from cohortgen import __version__
 from cohortgen.assoc.loci import GENOME_WIDE, SUGGESTIVE
 from cohortgen.assoc.power import detectable_beta_sd, detectable_odds_ratio
+from cohortgen.io.alleles import are_nucleotides
 from cohortgen.io.files import read_json, read_tsv, write_tsv
 from cohortgen.io.sumstats import GWAS_SSF_COLUMNS, read_gwas_ssf, write_gwas_ssf
 from cohortgen.report.plots import lambda_gc
@@ -43,7 +45,10 @@ def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_b
     """Write one trait's GWAS-SSF file (+ .tbi, -meta.yaml) from its chunk tables (one per
     chunk, :func:`cohortgen.assoc.chunk.association_chunk`). A skipped trait gets a file with a
     header and no rows; its status and reason are in the sidecar. A quantitative trait's
-    sidecar gives its sample size, a disease's its case and control counts."""
+    sidecar gives its sample size, a disease's its case and control counts. GWAS-SSF alleles are
+    nucleotides: rows with another allele code (1/2, A/B, I/D) are not written, and the sidecar
+    counts them (``cohortgen_rows_not_written: non_nucleotide_alleles``). Returns the rows
+    written."""
     null = read_json(null_json)
     info = null["diseases"][disease]
     tables = [read_tsv(p, dtype={"chromosome": str, "variant_id": str, "disease": str,
@@ -57,9 +62,17 @@ def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_b
     covariates = {"adjusted_covariates": null["covariates"]}
     if null.get("sex_added_for_chrX"):
         covariates["chrX_adjusted_covariates"] = ["sex", *null["covariates"]]
+    nucleotide = are_nucleotides(table[["effect_allele", "other_allele"]].to_numpy()).all(axis=1)
+    not_written = {"non_nucleotide_alleles": int((~nucleotide).sum())}
+    if not_written["non_nucleotide_alleles"]:
+        print(f"{disease}: {not_written['non_nucleotide_alleles']:,} rows with non-nucleotide "
+              "alleles are not written to GWAS-SSF (they stay in the chunk tables)",
+              file=sys.stderr)
     meta = {"genome_assembly": genome_build, "trait_description": disease, **counts,
             **covariates, "cohortgen_status": info["status"],
+            "cohortgen_rows_not_written": not_written,
             "analysis_software": f"cohortgen {__version__}"}
+    table = table.loc[nucleotide].reset_index(drop=True)
     write_gwas_ssf(Path(out_gz), table, meta)
     return table
 

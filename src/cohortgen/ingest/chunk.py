@@ -4,7 +4,9 @@ Every sample of the genotype file is kept, in file order (sample QC decides late
 A1 (5th column) is the ALT allele, so .bed dosages count ALT alleles. The .fam's sex column
 comes from the phenotype sheet (1 male, 2 female, 0 unknown or not in the sheet). GT decoding
 follows ``ingest.half_calls`` and ``ingest.multiallelic``; on X (non-PAR), Y and MT, calls a
-sample's ploidy makes impossible are set missing and counted (see cohortgen.kernels.gt).
+sample's ploidy makes impossible are set missing and counted (see cohortgen.kernels.gt). Alleles
+are kept as given (any string; :mod:`cohortgen.io.alleles`). Every record of a contig outside the
+table of :mod:`cohortgen.genome` (unplaced, alt, decoy) is excluded with that contig's reason.
 A VCF chunk is converted without importing pandas (each chunk runs in a fresh process).
 """
 
@@ -17,8 +19,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cohortgen.errors import InputError
+from cohortgen.genome import excluded_contig_reason
 from cohortgen.ingest.plan import is_plink_prefix
 from cohortgen.ingest.ploidy import is_ploidy_aware, ploidy_regions, sample_sex
+from cohortgen.io.alleles import is_missing_allele
 from cohortgen.io.bed import BIM_COLUMNS, read_bed, write_bed
 from cohortgen.io.files import write_json
 from cohortgen.io.vcf import VCF_READERS, RecordTally, read_region_blocks
@@ -86,9 +90,12 @@ def _vcf_chunk(path: Path, contig: str, start: int, end: int, sex_of, rules: Ing
     samples = vcf_samples(path)
     sex = sex_of(samples)
     packed, bim = [], {name: [] for name in BIM_COLUMNS}
+    dropped = excluded_contig_reason(contig)
     for block in read_region_blocks(path, contig, start, end, tally,
                                     multiallelic=rules.multiallelic, threads=threads,
                                     reader=rules.vcf_reader):
+        if dropped:
+            continue
         dosage = _decode_block(path, block, rules, tally)
         _ploidy(dosage, contig, block.pos, sex, rules, tally)
         packed.append(pack_dosages(dosage))
@@ -96,20 +103,30 @@ def _vcf_chunk(path: Path, contig: str, start: int, end: int, sex_of, rules: Ing
                    block.ref)
         for name, values in zip(BIM_COLUMNS, columns, strict=True):
             bim[name].extend(values)
+    if dropped:
+        _exclude_kept(tally, dropped)
     nb = (len(samples) + 3) // 4
     bed = np.concatenate(packed) if packed else np.zeros((0, nb), np.uint8)
     return bed, bim, _fam_columns(samples, sex)
 
 
+def _exclude_kept(tally: RecordTally, reason: str) -> None:
+    """Count the tally's kept records as excluded for ``reason`` (none written)."""
+    tally.excluded[reason] += tally.n_kept
+    tally.n_kept = tally.n_variants = tally.n_split = tally.split_alts_dropped = 0
+
+
 def _bed_chunk(prefix: Path, contig: str, start: int, end: int, sex_of, rules: IngestRules,
                tally: RecordTally):
-    """The .bim rows of the region, in file order, less those with no ALT or a symbolic or
-    non-ACGT allele (tallied by reason, as VCF records). The .bed is memory-mapped, so only the
-    region's rows are read (a .bim need not be sorted, nor hold a contig in one block)."""
+    """The .bim rows of the region, in file order, less those with a missing or symbolic allele
+    or on an excluded contig (tallied by reason, as VCF records). The .bed is memory-mapped, so
+    only the region's rows are read (a .bim need not be sorted, nor hold a contig in one
+    block)."""
     packed, bim, fam = read_bed(prefix)
     rows = np.flatnonzero((bim["chrom"] == contig).to_numpy()
                           & (bim["pos"] >= start).to_numpy() & (bim["pos"] <= end).to_numpy())
-    reasons = [_bim_exclusion(ref, alt) for ref, alt in
+    dropped = excluded_contig_reason(contig)
+    reasons = [dropped or _bim_exclusion(ref, alt) for ref, alt in
                zip(bim["a2"].iloc[rows], bim["a1"].iloc[rows], strict=True)]
     kept = np.array([reason is None for reason in reasons], dtype=bool)
     tally.n_in = len(rows)
@@ -128,9 +145,14 @@ def _bed_chunk(prefix: Path, contig: str, start: int, end: int, sex_of, rules: I
 
 def _bim_exclusion(ref: str, alt: str) -> str | None:
     """Why a .bim row is excluded (None if kept), by the VCF record rules: an ALT (A1) of "0" or
-    "." (PLINK's missing allele) is no ALT; symbolic or non-ACGT alleles (e.g. PLINK 1's I/D)
-    are excluded."""
-    return exclusion_reason(ref, [] if alt in ("0", ".") else [alt])
+    "." (PLINK's missing allele) is no ALT, a missing REF (A2) no REF; symbolic alleles (such as
+    ``<DEL>``) are excluded; any other allele string (``1``/``2``, ``A``/``B``, ``I``/``D``) is
+    kept."""
+    if is_missing_allele(alt):
+        return "no_alt_allele"
+    if is_missing_allele(ref):
+        return "no_ref_allele"
+    return exclusion_reason(ref, [alt])
 
 
 def ingest_chunk(genotypes: str, contig: str, start: int, end: int, out_prefix: Path,

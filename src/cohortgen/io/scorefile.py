@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from cohortgen.errors import InputError
-from cohortgen.genome import SUMSTATS_CHROM_ALIASES, canonical_build
+from cohortgen.genome import canonical_build, contig_name
 from cohortgen.io.files import write_bytes_atomic
 
 PGS_MARKER = "###PGS CATALOG SCORING FILE"
@@ -60,10 +60,14 @@ class ScoringFile:
     pgs_catalog: bool
 
 
-def canonical_chrom(values: pd.Series) -> pd.Series:
-    """Chromosome names without a ``chr`` prefix, upper-case, with 23/24/25/M as X/Y/MT."""
+def canonical_chrom(values: pd.Series, numbering: str = "gwas_ssf") -> pd.Series:
+    """Canonical names (:func:`cohortgen.genome.contig_name`) of chromosome names whose numeric
+    codes follow ``numbering`` (scoring files: "gwas_ssf", 25 = MT; a .bim: "plink", 25 = XY);
+    a name outside the contig table without ``chr``, upper case."""
     names = values.astype(str).str.strip().str.replace(r"^(?i:chr)", "", regex=True).str.upper()
-    return names.replace(SUMSTATS_CHROM_ALIASES)
+    distinct = names.unique()
+    canonical = {name: contig_name(name, numbering) or name for name in distinct}
+    return names.map(canonical)
 
 
 def _text_lines(path: Path) -> list[str]:

@@ -8,7 +8,8 @@ Files written for ``<name>.tsv.gz`` (GWAS Catalog convention, sidecar name = dat
 
 Value formats (fixed, so the same table always gives the same bytes):
 
-- ``chromosome``: GWAS-SSF code 1-22, X=23, Y=24, MT/M=25 (a leading ``chr`` is stripped)
+- ``chromosome``: GWAS-SSF code 1-22, X=23, Y=24, MT=25 of the genotype files' contig names
+  (:func:`cohortgen.genome.gwas_ssf_code`; PLINK's XY is on X: 23)
 - integer columns (``base_pair_location``, ``n``, ``n_cases``, ``n_controls``): plain integers
 - ``p_value``: ``%.4e`` (5 significant digits; 1e-300 stays ``1.0000e-300``, never 0)
 - other floats (``beta``, ``standard_error``, frequencies): ``%.6g``
@@ -30,6 +31,7 @@ import yaml
 
 from cohortgen import __version__
 from cohortgen.errors import InputError
+from cohortgen.genome import gwas_ssf_code
 
 GWAS_SSF_MANDATORY = [
     "chromosome",
@@ -68,9 +70,6 @@ FLOAT_COLUMNS = (
 )
 STRING_COLUMNS = ("effect_allele", "other_allele", "variant_id", "rsid", "status")
 
-CHROM_CODES = {str(i): i for i in range(1, 23)} | {"X": 23, "Y": 24, "MT": 25, "M": 25}
-CHROM_CODES |= {str(code): code for code in (23, 24, 25)}
-
 # Keys the writer computes; callers may not override them through ``meta``.
 COMPUTED_META_KEYS = (
     "coordinate_system",
@@ -88,17 +87,17 @@ def meta_path_for(path: Path) -> Path:
 
 
 def chromosome_codes(chrom: pd.Series) -> np.ndarray:
-    """GWAS-SSF codes (int64) of chromosome names such as ``chr1``, ``X``, ``23``, ``MT``."""
+    """GWAS-SSF codes (int64) of genotype-file contig names such as ``chr1``, ``X``, ``23``,
+    ``XY``, ``MT`` (PLINK numbering: :func:`cohortgen.genome.gwas_ssf_code`)."""
     distinct, inverse = np.unique(chrom.astype(str).to_numpy(dtype=str), return_inverse=True)
-    names = pd.Series(distinct, dtype=object).str.strip()
-    names = names.str.replace(r"^(?i:chr)", "", regex=True).str.upper()
-    codes = names.map(CHROM_CODES).to_numpy(dtype=np.float64)[inverse]
+    table = [gwas_ssf_code(name) for name in distinct.tolist()]
+    codes = np.array([np.nan if c is None else c for c in table], dtype=np.float64)[inverse]
     bad = np.isnan(codes)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise InputError(
             f"summary statistics: unknown chromosome {chrom.iloc[first]!r} in row {first + 1}; "
-            "use 1-22, X, Y or MT (optionally with a 'chr' prefix)"
+            "use 1-22, X, Y, XY or MT (optionally with a 'chr' prefix)"
         )
     return codes.astype(np.int64)
 

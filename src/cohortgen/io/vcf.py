@@ -23,7 +23,8 @@ from cohortgen.io.vcf_header import open_vcf
 from cohortgen.io.vcf_htslib import htslib_records
 from cohortgen.io.vcf_index import index_path
 from cohortgen.io.vcf_records import check_lead_in, text_records
-from cohortgen.io.vcf_rules import Record, is_acgt, record_location
+from cohortgen.io.alleles import is_symbolic_allele
+from cohortgen.io.vcf_rules import Record, record_location
 
 VCF_READERS = ("native", "htslib")
 """``ingest.vcf_reader`` values: how a .vcf.gz's records are read (a BCF always by htslib)."""
@@ -48,8 +49,9 @@ class VariantBlock:
 class RecordTally:
     """Records read, kept and excluded (by reason): ``n_in == n_kept + sum(excluded.values())``.
 
-    ``n_variants`` variants written: one per kept biallelic record, one per ACGT ALT of the
-    ``n_split`` split multi-allelic records (``split_alts_dropped`` symbolic ALTs not written).
+    ``n_variants`` variants written: one per kept biallelic record, one per non-symbolic ALT of
+    the ``n_split`` split multi-allelic records (``split_alts_dropped`` symbolic ALTs not
+    written).
     ``genotypes``: genotype-level changes (calls set missing, half-calls) by reason.
     """
 
@@ -79,8 +81,8 @@ def read_region_blocks(
 
     Records only overlapping the region from an earlier POS belong to the previous chunk and are
     not counted. ``multiallelic``: "drop" excludes multi-allelic records; "split" writes one
-    biallelic variant per ACGT ALT (ID chrom:pos:ref:alt; see cohortgen.kernels.gt for the
-    genotypes). ``threads``: threads inflating bgzip blocks and parsing records (native reader).
+    biallelic variant per non-symbolic ALT (ID chrom:pos:ref:alt; see cohortgen.kernels.gt for
+    the genotypes). ``threads``: threads inflating bgzip blocks and parsing records (native reader).
     ``reader``: one of :data:`VCF_READERS`, for a .vcf.gz. ``tally`` is updated in place.
     Unsorted records, malformed records and GT allele indices beyond the record's alleles raise
     InputError naming the file, line and record; records at POS 0 are excluded
@@ -140,7 +142,7 @@ def _empty_block() -> VariantBlock:
 
 def _append(block: VariantBlock, contig: str, record: Record, tally: RecordTally) -> None:
     alts = record.alts
-    usable = [k for k, alt in enumerate(alts, start=1) if is_acgt(alt)]
+    usable = [k for k, alt in enumerate(alts, start=1) if not is_symbolic_allele(alt)]
     if len(alts) > 1:
         tally.n_split += 1
         tally.split_alts_dropped += len(alts) - len(usable)

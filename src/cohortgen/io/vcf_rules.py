@@ -20,8 +20,8 @@ from typing import NamedTuple
 import numpy as np
 
 from cohortgen.errors import InputError
+from cohortgen.io.alleles import is_symbolic_allele
 
-ACGT = frozenset("ACGT")
 POS_0_TELOMERE = "pos_0_telomere"
 _WHITESPACE = re.compile(r"\s")
 
@@ -42,18 +42,15 @@ class Record(NamedTuple):
 
 def exclusion_reason(ref: str, alts: Sequence[str], multiallelic: str = "drop") -> str | None:
     """Why a record is excluded (None if kept): no ALT, multi-allelic (when dropped), or a
-    symbolic/non-ACGT REF or (every) ALT."""
+    symbolic REF or (every) ALT (:func:`cohortgen.io.alleles.is_symbolic_allele`; any other
+    allele string is kept)."""
     if not alts:
         return "no_alt_allele"
     if len(alts) > 1 and multiallelic == "drop":
         return "multiallelic"
-    if not is_acgt(ref) or not any(is_acgt(alt) for alt in alts):
-        return "symbolic_or_non_acgt"
+    if is_symbolic_allele(ref) or all(is_symbolic_allele(alt) for alt in alts):
+        return "symbolic_allele"
     return None
-
-
-def is_acgt(allele: str) -> bool:
-    return bool(allele) and set(allele) <= ACGT
 
 
 def position_reason(pos: int) -> str | None:

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from cohortgen.errors import InputError
+from cohortgen.genome import contig_class
 from cohortgen.io.bed import read_bed, read_fam
 from cohortgen.io.files import read_tsv, write_bytes_atomic, write_tsv
 from cohortgen.io.scorefile import write_scoring_file
@@ -61,7 +62,6 @@ from cohortgen.prs.stage import (
 from cohortgen.qc.keep import read_keep, sample_mask
 
 METHODS = {"ct": "incohort_ct", "ldpred2": "incohort_ldpred2"}
-AUTOSOMES = {str(c) for c in range(1, 23)}
 REFIT = 0
 """Fold number of the all-sample LDpred2-auto refit in :func:`run_fold`."""
 
@@ -82,7 +82,8 @@ def selected_variants(variant_qc_paths: list[Path], min_maf: float) -> pd.DataFr
     """QC-passed autosomal variants with min(alt_freq, 1 − alt_freq) ≥ min_maf."""
     variants = cohort_variants(variant_qc_paths)
     maf = np.minimum(variants["alt_freq"], 1.0 - variants["alt_freq"])
-    use = variants["pass"] & variants["chrom"].isin(AUTOSOMES) & (maf >= min_maf)
+    classes = {name: contig_class(name) for name in variants["chrom"].unique()}
+    use = variants["pass"] & (variants["chrom"].map(classes) == "auto") & (maf >= min_maf)
     return variants.loc[use].reset_index(drop=True)
 
 

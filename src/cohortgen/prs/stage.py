@@ -22,6 +22,7 @@ import pandas as pd
 
 from cohortgen.assoc.stage import level_indicators
 from cohortgen.errors import InputError
+from cohortgen.io.alleles import are_nucleotides
 from cohortgen.io.bed import read_bed
 from cohortgen.io.files import read_json, read_tsv, write_bytes_atomic, write_json, write_tsv
 from cohortgen.io.phenotypes import read_phenotypes
@@ -48,20 +49,32 @@ def cohort_variants(variant_qc_paths: list[Path]) -> pd.DataFrame:
         tables.append(table[["chrom", "pos", "ref", "alt", "alt_freq", "pass"]].assign(
             chunk=chunk, row=np.arange(len(table))))
     variants = pd.concat(tables, ignore_index=True)
-    variants["chrom"] = canonical_chrom(variants["chrom"])
+    variants["chrom"] = canonical_chrom(variants["chrom"], "plink")
     variants["pass"] = variants["pass"].astype(bool)
     return variants
+
+
+def nucleotide_variant_rows(variants: pd.DataFrame) -> np.ndarray:
+    """int64 rows of the cohort variants whose ``ref`` and ``alt`` are nucleotide strings
+    (:func:`cohortgen.io.alleles.are_nucleotides`)."""
+    return np.flatnonzero(are_nucleotides(variants[["ref", "alt"]].to_numpy()).all(axis=1))
 
 
 def match_score(path: Path, variants: pd.DataFrame, genome_build: str, min_overlap: float,
                 keep_ambiguous: bool) -> tuple[MatchResult, dict]:
     """Read one scoring file and match it; (result, log record). Raises InputError; on too
-    little overlap the error carries the log record (counts) as ``record``."""
+    little overlap the error carries the log record (counts) as ``record``. Only cohort variants
+    whose alleles are nucleotides are matched (strand flips need bases); the record counts the
+    others (``cohort_variants_not_nucleotide``: array codes such as 1/2, A/B, I/D), and score
+    lines that only they could match count as missing."""
     scoring = read_scoring_file(Path(path), genome_build)
-    result = match_variants(scoring.table, variants, keep_ambiguous)
+    rows = nucleotide_variant_rows(variants)
+    result = match_variants(scoring.table, variants.iloc[rows], keep_ambiguous)
+    used = result.lines["variant"].to_numpy() >= 0
+    result.lines.loc[used, "variant"] = rows[result.lines.loc[used, "variant"].to_numpy()]
     record = {"file": str(path), "build": scoring.build or f"{genome_build} (assumed)",
               "harmonised": scoring.harmonised, "pgs_id": scoring.header.get("pgs_id", ""),
-              **result.counts}
+              "cohort_variants_not_nucleotide": len(variants) - rows.size, **result.counts}
     try:
         check_overlap(result.counts, min_overlap, path)
     except InputError as exc:

@@ -20,7 +20,9 @@ def _variant_stats(a):
 def _prune_common(a):
     from cohortgen.qc.pruned import PruneSettings, select_pruned_set
     from cohortgen.qc.sample_qc import preliminary_samples
+    from cohortgen.qc.summary import check_variants_ingested
 
+    check_variants_ingested(_paths(a.tallies))
     prelim = preliminary_samples(Path(f"{a.bfiles[0]}.fam"), _paths(a.partials),
                                  Path(a.phenotypes), a.min_call_rate)
     settings = PruneSettings(a.variant_call_rate, a.min_maf, a.hwe_midp, a.ld_window, a.ld_step,
@@ -77,7 +79,7 @@ def register(sub) -> None:
                 req("--sample-partials"))
     add_command(sub, "prune-common", _prune_common,
                 "The LD-pruned common autosomal set used by sample QC.",
-                many("--bfiles"), many("--partials"), req("--phenotypes"),
+                many("--bfiles"), many("--partials"), many("--tallies"), req("--phenotypes"),
                 req("--min-call-rate", type=float), req("--variant-call-rate", type=float),
                 req("--min-maf", type=float), req("--hwe-midp", type=float),
                 req("--ld-window", type=int), req("--ld-step", type=int),

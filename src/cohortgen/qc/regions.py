@@ -24,7 +24,7 @@ liftOver pieces that landed elsewhere (tens of bp to 2 kb); BED starts are conve
 import numpy as np
 import pandas as pd
 
-from cohortgen.genome import canonical_build, checked_build, contig_class, in_par
+from cohortgen.genome import canonical_build, checked_build, contig_class, contig_name, in_par
 
 _PRICE_2008_MB = (
     ("1", 48.0, 52.0),
@@ -130,7 +130,8 @@ def has_long_range_ld_regions(build: str) -> bool:
 def in_long_range_ld(chrom: np.ndarray, pos: np.ndarray, build: str) -> np.ndarray:
     """True for variants inside a long-range LD region of ``build``.
 
-    chrom: str array, shape (m,), with or without a "chr" prefix; pos: int, shape (m,), 1-based.
+    chrom: str array, shape (m,), contig names of :mod:`cohortgen.genome` (any case, with or
+    without "chr"); pos: int, shape (m,), 1-based.
     build: "GRCh37" or "GRCh38" (or aliases); raises ValueError for unknown builds. Returns
     bool, shape (m,).
     """
@@ -142,13 +143,14 @@ def in_long_range_ld(chrom: np.ndarray, pos: np.ndarray, build: str) -> np.ndarr
             f"{sorted(set(LONG_RANGE_LD_REGIONS['build']))}"
         )
     chrom = np.asarray(chrom).astype(str)
-    chrom = np.char.replace(np.char.lower(chrom), "chr", "")
     pos = np.asarray(pos, dtype=np.int64)
     if chrom.shape != pos.shape:
         raise ValueError(f"chrom and pos shapes differ: {chrom.shape} vs {pos.shape}")
     mask = np.zeros(pos.shape, dtype=bool)
-    for row in regions.itertuples(index=False):
-        mask |= (chrom == row.chrom) & (pos >= row.start) & (pos <= row.end)
+    for contig in np.unique(chrom):
+        rows = np.flatnonzero(chrom == contig)
+        for row in regions[regions["chrom"] == contig_name(contig)].itertuples(index=False):
+            mask[rows] |= (pos[rows] >= row.start) & (pos[rows] <= row.end)
     return mask
 
 

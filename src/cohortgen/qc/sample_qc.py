@@ -18,6 +18,10 @@ Reason codes, the first failing one recorded, in this order:
 Outputs (private, 0600): ``samples.tsv`` (every metric and the decision), ``keep.txt``,
 ``related_pairs.tsv``, ``pcs.tsv`` (the PCA samples: unrelated and passing the checks above,
 a superset of the kept ones); ``pca.json`` holds aggregates only.
+
+Empty input stops with an :class:`InputError` naming the cause: no autosomal variant ingested,
+no sample in the sheet with a good call rate, fewer than 2 samples or no variant for the PCA,
+or no sample kept.
 """
 
 from dataclasses import dataclass, field
@@ -26,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cohortgen.errors import InputError
 from cohortgen.io.bed import read_bed, read_fam
 from cohortgen.io.files import write_tsv
 from cohortgen.io.phenotypes import read_phenotypes
@@ -81,8 +86,30 @@ def preliminary_samples(fam_path: Path, partial_paths: list[Path], phenotypes: P
     """bool per .fam sample: in the sheet with call rate >= ``min_call_rate``."""
     samples = read_fam(Path(fam_path))["iid"].astype(str).tolist()
     sheet = read_phenotypes(Path(phenotypes), [], [])
-    call_rate, _ = call_rates(sum_partials(partial_paths))
-    return sample_mask(samples, list(sheet.index)) & (call_rate >= min_call_rate)
+    partials = sum_partials(partial_paths)
+    call_rate, _ = call_rates(partials)
+    return checked_preliminary(fam_path, sample_mask(samples, list(sheet.index)), call_rate,
+                               min_call_rate, partials)
+
+
+def checked_preliminary(fam_path: Path, in_sheet: np.ndarray, call_rate: np.ndarray,
+                        min_call_rate: float, partials: dict) -> np.ndarray:
+    """bool per .fam sample: in the sheet (``in_sheet``) with ``call_rate`` >= ``min_call_rate``.
+    InputError when no autosomal variant was ingested or no sample qualifies."""
+    if not partials["auto_variants"].any():
+        raise InputError(
+            f"{fam_path}: no autosomal variant reached sample QC (call rates, heterozygosity and "
+            "relatedness need chromosomes 1-22): check the genotype file's contig names; "
+            "chunks/*/ingest.json count the records excluded per reason")
+    prelim = in_sheet & (call_rate >= min_call_rate)
+    if not prelim.any():
+        raise InputError(
+            f"{fam_path}: no sample is fit for sample QC: {int(in_sheet.sum())} of "
+            f"{in_sheet.size} samples are in the phenotype sheet and "
+            f"{int((call_rate >= min_call_rate).sum())} have an autosomal call rate >= "
+            f"{min_call_rate}; check that the sheet's sample IDs match the genotypes and "
+            "qc.sample_call_rate")
+    return prelim
 
 
 def het_outliers(packed: np.ndarray, prelim: np.ndarray, het_sd: float):
@@ -104,6 +131,26 @@ def first_reason(failures: dict[str, np.ndarray], n: int) -> np.ndarray:
     return reason
 
 
+def check_pca_input(pruned_prefix: Path, n_samples: int, n_variants: int) -> None:
+    """InputError unless ancestry PCA has at least 2 samples and 1 variant."""
+    if n_samples < 2 or n_variants < 1:
+        raise InputError(
+            f"{pruned_prefix}: ancestry PCA needs at least 2 unrelated samples that pass the "
+            f"call rate, heterozygosity and sex checks and 1 pruned variant; there are "
+            f"{n_samples} and {n_variants}: check the qc thresholds in the config")
+
+
+def check_kept(fam_path: Path, reason: np.ndarray) -> None:
+    """InputError when sample QC keeps no sample (``reason``: '' for a kept sample), with the
+    number of samples removed per reason (aggregates only)."""
+    if (reason == "").any():
+        return
+    codes, counts = np.unique(reason.astype(str), return_counts=True)
+    removed = ", ".join(f"{code}: {count}" for code, count in zip(codes, counts, strict=True))
+    raise InputError(f"{fam_path}: sample QC removed all {reason.size} samples ({removed}); "
+                     "check the qc thresholds in the config")
+
+
 def sample_qc(fam_path: Path, partial_paths: list[Path], phenotypes: Path, diseases: list[str],
               covariates: list[str], pruned_prefix: Path, settings: SampleSettings,
               out: SampleQcPaths) -> pd.DataFrame:
@@ -117,7 +164,7 @@ def sample_qc(fam_path: Path, partial_paths: list[Path], phenotypes: Path, disea
     is_case = (aligned[diseases] == 1).any(axis=1).to_numpy()
     partials = sum_partials(partial_paths)
     call_rate, het_rate = call_rates(partials)
-    prelim = in_sheet & (call_rate >= settings.min_call_rate)
+    prelim = checked_preliminary(fam_path, in_sheet, call_rate, settings.min_call_rate, partials)
     packed, _, pruned_fam = read_bed(Path(pruned_prefix))
     if pruned_fam["iid"].astype(str).tolist() != samples:
         raise ValueError(f"{pruned_prefix}.fam does not list the samples of {fam_path}")
@@ -135,6 +182,7 @@ def sample_qc(fam_path: Path, partial_paths: list[Path], phenotypes: Path, disea
     pairs = related_pair_table(packed, n, prelim_idx, prelim_ids, settings.kinship_threshold)
     unrelated = unrelated_mask(pairs, samples, candidate, call_rate, is_case)
     pca_samples = np.flatnonzero(candidate & unrelated).astype(np.int64)
+    check_pca_input(pruned_prefix, pca_samples.size, len(packed))
     eigenvalues, scores = pca_scores(packed, n, pca_samples, settings.pca)
     outlier = np.zeros(n, dtype=bool)
     outlier[pca_samples] = pca_outliers(scores, settings.pca.outlier_sd)
@@ -145,6 +193,7 @@ def sample_qc(fam_path: Path, partial_paths: list[Path], phenotypes: Path, disea
     if settings.pca_outlier_action == "remove":
         failures["pca_outlier"] = outlier
     reason = first_reason(failures, n)
+    check_kept(fam_path, reason)
     n_related = pd.concat([pairs["id1"], pairs["id2"]]).value_counts()
     table = pd.concat([pd.DataFrame({
         "sample_id": samples, "sheet_sex": sex, "is_case": is_case, "call_rate": call_rate,

@@ -4,7 +4,7 @@ Counts reconcile at every step, and :func:`summarize_qc` checks that they do:
 
 * ingest: ``records_in = records_kept + sum(records_excluded)``; ``variants_written =
   records_kept - multiallelic_split.records + multiallelic_split.variants`` (a kept
-  bi-allelic record is one variant, a split multi-allelic record one per ACGT ALT);
+  bi-allelic record is one variant, a split multi-allelic record one per non-symbolic ALT);
 * variant QC: ``variants.in = ingest.variants_written = sum(variants.removed) + variants.kept``;
 * samples: ``samples.in = sum(samples.removed) + samples.kept``.
 
@@ -54,10 +54,28 @@ def ingest_funnel(tally_paths: list[Path]) -> dict:
             "genotypes_changed": dict(sorted(genotypes.items()))}
 
 
+def check_variants_ingested(tally_paths: list[Path]) -> dict:
+    """The ingest step of the funnel (:func:`ingest_funnel`); InputError when ingest wrote no
+    variant, naming the records read and excluded per reason."""
+    funnel = ingest_funnel(tally_paths)
+    if funnel["variants_written"] == 0:
+        excluded = ", ".join(f"{reason}: {count:,}" for reason, count in
+                             funnel["records_excluded"].items()) or "none"
+        raise InputError(
+            f"no variant passed ingest: {funnel['records_in']:,} records read in "
+            f"{len(tally_paths)} chunks, excluded per reason: {excluded} (per chunk in "
+            f"{Path(tally_paths[0]).name} beside each chunk). Only contigs 1-22, X, Y, XY and "
+            "MT are analysed (rename others, e.g. bcftools annotate --rename-chrs); symbolic "
+            "alleles are not; multi-allelic records need ingest.multiallelic: split")
+    return funnel
+
+
 def gather_variant_qc(table_paths: list[Path]) -> pd.DataFrame:
-    """Concatenate per-chunk variant QC tables in plan order."""
-    return pd.concat([read_tsv(p, dtype={"chrom": str, "id": str, "diff_miss_disease": str})
-                      for p in table_paths], ignore_index=True)
+    """Concatenate per-chunk variant QC tables in plan order (alleles as strings, ``1``/``2``
+    codes too; ``pass`` bool, also when a chunk has no variants)."""
+    dtype = {"chrom": str, "id": str, "ref": str, "alt": str, "diff_miss_disease": str}
+    table = pd.concat([read_tsv(p, dtype=dtype) for p in table_paths], ignore_index=True)
+    return table.assign(**{"pass": table["pass"].astype(bool)})
 
 
 def reason_counts(table: pd.DataFrame, passed: str) -> dict:

@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from scipy.stats import chi2
 
-from cohortgen.genome import SUMSTATS_CHROM_ALIASES
+from cohortgen.genome import contig_code, contig_name
 
 GENOME_WIDE_P = 5e-8
 SUGGESTIVE_P = 1e-5
@@ -27,20 +27,19 @@ COLOURS = ("#1f4e79", "#7fa7cf")  # alternating chromosome colours
 FIGURE_HEIGHT = 380
 SMALLEST_P = np.nextafter(0.0, 1.0)  # p = 0 (underflow) is drawn at this value
 
-_NON_AUTOSOME_RANK = {"X": 23, "Y": 24, "MT": 25}
-
-
 def normalise_chromosomes(chrom: np.ndarray) -> np.ndarray:
-    """Chromosome names without ``chr``, upper case, with GWAS-SSF codes 23/24/25 as X/Y/MT."""
-    names = [re.sub(r"^chr", "", str(c), flags=re.IGNORECASE).upper() for c in chrom]
-    return np.asarray([SUMSTATS_CHROM_ALIASES.get(n, n) for n in names], dtype=str)
+    """Canonical names (:func:`cohortgen.genome.contig_name`) of GWAS-SSF chromosomes (23/24/25
+    = X/Y/MT); a name outside the contig table without ``chr``, upper case."""
+    names = [contig_name(c, "gwas_ssf")
+             or re.sub(r"^chr", "", str(c).strip(), flags=re.IGNORECASE).upper() for c in chrom]
+    return np.asarray(names, dtype=str)
 
 
 def chromosome_sort_key(name: str) -> tuple[int, str]:
-    """Natural order key: 1..22, X, Y, MT, then any other name alphabetically."""
-    if name.isdigit() and 1 <= int(name) <= 22:
-        return (int(name), "")
-    return (_NON_AUTOSOME_RANK.get(name, 26), name)
+    """Natural order key: 1..22, X, Y, XY, MT (PLINK codes), then any other name
+    alphabetically."""
+    code = contig_code(name)
+    return (27, name) if code is None else (code, "")
 
 
 def chromosome_order(chrom: np.ndarray) -> list[str]:
