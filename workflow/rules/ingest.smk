@@ -49,6 +49,7 @@ rule ingest_chunk:
         bim="results/{cohort}/chunks/{chunk}/genotypes.bim",
         fam="results/{cohort}/chunks/{chunk}/genotypes.fam",
         tally="results/{cohort}/chunks/{chunk}/ingest.json",
+        sex_partials="results/{cohort}/chunks/{chunk}/sex_partials.npz",
     params:
         genotypes=lambda wc: cohort_input(wc, "genotypes"),
         prefix=subpath(output.bed, strip_suffix=".bed"),
@@ -70,4 +71,5 @@ rule ingest_chunk:
         " --chunk {wildcards.chunk} --out-prefix {params.prefix} --tally {output.tally}"
         " --phenotypes {input.phenotypes:q} --half-calls {params.half_calls}"
         " --multiallelic {params.multiallelic} --genome-build {params.build}"
+        " --sex-partials {output.sex_partials}"
         " --threads {threads} 2> {log}"

@@ -5,7 +5,10 @@ A1 (5th column) is the ALT allele, so .bed dosages count ALT alleles. The .fam's
 comes from the phenotype sheet (1 male, 2 female, 0 unknown or not in the sheet). GT decoding
 follows ``ingest.half_calls`` and ``ingest.multiallelic``; on X (non-PAR), Y and MT, calls a
 sample's ploidy makes impossible are set missing and counted (see cohortgen.kernels.gt).
-A VCF chunk is converted without importing pandas (each chunk runs in a fresh process).
+Before that, the sex check's per-sample sums over non-PAR X and Y are taken from the calls as
+they came in (:func:`cohortgen.qc.variant_stats.sex_check_partials`), so that a woman recorded
+as a man keeps the het calls that show it. A VCF chunk is converted without importing pandas
+(each chunk runs in a fresh process) unless a sheet is read or sex-check sums are asked for.
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ from cohortgen.io.bed import BIM_COLUMNS, read_bed, write_bed
 from cohortgen.io.files import write_json
 from cohortgen.io.vcf import RecordTally, exclusion_reason, read_region_blocks, vcf_samples
 from cohortgen.kernels.bed import pack_dosages, unpack_dosages
-from cohortgen.kernels.gt import HALF_CALL_MODES, PLOIDY_COUNTS, apply_ploidy, decode_calls
+from cohortgen.kernels.gt import (
+    HALF_CALL_MODES,
+    PLOIDY_COUNTS,
+    REGION_X,
+    REGION_Y,
+    apply_ploidy,
+    decode_calls,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,13 +64,39 @@ def _fam_columns(samples: list[str], sex: np.ndarray | None = None) -> dict:
 
 
 def _ploidy(dosage: np.ndarray, contig: str, pos, sex: np.ndarray, rules: IngestRules,
-            tally: RecordTally) -> None:
-    """Apply sex-aware ploidy to ``dosage`` in place (X, Y and MT only) and count changes."""
+            tally: RecordTally, sex_sums: dict | None) -> None:
+    """Apply sex-aware ploidy to ``dosage`` in place (X, Y and MT only) and count changes;
+    first add the sex check's sums of the calls as they came in to ``sex_sums`` (if given)."""
     if not is_ploidy_aware(contig) or dosage.shape[0] == 0:
         return
-    counts = apply_ploidy(dosage, ploidy_regions(contig, pos, rules.genome_build), sex)
+    region = ploidy_regions(contig, pos, rules.genome_build)
+    if sex_sums is not None:
+        _add_sex_sums(sex_sums, dosage, region, sex)
+    counts = apply_ploidy(dosage, region, sex)
     for name, total in zip(PLOIDY_COUNTS, counts.sum(axis=0).tolist(), strict=True):
         tally.genotypes[name] += total
+
+
+def _add_sex_sums(sex_sums: dict, dosage: np.ndarray, region: np.ndarray,
+                  sex: np.ndarray) -> None:
+    """Add the sex check's per-sample sums over the non-PAR X and Y rows of ``dosage`` (int8
+    (m, n), calls as they came in; ``region``: int8 (m,) ``REGION_*``) to ``sex_sums``."""
+    from cohortgen.qc.variant_stats import add_partials, sex_check_partials  # imports pandas
+
+    rows = (region == REGION_X) | (region == REGION_Y)
+    if rows.any():
+        add_partials(sex_sums, sex_check_partials(pack_dosages(dosage[rows]),
+                                                  region[rows] == REGION_X,
+                                                  region[rows] == REGION_Y, sex))
+
+
+def _write_sex_sums(path: Path, sex_sums: dict, sex: np.ndarray) -> None:
+    """Write the chunk's sex-check sums (private .npz; zeros without X or Y calls)."""
+    from cohortgen.qc.variant_stats import add_partials, sex_check_partials, write_partials
+
+    none = np.zeros(0, dtype=bool)
+    zeros = sex_check_partials(np.zeros((0, (sex.size + 3) // 4), np.uint8), none, none, sex)
+    write_partials(path, add_partials(zeros, sex_sums))
 
 
 def _decode_block(path: Path, block, rules: IngestRules, tally: RecordTally) -> np.ndarray:
@@ -78,7 +114,7 @@ def _decode_block(path: Path, block, rules: IngestRules, tally: RecordTally) -> 
 
 
 def _vcf_chunk(path: Path, contig: str, start: int, end: int, sex_of, rules: IngestRules,
-               tally: RecordTally, threads: int = 1):
+               tally: RecordTally, sex_sums: dict | None, threads: int = 1):
     """(packed .bed rows, .bim columns, .fam columns) of the region's records (module doc)."""
     samples = vcf_samples(path)
     sex = sex_of(samples)
@@ -86,7 +122,7 @@ def _vcf_chunk(path: Path, contig: str, start: int, end: int, sex_of, rules: Ing
     for block in read_region_blocks(path, contig, start, end, tally,
                                     multiallelic=rules.multiallelic, threads=threads):
         dosage = _decode_block(path, block, rules, tally)
-        _ploidy(dosage, contig, block.pos, sex, rules, tally)
+        _ploidy(dosage, contig, block.pos, sex, rules, tally, sex_sums)
         packed.append(pack_dosages(dosage))
         columns = (block.chrom, block.ids, [0.0] * len(block.pos), block.pos, block.alt,
                    block.ref)
@@ -98,7 +134,7 @@ def _vcf_chunk(path: Path, contig: str, start: int, end: int, sex_of, rules: Ing
 
 
 def _bed_chunk(prefix: Path, contig: str, start: int, end: int, sex_of, rules: IngestRules,
-               tally: RecordTally):
+               tally: RecordTally, sex_sums: dict | None):
     """The .bim rows of the region, in file order, less those with no ALT or a symbolic or
     non-ACGT allele (tallied by reason, as VCF records). The .bed is memory-mapped, so only the
     region's rows are read (a .bim need not be sorted, nor hold a contig in one block)."""
@@ -117,7 +153,7 @@ def _bed_chunk(prefix: Path, contig: str, start: int, end: int, sex_of, rules: I
     sex = sex_of(fam["iid"].astype(str).tolist(), fam["sex"].to_numpy())
     if is_ploidy_aware(contig):
         dosage = unpack_dosages(bed, len(fam))
-        _ploidy(dosage, contig, chunk_bim["pos"].to_numpy(), sex, rules, tally)
+        _ploidy(dosage, contig, chunk_bim["pos"].to_numpy(), sex, rules, tally, sex_sums)
         bed = pack_dosages(dosage)
     return bed, chunk_bim, fam.assign(sex=sex.astype(np.int64))
 
@@ -131,8 +167,11 @@ def _bim_exclusion(ref: str, alt: str) -> str | None:
 
 def ingest_chunk(genotypes: str, contig: str, start: int, end: int, out_prefix: Path,
                  tally_json: Path, phenotypes: Path | None = None,
-                 rules: IngestRules = IngestRules(), threads: int = 1) -> dict:
-    """Convert one region to ``out_prefix.{bed,bim,fam}`` and write its record tally.
+                 rules: IngestRules = IngestRules(), threads: int = 1,
+                 sex_partials_npz: Path | None = None) -> dict:
+    """Convert one region to ``out_prefix.{bed,bim,fam}`` and write its record tally, and
+    with ``sex_partials_npz`` the sex check's per-sample sums of the calls as they came in
+    (private; module doc).
 
     Sex comes from ``phenotypes`` (else a PLINK input's .fam, else unknown). ``threads``
     threads inflate a VCF's bgzip blocks."""
@@ -145,12 +184,16 @@ def ingest_chunk(genotypes: str, contig: str, start: int, end: int, out_prefix: 
         return sample_sex(phenotypes, samples)
 
     tally = RecordTally()
+    sex_sums = None if sex_partials_npz is None else {}
     if is_plink_prefix(genotypes):
-        bed, bim, fam = _bed_chunk(Path(genotypes), contig, start, end, sex_of, rules, tally)
+        bed, bim, fam = _bed_chunk(Path(genotypes), contig, start, end, sex_of, rules, tally,
+                                   sex_sums)
     else:
         bed, bim, fam = _vcf_chunk(Path(genotypes), contig, start, end, sex_of, rules, tally,
-                                   threads)
+                                   sex_sums, threads)
     write_bed(Path(out_prefix), bed, bim, fam)
+    if sex_sums is not None:
+        _write_sex_sums(Path(sex_partials_npz), sex_sums, np.asarray(fam["sex"]))
     summary = {"contig": contig, "start": start, "end": end, **tally.as_dict()}
     write_json(Path(tally_json), summary)
     return summary

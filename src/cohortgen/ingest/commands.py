@@ -48,6 +48,7 @@ def _ingest(a):
         phenotypes=Path(a.phenotypes) if a.phenotypes else None,
         rules=IngestRules(a.half_calls, a.multiallelic, a.genome_build),
         threads=a.threads,
+        sex_partials_npz=Path(a.sex_partials) if a.sex_partials else None,
     )
 
 
@@ -105,4 +106,6 @@ def register(sub) -> None:
         (("--genome-build",), {"choices": ["GRCh37", "GRCh38"], "default": "GRCh38"}),
         (("--threads",), {"type": int, "default": 1,
                           "help": "threads inflating the VCF's bgzip blocks"}),
+        (("--sex-partials",), {"help": "write the sex check's per-sample sums (private .npz) "
+                                       "from the calls as they came in"}),
     )
