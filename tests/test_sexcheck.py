@@ -16,6 +16,7 @@ value (absolute difference at most 5e-5).
 
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -272,3 +273,27 @@ def test_variant_stats__sex_sums_of_other_samples_are_refused(cohort, tmp_path):
     assert status == 2
     with pytest.raises(InputError, match=f"{wrong}: not the sex-check sums of this chunk's {N}"):
         read_sex_partials(wrong, N)
+
+
+def test_ingest__autosomal_chunk_sums_nothing_and_skips_pandas(cohort, tmp_path):
+    """An autosomal chunk writes sex-check sums with no array (read as zeros), importing no
+    pandas for it (the start-up cost of every chunk job)."""
+    plan = cohort["root"] / "plan.tsv"
+    chunk = cohort["dirs"]["1"].name
+    out, npz = tmp_path / "auto", tmp_path / "auto.npz"
+    script = (
+        "import sys\nfrom cohortgen.cli import main\n"
+        f"status = main(['ingest', '--genotypes', {str(cohort['vcf'])!r}, '--plan', "
+        f"{str(plan)!r}, '--chunk', {chunk!r}, '--out-prefix', {str(out)!r}, '--tally', "
+        f"{f'{out}.json'!r}, '--sex-partials', {str(npz)!r}])\n"
+        "print(status, 'pandas' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.split() == ["0", "False"]
+    assert stat.S_IMODE(npz.stat().st_mode) == 0o600
+    with np.load(npz) as part:
+        assert part.files == []
+    zeros = read_sex_partials(npz, N)
+    assert sorted(zeros) == sorted(SEX_CHECK_KEYS)
+    assert not any(values.any() for values in zeros.values())

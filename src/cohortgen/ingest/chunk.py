@@ -6,9 +6,10 @@ comes from the phenotype sheet (1 male, 2 female, 0 unknown or not in the sheet)
 follows ``ingest.half_calls`` and ``ingest.multiallelic``; on X (non-PAR), Y and MT, calls a
 sample's ploidy makes impossible are set missing and counted (see cohortgen.kernels.gt).
 Before that, the sex check's per-sample sums over non-PAR X and Y are taken from the calls as
-they came in (:func:`cohortgen.qc.variant_stats.sex_check_partials`), so that a woman recorded
-as a man keeps the het calls that show it. A VCF chunk is converted without importing pandas
-(each chunk runs in a fresh process) unless a sheet is read or sex-check sums are asked for.
+they came in (:func:`cohortgen.qc.variant_stats.sex_check_partials`), so that the sex check
+still sees the chrX het calls of a woman recorded as a man. A VCF chunk is converted without
+importing pandas (each chunk runs in a fresh process) unless a sheet is read or the chunk has
+non-PAR X or Y calls to sum for the sex check.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from cohortgen.errors import InputError
 from cohortgen.ingest.plan import is_plink_prefix
 from cohortgen.ingest.ploidy import is_ploidy_aware, ploidy_regions, sample_sex
 from cohortgen.io.bed import BIM_COLUMNS, read_bed, write_bed
-from cohortgen.io.files import write_json
+from cohortgen.io.files import write_json, write_npz
 from cohortgen.io.vcf import RecordTally, exclusion_reason, read_region_blocks, vcf_samples
 from cohortgen.kernels.bed import pack_dosages, unpack_dosages
 from cohortgen.kernels.gt import (
@@ -81,22 +82,13 @@ def _add_sex_sums(sex_sums: dict, dosage: np.ndarray, region: np.ndarray,
                   sex: np.ndarray) -> None:
     """Add the sex check's per-sample sums over the non-PAR X and Y rows of ``dosage`` (int8
     (m, n), calls as they came in; ``region``: int8 (m,) ``REGION_*``) to ``sex_sums``."""
-    from cohortgen.qc.variant_stats import add_partials, sex_check_partials  # imports pandas
-
     rows = (region == REGION_X) | (region == REGION_Y)
     if rows.any():
+        from cohortgen.qc.variant_stats import add_partials, sex_check_partials  # with pandas
+
         add_partials(sex_sums, sex_check_partials(pack_dosages(dosage[rows]),
                                                   region[rows] == REGION_X,
                                                   region[rows] == REGION_Y, sex))
-
-
-def _write_sex_sums(path: Path, sex_sums: dict, sex: np.ndarray) -> None:
-    """Write the chunk's sex-check sums (private .npz; zeros without X or Y calls)."""
-    from cohortgen.qc.variant_stats import add_partials, sex_check_partials, write_partials
-
-    none = np.zeros(0, dtype=bool)
-    zeros = sex_check_partials(np.zeros((0, (sex.size + 3) // 4), np.uint8), none, none, sex)
-    write_partials(path, add_partials(zeros, sex_sums))
 
 
 def _decode_block(path: Path, block, rules: IngestRules, tally: RecordTally) -> np.ndarray:
@@ -192,8 +184,8 @@ def ingest_chunk(genotypes: str, contig: str, start: int, end: int, out_prefix: 
         bed, bim, fam = _vcf_chunk(Path(genotypes), contig, start, end, sex_of, rules, tally,
                                    sex_sums, threads)
     write_bed(Path(out_prefix), bed, bim, fam)
-    if sex_sums is not None:
-        _write_sex_sums(Path(sex_partials_npz), sex_sums, np.asarray(fam["sex"]))
+    if sex_sums is not None:  # no array for a chunk without non-PAR X or Y calls
+        write_npz(Path(sex_partials_npz), sex_sums, private=True)
     summary = {"contig": contig, "start": start, "end": end, **tally.as_dict()}
     write_json(Path(tally_json), summary)
     return summary

@@ -16,7 +16,6 @@ would make a woman recorded as a man look hemizygous (F = 1). Ingest therefore c
 copies them into the chunk's partials.
 """
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ import pandas as pd
 
 from cohortgen.errors import InputError
 from cohortgen.io.bed import read_bed
-from cohortgen.io.files import write_bytes_atomic, write_tsv
+from cohortgen.io.files import write_npz, write_tsv
 from cohortgen.io.phenotypes import read_phenotypes
 from cohortgen.kernels.heterozygosity import het_f
 from cohortgen.kernels.stats import (
@@ -162,17 +161,15 @@ def sum_partials(paths: list[Path]) -> dict:
     return total
 
 
-def write_partials(path: Path, partials: dict) -> None:
-    """Write per-sample partial sums as an owner-only (0600) .npz, atomically."""
-    buffer = io.BytesIO()
-    np.savez(buffer, **partials)
-    write_bytes_atomic(Path(path), buffer.getvalue(), private=True)
-
-
 def read_sex_partials(path: Path, n_samples: int) -> dict:
     """The sex-check sums of :func:`sex_check_partials` from ingest's .npz, checked to hold
-    every key of :data:`SEX_CHECK_KEYS` for ``n_samples`` samples."""
+    every key of :data:`SEX_CHECK_KEYS` for ``n_samples`` samples; a file with no array (a
+    chunk without non-PAR chrX or chrY calls) gives the sums over no variant (zeros)."""
     sums = sum_partials([Path(path)])
+    if not sums:
+        none = np.zeros(0, dtype=bool)
+        return sex_check_partials(np.zeros((0, (n_samples + 3) // 4), np.uint8), none, none,
+                                  np.zeros(n_samples, np.int64))
     if any(sums.get(key, np.zeros(0)).shape != (n_samples,) for key in SEX_CHECK_KEYS):
         raise InputError(f"{path}: not the sex-check sums of this chunk's {n_samples} samples; "
                          "rerun `cohortgen ingest --sex-partials` for the chunk")
@@ -191,4 +188,5 @@ def variant_stats_chunk(prefix: Path, phenotypes: Path, genome_build: str, varia
     write_tsv(variants_tsv, count_table(bim, counts.variant))
     sex = sheet_sex(fam["iid"].astype(str).tolist(), phenotypes)
     sex_sums = None if sex_partials_npz is None else read_sex_partials(sex_partials_npz, len(fam))
-    write_partials(sample_partials_npz, sample_partials(packed, classes, sex, counts, sex_sums))
+    write_npz(Path(sample_partials_npz), sample_partials(packed, classes, sex, counts, sex_sums),
+              private=True)
