@@ -194,6 +194,26 @@ def test_sample_qc__no_false_sex_calls(cohort):
     assert table.loc[table.index[~GENETIC_MALE], "y_call_rate"].max() == 0
 
 
+def naive_chrx_f(dosage: np.ndarray, sex: np.ndarray) -> np.ndarray:
+    """plink1.9 --check-sex F per sample from ALT dosages (m, n) of the input (module doc)."""
+    called = dosage != MISSING
+    male = (sex == 1)[None, :]
+    male_hom = called & male & (dosage != 1)
+    other = called & ~male
+    alt = np.where(other, dosage, 0).sum(axis=1) + np.where(male_hom, dosage // 2, 0).sum(axis=1)
+    p = alt / (2 * other.sum(axis=1) + male_hom.sum(axis=1))
+    use = called & ((p > 0) & (p < 1))[:, None]
+    e_hom = np.where(use, (1 - 2 * p * (1 - p))[:, None], 0).sum(axis=0)
+    o_hom = (use & (dosage != 1)).sum(axis=0)
+    return (o_hom - e_hom) / (use.sum(axis=0) - e_hom)
+
+
+def test_sex_check__f_is_the_input_calls_f(cohort):
+    pos, dosage, _ = cohort["truth"]["X"]
+    f = naive_chrx_f(dosage[pos > 2_781_479], SHEET_SEX)
+    np.testing.assert_allclose(cohort["table"]["x_f"], f, rtol=1e-9, atol=1e-12)  # %.10g
+
+
 @pytest.mark.reference
 def test_sex_check__matches_plink19_check_sex_on_the_input(cohort, plink19):
     root = cohort["root"]
