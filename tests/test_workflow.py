@@ -143,7 +143,8 @@ def test_workflow__private_files_are_owner_only(workflow_run, tiny_cohort):
                   "qc/genotypes.bed", "qc/genotypes.fam", "qc/pruned.bed", "qc/pruned.fam",
                   "assoc/null_model.tsv", "prs/scores/pgs_demo.tsv.gz", "prs/incohort/folds.tsv",
                   "prs/incohort/hypertension.scores.tsv.gz", "chunks/*/genotypes.bed",
-                  "chunks/*/genotypes.fam", "chunks/*/sample_partials.npz"]
+                  "chunks/*/genotypes.fam", "chunks/*/sample_partials.npz",
+                  "chunks/*/sex_partials.npz"]
     assert [pattern for pattern in individual if not any(res.glob(pattern))] == []
     paths = [path for pattern in individual for path in sorted(res.glob(pattern))]
     ids = pd.read_csv(tiny_cohort / "phenotypes.tsv", sep="\t", dtype=str)["sample_id"]

@@ -51,6 +51,7 @@ rule ingest_chunk:
         bim="results/{cohort}/chunks/{chunk}/genotypes.bim",
         fam="results/{cohort}/chunks/{chunk}/genotypes.fam",
         tally="results/{cohort}/chunks/{chunk}/ingest.json",
+        sex_partials="results/{cohort}/chunks/{chunk}/sex_partials.npz",
     params:
         cohortgen=COHORTGEN,
         genotypes=lambda wc: cohort_input(wc, "genotypes"),
@@ -75,4 +76,5 @@ rule ingest_chunk:
         " --phenotypes {input.phenotypes:q} --half-calls {params.half_calls}"
         " --multiallelic {params.multiallelic} --genome-build {params.build}"
         " --vcf-reader {params.vcf_reader}"
+        " --sex-partials {output.sex_partials}"
         " --threads {threads} 2> {log}"

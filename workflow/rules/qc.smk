@@ -8,6 +8,7 @@ rule compute_variant_stats:
         bed="results/{cohort}/chunks/{chunk}/genotypes.bed",
         bim="results/{cohort}/chunks/{chunk}/genotypes.bim",
         fam="results/{cohort}/chunks/{chunk}/genotypes.fam",
+        sex_partials="results/{cohort}/chunks/{chunk}/sex_partials.npz",
         phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
     output:
         variants="results/{cohort}/chunks/{chunk}/variant_stats.tsv",
@@ -29,7 +30,8 @@ rule compute_variant_stats:
     shell:
         "{params.cohortgen} variant-stats --bfile {params.prefix} --phenotypes {input.phenotypes:q}"
         " --genome-build {params.genome_build} --variants {output.variants}"
-        " --sample-partials {output.partials} 2> {log}"
+        " --sample-partials {output.partials}"
+        " --sex-partials {input.sex_partials} 2> {log}"
 
 
 rule select_pruned_set:

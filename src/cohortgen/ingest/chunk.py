@@ -4,10 +4,14 @@ Every sample of the genotype file is kept, in file order (sample QC decides late
 A1 (5th column) is the ALT allele, so .bed dosages count ALT alleles. The .fam's sex column
 comes from the phenotype sheet (1 male, 2 female, 0 unknown or not in the sheet). GT decoding
 follows ``ingest.half_calls`` and ``ingest.multiallelic``; on X (non-PAR), Y and MT, calls a
-sample's ploidy makes impossible are set missing and counted (see cohortgen.kernels.gt). Alleles
-are kept as given (any string; :mod:`cohortgen.io.alleles`). Every record of a contig outside the
-table of :mod:`cohortgen.genome` (unplaced, alt, decoy) is excluded with that contig's reason.
-A VCF chunk is converted without importing pandas (each chunk runs in a fresh process).
+sample's ploidy makes impossible are set missing and counted (see cohortgen.kernels.gt).
+Before that, the sex check's per-sample sums over non-PAR X and Y are taken from the calls as
+they came in (:func:`cohortgen.qc.variant_stats.sex_check_partials`), so that the sex check
+still sees the chrX het calls of a woman recorded as a man. Alleles are kept as given (any
+string; :mod:`cohortgen.io.alleles`). Every record of a contig outside the table of
+:mod:`cohortgen.genome` (unplaced, alt, decoy) is excluded with that contig's reason. A VCF chunk
+is converted without importing pandas (each chunk runs in a fresh process) unless a sheet is
+read or the chunk has non-PAR X or Y calls to sum for the sex check.
 """
 
 from __future__ import annotations
@@ -24,12 +28,19 @@ from cohortgen.ingest.plan import is_plink_prefix
 from cohortgen.ingest.ploidy import is_ploidy_aware, ploidy_regions, sample_sex
 from cohortgen.io.alleles import is_missing_allele
 from cohortgen.io.bed import BIM_COLUMNS, read_bed, write_bed
-from cohortgen.io.files import write_json
+from cohortgen.io.files import write_json, write_npz
 from cohortgen.io.vcf import VCF_READERS, RecordTally, read_region_blocks
 from cohortgen.io.vcf_header import vcf_samples
 from cohortgen.io.vcf_rules import exclusion_reason
 from cohortgen.kernels.bed import pack_dosages, unpack_dosages
-from cohortgen.kernels.gt import HALF_CALL_MODES, PLOIDY_COUNTS, apply_ploidy, decode_calls
+from cohortgen.kernels.gt import (
+    HALF_CALL_MODES,
+    PLOIDY_COUNTS,
+    REGION_X,
+    REGION_Y,
+    apply_ploidy,
+    decode_calls,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,13 +72,30 @@ def _fam_columns(samples: list[str], sex: np.ndarray | None = None) -> dict:
 
 
 def _ploidy(dosage: np.ndarray, contig: str, pos, sex: np.ndarray, rules: IngestRules,
-            tally: RecordTally) -> None:
-    """Apply sex-aware ploidy to ``dosage`` in place (X, Y and MT only) and count changes."""
+            tally: RecordTally, sex_sums: dict | None) -> None:
+    """Apply sex-aware ploidy to ``dosage`` in place (X, Y and MT only) and count changes;
+    first add the sex check's sums of the calls as they came in to ``sex_sums`` (if given)."""
     if not is_ploidy_aware(contig) or dosage.shape[0] == 0:
         return
-    counts = apply_ploidy(dosage, ploidy_regions(contig, pos, rules.genome_build), sex)
+    region = ploidy_regions(contig, pos, rules.genome_build)
+    if sex_sums is not None:
+        _add_sex_sums(sex_sums, dosage, region, sex)
+    counts = apply_ploidy(dosage, region, sex)
     for name, total in zip(PLOIDY_COUNTS, counts.sum(axis=0).tolist(), strict=True):
         tally.genotypes[name] += total
+
+
+def _add_sex_sums(sex_sums: dict, dosage: np.ndarray, region: np.ndarray,
+                  sex: np.ndarray) -> None:
+    """Add the sex check's per-sample sums over the non-PAR X and Y rows of ``dosage`` (int8
+    (m, n), calls as they came in; ``region``: int8 (m,) ``REGION_*``) to ``sex_sums``."""
+    rows = (region == REGION_X) | (region == REGION_Y)
+    if rows.any():
+        from cohortgen.qc.variant_stats import add_partials, sex_check_partials  # with pandas
+
+        add_partials(sex_sums, sex_check_partials(pack_dosages(dosage[rows]),
+                                                  region[rows] == REGION_X,
+                                                  region[rows] == REGION_Y, sex))
 
 
 def _decode_block(path: Path, block, rules: IngestRules, tally: RecordTally) -> np.ndarray:
@@ -85,7 +113,7 @@ def _decode_block(path: Path, block, rules: IngestRules, tally: RecordTally) -> 
 
 
 def _vcf_chunk(path: Path, contig: str, start: int, end: int, sex_of, rules: IngestRules,
-               tally: RecordTally, threads: int = 1):
+               tally: RecordTally, sex_sums: dict | None, threads: int = 1):
     """(packed .bed rows, .bim columns, .fam columns) of the region's records (module doc)."""
     samples = vcf_samples(path)
     sex = sex_of(samples)
@@ -97,7 +125,7 @@ def _vcf_chunk(path: Path, contig: str, start: int, end: int, sex_of, rules: Ing
         if dropped:
             continue
         dosage = _decode_block(path, block, rules, tally)
-        _ploidy(dosage, contig, block.pos, sex, rules, tally)
+        _ploidy(dosage, contig, block.pos, sex, rules, tally, sex_sums)
         packed.append(pack_dosages(dosage))
         columns = (block.chrom, block.ids, [0.0] * len(block.pos), block.pos, block.alt,
                    block.ref)
@@ -117,7 +145,7 @@ def _exclude_kept(tally: RecordTally, reason: str) -> None:
 
 
 def _bed_chunk(prefix: Path, contig: str, start: int, end: int, sex_of, rules: IngestRules,
-               tally: RecordTally):
+               tally: RecordTally, sex_sums: dict | None):
     """The .bim rows of the region, in file order, less those with a missing or symbolic allele
     or on an excluded contig (tallied by reason, as VCF records). The .bed is memory-mapped, so
     only the region's rows are read (a .bim need not be sorted, nor hold a contig in one
@@ -138,7 +166,7 @@ def _bed_chunk(prefix: Path, contig: str, start: int, end: int, sex_of, rules: I
     sex = sex_of(fam["iid"].astype(str).tolist(), fam["sex"].to_numpy())
     if is_ploidy_aware(contig):
         dosage = unpack_dosages(bed, len(fam))
-        _ploidy(dosage, contig, chunk_bim["pos"].to_numpy(), sex, rules, tally)
+        _ploidy(dosage, contig, chunk_bim["pos"].to_numpy(), sex, rules, tally, sex_sums)
         bed = pack_dosages(dosage)
     return bed, chunk_bim, fam.assign(sex=sex.astype(np.int64))
 
@@ -157,8 +185,11 @@ def _bim_exclusion(ref: str, alt: str) -> str | None:
 
 def ingest_chunk(genotypes: str, contig: str, start: int, end: int, out_prefix: Path,
                  tally_json: Path, phenotypes: Path | None = None,
-                 rules: IngestRules = IngestRules(), threads: int = 1) -> dict:
-    """Convert one region to ``out_prefix.{bed,bim,fam}`` and write its record tally.
+                 rules: IngestRules = IngestRules(), threads: int = 1,
+                 sex_partials_npz: Path | None = None) -> dict:
+    """Convert one region to ``out_prefix.{bed,bim,fam}`` and write its record tally, and
+    with ``sex_partials_npz`` the sex check's per-sample sums of the calls as they came in
+    (private; module doc).
 
     Sex comes from ``phenotypes`` (else a PLINK input's .fam, else unknown). ``threads``
     threads inflate a VCF's bgzip blocks."""
@@ -172,12 +203,16 @@ def ingest_chunk(genotypes: str, contig: str, start: int, end: int, out_prefix: 
         return sample_sex(phenotypes, samples)
 
     tally = RecordTally()
+    sex_sums = None if sex_partials_npz is None else {}
     if is_plink_prefix(genotypes):
-        bed, bim, fam = _bed_chunk(Path(genotypes), contig, start, end, sex_of, rules, tally)
+        bed, bim, fam = _bed_chunk(Path(genotypes), contig, start, end, sex_of, rules, tally,
+                                   sex_sums)
     else:
         bed, bim, fam = _vcf_chunk(Path(genotypes), contig, start, end, sex_of, rules, tally,
-                                   threads)
+                                   sex_sums, threads)
     write_bed(Path(out_prefix), bed, bim, fam)
+    if sex_sums is not None:  # no array for a chunk without non-PAR X or Y calls
+        write_npz(Path(sex_partials_npz), sex_sums, private=True)
     summary = {"contig": contig, "start": start, "end": end, **tally.as_dict()}
     write_json(Path(tally_json), summary)
     return summary

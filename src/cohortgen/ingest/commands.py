@@ -48,6 +48,7 @@ def _ingest(a):
         phenotypes=Path(a.phenotypes) if a.phenotypes else None,
         rules=IngestRules(a.half_calls, a.multiallelic, a.genome_build, a.vcf_reader),
         threads=a.threads,
+        sex_partials_npz=Path(a.sex_partials) if a.sex_partials else None,
     )
 
 
@@ -107,4 +108,6 @@ def register(sub) -> None:
                              "help": "how a .vcf.gz's records are read (ingest.vcf_reader)"}),
         (("--threads",), {"type": int, "default": 1,
                           "help": "threads inflating the VCF's bgzip blocks"}),
+        (("--sex-partials",), {"help": "write the sex check's per-sample sums (private .npz) "
+                                       "from the calls as they came in"}),
     )

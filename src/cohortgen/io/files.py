@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -61,6 +62,13 @@ def write_text_atomic(path: Path, text: str, private: bool = False) -> None:
 def write_json(path: Path, data: dict, private: bool = False) -> None:
     """Pretty, key-sorted JSON (deterministic), written atomically."""
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", private=private)
+
+
+def write_npz(path: Path, arrays: dict, private: bool = False) -> None:
+    """Named NumPy arrays as an uncompressed .npz, written as :func:`write_bytes_atomic`."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    write_bytes_atomic(path, buffer.getvalue(), private=private)
 
 
 def read_json(path: Path) -> dict:

@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from cohortgen.errors import InputError
+from cohortgen.io.alleles import is_symbolic_allele
 from cohortgen.io.vcf_header import open_vcf
 from cohortgen.io.vcf_htslib import htslib_records
 from cohortgen.io.vcf_index import index_path
 from cohortgen.io.vcf_records import check_lead_in, text_records
-from cohortgen.io.alleles import is_symbolic_allele
 from cohortgen.io.vcf_rules import Record, record_location
 
 VCF_READERS = ("native", "htslib")

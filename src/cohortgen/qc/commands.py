@@ -14,7 +14,8 @@ def _variant_stats(a):
     from cohortgen.qc.variant_stats import variant_stats_chunk
 
     variant_stats_chunk(Path(a.bfile), Path(a.phenotypes), a.genome_build, Path(a.variants),
-                        Path(a.sample_partials))
+                        Path(a.sample_partials),
+                        Path(a.sex_partials) if a.sex_partials else None)
 
 
 def _prune_common(a):
@@ -76,7 +77,9 @@ def register(sub) -> None:
     add_command(sub, "variant-stats", _variant_stats,
                 "Per-chunk variant counts and per-sample partial sums.",
                 req("--bfile"), req("--phenotypes"), req("--genome-build"), req("--variants"),
-                req("--sample-partials"))
+                req("--sample-partials"),
+                (("--sex-partials",), {"help": "the sex check's sums written by `cohortgen "
+                                               "ingest --sex-partials` (else from the .bed)"}))
     add_command(sub, "prune-common", _prune_common,
                 "The LD-pruned common autosomal set used by sample QC.",
                 many("--bfiles"), many("--partials"), many("--tallies"), req("--phenotypes"),

@@ -1,6 +1,8 @@
 """Sex check from non-PAR chrX F (plink1.9 ``--check-sex`` cut-offs), with chrY as a veto.
 
-F comes from the per-chunk partials (:mod:`cohortgen.qc.variant_stats`). Genetic sex, as
+F and the chrY call rate come from the per-chunk partials (:mod:`cohortgen.qc.variant_stats`),
+computed at ingest from the calls as they came in, before the sheet's sex set any call missing
+(plink1.9 ``--check-sex`` on the unaltered input gives the same F). Genetic sex, as
 plink1.9: female (2) when F < 0.2, male (1) when F > 0.8, else 0 (ambiguous; also without chrX
 calls). For a sample whose sheet sex is known (1/2), when the cohort has non-PAR chrX calls:
 
@@ -10,10 +12,10 @@ calls). For a sample whose sheet sex is known (1/2), when the cohort has non-PAR
   ``PROBLEM``; pooled allele frequencies over several ancestries inflate the F of women, so an
   intermediate F alone is weak evidence), or a mismatch vetoed by chrY.
 
-chrY: ingest sets the chrY calls of sheet females to missing, so only the chrY call rate of sheet
-males carries evidence. A sheet male with chrX F < 0.2 whose chrY call rate is at least
-:data:`Y_MALE_MIN_CALL_RATE` has male chrY calls against a female chrX: the evidence conflicts,
-so he is ambiguous rather than a mismatch. chrY can thus prevent a removal, never cause one.
+chrY: only a sheet male's chrY call rate is used (``y_call_rate`` is reported for everyone). A
+sheet male with chrX F < 0.2 whose chrY call rate is at least :data:`Y_MALE_MIN_CALL_RATE` has
+male chrY calls against a female chrX (e.g. XXY): the evidence conflicts, so he is ambiguous
+rather than a mismatch. chrY can thus prevent a removal, never cause one.
 Without chrY variants the call rate is NaN and the decision rests on chrX alone.
 """
 
