@@ -17,6 +17,8 @@ export PATH := $(BIN):$(PATH)
 # tests/conftest.py:require_reference_env.
 REFENVS := .refenvs
 REF_TOOLS :=
+REF_TOOLS += gwas-ssf
+REF_gwas-ssf := gwas-sumstats-tools==1.0.25
 REF_STAMPS := $(foreach tool,$(REF_TOOLS),$(REFENVS)/$(tool)/.installed)
 
 $(REFENVS)/%/.installed: Makefile

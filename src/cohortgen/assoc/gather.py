@@ -26,8 +26,14 @@ import pandas as pd
 from cohortgen import __version__
 from cohortgen.assoc.loci import GENOME_WIDE, SUGGESTIVE
 from cohortgen.assoc.power import detectable_beta_sd, detectable_odds_ratio
-from cohortgen.io.files import read_json, read_tsv, write_tsv
-from cohortgen.io.sumstats import GWAS_SSF_COLUMNS, read_gwas_ssf, write_gwas_ssf
+from cohortgen.io.files import read_json, read_tsv, write_tsv, write_tsv_bgzip
+from cohortgen.io.sumstats import (
+    GWAS_SSF_COLUMNS,
+    read_gwas_ssf,
+    split_gwas_ssf,
+    untested_path_for,
+    write_gwas_ssf,
+)
 from cohortgen.report.plots import lambda_gc
 
 LAMBDA_MIN_MAC = 20
@@ -40,10 +46,13 @@ POWER_MAFS = {"maf05": 0.05, "maf20": 0.2}
 
 def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_build: str,
                 out_gz: Path) -> pd.DataFrame:
-    """Write one trait's GWAS-SSF file (+ .tbi, -meta.yaml) from its chunk tables (one per
-    chunk, :func:`cohortgen.assoc.chunk.association_chunk`). A skipped trait gets a file with a
-    header and no rows; its status and reason are in the sidecar. A quantitative trait's
-    sidecar gives its sample size, a disease's its case and control counts."""
+    """Write one trait's GWAS-SSF file (+ .tbi, -meta.yaml) and its companion table of untested
+    variants (:func:`~cohortgen.io.sumstats.untested_path_for`: no estimate, e.g. ``LOW_MAC``,
+    or non-nucleotide alleles; :func:`~cohortgen.io.sumstats.split_gwas_ssf`) from its chunk
+    tables (one per chunk, :func:`cohortgen.assoc.chunk.association_chunk`); return the
+    GWAS-SSF rows. A skipped trait gets files with a header and no rows; its status and reason
+    are in the sidecar. The sidecar's ``samples`` entry gives the number analysed, and for a
+    disease its case and control counts."""
     null = read_json(null_json)
     info = null["diseases"][disease]
     tables = [read_tsv(p, dtype={"chromosome": str, "variant_id": str, "disease": str,
@@ -53,15 +62,18 @@ def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_b
     if info.get("type") == "quantitative":
         counts = {"sample_size": info["n"]}
     else:
-        counts = {"case_count": info["n_cases"], "control_count": info["n_controls"]}
+        counts = {"sample_size": info["n_cases"] + info["n_controls"],
+                  "case_count": info["n_cases"], "control_count": info["n_controls"]}
     covariates = {"adjusted_covariates": null["covariates"]}
     if null.get("sex_added_for_chrX"):
         covariates["chrX_adjusted_covariates"] = ["sex", *null["covariates"]]
     meta = {"genome_assembly": genome_build, "trait_description": disease, **counts,
             **covariates, "cohortgen_status": info["status"],
             "analysis_software": f"cohortgen {__version__}"}
-    write_gwas_ssf(Path(out_gz), table, meta)
-    return table
+    tested, untested = split_gwas_ssf(table)
+    write_gwas_ssf(Path(out_gz), tested, meta)
+    write_tsv_bgzip(untested_path_for(Path(out_gz)), untested)
+    return tested
 
 
 def minor_allele_count(table: pd.DataFrame) -> np.ndarray:
