@@ -216,11 +216,11 @@ def test_split_gwas_ssf__exact_small_case():
 
 
 @pytest.mark.parametrize(("column", "value", "match"), [
-    ("beta", np.nan, r"table index 1 \(LOW_MAC\)"),
-    ("effect_allele", "D", rf"table index 1 \({NON_NUCLEOTIDE}\)"),
+    ("beta", np.nan, r"table index 1 \(chromosome X, position 5\) has no beta.*LOW_MAC"),
+    ("effect_allele", "D", r"table index 1 \(chromosome X, position 5\) has alleles 'D' / 'GA'"),
     ("variant_id", "2:50:C:T", "variant_id '2:50:C:T' at table index 1"),
     ("rsid", "7", "rsid '7' at table index 1"),
-    ("p_value", 0.0, "p_value 0"),
+    ("p_value", 0.0, r"table index 1 \(chromosome X, position 5\) has p_value 0"),
 ])
 def test_write_gwas_ssf__rows_gwas_ssf_does_not_allow(tmp_path, column, value, match):
     table, _ = split_gwas_ssf(results_table())

@@ -198,16 +198,22 @@ def check_gwas_ssf_rows(table: pd.DataFrame) -> None:
     number, a non-nucleotide allele (:func:`untested_reasons`), p = 0, or an identifier that
     breaks the ``variant_id`` / ``rsid`` pattern."""
     reasons = untested_reasons(table)
-    if (reasons != "").any():
-        row = int(np.flatnonzero(reasons != "")[0])
-        raise InputError(
-            f"summary statistics: row at table index {table.index[row]} ({reasons[row]}) has "
-            "a missing beta, standard_error, effect_allele_frequency or p_value, or a "
-            "non-nucleotide allele, which GWAS-SSF does not allow; put such rows in the "
-            "companion table (split_gwas_ssf)")
-    if (pd.to_numeric(table["p_value"]) <= 0).any():
-        raise InputError("summary statistics: p_value 0 is not allowed in GWAS-SSF; floor it at "
-                         "the smallest positive double")
+    p_zero = (pd.to_numeric(table["p_value"]) <= 0).to_numpy()
+    if (reasons != "").any() or p_zero.any():
+        row = int(np.flatnonzero((reasons != "") | p_zero)[0])
+        where = (f"summary statistics: row at table index {table.index[row]} (chromosome "
+                 f"{table['chromosome'].iloc[row]}, position "
+                 f"{table['base_pair_location'].iloc[row]})")
+        if reasons[row] == NON_NUCLEOTIDE:
+            what = (f"has alleles {table['effect_allele'].iloc[row]!r} / "
+                    f"{table['other_allele'].iloc[row]!r}; GWAS-SSF takes A, C, G, T only")
+        elif reasons[row]:
+            what = (f"has no beta, standard_error, effect_allele_frequency or p_value (status "
+                    f"{reasons[row]}), which GWAS-SSF does not allow")
+        else:
+            what = "has p_value 0, which GWAS-SSF does not allow; floor it above 0"
+        raise InputError(f"{where} {what}: put such rows in the companion table "
+                         "(split_gwas_ssf)")
     for name, pattern in (("variant_id", VARIANT_ID_PATTERN), ("rsid", RSID_PATTERN)):
         if name not in table.columns:
             continue
