@@ -8,7 +8,8 @@ trait's name; ``kind`` is ``binary`` (a disease) or ``quantitative``, as in ``nu
 a quantitative trait has NA case, control and detectable-OR columns, a disease NA
 detectable-beta columns, and ``n_samples`` (cases + controls for a disease) is the number
 analysed.
-``status`` is ``OK`` or ``SKIPPED: <reason>``; ``n_variants`` counts rows with a p-value;
+``status`` is ``OK`` or ``SKIPPED: <reason>``; ``n_variants`` counts rows with a p-value (the
+GWAS-SSF rows: tested variants with nucleotide alleles);
 ``lambda_gc`` is median χ²₁ / 0.4549 over variants with MAC ≥ 20 (:data:`LAMBDA_MIN_MAC`);
 ``n_genome_wide`` / ``n_suggestive`` count loci (clumps, from ``<disease>.loci.tsv``) whose lead
 has p < 5e-8 / p < 1e-5 (so suggestive includes genome-wide); the ``*_variants`` columns count
