@@ -16,6 +16,7 @@
 #   qc/pcs.tsv, qc/pca.json          ancestry PCs (private) and eigenvalues
 #   assoc/null_model.{tsv,json}      null models per disease and trait (tsv private)
 #   gwas/<trait>.tsv.gz              GWAS-SSF per disease or quantitative trait (+ .tbi, -meta.yaml)
+#   gwas/<trait>.untested.tsv.gz     variants left out of GWAS-SSF (no estimate, non-ACGT alleles)
 #   gwas/summary.tsv                 per disease: cases, controls, lambda GC, hits, status
 #   prs/match/<score>.json           published-score match log: counts per match status
 #   prs/scores/<score>.tsv.gz        per-sample SUM, AVG, Z_norm1, Z_norm2 (private)

@@ -24,7 +24,7 @@ from cohortgen.ingest.plan import plan_chunks
 from cohortgen.io.alleles import is_missing_allele, is_nucleotide, is_symbolic_allele
 from cohortgen.io.bed import read_bed, write_bed
 from cohortgen.io.files import read_tsv
-from cohortgen.io.sumstats import read_gwas_ssf
+from cohortgen.io.sumstats import NON_NUCLEOTIDE, read_gwas_ssf, untested_path_for
 from cohortgen.prs.stage import match_score
 from cohortgen.qc.genotypes import write_qc_genotypes
 from cohortgen.qc.pruned import PruneSettings, select_pruned_set
@@ -91,6 +91,7 @@ def run_stages(genotypes: Path, phenotypes: Path, root: Path) -> dict:
                 root / "null.json", BUILD, gwas)
     return {"root": root, "summary": summary, "assoc": assoc, "samples": read_tsv(out.samples_tsv),
             "gwas": read_gwas_ssf(gwas), "meta": gwas.with_name(gwas.name + "-meta.yaml"),
+            "untested": read_tsv(untested_path_for(gwas), dtype={"reason": str}),
             "variants": read_tsv(root / "variants.tsv.gz", dtype={"chrom": str, "id": str})}
 
 
@@ -182,7 +183,7 @@ def test_array_allele_codes__variant_qc_matches_plink2_on_the_coded_fileset(both
 
 
 @pytest.mark.reference
-def test_array_allele_codes__gwas_ssf_keeps_nucleotide_rows_and_counts_others(both_codings):
+def test_array_allele_codes__gwas_ssf_keeps_nucleotide_rows_and_lists_others(both_codings):
     acgt, coded = both_codings
     nucleotide = acgt["gwas"]["variant_id"].isin(
         coded["gwas"]["variant_id"]).to_numpy()
@@ -191,9 +192,8 @@ def test_array_allele_codes__gwas_ssf_keeps_nucleotide_rows_and_counts_others(bo
                                   check_exact=True)
     n_coded = len(acgt["gwas"]) - len(coded["gwas"])
     assert n_coded > 2 * len(coded["gwas"]) > 500  # three of four rows are coded
-    meta = coded["meta"].read_text()
-    assert f"non_nucleotide_alleles: {n_coded}" in meta
-    assert "non_nucleotide_alleles: 0" in acgt["meta"].read_text()
+    assert (coded["untested"]["reason"] == NON_NUCLEOTIDE).sum() == n_coded
+    assert (acgt["untested"]["reason"] != NON_NUCLEOTIDE).all()
 
 
 @pytest.mark.reference

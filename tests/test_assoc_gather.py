@@ -37,7 +37,8 @@ def two_chunks(tmp_path, rng):
     p[[5, 6, 7, 33, 45, 46, 70]] = [1e-9, 1e-4, 1e-3, 2e-6, 1e-12, 1e-6, 0.2]
     table = pd.DataFrame({"chromosome": "1", "base_pair_location": pos, "effect_allele": "T",
                           "other_allele": "C", "beta": 0.1, "standard_error": 0.05,
-                          "effect_allele_frequency": 0.3, "p_value": p, "variant_id": ids,
+                          "effect_allele_frequency": 0.3, "p_value": p,
+                          "variant_id": [f"1_{p}_C_T" for p in pos],
                           "n": N, "status": "OK"})
     write_gwas_ssf(tmp_path / "d.tsv.gz", table, {"genome_assembly": "GRCh38"})
     null = pd.DataFrame({"sample_id": fam["iid"], "y_d": (rng.random(N) < 0.3).astype(float)})

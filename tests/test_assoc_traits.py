@@ -185,8 +185,7 @@ def test_cli__traits_categorical_and_per_trait_tables(tmp_path):
     assert main(["gather-gwas", "--disease", "q", "--chunks", f"{t}/cli/q.tsv", "--null-json",
                  f"{t}/cli.json", "--genome-build", "GRCh38", "--out", f"{t}/q.tsv.gz"]) == 0
     meta = yaml.safe_load((tmp_path / "q.tsv.gz-meta.yaml").read_text())
-    assert meta["sample_size"] == N
-    assert meta["case_count"] is None
+    assert meta["samples"] == [{"sample_size": N, "case_control_study": False}]
     assert read_gwas_ssf(tmp_path / "q.tsv.gz")["n_cases"].isna().all()
 
 

@@ -29,7 +29,7 @@ def small_table() -> pd.DataFrame:
             "base_pair_location": [100, 5, 10, 10, 50, 7, 3, 1],
             "effect_allele": ["A", "A", "A", "AT", "C", "G", "T", "C"],
             "other_allele": ["G", "G", "G", "A", "T", "A", "C", "G"],
-            "beta": [0.1, np.nan, -2e-7, 1 / 3, 1.0, 0.25, -0.5, 2.0],
+            "beta": [0.1, 0.05, -2e-7, 1 / 3, 1.0, 0.25, -0.5, 2.0],
             "standard_error": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
             "effect_allele_frequency": [0.5, 0.01, 0.2, 0.3, 0.4, 0.05, 0.06, 0.07],
             "p_value": [1e-300, 0.5, 0.01, 1.0, 3e-9, 0.2, 0.3, 0.04],
@@ -69,7 +69,6 @@ def test_write_gwas_ssf__round_trip(written):
     assert (merged["effect_allele"] == merged["effect_allele_in"]).all()
     assert back["rsid"].isna().all()
     assert back["status"].isna().all()
-    assert back.loc[back["variant_id"] == "2_5_G_A", "beta"].isna().all()
 
 
 def test_write_gwas_ssf__sort_order_and_codes(written):
@@ -94,7 +93,7 @@ def test_write_gwas_ssf__tiny_p_and_formats(written):
     rows = {line.split("\t")[8]: line.split("\t") for line in lines[1:]}
     assert rows["X_100_G_A"][7] == "1.0000e-300"
     assert rows["1_10_A_AT"][4] == "0.333333"
-    assert rows["2_5_G_A"][4] == "#NA"
+    assert rows["2_5_G_A"][9] == "#NA"  # rsid
     assert read_gwas_ssf(written).loc[5, "p_value"] == pytest.approx(1e-300, rel=1e-4)
 
 
@@ -121,7 +120,8 @@ def test_write_gwas_ssf__sidecar_md5_and_keys(written):
     assert meta["file_type"] == "GWAS-SSF v1.0"
     assert meta["coordinate_system"] == "1-based"
     assert meta["is_sorted"] is True
-    assert (meta["case_count"], meta["control_count"], meta["sample_size"]) == (40, 60, 100)
+    assert meta["samples"] == [{"sample_size": 100, "case_count": 40, "control_count": 60,
+                                "case_control_study": True}]
     assert meta["trait_description"] == ["type 2 diabetes"]
     assert meta["analysis_software"] == f"cohortgen {__version__}"
 
@@ -143,7 +143,7 @@ def test_write_gwas_ssf__extra_meta_sorted_after_standard(tmp_path):
     path = tmp_path / "x.tsv.gz"
     write_gwas_ssf(path, small_table(), META | {"zeta": 1, "alpha": "a"})
     keys = list(yaml.safe_load(meta_path_for(path).read_text()))
-    assert keys[-3:] == ["analysis_software", "alpha", "zeta"]
+    assert keys[-3:] == ["is_sorted", "alpha", "zeta"]
 
 
 def test_write_gwas_ssf__unknown_chromosome(tmp_path):

@@ -233,6 +233,7 @@ def write_report_inputs(tmp_path) -> list[str]:
                           "base_pair_location": pos,
                           "effect_allele": "T", "other_allele": "C", "beta": 0.1,
                           "standard_error": 0.05, "effect_allele_frequency": 0.3, "p_value": p})
+    table = table.dropna(subset=["p_value"])  # GWAS-SSF holds tested rows only
     loci = pd.DataFrame({"chromosome": ["3"], "base_pair_location": [1000], "p_value": [1e-9],
                          "beta": [-0.25]})
     rows = []

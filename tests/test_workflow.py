@@ -114,7 +114,8 @@ def test_workflow__every_output_exists_and_parses(workflow_run):
         path = res / f"gwas/{disease}.tsv.gz"
         table = read_gwas_ssf(path)
         assert table.columns[: len(GWAS_SSF_MANDATORY)].tolist() == GWAS_SSF_MANDATORY
-        assert len(table) == summary["variants"]["kept"]
+        untested = pd.read_csv(res / f"gwas/{disease}.untested.tsv.gz", sep="\t")
+        assert len(table) + len(untested) == summary["variants"]["kept"]
         assert (table["p_value"].dropna() > 0).all()
         meta = yaml.safe_load(Path(f"{path}-meta.yaml").read_text())
         assert meta["data_file_md5sum"] == hashlib.md5(path.read_bytes()).hexdigest()

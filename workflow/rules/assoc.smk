@@ -91,6 +91,7 @@ rule gather_gwas:
         sumstats="results/{cohort}/gwas/{disease}.tsv.gz",
         index="results/{cohort}/gwas/{disease}.tsv.gz.tbi",
         meta="results/{cohort}/gwas/{disease}.tsv.gz-meta.yaml",
+        untested="results/{cohort}/gwas/{disease}.untested.tsv.gz",
     params:
         cohortgen=COHORTGEN,
         genome_build=config["genome_build"],

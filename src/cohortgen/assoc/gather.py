@@ -8,7 +8,8 @@ trait's name; ``kind`` is ``binary`` (a disease) or ``quantitative``, as in ``nu
 a quantitative trait has NA case, control and detectable-OR columns, a disease NA
 detectable-beta columns, and ``n_samples`` (cases + controls for a disease) is the number
 analysed.
-``status`` is ``OK`` or ``SKIPPED: <reason>``; ``n_variants`` counts rows with a p-value;
+``status`` is ``OK`` or ``SKIPPED: <reason>``; ``n_variants`` counts rows with a p-value (the
+GWAS-SSF rows: tested variants with nucleotide alleles);
 ``lambda_gc`` is median χ²₁ / 0.4549 over variants with MAC ≥ 20 (:data:`LAMBDA_MIN_MAC`);
 ``n_genome_wide`` / ``n_suggestive`` count loci (clumps, from ``<disease>.loci.tsv``) whose lead
 has p < 5e-8 / p < 1e-5 (so suggestive includes genome-wide); the ``*_variants`` columns count
@@ -18,7 +19,6 @@ the smallest per-allele effect in trait standard deviations with that power give
 (:mod:`cohortgen.assoc.power`).
 """
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +27,14 @@ import pandas as pd
 from cohortgen import __version__
 from cohortgen.assoc.loci import GENOME_WIDE, SUGGESTIVE
 from cohortgen.assoc.power import detectable_beta_sd, detectable_odds_ratio
-from cohortgen.io.alleles import are_nucleotides
-from cohortgen.io.files import read_json, read_tsv, write_tsv
-from cohortgen.io.sumstats import GWAS_SSF_COLUMNS, read_gwas_ssf, write_gwas_ssf
+from cohortgen.io.files import read_json, read_tsv, write_tsv, write_tsv_bgzip
+from cohortgen.io.sumstats import (
+    GWAS_SSF_COLUMNS,
+    read_gwas_ssf,
+    split_gwas_ssf,
+    untested_path_for,
+    write_gwas_ssf,
+)
 from cohortgen.report.plots import lambda_gc
 
 LAMBDA_MIN_MAC = 20
@@ -42,39 +47,35 @@ POWER_MAFS = {"maf05": 0.05, "maf20": 0.2}
 
 def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_build: str,
                 out_gz: Path) -> pd.DataFrame:
-    """Write one trait's GWAS-SSF file (+ .tbi, -meta.yaml) from its chunk tables (one per
-    chunk, :func:`cohortgen.assoc.chunk.association_chunk`). A skipped trait gets a file with a
-    header and no rows; its status and reason are in the sidecar. A quantitative trait's
-    sidecar gives its sample size, a disease's its case and control counts. GWAS-SSF alleles are
-    nucleotides: rows with another allele code (1/2, A/B, I/D) are not written, and the sidecar
-    counts them (``cohortgen_rows_not_written: non_nucleotide_alleles``). Returns the rows
-    written."""
+    """Write one trait's GWAS-SSF file (+ .tbi, -meta.yaml) and its companion table of untested
+    variants (:func:`~cohortgen.io.sumstats.untested_path_for`: no estimate, e.g. ``LOW_MAC``,
+    or non-nucleotide alleles; :func:`~cohortgen.io.sumstats.split_gwas_ssf`) from its chunk
+    tables (one per chunk, :func:`cohortgen.assoc.chunk.association_chunk`); return the
+    GWAS-SSF rows. A skipped trait gets files with a header and no rows; its status and reason
+    are in the sidecar. The sidecar's ``samples`` entry gives the number analysed, and for a
+    disease its case and control counts."""
     null = read_json(null_json)
     info = null["diseases"][disease]
-    tables = [read_tsv(p, dtype={"chromosome": str, "variant_id": str, "disease": str,
-                                 "status": str}) for p in chunk_paths]
+    dtype = {name: str for name in ("chromosome", "variant_id", "disease", "status",
+                                    "effect_allele", "other_allele")}
+    tables = [read_tsv(p, dtype=dtype) for p in chunk_paths]
     table = pd.concat(tables, ignore_index=True)
     table = table.loc[table["disease"] == disease, GWAS_SSF_COLUMNS].reset_index(drop=True)
     if info.get("type") == "quantitative":
         counts = {"sample_size": info["n"]}
     else:
-        counts = {"case_count": info["n_cases"], "control_count": info["n_controls"]}
+        counts = {"sample_size": info["n_cases"] + info["n_controls"],
+                  "case_count": info["n_cases"], "control_count": info["n_controls"]}
     covariates = {"adjusted_covariates": null["covariates"]}
     if null.get("sex_added_for_chrX"):
         covariates["chrX_adjusted_covariates"] = ["sex", *null["covariates"]]
-    nucleotide = are_nucleotides(table[["effect_allele", "other_allele"]].to_numpy()).all(axis=1)
-    not_written = {"non_nucleotide_alleles": int((~nucleotide).sum())}
-    if not_written["non_nucleotide_alleles"]:
-        print(f"{disease}: {not_written['non_nucleotide_alleles']:,} rows with non-nucleotide "
-              "alleles are not written to GWAS-SSF (they stay in the chunk tables)",
-              file=sys.stderr)
     meta = {"genome_assembly": genome_build, "trait_description": disease, **counts,
             **covariates, "cohortgen_status": info["status"],
-            "cohortgen_rows_not_written": not_written,
             "analysis_software": f"cohortgen {__version__}"}
-    table = table.loc[nucleotide].reset_index(drop=True)
-    write_gwas_ssf(Path(out_gz), table, meta)
-    return table
+    tested, untested = split_gwas_ssf(table)
+    write_gwas_ssf(Path(out_gz), tested, meta)
+    write_tsv_bgzip(untested_path_for(Path(out_gz)), untested)
+    return tested
 
 
 def minor_allele_count(table: pd.DataFrame) -> np.ndarray:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from cohortgen.io.bed import read_bed
 from cohortgen.io.files import read_tsv, write_tsv
-from cohortgen.io.sumstats import chromosome_codes, read_gwas_ssf
+from cohortgen.io.sumstats import chromosome_codes, gwas_ssf_variant_ids, read_gwas_ssf
 from cohortgen.kernels.clump import clump
 
 GENOME_WIDE = 5e-8
@@ -65,13 +65,16 @@ def _variant_keys(chrom_codes, pos, ids) -> list[tuple]:
 def candidate_genotypes(prefixes: list[Path], candidates: pd.DataFrame,
                         samples: list[str]) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
     """Packed rows (m, bytes) of the candidates from the chunk .bed files, the candidate-table
-    row of each, the .fam sample count and the mask (bool (n_fam,)) of ``samples``."""
+    row of each, the .fam sample count and the mask (bool (n_fam,)) of ``samples``. A .bim
+    variant is a candidate's when chromosome code, position and GWAS-SSF ``variant_id`` (from
+    the .bim alleles, A1 the effect allele as in the association chunks) agree."""
     wanted = dict(zip(_variant_keys(candidates["chromosome"], candidates["base_pair_location"],
                                     candidates["variant_id"]), range(len(candidates)), strict=True))
     packed_rows, table_rows, mask, n_fam = [], [], None, 0
     for prefix in prefixes:
         packed, bim, fam = read_bed(Path(prefix))
-        keys = _variant_keys(chromosome_codes(bim["chrom"]), bim["pos"], bim["id"])
+        keys = _variant_keys(chromosome_codes(bim["chrom"]), bim["pos"],
+                             gwas_ssf_variant_ids(bim["chrom"], bim["pos"], bim["a1"], bim["a2"]))
         hits = [(k, wanted[key]) for k, key in enumerate(keys) if key in wanted]
         if mask is None:
             n_fam = len(fam)

@@ -6,10 +6,24 @@ Files written for ``<name>.tsv.gz`` (GWAS Catalog convention, sidecar name = dat
 - ``<name>.tsv.gz.tbi``        tabix index (seq col 0, position col 1, header skipped)
 - ``<name>.tsv.gz-meta.yaml``  metadata sidecar
 
+What the official validator (``gwas-ssf validate``, PyPI ``gwas-sumstats-tools``) demands, and
+:func:`write_gwas_ssf` checks (:func:`check_gwas_ssf_rows`): every row has a finite ``beta``,
+``standard_error``, ``effect_allele_frequency`` and a ``p_value`` in (0, 1]; alleles are nucleotide
+strings (A, C, G, T); ``variant_id`` matches ``^[A-Za-z0-9_]+$`` and ``rsid`` ``^rs[0-9]+$``. Rows
+that fail (untested variants, non-nucleotide allele codes) go to a companion table instead
+(:func:`split_gwas_ssf`, :func:`untested_path_for`):
+
+- ``<name>.untested.tsv.gz``   bgzip TSV, columns :data:`UNTESTED_COLUMNS`, one row per variant
+  and the ``reason`` (the association status such as ``LOW_MAC``, or
+  :data:`NON_NUCLEOTIDE`); no counts or frequencies, so it is shareable
+
 Value formats (fixed, so the same table always gives the same bytes):
 
 - ``chromosome``: GWAS-SSF code 1-22, X=23, Y=24, MT=25 of the genotype files' contig names
   (:func:`cohortgen.genome.gwas_ssf_code`; PLINK's XY is on X: 23)
+- ``variant_id``: ``<chromosome>_<base_pair_location>_<other_allele>_<effect_allele>`` with the
+  chromosome code (``23_1533_C_T``), the GWAS-SSF form; ``rsid``: the input ID where it is an
+  rsID (``rs123``), else missing
 - integer columns (``base_pair_location``, ``n``, ``n_cases``, ``n_controls``): plain integers
 - ``p_value``: ``%.4e`` (5 significant digits; 1e-300 stays ``1.0000e-300``, never 0)
 - other floats (``beta``, ``standard_error``, frequencies): ``%.6g``
@@ -18,6 +32,7 @@ Value formats (fixed, so the same table always gives the same bytes):
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import os
 import shutil
@@ -32,6 +47,7 @@ import yaml
 from cohortgen import __version__
 from cohortgen.errors import InputError
 from cohortgen.genome import gwas_ssf_code
+from cohortgen.io.alleles import are_nucleotides
 
 GWAS_SSF_MANDATORY = [
     "chromosome",
@@ -73,17 +89,38 @@ STRING_COLUMNS = ("effect_allele", "other_allele", "variant_id", "rsid", "status
 # Keys the writer computes; callers may not override them through ``meta``.
 COMPUTED_META_KEYS = (
     "coordinate_system",
+    "samples",
+    "is_harmonised",
     "is_sorted",
     "data_file_name",
     "file_type",
     "data_file_md5sum",
 )
+SAMPLE_META_KEYS = ("sample_size", "case_count", "control_count")
+"""``meta`` keys that the sidecar puts in its ``samples`` entry (GWAS-SSF metadata schema)."""
+
+VALUE_COLUMNS = ("beta", "standard_error", "effect_allele_frequency", "p_value")
+"""Mandatory numbers: GWAS-SSF allows no missing value in them."""
+VARIANT_ID_PATTERN = r"^[A-Za-z0-9_]+$"
+RSID_PATTERN = r"^rs[0-9]+$"
+NON_NUCLEOTIDE = "NON_NUCLEOTIDE_ALLELE"
+"""Companion-table reason of a variant whose allele codes are not nucleotides (1/2, A/B, D/I)."""
+NO_ESTIMATE = "NO_ESTIMATE"
+"""Companion-table reason of a row without an estimate and without a ``status``."""
+UNTESTED_COLUMNS = ["chromosome", "base_pair_location", "effect_allele", "other_allele",
+                    "variant_id", "input_variant_id", "reason"]
 
 
 def meta_path_for(path: Path) -> Path:
     """Sidecar path of a GWAS-SSF data file: ``x.tsv.gz`` -> ``x.tsv.gz-meta.yaml``."""
     path = Path(path)
     return path.with_name(path.name + "-meta.yaml")
+
+
+def untested_path_for(path: Path) -> Path:
+    """Companion table of a GWAS-SSF data file: ``x.tsv.gz`` -> ``x.untested.tsv.gz``."""
+    path = Path(path)
+    return path.with_name(path.name.removesuffix(".tsv.gz") + ".untested.tsv.gz")
 
 
 def chromosome_codes(chrom: pd.Series) -> np.ndarray:
@@ -100,6 +137,86 @@ def chromosome_codes(chrom: pd.Series) -> np.ndarray:
             "use 1-22, X, Y, XY or MT (optionally with a 'chr' prefix)"
         )
     return codes.astype(np.int64)
+
+
+def gwas_ssf_variant_ids(chrom: pd.Series, positions: pd.Series, effect: pd.Series,
+                         other: pd.Series) -> np.ndarray:
+    """GWAS-SSF ``variant_id`` (StringDType (m,)):
+    ``<chromosome code>_<base_pair_location>_<other_allele>_<effect_allele>``."""
+    parts = [chromosome_codes(chrom).astype(_TEXT),
+             pd.to_numeric(positions).to_numpy(dtype=np.int64).astype(_TEXT),
+             np.asarray(other.astype(str).to_numpy(), dtype=_TEXT),
+             np.asarray(effect.astype(str).to_numpy(), dtype=_TEXT)]
+    ids = parts[0]
+    for part in parts[1:]:
+        ids = ids + "_" + part
+    return ids
+
+
+def untested_reasons(table: pd.DataFrame) -> np.ndarray:
+    """Why each row cannot be a GWAS-SSF row (object (m,); ``""`` where it can): its ``status``
+    (or :data:`NO_ESTIMATE`) when a number of :data:`VALUE_COLUMNS` is missing or not finite,
+    else :data:`NON_NUCLEOTIDE` when an allele is not a nucleotide string."""
+    values = table[list(VALUE_COLUMNS)].apply(pd.to_numeric, errors="raise")
+    no_estimate = ~np.isfinite(values.to_numpy(dtype=np.float64, na_value=np.nan)).all(axis=1)
+    status = table["status"] if "status" in table.columns else pd.Series(pd.NA, table.index)
+    status = status.astype(object).where(status.notna(), NO_ESTIMATE).to_numpy()
+    nucleotide = are_nucleotides(table[["effect_allele", "other_allele"]]).all(axis=1)
+    reasons = np.where(nucleotide, "", NON_NUCLEOTIDE).astype(object)
+    reasons[no_estimate] = status[no_estimate]
+    return reasons
+
+
+def split_gwas_ssf(results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(GWAS-SSF rows, companion rows) of association results whose ``variant_id`` is the input
+    variant ID. GWAS-SSF rows get the standard ``variant_id`` (:func:`gwas_ssf_variant_ids`)
+    and ``rsid`` (the input ID where it is an rsID); the other rows (:func:`untested_reasons`)
+    become the companion table, columns :data:`UNTESTED_COLUMNS`, sorted as the data file."""
+    input_ids = results["variant_id"].astype(object)
+    table = results.assign(
+        variant_id=gwas_ssf_variant_ids(results["chromosome"], results["base_pair_location"],
+                                        results["effect_allele"], results["other_allele"]),
+        rsid=input_ids.where(input_ids.astype(str).str.fullmatch(RSID_PATTERN)))
+    reasons = untested_reasons(table)
+    tested = reasons == ""
+    untested = table.loc[~tested, UNTESTED_COLUMNS[:5]].assign(
+        input_variant_id=input_ids[~tested], reason=reasons[~tested])
+    untested["chromosome"] = chromosome_codes(untested["chromosome"])
+    untested = untested.sort_values(["chromosome", "base_pair_location", "variant_id"],
+                                    kind="stable", ignore_index=True)
+    return table.loc[tested].reset_index(drop=True), untested
+
+
+def check_gwas_ssf_rows(table: pd.DataFrame) -> None:
+    """InputError naming the first row (table index) that GWAS-SSF does not allow: a missing
+    number, a non-nucleotide allele (:func:`untested_reasons`), p = 0, or an identifier that
+    breaks the ``variant_id`` / ``rsid`` pattern."""
+    reasons = untested_reasons(table)
+    p_zero = (pd.to_numeric(table["p_value"]) <= 0).to_numpy()
+    if (reasons != "").any() or p_zero.any():
+        row = int(np.flatnonzero((reasons != "") | p_zero)[0])
+        where = (f"summary statistics: row at table index {table.index[row]} (chromosome "
+                 f"{table['chromosome'].iloc[row]}, position "
+                 f"{table['base_pair_location'].iloc[row]})")
+        if reasons[row] == NON_NUCLEOTIDE:
+            what = (f"has alleles {table['effect_allele'].iloc[row]!r} / "
+                    f"{table['other_allele'].iloc[row]!r}; GWAS-SSF takes A, C, G, T only")
+        elif reasons[row]:
+            what = (f"has no beta, standard_error, effect_allele_frequency or p_value (status "
+                    f"{reasons[row]}), which GWAS-SSF does not allow")
+        else:
+            what = "has p_value 0, which GWAS-SSF does not allow; floor it above 0"
+        raise InputError(f"{where} {what}: put such rows in the companion table "
+                         "(split_gwas_ssf)")
+    for name, pattern in (("variant_id", VARIANT_ID_PATTERN), ("rsid", RSID_PATTERN)):
+        if name not in table.columns:
+            continue
+        given = table[name].dropna().astype(str)
+        bad = ~given.str.fullmatch(pattern)
+        if bad.any():
+            raise InputError(
+                f"summary statistics: {name} {given[bad].iloc[0]!r} at table index "
+                f"{given.index[bad][0]} does not match {pattern}")
 
 
 def _check_columns(table: pd.DataFrame) -> None:
@@ -208,12 +325,33 @@ def _max_count(table: pd.DataFrame, column: str) -> int | None:
     return int(values.max()) if len(values) else None
 
 
-def gwas_ssf_metadata(table: pd.DataFrame, meta: dict, data_file_name: str, md5: str) -> dict:
-    """Metadata sidecar contents with keys in a fixed order.
+def metadata_date() -> datetime.date:
+    """``date_metadata_last_modified``: today (UTC), or the day of ``SOURCE_DATE_EPOCH`` (seconds
+    since 1970, UTC) when that is set, so that a rebuild can give the same bytes."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    now = (datetime.datetime.fromtimestamp(int(epoch), datetime.UTC) if epoch
+           else datetime.datetime.now(datetime.UTC))
+    return now.date()
 
-    Standard keys first; ``case_count``, ``control_count`` and ``sample_size`` default to the
-    largest ``n_cases``, ``n_controls`` and ``n`` of the table, ``analysis_software`` to
-    ``cohortgen <version>``; other ``meta`` keys follow, sorted by name. The keys in
+
+def sample_metadata(table: pd.DataFrame, meta: dict) -> dict:
+    """The ``samples`` entry: ``sample_size``, ``case_count`` and ``control_count`` from ``meta``,
+    by default the largest ``n``, ``n_cases`` and ``n_controls`` of the table (absent when
+    unknown), and ``case_control_study`` (whether there is a case count)."""
+    defaults = {"sample_size": "n", "case_count": "n_cases", "control_count": "n_controls"}
+    entry = {key: _plain(meta[key]) if key in meta else _max_count(table, column)
+             for key, column in defaults.items()}
+    entry = {key: value for key, value in entry.items() if value is not None}
+    return entry | {"case_control_study": "case_count" in entry}
+
+
+def gwas_ssf_metadata(table: pd.DataFrame, meta: dict, data_file_name: str, md5: str) -> dict:
+    """Metadata sidecar contents, GWAS-SSF metadata schema (``gwas-sumstats-tools``
+    ``SumStatsMetadata``) keys in its order, then the other ``meta`` keys sorted by name.
+
+    ``samples`` holds one entry (:func:`sample_metadata`, from the ``meta`` keys of
+    :data:`SAMPLE_META_KEYS`); ``date_metadata_last_modified`` defaults to
+    :func:`metadata_date`, ``analysis_software`` to ``cohortgen <version>``. The keys in
     :data:`COMPUTED_META_KEYS` cannot be set through ``meta`` (ValueError).
     """
     clash = [k for k in COMPUTED_META_KEYS if k in meta]
@@ -222,20 +360,20 @@ def gwas_ssf_metadata(table: pd.DataFrame, meta: dict, data_file_name: str, md5:
     if "genome_assembly" not in meta:
         raise InputError("summary statistics metadata: 'genome_assembly' is required (e.g. GRCh38)")
     standard = {
+        "date_metadata_last_modified": meta.get("date_metadata_last_modified", metadata_date()),
+        "trait_description": _as_list(meta.get("trait_description")),
         "genome_assembly": _plain(meta["genome_assembly"]),
         "coordinate_system": "1-based",
-        "is_sorted": True,
+        "samples": [sample_metadata(table, meta)],
         "data_file_name": data_file_name,
         "file_type": "GWAS-SSF v1.0",
         "data_file_md5sum": md5,
-        "case_count": _plain(meta.get("case_count", _max_count(table, "n_cases"))),
-        "control_count": _plain(meta.get("control_count", _max_count(table, "n_controls"))),
-        "sample_size": _plain(meta.get("sample_size", _max_count(table, "n"))),
-        "trait_description": _as_list(meta.get("trait_description")),
-        "adjusted_covariates": _as_list(meta.get("adjusted_covariates")),
         "analysis_software": _plain(meta.get("analysis_software", f"cohortgen {__version__}")),
+        "adjusted_covariates": _as_list(meta.get("adjusted_covariates")),
+        "is_harmonised": False,
+        "is_sorted": True,
     }
-    extras = {k: meta[k] for k in sorted(meta) if k not in standard}
+    extras = {k: meta[k] for k in sorted(meta) if k not in standard and k not in SAMPLE_META_KEYS}
     return standard | extras
 
 
@@ -243,14 +381,17 @@ def write_gwas_ssf(path: Path, table: pd.DataFrame, meta: dict) -> None:
     """Write ``table`` as GWAS-SSF v1.0 to ``path`` (``*.tsv.gz``) with ``.tbi`` and sidecar.
 
     ``table`` holds the mandatory columns of :data:`GWAS_SSF_MANDATORY` and any of the others in
-    :data:`GWAS_SSF_COLUMNS` (absent ones are written as ``#NA``). ``meta`` must hold
-    ``genome_assembly``; see :func:`gwas_ssf_metadata` for the rest. Output is deterministic and
-    appears atomically (written under temporary names, renamed at the end).
+    :data:`GWAS_SSF_COLUMNS` (absent ones are written as ``#NA``), every row one that GWAS-SSF
+    allows (:func:`check_gwas_ssf_rows`; :func:`split_gwas_ssf` sets the others apart).
+    ``meta`` must hold ``genome_assembly``; see :func:`gwas_ssf_metadata` for the rest. Output
+    is deterministic (for one ``date_metadata_last_modified``) and appears atomically (written
+    under temporary names, renamed at the end).
     """
     path = Path(path)
     if not path.name.endswith(".tsv.gz"):
         raise InputError(f"summary statistics path {path} must end in .tsv.gz")
     lines = format_gwas_ssf_rows(table)
+    check_gwas_ssf_rows(table)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
