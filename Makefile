@@ -17,6 +17,8 @@ export PATH := $(BIN):$(PATH)
 # tests/conftest.py:require_reference_env.
 REFENVS := .refenvs
 REF_TOOLS :=
+REF_TOOLS += pgscatalog
+REF_pgscatalog := pgscatalog-match==0.4.0
 REF_STAMPS := $(foreach tool,$(REF_TOOLS),$(REFENVS)/$(tool)/.installed)
 
 $(REFENVS)/%/.installed: Makefile
