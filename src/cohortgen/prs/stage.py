@@ -60,7 +60,8 @@ VARIANT_LOG_COLUMNS = ("line", "chrom", "pos", "effect_allele", "other_allele", 
                        "failed_gwas_qc", "gwas_qc_reason")
 """Per-line match log: scoring-file line, the line's fields, ``status`` (match type or
 exclusion reason, :mod:`cohortgen.prs.match`), the cohort variant it matched (or would have
-used) and whether that variant failed the GWAS variant QC (with the QC reason)."""
+used, when excluded after matching), whether a used variant failed the GWAS variant QC, and the
+variant's QC reason code (empty when it passed)."""
 
 
 VARIANT_COLUMNS = ("chrom", "pos", "ref", "alt", "alt_freq", "pass")
@@ -244,7 +245,6 @@ def variant_log(lines: pd.DataFrame, variants: pd.DataFrame) -> pd.DataFrame:
     def of_variant(column: str) -> np.ndarray:
         return np.where(has_variant, variants[column].to_numpy(object)[idx], "")
 
-    failed = has_variant & ~variants["pass"].to_numpy(bool)[idx]
     return pd.DataFrame({
         "line": lines["line"].to_numpy(), "chrom": lines["chrom"].to_numpy(),
         "pos": lines["pos"].to_numpy(), "effect_allele": lines["effect_allele"].to_numpy(),
@@ -252,7 +252,8 @@ def variant_log(lines: pd.DataFrame, variants: pd.DataFrame) -> pd.DataFrame:
         "effect_type": lines["effect_type"].to_numpy(), "weight": lines["weight"].to_numpy(),
         "status": lines["status"].to_numpy(), "variant_id": of_variant("id"),
         "variant_ref": of_variant("ref"), "variant_alt": of_variant("alt"),
-        "failed_gwas_qc": failed, "gwas_qc_reason": of_variant("reason")})
+        "failed_gwas_qc": lines["failed_gwas_qc"].to_numpy(),
+        "gwas_qc_reason": of_variant("reason")})
 
 
 def write_tsv_gz(path: Path, table: pd.DataFrame, private: bool) -> None:
