@@ -358,3 +358,21 @@ def test_match__equal_counts_per_category_to_pgscatalog_match(scored, cohort, tm
     assert min(ours[k] for k in ("same", "swapped", "flipped", "flipped_swapped",
                                  "ambiguous_excluded", "duplicate", "unmatched")) > 0
     assert (ours_log["failed_gwas_qc"]).sum() > 20
+
+
+def test_match_variants__non_nucleotide_alleles_match_as_is_or_swapped_only():
+    """Strand flips exist for A/C/G/T only: an ``I``/``D`` or ``N`` allele is never complemented,
+    so such lines match as is or swapped, else not at all."""
+    from cohortgen.prs.match import match_variants
+
+    variants = pd.DataFrame({"chrom": "1", "pos": [100, 150, 200, 250, 300],
+                             "ref": ["N", "N", "D", "D", "A"], "alt": ["C", "C", "I", "I", "T"],
+                             "alt_freq": 0.3, "score_pass": True, "pass": True})
+    lines = pd.DataFrame({
+        "chrom": "1", "pos": [100, 150, 200, 250, 300],
+        "effect_allele": ["C", "G", "D", "I", "T"], "other_allele": ["N", "N", "I", "D", "A"],
+        "weight": 1.0, "effect_allele_frequency": np.nan, "effect_type": "additive",
+        "line": np.arange(5) + 2})
+    status = match_variants(lines, variants).lines["status"].tolist()
+    # G/N is C/N flipped only if N had a complement: no match. T/A on A/T stays ambiguous.
+    assert status == ["same", "allele_mismatch", "swapped", "same", "ambiguous_excluded"]
