@@ -9,7 +9,6 @@ records, split multi-allelic positions, related samples and missing calls. Its v
 tables come from :func:`cohortgen.qc.variant_qc.variant_qc_table` itself.
 """
 
-import gzip
 import stat
 import subprocess
 from pathlib import Path
@@ -214,7 +213,7 @@ def test_variant_log__one_row_per_line_shareable(scored, cohort):
         assert record[status] == n
     assert (log.loc[log["status"].isin(["missing", "allele_mismatch"]), "variant_id"]
             .fillna("").eq("").all())
-    assert gzip.decompress(path.read_bytes()) == gzip.decompress(path.read_bytes())
+    assert path.read_bytes()[4:8] == bytes(4)  # gzip mtime 0: reproducible bytes
 
 
 def test_read_scoring_file__dominant_and_recessive_both_set_names_line(tmp_path):
