@@ -21,6 +21,8 @@ REF_TOOLS += gwas-ssf
 # gwas-ssf: the GWAS Catalog's validator; it needs numpy<2 (for its pandas 1.5), six (for bsub)
 # and click<8.2 (for its typer), which its own package does not pin.
 REF_gwas-ssf := gwas-sumstats-tools==1.0.25 numpy==1.26.4 six==1.17.0 click==8.1.8
+REF_TOOLS += pgscatalog
+REF_pgscatalog := pgscatalog-match==0.4.0
 REF_STAMPS := $(foreach tool,$(REF_TOOLS),$(REFENVS)/$(tool)/.installed)
 
 $(REFENVS)/%/.installed: Makefile

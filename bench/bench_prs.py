@@ -76,11 +76,11 @@ def cohortgen_scores(prefix: Path, weights, effect_is_alt, block: int):
     import numpy as np
 
     from cohortgen.io.bed import read_bed
-    from cohortgen.kernels.prs import score_coefficients, score_sums
+    from cohortgen.kernels.prs import code_values, score_sums
     from cohortgen.kernels.stats import genotype_counts
 
     alt = np.repeat(effect_is_alt[:, None], N_SCORES, axis=1)
-    slope, offset = score_coefficients(weights, alt)
+    additive = np.zeros(weights.shape, dtype=np.int8)
     start_time = time.perf_counter()
     total = None
     for start in range(0, weights.shape[0], block):
@@ -90,7 +90,8 @@ def cohortgen_scores(prefix: Path, weights, effect_is_alt, block: int):
         counts = genotype_counts(packed, n, np.ones(n, dtype=bool))
         called = counts[:, :3].sum(axis=1)
         mean = (2 * counts[:, 0] + counts[:, 1]) / np.maximum(called, 1)
-        part = score_sums(packed, n, slope[rows], offset[rows], mean)
+        values = code_values(weights[rows], alt[rows], additive[rows], mean)
+        part = score_sums(packed, n, values)
         total = part if total is None else total + part
     return total, time.perf_counter() - start_time
 
@@ -117,7 +118,7 @@ def compile_seconds() -> float:
 
     packed = pack_dosages(np.zeros((2, 8), dtype=np.int8))
     start = time.perf_counter()
-    score_sums(packed, 8, np.zeros((2, 1)), np.zeros((2, 1)), np.zeros(2))
+    score_sums(packed, 8, np.zeros((2, 4, 1)))
     return time.perf_counter() - start
 
 

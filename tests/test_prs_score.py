@@ -13,7 +13,7 @@ from cohortgen.io.bed import write_bed
 from cohortgen.io.files import read_json, read_tsv, write_tsv
 from cohortgen.io.scorefile import read_scoring_file, write_scoring_file
 from cohortgen.kernels.bed import pack_dosages
-from cohortgen.kernels.prs import score_coefficients, score_sums
+from cohortgen.kernels.prs import code_values, score_sums
 from cohortgen.prs.match import complement, is_ambiguous, match_variants
 from cohortgen.prs.stage import cohort_variants, score_published
 from cohortgen.prs.standardize import gamma_log_glm, z_norm1, z_norm2
@@ -51,17 +51,19 @@ def test_score_sums__naive_twin():
     dd = d.astype(float)
     dd[dd < 0] = np.nan
     alt_mean = np.nanmean(dd[:, keep], axis=1)
-    got = score_sums(pack_dosages(d), n, *score_coefficients(weights, alt), alt_mean)
+    additive = np.zeros((m, k), dtype=np.int8)
+    got = score_sums(pack_dosages(d), n, code_values(weights, alt, additive, alt_mean))
     np.testing.assert_allclose(got, naive_score_sums(d, weights, alt, keep), rtol=1e-12,
                                atol=1e-10)
 
 
 def test_score_sums__shape_errors():
     packed = pack_dosages(np.zeros((2, 5), np.int8))
-    with pytest.raises(ValueError, match="slope/offset"):
-        score_sums(packed, 5, np.zeros((3, 1)), np.zeros((3, 1)), np.zeros(2))
+    with pytest.raises(ValueError, match="values"):
+        score_sums(packed, 5, np.zeros((3, 4, 1)))
     with pytest.raises(ValueError, match="alt_mean"):
-        score_sums(packed, 5, np.zeros((2, 1)), np.zeros((2, 1)), np.array([0.0, np.nan]))
+        code_values(np.zeros((2, 1)), np.ones((2, 1), bool), np.zeros((2, 1), np.int8),
+                    np.array([0.0, np.nan]))
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +80,11 @@ def cohort(tmp_path_factory):
     ids = [f"S{i:03d}" for i in range(n)]
     fam = pd.DataFrame({"fid": ids, "iid": ids, "father": "0", "mother": "0", "sex": 1,
                         "pheno": "-9"})
-    keep = [s for s, r in zip(ids, rng.random(n), strict=True) if r < 0.9]
+    draw = rng.random(n)
+    keep = [s for s, r in zip(ids, draw, strict=True) if r < 0.9]
+    reason = np.select([draw < 0.9, draw < 0.95], ["", "related"], "low_call_rate")
+    write_tsv(root / "samples.tsv", pd.DataFrame({"sample_id": ids, "reason": reason}))
+    scored = [s for s, r in zip(ids, reason, strict=True) if r in ("", "related")]
     kept = np.isin(ids, keep)
     write_bed(root / "all", pack_dosages(dosage), bim, fam)
     chunks = []
@@ -89,14 +95,15 @@ def cohort(tmp_path_factory):
         d[d < 0] = np.nan
         qc = pd.DataFrame({"chrom": "1", "pos": bim["pos"].iloc[rows], "id": bim["id"].iloc[rows],
                            "ref": bim["a2"].iloc[rows], "alt": bim["a1"].iloc[rows],
-                           "alt_freq": np.nanmean(d[:, kept], axis=1) / 2, "pass": True})
-        qc.loc[qc.index[:3], "pass"] = False
+                           "alt_freq": np.nanmean(d[:, kept], axis=1) / 2,
+                           "call_rate": 1.0, "reason": "", "pass": True})
+        qc.loc[qc.index[:3], ["pass", "reason"]] = [False, "hwe"]
         write_tsv(root / f"c{c}.variant_qc.tsv", qc)
         chunks.append(prefix)
     (root / "keep.txt").write_text("".join(f"{s}\n" for s in keep))
     pcs = pd.DataFrame(rng.normal(size=(n, 3)), columns=["PC1", "PC2", "PC3"])
     write_tsv(root / "pcs.tsv", pcs.assign(sample_id=ids)[["sample_id", "PC1", "PC2", "PC3"]])
-    return {"root": root, "chunks": chunks, "bim": bim, "keep": keep, "ids": ids,
+    return {"root": root, "chunks": chunks, "bim": bim, "keep": keep, "ids": ids, "scored": scored,
             "qc": [root / "c0.variant_qc.tsv", root / "c1.variant_qc.tsv"]}
 
 
@@ -134,8 +141,8 @@ def scored(cohort):
                        {**header, "genome_build": "hg19"})
     names = ["one", "two", "old"]
     files = [root / "one.txt.gz", root / "two.tsv", root / "old.txt"]
-    records = score_published(names, files, cohort["chunks"], cohort["qc"], root / "keep.txt",
-                              root / "pcs.tsv", "GRCh38", 0.5, False, root / "prs")
+    records = score_published(names, files, cohort["chunks"], cohort["qc"], root / "samples.tsv",
+                              root / "pcs.tsv", "GRCh38", 0.5, False, 0.95, root / "prs")
     return {"names": names, "files": files, "records": records, "out": root / "prs"}
 
 
@@ -149,7 +156,7 @@ def test_score_published__one_failure_does_not_stop_others(scored):
     one = read_json(scored["out"] / "match" / "one.json")
     assert one["duplicate"] == 2
     assert one["missing"] == 3
-    assert one["failed_qc"] > 0
+    assert one["matched_failed_gwas_qc"] > 0
     assert min(one[k] for k in ("same", "swapped", "flipped", "flipped_swapped")) > 0
     assert one["n_variants_scored"] == one["n_matched"]
 
@@ -165,7 +172,7 @@ def test_score_published__private_files(scored):
 @pytest.mark.reference
 @pytest.mark.parametrize("name", ["one", "two"])
 def test_score_published__matches_plink2_score(scored, cohort, plink2, name, tmp_path):
-    variants = cohort_variants(cohort["qc"])
+    variants = cohort_variants(cohort["qc"]).assign(score_pass=True)
     index = 0 if name == "one" else 1
     used = match_variants(read_scoring_file(scored["files"][index]).table, variants).used
     bim = cohort["bim"]
@@ -174,7 +181,7 @@ def test_score_published__matches_plink2_score(scored, cohort, plink2, name, tmp
     pd.DataFrame({"id": bim["id"].to_numpy()[used["variant"]], "allele": allele,
                   "w": used["weight"].to_numpy()}).to_csv(tmp_path / "s.txt", sep="\t",
                                                           index=False)
-    (tmp_path / "keep").write_text("".join(f"{s}\t{s}\n" for s in cohort["keep"]))
+    (tmp_path / "keep").write_text("".join(f"{s}\t{s}\n" for s in cohort["scored"]))
     subprocess.run([plink2, "--bfile", str(cohort["root"] / "all"), "--keep",
                     str(tmp_path / "keep"), "--score", str(tmp_path / "s.txt"), "1", "2", "3",
                     "header", "cols=+scoresums", "--threads", "1", "--out",
@@ -182,7 +189,7 @@ def test_score_published__matches_plink2_score(scored, cohort, plink2, name, tmp
     ref = pd.read_csv(tmp_path / "ref.sscore", sep="\t", dtype={"IID": str}).set_index("IID")
     ours = read_tsv(scored["out"] / "scores" / f"{name}.tsv.gz",
                     dtype={"sample_id": str}).set_index("sample_id")
-    assert ours.index.tolist() == cohort["keep"]
+    assert ours.index.tolist() == cohort["scored"]
     # plink2 writes 6 significant digits: SUM agrees to that (relative 5e-6), AVG to 1e-6.
     np.testing.assert_allclose(ours["SUM"], ref.loc[ours.index, "SCORE1_SUM"], rtol=5e-6)
     np.testing.assert_allclose(ours["AVG"], ref.loc[ours.index, "SCORE1_AVG"], rtol=5e-6,
@@ -287,17 +294,18 @@ def test_score_published__chrx_imputation_matches_plink2(plink2, tmp_path):
                         "pheno": "-9"})
     write_bed(tmp_path / "x", pack_dosages(dosage), bim, fam)
     keep = [s for s, r in zip(ids, rng.random(n), strict=True) if r < 0.8]
-    (tmp_path / "keep.txt").write_text("".join(f"{s}\n" for s in keep))
+    write_tsv(tmp_path / "samples.tsv", pd.DataFrame({
+        "sample_id": ids, "reason": np.where(np.isin(ids, keep), "", "low_call_rate")}))
     write_tsv(tmp_path / "qc.tsv", pd.DataFrame({
         "chrom": "X", "pos": bim["pos"], "id": bim["id"], "ref": "G", "alt": "A",
-        "alt_freq": 0.3, "pass": True}))
+        "alt_freq": 0.3, "call_rate": 0.9, "reason": "", "pass": True}))
     pcs = pd.DataFrame({"sample_id": ids, "PC1": rng.normal(size=n)})
     write_tsv(tmp_path / "pcs.tsv", pcs)
     table = pd.DataFrame({"chrom": "X", "pos": bim["pos"], "effect_allele": "A",
                           "other_allele": "G", "weight": rng.normal(size=m)})
     write_tsv(tmp_path / "w.tsv", table)
     score_published(["x"], [tmp_path / "w.tsv"], [tmp_path / "x"], [tmp_path / "qc.tsv"],
-                    tmp_path / "keep.txt", tmp_path / "pcs.tsv", "GRCh38", 0.5, False,
+                    tmp_path / "samples.tsv", tmp_path / "pcs.tsv", "GRCh38", 0.5, False, 0.5,
                     tmp_path / "prs")
     pd.DataFrame({"id": bim["id"], "allele": "A", "w": table["weight"]}).to_csv(
         tmp_path / "s.txt", sep="\t", index=False)

@@ -17,18 +17,22 @@ if PRS_SCORES:
             bim=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.bim"),
             fam=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.fam"),
             variant_qc=chunk_files("results/{cohort}/chunks/{chunk}/variant_qc.tsv"),
-            keep="results/{cohort}/qc/keep.txt",
+            samples="results/{cohort}/qc/samples.tsv",
             pcs="results/{cohort}/qc/pcs.tsv",
             score_files=[score_file(entry) for entry in PRS_SCORES.values()],
         output:
             scores=expand("results/{{cohort}}/prs/scores/{score}.tsv.gz", score=PRS_SCORES),
             match_logs=expand("results/{{cohort}}/prs/match/{score}.json", score=PRS_SCORES),
+            variant_logs=expand(
+                "results/{{cohort}}/prs/match/{score}.variants.tsv.gz", score=PRS_SCORES
+            ),
         params:
             cohortgen=COHORTGEN,
             prefixes=lambda wc, input: [path.removesuffix(".bed") for path in input.bed],
             names=list(PRS_SCORES),
             genome_build=config["genome_build"],
             min_overlap=config["prs"]["min_overlap"],
+            min_call_rate=config["qc"]["variant_call_rate"],
             keep_ambiguous="--keep-ambiguous" if config["prs"]["keep_ambiguous"] else "",
             out_dir=lambda wc: f"results/{wc.cohort}/prs",
         conda:
@@ -43,9 +47,10 @@ if PRS_SCORES:
             runtime=60,
         shell:
             "{params.cohortgen} prs-score --names {params.names} --files {input.score_files:q}"
-            " --bfiles {params.prefixes} --variant-qc {input.variant_qc} --keep {input.keep}"
-            " --pcs {input.pcs} --genome-build {params.genome_build}"
-            " --min-overlap {params.min_overlap} {params.keep_ambiguous}"
+            " --bfiles {params.prefixes} --variant-qc {input.variant_qc}"
+            " --samples {input.samples} --pcs {input.pcs} --genome-build {params.genome_build}"
+            " --min-overlap {params.min_overlap} --min-call-rate {params.min_call_rate}"
+            " {params.keep_ambiguous}"
             " --out-dir {params.out_dir} 2> {log}"
 
 

@@ -11,8 +11,9 @@ and optional ``#genome_build=`` lines. Either may be gzip-compressed.
 ``chrom`` (str, no ``chr`` prefix, 23/24/25 as X/Y/MT), ``pos`` (int64, 1-based, -1 when the
 line has no usable position), ``effect_allele``/``other_allele`` (upper-case str; other allele
 "" when unknown, "A/G" when the harmoniser inferred several), ``weight`` (float64),
-``effect_allele_frequency`` (float64, NaN when absent), ``non_additive`` (bool: dominant or
-recessive weights, which an additive score cannot use) and ``line`` (1-based file line).
+``effect_allele_frequency`` (float64, NaN when absent), ``effect_type`` (str: ``additive``,
+``dominant`` from ``is_dominant``, ``recessive`` from ``is_recessive``) and ``line`` (1-based
+file line).
 """
 
 import gzip
@@ -30,7 +31,7 @@ from cohortgen.io.files import write_bytes_atomic
 PGS_MARKER = "###PGS CATALOG SCORING FILE"
 FORMAT_VERSION = "2.0"
 TABLE_COLUMNS = ("chrom", "pos", "effect_allele", "other_allele", "weight",
-                 "effect_allele_frequency", "non_additive", "line")
+                 "effect_allele_frequency", "effect_type", "line")
 
 
 PLAIN_ALIASES = {
@@ -120,6 +121,18 @@ def _flag(column: pd.Series | None, n: int) -> np.ndarray:
     return column.str.strip().str.lower().isin(["true", "1", "yes"]).to_numpy()
 
 
+def _effect_types(raw: pd.DataFrame, path: Path, lines: np.ndarray) -> np.ndarray:
+    """``additive``/``dominant``/``recessive`` per line from ``is_dominant``/``is_recessive``;
+    InputError naming the first line that sets both."""
+    dominant = _flag(raw.get("is_dominant"), len(raw))
+    recessive = _flag(raw.get("is_recessive"), len(raw))
+    both = dominant & recessive
+    if both.any():
+        raise InputError(f"{path}, line {lines[np.flatnonzero(both)[0]]}: is_dominant and "
+                         "is_recessive are both true; a weight has one effect type, fix the file")
+    return np.select([dominant, recessive], ["dominant", "recessive"], "additive").astype(object)
+
+
 def _table(path: Path, lines: list[str], start: int) -> tuple[pd.DataFrame, bool]:
     """Parse the weight table that starts at ``lines[start]`` into :data:`TABLE_COLUMNS`."""
     raw = pd.read_csv(io.StringIO("\n".join(lines[start:])), sep="\t", dtype=str,
@@ -146,15 +159,14 @@ def _table(path: Path, lines: list[str], start: int) -> tuple[pd.DataFrame, bool
     eaf = (_numeric(raw["allelefrequency_effect"], path, file_lines, "allelefrequency_effect",
                     integer=False)
            if "allelefrequency_effect" in raw.columns else np.full(len(raw), np.nan))
-    non_additive = _flag(raw.get("is_dominant"), len(raw)) | _flag(raw.get("is_recessive"),
-                                                                    len(raw))
     table = pd.DataFrame({
         "chrom": canonical_chrom(raw[chrom_col]).to_numpy(),
         "pos": np.where(np.isnan(pos) | (raw[chrom_col] == "").to_numpy(), -1,
                         np.nan_to_num(pos)).astype(np.int64),
         "effect_allele": raw["effect_allele"].str.strip().str.upper().to_numpy(),
         "other_allele": other.str.strip().str.upper().to_numpy(),
-        "weight": weight, "effect_allele_frequency": eaf, "non_additive": non_additive,
+        "weight": weight, "effect_allele_frequency": eaf,
+        "effect_type": _effect_types(raw, path, file_lines),
         "line": file_lines,
     })
     return table, harmonised

@@ -1,10 +1,14 @@
 """Polygenic scoring kernel: several scores in one pass over PLINK .bed 2-bit genotypes.
 
-Per variant v and score k the contribution of a sample with A1 (ALT) dosage d is
-``offset[v, k] + slope[v, k] * d``: for an effect allele that is ALT, slope = w and offset = 0;
-for an effect allele that is REF (dosage 2 − d), slope = −w and offset = 2w; a variant absent
-from score k has slope = offset = 0. A missing call takes ``d = alt_mean[v]`` (mean imputation,
-as ``plink2 --score`` does by default, with the mean over the scored samples).
+Each (variant v, score k) has four contributions, one per .bed code (0: two A1 = ALT alleles,
+1: missing, 2: het, 3: no A1), built by :func:`code_values` from the weight w, whether the
+effect allele is ALT, the effect type and the imputation mean, as ``plink2 --score`` (2.00a3.5)
+counts them. With e the effect-allele dosage (ALT dosage d, or 2 − d when the effect allele is
+REF) the contribution is w·e (``additive``), w·min(e, 1) (``dominant``) or w·max(e − 1, 0)
+(``recessive``). A missing call takes the mean effect dosage ē over the scored samples
+(additive: w·ē) or, for dominant and recessive weights, the effect-allele frequency ē / 2
+(w·ē/2, untransformed: what ``plink2 --score dominant|recessive`` gives a missing call). A
+variant absent from score k contributes 0 for every code.
 """
 
 import numpy as np
@@ -16,60 +20,66 @@ from cohortgen.kernels.bed import checked_packed
 SAMPLE_BLOCK_BYTES = 64
 """Bytes (4 samples each) per parallel task: the (256 × k) float64 sums stay in L1 cache."""
 
+ADDITIVE, DOMINANT, RECESSIVE = 0, 1, 2
+"""Effect type codes of :func:`code_values`."""
+EFFECT_TYPES = {"additive": ADDITIVE, "dominant": DOMINANT, "recessive": RECESSIVE}
 
-def score_coefficients(weights: np.ndarray, effect_is_alt: np.ndarray) -> tuple[np.ndarray,
-                                                                                 np.ndarray]:
-    """(slope, offset), float64 (m, k), from weights (m, k) and effect_is_alt (m, k) bool."""
+_ALT_DOSAGE = np.array([2.0, np.nan, 1.0, 0.0])
+"""ALT (A1) dosage of each .bed code; code 1 is a missing call."""
+
+
+def code_values(weights: np.ndarray, effect_is_alt: np.ndarray, effect_type: np.ndarray,
+                alt_mean: np.ndarray) -> np.ndarray:
+    """Contribution of each .bed code, float64 (m, 4, k) (see the module docstring).
+
+    weights: float64 (m, k), 0 where the variant is not in the score; effect_is_alt: bool
+    (m, k); effect_type: int (m, k) of :data:`EFFECT_TYPES`; alt_mean: float64 (m,), mean ALT
+    dosage given to missing calls (finite).
+    """
     weights = np.asarray(weights, dtype=np.float64)
-    alt = np.asarray(effect_is_alt, dtype=bool)
-    slope = np.where(alt, weights, -weights)
-    offset = np.where(alt, 0.0, 2.0 * weights)
-    return np.ascontiguousarray(slope), np.ascontiguousarray(offset)
+    alt = np.asarray(effect_is_alt, dtype=bool)[:, None, :]
+    kind = np.asarray(effect_type)[:, None, :]
+    alt_mean = np.asarray(alt_mean, dtype=np.float64)
+    if alt_mean.shape != (weights.shape[0],) or not np.all(np.isfinite(alt_mean)):
+        raise ValueError(f"alt_mean must be finite with shape ({weights.shape[0]},)")
+    d = np.where(np.isnan(_ALT_DOSAGE)[None, :], alt_mean[:, None], _ALT_DOSAGE[None, :])
+    effect = np.where(alt, d[:, :, None], 2.0 - d[:, :, None])
+    transformed = np.select([kind == DOMINANT, kind == RECESSIVE],
+                            [np.minimum(effect, 1.0), np.maximum(effect - 1.0, 0.0)], effect)
+    missing = np.where(kind == ADDITIVE, effect, 0.5 * effect)[:, 1, :]
+    transformed[:, 1, :] = missing
+    return np.ascontiguousarray(weights[:, None, :] * transformed)
 
 
-def score_sums(packed: np.ndarray, n_samples: int, slope: np.ndarray, offset: np.ndarray,
-               alt_mean: np.ndarray) -> np.ndarray:
+def score_sums(packed: np.ndarray, n_samples: int, values: np.ndarray) -> np.ndarray:
     """Score sums of every sample.
 
     packed: uint8, shape (m, ceil(n_samples / 4)), PLINK .bed 2-bit codes.
-    slope, offset: float64, shape (m, k) (see :func:`score_coefficients`).
-    alt_mean: float64, shape (m,), ALT dosage given to missing calls (finite).
-    Returns float64, shape (n_samples, k): Σ_v offset[v, k] + slope[v, k] · dosage. Each sample
+    values: float64, shape (m, 4, k), contribution of each code (:func:`code_values`).
+    Returns float64, shape (n_samples, k): Σ_v values[v, code(v, sample), k]. Each sample
     sums its variants in order, so results do not depend on the thread count.
     """
     packed = checked_packed(packed, n_samples)
-    slope = np.ascontiguousarray(slope, dtype=np.float64)
-    offset = np.ascontiguousarray(offset, dtype=np.float64)
-    alt_mean = np.ascontiguousarray(alt_mean, dtype=np.float64)
+    values = np.ascontiguousarray(values, dtype=np.float64)
     m = packed.shape[0]
-    if slope.shape != offset.shape or slope.ndim != 2 or slope.shape[0] != m:
-        raise ValueError(f"slope/offset must have shape ({m}, k), got {slope.shape}, "
-                         f"{offset.shape}")
-    if alt_mean.shape != (m,) or not np.all(np.isfinite(alt_mean)):
-        raise ValueError(f"alt_mean must be finite with shape ({m},)")
-    out = np.zeros((4 * packed.shape[1], slope.shape[1]), dtype=np.float64)
-    _score_into(packed, slope, offset, alt_mean, out)
+    if values.ndim != 3 or values.shape[:2] != (m, 4):
+        raise ValueError(f"values must have shape ({m}, 4, k), got {values.shape}")
+    out = np.zeros((4 * packed.shape[1], values.shape[2]), dtype=np.float64)
+    _score_into(packed, values, out)
     return out[:n_samples]
 
 
 @parallel_kernel
-def _score_into(packed, slope, offset, alt_mean, out):
+def _score_into(packed, values, out):
     """Add each variant's per-code contributions to ``out`` (float64, (4 * n_bytes, k))."""
     m, nb = packed.shape
-    k = slope.shape[1]
+    k = values.shape[2]
     n_blocks = (nb + SAMPLE_BLOCK_BYTES - 1) // SAMPLE_BLOCK_BYTES
     for blk in prange(n_blocks):
         b0 = blk * SAMPLE_BLOCK_BYTES
         b1 = min(nb, b0 + SAMPLE_BLOCK_BYTES)
-        lut = np.empty((4, k), dtype=np.float64)
         for v in range(m):
-            for c in range(k):
-                s = slope[v, c]
-                o = offset[v, c]
-                lut[0, c] = o + 2.0 * s
-                lut[1, c] = o + s * alt_mean[v]
-                lut[2, c] = o + s
-                lut[3, c] = o
+            lut = values[v]
             for b in range(b0, b1):
                 byte = packed[v, b]
                 j = 4 * b

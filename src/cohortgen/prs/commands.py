@@ -26,8 +26,9 @@ def _prs_score(a):
     from cohortgen.prs.stage import score_published
 
     score_published(a.names, [Path(p) for p in a.files], [Path(p) for p in a.bfiles],
-                    [Path(p) for p in a.variant_qc], Path(a.keep), Path(a.pcs),
-                    a.genome_build, a.min_overlap, a.keep_ambiguous, Path(a.out_dir))
+                    [Path(p) for p in a.variant_qc], Path(a.samples), Path(a.pcs),
+                    a.genome_build, a.min_overlap, a.keep_ambiguous, a.min_call_rate,
+                    Path(a.out_dir))
 
 
 def _prs_evaluate(a):
@@ -88,10 +89,15 @@ def register(sub) -> None:
     """Add this stage's subcommands to the ``cohortgen`` parser."""
     add_command(
         sub, "prs-score", _prs_score,
-        "Match published scores to the cohort and score QC-kept samples (all in one pass).",
+        "Match published scores to the cohort and score every sample that passed sample QC, "
+        "relatives included (all scores in one pass).",
         many("--names"), many("--files"), many("--bfiles"), many("--variant-qc"),
-        req("--keep"), req("--pcs"), req("--genome-build"),
+        (("--samples",), {"required": True, "help": "qc/samples.tsv: samples whose reason is "
+                                                    "empty or 'related' are scored"}),
+        req("--pcs"), req("--genome-build"),
         req("--min-overlap", type=float),
+        (("--min-call-rate",), {"type": float, "required": True,
+                                "help": "scoring filter: variant call rate floor"}),
         (("--keep-ambiguous",), {"action": "store_true",
                                  "help": "keep A/T, C/G SNPs whose frequencies fix the strand"}),
         req("--out-dir"),

@@ -2,31 +2,39 @@
 
 Cohort variants (``variants``): one row per ingested variant with columns ``chrom`` (str),
 ``pos`` (int), ``ref``, ``alt`` (ALT = A1 = the allele whose dosage the .bed holds),
-``alt_freq`` (float, over QC-passed samples) and ``pass`` (bool, variant QC).
+``alt_freq`` (float), ``score_pass`` (bool: passes the scoring filter, see
+:func:`cohortgen.prs.stage.cohort_variants`), ``pass`` (bool: passes the GWAS variant QC, which
+adds HWE, MAF/MAC and differential missingness) and optionally ``diploid`` (bool, default
+True: every sample carries two alleles, i.e. not non-PAR chrX, chrY or MT).
 
 Every score line gets exactly one ``status`` (the rules, applied in this order):
 
-``non_additive``       dominant/recessive weight: an additive score cannot use it.
 ``no_position``        the line has no (harmonised) position.
 ``missing``            no cohort variant at chrom:pos.
 ``allele_mismatch``    cohort variants at chrom:pos, none with these alleles (also after a
                        strand flip).
 ``multiallelic``       the best match is not unique: several cohort variants at the position
                        fit equally well (e.g. unknown other allele at a split multi-allelic site).
+``failed_filter``      the best-fitting cohort variant fails the scoring filter (call rate,
+                       duplicate) and no variant passing it fits.
+``not_diploid``        a dominant or recessive weight on a locus that is not diploid for every
+                       sample (``plink2 --score dominant|recessive`` refuses chrX).
 ``ambiguous_excluded`` A/T or C/G SNP whose strand cannot be told (always without
                        ``keep_ambiguous``; with it, when either frequency is in [0.4, 0.6] or
                        the score has no effect-allele frequency).
 ``duplicate``          two or more score lines match the same cohort variant: all are excluded
                        (no line is preferred over another).
-``failed_qc``          the cohort variant failed variant QC.
 ``same``               effect = ALT, other = REF.
 ``swapped``            effect = REF, other = ALT.
 ``flipped``            complement(effect) = ALT, complement(other) = REF (non-ambiguous SNPs).
 ``flipped_swapped``    complement(effect) = REF, complement(other) = ALT.
 
 Candidates are ranked same/swapped before flipped/flipped_swapped (the order of pgscatalog-match):
-an allele pair that matches without a flip is never flipped; at equal rank a QC-passed cohort
-variant is preferred to a failed one (e.g. a duplicate record). Strand flips apply to SNPs only.
+an allele pair that matches without a flip is never flipped; every variant passing the scoring
+filter ranks before every failing one (so a failing duplicate record never displaces its first
+copy). Strand flips apply to SNPs whose alleles are all A, C, G or T: a line or variant with
+other allele codes (``I``/``D``, ``0``, ``N``, symbolic) matches as is or swapped only.
+A matched variant that fails the GWAS variant QC is still used; ``failed_gwas_qc`` says so.
 """
 
 from dataclasses import dataclass
@@ -37,13 +45,17 @@ import pandas as pd
 from cohortgen.errors import InputError
 
 MATCHED = ("same", "swapped", "flipped", "flipped_swapped")
-EXCLUDED = ("non_additive", "no_position", "missing", "allele_mismatch", "multiallelic",
-            "ambiguous_excluded", "duplicate", "failed_qc")
+EXCLUDED = ("no_position", "missing", "allele_mismatch", "multiallelic", "failed_filter",
+            "not_diploid", "ambiguous_excluded", "duplicate")
 COMPLEMENT = str.maketrans("ACGT", "TGCA")
+NUCLEOTIDE = r"^[ACGT]$"
+"""A SNP allele that has a complement on the other strand."""
 AMBIGUOUS_FREQ = (0.4, 0.6)
 """An ambiguous SNP keeps its orientation only if both frequencies lie outside this range."""
 
 _RANK = {"same": 0, "swapped": 0, "flipped": 1, "flipped_swapped": 1}
+_FILTER_FAILED_RANK = 10
+"""Added to the rank of a candidate failing the scoring filter: after every passing one."""
 _OPPOSITE = {"same": "flipped_swapped", "swapped": "flipped", "flipped": "swapped",
              "flipped_swapped": "same"}
 
@@ -51,8 +63,11 @@ _OPPOSITE = {"same": "flipped_swapped", "swapped": "flipped", "flipped": "swappe
 @dataclass(frozen=True)
 class MatchResult:
     """``lines``: one row per score line (input order) with ``status``, ``variant`` (row of the
-    cohort table, -1 when unmatched), ``effect_is_alt`` (bool) and ``ambiguous_kept``; ``used``:
-    the matched lines only. ``counts``: lines per status plus totals and ``overlap``."""
+    cohort table, -1 when unmatched), ``candidate`` (the variant the line matched before the
+    ``failed_filter``, ``not_diploid``, ``ambiguous_excluded`` and ``duplicate`` exclusions;
+    -1 when none fits or several tie), ``effect_is_alt`` (bool), ``ambiguous_kept`` and
+    ``failed_gwas_qc`` (bool, matched lines only); ``used``: the matched lines only.
+    ``counts``: lines per status plus totals, ``matched_failed_gwas_qc`` and ``overlap``."""
 
     lines: pd.DataFrame
     counts: dict
@@ -67,9 +82,14 @@ def complement(alleles: pd.Series) -> pd.Series:
     return alleles.str.translate(COMPLEMENT)
 
 
+def is_nucleotide(alleles: pd.Series) -> pd.Series:
+    """True where the allele is one of A, C, G, T (a SNP allele with a complement)."""
+    return alleles.str.fullmatch(NUCLEOTIDE).fillna(False).astype(bool)
+
+
 def is_ambiguous(a: pd.Series, b: pd.Series) -> pd.Series:
     """True where (a, b) is an A/T or C/G SNP: its complement is the same pair."""
-    return (a.str.len() == 1) & (b.str.len() == 1) & (complement(a) == b)
+    return is_nucleotide(a) & is_nucleotide(b) & (complement(a) == b)
 
 
 def _orientation(ea, oa, ref, alt) -> pd.Series:
@@ -87,7 +107,8 @@ def _orientation(ea, oa, ref, alt) -> pd.Series:
             fits |= several & pd.Series([a in o for a, o in zip(allele, options, strict=True)],
                                         index=oa.index)
         oa_fits[name] = fits
-    snp = (ea.str.len() == 1) & (ref.str.len() == 1) & (alt.str.len() == 1)
+    snp = (is_nucleotide(ea) & is_nucleotide(ref) & is_nucleotide(alt)
+           & (is_nucleotide(oa) | (oa == "") | oa.str.contains("/", regex=False)))
     cea, coa = complement(ea), complement(oa)
     coa_fits = {"ref": (oa == "") | (coa == ref), "alt": (oa == "") | (coa == alt)}
     kind = pd.Series("", index=ea.index, dtype=object)
@@ -100,11 +121,12 @@ def _orientation(ea, oa, ref, alt) -> pd.Series:
 def _candidates(score: pd.DataFrame, variants: pd.DataFrame) -> pd.DataFrame:
     """Every (score line, cohort variant) pair at the same chrom:pos with its match type."""
     left = score[["chrom", "pos", "effect_allele", "other_allele"]].reset_index(names="row")
-    right = variants[["chrom", "pos", "ref", "alt", "pass"]].reset_index(names="variant")
+    right = variants[["chrom", "pos", "ref", "alt", "score_pass"]].reset_index(names="variant")
     pairs = left.merge(right, on=["chrom", "pos"], how="inner")
     pairs["kind"] = _orientation(pairs["effect_allele"], pairs["other_allele"], pairs["ref"],
                                  pairs["alt"])
-    pairs["rank"] = pairs["kind"].map(_RANK).fillna(9) + np.where(pairs["pass"], 0.0, 0.5)
+    pairs["rank"] = (pairs["kind"].map(_RANK).fillna(9)
+                     + np.where(pairs["score_pass"], 0, _FILTER_FAILED_RANK))
     return pairs
 
 
@@ -165,28 +187,45 @@ def match_variants(score: pd.DataFrame, variants: pd.DataFrame,
     at_position = lines.index.isin(pairs["row"])
     status = status.mask(status.eq("") & at_position, "allele_mismatch")
     status = status.mask(status.eq(""), "missing")
-    status = status.mask(lines["pos"] < 0, "no_position")
-    lines["status"] = status.mask(lines["non_additive"], "non_additive")
+    lines["status"] = status.mask(lines["pos"] < 0, "no_position")
     lines.loc[~lines["status"].isin(MATCHED), "variant"] = -1
+    lines["status"] = _filter_and_ploidy(lines, variants)
     lines["status"] = _resolve_ambiguous(lines, variants, keep_ambiguous)
     lines["ambiguous_kept"] = _on_ambiguous_variant(lines, variants)
-    lines["status"] = _mark_duplicates_and_qc(lines, variants)
-    unused = ~lines["status"].isin(MATCHED)
-    lines.loc[unused, "variant"] = -1
-    lines.loc[unused, "ambiguous_kept"] = False
+    lines["status"] = _mark_duplicates(lines)
+    matched = lines["status"].isin(MATCHED)
+    lines["candidate"] = lines["variant"]
+    lines.loc[~matched, "variant"] = -1
+    lines.loc[~matched, "ambiguous_kept"] = False
     lines["effect_is_alt"] = lines["status"].isin(["same", "flipped"])
-    return MatchResult(lines, match_counts(lines["status"], lines["ambiguous_kept"]))
+    gwas_pass = variants["pass"].to_numpy(bool)[lines["variant"].clip(lower=0).to_numpy()]
+    lines["failed_gwas_qc"] = matched.to_numpy() & ~gwas_pass
+    counts = match_counts(lines["status"], lines["ambiguous_kept"])
+    counts["matched_failed_gwas_qc"] = int(lines["failed_gwas_qc"].sum())
+    return MatchResult(lines, counts)
 
 
-def _mark_duplicates_and_qc(lines: pd.DataFrame, variants: pd.DataFrame) -> pd.Series:
-    """Status with ``duplicate`` (several lines on one cohort variant) and ``failed_qc``."""
+def _filter_and_ploidy(lines: pd.DataFrame, variants: pd.DataFrame) -> pd.Series:
+    """Status with ``failed_filter`` (the matched variant fails the scoring filter) and
+    ``not_diploid`` (a dominant/recessive weight on a locus not diploid for everyone)."""
+    status = lines["status"].copy()
+    matched = status.isin(MATCHED).to_numpy()
+    idx = lines["variant"].clip(lower=0).to_numpy()
+    passing = variants["score_pass"].to_numpy(bool)[idx]
+    diploid = (variants["diploid"].to_numpy(bool)[idx] if "diploid" in variants.columns
+               else np.ones(len(lines), dtype=bool))
+    dominance = lines["effect_type"].ne("additive").to_numpy()
+    status[matched & ~passing] = "failed_filter"
+    status[matched & passing & dominance & ~diploid] = "not_diploid"
+    return status
+
+
+def _mark_duplicates(lines: pd.DataFrame) -> pd.Series:
+    """Status with ``duplicate`` where several matched lines share one cohort variant."""
     status = lines["status"].copy()
     matched = status.isin(MATCHED)
     shared = lines.loc[matched].groupby("variant")["variant"].transform("size") > 1
     status.loc[shared.index[shared.to_numpy()]] = "duplicate"
-    matched = status.isin(MATCHED)
-    passed = variants["pass"].to_numpy(bool)[lines.loc[matched, "variant"].to_numpy()]
-    status.loc[lines.index[matched][~passed]] = "failed_qc"
     return status
 
 

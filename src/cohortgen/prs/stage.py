@@ -1,13 +1,27 @@
-"""PRS stage: match published scores to the cohort, score kept samples, evaluate per disease.
+"""PRS stage: match published scores to the cohort, score every QC-passed sample, evaluate per
+disease on the unrelated QC-kept samples.
+
+Scored samples: every sample that passed sample QC, relatives included (``qc/samples.tsv``
+rows whose reason is empty or ``related``): relatedness matters for evaluation, not for a
+person's score. Scoring variants: every ingested variant (the chunk filesets) that passes the
+scoring filter, call rate ≥ ``min_call_rate`` (over the kept samples, as variant QC computes it)
+and not a duplicate (``duplicate``/``duplicate_id`` in variant QC); HWE, MAF/MAC and
+differential missingness are GWAS filters and do not apply (:mod:`cohortgen.prs.match`).
 
 Files written by :func:`score_published` (per score name ``s``):
-- ``scores/<s>.tsv.gz`` (private): sample_id, SUM, AVG, Z_norm1, Z_norm2 for QC-kept samples.
-  SUM = Σ w · effect-allele dosage (missing calls mean-imputed over kept samples; on non-PAR
-  chrX, where males are coded 0/2, to twice the ALT frequency counting males once), AVG =
-  SUM / (2 × variants scored), both as ``plink2 --score cols=+scoresums``; Z_norm1/Z_norm2 see
-  :mod:`cohortgen.prs.standardize`. A failed score gets a header-only file.
+- ``scores/<s>.tsv.gz`` (private): sample_id, SUM, AVG, Z_norm1, Z_norm2 for the scored samples.
+  SUM = Σ w · f(effect-allele dosage), f as :mod:`cohortgen.kernels.prs` (additive, dominant,
+  recessive), missing calls mean-imputed over the scored samples (on non-PAR chrX, where males
+  are coded 0/2, to twice the ALT frequency counting males once); AVG = SUM / (2 × variants
+  scored), both as ``plink2 --score cols=+scoresums`` (whose average divides by its DENOM
+  column, 2 × variants, when missing calls are mean-imputed); Z_norm1/Z_norm2 see
+  :mod:`cohortgen.prs.standardize`, fitted on the scored samples that have ancestry PCs
+  (``qc/pcs.tsv``: the unrelated ones) and NA for the others. A failed score gets a
+  header-only file.
 - ``match/<s>.json`` (shareable): status (OK or FAILED with the error), file build, counts per
-  match status (:mod:`cohortgen.prs.match`), overlap.
+  match status (:mod:`cohortgen.prs.match`), overlap, matched lines on GWAS-QC-failed variants.
+- ``match/<s>.variants.tsv.gz`` (shareable, no individual-level data): one row per scoring-file
+  line (:data:`VARIANT_LOG_COLUMNS`), its match type or exclusion reason.
 
 One score's failure (bad file, wrong build, low overlap) is recorded and never stops the others.
 All successful scores are computed in one pass over each chunk's genotypes.
@@ -27,7 +41,7 @@ from cohortgen.io.bed import read_bed
 from cohortgen.io.files import read_json, read_tsv, write_bytes_atomic, write_json, write_tsv
 from cohortgen.io.phenotypes import read_phenotypes
 from cohortgen.io.scorefile import canonical_chrom, read_scoring_file
-from cohortgen.kernels.prs import score_coefficients, score_sums
+from cohortgen.kernels.prs import EFFECT_TYPES, code_values, score_sums
 from cohortgen.kernels.stats import genotype_counts
 from cohortgen.prs.evaluate import decile_table, evaluate_score
 from cohortgen.prs.match import MatchResult, check_overlap, match_variants
@@ -38,19 +52,54 @@ from cohortgen.qc.variant_qc import PLINK2_HAPLOID_HET, ploidy_masks
 from cohortgen.qc.variant_stats import allele_counts
 
 SCORE_COLUMNS = ("sample_id", "SUM", "AVG", "Z_norm1", "Z_norm2")
+SCORED_REASONS = ("", "related")
+"""Sample QC reasons (``qc/samples.tsv``) of the samples that are scored."""
+DUPLICATE_REASONS = ("duplicate", "duplicate_id")
+"""Variant QC reasons that the scoring filter applies (with the call rate)."""
+VARIANT_LOG_COLUMNS = ("line", "chrom", "pos", "effect_allele", "other_allele", "effect_type",
+                       "weight", "status", "variant_id", "variant_ref", "variant_alt",
+                       "failed_gwas_qc", "gwas_qc_reason")
+"""Per-line match log: scoring-file line, the line's fields, ``status`` (match type or
+exclusion reason, :mod:`cohortgen.prs.match`), the cohort variant it matched (or would have
+used, when excluded after matching), whether a used variant failed the GWAS variant QC, and the
+variant's QC reason code (empty when it passed)."""
 
 
-def cohort_variants(variant_qc_paths: list[Path]) -> pd.DataFrame:
-    """All ingested variants in chunk order: chrom (canonical), pos, ref, alt, alt_freq, pass,
-    chunk (index into ``variant_qc_paths``) and row (index within the chunk)."""
+VARIANT_COLUMNS = ("chrom", "pos", "ref", "alt", "alt_freq", "pass")
+"""Variant QC columns every PRS step reads (:func:`cohort_variants`)."""
+
+
+def cohort_variants(variant_qc_paths: list[Path],
+                    columns: tuple[str, ...] = VARIANT_COLUMNS) -> pd.DataFrame:
+    """All ingested variants in chunk order: the variant QC ``columns`` (chrom canonical, pass
+    bool, reason "" when passing), chunk (index into ``variant_qc_paths``) and row (index
+    within the chunk)."""
     tables = []
     for chunk, path in enumerate(variant_qc_paths):
-        table = read_tsv(path, dtype={"chrom": str, "id": str, "ref": str, "alt": str})
-        tables.append(table[["chrom", "pos", "ref", "alt", "alt_freq", "pass"]].assign(
-            chunk=chunk, row=np.arange(len(table))))
+        table = read_tsv(path, required=tuple(columns),
+                         dtype={"chrom": str, "id": str, "ref": str, "alt": str, "reason": str})
+        tables.append(table[list(columns)].assign(chunk=chunk, row=np.arange(len(table))))
     variants = pd.concat(tables, ignore_index=True)
     variants["chrom"] = canonical_chrom(variants["chrom"], "plink")
     variants["pass"] = variants["pass"].astype(bool)
+    if "reason" in variants.columns:
+        variants["reason"] = variants["reason"].fillna("")
+    return variants
+
+
+def scoring_variants(variant_qc_paths: list[Path], min_call_rate: float,
+                     genome_build: str) -> pd.DataFrame:
+    """:func:`cohort_variants` (with id, call_rate, reason) and ``score_pass`` (call rate ≥
+    ``min_call_rate`` and not a duplicate: the scoring filter), ``is_x`` (non-PAR chrX) and
+    ``diploid`` (every sample carries two alleles: autosomes, the PARs, unplaced contigs)."""
+    variants = cohort_variants(variant_qc_paths,
+                               (*VARIANT_COLUMNS, "id", "call_rate", "reason"))
+    variants["score_pass"] = ((variants["call_rate"] >= min_call_rate)
+                              & ~variants["reason"].isin(DUPLICATE_REASONS))
+    classes = contig_classes(variants["chrom"].to_numpy(), variants["pos"].to_numpy(),
+                             genome_build)
+    variants["is_x"] = classes == "x"
+    variants["diploid"] = np.isin(classes, ["auto", "par", "other"])
     return variants
 
 
@@ -78,26 +127,29 @@ def match_score(path: Path, variants: pd.DataFrame, genome_build: str, min_overl
     try:
         check_overlap(result.counts, min_overlap, path)
     except InputError as exc:
-        exc.record = record
+        exc.record, exc.result = record, result
         raise
     return result, record
 
 
 def _coefficients(results: list[MatchResult], n_variants: int):
-    """Union of used cohort variants (sorted), slope/offset (m, k), variants per score (k,)."""
+    """Union of used cohort variants (sorted); weights float64, effect_is_alt bool and effect
+    type codes int8 (:data:`cohortgen.kernels.prs.EFFECT_TYPES`), each (m, k); variants per
+    score (k,)."""
     union = np.unique(np.concatenate([r.used["variant"].to_numpy(np.int64) for r in results]
                                      + [np.zeros(0, np.int64)]))
     position = np.full(n_variants, -1, dtype=np.int64)
     position[union] = np.arange(union.size)
     weights = np.zeros((union.size, len(results)))
     effect_is_alt = np.ones((union.size, len(results)), dtype=bool)
+    effect_type = np.zeros((union.size, len(results)), dtype=np.int8)
     for k, result in enumerate(results):
         rows = position[result.used["variant"].to_numpy(np.int64)]
         weights[rows, k] = result.used["weight"].to_numpy(float)
         effect_is_alt[rows, k] = result.used["effect_is_alt"].to_numpy(bool)
-    slope, offset = score_coefficients(weights, effect_is_alt)
+        effect_type[rows, k] = result.used["effect_type"].map(EFFECT_TYPES).to_numpy(np.int8)
     counts = np.array([len(r.used) for r in results], dtype=np.int64)
-    return union, slope, offset, counts
+    return union, (weights, effect_is_alt, effect_type), counts
 
 
 def imputation_means(packed: np.ndarray, sex: np.ndarray, is_x: np.ndarray) -> np.ndarray:
@@ -124,30 +176,44 @@ def imputation_means(packed: np.ndarray, sex: np.ndarray, is_x: np.ndarray) -> n
 
 
 def score_chunks(bfiles: list[Path], variants: pd.DataFrame, union: np.ndarray,
-                 slope: np.ndarray, offset: np.ndarray, keep: list[str], genome_build: str):
-    """(kept sample IDs in .fam order, score sums float64 (n_kept, k)) over all chunks."""
-    total, kept_ids, sex = None, None, None
-    is_x = contig_classes(variants["chrom"].to_numpy(), variants["pos"].to_numpy(),
-                          genome_build) == "x"
+                 coefficients: tuple, scored: list[str]):
+    """(scored sample IDs in .fam order, score sums float64 (n_scored, k)) over all chunks.
+
+    coefficients: (weights, effect_is_alt, effect_type) of the ``union`` rows of ``variants``
+    (:func:`_coefficients`); missing calls are imputed over the ``scored`` samples."""
+    weights, effect_is_alt, effect_type = coefficients
+    total, scored_ids, sex = None, None, None
+    is_x = variants["is_x"].to_numpy(bool)
     for chunk, prefix in enumerate(bfiles):
         members = np.flatnonzero(variants["chunk"].to_numpy()[union] == chunk)
         packed, _, fam = read_bed(Path(prefix))
         if sex is None:
             ids = fam["iid"].astype(str).tolist()
-            mask = sample_mask(ids, keep)
-            kept_ids = [s for s, m in zip(ids, mask, strict=True) if m]
+            mask = sample_mask(ids, scored)
+            scored_ids = [s for s, m in zip(ids, mask, strict=True) if m]
             sex = np.where(mask, pd.to_numeric(fam["sex"], errors="coerce").fillna(0), -1)
             sex = sex.astype(np.int64)
-            total = np.zeros((len(fam), slope.shape[1]))
+            total = np.zeros((len(fam), weights.shape[1]))
         rows = variants["row"].to_numpy()[union[members]]
         means = imputation_means(packed[rows], sex, is_x[union[members]])
-        total += score_sums(packed[rows], len(fam), slope[members], offset[members], means)
-    return kept_ids, total[sex >= 0]
+        values = code_values(weights[members], effect_is_alt[members], effect_type[members],
+                             means)
+        total += score_sums(packed[rows], len(fam), values)
+    return scored_ids, total[sex >= 0]
+
+
+def scored_samples(samples_tsv: Path) -> list[str]:
+    """IDs of the samples that passed sample QC, relatives included (reason in
+    :data:`SCORED_REASONS`), in ``qc/samples.tsv`` order."""
+    table = read_tsv(samples_tsv, required=("sample_id", "reason"),
+                     dtype={"sample_id": str, "reason": str})
+    return table.loc[table["reason"].fillna("").isin(SCORED_REASONS), "sample_id"].tolist()
 
 
 def _pcs_of(pcs_tsv: Path, sample_ids: list[str]) -> np.ndarray:
+    """PCs float64 (n, p) of ``sample_ids``; NaN rows for samples without PCs (relatives)."""
     pcs = read_tsv(pcs_tsv, dtype={"sample_id": str}).set_index("sample_id")
-    return pcs.loc[sample_ids].to_numpy(np.float64)
+    return pcs.reindex(sample_ids).to_numpy(np.float64)
 
 
 def read_design(phenotypes: Path, diseases: list[str], covariates: list[str],
@@ -174,26 +240,56 @@ def design_rows(sheet: pd.DataFrame, path: Path, covariates: list[str], categori
 
 
 def _score_table(sample_ids, sums, n_variants, pcs) -> pd.DataFrame:
+    """Per-sample SUM, AVG and the Z-scores, fitted on the samples with PCs (NA elsewhere)."""
+    with_pcs = np.all(np.isfinite(pcs), axis=1)
+    z1, z2 = np.full(len(sums), np.nan), np.full(len(sums), np.nan)
+    z1[with_pcs] = z_norm1(sums[with_pcs], pcs[with_pcs])
+    z2[with_pcs] = z_norm2(sums[with_pcs], pcs[with_pcs])
     return pd.DataFrame({"sample_id": sample_ids, "SUM": sums, "AVG": sums / (2.0 * n_variants),
-                         "Z_norm1": z_norm1(sums, pcs), "Z_norm2": z_norm2(sums, pcs)})
+                         "Z_norm1": z1, "Z_norm2": z2})
+
+
+def variant_log(lines: pd.DataFrame, variants: pd.DataFrame) -> pd.DataFrame:
+    """The per-line match log (:data:`VARIANT_LOG_COLUMNS`) of matched ``lines``
+    (:class:`cohortgen.prs.match.MatchResult`), in scoring-file order."""
+    has_variant = lines["candidate"].to_numpy() >= 0
+    idx = lines["candidate"].clip(lower=0).to_numpy()
+
+    def of_variant(column: str) -> np.ndarray:
+        return np.where(has_variant, variants[column].to_numpy(object)[idx], "")
+
+    return pd.DataFrame({
+        "line": lines["line"].to_numpy(), "chrom": lines["chrom"].to_numpy(),
+        "pos": lines["pos"].to_numpy(), "effect_allele": lines["effect_allele"].to_numpy(),
+        "other_allele": lines["other_allele"].to_numpy(),
+        "effect_type": lines["effect_type"].to_numpy(), "weight": lines["weight"].to_numpy(),
+        "status": lines["status"].to_numpy(), "variant_id": of_variant("id"),
+        "variant_ref": of_variant("ref"), "variant_alt": of_variant("alt"),
+        "failed_gwas_qc": lines["failed_gwas_qc"].to_numpy(),
+        "gwas_qc_reason": of_variant("reason")})
+
+
+def write_tsv_gz(path: Path, table: pd.DataFrame, private: bool) -> None:
+    """Gzip TSV with reproducible bytes (owner-only when ``private``)."""
+    text = table.to_csv(sep="\t", index=False, float_format="%.10g", lineterminator="\n",
+                        na_rep="NA")
+    write_bytes_atomic(Path(path), gzip.compress(text.encode(), compresslevel=6, mtime=0),
+                       private=private)
 
 
 def write_private_tsv_gz(path: Path, table: pd.DataFrame) -> None:
     """Owner-only gzip TSV (reproducible bytes) of per-sample values."""
-    text = table.to_csv(sep="\t", index=False, float_format="%.10g", lineterminator="\n",
-                        na_rep="NA")
-    write_bytes_atomic(Path(path), gzip.compress(text.encode(), compresslevel=6, mtime=0),
-                       private=True)
+    write_tsv_gz(path, table, private=True)
 
 
 def score_published(names: list[str], files: list[Path], bfiles: list[Path],
-                    variant_qc_paths: list[Path], keep_txt: Path, pcs_tsv: Path,
+                    variant_qc_paths: list[Path], samples_tsv: Path, pcs_tsv: Path,
                     genome_build: str, min_overlap: float, keep_ambiguous: bool,
-                    out_dir: Path) -> dict:
-    """Match, score and standardise every score; write scores/ and match/ files under out_dir.
-    Returns {name: match log record}."""
+                    min_call_rate: float, out_dir: Path) -> dict:
+    """Match, score and standardise every score; write scores/ and match/ files under out_dir
+    (module docstring). Returns {name: match log record}."""
     out_dir = Path(out_dir)
-    variants = cohort_variants(variant_qc_paths)
+    variants = scoring_variants(variant_qc_paths, min_call_rate, genome_build)
     records, good = {}, []
     for name, path in zip(names, files, strict=True):
         try:
@@ -207,15 +303,20 @@ def score_published(names: list[str], files: list[Path], bfiles: list[Path],
                              "status": "FAILED", "error": str(exc)}
             write_private_tsv_gz(out_dir / "scores" / f"{name}.tsv.gz",
                                  pd.DataFrame(columns=SCORE_COLUMNS))
+            result = getattr(exc, "result", None)
+        log = (variant_log(result.lines, variants) if result is not None
+               else pd.DataFrame(columns=VARIANT_LOG_COLUMNS))
+        write_tsv_gz(out_dir / "match" / f"{name}.variants.tsv.gz", log, private=False)
     if good:
-        union, slope, offset, counts = _coefficients([r for _, r in good], len(variants))
-        ids, sums = score_chunks(bfiles, variants, union, slope, offset, read_keep(keep_txt),
-                                 genome_build)
+        union, coefficients, counts = _coefficients([r for _, r in good], len(variants))
+        ids, sums = score_chunks(bfiles, variants, union, coefficients,
+                                 scored_samples(samples_tsv))
         pcs = _pcs_of(pcs_tsv, ids)
         for k, (name, _) in enumerate(good):
             table = _score_table(ids, sums[:, k], counts[k], pcs)
             write_private_tsv_gz(out_dir / "scores" / f"{name}.tsv.gz", table)
             records[name]["n_variants_scored"] = int(counts[k])
+            records[name]["n_samples_scored"] = len(ids)
     for name, record in records.items():
         write_json(out_dir / "match" / f"{name}.json", record)
     return records
