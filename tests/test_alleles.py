@@ -239,7 +239,8 @@ def test_match_score__array_coded_variants_are_not_matched_but_counted(tmp_path)
                     "chr_name\tchr_position\teffect_allele\teffect_weight\n"
                     "1\t100\tA\t0.5\n1\t200\tA\t0.2\n1\t300\tG\t0.1\n")
     variants = pd.DataFrame({"chrom": "1", "pos": [200, 300, 100], "ref": ["A", "1", "G"],
-                             "alt": ["B", "2", "A"], "alt_freq": 0.3, "pass": True})
+                             "alt": ["B", "2", "A"], "alt_freq": 0.3, "pass": True,
+                             "score_pass": True})
     result, record = match_score(path, variants, BUILD, 0.0, False)
     assert result.lines["status"].tolist() == ["same", "missing", "missing"]
     assert result.lines["variant"].tolist() == [2, -1, -1]

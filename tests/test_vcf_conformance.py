@@ -16,6 +16,7 @@ import pytest
 from conftest import require_tool
 
 from cohortgen.errors import InputError
+from cohortgen.genome import excluded_contig_reason
 from cohortgen.ingest.chunk import IngestRules, ingest_chunk
 from cohortgen.ingest.plan import plan_chunks
 from cohortgen.io.bed import read_bed
@@ -54,8 +55,11 @@ ALT_LINE = '##ALT=<ID=DEL,Description="Deletion">'
 VALID = {
     "basic": (CONTIGS, BASIC),
     "no_contig_lines": ([], BASIC),
-    "contig_id_ending_in_gt": (["##contig=<ID=ctg>,length=5000>", "##contig=<ID=2>>"],
-                               [*many("ctg>", 100, 3, "g"), *many("2>", 100, 2, "h")]),
+    # contigs ending in '>' are read whole, then excluded at ingest as unknown_contig (not human
+    # chromosome names, cohortgen.genome); the records on "1" are written
+    "contig_id_ending_in_gt": ([CONTIGS[0], "##contig=<ID=ctg>,length=5000>", "##contig=<ID=2>>"],
+                               [*many("1", 100, 5, "f"), *many("ctg>", 100, 3, "g"),
+                                *many("2>", 100, 2, "h")]),
     "telomere_pos_0": (CONTIGS, [record("1", "0", "tel1", ref="N"), *many("1", 100, 3, "t"),
                                  record("2", "0", "tel2"), *many("2", 100, 2, "u")]),
 }
@@ -148,6 +152,8 @@ def test_ingest__valid_conformance_case(tmp_path, case, version):
             excluded[reason] = excluded.get(reason, 0) + count
     n_telomeres = sum(r.split("\t")[1] == "0" for r in records)
     assert excluded.get("pos_0_telomere", 0) == n_telomeres
+    n_unknown = sum(excluded_contig_reason(r.split("\t")[0]) is not None for r in records)
+    assert excluded.get("unknown_contig", 0) == n_unknown
     ours, theirs = chunk_genotypes(tmp_path, "native"), plink2_genotypes(vcf, tmp_path)
     assert len(ours) == sum(t["variants_written"] for t in tallies) >= 5
     assert {vid: theirs[vid] for vid in ours} == ours
@@ -164,7 +170,7 @@ def test_declared_contigs__id_ending_in_gt(tmp_path):
     meta, records = VALID["contig_id_ending_in_gt"]
     vcf = write_indexed(tmp_path / "g.vcf.gz", "4.2", [*meta, '##contig=<ID=q,x="a,b">'],
                         records)
-    assert declared_contigs(vcf) == {"ctg>", "2>", "q"}
+    assert declared_contigs(vcf) == {"1", "ctg>", "2>", "q"}
 
 
 def test_plan_vcf_chunks__undeclared_contig_names_it(tmp_path):
