@@ -269,3 +269,69 @@ def test_hwe_population_summary__and_report_line_with_small_cells(tmp_path):
     assert line.endswith("Kept people per cluster: 1: 40; 2: not shown; 3: &lt;5.")
     assert hwe_population_summary(samples, "all", 10) == {"population": "all"}
     assert "qc.hwe_population: all" in render_html({"cohort": "c", "qc": {}})
+
+
+@pytest.fixture(scope="module")
+def sample_qc_run(tmp_path_factory, plink2):
+    """The msprime cohort of cohortgen.simulate (three populations), sample QC with
+    ``per_cluster`` and variant QC of its one chunk."""
+    from cohortgen.io.bed import read_bed
+    from cohortgen.qc.pruned import PruneSettings, select_pruned_set
+    from cohortgen.qc.sample_qc import SampleQcPaths, SampleSettings, sample_qc
+    from cohortgen.qc.variant_qc import write_repeated_ids
+    from cohortgen.qc.variant_stats import variant_stats_chunk
+    from cohortgen.simulate import simulate_cohort
+
+    root = tmp_path_factory.mktemp("ancestry_qc")
+    simulate_cohort(root / "sim", n_samples=1000, n_chromosomes=2, chromosome_mb=20.0, seed=4)
+    chunk = root / "c1"
+    subprocess.run([plink2, "--vcf", root / "sim/genotypes.vcf.gz", "--make-bed", "--out", chunk,
+                    "--threads", "1"], check=True, capture_output=True)
+    pheno = root / "sim/phenotypes.tsv"
+    variant_stats_chunk(chunk, pheno, BUILD, root / "stats.tsv", root / "c1.npz")
+    n = len(read_bed(chunk)[2])
+    select_pruned_set([chunk], np.ones(n, dtype=bool), PruneSettings(genome_build=BUILD),
+                      root / "pruned", root / "pruned.json")
+    out = SampleQcPaths(root / "samples.tsv", root / "keep.txt", root / "pairs.tsv",
+                        root / "pcs.tsv", root / "pca.json")
+    settings = SampleSettings(pca=PcaSettings(seed=9), hwe_population="per_cluster")
+    table = sample_qc(Path(f"{chunk}.fam"), [root / "c1.npz"], pheno, ["hypertension"],
+                      ["age", "sex"], root / "pruned", settings, out)
+    write_repeated_ids([f"{chunk}.bim"], root / "repeated.tsv")
+    variant_qc_chunk(chunk, out.keep_txt, pheno, ["hypertension"], THRESHOLDS, BUILD,
+                     root / "repeated.tsv", root / "vqc.tsv",
+                     HweSettings("per_cluster", out.samples_tsv, 50))
+    truth = json.loads((root / "sim/truth.json").read_text())["sample_population"]
+    return {"table": table, "out": out, "truth": truth, "root": root}
+
+
+@pytest.mark.reference
+def test_sample_qc__ancestry_clusters_recover_msprime_populations(sample_qc_run):
+    table, out = sample_qc_run["table"], sample_qc_run["out"]
+    pcs = read_tsv(out.pcs_tsv, dtype={"sample_id": str})
+    clustered = table.set_index("sample_id")["ancestry_cluster"]
+    labels = clustered.loc[pcs["sample_id"]].to_numpy(np.int64)
+    truth = np.array([sample_qc_run["truth"][s] for s in pcs["sample_id"]])
+    crossed = pd.crosstab(labels, truth).to_numpy()  # clusters x populations
+    assert crossed.shape == (3, 3)
+    assert sorted(crossed.argmax(axis=1).tolist()) == [0, 1, 2]  # one population per cluster
+    # msprime populations exchange migrants: near-exact (4 of 763 samples off at this seed)
+    assert crossed.max(axis=1).sum() / len(truth) > 0.98
+    assert clustered.drop(pcs["sample_id"]).isna().all()
+    assert out.samples_tsv.stat().st_mode & 0o077 == 0
+    written = read_tsv(out.samples_tsv, dtype={"sample_id": str, "ancestry_cluster": "Int64"})
+    assert written["ancestry_cluster"].equals(table["ancestry_cluster"])
+    summary = json.loads(out.pca_json.read_text())["ancestry_clusters"]
+    assert summary["n_clusters"] == 3
+    assert summary["sizes"] == {str(c): int((labels == c).sum()) for c in (1, 2, 3)}
+    variants = read_tsv(sample_qc_run["root"] / "vqc.tsv", dtype={"chrom": str, "id": str})
+    assert variants["hwe_midp"].notna().all()
+
+
+def test_sample_qc__default_does_not_cluster(tmp_path):
+    from cohortgen.qc.sample_qc import SampleSettings, cluster_column
+
+    column, summary = cluster_column(SampleSettings(), np.ones(2), np.ones((3, 2)),
+                                     np.arange(3), 4)
+    assert summary is None
+    assert column.isna().all()
