@@ -69,7 +69,8 @@ class HweSettings:
 
 @dataclass(frozen=True)
 class ClusterFit:
-    """Cluster per sample (int64 (n,), 1 = largest) and the fitted model's size and BIC."""
+    """Cluster per sample (int64 (n,), 1 = largest), the number of clusters (a fitted component
+    that no sample joins is not counted) and the BIC of the fitted mixture."""
 
     labels: np.ndarray
     n_clusters: int
@@ -123,9 +124,9 @@ def ancestry_clusters(eigenvectors: np.ndarray, eigenvalues: np.ndarray, n_clust
             worse += 1
             if worse == AUTO_PATIENCE:
                 break
-    bic, k_fit, mixture = best
-    labels = log_joint(x, mixture).argmax(axis=1)
-    return ClusterFit(numbered_by_size(labels), k_fit, float(bic))
+    bic, _, mixture = best
+    labels = numbered_by_size(log_joint(x, mixture).argmax(axis=1))
+    return ClusterFit(labels, int(labels.max()), float(bic))
 
 
 def n_parameters(n_components: int, dim: int) -> int:
