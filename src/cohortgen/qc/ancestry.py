@@ -27,9 +27,6 @@ import numpy as np
 from cohortgen.errors import InputError
 from cohortgen.io.files import read_tsv
 
-HWE_POPULATIONS = ("all", "largest_cluster", "per_cluster")
-"""Values of ``qc.hwe_population``."""
-
 MAX_AUTO_CLUSTERS = 8
 """``auto`` tries 1 to this many clusters."""
 
@@ -58,7 +55,8 @@ MIN_CLUSTER_SIZE = 50
 
 @dataclass(frozen=True)
 class HweSettings:
-    """Where variant QC tests HWE: ``population`` (:data:`HWE_POPULATIONS`), the sample table
+    """Where variant QC tests HWE: ``population`` (``qc.hwe_population``: ``all``,
+    ``largest_cluster`` or ``per_cluster``), the sample table
     holding each kept sample's ancestry cluster (``qc/samples.tsv``; unused for ``all``) and the
     smallest cluster tested with ``per_cluster``."""
 

@@ -271,20 +271,20 @@ def failing_reason(metrics: pd.DataFrame, thresholds: VariantThresholds) -> np.n
 def variant_qc_table(packed: np.ndarray, bim: pd.DataFrame, kept: np.ndarray,
                      sheet: pd.DataFrame, thresholds: VariantThresholds, genome_build: str,
                      first_sites: pd.DataFrame,
-                     hwe_groups: list[np.ndarray] | None = None) -> pd.DataFrame:
+                     hwe_masks: list[np.ndarray] | None = None) -> pd.DataFrame:
     """Per-variant QC table: identity, genotype counts over the kept samples expected to carry a
     call (:func:`ploidy_counts`), metrics (module docstring), ``reason``, ``pass``.
 
     sheet: phenotype frame with ``sex`` and disease columns, rows aligned to the .fam samples;
-    first_sites: IDs repeated over all chunks (:func:`repeated_id_first_sites`); hwe_groups: the
-    masks HWE is tested within (:func:`hwe_within_groups`; None: all kept samples)."""
+    first_sites: IDs repeated over all chunks (:func:`repeated_id_first_sites`); hwe_masks: the
+    sample masks HWE is tested within (:func:`hwe_within_groups`; None: all kept samples)."""
     classes = contig_classes(bim["chrom"].to_numpy(str), bim["pos"].to_numpy(), genome_build)
     sex = sheet["sex"].to_numpy()
     diploid, haploid = ploidy_counts(packed, kept, sex, classes)
     counts = diploid + haploid
     metrics = variant_metrics(diploid, haploid)
     metrics["hwe_midp"], metrics["hwe_test"] = hwe_within_groups(
-        packed, [kept] if hwe_groups is None else hwe_groups, kept,
+        packed, [kept] if hwe_masks is None else hwe_masks, kept,
         metrics["hwe_midp"].to_numpy(), sex, classes)
     metrics["diff_miss_p"], metrics["diff_miss_disease"] = diff_missingness(
         packed, kept, sheet.drop(columns="sex"), classes, sex)
