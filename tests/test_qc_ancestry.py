@@ -177,6 +177,11 @@ def test_variant_qc_table__per_cluster_catches_a_bad_variant_of_a_small_cluster(
 @pytest.mark.reference
 def test_hwe_per_cluster__matches_plink2_hardy_midp_keep_cluster(cohort, plink2, tmp_path):
     ids, sex, labels = cohort["ids"], cohort["sex"], cohort["fit"].labels
+    dosage = cohort["dosage"].copy()
+    off = np.r_[0:10, N_AUTO:N_AUTO + 10]  # off HWE within cluster 2: most hets made hom REF
+    rows = np.ix_(off, (labels == 2) & (np.random.default_rng(4).random(labels.size) < 0.8))
+    dosage[rows] = np.where(dosage[rows] == 1, 0, dosage[rows])
+    cohort = cohort | {"packed": pack_dosages(dosage)}
     write_bed(tmp_path / "g", cohort["packed"], cohort["bim"], pd.DataFrame(
         {"fid": ids, "iid": ids, "father": "0", "mother": "0", "sex": sex, "pheno": "-9"}))
     kept = np.random.default_rng(2).random(len(ids)) < 0.95
@@ -202,6 +207,7 @@ def test_hwe_per_cluster__matches_plink2_hardy_midp_keep_cluster(cohort, plink2,
         worst_log10 = max(worst_log10, float(np.abs(np.log10(got) - np.log10(want)).max()))
         smallest = np.minimum(smallest, want)
     assert worst_log10 < 1e-5
+    assert (smallest[off] < 1e-10).sum() >= 10  # small mid-p values were compared too
     # per_cluster's mid-p is the smallest of PLINK 2's per-cluster mid-p values
     assert np.all(np.abs(per["hwe_midp"] - smallest) <= 0.5e-5 * 10.0 ** np.floor(
         np.log10(smallest)))
