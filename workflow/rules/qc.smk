@@ -114,7 +114,8 @@ rule qc_samples:
         " --pca-outliers {params.qc[pca_outliers]} --pca-outlier-sd {params.qc[pca_outlier_sd]}"
         " --n-pcs {params.n_pcs} --seed {params.seed} --samples {output.samples}"
         " --keep {output.keep} --related-pairs {output.pairs} --pcs {output.pcs}"
-        " --pca-json {output.pca} 2> {log}"
+        " --pca-json {output.pca} --hwe-population {params.qc[hwe_population]}"
+        " --ancestry-clusters {params.qc[ancestry_clusters]} 2> {log}"
 
 
 rule list_repeated_ids:
@@ -140,6 +141,7 @@ rule qc_variants_chunk:
         keep="results/{cohort}/qc/keep.txt",
         repeated_ids="results/{cohort}/qc/repeated_ids.tsv",
         phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
+        samples="results/{cohort}/qc/samples.tsv",
     output:
         table="results/{cohort}/chunks/{chunk}/variant_qc.tsv",
     params:
@@ -164,7 +166,9 @@ rule qc_variants_chunk:
         " --min-call-rate {params.qc[variant_call_rate]} --min-maf {params.qc[maf]}"
         " --min-mac {params.qc[mac]} --min-hwe-midp {params.qc[hwe_midp]}"
         " --diff-miss-p {params.qc[diff_miss_p]} --genome-build {params.genome_build}"
-        " --repeated-ids {input.repeated_ids} --out {output.table} 2> {log}"
+        " --repeated-ids {input.repeated_ids} --out {output.table}"
+        " --hwe-population {params.qc[hwe_population]} --samples {input.samples}"
+        " --hwe-min-cluster-size {params.qc[hwe_min_cluster_size]} 2> {log}"
 
 
 rule write_qc_genotypes:
@@ -210,6 +214,7 @@ rule summarize_qc:
     params:
         cohortgen=COHORTGEN,
         genotypes=subpath(input.genotypes_bed, strip_suffix=".bed"),
+        qc=config["qc"],
     conda:
         "../../envs/cohortgen.yaml"
     log:
@@ -218,4 +223,5 @@ rule summarize_qc:
         "{params.cohortgen} qc-summary --tallies {input.tallies} --samples {input.samples}"
         " --related-pairs {input.pairs} --variant-qc {input.variant_qc}"
         " --genotypes {params.genotypes} --summary {output.summary}"
-        " --variants {output.variants} 2> {log}"
+        " --variants {output.variants} --hwe-population {params.qc[hwe_population]}"
+        " --hwe-min-cluster-size {params.qc[hwe_min_cluster_size]} 2> {log}"

@@ -10,6 +10,23 @@ def _paths(values) -> list[Path]:
     return [Path(p) for p in values]
 
 
+def _opt(flag, **options):
+    """An optional option (its default is today's behaviour)."""
+    return (flag,), options
+
+
+HWE_POPULATION = _opt("--hwe-population", choices=["all", "largest_cluster", "per_cluster"],
+                      default="all")
+HWE_MIN_CLUSTER_SIZE = _opt("--hwe-min-cluster-size", type=int)
+"""Default (when not given): :data:`cohortgen.qc.ancestry.MIN_CLUSTER_SIZE`."""
+
+
+def _min_cluster_size(a) -> int:
+    from cohortgen.qc.ancestry import MIN_CLUSTER_SIZE
+
+    return MIN_CLUSTER_SIZE if a.hwe_min_cluster_size is None else a.hwe_min_cluster_size
+
+
 def _variant_stats(a):
     from cohortgen.qc.variant_stats import variant_stats_chunk
 
@@ -37,7 +54,8 @@ def _sample_qc(a):
 
     settings = SampleSettings(a.min_call_rate, a.het_sd, a.sex_mismatch, a.sex_ambiguous,
                               a.kinship_threshold, a.pca_outliers,
-                              PcaSettings(a.n_pcs, a.pca_outlier_sd, a.seed))
+                              PcaSettings(a.n_pcs, a.pca_outlier_sd, a.seed), a.hwe_population,
+                              a.ancestry_clusters)
     out = SampleQcPaths(Path(a.samples), Path(a.keep), Path(a.related_pairs), Path(a.pcs),
                         Path(a.pca_json))
     sample_qc(Path(a.fam), _paths(a.partials), Path(a.phenotypes), a.diseases, a.covariates,
@@ -45,12 +63,17 @@ def _sample_qc(a):
 
 
 def _variant_qc(a):
+    from cohortgen.errors import InputError
+    from cohortgen.qc.ancestry import HweSettings
     from cohortgen.qc.variant_qc import VariantThresholds, variant_qc_chunk
 
     thresholds = VariantThresholds(a.min_call_rate, a.min_maf, a.min_hwe_midp, a.min_mac,
                                    a.diff_miss_p)
+    if a.hwe_population != "all" and a.samples is None:
+        raise InputError(f"--hwe-population {a.hwe_population} needs --samples (qc/samples.tsv)")
+    hwe = HweSettings(a.hwe_population, a.samples and Path(a.samples), _min_cluster_size(a))
     variant_qc_chunk(Path(a.bfile), Path(a.keep), Path(a.phenotypes), a.diseases, thresholds,
-                     a.genome_build, Path(a.repeated_ids), Path(a.out))
+                     a.genome_build, Path(a.repeated_ids), Path(a.out), hwe)
 
 
 def _repeated_ids(a):
@@ -69,7 +92,8 @@ def _qc_summary(a):
     from cohortgen.qc.summary import summarize_qc
 
     summarize_qc(_paths(a.tallies), Path(a.samples), Path(a.related_pairs), _paths(a.variant_qc),
-                 Path(a.genotypes), Path(a.summary), Path(a.variants))
+                 Path(a.genotypes), Path(a.summary), Path(a.variants), a.hwe_population,
+                 _min_cluster_size(a))
 
 
 def register(sub) -> None:
@@ -98,13 +122,15 @@ def register(sub) -> None:
                 req("--pca-outliers", choices=["flag", "remove"]),
                 req("--pca-outlier-sd", type=float), req("--n-pcs", type=int),
                 req("--seed", type=int), req("--samples"), req("--keep"),
-                req("--related-pairs"), req("--pcs"), req("--pca-json"))
+                req("--related-pairs"), req("--pcs"), req("--pca-json"), HWE_POPULATION,
+                _opt("--ancestry-clusters", default="auto"))
     add_command(sub, "variant-qc", _variant_qc, "Variant QC of one chunk on kept samples.",
                 req("--bfile"), req("--keep"), req("--phenotypes"), many("--diseases"),
                 req("--min-call-rate", type=float), req("--min-maf", type=float),
                 req("--min-mac", type=int), req("--min-hwe-midp", type=float),
                 req("--diff-miss-p", type=float), req("--genome-build"),
-                req("--repeated-ids"), req("--out"))
+                req("--repeated-ids"), req("--out"), HWE_POPULATION, _opt("--samples"),
+                HWE_MIN_CLUSTER_SIZE)
     add_command(sub, "repeated-ids", _repeated_ids,
                 "Variant IDs repeated over the chunks, each with its first site.",
                 many("--bims"), req("--out"))
@@ -113,4 +139,5 @@ def register(sub) -> None:
                 many("--bfiles"), many("--variant-qc"), req("--keep"), req("--out-prefix"))
     add_command(sub, "qc-summary", _qc_summary, "QC funnel and gathered variant table.",
                 many("--tallies"), req("--samples"), req("--related-pairs"),
-                many("--variant-qc"), req("--genotypes"), req("--summary"), req("--variants"))
+                many("--variant-qc"), req("--genotypes"), req("--summary"), req("--variants"),
+                HWE_POPULATION, HWE_MIN_CLUSTER_SIZE)

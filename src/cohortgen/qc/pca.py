@@ -3,8 +3,9 @@
 Randomized PCA with PLINK 2 ``--pca`` scaling (:func:`cohortgen.kernels.pca.randomized_pca`).
 Outliers: a sample whose score on PC1 or PC2 lies more than ``outlier_sd`` standard deviations
 (ddof 1, over the PCA samples) from that PC's mean. Outputs: ``pcs.tsv`` (private; sample_id,
-PC1..PCk unit-norm eigenvectors as PLINK's .eigenvec) and ``pca.json`` (eigenvalues and counts:
-aggregates only).
+PC1..PCk unit-norm eigenvectors as PLINK's .eigenvec) and ``pca.json`` (eigenvalues, counts and
+the ancestry cluster sizes, :mod:`cohortgen.qc.ancestry`, null when not clustered: aggregates
+only).
 """
 
 from dataclasses import dataclass
@@ -49,10 +50,13 @@ def pca_outliers(scores: np.ndarray, outlier_sd: float) -> np.ndarray:
 
 
 def write_pcs(sample_ids: list[str], eigenvalues: np.ndarray, scores: np.ndarray,
-              n_variants: int, pcs_tsv: Path, pca_json: Path) -> None:
-    """The private PC table (one row per PCA sample) and the aggregate PCA summary."""
+              n_variants: int, pcs_tsv: Path, pca_json: Path,
+              ancestry_clusters: dict | None = None) -> None:
+    """The private PC table (one row per PCA sample) and the aggregate PCA summary, with the
+    ancestry clustering summary (``requested``, ``n_clusters``, ``sizes``) when there is one."""
     table = pd.DataFrame(scores, columns=[f"PC{k + 1}" for k in range(scores.shape[1])])
     table.insert(0, "sample_id", sample_ids)
     write_tsv(pcs_tsv, table, private=True, float_format="%.10g")
     write_json(pca_json, {"n_samples": len(sample_ids), "n_variants": int(n_variants),
-                          "eigenvalues": [float(v) for v in eigenvalues]})
+                          "eigenvalues": [float(v) for v in eigenvalues],
+                          "ancestry_clusters": ancestry_clusters})

@@ -15,6 +15,11 @@ Reason codes, the first failing one recorded, in this order:
   :mod:`cohortgen.qc.relatedness`; a case for any disease counts as a case);
 * ``pca_outlier``: only with ``pca_outlier_action="remove"`` (default: flagged, kept).
 
+Unless ``hwe_population`` is ``all``, each PCA sample is given an ancestry cluster
+(:func:`cohortgen.qc.ancestry.ancestry_clusters`, ``ancestry_clusters`` a number or ``auto``;
+column ``ancestry_cluster`` of ``samples.tsv``, 1 = largest, empty for other samples and when
+not clustered) for variant QC's HWE test; ``pca.json`` holds the cluster sizes.
+
 Outputs (private, 0600): ``samples.tsv`` (every metric and the decision), ``keep.txt``,
 ``related_pairs.tsv``, ``pcs.tsv`` (the PCA samples: unrelated and passing the checks above,
 a superset of the kept ones); ``pca.json`` holds aggregates only.
@@ -35,6 +40,7 @@ from cohortgen.io.bed import read_bed, read_fam
 from cohortgen.io.files import write_tsv
 from cohortgen.io.phenotypes import read_phenotypes
 from cohortgen.kernels.heterozygosity import alt_freq, het_f
+from cohortgen.qc.ancestry import ancestry_clusters, cluster_sizes, parse_n_clusters
 from cohortgen.qc.keep import read_keep, sample_mask, write_keep
 from cohortgen.qc.pca import PcaSettings, pca_outliers, pca_scores, write_pcs
 from cohortgen.qc.relatedness import related_pair_table, unrelated_mask
@@ -59,6 +65,8 @@ class SampleSettings:
     kinship_threshold: float = 0.0884
     pca_outlier_action: str = "flag"
     pca: PcaSettings = field(default_factory=PcaSettings)
+    hwe_population: str = "all"
+    ancestry_clusters: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,21 @@ def het_outliers(packed: np.ndarray, prelim: np.ndarray, het_sd: float):
     ref = f[prelim]
     outlier = prelim & (np.abs(f - ref.mean()) > het_sd * ref.std(ddof=1))
     return f, outlier
+
+
+def cluster_column(settings: SampleSettings, eigenvalues: np.ndarray, scores: np.ndarray,
+                   pca_samples: np.ndarray, n: int) -> tuple[pd.array, dict | None]:
+    """(ancestry cluster per .fam sample, Int64 (n,) with NA outside the PCA samples; the
+    clustering summary for pca.json) when ``settings.hwe_population`` needs clusters, else
+    (all NA, None)."""
+    column = pd.array(np.full(n, pd.NA), dtype="Int64")
+    if settings.hwe_population == "all":
+        return column, None
+    fit = ancestry_clusters(scores, eigenvalues, parse_n_clusters(settings.ancestry_clusters),
+                            settings.pca.seed)
+    column[pca_samples] = fit.labels
+    return column, {"requested": str(settings.ancestry_clusters), "n_clusters": fit.n_clusters,
+                    "sizes": cluster_sizes(fit.labels)}
 
 
 def first_reason(failures: dict[str, np.ndarray], n: int) -> np.ndarray:
@@ -186,6 +209,7 @@ def sample_qc(fam_path: Path, partial_paths: list[Path], phenotypes: Path, disea
     eigenvalues, scores = pca_scores(packed, n, pca_samples, settings.pca)
     outlier = np.zeros(n, dtype=bool)
     outlier[pca_samples] = pca_outliers(scores, settings.pca.outlier_sd)
+    cluster, clustering = cluster_column(settings, eigenvalues, scores, pca_samples, n)
 
     failures = {"not_in_phenotype_sheet": ~in_sheet,
                 "low_call_rate": ~(call_rate >= settings.min_call_rate),
@@ -199,10 +223,11 @@ def sample_qc(fam_path: Path, partial_paths: list[Path], phenotypes: Path, disea
         "sample_id": samples, "sheet_sex": sex, "is_case": is_case, "call_rate": call_rate,
         "het_rate": het_rate, "het_f": f}), sex_table, pd.DataFrame({
         "n_related": n_related.reindex(samples, fill_value=0).to_numpy(np.int64),
-        "pca_outlier": outlier, "keep": reason == "", "reason": reason})], axis=1)
+        "pca_outlier": outlier, "ancestry_cluster": cluster, "keep": reason == "",
+        "reason": reason})], axis=1)
     write_tsv(out.samples_tsv, table, private=True)
     write_keep(out.keep_txt, table.loc[table["keep"], "sample_id"])
     write_tsv(out.related_pairs_tsv, pairs, private=True)
     write_pcs([samples[i] for i in pca_samples], eigenvalues, scores, len(packed), out.pcs_tsv,
-              out.pca_json)
+              out.pca_json, clustering)
     return table

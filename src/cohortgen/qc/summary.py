@@ -12,17 +12,22 @@ Counts are exact here (machine-readable); the report masks counts of people belo
 ``report.min_cell_count``. ``samples.flagged`` counts kept samples with a flag
 (``pca_outlier``, ``sex_ambiguous``, and ``sex_mismatch`` when mismatches are only flagged);
 ``related_pairs`` counts pairs per degree; ``ingest.genotypes_changed`` counts calls changed at
-ingest (set missing, half-calls) by reason.
+ingest (set missing, half-calls) by reason. ``hwe`` says where variant QC tested HWE:
+``population`` (``qc.hwe_population``) and, unless it is ``all``, ``min_cluster_size``, the kept
+samples per ancestry cluster (``kept_per_cluster``) and the clusters tested
+(``tested_clusters``, :func:`cohortgen.qc.ancestry.hwe_tested_clusters`).
 """
 
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cohortgen.errors import InputError
 from cohortgen.io.bed import read_bim, read_fam
 from cohortgen.io.files import read_json, read_tsv, write_json, write_tsv_bgzip
+from cohortgen.qc.ancestry import MIN_CLUSTER_SIZE, cluster_sizes, hwe_tested_clusters
 
 FLAGS = ("pca_outlier", "sex_mismatch", "sex_ambiguous")
 """Boolean columns of samples.tsv counted among kept samples as flags."""
@@ -93,6 +98,19 @@ def sample_funnel(samples: pd.DataFrame, pairs: pd.DataFrame) -> dict:
             "related_pairs": {f"degree_{k}": int(v) for k, v in degrees.items()}}
 
 
+def hwe_population_summary(samples: pd.DataFrame, population: str,
+                           min_cluster_size: int) -> dict:
+    """The ``hwe`` entry of the module docstring from samples.tsv (``keep``,
+    ``ancestry_cluster``)."""
+    if population == "all":
+        return {"population": population}
+    kept = samples["keep"].to_numpy(bool)
+    clusters = samples["ancestry_cluster"].fillna(0).to_numpy(np.int64)
+    return {"population": population, "min_cluster_size": int(min_cluster_size),
+            "kept_per_cluster": cluster_sizes(clusters[kept]),
+            "tested_clusters": hwe_tested_clusters(population, clusters, kept, min_cluster_size)}
+
+
 def variant_funnel(ingest: dict, variants: pd.DataFrame) -> dict:
     """Variant QC step: in, removed per reason, kept. Raises InputError unless the QC tables
     hold exactly the variants ingest wrote (``ingest`` from :func:`ingest_funnel`)."""
@@ -115,14 +133,17 @@ def check_genotypes(prefix: Path, summary: dict) -> None:
 
 def summarize_qc(tally_paths: list[Path], samples_tsv: Path, pairs_tsv: Path,
                  variant_qc_paths: list[Path], genotypes_prefix: Path, summary_json: Path,
-                 variants_tsv_gz: Path) -> dict:
+                 variants_tsv_gz: Path, hwe_population: str = "all",
+                 min_cluster_size: int = MIN_CLUSTER_SIZE) -> dict:
     """Write qc/summary.json (funnel) and qc/variants.tsv.gz; return the summary."""
-    samples = read_tsv(samples_tsv, dtype={"sample_id": str, "reason": str})
+    samples = read_tsv(samples_tsv, ("ancestry_cluster",) if hwe_population != "all" else (),
+                       dtype={"sample_id": str, "reason": str, "ancestry_cluster": "Int64"})
     pairs = read_tsv(pairs_tsv, dtype={"id1": str, "id2": str})
     variants = gather_variant_qc(variant_qc_paths)
     ingest = ingest_funnel(tally_paths)
     summary = {"ingest": ingest, "samples": sample_funnel(samples, pairs),
-               "variants": variant_funnel(ingest, variants)}
+               "variants": variant_funnel(ingest, variants),
+               "hwe": hwe_population_summary(samples, hwe_population, min_cluster_size)}
     check_genotypes(genotypes_prefix, summary)
     write_json(summary_json, summary)
     write_tsv_bgzip(variants_tsv_gz, variants)

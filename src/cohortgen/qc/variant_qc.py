@@ -7,7 +7,11 @@ and MAC over alleles with haploid calls counting one allele (males on non-PAR ch
 everyone on MT); HWE exact mid-p (PLINK 2 ``--hardy midp``; column ``hwe_test`` names the test,
 see :func:`hwe_by_locus`): Wigginton's test over all kept samples on autosomes and the chrX
 PARs, the Graffelman-Weir test over kept females and hemizygous kept males on non-PAR chrX
-(PLINK 2's ``.hardy.x``), not tested on chrY/MT (NA); differential missingness per disease:
+(PLINK 2's ``.hardy.x``), not tested on chrY/MT (NA); with ``qc.hwe_population``
+``largest_cluster`` or ``per_cluster`` the same tests within ancestry clusters
+(:func:`cohortgen.qc.ancestry.hwe_groups`), ``hwe_midp`` the smallest over the clusters tested,
+so a variant fails if it fails in any of them (no multiple-testing correction, as per-ancestry
+QC pipelines do); differential missingness per disease:
 Fisher exact p of missing/called x case/control among the kept samples expected to carry a call
 with a known status (plink1.9 ``--test-missing``, which counts males only on chrY), the smallest
 p over diseases and its disease.
@@ -36,6 +40,7 @@ from cohortgen.io.phenotypes import read_phenotypes
 from cohortgen.kernels.hwe import hwe_exact_midp
 from cohortgen.kernels.hwe_x import hwe_x_midp
 from cohortgen.kernels.stats import fisher_exact_2x2, genotype_counts
+from cohortgen.qc.ancestry import HweSettings, hwe_groups, read_clusters
 from cohortgen.qc.keep import read_keep, sample_mask
 from cohortgen.qc.regions import contig_classes
 from cohortgen.qc.variant_stats import FEMALE, MALE, allele_counts, count_table
@@ -142,6 +147,25 @@ def hwe_by_locus(packed: np.ndarray, kept: np.ndarray, sex: np.ndarray, classes:
     return p, test
 
 
+def hwe_within_groups(packed: np.ndarray, groups: list[np.ndarray], kept: np.ndarray,
+                      kept_exact_p: np.ndarray, sex: np.ndarray,
+                      classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest HWE mid-p per variant over sample groups and the test used (:func:`hwe_by_locus`
+    within each group; NaN where untested). groups: bool masks (n,) of kept samples
+    (:func:`cohortgen.qc.ancestry.hwe_groups`); a group equal to ``kept`` reuses
+    ``kept_exact_p``, the autosomal mid-p over all kept samples."""
+    smallest, test = None, None
+    for group in groups:
+        if np.array_equal(group, kept):
+            exact_p = kept_exact_p
+        else:
+            counts = sum(ploidy_counts(packed, group, sex, classes))
+            exact_p = hwe_exact_midp(counts[:, 1], counts[:, 0], counts[:, 2])
+        p, test = hwe_by_locus(packed, group, sex, classes, exact_p)
+        smallest = p if smallest is None else np.fmin(smallest, p)
+    return smallest, test
+
+
 def diff_missingness(packed: np.ndarray, kept: np.ndarray, status: pd.DataFrame,
                      classes: np.ndarray | None = None,
                      sex: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -246,19 +270,22 @@ def failing_reason(metrics: pd.DataFrame, thresholds: VariantThresholds) -> np.n
 
 def variant_qc_table(packed: np.ndarray, bim: pd.DataFrame, kept: np.ndarray,
                      sheet: pd.DataFrame, thresholds: VariantThresholds, genome_build: str,
-                     first_sites: pd.DataFrame) -> pd.DataFrame:
+                     first_sites: pd.DataFrame,
+                     hwe_masks: list[np.ndarray] | None = None) -> pd.DataFrame:
     """Per-variant QC table: identity, genotype counts over the kept samples expected to carry a
     call (:func:`ploidy_counts`), metrics (module docstring), ``reason``, ``pass``.
 
     sheet: phenotype frame with ``sex`` and disease columns, rows aligned to the .fam samples;
-    first_sites: IDs repeated over all chunks (:func:`repeated_id_first_sites`)."""
+    first_sites: IDs repeated over all chunks (:func:`repeated_id_first_sites`); hwe_masks: the
+    sample masks HWE is tested within (:func:`hwe_within_groups`; None: all kept samples)."""
     classes = contig_classes(bim["chrom"].to_numpy(str), bim["pos"].to_numpy(), genome_build)
     sex = sheet["sex"].to_numpy()
     diploid, haploid = ploidy_counts(packed, kept, sex, classes)
     counts = diploid + haploid
     metrics = variant_metrics(diploid, haploid)
-    metrics["hwe_midp"], metrics["hwe_test"] = hwe_by_locus(packed, kept, sex, classes,
-                                                            metrics["hwe_midp"].to_numpy())
+    metrics["hwe_midp"], metrics["hwe_test"] = hwe_within_groups(
+        packed, [kept] if hwe_masks is None else hwe_masks, kept,
+        metrics["hwe_midp"].to_numpy(), sex, classes)
     metrics["diff_miss_p"], metrics["diff_miss_disease"] = diff_missingness(
         packed, kept, sheet.drop(columns="sex"), classes, sex)
     metrics["duplicate"] = duplicate_site_mask(bim)
@@ -271,14 +298,19 @@ def variant_qc_table(packed: np.ndarray, bim: pd.DataFrame, kept: np.ndarray,
 
 def variant_qc_chunk(prefix: Path, keep_txt: Path, phenotypes: Path, diseases: list[str],
                      thresholds: VariantThresholds, genome_build: str, repeated_ids_tsv: Path,
-                     variants_tsv: Path) -> pd.DataFrame:
-    """Write the chunk's per-variant QC table (metrics, ``pass``, ``reason``)."""
+                     variants_tsv: Path, hwe: HweSettings | None = None) -> pd.DataFrame:
+    """Write the chunk's per-variant QC table (metrics, ``pass``, ``reason``); HWE as ``hwe``
+    says (None: over all kept samples)."""
     packed, bim, fam = read_bed(Path(prefix))
     samples = fam["iid"].astype(str).tolist()
     kept = sample_mask(samples, read_keep(keep_txt))
+    groups = None
+    if hwe is not None and hwe.population != "all":
+        clusters = read_clusters(hwe.samples_tsv, samples, kept)
+        groups = hwe_groups(hwe.population, clusters, kept, hwe.min_cluster_size)
     sheet = read_phenotypes(Path(phenotypes), diseases, [])
     sheet = sheet[["sex", *diseases]].reindex(pd.Index(samples, dtype="string"))
     table = variant_qc_table(packed, bim, kept, sheet, thresholds, genome_build,
-                             read_first_sites(repeated_ids_tsv))
+                             read_first_sites(repeated_ids_tsv), groups)
     write_tsv(variants_tsv, table)
     return table

@@ -62,6 +62,20 @@ def removal_rows(removed: dict, min_cell_count: int) -> list[tuple[str, str]]:
             for i, (reason, n) in enumerate(zip(reasons, counts, strict=True))]
 
 
+def hwe_view(hwe: dict, min_cell_count: int) -> dict:
+    """Where HWE was tested, for the QC section: ``population`` (``qc.hwe_population``),
+    ``tested`` (cluster numbers as text), ``min_cluster_size`` and ``clusters``, (cluster, kept
+    people) display pairs in cluster order, masked as :func:`removal_rows` so that no small
+    cluster follows from the kept total by subtraction."""
+    sizes = hwe.get("kept_per_cluster", {})
+    shown = dict(removal_rows(sizes, min_cell_count))
+    order = sorted(sizes, key=int)
+    return {"population": hwe.get("population", "all"),
+            "tested": ", ".join(str(c) for c in hwe.get("tested_clusters", [])),
+            "min_cluster_size": hwe.get("min_cluster_size"),
+            "clusters": [(c, shown[c]) for c in order]}
+
+
 def format_count(n) -> str:
     """A count of variants or loci (not people) for display, or ``NA``."""
     if n is None or (isinstance(n, float) and math.isnan(n)):
@@ -210,6 +224,7 @@ def render_html(context: dict) -> str:
         samples_removed=removal_rows(qc.get("samples_removed_by_reason", {}), min_cell_count),
         ingest_removed=sorted(qc.get("ingest_removed_by_reason", {}).items()),
         variants_removed=sorted(qc.get("variants_removed_by_reason", {}).items()),
+        hwe=hwe_view(qc.get("hwe", {"population": "all"}), min_cell_count),
         diseases=[disease_view(i, d) for i, d in enumerate(context.get("diseases", []))],
         traits=[trait_view(i, t) for i, t in enumerate(context.get("traits", []))],
         prs=[prs_view(row) for row in context.get("prs", [])],
@@ -228,7 +243,8 @@ def render_report(out_html: Path, context: dict) -> None:
     ``context`` keys: ``cohort`` (name); ``qc`` (``samples_in``, ``samples_removed_by_reason``
     {reason: n}, ``samples_out``, ``variants_in`` (records), optional ``ingest_removed_by_reason``
     {reason: records}, ``variants_written`` and ``multiallelic_split`` {records, variants},
-    ``variants_removed_by_reason`` (by variant QC), ``variants_out``); ``diseases`` (list of
+    ``variants_removed_by_reason`` (by variant QC), ``variants_out``, optional ``hwe``: the
+    ``hwe`` entry of qc/summary.json, :func:`hwe_view`); ``diseases`` (list of
     dicts: ``name``, ``n_cases``, ``n_controls``, ``lambda_gc``, ``n_significant``,
     ``n_suggestive``, ``status``, and arrays ``chrom``, ``pos``, ``p`` for the figures,
     optional; ``loci``: ``locus``, ``p``, ``odds_ratio``); ``traits``

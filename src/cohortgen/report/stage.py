@@ -23,7 +23,9 @@ LOCI_COLUMNS = ("chromosome", "base_pair_location", "p_value", "beta")
 
 def qc_context(qc_summary: dict) -> dict:
     """The report's QC funnel from qc/summary.json (counts only): records in, removed at ingest,
-    variants written (with the multi-allelic split), removed by variant QC, kept."""
+    variants written (with the multi-allelic split), removed by variant QC, kept; and where HWE
+    was tested (its ``hwe`` entry; a summary written before that entry existed tested over all
+    kept samples)."""
     ingest = qc_summary["ingest"]
     return {"samples_in": qc_summary["samples"]["in"],
             "samples_removed_by_reason": qc_summary["samples"]["removed"],
@@ -33,7 +35,8 @@ def qc_context(qc_summary: dict) -> dict:
             "variants_written": ingest["variants_written"],
             "multiallelic_split": ingest["multiallelic_split"],
             "variants_removed_by_reason": qc_summary["variants"]["removed"],
-            "variants_out": qc_summary["variants"]["kept"]}
+            "variants_out": qc_summary["variants"]["kept"],
+            "hwe": qc_summary.get("hwe", {"population": "all"})}
 
 
 def lead_loci(loci_tsv: Path, limit: int = MAX_LOCI_SHOWN) -> list[dict]:
