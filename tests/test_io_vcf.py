@@ -16,7 +16,7 @@ import pytest
 from conftest import require_tool
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_kernels_gt import CELL, FIXED_COLUMNS, run_parse_record_lines
+from test_kernels_gt import CELL, FIXED_COLUMNS, decode_biallelic, run_parse_record_lines
 
 import cohortgen.io.vcf as vcf_module
 from cohortgen.errors import InputError
@@ -35,7 +35,6 @@ from cohortgen.kernels.gt import (
     LINE_MALFORMED,
     LINE_STATUS,
     MISSING,
-    decode_biallelic,
 )
 
 HEADER = [
