@@ -2,8 +2,8 @@
 
 Contig names are matched without case and without a ``chr`` prefix: X (PLINK 23), Y (24), MT or
 M (26), PLINK's pseudo-autosomal code XY (25) and the PAR1/PAR2 contigs of ``--split-par``.
-PAR boundaries (1-based, inclusive) per build as in SCIENCE.md. No pandas here: ingest jobs
-import this module.
+PAR boundaries (1-based, inclusive) per build as in SCIENCE.md, Genome builds and chrX. No
+pandas here: ingest jobs import this module.
 """
 
 import numpy as np
