@@ -1,7 +1,7 @@
 """Which build of cohortgen is running: version, git commit, and whether the tree was dirty.
 
 The version comes from git: setuptools-scm derives it when the package is built or installed
-(``0.1.devN+g<commit>`` between tags, ``X.Y.Z`` on a tag ``vX.Y.Z``, ``.dYYYYMMDD`` appended
+(``0.1.1.devN+g<commit>`` between tags, ``X.Y.Z`` on a tag ``vX.Y.Z``, ``.dYYYYMMDD`` appended
 when tracked files had uncommitted changes) and writes it, with the short commit, to the
 generated module ``cohortgen/scm_version.py``. Without git metadata at install time (e.g. an
 unpacked source archive) the version falls back to :data:`FALLBACK_VERSION` and the commit is
