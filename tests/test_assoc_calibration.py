@@ -22,6 +22,9 @@ from cohortgen.assoc.stage import null_model_table
 from cohortgen.inflation import lambda_gc
 from cohortgen.kernels.bed import pack_dosages
 
+# Calibration fixtures simulate thousands of samples: slow (make test runs them; test-fast not).
+pytestmark = pytest.mark.slow
+
 N_SAMPLES = 2_000
 N_VARIANTS = 20_000
 N_PHENOTYPES = 3

@@ -164,6 +164,7 @@ def test_chunk_results__approximate_firth_matches_naive_residualisation():
             np.testing.assert_allclose(res.loc[rows, column].to_numpy(), expected, rtol=1e-10)
 
 
+@pytest.mark.slow
 def test_chunk_results__approximate_firth_close_to_full():
     """Same rows get Firth in both modes; on Firth rows with MAC ≥ 50 (n = 1,500, 10% cases,
     3 covariates) |Δ −log10 p| ≤ 0.05 and |Δbeta| ≤ 0.02 (measured 0.010 and 0.006: approximate
@@ -265,6 +266,7 @@ def matched_reference(reports: dict, mine: pd.DataFrame, disease: str) -> pd.Dat
     return fallback.where(pd.Series(~used_firth, index=fallback.index), firth, axis=0)
 
 
+@pytest.mark.slow
 @pytest.mark.reference
 @pytest.mark.parametrize("disease", DISEASES)
 def test_association_chunk__matches_plink2(plink2_glm, disease):

@@ -9,11 +9,11 @@ import pytest
 from cohortgen.io.bed import read_bed
 from cohortgen.kernels.bed import pack_dosages, unpack_dosages
 from cohortgen.kernels.clump import (
-    _haplotype_r2,
-    _r2_at_least,
     clump,
     clump_by_levels,
+    haplotype_r2,
     pair_levels,
+    r2_at_least,
 )
 from cohortgen.simulate import simulate_cohort
 
@@ -190,7 +190,7 @@ def test_r2_at_least__bounds_agree_with_em_on_random_tables():
               for _ in range(3000)]
     tables += [np.diag([10.0, 5.0, 10.0]), np.zeros((3, 3)), np.ones((3, 3))]
     for table in tables:
-        r2_em = _haplotype_r2(table)
+        r2_em = haplotype_r2(table)
         for r2 in (0.05, 0.2, 0.5, 0.8):
             expected = bool(np.isfinite(r2_em) and r2_em >= r2)
-            assert _r2_at_least(table, r2) == expected, (table, r2, r2_em)
+            assert r2_at_least(table, r2) == expected, (table, r2, r2_em)

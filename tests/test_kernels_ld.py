@@ -15,8 +15,8 @@ from cohortgen.io.bed import read_bed
 from cohortgen.kernels.bed import MISSING, pack_dosages
 from cohortgen.kernels.ld import (
     MAF_TIE_EPSILON,
-    _bp_windows,
-    _count_windows,
+    bp_windows,
+    count_windows,
     ld_prune,
 )
 
@@ -30,7 +30,7 @@ def ld_prune_naive(
     """Plain NumPy twin of :func:`ld_prune` (the test oracle), written for clarity.
 
     dosage: int8, shape (m, n), ALT dosage 0/1/2 or -1 missing. window_starts/ends: int64, the
-    windows [start, end) as from :func:`_count_windows` / :func:`_bp_windows`.
+    windows [start, end) as from :func:`count_windows` / :func:`bp_windows`.
     Returns bool, shape (m,), kept variants.
     """
     m = dosage.shape[0]
@@ -115,7 +115,7 @@ def test_ld_prune__matches_naive_twin(window, step, r2):
     m, n = dosage.shape
     pos = np.arange(m, dtype=np.int64) * 1000
     keep = ld_prune(pack_dosages(dosage), n, pos, window, step, r2)
-    starts, ends = _count_windows(m, window, step)
+    starts, ends = count_windows(m, window, step)
     expected = ld_prune_naive(dosage, starts, ends, r2)
     assert keep.dtype == bool
     assert np.array_equal(keep, expected)
@@ -130,7 +130,7 @@ def test_ld_prune__bp_window_matches_naive_twin():
     pos = np.cumsum(rng.integers(1, 3000, size=m)).astype(np.int64)
     pos[50:60] = pos[50]  # duplicated positions
     keep = ld_prune(pack_dosages(dosage), n, pos, step=1, r2_threshold=0.3, window_bp=20_000)
-    starts, ends = _bp_windows(pos, 20_000)
+    starts, ends = bp_windows(pos, 20_000)
     assert np.array_equal(keep, ld_prune_naive(dosage, starts, ends, 0.3))
 
 
@@ -142,11 +142,11 @@ def test_ld_prune__any_load_block_matches_naive_twin(load_block):
     m, n = dosage.shape
     packed = pack_dosages(dosage)
     keep = ld_prune(packed, n, np.zeros(m, dtype=np.int64), 20, 4, 0.3, load_block=load_block)
-    assert np.array_equal(keep, ld_prune_naive(dosage, *_count_windows(m, 20, 4), 0.3))
+    assert np.array_equal(keep, ld_prune_naive(dosage, *count_windows(m, 20, 4), 0.3))
     pos = np.cumsum(rng.integers(1, 3000, size=m)).astype(np.int64)
     keep = ld_prune(packed, n, pos, step=1, r2_threshold=0.3, window_bp=15_000,
                     load_block=load_block)
-    assert np.array_equal(keep, ld_prune_naive(dosage, *_bp_windows(pos, 15_000), 0.3))
+    assert np.array_equal(keep, ld_prune_naive(dosage, *bp_windows(pos, 15_000), 0.3))
 
 
 def test_ld_prune__sample_mask_equals_subsetting():

@@ -96,6 +96,7 @@ def test_randomized_pca__rejects_bad_arguments():
 
 
 
+@pytest.mark.slow
 @pytest.mark.reference
 @pytest.mark.parametrize("mode", ["meanimpute", "approx"])
 def test_randomized_pca__matches_plink2_pca(simulated_bfile, plink2, mode, tmp_path):

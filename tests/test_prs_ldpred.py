@@ -15,7 +15,6 @@ from cohortgen.kernels.ld_matrix import (
     gram,
 )
 from cohortgen.kernels.ldpred import (
-    _expit,
     block_diagonal,
     draw_normal,
     draw_uniform,
@@ -25,6 +24,7 @@ from cohortgen.kernels.ldpred import (
     row_spans,
     surely_excluded,
 )
+from cohortgen.kernels.linalg_small import expit
 from cohortgen.prs.cplust import cplust_builder
 from cohortgen.prs.folds import (
     TrainingSet,
@@ -33,12 +33,12 @@ from cohortgen.prs.folds import (
     training_gwas,
 )
 from cohortgen.prs.ldpred import (
-    _within_mad,
     ld_scores,
     ldpred2_auto,
     ldpred_builder,
     ldpred_weights,
     standardized_marginal_effects,
+    within_mad,
 )
 
 
@@ -362,12 +362,12 @@ def test_gibbs_sweep__matches_naive_twin(window_bp, accumulate):
     assert 0 < n_causal < 29
 
 
-def test_surely_excluded__only_when_the_draw_is_at_least_expit():
+def test_surely_excluded__only_when_the_draw_is_at_leastexpit():
     x = np.r_[-np.geomspace(1e-6, 800, 400), 0.0, 2.0, -np.inf, np.nan]
     rng = np.random.default_rng(13)
     rows = []
     for xi in x:
-        postp = _expit(xi)
+        postp = expit(xi)
         near = postp * (1 + np.linspace(-0.05, 0.05, 11))  # draws either side of postp
         for u in np.r_[near[near < 1], rng.random(20), 0.0, np.nextafter(postp, 0.0)]:
             rows.append((u, postp, surely_excluded(u, xi)))
@@ -411,8 +411,8 @@ def test_gibbs_auto__span_restriction_is_bitwise_exact_on_banded_ld():
 
 def test_within_mad__rejects_outlier_and_keeps_identical_chains():
     values = np.array([0.30, 0.31, 0.29, 0.30, 0.95, np.nan])
-    np.testing.assert_array_equal(_within_mad(values, 3.0), [1, 1, 1, 1, 0, 0])
-    assert _within_mad(np.full(4, 0.2), 3.0).all()
+    np.testing.assert_array_equal(within_mad(values, 3.0), [1, 1, 1, 1, 0, 0])
+    assert within_mad(np.full(4, 0.2), 3.0).all()
 
 
 @functools.cache

@@ -60,7 +60,7 @@ def _haplotype_counts(table):
 
 
 @kernel
-def _haplotype_r2(table):
+def haplotype_r2(table):
     """Haplotype r² from a 3×3 table of (dosage at A, dosage at B) counts; NaN if monomorphic."""
     cAB, cAb, caB, cab, dh, n_hap = _haplotype_counts(table)
     if n_hap == 0:
@@ -104,7 +104,7 @@ BOUND_RTOL = 1e-9
 
 
 @kernel
-def _r2_at_least(table, r2):
+def r2_at_least(table, r2):
     """Whether the haplotype r² of ``table`` is ≥ ``r2`` (False when it is NaN).
 
     D = f_AB f_ab − f_Ab f_aB is linear in the phase split x ∈ [0, dh] of the double
@@ -128,7 +128,7 @@ def _r2_at_least(table, r2):
         return False
     if lo > r2 * (1.0 + BOUND_RTOL):
         return True
-    return _haplotype_r2(table) >= r2
+    return haplotype_r2(table) >= r2
 
 
 @kernel
@@ -198,7 +198,7 @@ def _clump_into(planes, slot, pos, p, order, r2, window_bp, p_index, p_member, i
             if clump_of[j] >= 0 or not p[j] <= p_member:
                 continue
             _pair_table(planes, slot[i], slot[j], table)
-            if _r2_at_least(table, r2):
+            if r2_at_least(table, r2):
                 clump_of[j] = i
         i, k = _next_index(order, k, p, p_index, is_index, clump_of)
 
@@ -284,7 +284,7 @@ def _levels_into(planes, ends, start, thresholds, levels):
         for j in range(i + 1, ends[i]):
             _pair_table(planes, i, j, table)
             level = 0
-            while level < thresholds.shape[0] and _r2_at_least(table, thresholds[level]):
+            while level < thresholds.shape[0] and r2_at_least(table, thresholds[level]):
                 level += 1
             levels[start[i] + j - i - 1] = level
 

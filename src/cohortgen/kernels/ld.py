@@ -83,14 +83,14 @@ def ld_prune(
             raise ValueError(f"window_bp must be >= 1, got {window_bp}")
         if m and np.any(np.diff(pos) < 0):
             raise ValueError("pos must be sorted (non-decreasing) for a bp window")
-        starts, ends = _bp_windows(pos, int(window_bp))
+        starts, ends = bp_windows(pos, int(window_bp))
     else:
         if window_variants < 2 or not 1 <= step <= window_variants:
             raise ValueError(
                 f"need window_variants >= 2 and 1 <= step <= window_variants, got "
                 f"{window_variants} and {step}"
             )
-        starts, ends = _count_windows(m, int(window_variants), int(step))
+        starts, ends = count_windows(m, int(window_variants), int(step))
     if sample_mask is None:
         sample_mask = np.ones(n_samples, dtype=bool)
     sample_mask = np.ascontiguousarray(sample_mask, dtype=bool)
@@ -105,7 +105,7 @@ def ld_prune(
     return keep
 
 
-def _count_windows(m: int, window: int, step: int) -> tuple[np.ndarray, np.ndarray]:
+def count_windows(m: int, window: int, step: int) -> tuple[np.ndarray, np.ndarray]:
     """int64 (w,), (w,): PLINK's variant-count windows [start, end) up to the last variant."""
     starts = [0]
     ends = [min(window, m)]
@@ -116,7 +116,7 @@ def _count_windows(m: int, window: int, step: int) -> tuple[np.ndarray, np.ndarr
 
 
 @kernel
-def _bp_windows(pos, window_bp):
+def bp_windows(pos, window_bp):
     """int64 (w,), (w,): PLINK's bp windows (``LdPruneNextWindow``), [start, end) per window."""
     m = pos.shape[0]
     starts = np.empty(m, dtype=np.int64)

@@ -33,6 +33,7 @@ import numpy as np
 from numba import uint64
 
 from cohortgen.kernels._numba import kernel
+from cohortgen.kernels.linalg_small import expit
 
 
 @kernel
@@ -167,7 +168,7 @@ def gibbs_sweep(
             # postp is needed to accumulate, or when the bound cannot exclude (c3²·half_inv_c4
             # is c3²/(2·c4) up to rounding, without a division)
             if accumulate or not surely_excluded(u, log_prior + c3 * c3 * half_inv_c4):
-                postp = _expit(log_prior + 0.5 * c3 * c3 / c4)
+                postp = expit(log_prior + 0.5 * c3 * c3 / c4)
                 if accumulate:
                     beta_sum[j] += c3 * postp
                     postp_sum[j] += postp
@@ -250,15 +251,6 @@ def surely_excluded(u, log_odds):
     y2 = y * y
     series = (1.0 + y) + y2 * ((0.5 + y * (1.0 / 6.0)) + y2 * (1.0 / 24.0 + y * (1.0 / 120.0)))
     return u * series > 1.01
-
-
-@kernel
-def _expit(x):
-    """Logistic function without overflow."""
-    if x >= 0.0:
-        return 1.0 / (1.0 + np.exp(-x))
-    e = np.exp(x)
-    return e / (1.0 + e)
 
 
 @kernel

@@ -1,8 +1,9 @@
-"""Small dense linear algebra and vectorisable elementary functions for the Firth kernels.
+"""Small dense linear algebra and elementary functions for the regression kernels.
 
 Written out for the p × p systems of one regression (p is a handful of covariates), where a
 LAPACK call per iteration would cost more than the arithmetic, and for per-sample loops that
-LLVM should vectorise. Arithmetic only: the estimators live in :mod:`cohortgen.kernels.firth`.
+LLVM should vectorise. Arithmetic only: the estimators live in :mod:`cohortgen.kernels.firth`,
+:mod:`cohortgen.kernels.spa` and :mod:`cohortgen.kernels.ldpred`.
 """
 
 import math
@@ -75,6 +76,15 @@ def lower_inverse_into(chol, linv):
             for k in range(c, a):
                 s -= chol[a, k] * linv[k, c]
             linv[a, c] = s / chol[a, a]
+
+
+@kernel
+def expit(x):
+    """The logistic function 1 / (1 + e⁻ˣ) of a float64, without overflow."""
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
 
 
 EXP_FLOOR = -700.0

@@ -97,9 +97,10 @@ def king_related_pairs(
     """Pairs with KING-robust kinship above ``threshold``, without any n x n matrix.
 
     packed: uint8, shape (n_variants, ceil(n_samples / 4)), PLINK .bed 2-bit codes.
-    Same pairs, counts and kinship (bit for bit) as ``king_kinship(*king_counts(...))`` then
-    :func:`related_pairs`: pairs i < j with kinship > threshold (nan/-inf never qualify),
-    ordered by i then j. Samples are processed ``tile`` x ``tile`` at a time (j-tile >= i-tile).
+    Same pairs, counts and kinship (bit for bit) as the full matrix
+    ``king_kinship(*king_counts(...))``: pairs i < j with kinship > threshold (nan/-inf never
+    qualify), ordered by i then j. Samples are processed ``tile`` x ``tile`` at a time (j-tile
+    >= i-tile).
     Memory: the bit planes of every variant (32 * n_samples * ceil(n_variants / 64) bytes,
     n_samples * n_variants / 2) plus about 12 * 8 * tile**2 bytes (100 MB at tile 1024) per tile
     pair, plus the pairs kept.
@@ -304,20 +305,3 @@ def _kinship_tiles(hethet, ibs0, het_i, het_j_t, kinship):
                     h_j = het_j_t[b, a]
                     numerator = 4.0 * ibs0[a, b] + (h_i - hethet[a, b]) + (h_j - hethet[a, b])
                     kinship[a, b] = 0.5 - numerator / (4.0 * min(h_i, h_j))
-
-
-def related_pairs(
-    kinship: np.ndarray, sample_ids, threshold: float = 0.0884
-) -> list[tuple[int, int, float]]:
-    """Pairs with kinship above ``threshold`` (default: 2nd degree or closer).
-
-    kinship: float64, shape (n, n), from :func:`king_kinship`; sample_ids: n IDs, in the same
-    order (checked against the matrix). Returns (i, j, kinship) with i < j sample indices,
-    ordered by i then j; nan/-inf pairs never qualify.
-    """
-    kinship = np.asarray(kinship, dtype=np.float64)
-    n = len(sample_ids)
-    if kinship.shape != (n, n):
-        raise ValueError(f"kinship has shape {kinship.shape}, expected ({n}, {n}) for the IDs")
-    rows, cols = np.nonzero(np.triu(kinship > threshold, k=1))
-    return [(int(i), int(j), float(kinship[i, j])) for i, j in zip(rows, cols, strict=True)]

@@ -162,7 +162,7 @@ def _combine_chains(outputs, p_inits, burn_in, num_iter, n_mad) -> LDpredAutoRes
     h2_est = np.array(
         [np.nan if d else np.mean(o[3][burn_in:]) for o, d in zip(outputs, diverged, strict=True)]
     )
-    kept = ~diverged & _within_mad(h2_est, n_mad) & _within_mad(p_est, n_mad)
+    kept = ~diverged & within_mad(h2_est, n_mad) & within_mad(p_est, n_mad)
     chains = [
         ChainDiagnostics(
             float(p_inits[c]),
@@ -186,7 +186,7 @@ def _combine_chains(outputs, p_inits, burn_in, num_iter, n_mad) -> LDpredAutoRes
     )
 
 
-def _within_mad(values: np.ndarray, n_mad: float) -> np.ndarray:
+def within_mad(values: np.ndarray, n_mad: float) -> np.ndarray:
     """bool: finite values within n_mad scaled MADs of the median of the finite values.
 
     The MAD is floored at 1e-6 × |median| so that identical chains are not all rejected.

@@ -3,7 +3,7 @@
 Kinship is computed among the samples given (those passing call rate), as PLINK 2
 ``--make-king-table`` on the pruned autosomal set. Pairs above the threshold (default 0.0884,
 2nd degree or closer) are listed: :func:`related_pair_table` finds them tile by tile and never
-holds an n x n matrix (:func:`kinship_matrix` is the full matrix, for small cohorts and tests).
+holds an n x n matrix.
 The policy lives here, the arithmetic in :mod:`cohortgen.kernels.relatedness`: the degree of a
 pair (:func:`degree`, KING's cutoffs) and which relative to drop. The unrelated set is chosen
 among the candidate samples (passing every earlier check) by :func:`maximal_unrelated_set` (drop
@@ -18,10 +18,7 @@ import numpy as np
 import pandas as pd
 
 from cohortgen.kernels.relatedness import (
-    king_counts,
-    king_kinship,
     king_related_pairs,
-    related_pairs,
 )
 from cohortgen.qc.genotypes import subset_samples
 
@@ -32,32 +29,23 @@ UNRELATED = -1
 """Degree returned by :func:`degree` for kinship <= 0.0442."""
 
 
-def kinship_matrix(packed: np.ndarray, n_samples: int, sample_idx: np.ndarray) -> np.ndarray:
-    """float64 (k, k): KING-robust kinship among ``sample_idx`` (int64 (k,), .fam order)."""
-    sub = subset_samples(packed, n_samples, sample_idx)
-    return king_kinship(*king_counts(sub, len(sample_idx)))
-
-
 def related_pair_table(packed: np.ndarray, n_samples: int, sample_idx: np.ndarray,
                        sample_ids: list[str], threshold: float) -> pd.DataFrame:
-    """``pair_table(kinship_matrix(packed, n_samples, sample_idx), sample_ids, threshold)``,
-    the same table, from :func:`king_related_pairs`: memory O(n * variants) for the bit planes
-    plus one tile of pairs, not O(n²). sample_ids: the IDs of ``sample_idx``, in its order."""
+    """Related pairs (:func:`pair_frame`) among ``sample_idx`` (int64 (k,), .fam order), KING
+    kinship above ``threshold``, from :func:`king_related_pairs`: memory O(n * variants) for the
+    bit planes plus one tile of pairs, not O(n²). sample_ids: the IDs of ``sample_idx``, in its
+    order."""
     if len(sample_ids) != len(sample_idx):
         raise ValueError(f"{len(sample_ids)} sample IDs for {len(sample_idx)} samples")
     sub = subset_samples(packed, n_samples, sample_idx)
     found = king_related_pairs(sub, len(sample_idx), threshold)
-    return _pair_frame(list(zip(found.i.tolist(), found.j.tolist(), found.kinship.tolist(),
+    return pair_frame(list(zip(found.i.tolist(), found.j.tolist(), found.kinship.tolist(),
                                 strict=True)), sample_ids)
 
 
-def pair_table(kinship: np.ndarray, sample_ids: list[str], threshold: float) -> pd.DataFrame:
-    """Related pairs: id1, id2 (str), kinship, degree (0 duplicate/MZ, 1, 2, 3)."""
-    return _pair_frame(related_pairs(kinship, sample_ids, threshold), sample_ids)
-
-
-def _pair_frame(pairs: list[tuple[int, int, float]], sample_ids: list[str]) -> pd.DataFrame:
-    """The related-pairs table of (i, j, kinship) index pairs, i < j, ordered by i then j."""
+def pair_frame(pairs: list[tuple[int, int, float]], sample_ids: list[str]) -> pd.DataFrame:
+    """Related pairs: id1, id2 (str), kinship, degree (:func:`degree`), from (i, j, kinship)
+    index pairs into ``sample_ids``, i < j, ordered by i then j."""
     return pd.DataFrame({"id1": [sample_ids[i] for i, _, _ in pairs],
                          "id2": [sample_ids[j] for _, j, _ in pairs],
                          "kinship": [k for _, _, k in pairs],
@@ -88,7 +76,7 @@ def degree(kinship: float) -> int:
 def maximal_unrelated_set(n: int, pairs, call_rate: np.ndarray, is_case: np.ndarray) -> np.ndarray:
     """Keep-mask of a maximal set of samples with no related pair among them.
 
-    pairs: iterable of (i, j, ...) sample-index pairs (e.g. from :func:`related_pairs`);
+    pairs: iterable of (i, j, ...) sample-index pairs (e.g. of :func:`related_pair_table`);
     call_rate: float64, shape (n,); is_case: bool, shape (n,) (case for any disease).
     Rule: while a related pair has both members kept, drop the kept sample with the most
     related pairs among kept samples; among equal counts, drop a control before a case, then
