@@ -1,5 +1,6 @@
 # Two commands: `make demo` runs the whole workflow on the embedded demo cohort;
-# `make test` runs the test suite. Both create the virtual environment if it is missing.
+# `make test` runs the test suite (`make test-fast`: without the slow tests). Each creates the
+# virtual environment if it is missing.
 
 PYTHON ?= python3
 VENV := .venv
@@ -9,7 +10,7 @@ DEMO := resources/demo
 CORES ?= 2
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test lint bench clean-demo
+.PHONY: demo test test-fast lint bench clean-demo
 
 # Test-only reference clients (official tools of our output formats), each in a virtual
 # environment of its own under $(REFENVS)/<name> because their pins clash with ours. A tool is
@@ -47,6 +48,10 @@ demo: $(STAMP) $(DEMO)/genotypes.vcf.gz
 
 test: $(STAMP) $(REF_STAMPS)
 	pytest
+
+# The developer loop: every test but those marked slow (workflow runs, calibration fixtures).
+test-fast: $(STAMP) $(REF_STAMPS)
+	pytest -m "not slow"
 
 lint: $(STAMP)
 	ruff check .

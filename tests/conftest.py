@@ -5,6 +5,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 
@@ -58,3 +59,13 @@ def simulated_bfile(tmp_path_factory, plink2):
                "--threads", "2"]
     subprocess.run(command, check=True, capture_output=True)
     return prefix
+
+
+def slope_and_max_abs_diff(reference, ours) -> tuple[float, float]:
+    """Least-squares slope of ``ours`` on ``reference`` (with an intercept) and the largest
+    absolute difference: a reference comparison checks both, since a correlation alone accepts
+    any rescaling or shift."""
+    reference = np.asarray(reference, dtype=np.float64)
+    ours = np.asarray(ours, dtype=np.float64)
+    slope = np.polyfit(reference, ours, 1)[0]
+    return float(slope), float(np.max(np.abs(ours - reference)))

@@ -19,8 +19,11 @@ from scipy import stats
 from cohortgen.assoc.chunk import FallbackSettings, chunk_results
 from cohortgen.assoc.null_model import fit_null_models
 from cohortgen.assoc.stage import null_model_table
+from cohortgen.inflation import lambda_gc
 from cohortgen.kernels.bed import pack_dosages
-from cohortgen.report.plots import lambda_gc
+
+# Calibration fixtures simulate thousands of samples: slow (make test runs them; test-fast not).
+pytestmark = pytest.mark.slow
 
 N_SAMPLES = 2_000
 N_VARIANTS = 20_000

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import chi2
+from test_kernels_clump import naive_clump
 
 from cohortgen.assoc.gather import summarize_gwas
 from cohortgen.assoc.loci import find_loci
@@ -12,7 +13,6 @@ from cohortgen.io.bed import write_bed
 from cohortgen.io.files import read_tsv, write_json
 from cohortgen.io.sumstats import read_gwas_ssf, write_gwas_ssf
 from cohortgen.kernels.bed import pack_dosages
-from cohortgen.kernels.clump import naive_clump
 
 N = 200
 

@@ -12,8 +12,13 @@ from cohortgen.assoc.power import (
     case_allele_frequency,
     detectable_beta_sd,
     detectable_odds_ratio,
-    quantitative_ncp,
 )
+
+
+def quantitative_ncp(n: int, maf: float, beta_sd: float) -> float:
+    """Non-centrality λ of the per-variant test of a quantitative trait (module docstring)."""
+    q2 = 2.0 * maf * (1.0 - maf) * beta_sd**2
+    return n * q2 / (1.0 - q2)
 
 
 def test_allelic_ncp__matches_direct_formula():

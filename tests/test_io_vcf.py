@@ -13,6 +13,7 @@ import numpy as np
 import pysam
 import pytest
 from conftest import require_tool
+from test_kernels_gt import decode_biallelic
 
 import cohortgen.io.vcf_records as records_module
 from cohortgen.errors import InputError
@@ -21,7 +22,6 @@ from cohortgen.io.bgzf import BGZF_EOF
 from cohortgen.io.vcf import RecordTally, read_region_blocks
 from cohortgen.kernels.gt import (
     MISSING,
-    decode_biallelic,
 )
 
 HEADER = [

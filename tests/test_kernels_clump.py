@@ -9,14 +9,72 @@ import pytest
 from cohortgen.io.bed import read_bed
 from cohortgen.kernels.bed import pack_dosages, unpack_dosages
 from cohortgen.kernels.clump import (
-    _haplotype_r2,
-    _r2_at_least,
     clump,
     clump_by_levels,
-    naive_clump,
+    haplotype_r2,
     pair_levels,
+    r2_at_least,
 )
 from cohortgen.simulate import simulate_cohort
+
+
+def naive_haplotype_r2(a: np.ndarray, b: np.ndarray) -> float:
+    """Clarity twin of the kernel's r² (tests only): haplotype frequencies by maximising the
+    likelihood over the phase split of the double heterozygotes with ``scipy``."""
+    from scipy import optimize
+
+    table = np.zeros((3, 3))
+    np.add.at(table, (a.astype(int), b.astype(int)), 1.0)
+    counts = {"AB": 2 * table[2, 2] + table[2, 1] + table[1, 2],
+              "Ab": 2 * table[2, 0] + table[2, 1] + table[1, 0],
+              "aB": 2 * table[0, 2] + table[1, 2] + table[0, 1],
+              "ab": 2 * table[0, 0] + table[1, 0] + table[0, 1]}
+    dh, n_hap = table[1, 1], table.sum() * 2
+
+    def freqs(x):
+        return ((counts["AB"] + x) / n_hap, (counts["Ab"] + dh - x) / n_hap,
+                (counts["aB"] + dh - x) / n_hap, (counts["ab"] + x) / n_hap)
+
+    def negative_loglik(x):
+        f = np.maximum(freqs(x), 1e-300)
+        fixed = sum(c * np.log(v) for c, v in zip(counts.values(), f, strict=True) if c > 0)
+        return -(fixed + (dh * np.log(f[0] * f[3] + f[1] * f[2]) if dh > 0 else 0.0))
+
+    grid = np.linspace(0, dh, 201) if dh > 0 else np.zeros(1)
+    x0 = grid[np.argmin([negative_loglik(x) for x in grid])]
+    step = dh / 200 if dh > 0 else 0.0
+    if dh > 0:
+        x0 = optimize.minimize_scalar(negative_loglik, bounds=(max(0, x0 - step),
+                                      min(dh, x0 + step)), method="bounded",
+                                      options={"xatol": 1e-10}).x
+    fAB, fAb, faB, fab = freqs(x0)
+    pA, pB = fAB + fAb, fAB + faB
+    var = pA * (1 - pA) * pB * (1 - pB)
+    return np.nan if var <= 1e-12 else (fAB * fab - fAb * faB) ** 2 / var
+
+
+def naive_clump(dosage: np.ndarray, pos: np.ndarray, p: np.ndarray, r2: float = 0.1,
+                window_bp: int = 250_000, p_index: float = 5e-8, p_member: float = 1e-2,
+                sample_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Clarity twin of :func:`clump` (tests only) on int8 dosages (m, n), -1 = missing."""
+    m, n = dosage.shape
+    mask = np.ones(n, bool) if sample_mask is None else np.asarray(sample_mask, bool)
+    is_index = np.zeros(m, bool)
+    clump_of = np.full(m, -1, np.int64)
+    finite = [i for i in range(m) if np.isfinite(p[i])]
+    for i in sorted(finite, key=lambda k: (p[k], k)):
+        if p[i] > p_index:
+            break
+        if clump_of[i] >= 0:
+            continue
+        is_index[i], clump_of[i] = True, i
+        for j in range(m):
+            if clump_of[j] >= 0 or abs(pos[j] - pos[i]) > window_bp or not p[j] <= p_member:
+                continue
+            both = mask & (dosage[i] >= 0) & (dosage[j] >= 0)
+            if naive_haplotype_r2(dosage[i, both], dosage[j, both]) >= r2:
+                clump_of[j] = i
+    return is_index, clump_of
 
 
 def ld_blocks(rng, n_variants=120, n_samples=200, block=10):
@@ -132,7 +190,7 @@ def test_r2_at_least__bounds_agree_with_em_on_random_tables():
               for _ in range(3000)]
     tables += [np.diag([10.0, 5.0, 10.0]), np.zeros((3, 3)), np.ones((3, 3))]
     for table in tables:
-        r2_em = _haplotype_r2(table)
+        r2_em = haplotype_r2(table)
         for r2 in (0.05, 0.2, 0.5, 0.8):
             expected = bool(np.isfinite(r2_em) and r2_em >= r2)
-            assert _r2_at_least(table, r2) == expected, (table, r2, r2_em)
+            assert r2_at_least(table, r2) == expected, (table, r2, r2_em)

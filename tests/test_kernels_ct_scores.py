@@ -5,7 +5,19 @@ import numpy as np
 import pytest
 
 from cohortgen.kernels.bed import pack_dosages
-from cohortgen.kernels.ct_scores import SAMPLE_BLOCK, column_scores, naive_column_scores
+from cohortgen.kernels.ct_scores import SAMPLE_BLOCK, column_scores
+
+
+def naive_column_scores(dosage: np.ndarray, sample_idx, rows, weights, fill, columns,
+                        n_columns: int) -> np.ndarray:
+    """Clarity twin (tests only) on int8 dosages (m, n), -1 = missing; same sum order."""
+    out = np.zeros((len(sample_idx), n_columns))
+    for r, v in enumerate(rows):
+        d = dosage[v, sample_idx]
+        contribution = np.where(d >= 0, weights[r] * (d - fill[v]), 0.0)
+        for col in columns[r][columns[r] >= 0]:
+            out[:, col] += contribution
+    return out
 
 
 def case(seed: int, m: int = 50, n: int = 2 * SAMPLE_BLOCK + 37):

@@ -13,14 +13,41 @@ from cohortgen.io.bed import write_bed
 from cohortgen.kernels._numba import kernel
 from cohortgen.kernels.bed import pack_dosages
 from cohortgen.kernels.firth import (
-    EXP_FLOOR,
-    exp_nonpositive,
+    DEFAULT_MAX_ITER,
+    DEFAULT_TOL,
     firth_approx_batch,
     firth_batch,
     firth_logistic,
-    firth_variant_test,
-    log1p_unit,
 )
+from cohortgen.kernels.linalg_small import EXP_FLOOR, exp_nonpositive, log1p_unit
+
+
+def firth_variant_test(
+    g: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    p_value: str = "wald",
+    max_iter: int = DEFAULT_MAX_ITER,
+    tol: float = DEFAULT_TOL,
+) -> tuple[float, float, float, bool]:
+    """Firth test of one variant, as PLINK 2 ``--glm firth``: full fit of y on [X | g].
+
+    g: float64 (n,) ALT dosage (caller imputes missing). X: float64 (n, p) covariates with
+    intercept. y: float64 (n,) 0/1, NaN-free (the caller drops excluded samples).
+    p_value: ``"wald"`` (PLINK 2's) or ``"lrt"`` (penalised likelihood ratio, one more fit).
+    Returns (beta_g, se_g, p, converged); NaN estimates when not converged.
+    """
+    beta, se, p, ok = firth_batch(
+        np.asarray(g, dtype=np.float64)[None, :],
+        X,
+        y,
+        p_value=p_value,
+        max_iter=max_iter,
+        tol=tol,
+        warm_start=False,
+    )
+    return float(beta[0]), float(se[0]), float(p[0]), bool(ok[0])
 
 
 def naive_firth(X, y, max_iter=200, tol=1e-11, max_step=5.0, max_halvings=25):

@@ -32,10 +32,15 @@ from cohortgen.kernels.gt import (
     REGION_X,
     REGION_Y,
     apply_ploidy,
-    decode_biallelic,
     decode_calls,
     parse_record_lines,
 )
+
+
+def decode_biallelic(alleles: np.ndarray) -> np.ndarray:
+    """ALT dosage int8 (n_variants, n_samples) of biallelic records, half-calls missing."""
+    alt = np.ones(alleles.shape[0], dtype=np.int16)
+    return decode_calls(alleles, alt, HALF_MISSING)[0]
 
 
 def naive_decode(alleles: np.ndarray) -> np.ndarray:

@@ -13,7 +13,76 @@ import pytest
 
 from cohortgen.io.bed import read_bed
 from cohortgen.kernels.bed import MISSING, pack_dosages
-from cohortgen.kernels.ld import _bp_windows, _count_windows, ld_prune, ld_prune_naive
+from cohortgen.kernels.ld import (
+    MAF_TIE_EPSILON,
+    bp_windows,
+    count_windows,
+    ld_prune,
+)
+
+
+def ld_prune_naive(
+    dosage: np.ndarray,
+    window_starts: np.ndarray,
+    window_ends: np.ndarray,
+    r2_threshold: float,
+) -> np.ndarray:
+    """Plain NumPy twin of :func:`ld_prune` (the test oracle), written for clarity.
+
+    dosage: int8, shape (m, n), ALT dosage 0/1/2 or -1 missing. window_starts/ends: int64, the
+    windows [start, end) as from :func:`count_windows` / :func:`bp_windows`.
+    Returns bool, shape (m,), kept variants.
+    """
+    m = dosage.shape[0]
+    called = dosage >= 0
+    x = np.where(called, dosage, 0).astype(np.int64)
+    keep = np.ones(m, dtype=bool)
+    maj = np.zeros(m)
+    for v in range(m):
+        n = int(called[v].sum())
+        total = int(x[v].sum())
+        if n == 0 or n * int((x[v] ** 2).sum()) == total * total:
+            keep[v] = False
+        else:
+            maj[v] = max(total, 2 * n - total) / (2.0 * n)
+
+    def exceeds(f: int, g: int) -> bool:
+        both = called[f] & called[g]
+        n = int(both.sum())
+        xf, xg = x[f][both], x[g][both]
+        cov = float(n * int(xf @ xg) - int(xf.sum()) * int(xg.sum()))
+        var_f = float(n * int(xf @ xf) - int(xf.sum()) ** 2)
+        var_g = float(n * int(xg @ xg) - int(xg.sum()) ** 2)
+        return cov * cov > r2_threshold * var_f * var_g
+
+    unchecked = list(range(1, m + 1))
+    window: list[int] = []
+    loaded = 0
+    for s, e in zip(window_starts.tolist(), window_ends.tolist(), strict=True):
+        window = [v for v in window if keep[v] and v >= s]
+        window += [v for v in range(loaded, e) if keep[v]]
+        loaded = e
+        changed = True
+        while changed:
+            changed = False
+            for f in window:
+                if not keep[f]:
+                    continue
+                later = [g for g in window if g > f and keep[g] and g >= unchecked[f]]
+                for g in later:
+                    if exceeds(f, g):
+                        changed = True
+                        if maj[f] > maj[g] * (1.0 + MAF_TIE_EPSILON):
+                            keep[f] = False
+                        else:
+                            keep[g] = False
+                            rest = [h for h in window if h > g and keep[h]]
+                            unchecked[f] = rest[0] if rest else e
+                        break
+                else:
+                    if later:
+                        unchecked[f] = e
+    return keep
 
 
 def planted_dosages(rng, n_variants=400, n_samples=203):
@@ -46,7 +115,7 @@ def test_ld_prune__matches_naive_twin(window, step, r2):
     m, n = dosage.shape
     pos = np.arange(m, dtype=np.int64) * 1000
     keep = ld_prune(pack_dosages(dosage), n, pos, window, step, r2)
-    starts, ends = _count_windows(m, window, step)
+    starts, ends = count_windows(m, window, step)
     expected = ld_prune_naive(dosage, starts, ends, r2)
     assert keep.dtype == bool
     assert np.array_equal(keep, expected)
@@ -61,7 +130,7 @@ def test_ld_prune__bp_window_matches_naive_twin():
     pos = np.cumsum(rng.integers(1, 3000, size=m)).astype(np.int64)
     pos[50:60] = pos[50]  # duplicated positions
     keep = ld_prune(pack_dosages(dosage), n, pos, step=1, r2_threshold=0.3, window_bp=20_000)
-    starts, ends = _bp_windows(pos, 20_000)
+    starts, ends = bp_windows(pos, 20_000)
     assert np.array_equal(keep, ld_prune_naive(dosage, starts, ends, 0.3))
 
 
@@ -73,11 +142,11 @@ def test_ld_prune__any_load_block_matches_naive_twin(load_block):
     m, n = dosage.shape
     packed = pack_dosages(dosage)
     keep = ld_prune(packed, n, np.zeros(m, dtype=np.int64), 20, 4, 0.3, load_block=load_block)
-    assert np.array_equal(keep, ld_prune_naive(dosage, *_count_windows(m, 20, 4), 0.3))
+    assert np.array_equal(keep, ld_prune_naive(dosage, *count_windows(m, 20, 4), 0.3))
     pos = np.cumsum(rng.integers(1, 3000, size=m)).astype(np.int64)
     keep = ld_prune(packed, n, pos, step=1, r2_threshold=0.3, window_bp=15_000,
                     load_block=load_block)
-    assert np.array_equal(keep, ld_prune_naive(dosage, *_bp_windows(pos, 15_000), 0.3))
+    assert np.array_equal(keep, ld_prune_naive(dosage, *bp_windows(pos, 15_000), 0.3))
 
 
 def test_ld_prune__sample_mask_equals_subsetting():
@@ -106,7 +175,6 @@ def test_ld_prune__rejects_bad_arguments():
         ld_prune(packed, 8, pos[:2], 5, 1, 0.2)
     with pytest.raises(ValueError, match="load_block"):
         ld_prune(packed, 8, pos, 5, 1, 0.2, load_block=0)
-
 
 
 @pytest.mark.reference

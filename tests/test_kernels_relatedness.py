@@ -16,14 +16,45 @@ from cohortgen.io.bed import write_bed
 from cohortgen.kernels import relatedness
 from cohortgen.kernels.bed import MISSING, pack_dosages
 from cohortgen.kernels.relatedness import (
-    UNRELATED,
-    degree,
     king_counts,
     king_kinship,
     king_related_pairs,
-    maximal_unrelated_set,
-    related_pairs,
 )
+from cohortgen.qc.genotypes import subset_samples
+from cohortgen.qc.relatedness import (
+    degree,
+    maximal_unrelated_set,
+    pair_frame,
+    related_pair_table,
+)
+
+
+def kinship_matrix(packed: np.ndarray, n_samples: int, sample_idx: np.ndarray) -> np.ndarray:
+    """float64 (k, k): KING-robust kinship among ``sample_idx`` (int64 (k,), .fam order)."""
+    sub = subset_samples(packed, n_samples, sample_idx)
+    return king_kinship(*king_counts(sub, len(sample_idx)))
+
+
+def pair_table(kinship: np.ndarray, sample_ids: list[str], threshold: float) -> pd.DataFrame:
+    """Related pairs: id1, id2 (str), kinship, degree (0 duplicate/MZ, 1, 2, 3)."""
+    return pair_frame(related_pairs(kinship, sample_ids, threshold), sample_ids)
+
+
+def related_pairs(
+    kinship: np.ndarray, sample_ids, threshold: float = 0.0884
+) -> list[tuple[int, int, float]]:
+    """Pairs with kinship above ``threshold`` (default: 2nd degree or closer).
+
+    kinship: float64, shape (n, n), from :func:`king_kinship`; sample_ids: n IDs, in the same
+    order (checked against the matrix). Returns (i, j, kinship) with i < j sample indices,
+    ordered by i then j; nan/-inf pairs never qualify.
+    """
+    kinship = np.asarray(kinship, dtype=np.float64)
+    n = len(sample_ids)
+    if kinship.shape != (n, n):
+        raise ValueError(f"kinship has shape {kinship.shape}, expected ({n}, {n}) for the IDs")
+    rows, cols = np.nonzero(np.triu(kinship > threshold, k=1))
+    return [(int(i), int(j), float(kinship[i, j])) for i, j in zip(rows, cols, strict=True)]
 
 
 def naive_king_counts(dosage: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -248,20 +279,6 @@ def test_king_kinship__no_het_and_no_difference_is_nan():
     assert np.isnan(kinship).all()
 
 
-def test_degree__kings_cutoffs():
-    assert [degree(k) for k in (0.5, 0.3541, 0.354, 0.2, 0.1, 0.05, 0.0442, 0.0, np.nan)] == [
-        0,
-        0,
-        1,
-        1,
-        2,
-        3,
-        UNRELATED,
-        UNRELATED,
-        UNRELATED,
-    ]
-
-
 def test_related_pairs__finds_planted_pairs_with_their_degree(deep_cohort):
     dosage, planted = deep_cohort
     n = dosage.shape[1]
@@ -273,11 +290,6 @@ def test_related_pairs__finds_planted_pairs_with_their_degree(deep_cohort):
         assert degree(found[pair]) == PLANTED[name], (name, found[pair])
     close = {(i, j) for i, j, _ in related_pairs(kinship, ids)}
     assert close == {pair for name, pair in planted.items() if PLANTED[name] <= 2}
-
-
-def test_related_pairs__rejects_id_count_mismatch():
-    with pytest.raises(ValueError, match="expected"):
-        related_pairs(np.zeros((3, 3)), ["a", "b"])
 
 
 def test_maximal_unrelated_set__drops_exactly_one_of_each_pair(deep_cohort):
@@ -295,74 +307,6 @@ def test_maximal_unrelated_set__drops_exactly_one_of_each_pair(deep_cohort):
         other = j if dropped == i else i
         assert call_rate[dropped] <= call_rate[other]
     np.testing.assert_array_equal(keep, maximal_unrelated_set(n, pairs[::-1], call_rate, is_case))
-
-
-def test_maximal_unrelated_set__drops_the_hub_first():
-    pairs = [(0, 1, 0.25), (0, 2, 0.25), (0, 3, 0.25), (3, 4, 0.1)]
-    keep = maximal_unrelated_set(5, pairs, np.ones(5), np.zeros(5, dtype=bool))
-    # 0 has 3 pairs: dropped; then 3-4 tie on pairs and call rate: higher index (4) dropped.
-    np.testing.assert_array_equal(keep, [False, True, True, True, False])
-
-
-def test_maximal_unrelated_set__keeps_the_case_over_a_better_call_rate():
-    # 0-1: case (0.97) vs control (0.999); 2-3: two controls; 4-5: two cases, equal rates.
-    pairs = [(0, 1, 0.3), (2, 3, 0.3), (4, 5, 0.3)]
-    call_rate = np.array([0.97, 0.999, 0.98, 0.99, 0.99, 0.99])
-    is_case = np.array([True, False, False, False, True, True])
-    keep = maximal_unrelated_set(6, pairs, call_rate, is_case)
-    np.testing.assert_array_equal(keep, [True, False, False, True, True, False])
-    swapped = [(j, i, k) for i, j, k in reversed(pairs)]
-    np.testing.assert_array_equal(keep, maximal_unrelated_set(6, swapped, call_rate, is_case))
-
-
-def test_maximal_unrelated_set__takes_back_a_sample_whose_relatives_all_went():
-    # 0 (3 pairs) goes first; then 1-4, 2-5, 3-6 each drop the lower call rate (1, 2, 3), so
-    # 0 has no kept relative left and is taken back.
-    pairs = [(0, 1, 0.2), (0, 2, 0.2), (0, 3, 0.2), (1, 4, 0.2), (2, 5, 0.2), (3, 6, 0.2)]
-    call_rate = np.array([1.0, 0.9, 0.9, 0.9, 1.0, 1.0, 1.0])
-    keep = maximal_unrelated_set(7, pairs, call_rate, np.zeros(7, dtype=bool))
-    np.testing.assert_array_equal(keep, [True, False, False, False, True, True, True])
-
-
-def naive_maximal_unrelated_set(n, pairs, call_rate, is_case) -> np.ndarray:
-    """Twin of maximal_unrelated_set: recount every kept sample's kept relatives each step."""
-    related = np.zeros((n, n), dtype=bool)
-    for i, j, *_ in pairs:
-        related[i, j] = related[j, i] = True
-    keep = np.ones(n, dtype=bool)
-    while (counts := (related & keep).sum(axis=1) * keep).any():
-        keep[min(np.flatnonzero(counts),
-                 key=lambda s: (-counts[s], is_case[s], call_rate[s], -s))] = False
-    for s in sorted(np.flatnonzero(~keep), key=lambda s: (not is_case[s], -call_rate[s], s)):
-        keep[s] = not (related[s] & keep).any()
-    return keep
-
-
-def test_maximal_unrelated_set__matches_naive_twin_unrelated_and_maximal():
-    rng = np.random.default_rng(42)
-    for _ in range(300):
-        n = int(rng.integers(2, 13))
-        edges = np.argwhere(np.triu(rng.random((n, n)) < rng.uniform(0.1, 0.6), k=1))
-        pairs = [(int(i), int(j), 0.2) for i, j in edges]
-        call_rate = rng.choice([0.97, 0.98, 0.99], size=n)  # ties on purpose
-        is_case = rng.random(n) < 0.3
-        keep = maximal_unrelated_set(n, pairs, call_rate, is_case)
-        np.testing.assert_array_equal(keep, naive_maximal_unrelated_set(n, pairs, call_rate,
-                                                                        is_case))
-        related = np.zeros((n, n), dtype=bool)
-        for i, j, _ in pairs:
-            related[i, j] = related[j, i] = True
-        assert not related[np.ix_(keep, keep)].any()  # no related pair kept
-        assert related[np.ix_(~keep, keep)].any(axis=1).all()  # none could be added back
-        shuffled = [(j, i, k) if rng.random() < 0.5 else (i, j, k)
-                    for i, j, k in rng.permutation(np.array(pairs, dtype=object))]
-        np.testing.assert_array_equal(keep, maximal_unrelated_set(n, shuffled, call_rate,
-                                                                  is_case))
-
-
-def test_maximal_unrelated_set__rejects_bad_pair():
-    with pytest.raises(ValueError, match=r"pair \(1, 1\)"):
-        maximal_unrelated_set(3, [(1, 1, 0.5)], np.ones(3), np.zeros(3, dtype=bool))
 
 
 @pytest.mark.reference
@@ -420,8 +364,6 @@ def test_king_counts__matches_plink2_make_king_table(cohort, plink2, tmp_path):
 def test_related_pair_table__same_table_as_full_matrix_path(deep_cohort, threshold):
     # The QC stage's table (qc/relatedness.py), tiled vs full matrix, on a sample subset;
     # threshold 0.6 gives the empty table, whose dtypes must match too.
-    from cohortgen.qc.relatedness import kinship_matrix, pair_table, related_pair_table
-
     dosage, _ = deep_cohort
     n = dosage.shape[1]
     packed = pack_dosages(dosage)

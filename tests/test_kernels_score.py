@@ -9,12 +9,32 @@ from cohortgen.assoc.null_model import fit_null_models
 from cohortgen.kernels.score import (
     P_FLOOR,
     chi2_1_log10_sf,
-    naive_score_statistics,
     prepare_score,
     score_statistics,
     score_test_results,
     weighted_sumsq,
 )
+
+
+def naive_score_statistics(
+    G: np.ndarray, X: np.ndarray, R: np.ndarray, W: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Clarity twin of :func:`score_statistics` (tests only): g̃ per variant via ``solve``.
+
+    Same shapes; assumes XᵀW_dX is non-singular for every disease.
+    """
+    m, d = G.shape[0], R.shape[1]
+    U = np.zeros((m, d))
+    V = np.zeros((m, d))
+    for k in range(d):
+        w = W[:, k]
+        info = X.T @ (X * w[:, None])
+        for j in range(m):
+            g = G[j]
+            g_tilde = g - X @ np.linalg.solve(info, X.T @ (w * g))
+            U[j, k] = g @ R[:, k]
+            V[j, k] = g_tilde @ (w * g_tilde)
+    return U, V
 
 # Same null fit and the same algebra in a different order: agreement to rounding. 1e-8 relative
 # also covers statsmodels' own IRLS convergence (run with tol=1e-14).

@@ -3,22 +3,39 @@
 import numba
 import numpy as np
 import pytest
+from test_kernels_centred import naive_centred_dosages
+from test_kernels_score import naive_score_statistics
 
 from cohortgen.assoc.null_model import fit_null_models
 from cohortgen.kernels.bed import pack_dosages
-from cohortgen.kernels.centred import centred_dosages, naive_centred_dosages
-from cohortgen.kernels.score import naive_score_statistics
+from cohortgen.kernels.centred import centred_dosages
 from cohortgen.prs.cplust import cplust_builder
 from cohortgen.prs.folds import (
     cross_validated_scores,
+    grid_scores,
     inner_validation,
     multilabel_stratified_folds,
-    score_samples,
     stratified_folds,
     training_gwas,
     training_gwas_all,
 )
 from cohortgen.prs.ldpred import ldpred_builder
+
+
+def score_samples(
+    packed: np.ndarray,
+    n_samples: int,
+    sample_idx: np.ndarray,
+    weights: np.ndarray,
+    fill: np.ndarray,
+) -> np.ndarray:
+    """Σ_j weights_j · (dosage_ij − fill_j) for the samples ``sample_idx``: float64 (k,).
+
+    weights, fill: float64 (m,); a missing dosage is imputed to ``fill_j`` (the training mean),
+    so it contributes 0 (:func:`grid_scores` with one column).
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    return grid_scores(packed, n_samples, sample_idx, weights[:, None], fill)[:, 0]
 
 
 def small_cohort(seed: int, n: int = 400, m: int = 60, missing: float = 0.02):

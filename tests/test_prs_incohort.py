@@ -93,6 +93,7 @@ def _outputs(out: Path, disease: str = "hypertension") -> list[Path]:
             out / f"{disease}_ldpred2.txt.gz"]
 
 
+@pytest.mark.slow
 def test_incohort__outputs_private_valid_and_reproducible(inputs, tmp_path):
     gathered = run(inputs, tmp_path / "a")
     assert list(gathered["disease"]) == [d for d in DISEASES for _ in range(2)]

@@ -12,22 +12,19 @@ from cohortgen.kernels.ld_matrix import (
     banded_gram,
     block_bounds,
     block_correlations,
-    block_matrix,
     gram,
-    naive_block_correlations,
 )
 from cohortgen.kernels.ldpred import (
-    _expit,
     block_diagonal,
     draw_normal,
     draw_uniform,
     gibbs_auto,
     gibbs_sweep,
-    naive_gibbs_sweep,
     rng_state,
     row_spans,
     surely_excluded,
 )
+from cohortgen.kernels.linalg_small import expit
 from cohortgen.prs.cplust import cplust_builder
 from cohortgen.prs.folds import (
     TrainingSet,
@@ -36,15 +33,89 @@ from cohortgen.prs.folds import (
     training_gwas,
 )
 from cohortgen.prs.ldpred import (
-    NoConvergedChainError,
-    _within_mad,
     ld_scores,
     ldpred2_auto,
     ldpred_builder,
     ldpred_weights,
-    ldpred_weights_or_raise,
     standardized_marginal_effects,
+    within_mad,
 )
+
+
+class NoConvergedChainError(RuntimeError):
+    """Every LDpred2-auto chain diverged or was an outlier: no score is emitted."""
+
+
+def ldpred_weights_or_raise(train: TrainingSet, **options) -> np.ndarray:
+    """:func:`ldpred_weights` that raises :class:`NoConvergedChainError` instead of a status."""
+    result = ldpred_weights(train, **options)
+    if result.weights is None:
+        raise NoConvergedChainError(f"LDpred2-auto emitted no score: {result.status}")
+    return result.weights
+
+
+def naive_gibbs_sweep(
+    R: np.ndarray,
+    beta_hat: np.ndarray,
+    curr: np.ndarray,
+    n: float,
+    h2: float,
+    p: float,
+    shrink: float,
+    uniform,
+    normal,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clarity twin of one sweep (tests only), drawing as :func:`gibbs_sweep` does.
+
+    R: float64 (m, m) dense LD (blocks on the diagonal); curr: (m,) current β (not modified);
+    uniform, normal: callables returning one draw (e.g. :func:`draw_uniform` and
+    :func:`draw_normal` on a copy of the kernel's state, to replay its draws).
+    Returns (new β (m,), posterior means postp·C2·β̃ (m,), postp (m,)).
+    """
+    beta = curr.astype(np.float64).copy()
+    m = beta.size
+    poly = np.diag(R) > 0
+    c1 = n * h2 / (poly.sum() * p)
+    c2 = c1 / (1 + c1)
+    post_mean = np.zeros(m)
+    postp_all = np.zeros(m)
+    for j in np.flatnonzero(poly):
+        others = R[j] @ beta - R[j, j] * beta[j]
+        resid = beta_hat[j] - shrink * others
+        c3 = c2 * resid
+        odds_zero = (1 - p) / p * np.sqrt(1 + c1) * np.exp(-n * c2 * resid**2 / 2)
+        postp = 1 / (1 + odds_zero)
+        post_mean[j] = c3 * postp
+        postp_all[j] = postp
+        beta[j] = c3 + np.sqrt(c2 / n) * normal() if uniform() < postp else 0.0
+    return beta, post_mean, postp_all
+
+
+def block_matrix(corr: np.ndarray, offsets: np.ndarray, bounds: np.ndarray, b: int) -> np.ndarray:
+    """View of block ``b`` of a flat :func:`block_correlations` array as (size, size)."""
+    size = int(bounds[b + 1] - bounds[b])
+    return corr[offsets[b] : offsets[b + 1]].reshape(size, size)
+
+
+def naive_block_correlations(dosage: np.ndarray, bounds: np.ndarray) -> list[np.ndarray]:
+    """Clarity twin (tests only): ``np.corrcoef`` of mean-imputed dosages within each block.
+
+    dosage: int8 (m, k), -1 = missing, selected samples only. Monomorphic variants get 0 rows
+    and columns. Returns a list of float64 (size, size) matrices.
+    """
+    x = dosage.astype(np.float64)
+    for v in range(x.shape[0]):
+        called = x[v] >= 0
+        x[v, ~called] = x[v, called].mean() if called.any() else 0.0
+    blocks = []
+    for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        xb = x[s:e]
+        poly = xb.std(axis=1) > 1e-12
+        r = np.zeros((e - s, e - s))
+        if poly.any():
+            r[np.ix_(poly, poly)] = np.atleast_2d(np.corrcoef(xb[poly]))
+        blocks.append(r)
+    return blocks
 
 
 def ld_genotypes(n, m, seed, block=50, rho=0.9, missing=0.0):
@@ -76,7 +147,7 @@ def liability_trait(G, h2, n_causal, prevalence, seed):
 
 
 def lee_liability_r2(r2_obs, K, P):
-    """Lee et al. 2012 observed → liability R² (a test-local twin of the formula in SCIENCE.md)."""
+    """Lee et al. 2012 observed → liability R² (test-local twin; SCIENCE.md, Polygenic scores)."""
     t = stats.norm.ppf(1 - K)
     z = stats.norm.pdf(t)
     m = z / K
@@ -291,12 +362,12 @@ def test_gibbs_sweep__matches_naive_twin(window_bp, accumulate):
     assert 0 < n_causal < 29
 
 
-def test_surely_excluded__only_when_the_draw_is_at_least_expit():
+def test_surely_excluded__only_when_the_draw_is_at_leastexpit():
     x = np.r_[-np.geomspace(1e-6, 800, 400), 0.0, 2.0, -np.inf, np.nan]
     rng = np.random.default_rng(13)
     rows = []
     for xi in x:
-        postp = _expit(xi)
+        postp = expit(xi)
         near = postp * (1 + np.linspace(-0.05, 0.05, 11))  # draws either side of postp
         for u in np.r_[near[near < 1], rng.random(20), 0.0, np.nextafter(postp, 0.0)]:
             rows.append((u, postp, surely_excluded(u, xi)))
@@ -340,8 +411,8 @@ def test_gibbs_auto__span_restriction_is_bitwise_exact_on_banded_ld():
 
 def test_within_mad__rejects_outlier_and_keeps_identical_chains():
     values = np.array([0.30, 0.31, 0.29, 0.30, 0.95, np.nan])
-    np.testing.assert_array_equal(_within_mad(values, 3.0), [1, 1, 1, 1, 0, 0])
-    assert _within_mad(np.full(4, 0.2), 3.0).all()
+    np.testing.assert_array_equal(within_mad(values, 3.0), [1, 1, 1, 1, 0, 0])
+    assert within_mad(np.full(4, 0.2), 3.0).all()
 
 
 @functools.cache

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_kernels_relatedness import kinship_matrix
 
 from cohortgen.io.bed import read_bed, write_bed
 from cohortgen.io.files import read_tsv, write_json
@@ -20,7 +21,6 @@ from cohortgen.kernels.bed import MISSING, pack_dosages
 from cohortgen.qc.genotypes import write_qc_genotypes
 from cohortgen.qc.keep import read_keep
 from cohortgen.qc.pruned import PruneSettings, select_pruned_set
-from cohortgen.qc.relatedness import kinship_matrix
 from cohortgen.qc.sample_qc import SampleQcPaths, SampleSettings, preliminary_samples, sample_qc
 from cohortgen.qc.sexcheck import sex_check
 from cohortgen.qc.summary import summarize_qc

@@ -5,15 +5,14 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import chi2
 
 from cohortgen.errors import InputError
+from cohortgen.inflation import lambda_gc
 from cohortgen.io.files import read_json, read_tsv, write_json, write_tsv
 from cohortgen.io.sumstats import write_gwas_ssf
 from cohortgen.report.plots import (
     chromosome_order,
     genome_positions,
-    lambda_gc,
     manhattan_figure,
     qq_figure,
     qq_points,
@@ -67,21 +66,6 @@ def synthetic_context(min_cell_count: int = 5) -> dict:
         "provenance": {"cohortgen": "0.1.0", "inputs": {"geno.vcf.gz": "md5:0123abcd"}},
         "min_cell_count": min_cell_count,
     }
-
-
-def test_lambda_gc__matches_scipy_direct():
-    p = np.random.default_rng(1).uniform(size=5001)
-    expected = np.median(chi2.isf(p, 1)) / chi2.ppf(0.5, 1)
-    assert lambda_gc(p) == pytest.approx(expected, rel=1e-12)
-    assert lambda_gc(p) == pytest.approx(1.0, abs=0.06)  # sampling SD of λ at n=5000 is ~0.03
-
-
-def test_lambda_gc__known_inflation_and_nan():
-    # Odd count with the χ²₁ median in the middle, scaled by 1.2: λGC = 1.2 exactly.
-    stats = chi2.ppf(np.linspace(0.0005, 0.9995, 1001), 1) * 1.2
-    p = np.append(chi2.sf(stats, 1), [np.nan, np.nan])
-    assert lambda_gc(p) == pytest.approx(1.2, rel=1e-9)
-    assert np.isnan(lambda_gc(np.array([np.nan])))
 
 
 def test_chromosome_order__natural():

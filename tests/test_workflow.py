@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pandas as pd
 import pysam
 import pytest
@@ -130,7 +131,9 @@ def test_workflow__every_output_exists_and_parses(workflow_run):
     incohort = pd.read_csv(res / "prs/incohort_performance.tsv", sep="\t")
     assert set(incohort["disease"]) == set(DISEASES)
     provenance = json.loads((res / "provenance.json").read_text())
-    assert provenance["software"]["cohortgen"]
+    schema = yaml.safe_load((REPO / "workflow/schemas/provenance.schema.yaml").read_text())
+    jsonschema.validate(provenance, schema)
+    assert provenance["steps"]["qc"]["qc"]["kinship_threshold"] == 0.177
     html = (res / "report/index.html").read_text(encoding="utf-8")
     assert "Polygenic risk scores" in html
     assert "incohort_ldpred2" in html

@@ -1,3 +1,5 @@
 """cohortgen: cohort genotype QC, disease association and polygenic risk scores."""
 
-__version__ = "0.1.0"
+from cohortgen.buildinfo import installed_build
+
+__version__ = installed_build().version

@@ -7,7 +7,8 @@ Y (24), XY (25, PLINK's pseudo-autosomal code; PAR1/PAR2 of ``--split-par`` too)
 :data:`GWAS_SSF_CODES`), so numeric codes are read in a stated ``numbering``. Any other contig
 (unplaced ``chrUn_*``, ``*_random``, ``*_alt``, ``HLA*``, decoys, PLINK's 0) is not analysed:
 ingest excludes its records with the reason of :func:`excluded_contig_reason`. PAR boundaries
-(1-based, inclusive) per build as in SCIENCE.md. No pandas here: ingest jobs import this module.
+(1-based, inclusive) per build as in SCIENCE.md, Genome builds and chrX. No pandas here:
+ingest jobs import this module.
 """
 
 import re

@@ -1,4 +1,17 @@
-"""Provenance record: software versions, config hash and input checksums (no individual data)."""
+"""Provenance record: the build, software versions, config hash, the config sections each step
+used, and input checksums (no individual data).
+
+``provenance.json`` (schema ``workflow/schemas/provenance.schema.yaml``, version
+:data:`SCHEMA_VERSION`)::
+
+    schema_version   int
+    cohortgen        {version, commit, dirty}: the build (cohortgen.buildinfo)
+    software         {package: version}: Python, cohortgen and the packages the numbers use
+    config_sha256    SHA-256 of the whole config as canonical JSON
+    steps            {step: {section: value}}: the config sections each workflow step read
+                     (:data:`STEP_CONFIG_SECTIONS`)
+    inputs           {path: sha256} from the input manifest
+"""
 
 import hashlib
 import importlib.metadata
@@ -6,11 +19,25 @@ import json
 import platform
 from pathlib import Path
 
-from cohortgen import __version__
+from cohortgen.buildinfo import build_info
 from cohortgen.io.files import read_json, write_json
+
+SCHEMA_VERSION = 1
+"""Version of the record's layout; raised when a key changes meaning or goes away."""
 
 PACKAGES = ("snakemake", "numpy", "pandas", "scipy", "numba", "cyvcf2", "pysam", "statsmodels",
             "msprime", "plotly", "jinja2")
+
+STEP_CONFIG_SECTIONS = {
+    "ingest": ("cohorts", "diseases", "covariates", "genome_build", "ingest", "chunks"),
+    "qc": ("diseases", "covariates", "genome_build", "qc", "pca", "seed"),
+    "assoc": ("diseases", "traits", "covariates", "categorical_covariates", "genome_build",
+              "assoc"),
+    "prs": ("diseases", "covariates", "categorical_covariates", "genome_build", "assoc", "prs",
+            "report", "seed"),
+    "report": ("report",),
+}
+"""Top-level config sections read by the rules of each step (``workflow/rules/<step>.smk``)."""
 
 
 def config_hash(config: dict) -> str:
@@ -21,15 +48,28 @@ def config_hash(config: dict) -> str:
 
 def software_versions() -> dict:
     """Versions of Python, cohortgen and the packages the numbers depend on."""
-    versions = {"python": platform.python_version(), "cohortgen": __version__}
+    versions = {"python": platform.python_version(), "cohortgen": build_info().version}
     versions |= {name: importlib.metadata.version(name) for name in PACKAGES}
     return versions
 
 
+def step_parameters(config: dict) -> dict:
+    """{step: {section: config[section]}} for the sections of :data:`STEP_CONFIG_SECTIONS`
+    present in ``config`` (the workflow validates the config first, so all are)."""
+    return {step: {s: config[s] for s in sections if s in config}
+            for step, sections in STEP_CONFIG_SECTIONS.items()}
+
+
+def provenance_record(config: dict, manifest: dict) -> dict:
+    """The provenance record (module docstring) of a run's config and input manifest."""
+    return {"schema_version": SCHEMA_VERSION, "cohortgen": build_info().as_dict(),
+            "software": software_versions(), "config_sha256": config_hash(config),
+            "steps": step_parameters(config),
+            "inputs": {f["path"]: f["sha256"] for f in manifest["files"]}}
+
+
 def write_provenance(config: dict, manifest_json: Path, out_json: Path) -> dict:
-    """Write provenance.json from the run's config and the input manifest."""
-    manifest = read_json(manifest_json)
-    record = {"software": software_versions(), "config_sha256": config_hash(config),
-              "inputs": {f["path"]: f["sha256"] for f in manifest["files"]}}
+    """Write provenance.json from the run's config and the input manifest; return the record."""
+    record = provenance_record(config, read_json(manifest_json))
     write_json(out_json, record)
     return record

@@ -41,7 +41,6 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numba
 import numpy as np
 import pandas as pd
 from scipy import special
@@ -53,14 +52,14 @@ from cohortgen.genome import contig_class
 from cohortgen.io.bed import read_bed
 from cohortgen.io.files import read_json, read_tsv, write_tsv
 from cohortgen.io.sumstats import GWAS_SSF_COLUMNS
-from cohortgen.kernels.bed import dosages_mean_imputed, group_allele_counts
+from cohortgen.kernels.bed import group_allele_counts
 from cohortgen.kernels.firth import firth_approx_batch, firth_batch
 from cohortgen.kernels.score import (
     P_FLOOR,
+    blocked_score_statistics,
     covariate_basis,
     prepare_score,
     residualised,
-    score_statistics,
     score_test_results,
 )
 from cohortgen.kernels.spa import Z_CUTOFF, spa_p_values
@@ -317,14 +316,10 @@ def _view_results(packed: np.ndarray, bim: pd.DataFrame, fam_ids: list[str],
         models = [replace(model, XB=np.ascontiguousarray(covariate_basis(X, prep, d)[model.rows]),
                           rank=int(prep.rank[d])) for d, model in enumerate(models)]
         groups = np.stack([mask for model in models for mask in (model.cases, model.controls)])
-        buffer = np.empty(min(BLOCK_VARIANTS, len(bim)) * len(idx))  # G of every block, reused
         blocks = []
-        for start in range(0, len(bim), BLOCK_VARIANTS):
-            rows = slice(start, start + BLOCK_VARIANTS)
+        for rows, G, U, V, GA in blocked_score_statistics(packed, n_fam, idx, prep,
+                                                          BLOCK_VARIANTS, projections=True):
             block_bim = bim.iloc[rows].reset_index(drop=True)
-            G = dosages_mean_imputed(packed[rows], n_fam, idx, out=buffer)
-            U, V, GA = score_statistics(G, prep, projections=True,
-                                        threads=numba.get_num_threads())
             stats = score_test_results(U, V) | {"U": U, "V": V}
             counts = group_allele_counts(packed[rows], n_fam, groups)
             blocks.extend(disease_block(model, d, stats, G, GA, counts, block_bim, settings)

@@ -27,6 +27,7 @@ import pandas as pd
 from cohortgen import __version__
 from cohortgen.assoc.loci import GENOME_WIDE, SUGGESTIVE
 from cohortgen.assoc.power import detectable_beta_sd, detectable_odds_ratio
+from cohortgen.inflation import lambda_gc
 from cohortgen.io.files import read_json, read_tsv, write_tsv, write_tsv_bgzip
 from cohortgen.io.sumstats import (
     GWAS_SSF_COLUMNS,
@@ -35,7 +36,6 @@ from cohortgen.io.sumstats import (
     untested_path_for,
     write_gwas_ssf,
 )
-from cohortgen.report.plots import lambda_gc
 
 LAMBDA_MIN_MAC = 20
 POWER_ALPHA = 5e-8

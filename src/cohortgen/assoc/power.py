@@ -48,12 +48,6 @@ def allelic_power(n_cases: int, n_controls: int, maf: float, odds_ratio: float,
     return float(stats.ncx2.sf(critical, 1, allelic_ncp(n_cases, n_controls, maf, odds_ratio)))
 
 
-def quantitative_ncp(n: int, maf: float, beta_sd: float) -> float:
-    """Non-centrality λ of the per-variant test of a quantitative trait (module docstring)."""
-    q2 = 2.0 * maf * (1.0 - maf) * beta_sd**2
-    return n * q2 / (1.0 - q2)
-
-
 def detectable_beta_sd(n: int, maf: float, alpha: float = 5e-8, power: float = 0.8) -> float:
     """Smallest per-allele effect (trait SD units) detected with ``power`` at ``alpha`` by a
     test on ``n`` samples; NaN for n ≤ 2 or when even λ = :data:`MAX_NCP` falls short."""

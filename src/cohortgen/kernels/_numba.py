@@ -1,10 +1,12 @@
-"""Decorator policy for every Numba kernel: nopython, nogil, cached per package version.
+"""Decorator policy for every Numba kernel: nopython, nogil, cached per build.
 
 Each Snakemake job is a fresh process, so compiled kernels are cached on disk. The cache lives in
-a directory keyed by the cohortgen and Numba versions (``$COHORTGEN_NUMBA_CACHE`` or the user
-cache directory), so two versions never share one cache. OpenMP workers wait passively
-(``$OMP_WAIT_POLICY``, unless already set). Parallel kernels run on the job's thread count
-(:func:`job_threads`).
+a directory keyed by the cohortgen build (version, git commit and dirty flag:
+:func:`cohortgen.buildinfo.build_info`) and the Numba version (under ``$COHORTGEN_NUMBA_CACHE``
+or the user cache directory), so two builds never share one cache: Numba checks a cached
+kernel against its own source file only, not against the kernels and constants it calls.
+OpenMP workers wait passively (``$OMP_WAIT_POLICY``, unless already set). Parallel kernels run
+on the job's thread count (:func:`job_threads`).
 """
 
 import os
@@ -12,23 +14,23 @@ from pathlib import Path
 
 import numba
 
-from cohortgen import __version__
+from cohortgen.buildinfo import BuildInfo, build_info
 
 
-def _cache_dir() -> str:
-    """The cache directory for this cohortgen and Numba version (platformdirs only when
+def cache_dir(build: BuildInfo) -> str:
+    """The kernel cache directory of ``build`` and this Numba version (platformdirs only when
     ``$COHORTGEN_NUMBA_CACHE`` is unset, to keep the import light)."""
     root = os.environ.get("COHORTGEN_NUMBA_CACHE")
     if not root:
         import platformdirs
 
         root = platformdirs.user_cache_dir("cohortgen")
-    return str(Path(root) / f"numba-{__version__}-{numba.__version__}")
+    return str(Path(root) / f"numba-{build.key}-{numba.__version__}")
 
 
 # Numba read its environment on import: set the variable for child processes and, unless the
 # user set one, numba's config for this process.
-os.environ.setdefault("NUMBA_CACHE_DIR", _cache_dir())
+os.environ.setdefault("NUMBA_CACHE_DIR", cache_dir(build_info()))
 # Idle OpenMP workers (Numba's omp threading layer) sleep instead of spinning: the kernels run
 # few, coarse parallel regions, and spinning workers steal cores from other jobs on the node.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -57,9 +57,3 @@ def _centred_into(packed, rows, sample_idx, fill, code_dosage, out):
             j = np.uint64(sample_idx[k])
             out_row[k] = centred[(np.uint64(row[j >> two]) >> ((j & three) << np.uint64(1)))
                                  & three]
-
-
-def naive_centred_dosages(dosage: np.ndarray, rows, sample_idx, fill) -> np.ndarray:
-    """Clarity twin (tests only) on int8 dosages (m, n), -1 = missing."""
-    x = dosage[np.ix_(rows, sample_idx)].astype(np.float64)
-    return np.where(x >= 0, x - np.asarray(fill)[rows, None], 0.0)

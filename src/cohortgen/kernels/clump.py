@@ -60,7 +60,7 @@ def _haplotype_counts(table):
 
 
 @kernel
-def _haplotype_r2(table):
+def haplotype_r2(table):
     """Haplotype r² from a 3×3 table of (dosage at A, dosage at B) counts; NaN if monomorphic."""
     cAB, cAb, caB, cab, dh, n_hap = _haplotype_counts(table)
     if n_hap == 0:
@@ -104,7 +104,7 @@ BOUND_RTOL = 1e-9
 
 
 @kernel
-def _r2_at_least(table, r2):
+def r2_at_least(table, r2):
     """Whether the haplotype r² of ``table`` is ≥ ``r2`` (False when it is NaN).
 
     D = f_AB f_ab − f_Ab f_aB is linear in the phase split x ∈ [0, dh] of the double
@@ -128,7 +128,7 @@ def _r2_at_least(table, r2):
         return False
     if lo > r2 * (1.0 + BOUND_RTOL):
         return True
-    return _haplotype_r2(table) >= r2
+    return haplotype_r2(table) >= r2
 
 
 @kernel
@@ -198,7 +198,7 @@ def _clump_into(planes, slot, pos, p, order, r2, window_bp, p_index, p_member, i
             if clump_of[j] >= 0 or not p[j] <= p_member:
                 continue
             _pair_table(planes, slot[i], slot[j], table)
-            if _r2_at_least(table, r2):
+            if r2_at_least(table, r2):
                 clump_of[j] = i
         i, k = _next_index(order, k, p, p_index, is_index, clump_of)
 
@@ -284,7 +284,7 @@ def _levels_into(planes, ends, start, thresholds, levels):
         for j in range(i + 1, ends[i]):
             _pair_table(planes, i, j, table)
             level = 0
-            while level < thresholds.shape[0] and _r2_at_least(table, thresholds[level]):
+            while level < thresholds.shape[0] and r2_at_least(table, thresholds[level]):
                 level += 1
             levels[start[i] + j - i - 1] = level
 
@@ -321,62 +321,3 @@ def _clump_levels_into(p, order, start, levels, level, p_index, p_member, is_ind
                 clump_of[j] = i
             j -= 1
         i, k = _next_index(order, k, p, p_index, is_index, clump_of)
-
-
-def naive_haplotype_r2(a: np.ndarray, b: np.ndarray) -> float:
-    """Clarity twin of the kernel's r² (tests only): haplotype frequencies by maximising the
-    likelihood over the phase split of the double heterozygotes with ``scipy``."""
-    from scipy import optimize
-
-    table = np.zeros((3, 3))
-    np.add.at(table, (a.astype(int), b.astype(int)), 1.0)
-    counts = {"AB": 2 * table[2, 2] + table[2, 1] + table[1, 2],
-              "Ab": 2 * table[2, 0] + table[2, 1] + table[1, 0],
-              "aB": 2 * table[0, 2] + table[1, 2] + table[0, 1],
-              "ab": 2 * table[0, 0] + table[1, 0] + table[0, 1]}
-    dh, n_hap = table[1, 1], table.sum() * 2
-
-    def freqs(x):
-        return ((counts["AB"] + x) / n_hap, (counts["Ab"] + dh - x) / n_hap,
-                (counts["aB"] + dh - x) / n_hap, (counts["ab"] + x) / n_hap)
-
-    def negative_loglik(x):
-        f = np.maximum(freqs(x), 1e-300)
-        fixed = sum(c * np.log(v) for c, v in zip(counts.values(), f, strict=True) if c > 0)
-        return -(fixed + (dh * np.log(f[0] * f[3] + f[1] * f[2]) if dh > 0 else 0.0))
-
-    grid = np.linspace(0, dh, 201) if dh > 0 else np.zeros(1)
-    x0 = grid[np.argmin([negative_loglik(x) for x in grid])]
-    step = dh / 200 if dh > 0 else 0.0
-    if dh > 0:
-        x0 = optimize.minimize_scalar(negative_loglik, bounds=(max(0, x0 - step),
-                                      min(dh, x0 + step)), method="bounded",
-                                      options={"xatol": 1e-10}).x
-    fAB, fAb, faB, fab = freqs(x0)
-    pA, pB = fAB + fAb, fAB + faB
-    var = pA * (1 - pA) * pB * (1 - pB)
-    return np.nan if var <= 1e-12 else (fAB * fab - fAb * faB) ** 2 / var
-
-
-def naive_clump(dosage: np.ndarray, pos: np.ndarray, p: np.ndarray, r2: float = 0.1,
-                window_bp: int = 250_000, p_index: float = 5e-8, p_member: float = 1e-2,
-                sample_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Clarity twin of :func:`clump` (tests only) on int8 dosages (m, n), -1 = missing."""
-    m, n = dosage.shape
-    mask = np.ones(n, bool) if sample_mask is None else np.asarray(sample_mask, bool)
-    is_index = np.zeros(m, bool)
-    clump_of = np.full(m, -1, np.int64)
-    finite = [i for i in range(m) if np.isfinite(p[i])]
-    for i in sorted(finite, key=lambda k: (p[k], k)):
-        if p[i] > p_index:
-            break
-        if clump_of[i] >= 0:
-            continue
-        is_index[i], clump_of[i] = True, i
-        for j in range(m):
-            if clump_of[j] >= 0 or abs(pos[j] - pos[i]) > window_bp or not p[j] <= p_member:
-                continue
-            both = mask & (dosage[i] >= 0) & (dosage[j] >= 0)
-            if naive_haplotype_r2(dosage[i, both], dosage[j, both]) >= r2:
-                clump_of[j] = i
-    return is_index, clump_of

@@ -78,15 +78,3 @@ def _column_scores_into(packed, sample_idx, rows, weights, fill, columns, code_d
                     target = out[col, s0:s0 + size]
                     for i in range(size):
                         target[i] += value[i]
-
-
-def naive_column_scores(dosage: np.ndarray, sample_idx, rows, weights, fill, columns,
-                        n_columns: int) -> np.ndarray:
-    """Clarity twin (tests only) on int8 dosages (m, n), -1 = missing; same sum order."""
-    out = np.zeros((len(sample_idx), n_columns))
-    for r, v in enumerate(rows):
-        d = dosage[v, sample_idx]
-        contribution = np.where(d >= 0, weights[r] * (d - fill[v]), 0.0)
-        for col in columns[r][columns[r] >= 0]:
-            out[:, col] += contribution
-    return out

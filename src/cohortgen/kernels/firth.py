@@ -38,6 +38,13 @@ import numba
 import numpy as np
 
 from cohortgen.kernels._numba import kernel, parallel_kernel
+from cohortgen.kernels.linalg_small import (
+    cholesky_into,
+    cholesky_solve,
+    exp_nonpositive,
+    log1p_unit,
+    lower_inverse_into,
+)
 
 MAX_STEP = 5.0
 """Largest change of any coefficient in one iteration (PLINK 2 and logistf use 5)."""
@@ -95,21 +102,7 @@ def _state(X, y, offset, beta, mu, w, info, chol):
             xa = X[i, a] * wi
             for b in range(a + 1):
                 info[a, b] += xa * X[i, b]
-    # Cholesky factorisation I = L Lᵀ, written out (p is small).
-    chol[:, :] = 0.0
-    half_logdet = 0.0
-    for a in range(p):
-        for b in range(a + 1):
-            s = info[a, b]
-            for k in range(b):
-                s -= chol[a, k] * chol[b, k]
-            if a == b:
-                if not s > PIVOT_RTOL * info[a, a]:
-                    return -np.inf
-                chol[a, a] = math.sqrt(s)
-                half_logdet += math.log(chol[a, a])
-            else:
-                chol[a, b] = s / chol[b, b]
+    half_logdet = cholesky_into(info, chol, PIVOT_RTOL)
     total = loglik + half_logdet
     if not math.isfinite(total):
         return -np.inf
@@ -117,37 +110,10 @@ def _state(X, y, offset, beta, mu, w, info, chol):
 
 
 @kernel
-def _chol_solve(chol, rhs, out, n_free):
-    """Solve (L Lᵀ)[:n_free, :n_free] x = rhs[:n_free] into out[:n_free] (rest set to 0).
-
-    The leading block of a Cholesky factor is the factor of the leading block of the matrix.
-    """
-    p = out.shape[0]
-    for a in range(n_free):
-        s = rhs[a]
-        for k in range(a):
-            s -= chol[a, k] * out[k]
-        out[a] = s / chol[a, a]
-    for a in range(n_free - 1, -1, -1):
-        s = out[a]
-        for k in range(a + 1, n_free):
-            s -= chol[k, a] * out[k]
-        out[a] = s / chol[a, a]
-    for a in range(n_free, p):
-        out[a] = 0.0
-
-
-@kernel
 def _modified_score(X, y, mu, w, chol, linv, v, score):
     """U* = Xᵀ(y − μ + h(½ − μ)) with h_i = w_i ‖L⁻¹x_i‖² (fills ``linv`` = L⁻¹, lower)."""
     n, p = X.shape
-    linv[:, :] = 0.0
-    for c in range(p):
-        for a in range(c, p):
-            s = 1.0 if a == c else 0.0
-            for k in range(c, a):
-                s -= chol[a, k] * linv[k, c]
-            linv[a, c] = s / chol[a, a]
+    lower_inverse_into(chol, linv)
     score[:] = 0.0
     for i in range(n):
         ssq = 0.0
@@ -186,7 +152,7 @@ def _firth_fit(X, y, offset, beta, n_free, max_iter, tol):
     n_iter = 0
     while n_iter < max_iter:
         _modified_score(X, y, mu, w, chol, linv, v, score)
-        _chol_solve(chol, score, delta, n_free)
+        cholesky_solve(chol, score, delta, n_free)
         largest = 0.0
         for a in range(n_free):
             largest = max(largest, abs(delta[a]))
@@ -280,34 +246,6 @@ def _checked(G, X, y):
     return G, X, y
 
 
-def firth_variant_test(
-    g: np.ndarray,
-    X: np.ndarray,
-    y: np.ndarray,
-    *,
-    p_value: str = "wald",
-    max_iter: int = DEFAULT_MAX_ITER,
-    tol: float = DEFAULT_TOL,
-) -> tuple[float, float, float, bool]:
-    """Firth test of one variant, as PLINK 2 ``--glm firth``: full fit of y on [X | g].
-
-    g: float64 (n,) ALT dosage (caller imputes missing). X: float64 (n, p) covariates with
-    intercept. y: float64 (n,) 0/1, NaN-free (the caller drops excluded samples).
-    p_value: ``"wald"`` (PLINK 2's) or ``"lrt"`` (penalised likelihood ratio, one more fit).
-    Returns (beta_g, se_g, p, converged); NaN estimates when not converged.
-    """
-    beta, se, p, ok = firth_batch(
-        np.asarray(g, dtype=np.float64)[None, :],
-        X,
-        y,
-        p_value=p_value,
-        max_iter=max_iter,
-        tol=tol,
-        warm_start=False,
-    )
-    return float(beta[0]), float(se[0]), float(p[0]), bool(ok[0])
-
-
 def firth_batch(
     G: np.ndarray,
     X: np.ndarray,
@@ -342,62 +280,6 @@ def firth_batch(
     converged = np.empty(m, dtype=np.bool_)
     _batch(G, X, y, start, max_iter, tol, _P_VALUES[p_value] == 1, beta, se, p_out, converged)
     return beta, se, p_out, converged
-
-
-EXP_FLOOR = -700.0
-""":func:`exp_nonpositive` clamps its argument here (exp(−700) ≈ 1e-304): below it a sample's
-terms in ℓ*, U* and I change by less than 1e-300, and 2^k stays a normal number."""
-
-_LN2_HI = 6.93147180369123816490e-01
-_LN2_LO = 1.90821492927058770002e-10
-_LN2 = math.log(2.0)
-_INV_LN2 = 1.0 / _LN2
-_EXP_COEFFS = tuple(1.0 / math.factorial(k) for k in range(12, -1, -1))
-_ATANH_COEFFS = tuple(1.0 / odd for odd in range(19, 0, -2))
-_SQRT2_M1 = math.sqrt(2.0) - 1.0
-
-# Branch-free, call-free helpers: Numba inlines them and LLVM vectorises the per-sample loop of
-# :func:`_approx_state` (libm's exp and log1p are scalar calls that block vectorisation).
-
-
-@kernel(inline="always", error_model="numpy", fastmath={"contract"})
-def exp_nonpositive(x):
-    """exp(x) for float64 x ≤ 0 (clamped at :data:`EXP_FLOOR`); relative error ≤ 2 ulp.
-
-    x = k ln2 + r with |r| ≤ ln2/2 (Cody–Waite split of ln2), e^r by its degree-13 Taylor
-    polynomial (truncation < 1e-17), 2^k as the product of 2^(−2^b) over the bits b of −k.
-    """
-    x = max(x, EXP_FLOOR)
-    k = math.floor(x * _INV_LN2 + 0.5)
-    r = (x - k * _LN2_HI) - k * _LN2_LO
-    poly = 1.0 / 6227020800.0
-    for coeff in _EXP_COEFFS:
-        poly = poly * r + coeff
-    bits = int(-k)
-    scale = 1.0
-    factor = 0.5
-    for b in range(10):
-        scale *= factor if (bits >> b) & 1 else 1.0
-        factor *= factor
-    return poly * scale
-
-
-@kernel(inline="always", error_model="numpy", fastmath={"contract"})
-def log1p_unit(e):
-    """log(1 + e) for float64 e in [0, 1]; relative error ≤ 4 ulp.
-
-    1 + e is halved when above √2, so z = 1 + u with u in [1/√2 − 1, √2 − 1]; then
-    log z = 2 atanh(s), s = u / (2 + u), |s| ≤ 0.172, by its odd series to s²¹ (truncation
-    < 1e-18).
-    """
-    big = e > _SQRT2_M1
-    u = (e - 1.0) * 0.5 if big else e
-    s = u / (2.0 + u)
-    z = s * s
-    poly = 1.0 / 21.0
-    for coeff in _ATANH_COEFFS:
-        poly = poly * z + coeff
-    return 2.0 * s * poly + (_LN2 if big else 0.0)
 
 
 @kernel(error_model="numpy", fastmath={"reassoc", "contract", "nsz"})

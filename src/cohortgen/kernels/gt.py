@@ -61,13 +61,6 @@ def decode_calls(alleles: np.ndarray, alt_index: np.ndarray, half_call: int):
 
 
 @kernel
-def decode_biallelic(alleles: np.ndarray) -> np.ndarray:
-    """ALT dosage int8 (n_variants, n_samples) of biallelic records, half-calls missing."""
-    alt = np.ones(alleles.shape[0], dtype=np.int16)
-    return decode_calls(alleles, alt, HALF_MISSING)[0]
-
-
-@kernel
 def apply_ploidy(dosage: np.ndarray, region: np.ndarray, sex: np.ndarray) -> np.ndarray:
     """Set calls impossible for the sample's ploidy to ``MISSING``, in place; return the counts
     int64 (n_variants, 3) in :data:`PLOIDY_COUNTS` order.

@@ -83,14 +83,14 @@ def ld_prune(
             raise ValueError(f"window_bp must be >= 1, got {window_bp}")
         if m and np.any(np.diff(pos) < 0):
             raise ValueError("pos must be sorted (non-decreasing) for a bp window")
-        starts, ends = _bp_windows(pos, int(window_bp))
+        starts, ends = bp_windows(pos, int(window_bp))
     else:
         if window_variants < 2 or not 1 <= step <= window_variants:
             raise ValueError(
                 f"need window_variants >= 2 and 1 <= step <= window_variants, got "
                 f"{window_variants} and {step}"
             )
-        starts, ends = _count_windows(m, int(window_variants), int(step))
+        starts, ends = count_windows(m, int(window_variants), int(step))
     if sample_mask is None:
         sample_mask = np.ones(n_samples, dtype=bool)
     sample_mask = np.ascontiguousarray(sample_mask, dtype=bool)
@@ -105,7 +105,7 @@ def ld_prune(
     return keep
 
 
-def _count_windows(m: int, window: int, step: int) -> tuple[np.ndarray, np.ndarray]:
+def count_windows(m: int, window: int, step: int) -> tuple[np.ndarray, np.ndarray]:
     """int64 (w,), (w,): PLINK's variant-count windows [start, end) up to the last variant."""
     starts = [0]
     ends = [min(window, m)]
@@ -116,7 +116,7 @@ def _count_windows(m: int, window: int, step: int) -> tuple[np.ndarray, np.ndarr
 
 
 @kernel
-def _bp_windows(pos, window_bp):
+def bp_windows(pos, window_bp):
     """int64 (w,), (w,): PLINK's bp windows (``LdPruneNextWindow``), [start, end) per window."""
     m = pos.shape[0]
     starts = np.empty(m, dtype=np.int64)
@@ -319,67 +319,3 @@ def _greedy_passes(active, n_active, removed, e, ring, flags, maj_freq, unchecke
             fa += 1
         if n_removed == before:
             break
-
-
-def ld_prune_naive(
-    dosage: np.ndarray,
-    window_starts: np.ndarray,
-    window_ends: np.ndarray,
-    r2_threshold: float,
-) -> np.ndarray:
-    """Plain NumPy twin of :func:`ld_prune` (the test oracle), written for clarity.
-
-    dosage: int8, shape (m, n), ALT dosage 0/1/2 or -1 missing. window_starts/ends: int64, the
-    windows [start, end) as from :func:`_count_windows` / :func:`_bp_windows`.
-    Returns bool, shape (m,), kept variants.
-    """
-    m = dosage.shape[0]
-    called = dosage >= 0
-    x = np.where(called, dosage, 0).astype(np.int64)
-    keep = np.ones(m, dtype=bool)
-    maj = np.zeros(m)
-    for v in range(m):
-        n = int(called[v].sum())
-        total = int(x[v].sum())
-        if n == 0 or n * int((x[v] ** 2).sum()) == total * total:
-            keep[v] = False
-        else:
-            maj[v] = max(total, 2 * n - total) / (2.0 * n)
-
-    def exceeds(f: int, g: int) -> bool:
-        both = called[f] & called[g]
-        n = int(both.sum())
-        xf, xg = x[f][both], x[g][both]
-        cov = float(n * int(xf @ xg) - int(xf.sum()) * int(xg.sum()))
-        var_f = float(n * int(xf @ xf) - int(xf.sum()) ** 2)
-        var_g = float(n * int(xg @ xg) - int(xg.sum()) ** 2)
-        return cov * cov > r2_threshold * var_f * var_g
-
-    unchecked = list(range(1, m + 1))
-    window: list[int] = []
-    loaded = 0
-    for s, e in zip(window_starts.tolist(), window_ends.tolist(), strict=True):
-        window = [v for v in window if keep[v] and v >= s]
-        window += [v for v in range(loaded, e) if keep[v]]
-        loaded = e
-        changed = True
-        while changed:
-            changed = False
-            for f in window:
-                if not keep[f]:
-                    continue
-                later = [g for g in window if g > f and keep[g] and g >= unchecked[f]]
-                for g in later:
-                    if exceeds(f, g):
-                        changed = True
-                        if maj[f] > maj[g] * (1.0 + MAF_TIE_EPSILON):
-                            keep[f] = False
-                        else:
-                            keep[g] = False
-                            rest = [h for h in window if h > g and keep[h]]
-                            unchecked[f] = rest[0] if rest else e
-                        break
-                else:
-                    if later:
-                        unchecked[f] = e
-    return keep

@@ -185,33 +185,6 @@ def banded_gram(z: np.ndarray, pos: np.ndarray, window_bp: int, scale: float) ->
     return out
 
 
-def block_matrix(corr: np.ndarray, offsets: np.ndarray, bounds: np.ndarray, b: int) -> np.ndarray:
-    """View of block ``b`` of a flat :func:`block_correlations` array as (size, size)."""
-    size = int(bounds[b + 1] - bounds[b])
-    return corr[offsets[b] : offsets[b + 1]].reshape(size, size)
-
-
-def naive_block_correlations(dosage: np.ndarray, bounds: np.ndarray) -> list[np.ndarray]:
-    """Clarity twin (tests only): ``np.corrcoef`` of mean-imputed dosages within each block.
-
-    dosage: int8 (m, k), -1 = missing, selected samples only. Monomorphic variants get 0 rows
-    and columns. Returns a list of float64 (size, size) matrices.
-    """
-    x = dosage.astype(np.float64)
-    for v in range(x.shape[0]):
-        called = x[v] >= 0
-        x[v, ~called] = x[v, called].mean() if called.any() else 0.0
-    blocks = []
-    for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        xb = x[s:e]
-        poly = xb.std(axis=1) > 1e-12
-        r = np.zeros((e - s, e - s))
-        if poly.any():
-            r[np.ix_(poly, poly)] = np.atleast_2d(np.corrcoef(xb[poly]))
-        blocks.append(r)
-    return blocks
-
-
 def _checked_bounds(bounds: np.ndarray, m: int) -> np.ndarray:
     """int64 block boundaries, checked to run from 0 to m strictly increasing."""
     bounds = np.ascontiguousarray(bounds, dtype=np.int64)

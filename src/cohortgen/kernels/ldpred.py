@@ -33,6 +33,7 @@ import numpy as np
 from numba import uint64
 
 from cohortgen.kernels._numba import kernel
+from cohortgen.kernels.linalg_small import expit
 
 
 @kernel
@@ -167,7 +168,7 @@ def gibbs_sweep(
             # postp is needed to accumulate, or when the bound cannot exclude (c3²·half_inv_c4
             # is c3²/(2·c4) up to rounding, without a division)
             if accumulate or not surely_excluded(u, log_prior + c3 * c3 * half_inv_c4):
-                postp = _expit(log_prior + 0.5 * c3 * c3 / c4)
+                postp = expit(log_prior + 0.5 * c3 * c3 / c4)
                 if accumulate:
                     beta_sum[j] += c3 * postp
                     postp_sum[j] += postp
@@ -253,15 +254,6 @@ def surely_excluded(u, log_odds):
 
 
 @kernel
-def _expit(x):
-    """Logistic function without overflow."""
-    if x >= 0.0:
-        return 1.0 / (1.0 + np.exp(-x))
-    e = np.exp(x)
-    return e / (1.0 + e)
-
-
-@kernel
 def row_spans(corr, offsets, bounds):
     """int64 (m, 2): per LD row, the first and one past the last nonzero column, in the
     block's local coordinates ((0, 0) for an all-zero row). Entries outside are exact zeros."""
@@ -291,40 +283,3 @@ def block_diagonal(corr, offsets, bounds):
         for loc in range(size):
             diag[bounds[b] + loc] = corr[offsets[b] + loc * size + loc]
     return diag
-
-
-def naive_gibbs_sweep(
-    R: np.ndarray,
-    beta_hat: np.ndarray,
-    curr: np.ndarray,
-    n: float,
-    h2: float,
-    p: float,
-    shrink: float,
-    uniform,
-    normal,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Clarity twin of one sweep (tests only), drawing as :func:`gibbs_sweep` does.
-
-    R: float64 (m, m) dense LD (blocks on the diagonal); curr: (m,) current β (not modified);
-    uniform, normal: callables returning one draw (e.g. :func:`draw_uniform` and
-    :func:`draw_normal` on a copy of the kernel's state, to replay its draws).
-    Returns (new β (m,), posterior means postp·C2·β̃ (m,), postp (m,)).
-    """
-    beta = curr.astype(np.float64).copy()
-    m = beta.size
-    poly = np.diag(R) > 0
-    c1 = n * h2 / (poly.sum() * p)
-    c2 = c1 / (1 + c1)
-    post_mean = np.zeros(m)
-    postp_all = np.zeros(m)
-    for j in np.flatnonzero(poly):
-        others = R[j] @ beta - R[j, j] * beta[j]
-        resid = beta_hat[j] - shrink * others
-        c3 = c2 * resid
-        odds_zero = (1 - p) / p * np.sqrt(1 + c1) * np.exp(-n * c2 * resid**2 / 2)
-        postp = 1 / (1 + odds_zero)
-        post_mean[j] = c3 * postp
-        postp_all[j] = postp
-        beta[j] = c3 + np.sqrt(c2 / n) * normal() if uniform() < postp else 0.0
-    return beta, post_mean, postp_all

@@ -23,7 +23,6 @@ depend on the thread count). Kinship is computed cell by cell in one pass, witho
 temporaries.
 """
 
-import heapq
 from typing import NamedTuple
 
 import numpy as np
@@ -45,13 +44,6 @@ VARIANT_BLOCK = 8192
 
 SAMPLE_TILE = 64
 """Samples per tile side: one tile's planes (64 * 4 KiB = 256 KiB) stay in L2 cache."""
-
-DEGREE_CUTOFFS = (0.354, 0.177, 0.0884, 0.0442)
-"""Kinship lower bounds (exclusive) of degree 0 (duplicate/MZ), 1, 2 and 3 (KING's cutoffs)."""
-
-UNRELATED = -1
-"""Degree returned by :func:`degree` for kinship <= 0.0442."""
-
 
 def king_counts(packed: np.ndarray, n_samples: int) -> tuple[np.ndarray, ...]:
     """Pairwise KING counts over the variants called in both samples of each pair.
@@ -105,9 +97,10 @@ def king_related_pairs(
     """Pairs with KING-robust kinship above ``threshold``, without any n x n matrix.
 
     packed: uint8, shape (n_variants, ceil(n_samples / 4)), PLINK .bed 2-bit codes.
-    Same pairs, counts and kinship (bit for bit) as ``king_kinship(*king_counts(...))`` then
-    :func:`related_pairs`: pairs i < j with kinship > threshold (nan/-inf never qualify),
-    ordered by i then j. Samples are processed ``tile`` x ``tile`` at a time (j-tile >= i-tile).
+    Same pairs, counts and kinship (bit for bit) as the full matrix
+    ``king_kinship(*king_counts(...))``: pairs i < j with kinship > threshold (nan/-inf never
+    qualify), ordered by i then j. Samples are processed ``tile`` x ``tile`` at a time (j-tile
+    >= i-tile).
     Memory: the bit planes of every variant (32 * n_samples * ceil(n_variants / 64) bytes,
     n_samples * n_variants / 2) plus about 12 * 8 * tile**2 bytes (100 MB at tile 1024) per tile
     pair, plus the pairs kept.
@@ -312,97 +305,3 @@ def _kinship_tiles(hethet, ibs0, het_i, het_j_t, kinship):
                     h_j = het_j_t[b, a]
                     numerator = 4.0 * ibs0[a, b] + (h_i - hethet[a, b]) + (h_j - hethet[a, b])
                     kinship[a, b] = 0.5 - numerator / (4.0 * min(h_i, h_j))
-
-
-def degree(kinship: float) -> int:
-    """Relationship degree of a kinship coefficient: 0 (> 0.354, duplicate/MZ twin), 1
-    (> 0.177), 2 (> 0.0884), 3 (> 0.0442), else :data:`UNRELATED` (also for nan)."""
-    for deg, cutoff in enumerate(DEGREE_CUTOFFS):
-        if kinship > cutoff:
-            return deg
-    return UNRELATED
-
-
-def related_pairs(
-    kinship: np.ndarray, sample_ids, threshold: float = 0.0884
-) -> list[tuple[int, int, float]]:
-    """Pairs with kinship above ``threshold`` (default: 2nd degree or closer).
-
-    kinship: float64, shape (n, n), from :func:`king_kinship`; sample_ids: n IDs, in the same
-    order (checked against the matrix). Returns (i, j, kinship) with i < j sample indices,
-    ordered by i then j; nan/-inf pairs never qualify.
-    """
-    kinship = np.asarray(kinship, dtype=np.float64)
-    n = len(sample_ids)
-    if kinship.shape != (n, n):
-        raise ValueError(f"kinship has shape {kinship.shape}, expected ({n}, {n}) for the IDs")
-    rows, cols = np.nonzero(np.triu(kinship > threshold, k=1))
-    return [(int(i), int(j), float(kinship[i, j])) for i, j in zip(rows, cols, strict=True)]
-
-
-def maximal_unrelated_set(n: int, pairs, call_rate: np.ndarray, is_case: np.ndarray) -> np.ndarray:
-    """Keep-mask of a maximal set of samples with no related pair among them.
-
-    pairs: iterable of (i, j, ...) sample-index pairs (e.g. from :func:`related_pairs`);
-    call_rate: float64, shape (n,); is_case: bool, shape (n,) (case for any disease).
-    Rule: while a related pair has both members kept, drop the kept sample with the most
-    related pairs among kept samples; among equal counts, drop a control before a case, then
-    the lower call rate, then the higher index. Then each dropped sample whose relatives have
-    all been dropped since is taken back (cases first, then the higher call rate, then the
-    lower index), so no dropped sample could be added without a related pair. Case status
-    comes before call rate because every candidate has already passed the sample call-rate
-    threshold, and cases are the scarcer samples. Returns bool, shape (n,), True = keep; the
-    result depends only on the inputs (not on the order of ``pairs``, nor of i and j).
-    """
-    call_rate = np.asarray(call_rate, dtype=np.float64)
-    is_case = np.asarray(is_case, dtype=np.bool_)
-    if call_rate.shape != (n,) or is_case.shape != (n,):
-        raise ValueError(f"call_rate and is_case must have shape ({n},)")
-    relatives = _relatives(n, pairs)
-    keep = _drop_most_related(n, relatives, call_rate, is_case)
-    dropped = sorted(np.flatnonzero(~keep).tolist(),
-                     key=lambda s: (not is_case[s], -call_rate[s], s))
-    for s in dropped:
-        if not any(keep[t] for t in relatives[s]):
-            keep[s] = True
-    return keep
-
-
-def _relatives(n: int, pairs) -> dict[int, set[int]]:
-    """{sample: set of its related samples} of every sample in a pair (indices in [0, n))."""
-    relatives: dict[int, set[int]] = {}
-    for pair in pairs:
-        i, j = int(pair[0]), int(pair[1])
-        if not (0 <= i < n and 0 <= j < n) or i == j:
-            raise ValueError(f"pair ({i}, {j}) is not two distinct sample indices in [0, {n})")
-        relatives.setdefault(i, set()).add(j)
-        relatives.setdefault(j, set()).add(i)
-    return relatives
-
-
-def _drop_most_related(n: int, relatives: dict[int, set[int]], call_rate: np.ndarray,
-                       is_case: np.ndarray) -> np.ndarray:
-    """bool (n,) keep-mask after the greedy drops of :func:`maximal_unrelated_set`."""
-    kept_relatives = {s: set(r) for s, r in relatives.items()}
-
-    def priority(s: int) -> tuple:
-        # heapq pops the smallest: most pairs, then control, lowest call rate, highest index.
-        return (-len(kept_relatives[s]), bool(is_case[s]), call_rate[s], -s)
-
-    heap = [(priority(s), s) for s in kept_relatives]
-    heapq.heapify(heap)
-    keep = np.ones(n, dtype=np.bool_)
-    while heap:
-        key, s = heapq.heappop(heap)
-        if not keep[s] or not kept_relatives[s]:
-            continue
-        if key != priority(s):  # stale entry: its pair count dropped since it was pushed
-            heapq.heappush(heap, (priority(s), s))
-            continue
-        keep[s] = False
-        for t in kept_relatives[s]:
-            kept_relatives[t].discard(s)
-            if kept_relatives[t]:
-                heapq.heappush(heap, (priority(t), t))
-        kept_relatives[s] = set()
-    return keep

@@ -20,13 +20,16 @@ XᵀW_dX the two are the same up to a rotation (same V), and the eigendecomposit
 correct projection (pseudo-inverse) when a covariate is constant within one disease's samples.
 """
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from scipy import special
 
 from cohortgen.kernels._numba import kernel
+from cohortgen.kernels.bed import dosages_mean_imputed
 
 EIGEN_RTOL = 1e-12
 """Eigenvalues of XᵀWX at most ``EIGEN_RTOL`` × the largest are treated as zero."""
@@ -135,6 +138,28 @@ def score_statistics(G: np.ndarray, prep: ScorePrep, *, projections: bool = Fals
     return U, V
 
 
+def blocked_score_statistics(packed: np.ndarray, n_samples: int, sample_idx: np.ndarray,
+                             prep: ScorePrep, block_variants: int, *,
+                             projections: bool = False) -> Iterator[tuple]:
+    """:func:`score_statistics` of every .bed row, one block of variants at a time: the loop
+    over genotypes that the association chunk and the in-cohort PRS training GWAS share.
+
+    packed: uint8 (m, ceil(n_samples / 4)), PLINK .bed 2-bit codes; sample_idx: int64 (k,),
+    the samples of ``prep`` in its row order; block_variants: rows per block (bounds memory at
+    block_variants × k float64). Yields ``(rows, G, U, V)``, or ``(rows, G, U, V, GA)`` with
+    ``projections``, per block: rows, a slice of ``packed``; G, float64 (b, k) ALT dosages,
+    missing calls mean-imputed (a view of a buffer that the next block overwrites: use it
+    before advancing); U, V, GA as :func:`score_statistics`. Runs on Numba's thread count.
+    """
+    m = packed.shape[0]
+    buffer = np.empty(min(block_variants, m) * np.size(sample_idx))  # G of every block, reused
+    for start in range(0, m, block_variants):
+        rows = slice(start, min(start + block_variants, m))
+        G = dosages_mean_imputed(packed[rows], n_samples, sample_idx, out=buffer)
+        yield rows, G, *score_statistics(G, prep, projections=projections,
+                                         threads=numba.get_num_threads())
+
+
 @kernel(error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
 def weighted_sumsq(G, WT, out):
     """out[j, d] = Σ_i WT[d, i] · G[j, i]²; G: float64 (m, n), WT: float64 (d, n), out: float64
@@ -185,27 +210,6 @@ def residualised(G: np.ndarray, GA: np.ndarray, XB: np.ndarray) -> np.ndarray:
     out = GA @ XB.T
     np.subtract(G, out, out=out)
     return out
-
-
-def naive_score_statistics(
-    G: np.ndarray, X: np.ndarray, R: np.ndarray, W: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Clarity twin of :func:`score_statistics` (tests only): g̃ per variant via ``solve``.
-
-    Same shapes; assumes XᵀW_dX is non-singular for every disease.
-    """
-    m, d = G.shape[0], R.shape[1]
-    U = np.zeros((m, d))
-    V = np.zeros((m, d))
-    for k in range(d):
-        w = W[:, k]
-        info = X.T @ (X * w[:, None])
-        for j in range(m):
-            g = G[j]
-            g_tilde = g - X @ np.linalg.solve(info, X.T @ (w * g))
-            U[j, k] = g @ R[:, k]
-            V[j, k] = g_tilde @ (w * g_tilde)
-    return U, V
 
 
 def chi2_1_log10_sf(chisq: np.ndarray) -> np.ndarray:

@@ -34,6 +34,7 @@ import numpy as np
 from scipy import special
 
 from cohortgen.kernels._numba import kernel, parallel_kernel
+from cohortgen.kernels.linalg_small import expit
 
 Z_CUTOFF = 2.0
 """|U| / √V below which the normal approximation is kept (SPAtest's default cutoff)."""
@@ -52,15 +53,6 @@ P_FLOOR = float(np.finfo(np.float64).tiny)
 def _softplus(x):
     """log(1 + eˣ) without overflow."""
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
-
-
-@kernel
-def _expit(x):
-    """1 / (1 + e⁻ˣ) without overflow."""
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
 
 
 @kernel
@@ -83,7 +75,7 @@ def cgf_derivatives(t, g, eta, mu, v_rest):
     K1 = t * v_rest
     K2 = v_rest
     for i in range(g.shape[0]):
-        q = _expit(eta[i] + t * g[i])
+        q = expit(eta[i] + t * g[i])
         K1 += g[i] * (q - mu[i])
         K2 += g[i] * g[i] * q * (1.0 - q)
     return K1, K2

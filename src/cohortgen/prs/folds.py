@@ -19,15 +19,18 @@ nothing about the test fold reaches weights, tuning or LD.
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from cohortgen.assoc.null_model import fit_null_models
 from cohortgen.errors import InputError
-from cohortgen.kernels.bed import checked_packed, dosages_mean_imputed
+from cohortgen.kernels.bed import checked_packed
 from cohortgen.kernels.centred import centred_dosages
-from cohortgen.kernels.score import prepare_score, score_statistics, score_test_results
+from cohortgen.kernels.score import (
+    blocked_score_statistics,
+    prepare_score,
+    score_test_results,
+)
 
 CHUNK_VARIANTS = 2048
 """Variants decoded at a time (memory: CHUNK_VARIANTS × samples × 8 bytes)."""
@@ -233,12 +236,10 @@ def training_gwas_all(
         U = np.empty((m, d))
         V = np.empty((m, d))
         mean = np.empty(m)
-        buffer = np.empty(min(CHUNK_VARIANTS, m) * train_idx.size)  # G of every chunk, reused
-        for s in range(0, m, CHUNK_VARIANTS):
-            e = min(s + CHUNK_VARIANTS, m)
-            G = dosages_mean_imputed(packed[s:e], n_samples, train_idx, out=buffer)
-            U[s:e], V[s:e] = score_statistics(G, prep, threads=numba.get_num_threads())
-            mean[s:e] = G.mean(axis=1)
+        for rows, G, U_block, V_block in blocked_score_statistics(packed, n_samples, train_idx,
+                                                                  prep, CHUNK_VARIANTS):
+            U[rows], V[rows] = U_block, V_block
+            mean[rows] = G.mean(axis=1)
     res = score_test_results(U, V)
     z = np.where(res["testable"], U / np.sqrt(np.where(res["testable"], V, 1.0)), np.nan)
     return [
@@ -270,22 +271,6 @@ def grid_scores(
         rows = used[s : s + CHUNK_VARIANTS]
         S += centred_dosages(packed, n_samples, rows, sample_idx, fill, out=buffer).T @ W[rows]
     return S
-
-
-def score_samples(
-    packed: np.ndarray,
-    n_samples: int,
-    sample_idx: np.ndarray,
-    weights: np.ndarray,
-    fill: np.ndarray,
-) -> np.ndarray:
-    """Σ_j weights_j · (dosage_ij − fill_j) for the samples ``sample_idx``: float64 (k,).
-
-    weights, fill: float64 (m,); a missing dosage is imputed to ``fill_j`` (the training mean),
-    so it contributes 0 (:func:`grid_scores` with one column).
-    """
-    weights = np.asarray(weights, dtype=np.float64)
-    return grid_scores(packed, n_samples, sample_idx, weights[:, None], fill)[:, 0]
 
 
 @dataclass(frozen=True)

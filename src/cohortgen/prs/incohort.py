@@ -51,12 +51,11 @@ from cohortgen.prs.folds import (
 )
 from cohortgen.prs.ldpred import ldpred_builder, ldpred_weights
 from cohortgen.prs.stage import (
-    PERFORMANCE_COLUMNS,
-    _masked_count,
-    _status_row,
     cohort_variants,
     performance_row,
     read_design,
+    status_row,
+    write_performance,
     write_private_tsv_gz,
 )
 from cohortgen.qc.keep import read_keep, sample_mask
@@ -254,7 +253,7 @@ def performance_rows(disease, scores, statuses, y, design, prevalence,
     for method, name in METHODS.items():
         status = fold_status(statuses[method])
         if status != "ok":
-            rows.append(_status_row(disease, name, status))
+            rows.append(status_row(disease, name, status))
             continue
         use = np.isfinite(scores[method]) & np.isfinite(y)
         result = evaluate_score(scores[method][use], y[use], design[use], prevalence)
@@ -281,16 +280,6 @@ def write_ldpred_scoring_file(path: Path, variants: pd.DataFrame, weights, disea
                              "0/1 scale (phenotype SD units)"}
     write_scoring_file(Path(path), table, header)
     return int(used.sum())
-
-
-def write_performance(path: Path, rows: list[dict], min_cell_count: int) -> pd.DataFrame:
-    """Shareable performance table, counts under ``min_cell_count`` masked."""
-    table = pd.DataFrame(rows, columns=list(PERFORMANCE_COLUMNS))
-    for column in ("n_cases", "n_controls"):
-        table[column] = [_masked_count(c, min_cell_count) if isinstance(c, int) else c
-                         for c in table[column]]
-    write_tsv(Path(path), table, float_format="%.6g")
-    return table
 
 
 def held_out_table(cohort: Cohort, folds: np.ndarray, scores: dict) -> pd.DataFrame:
@@ -349,7 +338,7 @@ def evaluate_all(cohort: Cohort, variant_qc_paths: list[Path], folds_tsv: Path,
         weights, scores = None, {}
         if not active[k]:
             status = f"SKIPPED: fewer than {max(min_cases, options['folds'])} cases or controls"
-            rows = [_status_row(disease, name, status) for name in METHODS.values()]
+            rows = [status_row(disease, name, status) for name in METHODS.values()]
         else:
             scores, statuses = collected[disease]
             rows = performance_rows(disease, scores, statuses, cohort.Y[:, k], cohort.design,

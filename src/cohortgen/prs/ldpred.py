@@ -28,10 +28,6 @@ MAD_SCALE = 1.4826
 """Consistency constant of the MAD for a normal distribution (R's ``mad`` default)."""
 
 
-class NoConvergedChainError(RuntimeError):
-    """Every LDpred2-auto chain diverged or was an outlier: no score is emitted."""
-
-
 @dataclass(frozen=True)
 class ChainDiagnostics:
     """One chain: starting p, post-burn-in means of p and h² (NaN if diverged), sweeps done,
@@ -166,7 +162,7 @@ def _combine_chains(outputs, p_inits, burn_in, num_iter, n_mad) -> LDpredAutoRes
     h2_est = np.array(
         [np.nan if d else np.mean(o[3][burn_in:]) for o, d in zip(outputs, diverged, strict=True)]
     )
-    kept = ~diverged & _within_mad(h2_est, n_mad) & _within_mad(p_est, n_mad)
+    kept = ~diverged & within_mad(h2_est, n_mad) & within_mad(p_est, n_mad)
     chains = [
         ChainDiagnostics(
             float(p_inits[c]),
@@ -190,7 +186,7 @@ def _combine_chains(outputs, p_inits, burn_in, num_iter, n_mad) -> LDpredAutoRes
     )
 
 
-def _within_mad(values: np.ndarray, n_mad: float) -> np.ndarray:
+def within_mad(values: np.ndarray, n_mad: float) -> np.ndarray:
     """bool: finite values within n_mad scaled MADs of the median of the finite values.
 
     The MAD is floored at 1e-6 × |median| so that identical chains are not all rejected.
@@ -236,14 +232,6 @@ def ldpred_weights(
         return MethodResult(None, result.status, details)
     weights = np.where(sd > 0, result.beta_std / np.where(sd > 0, sd, 1.0), 0.0)
     return MethodResult(weights, "ok", details)
-
-
-def ldpred_weights_or_raise(train: TrainingSet, **options) -> np.ndarray:
-    """:func:`ldpred_weights` that raises :class:`NoConvergedChainError` instead of a status."""
-    result = ldpred_weights(train, **options)
-    if result.weights is None:
-        raise NoConvergedChainError(f"LDpred2-auto emitted no score: {result.status}")
-    return result.weights
 
 
 def ldpred_builder(**options) -> Callable[[TrainingSet], MethodResult]:

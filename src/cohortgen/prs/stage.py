@@ -328,7 +328,8 @@ PERFORMANCE_COLUMNS = (
     "liability_r2", "prevalence", "top5_or", "top5_or_lower", "top5_or_upper")
 
 
-def _masked_count(count: int, min_cell_count: int):
+def masked_count(count: int, min_cell_count: int):
+    """A count of people for a shareable table: the count, or ``<min_cell_count`` below it."""
     return count if count >= min_cell_count else f"<{min_cell_count}"
 
 
@@ -349,8 +350,19 @@ def performance_row(disease, score, result, prevalence, min_cell_count) -> dict:
     return row
 
 
-def _status_row(disease, score, status) -> dict:
+def status_row(disease, score, status) -> dict:
+    """A performance row that carries only a status (a score not evaluated, and why)."""
     return {"disease": disease, "score": score, "status": status}
+
+
+def write_performance(path: Path, rows: list[dict], min_cell_count: int) -> pd.DataFrame:
+    """Shareable performance table, counts under ``min_cell_count`` masked."""
+    table = pd.DataFrame(rows, columns=list(PERFORMANCE_COLUMNS))
+    for column in ("n_cases", "n_controls"):
+        table[column] = [masked_count(c, min_cell_count) if isinstance(c, int) else c
+                         for c in table[column]]
+    write_tsv(Path(path), table, float_format="%.6g")
+    return table
 
 
 def evaluate_published(names: list[str], score_paths: list[Path], match_logs: list[Path],
@@ -368,7 +380,7 @@ def evaluate_published(names: list[str], score_paths: list[Path], match_logs: li
     for name, path, log in zip(names, score_paths, match_logs, strict=True):
         record = read_json(log)
         if record["status"] != "OK":
-            rows += [_status_row(d, name, "FAILED: see match log") for d in targets[name]]
+            rows += [status_row(d, name, "FAILED: see match log") for d in targets[name]]
             continue
         scores = read_tsv(path, dtype={"sample_id": str}).set_index("sample_id")
         sheet, design = design_rows(sheet_all, Path(phenotypes), covariates, list(categorical),
@@ -379,7 +391,7 @@ def evaluate_published(names: list[str], score_paths: list[Path], match_logs: li
             use = np.isfinite(y) & np.all(np.isfinite(design), axis=1)
             n_cases, n_controls = int(np.sum(y[use] == 1)), int(np.sum(y[use] == 0))
             if min(n_cases, n_controls) < max(min_cell_count, 2):
-                rows.append(_status_row(disease, name, "SKIPPED: too few cases or controls"))
+                rows.append(status_row(disease, name, "SKIPPED: too few cases or controls"))
                 continue
             s = scores.loc[ids, score_column].to_numpy(float)[use]
             result = evaluate_score(s, y[use], design[use], prevalence.get(disease))
@@ -387,11 +399,7 @@ def evaluate_published(names: list[str], score_paths: list[Path], match_logs: li
                                         min_cell_count))
             deciles.append(decile_table(s, y[use], min_cell_count).assign(
                 disease=disease, score=name))
-    table = pd.DataFrame(rows, columns=list(PERFORMANCE_COLUMNS))
-    for column in ("n_cases", "n_controls"):
-        table[column] = [_masked_count(c, min_cell_count) if isinstance(c, int) else c
-                         for c in table[column]]
-    write_tsv(performance_tsv, table, float_format="%.6g")
+    table = write_performance(performance_tsv, rows, min_cell_count)
     decile_columns = ["disease", "score", "decile", "n", "n_cases", "n_controls",
                       "case_fraction", "suppressed"]
     decile_all = (pd.concat(deciles, ignore_index=True)[decile_columns] if deciles

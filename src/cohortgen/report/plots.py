@@ -1,4 +1,4 @@
-"""Manhattan and QQ figures (plotly) and the genomic inflation factor, from aggregates only.
+"""Manhattan and QQ figures (plotly), from aggregates only (λGC from :mod:`cohortgen.inflation`).
 
 Figures are thinned so that a report of nine diseases stays small and fast in a browser:
 every point with p < ``KEEP_ALL_BELOW_P`` is kept, and of the rest one point per cell of a
@@ -12,14 +12,13 @@ import re
 
 import numpy as np
 import plotly.graph_objects as go
-from scipy.stats import chi2
 
 from cohortgen.genome import contig_code, contig_name
+from cohortgen.inflation import lambda_gc
 
 GENOME_WIDE_P = 5e-8
 SUGGESTIVE_P = 1e-5
 KEEP_ALL_BELOW_P = 1e-3
-CHI2_1_MEDIAN = float(chi2.ppf(0.5, 1))  # 0.4549364...
 MANHATTAN_X_BINS = 500  # bulk cells across the genome
 MANHATTAN_Y_STEP = 0.15  # bulk cell height in -log10 p (p >= 1e-3 spans 0..3: 20 rows)
 QQ_STEP = 0.02  # bulk cell size in -log10 p on both axes
@@ -52,18 +51,6 @@ def neg_log10_p(p: np.ndarray) -> np.ndarray:
     p = np.asarray(p, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         return -np.log10(np.where(p == 0.0, SMALLEST_P, p))
-
-
-def lambda_gc(p: np.ndarray) -> float:
-    """Genomic inflation factor: median χ²₁ statistic (``chi2.isf(p, 1)``) / 0.4549364.
-
-    NaN p-values are ignored; an input with no finite p gives NaN.
-    """
-    p = np.asarray(p, dtype=np.float64)
-    p = p[np.isfinite(p)]
-    if p.size == 0:
-        return float("nan")
-    return float(np.median(chi2.isf(p, 1)) / CHI2_1_MEDIAN)
 
 
 def genome_positions(

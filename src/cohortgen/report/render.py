@@ -18,12 +18,12 @@ import plotly.offline
 from markupsafe import Markup
 
 from cohortgen import __version__
+from cohortgen.inflation import lambda_gc
 from cohortgen.io.files import write_text_atomic
 from cohortgen.privacy import primary_suppressed, with_complement
 from cohortgen.report.plots import (
     GENOME_WIDE_P,
     SUGGESTIVE_P,
-    lambda_gc,
     manhattan_figure,
     qq_figure,
 )
