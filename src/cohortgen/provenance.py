@@ -33,8 +33,8 @@ STEP_CONFIG_SECTIONS = {
     "qc": ("diseases", "covariates", "genome_build", "qc", "pca", "seed"),
     "assoc": ("diseases", "traits", "covariates", "categorical_covariates", "genome_build",
               "assoc"),
-    "prs": ("diseases", "covariates", "categorical_covariates", "genome_build", "assoc", "prs",
-            "report", "seed"),
+    "prs": ("diseases", "covariates", "categorical_covariates", "genome_build", "qc", "assoc",
+            "prs", "report", "seed"),
     "report": ("report",),
 }
 """Top-level config sections read by the rules of each step (``workflow/rules/<step>.smk``)."""
