@@ -158,7 +158,7 @@ def test_chunk_results__approximate_firth_matches_naive_residualisation():
         rows = np.flatnonzero(res["status"] == "FIRTH")
         assert rows.size >= 5
         G_res = naive_residualised(G[np.ix_(rows, model.rows)], model.X, model.w)
-        beta, se, p, ok = firth_approx_batch(G_res, model.y, model.offset)
+        beta, se, p, ok = firth_approx_batch(G_res, model.y, model.firth_offset)
         assert ok.all()
         for column, expected in (("beta", beta), ("standard_error", se), ("p_value", p)):
             np.testing.assert_allclose(res.loc[rows, column].to_numpy(), expected, rtol=1e-10)
