@@ -124,17 +124,20 @@ def test_fit_firth_null__matches_scipy_reference(with_offset):
     assert special.expit(fit.eta).sum() > y.sum() + 0.5
 
 
-def test_fit_firth_null__drops_a_column_constant_on_these_samples():
-    """A covariate constant among the disease's samples (the penalty needs full rank): same fit
-    as without the column, its coefficient 0."""
+def test_fit_firth_null__drops_columns_in_the_span_of_earlier_ones():
+    """A covariate constant among the disease's samples and one a combination of two others
+    (the penalty needs full rank): the fit without them, their coefficients 0."""
     rng = np.random.default_rng(22)
     n = 400
-    X = np.column_stack([design(rng.normal(size=(n, 2))), np.full(n, 1.7)])
+    X = design(rng.normal(size=(n, 3)))
+    X = np.column_stack([X[:, :2], np.full(n, 1.7), X[:, 2], X[:, 1] - 2 * X[:, 2], X[:, 3]])
     y = (rng.random(n) < 0.1).astype(float)
     fit = fit_firth_null(X, y)
-    expected = reference_firth_null(X[:, :3], y, np.zeros(n))
+    kept = [0, 1, 3, 5]
+    expected = np.zeros(X.shape[1])
+    expected[kept] = reference_firth_null(X[:, kept], y, np.zeros(n))
     assert fit.converged
-    np.testing.assert_allclose(fit.beta, [*expected, 0.0], rtol=0, atol=1e-8)
+    np.testing.assert_allclose(fit.beta, expected, rtol=0, atol=1e-8)
 
 
 def test_null_model_table__firth_column_is_the_penalised_null_predictor():

@@ -154,9 +154,9 @@ def fit_firth_null(X: np.ndarray, y: np.ndarray, offset: np.ndarray | None = Non
     X: float64 (k, p), column 0 the intercept, on one disease's samples. y: float64 (k,) 0/1.
     offset: float64 (k,) fixed part of the linear predictor (the LOCO prediction of step 1;
     default 0). Columns in the span of the earlier ones on these rows (e.g. a covariate constant
-    among the disease's samples) are left out: the penalised fit depends on the column space
-    only, and the penalty needs a full-rank XᵀWX. Converged when max|Δβ| ≤
-    :data:`FIRTH_NULL_TOL` within :data:`FIRTH_NULL_MAX_ITER` iterations.
+    among the disease's samples; :func:`_spanning_columns`) are left out: the penalised fit
+    depends on the column space only, and the penalty needs a full-rank XᵀWX. Converged when
+    max|Δβ| ≤ :data:`FIRTH_NULL_TOL` within :data:`FIRTH_NULL_MAX_ITER` iterations.
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
@@ -172,13 +172,16 @@ def fit_firth_null(X: np.ndarray, y: np.ndarray, offset: np.ndarray | None = Non
 
 
 def _spanning_columns(X: np.ndarray) -> np.ndarray:
-    """Indices of the columns of X (k, p) kept by :func:`_is_collinear`, in order: column 0
-    and each later column not in the span of the kept ones (int64 (p',))."""
-    keep = [0]
-    for j in range(1, X.shape[1]):
-        if not _is_collinear(X[:, keep], X[:, j]):
-            keep.append(j)
-    return np.array(keep, dtype=np.int64)
+    """Indices (int64 (p',), in order) of column 0 of X (k, p) and of each later column whose
+    residual after least squares on the columns before it is more than
+    :data:`COLLINEAR_RTOL` times its norm (the test of :func:`design_matrix`): the residual
+    norms are |R_jj| of one QR factorisation X = QR."""
+    R = np.linalg.qr(X, mode="r")
+    residual = np.zeros(X.shape[1])
+    residual[:min(R.shape)] = np.abs(np.diag(R))
+    keep = residual > COLLINEAR_RTOL * np.linalg.norm(X, axis=0)
+    keep[0] = True
+    return np.flatnonzero(keep)
 
 
 def _newton_step(X: np.ndarray, y: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, int]:
