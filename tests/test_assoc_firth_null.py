@@ -222,3 +222,21 @@ def test_association_chunk__null_table_without_firth_column_names_the_file(tmp_p
     with pytest.raises(InputError, match=r"null\.tsv: no column 'f_d'.*rerun the null-model"):
         association_chunk(tmp_path / "g", tmp_path / "null.tsv", tmp_path / "null.json",
                           tmp_path / "vqc.tsv", tmp_path / "out")
+
+
+def test_chunk_results__failed_firth_null_gives_converge_fail_rows_with_score_numbers():
+    """A disease whose Firth null did not converge (NaN ``f_`` column): every Firth candidate
+    is FIRTH_CONVERGE_FAIL and keeps the score test's finite beta, SE and p."""
+    dosage, covariates, y = unbalanced_cohort(41, m=40)
+    ids = [f"s{i}" for i in range(len(y))]
+    null = null_model_table(ids, fit_null_models(covariates, y), pd.DataFrame(y, columns=["d"]),
+                            ["OK"])
+    ok = chunk_results(pack_dosages(dosage), small_bim(len(dosage)), ids, null, ["d"],
+                       FallbackSettings())
+    null["f_d"] = np.nan
+    out = chunk_results(pack_dosages(dosage), small_bim(len(dosage)), ids, null, ["d"],
+                        FallbackSettings())
+    failed = (out["status"] == "FIRTH_CONVERGE_FAIL").to_numpy()
+    assert (failed == (ok["status"] == "FIRTH").to_numpy()).all()
+    assert failed.sum() >= 20
+    assert np.isfinite(out.loc[failed, ["beta", "standard_error", "p_value"]].to_numpy()).all()
