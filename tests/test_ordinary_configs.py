@@ -172,7 +172,8 @@ def test_pca__zero_pcs_writes_sample_ids_only(tmp_path):
     write_cohort(tmp_path, 16)
     ids = [f"s{i:03d}" for i in range(N)]
     write_pcs(ids, np.zeros(0), np.zeros((N, 0)), 40, tmp_path / "pcs.tsv", tmp_path / "pca.json")
-    assert (tmp_path / "pcs.tsv").read_text().splitlines()[:2] == ["sample_id", "s000"]
+    assert (tmp_path / "pcs.tsv").read_text().splitlines()[:2] == ["sample_id\tpca",
+                                                                    "s000\tfitted"]
     assert read_json(tmp_path / "pca.json")["eigenvalues"] == []
     with_pcs = null_model_cli(tmp_path, ["age"], "--pcs", str(tmp_path / "pcs.tsv"))
     assert with_pcs["covariates"] == ["age"]
