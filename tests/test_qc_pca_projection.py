@@ -17,15 +17,21 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
+import test_prs_published as published
 from conftest import slope_and_max_abs_diff
 from test_kernels_pca import structured_dosages
 
+from cohortgen.assoc.stage import covariate_table
 from cohortgen.io.bed import read_bed
+from cohortgen.io.files import read_tsv
 from cohortgen.kernels.bed import pack_dosages
 from cohortgen.kernels.pca import projected_scores, randomized_pca
+from cohortgen.prs.stage import design_rows, score_published
+from cohortgen.prs.standardize import z_norm1
 from cohortgen.qc.pca import PcaSettings, pca_scores, read_pcs, write_pcs
 
 N_PCS = 6
+cohort, scored = published.cohort, published.scored  # the published-score fixtures
 
 
 def naive_projection(dosage, fit, others, loadings, eigenvalues):
@@ -152,3 +158,43 @@ def test_projected_scores__matches_plink2_score_projection(simulated_bfile, plin
         slope, max_diff = slope_and_max_abs_diff(aligned, ours[:, k])
         assert abs(slope - 1) <= slope_tol, (k, slope)
         assert max_diff <= rel_tol * np.abs(aligned).max(), (k, max_diff)
+
+
+def test_pcs_readers__use_pc_columns_of_fitted_and_projected_samples(tmp_path):
+    """The association design and the PRS design read PCs of fitted and projected samples alike
+    (the ``pca`` column is no covariate); a sample absent from pcs.tsv gets NaN in the PRS."""
+    fitted, projected = np.array([[0.1, 0.2], [0.3, -0.4]]), np.array([[-0.5, 0.6]])
+    write_pcs(["a", "b"], np.ones(2), fitted, 10, tmp_path / "pcs.tsv", tmp_path / "pca.json",
+              projected_ids=["r"], projected=projected)
+    sheet = pd.DataFrame({"age": [30.0, 40.0, 50.0, 60.0]},
+                         index=pd.Index(["a", "b", "r", "x"], dtype="string"))
+    design, _ = covariate_table(sheet.loc[["r", "a"]], ["age"], tmp_path / "pcs.tsv")
+    assert design.columns.tolist() == ["age", "PC1", "PC2"]
+    np.testing.assert_array_equal(design.to_numpy(), [[50.0, -0.5, 0.6], [30.0, 0.1, 0.2]])
+    rows, prs_design = design_rows(sheet, tmp_path / "pheno.tsv", ["age"], [],
+                                   tmp_path / "pcs.tsv", ["r", "b", "x"])
+    assert rows.index.tolist() == ["r", "b", "x"]
+    np.testing.assert_array_equal(prs_design[:2], [[50.0, -0.5, 0.6], [40.0, 0.3, -0.4]])
+    assert np.isnan(prs_design[2, 1:]).all()
+
+
+def test_score_published__relatives_with_projected_pcs_get_z_scores(cohort, scored, tmp_path):
+    """Published scores: with the relatives projected in pcs.tsv, every scored sample has
+    Z_norm1/Z_norm2, and the unrelated samples' Z-scores are fitted as before on all samples
+    with PCs (here: residuals on 1 + PCs over every scored sample)."""
+    root = cohort["root"]
+    pcs = read_tsv(root / "pcs.tsv", dtype={"sample_id": str})
+    related = [s for s, r in zip(cohort["ids"], cohort["reason"], strict=True) if r == "related"]
+    projected = np.random.default_rng(5).normal(size=(len(related), 2))
+    write_pcs(pcs["sample_id"].tolist(), np.ones(2), pcs[["PC1", "PC2"]].to_numpy(), 10,
+              tmp_path / "pcs.tsv", tmp_path / "pca.json", projected_ids=related,
+              projected=projected)
+    score_published(["additive"], [root / "additive.txt"], cohort["chunks"], cohort["qc"],
+                    root / "samples.tsv", tmp_path / "pcs.tsv", "GRCh38", 0.5, False,
+                    published.THRESHOLDS.call_rate, tmp_path / "prs")
+    scores = read_tsv(tmp_path / "prs" / "scores" / "additive.tsv.gz", dtype={"sample_id": str})
+    assert scores["sample_id"].isin(related).sum() == len(related) > 20
+    assert scores[["Z_norm1", "Z_norm2"]].notna().all().all()
+    design = read_pcs(tmp_path / "pcs.tsv").loc[scores["sample_id"]].to_numpy()
+    np.testing.assert_allclose(scores["Z_norm1"], z_norm1(scores["SUM"].to_numpy(), design),
+                               atol=1e-9)  # written with 10 significant digits
