@@ -162,11 +162,11 @@ def test_sex_covariate_na_for_everyone__refused_naming_sheet_and_fix(tmp_path):
 
 
 def test_pca__zero_pcs_writes_sample_ids_only(tmp_path):
-    """n_pcs 0: no eigenvalues, a (samples, 0) score array, pcs.tsv with sample_id only; the
+    """n_pcs 0: no eigenvalues, a (samples, 0) score array, pcs.tsv with sample_id and pca; the
     null model reads it and adjusts for the covariates alone."""
     rng = np.random.default_rng(16)
     packed = pack_dosages(rng.binomial(2, 0.3, (40, 30)).astype(np.int8))
-    eigenvalues, scores = pca_scores(packed, 30, np.arange(25), PcaSettings(n_pcs=0))
+    eigenvalues, scores, _ = pca_scores(packed, 30, np.arange(25), PcaSettings(n_pcs=0))
     assert eigenvalues.shape == (0,)
     assert scores.shape == (25, 0)
     write_cohort(tmp_path, 16)
