@@ -89,7 +89,7 @@ def test_write_pcs__lists_fitted_then_projected_and_read_pcs_keeps_pc_columns(tm
     np.testing.assert_array_equal(pcs.loc[["a", "b", "c"]].to_numpy(),
                                   np.vstack([scores, projected]))
     write_pcs(["a"], np.zeros(0), np.zeros((1, 0)), 10, tmp_path / "none.tsv",
-              tmp_path / "none.json", projected_ids=["c"])
+              tmp_path / "none.json", projected_ids=["c"], projected=np.zeros((1, 0)))
     assert (tmp_path / "none.tsv").read_text().splitlines() == [
         "sample_id\tpca", "a\tfitted", "c\tprojected"]
     assert read_pcs(tmp_path / "none.tsv").shape == (2, 0)

@@ -17,6 +17,9 @@ eigenpairs of XᵀX on it. X is never held whole: each product streams over bloc
 O(n·L·(n_iter + 1) + block·n) plus the (m, k) loadings returned. Results are deterministic for a
 given seed (numpy ``Generator``) up to BLAS rounding, and each component's sign is fixed so
 that its largest-magnitude variant loading is positive.
+
+Projection (:func:`projected_scores`): samples left out of the fit are standardized with the
+fitted samples' frequencies and projected on the loadings, on the eigenvector scale.
 """
 
 import numpy as np

@@ -66,10 +66,14 @@ def write_pcs(sample_ids: list[str], eigenvalues: np.ndarray, scores: np.ndarray
               ancestry_clusters: dict | None = None, projected_ids: list[str] = (),
               projected: np.ndarray | None = None) -> None:
     """The private PC table (the fitted samples, then the ``projected_ids`` with their
-    ``projected`` scores) and the aggregate PCA summary (counts, eigenvalues), with the
-    ancestry clustering summary (``requested``, ``n_clusters``, ``sizes``) when there is one."""
+    ``projected`` scores, float64 (len(projected_ids), k)) and the aggregate PCA summary
+    (counts, eigenvalues), with the ancestry clustering summary (``requested``, ``n_clusters``,
+    ``sizes``) when there is one."""
     if projected is None:
-        projected = np.zeros((len(projected_ids), scores.shape[1]))
+        projected = np.zeros((0, scores.shape[1]))
+    if projected.shape != (len(projected_ids), scores.shape[1]):
+        raise ValueError(f"projected scores have shape {projected.shape}, expected "
+                         f"({len(projected_ids)}, {scores.shape[1]})")
     columns = [f"PC{k + 1}" for k in range(scores.shape[1])]
     table = pd.DataFrame(np.vstack([scores, projected]), columns=columns)
     table.insert(0, "sample_id", [*sample_ids, *projected_ids])
