@@ -34,8 +34,9 @@ import pandas as pd
 from cohortgen.assoc.null_model import fit_null_models
 from cohortgen.errors import InputError
 from cohortgen.io.bed import read_bim, read_fam
-from cohortgen.io.files import read_tsv, write_json, write_tsv
+from cohortgen.io.files import write_json, write_tsv
 from cohortgen.io.phenotypes import check_covariates_known, read_phenotypes
+from cohortgen.qc.pca import read_pcs
 from cohortgen.qc.sample_qc import read_keep
 
 CHRX_PREFIX = "X_"
@@ -113,7 +114,7 @@ def covariate_table(sheet: pd.DataFrame, covariates: list[str], pcs_tsv: Path | 
         parts.append(indicators)
     table = pd.concat(parts, axis=1)
     if pcs_tsv is not None:
-        pcs = read_tsv(pcs_tsv, dtype={"sample_id": str}).set_index("sample_id")
+        pcs = read_pcs(pcs_tsv)
         table = table.join(pcs.loc[sheet.index.astype(str)].set_axis(table.index))
     return table, levels
 
