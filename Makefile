@@ -24,6 +24,9 @@ REF_TOOLS += gwas-ssf
 REF_gwas-ssf := gwas-sumstats-tools==1.0.25 numpy==1.26.4 six==1.17.0 click==8.1.8
 REF_TOOLS += pgscatalog
 REF_pgscatalog := pgscatalog-match==0.4.0
+REF_TOOLS += sgkit
+# sgkit: its regenie (whole-genome regression step 1) is the reference of cohortgen.wgr.
+REF_sgkit := sgkit==0.10.0
 REF_STAMPS := $(foreach tool,$(REF_TOOLS),$(REFENVS)/$(tool)/.installed)
 
 $(REFENVS)/%/.installed: Makefile
