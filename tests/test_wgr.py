@@ -287,3 +287,10 @@ def test_standardised_traits__constant_trait_is_named():
     design = np.random.default_rng(1).normal(size=(20, 2))
     with pytest.raises(InputError, match="'flat'"):
         standardised_traits(np.column_stack([np.ones(20)]), design, ["flat"])
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--folds", "1"), ("--block-size", "0"),
+                                             ("--min-maf", "0.5")])
+def test_wgr_step1__bad_setting_is_named(tmp_path, capsys, flag, value):
+    assert _run(tmp_path, flag, value) == 2
+    assert f"{flag} {value}" in capsys.readouterr().err

@@ -230,12 +230,24 @@ def write_step1(loco: pd.DataFrame, summary: dict, loco_path: Path, json_path: P
     write_json(json_path, summary)
 
 
+def check_settings(diseases: list[str], quantitative: list[str], block_size: int, n_folds: int,
+                   min_maf: float) -> None:
+    """InputError naming the first setting step 1 cannot run with."""
+    if not diseases and not quantitative:
+        raise InputError("wgr-step1: name at least one trait (--diseases or --quantitative)")
+    if block_size < 2:
+        raise InputError(f"wgr-step1: --block-size {block_size} must be at least 2 variants")
+    if n_folds < 2:
+        raise InputError(f"wgr-step1: --folds {n_folds} must be at least 2")
+    if not 0.0 <= min_maf < 0.5:
+        raise InputError(f"wgr-step1: --min-maf {min_maf} must be in [0, 0.5)")
+
+
 def wgr_step1(prefix: Path, keep_txt: Path, phenotypes: Path, diseases: list[str],
               quantitative: list[str], covariates: list[str], pcs_tsv: Path, block_size: int,
               n_folds: int, seed: int, min_maf: float, loco_path: Path, json_path: Path) -> None:
     """The ``wgr-step1`` command: load, fit, write."""
-    if not diseases and not quantitative:
-        raise InputError("wgr-step1: name at least one trait (--diseases or --quantitative)")
+    check_settings(diseases, quantitative, block_size, n_folds, min_maf)
     inputs = load_inputs(prefix, keep_txt, phenotypes, diseases, quantitative, covariates,
                          pcs_tsv)
     loco, summary = run_step1(prefix, inputs, block_size, n_folds, seed, min_maf)
