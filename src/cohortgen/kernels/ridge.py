@@ -4,8 +4,8 @@ Samples are split into K folds (``folds``: int64, shape (n,), values 0..K-1). A 
 fold k" uses the cross-products of every sample outside fold k; its predictions for the samples
 of fold k are out-of-sample. All shrinkage values and all traits of one design matrix share one
 eigendecomposition per fold, and every product is a BLAS matrix product batched over traits.
-Rows of samples a trait does not use hold 0 in both the design and the trait, so they add
-nothing to any cross-product.
+A trait's missing values are 0 in Y, so they add nothing to XᵀY; rows that are 0 in X too
+(level 1) add nothing to XᵀX either.
 """
 
 import numpy as np

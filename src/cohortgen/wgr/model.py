@@ -4,7 +4,8 @@ Conventions (n samples that enter step 1, t traits, K folds, r shrinkage values 
 
 - Covariates are regressed out of genotypes and traits (least squares with an intercept, over
   the samples that have the trait), which are then standardised (mean 0, SD 1 with n − 1).
-  A trait's missing values are 0 after standardising and its mask keeps them out of every sum.
+  A trait's missing values are 0 after standardising, so they add nothing to XᵀY; at level 0
+  those samples' genotypes still enter XᵀX (shared by all traits), as in REGENIE.
 - Level 0: per block of consecutive variants, a ridge regression of all traits at each of the
   r level-0 shrinkage values λ = M(1 − h²)/h² (M: variants in step 1, h² in :data:`H2_GRID`),
   fitted K times without one fold and predicting that fold. Each prediction column is then
