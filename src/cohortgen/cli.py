@@ -19,6 +19,7 @@ STAGE_COMMANDS = (
     "cohortgen.assoc.commands",
     "cohortgen.prs.commands",
     "cohortgen.report.commands",
+    "cohortgen.wgr.commands",
 )
 
 
