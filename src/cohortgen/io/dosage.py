@@ -1,0 +1,102 @@
+"""Imputed dosages as every reader yields them, and the checks every reader applies.
+
+A reader (:mod:`cohortgen.io.dosage_vcf`, :mod:`cohortgen.io.bgen`, :mod:`cohortgen.io.pgen`)
+yields :class:`DosageBlock` s of consecutive variants of one region. Dosages are of the ALT
+allele on PLINK 2's 0..2 scale: a haploid call (a male's on non-PAR chrX, chrY, MT; told by a
+one-allele GT or a haploid BGEN ploidy) is doubled, as ``plink2 --vcf dosage=DS`` stores it.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from cohortgen.errors import InputError
+
+DOSAGE_STEPS = 16384
+"""Steps per allele of a stored dosage: PLINK 2 (and pgenlib) keep dosages as multiples of
+1/16384, rounding half up."""
+
+GP_SUM_TOLERANCE = 1e-3
+"""How far a call's genotype probabilities may sum from 1."""
+
+DS_GP_TOLERANCE = 0.02
+"""How far DS may be from GP's expected dosage (P(het) + 2 P(hom ALT)): Beagle writes both with
+2 decimals (a rounding difference up to 0.015), Minimac4 with 3."""
+
+
+class DosageBlock(NamedTuple):
+    """Consecutive variants of one contig; m variants, n samples."""
+
+    chrom: str
+    pos: np.ndarray        # int64 (m,), 1-based
+    ids: list[str]         # (m,) variant IDs as in the file ("." when absent)
+    ref: list[str]         # (m,)
+    alt: list[str]         # (m,) ALT alleles, comma-joined for a multi-allelic record
+    dosage: np.ndarray     # float32 (m, n), ALT dosage 0..2, NaN missing (multi-allelic: NaN)
+    file_r2: np.ndarray    # float32 (m,), the file's R2/DR2/INFO, NaN when absent
+    typed: np.ndarray      # bool (m,), genotyped (TYPED flag), False when unknown
+
+
+def record_name(chrom: str, pos: int, variant_id: str) -> str:
+    """How errors name a record: ``chrom:pos (ID)``."""
+    return f"{chrom}:{pos} ({variant_id})"
+
+
+def check_dosages(dosage: np.ndarray, haploid: np.ndarray, where: str, samples: list[str],
+                  field: str) -> None:
+    """Refuse a dosage outside [0, 2], or [0, 1] for a haploid call, before doubling.
+
+    dosage: float (n,) one record's values as written, NaN missing; haploid: bool (n,).
+    """
+    top = np.where(haploid, 1.0, 2.0)
+    bad = np.flatnonzero((dosage < 0) | (dosage > top))
+    if bad.size:
+        j = int(bad[0])
+        kind = "haploid " if haploid[j] else ""
+        raise InputError(f"{where}: sample {samples[j]}: {field} {dosage[j]:g} is outside "
+                         f"[0, {top[j]:g}] for a {kind}call; fix or drop the record")
+
+
+def gp_dosage(gp: np.ndarray, haploid: np.ndarray, where: str, samples: list[str]) -> np.ndarray:
+    """float64 (n,) ALT dosage as written (haploid 0..1) from genotype probabilities.
+
+    gp: float (n, k) probabilities per sample, NaN beyond a call's own (2 haploid, 3 diploid);
+    a call whose first probability is NaN is missing. Probabilities must sum to 1 within
+    :data:`GP_SUM_TOLERANCE` and lie in [0, 1].
+    """
+    gp = np.asarray(gp, dtype=np.float64)
+    present = ~np.isnan(gp[:, 0])
+    total = np.nansum(gp, axis=1)
+    bad = np.flatnonzero(present & ((np.abs(total - 1) > GP_SUM_TOLERANCE)
+                                    | (np.nanmin(gp, axis=1) < 0) | (np.nanmax(gp, axis=1) > 1)))
+    if bad.size:
+        j = int(bad[0])
+        values = ",".join(f"{v:g}" for v in gp[j] if not np.isnan(v))
+        raise InputError(f"{where}: sample {samples[j]}: GP {values} are not probabilities "
+                         f"summing to 1 (within {GP_SUM_TOLERANCE:g}); fix the file")
+    second = gp[:, 2] if gp.shape[1] > 2 else np.full(gp.shape[0], np.nan)
+    dosage = np.where(haploid, gp[:, 1], gp[:, 1] + 2 * np.nan_to_num(second))
+    dosage[~present] = np.nan
+    return dosage
+
+
+def check_ds_gp(ds: np.ndarray, gp_ds: np.ndarray, where: str, samples: list[str]) -> None:
+    """Refuse DS differing from the GP expected dosage by more than :data:`DS_GP_TOLERANCE`."""
+    bad = np.flatnonzero(np.abs(ds - gp_ds) > DS_GP_TOLERANCE)
+    if bad.size:
+        j = int(bad[0])
+        raise InputError(f"{where}: sample {samples[j]}: DS {ds[j]:g} disagrees with GP "
+                         f"(expected dosage {gp_ds[j]:.4f}, tolerance "
+                         f"{DS_GP_TOLERANCE:g}); the file's DS and GP are inconsistent")
+
+
+def to_plink_scale(dosage: np.ndarray, haploid: np.ndarray) -> np.ndarray:
+    """float32 (n,): dosages as written, haploid calls doubled (PLINK 2's 0..2 scale)."""
+    return np.where(haploid, 2 * dosage, dosage).astype(np.float32)
+
+
+def quantized(dosage: np.ndarray) -> np.ndarray:
+    """float32, same shape: ``dosage`` rounded to the nearest 1/16384 (half up), as PLINK 2
+    stores it; NaN stays NaN. Exact in float32 (at most 15 significant bits)."""
+    return (np.floor(np.asarray(dosage, np.float64) * DOSAGE_STEPS + 0.5)
+            / DOSAGE_STEPS).astype(np.float32)
