@@ -66,16 +66,17 @@ def gp_dosage(gp: np.ndarray, haploid: np.ndarray, where: str, samples: list[str
     """
     gp = np.asarray(gp, dtype=np.float64)
     present = ~np.isnan(gp[:, 0])
-    total = np.nansum(gp, axis=1)
+    filled = np.where(np.isnan(gp), 0.0, gp)
+    total = filled.sum(axis=1)
     bad = np.flatnonzero(present & ((np.abs(total - 1) > GP_SUM_TOLERANCE)
-                                    | (np.nanmin(gp, axis=1) < 0) | (np.nanmax(gp, axis=1) > 1)))
+                                    | (filled < 0).any(axis=1) | (filled > 1).any(axis=1)))
     if bad.size:
         j = int(bad[0])
         values = ",".join(f"{v:g}" for v in gp[j] if not np.isnan(v))
         raise InputError(f"{where}: sample {samples[j]}: GP {values} are not probabilities "
                          f"summing to 1 (within {GP_SUM_TOLERANCE:g}); fix the file")
     second = gp[:, 2] if gp.shape[1] > 2 else np.full(gp.shape[0], np.nan)
-    dosage = np.where(haploid, gp[:, 1], gp[:, 1] + 2 * np.nan_to_num(second))
+    dosage = np.where(haploid, filled[:, 1], filled[:, 1] + 2 * np.nan_to_num(second))
     dosage[~present] = np.nan
     return dosage
 
