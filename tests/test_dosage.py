@@ -2,6 +2,7 @@
 frequencies against ``plink2 --freq cols=+machr2``, QC reason codes, the stored precision, and
 each kind of bad input."""
 
+import gzip
 import stat
 import subprocess
 from pathlib import Path
@@ -14,7 +15,6 @@ from conftest import slope_and_max_abs_diff
 
 from cohortgen.errors import InputError
 from cohortgen.ingest.dosages import DosageThresholds, ingest_dosages
-from cohortgen.io.dosage import quantized
 from cohortgen.io.dosage_vcf import read_vcf_dosages
 from cohortgen.io.pgen import read_pgen_dosages
 from cohortgen.kernels.dosage import allele_weights, dosage_summaries, dosage_summaries_naive
@@ -39,41 +39,42 @@ HEADER = """##fileformat=VCFv4.2
 """
 
 
-def _call(rng, haploid: bool, missing: bool) -> dict[str, str]:
-    """One sample's GT, DS, HDS and GP (consistent, in thousandths, so exact in decimal)."""
+def _call(rng, haploid: bool, missing: bool, decimals: int) -> dict[str, str]:
+    """One sample's GT, DS, HDS and GP (consistent, in units of 10^-decimals, so exact in
+    decimal)."""
     if missing:
         return {"GT": "." if haploid else "./.", "DS": ".", "HDS": ".", "GP": "."}
+    unit = 10**decimals
+
+    def text(*values):
+        return ",".join(f"{v / unit:.{decimals}f}" for v in values)
+
     if haploid:
-        h = int(rng.integers(0, 1001))
-        gp = (1000 - h, h)
-        return {"GT": str(int(h >= 500)), "DS": f"{h / 1000:g}", "HDS": f"{h / 1000:g}",
-                "GP": ",".join(f"{p / 1000:g}" for p in gp)}
-    h1, h2 = (int(x) for x in rng.integers(0, 1001, size=2))
-    # GP from independent haplotype dosages, each rounded to thousandths (sum kept at 1000)
-    p2 = round(h1 * h2 / 1000)
+        h = int(rng.integers(0, unit + 1))
+        return {"GT": str(int(2 * h >= unit)), "DS": text(h), "HDS": text(h),
+                "GP": text(unit - h, h)}
+    h1, h2 = (int(x) for x in rng.integers(0, unit + 1, size=2))
+    # GP from independent haplotype dosages, rounded to the unit (sum kept at 1)
+    p2 = round(h1 * h2 / unit)
     p1 = h1 + h2 - 2 * p2
-    gp = (1000 - p1 - p2, p1, p2)
-    return {"GT": f"{int(h1 >= 500)}|{int(h2 >= 500)}", "DS": f"{(h1 + h2) / 1000:g}",
-            "HDS": f"{h1 / 1000:g},{h2 / 1000:g}", "GP": ",".join(f"{p / 1000:g}" for p in gp)}
+    return {"GT": f"{int(2 * h1 >= unit)}|{int(2 * h2 >= unit)}", "DS": text(h1 + h2),
+            "HDS": text(h1, h2), "GP": text(unit - p1 - p2, p1, p2)}
 
 
-def write_vcf(path: Path, fields: tuple[str, ...], seed: int = 1, extra: str = "") -> Path:
+def write_vcf(path: Path, fields: tuple[str, ...], decimals: int = 3) -> Path:
     """A bgzipped, indexed imputed VCF of :data:`CONTIGS` with FORMAT GT plus ``fields`` (males
-    haploid on chrX), 5% missing calls, rare and common variants; ``extra`` lines are appended
-    to the first contig's records (already formatted)."""
-    rng = np.random.default_rng(seed)
+    haploid on chrX) written with ``decimals``, 5% missing calls."""
+    rng = np.random.default_rng(1)
     lines = [HEADER + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
              + "\t".join(SAMPLES)]
     for contig, first, count in CONTIGS:
         for k in range(count):
             haploid = MALE & (contig == "X")
-            calls = [_call(rng, bool(h), rng.random() < 0.05) for h in haploid]
+            calls = [_call(rng, bool(h), rng.random() < 0.05, decimals) for h in haploid]
             info = f"R2={rng.random():.3f}" + (";TYPED" if k % 7 == 0 else "")
             cells = [":".join(c[f] for f in ("GT", *fields)) for c in calls]
             lines.append(f"{contig}\t{first + 10 * k}\t{contig}_{k}\tA\tG\t.\tPASS\t{info}\t"
                          + ":".join(("GT", *fields)) + "\t" + "\t".join(cells))
-        if contig == CONTIGS[0][0] and extra:
-            lines.append(extra)
     plain = path.with_suffix("")
     plain.write_text("\n".join(lines) + "\n")
     return Path(pysam.tabix_index(str(plain), preset="vcf", force=True))
@@ -119,15 +120,16 @@ def test_dosage_summaries__matches_naive_twin():
                                dosage_summaries_naive(dosage, weight, diploid), rtol=1e-12)
 
 
-@pytest.mark.parametrize(("fields", "mode"), [(("DS",), "DS"), (("GP",), "GP-force"),
-                                              (("HDS",), "HDS"), (("DS", "GP"), "DS")])
-def test_read_vcf_dosages__equals_plink2_import(tmp_path, plink2, fields, mode):
-    """Our reader, rounded to 1/16384, equals plink2's stored dosages exactly, chrX males
-    (haploid GT, doubled) and missing calls included."""
-    vcf = write_vcf(tmp_path / "imp.vcf.gz", fields)
+@pytest.mark.parametrize(("fields", "mode", "decimals"), [
+    (("DS",), "DS", 3), (("DS",), "DS", 5), (("GP",), "GP-force", 3), (("HDS",), "HDS", 3),
+    (("HDS",), "HDS", 5), (("DS", "GP"), "DS", 4)])
+def test_read_vcf_dosages__equals_plink2_import(tmp_path, plink2, fields, mode, decimals):
+    """Our reader's dosages equal plink2's stored dosages exactly, chrX males (haploid GT,
+    doubled) and missing calls included; 5 decimals catch float32 rounding (htslib's)."""
+    vcf = write_vcf(tmp_path / "imp.vcf.gz", fields, decimals)
     reference = all_dosages(_regions(read_pgen_dosages, plink2_pgen(plink2, vcf, mode,
                                                                     tmp_path / "ref")))
-    ours = quantized(all_dosages(_regions(read_vcf_dosages, vcf)))
+    ours = all_dosages(_regions(read_vcf_dosages, vcf))
     assert np.array_equal(np.isnan(ours), np.isnan(reference))
     assert np.isnan(ours).mean() == pytest.approx(0.05, abs=0.02)
     ok = ~np.isnan(ours)
@@ -196,8 +198,8 @@ def test_ingest_dosages__vcf_bgen_pgen_give_identical_results(tmp_path, plink2):
 
 def test_read_bgen_dosages__zstd_and_bit_depths_and_sample_file(tmp_path):
     """BGEN written by the ``bgen`` package (zstd, no embedded IDs, a .sample file): 32-bit
-    reads back the dosages to float32 precision, 8-bit within its step (1/255 per
-    probability)."""
+    reads back the dosages to the stored precision (1/32768), 8-bit within its step (1/255
+    per probability)."""
     import bgen
 
     from cohortgen.io.bgen import read_bgen_dosages
@@ -205,7 +207,7 @@ def test_read_bgen_dosages__zstd_and_bit_depths_and_sample_file(tmp_path):
     rng = np.random.default_rng(2)
     p = rng.dirichlet(np.ones(3), size=(6, 10))
     expected = p[..., 1] + 2 * p[..., 2]
-    for bits, tolerance in ((32, 1e-6), (8, 3 / 255)):
+    for bits, tolerance in ((32, 1 / 32768 + 1e-7), (8, 3 / 255)):
         path = tmp_path / f"b{bits}.bgen"
         with bgen.BgenWriter(str(path), 10, compression="zstd") as writer:
             for k in range(6):
@@ -218,15 +220,25 @@ def test_read_bgen_dosages__zstd_and_bit_depths_and_sample_file(tmp_path):
         assert np.abs(block.dosage - expected).max() < tolerance
 
 
+def _written_ds(vcf: Path, contig: str) -> np.ndarray:
+    """float64 (m, n) DS as written in a GT:DS VCF of one contig (NaN for '.')."""
+    with gzip.open(vcf, "rt") as handle:
+        rows = [[cell.split(":")[1].replace(".", "nan") if cell.endswith(":.") else
+                 cell.split(":")[1] for cell in line.rstrip("\n").split("\t")[9:]]
+                for line in handle if line.startswith(f"{contig}\t")]
+    return np.array(rows, dtype=object).astype(str).astype(np.float64)
+
+
 def test_ingest_dosages__stored_precision_round_trip(tmp_path):
-    """Dosages stored as PLINK 2 .pgen read back within 1/32768 (half a 1/16384 step)."""
-    vcf = write_vcf(tmp_path / "imp.vcf.gz", ("DS",))
+    """Dosages (5 decimals) stored as PLINK 2 .pgen read back within 1/32768 (half a 1/16384
+    step) of the decimals written."""
+    vcf = write_vcf(tmp_path / "imp.vcf.gz", ("DS",), decimals=5)
     ingest_dosages(vcf, "22", tmp_path / "o", limits=NO_FILTER)
-    original = all_dosages([list(read_vcf_dosages(vcf, "22", 1, 10**9))])
+    original = _written_ds(vcf, "22")
     stored = all_dosages([list(read_pgen_dosages(tmp_path / "o", "22", 1, 10**9))])
     assert np.array_equal(np.isnan(original), np.isnan(stored))
-    error = np.nanmax(np.abs(original.astype(np.float64) - stored))
-    assert 0 < error <= 1 / 32768 + 1e-7
+    error = np.nanmax(np.abs(original - stored))
+    assert 1 / 32768 - 1e-6 < error <= 1 / 32768
     for ext in ("pgen", "pvar", "psam"):
         assert stat.S_IMODE(Path(f"{tmp_path / 'o'}.{ext}").stat().st_mode) == 0o600
 

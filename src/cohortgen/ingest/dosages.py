@@ -8,10 +8,10 @@ by the block size while reading (``block_size`` × samples × 4 bytes, twice); t
 variants' dosages wait in a temporary float32 file beside the output until their count is
 known (pgenlib writes the count in the header first).
 
-Dosages are rounded to the stored precision as they are read, so the metrics are those of the
-stored dosages (as ``plink2 --freq`` on the output reports them). Per-variant QC on the kept
-samples (``<out>.variants.tsv``, shareable: no individual data),
-first failing reason per variant, in this order: ``multiallelic`` (dropped, as PLINK 2 cannot
+The readers round dosages to the stored precision, so the metrics are those of the stored
+dosages (as ``plink2 --freq`` on the output reports them). Per-variant QC on the kept samples
+(``<out>.variants.tsv``, shareable: no individual data), first failing reason per variant, in
+this order: ``multiallelic`` (dropped, as PLINK 2 cannot
 import multi-allelic dosages either), ``duplicate`` (a second record with the same position and
 alleles), ``missing_rate`` (share of samples without a dosage above ``max_missing``),
 ``low_mac`` (minor allele dosage count below ``min_mac``), ``low_maf`` (below ``min_maf``),
@@ -31,7 +31,7 @@ import numpy as np
 
 from cohortgen.errors import InputError
 from cohortgen.ingest.ploidy import ploidy_regions, sample_sex
-from cohortgen.io.dosage import DosageBlock, quantized
+from cohortgen.io.dosage import DosageBlock
 from cohortgen.io.files import PRIVATE_MODE, write_json, write_tsv
 from cohortgen.kernels.dosage import allele_weights, dosage_summaries
 from cohortgen.kernels.gt import REGION_DIPLOID
@@ -178,7 +178,7 @@ def ingest_dosages(path: Path, region: str, out: Path, keep: Path | None = None,
     try:
         with os.fdopen(fd, "wb") as spill_file:
             for block in read_blocks(path, kind, contig, start, end, block_size):
-                block = block._replace(dosage=quantized(block.dosage[:, kept]))
+                block = block._replace(dosage=block.dosage[:, kept])
                 metrics = variant_metrics(block, sex == 1, build)
                 reason = failing_reasons(block, metrics, duplicates(block, seen), limits)
                 passing = reason == ""

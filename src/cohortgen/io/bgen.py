@@ -2,10 +2,11 @@
 not), read with the ``bgen`` package.
 
 The first allele is REF and the second ALT (``plink2 --export bgen-1.2 ref-first``, the UK
-Biobank convention); the dosage is the ALT allele's expected count, doubled for a haploid call
-(PLINK 2's 0..2 scale). Sample IDs are the file's own, else those of a ``.sample`` file beside
-it (``<name>.sample`` or ``<name>.bgen.sample``). BGEN holds no imputation r² or typed flag.
-A region is read by scanning the file's variants in order (no ``.bgi`` index needed).
+Biobank convention); the dosage is the ALT allele's expected count, stored as PLINK 2 stores
+it (:func:`cohortgen.io.dosage.stored_dosages`). Sample IDs are the file's own, else those of
+a ``.sample`` file beside it (``<name>.sample`` or ``<name>.bgen.sample``). BGEN holds no
+imputation r² or typed flag. A region is read by scanning the file's variants in order (no
+``.bgi`` index needed).
 """
 
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from cohortgen.errors import InputError
-from cohortgen.io.dosage import DosageBlock
+from cohortgen.io.dosage import DosageBlock, stored_dosages
 
 SAMPLE_HEADER_LINES = 2
 """Header lines of an Oxford ``.sample`` file (column names, then column types)."""
@@ -88,8 +89,7 @@ def _row(variant) -> tuple:
     if len(alleles) != 2:
         dosage = np.full(variant.n_samples, np.nan, dtype=np.float32)
     else:
-        dosage = np.asarray(variant.alt_dosage, dtype=np.float32)
-        dosage = np.where(variant.ploidy == 1, 2 * dosage, dosage).astype(np.float32)
+        dosage = stored_dosages(variant.alt_dosage, variant.ploidy == 1)
     return variant.pos, variant_id, alleles[0], ",".join(alleles[1:]) or ".", dosage
 
 

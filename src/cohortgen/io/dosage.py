@@ -2,8 +2,9 @@
 
 A reader (:mod:`cohortgen.io.dosage_vcf`, :mod:`cohortgen.io.bgen`, :mod:`cohortgen.io.pgen`)
 yields :class:`DosageBlock` s of consecutive variants of one region. Dosages are of the ALT
-allele on PLINK 2's 0..2 scale: a haploid call (a male's on non-PAR chrX, chrY, MT; told by a
-one-allele GT or a haploid BGEN ploidy) is doubled, as ``plink2 --vcf dosage=DS`` stores it.
+allele as PLINK 2 stores them (``plink2 --vcf dosage=DS``): on the 0..2 scale, a haploid call (a
+male's on non-PAR chrX, chrY, MT; told by a one-allele GT or a haploid BGEN ploidy) doubled, and
+rounded to the nearest 1/16384.
 """
 
 from typing import NamedTuple
@@ -91,9 +92,26 @@ def check_ds_gp(ds: np.ndarray, gp_ds: np.ndarray, where: str, samples: list[str
                          f"{DS_GP_TOLERANCE:g}); the file's DS and GP are inconsistent")
 
 
-def to_plink_scale(dosage: np.ndarray, haploid: np.ndarray) -> np.ndarray:
-    """float32 (n,): dosages as written, haploid calls doubled (PLINK 2's 0..2 scale)."""
-    return np.where(haploid, 2 * dosage, dosage).astype(np.float32)
+SIGNIFICANT_DIGITS = 7
+"""Significant decimal digits a float32 keeps apart for every value in [0, 2]."""
+
+
+def decimal_values(values: np.ndarray) -> np.ndarray:
+    """float64, same shape: float32 values parsed from VCF text (htslib keeps DS, HDS and GP
+    as float32) back to the decimals written, i.e. rounded to :data:`SIGNIFICANT_DIGITS`
+    significant digits; NaN stays NaN. plink2 parses the text as double, and a float32 can
+    fall on the other side of a 1/16384 rounding boundary (about 1 value in 1,500 written
+    with 5 decimals)."""
+    values = np.asarray(values, dtype=np.float64)
+    magnitude = np.abs(np.where(np.isfinite(values) & (values != 0), values, 1.0))
+    scale = 10.0 ** (SIGNIFICANT_DIGITS - 1 - np.floor(np.log10(magnitude)))
+    return np.rint(values * scale) / scale
+
+
+def stored_dosages(dosage: np.ndarray, haploid: np.ndarray) -> np.ndarray:
+    """float32 (n,) as PLINK 2 stores ``dosage`` (n,) as written: a haploid call doubled, then
+    rounded to 1/16384 (:func:`quantized`)."""
+    return quantized(np.where(haploid, 2 * np.asarray(dosage, np.float64), dosage))
 
 
 def quantized(dosage: np.ndarray) -> np.ndarray:

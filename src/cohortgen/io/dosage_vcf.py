@@ -27,9 +27,10 @@ from cohortgen.io.dosage import (
     DosageBlock,
     check_dosages,
     check_ds_gp,
+    decimal_values,
     gp_dosage,
     record_name,
-    to_plink_scale,
+    stored_dosages,
 )
 from cohortgen.io.vcf_htslib import _genotypes
 from cohortgen.io.vcf_index import index_path
@@ -96,7 +97,7 @@ def _row(path: Path, variant, fields: list[str], samples: list[str], marks_imput
     where = f"{path}: record {record_name(variant.CHROM, variant.POS, variant.ID or '.')}"
     haploid = _haploid(variant, where, len(samples))
     dosage = _dosage(variant, fields, haploid, where, samples)
-    return (*meta, to_plink_scale(dosage, haploid), r2, typed)
+    return (*meta, stored_dosages(dosage, haploid), r2, typed)
 
 
 def _haploid(variant, where: str, n: int) -> np.ndarray:
@@ -114,12 +115,12 @@ def _dosage(variant, fields: list[str], haploid: np.ndarray, where: str,
             samples: list[str]) -> np.ndarray:
     """float64 (n,) ALT dosage as written (haploid 0..1), NaN missing, checked."""
     gp = variant.format("GP") if "GP" in fields else None
-    gp_ds = None if gp is None else gp_dosage(gp, haploid, where, samples)
+    gp_ds = None if gp is None else gp_dosage(decimal_values(gp), haploid, where, samples)
     if "DS" in fields and (ds := variant.format("DS")) is not None:
-        dosage = ds[:, 0].astype(np.float64)
+        dosage = decimal_values(ds[:, 0])
         field = "DS"
     elif "HDS" in fields and (hds := variant.format("HDS")) is not None:
-        hds = hds.astype(np.float64)
+        hds = decimal_values(hds)
         dosage = np.where(haploid, hds[:, 0], hds[:, 0] + hds[:, -1])
         field = "HDS"
     elif gp_ds is not None:
