@@ -11,8 +11,10 @@ haploid 0..1 from a diploid 0..2 scale). The file's r² is INFO ``R2`` (Minimac4
 header declares the ``IMP`` flag (Beagle), lacks it. A multi-allelic record is yielded with NaN
 dosages (``plink2`` cannot import its dosages either; the QC drops it as ``multiallelic``).
 
-Speed (measured on this machine, 2,000 samples × 2,000 variants with DS and GT): about 9 MB/s
-of uncompressed VCF text, against about 40 MB/s for ``plink2 --vcf dosage=DS --make-pgen``.
+Speed (bench/bench_dosages.py, 2,000 samples × 1,000 GT:DS records, 20 MB of VCF text, one
+thread): this reader 24 MB/s; ``plink2 --vcf dosage=DS --make-pgen`` 54 MB/s end to end;
+``cohortgen ingest-dosages`` 5 MB/s end to end, of which about 2.5 s is process start-up
+(imports, cached kernels), so a real chunk's rate tends to the reader's.
 """
 
 from collections.abc import Iterator
