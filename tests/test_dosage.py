@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pysam
 import pytest
-from conftest import slope_and_max_abs_diff
+from conftest import require_tool, slope_and_max_abs_diff
 
 from cohortgen.errors import InputError
 from cohortgen.ingest.dosages import DosageThresholds, ingest_dosages
@@ -326,3 +326,97 @@ def test_read_bgen_dosages__no_sample_ids_and_no_sample_file(tmp_path):
         writer.add_variant("v", "rs1", "22", 100, ["A", "G"], np.array([[1.0, 0, 0]] * 2))
     with pytest.raises(InputError, match=r"noids\.bgen: the BGEN file holds no sample IDs"):
         list(read_bgen_dosages(path, "22", 1, 1000))
+
+
+GENOTYPES_2ALT = ("0/0", "0/1", "1/1", "0/2", "1/2", "2/2")
+"""Diploid genotypes of a record with two ALTs, in VCF GP order."""
+
+
+def write_multiallelic_vcf(path: Path, fields: tuple[str, ...]) -> Path:
+    """Autosomal records alternating bi- and tri-allelic (REF A, ALT G or G,T), FORMAT GT plus
+    ``fields`` from one GP draw per call in thousandths (DS per ALT exact), 5% missing."""
+    rng = np.random.default_rng(3)
+    copies = np.array([[0, 0], [1, 0], [2, 0], [0, 1], [1, 1], [0, 2]])
+    lines = [HEADER + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
+             + "\t".join(SAMPLES)]
+    for k in range(30):
+        n_alt = 1 + k % 2
+        cells = []
+        for _ in SAMPLES:
+            if rng.random() < 0.05:
+                missing = {"DS": ",".join(["."] * n_alt), "GP": "."}  # bcftools splits ".,."
+                cells.append(":".join(["./."] + [missing[f] for f in fields]))
+                continue
+            g = [0, 1, 2] if n_alt == 1 else list(range(6))
+            gp = rng.multinomial(1000, rng.dirichlet(np.ones(len(g)) * 0.5))
+            ds = gp @ copies[g, :n_alt]
+            values = {"GP": ",".join(f"{p / 1000:g}" for p in gp),
+                      "DS": ",".join(f"{d / 1000:g}" for d in ds)}
+            cells.append(":".join([GENOTYPES_2ALT[g[int(np.argmax(gp))]]]
+                                  + [values[f] for f in fields]))
+        alt = "G" if n_alt == 1 else "G,T"
+        lines.append(f"22\t{1000 + 10 * k}\tm{k}\tA\t{alt}\t.\tPASS\tR2=0.9\t"
+                     + ":".join(("GT", *fields)) + "\t" + "\t".join(cells))
+    plain = path.with_suffix("")
+    plain.write_text("\n".join(lines) + "\n")
+    return Path(pysam.tabix_index(str(plain), preset="vcf", force=True))
+
+
+def _split_by_bcftools(bcftools: str, vcf: Path, out: Path) -> Path:
+    subprocess.run([bcftools, "norm", "-m-", "-Oz", "-o", str(out), str(vcf)], check=True,
+                   capture_output=True)
+    return Path(pysam.tabix_index(str(out), preset="vcf", force=True))
+
+
+@pytest.mark.parametrize("fields", [("DS",), ("GP",), ("DS", "GP")])
+def test_read_vcf_dosages__split_multiallelic_equals_bcftools_norm_then_plink2(
+        tmp_path, plink2, fields):
+    """``multiallelic="split"``: each ALT's dosage equals plink2's import of the record split by
+    ``bcftools norm -m-`` (DS per ALT; GP-only files against the DS split, since bcftools keeps
+    a split record's GP subset unnormalised); IDs chrom:pos:ref:alt."""
+    bcftools = require_tool("bcftools")
+    reference_vcf = _split_by_bcftools(
+        bcftools, write_multiallelic_vcf(tmp_path / "ds.vcf.gz", ("DS",)), tmp_path / "s.vcf.gz")
+    reference = all_dosages([list(read_pgen_dosages(
+        plink2_pgen(plink2, reference_vcf, "DS", tmp_path / "ref"), "22", 1, 10**9))])
+    vcf = write_multiallelic_vcf(tmp_path / "imp.vcf.gz", fields)
+    blocks = list(read_vcf_dosages(vcf, "22", 1, 10**9, block_size=7, multiallelic="split"))
+    assert np.array_equal(all_dosages([blocks]), reference, equal_nan=True)
+    ids = [i for b in blocks for i in b.ids]
+    assert len(ids) == 45
+    assert ids[1:3] == ["22:1010:A:G", "22:1010:A:T"]
+    dropped = next(read_vcf_dosages(vcf, "22", 1, 10**9, multiallelic="drop"))
+    assert dropped.alt[:2] == ["G", "G,T"]
+    assert np.isnan(dropped.dosage[1]).all()
+
+
+def test_read_pgen_dosages__split_multiallelic_hard_calls(tmp_path, plink2):
+    """A multi-allelic PGEN (plink2 imports multi-allelic hard calls, not dosages) split per
+    ALT equals plink2's import of the bcftools-split VCF's hard calls."""
+    bcftools = require_tool("bcftools")
+    vcf = write_multiallelic_vcf(tmp_path / "imp.vcf.gz", ("DS",))
+    ours, split = tmp_path / "multi", tmp_path / "split"
+    for source, out in ((vcf, ours),
+                        (_split_by_bcftools(bcftools, vcf, tmp_path / "s.vcf.gz"), split)):
+        subprocess.run([plink2, "--vcf", str(source), "--make-pgen", "--out", str(out)],
+                       check=True, capture_output=True)
+    got = list(read_pgen_dosages(ours, "22", 1, 10**9, block_size=7, multiallelic="split"))
+    expected = all_dosages([list(read_pgen_dosages(split, "22", 1, 10**9))])
+    assert np.array_equal(all_dosages([got]), expected, equal_nan=True)
+    assert [i for b in got for i in b.ids][1:3] == ["22:1010:A:G", "22:1010:A:T"]
+
+
+def test_main__ingest_dosages_command_splits_and_reports(tmp_path):
+    """The command line: ``--multiallelic split`` keeps each ALT as a variant (none excluded
+    as multiallelic); a bad region is a clean error (status 2)."""
+    from cohortgen.cli import main
+
+    vcf = write_multiallelic_vcf(tmp_path / "imp.vcf.gz", ("DS",))
+    out = tmp_path / "o"
+    assert main(["ingest-dosages", "--imputed", str(vcf), "--region", "22:1000-1100",
+                 "--out-prefix", str(out), "--multiallelic", "split", "--min-r2", "0"]) == 0
+    table = pd.read_csv(f"{out}.variants.tsv", sep="\t", keep_default_na=False)
+    assert len(table) == 16
+    assert "multiallelic" not in set(table["reason"])
+    assert main(["ingest-dosages", "--imputed", str(vcf), "--region", "22:9-1",
+                 "--out-prefix", str(out)]) == 2

@@ -12,7 +12,8 @@ def _ingest_dosages(a) -> None:
     ingest_dosages(Path(a.imputed), a.region, Path(a.out_prefix),
                    keep=Path(a.keep) if a.keep else None,
                    phenotypes=Path(a.phenotypes) if a.phenotypes else None,
-                   limits=limits, build=a.genome_build, block_size=a.block_size)
+                   limits=limits, build=a.genome_build, block_size=a.block_size,
+                   multiallelic=a.multiallelic)
 
 
 def register(sub) -> None:
@@ -36,6 +37,9 @@ def register(sub) -> None:
         (("--min-mac",), {"type": float, "default": 1.0}),
         (("--max-missing",), {"type": float, "default": 0.1,
                               "help": "largest share of kept samples without a dosage"}),
+        (("--multiallelic",), {"choices": ["drop", "split"], "default": "drop",
+                               "help": "multi-allelic records: dropped, or one variant per ALT "
+                                       "(VCF DS/GP and PGEN; as ingest.multiallelic)"}),
         (("--genome-build",), {"choices": ["GRCh37", "GRCh38"], "default": "GRCh38"}),
         (("--block-size",), {"type": int, "default": 1024,
                              "help": "variants read and summarised at a time (memory bound)"}),

@@ -11,9 +11,10 @@ known (pgenlib writes the count in the header first).
 The readers round dosages to the stored precision, so the metrics are those of the stored
 dosages (as ``plink2 --freq`` on the output reports them). Per-variant QC on the kept samples
 (``<out>.variants.tsv``, shareable: no individual data), first failing reason per variant, in
-this order: ``multiallelic`` (dropped, as PLINK 2 cannot
-import multi-allelic dosages either), ``duplicate`` (a second record with the same position and
-alleles), ``missing_rate`` (share of samples without a dosage above ``max_missing``),
+this order: ``multiallelic`` (a multi-allelic record kept whole: ``multiallelic="drop"``, or
+``"split"`` of an HDS-only VCF or of a BGEN file; PLINK 2 cannot import multi-allelic dosages
+either), ``duplicate`` (a second variant with the same position and alleles),
+``missing_rate`` (share of samples without a dosage above ``max_missing``),
 ``low_mac`` (minor allele dosage count below ``min_mac``), ``low_maf`` (below ``min_maf``),
 ``low_r2`` (the gating r² below ``min_r2``: the MaCH r² recomputed from the kept samples'
 dosages by default, the file's R2/DR2 with ``r2_source="file"``; where the chosen r² is
@@ -88,16 +89,18 @@ def file_samples(path: Path, kind: str) -> list[str]:
     return read_psam_ids(Path(f"{path}.psam"))
 
 
-def read_blocks(path: Path, kind: str, contig: str, start: int, end: int,
-                block_size: int) -> Iterator[DosageBlock]:
-    """The input's :class:`DosageBlock` s of the region."""
+def read_blocks(path: Path, kind: str, contig: str, start: int, end: int, block_size: int,
+                multiallelic: str) -> Iterator[DosageBlock]:
+    """The input's :class:`DosageBlock` s of the region (BGEN: multi-allelic always dropped)."""
+    if kind == "bgen":
+        from cohortgen.io.bgen import read_bgen_dosages
+
+        return read_bgen_dosages(path, contig, start, end, block_size)
     if kind == "vcf":
         from cohortgen.io.dosage_vcf import read_vcf_dosages as read
-    elif kind == "bgen":
-        from cohortgen.io.bgen import read_bgen_dosages as read
     else:
         from cohortgen.io.pgen import read_pgen_dosages as read
-    return read(path, contig, start, end, block_size)
+    return read(path, contig, start, end, block_size, multiallelic)
 
 
 def parse_region(region: str) -> tuple[str, int, int]:
@@ -163,7 +166,8 @@ def duplicates(block: DosageBlock, seen: set) -> np.ndarray:
 
 def ingest_dosages(path: Path, region: str, out: Path, keep: Path | None = None,
                    phenotypes: Path | None = None, limits: DosageThresholds = DosageThresholds(),
-                   build: str = "GRCh38", block_size: int = 1024) -> dict:
+                   build: str = "GRCh38", block_size: int = 1024,
+                   multiallelic: str = "drop") -> dict:
     """Write ``<out>.pgen/.pvar/.psam`` (passing variants, kept samples; private),
     ``<out>.variants.tsv`` and ``<out>.json`` (counts per reason); returns the counts."""
     kind = input_kind(path)
@@ -177,7 +181,7 @@ def ingest_dosages(path: Path, region: str, out: Path, keep: Path | None = None,
     fd, spill = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".dosages")
     try:
         with os.fdopen(fd, "wb") as spill_file:
-            for block in read_blocks(path, kind, contig, start, end, block_size):
+            for block in read_blocks(path, kind, contig, start, end, block_size, multiallelic):
                 block = block._replace(dosage=block.dosage[:, kept])
                 metrics = variant_metrics(block, sex == 1, build)
                 reason = failing_reasons(block, metrics, duplicates(block, seen), limits)

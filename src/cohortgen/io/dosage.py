@@ -58,12 +58,26 @@ def check_dosages(dosage: np.ndarray, haploid: np.ndarray, where: str, samples: 
                          f"[0, {top[j]:g}] for a {kind}call; fix or drop the record")
 
 
-def gp_dosage(gp: np.ndarray, haploid: np.ndarray, where: str, samples: list[str]) -> np.ndarray:
-    """float64 (n,) ALT dosage as written (haploid 0..1) from genotype probabilities.
+def allele_copies(n_alt: int) -> np.ndarray:
+    """float64 (G, n_alt): copies of ALT j in each diploid genotype, in VCF GP order (a/b with
+    a <= b at index b (b + 1) / 2 + a; G = (n_alt + 1) (n_alt + 2) / 2)."""
+    copies = np.zeros(((n_alt + 1) * (n_alt + 2) // 2, n_alt))
+    for b in range(n_alt + 1):
+        for a in range(b + 1):
+            for allele in (a, b):
+                if allele:
+                    copies[b * (b + 1) // 2 + a, allele - 1] += 1
+    return copies
 
-    gp: float (n, k) probabilities per sample, NaN beyond a call's own (2 haploid, 3 diploid);
-    a call whose first probability is NaN is missing. Probabilities must sum to 1 within
-    :data:`GP_SUM_TOLERANCE` and lie in [0, 1].
+
+def gp_dosage(gp: np.ndarray, haploid: np.ndarray, n_alt: int, where: str,
+              samples: list[str]) -> np.ndarray:
+    """float64 (n, n_alt) dosage of each ALT as written (haploid 0..1) from genotype
+    probabilities (other ALTs counted as REF, as a split record holds them).
+
+    gp: float (n, G) probabilities per sample, NaN beyond a call's own (n_alt + 1 haploid, G
+    diploid); a call whose first probability is NaN is missing. Probabilities must sum to 1
+    within :data:`GP_SUM_TOLERANCE` and lie in [0, 1].
     """
     gp = np.asarray(gp, dtype=np.float64)
     present = ~np.isnan(gp[:, 0])
@@ -76,8 +90,11 @@ def gp_dosage(gp: np.ndarray, haploid: np.ndarray, where: str, samples: list[str
         values = ",".join(f"{v:g}" for v in gp[j] if not np.isnan(v))
         raise InputError(f"{where}: sample {samples[j]}: GP {values} are not probabilities "
                          f"summing to 1 (within {GP_SUM_TOLERANCE:g}); fix the file")
-    second = gp[:, 2] if gp.shape[1] > 2 else np.full(gp.shape[0], np.nan)
-    dosage = np.where(haploid, filled[:, 1], filled[:, 1] + 2 * np.nan_to_num(second))
+    copies = allele_copies(n_alt)
+    diploid = np.zeros((len(gp), len(copies)))
+    width = min(len(copies), gp.shape[1])
+    diploid[:, :width] = filled[:, :width]
+    dosage = np.where(haploid[:, None], filled[:, 1:n_alt + 1], diploid @ copies)
     dosage[~present] = np.nan
     return dosage
 

@@ -8,8 +8,8 @@ ALT)); when DS and GP are both declared they must agree (:data:`cohortgen.io.dos
 non-PAR chrX, chrY or MT without GT is refused, as plink2 refuses it, since DS cannot tell a
 haploid 0..1 from a diploid 0..2 scale). The file's r² is INFO ``R2`` (Minimac4) or ``DR2``
 (Beagle) or ``INFO``; a genotyped variant has the ``TYPED`` flag (Minimac4) or, in a file whose
-header declares the ``IMP`` flag (Beagle), lacks it. A multi-allelic record is yielded with NaN
-dosages (``plink2`` cannot import its dosages either; the QC drops it as ``multiallelic``).
+header declares the ``IMP`` flag (Beagle), lacks it. Multi-allelic records: see
+:func:`read_vcf_dosages` (``plink2`` cannot import their dosages).
 
 Speed (bench/bench_dosages.py, 2,000 samples × 1,000 GT:DS records, 20 MB of VCF text, one
 thread): this reader 24 MB/s; ``plink2 --vcf dosage=DS --make-pgen`` 54 MB/s end to end;
@@ -60,21 +60,25 @@ def open_dosage_vcf(path: Path) -> tuple[cyvcf2.VCF, list[str], bool]:
     return vcf, fields, ("INFO", "IMP") in declared
 
 
-def read_vcf_dosages(path: Path, contig: str, start: int, end: int,
-                     block_size: int = 1024) -> Iterator[DosageBlock]:
-    """Blocks of at most ``block_size`` records of ``contig``:``start``-``end`` (1-based,
-    inclusive; records starting in the region)."""
+def read_vcf_dosages(path: Path, contig: str, start: int, end: int, block_size: int = 1024,
+                     multiallelic: str = "drop") -> Iterator[DosageBlock]:
+    """Blocks of at most ``block_size`` variants of ``contig``:``start``-``end`` (1-based,
+    inclusive; records starting in the region). A multi-allelic record is one variant with NaN
+    dosages (``multiallelic="drop"``) or one variant per ALT (``"split"``: REF vs that ALT,
+    other ALTs counted as REF, as ``bcftools norm -m-`` splits DS; ID chrom:pos:ref:alt; from
+    DS or GP, not HDS alone, whose multi-allelic layout no standard fixes)."""
     vcf, fields, marks_imputed = open_dosage_vcf(path)
     samples = list(vcf.samples)
+    split = multiallelic == "split" and fields != ["HDS"]
     rows: list[tuple] = []
     try:
         for variant in vcf(f"{contig}:{start}-{end}"):
             if not start <= variant.POS <= end:
                 continue
-            rows.append(_row(path, variant, fields, samples, marks_imputed))
-            if len(rows) == block_size:
-                yield _block(contig, rows)
-                rows = []
+            rows += _rows(path, variant, fields, samples, marks_imputed, split)
+            if len(rows) >= block_size:
+                yield _block(contig, rows[:block_size])
+                rows = rows[block_size:]
     except InputError:
         raise
     except Exception as exc:  # htslib parse failures surface as assorted exception types
@@ -82,24 +86,31 @@ def read_vcf_dosages(path: Path, contig: str, start: int, end: int,
                          "the file (e.g. bcftools view) in that region") from None
     finally:
         vcf.close()
-    if rows:
-        yield _block(contig, rows)
+    while rows:
+        yield _block(contig, rows[:block_size])
+        rows = rows[block_size:]
 
 
-def _row(path: Path, variant, fields: list[str], samples: list[str], marks_imputed: bool
-         ) -> tuple:
-    """(pos, id, ref, alt, dosage float32 (n,), file r², typed) of one record."""
-    alt = ",".join(variant.ALT) or "."
+def _rows(path: Path, variant, fields: list[str], samples: list[str], marks_imputed: bool,
+          split: bool) -> list[tuple]:
+    """(pos, id, ref, alt, dosage float32 (n,), file r², typed) per variant of one record."""
+    alts = variant.ALT or ["."]
     typed = bool(variant.INFO.get("TYPED")) or (marks_imputed and not variant.INFO.get("IMP"))
     r2 = next((float(variant.INFO[k]) for k in R2_KEYS if variant.INFO.get(k) is not None),
               np.nan)
-    meta = (variant.POS, variant.ID or ".", variant.REF, alt)
-    if len(variant.ALT) != 1:
-        return (*meta, np.full(len(samples), np.nan, np.float32), r2, typed)
-    where = f"{path}: record {record_name(variant.CHROM, variant.POS, variant.ID or '.')}"
+    variant_id = variant.ID or "."
+    if len(alts) > 1 and not split:
+        return [(variant.POS, variant_id, variant.REF, ",".join(alts),
+                 np.full(len(samples), np.nan, np.float32), r2, typed)]
+    where = f"{path}: record {record_name(variant.CHROM, variant.POS, variant_id)}"
     haploid = _haploid(variant, where, len(samples))
-    dosage = _dosage(variant, fields, haploid, where, samples)
-    return (*meta, stored_dosages(dosage, haploid), r2, typed)
+    dosage = _dosage(variant, fields, haploid, len(alts), where, samples)
+    if len(alts) > 1:
+        return [(variant.POS, f"{variant.CHROM}:{variant.POS}:{variant.REF}:{alt}", variant.REF,
+                 alt, stored_dosages(dosage[:, j], haploid), r2, typed)
+                for j, alt in enumerate(alts)]
+    return [(variant.POS, variant_id, variant.REF, alts[0], stored_dosages(dosage[:, 0], haploid),
+             r2, typed)]
 
 
 def _haploid(variant, where: str, n: int) -> np.ndarray:
@@ -113,25 +124,26 @@ def _haploid(variant, where: str, n: int) -> np.ndarray:
     return gt[:, 1] == -2
 
 
-def _dosage(variant, fields: list[str], haploid: np.ndarray, where: str,
+def _dosage(variant, fields: list[str], haploid: np.ndarray, n_alt: int, where: str,
             samples: list[str]) -> np.ndarray:
-    """float64 (n,) ALT dosage as written (haploid 0..1), NaN missing, checked."""
+    """float64 (n, n_alt) ALT dosages as written (haploid 0..1), NaN missing, checked."""
     gp = variant.format("GP") if "GP" in fields else None
-    gp_ds = None if gp is None else gp_dosage(decimal_values(gp), haploid, where, samples)
+    gp_ds = None if gp is None else gp_dosage(decimal_values(gp), haploid, n_alt, where, samples)
     if "DS" in fields and (ds := variant.format("DS")) is not None:
-        dosage = decimal_values(ds[:, 0])
+        dosage = decimal_values(ds[:, :n_alt])
         field = "DS"
     elif "HDS" in fields and (hds := variant.format("HDS")) is not None:
         hds = decimal_values(hds)
-        dosage = np.where(haploid, hds[:, 0], hds[:, 0] + hds[:, -1])
+        dosage = np.where(haploid, hds[:, 0], hds[:, 0] + hds[:, -1])[:, None]
         field = "HDS"
     elif gp_ds is not None:
         return gp_ds
     else:
         raise InputError(f"{where}: no {'/'.join(fields)} values; every record needs one")
-    check_dosages(dosage, haploid, where, samples, field)
-    if gp_ds is not None:
-        check_ds_gp(dosage, gp_ds, where, samples)
+    for j in range(n_alt):
+        check_dosages(dosage[:, j], haploid, where, samples, field)
+        if gp_ds is not None:
+            check_ds_gp(dosage[:, j], gp_ds[:, j], where, samples)
     return dosage
 
 
