@@ -1,5 +1,5 @@
 """Per-variant summaries of imputed dosages: allele frequency, observed allele count, missing
-count and MaCH r², as ``plink2 --freq cols=+machr2`` reports them.
+count and MaCH r², as ``plink2 --freq cols=+machr2`` reports them (SCIENCE.md, Imputed dosages).
 
 ``dosage`` is always float32, shape (n_variants, n_samples): ALT allele dosage on PLINK 2's
 0..2 scale (a haploid call's dosage doubled), NaN for missing. ``weight`` is int8, same shape
