@@ -198,7 +198,8 @@ def test_ingest_dosages__vcf_bgen_pgen_give_identical_results(tmp_path, plink2):
 
 
 def test_read_bgen_dosages__zstd_and_bit_depths_and_sample_file(tmp_path):
-    """BGEN written by the ``bgen`` package (zstd, no embedded IDs, a .sample file): 32-bit
+    """BGEN written by the ``bgen`` package (zstd, no embedded IDs, a .sample file; a region
+    through its .bgi index or by scanning): 32-bit
     reads back the dosages to the stored precision (1/32768), 8-bit within its step (1/255
     per probability)."""
     import bgen
@@ -216,9 +217,15 @@ def test_read_bgen_dosages__zstd_and_bit_depths_and_sample_file(tmp_path):
                                    bit_depth=bits)
         path.with_suffix(".sample").write_text(
             "ID_1 ID_2 missing\n0 0 0\n" + "".join(f"{s} {s} 0\n" for s in SAMPLES[:10]))
+        assert Path(f"{path}.bgi").is_file()  # the bgen package indexes as it writes
         block = next(read_bgen_dosages(path, "22", 1, 1000))
         assert block.ids == [f"rs{k}" for k in range(6)]
         assert np.abs(block.dosage - expected).max() < tolerance
+        fetched = next(read_bgen_dosages(path, "22", 101, 103))
+        Path(f"{path}.bgi").unlink()
+        scanned = next(read_bgen_dosages(path, "22", 101, 103))
+        assert fetched.ids == scanned.ids == ["rs1", "rs2", "rs3"]
+        assert np.array_equal(fetched.dosage, scanned.dosage)
 
 
 def _written_ds(vcf: Path, contig: str) -> np.ndarray:

@@ -5,8 +5,7 @@ The first allele is REF and the second ALT (``plink2 --export bgen-1.2 ref-first
 Biobank convention); the dosage is the ALT allele's expected count, stored as PLINK 2 stores
 it (:func:`cohortgen.io.dosage.stored_dosages`). Sample IDs are the file's own, else those of
 a ``.sample`` file beside it (``<name>.sample`` or ``<name>.bgen.sample``). BGEN holds no
-imputation r² or typed flag. A region is read by scanning the file's variants in order (no
-``.bgi`` index needed).
+imputation r² or typed flag.
 """
 
 from collections.abc import Iterator
@@ -65,11 +64,13 @@ def open_bgen(path: Path):
 def read_bgen_dosages(path: Path, contig: str, start: int, end: int,
                       block_size: int = 1024) -> Iterator[DosageBlock]:
     """Blocks of at most ``block_size`` variants of ``contig``:``start``-``end`` (1-based,
-    inclusive), in file order."""
+    inclusive), in file order: through the bgenix index ``<file>.bgi`` when there is one, else
+    by scanning every variant of the file."""
     reader, _ = open_bgen(path)
+    indexed = Path(f"{path}.bgi").is_file()
     rows: list[tuple] = []
     try:
-        for variant in reader:
+        for variant in reader.fetch(contig, start, end) if indexed else reader:
             if variant.chrom != contig or not start <= variant.pos <= end:
                 continue
             rows.append(_row(variant))
