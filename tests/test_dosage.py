@@ -252,7 +252,8 @@ def test_ingest_dosages__stored_precision_round_trip(tmp_path):
 
 
 def test_ingest_dosages__reason_codes(tmp_path):
-    """multiallelic, duplicate, missing_rate, low_mac, low_maf and low_r2, first failing one."""
+    """multiallelic, duplicate (position and alleles; ID), missing_rate, low_mac, low_maf and
+    low_r2, first failing one."""
     n = N_SAMPLES
     rows = [("100", "A", "G,T", ["1,0"] * n),                      # multi-allelic
             ("200", "A", "G", ["0.5"] * (n // 2) + ["1.5"] * (n // 2)),
@@ -260,11 +261,13 @@ def test_ingest_dosages__reason_codes(tmp_path):
             ("300", "A", "G", ["."] * 10 + ["1"] * (n - 10)),      # 25% missing
             ("400", "A", "G", ["0"] * n),                          # monomorphic
             ("500", "A", "G", ["0"] * (n - 2) + ["1", "1"]),       # MAF 0.025
-            ("600", "A", "G", ["0.5"] * n)]                        # r2 = 0
+            ("600", "A", "G", ["0.5"] * n),                        # r2 = 0
+            ("700", "A", "G", ["0.5"] * (n // 2) + ["1.5"] * (n // 2)),
+            ("800", "A", "G", ["0.5"] * (n // 2) + ["1.5"] * (n // 2))]  # same ID as 700
     header = (HEADER + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
               + "\t".join(SAMPLES))
-    lines = [f"22\t{pos}\t.\t{ref}\t{alt}\t.\tPASS\t.\tDS\t" + "\t".join(ds)
-             for pos, ref, alt, ds in rows]
+    lines = [f"22\t{pos}\t{'rsX' if pos in ('700', '800') else '.'}\t{ref}\t{alt}\t.\tPASS\t"
+             ".\tDS\t" + "\t".join(ds) for pos, ref, alt, ds in rows]
     plain = tmp_path / "r.vcf"
     plain.write_text(header + "\n" + "\n".join(lines) + "\n")
     vcf = Path(pysam.tabix_index(str(plain), preset="vcf", force=True))
@@ -272,8 +275,8 @@ def test_ingest_dosages__reason_codes(tmp_path):
                              limits=DosageThresholds(min_maf=0.05))
     table = pd.read_csv(tmp_path / "o.variants.tsv", sep="\t", keep_default_na=False)
     assert list(table["reason"]) == ["multiallelic", "", "duplicate", "missing_rate", "low_mac",
-                                     "low_maf", "low_r2"]
-    assert summary["variants_passed"] == 1
+                                     "low_maf", "low_r2", "", "duplicate"]
+    assert summary["variants_passed"] == 2
     assert summary["excluded"]["low_r2"] == 1
 
 

@@ -13,7 +13,7 @@ dosages (as ``plink2 --freq`` on the output reports them). Per-variant QC on the
 (``<out>.variants.tsv``, shareable: no individual data), first failing reason per variant, in
 this order: ``multiallelic`` (a multi-allelic record kept whole: ``multiallelic="drop"``, or
 ``"split"`` of an HDS-only VCF or of a BGEN file; PLINK 2 cannot import multi-allelic dosages
-either), ``duplicate`` (a second variant with the same position and alleles),
+either), ``duplicate`` (a second variant with the same position and alleles, or ID),
 ``missing_rate`` (share of samples without a dosage above ``max_missing``),
 ``low_mac`` (minor allele dosage count below ``min_mac``), ``low_maf`` (below ``min_maf``),
 ``low_r2`` (the gating r² below ``min_r2``: the MaCH r² recomputed from the kept samples'
@@ -156,11 +156,14 @@ def failing_reasons(block: DosageBlock, metrics: dict, duplicate: np.ndarray,
 
 
 def duplicates(block: DosageBlock, seen: set) -> np.ndarray:
-    """bool (m,): records whose (pos, ref, alt) came earlier in the region; updates ``seen``."""
+    """bool (m,): variants whose position and alleles, or ID (other than "."), came earlier in
+    the region (as the array variant QC, ``plink2 --rm-dup force-first``); updates ``seen``."""
     flags = np.zeros(len(block.pos), dtype=bool)
-    for i, key in enumerate(zip(block.pos.tolist(), block.ref, block.alt, strict=True)):
-        flags[i] = key in seen
-        seen.add(key)
+    for i, (pos, variant_id, ref, alt) in enumerate(zip(block.pos.tolist(), block.ids, block.ref,
+                                                        block.alt, strict=True)):
+        keys = [(pos, ref, alt)] + ([variant_id] if variant_id != "." else [])
+        flags[i] = any(key in seen for key in keys)
+        seen.update(keys)
     return flags
 
 
