@@ -9,7 +9,10 @@ non-PAR chrX, chrY or MT without GT is refused, as plink2 refuses it, since DS c
 haploid 0..1 from a diploid 0..2 scale). The file's r² is INFO ``R2`` (Minimac4) or ``DR2``
 (Beagle) or ``INFO``; a genotyped variant has the ``TYPED`` flag (Minimac4) or, in a file whose
 header declares the ``IMP`` flag (Beagle), lacks it. Multi-allelic records: see
-:func:`read_vcf_dosages` (``plink2`` cannot import their dosages).
+:func:`read_vcf_dosages` (``plink2`` cannot import their dosages). htslib holds the values as
+float32; they are restored to the decimals written (:func:`cohortgen.io.dosage.decimal_values`)
+before rounding, as plink2 rounds the text's double. A BCF stores float32 itself, so with more
+than 3 decimals a rare value can differ by one 1/16384 step from ``plink2 --bcf``.
 
 Speed (bench/bench_dosages.py, 2,000 samples × 1,000 GT:DS records, 20 MB of VCF text, one
 thread): this reader 24 MB/s; ``plink2 --vcf dosage=DS --make-pgen`` 54 MB/s end to end;
