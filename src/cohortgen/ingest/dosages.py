@@ -4,7 +4,8 @@ table.
 Internal format: a PLINK 2 fileset written with pgenlib (``<out>.pgen/.pvar/.psam``, private),
 dosages of the ALT allele at PLINK 2's precision of 1/16384 (round-trip error at most 1/32768 =
 3.1e-5), so plink2 runs on it directly and the QC'd set needs no export step. Memory is bounded
-by the block size while reading (``block_size`` × samples × 4 bytes, twice); the passing
+by the block size while reading (about 5 copies of ``block_size`` × samples × 4 bytes: rows,
+block, kept-sample subset, weights, spill); the passing
 variants' dosages wait in a temporary float32 file beside the output until their count is
 known (pgenlib writes the count in the header first).
 
