@@ -15,6 +15,7 @@ from cohortgen.errors import InputError
 
 STAGE_COMMANDS = (
     "cohortgen.ingest.commands",
+    "cohortgen.ingest.dosage_commands",
     "cohortgen.qc.commands",
     "cohortgen.assoc.commands",
     "cohortgen.prs.commands",
