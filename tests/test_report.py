@@ -117,7 +117,7 @@ def test_render_report__content_and_privacy(tmp_path):
     out = tmp_path / "report" / "index.html"
     render_report(out, synthetic_context())
     html = out.read_text(encoding="utf-8")
-    for name in ("type 2 diabetes", "stroke", "asthma", "demo cohort"):
+    for name in ("type 2 diabetes", "Stroke", "Asthma", "demo cohort"):  # catalogue names
         assert name in html
     assert "1.012" in html  # λGC given in the context, 3 decimals
     chrom, pos, p = synthetic_gwas()
@@ -182,7 +182,7 @@ def test_render_report__quantitative_trait_section(tmp_path):
     render_report(out, with_trait(synthetic_context()))
     html = out.read_text(encoding="utf-8")
     assert 'id="traits">Quantitative traits' in html
-    section = html[html.index('id="traits"'):html.index('id="provenance"')]
+    section = html[html.index('id="traits"'):html.index('id="glossary"')]
     assert "LDL cholesterol" in section
     assert "7:7654321" in section
     assert "-0.0123" in section  # beta, 3 significant digits, not exp(beta) = 0.988
@@ -248,7 +248,7 @@ def build_test_report(tmp_path, names: list[str]) -> str:
                  [tmp_path / f"{n}.tsv.gz" for n in names],
                  [tmp_path / f"{n}.loci.tsv" for n in names],
                  tmp_path / "provenance.json", 5, tmp_path / "index.html")
-    return (tmp_path / "index.html").read_text(encoding="utf-8")
+    return (tmp_path / "index.en.html").read_text(encoding="utf-8")
 
 
 def test_build_report__summary_rows_split_by_kind(tmp_path):

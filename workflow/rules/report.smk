@@ -33,9 +33,14 @@ rule render_report:
             category="Report",
             labels={"cohort": "{cohort}", "file": "HTML report"},
         ),
+        pages=expand(
+            "results/{{cohort}}/report/index.{lang}.html", lang=config["report"]["languages"]
+        ),
     params:
         cohortgen=COHORTGEN,
         min_cell_count=config["report"]["min_cell_count"],
+        languages=config["report"]["languages"],
+        labels_json=json.dumps(config["disease_labels"], ensure_ascii=False, sort_keys=True),
     conda:
         "../../envs/cohortgen.yaml"
     log:
@@ -47,4 +52,5 @@ rule render_report:
         " --gwas-summary {input.gwas_summary} --gwas {input.sumstats} --loci {input.loci}"
         " --prs-performance {input.prs}"
         " --provenance {input.provenance} --min-cell-count {params.min_cell_count}"
+        " --languages {params.languages} --labels-json {params.labels_json:q}"
         " --out {output.html} 2> {log}"

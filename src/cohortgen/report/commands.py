@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from cohortgen.cli import add_command, many, req
+from cohortgen.report.catalogue import LANGUAGES
 
 
 def _provenance(a):
@@ -25,6 +26,8 @@ def _report(a):
         a.min_cell_count,
         Path(a.out),
         prs_performance=[Path(p) for p in a.prs_performance],
+        languages=a.languages,
+        labels=json.loads(a.labels_json),
     )
 
 
@@ -53,5 +56,9 @@ def register(sub) -> None:
                                   "help": "PRS performance tables (optional)"}),
         req("--provenance"),
         req("--min-cell-count", type=int),
+        (("--languages",), {"nargs": "+", "default": list(LANGUAGES), "choices": LANGUAGES,
+                            "help": "report languages; index.html is in the first"}),
+        (("--labels-json",), {"default": "{}",
+                              "help": "disease and trait names: {name: {language: label}}"}),
         req("--out"),
     )

@@ -125,7 +125,8 @@ def _base_layout(title: str, x_title: str, y_title: str) -> dict:
         "template": "none",
         "title": {"text": title, "x": 0.02},
         "height": FIGURE_HEIGHT,
-        "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+        "margin": {"l": 60, "r": 40, "t": 50, "b": 50},
+        "modebar": {"orientation": "v"},  # on the right edge, clear of the title
         "showlegend": False,
         "xaxis": {"title": {"text": x_title}, "showgrid": False, "zeroline": False},
         "yaxis": {"title": {"text": y_title}, "rangemode": "tozero", "gridcolor": "#e5e5e5"},
@@ -135,7 +136,8 @@ def _base_layout(title: str, x_title: str, y_title: str) -> dict:
     }
 
 
-def manhattan_figure(chrom: np.ndarray, pos: np.ndarray, p: np.ndarray, title: str) -> go.Figure:
+def manhattan_figure(chrom: np.ndarray, pos: np.ndarray, p: np.ndarray, title: str,
+                     axis_titles: tuple[str, str] = ("Chromosome", "−log10 p")) -> go.Figure:
     """Manhattan plot: -log10 p along the genome, chromosomes 1..22, X, Y, MT end to end.
 
     ``chrom``: str names (``1``, ``chr1``, ``X``, GWAS-SSF ``23``...), ``pos``: int64 1-based,
@@ -143,7 +145,7 @@ def manhattan_figure(chrom: np.ndarray, pos: np.ndarray, p: np.ndarray, title: s
     """
     chrom, pos, p = _finite_points(chrom, pos, p)
     fig = go.Figure()
-    fig.update_layout(**_base_layout(title, "Chromosome", "−log10 p"))
+    fig.update_layout(**_base_layout(title, *axis_titles))
     if p.size:
         x, index, order, ticks = genome_positions(chrom, pos)
         shown = manhattan_mask(x, p)
@@ -179,14 +181,16 @@ def qq_points(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return expected[mask], observed[mask]
 
 
-def qq_figure(p: np.ndarray, title: str) -> go.Figure:
+def qq_figure(p: np.ndarray, title: str,
+              axis_titles: tuple[str, str] = ("Expected −log10 p", "Observed −log10 p"),
+              ) -> go.Figure:
     """QQ plot of expected vs observed -log10 p, with y = x and λGC in the title."""
     expected, observed = qq_points(p)
     lam = lambda_gc(p)
     lam_text = "NA" if np.isnan(lam) else f"{lam:.3f}"
     fig = go.Figure()
     fig.update_layout(
-        **_base_layout(f"{title} (λGC = {lam_text})", "Expected −log10 p", "Observed −log10 p")
+        **_base_layout(f"{title} (λGC = {lam_text})", *axis_titles)
     )
     top = float(expected.max(initial=1.0))
     fig.add_trace(

@@ -4,7 +4,10 @@ The context (see :func:`render_report`) holds counts, λGC and p-value arrays, n
 genotypes or per-person values. Counts of people between 1 and ``min_cell_count - 1`` are shown
 as ``<min_cell_count``, with a complementary count hidden where one could be found by
 subtraction (:func:`removal_rows`). plotly.js is inlined once, so the page works offline, and
-the output is byte-identical for the same context.
+the output is byte-identical for the same context and language. Every text comes from the
+language's catalogue (:mod:`cohortgen.report.catalogue`); disease and trait names from the
+``labels`` of the context (config ``disease_labels``) or the catalogue, never raw keys when a
+label exists.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from cohortgen import __version__
 from cohortgen.inflation import lambda_gc
 from cohortgen.io.files import write_text_atomic
 from cohortgen.privacy import primary_suppressed, with_complement
+from cohortgen.report.catalogue import Catalogue, display_name
 from cohortgen.report.plots import (
     GENOME_WIDE_P,
     SUGGESTIVE_P,
@@ -48,27 +52,28 @@ def mask_small_count(n, min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> str:
     return f"{n:,}"
 
 
-def removal_rows(removed: dict, min_cell_count: int) -> list[tuple[str, str]]:
+def removal_rows(removed: dict, min_cell_count: int,
+                 hidden_text: str = COMPLEMENT_TEXT) -> list[tuple[str, str]]:
     """(reason, display text) per removal reason, sorted by reason. Small counts show as
     ``<min_cell_count``; when only one is small, the smallest other count shows as
-    :data:`COMPLEMENT_TEXT`, so input − passed cannot reveal the small one
+    ``hidden_text`` (:data:`COMPLEMENT_TEXT`), so input − passed cannot reveal the small one
     (:mod:`cohortgen.privacy`)."""
     reasons = sorted(removed)
     counts = np.array([removed[r] for r in reasons], dtype=np.float64)
     primary = primary_suppressed(counts, min_cell_count)
     hidden = with_complement(primary, counts)
     return [(reason, mask_small_count(n, min_cell_count) if primary[i]
-             else COMPLEMENT_TEXT if hidden[i] else mask_small_count(n, min_cell_count))
+             else hidden_text if hidden[i] else mask_small_count(n, min_cell_count))
             for i, (reason, n) in enumerate(zip(reasons, counts, strict=True))]
 
 
-def hwe_view(hwe: dict, min_cell_count: int) -> dict:
+def hwe_view(hwe: dict, min_cell_count: int, hidden_text: str = COMPLEMENT_TEXT) -> dict:
     """Where HWE was tested, for the QC section: ``population`` (``qc.hwe_population``),
     ``tested`` (cluster numbers as text), ``min_cluster_size`` and ``clusters``, (cluster, kept
     people) display pairs in cluster order, masked as :func:`removal_rows` so that no small
     cluster follows from the kept total by subtraction."""
     sizes = hwe.get("kept_per_cluster", {})
-    shown = dict(removal_rows(sizes, min_cell_count))
+    shown = dict(removal_rows(sizes, min_cell_count, hidden_text))
     order = sorted(sizes, key=int)
     return {"population": hwe.get("population", "all"),
             "tested": ", ".join(str(c) for c in hwe.get("tested_clusters", [])),
@@ -144,19 +149,35 @@ def format_beta(value) -> str:
     return "NA" if value is None or not math.isfinite(float(value)) else f"{float(value):.3g}"
 
 
-def association_view(record: dict, anchor: str, fig_prefix: str) -> dict:
-    """Template values a disease and a quantitative trait share: name, λGC (computed from ``p``
-    when the record has none), loci counts, status and the figure fragments, whose div ids
-    start with ``fig_prefix``."""
-    name = str(record["name"])
+def case_control_counts(n_cases, n_controls, min_cell_count: int,
+                        hidden_text: str = COMPLEMENT_TEXT) -> tuple[str, str]:
+    """Display texts of a disease's cases and controls. A small count shows as
+    ``<min_cell_count``; the other one of the pair as ``hidden_text`` then, since the two add up
+    to the people analysed (shown in the QC table when no phenotype is missing)."""
+    shown = dict(removal_rows({"cases": n_cases, "controls": n_controls}, min_cell_count,
+                              hidden_text))
+    return shown["cases"], shown["controls"]
+
+
+def association_view(record: dict, anchor: str, fig_prefix: str, cat: Catalogue,
+                     labels: dict) -> dict:
+    """Template values a disease and a quantitative trait share: name (in the catalogue's
+    language, :func:`display_name`), ``key`` (the data column), whether the name fell back to
+    another language, λGC (computed from ``p`` when the record has none), loci counts, status
+    and the figure fragments, whose div ids start with ``fig_prefix``."""
+    key = str(record["name"])
+    name, fell_back = display_name(key, cat.lang, labels)
     lam = record.get("lambda_gc")
     if lam is None and _has_points(record):
         lam = lambda_gc(record["p"])
     view = {
         "name": name,
+        "key": key,
+        "fell_back": fell_back,
         "anchor": anchor,
         "lambda_gc": format_lambda(lam),
         "n_significant": format_count(record.get("n_significant")),
+        "significant": int(record.get("n_significant") or 0),
         "n_suggestive": format_count(record.get("n_suggestive")),
         "status": str(record.get("status", "OK")),
         "manhattan": None,
@@ -164,19 +185,26 @@ def association_view(record: dict, anchor: str, fig_prefix: str) -> dict:
     }
     if _has_points(record):
         chrom, pos, p = record["chrom"], record["pos"], record["p"]
+        axes = (cat.plain("plot.chromosome"), cat.plain("plot.neg_log10_p"))
         view["manhattan"] = figure_html(
-            manhattan_figure(chrom, pos, p, f"{name}: Manhattan plot"), f"{fig_prefix}-manhattan"
-        )
-        view["qq"] = figure_html(qq_figure(p, f"{name}: QQ plot"), f"{fig_prefix}-qq")
+            manhattan_figure(chrom, pos, p, cat.plain("plot.manhattan", name=name), axes),
+            f"{fig_prefix}-manhattan")
+        axes = (cat.plain("plot.expected"), cat.plain("plot.observed"))
+        view["qq"] = figure_html(qq_figure(p, cat.plain("plot.qq", name=name), axes),
+                                 f"{fig_prefix}-qq")
     return view
 
 
-def disease_view(index: int, disease: dict) -> dict:
-    """Template values of one disease: display strings and figure fragments."""
-    view = association_view(disease, f"disease-{index + 1}", f"fig-{index + 1}")
+def disease_view(index: int, disease: dict, cat: Catalogue, labels: dict,
+                 min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> dict:
+    """Template values of one disease: display strings (cases and controls masked as
+    :func:`case_control_counts`) and figure fragments."""
+    view = association_view(disease, f"disease-{index + 1}", f"fig-{index + 1}", cat, labels)
+    cases, controls = case_control_counts(disease.get("n_cases"), disease.get("n_controls"),
+                                          min_cell_count, cat.plain("count.not_shown"))
     return view | {
-        "n_cases": disease.get("n_cases"),
-        "n_controls": disease.get("n_controls"),
+        "n_cases": cases,
+        "n_controls": controls,
         "detectable_or": {maf: format_ratio(v)
                           for maf, v in disease.get("detectable_or", {}).items()},
         "loci": [{"locus": lo["locus"], "p": format_p(lo["p"]),
@@ -184,9 +212,9 @@ def disease_view(index: int, disease: dict) -> dict:
     }
 
 
-def trait_view(index: int, trait: dict) -> dict:
+def trait_view(index: int, trait: dict, cat: Catalogue, labels: dict) -> dict:
     """Template values of one quantitative trait: display strings and figure fragments."""
-    view = association_view(trait, f"trait-{index + 1}", f"fig-trait-{index + 1}")
+    view = association_view(trait, f"trait-{index + 1}", f"fig-trait-{index + 1}", cat, labels)
     return view | {
         "n": trait.get("n"),
         "detectable_beta_sd": {maf: format_beta(v)
@@ -194,6 +222,11 @@ def trait_view(index: int, trait: dict) -> dict:
         "loci": [{"locus": lo["locus"], "p": format_p(lo["p"]), "beta": format_beta(lo["beta"])}
                  for lo in trait.get("loci", [])],
     }
+
+
+def reason_text(cat: Catalogue, code: str) -> str:
+    """A QC removal reason in plain words (catalogue ``reason.<code>``), else the code."""
+    return cat.get(f"reason.{code}") or code
 
 
 def template_environment() -> jinja2.Environment:
@@ -208,28 +241,45 @@ def template_environment() -> jinja2.Environment:
     return env
 
 
-def render_html(context: dict) -> str:
-    """The report page as a string (see :func:`render_report` for the context)."""
+def render_html(context: dict, lang: str = "en") -> str:
+    """The report page in ``lang`` as a string (see :func:`render_report` for the context)."""
     min_cell_count = int(context.get("min_cell_count", DEFAULT_MIN_CELL_COUNT))
+    cat = Catalogue(lang)
+    not_shown = cat.plain("count.not_shown")
+    labels = context.get("labels", {})
 
     def people(n) -> str:
         return mask_small_count(n, min_cell_count)
 
     env = template_environment()
     env.filters["people"] = people
+    env.globals["t"] = cat.text
+    env.globals["reason"] = lambda code: reason_text(cat, code)
     qc = context.get("qc", {})
+    diseases = [disease_view(i, d, cat, labels, min_cell_count)
+                for i, d in enumerate(context.get("diseases", []))]
+    traits = [trait_view(i, t, cat, labels) for i, t in enumerate(context.get("traits", []))]
+    prs = [prs_view(row) | {"disease": display_name(str(row["disease"]), lang, labels)[0]}
+           for row in context.get("prs", [])]
     return env.get_template("index.html.j2").render(
+        lang=lang,
+        languages=[(code, Catalogue(code).plain("language.name"))
+                   for code in context.get("languages", [lang]) if code != lang],
+        fallback_names=[v["name"] for v in diseases + traits if v["fell_back"]],
         cohort=str(context["cohort"]),
         qc=qc,
-        samples_removed=removal_rows(qc.get("samples_removed_by_reason", {}), min_cell_count),
+        samples_removed=removal_rows(qc.get("samples_removed_by_reason", {}), min_cell_count,
+                                     not_shown),
         ingest_removed=sorted(qc.get("ingest_removed_by_reason", {}).items()),
         variants_removed=sorted(qc.get("variants_removed_by_reason", {}).items()),
-        hwe=hwe_view(qc.get("hwe", {"population": "all"}), min_cell_count),
-        diseases=[disease_view(i, d) for i, d in enumerate(context.get("diseases", []))],
-        traits=[trait_view(i, t) for i, t in enumerate(context.get("traits", []))],
-        prs=[prs_view(row) for row in context.get("prs", [])],
+        hwe=hwe_view(qc.get("hwe", {"population": "all"}), min_cell_count, not_shown),
+        diseases=diseases,
+        traits=traits,
+        prs=prs,
         provenance=context.get("provenance", {}),
         min_cell_count=min_cell_count,
+        not_shown=not_shown,
+        glossary=cat.keys_under("glossary.terms"),
         genome_wide_p=p_threshold_text(GENOME_WIDE_P),
         suggestive_p=p_threshold_text(SUGGESTIVE_P),
         version=__version__,
@@ -237,8 +287,9 @@ def render_html(context: dict) -> str:
     )
 
 
-def render_report(out_html: Path, context: dict) -> None:
-    """Write the self-contained HTML report to ``out_html`` (temp name, then rename).
+def render_report(out_html: Path, context: dict, lang: str = "en") -> None:
+    """Write the self-contained HTML report in ``lang`` to ``out_html`` (temp name, then
+    rename).
 
     ``context`` keys: ``cohort`` (name); ``qc`` (``samples_in``, ``samples_removed_by_reason``
     {reason: n}, ``samples_out``, ``variants_in`` (records), optional ``ingest_removed_by_reason``
@@ -251,6 +302,8 @@ def render_report(out_html: Path, context: dict) -> None:
     (quantitative traits, optional: as a disease but ``n`` people instead of cases and
     controls, and ``beta`` in the trait's units instead of ``odds_ratio`` in ``loci``);
     ``provenance`` (dict, nested dicts allowed);
-    ``min_cell_count`` (int, default 5).
+    ``min_cell_count`` (int, default 5); ``labels`` (optional, config ``disease_labels``:
+    {name: {language: label}}); ``languages`` (optional: every language the report is written
+    in, for the links between them, pages ``index.<lang>.html``).
     """
-    write_text_atomic(Path(out_html), render_html(context))
+    write_text_atomic(Path(out_html), render_html(context, lang))

@@ -9,6 +9,8 @@ import pandas as pd
 from cohortgen.errors import InputError
 from cohortgen.io.files import read_json, read_tsv, stale_input
 from cohortgen.io.sumstats import read_gwas_ssf
+from cohortgen.report.catalogue import LANGUAGES
+from cohortgen.report.plots import normalise_chromosomes
 from cohortgen.report.render import render_report
 
 MAX_LOCI_SHOWN = 10
@@ -40,12 +42,14 @@ def qc_context(qc_summary: dict) -> dict:
 
 
 def lead_loci(loci_tsv: Path, limit: int = MAX_LOCI_SHOWN) -> list[dict]:
-    """The most significant lead variants (``locus`` chrom:position, ``p``, ``beta`` on the
-    model's scale: log odds for a disease, trait units for a quantitative trait), best first."""
+    """The most significant lead variants (``locus`` chrom:position with the chromosome named as
+    in the plots, X for GWAS-SSF 23; ``p``; ``beta`` on the model's scale: log odds for a
+    disease, trait units for a quantitative trait), best first."""
     loci = read_tsv(loci_tsv, LOCI_COLUMNS, dtype={"chromosome": str}).sort_values(
-        "p_value", kind="stable")
-    return [{"locus": f"{row.chromosome}:{row.base_pair_location}", "p": row.p_value,
-             "beta": float(row.beta)} for row in loci.head(limit).itertuples()]
+        "p_value", kind="stable").head(limit)
+    names = normalise_chromosomes(loci["chromosome"].to_numpy())
+    return [{"locus": f"{name}:{row.base_pair_location}", "p": row.p_value,
+             "beta": float(row.beta)} for name, row in zip(names, loci.itertuples(), strict=True)]
 
 
 def association_context(row: pd.Series, gwas_path: Path, loci_tsv: Path) -> dict:
@@ -90,9 +94,12 @@ def prs_context(performance_tsvs: list[Path]) -> list[dict]:
 def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
                  gwas_paths: list[Path], loci_paths: list[Path], provenance_json: Path,
                  min_cell_count: int, out_html: Path,
-                 prs_performance: list[Path] = ()) -> None:
-    """Render results/<cohort>/report/index.html. ``gwas_paths`` and ``loci_paths`` follow the
-    rows of gwas/summary.tsv (diseases, ``kind`` binary, and quantitative traits)."""
+                 prs_performance: list[Path] = (), languages: list[str] = LANGUAGES,
+                 labels: dict | None = None) -> None:
+    """Render results/<cohort>/report/index.<lang>.html per language of ``languages`` and
+    ``out_html`` (index.html) in the first. ``gwas_paths`` and ``loci_paths`` follow the rows of
+    gwas/summary.tsv (diseases, ``kind`` binary, and quantitative traits); ``labels`` are the
+    config's ``disease_labels`` ({name: {language: label}})."""
     summary = read_tsv(gwas_summary_tsv, SUMMARY_COLUMNS,
                        dtype={"disease": str, "kind": str, "status": str})
     if not len(summary) == len(gwas_paths) == len(loci_paths):
@@ -112,5 +119,13 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
     context = {"cohort": cohort, "qc": qc,
                "diseases": diseases, "traits": traits,
                "prs": prs_context(list(prs_performance)),
-               "provenance": read_json(provenance_json), "min_cell_count": min_cell_count}
-    render_report(Path(out_html), context)
+               "provenance": read_json(provenance_json), "min_cell_count": min_cell_count,
+               "labels": labels or {}, "languages": list(languages)}
+    for lang in languages:
+        render_report(language_page(Path(out_html), lang), context, lang)
+    render_report(Path(out_html), context, languages[0])
+
+
+def language_page(out_html: Path, lang: str) -> Path:
+    """The page of one language beside ``out_html``: report/index.html -> report/index.ko.html."""
+    return out_html.with_name(f"{out_html.stem}.{lang}{out_html.suffix}")

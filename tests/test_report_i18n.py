@@ -1,0 +1,179 @@
+"""HTML report in Korean and English: catalogues, names from labels, one page per language,
+escaping, small-cell suppression and nothing loaded from the network."""
+
+import re
+import string
+from importlib.resources import files
+
+import numpy as np
+import pytest
+from test_report import synthetic_context, write_report_inputs
+
+from cohortgen.report.catalogue import LANGUAGES, Catalogue, catalogue_entries, display_name
+from cohortgen.report.render import render_html
+from cohortgen.report.stage import build_report
+
+SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b.*?</\1>", re.DOTALL)
+
+
+def fields(text: str) -> set[str]:
+    """The {field} names of a catalogue text."""
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def visible_text(html: str) -> str:
+    """The page's text without scripts, styles and tags."""
+    return re.sub(r"<[^>]+>", " ", SCRIPT_OR_STYLE.sub(" ", html))
+
+
+def build_pages(tmp_path, loci: str | None = None, **kwargs) -> dict[str, str]:
+    """build_report on the test_report inputs (``loci``: the disease's loci table instead);
+    {file name: html} of every page written."""
+    names = write_report_inputs(tmp_path)
+    if loci is not None:
+        (tmp_path / f"{names[0]}.loci.tsv").write_text(loci)
+    out = tmp_path / "report" / "index.html"
+    build_report("c", tmp_path / "qc.json", tmp_path / "summary.tsv",
+                 [tmp_path / f"{n}.tsv.gz" for n in names],
+                 [tmp_path / f"{n}.loci.tsv" for n in names],
+                 tmp_path / "provenance.json", 5, out, **kwargs)
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(out.parent.glob("*.html"))}
+
+
+def test_catalogues__same_keys_and_fields():
+    ko, en = catalogue_entries("ko"), catalogue_entries("en")
+    assert ko.keys() == en.keys()
+    for key in en:
+        assert ko[key].strip(), key
+        assert en[key].strip(), key
+        assert fields(ko[key]) == fields(en[key]), key
+
+
+def test_catalogues__nine_default_diseases_named_in_both():
+    diseases = ["hypertension", "type2_diabetes", "dyslipidemia", "obesity",
+                "chronic_kidney_disease", "coronary_artery_disease", "stroke", "osteoporosis",
+                "asthma"]
+    for lang in LANGUAGES:
+        names = [display_name(d, lang, {}) for d in diseases]
+        assert all(not fell_back for _, fell_back in names)
+        assert len({name for name, _ in names}) == 9
+    assert display_name("chronic_kidney_disease", "ko", {})[0] == "만성 콩팥병"
+
+
+def test_template__no_text_outside_the_catalogue():
+    """Every word of the page comes from a catalogue: the template's own text (outside tags,
+    Jinja expressions, style and script) holds no letters."""
+    source = files("cohortgen.report").joinpath("templates", "index.html.j2").read_text("utf-8")
+    source = re.sub(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", " ", source, flags=re.DOTALL)
+    source = re.sub(r"<!DOCTYPE[^>]*>", " ", SCRIPT_OR_STYLE.sub(" ", source))
+    text = re.sub(r"<[^>]+>", " ", source)
+    assert not re.findall(r"[^\W\d_]+", text)
+
+
+def test_display_name__config_label_then_fallback():
+    labels = {"hypertension": {"en": "High blood pressure"}, "ldl": {"ko": "LDL 콜레스테롤"}}
+    assert display_name("hypertension", "en", labels) == ("High blood pressure", False)
+    assert display_name("hypertension", "ko", labels) == ("고혈압", False)  # built in
+    assert display_name("ldl", "en", labels) == ("LDL 콜레스테롤", True)
+    assert display_name("ldl", "ko", labels) == ("LDL 콜레스테롤", False)
+    assert display_name("hba1c", "en", labels) == ("hba1c", True)
+
+
+def test_build_report__one_page_per_language_index_the_first(tmp_path):
+    pages = build_pages(tmp_path)
+    assert sorted(pages) == ["index.en.html", "index.html", "index.ko.html"]
+    assert pages["index.html"] == pages["index.ko.html"]
+    assert '<html lang="ko">' in pages["index.ko.html"]
+    assert '<html lang="en">' in pages["index.en.html"]
+    assert 'href="index.en.html"' in pages["index.ko.html"]
+    assert 'href="index.ko.html"' in pages["index.en.html"]
+    assert "천식" in visible_text(pages["index.ko.html"])  # asthma, built-in Korean name
+    assert "Asthma" in visible_text(pages["index.en.html"])
+    assert "유전체 분석 결과 보고서" in pages["index.ko.html"]
+    assert "Genetic analysis report" not in pages["index.ko.html"]
+
+
+def test_build_report__languages_in_the_order_given(tmp_path):
+    pages = build_pages(tmp_path, languages=["en"])
+    assert sorted(pages) == ["index.en.html", "index.html"]
+    assert pages["index.html"] == pages["index.en.html"]
+    assert "Other languages" not in pages["index.html"]
+
+
+def test_build_report__no_raw_keys_and_fallback_said(tmp_path):
+    """The trait ``ldl`` has a Korean label only: the English page shows it and says so; the
+    data column names never show where a label exists."""
+    labels = {"ldl": {"ko": "LDL 콜레스테롤"}, "asthma": {"en": "Asthma, bronchial"}}
+    pages = build_pages(tmp_path, labels=labels)
+    en, ko = visible_text(pages["index.en.html"]), visible_text(pages["index.ko.html"])
+    assert "Asthma, bronchial" in en
+    assert "천식" in ko  # the built-in Korean name stays where the config gives English only
+    assert "LDL 콜레스테롤" in en
+    assert re.search(r"No English name is configured for LDL 콜레스테롤", en)
+    assert "이름이 설정되어 있지 않아" not in ko
+    for page in pages.values():
+        assert not re.search(r"\b(ldl|asthma)\b", visible_text(page))
+
+
+def test_build_report__chromosome_x_shown_as_x(tmp_path):
+    """GWAS-SSF writes chrX as 23; the lead-locus table names it X, as the plots do."""
+    loci = "chromosome\tbase_pair_location\tp_value\tbeta\n23\t1000\t1e-9\t0.2\n"
+    pages = build_pages(tmp_path, loci=loci, languages=["en"])
+    assert ">X:1000<" in pages["index.html"]
+    assert ">23:1000<" not in pages["index.html"]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_render_html__input_text_is_escaped(lang):
+    attack = "<script>alert(1)</script>"
+    context = synthetic_context()
+    context["cohort"] = attack
+    context["diseases"][0]["name"] = "t2d"
+    context["labels"] = {"t2d": {lang: attack}}
+    context["prs"] = [{"disease": "t2d", "score": attack, "status": "OK"}]
+    html = render_html(context, lang)
+    assert "alert(1)" in visible_text(html)
+    assert "&lt;script&gt;alert(1)" in html
+    assert "<script>alert" not in html
+    assert html.count("</script>") == html.count("<script")  # no script ended early
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_render_html__small_counts_hidden_with_their_complement(lang):
+    """3 stroke cases of 4,186 analysed: neither 3 nor the 4,183 controls (4,186 − 3) shows."""
+    context = synthetic_context()
+    context["qc"]["samples_out"] = 4186
+    stroke = context["diseases"][1]
+    stroke["n_cases"], stroke["n_controls"] = 3, 4183
+    html = render_html(context, lang)
+    text = visible_text(html)
+    assert "4,183" not in text
+    assert "4183" not in text
+    assert not re.search(r">\s*[1-4]\s*<", SCRIPT_OR_STYLE.sub(" ", html))  # no cell of 1..4
+    assert not re.search(r"(?<![\d.,])3\s*명", text)  # nor in a Korean sentence
+    assert Catalogue(lang).plain("count.not_shown") in text
+    assert "&lt;5" in text
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_render_html__nothing_from_the_network(lang):
+    html = render_html(synthetic_context(), lang)
+    outside_scripts = SCRIPT_OR_STYLE.sub(" ", html)
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", outside_scripts)
+    assert "<link" not in outside_scripts
+    assert "<iframe" not in outside_scripts
+    assert "@import" not in html
+    assert "url(http" not in html
+    assert not re.search(r"<script[^>]+src", html)
+    assert html.count("<script>") == 1 + 2 * 2  # plotly.js once, then 2 figures × 2 diseases
+
+
+def test_render_html__plot_texts_in_the_page_language():
+    chrom = np.array(["1", "23"] * 50)
+    context = synthetic_context()
+    context["diseases"][0] |= {"chrom": chrom, "pos": np.arange(100), "p": np.linspace(0.01, 1,
+                                                                                         100)}
+    html = render_html(context, "ko")
+    assert "맨해튼 플롯" in html
+    assert "염색체" in html
+    assert "Manhattan plot" not in html
