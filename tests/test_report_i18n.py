@@ -6,10 +6,12 @@ import string
 from importlib.resources import files
 
 import numpy as np
+import plotly.offline
 import pytest
 from test_report import synthetic_context, write_report_inputs
 
 from cohortgen.report.catalogue import LANGUAGES, Catalogue, catalogue_entries, display_name
+from cohortgen.report.plots import MANHATTAN_X_BINS, manhattan_figure, qq_points
 from cohortgen.report.render import render_html
 from cohortgen.report.stage import build_report
 
@@ -177,3 +179,32 @@ def test_render_html__plot_texts_in_the_page_language():
     assert "맨해튼 플롯" in html
     assert "염색체" in html
     assert "Manhattan plot" not in html
+
+
+def drawn_points(n: int, seed: int = 5) -> tuple[int, int]:
+    """Points drawn in the Manhattan and the QQ plot of n null variants plus 100 signals."""
+    rng = np.random.default_rng(seed)
+    chrom = rng.choice(np.array([str(i) for i in range(1, 23)] + ["23"]), n)
+    pos = rng.integers(1, 200_000_000, n)
+    p = rng.uniform(size=n)
+    p[:100] = 10.0 ** -rng.uniform(8, 50, 100)
+    manhattan = manhattan_figure(chrom, pos, p, "m")
+    expected, _ = qq_points(p)
+    return sum(len(trace.y) for trace in manhattan.data), expected.size
+
+
+def test_figures__points_drawn_do_not_grow_with_the_variant_count():
+    """Scale: the points drawn are bounded by the thinning grid plus the suggestive points
+    (Manhattan) or the strongest (QQ), not by the variant count, so nine diseases at millions
+    of variants stay well under 10 MB (each point is 12 bytes, about 16 in base64)."""
+    _, qq_small = drawn_points(200_000)
+    manhattan_large, qq_large = drawn_points(2_000_000)
+    assert manhattan_large < MANHATTAN_X_BINS * 25 + 100 + 50  # grid, signals, ~20 at p < 1e-5
+    assert qq_large < 1.2 * qq_small
+    assert 9 * 2 * (manhattan_large + qq_large) * 16 < 10e6 - len(plotly.offline.get_plotlyjs())
+
+
+def test_figures__chromosome_x_named_x():
+    fig = manhattan_figure(np.array(["23", "1", "chrX"]), np.array([5, 6, 7]),
+                           np.array([0.1, 0.2, 0.3]), "m")
+    assert list(fig.layout.xaxis.ticktext) == ["1", "X"]

@@ -1,9 +1,11 @@
 """Manhattan and QQ figures (plotly), from aggregates only (λGC from :mod:`cohortgen.inflation`).
 
-Figures are thinned so that a report of nine diseases stays small and fast in a browser:
-every point with p < ``KEEP_ALL_BELOW_P`` is kept, and of the rest one point per cell of a
-fixed grid in plot coordinates (the first in genome or rank order), which keeps the visual
-envelope of the bulk. The thinning is deterministic.
+Figures are thinned so that a report of nine diseases stays small (under 10 MB) and fast in a
+browser whatever the number of variants: a Manhattan plot keeps every point with p below the
+suggestive threshold, a QQ plot its ``QQ_KEEP_STRONGEST`` strongest points, and of the rest one
+point per cell of a fixed grid in plot coordinates (the first in genome or rank order), which
+keeps the visual envelope of the bulk. The points drawn are thus bounded by the grid plus the
+suggestive points, not by the variant count. The thinning is deterministic.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from cohortgen.inflation import lambda_gc
 
 GENOME_WIDE_P = 5e-8
 SUGGESTIVE_P = 1e-5
-KEEP_ALL_BELOW_P = 1e-3
 MANHATTAN_X_BINS = 500  # bulk cells across the genome
-MANHATTAN_Y_STEP = 0.15  # bulk cell height in -log10 p (p >= 1e-3 spans 0..3: 20 rows)
+MANHATTAN_Y_STEP = 0.2  # bulk cell height in -log10 p (p >= 1e-5 spans 0..5: 25 rows)
+QQ_KEEP_STRONGEST = 2_000  # QQ points drawn exactly, strongest first
 QQ_STEP = 0.02  # bulk cell size in -log10 p on both axes
 COLOURS = ("#1f4e79", "#7fa7cf")  # alternating chromosome colours
 FIGURE_HEIGHT = 380
@@ -29,9 +31,10 @@ SMALLEST_P = np.nextafter(0.0, 1.0)  # p = 0 (underflow) is drawn at this value
 def normalise_chromosomes(chrom: np.ndarray) -> np.ndarray:
     """Canonical names (:func:`cohortgen.genome.contig_name`) of GWAS-SSF chromosomes (23/24/25
     = X/Y/MT); a name outside the contig table without ``chr``, upper case."""
+    distinct, inverse = np.unique(np.asarray(chrom).astype(str), return_inverse=True)
     names = [contig_name(c, "gwas_ssf")
-             or re.sub(r"^chr", "", str(c).strip(), flags=re.IGNORECASE).upper() for c in chrom]
-    return np.asarray(names, dtype=str)
+             or re.sub(r"^chr", "", c.strip(), flags=re.IGNORECASE).upper() for c in distinct]
+    return np.asarray(names, dtype=str)[inverse.reshape(-1)] if names else distinct
 
 
 def chromosome_sort_key(name: str) -> tuple[int, str]:
@@ -93,9 +96,10 @@ def thin_by_grid(
 
 
 def manhattan_mask(x: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Points drawn in a Manhattan plot: all with p < 1e-3, the bulk thinned on a grid."""
+    """Points drawn in a Manhattan plot: all with p < ``SUGGESTIVE_P``, the bulk thinned on a
+    grid (at most ``MANHATTAN_X_BINS`` × 25 points)."""
     y = neg_log10_p(p)
-    keep = p < KEEP_ALL_BELOW_P
+    keep = p < SUGGESTIVE_P
     span = float(x.max() - x.min()) if x.size else 1.0
     return thin_by_grid(
         x - x.min(initial=0), y, max(span, 1.0) / MANHATTAN_X_BINS, MANHATTAN_Y_STEP, keep
@@ -170,14 +174,14 @@ def manhattan_figure(chrom: np.ndarray, pos: np.ndarray, p: np.ndarray, title: s
 def qq_points(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Expected and observed -log10 p (sorted, strongest first), thinned for drawing.
 
-    Expected p of rank i (1-based) among n is (i - 0.5) / n. All points with observed
-    p < 1e-3 are kept; the bulk keeps one point per ``QQ_STEP`` square.
+    Expected p of rank i (1-based) among n is (i - 0.5) / n. The ``QQ_KEEP_STRONGEST``
+    strongest points are kept; the bulk keeps one point per ``QQ_STEP`` square.
     """
     p = np.sort(np.asarray(p, dtype=np.float64)[np.isfinite(p)])
     n = p.size
     expected = -np.log10((np.arange(1, n + 1) - 0.5) / max(n, 1))
     observed = neg_log10_p(p)
-    mask = thin_by_grid(expected, observed, QQ_STEP, QQ_STEP, p < KEEP_ALL_BELOW_P)
+    mask = thin_by_grid(expected, observed, QQ_STEP, QQ_STEP, np.arange(n) < QQ_KEEP_STRONGEST)
     return expected[mask], observed[mask]
 
 
