@@ -219,8 +219,9 @@ def write_report_inputs(tmp_path) -> list[str]:
                           "effect_allele": "T", "other_allele": "C", "beta": 0.1,
                           "standard_error": 0.05, "effect_allele_frequency": 0.3, "p_value": p})
     table = table.dropna(subset=["p_value"])  # GWAS-SSF holds tested rows only
-    loci = pd.DataFrame({"chromosome": ["3"], "base_pair_location": [1000], "p_value": [1e-9],
-                         "beta": [-0.25]})
+    loci = pd.DataFrame({"chromosome": ["3"], "base_pair_location": [1000],
+                         "effect_allele": ["T"], "other_allele": ["C"], "p_value": [1e-9],
+                         "beta": [-0.25], "standard_error": [0.04]})
     rows = []
     for name, kind in (("asthma", "binary"), ("ldl", "quantitative")):
         write_gwas_ssf(tmp_path / f"{name}.tsv.gz", table, {"genome_assembly": "GRCh38"})

@@ -6,6 +6,7 @@ import string
 from importlib.resources import files
 
 import numpy as np
+import pandas as pd
 import plotly.offline
 import pytest
 from test_report import synthetic_context, write_report_inputs
@@ -13,7 +14,7 @@ from test_report import synthetic_context, write_report_inputs
 from cohortgen.report.catalogue import LANGUAGES, Catalogue, catalogue_entries, display_name
 from cohortgen.report.plots import MANHATTAN_X_BINS, manhattan_figure, qq_points
 from cohortgen.report.render import render_html
-from cohortgen.report.stage import build_report
+from cohortgen.report.stage import build_report, lead_loci
 
 SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b.*?</\1>", re.DOTALL)
 
@@ -119,7 +120,8 @@ def test_build_report__no_raw_keys_and_fallback_said(tmp_path):
 
 def test_build_report__chromosome_x_shown_as_x(tmp_path):
     """GWAS-SSF writes chrX as 23; the lead-locus table names it X, as the plots do."""
-    loci = "chromosome\tbase_pair_location\tp_value\tbeta\n23\t1000\t1e-9\t0.2\n"
+    loci = ("chromosome\tbase_pair_location\teffect_allele\tother_allele\tp_value\tbeta\t"
+            "standard_error\n23\t1000\tT\tC\t1e-9\t0.2\t0.03\n")
     pages = build_pages(tmp_path, loci=loci, languages=["en"])
     assert ">X:1000<" in pages["index.html"]
     assert ">23:1000<" not in pages["index.html"]
@@ -208,3 +210,36 @@ def test_figures__chromosome_x_named_x():
     fig = manhattan_figure(np.array(["23", "1", "chrX"]), np.array([5, 6, 7]),
                            np.array([0.1, 0.2, 0.3]), "m")
     assert list(fig.layout.xaxis.ticktext) == ["1", "X"]
+
+
+def test_lead_loci__alleles_and_frequencies_in_cases_and_controls(tmp_path):
+    loci = tmp_path / "d.loci.tsv"
+    loci.write_text("chromosome\tbase_pair_location\teffect_allele\tother_allele\tp_value\tbeta\t"
+                    "standard_error\n23\t1000\tT\tC\t1e-9\t0.2\t0.03\n3\t50\tA\tG\t1e-6\t0.1\t0.02\n")
+    table = pd.DataFrame({"chromosome": ["3", "23", "23"], "base_pair_location": [50, 1000, 1000],
+                          "effect_allele": ["A", "T", "G"], "other_allele": ["G", "C", "C"],
+                          "effect_allele_frequency_cases": [0.2, 0.31, 0.9],
+                          "effect_allele_frequency_controls": [0.1, 0.25, 0.9]})
+    rows = lead_loci(loci, table)
+    assert [(r["locus"], r["alleles"], r["eaf_cases"], r["eaf_controls"]) for r in rows] == [
+        ("X:1000", "T / C", 0.31, 0.25), ("3:50", "A / G", 0.2, 0.1)]
+    assert np.isnan(lead_loci(loci, table.drop(columns="effect_allele_frequency_cases"))[0][
+        "eaf_cases"])
+
+
+def test_build_report__odds_ratio_with_95_interval(tmp_path):
+    """The lead locus (beta −0.25, SE 0.04): OR exp(β), CI exp(β ± 1.959964 SE)."""
+    html = build_pages(tmp_path, languages=["en"])["index.html"]
+    low, high = np.exp(-0.25 + np.array([-1, 1]) * 1.959963984540054 * 0.04)
+    disease = html[html.index('id="disease-1"'):html.index('id="traits"')]
+    assert f">{np.exp(-0.25):.2f}<" in disease
+    assert f">{low:.2f}–{high:.2f}<" in disease
+    assert ">T / C<" in disease
+
+
+def test_manhattan_figure__significant_leads_labelled():
+    chrom = np.array(["1", "1", "23", "2"])
+    pos = np.array([10, 20, 30, 40])
+    p = np.array([0.5, 1e-9, 1e-12, 0.3])
+    fig = manhattan_figure(chrom, pos, p, "m", labelled=[("1", 20), ("X", 30), ("2", 99)])
+    assert [a.text for a in fig.layout.annotations if ":" in a.text] == ["1:20", "X:30"]

@@ -100,6 +100,11 @@ def format_ratio(value) -> str:
     return "NA" if value is None or not math.isfinite(float(value)) else f"{float(value):.2f}"
 
 
+def format_frequency(value) -> str:
+    """An allele frequency with three decimals, or NA."""
+    return "NA" if value is None or not math.isfinite(float(value)) else f"{float(value):.3f}"
+
+
 def format_p(value) -> str:
     """A p-value in scientific notation with two significant digits, or NA."""
     return "NA" if value is None or not math.isfinite(float(value)) else f"{float(value):.1e}"
@@ -186,9 +191,11 @@ def association_view(record: dict, anchor: str, fig_prefix: str, cat: Catalogue,
     if _has_points(record):
         chrom, pos, p = record["chrom"], record["pos"], record["p"]
         axes = (cat.plain("plot.chromosome"), cat.plain("plot.neg_log10_p"))
+        significant = [(lo["chromosome"], lo["position"]) for lo in record.get("loci", [])
+                       if "position" in lo and lo["p"] < GENOME_WIDE_P]
         view["manhattan"] = figure_html(
-            manhattan_figure(chrom, pos, p, cat.plain("plot.manhattan", name=name), axes),
-            f"{fig_prefix}-manhattan")
+            manhattan_figure(chrom, pos, p, cat.plain("plot.manhattan", name=name), axes,
+                             significant), f"{fig_prefix}-manhattan")
         axes = (cat.plain("plot.expected"), cat.plain("plot.observed"))
         view["qq"] = figure_html(qq_figure(p, cat.plain("plot.qq", name=name), axes),
                                  f"{fig_prefix}-qq")
@@ -207,8 +214,13 @@ def disease_view(index: int, disease: dict, cat: Catalogue, labels: dict,
         "n_controls": controls,
         "detectable_or": {maf: format_ratio(v)
                           for maf, v in disease.get("detectable_or", {}).items()},
-        "loci": [{"locus": lo["locus"], "p": format_p(lo["p"]),
-                  "odds_ratio": format_ratio(lo["odds_ratio"])} for lo in disease.get("loci", [])],
+        "loci": [{"locus": lo["locus"], "alleles": lo.get("alleles", "NA"),
+                  "p": format_p(lo["p"]), "odds_ratio": format_ratio(lo["odds_ratio"]),
+                  "or_interval": f"{format_ratio(lo.get('or_lower'))}–"
+                                 f"{format_ratio(lo.get('or_upper'))}",
+                  "eaf_cases": format_frequency(lo.get("eaf_cases")),
+                  "eaf_controls": format_frequency(lo.get("eaf_controls"))}
+                 for lo in disease.get("loci", [])],
     }
 
 
@@ -298,7 +310,9 @@ def render_report(out_html: Path, context: dict, lang: str = "en") -> None:
     ``hwe`` entry of qc/summary.json, :func:`hwe_view`); ``diseases`` (list of
     dicts: ``name``, ``n_cases``, ``n_controls``, ``lambda_gc``, ``n_significant``,
     ``n_suggestive``, ``status``, and arrays ``chrom``, ``pos``, ``p`` for the figures,
-    optional; ``loci``: ``locus``, ``p``, ``odds_ratio``); ``traits``
+    optional; ``loci``: ``locus``, ``p``, ``odds_ratio``, optional ``alleles``, ``or_lower``,
+    ``or_upper``, ``eaf_cases``, ``eaf_controls``, and ``chromosome``, ``position`` to label
+    a genome-wide significant lead variant in the Manhattan plot); ``traits``
     (quantitative traits, optional: as a disease but ``n`` people instead of cases and
     controls, and ``beta`` in the trait's units instead of ``odds_ratio`` in ``loci``);
     ``provenance`` (dict, nested dicts allowed);

@@ -14,12 +14,14 @@ from cohortgen.report.plots import normalise_chromosomes
 from cohortgen.report.render import render_report
 
 MAX_LOCI_SHOWN = 10
+Z_95 = 1.959963984540054  # standard normal quantile of a two-sided 95% interval
 
 
 SUMMARY_COLUMNS = ("disease", "kind", "status", "lambda_gc", "n_genome_wide", "n_suggestive",
                    "n_cases", "n_controls", "n_samples")
 """Columns of gwas/summary.tsv the report reads."""
-LOCI_COLUMNS = ("chromosome", "base_pair_location", "p_value", "beta")
+LOCI_COLUMNS = ("chromosome", "base_pair_location", "effect_allele", "other_allele", "p_value",
+                "beta", "standard_error")
 """Columns of a gwas/<disease>.loci.tsv the report reads."""
 
 
@@ -41,15 +43,30 @@ def qc_context(qc_summary: dict) -> dict:
             "hwe": qc_summary.get("hwe", {"population": "all"})}
 
 
-def lead_loci(loci_tsv: Path, limit: int = MAX_LOCI_SHOWN) -> list[dict]:
-    """The most significant lead variants (``locus`` chrom:position with the chromosome named as
-    in the plots, X for GWAS-SSF 23; ``p``; ``beta`` on the model's scale: log odds for a
-    disease, trait units for a quantitative trait), best first."""
-    loci = read_tsv(loci_tsv, LOCI_COLUMNS, dtype={"chromosome": str}).sort_values(
+FREQUENCY_COLUMNS = ("effect_allele_frequency_cases", "effect_allele_frequency_controls")
+"""GWAS-SSF columns of a disease's lead loci table besides the loci file's own."""
+VARIANT_KEY = ["chromosome", "base_pair_location", "effect_allele", "other_allele"]
+
+
+def lead_loci(loci_tsv: Path, table: pd.DataFrame, limit: int = MAX_LOCI_SHOWN) -> list[dict]:
+    """The most significant lead variants, best first: ``locus`` chrom:position (chromosome
+    named as in the plots, X for GWAS-SSF 23), ``chromosome``, ``position``, ``alleles``
+    (effect / other), ``p``, ``beta`` and ``se`` on the model's scale (log odds for a disease,
+    trait units for a quantitative trait), and the effect allele frequency in cases and in
+    controls from the GWAS-SSF ``table`` (NaN when it has none)."""
+    loci = read_tsv(loci_tsv, LOCI_COLUMNS, dtype={"chromosome": str, "effect_allele": str,
+                                                   "other_allele": str}).sort_values(
         "p_value", kind="stable").head(limit)
+    frequencies = table.reindex(columns=[*VARIANT_KEY, *FREQUENCY_COLUMNS])
+    loci = loci.merge(frequencies.drop_duplicates(VARIANT_KEY), on=VARIANT_KEY, how="left")
     names = normalise_chromosomes(loci["chromosome"].to_numpy())
-    return [{"locus": f"{name}:{row.base_pair_location}", "p": row.p_value,
-             "beta": float(row.beta)} for name, row in zip(names, loci.itertuples(), strict=True)]
+    return [{"locus": f"{name}:{row.base_pair_location}", "chromosome": name,
+             "position": int(row.base_pair_location),
+             "alleles": f"{row.effect_allele} / {row.other_allele}", "p": row.p_value,
+             "beta": float(row.beta), "se": float(row.standard_error),
+             "eaf_cases": float(row.effect_allele_frequency_cases),
+             "eaf_controls": float(row.effect_allele_frequency_controls)}
+            for name, row in zip(names, loci.itertuples(), strict=True)]
 
 
 def association_context(row: pd.Series, gwas_path: Path, loci_tsv: Path) -> dict:
@@ -58,7 +75,7 @@ def association_context(row: pd.Series, gwas_path: Path, loci_tsv: Path) -> dict
     table = read_gwas_ssf(Path(gwas_path))
     return {"name": row["disease"], "status": row["status"], "lambda_gc": row["lambda_gc"],
             "n_significant": int(row["n_genome_wide"]), "n_suggestive": int(row["n_suggestive"]),
-            "loci": lead_loci(loci_tsv),
+            "loci": lead_loci(loci_tsv, table),
             "chrom": table["chromosome"].astype(str).to_numpy(),
             "pos": table["base_pair_location"].to_numpy(), "p": table["p_value"].to_numpy(float)}
 
@@ -66,7 +83,9 @@ def association_context(row: pd.Series, gwas_path: Path, loci_tsv: Path) -> dict
 def disease_context(row: pd.Series, gwas_path: Path, loci_tsv: Path) -> dict:
     """One disease: case and control counts, detectable odds ratios, lead loci as odds ratios."""
     context = association_context(row, gwas_path, loci_tsv)
-    context["loci"] = [{"locus": lo["locus"], "p": lo["p"], "odds_ratio": float(np.exp(lo["beta"]))}
+    context["loci"] = [lo | {"odds_ratio": float(np.exp(lo["beta"])),
+                             "or_lower": float(np.exp(lo["beta"] - Z_95 * lo["se"])),
+                             "or_upper": float(np.exp(lo["beta"] + Z_95 * lo["se"]))}
                        for lo in context["loci"]]
     return context | {"n_cases": int(row["n_cases"]), "n_controls": int(row["n_controls"]),
                       "detectable_or": {"5%": row.get("detectable_or_maf05"),
