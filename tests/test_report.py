@@ -126,7 +126,7 @@ def test_render_report__content_and_privacy(tmp_path):
     assert "&lt;5" in html
     assert not re.search(r">\s*[1-4]\s*<", html)  # the 3 stroke cases, 2 call-rate removals
     assert "SKIPPED: fewer than 20 cases" in html
-    assert html.count("<script>") == 1 + 2 * 2  # plotly.js once, then 2 figures × 2 diseases
+    assert html.count("<script>") == 1 + 1 + 2 * 2  # plotly.js once, cases and controls, 2 × 2
     assert 'id="fig-1-manhattan"' in html
     assert 'id="fig-2-qq"' in html
     assert "md5:0123abcd" in html
@@ -196,7 +196,7 @@ def test_render_report__quantitative_trait_section(tmp_path):
     assert not re.search(r">\s*4\s*<", section)
     assert 'id="fig-trait-1-manhattan"' in section
     assert 'id="fig-trait-1-qq"' in section
-    assert html.count("<script>") == 1 + 2 * 2 + 2  # plus the trait's 2 figures
+    assert html.count("<script>") == 1 + 1 + 2 * 2 + 2  # plus the trait's 2 figures
 
 
 def test_render_report__no_trait_section_without_traits(tmp_path):

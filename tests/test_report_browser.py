@@ -72,7 +72,7 @@ def test_browser__page_loads_offline_and_draws_every_plot(pages, tmp_path, lang)
     assert console_messages(result.stderr) == []
     dom = result.stdout
     figures = re.findall(r'<div id="(fig-[\w-]+)"', pages[lang].read_text(encoding="utf-8"))
-    assert len(figures) == 4
+    assert len(figures) == 1 + 4  # cases and controls, 2 diseases × (Manhattan, QQ)
     for figure in figures:
         drawn = dom[dom.index(f'id="{figure}"'):][:20_000]
         assert 'class="main-svg"' in drawn, f"{figure} not drawn"

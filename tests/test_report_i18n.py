@@ -13,7 +13,7 @@ from test_report import synthetic_context, write_report_inputs
 
 from cohortgen.report.catalogue import LANGUAGES, Catalogue, catalogue_entries, display_name
 from cohortgen.report.plots import MANHATTAN_X_BINS, manhattan_figure, qq_points
-from cohortgen.report.render import render_html
+from cohortgen.report.render import case_control_chart, disease_view, render_html
 from cohortgen.report.stage import build_report, lead_loci
 
 SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b.*?</\1>", re.DOTALL)
@@ -169,7 +169,7 @@ def test_render_html__nothing_from_the_network(lang):
     assert "@import" not in html
     assert "url(http" not in html
     assert not re.search(r"<script[^>]+src", html)
-    assert html.count("<script>") == 1 + 2 * 2  # plotly.js once, then 2 figures × 2 diseases
+    assert html.count("<script>") == 1 + 1 + 2 * 2  # plotly.js once, then the figures
 
 
 def test_render_html__plot_texts_in_the_page_language():
@@ -243,3 +243,19 @@ def test_manhattan_figure__significant_leads_labelled():
     p = np.array([0.5, 1e-9, 1e-12, 0.3])
     fig = manhattan_figure(chrom, pos, p, "m", labelled=[("1", 20), ("X", 30), ("2", 99)])
     assert [a.text for a in fig.layout.annotations if ":" in a.text] == ["1:20", "X:30"]
+
+
+def test_case_control_chart__holds_no_hidden_count():
+    """Stroke: 3 cases (masked) and 4,183 controls (hidden as the complement): no bars, while
+    type 2 diabetes and asthma show both."""
+    context = synthetic_context()
+    context["diseases"][1] |= {"n_cases": 3, "n_controls": 4183}
+    cat = Catalogue("ko")
+    views = [disease_view(i, d, cat, {}) for i, d in enumerate(context["diseases"])]
+    fig = case_control_chart(views, cat)
+    assert list(fig.data[0].x) == ["type 2 diabetes", "뇌졸중", "천식"]  # no label: the name
+    np.testing.assert_array_equal(fig.data[0].y, [812, np.nan, 0])
+    np.testing.assert_array_equal(fig.data[1].y, [4187, np.nan, 4999])
+    assert list(fig.data[0].hovertext) == ["812", "<5", "0"]
+    assert list(fig.data[1].hovertext) == ["4,187", "비공개", "4,999"]
+    assert 'id="fig-cases-controls"' in render_html(context, "ko")

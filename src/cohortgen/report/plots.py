@@ -225,3 +225,24 @@ def qq_figure(p: np.ndarray, title: str,
         )
     )
     return fig
+
+
+def case_control_figure(names: list[str], cases: np.ndarray, controls: np.ndarray,
+                        shown: tuple[list[str], list[str]], title: str,
+                        legend: tuple[str, str]) -> go.Figure:
+    """Grouped bars of cases and controls per disease (people).
+
+    ``cases``, ``controls``: float64 (k,), NaN where a count is suppressed (no bar is drawn, so
+    the figure holds no hidden count); ``shown``: the display texts of both (``<5``, ``not
+    shown``), used as hover text.
+    """
+    fig = go.Figure()
+    fig.update_layout(**_base_layout(title, "", ""))
+    fig.update_layout(showlegend=True, barmode="group",
+                      legend={"orientation": "h", "y": -0.25})
+    for counts, texts, label, colour in zip((cases, controls), shown, legend, COLOURS,
+                                            strict=True):
+        fig.add_trace(go.Bar(x=list(names), y=np.asarray(counts, dtype=np.float64), name=label,
+                             marker={"color": colour}, hovertext=list(texts),
+                             hovertemplate="%{x}: %{hovertext}<extra></extra>"))
+    return fig

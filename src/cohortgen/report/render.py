@@ -28,6 +28,7 @@ from cohortgen.report.catalogue import Catalogue, display_name
 from cohortgen.report.plots import (
     GENOME_WIDE_P,
     SUGGESTIVE_P,
+    case_control_figure,
     manhattan_figure,
     qq_figure,
 )
@@ -236,6 +237,26 @@ def trait_view(index: int, trait: dict, cat: Catalogue, labels: dict) -> dict:
     }
 
 
+def shown_count(text: str) -> float:
+    """The number of a displayed count (``1,234`` -> 1234.0); NaN for a hidden one."""
+    digits = text.replace(",", "")
+    return float(digits) if digits.isdigit() else math.nan
+
+
+def case_control_chart(diseases: list[dict], cat: Catalogue):
+    """The cohort-at-a-glance bar chart (plotly figure) of the diseases' displayed case and
+    control counts (:func:`disease_view`; suppressed counts are not drawn), or None without
+    diseases."""
+    if not diseases:
+        return None
+    shown = ([d["n_cases"] for d in diseases], [d["n_controls"] for d in diseases])
+    return case_control_figure([d["name"] for d in diseases],
+                               np.array([shown_count(t) for t in shown[0]]),
+                               np.array([shown_count(t) for t in shown[1]]), shown,
+                               cat.plain("glance.chart"),
+                               (cat.plain("summary.cases"), cat.plain("summary.controls")))
+
+
 def reason_text(cat: Catalogue, code: str) -> str:
     """A QC removal reason in plain words (catalogue ``reason.<code>``), else the code."""
     return cat.get(f"reason.{code}") or code
@@ -286,6 +307,8 @@ def render_html(context: dict, lang: str = "en") -> str:
         variants_removed=sorted(qc.get("variants_removed_by_reason", {}).items()),
         hwe=hwe_view(qc.get("hwe", {"population": "all"}), min_cell_count, not_shown),
         diseases=diseases,
+        case_control_chart=None if not diseases else figure_html(
+            case_control_chart(diseases, cat), "fig-cases-controls"),
         traits=traits,
         prs=prs,
         provenance=context.get("provenance", {}),
