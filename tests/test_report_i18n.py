@@ -13,7 +13,12 @@ from test_report import synthetic_context, write_report_inputs
 
 from cohortgen.report.catalogue import LANGUAGES, Catalogue, catalogue_entries, display_name
 from cohortgen.report.plots import MANHATTAN_X_BINS, manhattan_figure, qq_points
-from cohortgen.report.render import case_control_chart, disease_view, render_html
+from cohortgen.report.render import (
+    auc_forest_chart,
+    case_control_chart,
+    disease_view,
+    render_html,
+)
 from cohortgen.report.stage import build_report, lead_loci
 
 SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b.*?</\1>", re.DOTALL)
@@ -259,3 +264,20 @@ def test_case_control_chart__holds_no_hidden_count():
     assert list(fig.data[0].hovertext) == ["812", "<5", "0"]
     assert list(fig.data[1].hovertext) == ["4,187", "비공개", "4,999"]
     assert 'id="fig-cases-controls"' in render_html(context, "ko")
+
+
+def test_auc_forest_chart__one_row_per_evaluated_score():
+    rows = [{"disease": "stroke", "score": "pgs_a", "auc": 0.61, "auc_lower": 0.55,
+             "auc_upper": 0.67, "status": "OK"},
+            {"disease": "asthma", "score": "pgs_b", "auc": None, "status": "FAILED: matching"},
+            {"disease": "asthma", "score": "pgs_c", "auc": "0.7", "auc_lower": "0.6",
+             "auc_upper": "0.8", "status": "OK"}]
+    fig = auc_forest_chart(rows, Catalogue("en"), {})
+    trace = fig.data[0]
+    assert list(trace.y) == ["Stroke · pgs_a", "Asthma · pgs_b", "Asthma · pgs_c"]
+    np.testing.assert_allclose(trace.x, [0.61, np.nan, 0.7])
+    np.testing.assert_allclose(trace.error_x.array, [0.06, np.nan, 0.1])
+    np.testing.assert_allclose(trace.error_x.arrayminus, [0.06, np.nan, 0.1])
+    assert auc_forest_chart(rows[1:2], Catalogue("en"), {}) is None
+    html = render_html(synthetic_context() | {"prs": rows}, "ko")
+    assert 'id="fig-prs-auc"' in html

@@ -246,3 +246,25 @@ def case_control_figure(names: list[str], cases: np.ndarray, controls: np.ndarra
                              marker={"color": colour}, hovertext=list(texts),
                              hovertemplate="%{x}: %{hovertext}<extra></extra>"))
     return fig
+
+
+def auc_forest_figure(labels: list[str], auc: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                      title: str, x_title: str) -> go.Figure:
+    """Forest plot of AUC with its 95% CI per (disease, score) row, first row on top, and the
+    line of chance (0.5). ``auc``, ``lower``, ``upper``: float64 (k,); a row with NaN AUC
+    (not evaluated) has no point."""
+    auc = np.asarray(auc, dtype=np.float64)
+    fig = go.Figure()
+    fig.update_layout(**_base_layout(title, x_title, ""))
+    fig.update_layout(height=max(FIGURE_HEIGHT // 2, 60 + 28 * len(labels)),
+                      margin={"l": 220, "r": 40, "t": 50, "b": 50})
+    fig.add_vline(x=0.5, line={"color": "#888888", "width": 1, "dash": "dash"})
+    fig.add_trace(go.Scatter(
+        x=auc, y=list(labels), mode="markers", marker={"color": COLOURS[0], "size": 8},
+        error_x={"type": "data", "symmetric": False,
+                 "array": np.asarray(upper, dtype=np.float64) - auc,
+                 "arrayminus": auc - np.asarray(lower, dtype=np.float64)},
+        hovertemplate="%{y}: %{x:.2f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", rangemode="normal")
+    fig.update_xaxes(range=[0.3, 1.0])
+    return fig

@@ -28,6 +28,7 @@ from cohortgen.report.catalogue import Catalogue, display_name
 from cohortgen.report.plots import (
     GENOME_WIDE_P,
     SUGGESTIVE_P,
+    auc_forest_figure,
     case_control_figure,
     manhattan_figure,
     qq_figure,
@@ -257,6 +258,27 @@ def case_control_chart(diseases: list[dict], cat: Catalogue):
                                (cat.plain("summary.cases"), cat.plain("summary.controls")))
 
 
+def number(value) -> float:
+    """A table value as float64 (NaN when missing or not a number)."""
+    try:
+        return math.nan if value is None else float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def auc_forest_chart(rows: list[dict], cat: Catalogue, labels: dict):
+    """Forest plot (plotly figure) of the PRS performance rows' AUC with 95% CI, each row
+    labelled disease name · score, or None when no row has an AUC."""
+    auc = np.array([number(r.get("auc")) for r in rows])
+    if not np.isfinite(auc).any():
+        return None
+    names = [f"{display_name(str(r['disease']), cat.lang, labels)[0]} · {r['score']}"
+             for r in rows]
+    return auc_forest_figure(names, auc, np.array([number(r.get("auc_lower")) for r in rows]),
+                             np.array([number(r.get("auc_upper")) for r in rows]),
+                             cat.plain("prs.forest"), cat.plain("prs.auc"))
+
+
 def reason_text(cat: Catalogue, code: str) -> str:
     """A QC removal reason in plain words (catalogue ``reason.<code>``), else the code."""
     return cat.get(f"reason.{code}") or code
@@ -311,6 +333,8 @@ def render_html(context: dict, lang: str = "en") -> str:
             case_control_chart(diseases, cat), "fig-cases-controls"),
         traits=traits,
         prs=prs,
+        auc_forest=None if (forest := auc_forest_chart(context.get("prs", []), cat, labels))
+        is None else figure_html(forest, "fig-prs-auc"),
         provenance=context.get("provenance", {}),
         min_cell_count=min_cell_count,
         not_shown=not_shown,
