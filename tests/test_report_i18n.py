@@ -281,3 +281,25 @@ def test_auc_forest_chart__one_row_per_evaluated_score():
     assert auc_forest_chart(rows[1:2], Catalogue("en"), {}) is None
     html = render_html(synthetic_context() | {"prs": rows}, "ko")
     assert 'id="fig-prs-auc"' in html
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_render_html__every_outcome_gets_a_sentence(lang):
+    """A skipped disease (status in plain words), one with every variant untested (no plot)
+    and one without significant loci each get their sentence, never an empty plot."""
+    cat = Catalogue(lang)
+    context = synthetic_context()
+    t2d, stroke, asthma = context["diseases"]
+    t2d["n_significant"] = 0
+    stroke["status"] = "SKIPPED: fewer than 20 cases or controls"
+    asthma["status"] = "OK"
+    html = render_html(context, lang)
+    sections = html.split('<section class="disease">')[1:]
+    assert str(cat.text("disease.finding_none", name="type 2 diabetes",
+                        p="5 × 10⁻⁸")) in sections[0]
+    skipped = cat.plain("status.few_cases", n="20")
+    assert skipped in visible_text(sections[1])
+    assert "SKIPPED" not in visible_text(sections[1])
+    assert str(cat.text("disease.finding_untested", name=cat.plain("disease_name.asthma"))) in (
+        sections[2])
+    assert "fig-3-manhattan" not in html

@@ -13,6 +13,7 @@ label exists.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import jinja2
@@ -187,6 +188,7 @@ def association_view(record: dict, anchor: str, fig_prefix: str, cat: Catalogue,
         "significant": int(record.get("n_significant") or 0),
         "n_suggestive": format_count(record.get("n_suggestive")),
         "status": str(record.get("status", "OK")),
+        "status_text": status_text(cat, str(record.get("status", "OK"))),
         "manhattan": None,
         "qq": None,
     }
@@ -279,6 +281,27 @@ def auc_forest_chart(rows: list[dict], cat: Catalogue, labels: dict):
                              cat.plain("prs.forest"), cat.plain("prs.auc"))
 
 
+STATUS_PATTERNS = (
+    (re.compile(r"OK"), "status.ok"),
+    (re.compile(r"SKIPPED: fewer than (?P<n>\d+) cases or controls"), "status.few_cases"),
+    (re.compile(r"SKIPPED: too few cases or controls"), "status.too_few_cases"),
+    (re.compile(r"SKIPPED: fewer than (?P<n>\d+) samples"), "status.few_samples"),
+    (re.compile(r"SKIPPED: null model did not converge"), "status.no_convergence"),
+    (re.compile(r"SKIPPED: no residual variance"), "status.no_variance"),
+)
+"""Statuses written by the association and PRS stages, and their catalogue keys."""
+
+
+def status_text(cat: Catalogue, status: str) -> str:
+    """A status of gwas/summary.tsv or a PRS table in plain words (:data:`STATUS_PATTERNS`);
+    any other status as written."""
+    for pattern, key in STATUS_PATTERNS:
+        match = pattern.fullmatch(status)
+        if match:
+            return cat.plain(key, **match.groupdict())
+    return status
+
+
 def reason_text(cat: Catalogue, code: str) -> str:
     """A QC removal reason in plain words (catalogue ``reason.<code>``), else the code."""
     return cat.get(f"reason.{code}") or code
@@ -314,7 +337,8 @@ def render_html(context: dict, lang: str = "en") -> str:
     diseases = [disease_view(i, d, cat, labels, min_cell_count)
                 for i, d in enumerate(context.get("diseases", []))]
     traits = [trait_view(i, t, cat, labels) for i, t in enumerate(context.get("traits", []))]
-    prs = [prs_view(row) | {"disease": display_name(str(row["disease"]), lang, labels)[0]}
+    prs = [prs_view(row) | {"disease": display_name(str(row["disease"]), lang, labels)[0],
+                            "status": status_text(cat, str(row["status"]))}
            for row in context.get("prs", [])]
     return env.get_template("index.html.j2").render(
         lang=lang,
