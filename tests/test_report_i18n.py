@@ -16,6 +16,7 @@ from cohortgen.report.plots import MANHATTAN_X_BINS, manhattan_figure, qq_points
 from cohortgen.report.render import (
     auc_forest_chart,
     case_control_chart,
+    decile_chart,
     disease_view,
     render_html,
 )
@@ -303,3 +304,26 @@ def test_render_html__every_outcome_gets_a_sentence(lang):
     assert str(cat.text("disease.finding_untested", name=cat.plain("disease_name.asthma"))) in (
         sections[2])
     assert "fig-3-manhattan" not in html
+
+
+def test_build_report__decile_plot_with_suppressed_gaps(tmp_path):
+    deciles = tmp_path / "deciles.tsv"
+    rows = ["disease\tscore\tdecile\tn\tn_cases\tn_controls\tcase_fraction\tsuppressed"]
+    rows += [f"asthma\tpgs_a\t{d}\t120\t{d * 3}\t{120 - d * 3}\t{d * 3 / 120}\tFalse"
+             for d in range(1, 11)]
+    rows[1] = "asthma\tpgs_a\t1\t120\tNA\tNA\tNA\tTrue"
+    rows[2] = "asthma\tpgs_a\t2\t120\tNA\tNA\tNA\tTrue"
+    deciles.write_text("\n".join(rows) + "\n")
+    performance = tmp_path / "performance.tsv"
+    performance.write_text("disease\tscore\tstatus\tn_cases\tn_controls\tauc\tauc_lower\t"
+                           "auc_upper\nasthma\tpgs_a\tOK\t300\t900\t0.6\t0.55\t0.65\n")
+    html = build_pages(tmp_path, languages=["ko"], prs_deciles=[deciles],
+                       prs_performance=[performance])["index.html"]
+    assert 'id="fig-prs-deciles"' in html
+    fig = decile_chart([{"disease": "asthma", "score": "pgs_a", "decile": d,
+                         "case_fraction": np.nan if d < 3 else d * 3 / 120}
+                        for d in range(1, 11)], Catalogue("ko"), {})
+    (trace,) = fig.data
+    assert trace.name == "천식 · pgs_a"
+    np.testing.assert_allclose(trace.y, [np.nan, np.nan, *(d * 2.5 for d in range(3, 11))])
+    assert decile_chart([], Catalogue("ko"), {}) is None

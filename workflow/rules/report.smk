@@ -25,6 +25,9 @@ rule render_report:
         sumstats=expand("results/{{cohort}}/gwas/{trait}.tsv.gz", trait=ASSOC_TRAITS),
         loci=expand("results/{{cohort}}/gwas/{trait}.loci.tsv", trait=ASSOC_TRAITS),
         prs=prs_performance_files,
+        deciles=lambda wc: (
+            [f"results/{wc.cohort}/prs/deciles.tsv"] if config["prs"]["scores"] else []
+        ),
         provenance="results/{cohort}/provenance.json",
     output:
         html=report(
@@ -50,7 +53,7 @@ rule render_report:
     shell:
         "{params.cohortgen} report --cohort {wildcards.cohort} --qc-summary {input.qc_summary}"
         " --gwas-summary {input.gwas_summary} --gwas {input.sumstats} --loci {input.loci}"
-        " --prs-performance {input.prs}"
+        " --prs-performance {input.prs} --prs-deciles {input.deciles}"
         " --provenance {input.provenance} --min-cell-count {params.min_cell_count}"
         " --languages {params.languages} --labels-json {params.labels_json:q}"
         " --out {output.html} 2> {log}"

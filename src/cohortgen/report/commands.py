@@ -28,6 +28,7 @@ def _report(a):
         prs_performance=[Path(p) for p in a.prs_performance],
         languages=a.languages,
         labels=json.loads(a.labels_json),
+        prs_deciles=[Path(p) for p in a.prs_deciles],
     )
 
 
@@ -58,6 +59,8 @@ def register(sub) -> None:
         req("--min-cell-count", type=int),
         (("--languages",), {"nargs": "+", "default": list(LANGUAGES), "choices": LANGUAGES,
                             "help": "report languages; index.html is in the first"}),
+        (("--prs-deciles",), {"nargs": "*", "default": [],
+                               "help": "prs/deciles.tsv of the published scores (optional)"}),
         (("--labels-json",), {"default": "{}",
                               "help": "disease and trait names: {name: {language: label}}"}),
         req("--out"),

@@ -248,6 +248,22 @@ def case_control_figure(names: list[str], cases: np.ndarray, controls: np.ndarra
     return fig
 
 
+def decile_figure(series: dict[str, np.ndarray], title: str, x_title: str,
+                  y_title: str) -> go.Figure:
+    """Case fraction (%) by score decile (1 = lowest score), one line per {label: float64 (10,)
+    case fractions, NaN where suppressed (a gap in the line)}."""
+    fig = go.Figure()
+    fig.update_layout(**_base_layout(title, x_title, y_title))
+    fig.update_layout(showlegend=True, legend={"orientation": "h", "y": -0.25})
+    for label, fraction in series.items():
+        fig.add_trace(go.Scatter(
+            x=np.arange(1, fraction.size + 1), y=100 * np.asarray(fraction, dtype=np.float64),
+            mode="lines+markers", name=label, connectgaps=False,
+            hovertemplate=f"{label}: %{{y:.1f}}%<extra></extra>"))
+    fig.update_xaxes(tickmode="array", tickvals=list(range(1, 11)))
+    return fig
+
+
 def auc_forest_figure(labels: list[str], auc: np.ndarray, lower: np.ndarray, upper: np.ndarray,
                       title: str, x_title: str) -> go.Figure:
     """Forest plot of AUC with its 95% CI per (disease, score) row, first row on top, and the

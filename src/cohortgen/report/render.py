@@ -31,6 +31,7 @@ from cohortgen.report.plots import (
     SUGGESTIVE_P,
     auc_forest_figure,
     case_control_figure,
+    decile_figure,
     manhattan_figure,
     qq_figure,
 )
@@ -281,6 +282,20 @@ def auc_forest_chart(rows: list[dict], cat: Catalogue, labels: dict):
                              cat.plain("prs.forest"), cat.plain("prs.auc"))
 
 
+def decile_chart(rows: list[dict], cat: Catalogue, labels: dict):
+    """Line chart (plotly figure) of the case fraction by score decile per disease and score
+    from prs/deciles.tsv rows (suppressed deciles as gaps), or None without rows."""
+    series: dict[str, np.ndarray] = {}
+    for row in rows:
+        label = f"{display_name(str(row['disease']), cat.lang, labels)[0]} · {row['score']}"
+        fraction = series.setdefault(label, np.full(10, np.nan))
+        fraction[int(row["decile"]) - 1] = number(row.get("case_fraction"))
+    if not series:
+        return None
+    return decile_figure(series, cat.plain("prs.deciles"), cat.plain("prs.decile"),
+                         cat.plain("prs.case_percent"))
+
+
 STATUS_PATTERNS = (
     (re.compile(r"OK"), "status.ok"),
     (re.compile(r"SKIPPED: fewer than (?P<n>\d+) cases or controls"), "status.few_cases"),
@@ -359,6 +374,8 @@ def render_html(context: dict, lang: str = "en") -> str:
         prs=prs,
         auc_forest=None if (forest := auc_forest_chart(context.get("prs", []), cat, labels))
         is None else figure_html(forest, "fig-prs-auc"),
+        deciles=None if (chart := decile_chart(context.get("prs_deciles", []), cat, labels))
+        is None else figure_html(chart, "fig-prs-deciles"),
         provenance=context.get("provenance", {}),
         min_cell_count=min_cell_count,
         not_shown=not_shown,
@@ -387,6 +404,8 @@ def render_report(out_html: Path, context: dict, lang: str = "en") -> None:
     (quantitative traits, optional: as a disease but ``n`` people instead of cases and
     controls, and ``beta`` in the trait's units instead of ``odds_ratio`` in ``loci``);
     ``provenance`` (dict, nested dicts allowed);
+    ``prs`` and ``prs_deciles`` (optional: rows of the PRS performance tables and of
+    prs/deciles.tsv, already suppressed upstream);
     ``min_cell_count`` (int, default 5); ``labels`` (optional, config ``disease_labels``:
     {name: {language: label}}); ``languages`` (optional: every language the report is written
     in, for the links between them, pages ``index.<lang>.html``).

@@ -110,15 +110,27 @@ def prs_context(performance_tsvs: list[Path]) -> list[dict]:
     return pd.concat(tables, ignore_index=True).to_dict(orient="records")
 
 
+DECILE_COLUMNS = ("disease", "score", "decile", "case_fraction")
+"""Columns of prs/deciles.tsv the report reads."""
+
+
+def decile_rows(decile_tsvs: list[Path]) -> list[dict]:
+    """Rows of prs/deciles.tsv (case fraction per score decile, NaN where suppressed)."""
+    tables = [read_tsv(p, DECILE_COLUMNS, dtype={"disease": str, "score": str})
+              for p in decile_tsvs]
+    return pd.concat(tables, ignore_index=True).to_dict(orient="records") if tables else []
+
+
 def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
                  gwas_paths: list[Path], loci_paths: list[Path], provenance_json: Path,
                  min_cell_count: int, out_html: Path,
                  prs_performance: list[Path] = (), languages: list[str] = LANGUAGES,
-                 labels: dict | None = None) -> None:
+                 labels: dict | None = None, prs_deciles: list[Path] = ()) -> None:
     """Render results/<cohort>/report/index.<lang>.html per language of ``languages`` and
     ``out_html`` (index.html) in the first. ``gwas_paths`` and ``loci_paths`` follow the rows of
     gwas/summary.tsv (diseases, ``kind`` binary, and quantitative traits); ``labels`` are the
-    config's ``disease_labels`` ({name: {language: label}})."""
+    config's ``disease_labels`` ({name: {language: label}}); ``prs_deciles`` prs/deciles.tsv
+    (case fraction per score decile, suppressed upstream)."""
     summary = read_tsv(gwas_summary_tsv, SUMMARY_COLUMNS,
                        dtype={"disease": str, "kind": str, "status": str})
     if not len(summary) == len(gwas_paths) == len(loci_paths):
@@ -138,6 +150,7 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
     context = {"cohort": cohort, "qc": qc,
                "diseases": diseases, "traits": traits,
                "prs": prs_context(list(prs_performance)),
+               "prs_deciles": decile_rows(list(prs_deciles)),
                "provenance": read_json(provenance_json), "min_cell_count": min_cell_count,
                "labels": labels or {}, "languages": list(languages)}
     for lang in languages:
