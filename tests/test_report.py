@@ -8,7 +8,7 @@ import pytest
 
 from cohortgen.errors import InputError
 from cohortgen.inflation import lambda_gc
-from cohortgen.io.files import read_json, read_tsv, write_json, write_tsv
+from cohortgen.io.files import read_json, read_tsv, write_json, write_tsv, write_tsv_bgzip
 from cohortgen.io.sumstats import write_gwas_ssf
 from cohortgen.report.plots import (
     chromosome_order,
@@ -225,6 +225,8 @@ def write_report_inputs(tmp_path) -> list[str]:
     rows = []
     for name, kind in (("asthma", "binary"), ("ldl", "quantitative")):
         write_gwas_ssf(tmp_path / f"{name}.tsv.gz", table, {"genome_assembly": "GRCh38"})
+        write_tsv_bgzip(tmp_path / f"{name}.untested.tsv.gz", pd.DataFrame(
+            {"reason": ["LOW_MAC", "MONOMORPHIC", "LOW_MAC"]}))
         write_tsv(tmp_path / f"{name}.loci.tsv", loci)
         binary = kind == "binary"
         rows.append({"disease": name, "kind": kind, "status": "OK",

@@ -327,3 +327,13 @@ def test_build_report__decile_plot_with_suppressed_gaps(tmp_path):
     assert trace.name == "천식 · pgs_a"
     np.testing.assert_allclose(trace.y, [np.nan, np.nan, *(d * 2.5 for d in range(3, 11))])
     assert decile_chart([], Catalogue("ko"), {}) is None
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_build_report__untested_variants_by_reason(tmp_path, lang):
+    """The fixture's companion tables hold 2 LOW_MAC and 1 MONOMORPHIC variants."""
+    cat = Catalogue(lang)
+    text = visible_text(build_pages(tmp_path, languages=[lang])["index.html"])
+    expected = (f"{cat.plain('disease.untested')} {cat.plain('untested.LOW_MAC')}: 2; "
+                f"{cat.plain('untested.MONOMORPHIC')}: 1.")
+    assert text.count(expected) == 2  # the disease and the trait

@@ -24,6 +24,7 @@ rule render_report:
         gwas_summary="results/{cohort}/gwas/summary.tsv",
         sumstats=expand("results/{{cohort}}/gwas/{trait}.tsv.gz", trait=ASSOC_TRAITS),
         loci=expand("results/{{cohort}}/gwas/{trait}.loci.tsv", trait=ASSOC_TRAITS),
+        untested=expand("results/{{cohort}}/gwas/{trait}.untested.tsv.gz", trait=ASSOC_TRAITS),
         prs=prs_performance_files,
         deciles=lambda wc: (
             [f"results/{wc.cohort}/prs/deciles.tsv"] if config["prs"]["scores"] else []

@@ -190,6 +190,8 @@ def association_view(record: dict, anchor: str, fig_prefix: str, cat: Catalogue,
         "n_suggestive": format_count(record.get("n_suggestive")),
         "status": str(record.get("status", "OK")),
         "status_text": status_text(cat, str(record.get("status", "OK"))),
+        "untested": [(cat.get(f"untested.{code}") or code, format_count(n))
+                     for code, n in record.get("untested", {}).items()],
         "manhattan": None,
         "qq": None,
     }
@@ -398,7 +400,8 @@ def render_report(out_html: Path, context: dict, lang: str = "en") -> None:
     ``hwe`` entry of qc/summary.json, :func:`hwe_view`); ``diseases`` (list of
     dicts: ``name``, ``n_cases``, ``n_controls``, ``lambda_gc``, ``n_significant``,
     ``n_suggestive``, ``status``, and arrays ``chrom``, ``pos``, ``p`` for the figures,
-    optional; ``loci``: ``locus``, ``p``, ``odds_ratio``, optional ``alleles``, ``or_lower``,
+    optional; ``untested``: {reason: variants}, optional; ``loci``: ``locus``, ``p``,
+    ``odds_ratio``, optional ``alleles``, ``or_lower``,
     ``or_upper``, ``eaf_cases``, ``eaf_controls``, and ``chromosome``, ``position`` to label
     a genome-wide significant lead variant in the Manhattan plot); ``traits``
     (quantitative traits, optional: as a disease but ``n`` people instead of cases and

@@ -8,7 +8,7 @@ import pandas as pd
 
 from cohortgen.errors import InputError
 from cohortgen.io.files import read_json, read_tsv, stale_input
-from cohortgen.io.sumstats import read_gwas_ssf
+from cohortgen.io.sumstats import read_gwas_ssf, untested_path_for
 from cohortgen.report.catalogue import LANGUAGES
 from cohortgen.report.plots import normalise_chromosomes
 from cohortgen.report.render import render_report
@@ -69,13 +69,21 @@ def lead_loci(loci_tsv: Path, table: pd.DataFrame, limit: int = MAX_LOCI_SHOWN) 
             for name, row in zip(names, loci.itertuples(), strict=True)]
 
 
+def untested_counts(gwas_path: Path) -> dict[str, int]:
+    """{reason: variants} of the GWAS-SSF file's companion table of untested variants
+    (``x.untested.tsv.gz``, :func:`cohortgen.io.sumstats.untested_path_for`), by reason."""
+    reasons = read_tsv(untested_path_for(Path(gwas_path)), ("reason",), dtype={"reason": str})
+    return {str(k): int(v) for k, v in reasons["reason"].value_counts().sort_index().items()}
+
+
 def association_context(row: pd.Series, gwas_path: Path, loci_tsv: Path) -> dict:
-    """What a disease and a quantitative trait share: name, status, λGC, loci counts, lead loci
-    and the chrom / pos / p arrays of the figures (aggregates, no individual-level data)."""
+    """What a disease and a quantitative trait share: name, status, λGC, loci counts, lead loci,
+    untested variants by reason and the chrom / pos / p arrays of the figures (aggregates, no
+    individual-level data)."""
     table = read_gwas_ssf(Path(gwas_path))
     return {"name": row["disease"], "status": row["status"], "lambda_gc": row["lambda_gc"],
             "n_significant": int(row["n_genome_wide"]), "n_suggestive": int(row["n_suggestive"]),
-            "loci": lead_loci(loci_tsv, table),
+            "loci": lead_loci(loci_tsv, table), "untested": untested_counts(gwas_path),
             "chrom": table["chromosome"].astype(str).to_numpy(),
             "pos": table["base_pair_location"].to_numpy(), "p": table["p_value"].to_numpy(float)}
 
