@@ -11,6 +11,7 @@ import plotly.offline
 import pytest
 from test_report import synthetic_context, write_report_inputs
 
+from cohortgen.io.files import write_json
 from cohortgen.report.catalogue import LANGUAGES, Catalogue, catalogue_entries, display_name
 from cohortgen.report.plots import MANHATTAN_X_BINS, manhattan_figure, qq_points
 from cohortgen.report.render import (
@@ -337,3 +338,24 @@ def test_build_report__untested_variants_by_reason(tmp_path, lang):
     expected = (f"{cat.plain('disease.untested')} {cat.plain('untested.LOW_MAC')}: 2; "
                 f"{cat.plain('untested.MONOMORPHIC')}: 1.")
     assert text.count(expected) == 2  # the disease and the trait
+
+
+def test_build_report__match_summary_of_published_scores(tmp_path):
+    """An OK score (same 80 + swapped 10 + flipped 5 + flipped_swapped 3 = 98 matched of 110:
+    89.1%) and a FAILED one whose file could not be read say what happened."""
+    ok = {"score": "pgs_a", "status": "OK", "pgs_id": "PGS000001", "n_score_variants": 110,
+          "n_matched": 98, "same": 80, "swapped": 10, "flipped": 5, "flipped_swapped": 3,
+          "ambiguous_kept": 2, "ambiguous_excluded": 4, "missing": 6, "no_position": 2,
+          "overlap": 98 / 110}
+    failed = {"score": "<b>pgs_b</b>", "file": "x.txt", "status": "FAILED",
+              "error": "x.txt: line 3: no effect_weight"}
+    paths = [tmp_path / "a.json", tmp_path / "b.json"]
+    for path, record in zip(paths, (ok, failed), strict=True):
+        write_json(path, record)
+    html = build_pages(tmp_path, languages=["en"], prs_match=paths)["index.html"]
+    table = html[html.index('id="prs-match"'):]
+    table = table[:table.index("</table>")]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", table)
+    assert cells[:8] == ["pgs_a", "PGS000001", "110", "98 (89.1%)", "8", "2 / 4", "8", "OK"]
+    assert cells[8:] == ["&lt;b&gt;pgs_b&lt;/b&gt;", "", "NA", "NA", "NA", "NA / NA", "NA",
+                         "not used: x.txt: line 3: no effect_weight"]

@@ -26,6 +26,7 @@ rule render_report:
         loci=expand("results/{{cohort}}/gwas/{trait}.loci.tsv", trait=ASSOC_TRAITS),
         untested=expand("results/{{cohort}}/gwas/{trait}.untested.tsv.gz", trait=ASSOC_TRAITS),
         prs=prs_performance_files,
+        match=expand("results/{{cohort}}/prs/match/{score}.json", score=PRS_SCORES),
         deciles=lambda wc: (
             [f"results/{wc.cohort}/prs/deciles.tsv"] if config["prs"]["scores"] else []
         ),
@@ -55,6 +56,7 @@ rule render_report:
         "{params.cohortgen} report --cohort {wildcards.cohort} --qc-summary {input.qc_summary}"
         " --gwas-summary {input.gwas_summary} --gwas {input.sumstats} --loci {input.loci}"
         " --prs-performance {input.prs} --prs-deciles {input.deciles}"
+        " --prs-match {input.match}"
         " --provenance {input.provenance} --min-cell-count {params.min_cell_count}"
         " --languages {params.languages} --labels-json {params.labels_json:q}"
         " --out {output.html} 2> {log}"

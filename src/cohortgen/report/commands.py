@@ -29,6 +29,7 @@ def _report(a):
         languages=a.languages,
         labels=json.loads(a.labels_json),
         prs_deciles=[Path(p) for p in a.prs_deciles],
+        prs_match=[Path(p) for p in a.prs_match],
     )
 
 
@@ -61,6 +62,8 @@ def register(sub) -> None:
                             "help": "report languages; index.html is in the first"}),
         (("--prs-deciles",), {"nargs": "*", "default": [],
                                "help": "prs/deciles.tsv of the published scores (optional)"}),
+        (("--prs-match",), {"nargs": "*", "default": [],
+                             "help": "prs/match/<score>.json of the published scores (optional)"}),
         (("--labels-json",), {"default": "{}",
                               "help": "disease and trait names: {name: {language: label}}"}),
         req("--out"),

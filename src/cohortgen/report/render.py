@@ -298,6 +298,28 @@ def decile_chart(rows: list[dict], cat: Catalogue, labels: dict):
                          cat.plain("prs.case_percent"))
 
 
+def match_view(record: dict, cat: Catalogue) -> dict:
+    """Display strings of one published score's match record (prs/match/<score>.json): lines
+    in the file, matched (with the overlap), matched on the other strand, ambiguous (kept /
+    excluded), missing from the cohort; a failed score's status says why. Counts of score
+    lines (variants), not people."""
+    def count(*keys: str) -> str:
+        values = [record.get(k) for k in keys]
+        return "NA" if any(v is None for v in values) else format_count(sum(values))
+
+    overlap = number(record.get("overlap"))
+    failed = record.get("status") != "OK"
+    return {"score": str(record.get("score", "")), "pgs_id": str(record.get("pgs_id") or ""),
+            "status": cat.plain("match.failed", error=record.get("error", ""))
+            if failed else cat.plain("status.ok"),
+            "lines": count("n_score_variants"),
+            "matched": count("n_matched") + ("" if math.isnan(overlap)
+                                             else f" ({100 * overlap:.1f}%)"),
+            "flipped": count("flipped", "flipped_swapped"),
+            "ambiguous": f"{count('ambiguous_kept')} / {count('ambiguous_excluded')}",
+            "missing": count("missing", "no_position")}
+
+
 STATUS_PATTERNS = (
     (re.compile(r"OK"), "status.ok"),
     (re.compile(r"SKIPPED: fewer than (?P<n>\d+) cases or controls"), "status.few_cases"),
@@ -376,6 +398,7 @@ def render_html(context: dict, lang: str = "en") -> str:
         prs=prs,
         auc_forest=None if (forest := auc_forest_chart(context.get("prs", []), cat, labels))
         is None else figure_html(forest, "fig-prs-auc"),
+        match=[match_view(record, cat) for record in context.get("prs_match", [])],
         deciles=None if (chart := decile_chart(context.get("prs_deciles", []), cat, labels))
         is None else figure_html(chart, "fig-prs-deciles"),
         provenance=context.get("provenance", {}),

@@ -133,12 +133,14 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
                  gwas_paths: list[Path], loci_paths: list[Path], provenance_json: Path,
                  min_cell_count: int, out_html: Path,
                  prs_performance: list[Path] = (), languages: list[str] = LANGUAGES,
-                 labels: dict | None = None, prs_deciles: list[Path] = ()) -> None:
+                 labels: dict | None = None, prs_deciles: list[Path] = (),
+                 prs_match: list[Path] = ()) -> None:
     """Render results/<cohort>/report/index.<lang>.html per language of ``languages`` and
     ``out_html`` (index.html) in the first. ``gwas_paths`` and ``loci_paths`` follow the rows of
     gwas/summary.tsv (diseases, ``kind`` binary, and quantitative traits); ``labels`` are the
     config's ``disease_labels`` ({name: {language: label}}); ``prs_deciles`` prs/deciles.tsv
-    (case fraction per score decile, suppressed upstream)."""
+    (case fraction per score decile, suppressed upstream); ``prs_match`` the published scores'
+    prs/match/<score>.json (lines matched per status, or the error of a failed score)."""
     summary = read_tsv(gwas_summary_tsv, SUMMARY_COLUMNS,
                        dtype={"disease": str, "kind": str, "status": str})
     if not len(summary) == len(gwas_paths) == len(loci_paths):
@@ -159,6 +161,7 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
                "diseases": diseases, "traits": traits,
                "prs": prs_context(list(prs_performance)),
                "prs_deciles": decile_rows(list(prs_deciles)),
+               "prs_match": [read_json(p) for p in prs_match],
                "provenance": read_json(provenance_json), "min_cell_count": min_cell_count,
                "labels": labels or {}, "languages": list(languages)}
     for lang in languages:
