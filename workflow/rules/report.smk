@@ -26,7 +26,7 @@ rule render_report:
         loci=expand("results/{{cohort}}/gwas/{trait}.loci.tsv", trait=ASSOC_TRAITS),
         untested=expand("results/{{cohort}}/gwas/{trait}.untested.tsv.gz", trait=ASSOC_TRAITS),
         prs=prs_performance_files,
-        match=expand("results/{{cohort}}/prs/match/{score}.json", score=PRS_SCORES),
+        match=expand("results/{{cohort}}/prs/match/{score}.json", score=config["prs"]["scores"]),
         deciles=lambda wc: (
             [f"results/{wc.cohort}/prs/deciles.tsv"] if config["prs"]["scores"] else []
         ),
