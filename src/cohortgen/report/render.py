@@ -405,6 +405,7 @@ def render_html(context: dict, lang: str = "en") -> str:
         min_cell_count=min_cell_count,
         not_shown=not_shown,
         glossary=cat.keys_under("glossary.terms"),
+        methods=cat.keys_under("methods.steps"),
         genome_wide_p=p_threshold_text(GENOME_WIDE_P),
         suggestive_p=p_threshold_text(SUGGESTIVE_P),
         version=__version__,
