@@ -11,7 +11,7 @@ import plotly.offline
 import pytest
 from test_report import synthetic_context, write_report_inputs
 
-from cohortgen.io.files import write_json
+from cohortgen.io.files import read_json, write_json
 from cohortgen.report.catalogue import LANGUAGES, Catalogue, catalogue_entries, display_name
 from cohortgen.report.plots import MANHATTAN_X_BINS, manhattan_figure, qq_points
 from cohortgen.report.render import (
@@ -20,8 +20,9 @@ from cohortgen.report.render import (
     decile_chart,
     disease_view,
     render_html,
+    shown_density,
 )
-from cohortgen.report.stage import build_report, lead_loci
+from cohortgen.report.stage import build_report, lead_loci, pca_density
 
 SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b.*?</\1>", re.DOTALL)
 
@@ -359,3 +360,43 @@ def test_build_report__match_summary_of_published_scores(tmp_path):
     assert cells[:8] == ["pgs_a", "PGS000001", "110", "98 (89.1%)", "8", "2 / 4", "8", "OK"]
     assert cells[8:] == ["&lt;b&gt;pgs_b&lt;/b&gt;", "", "NA", "NA", "NA", "NA / NA", "NA",
                          "not used: x.txt: line 3: no effect_weight"]
+
+
+def test_shown_density__small_cells_and_their_complement_hidden():
+    counts = np.array([[0, 3, 12], [40, 7, 9]])
+    shown = shown_density(counts, 5)
+    np.testing.assert_array_equal(shown, [[np.nan, np.nan, 12], [40, np.nan, 9]])
+    np.testing.assert_array_equal(shown_density(np.array([[2, 3], [40, 0]]), 5),
+                                  [[np.nan, np.nan], [40, np.nan]])
+
+
+def test_build_report__ancestry_picture_binned_and_related_pairs_masked(tmp_path):
+    """200 people at two ancestry centres and one alone far away: the picture holds cell
+    counts (never a point), the lone person's cell is blank; 3 first-degree pairs are masked
+    and the 12 second-degree pairs hidden with them (their sum could be known)."""
+    rng = np.random.default_rng(2)
+    pc1 = np.concatenate([rng.normal(-0.05, 0.003, 100), rng.normal(0.05, 0.003, 100), [0.3]])
+    pc2 = np.concatenate([rng.normal(0, 0.003, 200), [0.3]])
+    ids = [f"S{i:04d}" for i in range(pc1.size)]
+    pcs = tmp_path / "pcs.tsv"
+    pcs.write_text("sample_id\tPC1\tPC2\n" + "".join(
+        f"{s}\t{a:.10g}\t{b:.10g}\n" for s, a, b in zip(ids, pc1, pc2, strict=True)))
+    density = pca_density(pcs)
+    assert density["counts"].sum() == 201
+    assert density["counts"][-1, -1] == 1  # the lone person, top right
+    names = write_report_inputs(tmp_path)
+    qc = read_json(tmp_path / "qc.json")
+    qc["samples"]["related_pairs"] = {"degree_1": 3, "degree_2": 12, "degree_3": 40}
+    write_json(tmp_path / "qc.json", qc)
+    out = tmp_path / "report" / "index.html"
+    build_report("c", tmp_path / "qc.json", tmp_path / "summary.tsv",
+                 [tmp_path / f"{n}.tsv.gz" for n in names],
+                 [tmp_path / f"{n}.loci.tsv" for n in names],
+                 tmp_path / "provenance.json", 5, out, languages=["en"], pcs_tsv=pcs)
+    html = out.read_text(encoding="utf-8")
+    assert 'id="fig-pca"' in html
+    assert not any(s in html for s in ids)
+    rows = re.findall(r"<tr><td>([^<]*)</td><td class=\"num\">([^<]*)</td></tr>", html)
+    assert ("first degree (parent and child, siblings)", "&lt;5") in rows
+    assert ("second degree (e.g. grandparent, half-sibling, aunt or uncle)", "not shown") in rows
+    assert ("third degree (e.g. first cousins)", "40") in rows

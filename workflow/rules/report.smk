@@ -21,6 +21,7 @@ rule write_provenance:
 rule render_report:
     input:
         qc_summary="results/{cohort}/qc/summary.json",
+        pcs="results/{cohort}/qc/pcs.tsv",
         gwas_summary="results/{cohort}/gwas/summary.tsv",
         sumstats=expand("results/{{cohort}}/gwas/{trait}.tsv.gz", trait=ASSOC_TRAITS),
         loci=expand("results/{{cohort}}/gwas/{trait}.loci.tsv", trait=ASSOC_TRAITS),
@@ -56,7 +57,7 @@ rule render_report:
         "{params.cohortgen} report --cohort {wildcards.cohort} --qc-summary {input.qc_summary}"
         " --gwas-summary {input.gwas_summary} --gwas {input.sumstats} --loci {input.loci}"
         " --prs-performance {input.prs} --prs-deciles {input.deciles}"
-        " --prs-match {input.match}"
+        " --prs-match {input.match} --pcs {input.pcs}"
         " --provenance {input.provenance} --min-cell-count {params.min_cell_count}"
         " --languages {params.languages} --labels-json {params.labels_json:q}"
         " --out {output.html} 2> {log}"

@@ -30,6 +30,7 @@ def _report(a):
         labels=json.loads(a.labels_json),
         prs_deciles=[Path(p) for p in a.prs_deciles],
         prs_match=[Path(p) for p in a.prs_match],
+        pcs_tsv=Path(a.pcs) if a.pcs else None,
     )
 
 
@@ -64,6 +65,8 @@ def register(sub) -> None:
                                "help": "prs/deciles.tsv of the published scores (optional)"}),
         (("--prs-match",), {"nargs": "*", "default": [],
                              "help": "prs/match/<score>.json of the published scores (optional)"}),
+        (("--pcs",), {"default": None,
+                       "help": "qc/pcs.tsv, for the binned ancestry picture (optional)"}),
         (("--labels-json",), {"default": "{}",
                               "help": "disease and trait names: {name: {language: label}}"}),
         req("--out"),

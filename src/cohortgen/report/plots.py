@@ -248,6 +248,21 @@ def case_control_figure(names: list[str], cases: np.ndarray, controls: np.ndarra
     return fig
 
 
+def density_figure(counts: np.ndarray, x_edges: np.ndarray, y_edges: np.ndarray, title: str,
+                   axis_titles: tuple[str, str], colour_title: str) -> go.Figure:
+    """Heatmap of people per grid cell; ``counts`` float64 (ny, nx), NaN for a hidden cell and
+    for an empty one (drawn blank)."""
+    fig = go.Figure()
+    fig.update_layout(**_base_layout(title, *axis_titles))
+    fig.add_trace(go.Heatmap(
+        z=np.asarray(counts, dtype=np.float64), x=(x_edges[:-1] + x_edges[1:]) / 2,
+        y=(y_edges[:-1] + y_edges[1:]) / 2, colorscale="Blues", hoverongaps=False,
+        colorbar={"title": {"text": colour_title}},
+        hovertemplate="%{z}<extra></extra>"))
+    fig.update_yaxes(rangemode="normal")
+    return fig
+
+
 def decile_figure(series: dict[str, np.ndarray], title: str, x_title: str,
                   y_title: str) -> go.Figure:
     """Case fraction (%) by score decile (1 = lowest score), one line per {label: float64 (10,)

@@ -32,6 +32,7 @@ from cohortgen.report.plots import (
     auc_forest_figure,
     case_control_figure,
     decile_figure,
+    density_figure,
     manhattan_figure,
     qq_figure,
 )
@@ -298,6 +299,27 @@ def decile_chart(rows: list[dict], cat: Catalogue, labels: dict):
                          cat.plain("prs.case_percent"))
 
 
+def shown_density(counts: np.ndarray, min_cell_count: int) -> np.ndarray:
+    """float64 copy of a grid of people counts with empty cells, cells of 1..min_cell_count−1
+    people and, when a single cell is so hidden, the smallest other occupied cell (so that the
+    total cannot reveal it) set to NaN."""
+    flat = np.asarray(counts, dtype=np.float64).ravel()
+    occupied = flat > 0
+    hidden = np.zeros(flat.size, dtype=bool)
+    hidden[occupied] = with_complement(primary_suppressed(flat[occupied], min_cell_count),
+                                       flat[occupied])
+    return np.where(hidden | ~occupied, np.nan, flat).reshape(np.shape(counts))
+
+
+def pca_chart(pca: dict | None, cat: Catalogue, min_cell_count: int):
+    """The binned PC1 × PC2 picture (plotly figure; :func:`shown_density`), or None."""
+    if pca is None:
+        return None
+    return density_figure(shown_density(pca["counts"], min_cell_count), pca["pc1_edges"],
+                          pca["pc2_edges"], cat.plain("ancestry.chart"), ("PC1", "PC2"),
+                          cat.plain("qc.people"))
+
+
 def match_view(record: dict, cat: Catalogue) -> dict:
     """Display strings of one published score's match record (prs/match/<score>.json): lines
     in the file, matched (with the overlap), matched on the other strand, ambiguous (kept /
@@ -371,6 +393,7 @@ def render_html(context: dict, lang: str = "en") -> str:
     env = template_environment()
     env.filters["people"] = people
     env.globals["t"] = cat.text
+    env.globals["t_has"] = lambda key: cat.get(key) is not None
     env.globals["reason"] = lambda code: reason_text(cat, code)
     qc = context.get("qc", {})
     diseases = [disease_view(i, d, cat, labels, min_cell_count)
@@ -399,6 +422,9 @@ def render_html(context: dict, lang: str = "en") -> str:
         auc_forest=None if (forest := auc_forest_chart(context.get("prs", []), cat, labels))
         is None else figure_html(forest, "fig-prs-auc"),
         match=[match_view(record, cat) for record in context.get("prs_match", [])],
+        pca=None if (pca := pca_chart(context.get("pca"), cat, min_cell_count)) is None
+        else figure_html(pca, "fig-pca"),
+        related=removal_rows(qc.get("related_pairs", {}), min_cell_count, not_shown),
         deciles=None if (chart := decile_chart(context.get("prs_deciles", []), cat, labels))
         is None else figure_html(chart, "fig-prs-deciles"),
         provenance=context.get("provenance", {}),

@@ -40,7 +40,8 @@ def qc_context(qc_summary: dict) -> dict:
             "multiallelic_split": ingest["multiallelic_split"],
             "variants_removed_by_reason": qc_summary["variants"]["removed"],
             "variants_out": qc_summary["variants"]["kept"],
-            "hwe": qc_summary.get("hwe", {"population": "all"})}
+            "hwe": qc_summary.get("hwe", {"population": "all"}),
+            "related_pairs": qc_summary["samples"].get("related_pairs", {})}
 
 
 FREQUENCY_COLUMNS = ("effect_allele_frequency_cases", "effect_allele_frequency_controls")
@@ -118,6 +119,23 @@ def prs_context(performance_tsvs: list[Path]) -> list[dict]:
     return pd.concat(tables, ignore_index=True).to_dict(orient="records")
 
 
+PCA_BINS = 20
+"""Bins per axis of the report's PC1 × PC2 density picture."""
+
+
+def pca_density(pcs_tsv: Path, bins: int = PCA_BINS) -> dict | None:
+    """People per cell of a ``bins`` × ``bins`` grid over PC1 × PC2 of qc/pcs.tsv (private: the
+    points never leave this function): ``counts`` int64 (bins, bins) indexed [PC2 bin, PC1 bin],
+    ``pc1_edges``, ``pc2_edges`` float64 (bins + 1,). None when the PCA has fewer than 2 PCs."""
+    pcs = read_tsv(pcs_tsv, ("sample_id",), dtype={"sample_id": str})
+    if not {"PC1", "PC2"} <= set(pcs.columns):
+        return None
+    pc1, pc2 = pcs["PC1"].to_numpy(float), pcs["PC2"].to_numpy(float)
+    ok = np.isfinite(pc1) & np.isfinite(pc2)
+    counts, pc2_edges, pc1_edges = np.histogram2d(pc2[ok], pc1[ok], bins=bins)
+    return {"counts": counts.astype(np.int64), "pc1_edges": pc1_edges, "pc2_edges": pc2_edges}
+
+
 DECILE_COLUMNS = ("disease", "score", "decile", "case_fraction")
 """Columns of prs/deciles.tsv the report reads."""
 
@@ -134,13 +152,14 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
                  min_cell_count: int, out_html: Path,
                  prs_performance: list[Path] = (), languages: list[str] = LANGUAGES,
                  labels: dict | None = None, prs_deciles: list[Path] = (),
-                 prs_match: list[Path] = ()) -> None:
+                 prs_match: list[Path] = (), pcs_tsv: Path | None = None) -> None:
     """Render results/<cohort>/report/index.<lang>.html per language of ``languages`` and
     ``out_html`` (index.html) in the first. ``gwas_paths`` and ``loci_paths`` follow the rows of
     gwas/summary.tsv (diseases, ``kind`` binary, and quantitative traits); ``labels`` are the
     config's ``disease_labels`` ({name: {language: label}}); ``prs_deciles`` prs/deciles.tsv
     (case fraction per score decile, suppressed upstream); ``prs_match`` the published scores'
-    prs/match/<score>.json (lines matched per status, or the error of a failed score)."""
+    prs/match/<score>.json (lines matched per status, or the error of a failed score);
+    ``pcs_tsv`` qc/pcs.tsv for the binned ancestry picture (optional)."""
     summary = read_tsv(gwas_summary_tsv, SUMMARY_COLUMNS,
                        dtype={"disease": str, "kind": str, "status": str})
     if not len(summary) == len(gwas_paths) == len(loci_paths):
@@ -162,6 +181,7 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
                "prs": prs_context(list(prs_performance)),
                "prs_deciles": decile_rows(list(prs_deciles)),
                "prs_match": [read_json(p) for p in prs_match],
+               "pca": None if pcs_tsv is None else pca_density(Path(pcs_tsv)),
                "provenance": read_json(provenance_json), "min_cell_count": min_cell_count,
                "labels": labels or {}, "languages": list(languages)}
     for lang in languages:
