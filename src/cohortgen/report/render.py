@@ -172,9 +172,10 @@ def case_control_counts(n_cases, n_controls, min_cell_count: int,
 def association_view(record: dict, anchor: str, fig_prefix: str, cat: Catalogue,
                      labels: dict) -> dict:
     """Template values a disease and a quantitative trait share: name (in the catalogue's
-    language, :func:`display_name`), ``key`` (the data column), whether the name fell back to
-    another language, λGC (computed from ``p`` when the record has none), loci counts, status
-    and the figure fragments, whose div ids start with ``fig_prefix``."""
+    language, :func:`display_name`), whether the name fell back to another language, λGC
+    (computed from ``p`` when the record has none), loci counts, status (as written and in
+    plain words), untested variants by reason and the figure fragments, whose div ids start
+    with ``fig_prefix``."""
     key = str(record["name"])
     name, fell_back = display_name(key, cat.lang, labels)
     lam = record.get("lambda_gc")
@@ -182,7 +183,6 @@ def association_view(record: dict, anchor: str, fig_prefix: str, cat: Catalogue,
         lam = lambda_gc(record["p"])
     view = {
         "name": name,
-        "key": key,
         "fell_back": fell_back,
         "anchor": anchor,
         "lambda_gc": format_lambda(lam),
