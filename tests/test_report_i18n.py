@@ -22,7 +22,7 @@ from cohortgen.report.render import (
     render_html,
     shown_density,
 )
-from cohortgen.report.stage import build_report, lead_loci, pca_density
+from cohortgen.report.stage import build_report, lead_loci, pca_density, sex_counts
 
 SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b.*?</\1>", re.DOTALL)
 
@@ -400,3 +400,18 @@ def test_build_report__ancestry_picture_binned_and_related_pairs_masked(tmp_path
     assert ("first degree (parent and child, siblings)", "&lt;5") in rows
     assert ("second degree (e.g. grandparent, half-sibling, aunt or uncle)", "not shown") in rows
     assert ("third degree (e.g. first cousins)", "40") in rows
+
+
+def test_build_report__people_by_sex_masked(tmp_path):
+    """Kept: 100 men, 97 women, 3 with no recorded sex (masked, and the 97 women hidden with
+    them since the three add up to the people analysed); a removed woman is not counted."""
+    sexes = ["1"] * 100 + ["2"] * 97 + ["NA"] * 3 + ["2"]
+    keep = ["True"] * 200 + ["False"]
+    samples = tmp_path / "samples.tsv"
+    samples.write_text("sample_id\tsheet_sex\tkeep\n" + "".join(
+        f"S{i}\t{s}\t{k}\n" for i, (s, k) in enumerate(zip(sexes, keep, strict=True))))
+    assert sex_counts(samples) == {"male": 100, "female": 97, "unknown": 3}
+    html = build_pages(tmp_path, languages=["ko"], samples_tsv=samples)["index.html"]
+    rows = re.findall(r"<tr><td>([^<]*)</td><td class=\"num\">([^<]*)</td></tr>", html)
+    assert [("여성", "비공개"), ("남성", "100"), ("기록 없음", "&lt;5")] == rows[:3]
+    assert "S1\t" not in html

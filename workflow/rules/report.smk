@@ -22,6 +22,7 @@ rule render_report:
     input:
         qc_summary="results/{cohort}/qc/summary.json",
         pcs="results/{cohort}/qc/pcs.tsv",
+        samples="results/{cohort}/qc/samples.tsv",
         gwas_summary="results/{cohort}/gwas/summary.tsv",
         sumstats=expand("results/{{cohort}}/gwas/{trait}.tsv.gz", trait=ASSOC_TRAITS),
         loci=expand("results/{{cohort}}/gwas/{trait}.loci.tsv", trait=ASSOC_TRAITS),
@@ -58,6 +59,7 @@ rule render_report:
         " --gwas-summary {input.gwas_summary} --gwas {input.sumstats} --loci {input.loci}"
         " --prs-performance {input.prs} --prs-deciles {input.deciles}"
         " --prs-match {input.match} --pcs {input.pcs}"
+        " --samples {input.samples}"
         " --provenance {input.provenance} --min-cell-count {params.min_cell_count}"
         " --languages {params.languages} --labels-json {params.labels_json:q}"
         " --out {output.html} 2> {log}"

@@ -31,6 +31,7 @@ def _report(a):
         prs_deciles=[Path(p) for p in a.prs_deciles],
         prs_match=[Path(p) for p in a.prs_match],
         pcs_tsv=Path(a.pcs) if a.pcs else None,
+        samples_tsv=Path(a.samples) if a.samples else None,
     )
 
 
@@ -67,6 +68,8 @@ def register(sub) -> None:
                              "help": "prs/match/<score>.json of the published scores (optional)"}),
         (("--pcs",), {"default": None,
                        "help": "qc/pcs.tsv, for the binned ancestry picture (optional)"}),
+        (("--samples",), {"default": None,
+                           "help": "qc/samples.tsv, for the people analysed by sex (optional)"}),
         (("--labels-json",), {"default": "{}",
                               "help": "disease and trait names: {name: {language: label}}"}),
         req("--out"),

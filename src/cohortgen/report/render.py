@@ -425,6 +425,7 @@ def render_html(context: dict, lang: str = "en") -> str:
         pca=None if (pca := pca_chart(context.get("pca"), cat, min_cell_count)) is None
         else figure_html(pca, "fig-pca"),
         related=removal_rows(qc.get("related_pairs", {}), min_cell_count, not_shown),
+        sex=removal_rows(context.get("sex", {}), min_cell_count, not_shown),
         deciles=None if (chart := decile_chart(context.get("prs_deciles", []), cat, labels))
         is None else figure_html(chart, "fig-prs-deciles"),
         provenance=context.get("provenance", {}),

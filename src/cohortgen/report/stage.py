@@ -119,6 +119,19 @@ def prs_context(performance_tsvs: list[Path]) -> list[dict]:
     return pd.concat(tables, ignore_index=True).to_dict(orient="records")
 
 
+SEX_CODES = {1: "male", 2: "female"}
+"""qc/samples.tsv ``sheet_sex`` codes; anything else (NA) counts as ``unknown``."""
+
+
+def sex_counts(samples_tsv: Path) -> dict[str, int]:
+    """People who passed sample QC by the sheet's sex, from qc/samples.tsv (private; only the
+    counts leave this function): {male, female, unknown: n}."""
+    samples = read_tsv(samples_tsv, ("sheet_sex", "keep"), dtype={"sample_id": str})
+    kept = samples.loc[samples["keep"].astype(str) == "True", "sheet_sex"]
+    sex = kept.map(SEX_CODES).fillna("unknown")
+    return {name: int((sex == name).sum()) for name in (*SEX_CODES.values(), "unknown")}
+
+
 PCA_BINS = 20
 """Bins per axis of the report's PC1 × PC2 density picture."""
 
@@ -152,14 +165,16 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
                  min_cell_count: int, out_html: Path,
                  prs_performance: list[Path] = (), languages: list[str] = LANGUAGES,
                  labels: dict | None = None, prs_deciles: list[Path] = (),
-                 prs_match: list[Path] = (), pcs_tsv: Path | None = None) -> None:
+                 prs_match: list[Path] = (), pcs_tsv: Path | None = None,
+                 samples_tsv: Path | None = None) -> None:
     """Render results/<cohort>/report/index.<lang>.html per language of ``languages`` and
     ``out_html`` (index.html) in the first. ``gwas_paths`` and ``loci_paths`` follow the rows of
     gwas/summary.tsv (diseases, ``kind`` binary, and quantitative traits); ``labels`` are the
     config's ``disease_labels`` ({name: {language: label}}); ``prs_deciles`` prs/deciles.tsv
     (case fraction per score decile, suppressed upstream); ``prs_match`` the published scores'
     prs/match/<score>.json (lines matched per status, or the error of a failed score);
-    ``pcs_tsv`` qc/pcs.tsv for the binned ancestry picture (optional)."""
+    ``pcs_tsv`` qc/pcs.tsv for the binned ancestry picture and ``samples_tsv`` qc/samples.tsv
+    for the people analysed by sex (both optional)."""
     summary = read_tsv(gwas_summary_tsv, SUMMARY_COLUMNS,
                        dtype={"disease": str, "kind": str, "status": str})
     if not len(summary) == len(gwas_paths) == len(loci_paths):
@@ -182,6 +197,7 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
                "prs_deciles": decile_rows(list(prs_deciles)),
                "prs_match": [read_json(p) for p in prs_match],
                "pca": None if pcs_tsv is None else pca_density(Path(pcs_tsv)),
+               "sex": {} if samples_tsv is None else sex_counts(Path(samples_tsv)),
                "provenance": read_json(provenance_json), "min_cell_count": min_cell_count,
                "labels": labels or {}, "languages": list(languages)}
     for lang in languages:
