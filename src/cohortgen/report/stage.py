@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 
 from cohortgen.errors import InputError
-from cohortgen.io.files import read_json, read_tsv, stale_input
+from cohortgen.io.files import read_json, read_tsv, stale_input, write_text_atomic
 from cohortgen.io.sumstats import read_gwas_ssf, untested_path_for
 from cohortgen.report.catalogue import LANGUAGES
 from cohortgen.report.plots import normalise_chromosomes
-from cohortgen.report.render import render_report
+from cohortgen.report.render import render_html
 
 MAX_LOCI_SHOWN = 10
 Z_95 = 1.959963984540054  # standard normal quantile of a two-sided 95% interval
@@ -201,8 +201,10 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
                "provenance": read_json(provenance_json), "min_cell_count": min_cell_count,
                "labels": labels or {}, "languages": list(languages)}
     for lang in languages:
-        render_report(language_page(Path(out_html), lang), context, lang)
-    render_report(Path(out_html), context, languages[0])
+        html = render_html(context, lang)
+        write_text_atomic(language_page(Path(out_html), lang), html)
+        if lang == languages[0]:
+            write_text_atomic(Path(out_html), html)
 
 
 def language_page(out_html: Path, lang: str) -> Path:
