@@ -22,7 +22,13 @@ from cohortgen.report.render import (
     render_html,
     shown_density,
 )
-from cohortgen.report.stage import build_report, lead_loci, pca_density, sex_counts
+from cohortgen.report.stage import (
+    build_cohort_index,
+    build_report,
+    lead_loci,
+    pca_density,
+    sex_counts,
+)
 
 SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b.*?</\1>", re.DOTALL)
 
@@ -71,10 +77,11 @@ def test_catalogues__nine_default_diseases_named_in_both():
     assert display_name("chronic_kidney_disease", "ko", {})[0] == "만성 콩팥병"
 
 
-def test_template__no_text_outside_the_catalogue():
+@pytest.mark.parametrize("template", ["index.html.j2", "cohorts.html.j2", "style.html.j2"])
+def test_template__no_text_outside_the_catalogue(template):
     """Every word of the page comes from a catalogue: the template's own text (outside tags,
     Jinja expressions, style and script) holds no letters."""
-    source = files("cohortgen.report").joinpath("templates", "index.html.j2").read_text("utf-8")
+    source = files("cohortgen.report").joinpath("templates", template).read_text("utf-8")
     source = re.sub(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", " ", source, flags=re.DOTALL)
     source = re.sub(r"<!DOCTYPE[^>]*>", " ", SCRIPT_OR_STYLE.sub(" ", source))
     text = re.sub(r"<[^>]+>", " ", source)
@@ -415,3 +422,31 @@ def test_build_report__people_by_sex_masked(tmp_path):
     rows = re.findall(r"<tr><td>([^<]*)</td><td class=\"num\">([^<]*)</td></tr>", html)
     assert [("여성", "비공개"), ("남성", "100"), ("기록 없음", "&lt;5")] == rows[:3]
     assert "S1\t" not in html
+
+
+def test_build_cohort_index__cohorts_side_by_side(tmp_path):
+    """Two cohorts: links to each report per language, the diseases of both side by side,
+    3 cases masked with their controls, a disease missing from one cohort said so."""
+    write_report_inputs(tmp_path)
+    other = tmp_path / "other.tsv"
+    other.write_text("disease\tkind\tstatus\tlambda_gc\tn_genome_wide\tn_suggestive\t"
+                     "n_cases\tn_controls\tn_samples\n"
+                     "asthma\tbinary\tOK\t1.02\t0\t2\t3\t400\t403\n"
+                     "stroke\tbinary\tOK\t0.99\t1\t1\t50\t353\t403\n")
+    out = tmp_path / "report" / "index.html"
+    build_cohort_index(["hospital_a", "<i>b</i>"], [tmp_path / "summary.tsv", other], 5, out,
+                       labels={"stroke": {"ko": "뇌졸중(허혈성)"}})
+    pages = {p.name: p.read_text(encoding="utf-8") for p in out.parent.glob("*.html")}
+    assert sorted(pages) == ["index.en.html", "index.html", "index.ko.html"]
+    assert pages["index.html"] == pages["index.ko.html"]
+    ko = pages["index.ko.html"]
+    assert 'href="../hospital_a/report/index.ko.html"' in ko
+    assert 'href="index.en.html"' in ko
+    assert "&lt;i&gt;b&lt;/i&gt;" in ko
+    assert "<i>b" not in ko
+    rows = {re.findall(r"<td>([^<]*)</td>", row)[0]: re.findall(r"<td[^>]*>([^<]*)</td>", row)
+            for row in re.findall(r"<tr><td>.*?</tr>", ko)}
+    assert rows["천식"][1:] == ["300", "900", "1.010", "1", "&lt;5", "비공개", "1.020", "0"]
+    assert rows["뇌졸중(허혈성)"][1:] == [
+        "이 코호트에서는 분석하지 않음", "50", "353", "0.990", "1"]
+    assert "ldl" not in visible_text(ko)  # quantitative traits stay in the cohort reports

@@ -63,3 +63,25 @@ rule render_report:
         " --provenance {input.provenance} --min-cell-count {params.min_cell_count}"
         " --languages {params.languages} --labels-json {params.labels_json:q}"
         " --out {output.html} 2> {log}"
+
+
+rule render_cohort_index:
+    input:
+        summaries=expand("results/{cohort}/gwas/summary.tsv", cohort=config["cohorts"]),
+    output:
+        html="results/report/index.html",
+        pages=expand("results/report/index.{lang}.html", lang=config["report"]["languages"]),
+    params:
+        cohortgen=COHORTGEN,
+        cohorts=list(config["cohorts"]),
+        min_cell_count=config["report"]["min_cell_count"],
+        languages=config["report"]["languages"],
+        labels_json=json.dumps(config["disease_labels"], ensure_ascii=False, sort_keys=True),
+    conda:
+        "../../envs/cohortgen.yaml"
+    log:
+        "results/report/logs/render_cohort_index.log",
+    shell:
+        "{params.cohortgen} report-index --cohorts {params.cohorts} --summaries {input.summaries}"
+        " --min-cell-count {params.min_cell_count} --languages {params.languages}"
+        " --labels-json {params.labels_json:q} --out {output.html} 2> {log}"

@@ -35,6 +35,13 @@ def _report(a):
     )
 
 
+def _report_index(a):
+    from cohortgen.report.stage import build_cohort_index
+
+    build_cohort_index(a.cohorts, [Path(p) for p in a.summaries], a.min_cell_count,
+                       Path(a.out), languages=a.languages, labels=json.loads(a.labels_json))
+
+
 def register(sub) -> None:
     """Add this stage's subcommands to the ``cohortgen`` parser."""
     add_command(
@@ -72,5 +79,19 @@ def register(sub) -> None:
                            "help": "qc/samples.tsv, for the people analysed by sex (optional)"}),
         (("--labels-json",), {"default": "{}",
                               "help": "disease and trait names: {name: {language: label}}"}),
+        req("--out"),
+    )
+    add_command(
+        sub,
+        "report-index",
+        _report_index,
+        "Render the page comparing several cohorts' reports.",
+        many("--cohorts"),
+        many("--summaries"),
+        req("--min-cell-count", type=int),
+        (("--languages",), {"nargs": "+", "default": list(LANGUAGES), "choices": LANGUAGES,
+                            "help": "page languages; index.html is in the first"}),
+        (("--labels-json",), {"default": "{}",
+                              "help": "disease names: {name: {language: label}}"}),
         req("--out"),
     )

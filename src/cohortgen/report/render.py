@@ -440,6 +440,38 @@ def render_html(context: dict, lang: str = "en") -> str:
     )
 
 
+def cohort_index_html(cohorts: dict[str, list[dict]], lang: str, languages: list[str],
+                      labels: dict, min_cell_count: int) -> str:
+    """The page linking the reports of several cohorts, their diseases side by side.
+
+    ``cohorts``: {cohort: rows of its gwas/summary.tsv of kind binary (``disease``,
+    ``n_cases``, ``n_controls``, ``lambda_gc``, ``n_genome_wide``)}, in config order; cases and
+    controls are masked as :func:`case_control_counts`.
+    """
+    cat = Catalogue(lang)
+    not_shown = cat.plain("count.not_shown")
+    diseases = list(dict.fromkeys(str(r["disease"]) for rows in cohorts.values() for r in rows))
+    cells = {}
+    for cohort, rows in cohorts.items():
+        for r in rows:
+            cases, controls = case_control_counts(r["n_cases"], r["n_controls"], min_cell_count,
+                                                  not_shown)
+            cells[cohort, str(r["disease"])] = {
+                "n_cases": cases, "n_controls": controls,
+                "lambda_gc": format_lambda(r["lambda_gc"]),
+                "n_significant": format_count(r["n_genome_wide"])}
+    env = template_environment()
+    env.globals["t"] = cat.text
+    return env.get_template("cohorts.html.j2").render(
+        lang=lang,
+        languages=[(code, Catalogue(code).plain("language.name"))
+                   for code in languages if code != lang],
+        cohorts=[{"name": c, "link": f"../{c}/report/index.{lang}.html"} for c in cohorts],
+        rows=[{"name": display_name(d, lang, labels)[0],
+               "cells": [cells.get((c, d)) for c in cohorts]} for d in diseases],
+        genome_wide_p=p_threshold_text(GENOME_WIDE_P), min_cell_count=min_cell_count)
+
+
 def render_report(out_html: Path, context: dict, lang: str = "en") -> None:
     """Write the self-contained HTML report in ``lang`` to ``out_html`` (temp name, then
     rename).

@@ -11,7 +11,7 @@ from cohortgen.io.files import read_json, read_tsv, stale_input, write_text_atom
 from cohortgen.io.sumstats import read_gwas_ssf, untested_path_for
 from cohortgen.report.catalogue import LANGUAGES
 from cohortgen.report.plots import normalise_chromosomes
-from cohortgen.report.render import render_html
+from cohortgen.report.render import cohort_index_html, render_html
 
 MAX_LOCI_SHOWN = 10
 Z_95 = 1.959963984540054  # standard normal quantile of a two-sided 95% interval
@@ -202,6 +202,25 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
                "labels": labels or {}, "languages": list(languages)}
     for lang in languages:
         html = render_html(context, lang)
+        write_text_atomic(language_page(Path(out_html), lang), html)
+        if lang == languages[0]:
+            write_text_atomic(Path(out_html), html)
+
+
+def build_cohort_index(cohorts: list[str], summary_tsvs: list[Path], min_cell_count: int,
+                       out_html: Path, languages: list[str] = LANGUAGES,
+                       labels: dict | None = None) -> None:
+    """Write results/report/index.<lang>.html per language and ``out_html`` in the first: links
+    to each cohort's report and the diseases of their gwas/summary.tsv side by side."""
+    if len(cohorts) != len(summary_tsvs):
+        raise InputError(f"{len(cohorts)} cohorts but {len(summary_tsvs)} summaries were given: "
+                         "give one gwas/summary.tsv per cohort, in the same order")
+    rows = {}
+    for cohort, path in zip(cohorts, summary_tsvs, strict=True):
+        summary = read_tsv(path, SUMMARY_COLUMNS, dtype={"disease": str, "kind": str})
+        rows[cohort] = summary[summary["kind"] != "quantitative"].to_dict(orient="records")
+    for lang in languages:
+        html = cohort_index_html(rows, lang, list(languages), labels or {}, min_cell_count)
         write_text_atomic(language_page(Path(out_html), lang), html)
         if lang == languages[0]:
             write_text_atomic(Path(out_html), html)
