@@ -60,6 +60,7 @@ rule all:
     input:
         expand("results/{cohort}/report/index.html", cohort=config["cohorts"]),
         expand("results/{cohort}/provenance.json", cohort=config["cohorts"]),
+        "results/report/index.html" if len(config["cohorts"]) > 1 else [],
         (
             expand("results/{cohort}/prs/performance.tsv", cohort=config["cohorts"])
             if config["prs"]["scores"]

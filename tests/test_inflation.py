@@ -20,3 +20,10 @@ def test_lambda_gc__known_inflation_and_nan():
     p = np.append(chi2.sf(stats, 1), [np.nan, np.nan])
     assert lambda_gc(p) == pytest.approx(1.2, rel=1e-9)
     assert np.isnan(lambda_gc(np.array([np.nan])))
+
+
+@pytest.mark.parametrize("n", [1, 2, 5000, 5001])
+def test_lambda_gc__middle_order_statistics_as_full_median(n):
+    p = np.random.default_rng(n).uniform(size=n)
+    expected = np.median(chi2.isf(p, 1)) / chi2.ppf(0.5, 1)
+    assert lambda_gc(p) == pytest.approx(expected, rel=1e-14)

@@ -8,7 +8,7 @@ import pytest
 
 from cohortgen.errors import InputError
 from cohortgen.inflation import lambda_gc
-from cohortgen.io.files import read_json, read_tsv, write_json, write_tsv
+from cohortgen.io.files import read_json, read_tsv, write_json, write_tsv, write_tsv_bgzip
 from cohortgen.io.sumstats import write_gwas_ssf
 from cohortgen.report.plots import (
     chromosome_order,
@@ -89,19 +89,20 @@ def test_manhattan_figure__thinning_keeps_small_p():
     chrom = rng.choice(np.array([str(i) for i in range(1, 23)]), n)
     pos = rng.integers(1, 200_000_000, n).astype(np.int64)
     p = rng.uniform(size=n)
+    p[:400] = 10.0 ** -rng.uniform(5, 12, 400)
     fig = manhattan_figure(chrom, pos, p, "test")
     shown_y = np.concatenate([np.asarray(trace.y, dtype=np.float64) for trace in fig.data])
     assert shown_y.size < 20_000
-    small = np.sort(-np.log10(p[p < 1e-3]))
+    small = np.sort(-np.log10(p[p < 1e-5]))  # every point below the suggestive threshold
     assert small.size > 300
-    np.testing.assert_allclose(np.sort(shown_y[shown_y > 3]), small, rtol=1e-6)  # float32 drawn
+    np.testing.assert_allclose(np.sort(shown_y[shown_y > 5]), small, rtol=1e-6)  # float32 drawn
     assert [trace.hovertemplate.split(":")[0] for trace in fig.data] == chromosome_order(chrom)
 
 
 def test_qq_points__thinning_keeps_small_p():
     p = np.random.default_rng(4).uniform(size=200_000)
     expected, observed = qq_points(p)
-    assert expected.size < 2_000
+    assert expected.size < 3_000  # the 2,000 strongest, then a grid
     np.testing.assert_allclose(np.sort(observed[observed > 3]), np.sort(-np.log10(p[p < 1e-3])))
     assert "λGC = " in qq_figure(p, "test").layout.title.text
 
@@ -117,7 +118,7 @@ def test_render_report__content_and_privacy(tmp_path):
     out = tmp_path / "report" / "index.html"
     render_report(out, synthetic_context())
     html = out.read_text(encoding="utf-8")
-    for name in ("type 2 diabetes", "stroke", "asthma", "demo cohort"):
+    for name in ("type 2 diabetes", "Stroke", "Asthma", "demo cohort"):  # catalogue names
         assert name in html
     assert "1.012" in html  # λGC given in the context, 3 decimals
     chrom, pos, p = synthetic_gwas()
@@ -125,7 +126,7 @@ def test_render_report__content_and_privacy(tmp_path):
     assert "&lt;5" in html
     assert not re.search(r">\s*[1-4]\s*<", html)  # the 3 stroke cases, 2 call-rate removals
     assert "SKIPPED: fewer than 20 cases" in html
-    assert html.count("<script>") == 1 + 2 * 2  # plotly.js once, then 2 figures × 2 diseases
+    assert html.count("<script>") == 1 + 1 + 2 * 2  # plotly.js once, cases and controls, 2 × 2
     assert 'id="fig-1-manhattan"' in html
     assert 'id="fig-2-qq"' in html
     assert "md5:0123abcd" in html
@@ -182,7 +183,7 @@ def test_render_report__quantitative_trait_section(tmp_path):
     render_report(out, with_trait(synthetic_context()))
     html = out.read_text(encoding="utf-8")
     assert 'id="traits">Quantitative traits' in html
-    section = html[html.index('id="traits"'):html.index('id="provenance"')]
+    section = html[html.index('id="traits"'):html.index('id="glossary"')]
     assert "LDL cholesterol" in section
     assert "7:7654321" in section
     assert "-0.0123" in section  # beta, 3 significant digits, not exp(beta) = 0.988
@@ -195,7 +196,7 @@ def test_render_report__quantitative_trait_section(tmp_path):
     assert not re.search(r">\s*4\s*<", section)
     assert 'id="fig-trait-1-manhattan"' in section
     assert 'id="fig-trait-1-qq"' in section
-    assert html.count("<script>") == 1 + 2 * 2 + 2  # plus the trait's 2 figures
+    assert html.count("<script>") == 1 + 1 + 2 * 2 + 2  # plus the trait's 2 figures
 
 
 def test_render_report__no_trait_section_without_traits(tmp_path):
@@ -218,11 +219,14 @@ def write_report_inputs(tmp_path) -> list[str]:
                           "effect_allele": "T", "other_allele": "C", "beta": 0.1,
                           "standard_error": 0.05, "effect_allele_frequency": 0.3, "p_value": p})
     table = table.dropna(subset=["p_value"])  # GWAS-SSF holds tested rows only
-    loci = pd.DataFrame({"chromosome": ["3"], "base_pair_location": [1000], "p_value": [1e-9],
-                         "beta": [-0.25]})
+    loci = pd.DataFrame({"chromosome": ["3"], "base_pair_location": [1000],
+                         "effect_allele": ["T"], "other_allele": ["C"], "p_value": [1e-9],
+                         "beta": [-0.25], "standard_error": [0.04]})
     rows = []
     for name, kind in (("asthma", "binary"), ("ldl", "quantitative")):
         write_gwas_ssf(tmp_path / f"{name}.tsv.gz", table, {"genome_assembly": "GRCh38"})
+        write_tsv_bgzip(tmp_path / f"{name}.untested.tsv.gz", pd.DataFrame(
+            {"reason": ["LOW_MAC", "MONOMORPHIC", "LOW_MAC"]}))
         write_tsv(tmp_path / f"{name}.loci.tsv", loci)
         binary = kind == "binary"
         rows.append({"disease": name, "kind": kind, "status": "OK",
@@ -248,7 +252,7 @@ def build_test_report(tmp_path, names: list[str]) -> str:
                  [tmp_path / f"{n}.tsv.gz" for n in names],
                  [tmp_path / f"{n}.loci.tsv" for n in names],
                  tmp_path / "provenance.json", 5, tmp_path / "index.html")
-    return (tmp_path / "index.html").read_text(encoding="utf-8")
+    return (tmp_path / "index.en.html").read_text(encoding="utf-8")
 
 
 def test_build_report__summary_rows_split_by_kind(tmp_path):

@@ -166,7 +166,8 @@ def test_workflow__private_files_are_owner_only(workflow_run, tiny_cohort):
 def test_workflow__report_and_logs_hold_no_sample_ids(workflow_run, tiny_cohort):
     samples = pd.read_csv(tiny_cohort / "phenotypes.tsv", sep="\t", dtype=str)["sample_id"]
     res = results(workflow_run)
-    shareable = [res / "report/index.html", res / "qc/summary.json", res / "gwas/summary.tsv",
+    shareable = [*sorted((res / "report").glob("*.html")), res / "qc/summary.json",
+                 res / "gwas/summary.tsv",
                  res / "provenance.json", res / "input/manifest.json",
                  res / "prs/performance.tsv", res / "prs/incohort_performance.tsv",
                  *sorted((res / "logs").rglob("*.log"))]

@@ -21,10 +21,17 @@ rule write_provenance:
 rule render_report:
     input:
         qc_summary="results/{cohort}/qc/summary.json",
+        pcs="results/{cohort}/qc/pcs.tsv",
+        samples="results/{cohort}/qc/samples.tsv",
         gwas_summary="results/{cohort}/gwas/summary.tsv",
         sumstats=expand("results/{{cohort}}/gwas/{trait}.tsv.gz", trait=ASSOC_TRAITS),
         loci=expand("results/{{cohort}}/gwas/{trait}.loci.tsv", trait=ASSOC_TRAITS),
+        untested=expand("results/{{cohort}}/gwas/{trait}.untested.tsv.gz", trait=ASSOC_TRAITS),
         prs=prs_performance_files,
+        match=expand("results/{{cohort}}/prs/match/{score}.json", score=config["prs"]["scores"]),
+        deciles=lambda wc: (
+            [f"results/{wc.cohort}/prs/deciles.tsv"] if config["prs"]["scores"] else []
+        ),
         provenance="results/{cohort}/provenance.json",
     output:
         html=report(
@@ -33,9 +40,14 @@ rule render_report:
             category="Report",
             labels={"cohort": "{cohort}", "file": "HTML report"},
         ),
+        pages=expand(
+            "results/{{cohort}}/report/index.{lang}.html", lang=config["report"]["languages"]
+        ),
     params:
         cohortgen=COHORTGEN,
         min_cell_count=config["report"]["min_cell_count"],
+        languages=config["report"]["languages"],
+        labels_json=json.dumps(config["disease_labels"], ensure_ascii=False, sort_keys=True),
     conda:
         "../../envs/cohortgen.yaml"
     log:
@@ -45,6 +57,31 @@ rule render_report:
     shell:
         "{params.cohortgen} report --cohort {wildcards.cohort} --qc-summary {input.qc_summary}"
         " --gwas-summary {input.gwas_summary} --gwas {input.sumstats} --loci {input.loci}"
-        " --prs-performance {input.prs}"
+        " --prs-performance {input.prs} --prs-deciles {input.deciles}"
+        " --prs-match {input.match} --pcs {input.pcs}"
+        " --samples {input.samples}"
         " --provenance {input.provenance} --min-cell-count {params.min_cell_count}"
+        " --languages {params.languages} --labels-json {params.labels_json:q}"
         " --out {output.html} 2> {log}"
+
+
+rule render_cohort_index:
+    input:
+        summaries=expand("results/{cohort}/gwas/summary.tsv", cohort=config["cohorts"]),
+    output:
+        html="results/report/index.html",
+        pages=expand("results/report/index.{lang}.html", lang=config["report"]["languages"]),
+    params:
+        cohortgen=COHORTGEN,
+        cohorts=list(config["cohorts"]),
+        min_cell_count=config["report"]["min_cell_count"],
+        languages=config["report"]["languages"],
+        labels_json=json.dumps(config["disease_labels"], ensure_ascii=False, sort_keys=True),
+    conda:
+        "../../envs/cohortgen.yaml"
+    log:
+        "results/report/logs/render_cohort_index.log",
+    shell:
+        "{params.cohortgen} report-index --cohorts {params.cohorts} --summaries {input.summaries}"
+        " --min-cell-count {params.min_cell_count} --languages {params.languages}"
+        " --labels-json {params.labels_json:q} --out {output.html} 2> {log}"

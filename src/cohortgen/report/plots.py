@@ -1,9 +1,11 @@
 """Manhattan and QQ figures (plotly), from aggregates only (λGC from :mod:`cohortgen.inflation`).
 
-Figures are thinned so that a report of nine diseases stays small and fast in a browser:
-every point with p < ``KEEP_ALL_BELOW_P`` is kept, and of the rest one point per cell of a
-fixed grid in plot coordinates (the first in genome or rank order), which keeps the visual
-envelope of the bulk. The thinning is deterministic.
+Figures are thinned so that a report of nine diseases stays small (under 10 MB) and fast in a
+browser whatever the number of variants: a Manhattan plot keeps every point with p below the
+suggestive threshold, a QQ plot its ``QQ_KEEP_STRONGEST`` strongest points, and of the rest one
+point per cell of a fixed grid in plot coordinates (the first in genome or rank order), which
+keeps the visual envelope of the bulk. The points drawn are thus bounded by the grid plus the
+suggestive points, not by the variant count. The thinning is deterministic.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from cohortgen.inflation import lambda_gc
 
 GENOME_WIDE_P = 5e-8
 SUGGESTIVE_P = 1e-5
-KEEP_ALL_BELOW_P = 1e-3
 MANHATTAN_X_BINS = 500  # bulk cells across the genome
-MANHATTAN_Y_STEP = 0.15  # bulk cell height in -log10 p (p >= 1e-3 spans 0..3: 20 rows)
+MANHATTAN_Y_STEP = 0.2  # bulk cell height in -log10 p (p >= 1e-5 spans 0..5: 25 rows)
+QQ_KEEP_STRONGEST = 2_000  # QQ points drawn exactly, strongest first
 QQ_STEP = 0.02  # bulk cell size in -log10 p on both axes
 COLOURS = ("#1f4e79", "#7fa7cf")  # alternating chromosome colours
 FIGURE_HEIGHT = 380
@@ -29,9 +31,10 @@ SMALLEST_P = np.nextafter(0.0, 1.0)  # p = 0 (underflow) is drawn at this value
 def normalise_chromosomes(chrom: np.ndarray) -> np.ndarray:
     """Canonical names (:func:`cohortgen.genome.contig_name`) of GWAS-SSF chromosomes (23/24/25
     = X/Y/MT); a name outside the contig table without ``chr``, upper case."""
+    distinct, inverse = np.unique(np.asarray(chrom).astype(str), return_inverse=True)
     names = [contig_name(c, "gwas_ssf")
-             or re.sub(r"^chr", "", str(c).strip(), flags=re.IGNORECASE).upper() for c in chrom]
-    return np.asarray(names, dtype=str)
+             or re.sub(r"^chr", "", c.strip(), flags=re.IGNORECASE).upper() for c in distinct]
+    return np.asarray(names, dtype=str)[inverse.reshape(-1)] if names else distinct
 
 
 def chromosome_sort_key(name: str) -> tuple[int, str]:
@@ -93,9 +96,10 @@ def thin_by_grid(
 
 
 def manhattan_mask(x: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Points drawn in a Manhattan plot: all with p < 1e-3, the bulk thinned on a grid."""
+    """Points drawn in a Manhattan plot: all with p < ``SUGGESTIVE_P``, the bulk thinned on a
+    grid (at most ``MANHATTAN_X_BINS`` × 25 points)."""
     y = neg_log10_p(p)
-    keep = p < KEEP_ALL_BELOW_P
+    keep = p < SUGGESTIVE_P
     span = float(x.max() - x.min()) if x.size else 1.0
     return thin_by_grid(
         x - x.min(initial=0), y, max(span, 1.0) / MANHATTAN_X_BINS, MANHATTAN_Y_STEP, keep
@@ -125,7 +129,8 @@ def _base_layout(title: str, x_title: str, y_title: str) -> dict:
         "template": "none",
         "title": {"text": title, "x": 0.02},
         "height": FIGURE_HEIGHT,
-        "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+        "margin": {"l": 60, "r": 40, "t": 50, "b": 50},
+        "modebar": {"orientation": "v"},  # on the right edge, clear of the title
         "showlegend": False,
         "xaxis": {"title": {"text": x_title}, "showgrid": False, "zeroline": False},
         "yaxis": {"title": {"text": y_title}, "rangemode": "tozero", "gridcolor": "#e5e5e5"},
@@ -135,15 +140,18 @@ def _base_layout(title: str, x_title: str, y_title: str) -> dict:
     }
 
 
-def manhattan_figure(chrom: np.ndarray, pos: np.ndarray, p: np.ndarray, title: str) -> go.Figure:
+def manhattan_figure(chrom: np.ndarray, pos: np.ndarray, p: np.ndarray, title: str,
+                     axis_titles: tuple[str, str] = ("Chromosome", "−log10 p"),
+                     labelled: list[tuple[str, int]] = ()) -> go.Figure:
     """Manhattan plot: -log10 p along the genome, chromosomes 1..22, X, Y, MT end to end.
 
     ``chrom``: str names (``1``, ``chr1``, ``X``, GWAS-SSF ``23``...), ``pos``: int64 1-based,
-    ``p``: float64 (NaN dropped). Hover shows ``chromosome:position`` only.
+    ``p``: float64 (NaN dropped). Hover shows ``chromosome:position`` only. Each
+    (chromosome name, position) of ``labelled`` (lead variants) is labelled ``chrom:position``.
     """
     chrom, pos, p = _finite_points(chrom, pos, p)
     fig = go.Figure()
-    fig.update_layout(**_base_layout(title, "Chromosome", "−log10 p"))
+    fig.update_layout(**_base_layout(title, *axis_titles))
     if p.size:
         x, index, order, ticks = genome_positions(chrom, pos)
         shown = manhattan_mask(x, p)
@@ -161,6 +169,13 @@ def manhattan_figure(chrom: np.ndarray, pos: np.ndarray, p: np.ndarray, title: s
                 )
             )
         fig.update_xaxes(tickmode="array", tickvals=ticks, ticktext=order, tickangle=0)
+        names = normalise_chromosomes(chrom)
+        for name, position in labelled:
+            at = np.flatnonzero((names == name) & (pos == position))[:1]
+            for i in at:
+                fig.add_annotation(x=float(x[i]), y=float(y[i]), text=f"{name}:{position}",
+                                   showarrow=True, arrowhead=0, ax=0, ay=-18,
+                                   font={"size": 10})
     _significance_lines(fig)
     return fig
 
@@ -168,25 +183,27 @@ def manhattan_figure(chrom: np.ndarray, pos: np.ndarray, p: np.ndarray, title: s
 def qq_points(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Expected and observed -log10 p (sorted, strongest first), thinned for drawing.
 
-    Expected p of rank i (1-based) among n is (i - 0.5) / n. All points with observed
-    p < 1e-3 are kept; the bulk keeps one point per ``QQ_STEP`` square.
+    Expected p of rank i (1-based) among n is (i - 0.5) / n. The ``QQ_KEEP_STRONGEST``
+    strongest points are kept; the bulk keeps one point per ``QQ_STEP`` square.
     """
     p = np.sort(np.asarray(p, dtype=np.float64)[np.isfinite(p)])
     n = p.size
     expected = -np.log10((np.arange(1, n + 1) - 0.5) / max(n, 1))
     observed = neg_log10_p(p)
-    mask = thin_by_grid(expected, observed, QQ_STEP, QQ_STEP, p < KEEP_ALL_BELOW_P)
+    mask = thin_by_grid(expected, observed, QQ_STEP, QQ_STEP, np.arange(n) < QQ_KEEP_STRONGEST)
     return expected[mask], observed[mask]
 
 
-def qq_figure(p: np.ndarray, title: str) -> go.Figure:
+def qq_figure(p: np.ndarray, title: str,
+              axis_titles: tuple[str, str] = ("Expected −log10 p", "Observed −log10 p"),
+              ) -> go.Figure:
     """QQ plot of expected vs observed -log10 p, with y = x and λGC in the title."""
     expected, observed = qq_points(p)
     lam = lambda_gc(p)
     lam_text = "NA" if np.isnan(lam) else f"{lam:.3f}"
     fig = go.Figure()
     fig.update_layout(
-        **_base_layout(f"{title} (λGC = {lam_text})", "Expected −log10 p", "Observed −log10 p")
+        **_base_layout(f"{title} (λGC = {lam_text})", *axis_titles)
     )
     top = float(expected.max(initial=1.0))
     fig.add_trace(
@@ -207,4 +224,78 @@ def qq_figure(p: np.ndarray, title: str) -> go.Figure:
             hoverinfo="skip",
         )
     )
+    return fig
+
+
+def case_control_figure(names: list[str], cases: np.ndarray, controls: np.ndarray,
+                        shown: tuple[list[str], list[str]], title: str,
+                        legend: tuple[str, str]) -> go.Figure:
+    """Grouped bars of cases and controls per disease (people).
+
+    ``cases``, ``controls``: float64 (k,), NaN where a count is suppressed (no bar is drawn, so
+    the figure holds no hidden count); ``shown``: the display texts of both (``<5``, ``not
+    shown``), used as hover text.
+    """
+    fig = go.Figure()
+    fig.update_layout(**_base_layout(title, "", ""))
+    fig.update_layout(showlegend=True, barmode="group",
+                      legend={"orientation": "h", "y": -0.25})
+    for counts, texts, label, colour in zip((cases, controls), shown, legend, COLOURS,
+                                            strict=True):
+        fig.add_trace(go.Bar(x=list(names), y=np.asarray(counts, dtype=np.float64), name=label,
+                             marker={"color": colour}, hovertext=list(texts),
+                             hovertemplate="%{x}: %{hovertext}<extra></extra>"))
+    return fig
+
+
+def density_figure(counts: np.ndarray, x_edges: np.ndarray, y_edges: np.ndarray, title: str,
+                   axis_titles: tuple[str, str], colour_title: str) -> go.Figure:
+    """Heatmap of people per grid cell; ``counts`` float64 (ny, nx), NaN for a hidden cell and
+    for an empty one (drawn blank)."""
+    fig = go.Figure()
+    fig.update_layout(**_base_layout(title, *axis_titles))
+    fig.add_trace(go.Heatmap(
+        z=np.asarray(counts, dtype=np.float64), x=(x_edges[:-1] + x_edges[1:]) / 2,
+        y=(y_edges[:-1] + y_edges[1:]) / 2, colorscale="Blues", hoverongaps=False,
+        colorbar={"title": {"text": colour_title}},
+        hovertemplate="%{z}<extra></extra>"))
+    fig.update_yaxes(rangemode="normal")
+    return fig
+
+
+def decile_figure(series: dict[str, np.ndarray], title: str, x_title: str,
+                  y_title: str) -> go.Figure:
+    """Case fraction (%) by score decile (1 = lowest score), one line per {label: float64 (10,)
+    case fractions, NaN where suppressed (a gap in the line)}."""
+    fig = go.Figure()
+    fig.update_layout(**_base_layout(title, x_title, y_title))
+    fig.update_layout(showlegend=True, legend={"orientation": "h", "y": -0.25})
+    for label, fraction in series.items():
+        fig.add_trace(go.Scatter(
+            x=np.arange(1, fraction.size + 1), y=100 * np.asarray(fraction, dtype=np.float64),
+            mode="lines+markers", name=label, connectgaps=False,
+            hovertemplate=f"{label}: %{{y:.1f}}%<extra></extra>"))
+    fig.update_xaxes(tickmode="array", tickvals=list(range(1, 11)))
+    return fig
+
+
+def auc_forest_figure(labels: list[str], auc: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                      title: str, x_title: str) -> go.Figure:
+    """Forest plot of AUC with its 95% CI per (disease, score) row, first row on top, and the
+    line of chance (0.5). ``auc``, ``lower``, ``upper``: float64 (k,); a row with NaN AUC
+    (not evaluated) has no point."""
+    auc = np.asarray(auc, dtype=np.float64)
+    fig = go.Figure()
+    fig.update_layout(**_base_layout(title, x_title, ""))
+    fig.update_layout(height=max(FIGURE_HEIGHT // 2, 60 + 28 * len(labels)),
+                      margin={"l": 220, "r": 40, "t": 50, "b": 50})
+    fig.add_vline(x=0.5, line={"color": "#888888", "width": 1, "dash": "dash"})
+    fig.add_trace(go.Scatter(
+        x=auc, y=list(labels), mode="markers", marker={"color": COLOURS[0], "size": 8},
+        error_x={"type": "data", "symmetric": False,
+                 "array": np.asarray(upper, dtype=np.float64) - auc,
+                 "arrayminus": auc - np.asarray(lower, dtype=np.float64)},
+        hovertemplate="%{y}: %{x:.2f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", rangemode="normal")
+    fig.update_xaxes(range=[0.3, 1.0])
     return fig

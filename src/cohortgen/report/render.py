@@ -4,12 +4,16 @@ The context (see :func:`render_report`) holds counts, λGC and p-value arrays, n
 genotypes or per-person values. Counts of people between 1 and ``min_cell_count - 1`` are shown
 as ``<min_cell_count``, with a complementary count hidden where one could be found by
 subtraction (:func:`removal_rows`). plotly.js is inlined once, so the page works offline, and
-the output is byte-identical for the same context.
+the output is byte-identical for the same context and language. Every text comes from the
+language's catalogue (:mod:`cohortgen.report.catalogue`); disease and trait names from the
+``labels`` of the context (config ``disease_labels``) or the catalogue, never raw keys when a
+label exists.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import jinja2
@@ -21,9 +25,14 @@ from cohortgen import __version__
 from cohortgen.inflation import lambda_gc
 from cohortgen.io.files import write_text_atomic
 from cohortgen.privacy import primary_suppressed, with_complement
+from cohortgen.report.catalogue import Catalogue, display_name
 from cohortgen.report.plots import (
     GENOME_WIDE_P,
     SUGGESTIVE_P,
+    auc_forest_figure,
+    case_control_figure,
+    decile_figure,
+    density_figure,
     manhattan_figure,
     qq_figure,
 )
@@ -48,27 +57,28 @@ def mask_small_count(n, min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> str:
     return f"{n:,}"
 
 
-def removal_rows(removed: dict, min_cell_count: int) -> list[tuple[str, str]]:
+def removal_rows(removed: dict, min_cell_count: int,
+                 hidden_text: str = COMPLEMENT_TEXT) -> list[tuple[str, str]]:
     """(reason, display text) per removal reason, sorted by reason. Small counts show as
     ``<min_cell_count``; when only one is small, the smallest other count shows as
-    :data:`COMPLEMENT_TEXT`, so input − passed cannot reveal the small one
+    ``hidden_text`` (:data:`COMPLEMENT_TEXT`), so input − passed cannot reveal the small one
     (:mod:`cohortgen.privacy`)."""
     reasons = sorted(removed)
     counts = np.array([removed[r] for r in reasons], dtype=np.float64)
     primary = primary_suppressed(counts, min_cell_count)
     hidden = with_complement(primary, counts)
     return [(reason, mask_small_count(n, min_cell_count) if primary[i]
-             else COMPLEMENT_TEXT if hidden[i] else mask_small_count(n, min_cell_count))
+             else hidden_text if hidden[i] else mask_small_count(n, min_cell_count))
             for i, (reason, n) in enumerate(zip(reasons, counts, strict=True))]
 
 
-def hwe_view(hwe: dict, min_cell_count: int) -> dict:
+def hwe_view(hwe: dict, min_cell_count: int, hidden_text: str = COMPLEMENT_TEXT) -> dict:
     """Where HWE was tested, for the QC section: ``population`` (``qc.hwe_population``),
     ``tested`` (cluster numbers as text), ``min_cluster_size`` and ``clusters``, (cluster, kept
     people) display pairs in cluster order, masked as :func:`removal_rows` so that no small
     cluster follows from the kept total by subtraction."""
     sizes = hwe.get("kept_per_cluster", {})
-    shown = dict(removal_rows(sizes, min_cell_count))
+    shown = dict(removal_rows(sizes, min_cell_count, hidden_text))
     order = sorted(sizes, key=int)
     return {"population": hwe.get("population", "all"),
             "tested": ", ".join(str(c) for c in hwe.get("tested_clusters", [])),
@@ -93,6 +103,11 @@ def format_lambda(value) -> str:
 def format_ratio(value) -> str:
     """An odds ratio with two decimals, or NA."""
     return "NA" if value is None or not math.isfinite(float(value)) else f"{float(value):.2f}"
+
+
+def format_frequency(value) -> str:
+    """An allele frequency with three decimals, or NA."""
+    return "NA" if value is None or not math.isfinite(float(value)) else f"{float(value):.3f}"
 
 
 def format_p(value) -> str:
@@ -144,49 +159,82 @@ def format_beta(value) -> str:
     return "NA" if value is None or not math.isfinite(float(value)) else f"{float(value):.3g}"
 
 
-def association_view(record: dict, anchor: str, fig_prefix: str) -> dict:
-    """Template values a disease and a quantitative trait share: name, λGC (computed from ``p``
-    when the record has none), loci counts, status and the figure fragments, whose div ids
-    start with ``fig_prefix``."""
-    name = str(record["name"])
+def case_control_counts(n_cases, n_controls, min_cell_count: int,
+                        hidden_text: str = COMPLEMENT_TEXT) -> tuple[str, str]:
+    """Display texts of a disease's cases and controls. A small count shows as
+    ``<min_cell_count``; the other one of the pair as ``hidden_text`` then, since the two add up
+    to the people analysed (shown in the QC table when no phenotype is missing)."""
+    shown = dict(removal_rows({"cases": n_cases, "controls": n_controls}, min_cell_count,
+                              hidden_text))
+    return shown["cases"], shown["controls"]
+
+
+def association_view(record: dict, anchor: str, fig_prefix: str, cat: Catalogue,
+                     labels: dict) -> dict:
+    """Template values a disease and a quantitative trait share: name (in the catalogue's
+    language, :func:`display_name`), whether the name fell back to another language, λGC
+    (computed from ``p`` when the record has none), loci counts, status (as written and in
+    plain words), untested variants by reason and the figure fragments, whose div ids start
+    with ``fig_prefix``."""
+    key = str(record["name"])
+    name, fell_back = display_name(key, cat.lang, labels)
     lam = record.get("lambda_gc")
     if lam is None and _has_points(record):
         lam = lambda_gc(record["p"])
     view = {
         "name": name,
+        "fell_back": fell_back,
         "anchor": anchor,
         "lambda_gc": format_lambda(lam),
         "n_significant": format_count(record.get("n_significant")),
+        "significant": int(record.get("n_significant") or 0),
         "n_suggestive": format_count(record.get("n_suggestive")),
         "status": str(record.get("status", "OK")),
+        "status_text": status_text(cat, str(record.get("status", "OK"))),
+        "untested": [(cat.get(f"untested.{code}") or code, format_count(n))
+                     for code, n in record.get("untested", {}).items()],
         "manhattan": None,
         "qq": None,
     }
     if _has_points(record):
         chrom, pos, p = record["chrom"], record["pos"], record["p"]
+        axes = (cat.plain("plot.chromosome"), cat.plain("plot.neg_log10_p"))
+        significant = [(lo["chromosome"], lo["position"]) for lo in record.get("loci", [])
+                       if "position" in lo and lo["p"] < GENOME_WIDE_P]
         view["manhattan"] = figure_html(
-            manhattan_figure(chrom, pos, p, f"{name}: Manhattan plot"), f"{fig_prefix}-manhattan"
-        )
-        view["qq"] = figure_html(qq_figure(p, f"{name}: QQ plot"), f"{fig_prefix}-qq")
+            manhattan_figure(chrom, pos, p, cat.plain("plot.manhattan", name=name), axes,
+                             significant), f"{fig_prefix}-manhattan")
+        axes = (cat.plain("plot.expected"), cat.plain("plot.observed"))
+        view["qq"] = figure_html(qq_figure(p, cat.plain("plot.qq", name=name), axes),
+                                 f"{fig_prefix}-qq")
     return view
 
 
-def disease_view(index: int, disease: dict) -> dict:
-    """Template values of one disease: display strings and figure fragments."""
-    view = association_view(disease, f"disease-{index + 1}", f"fig-{index + 1}")
+def disease_view(index: int, disease: dict, cat: Catalogue, labels: dict,
+                 min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> dict:
+    """Template values of one disease: display strings (cases and controls masked as
+    :func:`case_control_counts`) and figure fragments."""
+    view = association_view(disease, f"disease-{index + 1}", f"fig-{index + 1}", cat, labels)
+    cases, controls = case_control_counts(disease.get("n_cases"), disease.get("n_controls"),
+                                          min_cell_count, cat.plain("count.not_shown"))
     return view | {
-        "n_cases": disease.get("n_cases"),
-        "n_controls": disease.get("n_controls"),
+        "n_cases": cases,
+        "n_controls": controls,
         "detectable_or": {maf: format_ratio(v)
                           for maf, v in disease.get("detectable_or", {}).items()},
-        "loci": [{"locus": lo["locus"], "p": format_p(lo["p"]),
-                  "odds_ratio": format_ratio(lo["odds_ratio"])} for lo in disease.get("loci", [])],
+        "loci": [{"locus": lo["locus"], "alleles": lo.get("alleles", "NA"),
+                  "p": format_p(lo["p"]), "odds_ratio": format_ratio(lo["odds_ratio"]),
+                  "or_interval": f"{format_ratio(lo.get('or_lower'))}–"
+                                 f"{format_ratio(lo.get('or_upper'))}",
+                  "eaf_cases": format_frequency(lo.get("eaf_cases")),
+                  "eaf_controls": format_frequency(lo.get("eaf_controls"))}
+                 for lo in disease.get("loci", [])],
     }
 
 
-def trait_view(index: int, trait: dict) -> dict:
+def trait_view(index: int, trait: dict, cat: Catalogue, labels: dict) -> dict:
     """Template values of one quantitative trait: display strings and figure fragments."""
-    view = association_view(trait, f"trait-{index + 1}", f"fig-trait-{index + 1}")
+    view = association_view(trait, f"trait-{index + 1}", f"fig-trait-{index + 1}", cat, labels)
     return view | {
         "n": trait.get("n"),
         "detectable_beta_sd": {maf: format_beta(v)
@@ -194,6 +242,130 @@ def trait_view(index: int, trait: dict) -> dict:
         "loci": [{"locus": lo["locus"], "p": format_p(lo["p"]), "beta": format_beta(lo["beta"])}
                  for lo in trait.get("loci", [])],
     }
+
+
+def shown_count(text: str) -> float:
+    """The number of a displayed count (``1,234`` -> 1234.0); NaN for a hidden one."""
+    digits = text.replace(",", "")
+    return float(digits) if digits.isdigit() else math.nan
+
+
+def case_control_chart(diseases: list[dict], cat: Catalogue):
+    """The cohort-at-a-glance bar chart (plotly figure) of the diseases' displayed case and
+    control counts (:func:`disease_view`; suppressed counts are not drawn), or None without
+    diseases."""
+    if not diseases:
+        return None
+    shown = ([d["n_cases"] for d in diseases], [d["n_controls"] for d in diseases])
+    return case_control_figure([d["name"] for d in diseases],
+                               np.array([shown_count(t) for t in shown[0]]),
+                               np.array([shown_count(t) for t in shown[1]]), shown,
+                               cat.plain("glance.chart"),
+                               (cat.plain("summary.cases"), cat.plain("summary.controls")))
+
+
+def number(value) -> float:
+    """A table value as float64 (NaN when missing or not a number)."""
+    try:
+        return math.nan if value is None else float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def auc_forest_chart(rows: list[dict], cat: Catalogue, labels: dict):
+    """Forest plot (plotly figure) of the PRS performance rows' AUC with 95% CI, each row
+    labelled disease name · score, or None when no row has an AUC."""
+    auc = np.array([number(r.get("auc")) for r in rows])
+    if not np.isfinite(auc).any():
+        return None
+    names = [f"{display_name(str(r['disease']), cat.lang, labels)[0]} · {r['score']}"
+             for r in rows]
+    return auc_forest_figure(names, auc, np.array([number(r.get("auc_lower")) for r in rows]),
+                             np.array([number(r.get("auc_upper")) for r in rows]),
+                             cat.plain("prs.forest"), cat.plain("prs.auc"))
+
+
+def decile_chart(rows: list[dict], cat: Catalogue, labels: dict):
+    """Line chart (plotly figure) of the case fraction by score decile per disease and score
+    from prs/deciles.tsv rows (suppressed deciles as gaps), or None without rows."""
+    series: dict[str, np.ndarray] = {}
+    for row in rows:
+        label = f"{display_name(str(row['disease']), cat.lang, labels)[0]} · {row['score']}"
+        fraction = series.setdefault(label, np.full(10, np.nan))
+        fraction[int(row["decile"]) - 1] = number(row.get("case_fraction"))
+    if not series:
+        return None
+    return decile_figure(series, cat.plain("prs.deciles"), cat.plain("prs.decile"),
+                         cat.plain("prs.case_percent"))
+
+
+def shown_density(counts: np.ndarray, min_cell_count: int) -> np.ndarray:
+    """float64 copy of a grid of people counts with empty cells, cells of 1..min_cell_count−1
+    people and, when a single cell is so hidden, the smallest other occupied cell (so that the
+    total cannot reveal it) set to NaN."""
+    flat = np.asarray(counts, dtype=np.float64).ravel()
+    occupied = flat > 0
+    hidden = np.zeros(flat.size, dtype=bool)
+    hidden[occupied] = with_complement(primary_suppressed(flat[occupied], min_cell_count),
+                                       flat[occupied])
+    return np.where(hidden | ~occupied, np.nan, flat).reshape(np.shape(counts))
+
+
+def pca_chart(pca: dict | None, cat: Catalogue, min_cell_count: int):
+    """The binned PC1 × PC2 picture (plotly figure; :func:`shown_density`), or None."""
+    if pca is None:
+        return None
+    return density_figure(shown_density(pca["counts"], min_cell_count), pca["pc1_edges"],
+                          pca["pc2_edges"], cat.plain("ancestry.chart"), ("PC1", "PC2"),
+                          cat.plain("qc.people"))
+
+
+def match_view(record: dict, cat: Catalogue) -> dict:
+    """Display strings of one published score's match record (prs/match/<score>.json): lines
+    in the file, matched (with the overlap), matched on the other strand, ambiguous (kept /
+    excluded), missing from the cohort; a failed score's status says why. Counts of score
+    lines (variants), not people."""
+    def count(*keys: str) -> str:
+        values = [record.get(k) for k in keys]
+        return "NA" if any(v is None for v in values) else format_count(sum(values))
+
+    overlap = number(record.get("overlap"))
+    failed = record.get("status") != "OK"
+    return {"score": str(record.get("score", "")), "pgs_id": str(record.get("pgs_id") or ""),
+            "status": cat.plain("match.failed", error=record.get("error", ""))
+            if failed else cat.plain("status.ok"),
+            "lines": count("n_score_variants"),
+            "matched": count("n_matched") + ("" if math.isnan(overlap)
+                                             else f" ({100 * overlap:.1f}%)"),
+            "flipped": count("flipped", "flipped_swapped"),
+            "ambiguous": f"{count('ambiguous_kept')} / {count('ambiguous_excluded')}",
+            "missing": count("missing", "no_position")}
+
+
+STATUS_PATTERNS = (
+    (re.compile(r"OK"), "status.ok"),
+    (re.compile(r"SKIPPED: fewer than (?P<n>\d+) cases or controls"), "status.few_cases"),
+    (re.compile(r"SKIPPED: too few cases or controls"), "status.too_few_cases"),
+    (re.compile(r"SKIPPED: fewer than (?P<n>\d+) samples"), "status.few_samples"),
+    (re.compile(r"SKIPPED: null model did not converge"), "status.no_convergence"),
+    (re.compile(r"SKIPPED: no residual variance"), "status.no_variance"),
+)
+"""Statuses written by the association and PRS stages, and their catalogue keys."""
+
+
+def status_text(cat: Catalogue, status: str) -> str:
+    """A status of gwas/summary.tsv or a PRS table in plain words (:data:`STATUS_PATTERNS`);
+    any other status as written."""
+    for pattern, key in STATUS_PATTERNS:
+        match = pattern.fullmatch(status)
+        if match:
+            return cat.plain(key, **match.groupdict())
+    return status
+
+
+def reason_text(cat: Catalogue, code: str) -> str:
+    """A QC removal reason in plain words (catalogue ``reason.<code>``), else the code."""
+    return cat.get(f"reason.{code}") or code
 
 
 def template_environment() -> jinja2.Environment:
@@ -208,28 +380,59 @@ def template_environment() -> jinja2.Environment:
     return env
 
 
-def render_html(context: dict) -> str:
-    """The report page as a string (see :func:`render_report` for the context)."""
+def render_html(context: dict, lang: str = "en") -> str:
+    """The report page in ``lang`` as a string (see :func:`render_report` for the context)."""
     min_cell_count = int(context.get("min_cell_count", DEFAULT_MIN_CELL_COUNT))
+    cat = Catalogue(lang)
+    not_shown = cat.plain("count.not_shown")
+    labels = context.get("labels", {})
 
     def people(n) -> str:
         return mask_small_count(n, min_cell_count)
 
     env = template_environment()
     env.filters["people"] = people
+    env.globals["t"] = cat.text
+    env.globals["t_has"] = lambda key: cat.get(key) is not None
+    env.globals["reason"] = lambda code: reason_text(cat, code)
     qc = context.get("qc", {})
+    diseases = [disease_view(i, d, cat, labels, min_cell_count)
+                for i, d in enumerate(context.get("diseases", []))]
+    traits = [trait_view(i, t, cat, labels) for i, t in enumerate(context.get("traits", []))]
+    prs = [prs_view(row) | {"disease": display_name(str(row["disease"]), lang, labels)[0],
+                            "status": status_text(cat, str(row["status"]))}
+           for row in context.get("prs", [])]
     return env.get_template("index.html.j2").render(
+        lang=lang,
+        languages=[(code, Catalogue(code).plain("language.name"))
+                   for code in context.get("languages", [lang]) if code != lang],
+        fallback_names=[v["name"] for v in diseases + traits if v["fell_back"]],
         cohort=str(context["cohort"]),
         qc=qc,
-        samples_removed=removal_rows(qc.get("samples_removed_by_reason", {}), min_cell_count),
+        samples_removed=removal_rows(qc.get("samples_removed_by_reason", {}), min_cell_count,
+                                     not_shown),
         ingest_removed=sorted(qc.get("ingest_removed_by_reason", {}).items()),
         variants_removed=sorted(qc.get("variants_removed_by_reason", {}).items()),
-        hwe=hwe_view(qc.get("hwe", {"population": "all"}), min_cell_count),
-        diseases=[disease_view(i, d) for i, d in enumerate(context.get("diseases", []))],
-        traits=[trait_view(i, t) for i, t in enumerate(context.get("traits", []))],
-        prs=[prs_view(row) for row in context.get("prs", [])],
+        hwe=hwe_view(qc.get("hwe", {"population": "all"}), min_cell_count, not_shown),
+        diseases=diseases,
+        case_control_chart=None if not diseases else figure_html(
+            case_control_chart(diseases, cat), "fig-cases-controls"),
+        traits=traits,
+        prs=prs,
+        auc_forest=None if (forest := auc_forest_chart(context.get("prs", []), cat, labels))
+        is None else figure_html(forest, "fig-prs-auc"),
+        match=[match_view(record, cat) for record in context.get("prs_match", [])],
+        pca=None if (pca := pca_chart(context.get("pca"), cat, min_cell_count)) is None
+        else figure_html(pca, "fig-pca"),
+        related=removal_rows(qc.get("related_pairs", {}), min_cell_count, not_shown),
+        sex=removal_rows(context.get("sex", {}), min_cell_count, not_shown),
+        deciles=None if (chart := decile_chart(context.get("prs_deciles", []), cat, labels))
+        is None else figure_html(chart, "fig-prs-deciles"),
         provenance=context.get("provenance", {}),
         min_cell_count=min_cell_count,
+        not_shown=not_shown,
+        glossary=cat.keys_under("glossary.terms"),
+        methods=cat.keys_under("methods.steps"),
         genome_wide_p=p_threshold_text(GENOME_WIDE_P),
         suggestive_p=p_threshold_text(SUGGESTIVE_P),
         version=__version__,
@@ -237,8 +440,41 @@ def render_html(context: dict) -> str:
     )
 
 
-def render_report(out_html: Path, context: dict) -> None:
-    """Write the self-contained HTML report to ``out_html`` (temp name, then rename).
+def cohort_index_html(cohorts: dict[str, list[dict]], lang: str, languages: list[str],
+                      labels: dict, min_cell_count: int) -> str:
+    """The page linking the reports of several cohorts, their diseases side by side.
+
+    ``cohorts``: {cohort: rows of its gwas/summary.tsv of kind binary (``disease``,
+    ``n_cases``, ``n_controls``, ``lambda_gc``, ``n_genome_wide``)}, in config order; cases and
+    controls are masked as :func:`case_control_counts`.
+    """
+    cat = Catalogue(lang)
+    not_shown = cat.plain("count.not_shown")
+    diseases = list(dict.fromkeys(str(r["disease"]) for rows in cohorts.values() for r in rows))
+    cells = {}
+    for cohort, rows in cohorts.items():
+        for r in rows:
+            cases, controls = case_control_counts(r["n_cases"], r["n_controls"], min_cell_count,
+                                                  not_shown)
+            cells[cohort, str(r["disease"])] = {
+                "n_cases": cases, "n_controls": controls,
+                "lambda_gc": format_lambda(r["lambda_gc"]),
+                "n_significant": format_count(r["n_genome_wide"])}
+    env = template_environment()
+    env.globals["t"] = cat.text
+    return env.get_template("cohorts.html.j2").render(
+        lang=lang,
+        languages=[(code, Catalogue(code).plain("language.name"))
+                   for code in languages if code != lang],
+        cohorts=[{"name": c, "link": f"../{c}/report/index.{lang}.html"} for c in cohorts],
+        rows=[{"name": display_name(d, lang, labels)[0],
+               "cells": [cells.get((c, d)) for c in cohorts]} for d in diseases],
+        genome_wide_p=p_threshold_text(GENOME_WIDE_P), min_cell_count=min_cell_count)
+
+
+def render_report(out_html: Path, context: dict, lang: str = "en") -> None:
+    """Write the self-contained HTML report in ``lang`` to ``out_html`` (temp name, then
+    rename).
 
     ``context`` keys: ``cohort`` (name); ``qc`` (``samples_in``, ``samples_removed_by_reason``
     {reason: n}, ``samples_out``, ``variants_in`` (records), optional ``ingest_removed_by_reason``
@@ -247,10 +483,17 @@ def render_report(out_html: Path, context: dict) -> None:
     ``hwe`` entry of qc/summary.json, :func:`hwe_view`); ``diseases`` (list of
     dicts: ``name``, ``n_cases``, ``n_controls``, ``lambda_gc``, ``n_significant``,
     ``n_suggestive``, ``status``, and arrays ``chrom``, ``pos``, ``p`` for the figures,
-    optional; ``loci``: ``locus``, ``p``, ``odds_ratio``); ``traits``
+    optional; ``untested``: {reason: variants}, optional; ``loci``: ``locus``, ``p``,
+    ``odds_ratio``, optional ``alleles``, ``or_lower``,
+    ``or_upper``, ``eaf_cases``, ``eaf_controls``, and ``chromosome``, ``position`` to label
+    a genome-wide significant lead variant in the Manhattan plot); ``traits``
     (quantitative traits, optional: as a disease but ``n`` people instead of cases and
     controls, and ``beta`` in the trait's units instead of ``odds_ratio`` in ``loci``);
     ``provenance`` (dict, nested dicts allowed);
-    ``min_cell_count`` (int, default 5).
+    ``prs`` and ``prs_deciles`` (optional: rows of the PRS performance tables and of
+    prs/deciles.tsv, already suppressed upstream);
+    ``min_cell_count`` (int, default 5); ``labels`` (optional, config ``disease_labels``:
+    {name: {language: label}}); ``languages`` (optional: every language the report is written
+    in, for the links between them, pages ``index.<lang>.html``).
     """
-    write_text_atomic(Path(out_html), render_html(context))
+    write_text_atomic(Path(out_html), render_html(context, lang))

@@ -7,17 +7,21 @@ import numpy as np
 import pandas as pd
 
 from cohortgen.errors import InputError
-from cohortgen.io.files import read_json, read_tsv, stale_input
-from cohortgen.io.sumstats import read_gwas_ssf
-from cohortgen.report.render import render_report
+from cohortgen.io.files import read_json, read_tsv, stale_input, write_text_atomic
+from cohortgen.io.sumstats import read_gwas_ssf, untested_path_for
+from cohortgen.report.catalogue import LANGUAGES
+from cohortgen.report.plots import normalise_chromosomes
+from cohortgen.report.render import cohort_index_html, render_html
 
 MAX_LOCI_SHOWN = 10
+Z_95 = 1.959963984540054  # standard normal quantile of a two-sided 95% interval
 
 
 SUMMARY_COLUMNS = ("disease", "kind", "status", "lambda_gc", "n_genome_wide", "n_suggestive",
                    "n_cases", "n_controls", "n_samples")
 """Columns of gwas/summary.tsv the report reads."""
-LOCI_COLUMNS = ("chromosome", "base_pair_location", "p_value", "beta")
+LOCI_COLUMNS = ("chromosome", "base_pair_location", "effect_allele", "other_allele", "p_value",
+                "beta", "standard_error")
 """Columns of a gwas/<disease>.loci.tsv the report reads."""
 
 
@@ -36,25 +40,51 @@ def qc_context(qc_summary: dict) -> dict:
             "multiallelic_split": ingest["multiallelic_split"],
             "variants_removed_by_reason": qc_summary["variants"]["removed"],
             "variants_out": qc_summary["variants"]["kept"],
-            "hwe": qc_summary.get("hwe", {"population": "all"})}
+            "hwe": qc_summary.get("hwe", {"population": "all"}),
+            "related_pairs": qc_summary["samples"].get("related_pairs", {})}
 
 
-def lead_loci(loci_tsv: Path, limit: int = MAX_LOCI_SHOWN) -> list[dict]:
-    """The most significant lead variants (``locus`` chrom:position, ``p``, ``beta`` on the
-    model's scale: log odds for a disease, trait units for a quantitative trait), best first."""
-    loci = read_tsv(loci_tsv, LOCI_COLUMNS, dtype={"chromosome": str}).sort_values(
-        "p_value", kind="stable")
-    return [{"locus": f"{row.chromosome}:{row.base_pair_location}", "p": row.p_value,
-             "beta": float(row.beta)} for row in loci.head(limit).itertuples()]
+FREQUENCY_COLUMNS = ("effect_allele_frequency_cases", "effect_allele_frequency_controls")
+"""GWAS-SSF columns of a disease's lead loci table besides the loci file's own."""
+VARIANT_KEY = ["chromosome", "base_pair_location", "effect_allele", "other_allele"]
+
+
+def lead_loci(loci_tsv: Path, table: pd.DataFrame, limit: int = MAX_LOCI_SHOWN) -> list[dict]:
+    """The most significant lead variants, best first: ``locus`` chrom:position (chromosome
+    named as in the plots, X for GWAS-SSF 23), ``chromosome``, ``position``, ``alleles``
+    (effect / other), ``p``, ``beta`` and ``se`` on the model's scale (log odds for a disease,
+    trait units for a quantitative trait), and the effect allele frequency in cases and in
+    controls from the GWAS-SSF ``table`` (NaN when it has none)."""
+    loci = read_tsv(loci_tsv, LOCI_COLUMNS, dtype={"chromosome": str, "effect_allele": str,
+                                                   "other_allele": str}).sort_values(
+        "p_value", kind="stable").head(limit)
+    frequencies = table.reindex(columns=[*VARIANT_KEY, *FREQUENCY_COLUMNS])
+    loci = loci.merge(frequencies.drop_duplicates(VARIANT_KEY), on=VARIANT_KEY, how="left")
+    names = normalise_chromosomes(loci["chromosome"].to_numpy())
+    return [{"locus": f"{name}:{row.base_pair_location}", "chromosome": name,
+             "position": int(row.base_pair_location),
+             "alleles": f"{row.effect_allele} / {row.other_allele}", "p": row.p_value,
+             "beta": float(row.beta), "se": float(row.standard_error),
+             "eaf_cases": float(row.effect_allele_frequency_cases),
+             "eaf_controls": float(row.effect_allele_frequency_controls)}
+            for name, row in zip(names, loci.itertuples(), strict=True)]
+
+
+def untested_counts(gwas_path: Path) -> dict[str, int]:
+    """{reason: variants} of the GWAS-SSF file's companion table of untested variants
+    (``x.untested.tsv.gz``, :func:`cohortgen.io.sumstats.untested_path_for`), by reason."""
+    reasons = read_tsv(untested_path_for(Path(gwas_path)), ("reason",), dtype={"reason": str})
+    return {str(k): int(v) for k, v in reasons["reason"].value_counts().sort_index().items()}
 
 
 def association_context(row: pd.Series, gwas_path: Path, loci_tsv: Path) -> dict:
-    """What a disease and a quantitative trait share: name, status, λGC, loci counts, lead loci
-    and the chrom / pos / p arrays of the figures (aggregates, no individual-level data)."""
+    """What a disease and a quantitative trait share: name, status, λGC, loci counts, lead loci,
+    untested variants by reason and the chrom / pos / p arrays of the figures (aggregates, no
+    individual-level data)."""
     table = read_gwas_ssf(Path(gwas_path))
     return {"name": row["disease"], "status": row["status"], "lambda_gc": row["lambda_gc"],
             "n_significant": int(row["n_genome_wide"]), "n_suggestive": int(row["n_suggestive"]),
-            "loci": lead_loci(loci_tsv),
+            "loci": lead_loci(loci_tsv, table), "untested": untested_counts(gwas_path),
             "chrom": table["chromosome"].astype(str).to_numpy(),
             "pos": table["base_pair_location"].to_numpy(), "p": table["p_value"].to_numpy(float)}
 
@@ -62,7 +92,9 @@ def association_context(row: pd.Series, gwas_path: Path, loci_tsv: Path) -> dict
 def disease_context(row: pd.Series, gwas_path: Path, loci_tsv: Path) -> dict:
     """One disease: case and control counts, detectable odds ratios, lead loci as odds ratios."""
     context = association_context(row, gwas_path, loci_tsv)
-    context["loci"] = [{"locus": lo["locus"], "p": lo["p"], "odds_ratio": float(np.exp(lo["beta"]))}
+    context["loci"] = [lo | {"odds_ratio": float(np.exp(lo["beta"])),
+                             "or_lower": float(np.exp(lo["beta"] - Z_95 * lo["se"])),
+                             "or_upper": float(np.exp(lo["beta"] + Z_95 * lo["se"]))}
                        for lo in context["loci"]]
     return context | {"n_cases": int(row["n_cases"]), "n_controls": int(row["n_controls"]),
                       "detectable_or": {"5%": row.get("detectable_or_maf05"),
@@ -87,12 +119,62 @@ def prs_context(performance_tsvs: list[Path]) -> list[dict]:
     return pd.concat(tables, ignore_index=True).to_dict(orient="records")
 
 
+SEX_CODES = {1: "male", 2: "female"}
+"""qc/samples.tsv ``sheet_sex`` codes; anything else (NA) counts as ``unknown``."""
+
+
+def sex_counts(samples_tsv: Path) -> dict[str, int]:
+    """People who passed sample QC by the sheet's sex, from qc/samples.tsv (private; only the
+    counts leave this function): {male, female, unknown: n}."""
+    samples = read_tsv(samples_tsv, ("sheet_sex", "keep"), dtype={"sample_id": str})
+    kept = samples.loc[samples["keep"].astype(str) == "True", "sheet_sex"]
+    sex = kept.map(SEX_CODES).fillna("unknown")
+    return {name: int((sex == name).sum()) for name in (*SEX_CODES.values(), "unknown")}
+
+
+PCA_BINS = 20
+"""Bins per axis of the report's PC1 × PC2 density picture."""
+
+
+def pca_density(pcs_tsv: Path, bins: int = PCA_BINS) -> dict | None:
+    """People per cell of a ``bins`` × ``bins`` grid over PC1 × PC2 of qc/pcs.tsv (private: the
+    points never leave this function): ``counts`` int64 (bins, bins) indexed [PC2 bin, PC1 bin],
+    ``pc1_edges``, ``pc2_edges`` float64 (bins + 1,). None when the PCA has fewer than 2 PCs."""
+    pcs = read_tsv(pcs_tsv, ("sample_id",), dtype={"sample_id": str})
+    if not {"PC1", "PC2"} <= set(pcs.columns):
+        return None
+    pc1, pc2 = pcs["PC1"].to_numpy(float), pcs["PC2"].to_numpy(float)
+    ok = np.isfinite(pc1) & np.isfinite(pc2)
+    counts, pc2_edges, pc1_edges = np.histogram2d(pc2[ok], pc1[ok], bins=bins)
+    return {"counts": counts.astype(np.int64), "pc1_edges": pc1_edges, "pc2_edges": pc2_edges}
+
+
+DECILE_COLUMNS = ("disease", "score", "decile", "case_fraction")
+"""Columns of prs/deciles.tsv the report reads."""
+
+
+def decile_rows(decile_tsvs: list[Path]) -> list[dict]:
+    """Rows of prs/deciles.tsv (case fraction per score decile, NaN where suppressed)."""
+    tables = [read_tsv(p, DECILE_COLUMNS, dtype={"disease": str, "score": str})
+              for p in decile_tsvs]
+    return pd.concat(tables, ignore_index=True).to_dict(orient="records") if tables else []
+
+
 def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
                  gwas_paths: list[Path], loci_paths: list[Path], provenance_json: Path,
                  min_cell_count: int, out_html: Path,
-                 prs_performance: list[Path] = ()) -> None:
-    """Render results/<cohort>/report/index.html. ``gwas_paths`` and ``loci_paths`` follow the
-    rows of gwas/summary.tsv (diseases, ``kind`` binary, and quantitative traits)."""
+                 prs_performance: list[Path] = (), languages: list[str] = LANGUAGES,
+                 labels: dict | None = None, prs_deciles: list[Path] = (),
+                 prs_match: list[Path] = (), pcs_tsv: Path | None = None,
+                 samples_tsv: Path | None = None) -> None:
+    """Render results/<cohort>/report/index.<lang>.html per language of ``languages`` and
+    ``out_html`` (index.html) in the first. ``gwas_paths`` and ``loci_paths`` follow the rows of
+    gwas/summary.tsv (diseases, ``kind`` binary, and quantitative traits); ``labels`` are the
+    config's ``disease_labels`` ({name: {language: label}}); ``prs_deciles`` prs/deciles.tsv
+    (case fraction per score decile, suppressed upstream); ``prs_match`` the published scores'
+    prs/match/<score>.json (lines matched per status, or the error of a failed score);
+    ``pcs_tsv`` qc/pcs.tsv for the binned ancestry picture and ``samples_tsv`` qc/samples.tsv
+    for the people analysed by sex (both optional)."""
     summary = read_tsv(gwas_summary_tsv, SUMMARY_COLUMNS,
                        dtype={"disease": str, "kind": str, "status": str})
     if not len(summary) == len(gwas_paths) == len(loci_paths):
@@ -112,5 +194,38 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
     context = {"cohort": cohort, "qc": qc,
                "diseases": diseases, "traits": traits,
                "prs": prs_context(list(prs_performance)),
-               "provenance": read_json(provenance_json), "min_cell_count": min_cell_count}
-    render_report(Path(out_html), context)
+               "prs_deciles": decile_rows(list(prs_deciles)),
+               "prs_match": [read_json(p) for p in prs_match],
+               "pca": None if pcs_tsv is None else pca_density(Path(pcs_tsv)),
+               "sex": {} if samples_tsv is None else sex_counts(Path(samples_tsv)),
+               "provenance": read_json(provenance_json), "min_cell_count": min_cell_count,
+               "labels": labels or {}, "languages": list(languages)}
+    for lang in languages:
+        html = render_html(context, lang)
+        write_text_atomic(language_page(Path(out_html), lang), html)
+        if lang == languages[0]:
+            write_text_atomic(Path(out_html), html)
+
+
+def build_cohort_index(cohorts: list[str], summary_tsvs: list[Path], min_cell_count: int,
+                       out_html: Path, languages: list[str] = LANGUAGES,
+                       labels: dict | None = None) -> None:
+    """Write results/report/index.<lang>.html per language and ``out_html`` in the first: links
+    to each cohort's report and the diseases of their gwas/summary.tsv side by side."""
+    if len(cohorts) != len(summary_tsvs):
+        raise InputError(f"{len(cohorts)} cohorts but {len(summary_tsvs)} summaries were given: "
+                         "give one gwas/summary.tsv per cohort, in the same order")
+    rows = {}
+    for cohort, path in zip(cohorts, summary_tsvs, strict=True):
+        summary = read_tsv(path, SUMMARY_COLUMNS, dtype={"disease": str, "kind": str})
+        rows[cohort] = summary[summary["kind"] != "quantitative"].to_dict(orient="records")
+    for lang in languages:
+        html = cohort_index_html(rows, lang, list(languages), labels or {}, min_cell_count)
+        write_text_atomic(language_page(Path(out_html), lang), html)
+        if lang == languages[0]:
+            write_text_atomic(Path(out_html), html)
+
+
+def language_page(out_html: Path, lang: str) -> Path:
+    """The page of one language beside ``out_html``: report/index.html -> report/index.ko.html."""
+    return out_html.with_name(f"{out_html.stem}.{lang}{out_html.suffix}")
