@@ -35,7 +35,7 @@ STEP_CONFIG_SECTIONS = {
               "assoc"),
     "prs": ("diseases", "covariates", "categorical_covariates", "genome_build", "qc", "assoc",
             "prs", "report", "seed"),
-    "report": ("report",),
+    "report": ("cohorts", "disease_labels", "prs", "report"),
 }
 """Top-level config sections read by the rules of each step (``workflow/rules/<step>.smk``)."""
 
