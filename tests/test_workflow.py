@@ -133,7 +133,7 @@ def test_workflow__every_output_exists_and_parses(workflow_run):
     provenance = json.loads((res / "provenance.json").read_text())
     schema = yaml.safe_load((REPO / "workflow/schemas/provenance.schema.yaml").read_text())
     jsonschema.validate(provenance, schema)
-    assert provenance["steps"]["qc"]["qc"]["kinship_threshold"] == 0.177
+    assert provenance["steps"]["sample_qc"]["qc"]["kinship_threshold"] == 0.177
     html = (res / "report/index.html").read_text(encoding="utf-8")
     assert "Polygenic risk scores" in html
     assert "incohort_ldpred2" in html

@@ -35,7 +35,7 @@ rule render_report:
         ),
     params:
         cohortgen=COHORTGEN,
-        min_cell_count=config["report"]["min_cell_count"],
+        options=step_options("report"),
     conda:
         "../../envs/cohortgen.yaml"
     log:
@@ -46,5 +46,5 @@ rule render_report:
         "{params.cohortgen} report --cohort {wildcards.cohort} --qc-summary {input.qc_summary}"
         " --gwas-summary {input.gwas_summary} --gwas {input.sumstats} --loci {input.loci}"
         " --prs-performance {input.prs}"
-        " --provenance {input.provenance} --min-cell-count {params.min_cell_count}"
+        " --provenance {input.provenance} --options {params.options:q}"
         " --out {output.html} 2> {log}"

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from cohortgen.cli import add_command, many, req
+from cohortgen.cli import add_command, many, options, req
 
 
 def _provenance(a):
@@ -13,8 +13,10 @@ def _provenance(a):
 
 
 def _report(a):
+    from cohortgen.options import parse_options
     from cohortgen.report.stage import build_report
 
+    o = parse_options(a.options, "report")
     build_report(
         a.cohort,
         Path(a.qc_summary),
@@ -22,7 +24,7 @@ def _report(a):
         [Path(p) for p in a.gwas],
         [Path(p) for p in a.loci],
         Path(a.provenance),
-        a.min_cell_count,
+        o.min_cell_count,
         Path(a.out),
         prs_performance=[Path(p) for p in a.prs_performance],
     )
@@ -52,6 +54,6 @@ def register(sub) -> None:
         (("--prs-performance",), {"nargs": "*", "default": [],
                                   "help": "PRS performance tables (optional)"}),
         req("--provenance"),
-        req("--min-cell-count", type=int),
         req("--out"),
+        options("report"),
     )
