@@ -9,6 +9,7 @@ from cohortgen.kernels.stats import (
     PASS_TASKS,
     fisher_exact_2x2,
     genotype_counts,
+    sample_missing_counts,
     variant_sample_counts,
 )
 
@@ -16,17 +17,6 @@ from cohortgen.kernels.stats import (
 def masked_pass(packed: np.ndarray, n_samples: int, variant_mask: np.ndarray):
     """:func:`variant_sample_counts` with one group: the variants where ``variant_mask``."""
     return variant_sample_counts(packed, n_samples, np.where(variant_mask, 0, -1), 1)
-
-
-def sample_missing_counts(
-    packed: np.ndarray, n_samples: int, variant_mask: np.ndarray
-) -> np.ndarray:
-    """Missing calls per sample over the variants where ``variant_mask`` is True.
-
-    packed: uint8, shape (n_variants, ceil(n_samples / 4)); variant_mask: bool, (n_variants,).
-    Returns int64, shape (n_samples,).
-    """
-    return masked_pass(packed, n_samples, variant_mask).missing[0]
 
 
 def sample_het_counts(packed: np.ndarray, n_samples: int, variant_mask: np.ndarray) -> np.ndarray:

@@ -12,12 +12,11 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
-from test_kernels_stats import sample_missing_counts
 
 from cohortgen.io.bed import write_bed
 from cohortgen.kernels.bed import MISSING, pack_dosages
 from cohortgen.kernels.hwe import hwe_exact_midp, hwe_exact_p
-from cohortgen.kernels.stats import genotype_counts, variant_sample_counts
+from cohortgen.kernels.stats import genotype_counts, sample_missing_counts, variant_sample_counts
 
 N_SAMPLES = 300
 N_VARIANTS = 500

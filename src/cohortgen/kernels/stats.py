@@ -105,6 +105,19 @@ def variant_sample_counts(
                       het.sum(axis=0)[:, :n_samples], weight_sums[:, :n_samples])
 
 
+def sample_missing_counts(
+    packed: np.ndarray, n_samples: int, variant_mask: np.ndarray
+) -> np.ndarray:
+    """Missing calls per sample over the variants where ``variant_mask`` is True.
+
+    packed: uint8, shape (n_variants, ceil(n_samples / 4)); variant_mask: bool, (n_variants,).
+    Returns int64, shape (n_samples,).
+    """
+    packed = checked_packed(packed, n_samples)
+    mask = _checked_mask(variant_mask, packed.shape[0], "variant_mask")
+    return variant_sample_counts(packed, n_samples, np.where(mask, 0, -1), 1).missing[0]
+
+
 def _checked_mask(mask: np.ndarray, size: int, name: str) -> np.ndarray:
     """``mask`` as a contiguous bool array, checked to have shape (size,)."""
     mask = np.ascontiguousarray(mask, dtype=np.bool_)
