@@ -33,6 +33,8 @@ options_class = dataclasses.dataclass(frozen=True, kw_only=True)
 
 @options_class
 class ValidateOptions:
+    """``cohortgen validate``: the sheet columns checked and the sample loss allowed."""
+
     diseases: list[str] = key()
     covariates: list[str] = key()
     max_sample_loss: float = key("ingest")
@@ -40,11 +42,15 @@ class ValidateOptions:
 
 @options_class
 class PlanOptions:
+    """``cohortgen plan``: chunk size."""
+
     variants_per_chunk: int = key("chunks")
 
 
 @options_class
 class IngestOptions:
+    """``cohortgen ingest``: how VCF/BCF calls are decoded."""
+
     half_calls: str = key("ingest")
     multiallelic: str = key("ingest")
     vcf_reader: str = key("ingest")
@@ -53,11 +59,15 @@ class IngestOptions:
 
 @options_class
 class VariantStatsOptions:
+    """``cohortgen variant-stats``: the build (which contigs are sex chromosomes)."""
+
     genome_build: str = key()
 
 
 @options_class
 class PruneCommonOptions:
+    """``cohortgen prune-common``: preliminary sample filter, variant filters, LD pruning."""
+
     sample_call_rate: float = key("qc")
     variant_call_rate: float = key("qc")
     hwe_midp: float = key("qc")
@@ -70,6 +80,8 @@ class PruneCommonOptions:
 
 @options_class
 class SampleQcOptions:
+    """``cohortgen sample-qc``: sample thresholds and actions, PCA, ancestry clusters."""
+
     diseases: list[str] = key()
     covariates: list[str] = key()
     sample_call_rate: float = key("qc")
@@ -87,12 +99,16 @@ class SampleQcOptions:
 
 @options_class
 class HweOptions:
+    """``cohortgen qc-summary`` (and part of variant QC): where HWE is tested."""
+
     hwe_population: str = key("qc")
     hwe_min_cluster_size: int = key("qc")
 
 
 @options_class
 class VariantQcOptions(HweOptions):
+    """``cohortgen variant-qc``: variant thresholds on kept samples."""
+
     diseases: list[str] = key()
     variant_call_rate: float = key("qc")
     maf: float = key("qc")
@@ -104,6 +120,8 @@ class VariantQcOptions(HweOptions):
 
 @options_class
 class NullModelOptions:
+    """``cohortgen null-model``: traits, covariates, minimum counts."""
+
     diseases: list[str] = key()
     covariates: list[str] = key()
     traits: dict[str, str] = key()
@@ -114,6 +132,8 @@ class NullModelOptions:
 
 @options_class
 class AssocOptions:
+    """``cohortgen assoc``: Firth fallback / SPA and the minimum minor allele count."""
+
     min_mac: int = key("assoc")
     firth_p_threshold: float = key("assoc")
     firth_min_carriers: int = key("assoc")
@@ -124,11 +144,15 @@ class AssocOptions:
 
 @options_class
 class GenomeBuildOptions:
+    """``cohortgen gather-gwas``: the build written to GWAS-SSF."""
+
     genome_build: str = key()
 
 
 @options_class
 class FindLociOptions:
+    """``cohortgen find-loci``: LD clumping."""
+
     clump_r2: float = key("assoc")
     clump_window_kb: int = key("assoc")
     clump_p_member: float = key("assoc")
@@ -136,12 +160,16 @@ class FindLociOptions:
 
 @options_class
 class GwasSummaryOptions:
+    """``cohortgen gwas-summary``: the traits summarised, in config order."""
+
     diseases: list[str] = key()
     traits: dict[str, str] = key()
 
 
 @options_class
 class PrsScoreOptions:
+    """``cohortgen prs-score``: matching and the scoring variant filter."""
+
     genome_build: str = key()
     min_overlap: float = key("prs")
     keep_ambiguous: bool = key("prs")
@@ -150,6 +178,8 @@ class PrsScoreOptions:
 
 @options_class
 class PrsEvaluateOptions:
+    """``cohortgen prs-evaluate``: evaluation covariates, prevalences, small cells."""
+
     covariates: list[str] = key()
     categorical_covariates: list[str] = key()
     prevalence: dict[str, float] = key("prs")
@@ -158,6 +188,8 @@ class PrsEvaluateOptions:
 
 @options_class
 class IncohortFoldsOptions:
+    """``cohortgen prs-incohort-folds``: the cohort's traits and covariates, folds."""
+
     diseases: list[str] = key()
     covariates: list[str] = key()
     categorical_covariates: list[str] = key()
@@ -167,6 +199,8 @@ class IncohortFoldsOptions:
 
 @options_class
 class IncohortFoldOptions(IncohortFoldsOptions):
+    """``cohortgen prs-incohort-fold``: training GWAS, C+T grid, LDpred2-auto."""
+
     min_cases: int = key("assoc")
     min_maf: float = key("prs.incohort")
     r2_grid: list[float] = key("prs.incohort.ct")
@@ -179,6 +213,8 @@ class IncohortFoldOptions(IncohortFoldsOptions):
 
 @options_class
 class IncohortEvaluateOptions(IncohortFoldOptions):
+    """``cohortgen prs-incohort-evaluate``: as a fold, plus export and evaluation."""
+
     genome_build: str = key()
     prevalence: dict[str, float] = key("prs")
     min_cell_count: int = key("report")
@@ -186,6 +222,8 @@ class IncohortEvaluateOptions(IncohortFoldOptions):
 
 @options_class
 class ReportOptions:
+    """``cohortgen report``: small-cell suppression."""
+
     min_cell_count: int = key("report")
 
 
