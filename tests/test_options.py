@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 DEMO_TOOLS = {"simulate", "prs-demo-score"}
 """Subcommands outside the workflow (the demo cohort and its score): no config keys."""
+WHOLE_CONFIG = {"provenance"}
+"""Subcommands whose --options is the run's whole config."""
 
 PYTHON_TYPES = {"number": float, "integer": int, "string": str, "boolean": bool}
 
@@ -131,6 +133,10 @@ def test_cli__bad_options_are_one_line_errors(capsys):
     err = capsys.readouterr().err
     assert err.startswith("cohortgen find-loci: error: --options: config key assoc.clump_r2: 2 ")
     assert "Traceback" not in err
+    status = main(["provenance", "--manifest", "m.json", "--out", "p.json",
+                   "--options", '{"cohorts": {"c": {"genotypes": "g.vcf.gz"}}}'])
+    assert status == 2
+    assert "config key cohorts.c: 'phenotypes' is a required property" in capsys.readouterr().err
 
 
 def subcommands() -> dict:
@@ -161,7 +167,7 @@ def test_cli__config_keys_only_through_options():
         dests = {a.dest for a in parser._actions}
         assert not dests & keys, (name, dests & keys)
         step = name.replace("-", "_")
-        assert ("options" in dests) == (step in STEP_OPTIONS), name
+        assert ("options" in dests) == (step in STEP_OPTIONS or name in WHOLE_CONFIG), name
     assert set(STEP_OPTIONS) <= {name.replace("-", "_") for name in commands}
 
 

@@ -8,13 +8,13 @@ rule write_provenance:
         provenance="results/{cohort}/provenance.json",
     params:
         cohortgen=COHORTGEN,
-        config_json=config_json(),
+        options=config_json(),
     conda:
         "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/write_provenance.log",
     shell:
-        "{params.cohortgen} provenance --config-json {params.config_json:q}"
+        "{params.cohortgen} provenance --options {params.options:q}"
         " --manifest {input.manifest} --out {output.provenance} 2> {log}"
 
 

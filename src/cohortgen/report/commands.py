@@ -1,15 +1,17 @@
 """Report-stage subcommands: provenance, report."""
 
-import json
 from pathlib import Path
 
 from cohortgen.cli import add_command, many, options, req
 
 
 def _provenance(a):
+    from cohortgen.options import read_options_text, validate_config
     from cohortgen.provenance import write_provenance
 
-    write_provenance(json.loads(a.config_json), Path(a.manifest), Path(a.out))
+    config = read_options_text(a.options)
+    validate_config(config, "--options")
+    write_provenance(config, Path(a.manifest), Path(a.out))
 
 
 def _report(a):
@@ -37,7 +39,9 @@ def register(sub) -> None:
         "provenance",
         _provenance,
         "Write the provenance record.",
-        req("--config-json"),
+        (("--options",), {"required": True, "metavar": "JSON|FILE",
+                          "help": "the run's whole config (JSON or a YAML/JSON file), hashed and "
+                                  "split into each step's keys"}),
         req("--manifest"),
         req("--out"),
     )
