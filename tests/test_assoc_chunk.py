@@ -164,7 +164,6 @@ def test_chunk_results__approximate_firth_matches_naive_residualisation():
             np.testing.assert_allclose(res.loc[rows, column].to_numpy(), expected, rtol=1e-10)
 
 
-@pytest.mark.slow
 def test_chunk_results__approximate_firth_close_to_full():
     """Same rows get Firth in both modes; on Firth rows with MAC ≥ 50 (n = 1,500, 10% cases,
     3 covariates) |Δ −log10 p| ≤ 0.05 and |Δbeta| ≤ 0.02 (measured 0.010 and 0.006: approximate

@@ -51,7 +51,6 @@ def test_naive_x_table_probs__sum_to_one():
         assert sum(naive_x_table_probs(n_f, n_m, n1).values()) == 1
 
 
-@pytest.mark.slow
 def test_hwe_x_midp__matches_exact_enumeration_on_small_counts():
     cases = np.array([(het, hom1, hom2, m1, m2)
                       for het in range(0, 5) for hom1 in range(0, 4) for hom2 in range(0, 4)
