@@ -24,6 +24,10 @@ REF_TOOLS += gwas-ssf
 REF_gwas-ssf := gwas-sumstats-tools==1.0.25 numpy==1.26.4 six==1.17.0 click==8.1.8
 REF_TOOLS += pgscatalog
 REF_pgscatalog := pgscatalog-match==0.4.0
+REF_TOOLS += sgkit
+# sgkit: its regenie (whole-genome regression step 1) is the reference of cohortgen.wgr;
+# its dependencies are pinned to the versions it was checked with.
+REF_sgkit := sgkit==0.10.0 dask==2024.8.0 xarray==2025.3.0 zarr==2.18.7 numpy==2.1.3 numba==0.68.1 pandas==3.1.1
 REF_STAMPS := $(foreach tool,$(REF_TOOLS),$(REFENVS)/$(tool)/.installed)
 
 $(REFENVS)/%/.installed: Makefile

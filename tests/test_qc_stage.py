@@ -20,6 +20,7 @@ from cohortgen.io.vcf import RecordTally
 from cohortgen.kernels.bed import MISSING, pack_dosages
 from cohortgen.qc.genotypes import write_qc_genotypes
 from cohortgen.qc.keep import read_keep
+from cohortgen.qc.pca import pca_scores
 from cohortgen.qc.pruned import PruneSettings, select_pruned_set
 from cohortgen.qc.sample_qc import SampleQcPaths, SampleSettings, preliminary_samples, sample_qc
 from cohortgen.qc.sexcheck import sex_check
@@ -140,7 +141,28 @@ def test_sample_qc__finds_truth_relatives_and_low_call_samples(qc_run):
     assert not any(pair <= kept for pair in found)
     pcs = read_tsv(qc_run["out"].pcs_tsv, dtype={"sample_id": str})
     assert kept <= set(pcs["sample_id"])
-    assert pcs.shape[1] == 11
+    assert pcs.shape[1] == 12
+
+
+def test_sample_qc__relatives_projected_onto_pcs_fitted_on_unrelated(qc_run):
+    """pcs.tsv: the unrelated QC-passed samples fitted (their PCs exactly the PCA of those
+    samples alone), every relative that passed the other checks projected with finite PCs."""
+    table = samples_table(qc_run)
+    pcs = read_tsv(qc_run["out"].pcs_tsv, dtype={"sample_id": str, "pca": str})
+    relatives = table.loc[table["reason"] == "related", "sample_id"].tolist()
+    assert relatives
+    assert pcs.loc[pcs["pca"] == "projected", "sample_id"].tolist() == relatives
+    fitted = pcs.loc[pcs["pca"] == "fitted", "sample_id"].tolist()
+    assert set(table.loc[table["keep"], "sample_id"]) <= set(fitted)
+    assert not set(fitted) & set(relatives)
+    assert np.isfinite(pcs.filter(like="PC").to_numpy()).all()
+    packed, _, fam = read_bed(qc_run["root"] / "pruned")
+    ids = fam["iid"].astype(str).tolist()
+    fit_idx = np.array([ids.index(s) for s in fitted], dtype=np.int64)
+    _, alone, _ = pca_scores(packed, len(ids), fit_idx, SampleSettings().pca)
+    text = pd.DataFrame(alone).to_csv(sep="\t", index=False, header=False, float_format="%.10g")
+    written = qc_run["out"].pcs_tsv.read_text().splitlines()[1:1 + len(fitted)]
+    assert [line.split("\t", 2)[2] for line in written] == text.splitlines()
 
 
 def test_variant_qc_chunk__hwe_matches_plink2_hardy_midp_on_kept(qc_run, plink2):

@@ -15,10 +15,12 @@ from cohortgen.errors import InputError
 
 STAGE_COMMANDS = (
     "cohortgen.ingest.commands",
+    "cohortgen.ingest.dosage_commands",
     "cohortgen.qc.commands",
     "cohortgen.assoc.commands",
     "cohortgen.prs.commands",
     "cohortgen.report.commands",
+    "cohortgen.wgr.commands",
 )
 
 

@@ -5,9 +5,12 @@
 With ``x_mb > 0`` an X contig follows the autosomes, in GRCh38 coordinates: PAR1 is
 10,001-2,781,479 (no variant is written before 10,001), the rest non-PAR. It is simulated like an
 autosome; males are written haploid in non-PAR (their first haplotype: GT ``0``/``1``/``.``) and
-diploid in PAR, females diploid. X takes no part in the diseases or the realized kinships; its
-genealogy comes from a second generator seeded with (seed, X_STREAM), its missingness from the
-main one after the autosomes, so adding X leaves the autosomes and phenotypes unchanged.
+diploid in PAR, females diploid. Children inherit X by sex (:func:`x_parents`): the first
+haplotype (a son's only non-PAR X) is a recombinant of the mother's two, the second the father's
+(his single X unrecombined outside PAR), so a daughter's two X come from different parents. X
+takes no part in the diseases or the realized kinships; its genealogy comes from a second
+generator seeded with (seed, X_STREAM), its missingness from the main one after the autosomes,
+so adding X leaves the autosomes and phenotypes unchanged.
 Every random draw comes from one ``numpy.random.Generator`` seeded with ``seed`` (msprime seeds are
 drawn from it too), so the same arguments give byte-identical files.
 
@@ -165,7 +168,8 @@ def simulate_cohort(
     diseases = simulate_phenotypes(rng, plan, chromosomes)
     missing_rate = sample_missing_rates(rng, plan)
     x_rng = np.random.default_rng([seed, X_STREAM])  # so X leaves the autosomes unchanged
-    x = [simulate_x(x_rng, plan, int(round(x_mb * 1e6)))] if x_mb else []
+    male = diseases["sex"] == 1
+    x = [simulate_x(x_rng, plan, int(round(x_mb * 1e6)), male)] if x_mb else []
 
     final = {
         "vcf": out_dir / "genotypes.vcf.gz",
@@ -174,8 +178,7 @@ def simulate_cohort(
         "truth": out_dir / "truth.json",
     }
     partial = {key: path.with_name(f".partial.{path.name}") for key, path in final.items()}
-    write_vcf(rng, partial["vcf"], plan.sample_ids, chromosomes + x, missing_rate,
-              male=diseases["sex"] == 1)
+    write_vcf(rng, partial["vcf"], plan.sample_ids, chromosomes + x, missing_rate, male=male)
     write_phenotypes(partial["phenotypes"], plan, diseases)
     counts = {c.name: int(c.positions.size) for c in chromosomes + x}
     truth = truth_record(seed, plan, chromosomes, diseases, missing_rate)
@@ -300,9 +303,11 @@ def demography() -> msprime.Demography:
 
 
 def simulate_chromosome(
-    rng: np.random.Generator, plan: CohortPlan, name: str, length: int
+    rng: np.random.Generator, plan: CohortPlan, name: str, length: int,
+    x_male: np.ndarray | None = None,
 ) -> Chromosome:
-    """Simulate one chromosome, build relatives, keep common variants thinned to array density."""
+    """Simulate one chromosome, build relatives, keep common variants thinned to array density.
+    ``x_male`` (bool per written sample): the chromosome is X, inherited by sex."""
     ancestry_seed, mutation_seed = (int(s) for s in rng.integers(1, 2**31 - 1, size=2))
     ts = msprime.sim_ancestry(
         samples=dict(zip(POPULATIONS, plan.n_per_population, strict=True)),
@@ -320,7 +325,8 @@ def simulate_chromosome(
     candidates = thin_positions(positions, priority, THIN_SPACING_BP, per_window=3)
     n_haplotypes = 2 * ts.num_individuals
     simulated = np.unpackbits(packed[candidates], axis=1, count=n_haplotypes).astype(np.int8)
-    haplotypes, origins = written_haplotypes(rng, plan, simulated, positions[candidates], length)
+    haplotypes, origins = written_haplotypes(rng, plan, simulated, positions[candidates], length,
+                                             x_male)
 
     frequency = haplotypes.mean(axis=1, dtype=np.float64)
     common = np.minimum(frequency, 1 - frequency) >= MIN_MAF
@@ -339,10 +345,12 @@ def simulate_chromosome(
     )
 
 
-def simulate_x(rng: np.random.Generator, plan: CohortPlan, length: int) -> Chromosome:
-    """An X contig simulated like an autosome, without variants before PAR1; ``male_haploid``
+def simulate_x(rng: np.random.Generator, plan: CohortPlan, length: int,
+               male: np.ndarray) -> Chromosome:
+    """An X contig simulated like an autosome but inherited by sex (``male``: bool per written
+    sample, see :func:`written_haplotypes`), without variants before PAR1; ``male_haploid``
     marks its non-PAR variants."""
-    x = simulate_chromosome(rng, plan, "X", length)
+    x = simulate_chromosome(rng, plan, "X", length, x_male=male)
     keep = x.positions >= PAR1[0]
     x.positions, x.haplotypes = x.positions[keep], np.ascontiguousarray(x.haplotypes[keep])
     x.ref = [r for r, k in zip(x.ref, keep, strict=True) if k]
@@ -405,24 +413,42 @@ def meiosis_origin(rng: np.random.Generator, positions: np.ndarray, length: int)
     return ((start + np.searchsorted(crossovers, positions, side="right")) % 2).astype(np.int8)
 
 
+def x_parents(plan: CohortPlan, child: Child, male: np.ndarray) -> tuple[int, int]:
+    """(mother, father), msprime individuals, of ``child`` on X. A written parent (parent and
+    offspring pairs) has the sheet's sex (``male``: bool per written sample); otherwise the
+    first unwritten parent is the mother."""
+    written = np.flatnonzero(plan.sim_index == child.parent1)
+    if written.size and male[written[0]]:
+        return child.parent2, child.parent1
+    return child.parent1, child.parent2
+
+
 def written_haplotypes(
     rng: np.random.Generator,
     plan: CohortPlan,
     simulated: np.ndarray,
     positions: np.ndarray,
     length: int,
+    x_male: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[tuple[int, int], np.ndarray]]:
     """Haplotypes of written samples (int8, (n_sites, 2 * n_samples)); children replace samples.
 
-    ``simulated``: int8, shape (n_sites, 2 * n_simulated_individuals), msprime sample node order.
+    ``simulated``: int8, shape (n_sites, 2 * n_simulated_individuals), msprime sample node order;
+    ``positions``: 0-based. On X (``x_male``: bool per written sample) a child's first haplotype
+    comes from the mother and the second from the father, who passes his single X (his first
+    haplotype, the one written for a man) unrecombined at non-PAR sites (:func:`x_parents`).
     Also returns, per (child sample, haplotype 0/1), the meiosis origin array (see meiosis_origin).
     """
     columns = np.stack([2 * plan.sim_index, 2 * plan.sim_index + 1], axis=1).ravel()
     haplotypes = simulated[:, columns]
     origins = {}
     for child in plan.children:
-        for slot, parent in ((0, child.parent1), (1, child.parent2)):
+        parents = ((child.parent1, child.parent2) if x_male is None
+                   else x_parents(plan, child, x_male))
+        for slot, parent in enumerate(parents):
             origin = meiosis_origin(rng, positions, length)
+            if x_male is not None and slot == 1:  # a father's single non-PAR X
+                origin = np.where(positions + 1 > PAR1[1], 0, origin).astype(np.int8)
             haplotypes[:, 2 * child.sample + slot] = np.where(
                 origin == 0, simulated[:, 2 * parent], simulated[:, 2 * parent + 1]
             )

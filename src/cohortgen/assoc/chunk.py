@@ -6,8 +6,10 @@ from (:data:`STATUSES`):
 - ``OK``: score test. beta = U/V, SE = 1/√V (one-step log-odds per ALT allele), p = χ²₁ tail.
 - ``FIRTH``: Firth-penalised logistic regression (:mod:`cohortgen.kernels.firth`). By default
   (``firth_mode="approximate"``, REGENIE's approximate Firth) only the genotype effect is fitted,
-  on the genotype residualised on the covariates, with the null model's linear predictor
-  logit(y − r) as a fixed offset; p from the penalised LRT, SE = |beta| / √χ²_LRT. With
+  on the genotype residualised on the covariates (in the unpenalised null weights), with the
+  linear predictor of the Firth-penalised null model (covariates only; the table's ``f_``
+  column, :func:`cohortgen.assoc.null_model.fit_firth_null`) as a fixed offset; p from the
+  penalised LRT against beta = 0 on that offset, SE = |beta| / √χ²_LRT. With
   ``firth_mode="full"``, y on [X | g] as PLINK 2: SE = √(I⁻¹)ₚₚ at the penalised estimate; p
   from the penalised likelihood-ratio test (``firth_p_value="lrt"``, as REGENIE and logistf:
   the Wald p of the penalised fit is anti-conservative for rare variants with few cases, ~3-4×
@@ -98,11 +100,13 @@ class FallbackSettings:
 @dataclass(frozen=True)
 class DiseaseModel:
     """One tested disease: y (k,) 0/1, X (k, p'), null weights w and linear predictor offset
-    (float64 (k,) each) on its included samples (null-table rows ``rows``, int64 (k,)), and its
-    case/control masks over the .fam samples (bool (n_fam,)). XB: float64 (k, p), the rows
-    ``rows`` of :func:`~cohortgen.kernels.score.covariate_basis` (set by :func:`chunk_results`
-    for approximate Firth's residualisation), and rank the rank of XᵀWX. A quantitative trait
-    has every included sample in ``cases``, no ``controls`` and a zero offset (unused)."""
+    of the unpenalised null (score test, SPA), firth_offset the linear predictor of the
+    Firth-penalised null (approximate Firth; NaN if that fit did not converge) (float64 (k,)
+    each) on its included samples (null-table rows ``rows``, int64 (k,)), and its case/control
+    masks over the .fam samples (bool (n_fam,)). XB: float64 (k, p), the rows ``rows`` of
+    :func:`~cohortgen.kernels.score.covariate_basis` (set by :func:`chunk_results` for
+    approximate Firth's residualisation), and rank the rank of XᵀWX. A quantitative trait has
+    every included sample in ``cases``, no ``controls`` and zero offsets (unused)."""
 
     name: str
     rows: np.ndarray
@@ -110,6 +114,7 @@ class DiseaseModel:
     X: np.ndarray
     w: np.ndarray
     offset: np.ndarray
+    firth_offset: np.ndarray
     cases: np.ndarray
     controls: np.ndarray
     XB: np.ndarray | None = None
@@ -142,7 +147,8 @@ def disease_models(null: pd.DataFrame, names: list[str], fam_index: np.ndarray,
         offset = np.zeros(rows.size) if linear else null_offset(mu)
         models.append(DiseaseModel(name, rows, y[rows], _varying_columns(X[rows]),
                                    null[f"w_{name}"].to_numpy(float)[rows], offset,
-                                   cases, controls, quantitative=linear))
+                                   null[f"f_{name}"].to_numpy(float)[rows], cases, controls,
+                                   quantitative=linear))
     return models
 
 
@@ -180,7 +186,7 @@ def _firth_rows(G: np.ndarray, GA: np.ndarray, model: DiseaseModel, firth: np.nd
     G_sel = np.ascontiguousarray(G[np.ix_(rows, model.rows)])
     if settings.firth_mode == "approximate":
         G_res = residualised(G_sel, GA[rows], model.XB)
-        return rows, *firth_approx_batch(G_res, model.y, model.offset)
+        return rows, *firth_approx_batch(G_res, model.y, model.firth_offset)
     return rows, *firth_batch(G_sel, model.X, model.y, p_value=settings.firth_p_value)
 
 
@@ -341,6 +347,11 @@ def association_chunk(prefix: Path, null_tsv: Path, null_json: Path, variant_qc_
     traits = read_json(null_json)["diseases"]
     names = [n for n, s in traits.items() if s["status"] == "OK"]
     quantitative = [n for n, s in traits.items() if s.get("type") == "quantitative"]
+    missing = [f"f_{name}" for name in names if f"f_{name}" not in null.columns]
+    if missing:
+        raise InputError(f"{null_tsv}: no column {missing[0]!r} (the Firth null model's linear "
+                         "predictor, written by the null-model step since the approximate Firth "
+                         "follows REGENIE): rerun the null-model step")
     results = chunk_results(packed[passed], bim.loc[passed].reset_index(drop=True),
                             fam["iid"].astype(str).tolist(), null, names,
                             settings or FallbackSettings(), quantitative)

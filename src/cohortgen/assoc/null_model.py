@@ -15,7 +15,9 @@ Pure array functions, no file I/O. Encodings used throughout:
   the null variance (:func:`cohortgen.assoc.chunk.linear_t_test` turns it into the exact t-test).
 
 The score test (:mod:`cohortgen.kernels.score`) consumes :attr:`NullModels.X`,
-:attr:`NullModels.R` and :attr:`NullModels.W`.
+:attr:`NullModels.R` and :attr:`NullModels.W`. A disease also gets the Firth-penalised null fit
+(:func:`fit_firth_null`), whose linear predictor is the offset of the approximate Firth fallback
+(REGENIE's ``--firth --approx``); the score test and SPA keep the unpenalised fit.
 """
 
 from collections.abc import Iterator, Sequence
@@ -25,6 +27,7 @@ import numpy as np
 from scipy import special
 
 from cohortgen.errors import InputError
+from cohortgen.kernels.firth import firth_logistic
 from cohortgen.kernels.score import pinv_sqrt
 
 CONSTANT_RTOL = 1e-8
@@ -40,6 +43,12 @@ SEPARATION_ETA = 30.0
 reported as not converged: the signature of complete or quasi-complete separation."""
 
 MAX_HALVINGS = 40
+
+FIRTH_NULL_TOL = 1e-10
+"""Convergence of the Firth null fit: max|Δβ| of the full step (standardised covariates)."""
+
+FIRTH_NULL_MAX_ITER = 200
+"""Iterations of the Firth null fit before it is reported as not converged."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,10 @@ class NullModel:
     weight = 0 everywhere, so all of its variants come out untestable; the caller records why.
     A quantitative trait has n_cases = n_controls = 0; loglik is NaN; converged is False when
     it has no residual degrees of freedom or no variance left.
+    firth_eta: float64 (n,), linear predictor of the Firth-penalised null fit
+    (:func:`fit_firth_null`) on included samples, 0 elsewhere; NaN on included samples when that
+    fit did not converge; all 0 for a disease without cases or controls or whose unpenalised
+    fit did not converge; None for a quantitative trait.
     """
 
     residual: np.ndarray
@@ -81,6 +94,7 @@ class NullModel:
     beta: np.ndarray
     loglik: float
     quantitative: bool = False
+    firth_eta: np.ndarray | None = None
 
     @property
     def n_samples(self) -> int:
@@ -118,6 +132,56 @@ def logistic_loglik(X: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
     """Bernoulli log-likelihood Σ y·η − log(1 + e^η), η = Xβ, computed without overflow."""
     eta = X @ beta
     return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+
+
+@dataclass(frozen=True)
+class FirthNullFit:
+    """Result of :func:`fit_firth_null`: eta float64 (k,) the fitted linear predictor Xβ̂ +
+    offset (NaN when not converged); beta float64 (p,) on the columns of X (0 on dropped
+    columns); converged bool; loglik the penalised log-likelihood ℓ + ½ log|XᵀWX|."""
+
+    eta: np.ndarray
+    beta: np.ndarray
+    converged: bool
+    loglik: float
+
+
+def fit_firth_null(X: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None) -> FirthNullFit:
+    """Firth-penalised logistic regression of y on the covariates, the null model of REGENIE's
+    approximate Firth: maximise ℓ(β) + ½ log|XᵀWX| with η = Xβ + offset
+    (:func:`cohortgen.kernels.firth.firth_logistic`).
+
+    X: float64 (k, p), column 0 the intercept, on one disease's samples. y: float64 (k,) 0/1.
+    offset: float64 (k,) fixed part of the linear predictor (the LOCO prediction of step 1;
+    default 0). Columns in the span of the earlier ones on these rows (e.g. a covariate constant
+    among the disease's samples; :func:`_spanning_columns`) are left out: the penalised fit
+    depends on the column space only, and the penalty needs a full-rank XᵀWX. Converged when
+    max|Δβ| ≤ :data:`FIRTH_NULL_TOL` within :data:`FIRTH_NULL_MAX_ITER` iterations.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    offset = np.zeros(len(y)) if offset is None else np.ascontiguousarray(offset, np.float64)
+    keep = _spanning_columns(X)
+    beta_kept, converged, _, loglik = firth_logistic(
+        np.ascontiguousarray(X[:, keep]), y, offset, FIRTH_NULL_MAX_ITER, FIRTH_NULL_TOL)
+    converged = bool(converged) and bool(np.all(np.isfinite(beta_kept)))
+    beta = np.zeros(X.shape[1])
+    beta[keep] = beta_kept
+    eta = X[:, keep] @ beta_kept + offset if converged else np.full(len(y), np.nan)
+    return FirthNullFit(eta=eta, beta=beta, converged=converged, loglik=float(loglik))
+
+
+def _spanning_columns(X: np.ndarray) -> np.ndarray:
+    """Indices (int64 (p',), in order) of column 0 of X (k, p) and of each later column whose
+    residual after least squares on the columns before it is more than
+    :data:`COLLINEAR_RTOL` times its norm (the test of :func:`design_matrix`): the residual
+    norms are |R_jj| of one QR factorisation X = QR."""
+    R = np.linalg.qr(X, mode="r")
+    residual = np.zeros(X.shape[1])
+    residual[:min(R.shape)] = np.abs(np.diag(R))
+    keep = residual > COLLINEAR_RTOL * np.linalg.norm(X, axis=0)
+    keep[0] = True
+    return np.flatnonzero(keep)
 
 
 def _newton_step(X: np.ndarray, y: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, int]:
@@ -308,17 +372,17 @@ def _fit_one_disease(X: np.ndarray, y: np.ndarray, complete: np.ndarray) -> Null
     n_controls = int(np.sum(y_in == 0.0))
     residual = np.zeros(n)
     weight = np.zeros(n)
+    firth_eta = np.zeros(n)
     if n_cases == 0 or n_controls == 0:
-        return NullModel(
-            residual, weight, included, n_cases, n_controls, False, np.full(p, np.nan), np.nan
-        )
+        return NullModel(residual, weight, included, n_cases, n_controls, False,
+                         np.full(p, np.nan), np.nan, firth_eta=firth_eta)
     fit = fit_logistic(X[included], y_in)
     if fit.converged:
         residual[included] = y_in - fit.mu
         weight[included] = fit.mu * (1.0 - fit.mu)
-    return NullModel(
-        residual, weight, included, n_cases, n_controls, fit.converged, fit.beta, fit.loglik
-    )
+        firth_eta[included] = fit_firth_null(X[included], y_in).eta
+    return NullModel(residual, weight, included, n_cases, n_controls, fit.converged, fit.beta,
+                     fit.loglik, firth_eta=firth_eta)
 
 
 def _fit_one_trait(X: np.ndarray, y: np.ndarray, complete: np.ndarray) -> NullModel:

@@ -1,11 +1,11 @@
 """Null-model stage: one null model per trait on the kept samples.
 
-Files: ``null_model.tsv`` (private; per kept sample: design matrix X, phenotype y, residual r and
-weight w per trait, see :func:`null_model_table`) and ``null_model.json`` (per trait: type,
-status, cases and controls or n; covariates, dropped covariates with the reason, the levels of
-categorical covariates). Covariates are checked first: values outside
-:data:`COVARIATE_RANGES` are an :class:`InputError` naming the sample; constant or collinear
-columns are dropped with a warning.
+Files: ``null_model.tsv`` (private; per kept sample: design matrix X, phenotype y, residual r,
+weight w and Firth null linear predictor f per trait, see :func:`null_model_table`) and
+``null_model.json`` (per trait: type, status, cases and controls or n; covariates, dropped
+covariates with the reason, the levels of categorical covariates). Covariates are checked
+first: values outside :data:`COVARIATE_RANGES` are an :class:`InputError` naming the sample;
+constant or collinear columns are dropped with a warning.
 
 - Diseases (0/1) get a logistic null model, quantitative ``traits`` a least-squares one
   (:mod:`cohortgen.assoc.null_model`).
@@ -34,8 +34,9 @@ import pandas as pd
 from cohortgen.assoc.null_model import fit_null_models
 from cohortgen.errors import InputError
 from cohortgen.io.bed import read_bim, read_fam
-from cohortgen.io.files import read_tsv, write_json, write_tsv
+from cohortgen.io.files import write_json, write_tsv
 from cohortgen.io.phenotypes import check_covariates_known, read_phenotypes
+from cohortgen.qc.pca import read_pcs
 from cohortgen.qc.sample_qc import read_keep
 
 CHRX_PREFIX = "X_"
@@ -113,7 +114,7 @@ def covariate_table(sheet: pd.DataFrame, covariates: list[str], pcs_tsv: Path | 
         parts.append(indicators)
     table = pd.concat(parts, axis=1)
     if pcs_tsv is not None:
-        pcs = read_tsv(pcs_tsv, dtype={"sample_id": str}).set_index("sample_id")
+        pcs = read_pcs(pcs_tsv)
         table = table.join(pcs.loc[sheet.index.astype(str)].set_axis(table.index))
     return table, levels
 
@@ -165,6 +166,7 @@ def fit_null_stage(fam_path: Path, keep_txt: Path, phenotypes: Path, diseases: l
     models = fit_null_models(design.to_numpy(float), sheet[traits].to_numpy(float), kinds)
     statuses = [trait_status(m, min_cases) for m in models]
     table = null_model_table(samples, models, sheet[traits], statuses)
+    warn_firth_null_failures(traits, models, statuses, "")
     sex_added, chrx_note = chrx_sex_plan(covariates, sheet["sex"], bim_paths)
     if chrx_note:
         print(f"warning: {chrx_note}", file=sys.stderr)
@@ -173,6 +175,7 @@ def fit_null_stage(fam_path: Path, keep_txt: Path, phenotypes: Path, diseases: l
         with_sex = pd.concat([sheet[["sex"]], design], axis=1).to_numpy(float)
         models_x = fit_null_models(with_sex, sheet[traits].to_numpy(float), kinds)
         table_x = null_model_table(samples, models_x, sheet[traits], statuses)
+        warn_firth_null_failures(traits, models_x, statuses, " (chrX model, with sex)")
         table = table.join(table_x.drop(columns="sample_id").add_prefix(CHRX_PREFIX))
     names = design.columns.tolist()
     dropped = [[names[c], why] for c, why in models.dropped]
@@ -190,6 +193,16 @@ def fit_null_stage(fam_path: Path, keep_txt: Path, phenotypes: Path, diseases: l
     return summary
 
 
+def warn_firth_null_failures(traits: list[str], models, statuses: list[str], label: str) -> None:
+    """Warn on stderr for each tested disease whose Firth-penalised null fit did not converge:
+    its approximate-Firth rows will be ``FIRTH_CONVERGE_FAIL`` (score-test numbers kept)."""
+    for name, model, status in zip(traits, models, statuses, strict=True):
+        if status == "OK" and not model.quantitative and np.isnan(model.firth_eta).any():
+            print(f"warning: disease {name!r}{label}: the Firth-penalised null model did not "
+                  "converge; its approximate-Firth rows will be FIRTH_CONVERGE_FAIL",
+                  file=sys.stderr)
+
+
 def trait_summary(model, status: str) -> dict:
     """A trait's entry in null_model.json: type, status and its case/control counts (disease)
     or its number of samples (quantitative)."""
@@ -202,7 +215,9 @@ def trait_summary(model, status: str) -> dict:
 def null_model_table(samples: list[str], models, phenotypes: pd.DataFrame,
                      statuses: list[str]) -> pd.DataFrame:
     """The private null-model table: ``sample_id``, design ``x0..`` and per trait ``y_`` (NaN
-    where excluded), ``r_`` and ``w_`` (0 for a trait whose status is not ``OK``).
+    where excluded), ``r_``, ``w_`` and ``f_``, the linear predictor of the Firth-penalised null
+    fit (the approximate Firth's offset; 0 for a quantitative trait, NaN on a disease's samples
+    if that fit did not converge); r, w and f are 0 for a trait whose status is not ``OK``.
 
     models: :class:`NullModels` of the (n, d) ``phenotypes`` frame (columns = trait names).
     """
@@ -214,4 +229,5 @@ def null_model_table(samples: list[str], models, phenotypes: pd.DataFrame,
         table[f"y_{name}"] = np.where(model.included, phenotypes[name].to_numpy(float), np.nan)
         table[f"r_{name}"] = models.R[:, d] if tested else 0.0
         table[f"w_{name}"] = models.W[:, d] if tested else 0.0
+        table[f"f_{name}"] = model.firth_eta if tested and not model.quantitative else 0.0
     return table

@@ -21,15 +21,18 @@ NaN estimates and ``converged = False``; p-values are floored at :data:`P_FLOOR`
 Samples excluded from a disease (NaN y) must be dropped by the caller before any call here.
 
 Approximate Firth (:func:`firth_approx_batch`; REGENIE's ``--firth --approx``, Mbatchou et al.
-2021): the covariate effects stay fixed at the null model's, as the offset η₀ = logit(μ̂₀), and
-only the genotype effect β is fitted, on the genotype residualised on the covariates by the
-caller (g̃ = g − X(XᵀWX)⁻¹XᵀWg, W of the null model), so that the information at β = 0 is the
-score test's V. (With the raw dosage the information Σwg² also carries the mean, and the test is
-conservative by up to ~2× in χ² for common variants.) With one parameter the iteration is
-scalar: U*(β) = Σ g(y − μ + h(½ − μ)), h_i = w_i g_i² / Σwg², ℓ*(β) = ℓ(β) + ½ log Σwg²; the
-same step rule as the full fit. p from the penalised LRT 2(ℓ*(β̂) − ℓ*(0)) ~ χ²₁; SE =
-|β̂| / √χ²_LRT (REGENIE's convention, so that beta/SE reproduces p), or 1/√(Σwg²) at β̂ where
-χ²_LRT < :data:`SE_MIN_CHI2` (β̂ ≈ 0, where the ratio is rounding noise).
+2021): the covariate effects stay fixed at those of the Firth-penalised null model (covariates
+only, :func:`firth_logistic` with the caller's offset, e.g. the LOCO prediction), whose linear
+predictor η₀ is the offset, and only the genotype effect β is fitted, on the genotype
+residualised on the covariates by the caller (g̃ = g − X(XᵀWX)⁻¹XᵀWg, W of the unpenalised null
+model, as REGENIE), so that the information at β = 0 is close to the score test's V. (With the
+raw dosage the information Σwg² also carries the mean, and the test is conservative by up to
+~2× in χ² for common variants.) With one parameter the iteration is scalar: U*(β) =
+Σ g(y − μ + h(½ − μ)), h_i = w_i g_i² / Σwg², ℓ*(β) = ℓ(β) + ½ log Σwg², μ = expit(η₀ + βg); the
+same step rule as the full fit. p from the penalised LRT 2(ℓ*(β̂) − ℓ*(0)) ~ χ²₁, ℓ*(0) the
+offset-only model with its own one-parameter penalty ½ log Σw₀g² (REGENIE's ``dev0``); SE =
+|β̂| / √χ²_LRT (REGENIE's ``--firth-se`` convention, so that beta/SE reproduces p), or
+1/√(Σwg²) at β̂ where χ²_LRT < :data:`SE_MIN_CHI2` (β̂ ≈ 0, where the ratio is rounding noise).
 """
 
 import math
@@ -378,7 +381,8 @@ def firth_approx_batch(
     """Approximate Firth tests (genotype effect only, covariates as offset), in parallel.
 
     G: float64 (m, n) genotypes residualised on the covariates by the caller, finite. y:
-    float64 (n,) 0/1, NaN-free. offset: float64 (n,) null linear predictor logit(μ̂₀).
+    float64 (n,) 0/1, NaN-free. offset: float64 (n,) linear predictor of the Firth-penalised
+    null model (a NaN offset makes every fit fail).
     Returns beta, se (|beta| / √χ²_LRT), p (penalised LRT): float64 (m,), NaN where the fit
     failed (e.g. g ≡ 0); converged: bool (m,). Independent of the thread count (one sequential
     fit per variant).

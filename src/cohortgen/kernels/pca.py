@@ -17,6 +17,9 @@ eigenpairs of XᵀX on it. X is never held whole: each product streams over bloc
 O(n·L·(n_iter + 1) + block·n) plus the (m, k) loadings returned. Results are deterministic for a
 given seed (numpy ``Generator``) up to BLAS rounding, and each component's sign is fixed so
 that its largest-magnitude variant loading is positive.
+
+Projection (:func:`projected_scores`): samples left out of the fit are standardized with the
+fitted samples' frequencies and projected on the loadings, on the eigenvector scale.
 """
 
 import numpy as np
@@ -61,6 +64,16 @@ def standardized_block(
         out = np.empty((hi - lo, sample_idx.size), dtype=np.float64)
     _standardize_into(packed, lo, sample_idx, center, scale, BYTE_DOSAGE, out[: hi - lo])
     return out[: hi - lo]
+
+
+def standardized_blocks(packed, sample_idx, center, scale, block_variants):
+    """Yield (lo, hi, rows) over variant blocks of ``block_variants``: the standardized rows
+    lo..hi-1 of :func:`standardized_block`, float64 (hi - lo, len(sample_idx)), in one reused
+    buffer (valid until the next block)."""
+    buffer = np.empty((min(block_variants, packed.shape[0]), sample_idx.size), dtype=np.float64)
+    for lo in range(0, packed.shape[0], block_variants):
+        hi = min(lo + block_variants, packed.shape[0])
+        yield lo, hi, standardized_block(packed, sample_idx, center, scale, lo, hi, buffer)
 
 
 @parallel_kernel
@@ -112,12 +125,9 @@ def randomized_pca(
     if n_oversample < 0 or n_iter < 0 or block_variants < 1:
         raise ValueError("n_oversample and n_iter must be >= 0 and block_variants >= 1")
     width = min(k + n_oversample, n)
-    buffer = np.empty((min(block_variants, packed.shape[0]), n), dtype=np.float64)
 
     def blocks():
-        for lo in range(0, packed.shape[0], block_variants):
-            hi = min(lo + block_variants, packed.shape[0])
-            yield lo, hi, standardized_block(packed, sample_idx, center, scale, lo, hi, buffer)
+        return standardized_blocks(packed, sample_idx, center, scale, block_variants)
 
     def gram_times(Y: np.ndarray) -> np.ndarray:
         """XᵀX Y, streamed over variant blocks."""
@@ -154,3 +164,37 @@ def randomized_pca(
     top = np.argmax(np.abs(loadings), axis=0)
     signs = np.where(loadings[top, np.arange(k)] < 0, -1.0, 1.0)
     return theta / n_used, scores * signs, loadings * signs
+
+
+def projected_scores(
+    packed: np.ndarray,
+    n_samples: int,
+    fit_idx: np.ndarray,
+    sample_idx: np.ndarray,
+    eigenvalues: np.ndarray,
+    loadings: np.ndarray,
+    block_variants: int = 2048,
+) -> np.ndarray:
+    """Scores of other samples on the PCs that :func:`randomized_pca` fitted on ``fit_idx``.
+
+    The genotypes of ``sample_idx`` are standardized with the fitted samples' frequencies (a
+    missing call → 0, as in the fit) and projected on the unit-norm ``loadings`` (m, k):
+    ``score_ik = Σ_j x_ij v_jk / sqrt(M λ_k)``, with M the variants polymorphic in the fit and
+    λ the ``eigenvalues`` (GRM scale). A fitted sample projected this way gets its own
+    eigenvector entry back, so the result is on the ``.eigenvec`` scale. PLINK 2's projection
+    (``--score <.eigenvec.allele> no-mean-imputation variance-standardize cols=+scoresums``,
+    frequencies from ``--read-freq``) gives the same value as ``SUM / (M sqrt(λ_k))`` up to
+    each PC's sign. Returns float64 (len(sample_idx), k); 0 on a PC whose eigenvalue is 0.
+    """
+    packed = checked_packed(packed, n_samples)
+    fit_idx = checked_sample_idx(fit_idx, n_samples, allow_empty=False)
+    sample_idx = checked_sample_idx(sample_idx, n_samples, allow_empty=True)
+    center, scale = standardization(packed, n_samples, fit_idx)
+    singular = np.sqrt(np.asarray(eigenvalues, dtype=np.float64) * np.count_nonzero(scale))
+    scores = np.zeros((sample_idx.size, loadings.shape[1]))
+    if sample_idx.size == 0:
+        return scores
+    for lo, hi, X in standardized_blocks(packed, sample_idx, center, scale, block_variants):
+        scores += X.T @ loadings[lo:hi]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(singular > 0, scores / singular, 0.0)

@@ -16,7 +16,8 @@ Files written by :func:`score_published` (per score name ``s``):
   scored), both as ``plink2 --score cols=+scoresums`` (whose average divides by its DENOM
   column, 2 × variants, when missing calls are mean-imputed); Z_norm1/Z_norm2 see
   :mod:`cohortgen.prs.standardize`, fitted on the scored samples that have ancestry PCs
-  (``qc/pcs.tsv``: the unrelated ones) and NA for the others. A failed score gets a
+  (``qc/pcs.tsv``: the unrelated ones fitted, the relatives projected; every scored sample
+  when sample QC ran on the same samples) and NA for the others. A failed score gets a
   header-only file.
 - ``match/<s>.json`` (shareable): status (OK or FAILED with the error), file build, counts per
   match status (:mod:`cohortgen.prs.match`), overlap, matched lines on GWAS-QC-failed variants.
@@ -47,6 +48,7 @@ from cohortgen.prs.evaluate import decile_table, evaluate_score
 from cohortgen.prs.match import MatchResult, check_overlap, match_variants
 from cohortgen.prs.standardize import z_norm1, z_norm2
 from cohortgen.qc.keep import read_keep, sample_mask
+from cohortgen.qc.pca import read_pcs
 from cohortgen.qc.regions import contig_classes
 from cohortgen.qc.variant_qc import PLINK2_HAPLOID_HET, ploidy_masks
 from cohortgen.qc.variant_stats import allele_counts
@@ -211,9 +213,9 @@ def scored_samples(samples_tsv: Path) -> list[str]:
 
 
 def _pcs_of(pcs_tsv: Path, sample_ids: list[str]) -> np.ndarray:
-    """PCs float64 (n, p) of ``sample_ids``; NaN rows for samples without PCs (relatives)."""
-    pcs = read_tsv(pcs_tsv, dtype={"sample_id": str}).set_index("sample_id")
-    return pcs.reindex(sample_ids).to_numpy(np.float64)
+    """PCs float64 (n, p) of ``sample_ids`` (fitted or projected); NaN rows for samples not in
+    ``pcs.tsv``."""
+    return read_pcs(pcs_tsv).reindex(sample_ids).to_numpy(np.float64)
 
 
 def read_design(phenotypes: Path, diseases: list[str], covariates: list[str],

@@ -6,8 +6,8 @@ effect) and fails the HWE test although every call is right. ``qc.hwe_population
 tests HWE over ``all`` kept samples (one ancestry, the default), within the ``largest_cluster``,
 or ``per_cluster`` (see :func:`hwe_groups`).
 
-Clusters (:func:`ancestry_clusters`) are fitted on the PCA samples (``qc/pcs.tsv``; the kept
-samples are among them). Coordinates: each PC's unit-norm eigenvector times the square root of
+Clusters (:func:`ancestry_clusters`) are fitted on the PCA samples (``fitted`` in pcs.tsv;
+the kept are among them). Coordinates: each PC's unit-norm eigenvector times the square root of
 its eigenvalue, so a PC weighs by the variance it explains and noise PCs barely count. Model: a
 Gaussian mixture with full covariances (each plus a ridge of :data:`RIDGE` times the mean
 variance), fitted by EM (on at most :data:`MAX_FIT_SAMPLES` samples) from :data:`N_STARTS`
@@ -98,7 +98,7 @@ def ancestry_clusters(eigenvectors: np.ndarray, eigenvalues: np.ndarray, n_clust
                       seed: int) -> ClusterFit:
     """Fit the ancestry clusters of the module docstring.
 
-    eigenvectors: float64 (n, k), PC columns of ``pcs.tsv``; eigenvalues: float64 (k,);
+    eigenvectors: float64 (n, k), PCs of the fitted samples; eigenvalues: float64 (k,);
     n_clusters: a fixed number, or None for ``auto`` (BIC). Raises InputError without PCs or
     with more clusters asked for than samples."""
     n, k = eigenvectors.shape

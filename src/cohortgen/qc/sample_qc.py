@@ -21,8 +21,9 @@ column ``ancestry_cluster`` of ``samples.tsv``, 1 = largest, empty for other sam
 not clustered) for variant QC's HWE test; ``pca.json`` holds the cluster sizes.
 
 Outputs (private, 0600): ``samples.tsv`` (every metric and the decision), ``keep.txt``,
-``related_pairs.tsv``, ``pcs.tsv`` (the PCA samples: unrelated and passing the checks above,
-a superset of the kept ones); ``pca.json`` holds aggregates only.
+``related_pairs.tsv``, ``pcs.tsv`` (every sample that passes the checks above but for
+relatedness: the PCA is fitted on the unrelated ones, a superset of the kept ones, and the
+relatives are projected onto it, :mod:`cohortgen.qc.pca`); ``pca.json`` holds aggregates only.
 
 Empty input stops with an :class:`InputError` naming the cause: no autosomal variant ingested,
 no sample in the sheet with a good call rate, fewer than 2 samples or no variant for the PCA,
@@ -205,8 +206,9 @@ def sample_qc(fam_path: Path, partial_paths: list[Path], phenotypes: Path, disea
     pairs = related_pair_table(packed, n, prelim_idx, prelim_ids, settings.kinship_threshold)
     unrelated = unrelated_mask(pairs, samples, candidate, call_rate, is_case)
     pca_samples = np.flatnonzero(candidate & unrelated).astype(np.int64)
+    relatives = np.flatnonzero(candidate & ~unrelated).astype(np.int64)
     check_pca_input(pruned_prefix, pca_samples.size, len(packed))
-    eigenvalues, scores = pca_scores(packed, n, pca_samples, settings.pca)
+    eigenvalues, scores, projected = pca_scores(packed, n, pca_samples, settings.pca, relatives)
     outlier = np.zeros(n, dtype=bool)
     outlier[pca_samples] = pca_outliers(scores, settings.pca.outlier_sd)
     cluster, clustering = cluster_column(settings, eigenvalues, scores, pca_samples, n)
@@ -229,5 +231,5 @@ def sample_qc(fam_path: Path, partial_paths: list[Path], phenotypes: Path, disea
     write_keep(out.keep_txt, table.loc[table["keep"], "sample_id"])
     write_tsv(out.related_pairs_tsv, pairs, private=True)
     write_pcs([samples[i] for i in pca_samples], eigenvalues, scores, len(packed), out.pcs_tsv,
-              out.pca_json, clustering)
+              out.pca_json, clustering, [samples[i] for i in relatives], projected)
     return table

@@ -1,0 +1,254 @@
+"""``cohortgen ingest-dosages``: one region of one imputed file -> QC'd dosages + a per-variant
+table.
+
+Internal format: a PLINK 2 fileset written with pgenlib (``<out>.pgen/.pvar/.psam``, private),
+dosages of the ALT allele at PLINK 2's precision of 1/16384 (round-trip error at most 1/32768 =
+3.1e-5), so plink2 runs on it directly and the QC'd set needs no export step. Memory is bounded
+by the block size while reading (about 5 copies of ``block_size`` × samples × 4 bytes: rows,
+block, kept-sample subset, weights, spill); the passing
+variants' dosages wait in a temporary float32 file beside the output until their count is
+known (pgenlib writes the count in the header first).
+
+The readers round dosages to the stored precision, so the metrics are those of the stored
+dosages (as ``plink2 --freq`` on the output reports them). Per-variant QC on the kept samples
+(``<out>.variants.tsv``, shareable: no individual data), first failing reason per variant, in
+this order: ``multiallelic`` (a multi-allelic record kept whole: ``multiallelic="drop"``, or
+``"split"`` of an HDS-only VCF or of a BGEN file; PLINK 2 cannot import multi-allelic dosages
+either), ``duplicate`` (a second variant with the same position and alleles, or ID),
+``missing_rate`` (share of samples without a dosage above ``max_missing``),
+``low_mac`` (minor allele dosage count below ``min_mac``), ``low_maf`` (below ``min_maf``),
+``low_r2`` (the gating r² below ``min_r2``: the MaCH r² recomputed from the kept samples'
+dosages by default, the file's R2/DR2 with ``r2_source="file"``; where the chosen r² is
+undefined, e.g. the MaCH r² on non-PAR chrX, which PLINK 2 leaves NA too, the other one gates).
+"""
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cohortgen.errors import InputError
+from cohortgen.ingest.ploidy import ploidy_regions, sample_sex
+from cohortgen.io.dosage import DosageBlock
+from cohortgen.io.files import PRIVATE_MODE, write_json, write_tsv
+from cohortgen.kernels.dosage import allele_weights, dosage_summaries
+from cohortgen.kernels.gt import REGION_DIPLOID
+
+REASONS = ("multiallelic", "duplicate", "missing_rate", "low_mac", "low_maf", "low_r2")
+"""Reason codes of removed variants, in the order they are tested."""
+
+TABLE_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "file_r2", "mach_r2", "alt_freq", "mac",
+                 "missing_rate", "typed", "reason")
+"""Columns of ``<out>.variants.tsv`` (``reason`` empty when the variant passes)."""
+
+
+@dataclass(frozen=True)
+class DosageThresholds:
+    """Imputed-variant QC thresholds (see the module docstring)."""
+
+    min_r2: float = 0.3
+    r2_source: str = "mach"  # "mach" or "file"
+    min_maf: float = 0.0
+    min_mac: float = 1.0
+    max_missing: float = 0.1
+
+
+def input_kind(path: Path) -> str:
+    """"vcf", "bgen" or "pgen" from the name; InputError for anything else."""
+    name = str(path)
+    if name.endswith((".vcf.gz", ".vcf.bgz", ".bcf")):
+        return "vcf"
+    if name.endswith(".bgen"):
+        return "bgen"
+    if Path(f"{name}.pgen").is_file():
+        return "pgen"
+    raise InputError(f"{path}: not an imputed-dosage input: give a bgzipped VCF (.vcf.gz), a BCF, "
+                     "a .bgen file or a PLINK 2 prefix (with .pgen/.pvar/.psam)")
+
+
+def file_samples(path: Path, kind: str) -> list[str]:
+    """Sample IDs of the input, in file order."""
+    if kind == "vcf":
+        from cohortgen.io.dosage_vcf import open_dosage_vcf
+
+        vcf = open_dosage_vcf(path)[0]
+        samples = list(vcf.samples)
+        vcf.close()
+        return samples
+    if kind == "bgen":
+        from cohortgen.io.bgen import open_bgen
+
+        reader, samples = open_bgen(path)
+        reader.close()
+        return samples
+    from cohortgen.io.pgen import read_psam_ids
+
+    return read_psam_ids(Path(f"{path}.psam"))
+
+
+def read_blocks(path: Path, kind: str, contig: str, start: int, end: int, block_size: int,
+                multiallelic: str) -> Iterator[DosageBlock]:
+    """The input's :class:`DosageBlock` s of the region (BGEN: multi-allelic always dropped)."""
+    if kind == "bgen":
+        from cohortgen.io.bgen import read_bgen_dosages
+
+        return read_bgen_dosages(path, contig, start, end, block_size)
+    if kind == "vcf":
+        from cohortgen.io.dosage_vcf import read_vcf_dosages as read
+    else:
+        from cohortgen.io.pgen import read_pgen_dosages as read
+    return read(path, contig, start, end, block_size, multiallelic)
+
+
+def parse_region(region: str) -> tuple[str, int, int]:
+    """(contig, start, end) of ``chrom`` or ``chrom:start-end`` (1-based, inclusive)."""
+    contig, _, span = region.partition(":")
+    if not span:
+        return contig, 1, 2**31 - 1
+    first, _, last = span.replace(",", "").partition("-")
+    if not (first.isdigit() and last.isdigit()) or int(first) > int(last):
+        raise InputError(f"region {region!r}: write it as chrom or chrom:start-end")
+    return contig, int(first), int(last)
+
+
+def kept_samples(samples: list[str], keep: Path | None) -> np.ndarray:
+    """bool (n,) samples listed in ``keep`` (first column, one per line; all without it)."""
+    if keep is None:
+        return np.ones(len(samples), dtype=bool)
+    wanted = [line.split()[0] for line in keep.read_text(encoding="utf-8").splitlines()
+              if line.strip() and not line.startswith("#")]
+    unknown = sorted(set(wanted) - set(samples))
+    if unknown:
+        raise InputError(f"{keep}: {len(unknown)} sample(s) not in the imputed file, e.g. "
+                         f"{unknown[0]}; list samples of the file only")
+    return np.isin(np.asarray(samples, dtype=object), wanted)
+
+
+def variant_metrics(block: DosageBlock, male: np.ndarray, build: str) -> dict[str, np.ndarray]:
+    """Per-variant metrics of a block whose dosages are those of the kept samples."""
+    region = ploidy_regions(block.chrom, block.pos, build)
+    summaries = dosage_summaries(np.ascontiguousarray(block.dosage), allele_weights(region, male),
+                                 region == REGION_DIPLOID)
+    alt, obs, missing, mach_r2 = summaries.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        freq = alt / obs
+    return {"alt_freq": freq, "mac": np.minimum(alt, obs - alt), "mach_r2": mach_r2,
+            "missing_rate": missing / max(block.dosage.shape[1], 1)}
+
+
+def failing_reasons(block: DosageBlock, metrics: dict, duplicate: np.ndarray,
+                    limits: DosageThresholds) -> np.ndarray:
+    """object (m,): the first failing reason code per variant, "" when it passes."""
+    chosen, other = ((metrics["mach_r2"], block.file_r2) if limits.r2_source == "mach"
+                     else (block.file_r2, metrics["mach_r2"]))
+    r2 = np.where(np.isnan(chosen), other, chosen)
+    maf = np.minimum(metrics["alt_freq"], 1 - metrics["alt_freq"])
+    failed = (np.array(["," in a for a in block.alt], dtype=bool), duplicate,
+              metrics["missing_rate"] > limits.max_missing,
+              ~(metrics["mac"] >= limits.min_mac), ~(maf >= limits.min_maf), r2 < limits.min_r2)
+    reason = np.full(len(block.pos), "", dtype=object)
+    for code, fails in reversed(list(zip(REASONS, failed, strict=True))):
+        reason = np.where(fails, code, reason)
+    return reason
+
+
+def duplicates(block: DosageBlock, seen: set) -> np.ndarray:
+    """bool (m,): variants whose position and alleles, or ID (other than "."), came earlier in
+    the region (as the array variant QC, ``plink2 --rm-dup force-first``); updates ``seen``."""
+    flags = np.zeros(len(block.pos), dtype=bool)
+    for i, (pos, variant_id, ref, alt) in enumerate(zip(block.pos.tolist(), block.ids, block.ref,
+                                                        block.alt, strict=True)):
+        keys = [(pos, ref, alt)] + ([variant_id] if variant_id != "." else [])
+        flags[i] = any(key in seen for key in keys)
+        seen.update(keys)
+    return flags
+
+
+def ingest_dosages(path: Path, region: str, out: Path, keep: Path | None = None,
+                   phenotypes: Path | None = None, limits: DosageThresholds = DosageThresholds(),
+                   build: str = "GRCh38", block_size: int = 1024,
+                   multiallelic: str = "drop") -> dict:
+    """Write ``<out>.pgen/.pvar/.psam`` (passing variants, kept samples; private),
+    ``<out>.variants.tsv`` and ``<out>.json`` (counts per reason); returns the counts."""
+    kind = input_kind(path)
+    contig, start, end = parse_region(region)
+    samples = file_samples(path, kind)
+    kept = kept_samples(samples, keep)
+    ids = [s for s, k in zip(samples, kept, strict=True) if k]
+    sex = sample_sex(phenotypes, ids)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tables, pvar_lines, seen, n_pass = [], [], set(), 0
+    fd, spill = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".dosages")
+    try:
+        with os.fdopen(fd, "wb") as spill_file:
+            for block in read_blocks(path, kind, contig, start, end, block_size, multiallelic):
+                block = block._replace(dosage=block.dosage[:, kept])
+                metrics = variant_metrics(block, sex == 1, build)
+                reason = failing_reasons(block, metrics, duplicates(block, seen), limits)
+                passing = reason == ""
+                spill_file.write(np.ascontiguousarray(block.dosage[passing]).tobytes())
+                n_pass += int(passing.sum())
+                pvar_lines += [f"{block.chrom}\t{block.pos[i]}\t{block.ids[i]}\t{block.ref[i]}\t"
+                               f"{block.alt[i]}" for i in np.flatnonzero(passing)]
+                tables.append(_table(block, metrics, reason))
+        _write_pgen(out, Path(spill), n_pass, ids, sex, pvar_lines, block_size)
+    finally:
+        Path(spill).unlink(missing_ok=True)
+    return _write_tables(out, tables, n_in_samples=len(samples), n_kept=len(ids),
+                         contig=contig, kind=kind)
+
+
+def _table(block: DosageBlock, metrics: dict, reason: np.ndarray) -> dict:
+    return {"chrom": [block.chrom] * len(block.pos), "pos": block.pos, "id": block.ids,
+            "ref": block.ref, "alt": block.alt, "file_r2": block.file_r2,
+            "mach_r2": metrics["mach_r2"], "alt_freq": metrics["alt_freq"],
+            "mac": metrics["mac"], "missing_rate": metrics["missing_rate"],
+            "typed": block.typed.astype(np.int8), "reason": reason}
+
+
+def _private_file(path: Path) -> None:
+    """Create (or truncate) ``path`` owner-only, so a library writing it keeps mode 0600."""
+    path.unlink(missing_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE))
+
+
+def _write_pgen(out: Path, spill: Path, n_pass: int, ids: list[str], sex: np.ndarray,
+                pvar_lines: list[str], block_size: int) -> None:
+    """The passing variants' dosages (float32 rows in ``spill``) as a private PLINK 2 fileset."""
+    import pgenlib
+
+    pgen, pvar, psam = (Path(f"{out}.{ext}") for ext in ("pgen", "pvar", "psam"))
+    for part in (pgen, pvar, psam):
+        _private_file(part)
+    psam.write_text("#IID\tSEX\n" + "".join(f"{s}\t{x if x else 'NA'}\n"
+                                             for s, x in zip(ids, sex.tolist(), strict=True)))
+    pvar.write_text("#CHROM\tPOS\tID\tREF\tALT\n" + "".join(f"{line}\n" for line in pvar_lines))
+    if n_pass == 0:  # pgenlib cannot write an empty file: an empty .pgen marks "no variants"
+        return
+    dosages = np.memmap(spill, dtype=np.float32, mode="r", shape=(n_pass, len(ids)))
+    writer = pgenlib.PgenWriter(bytes(pgen), len(ids), variant_ct=n_pass, nonref_flags=False,
+                                dosage_present=True)
+    with contextlib.closing(writer):
+        for first in range(0, n_pass, block_size):
+            writer.append_dosages_batch(np.array(dosages[first:first + block_size]))
+    del dosages
+
+
+def _write_tables(out: Path, tables: list[dict], n_in_samples: int, n_kept: int, contig: str,
+                  kind: str) -> dict:
+    import pandas as pd
+
+    table = pd.concat([pd.DataFrame(t) for t in tables], ignore_index=True) if tables else \
+        pd.DataFrame({c: [] for c in TABLE_COLUMNS})
+    write_tsv(Path(f"{out}.variants.tsv"), table[list(TABLE_COLUMNS)])
+    counts = table["reason"].value_counts()
+    summary = {"input_format": kind, "contig": contig,
+               "samples_in_file": n_in_samples, "samples_kept": n_kept,
+               "variants_in": len(table), "variants_passed": int((table["reason"] == "").sum()),
+               "excluded": {code: int(counts.get(code, 0)) for code in REASONS}}
+    write_json(Path(f"{out}.json"), summary)
+    return summary

@@ -1,0 +1,112 @@
+"""Imputed dosages from a PLINK 2 fileset (``<prefix>.pgen/.pvar/.psam``), read with pgenlib.
+
+Dosages are PLINK 2's own (ALT, 0..2, a male's chrX dosage already on that scale; missing is
+-9 in pgenlib, NaN here). The file r² is INFO ``R2``, ``DR2`` or ``INFO`` of the .pvar, the
+typed flag INFO ``TYPED``. The .pvar and .psam must be plain text (not .zst).
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from cohortgen.errors import InputError
+from cohortgen.io.dosage import DosageBlock
+from cohortgen.io.dosage_vcf import R2_KEYS
+
+PGEN_MISSING = -9.0
+"""pgenlib's missing dosage."""
+
+
+def read_psam_ids(path: Path) -> list[str]:
+    """The IID column of a .psam (or .fam-like headerless file: second column)."""
+    lines = [line.split() for line in path.read_text(encoding="utf-8").splitlines()
+             if line.strip() and not line.startswith("##")]
+    if lines and lines[0][0].startswith("#"):
+        column = [c.lstrip("#") for c in lines[0]].index("IID")
+        return [fields[column] for fields in lines[1:]]
+    return [fields[1] for fields in lines]
+
+
+def pvar_rows(path: Path, contig: str, start: int, end: int
+              ) -> tuple[list[tuple[int, dict]], np.ndarray | None]:
+    """(0-based variant index, columns by header name) of the .pvar lines in
+    ``contig``:``start``-``end``, and the allele index offsets pgenlib needs for a file with
+    multi-allelic variants (uintp (variants + 1,) cumulative allele counts; None without)."""
+    rows, index, header, alleles = [], -1, ["CHROM", "POS", "ID", "REF", "ALT"], [0]
+    with open(path, encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if line.startswith("##"):
+                continue
+            if line.startswith("#"):
+                header = line[1:].split()
+                continue
+            index += 1
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) < len(header):
+                raise InputError(f"{path}, line {line_no}: {len(fields)} columns, the header "
+                                 f"has {len(header)}; fix the .pvar")
+            named = dict(zip(header, fields, strict=False))
+            alleles.append(alleles[-1] + 2 + named["ALT"].count(","))
+            if fields[0] == contig and start <= int(fields[1]) <= end:
+                rows.append((index, named))
+    offsets = np.array(alleles, dtype=np.uintp)
+    return rows, (offsets if offsets[-1] > 2 * index + 2 else None)
+
+
+def _info(text: str) -> dict[str, str]:
+    return dict((item.split("=", 1) + [""])[:2] for item in text.split(";") if item != ".")
+
+
+def read_pgen_dosages(prefix: Path, contig: str, start: int, end: int, block_size: int = 1024,
+                      multiallelic: str = "drop") -> Iterator[DosageBlock]:
+    """Blocks of at most ``block_size`` variants of ``contig``:``start``-``end`` (1-based,
+    inclusive) of the fileset ``prefix``; a multi-allelic variant as
+    :func:`cohortgen.io.dosage_vcf.read_vcf_dosages` yields it (pgenlib reads each ALT's
+    dosage)."""
+    import pgenlib
+
+    pgen, pvar, psam = (Path(f"{prefix}.{ext}") for ext in ("pgen", "pvar", "psam"))
+    for part in (pgen, pvar, psam):
+        if not part.is_file():
+            raise InputError(f"{part}: missing; a PLINK 2 input is a .pgen/.pvar/.psam prefix")
+    n = len(read_psam_ids(psam))
+    rows, offsets = pvar_rows(pvar, contig, start, end)
+    variants = [(index, fields, alt) for index, fields in rows
+                for alt in _alts(fields, multiallelic == "split")]
+    reader = pgenlib.PgenReader(bytes(pgen), raw_sample_ct=n, allele_idx_offsets=offsets)
+    try:
+        for first in range(0, len(variants), block_size):
+            yield _block(reader, contig, variants[first:first + block_size], n)
+    finally:
+        reader.close()
+
+
+def _alts(fields: dict, split: bool) -> list[tuple[int, str]]:
+    """(allele index, ALT) of each variant a .pvar line becomes (allele index 0: dropped)."""
+    alts = fields["ALT"].split(",")
+    if len(alts) == 1:
+        return [(1, alts[0])]
+    return list(enumerate(alts, start=1)) if split else [(0, fields["ALT"])]
+
+
+def _block(reader, contig: str, variants: list[tuple[int, dict, tuple[int, str]]],
+           n: int) -> DosageBlock:
+    m = len(variants)
+    dosage = np.full((m, n), np.nan, dtype=np.float32)
+    buffer = np.empty(n, dtype=np.float32)
+    r2 = np.full(m, np.nan, dtype=np.float32)
+    typed = np.zeros(m, dtype=bool)
+    ids = []
+    for i, (index, fields, (allele, alt)) in enumerate(variants):
+        info = _info(fields.get("INFO", "."))
+        r2[i] = next((float(info[k]) for k in R2_KEYS if info.get(k)), np.nan)
+        typed[i] = "TYPED" in info
+        split = allele and alt != fields["ALT"]
+        ids.append(f"{contig}:{fields['POS']}:{fields['REF']}:{alt}" if split else fields["ID"])
+        if allele:
+            reader.read_dosages(index, buffer, allele)
+            dosage[i] = np.where(buffer == PGEN_MISSING, np.nan, buffer)
+    return DosageBlock(contig, np.array([int(f["POS"]) for _, f, _ in variants], dtype=np.int64),
+                       ids, [f["REF"] for _, f, _ in variants], [a for _, _, (_, a) in variants],
+                       dosage, r2, typed)
