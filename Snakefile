@@ -26,7 +26,7 @@
 #                                    (private), LDpred2-auto PGS Catalog scoring file
 #   prs/incohort_performance.tsv     in-cohort performance, all diseases (shareable)
 #   report/index.html                self-contained report (aggregates only)
-#   provenance.json                  software versions, config hash, input checksums
+#   provenance.json                  software versions, config hash, step options, input checksums
 #   logs/, benchmarks/               one log and benchmark per job
 
 from snakemake.utils import min_version, validate

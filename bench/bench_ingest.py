@@ -125,7 +125,8 @@ def main() -> None:
         vcf = write_random_vcf(args.out / f"r{n_samples}.vcf.gz", n_samples, args.variants)
         plan = args.out / f"plan{n_samples}.tsv"
         subprocess.run([str(BIN / "cohortgen"), "plan", "--genotypes", str(vcf),
-                        "--variants-per-chunk", str(args.variants * 2), "--out", str(plan)],
+                        "--options", f'{{"chunks": {{"variants_per_chunk": {args.variants * 2}}}}}',
+                        "--out", str(plan)],
                        check=True)
         ours_command = ingest_command(vcf, plan, args.out / f"ours{n_samples}", args.threads)
         plink_command = ["plink2", "--vcf", str(vcf), "--make-bed", "--threads",

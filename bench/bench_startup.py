@@ -71,8 +71,8 @@ def main() -> None:
         env = {**os.environ, "COHORTGEN_NUMBA_CACHE": str(tmp / "cache")}
         env.pop("NUMBA_CACHE_DIR", None)
         stage = [str(BIN / "cohortgen"), "variant-stats", "--bfile", str(prefix),
-                 "--phenotypes", str(sheet), "--genome-build", "GRCh38", "--variants",
-                 str(tmp / "v.tsv"), "--sample-partials", str(tmp / "p.npz")]
+                 "--phenotypes", str(sheet), "--options", '{"genome_build": "GRCh38"}',
+                 "--variants", str(tmp / "v.tsv"), "--sample-partials", str(tmp / "p.npz")]
         help_only = [str(BIN / "cohortgen"), "--help"]
         rows = [("cohortgen --help (imports only)", *cold_and_warm(help_only, env, warm_runs)),
                 (f"variant-stats {n_samples}x{n_variants}", *cold_and_warm(stage, env, warm_runs))]

@@ -168,13 +168,14 @@ def test_cli__traits_categorical_and_per_trait_tables(tmp_path):
     write_cohort(tmp_path, 6)
     t = str(tmp_path)
     assert main(["null-model", "--fam", f"{t}/g.fam", "--keep", f"{t}/keep.txt",
-                 "--phenotypes", f"{t}/pheno.tsv", "--diseases", "d", "--covariates", "age",
-                 "sex", "--min-cases", "10", "--out-table", f"{t}/cli.tsv", "--out-json",
-                 f"{t}/cli.json", "--quantitative-traits", "q", "--categorical-covariates",
-                 "batch", "--min-level-count", "10"]) == 0
+                 "--phenotypes", f"{t}/pheno.tsv", "--options",
+                 '{"diseases": ["d"], "covariates": ["age", "sex"], "traits": {"q":'
+                 ' "quantitative"}, "categorical_covariates": ["batch"], "assoc":'
+                 ' {"min_cases": 10, "min_level_count": 10}}', "--out-table", f"{t}/cli.tsv",
+                 "--out-json", f"{t}/cli.json"]) == 0
     assert main(["assoc", "--bfile", f"{t}/g", "--null-table", f"{t}/cli.tsv", "--null-json",
                  f"{t}/cli.json", "--variant-qc", f"{t}/vqc.tsv", "--out-dir", f"{t}/cli",
-                 "--p-value", "spa"]) == 0
+                 "--options", '{"assoc": {"p_value": "spa"}}']) == 0
     out, _ = run_stage(tmp_path, ["age", "sex"], categorical=["batch"],
                        settings=FallbackSettings(p_value="spa"))
     for trait in ("d", "q"):
@@ -183,7 +184,8 @@ def test_cli__traits_categorical_and_per_trait_tables(tmp_path):
         pd.testing.assert_frame_equal(table[["beta", "p_value"]], expected[["beta", "p_value"]],
                                       rtol=1e-9)
     assert main(["gather-gwas", "--disease", "q", "--chunks", f"{t}/cli/q.tsv", "--null-json",
-                 f"{t}/cli.json", "--genome-build", "GRCh38", "--out", f"{t}/q.tsv.gz"]) == 0
+                 f"{t}/cli.json", "--options", '{"genome_build": "GRCh38"}', "--out",
+                 f"{t}/q.tsv.gz"]) == 0
     meta = yaml.safe_load((tmp_path / "q.tsv.gz-meta.yaml").read_text())
     assert meta["samples"] == [{"sample_size": N, "case_control_study": False}]
     assert read_gwas_ssf(tmp_path / "q.tsv.gz")["n_cases"].isna().all()

@@ -37,7 +37,8 @@ def test_run__console_script_exits_with_main_status_and_writes_its_output(tmp_pa
     script = Path(sys.executable).parent / "cohortgen"
     missing = tmp_path / "absent.vcf.gz"
     failed = subprocess.run([str(script), "plan", "--genotypes", str(missing),
-                             "--variants-per-chunk", "10", "--out", str(tmp_path / "plan.tsv")],
+                             "--options", '{"chunks": {"variants_per_chunk": 100}}', "--out",
+                             str(tmp_path / "plan.tsv")],
                             capture_output=True, text=True, check=False)
     assert failed.returncode == 2, failed.stderr
     assert failed.stderr.startswith("cohortgen plan: error:")

@@ -40,7 +40,8 @@ from cohortgen.cli import main
 
 vcf, work, *extra = sys.argv[1:]
 plan = Path(work) / "plan.tsv"
-code = main(["plan", "--genotypes", vcf, "--variants-per-chunk", "2", "--out", str(plan)])
+code = main(["plan", "--genotypes", vcf, "--out", str(plan),
+             "--options", '{"chunks": {"variants_per_chunk": 100}}'])
 if code:
     sys.exit(code)
 for chunk in plan.read_text().split()[5::5]:
@@ -119,7 +120,7 @@ def run_ingest(tmp_path, data: bytes) -> subprocess.CompletedProcess:
     sheet.write_text(SHEET)
     result = subprocess.run(
         [sys.executable, "-c", DRIVER, str(vcf), str(tmp_path), "--phenotypes", str(sheet),
-         "--multiallelic", "split"],
+         "--options", '{"ingest": {"multiallelic": "split"}}'],
         capture_output=True, timeout=TIME_LIMIT_S, preexec_fn=_limit_resources, check=False,
     )
     # htslib echoes mutated (non-UTF-8) bytes on stderr

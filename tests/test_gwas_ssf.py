@@ -79,15 +79,16 @@ def run(tmp_path_factory) -> Path:
     write_cohort(tmp)
     t = str(tmp)
     assert main(["null-model", "--fam", f"{t}/g.fam", "--keep", f"{t}/keep.txt",
-                 "--phenotypes", f"{t}/pheno.tsv", "--diseases", "d", "--covariates", "age",
-                 "sex", "--min-cases", "10", "--out-table", f"{t}/null.tsv", "--out-json",
-                 f"{t}/null.json", "--quantitative-traits", "q"]) == 0
+                 "--phenotypes", f"{t}/pheno.tsv", "--options",
+                 '{"diseases": ["d"], "covariates": ["age", "sex"], "assoc": {"min_cases": 10},'
+                 ' "traits": {"q": "quantitative"}}', "--out-table", f"{t}/null.tsv",
+                 "--out-json", f"{t}/null.json"]) == 0
     assert main(["assoc", "--bfile", f"{t}/g", "--null-table", f"{t}/null.tsv", "--null-json",
                  f"{t}/null.json", "--variant-qc", f"{t}/vqc.tsv", "--out-dir",
                  f"{t}/assoc"]) == 0
     for trait in ("d", "q"):
         assert main(["gather-gwas", "--disease", trait, "--chunks", f"{t}/assoc/{trait}.tsv",
-                     "--null-json", f"{t}/null.json", "--genome-build", "GRCh38",
+                     "--null-json", f"{t}/null.json", "--options", '{"genome_build": "GRCh38"}',
                      "--out", f"{t}/gwas/{trait}.tsv.gz"]) == 0
     return tmp
 

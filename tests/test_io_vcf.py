@@ -2,6 +2,7 @@
 haploid and half-calls decode as documented in cohortgen.kernels.gt; the text parser of a
 .vcf.gz gives exactly what cyvcf2 gives for the same records as BCF."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -86,6 +87,9 @@ def truncated_copy(tmp_path):
     return intact, cut
 
 
+PLAN_100, PLAN_1000 = (json.dumps({"chunks": {"variants_per_chunk": n}}) for n in (100, 1000))
+
+
 def run_cli(*args):
     return subprocess.run(
         [sys.executable, "-m", "cohortgen.cli", *map(str, args)],
@@ -98,13 +102,13 @@ def run_cli(*args):
 def test_cli_ingest__truncated_vcf(tmp_path):
     intact, cut = truncated_copy(tmp_path)
     plan = tmp_path / "plan.tsv"
-    result = run_cli("plan", "--genotypes", cut, "--variants-per-chunk", 1000, "--out", plan)
+    result = run_cli("plan", "--genotypes", cut, "--options", PLAN_1000, "--out", plan)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert f"cohortgen plan: error: {cut}" in result.stderr
     assert (
         run_cli(
-            "plan", "--genotypes", intact, "--variants-per-chunk", 1000, "--out", plan
+            "plan", "--genotypes", intact, "--options", PLAN_1000, "--out", plan
         ).returncode
         == 0
     )
@@ -175,7 +179,7 @@ def cli_ingest(tmp_path, vcf, *extra):
     """``cohortgen plan`` then ``cohortgen ingest`` of every chunk; the first failure or the last
     success (CompletedProcess)."""
     plan = tmp_path / "plan.tsv"
-    result = run_cli("plan", "--genotypes", vcf, "--variants-per-chunk", 100, "--out", plan)
+    result = run_cli("plan", "--genotypes", vcf, "--options", PLAN_100, "--out", plan)
     if result.returncode:
         return result
     for chunk in plan.read_text().split()[5::5]:

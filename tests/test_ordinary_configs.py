@@ -3,6 +3,7 @@
 score tests against statsmodels; Z_norm against scipy), and the clear refusal of a covariate that
 is NA for every sample."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -44,9 +45,10 @@ def null_model_cli(tmp: Path, covariates: list[str], *extra: str) -> dict:
     returns the null-model json."""
     t = str(tmp)
     status = main(["null-model", "--fam", f"{t}/g.fam", "--keep", f"{t}/keep.txt",
-                   "--phenotypes", f"{t}/pheno.tsv", "--diseases", "d", "--covariates",
-                   *covariates, "--min-cases", "10", "--out-table", f"{t}/null.tsv",
-                   "--out-json", f"{t}/null.json", "--quantitative-traits", "q",
+                   "--phenotypes", f"{t}/pheno.tsv", "--options",
+                   json.dumps({"diseases": ["d"], "covariates": covariates,
+                               "assoc": {"min_cases": 10}, "traits": {"q": "quantitative"}}),
+                   "--out-table", f"{t}/null.tsv", "--out-json", f"{t}/null.json",
                    "--bims", f"{t}/g.bim", *extra])
     assert status == 0
     association_chunk(tmp / "g", tmp / "null.tsv", tmp / "null.json", tmp / "vqc.tsv",

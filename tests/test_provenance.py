@@ -14,12 +14,8 @@ import yaml
 from cohortgen import buildinfo
 from cohortgen.buildinfo import BuildInfo, build_info, git_state, installed_build
 from cohortgen.io.files import read_json, write_json
-from cohortgen.provenance import (
-    SCHEMA_VERSION,
-    STEP_CONFIG_SECTIONS,
-    config_hash,
-    write_provenance,
-)
+from cohortgen.options import STEP_OPTIONS, config_schema, fill_defaults, step_config
+from cohortgen.provenance import SCHEMA_VERSION, config_hash, write_provenance
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "workflow" / "schemas" / "provenance.schema.yaml"
@@ -66,25 +62,18 @@ def test_write_provenance__schema_rejects_a_record_without_the_build(tmp_path):
             jsonschema.validate(broken, schema)
 
 
-def test_write_provenance__steps_hold_the_config_sections_used(tmp_path):
+def test_write_provenance__steps_hold_the_options_each_step_used(tmp_path):
     config = demo_config()
     config["qc"]["maf"] = 0.05
     steps = written_record(tmp_path, config)["steps"]
-    assert steps["qc"]["qc"]["maf"] == 0.05
-    assert steps["assoc"]["assoc"] == config["assoc"]
-    assert "report" in steps["report"]
-    assert set(steps["report"]) <= {"cohorts", "disease_labels", "prs", "report"}
-    assert "prs" not in steps["qc"]
-
-
-def test_step_config_sections__cover_every_section_each_rules_file_reads():
-    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
-    for step, sections in STEP_CONFIG_SECTIONS.items():
-        rules = (ROOT / "workflow" / "rules" / f"{step}.smk").read_text()
-        used = set(re.findall(r"config\[\"(\w+)\"\]", rules))
-        assert used, step
-        assert used <= set(sections), (step, used - set(sections))
-        assert set(sections) <= set(schema["properties"]), step
+    assert set(steps) == set(STEP_OPTIONS)
+    full = fill_defaults(config, config_schema())
+    assert steps == {step: step_config(cls, full) for step, cls in STEP_OPTIONS.items()}
+    assert steps["variant_qc"]["qc"]["maf"] == 0.05
+    assert steps["variant_qc"]["qc"]["hwe_min_cluster_size"] == 50  # schema default
+    assert "maf" not in steps["sample_qc"]["qc"]
+    assert steps["report"]["report"]["min_cell_count"] == config["report"]["min_cell_count"]
+    assert set(steps["report"]) == {"report", "disease_labels"}
 
 
 def test_build_info__commit_and_dirty_flag_from_the_checkout():

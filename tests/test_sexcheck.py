@@ -35,6 +35,7 @@ from cohortgen.qc.sample_qc import SampleQcPaths, SampleSettings, preliminary_sa
 from cohortgen.qc.variant_stats import SEX_CHECK_KEYS, read_sex_partials, sum_partials
 
 BUILD = "GRCh38"
+BUILD_OPTIONS = '{"genome_build": "GRCh38"}'
 N = 240
 N_AUTO, N_PAR, N_XNP, N_Y = 800, 60, 600, 40
 GENETIC_MALE = np.arange(N) % 2 == 0
@@ -141,9 +142,9 @@ def cohort(tmp_path_factory) -> dict:
         out.mkdir()
         run_cli("ingest", "--genotypes", vcf, "--plan", plan, "--chunk", chunk, "--out-prefix",
                 out / "genotypes", "--tally", out / "ingest.json", "--phenotypes", sheet,
-                "--genome-build", BUILD, "--sex-partials", out / "sex_partials.npz")
+                "--options", BUILD_OPTIONS, "--sex-partials", out / "sex_partials.npz")
         run_cli("variant-stats", "--bfile", out / "genotypes", "--phenotypes", sheet,
-                "--genome-build", BUILD, "--variants", out / "variant_stats.tsv",
+                "--options", BUILD_OPTIONS, "--variants", out / "variant_stats.tsv",
                 "--sample-partials", out / "sample_partials.npz",
                 "--sex-partials", out / "sex_partials.npz")
     dirs = {contig: root / chunk for contig, chunk in zip(chunks["contig"], chunks["chunk_id"],
@@ -287,7 +288,7 @@ def test_variant_stats__sex_sums_of_other_samples_are_refused(cohort, tmp_path):
     with np.load(x_dir / "sex_partials.npz") as part:
         np.savez(wrong, **{key: part[key][:-1] for key in part.files})
     status = main(["variant-stats", "--bfile", str(x_dir / "genotypes"), "--phenotypes",
-                   str(cohort["sheet"]), "--genome-build", BUILD, "--variants",
+                   str(cohort["sheet"]), "--options", BUILD_OPTIONS, "--variants",
                    str(tmp_path / "v.tsv"), "--sample-partials", str(tmp_path / "p.npz"),
                    "--sex-partials", str(wrong)])
     assert status == 2

@@ -133,7 +133,7 @@ def test_workflow__every_output_exists_and_parses(workflow_run):
     provenance = json.loads((res / "provenance.json").read_text())
     schema = yaml.safe_load((REPO / "workflow/schemas/provenance.schema.yaml").read_text())
     jsonschema.validate(provenance, schema)
-    assert provenance["steps"]["qc"]["qc"]["kinship_threshold"] == 0.177
+    assert provenance["steps"]["sample_qc"]["qc"]["kinship_threshold"] == 0.177
     html = (res / "report/index.html").read_text(encoding="utf-8")
     assert "Polygenic risk scores" in html
     assert "incohort_ldpred2" in html
@@ -227,3 +227,20 @@ def test_workflow__broken_phenotype_sheet_names_the_row(tmp_path, tiny_cohort):
 def test_workflow__results_tree_is_gzip_clean(workflow_run):
     with gzip.open(results(workflow_run) / "gwas/obesity.tsv.gz", "rt") as handle:
         assert handle.readline().startswith("chromosome\tbase_pair_location")
+
+
+def test_workflow__an_edited_key_changes_the_params_of_the_steps_using_it_only(workflow_run,
+                                                                                 tmp_path):
+    # qc.pca_outlier_sd is read by sample QC alone: no other job's params change (the rules
+    # pass each step only its own keys), so pruning is not rerun (downstream jobs still rerun
+    # because sample QC rewrites their inputs); provenance records the whole config.
+    config = yaml.safe_load((workflow_run / "config.yaml").read_text())
+    config["qc"]["pca_outlier_sd"] = 5
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(yaml.safe_dump(config))
+    result = run_snakemake(workflow_run, edited, "--dry-run", "--quiet", "rules")
+    assert result.returncode == 0, result.stderr[-4000:]
+    reasons = re.search(r"params have changed since last execution:\n\s*(.+)\n",
+                        result.stdout + result.stderr)
+    assert reasons, result.stdout + result.stderr
+    assert set(reasons.group(1).split(", ")) == {"qc_samples", "write_provenance"}

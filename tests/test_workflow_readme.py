@@ -87,7 +87,7 @@ def test_readme_command__no_covariates_no_pcs_no_sex(readme_run):
     assert null["covariates"] == []
     assert not null["sex_added_for_chrX"]
     assert [info["status"] for info in null["diseases"].values()] == ["OK"] * len(DISEASES)
-    assert (readme_run / "qc/pcs.tsv").read_text().splitlines()[0] == "sample_id"
+    assert (readme_run / "qc/pcs.tsv").read_text().splitlines()[0] == "sample_id\tpca"
     assert json.loads((readme_run / "qc/pca.json").read_text())["eigenvalues"] == []
     summary = pd.read_csv(readme_run / "gwas/summary.tsv", sep="\t")
     assert summary["disease"].tolist() == DISEASES

@@ -43,11 +43,16 @@ def many(flag):
     return req(flag, nargs="+")
 
 
-def covariates():
-    """``--covariates``: the config's numeric covariates, zero or more sheet columns (with none,
-    models have the intercept, categorical covariates and PCs only)."""
-    return ("--covariates",), {"nargs": "*", "default": [],
-                               "help": "numeric sheet columns adjusted for (none: intercept only)"}
+def options(step):
+    """``--options``: the config keys of ``step`` (:data:`cohortgen.options.STEP_OPTIONS`), as a
+    JSON object or a YAML/JSON file holding (part of) a config; keys not given take the schema's
+    defaults."""
+    from cohortgen.options import STEP_OPTIONS, key_paths
+
+    names = ", ".join(".".join(path) for path in key_paths(STEP_OPTIONS[step]).values())
+    return ("--options",), {"default": "{}", "metavar": "JSON|FILE",
+                            "help": f"config keys (JSON or a YAML/JSON config file; schema "
+                                    f"defaults for keys not given): {names}"}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,8 +8,9 @@ used, and input checksums (no individual data).
     cohortgen        {version, commit, dirty}: the build (cohortgen.buildinfo)
     software         {package: version}: Python, cohortgen and the packages the numbers use
     config_sha256    SHA-256 of the whole config as canonical JSON
-    steps            {step: {section: value}}: the config sections each workflow step read
-                     (:data:`STEP_CONFIG_SECTIONS`)
+    steps            {step: config part}: the config keys each workflow step uses, nested as
+                     in the config (:data:`cohortgen.options.STEP_OPTIONS`, the options the
+                     step's ``--options`` carries; schema defaults filled in)
     inputs           {path: sha256} from the input manifest
 """
 
@@ -21,24 +22,13 @@ from pathlib import Path
 
 from cohortgen.buildinfo import build_info
 from cohortgen.io.files import read_json, write_json
+from cohortgen.options import STEP_OPTIONS, config_schema, fill_defaults, step_config
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Version of the record's layout; raised when a key changes meaning or goes away."""
 
 PACKAGES = ("snakemake", "numpy", "pandas", "scipy", "numba", "cyvcf2", "pysam", "statsmodels",
             "msprime", "plotly", "jinja2")
-
-STEP_CONFIG_SECTIONS = {
-    "ingest": ("cohorts", "diseases", "covariates", "genome_build", "ingest", "chunks"),
-    "qc": ("diseases", "covariates", "genome_build", "qc", "pca", "seed"),
-    "assoc": ("diseases", "traits", "covariates", "categorical_covariates", "genome_build",
-              "assoc"),
-    "prs": ("diseases", "covariates", "categorical_covariates", "genome_build", "qc", "assoc",
-            "prs", "report", "seed"),
-    "report": ("cohorts", "disease_labels", "prs", "report"),
-}
-"""Top-level config sections read by the rules of each step (``workflow/rules/<step>.smk``)."""
-
 
 def config_hash(config: dict) -> str:
     """SHA-256 of the config as canonical JSON (sorted keys), so key order does not matter."""
@@ -54,10 +44,10 @@ def software_versions() -> dict:
 
 
 def step_parameters(config: dict) -> dict:
-    """{step: {section: config[section]}} for the sections of :data:`STEP_CONFIG_SECTIONS`
-    present in ``config`` (the workflow validates the config first, so all are)."""
-    return {step: {s: config[s] for s in sections if s in config}
-            for step, sections in STEP_CONFIG_SECTIONS.items()}
+    """{step: the config keys of its options class} for every step of
+    :data:`cohortgen.options.STEP_OPTIONS`, keys absent from ``config`` at the schema default."""
+    config = fill_defaults(config, config_schema())
+    return {step: step_config(cls, config) for step, cls in STEP_OPTIONS.items()}
 
 
 def provenance_record(config: dict, manifest: dict) -> dict:

@@ -17,12 +17,7 @@ rule fit_null_models:
         summary="results/{cohort}/assoc/null_model.json",
     params:
         cohortgen=COHORTGEN,
-        diseases=config["diseases"],
-        covariates=config["covariates"],
-        quantitative=list(config["traits"]),
-        categorical=config["categorical_covariates"],
-        min_level_count=config["assoc"]["min_level_count"],
-        min_cases=config["assoc"]["min_cases"],
+        options=step_options("null_model"),
     conda:
         "../../envs/cohortgen.yaml"
     log:
@@ -31,11 +26,7 @@ rule fit_null_models:
         "results/{cohort}/benchmarks/fit_null_models.tsv"
     shell:
         "{params.cohortgen} null-model --fam {input.fam[0]} --keep {input.keep}"
-        " --phenotypes {input.phenotypes:q} --diseases {params.diseases}"
-        " --covariates {params.covariates} --min-cases {params.min_cases}"
-        " --quantitative-traits {params.quantitative}"
-        " --categorical-covariates {params.categorical}"
-        " --min-level-count {params.min_level_count} --bims {input.bim}"
+        " --phenotypes {input.phenotypes:q} --options {params.options:q} --bims {input.bim}"
         " --pcs {input.pcs} --out-table {output.table} --out-json {output.summary} 2> {log}"
 
 
@@ -55,12 +46,7 @@ rule test_association_chunk:
         cohortgen=COHORTGEN,
         out_dir=lambda wc: f"results/{wc.cohort}/chunks/{wc.chunk}/assoc",
         prefix=subpath(input.bed, strip_suffix=".bed"),
-        min_mac=config["assoc"]["min_mac"],
-        firth_p=config["assoc"]["firth_p_threshold"],
-        firth_carriers=config["assoc"]["firth_min_carriers"],
-        firth_mode=config["assoc"]["firth_mode"],
-        firth_p_value=config["assoc"]["firth_p_value"],
-        p_value=config["assoc"]["p_value"],
+        options=step_options("assoc"),
     conda:
         "../../envs/cohortgen.yaml"
     log:
@@ -74,10 +60,7 @@ rule test_association_chunk:
     shell:
         "{params.cohortgen} assoc --bfile {params.prefix} --null-table {input.null_table}"
         " --null-json {input.null_summary} --variant-qc {input.variant_qc}"
-        " --min-mac {params.min_mac} --firth-p-threshold {params.firth_p}"
-        " --firth-min-carriers {params.firth_carriers}"
-        " --firth-mode {params.firth_mode} --firth-p-value {params.firth_p_value}"
-        " --p-value {params.p_value}"
+        " --options {params.options:q}"
         " --out-dir {params.out_dir} 2> {log}"
 
 
@@ -94,7 +77,7 @@ rule gather_gwas:
         untested="results/{cohort}/gwas/{disease}.untested.tsv.gz",
     params:
         cohortgen=COHORTGEN,
-        genome_build=config["genome_build"],
+        options=step_options("gather_gwas"),
     conda:
         "../../envs/cohortgen.yaml"
     log:
@@ -103,7 +86,7 @@ rule gather_gwas:
         "results/{cohort}/benchmarks/gather_gwas/{disease}.tsv"
     shell:
         "{params.cohortgen} gather-gwas --disease {wildcards.disease} --chunks {input.chunks}"
-        " --null-json {input.null_summary} --genome-build {params.genome_build}"
+        " --null-json {input.null_summary} --options {params.options:q}"
         " --out {output.sumstats} 2> {log}"
 
 
@@ -119,9 +102,7 @@ rule find_loci:
     params:
         cohortgen=COHORTGEN,
         prefixes=lambda wc, input: [b.removesuffix(".bed") for b in input.beds],
-        r2=config["assoc"]["clump_r2"],
-        window_kb=config["assoc"]["clump_window_kb"],
-        p_member=config["assoc"]["clump_p_member"],
+        options=step_options("find_loci"),
     conda:
         "../../envs/cohortgen.yaml"
     log:
@@ -134,7 +115,7 @@ rule find_loci:
     shell:
         "{params.cohortgen} find-loci --disease {wildcards.disease} --gwas {input.sumstats}"
         " --bfiles {params.prefixes} --null-table {input.null_table}"
-        " --r2 {params.r2} --window-kb {params.window_kb} --p-member {params.p_member}"
+        " --options {params.options:q}"
         " --out {output.loci} 2> {log}"
 
 
@@ -147,11 +128,11 @@ rule summarize_gwas:
         summary="results/{cohort}/gwas/summary.tsv",
     params:
         cohortgen=COHORTGEN,
-        diseases=ASSOC_TRAITS,
+        options=step_options("gwas_summary"),
     conda:
         "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/summarize_gwas.log",
     shell:
-        "{params.cohortgen} gwas-summary --diseases {params.diseases} --gwas {input.sumstats}"
+        "{params.cohortgen} gwas-summary --options {params.options:q} --gwas {input.sumstats}"
         " --loci {input.loci} --null-json {input.null_summary} --out {output.summary} 2> {log}"

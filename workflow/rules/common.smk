@@ -8,6 +8,7 @@ import sys
 from snakemake.settings.types import DeploymentMethod
 
 from cohortgen.ingest.plan import is_plink_prefix, read_plan
+from cohortgen.options import STEP_OPTIONS, step_config
 
 
 def cohortgen_command():
@@ -63,6 +64,12 @@ def config_json():
     return json.dumps(config, sort_keys=True)
 
 
+def step_options(step):
+    """``--options`` of a step: JSON of exactly the config keys its options class declares
+    (cohortgen.options.STEP_OPTIONS), so the step reruns only when one of them changes."""
+    return json.dumps(step_config(STEP_OPTIONS[step], config))
+
+
 def prs_performance_files(wildcards):
     """The cohort's PRS performance tables: published scores and in-cohort scores, if asked for."""
     prs = config["prs"]
@@ -72,11 +79,9 @@ def prs_performance_files(wildcards):
 
 
 def incohort_cohort_args(wildcards, input):
-    """Arguments of the in-cohort PRS commands that name the samples, phenotypes, covariates."""
+    """Arguments of the in-cohort PRS commands that name the samples' files."""
     prefixes = [path.removesuffix(".bed") for path in input.bed]
     return shlex.join(
-        ["--diseases", *config["diseases"], "--bfiles", *prefixes, "--keep", input.keep,
-         "--pcs", input.pcs, "--phenotypes", input.phenotypes,
-         "--covariates", *config["covariates"],
-         "--categorical-covariates", *config["categorical_covariates"]]
+        ["--bfiles", *prefixes, "--keep", input.keep, "--pcs", input.pcs,
+         "--phenotypes", input.phenotypes]
     )

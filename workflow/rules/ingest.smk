@@ -10,17 +10,14 @@ rule validate_inputs:
     params:
         cohortgen=COHORTGEN,
         genotypes=lambda wc: cohort_input(wc, "genotypes"),
-        diseases=config["diseases"],
-        covariates=config["covariates"],
-        max_sample_loss=config["ingest"]["max_sample_loss"],
+        options=step_options("validate"),
     conda:
         "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/validate_inputs.log",
     shell:
         "{params.cohortgen} validate --genotypes {params.genotypes:q} --phenotypes {input.phenotypes:q}"
-        " --diseases {params.diseases} --covariates {params.covariates}"
-        " --max-sample-loss {params.max_sample_loss} --manifest {output.manifest} 2> {log}"
+        " --options {params.options:q} --manifest {output.manifest} 2> {log}"
 
 
 checkpoint plan_chunks:
@@ -31,14 +28,14 @@ checkpoint plan_chunks:
     params:
         cohortgen=COHORTGEN,
         genotypes=lambda wc: cohort_input(wc, "genotypes"),
-        variants_per_chunk=config["chunks"]["variants_per_chunk"],
+        options=step_options("plan"),
     conda:
         "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/plan_chunks.log",
     shell:
         "{params.cohortgen} plan --genotypes {params.genotypes:q}"
-        " --variants-per-chunk {params.variants_per_chunk} --out {output.plan} 2> {log}"
+        " --options {params.options:q} --out {output.plan} 2> {log}"
 
 
 rule ingest_chunk:
@@ -56,10 +53,7 @@ rule ingest_chunk:
         cohortgen=COHORTGEN,
         genotypes=lambda wc: cohort_input(wc, "genotypes"),
         prefix=subpath(output.bed, strip_suffix=".bed"),
-        half_calls=config["ingest"]["half_calls"],
-        multiallelic=config["ingest"]["multiallelic"],
-        vcf_reader=config["ingest"]["vcf_reader"],
-        build=config["genome_build"],
+        options=step_options("ingest"),
     conda:
         "../../envs/cohortgen.yaml"
     log:
@@ -73,8 +67,6 @@ rule ingest_chunk:
     shell:
         "{params.cohortgen} ingest --genotypes {params.genotypes:q} --plan {input.plan}"
         " --chunk {wildcards.chunk} --out-prefix {params.prefix} --tally {output.tally}"
-        " --phenotypes {input.phenotypes:q} --half-calls {params.half_calls}"
-        " --multiallelic {params.multiallelic} --genome-build {params.build}"
-        " --vcf-reader {params.vcf_reader}"
+        " --phenotypes {input.phenotypes:q} --options {params.options:q}"
         " --sex-partials {output.sex_partials}"
         " --threads {threads} 2> {log}"

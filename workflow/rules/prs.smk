@@ -30,10 +30,7 @@ if PRS_SCORES:
             cohortgen=COHORTGEN,
             prefixes=lambda wc, input: [path.removesuffix(".bed") for path in input.bed],
             names=list(PRS_SCORES),
-            genome_build=config["genome_build"],
-            min_overlap=config["prs"]["min_overlap"],
-            min_call_rate=config["qc"]["variant_call_rate"],
-            keep_ambiguous="--keep-ambiguous" if config["prs"]["keep_ambiguous"] else "",
+            options=step_options("prs_score"),
             out_dir=lambda wc: f"results/{wc.cohort}/prs",
         conda:
             "../../envs/cohortgen.yaml"
@@ -48,9 +45,7 @@ if PRS_SCORES:
         shell:
             "{params.cohortgen} prs-score --names {params.names} --files {input.score_files:q}"
             " --bfiles {params.prefixes} --variant-qc {input.variant_qc}"
-            " --samples {input.samples} --pcs {input.pcs} --genome-build {params.genome_build}"
-            " --min-overlap {params.min_overlap} --min-call-rate {params.min_call_rate}"
-            " {params.keep_ambiguous}"
+            " --samples {input.samples} --pcs {input.pcs} --options {params.options:q}"
             " --out-dir {params.out_dir} 2> {log}"
 
 
@@ -68,10 +63,7 @@ if PRS_SCORES:
             cohortgen=COHORTGEN,
             names=list(PRS_SCORES),
             targets=score_targets(PRS_SCORES, config["diseases"]),
-            covariates=config["covariates"],
-            categorical=config["categorical_covariates"],
-            prevalence=[f"{d}={k}" for d, k in config["prs"]["prevalence"].items()],
-            min_cell_count=config["report"]["min_cell_count"],
+            options=step_options("prs_evaluate"),
         conda:
             "../../envs/cohortgen.yaml"
         log:
@@ -82,23 +74,11 @@ if PRS_SCORES:
             "{params.cohortgen} prs-evaluate --names {params.names} --scores {input.scores}"
             " --match-logs {input.match_logs} --targets {params.targets}"
             " --phenotypes {input.phenotypes:q} --keep {input.keep} --pcs {input.pcs}"
-            " --covariates {params.covariates}"
-            " --categorical-covariates {params.categorical} --prevalence {params.prevalence}"
-            " --min-cell-count {params.min_cell_count} --performance {output.performance}"
+            " --options {params.options:q} --performance {output.performance}"
             " --deciles {output.deciles} 2> {log}"
 
 
 INCOHORT_FOLDS = range(INCOHORT["folds"] + 1)  # fold 0: the all-sample LDpred2 refit
-
-
-INCOHORT_METHOD_ARGS = (
-    f"--folds {INCOHORT['folds']} --min-maf {INCOHORT['min_maf']}"
-    f" --r2-grid {' '.join(map(str, INCOHORT['ct']['r2_grid']))}"
-    f" --p-thresholds {' '.join(map(str, INCOHORT['ct']['p_thresholds']))}"
-    f" --n-chains {INCOHORT['ldpred2']['n_chains']} --burn-in {INCOHORT['ldpred2']['burn_in']}"
-    f" --num-iter {INCOHORT['ldpred2']['num_iter']}"
-    f" --ld-window-kb {INCOHORT['ldpred2']['window_kb']}"
-)
 
 
 rule assign_incohort_folds:
@@ -112,15 +92,14 @@ rule assign_incohort_folds:
     params:
         cohortgen=COHORTGEN,
         cohort=incohort_cohort_args,
-        folds=INCOHORT["folds"],
-        seed=config["seed"],
+        options=step_options("prs_incohort_folds"),
     conda:
         "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/assign_incohort_folds.log",
     shell:
-        "{params.cohortgen} prs-incohort-folds {params.cohort} --folds {params.folds}"
-        " --seed {params.seed} --out {output.folds} 2> {log}"
+        "{params.cohortgen} prs-incohort-folds {params.cohort} --options {params.options:q}"
+        " --out {output.folds} 2> {log}"
 
 
 rule build_incohort_fold:
@@ -138,9 +117,7 @@ rule build_incohort_fold:
     params:
         cohortgen=COHORTGEN,
         cohort=incohort_cohort_args,
-        method=INCOHORT_METHOD_ARGS,
-        min_cases=config["assoc"]["min_cases"],
-        seed=config["seed"],
+        options=step_options("prs_incohort_fold"),
     wildcard_constraints:
         fold=r"\d+",
     conda:
@@ -155,8 +132,8 @@ rule build_incohort_fold:
         runtime=120,
     shell:
         "{params.cohortgen} prs-incohort-fold {params.cohort} --variant-qc {input.variant_qc}"
-        " --folds-tsv {input.folds} --fold {wildcards.fold} --min-cases {params.min_cases}"
-        " --seed {params.seed} {params.method} --threads {threads} --out {output.fold}"
+        " --folds-tsv {input.folds} --fold {wildcards.fold} --options {params.options:q}"
+        " --threads {threads} --out {output.fold}"
         " 2> {log}"
 
 
@@ -180,11 +157,7 @@ rule evaluate_incohort_prs:
     params:
         cohortgen=COHORTGEN,
         cohort=incohort_cohort_args,
-        method=INCOHORT_METHOD_ARGS,
-        genome_build=config["genome_build"],
-        prevalence=[f"{d}={k}" for d, k in config["prs"]["prevalence"].items()],
-        min_cases=config["assoc"]["min_cases"],
-        min_cell_count=config["report"]["min_cell_count"],
+        options=step_options("prs_incohort_evaluate"),
         out_dir=lambda wc: f"results/{wc.cohort}/prs/incohort",
     conda:
         "../../envs/cohortgen.yaml"
@@ -195,7 +168,5 @@ rule evaluate_incohort_prs:
     shell:
         "{params.cohortgen} prs-incohort-evaluate {params.cohort} --variant-qc {input.variant_qc}"
         " --folds-tsv {input.folds} --fold-files {input.fold_files}"
-        " --refit-file {input.refit} --genome-build {params.genome_build}"
-        " --prevalence {params.prevalence} --min-cases {params.min_cases}"
-        " --min-cell-count {params.min_cell_count} {params.method}"
+        " --refit-file {input.refit} --options {params.options:q}"
         " --out-dir {params.out_dir} --performance {output.gathered} 2> {log}"

@@ -16,7 +16,7 @@ rule compute_variant_stats:
     params:
         cohortgen=COHORTGEN,
         prefix=subpath(input.bed, strip_suffix=".bed"),
-        genome_build=config["genome_build"],
+        options=step_options("variant_stats"),
     conda:
         "../../envs/cohortgen.yaml"
     log:
@@ -29,7 +29,7 @@ rule compute_variant_stats:
         runtime=30,
     shell:
         "{params.cohortgen} variant-stats --bfile {params.prefix} --phenotypes {input.phenotypes:q}"
-        " --genome-build {params.genome_build} --variants {output.variants}"
+        " --options {params.options:q} --variants {output.variants}"
         " --sample-partials {output.partials}"
         " --sex-partials {input.sex_partials} 2> {log}"
 
@@ -49,9 +49,7 @@ rule select_pruned_set:
         cohortgen=COHORTGEN,
         prefixes=lambda wc, input: [path.removesuffix(".bed") for path in input.bed],
         out_prefix=subpath(output.bed, strip_suffix=".bed"),
-        qc=config["qc"],
-        pca=config["pca"],
-        genome_build=config["genome_build"],
+        options=step_options("prune_common"),
     conda:
         "../../envs/cohortgen.yaml"
     log:
@@ -64,11 +62,8 @@ rule select_pruned_set:
         runtime=60,
     shell:
         "{params.cohortgen} prune-common --bfiles {params.prefixes} --partials {input.partials}"
-        " --tallies {input.tallies} --phenotypes {input.phenotypes:q} --min-call-rate {params.qc[sample_call_rate]}"
-        " --variant-call-rate {params.qc[variant_call_rate]} --min-maf {params.pca[min_maf]}"
-        " --hwe-midp {params.qc[hwe_midp]} --ld-window {params.pca[ld_window]}"
-        " --ld-step {params.pca[ld_step]} --ld-r2 {params.pca[ld_r2]}"
-        " --genome-build {params.genome_build} --out-prefix {params.out_prefix}"
+        " --tallies {input.tallies} --phenotypes {input.phenotypes:q}"
+        " --options {params.options:q} --out-prefix {params.out_prefix}"
         " --out-json {output.summary} 2> {log}"
 
 
@@ -89,11 +84,7 @@ rule qc_samples:
     params:
         cohortgen=COHORTGEN,
         pruned=subpath(input.pruned_bed, strip_suffix=".bed"),
-        diseases=config["diseases"],
-        covariates=config["covariates"],
-        qc=config["qc"],
-        n_pcs=config["pca"]["n_pcs"],
-        seed=config["seed"],
+        options=step_options("sample_qc"),
     conda:
         "../../envs/cohortgen.yaml"
     log:
@@ -106,16 +97,10 @@ rule qc_samples:
         runtime=60,
     shell:
         "{params.cohortgen} sample-qc --fam {input.fam[0]} --partials {input.partials}"
-        " --phenotypes {input.phenotypes:q} --diseases {params.diseases}"
-        " --covariates {params.covariates} --pruned {params.pruned}"
-        " --min-call-rate {params.qc[sample_call_rate]} --het-sd {params.qc[het_sd]}"
-        " --sex-mismatch {params.qc[sex_mismatch]} --sex-ambiguous {params.qc[sex_ambiguous]}"
-        " --kinship-threshold {params.qc[kinship_threshold]}"
-        " --pca-outliers {params.qc[pca_outliers]} --pca-outlier-sd {params.qc[pca_outlier_sd]}"
-        " --n-pcs {params.n_pcs} --seed {params.seed} --samples {output.samples}"
+        " --phenotypes {input.phenotypes:q} --pruned {params.pruned}"
+        " --options {params.options:q} --samples {output.samples}"
         " --keep {output.keep} --related-pairs {output.pairs} --pcs {output.pcs}"
-        " --pca-json {output.pca} --hwe-population {params.qc[hwe_population]}"
-        " --ancestry-clusters {params.qc[ancestry_clusters]} 2> {log}"
+        " --pca-json {output.pca} 2> {log}"
 
 
 rule list_repeated_ids:
@@ -147,9 +132,7 @@ rule qc_variants_chunk:
     params:
         cohortgen=COHORTGEN,
         prefix=subpath(input.bed, strip_suffix=".bed"),
-        diseases=config["diseases"],
-        qc=config["qc"],
-        genome_build=config["genome_build"],
+        options=step_options("variant_qc"),
     conda:
         "../../envs/cohortgen.yaml"
     log:
@@ -162,13 +145,9 @@ rule qc_variants_chunk:
         runtime=30,
     shell:
         "{params.cohortgen} variant-qc --bfile {params.prefix} --keep {input.keep}"
-        " --phenotypes {input.phenotypes:q} --diseases {params.diseases}"
-        " --min-call-rate {params.qc[variant_call_rate]} --min-maf {params.qc[maf]}"
-        " --min-mac {params.qc[mac]} --min-hwe-midp {params.qc[hwe_midp]}"
-        " --diff-miss-p {params.qc[diff_miss_p]} --genome-build {params.genome_build}"
+        " --phenotypes {input.phenotypes:q} --options {params.options:q}"
         " --repeated-ids {input.repeated_ids} --out {output.table}"
-        " --hwe-population {params.qc[hwe_population]} --samples {input.samples}"
-        " --hwe-min-cluster-size {params.qc[hwe_min_cluster_size]} 2> {log}"
+        " --samples {input.samples} 2> {log}"
 
 
 rule write_qc_genotypes:
@@ -214,7 +193,7 @@ rule summarize_qc:
     params:
         cohortgen=COHORTGEN,
         genotypes=subpath(input.genotypes_bed, strip_suffix=".bed"),
-        qc=config["qc"],
+        options=step_options("qc_summary"),
     conda:
         "../../envs/cohortgen.yaml"
     log:
@@ -223,5 +202,4 @@ rule summarize_qc:
         "{params.cohortgen} qc-summary --tallies {input.tallies} --samples {input.samples}"
         " --related-pairs {input.pairs} --variant-qc {input.variant_qc}"
         " --genotypes {params.genotypes} --summary {output.summary}"
-        " --variants {output.variants} --hwe-population {params.qc[hwe_population]}"
-        " --hwe-min-cluster-size {params.qc[hwe_min_cluster_size]} 2> {log}"
+        " --variants {output.variants} --options {params.options:q} 2> {log}"

@@ -8,13 +8,13 @@ rule write_provenance:
         provenance="results/{cohort}/provenance.json",
     params:
         cohortgen=COHORTGEN,
-        config_json=config_json(),
+        options=config_json(),
     conda:
         "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/write_provenance.log",
     shell:
-        "{params.cohortgen} provenance --config-json {params.config_json:q}"
+        "{params.cohortgen} provenance --options {params.options:q}"
         " --manifest {input.manifest} --out {output.provenance} 2> {log}"
 
 
@@ -45,9 +45,7 @@ rule render_report:
         ),
     params:
         cohortgen=COHORTGEN,
-        min_cell_count=config["report"]["min_cell_count"],
-        languages=config["report"]["languages"],
-        labels_json=json.dumps(config["disease_labels"], ensure_ascii=False, sort_keys=True),
+        options=step_options("report"),
     conda:
         "../../envs/cohortgen.yaml"
     log:
@@ -60,8 +58,7 @@ rule render_report:
         " --prs-performance {input.prs} --prs-deciles {input.deciles}"
         " --prs-match {input.match} --pcs {input.pcs}"
         " --samples {input.samples}"
-        " --provenance {input.provenance} --min-cell-count {params.min_cell_count}"
-        " --languages {params.languages} --labels-json {params.labels_json:q}"
+        " --provenance {input.provenance} --options {params.options:q}"
         " --out {output.html} 2> {log}"
 
 
@@ -74,14 +71,11 @@ rule render_cohort_index:
     params:
         cohortgen=COHORTGEN,
         cohorts=list(config["cohorts"]),
-        min_cell_count=config["report"]["min_cell_count"],
-        languages=config["report"]["languages"],
-        labels_json=json.dumps(config["disease_labels"], ensure_ascii=False, sort_keys=True),
+        options=step_options("report_index"),
     conda:
         "../../envs/cohortgen.yaml"
     log:
         "results/report/logs/render_cohort_index.log",
     shell:
         "{params.cohortgen} report-index --cohorts {params.cohorts} --summaries {input.summaries}"
-        " --min-cell-count {params.min_cell_count} --languages {params.languages}"
-        " --labels-json {params.labels_json:q} --out {output.html} 2> {log}"
+        " --options {params.options:q} --out {output.html} 2> {log}"

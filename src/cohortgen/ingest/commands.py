@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from cohortgen.cli import add_command, covariates, many, req
+from cohortgen.cli import add_command, options, req
 
 
 def _simulate(a):
@@ -22,21 +22,27 @@ def _simulate(a):
 
 def _validate(a):
     from cohortgen.ingest.validate import validate_inputs
+    from cohortgen.options import parse_options
 
-    validate_inputs(a.genotypes, a.phenotypes, a.diseases, a.covariates, Path(a.manifest),
-                    max_sample_loss=a.max_sample_loss)
+    o = parse_options(a.options, "validate")
+    validate_inputs(a.genotypes, a.phenotypes, o.diseases, o.covariates, Path(a.manifest),
+                    max_sample_loss=o.max_sample_loss)
 
 
 def _plan(a):
     from cohortgen.ingest.plan import plan_chunks, write_plan
+    from cohortgen.options import parse_options
 
-    write_plan(plan_chunks(a.genotypes, a.variants_per_chunk), Path(a.out))
+    o = parse_options(a.options, "plan")
+    write_plan(plan_chunks(a.genotypes, o.variants_per_chunk), Path(a.out))
 
 
 def _ingest(a):
     from cohortgen.ingest.chunk import IngestRules, ingest_chunk
     from cohortgen.ingest.plan import read_plan_chunk
+    from cohortgen.options import parse_options
 
+    o = parse_options(a.options, "ingest")
     contig, start, end = read_plan_chunk(Path(a.plan), a.chunk)
     ingest_chunk(
         a.genotypes,
@@ -46,7 +52,8 @@ def _ingest(a):
         Path(a.out_prefix),
         Path(a.tally),
         phenotypes=Path(a.phenotypes) if a.phenotypes else None,
-        rules=IngestRules(a.half_calls, a.multiallelic, a.genome_build, a.vcf_reader),
+        rules=IngestRules(half_calls=o.half_calls, multiallelic=o.multiallelic,
+                          genome_build=o.genome_build, vcf_reader=o.vcf_reader),
         threads=a.threads,
         sex_partials_npz=Path(a.sex_partials) if a.sex_partials else None,
     )
@@ -74,11 +81,8 @@ def register(sub) -> None:
         "Validate inputs and write the input manifest.",
         req("--genotypes"),
         req("--phenotypes"),
-        many("--diseases"),
-        covariates(),
         req("--manifest"),
-        (("--max-sample-loss",), {"type": float, "default": 0.05,
-                                  "help": "largest fraction of samples without a match"}),
+        options("validate"),
     )
     add_command(
         sub,
@@ -86,8 +90,8 @@ def register(sub) -> None:
         _plan,
         "Plan chunks from the genotype index.",
         req("--genotypes"),
-        req("--variants-per-chunk", type=int),
         req("--out"),
+        options("plan"),
     )
     add_command(
         sub,
@@ -100,12 +104,7 @@ def register(sub) -> None:
         req("--out-prefix"),
         req("--tally"),
         (("--phenotypes",), {"help": "sheet whose sex column fills the .fam"}),
-        (("--half-calls",), {"choices": ["missing", "haploid", "reference", "error"],
-                             "default": "missing"}),
-        (("--multiallelic",), {"choices": ["drop", "split"], "default": "drop"}),
-        (("--genome-build",), {"choices": ["GRCh37", "GRCh38"], "default": "GRCh38"}),
-        (("--vcf-reader",), {"choices": ["native", "htslib"], "default": "native",
-                             "help": "how a .vcf.gz's records are read (ingest.vcf_reader)"}),
+        options("ingest"),
         (("--threads",), {"type": int, "default": 1,
                           "help": "threads inflating the VCF's bgzip blocks"}),
         (("--sex-partials",), {"help": "write the sex check's per-sample sums (private .npz) "

@@ -3,77 +3,75 @@ qc-genotypes, qc-summary."""
 
 from pathlib import Path
 
-from cohortgen.cli import add_command, covariates, many, req
+from cohortgen.cli import add_command, many, options, req
 
 
 def _paths(values) -> list[Path]:
     return [Path(p) for p in values]
 
 
-def _opt(flag, **options):
-    """An optional option (its default is today's behaviour)."""
-    return (flag,), options
-
-
-HWE_POPULATION = _opt("--hwe-population", choices=["all", "largest_cluster", "per_cluster"],
-                      default="all")
-HWE_MIN_CLUSTER_SIZE = _opt("--hwe-min-cluster-size", type=int)
-"""Default (when not given): :data:`cohortgen.qc.ancestry.MIN_CLUSTER_SIZE`."""
-
-
-def _min_cluster_size(a) -> int:
-    from cohortgen.qc.ancestry import MIN_CLUSTER_SIZE
-
-    return MIN_CLUSTER_SIZE if a.hwe_min_cluster_size is None else a.hwe_min_cluster_size
-
-
 def _variant_stats(a):
+    from cohortgen.options import parse_options
     from cohortgen.qc.variant_stats import variant_stats_chunk
 
-    variant_stats_chunk(Path(a.bfile), Path(a.phenotypes), a.genome_build, Path(a.variants),
+    o = parse_options(a.options, "variant_stats")
+    variant_stats_chunk(Path(a.bfile), Path(a.phenotypes), o.genome_build, Path(a.variants),
                         Path(a.sample_partials),
                         Path(a.sex_partials) if a.sex_partials else None)
 
 
 def _prune_common(a):
+    from cohortgen.options import parse_options
     from cohortgen.qc.pruned import PruneSettings, select_pruned_set
     from cohortgen.qc.sample_qc import preliminary_samples
     from cohortgen.qc.summary import check_variants_ingested
 
+    o = parse_options(a.options, "prune_common")
     check_variants_ingested(_paths(a.tallies))
     prelim = preliminary_samples(Path(f"{a.bfiles[0]}.fam"), _paths(a.partials),
-                                 Path(a.phenotypes), a.min_call_rate)
-    settings = PruneSettings(a.variant_call_rate, a.min_maf, a.hwe_midp, a.ld_window, a.ld_step,
-                             a.ld_r2, a.genome_build)
+                                 Path(a.phenotypes), o.sample_call_rate)
+    settings = PruneSettings(variant_call_rate=o.variant_call_rate, min_maf=o.min_maf,
+                             hwe_midp=o.hwe_midp, ld_window=o.ld_window, ld_step=o.ld_step,
+                             ld_r2=o.ld_r2, genome_build=o.genome_build)
     select_pruned_set(_paths(a.bfiles), prelim, settings, Path(a.out_prefix), Path(a.out_json))
 
 
 def _sample_qc(a):
+    from cohortgen.options import parse_options
     from cohortgen.qc.pca import PcaSettings
     from cohortgen.qc.sample_qc import SampleQcPaths, SampleSettings, sample_qc
 
-    settings = SampleSettings(a.min_call_rate, a.het_sd, a.sex_mismatch, a.sex_ambiguous,
-                              a.kinship_threshold, a.pca_outliers,
-                              PcaSettings(a.n_pcs, a.pca_outlier_sd, a.seed), a.hwe_population,
-                              a.ancestry_clusters)
+    o = parse_options(a.options, "sample_qc")
+    pca = PcaSettings(n_pcs=o.n_pcs, outlier_sd=o.pca_outlier_sd, seed=o.seed)
+    settings = SampleSettings(min_call_rate=o.sample_call_rate, het_sd=o.het_sd,
+                              sex_mismatch_action=o.sex_mismatch,
+                              sex_ambiguous_action=o.sex_ambiguous,
+                              kinship_threshold=o.kinship_threshold,
+                              pca_outlier_action=o.pca_outliers, pca=pca,
+                              hwe_population=o.hwe_population,
+                              ancestry_clusters=str(o.ancestry_clusters))
     out = SampleQcPaths(Path(a.samples), Path(a.keep), Path(a.related_pairs), Path(a.pcs),
                         Path(a.pca_json))
-    sample_qc(Path(a.fam), _paths(a.partials), Path(a.phenotypes), a.diseases, a.covariates,
+    sample_qc(Path(a.fam), _paths(a.partials), Path(a.phenotypes), o.diseases, o.covariates,
               Path(a.pruned), settings, out)
 
 
 def _variant_qc(a):
     from cohortgen.errors import InputError
+    from cohortgen.options import parse_options
     from cohortgen.qc.ancestry import HweSettings
     from cohortgen.qc.variant_qc import VariantThresholds, variant_qc_chunk
 
-    thresholds = VariantThresholds(a.min_call_rate, a.min_maf, a.min_hwe_midp, a.min_mac,
-                                   a.diff_miss_p)
-    if a.hwe_population != "all" and a.samples is None:
-        raise InputError(f"--hwe-population {a.hwe_population} needs --samples (qc/samples.tsv)")
-    hwe = HweSettings(a.hwe_population, a.samples and Path(a.samples), _min_cluster_size(a))
-    variant_qc_chunk(Path(a.bfile), Path(a.keep), Path(a.phenotypes), a.diseases, thresholds,
-                     a.genome_build, Path(a.repeated_ids), Path(a.out), hwe)
+    o = parse_options(a.options, "variant_qc")
+    thresholds = VariantThresholds(call_rate=o.variant_call_rate, maf=o.maf, hwe_midp=o.hwe_midp,
+                                   mac=o.mac, diff_miss_p=o.diff_miss_p)
+    if o.hwe_population != "all" and a.samples is None:
+        raise InputError(f"qc.hwe_population {o.hwe_population} needs --samples "
+                         "(qc/samples.tsv)")
+    hwe = HweSettings(population=o.hwe_population, samples_tsv=a.samples and Path(a.samples),
+                      min_cluster_size=o.hwe_min_cluster_size)
+    variant_qc_chunk(Path(a.bfile), Path(a.keep), Path(a.phenotypes), o.diseases, thresholds,
+                     o.genome_build, Path(a.repeated_ids), Path(a.out), hwe)
 
 
 def _repeated_ids(a):
@@ -89,48 +87,38 @@ def _qc_genotypes(a):
 
 
 def _qc_summary(a):
+    from cohortgen.options import parse_options
     from cohortgen.qc.summary import summarize_qc
 
+    o = parse_options(a.options, "qc_summary")
     summarize_qc(_paths(a.tallies), Path(a.samples), Path(a.related_pairs), _paths(a.variant_qc),
-                 Path(a.genotypes), Path(a.summary), Path(a.variants), a.hwe_population,
-                 _min_cluster_size(a))
+                 Path(a.genotypes), Path(a.summary), Path(a.variants), o.hwe_population,
+                 o.hwe_min_cluster_size)
 
 
 def register(sub) -> None:
     """Add this stage's subcommands to the ``cohortgen`` parser."""
     add_command(sub, "variant-stats", _variant_stats,
                 "Per-chunk variant counts and per-sample partial sums.",
-                req("--bfile"), req("--phenotypes"), req("--genome-build"), req("--variants"),
-                req("--sample-partials"),
+                req("--bfile"), req("--phenotypes"), req("--variants"),
+                req("--sample-partials"), options("variant_stats"),
                 (("--sex-partials",), {"help": "the sex check's sums written by `cohortgen "
                                                "ingest --sex-partials` (else from the .bed)"}))
     add_command(sub, "prune-common", _prune_common,
                 "The LD-pruned common autosomal set used by sample QC.",
                 many("--bfiles"), many("--partials"), many("--tallies"), req("--phenotypes"),
-                req("--min-call-rate", type=float), req("--variant-call-rate", type=float),
-                req("--min-maf", type=float), req("--hwe-midp", type=float),
-                req("--ld-window", type=int), req("--ld-step", type=int),
-                req("--ld-r2", type=float), req("--genome-build"), req("--out-prefix"),
-                req("--out-json"))
+                req("--out-prefix"), req("--out-json"), options("prune_common"))
     add_command(sub, "sample-qc", _sample_qc,
                 "Sample QC: call rate, heterozygosity, sex, relatedness, ancestry PCA.",
-                req("--fam"), many("--partials"), req("--phenotypes"), many("--diseases"),
-                covariates(), req("--pruned"), req("--min-call-rate", type=float),
-                req("--het-sd", type=float), req("--sex-mismatch", choices=["remove", "flag"]),
-                req("--sex-ambiguous", choices=["flag", "remove"]),
-                req("--kinship-threshold", type=float),
-                req("--pca-outliers", choices=["flag", "remove"]),
-                req("--pca-outlier-sd", type=float), req("--n-pcs", type=int),
-                req("--seed", type=int), req("--samples"), req("--keep"),
-                req("--related-pairs"), req("--pcs"), req("--pca-json"), HWE_POPULATION,
-                _opt("--ancestry-clusters", default="auto"))
+                req("--fam"), many("--partials"), req("--phenotypes"), req("--pruned"),
+                req("--samples"), req("--keep"), req("--related-pairs"), req("--pcs"),
+                req("--pca-json"), options("sample_qc"))
     add_command(sub, "variant-qc", _variant_qc, "Variant QC of one chunk on kept samples.",
-                req("--bfile"), req("--keep"), req("--phenotypes"), many("--diseases"),
-                req("--min-call-rate", type=float), req("--min-maf", type=float),
-                req("--min-mac", type=int), req("--min-hwe-midp", type=float),
-                req("--diff-miss-p", type=float), req("--genome-build"),
-                req("--repeated-ids"), req("--out"), HWE_POPULATION, _opt("--samples"),
-                HWE_MIN_CLUSTER_SIZE)
+                req("--bfile"), req("--keep"), req("--phenotypes"), req("--repeated-ids"),
+                req("--out"),
+                (("--samples",), {"help": "qc/samples.tsv (ancestry clusters; needed unless "
+                                          "qc.hwe_population is all)"}),
+                options("variant_qc"))
     add_command(sub, "repeated-ids", _repeated_ids,
                 "Variant IDs repeated over the chunks, each with its first site.",
                 many("--bims"), req("--out"))
@@ -140,4 +128,4 @@ def register(sub) -> None:
     add_command(sub, "qc-summary", _qc_summary, "QC funnel and gathered variant table.",
                 many("--tallies"), req("--samples"), req("--related-pairs"),
                 many("--variant-qc"), req("--genotypes"), req("--summary"), req("--variants"),
-                HWE_POPULATION, HWE_MIN_CLUSTER_SIZE)
+                options("qc_summary"))

@@ -1,21 +1,24 @@
 """Report-stage subcommands: provenance, report."""
 
-import json
 from pathlib import Path
 
-from cohortgen.cli import add_command, many, req
-from cohortgen.report.catalogue import LANGUAGES
+from cohortgen.cli import add_command, many, options, req
 
 
 def _provenance(a):
+    from cohortgen.options import read_options_text, validate_config
     from cohortgen.provenance import write_provenance
 
-    write_provenance(json.loads(a.config_json), Path(a.manifest), Path(a.out))
+    config = read_options_text(a.options)
+    validate_config(config, "--options")
+    write_provenance(config, Path(a.manifest), Path(a.out))
 
 
 def _report(a):
+    from cohortgen.options import parse_options
     from cohortgen.report.stage import build_report
 
+    o = parse_options(a.options, "report")
     build_report(
         a.cohort,
         Path(a.qc_summary),
@@ -23,11 +26,11 @@ def _report(a):
         [Path(p) for p in a.gwas],
         [Path(p) for p in a.loci],
         Path(a.provenance),
-        a.min_cell_count,
+        o.min_cell_count,
         Path(a.out),
         prs_performance=[Path(p) for p in a.prs_performance],
-        languages=a.languages,
-        labels=json.loads(a.labels_json),
+        languages=o.languages,
+        labels=o.disease_labels,
         prs_deciles=[Path(p) for p in a.prs_deciles],
         prs_match=[Path(p) for p in a.prs_match],
         pcs_tsv=Path(a.pcs) if a.pcs else None,
@@ -36,10 +39,12 @@ def _report(a):
 
 
 def _report_index(a):
+    from cohortgen.options import parse_options
     from cohortgen.report.stage import build_cohort_index
 
-    build_cohort_index(a.cohorts, [Path(p) for p in a.summaries], a.min_cell_count,
-                       Path(a.out), languages=a.languages, labels=json.loads(a.labels_json))
+    o = parse_options(a.options, "report_index")
+    build_cohort_index(a.cohorts, [Path(p) for p in a.summaries], o.min_cell_count,
+                       Path(a.out), languages=o.languages, labels=o.disease_labels)
 
 
 def register(sub) -> None:
@@ -49,7 +54,9 @@ def register(sub) -> None:
         "provenance",
         _provenance,
         "Write the provenance record.",
-        req("--config-json"),
+        (("--options",), {"required": True, "metavar": "JSON|FILE",
+                          "help": "the run's whole config (JSON or a YAML/JSON file), hashed and "
+                                  "split into each step's keys"}),
         req("--manifest"),
         req("--out"),
     )
@@ -66,9 +73,6 @@ def register(sub) -> None:
         (("--prs-performance",), {"nargs": "*", "default": [],
                                   "help": "PRS performance tables (optional)"}),
         req("--provenance"),
-        req("--min-cell-count", type=int),
-        (("--languages",), {"nargs": "+", "default": list(LANGUAGES), "choices": LANGUAGES,
-                            "help": "report languages; index.html is in the first"}),
         (("--prs-deciles",), {"nargs": "*", "default": [],
                                "help": "prs/deciles.tsv of the published scores (optional)"}),
         (("--prs-match",), {"nargs": "*", "default": [],
@@ -77,9 +81,8 @@ def register(sub) -> None:
                        "help": "qc/pcs.tsv, for the binned ancestry picture (optional)"}),
         (("--samples",), {"default": None,
                            "help": "qc/samples.tsv, for the people analysed by sex (optional)"}),
-        (("--labels-json",), {"default": "{}",
-                              "help": "disease and trait names: {name: {language: label}}"}),
         req("--out"),
+        options("report"),
     )
     add_command(
         sub,
@@ -88,10 +91,6 @@ def register(sub) -> None:
         "Render the page comparing several cohorts' reports.",
         many("--cohorts"),
         many("--summaries"),
-        req("--min-cell-count", type=int),
-        (("--languages",), {"nargs": "+", "default": list(LANGUAGES), "choices": LANGUAGES,
-                            "help": "page languages; index.html is in the first"}),
-        (("--labels-json",), {"default": "{}",
-                              "help": "disease names: {name: {language: label}}"}),
         req("--out"),
+        options("report_index"),
     )

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from cohortgen.cli import add_command, covariates, req
+from cohortgen.cli import add_command, req
 
 
 def _wgr_step1(a):
@@ -25,7 +25,8 @@ def register(sub) -> None:
         (("--diseases",), {"nargs": "*", "default": [], "help": "0/1 sheet columns"}),
         (("--quantitative",), {"nargs": "*", "default": [],
                                "help": "quantitative sheet columns"}),
-        covariates(),
+        (("--covariates",), {"nargs": "*", "default": [],
+                             "help": "numeric sheet columns adjusted for (none: intercept only)"}),
         (("--block-size",), {"type": int, "default": 1000,
                              "help": "consecutive variants per level-0 block"}),
         (("--folds",), {"type": int, "default": 5, "help": "cross-validation folds"}),
