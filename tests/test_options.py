@@ -192,7 +192,10 @@ def test_rules__pass_the_step_options_of_the_command_they_run():
             assert f'options=step_options("{step}")' in text, rule
             assert "--options {params.options:q}" in text, rule
             used.add(step)
-        assert not re.search(r"config\[\"(?!cohorts|diseases\"\]|prs\"\]\[\"scores)", text), rule
+        # config read by a rule names files (cohorts, diseases, scores, report languages), never
+        # a setting: settings reach the command through --options
+        allowed = r"cohorts|diseases\"\]|prs\"\]\[\"scores|report\"\]\[\"languages"
+        assert not re.search(rf"config\[\"(?!{allowed})", text), rule
     assert used == set(STEP_OPTIONS)
 
 
