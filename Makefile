@@ -59,6 +59,7 @@ test-fast: $(STAMP) $(REF_STAMPS)
 
 lint: $(STAMP)
 	ruff check .
+	snakefmt --check Snakefile workflow/
 	snakemake --lint
 
 bench: $(STAMP)

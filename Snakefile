@@ -57,6 +57,7 @@ if config["prs"]["scores"] or config["prs"]["incohort"]["enabled"]:
 
 
 rule all:
+    default_target: True
     input:
         expand("results/{cohort}/report/index.html", cohort=config["cohorts"]),
         expand("results/{cohort}/provenance.json", cohort=config["cohorts"]),
@@ -67,8 +68,10 @@ rule all:
             else []
         ),
         (
-            expand("results/{cohort}/prs/incohort_performance.tsv", cohort=config["cohorts"])
+            expand(
+                "results/{cohort}/prs/incohort_performance.tsv",
+                cohort=config["cohorts"],
+            )
             if config["prs"]["incohort"]["enabled"]
             else []
         ),
-    default_target: True

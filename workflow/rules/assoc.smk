@@ -15,15 +15,15 @@ rule fit_null_models:
     output:
         table="results/{cohort}/assoc/null_model.tsv",
         summary="results/{cohort}/assoc/null_model.json",
-    params:
-        cohortgen=COHORTGEN,
-        options=step_options("null_model"),
-    conda:
-        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/fit_null_models.log",
     benchmark:
         "results/{cohort}/benchmarks/fit_null_models.tsv"
+    conda:
+        "../../envs/cohortgen.yaml"
+    params:
+        cohortgen=COHORTGEN,
+        options=step_options("null_model"),
     shell:
         "{params.cohortgen} null-model --fam {input.fam[0]} --keep {input.keep}"
         " --phenotypes {input.phenotypes:q} --options {params.options:q} --bims {input.bim}"
@@ -42,21 +42,21 @@ rule test_association_chunk:
         results=expand(
             "results/{{cohort}}/chunks/{{chunk}}/assoc/{trait}.tsv", trait=ASSOC_TRAITS
         ),
+    log:
+        "results/{cohort}/logs/test_association_chunk/{chunk}.log",
+    benchmark:
+        "results/{cohort}/benchmarks/test_association_chunk/{chunk}.tsv"
+    conda:
+        "../../envs/cohortgen.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
     params:
         cohortgen=COHORTGEN,
         out_dir=lambda wc: f"results/{wc.cohort}/chunks/{wc.chunk}/assoc",
         prefix=subpath(input.bed, strip_suffix=".bed"),
         options=step_options("assoc"),
-    conda:
-        "../../envs/cohortgen.yaml"
-    log:
-        "results/{cohort}/logs/test_association_chunk/{chunk}.log",
-    benchmark:
-        "results/{cohort}/benchmarks/test_association_chunk/{chunk}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=60,
     shell:
         "{params.cohortgen} assoc --bfile {params.prefix} --null-table {input.null_table}"
         " --null-json {input.null_summary} --variant-qc {input.variant_qc}"
@@ -75,15 +75,15 @@ rule gather_gwas:
         index="results/{cohort}/gwas/{disease}.tsv.gz.tbi",
         meta="results/{cohort}/gwas/{disease}.tsv.gz-meta.yaml",
         untested="results/{cohort}/gwas/{disease}.untested.tsv.gz",
-    params:
-        cohortgen=COHORTGEN,
-        options=step_options("gather_gwas"),
-    conda:
-        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/gather_gwas/{disease}.log",
     benchmark:
         "results/{cohort}/benchmarks/gather_gwas/{disease}.tsv"
+    conda:
+        "../../envs/cohortgen.yaml"
+    params:
+        cohortgen=COHORTGEN,
+        options=step_options("gather_gwas"),
     shell:
         "{params.cohortgen} gather-gwas --disease {wildcards.disease} --chunks {input.chunks}"
         " --null-json {input.null_summary} --options {params.options:q}"
@@ -99,19 +99,19 @@ rule find_loci:
         null_table="results/{cohort}/assoc/null_model.tsv",
     output:
         loci="results/{cohort}/gwas/{disease}.loci.tsv",
-    params:
-        cohortgen=COHORTGEN,
-        prefixes=lambda wc, input: [b.removesuffix(".bed") for b in input.beds],
-        options=step_options("find_loci"),
-    conda:
-        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/find_loci/{disease}.log",
     benchmark:
         "results/{cohort}/benchmarks/find_loci/{disease}.tsv"
+    conda:
+        "../../envs/cohortgen.yaml"
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        cohortgen=COHORTGEN,
+        prefixes=lambda wc, input: [b.removesuffix(".bed") for b in input.beds],
+        options=step_options("find_loci"),
     shell:
         "{params.cohortgen} find-loci --disease {wildcards.disease} --gwas {input.sumstats}"
         " --bfiles {params.prefixes} --null-table {input.null_table}"
@@ -126,13 +126,13 @@ rule summarize_gwas:
         null_summary="results/{cohort}/assoc/null_model.json",
     output:
         summary="results/{cohort}/gwas/summary.tsv",
+    log:
+        "results/{cohort}/logs/summarize_gwas.log",
+    conda:
+        "../../envs/cohortgen.yaml"
     params:
         cohortgen=COHORTGEN,
         options=step_options("gwas_summary"),
-    conda:
-        "../../envs/cohortgen.yaml"
-    log:
-        "results/{cohort}/logs/summarize_gwas.log",
     shell:
         "{params.cohortgen} gwas-summary --options {params.options:q} --gwas {input.sumstats}"
         " --loci {input.loci} --null-json {input.null_summary} --out {output.summary} 2> {log}"

@@ -66,7 +66,8 @@ def config_json():
 
 def step_options(step):
     """``--options`` of a step: JSON of exactly the config keys its options class declares
-    (cohortgen.options.STEP_OPTIONS), so the step reruns only when one of them changes."""
+    (cohortgen.options.STEP_OPTIONS), so the step reruns only when one of them changes.
+    """
     return json.dumps(step_config(STEP_OPTIONS[step], config))
 
 
@@ -82,6 +83,14 @@ def incohort_cohort_args(wildcards, input):
     """Arguments of the in-cohort PRS commands that name the samples' files."""
     prefixes = [path.removesuffix(".bed") for path in input.bed]
     return shlex.join(
-        ["--bfiles", *prefixes, "--keep", input.keep, "--pcs", input.pcs,
-         "--phenotypes", input.phenotypes]
+        [
+            "--bfiles",
+            *prefixes,
+            "--keep",
+            input.keep,
+            "--pcs",
+            input.pcs,
+            "--phenotypes",
+            input.phenotypes,
+        ]
     )

@@ -7,14 +7,14 @@ rule validate_inputs:
         phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
     output:
         manifest="results/{cohort}/input/manifest.json",
+    log:
+        "results/{cohort}/logs/validate_inputs.log",
+    conda:
+        "../../envs/cohortgen.yaml"
     params:
         cohortgen=COHORTGEN,
         genotypes=lambda wc: cohort_input(wc, "genotypes"),
         options=step_options("validate"),
-    conda:
-        "../../envs/cohortgen.yaml"
-    log:
-        "results/{cohort}/logs/validate_inputs.log",
     shell:
         "{params.cohortgen} validate --genotypes {params.genotypes:q} --phenotypes {input.phenotypes:q}"
         " --options {params.options:q} --manifest {output.manifest} 2> {log}"
@@ -25,14 +25,14 @@ checkpoint plan_chunks:
         manifest="results/{cohort}/input/manifest.json",
     output:
         plan="results/{cohort}/chunks/plan.tsv",
+    log:
+        "results/{cohort}/logs/plan_chunks.log",
+    conda:
+        "../../envs/cohortgen.yaml"
     params:
         cohortgen=COHORTGEN,
         genotypes=lambda wc: cohort_input(wc, "genotypes"),
         options=step_options("plan"),
-    conda:
-        "../../envs/cohortgen.yaml"
-    log:
-        "results/{cohort}/logs/plan_chunks.log",
     shell:
         "{params.cohortgen} plan --genotypes {params.genotypes:q}"
         " --options {params.options:q} --out {output.plan} 2> {log}"
@@ -49,21 +49,21 @@ rule ingest_chunk:
         fam="results/{cohort}/chunks/{chunk}/genotypes.fam",
         tally="results/{cohort}/chunks/{chunk}/ingest.json",
         sex_partials="results/{cohort}/chunks/{chunk}/sex_partials.npz",
+    log:
+        "results/{cohort}/logs/ingest_chunk/{chunk}.log",
+    benchmark:
+        "results/{cohort}/benchmarks/ingest_chunk/{chunk}.tsv"
+    conda:
+        "../../envs/cohortgen.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
     params:
         cohortgen=COHORTGEN,
         genotypes=lambda wc: cohort_input(wc, "genotypes"),
         prefix=subpath(output.bed, strip_suffix=".bed"),
         options=step_options("ingest"),
-    conda:
-        "../../envs/cohortgen.yaml"
-    log:
-        "results/{cohort}/logs/ingest_chunk/{chunk}.log",
-    benchmark:
-        "results/{cohort}/benchmarks/ingest_chunk/{chunk}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=60,
     shell:
         "{params.cohortgen} ingest --genotypes {params.genotypes:q} --plan {input.plan}"
         " --chunk {wildcards.chunk} --out-prefix {params.prefix} --tally {output.tally}"

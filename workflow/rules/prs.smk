@@ -21,55 +21,63 @@ if PRS_SCORES:
             pcs="results/{cohort}/qc/pcs.tsv",
             score_files=[score_file(entry) for entry in PRS_SCORES.values()],
         output:
-            scores=expand("results/{{cohort}}/prs/scores/{score}.tsv.gz", score=PRS_SCORES),
-            match_logs=expand("results/{{cohort}}/prs/match/{score}.json", score=PRS_SCORES),
-            variant_logs=expand(
-                "results/{{cohort}}/prs/match/{score}.variants.tsv.gz", score=PRS_SCORES
+            scores=expand(
+                "results/{{cohort}}/prs/scores/{score}.tsv.gz", score=PRS_SCORES
             ),
+            match_logs=expand(
+                "results/{{cohort}}/prs/match/{score}.json", score=PRS_SCORES
+            ),
+            variant_logs=expand(
+                "results/{{cohort}}/prs/match/{score}.variants.tsv.gz",
+                score=PRS_SCORES,
+            ),
+        log:
+            "results/{cohort}/logs/score_published_prs.log",
+        benchmark:
+            "results/{cohort}/benchmarks/score_published_prs.tsv"
+        conda:
+            "../../envs/cohortgen.yaml"
+        threads: 2
+        resources:
+            mem_mb=4000,
+            runtime=60,
         params:
             cohortgen=COHORTGEN,
             prefixes=lambda wc, input: [path.removesuffix(".bed") for path in input.bed],
             names=list(PRS_SCORES),
             options=step_options("prs_score"),
             out_dir=lambda wc: f"results/{wc.cohort}/prs",
-        conda:
-            "../../envs/cohortgen.yaml"
-        log:
-            "results/{cohort}/logs/score_published_prs.log",
-        benchmark:
-            "results/{cohort}/benchmarks/score_published_prs.tsv"
-        threads: 2
-        resources:
-            mem_mb=4000,
-            runtime=60,
         shell:
             "{params.cohortgen} prs-score --names {params.names} --files {input.score_files:q}"
             " --bfiles {params.prefixes} --variant-qc {input.variant_qc}"
             " --samples {input.samples} --pcs {input.pcs} --options {params.options:q}"
             " --out-dir {params.out_dir} 2> {log}"
 
-
     rule evaluate_published_prs:
         input:
-            scores=expand("results/{{cohort}}/prs/scores/{score}.tsv.gz", score=PRS_SCORES),
-            match_logs=expand("results/{{cohort}}/prs/match/{score}.json", score=PRS_SCORES),
+            scores=expand(
+                "results/{{cohort}}/prs/scores/{score}.tsv.gz", score=PRS_SCORES
+            ),
+            match_logs=expand(
+                "results/{{cohort}}/prs/match/{score}.json", score=PRS_SCORES
+            ),
             phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
             keep="results/{cohort}/qc/keep.txt",
             pcs="results/{cohort}/qc/pcs.tsv",
         output:
             performance="results/{cohort}/prs/performance.tsv",
             deciles="results/{cohort}/prs/deciles.tsv",
+        log:
+            "results/{cohort}/logs/evaluate_published_prs.log",
+        benchmark:
+            "results/{cohort}/benchmarks/evaluate_published_prs.tsv"
+        conda:
+            "../../envs/cohortgen.yaml"
         params:
             cohortgen=COHORTGEN,
             names=list(PRS_SCORES),
             targets=score_targets(PRS_SCORES, config["diseases"]),
             options=step_options("prs_evaluate"),
-        conda:
-            "../../envs/cohortgen.yaml"
-        log:
-            "results/{cohort}/logs/evaluate_published_prs.log",
-        benchmark:
-            "results/{cohort}/benchmarks/evaluate_published_prs.tsv"
         shell:
             "{params.cohortgen} prs-evaluate --names {params.names} --scores {input.scores}"
             " --match-logs {input.match_logs} --targets {params.targets}"
@@ -89,14 +97,14 @@ rule assign_incohort_folds:
         phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
     output:
         folds="results/{cohort}/prs/incohort/folds.tsv",
+    log:
+        "results/{cohort}/logs/assign_incohort_folds.log",
+    conda:
+        "../../envs/cohortgen.yaml"
     params:
         cohortgen=COHORTGEN,
         cohort=incohort_cohort_args,
         options=step_options("prs_incohort_folds"),
-    conda:
-        "../../envs/cohortgen.yaml"
-    log:
-        "results/{cohort}/logs/assign_incohort_folds.log",
     shell:
         "{params.cohortgen} prs-incohort-folds {params.cohort} --options {params.options:q}"
         " --out {output.folds} 2> {log}"
@@ -114,22 +122,22 @@ rule build_incohort_fold:
         folds="results/{cohort}/prs/incohort/folds.tsv",
     output:
         fold=temp("results/{cohort}/prs/incohort/fold{fold}.npz"),
-    params:
-        cohortgen=COHORTGEN,
-        cohort=incohort_cohort_args,
-        options=step_options("prs_incohort_fold"),
-    wildcard_constraints:
-        fold=r"\d+",
-    conda:
-        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/build_incohort_fold/{fold}.log",
     benchmark:
         "results/{cohort}/benchmarks/build_incohort_fold/{fold}.tsv"
+    wildcard_constraints:
+        fold=r"\d+",
+    conda:
+        "../../envs/cohortgen.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=120,
+    params:
+        cohortgen=COHORTGEN,
+        cohort=incohort_cohort_args,
+        options=step_options("prs_incohort_fold"),
     shell:
         "{params.cohortgen} prs-incohort-fold {params.cohort} --variant-qc {input.variant_qc}"
         " --folds-tsv {input.folds} --fold {wildcards.fold} --options {params.options:q}"
@@ -150,21 +158,25 @@ rule evaluate_incohort_prs:
         ),
         refit="results/{cohort}/prs/incohort/fold0.npz",
     output:
-        performance=disease_files("results/{cohort}/prs/incohort/{disease}.performance.tsv"),
+        performance=disease_files(
+            "results/{cohort}/prs/incohort/{disease}.performance.tsv"
+        ),
         scores=disease_files("results/{cohort}/prs/incohort/{disease}.scores.tsv.gz"),
-        scoring_files=disease_files("results/{cohort}/prs/incohort/{disease}_ldpred2.txt.gz"),
+        scoring_files=disease_files(
+            "results/{cohort}/prs/incohort/{disease}_ldpred2.txt.gz"
+        ),
         gathered="results/{cohort}/prs/incohort_performance.tsv",
+    log:
+        "results/{cohort}/logs/evaluate_incohort_prs.log",
+    benchmark:
+        "results/{cohort}/benchmarks/evaluate_incohort_prs.tsv"
+    conda:
+        "../../envs/cohortgen.yaml"
     params:
         cohortgen=COHORTGEN,
         cohort=incohort_cohort_args,
         options=step_options("prs_incohort_evaluate"),
         out_dir=lambda wc: f"results/{wc.cohort}/prs/incohort",
-    conda:
-        "../../envs/cohortgen.yaml"
-    log:
-        "results/{cohort}/logs/evaluate_incohort_prs.log",
-    benchmark:
-        "results/{cohort}/benchmarks/evaluate_incohort_prs.tsv"
     shell:
         "{params.cohortgen} prs-incohort-evaluate {params.cohort} --variant-qc {input.variant_qc}"
         " --folds-tsv {input.folds} --fold-files {input.fold_files}"

@@ -13,20 +13,20 @@ rule compute_variant_stats:
     output:
         variants="results/{cohort}/chunks/{chunk}/variant_stats.tsv",
         partials="results/{cohort}/chunks/{chunk}/sample_partials.npz",
-    params:
-        cohortgen=COHORTGEN,
-        prefix=subpath(input.bed, strip_suffix=".bed"),
-        options=step_options("variant_stats"),
-    conda:
-        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/compute_variant_stats/{chunk}.log",
     benchmark:
         "results/{cohort}/benchmarks/compute_variant_stats/{chunk}.tsv"
+    conda:
+        "../../envs/cohortgen.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=30,
+    params:
+        cohortgen=COHORTGEN,
+        prefix=subpath(input.bed, strip_suffix=".bed"),
+        options=step_options("variant_stats"),
     shell:
         "{params.cohortgen} variant-stats --bfile {params.prefix} --phenotypes {input.phenotypes:q}"
         " --options {params.options:q} --variants {output.variants}"
@@ -45,21 +45,21 @@ rule select_pruned_set:
         bim="results/{cohort}/qc/pruned.bim",
         fam="results/{cohort}/qc/pruned.fam",
         summary="results/{cohort}/qc/pruned.json",
+    log:
+        "results/{cohort}/logs/select_pruned_set.log",
+    benchmark:
+        "results/{cohort}/benchmarks/select_pruned_set.tsv"
+    conda:
+        "../../envs/cohortgen.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
     params:
         cohortgen=COHORTGEN,
         prefixes=lambda wc, input: [path.removesuffix(".bed") for path in input.bed],
         out_prefix=subpath(output.bed, strip_suffix=".bed"),
         options=step_options("prune_common"),
-    conda:
-        "../../envs/cohortgen.yaml"
-    log:
-        "results/{cohort}/logs/select_pruned_set.log",
-    benchmark:
-        "results/{cohort}/benchmarks/select_pruned_set.tsv"
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=60,
     shell:
         "{params.cohortgen} prune-common --bfiles {params.prefixes} --partials {input.partials}"
         " --tallies {input.tallies} --phenotypes {input.phenotypes:q}"
@@ -81,20 +81,20 @@ rule qc_samples:
         pairs="results/{cohort}/qc/related_pairs.tsv",
         pcs="results/{cohort}/qc/pcs.tsv",
         pca="results/{cohort}/qc/pca.json",
-    params:
-        cohortgen=COHORTGEN,
-        pruned=subpath(input.pruned_bed, strip_suffix=".bed"),
-        options=step_options("sample_qc"),
-    conda:
-        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/qc_samples.log",
     benchmark:
         "results/{cohort}/benchmarks/qc_samples.tsv"
+    conda:
+        "../../envs/cohortgen.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=60,
+    params:
+        cohortgen=COHORTGEN,
+        pruned=subpath(input.pruned_bed, strip_suffix=".bed"),
+        options=step_options("sample_qc"),
     shell:
         "{params.cohortgen} sample-qc --fam {input.fam[0]} --partials {input.partials}"
         " --phenotypes {input.phenotypes:q} --pruned {params.pruned}"
@@ -108,12 +108,12 @@ rule list_repeated_ids:
         bim=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.bim"),
     output:
         repeated_ids="results/{cohort}/qc/repeated_ids.tsv",
-    params:
-        cohortgen=COHORTGEN,
-    conda:
-        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/list_repeated_ids.log",
+    conda:
+        "../../envs/cohortgen.yaml"
+    params:
+        cohortgen=COHORTGEN,
     shell:
         "{params.cohortgen} repeated-ids --bims {input.bim} --out {output.repeated_ids} 2> {log}"
 
@@ -129,20 +129,20 @@ rule qc_variants_chunk:
         samples="results/{cohort}/qc/samples.tsv",
     output:
         table="results/{cohort}/chunks/{chunk}/variant_qc.tsv",
-    params:
-        cohortgen=COHORTGEN,
-        prefix=subpath(input.bed, strip_suffix=".bed"),
-        options=step_options("variant_qc"),
-    conda:
-        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/qc_variants_chunk/{chunk}.log",
     benchmark:
         "results/{cohort}/benchmarks/qc_variants_chunk/{chunk}.tsv"
+    conda:
+        "../../envs/cohortgen.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=30,
+    params:
+        cohortgen=COHORTGEN,
+        prefix=subpath(input.bed, strip_suffix=".bed"),
+        options=step_options("variant_qc"),
     shell:
         "{params.cohortgen} variant-qc --bfile {params.prefix} --keep {input.keep}"
         " --phenotypes {input.phenotypes:q} --options {params.options:q}"
@@ -159,20 +159,20 @@ rule write_qc_genotypes:
         bed="results/{cohort}/qc/genotypes.bed",
         bim="results/{cohort}/qc/genotypes.bim",
         fam="results/{cohort}/qc/genotypes.fam",
-    params:
-        cohortgen=COHORTGEN,
-        prefixes=lambda wc, input: [path.removesuffix(".bed") for path in input.bed],
-        out_prefix=subpath(output.bed, strip_suffix=".bed"),
-    conda:
-        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/write_qc_genotypes.log",
     benchmark:
         "results/{cohort}/benchmarks/write_qc_genotypes.tsv"
+    conda:
+        "../../envs/cohortgen.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
+    params:
+        cohortgen=COHORTGEN,
+        prefixes=lambda wc, input: [path.removesuffix(".bed") for path in input.bed],
+        out_prefix=subpath(output.bed, strip_suffix=".bed"),
     shell:
         "{params.cohortgen} qc-genotypes --bfiles {params.prefixes} --variant-qc {input.variant_qc}"
         " --keep {input.keep} --out-prefix {params.out_prefix} 2> {log}"
@@ -190,14 +190,14 @@ rule summarize_qc:
     output:
         summary="results/{cohort}/qc/summary.json",
         variants="results/{cohort}/qc/variants.tsv.gz",
+    log:
+        "results/{cohort}/logs/summarize_qc.log",
+    conda:
+        "../../envs/cohortgen.yaml"
     params:
         cohortgen=COHORTGEN,
         genotypes=subpath(input.genotypes_bed, strip_suffix=".bed"),
         options=step_options("qc_summary"),
-    conda:
-        "../../envs/cohortgen.yaml"
-    log:
-        "results/{cohort}/logs/summarize_qc.log",
     shell:
         "{params.cohortgen} qc-summary --tallies {input.tallies} --samples {input.samples}"
         " --related-pairs {input.pairs} --variant-qc {input.variant_qc}"

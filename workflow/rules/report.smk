@@ -6,13 +6,13 @@ rule write_provenance:
         manifest="results/{cohort}/input/manifest.json",
     output:
         provenance="results/{cohort}/provenance.json",
+    log:
+        "results/{cohort}/logs/write_provenance.log",
+    conda:
+        "../../envs/cohortgen.yaml"
     params:
         cohortgen=COHORTGEN,
         options=config_json(),
-    conda:
-        "../../envs/cohortgen.yaml"
-    log:
-        "results/{cohort}/logs/write_provenance.log",
     shell:
         "{params.cohortgen} provenance --options {params.options:q}"
         " --manifest {input.manifest} --out {output.provenance} 2> {log}"
@@ -26,9 +26,13 @@ rule render_report:
         gwas_summary="results/{cohort}/gwas/summary.tsv",
         sumstats=expand("results/{{cohort}}/gwas/{trait}.tsv.gz", trait=ASSOC_TRAITS),
         loci=expand("results/{{cohort}}/gwas/{trait}.loci.tsv", trait=ASSOC_TRAITS),
-        untested=expand("results/{{cohort}}/gwas/{trait}.untested.tsv.gz", trait=ASSOC_TRAITS),
+        untested=expand(
+            "results/{{cohort}}/gwas/{trait}.untested.tsv.gz", trait=ASSOC_TRAITS
+        ),
         prs=prs_performance_files,
-        match=expand("results/{{cohort}}/prs/match/{score}.json", score=config["prs"]["scores"]),
+        match=expand(
+            "results/{{cohort}}/prs/match/{score}.json", score=config["prs"]["scores"]
+        ),
         deciles=lambda wc: (
             [f"results/{wc.cohort}/prs/deciles.tsv"] if config["prs"]["scores"] else []
         ),
@@ -41,17 +45,18 @@ rule render_report:
             labels={"cohort": "{cohort}", "file": "HTML report"},
         ),
         pages=expand(
-            "results/{{cohort}}/report/index.{lang}.html", lang=config["report"]["languages"]
+            "results/{{cohort}}/report/index.{lang}.html",
+            lang=config["report"]["languages"],
         ),
-    params:
-        cohortgen=COHORTGEN,
-        options=step_options("report"),
-    conda:
-        "../../envs/cohortgen.yaml"
     log:
         "results/{cohort}/logs/render_report.log",
     benchmark:
         "results/{cohort}/benchmarks/render_report.tsv"
+    conda:
+        "../../envs/cohortgen.yaml"
+    params:
+        cohortgen=COHORTGEN,
+        options=step_options("report"),
     shell:
         "{params.cohortgen} report --cohort {wildcards.cohort} --qc-summary {input.qc_summary}"
         " --gwas-summary {input.gwas_summary} --gwas {input.sumstats} --loci {input.loci}"
@@ -67,15 +72,17 @@ rule render_cohort_index:
         summaries=expand("results/{cohort}/gwas/summary.tsv", cohort=config["cohorts"]),
     output:
         html="results/report/index.html",
-        pages=expand("results/report/index.{lang}.html", lang=config["report"]["languages"]),
+        pages=expand(
+            "results/report/index.{lang}.html", lang=config["report"]["languages"]
+        ),
+    log:
+        "results/report/logs/render_cohort_index.log",
+    conda:
+        "../../envs/cohortgen.yaml"
     params:
         cohortgen=COHORTGEN,
         cohorts=list(config["cohorts"]),
         options=step_options("report_index"),
-    conda:
-        "../../envs/cohortgen.yaml"
-    log:
-        "results/report/logs/render_cohort_index.log",
     shell:
         "{params.cohortgen} report-index --cohorts {params.cohorts} --summaries {input.summaries}"
         " --options {params.options:q} --out {output.html} 2> {log}"
