@@ -134,9 +134,11 @@ def test_workflow__every_output_exists_and_parses(workflow_run):
     schema = yaml.safe_load((REPO / "workflow/schemas/provenance.schema.yaml").read_text())
     jsonschema.validate(provenance, schema)
     assert provenance["steps"]["sample_qc"]["qc"]["kinship_threshold"] == 0.177
-    html = (res / "report/index.html").read_text(encoding="utf-8")
+    html = (res / "report/index.en.html").read_text(encoding="utf-8")
     assert "Polygenic risk scores" in html
     assert "incohort_ldpred2" in html
+    assert (res / "report/index.html").read_text(encoding="utf-8").startswith(
+        '<!DOCTYPE html>\n<html lang="ko">')
 
 
 def test_workflow__private_files_are_owner_only(workflow_run, tiny_cohort):
