@@ -31,6 +31,9 @@ from cohortgen.inflation import lambda_gc
 from cohortgen.io.files import read_json, read_tsv, write_tsv, write_tsv_bgzip
 from cohortgen.io.sumstats import (
     GWAS_SSF_COLUMNS,
+    GWAS_SUFFIX,
+    LOCI_SUFFIX,
+    paths_for_traits,
     read_gwas_ssf,
     split_gwas_ssf,
     untested_path_for,
@@ -128,9 +131,12 @@ def gwas_summary_row(disease: str, table: pd.DataFrame, loci: pd.DataFrame, info
 def summarize_gwas(diseases: list[str], gwas_paths: list[Path], loci_paths: list[Path],
                    null_json: Path, summary_tsv: Path) -> pd.DataFrame:
     """Write gwas/summary.tsv: one row per disease or quantitative trait, in the order given
-    (see :func:`gwas_summary_row`)."""
+    (see :func:`gwas_summary_row`); each trait's GWAS-SSF and loci files are found by name
+    (:func:`~cohortgen.io.sumstats.paths_for_traits`), in whatever order they are given."""
     info = read_json(null_json)["diseases"]
-    rows = [gwas_summary_row(d, read_gwas_ssf(Path(g)), read_tsv(Path(lo)), info[d])
+    gwas_paths = paths_for_traits(diseases, gwas_paths, GWAS_SUFFIX)
+    loci_paths = paths_for_traits(diseases, loci_paths, LOCI_SUFFIX)
+    rows = [gwas_summary_row(d, read_gwas_ssf(g), read_tsv(lo), info[d])
             for d, g, lo in zip(diseases, gwas_paths, loci_paths, strict=True)]
     summary = pd.DataFrame(rows)
     write_tsv(summary_tsv, summary, float_format="%.6g")

@@ -123,6 +123,31 @@ def untested_path_for(path: Path) -> Path:
     return path.with_name(path.name.removesuffix(".tsv.gz") + ".untested.tsv.gz")
 
 
+GWAS_SUFFIX, LOCI_SUFFIX = ".tsv.gz", ".loci.tsv"
+"""File names of a trait's GWAS-SSF file (``gwas/<trait>.tsv.gz``) and loci table
+(``gwas/<trait>.loci.tsv``)."""
+
+
+def paths_for_traits(traits: list[str], paths: list[Path], suffix: str) -> list[Path]:
+    """The file of each trait of ``traits``, in that order, matched by name (``<trait>`` +
+    ``suffix``, e.g. :data:`GWAS_SUFFIX`), never by position. InputError unless every trait has
+    exactly one file and every file is a trait's."""
+    by_name: dict[str, Path] = {}
+    for path in map(Path, paths):
+        name = path.name.removesuffix(suffix)
+        if name == path.name or name in by_name:
+            raise InputError(f"{path}: not the only file named <trait>{suffix} among {paths}; "
+                             f"give one <trait>{suffix} file per trait")
+        by_name[name] = path
+    missing = [t for t in traits if t not in by_name]
+    extra = sorted(set(by_name) - set(traits))
+    if missing or extra:
+        raise InputError(f"traits without a <trait>{suffix} file: {missing or 'none'}; files of "
+                         f"no listed trait: {[str(by_name[t]) for t in extra] or 'none'}; give "
+                         "one file per trait, named for it")
+    return [by_name[t] for t in traits]
+
+
 def chromosome_codes(chrom: pd.Series) -> np.ndarray:
     """GWAS-SSF codes (int64) of genotype-file contig names such as ``chr1``, ``X``, ``23``,
     ``XY``, ``MT`` (PLINK numbering: :func:`cohortgen.genome.gwas_ssf_code`)."""
