@@ -1,15 +1,19 @@
 """The straight data path (issue #16): files paired with traits by name, MAC carried from the
 chunk, no per-chunk output that nothing reads."""
 
+import gzip
+
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import chi2
 from test_report import build_test_report, write_report_inputs
 
-from cohortgen.assoc.gather import summarize_gwas
+from cohortgen.assoc.chunk import CHUNK_COLUMNS
+from cohortgen.assoc.gather import gather_gwas, summarize_gwas
 from cohortgen.errors import InputError
 from cohortgen.io.files import write_json, write_tsv
-from cohortgen.io.sumstats import GWAS_SUFFIX, paths_for_traits, write_gwas_ssf
+from cohortgen.io.sumstats import GWAS_SUFFIX, paths_for_traits, read_gwas_ssf, write_gwas_ssf
 
 
 def test_paths_for_traits__by_name_in_trait_order(tmp_path):
@@ -64,3 +68,55 @@ def test_summarize_gwas__files_paired_with_traits_by_name(tmp_path):
     assert summary["disease"].tolist() == ["d", "e"]
     assert summary["n_variants"].tolist() == [3, 2]
     assert summary["n_genome_wide"].tolist() == [1, 0]
+
+
+def test_gather_gwas__mac_is_the_chunk_count(tmp_path):
+    """The GWAS-SSF ``mac`` column is the association chunk's count, not rebuilt."""
+    chunk = pd.DataFrame({
+        "disease": "d", "chromosome": "1", "base_pair_location": [100, 200],
+        "effect_allele": "A", "other_allele": "G", "beta": 0.1, "standard_error": 0.05,
+        "effect_allele_frequency": [1 - 19 / 1.4e6, 0.25], "p_value": [0.5, 0.2],
+        "variant_id": ["v1", "v2"], "rsid": np.nan, "n": 700_000, "n_cases": 200_000,
+        "n_controls": 500_000, "effect_allele_frequency_cases": 0.3,
+        "effect_allele_frequency_controls": 0.3, "status": "OK", "mac": [19, 350_000]})
+    write_tsv(tmp_path / "chunk.tsv", chunk[CHUNK_COLUMNS])
+    write_json(tmp_path / "null.json", {"covariates": ["age"], "diseases": {
+        "d": {"status": "OK", "n_cases": 200_000, "n_controls": 500_000}}})
+    gather_gwas("d", [tmp_path / "chunk.tsv"], tmp_path / "null.json", "GRCh38",
+                tmp_path / "d.tsv.gz")
+    assert read_gwas_ssf(tmp_path / "d.tsv.gz")["mac"].tolist() == [19, 350_000]
+
+
+def test_summarize_gwas__mac20_filter_uses_the_chunk_mac(tmp_path):
+    """With 700,000 samples a MAC of 19 on an effect allele of frequency 1 - 19 / 1.4e6 was
+    rebuilt from the 6-digit frequency (0.999986) as 20, so lambda GC took in three strong
+    signals of MAC 19; with the chunk's MAC they stay out (lambda against scipy)."""
+    p = np.array([1e-6, 1e-6, 1e-6, 0.5, 0.3, 0.7, 0.9])
+    mac = np.array([19, 19, 19, 100, 100, 20, 20])
+    write_gwas_ssf(tmp_path / "d.tsv.gz", pd.DataFrame({
+        "chromosome": "1", "base_pair_location": np.arange(1, 8) * 100, "effect_allele": "A",
+        "other_allele": "G", "beta": 0.1, "standard_error": 0.05,
+        "effect_allele_frequency": 1 - mac / 1.4e6, "p_value": p, "n": 700_000, "mac": mac}),
+        {"genome_assembly": "GRCh38"})
+    write_tsv(tmp_path / "d.loci.tsv", pd.DataFrame({"p_value": [1e-6]}))
+    write_json(tmp_path / "null.json", {"diseases": {
+        "d": {"status": "OK", "n_cases": 200_000, "n_controls": 500_000}}})
+    row = summarize_gwas(["d"], [tmp_path / "d.tsv.gz"], [tmp_path / "d.loci.tsv"],
+                         tmp_path / "null.json", tmp_path / "summary.tsv").iloc[0]
+    assert row["n_variants_mac20"] == 4
+    expected = np.median(chi2.isf(p[3:], 1)) / chi2.ppf(0.5, 1)
+    assert row["lambda_gc"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_summarize_gwas__file_without_mac_is_stale(tmp_path):
+    gwas_file(tmp_path / "d.tsv.gz", [0.5])
+    lines = gzip.decompress((tmp_path / "d.tsv.gz").read_bytes()).decode().splitlines()
+    assert lines[0].endswith("\tmac")  # an older cohortgen wrote no mac column
+    older = "".join(line.rsplit("\t", 1)[0] + "\n" for line in lines)
+    (tmp_path / "d.tsv.gz").write_bytes(gzip.compress(older.encode()))
+    write_tsv(tmp_path / "d.loci.tsv", pd.DataFrame({"p_value": [0.5]}))
+    write_json(tmp_path / "null.json", {"diseases": {
+        "d": {"status": "OK", "n_cases": 300, "n_controls": 700}}})
+    with pytest.raises(InputError, match=r"d\.tsv\.gz: no column mac; .* rerun"):
+        summarize_gwas(["d"], [tmp_path / "d.tsv.gz"], [tmp_path / "d.loci.tsv"],
+                       tmp_path / "null.json", tmp_path / "summary.tsv")

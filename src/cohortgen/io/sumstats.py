@@ -24,7 +24,8 @@ Value formats (fixed, so the same table always gives the same bytes):
 - ``variant_id``: ``<chromosome>_<base_pair_location>_<other_allele>_<effect_allele>`` with the
   chromosome code (``23_1533_C_T``), the GWAS-SSF form; ``rsid``: the input ID where it is an
   rsID (``rs123``), else missing
-- integer columns (``base_pair_location``, ``n``, ``n_cases``, ``n_controls``): plain integers
+- integer columns (``base_pair_location``, ``n``, ``n_cases``, ``n_controls``, ``mac``: the
+  minor allele count over the called samples, as the association counted it): plain integers
 - ``p_value``: ``%.4e`` (5 significant digits; 1e-300 stays ``1.0000e-300``, never 0)
 - other floats (``beta``, ``standard_error``, frequencies): ``%.6g``
 - missing or non-finite values: ``#NA``
@@ -69,6 +70,7 @@ GWAS_SSF_COLUMNS = [
     "effect_allele_frequency_cases",
     "effect_allele_frequency_controls",
     "status",
+    "mac",
 ]
 
 NA = "#NA"
@@ -76,7 +78,7 @@ _TEXT = np.dtypes.StringDType()
 """NumPy's variable-width string dtype (vectorised formatting of integers, checks of strings)."""
 P_FORMAT = "{:.4e}"
 FLOAT_FORMAT = "{:.6g}"
-INT_COLUMNS = ("base_pair_location", "n", "n_cases", "n_controls")
+INT_COLUMNS = ("base_pair_location", "n", "n_cases", "n_controls", "mac")
 FLOAT_COLUMNS = (
     "beta",
     "standard_error",
