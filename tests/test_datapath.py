@@ -12,8 +12,10 @@ from test_report import build_test_report, write_report_inputs
 from cohortgen.assoc.chunk import CHUNK_COLUMNS
 from cohortgen.assoc.gather import gather_gwas, summarize_gwas
 from cohortgen.errors import InputError
+from cohortgen.genome import site_chromosome
 from cohortgen.io.files import write_json, write_tsv
 from cohortgen.io.sumstats import GWAS_SUFFIX, paths_for_traits, read_gwas_ssf, write_gwas_ssf
+from cohortgen.prs.match import match_variants
 
 
 def test_paths_for_traits__by_name_in_trait_order(tmp_path):
@@ -120,3 +122,26 @@ def test_summarize_gwas__file_without_mac_is_stale(tmp_path):
     with pytest.raises(InputError, match=r"d\.tsv\.gz: no column mac; .* rerun"):
         summarize_gwas(["d"], [tmp_path / "d.tsv.gz"], [tmp_path / "d.loci.tsv"],
                        tmp_path / "null.json", tmp_path / "summary.tsv")
+
+
+def test_site_chromosome__one_coding_for_every_join():
+    assert [site_chromosome(c) for c in ("chr1", "X", "23", "XY", "PAR1", "25", "MT", "26")] == [
+        "1", "X", "X", "X", "X", "X", "MT", "MT"]
+    assert [site_chromosome(c, "gwas_ssf") for c in ("23", "24", "25", "XY")] == [
+        "X", "Y", "MT", "X"]
+    assert site_chromosome("chrUn_gl000220") == "chrUn_gl000220"
+
+
+def test_match_variants__score_on_x_finds_the_cohort_variant_on_xy():
+    """PLINK's XY (pseudo-autosomal) holds chrX positions: GWAS-SSF files put it on 23, and a
+    scoring file's X line at the same position is the same site (it was ``missing``)."""
+    variants = pd.DataFrame({"chrom": ["XY", "X"], "pos": [100_000, 5_000_000],
+                             "ref": ["A", "C"], "alt": ["G", "T"], "alt_freq": 0.3,
+                             "score_pass": True, "pass": True, "diploid": [True, False]})
+    score = pd.DataFrame({"chrom": ["X", "X"], "pos": [100_000, 5_000_000],
+                          "effect_allele": ["G", "T"], "other_allele": ["A", "C"],
+                          "effect_allele_frequency": np.nan, "effect_type": "additive",
+                          "weight": [1.0, 2.0], "line": [2, 3]})
+    lines = match_variants(score, variants).lines
+    assert lines["status"].tolist() == ["same", "same"]
+    assert lines["variant"].tolist() == [0, 1]
