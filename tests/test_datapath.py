@@ -11,10 +11,13 @@ from test_report import build_test_report, write_report_inputs
 
 from cohortgen.assoc.chunk import CHUNK_COLUMNS
 from cohortgen.assoc.gather import gather_gwas, summarize_gwas
+from cohortgen.cli import main
 from cohortgen.errors import InputError
 from cohortgen.genome import site_chromosome
+from cohortgen.io.bed import write_bed
 from cohortgen.io.files import write_json, write_tsv
 from cohortgen.io.sumstats import GWAS_SUFFIX, paths_for_traits, read_gwas_ssf, write_gwas_ssf
+from cohortgen.kernels.bed import pack_dosages
 from cohortgen.prs.match import match_variants
 
 
@@ -145,3 +148,24 @@ def test_match_variants__score_on_x_finds_the_cohort_variant_on_xy():
     lines = match_variants(score, variants).lines
     assert lines["status"].tolist() == ["same", "same"]
     assert lines["variant"].tolist() == [0, 1]
+
+
+def test_variant_stats__writes_the_sample_partials_only(tmp_path):
+    """``cohortgen variant-stats`` writes the per-sample partial sums and no per-variant table
+    (nothing read the old ``variant_stats.tsv``)."""
+    ids = ["s1", "s2", "s3"]
+    fam = pd.DataFrame({"fid": ids, "iid": ids, "father": "0", "mother": "0", "sex": 0,
+                        "pheno": "-9"})
+    bim = pd.DataFrame({"chrom": ["1", "X", "X"], "id": ["a", "b", "c"], "cm": 0.0,
+                        "pos": [1000, 5_000_000, 6_000_000], "a1": "A", "a2": "G"})
+    write_bed(tmp_path / "chunk", pack_dosages(np.array([[0, 1, 2], [1, 2, 0], [1, 0, 2]],
+                                                        dtype=np.int8)), bim, fam)
+    (tmp_path / "sheet.tsv").write_text("sample_id\tsex\tage\ns1\t2\t40\ns2\t1\t50\n")
+    assert main(["variant-stats", "--bfile", str(tmp_path / "chunk"), "--phenotypes",
+                 str(tmp_path / "sheet.tsv"), "--options", '{"genome_build": "GRCh38"}',
+                 "--sample-partials", str(tmp_path / "partials.npz")]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "chunk.bed", "chunk.bim", "chunk.fam", "partials.npz", "sheet.tsv"]
+    with np.load(tmp_path / "partials.npz") as part:
+        assert part["x_n_called"].tolist() == [2, 2, 2]
+        assert part["auto_variants"].tolist() == [1, 1, 1]
