@@ -4,7 +4,7 @@
 #   input/manifest.json              what was read: files, sizes, checksums, sample counts
 #   chunks/plan.tsv                  chunk regions planned from the genotype index
 #   chunks/<chunk>/                  per-chunk work: genotypes.{bed,bim,fam} (private),
-#                                    ingest.json, variant_stats.tsv, variant_qc.tsv,
+#                                    ingest.json, sample_partials.npz, variant_qc.tsv,
 #                                    assoc/<trait>.tsv (one file per disease or trait)
 #   qc/summary.json                  QC funnel: counts per step and reason (shareable)
 #   qc/samples.tsv, qc/keep.txt      per-sample metrics and decision (private)

@@ -63,8 +63,7 @@ def run_stages(genotypes: Path, phenotypes: Path, root: Path) -> dict:
         vqc.append(root / f"{chunk.chunk_id}.vqc.tsv")
         ingest_chunk(str(genotypes), chunk.contig, chunk.start, chunk.end, prefix, tallies[-1],
                      phenotypes)
-        variant_stats_chunk(prefix, phenotypes, BUILD, root / f"{chunk.chunk_id}.stats.tsv",
-                            partials[-1])
+        variant_stats_chunk(prefix, phenotypes, BUILD, partials[-1])
     fam = Path(f"{prefixes[0]}.fam")
     prelim = preliminary_samples(fam, partials, phenotypes, 0.95)
     select_pruned_set(prefixes, prelim, PruneSettings(genome_build=BUILD), root / "pruned",

@@ -39,7 +39,7 @@ def two_chunks(tmp_path, rng):
                           "other_allele": "C", "beta": 0.1, "standard_error": 0.05,
                           "effect_allele_frequency": 0.3, "p_value": p,
                           "variant_id": [f"1_{p}_C_T" for p in pos],
-                          "n": N, "status": "OK"})
+                          "n": N, "status": "OK", "mac": 120})
     write_gwas_ssf(tmp_path / "d.tsv.gz", table, {"genome_assembly": "GRCh38"})
     null = pd.DataFrame({"sample_id": fam["iid"], "y_d": (rng.random(N) < 0.3).astype(float)})
     null.to_csv(tmp_path / "null.tsv", sep="\t", index=False)
@@ -90,6 +90,7 @@ def test_summarize_gwas__quantitative_trait_row(tmp_path):
     table["p_value"] = rng.uniform(size=len(pos))
     table.loc[[3, 50], "p_value"] = [1e-10, 1e-6]
     table["effect_allele_frequency"] = rng.choice([0.02, 0.3, 0.97], size=len(pos))
+    table["mac"] = np.where(table["effect_allele_frequency"] == 0.3, 120, 8)
     write_gwas_ssf(tmp_path / "q.tsv.gz", table, {"genome_assembly": "GRCh38"})
     pd.DataFrame({"sample_id": [f"s{i}" for i in range(N)], "y_d": 1.0,
                   "y_q": rng.normal(size=N)}).to_csv(tmp_path / "null.tsv", sep="\t", index=False)

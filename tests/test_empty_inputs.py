@@ -48,7 +48,7 @@ def ingested(genotypes: Path, phenotypes: Path, root: Path, contig: str = "1"):
     root.mkdir(exist_ok=True)
     prefix, tally, partials = root / "c1", root / "c1.ingest.json", root / "c1.npz"
     ingest_chunk(str(genotypes), contig, 1, 10**9, prefix, tally, phenotypes)
-    variant_stats_chunk(prefix, phenotypes, BUILD, root / "c1.stats.tsv", partials)
+    variant_stats_chunk(prefix, phenotypes, BUILD, partials)
     return prefix, tally, partials
 
 

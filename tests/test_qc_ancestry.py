@@ -294,7 +294,7 @@ def sample_qc_run(tmp_path_factory, plink2):
     subprocess.run([plink2, "--vcf", root / "sim/genotypes.vcf.gz", "--make-bed", "--out", chunk,
                     "--threads", "1"], check=True, capture_output=True)
     pheno = root / "sim/phenotypes.tsv"
-    variant_stats_chunk(chunk, pheno, BUILD, root / "stats.tsv", root / "c1.npz")
+    variant_stats_chunk(chunk, pheno, BUILD, root / "c1.npz")
     n = len(read_bed(chunk)[2])
     select_pruned_set([chunk], np.ones(n, dtype=bool), PruneSettings(genome_build=BUILD),
                       root / "pruned", root / "pruned.json")

@@ -102,7 +102,7 @@ def planted(tmp_path_factory) -> dict:
     write_bed(root / "chunk", pack_dosages(dosage), bim_table(chrom, pos), fam_table(N_SAMPLES))
     write_sheet(root / "pheno.tsv", rng)
     partials = [root / "partials.npz"]
-    variant_stats_chunk(root / "chunk", root / "pheno.tsv", BUILD, root / "stats.tsv", partials[0])
+    variant_stats_chunk(root / "chunk", root / "pheno.tsv", BUILD, partials[0])
     prelim = preliminary_samples(root / "chunk.fam", partials, root / "pheno.tsv", 0.95)
     select_pruned_set([root / "chunk"], prelim, PruneSettings(genome_build=BUILD),
                       root / "pruned", root / "pruned.json")

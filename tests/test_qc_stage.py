@@ -65,7 +65,7 @@ def qc_run(tmp_path_factory, plink2):
     variant_qc = [root / f"c{k}.vqc.tsv" for k in (1, 2)]
     tallies = []
     for chunk, part in zip(chunks, partials, strict=True):
-        variant_stats_chunk(chunk, pheno, BUILD, root / f"{chunk.name}.stats.tsv", part)
+        variant_stats_chunk(chunk, pheno, BUILD, part)
         n = len(read_bed(chunk)[1])
         tallies.append(root / f"{chunk.name}.json")
         write_json(tallies[-1], RecordTally(n_in=n, n_kept=n, n_variants=n).as_dict())

@@ -144,8 +144,7 @@ def cohort(tmp_path_factory) -> dict:
                 out / "genotypes", "--tally", out / "ingest.json", "--phenotypes", sheet,
                 "--options", BUILD_OPTIONS, "--sex-partials", out / "sex_partials.npz")
         run_cli("variant-stats", "--bfile", out / "genotypes", "--phenotypes", sheet,
-                "--options", BUILD_OPTIONS, "--variants", out / "variant_stats.tsv",
-                "--sample-partials", out / "sample_partials.npz",
+                "--options", BUILD_OPTIONS, "--sample-partials", out / "sample_partials.npz",
                 "--sex-partials", out / "sex_partials.npz")
     dirs = {contig: root / chunk for contig, chunk in zip(chunks["contig"], chunks["chunk_id"],
                                                           strict=True)}
@@ -288,8 +287,8 @@ def test_variant_stats__sex_sums_of_other_samples_are_refused(cohort, tmp_path):
     with np.load(x_dir / "sex_partials.npz") as part:
         np.savez(wrong, **{key: part[key][:-1] for key in part.files})
     status = main(["variant-stats", "--bfile", str(x_dir / "genotypes"), "--phenotypes",
-                   str(cohort["sheet"]), "--options", BUILD_OPTIONS, "--variants",
-                   str(tmp_path / "v.tsv"), "--sample-partials", str(tmp_path / "p.npz"),
+                   str(cohort["sheet"]), "--options", BUILD_OPTIONS,
+                   "--sample-partials", str(tmp_path / "p.npz"),
                    "--sex-partials", str(wrong)])
     assert status == 2
     with pytest.raises(InputError, match=f"{wrong}: not the sex-check sums of this chunk's {N}"):

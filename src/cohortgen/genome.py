@@ -113,6 +113,14 @@ def gwas_ssf_code(name: str, numbering: str = "plink") -> int | None:
     return None if code is None else GWAS_SSF_CODES[code]
 
 
+def site_chromosome(name: str, numbering: str = "plink") -> str:
+    """The chromosome on which sites of different files are joined: the canonical name of
+    :func:`gwas_ssf_code` ("1"-"22", "X", "Y", "MT"), so PLINK's XY (PAR1, PAR2) joins X as in
+    GWAS-SSF files; a name outside the table is kept as given."""
+    code = gwas_ssf_code(name, numbering)
+    return str(name) if code is None else contig_name(str(code), "gwas_ssf")
+
+
 def excluded_contig_reason(name: str) -> str | None:
     """Why ingest excludes the records of a contig: None for 1-22, X, Y, XY/PAR, MT; else
     "alt_contig" (``*_alt``, ``*_fix``, ``HLA*``), "decoy_contig" (``*_decoy``, ``chrEBV``,

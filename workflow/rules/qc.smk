@@ -1,4 +1,4 @@
-# QC: per-chunk variant stats, pruned common set (gather), sample QC (gather), variant IDs
+# QC: per-chunk sample partial sums, pruned common set (gather), sample QC (gather), variant IDs
 # repeated over chunks (gather), per-chunk variant QC on kept samples, QC'd genotype set
 # (gather), QC funnel.
 
@@ -11,7 +11,6 @@ rule compute_variant_stats:
         sex_partials="results/{cohort}/chunks/{chunk}/sex_partials.npz",
         phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
     output:
-        variants="results/{cohort}/chunks/{chunk}/variant_stats.tsv",
         partials="results/{cohort}/chunks/{chunk}/sample_partials.npz",
     log:
         "results/{cohort}/logs/compute_variant_stats/{chunk}.log",
@@ -29,8 +28,7 @@ rule compute_variant_stats:
         options=step_options("variant_stats"),
     shell:
         "{params.cohortgen} variant-stats --bfile {params.prefix} --phenotypes {input.phenotypes:q}"
-        " --options {params.options:q} --variants {output.variants}"
-        " --sample-partials {output.partials}"
+        " --options {params.options:q} --sample-partials {output.partials}"
         " --sex-partials {input.sex_partials} 2> {log}"
 
 

@@ -69,7 +69,7 @@ from cohortgen.kernels.spa import Z_CUTOFF, spa_p_values
 BLOCK_VARIANTS = 1024
 STATUSES = ("OK", "FIRTH", "FIRTH_CONVERGE_FAIL", "SPA", "SPA_CONVERGE_FAIL", "LOW_MAC",
             "MONOMORPHIC", "COLLINEAR")
-CHUNK_COLUMNS = ["disease", *GWAS_SSF_COLUMNS, "mac"]
+CHUNK_COLUMNS = ["disease", *GWAS_SSF_COLUMNS]
 
 
 @dataclass(frozen=True)

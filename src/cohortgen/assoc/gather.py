@@ -10,7 +10,8 @@ detectable-beta columns, and ``n_samples`` (cases + controls for a disease) is t
 analysed.
 ``status`` is ``OK`` or ``SKIPPED: <reason>``; ``n_variants`` counts rows with a p-value (the
 GWAS-SSF rows: tested variants with nucleotide alleles);
-``lambda_gc`` is median χ²₁ / 0.4549 over variants with MAC ≥ 20 (:data:`LAMBDA_MIN_MAC`);
+``lambda_gc`` is median χ²₁ / 0.4549 over variants with MAC ≥ 20 (:data:`LAMBDA_MIN_MAC`; the
+GWAS-SSF ``mac`` column, as the association chunk counted it);
 ``n_genome_wide`` / ``n_suggestive`` count loci (clumps, from ``<disease>.loci.tsv``) whose lead
 has p < 5e-8 / p < 1e-5 (so suggestive includes genome-wide); the ``*_variants`` columns count
 variants. ``detectable_or_maf*``: smallest allelic OR with 80% power at α = 5e-8 for MAF 0.05 /
@@ -28,9 +29,12 @@ from cohortgen import __version__
 from cohortgen.assoc.loci import GENOME_WIDE, SUGGESTIVE
 from cohortgen.assoc.power import detectable_beta_sd, detectable_odds_ratio
 from cohortgen.inflation import lambda_gc
-from cohortgen.io.files import read_json, read_tsv, write_tsv, write_tsv_bgzip
+from cohortgen.io.files import read_json, read_tsv, stale_input, write_tsv, write_tsv_bgzip
 from cohortgen.io.sumstats import (
     GWAS_SSF_COLUMNS,
+    GWAS_SUFFIX,
+    LOCI_SUFFIX,
+    paths_for_traits,
     read_gwas_ssf,
     split_gwas_ssf,
     untested_path_for,
@@ -78,12 +82,13 @@ def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_b
     return tested
 
 
-def minor_allele_count(table: pd.DataFrame) -> np.ndarray:
-    """MAC (float64 (m,)) from ``n`` and ``effect_allele_frequency`` (6 significant digits:
-    exact to well under one allele up to 10⁵ samples, hence the rounding)."""
-    n = table["n"].to_numpy(float, na_value=np.nan)
-    eaf = table["effect_allele_frequency"].to_numpy(float)
-    return np.round(2 * n * np.minimum(eaf, 1 - eaf))
+def minor_allele_count(table: pd.DataFrame, path: Path) -> np.ndarray:
+    """MAC (float64 (m,), NaN where missing) of the GWAS-SSF rows of ``path``: its ``mac``
+    column, the chunk's exact count (a MAC rebuilt from ``n`` and the 6-digit
+    ``effect_allele_frequency`` is off by up to n · 10⁻⁶ alleles)."""
+    if "mac" not in table.columns:
+        raise stale_input(path, "column mac")
+    return table["mac"].to_numpy(float, na_value=np.nan)
 
 
 def is_quantitative(info: dict) -> bool:
@@ -100,11 +105,13 @@ def trait_counts(info: dict) -> dict:
             "n_samples": info["n_cases"] + info["n_controls"]}
 
 
-def gwas_summary_row(disease: str, table: pd.DataFrame, loci: pd.DataFrame, info: dict) -> dict:
-    """One disease's or trait's line of ``gwas/summary.tsv`` (see the module docstring)."""
+def gwas_summary_row(disease: str, table: pd.DataFrame, loci: pd.DataFrame, info: dict,
+                     gwas_path: Path) -> dict:
+    """One disease's or trait's line of ``gwas/summary.tsv`` (see the module docstring) from its
+    GWAS-SSF rows ``table`` (read from ``gwas_path``) and loci."""
     p = table["p_value"].to_numpy(float)
     tested = np.isfinite(p)
-    common = tested & (minor_allele_count(table) >= LAMBDA_MIN_MAC)
+    common = tested & (minor_allele_count(table, gwas_path) >= LAMBDA_MIN_MAC)
     lead_p = loci["p_value"].to_numpy(float)
     counts = trait_counts(info)
     row = {"disease": disease, "kind": counts.pop("kind"), "status": info["status"], **counts,
@@ -128,9 +135,12 @@ def gwas_summary_row(disease: str, table: pd.DataFrame, loci: pd.DataFrame, info
 def summarize_gwas(diseases: list[str], gwas_paths: list[Path], loci_paths: list[Path],
                    null_json: Path, summary_tsv: Path) -> pd.DataFrame:
     """Write gwas/summary.tsv: one row per disease or quantitative trait, in the order given
-    (see :func:`gwas_summary_row`)."""
+    (see :func:`gwas_summary_row`); each trait's GWAS-SSF and loci files are found by name
+    (:func:`~cohortgen.io.sumstats.paths_for_traits`), in whatever order they are given."""
     info = read_json(null_json)["diseases"]
-    rows = [gwas_summary_row(d, read_gwas_ssf(Path(g)), read_tsv(Path(lo)), info[d])
+    gwas_paths = paths_for_traits(diseases, gwas_paths, GWAS_SUFFIX)
+    loci_paths = paths_for_traits(diseases, loci_paths, LOCI_SUFFIX)
+    rows = [gwas_summary_row(d, read_gwas_ssf(g), read_tsv(lo), info[d], g)
             for d, g, lo in zip(diseases, gwas_paths, loci_paths, strict=True)]
     summary = pd.DataFrame(rows)
     write_tsv(summary_tsv, summary, float_format="%.6g")

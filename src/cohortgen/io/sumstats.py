@@ -24,7 +24,8 @@ Value formats (fixed, so the same table always gives the same bytes):
 - ``variant_id``: ``<chromosome>_<base_pair_location>_<other_allele>_<effect_allele>`` with the
   chromosome code (``23_1533_C_T``), the GWAS-SSF form; ``rsid``: the input ID where it is an
   rsID (``rs123``), else missing
-- integer columns (``base_pair_location``, ``n``, ``n_cases``, ``n_controls``): plain integers
+- integer columns (``base_pair_location``, ``n``, ``n_cases``, ``n_controls``, ``mac``: the
+  minor allele count over the called samples, as the association counted it): plain integers
 - ``p_value``: ``%.4e`` (5 significant digits; 1e-300 stays ``1.0000e-300``, never 0)
 - other floats (``beta``, ``standard_error``, frequencies): ``%.6g``
 - missing or non-finite values: ``#NA``
@@ -69,6 +70,7 @@ GWAS_SSF_COLUMNS = [
     "effect_allele_frequency_cases",
     "effect_allele_frequency_controls",
     "status",
+    "mac",
 ]
 
 NA = "#NA"
@@ -76,7 +78,7 @@ _TEXT = np.dtypes.StringDType()
 """NumPy's variable-width string dtype (vectorised formatting of integers, checks of strings)."""
 P_FORMAT = "{:.4e}"
 FLOAT_FORMAT = "{:.6g}"
-INT_COLUMNS = ("base_pair_location", "n", "n_cases", "n_controls")
+INT_COLUMNS = ("base_pair_location", "n", "n_cases", "n_controls", "mac")
 FLOAT_COLUMNS = (
     "beta",
     "standard_error",
@@ -121,6 +123,31 @@ def untested_path_for(path: Path) -> Path:
     """Companion table of a GWAS-SSF data file: ``x.tsv.gz`` -> ``x.untested.tsv.gz``."""
     path = Path(path)
     return path.with_name(path.name.removesuffix(".tsv.gz") + ".untested.tsv.gz")
+
+
+GWAS_SUFFIX, LOCI_SUFFIX = ".tsv.gz", ".loci.tsv"
+"""File names of a trait's GWAS-SSF file (``gwas/<trait>.tsv.gz``) and loci table
+(``gwas/<trait>.loci.tsv``)."""
+
+
+def paths_for_traits(traits: list[str], paths: list[Path], suffix: str) -> list[Path]:
+    """The file of each trait of ``traits``, in that order, matched by name (``<trait>`` +
+    ``suffix``, e.g. :data:`GWAS_SUFFIX`), never by position. InputError unless every trait has
+    exactly one file and every file is a trait's."""
+    by_name: dict[str, Path] = {}
+    for path in map(Path, paths):
+        name = path.name.removesuffix(suffix)
+        if name == path.name or name in by_name:
+            raise InputError(f"{path}: not the only file named <trait>{suffix} among {paths}; "
+                             f"give one <trait>{suffix} file per trait")
+        by_name[name] = path
+    missing = [t for t in traits if t not in by_name]
+    extra = sorted(set(by_name) - set(traits))
+    if missing or extra:
+        raise InputError(f"traits without a <trait>{suffix} file: {missing or 'none'}; files of "
+                         f"no listed trait: {[str(by_name[t]) for t in extra] or 'none'}; give "
+                         "one file per trait, named for it")
+    return [by_name[t] for t in traits]
 
 
 def chromosome_codes(chrom: pd.Series) -> np.ndarray:

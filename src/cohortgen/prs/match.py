@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from cohortgen.errors import InputError
+from cohortgen.genome import site_chromosome
 
 MATCHED = ("same", "swapped", "flipped", "flipped_swapped")
 EXCLUDED = ("no_position", "missing", "allele_mismatch", "multiallelic", "failed_filter",
@@ -118,11 +119,22 @@ def _orientation(ea, oa, ref, alt) -> pd.Series:
     return kind.mask((ea == alt) & oa_fits["ref"], "same")
 
 
+def _site_chromosomes(chrom: pd.Series) -> pd.Series:
+    """:func:`cohortgen.genome.site_chromosome` of canonical chromosome names (as
+    :func:`cohortgen.io.scorefile.canonical_chrom` gives them)."""
+    return chrom.map({name: site_chromosome(name, "gwas_ssf") for name in chrom.unique()})
+
+
 def _candidates(score: pd.DataFrame, variants: pd.DataFrame) -> pd.DataFrame:
-    """Every (score line, cohort variant) pair at the same chrom:pos with its match type."""
+    """Every (score line, cohort variant) pair at the same chrom:pos with its match type; the
+    chromosomes are compared as :func:`cohortgen.genome.site_chromosome` names (a score line on
+    X finds a cohort variant on PLINK's XY at its position)."""
     left = score[["chrom", "pos", "effect_allele", "other_allele"]].reset_index(names="row")
     right = variants[["chrom", "pos", "ref", "alt", "score_pass"]].reset_index(names="variant")
-    pairs = left.merge(right, on=["chrom", "pos"], how="inner")
+    left["site"] = _site_chromosomes(left["chrom"])
+    right["site"] = _site_chromosomes(right["chrom"])
+    pairs = left.drop(columns="chrom").merge(right.drop(columns="chrom"), on=["site", "pos"],
+                                             how="inner")
     pairs["kind"] = _orientation(pairs["effect_allele"], pairs["other_allele"], pairs["ref"],
                                  pairs["alt"])
     pairs["rank"] = (pairs["kind"].map(_RANK).fillna(9)

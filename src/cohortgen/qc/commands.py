@@ -15,8 +15,7 @@ def _variant_stats(a):
     from cohortgen.qc.variant_stats import variant_stats_chunk
 
     o = parse_options(a.options, "variant_stats")
-    variant_stats_chunk(Path(a.bfile), Path(a.phenotypes), o.genome_build, Path(a.variants),
-                        Path(a.sample_partials),
+    variant_stats_chunk(Path(a.bfile), Path(a.phenotypes), o.genome_build, Path(a.sample_partials),
                         Path(a.sex_partials) if a.sex_partials else None)
 
 
@@ -99,9 +98,9 @@ def _qc_summary(a):
 def register(sub) -> None:
     """Add this stage's subcommands to the ``cohortgen`` parser."""
     add_command(sub, "variant-stats", _variant_stats,
-                "Per-chunk variant counts and per-sample partial sums.",
-                req("--bfile"), req("--phenotypes"), req("--variants"),
-                req("--sample-partials"), options("variant_stats"),
+                "Per-chunk per-sample partial sums for sample QC.",
+                req("--bfile"), req("--phenotypes"), req("--sample-partials"),
+                options("variant_stats"),
                 (("--sex-partials",), {"help": "the sex check's sums written by `cohortgen "
                                                "ingest --sex-partials` (else from the .bed)"}))
     add_command(sub, "prune-common", _prune_common,

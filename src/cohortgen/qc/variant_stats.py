@@ -1,7 +1,7 @@
-"""Per-chunk variant statistics over all samples, and per-sample partial sums for sample QC.
+"""Per-chunk per-sample partial sums for sample QC, and the genotype-count helpers of variant QC.
 
-Outputs: a per-variant TSV (counts over all samples) and per-sample partial sums (private .npz;
-every array int64 or float64, shape (n_samples,), summed over chunks by :func:`sum_partials`):
+Output: per-sample partial sums (private .npz; every array int64 or float64, shape
+(n_samples,), summed over chunks by :func:`sum_partials`):
 
 * ``auto_variants``, ``auto_missing``, ``auto_het``: autosomal variants seen, missing and het
   calls (sample call rate is autosomal);
@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from cohortgen.errors import InputError
+from cohortgen.ingest.ploidy import sample_sex
 from cohortgen.io.bed import read_bed
-from cohortgen.io.files import write_npz, write_tsv
-from cohortgen.io.phenotypes import read_phenotypes
+from cohortgen.io.files import write_npz
 from cohortgen.kernels.heterozygosity import het_f
 from cohortgen.kernels.stats import (
     PassCounts,
@@ -44,13 +44,6 @@ def count_table(bim: pd.DataFrame, counts: np.ndarray) -> pd.DataFrame:
     table = pd.DataFrame({"chrom": bim["chrom"].astype(str), "pos": bim["pos"],
                           "id": bim["id"], "ref": bim["a2"], "alt": bim["a1"]})
     return pd.concat([table, pd.DataFrame(counts, columns=COUNT_COLUMNS)], axis=1)
-
-
-def sheet_sex(sample_ids: list[str], phenotypes: Path) -> np.ndarray:
-    """int64 per .fam sample: the sheet's sex (1 male, 2 female), 0 if unknown or absent."""
-    sex = read_phenotypes(Path(phenotypes), [], [])["sex"]
-    values = sex.reindex(pd.Index(sample_ids, dtype="string")).fillna(0).to_numpy()
-    return values.astype(np.int64)
 
 
 def allele_counts(diploid: np.ndarray, haploid: np.ndarray,
@@ -176,17 +169,17 @@ def read_sex_partials(path: Path, n_samples: int) -> dict:
     return {key: sums[key] for key in SEX_CHECK_KEYS}
 
 
-def variant_stats_chunk(prefix: Path, phenotypes: Path, genome_build: str, variants_tsv: Path,
+def variant_stats_chunk(prefix: Path, phenotypes: Path, genome_build: str,
                         sample_partials_npz: Path, sex_partials_npz: Path | None = None) -> None:
-    """Write the chunk's per-variant counts and per-sample partial sums (private). The sex
-    check's sums are copied from ``sex_partials_npz`` (written by ingest from the calls as they
-    came in); without it they are computed from this .bed, which is right only for a .bed whose
-    calls no sheet changed."""
+    """Write the chunk's per-sample partial sums (private). The sex check's sums are copied
+    from ``sex_partials_npz`` (written by ingest from the calls as they came in); without it
+    they are computed from this .bed with the sheet's sex (read as ingest reads it,
+    :func:`cohortgen.ingest.ploidy.sample_sex`), which is right only for a .bed whose calls no
+    sheet changed."""
     packed, bim, fam = read_bed(Path(prefix))
     classes = contig_classes(bim["chrom"].to_numpy(str), bim["pos"].to_numpy(), genome_build)
     counts = count_pass(packed, len(fam), classes)
-    write_tsv(variants_tsv, count_table(bim, counts.variant))
-    sex = sheet_sex(fam["iid"].astype(str).tolist(), phenotypes)
+    sex = sample_sex(Path(phenotypes), fam["iid"].astype(str).tolist()).astype(np.int64)
     sex_sums = None if sex_partials_npz is None else read_sex_partials(sex_partials_npz, len(fam))
     write_npz(Path(sample_partials_npz), sample_partials(packed, classes, sex, counts, sex_sums),
               private=True)

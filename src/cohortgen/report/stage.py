@@ -8,7 +8,13 @@ import pandas as pd
 
 from cohortgen.errors import InputError
 from cohortgen.io.files import read_json, read_tsv, stale_input, write_text_atomic
-from cohortgen.io.sumstats import read_gwas_ssf, untested_path_for
+from cohortgen.io.sumstats import (
+    GWAS_SUFFIX,
+    LOCI_SUFFIX,
+    paths_for_traits,
+    read_gwas_ssf,
+    untested_path_for,
+)
 from cohortgen.report.catalogue import LANGUAGES
 from cohortgen.report.plots import normalise_chromosomes
 from cohortgen.report.render import cohort_index_html, render_html
@@ -168,8 +174,9 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
                  prs_match: list[Path] = (), pcs_tsv: Path | None = None,
                  samples_tsv: Path | None = None) -> None:
     """Render results/<cohort>/report/index.<lang>.html per language of ``languages`` and
-    ``out_html`` (index.html) in the first. ``gwas_paths`` and ``loci_paths`` follow the rows of
-    gwas/summary.tsv (diseases, ``kind`` binary, and quantitative traits); ``labels`` are the
+    ``out_html`` (index.html) in the first. ``gwas_paths`` and ``loci_paths`` are paired with
+    the rows of gwas/summary.tsv (diseases, ``kind`` binary, and quantitative traits) by file
+    name (``<trait>.tsv.gz``, ``<trait>.loci.tsv``), in any order; ``labels`` are the
     config's ``disease_labels`` ({name: {language: label}}); ``prs_deciles`` prs/deciles.tsv
     (case fraction per score decile, suppressed upstream); ``prs_match`` the published scores'
     prs/match/<score>.json (lines matched per status, or the error of a failed score);
@@ -177,10 +184,14 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
     for the people analysed by sex (both optional)."""
     summary = read_tsv(gwas_summary_tsv, SUMMARY_COLUMNS,
                        dtype={"disease": str, "kind": str, "status": str})
-    if not len(summary) == len(gwas_paths) == len(loci_paths):
-        raise InputError(f"{gwas_summary_tsv} has {len(summary)} rows but {len(gwas_paths)} GWAS "
-                         f"and {len(loci_paths)} loci files were given: the summary must list "
-                         "every disease and quantitative trait; rerun it with all of them")
+    names = summary["disease"].tolist()
+    try:
+        gwas_paths = paths_for_traits(names, gwas_paths, GWAS_SUFFIX)
+        loci_paths = paths_for_traits(names, loci_paths, LOCI_SUFFIX)
+    except InputError as error:
+        raise InputError(f"{gwas_summary_tsv} lists {names}: {error}; the summary must list "
+                         "every disease and quantitative trait; rerun it with all of them"
+                         ) from None
     diseases, traits = [], []
     for (_, row), gwas, loci in zip(summary.iterrows(), gwas_paths, loci_paths, strict=True):
         if row["kind"] == "quantitative":
