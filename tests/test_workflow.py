@@ -257,6 +257,10 @@ def test_workflow__intermediates_are_deleted_by_default(workflow_run):
         assert list(res.glob("chunks/*/genotypes.bed"))
         assert (res / "gwas/summary.tsv").exists()
         assert (res / "prs/incohort_performance.tsv").exists()
+    # their absence reruns nothing: Snakemake makes a temp file again only for a job that runs
+    result = run_snakemake(workflow_run, workflow_run / "config.yaml", "--dry-run")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "Nothing to be done" in result.stdout + result.stderr
 
 
 def test_workflow__keep_intermediates_keeps_them_private(tmp_path, tiny_cohort):
@@ -301,3 +305,19 @@ def test_workflow__report_zip_holds_the_shareable_files_only(workflow_run, tiny_
     ids = pd.read_csv(tiny_cohort / "phenotypes.tsv", sep="\t", dtype=str)["sample_id"]
     named = re.compile("|".join(re.escape(sample) for sample in ids).encode())
     assert not any(named.search(data) for data in everything)
+
+
+def test_workflow__the_vcf_index_is_an_input_of_the_steps_reading_the_vcf(workflow_run,
+                                                                          tiny_cohort):
+    targets = [f"results/{cohort}/chunks/c0001/genotypes.bed" for cohort in ("vcf", "plink")]
+    result = run_snakemake(workflow_run, workflow_run / "config.yaml", "--dry-run", "--forceall",
+                           *targets)
+    assert result.returncode == 0, result.stderr[-4000:]
+    jobs = re.findall(r"(?:rule|checkpoint) (plan_chunks|ingest_chunk):\n\s+input: (.+)\n",
+                      result.stdout + result.stderr)
+    assert sorted(rule for rule, _ in jobs) == ["ingest_chunk"] * 2 + ["plan_chunks"] * 2
+    index = f"{tiny_cohort / 'genotypes.vcf.gz'}.tbi"
+    for rule, inputs in jobs:
+        from_vcf = "results/vcf/" in inputs
+        assert from_vcf or "results/plink/" in inputs, inputs
+        assert (index in inputs.split(", ")) == from_vcf, (rule, inputs)
