@@ -9,6 +9,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import jsonschema
@@ -149,8 +150,7 @@ def test_workflow__private_files_are_owner_only(workflow_run, tiny_cohort):
                   "qc/genotypes.bed", "qc/genotypes.fam", "qc/pruned.bed", "qc/pruned.fam",
                   "assoc/null_model.tsv", "prs/scores/pgs_demo.tsv.gz", "prs/incohort/folds.tsv",
                   "prs/incohort/hypertension.scores.tsv.gz", "chunks/*/genotypes.bed",
-                  "chunks/*/genotypes.fam", "chunks/*/sample_partials.npz",
-                  "chunks/*/sex_partials.npz"]
+                  "chunks/*/genotypes.fam", "chunks/*/sex_partials.npz"]
     assert [pattern for pattern in individual if not any(res.glob(pattern))] == []
     paths = [path for pattern in individual for path in sorted(res.glob(pattern))]
     ids = pd.read_csv(tiny_cohort / "phenotypes.tsv", sep="\t", dtype=str)["sample_id"]
@@ -246,3 +246,80 @@ def test_workflow__an_edited_key_changes_the_params_of_the_steps_using_it_only(w
                         result.stdout + result.stderr)
     assert reasons, result.stdout + result.stderr
     assert set(reasons.group(1).split(", ")) == {"qc_samples", "write_provenance"}
+
+
+# Per-chunk intermediates that nothing reads after their gather: temp() unless keep_intermediates.
+INTERMEDIATES = ["chunks/*/sample_partials.npz", "chunks/*/assoc/*.tsv", "prs/incohort/fold*.npz"]
+
+
+def test_workflow__intermediates_are_deleted_by_default(workflow_run):
+    for cohort in ("vcf", "plink"):
+        res = results(workflow_run, cohort)
+        assert [path for pattern in INTERMEDIATES for path in res.glob(pattern)] == []
+        assert list(res.glob("chunks/*/genotypes.bed"))
+        assert (res / "gwas/summary.tsv").exists()
+        assert (res / "prs/incohort_performance.tsv").exists()
+    # their absence reruns nothing: Snakemake makes a temp file again only for a job that runs
+    result = run_snakemake(workflow_run, workflow_run / "config.yaml", "--dry-run")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_workflow__keep_intermediates_keeps_them_private(tmp_path, tiny_cohort):
+    cohorts = {"vcf": {"genotypes": str(tiny_cohort / "genotypes.vcf.gz"),
+                       "phenotypes": str(tiny_cohort / "phenotypes.tsv")}}
+    config = write_config(tmp_path / "config.yaml", cohorts, keep_intermediates=True)
+    result = run_snakemake(tmp_path, config, "results/vcf/gwas/stroke.tsv.gz")
+    assert result.returncode == 0, result.stderr[-4000:]
+    res = results(tmp_path)
+    chunks = sorted(res.glob("chunks/c*/"))
+    assert len(chunks) > 1
+    for chunk in chunks:
+        partials = chunk / "sample_partials.npz"
+        assert stat.S_IMODE(partials.stat().st_mode) & 0o077 == 0
+        assert sorted(path.stem for path in (chunk / "assoc").glob("*.tsv")) == sorted(DISEASES)
+
+
+def shareable_outputs(workdir: Path) -> list[Path]:
+    """The files the rules register for ``snakemake --report`` in the run of ``workflow_run``."""
+    names = ["qc/summary.json", "qc/pca.json", "gwas/summary.tsv", "prs/performance.tsv",
+             "prs/deciles.tsv", "prs/match/pgs_demo.json", "prs/incohort_performance.tsv",
+             "report/index.html", "report/index.ko.html", "report/index.en.html",
+             "provenance.json", *[f"gwas/{disease}.loci.tsv" for disease in DISEASES]]
+    cross_cohort = ["index.html", "index.ko.html", "index.en.html"]
+    return ([results(workdir, cohort) / name for cohort in ("vcf", "plink") for name in names]
+            + [workdir / "results/report" / name for name in cross_cohort])
+
+
+def test_workflow__report_zip_holds_the_shareable_files_only(workflow_run, tiny_cohort):
+    report = workflow_run / "report.zip"
+    result = run_snakemake(workflow_run, workflow_run / "config.yaml", "--report", str(report))
+    assert result.returncode == 0, result.stderr[-4000:]
+    with zipfile.ZipFile(report) as bundle:
+        files = {name: bundle.read(name) for name in bundle.namelist()
+                 if name.startswith("report/data/raw/")}
+        everything = [bundle.read(name) for name in bundle.namelist()]
+    bundled = sorted((Path(name).name, hashlib.sha256(data).hexdigest())
+                     for name, data in files.items())
+    expected = sorted((path.name, hashlib.sha256(path.read_bytes()).hexdigest())
+                      for path in shareable_outputs(workflow_run))
+    assert bundled == expected
+    ids = pd.read_csv(tiny_cohort / "phenotypes.tsv", sep="\t", dtype=str)["sample_id"]
+    named = re.compile("|".join(re.escape(sample) for sample in ids).encode())
+    assert not any(named.search(data) for data in everything)
+
+
+def test_workflow__the_vcf_index_is_an_input_of_the_steps_reading_the_vcf(workflow_run,
+                                                                          tiny_cohort):
+    targets = [f"results/{cohort}/chunks/c0001/genotypes.bed" for cohort in ("vcf", "plink")]
+    result = run_snakemake(workflow_run, workflow_run / "config.yaml", "--dry-run", "--forceall",
+                           *targets)
+    assert result.returncode == 0, result.stderr[-4000:]
+    jobs = re.findall(r"(?:rule|checkpoint) (plan_chunks|ingest_chunk):\n\s+input: (.+)\n",
+                      result.stdout + result.stderr)
+    assert sorted(rule for rule, _ in jobs) == ["ingest_chunk"] * 2 + ["plan_chunks"] * 2
+    index = f"{tiny_cohort / 'genotypes.vcf.gz'}.tbi"
+    for rule, inputs in jobs:
+        from_vcf = "results/vcf/" in inputs
+        assert from_vcf or "results/plink/" in inputs, inputs
+        assert (index in inputs.split(", ")) == from_vcf, (rule, inputs)

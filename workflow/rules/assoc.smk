@@ -39,9 +39,13 @@ rule test_association_chunk:
         null_summary="results/{cohort}/assoc/null_model.json",
         variant_qc="results/{cohort}/chunks/{chunk}/variant_qc.tsv",
     output:
-        results=expand(
-            "results/{{cohort}}/chunks/{{chunk}}/assoc/{trait}.tsv", trait=ASSOC_TRAITS
-        ),
+        results=[
+            intermediate(path)
+            for path in expand(
+                "results/{{cohort}}/chunks/{{chunk}}/assoc/{trait}.tsv",
+                trait=ASSOC_TRAITS,
+            )
+        ],
     log:
         "results/{cohort}/logs/test_association_chunk/{chunk}.log",
     benchmark:
@@ -98,7 +102,12 @@ rule find_loci:
         fams=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.fam"),
         null_table="results/{cohort}/assoc/null_model.tsv",
     output:
-        loci="results/{cohort}/gwas/{disease}.loci.tsv",
+        loci=report(
+            "results/{cohort}/gwas/{disease}.loci.tsv",
+            caption="../report/loci.rst",
+            category="Association",
+            labels={"cohort": "{cohort}", "file": "{disease} lead loci"},
+        ),
     log:
         "results/{cohort}/logs/find_loci/{disease}.log",
     benchmark:
@@ -125,7 +134,12 @@ rule summarize_gwas:
         loci=expand("results/{{cohort}}/gwas/{trait}.loci.tsv", trait=ASSOC_TRAITS),
         null_summary="results/{cohort}/assoc/null_model.json",
     output:
-        summary="results/{cohort}/gwas/summary.tsv",
+        summary=report(
+            "results/{cohort}/gwas/summary.tsv",
+            caption="../report/gwas_summary.rst",
+            category="Association",
+            labels={"cohort": "{cohort}", "file": "GWAS summary"},
+        ),
     log:
         "results/{cohort}/logs/summarize_gwas.log",
     conda:

@@ -4,10 +4,13 @@
 import json
 import shlex
 import sys
+from pathlib import Path
 
 from snakemake.settings.types import DeploymentMethod
 
+from cohortgen.errors import InputError
 from cohortgen.ingest.plan import is_plink_prefix, read_plan
+from cohortgen.io.vcf_index import index_path
 from cohortgen.options import STEP_OPTIONS, step_config
 
 
@@ -43,6 +46,26 @@ def genotype_files(wildcards):
     if is_plink_prefix(genotypes):
         return [f"{genotypes}.{ext}" for ext in ("bed", "bim", "fam")]
     return [genotypes]
+
+
+def genotype_index(wildcards):
+    """Input function: the cohort's VCF/BCF index (.tbi or .csi, as the reader picks it), so a
+    rebuilt index reruns the steps that read it. None for a PLINK fileset, and none when the
+    index is missing: validate_inputs then stops with the message saying how to make one.
+    """
+    genotypes = cohort_input(wildcards, "genotypes")
+    if is_plink_prefix(genotypes):
+        return []
+    try:
+        return [str(index_path(Path(genotypes)))]
+    except InputError:
+        return []
+
+
+def intermediate(path):
+    """``path`` as ``temp()`` (deleted once every job needing it has run) unless config
+    ``keep_intermediates`` is true."""
+    return path if config["keep_intermediates"] else temp(path)
 
 
 def chunk_files(pattern):

@@ -23,6 +23,7 @@ rule validate_inputs:
 checkpoint plan_chunks:
     input:
         manifest="results/{cohort}/input/manifest.json",
+        index=genotype_index,
     output:
         plan="results/{cohort}/chunks/plan.tsv",
     log:
@@ -42,6 +43,7 @@ rule ingest_chunk:
     input:
         plan="results/{cohort}/chunks/plan.tsv",
         genotypes=genotype_files,
+        index=genotype_index,
         phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
     output:
         bed="results/{cohort}/chunks/{chunk}/genotypes.bed",

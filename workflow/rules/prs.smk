@@ -24,9 +24,15 @@ if PRS_SCORES:
             scores=expand(
                 "results/{{cohort}}/prs/scores/{score}.tsv.gz", score=PRS_SCORES
             ),
-            match_logs=expand(
-                "results/{{cohort}}/prs/match/{score}.json", score=PRS_SCORES
-            ),
+            match_logs=[
+                report(
+                    f"results/{{cohort}}/prs/match/{score}.json",
+                    caption="../report/prs_match.rst",
+                    category="Polygenic scores",
+                    labels={"cohort": "{cohort}", "file": f"{score} match log"},
+                )
+                for score in PRS_SCORES
+            ],
             variant_logs=expand(
                 "results/{{cohort}}/prs/match/{score}.variants.tsv.gz",
                 score=PRS_SCORES,
@@ -65,8 +71,18 @@ if PRS_SCORES:
             keep="results/{cohort}/qc/keep.txt",
             pcs="results/{cohort}/qc/pcs.tsv",
         output:
-            performance="results/{cohort}/prs/performance.tsv",
-            deciles="results/{cohort}/prs/deciles.tsv",
+            performance=report(
+                "results/{cohort}/prs/performance.tsv",
+                caption="../report/prs_performance.rst",
+                category="Polygenic scores",
+                labels={"cohort": "{cohort}", "file": "published-score performance"},
+            ),
+            deciles=report(
+                "results/{cohort}/prs/deciles.tsv",
+                caption="../report/prs_deciles.rst",
+                category="Polygenic scores",
+                labels={"cohort": "{cohort}", "file": "published-score deciles"},
+            ),
         log:
             "results/{cohort}/logs/evaluate_published_prs.log",
         benchmark:
@@ -121,7 +137,7 @@ rule build_incohort_fold:
         phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
         folds="results/{cohort}/prs/incohort/folds.tsv",
     output:
-        fold=temp("results/{cohort}/prs/incohort/fold{fold}.npz"),
+        fold=intermediate("results/{cohort}/prs/incohort/fold{fold}.npz"),
     log:
         "results/{cohort}/logs/build_incohort_fold/{fold}.log",
     benchmark:
@@ -165,7 +181,12 @@ rule evaluate_incohort_prs:
         scoring_files=disease_files(
             "results/{cohort}/prs/incohort/{disease}_ldpred2.txt.gz"
         ),
-        gathered="results/{cohort}/prs/incohort_performance.tsv",
+        gathered=report(
+            "results/{cohort}/prs/incohort_performance.tsv",
+            caption="../report/incohort_performance.rst",
+            category="Polygenic scores",
+            labels={"cohort": "{cohort}", "file": "in-cohort performance"},
+        ),
     log:
         "results/{cohort}/logs/evaluate_incohort_prs.log",
     benchmark:

@@ -11,7 +11,7 @@ rule compute_variant_stats:
         sex_partials="results/{cohort}/chunks/{chunk}/sex_partials.npz",
         phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
     output:
-        partials="results/{cohort}/chunks/{chunk}/sample_partials.npz",
+        partials=intermediate("results/{cohort}/chunks/{chunk}/sample_partials.npz"),
     log:
         "results/{cohort}/logs/compute_variant_stats/{chunk}.log",
     benchmark:
@@ -78,7 +78,12 @@ rule qc_samples:
         keep="results/{cohort}/qc/keep.txt",
         pairs="results/{cohort}/qc/related_pairs.tsv",
         pcs="results/{cohort}/qc/pcs.tsv",
-        pca="results/{cohort}/qc/pca.json",
+        pca=report(
+            "results/{cohort}/qc/pca.json",
+            caption="../report/pca.rst",
+            category="Quality control",
+            labels={"cohort": "{cohort}", "file": "ancestry PCA"},
+        ),
     log:
         "results/{cohort}/logs/qc_samples.log",
     benchmark:
@@ -186,7 +191,12 @@ rule summarize_qc:
         genotypes_bim="results/{cohort}/qc/genotypes.bim",
         genotypes_fam="results/{cohort}/qc/genotypes.fam",
     output:
-        summary="results/{cohort}/qc/summary.json",
+        summary=report(
+            "results/{cohort}/qc/summary.json",
+            caption="../report/qc_summary.rst",
+            category="Quality control",
+            labels={"cohort": "{cohort}", "file": "QC funnel"},
+        ),
         variants="results/{cohort}/qc/variants.tsv.gz",
     log:
         "results/{cohort}/logs/summarize_qc.log",

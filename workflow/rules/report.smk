@@ -5,7 +5,12 @@ rule write_provenance:
     input:
         manifest="results/{cohort}/input/manifest.json",
     output:
-        provenance="results/{cohort}/provenance.json",
+        provenance=report(
+            "results/{cohort}/provenance.json",
+            caption="../report/provenance.rst",
+            category="Provenance",
+            labels={"cohort": "{cohort}", "file": "provenance"},
+        ),
     log:
         "results/{cohort}/logs/write_provenance.log",
     conda:
@@ -44,10 +49,15 @@ rule render_report:
             category="Report",
             labels={"cohort": "{cohort}", "file": "HTML report"},
         ),
-        pages=expand(
-            "results/{{cohort}}/report/index.{lang}.html",
-            lang=config["report"]["languages"],
-        ),
+        pages=[
+            report(
+                f"results/{{cohort}}/report/index.{lang}.html",
+                caption="../report/index.rst",
+                category="Report",
+                labels={"cohort": "{cohort}", "file": f"HTML report, {lang}"},
+            )
+            for lang in config["report"]["languages"]
+        ],
     log:
         "results/{cohort}/logs/render_report.log",
     benchmark:
@@ -71,10 +81,21 @@ rule render_cohort_index:
     input:
         summaries=expand("results/{cohort}/gwas/summary.tsv", cohort=config["cohorts"]),
     output:
-        html="results/report/index.html",
-        pages=expand(
-            "results/report/index.{lang}.html", lang=config["report"]["languages"]
+        html=report(
+            "results/report/index.html",
+            caption="../report/cohort_index.rst",
+            category="Report",
+            labels={"cohort": "all", "file": "cohort index"},
         ),
+        pages=[
+            report(
+                f"results/report/index.{lang}.html",
+                caption="../report/cohort_index.rst",
+                category="Report",
+                labels={"cohort": "all", "file": f"cohort index, {lang}"},
+            )
+            for lang in config["report"]["languages"]
+        ],
     log:
         "results/report/logs/render_cohort_index.log",
     conda:

@@ -7,6 +7,9 @@ disease (0 control, 1 case, NA missing; "1.0" is read as 1), numeric covariates,
 covariates (any text labels, e.g. a batch or site name).
 Empty cells and ``NA``/``nan``/``.`` mean missing. Line numbers in messages are 1-based lines of
 the file (CR, LF or CRLF ends a line; a row's number is the line where it starts).
+
+The declared contract is ``workflow/schemas/phenotypes.schema.yaml``; this reader is its validator
+of record, and tests/test_phenotype_schema.py checks that the two accept the same sheets.
 """
 
 import csv
