@@ -6,6 +6,7 @@ and the exit status is 2.
 """
 
 import argparse
+import errno
 import gc
 import importlib
 import sys
@@ -73,6 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"cohortgen {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" writing {exc.filename}" if exc.filename else ""
+        print(f"cohortgen {args.command}: error: no space left on the disk{where} (disk full "
+              "or quota reached); no partial output was kept: free space, then rerun",
+              file=sys.stderr)
+        return 3
     return 0
 
 

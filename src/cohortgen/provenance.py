@@ -12,12 +12,18 @@ used, and input checksums (no individual data).
                      in the config (:data:`cohortgen.options.STEP_OPTIONS`, the options the
                      step's ``--options`` carries; schema defaults filled in)
     inputs           {path: sha256} from the input manifest
+    run              {written_utc, host, working_directory}: what legitimately differs
+                     between two runs of the same inputs, config and build; everything else
+                     is byte-identical between them (:func:`comparable_record` drops ``run``)
 """
 
+import datetime
 import hashlib
 import importlib.metadata
 import json
+import os
 import platform
+import socket
 from pathlib import Path
 
 from cohortgen.buildinfo import build_info
@@ -58,8 +64,25 @@ def provenance_record(config: dict, manifest: dict) -> dict:
             "inputs": {f["path"]: f["sha256"] for f in manifest["files"]}}
 
 
+RUN_SECTION = "run"
+"""The record's section of values that vary between identical runs (time, host, directory)."""
+
+
+def run_facts() -> dict:
+    """When (UTC, ISO 8601, seconds), where (host name) and from which directory the record
+    was written."""
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    return {"written_utc": now.isoformat(), "host": socket.gethostname(),
+            "working_directory": os.getcwd()}
+
+
+def comparable_record(record: dict) -> dict:
+    """``record`` without its :data:`RUN_SECTION`: the part equal between identical runs."""
+    return {key: value for key, value in record.items() if key != RUN_SECTION}
+
+
 def write_provenance(config: dict, manifest_json: Path, out_json: Path) -> dict:
     """Write provenance.json from the run's config and the input manifest; return the record."""
-    record = provenance_record(config, read_json(manifest_json))
+    record = provenance_record(config, read_json(manifest_json)) | {RUN_SECTION: run_facts()}
     write_json(out_json, record)
     return record

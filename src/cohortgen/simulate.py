@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import numpy as np
 import pysam
 
 from cohortgen.errors import InputError
+from cohortgen.io.files import commit_output
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def simulate_cohort(
     truth["n_variants_per_chromosome"] = counts
     partial["truth"].write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n")
     for key in ("vcf", "tbi", "phenotypes", "truth"):
-        os.replace(partial[key], final[key])
+        commit_output(partial[key], final[key])
 
     summary = {
         "n_samples": n_samples,

@@ -34,7 +34,7 @@ import numpy as np
 from cohortgen.errors import InputError
 from cohortgen.ingest.ploidy import ploidy_regions, sample_sex
 from cohortgen.io.dosage import DosageBlock
-from cohortgen.io.files import PRIVATE_MODE, write_json, write_tsv
+from cohortgen.io.files import atomic_output, write_json, write_text_atomic, write_tsv
 from cohortgen.kernels.dosage import allele_weights, dosage_summaries
 from cohortgen.kernels.gt import REGION_DIPLOID
 
@@ -210,27 +210,28 @@ def _table(block: DosageBlock, metrics: dict, reason: np.ndarray) -> dict:
             "typed": block.typed.astype(np.int8), "reason": reason}
 
 
-def _private_file(path: Path) -> None:
-    """Create (or truncate) ``path`` owner-only, so a library writing it keeps mode 0600."""
-    path.unlink(missing_ok=True)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE))
-
-
 def _write_pgen(out: Path, spill: Path, n_pass: int, ids: list[str], sex: np.ndarray,
                 pvar_lines: list[str], block_size: int) -> None:
-    """The passing variants' dosages (float32 rows in ``spill``) as a private PLINK 2 fileset."""
+    """The passing variants' dosages (float32 rows in ``spill``) as a private PLINK 2 fileset,
+    each file written atomically (an empty .pgen marks "no variants": pgenlib cannot write an
+    empty file)."""
+    psam_text = "#IID\tSEX\n" + "".join(f"{s}\t{x if x else 'NA'}\n"
+                                        for s, x in zip(ids, sex.tolist(), strict=True))
+    write_text_atomic(Path(f"{out}.psam"), psam_text, private=True)
+    pvar_text = "#CHROM\tPOS\tID\tREF\tALT\n" + "".join(f"{line}\n" for line in pvar_lines)
+    write_text_atomic(Path(f"{out}.pvar"), pvar_text, private=True)
+    with atomic_output(Path(f"{out}.pgen"), private=True) as pgen:
+        if n_pass > 0:
+            _write_dosages(pgen, spill, n_pass, len(ids), block_size)
+
+
+def _write_dosages(pgen: Path, spill: Path, n_pass: int, n_samples: int,
+                   block_size: int) -> None:
+    """``spill``'s float32 dosage rows, shape (n_pass, n_samples), as the .pgen ``pgen``."""
     import pgenlib
 
-    pgen, pvar, psam = (Path(f"{out}.{ext}") for ext in ("pgen", "pvar", "psam"))
-    for part in (pgen, pvar, psam):
-        _private_file(part)
-    psam.write_text("#IID\tSEX\n" + "".join(f"{s}\t{x if x else 'NA'}\n"
-                                             for s, x in zip(ids, sex.tolist(), strict=True)))
-    pvar.write_text("#CHROM\tPOS\tID\tREF\tALT\n" + "".join(f"{line}\n" for line in pvar_lines))
-    if n_pass == 0:  # pgenlib cannot write an empty file: an empty .pgen marks "no variants"
-        return
-    dosages = np.memmap(spill, dtype=np.float32, mode="r", shape=(n_pass, len(ids)))
-    writer = pgenlib.PgenWriter(bytes(pgen), len(ids), variant_ct=n_pass, nonref_flags=False,
+    dosages = np.memmap(spill, dtype=np.float32, mode="r", shape=(n_pass, n_samples))
+    writer = pgenlib.PgenWriter(bytes(pgen), n_samples, variant_ct=n_pass, nonref_flags=False,
                                 dosage_present=True)
     with contextlib.closing(writer):
         for first in range(0, n_pass, block_size):

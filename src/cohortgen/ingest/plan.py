@@ -20,6 +20,7 @@ import numpy as np
 
 from cohortgen.errors import InputError
 from cohortgen.io.bed import read_bim
+from cohortgen.io.files import write_text_atomic
 from cohortgen.io.vcf_header import declared_contigs, open_vcf
 from cohortgen.io.vcf_index import TBI_WINDOW_BP, ContigIndex, index_path, read_index
 
@@ -132,8 +133,8 @@ def plan_chunks(genotypes: str, variants_per_chunk: int) -> pd.DataFrame:
 
 
 def write_plan(plan: pd.DataFrame, path: Path) -> None:
-    """Write the plan as TSV."""
-    plan.to_csv(path, sep="\t", index=False)
+    """Write the plan as TSV (atomically)."""
+    write_text_atomic(path, plan.to_csv(sep="\t", index=False, lineterminator="\n"))
 
 
 def read_plan(path: Path) -> pd.DataFrame:

@@ -3,12 +3,19 @@ pandas is imported by the table helpers only (a VCF chunk's ingest does without 
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fnmatch
+import glob
 import gzip
 import hashlib
 import io
 import json
 import os
+import re
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,26 +39,79 @@ def sha256sum(path: Path, chunk_bytes: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _temp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp{os.getpid()}")
+FAULT_ENV = "COHORTGEN_TEST_ENOSPC"
+"""Test hook: an output whose file name matches this glob pattern fails as on a full disk
+(``OSError`` ENOSPC) after its temporary file is written, before the rename."""
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path, private: bool = False) -> Iterator[Path]:
+    """A temporary path beside ``path`` for the caller (or a library) to write; on leaving
+    the block it is flushed to disk (fsync), given mode 0600 when ``private`` (else 0644) and
+    renamed onto ``path``. On any error, or a kill, nothing is left under ``path``: the
+    previous file, if any, stays whole, and the temporary (``.<name>.*.tmp``) is removed
+    unless the process was killed (the next writing of ``path`` removes it:
+    :func:`temporary_name`).
+    """
+    path = Path(path)
+    handle, name = tempfile.mkstemp(**temporary_name(path))
+    os.close(handle)
+    temp = Path(name)
+    try:
+        yield temp
+        commit_output(temp, path, private)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def temporary_name(path: Path) -> dict:
+    """``dir``, ``prefix`` and ``suffix`` of a temporary file or directory for writing
+    ``path`` (``<dir>/.<name>.<8 random characters>.tmp``, for :func:`tempfile.mkstemp` or
+    ``mkdtemp``), once the directory exists and any left by a killed writer of ``path`` are
+    removed (only one job writes a given output at a time: Snakemake locks the working
+    directory; the pattern matches no temporary of another output)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mine = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}(\.plain)?\.tmp")
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        if not mine.fullmatch(leftover.name):
+            continue
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+    return {"dir": path.parent, "prefix": f".{path.name}.", "suffix": ".tmp"}
+
+
+def commit_output(temp: Path, path: Path, private: bool = False) -> None:
+    """Give finished ``temp`` (in ``path``'s directory) mode 0600 when ``private`` (else 0644),
+    flush it to disk and rename it onto ``path``: the last step of every output's writing."""
+    os.chmod(temp, PRIVATE_MODE if private else PUBLIC_MODE)
+    _fsync(temp)
+    _injected_fault(path)
+    os.replace(temp, path)
+
+
+def _fsync(path: Path) -> None:
+    """Flush ``path``'s bytes to the disk, so a rename never exposes unwritten data."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _injected_fault(path: Path) -> None:
+    pattern = os.environ.get(FAULT_ENV)
+    if pattern and fnmatch.fnmatch(path.name, pattern):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
 
 def write_bytes_atomic(path: Path, data: bytes, private: bool = False) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it onto ``path``.
-
-    The file is owner-only (0600) when ``private``, else 0644; nothing half-written is left.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(temp, PRIVATE_MODE if private else PUBLIC_MODE)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` to ``path`` through :func:`atomic_output`: 0600 when ``private``, else
+    0644; nothing half-written is left."""
+    with atomic_output(path, private) as temp:
+        temp.write_bytes(data)
 
 
 def write_text_atomic(path: Path, text: str, private: bool = False) -> None:
@@ -125,13 +185,13 @@ def write_tsv_bgzip(path: Path, table: pd.DataFrame, float_format="%.10g") -> No
     """Like :func:`write_tsv` but bgzip-compressed (``path`` ends in .gz); deterministic bytes."""
     import pysam  # heavy: only the bgzip writer needs it
 
-    path = Path(path)
-    plain = _temp_name(path.with_suffix(""))
-    write_tsv(plain, table, float_format=float_format)
-    tmp = _temp_name(path)
-    pysam.tabix_compress(str(plain), str(tmp), force=True)
-    plain.unlink()
-    os.replace(tmp, path)
+    with atomic_output(path) as compressed:
+        plain = compressed.with_name(compressed.name.removesuffix(".tmp") + ".plain.tmp")
+        try:
+            plain.write_text(tsv_text(table, float_format), encoding="utf-8")
+            pysam.tabix_compress(str(plain), str(compressed), force=True)
+        finally:
+            plain.unlink(missing_ok=True)
 
 
 def read_tsv(path: Path, required: tuple[str, ...] = (), **kwargs) -> pd.DataFrame:

@@ -49,6 +49,7 @@ from cohortgen import __version__
 from cohortgen.errors import InputError
 from cohortgen.genome import gwas_ssf_code
 from cohortgen.io.alleles import are_nucleotides
+from cohortgen.io.files import commit_output, temporary_name
 
 GWAS_SSF_MANDATORY = [
     "chromosome",
@@ -420,8 +421,7 @@ def write_gwas_ssf(path: Path, table: pd.DataFrame, meta: dict) -> None:
     lines = format_gwas_ssf_rows(table)
     check_gwas_ssf_rows(table)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    workdir = Path(tempfile.mkdtemp(**temporary_name(path)))
     try:
         plain = workdir / path.name.removesuffix(".gz")
         data = workdir / path.name
@@ -437,9 +437,9 @@ def write_gwas_ssf(path: Path, table: pd.DataFrame, meta: dict) -> None:
             yaml.safe_dump(metadata, sort_keys=False, default_flow_style=False),
             encoding="utf-8",
         )
-        os.replace(data, path)
-        os.replace(index, path.with_name(index.name))
-        os.replace(sidecar, meta_path_for(path))
+        commit_output(data, path)
+        commit_output(index, path.with_name(index.name))
+        commit_output(sidecar, meta_path_for(path))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

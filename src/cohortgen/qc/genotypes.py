@@ -5,8 +5,6 @@ streamed chunk by chunk (memory: one chunk's packed rows plus a block of decoded
 temporary file that is renamed into place once complete.
 """
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +18,7 @@ from cohortgen.io.bed import (
     read_bed,
     table_text,
 )
-from cohortgen.io.files import PRIVATE_MODE, read_tsv, write_bytes_atomic
+from cohortgen.io.files import atomic_output, read_tsv, write_bytes_atomic
 from cohortgen.kernels.bed import pack_dosages, unpack_dosages
 from cohortgen.qc.keep import read_keep, sample_mask
 
@@ -57,12 +55,9 @@ def write_qc_genotypes(prefixes: list[Path], variant_qc_paths: list[Path], keep_
     kept = sample_mask(fam["iid"].astype(str).tolist(), read_keep(keep_txt))
     sample_idx = np.flatnonzero(kept).astype(np.int64)
     paths = fileset_paths(out_prefix)
-    paths["bed"].parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=paths["bed"].parent, prefix=".genotypes.", suffix=".tmp")
     bims = []
-    try:
-        with os.fdopen(handle, "wb") as out:
-            os.chmod(temp, PRIVATE_MODE)
+    with atomic_output(paths["bed"], private=True) as temp:
+        with temp.open("wb") as out:
             out.write(BED_MAGIC)
             for prefix, qc_path in zip(prefixes, variant_qc_paths, strict=True):
                 packed, bim = passing_rows(prefix, qc_path, sample_idx)
@@ -73,8 +68,4 @@ def write_qc_genotypes(prefixes: list[Path], variant_qc_paths: list[Path], keep_
         for key, table, columns in (("bim", bim, BIM_COLUMNS), ("fam", kept_fam, FAM_COLUMNS)):
             text = table_text(table, columns, paths[key])
             write_bytes_atomic(paths[key], text.encode(), private=True)
-        os.replace(temp, paths["bed"])
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
     return {"n_samples": int(sample_idx.size), "n_variants": int(len(bim))}

@@ -15,6 +15,7 @@ from cohortgen.io.sumstats import (
     read_gwas_ssf,
     untested_path_for,
 )
+from cohortgen.provenance import comparable_record
 from cohortgen.report.catalogue import LANGUAGES
 from cohortgen.report.plots import normalise_chromosomes
 from cohortgen.report.render import cohort_index_html, render_html
@@ -209,7 +210,8 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
                "prs_match": [read_json(p) for p in prs_match],
                "pca": None if pcs_tsv is None else pca_density(Path(pcs_tsv)),
                "sex": {} if samples_tsv is None else sex_counts(Path(samples_tsv)),
-               "provenance": read_json(provenance_json), "min_cell_count": min_cell_count,
+               "provenance": comparable_record(read_json(provenance_json)),
+               "min_cell_count": min_cell_count,
                "labels": labels or {}, "languages": list(languages)}
     for lang in languages:
         html = render_html(context, lang)
