@@ -41,11 +41,11 @@ def _assoc(a):
 
 
 def _gather_gwas(a):
-    from cohortgen.assoc.gather import gather_gwas
+    from cohortgen.assoc.gather import gather_gwas_or_failure
     from cohortgen.options import parse_options
 
     o = parse_options(a.options, "gather_gwas")
-    gather_gwas(
+    gather_gwas_or_failure(
         a.disease, [Path(p) for p in a.chunks], Path(a.null_json), o.genome_build, Path(a.out)
     )
 

@@ -8,8 +8,9 @@ trait's name; ``kind`` is ``binary`` (a disease) or ``quantitative``, as in ``nu
 a quantitative trait has NA case, control and detectable-OR columns, a disease NA
 detectable-beta columns, and ``n_samples`` (cases + controls for a disease) is the number
 analysed.
-``status`` is ``OK`` or ``SKIPPED: <reason>``; ``n_variants`` counts rows with a p-value (the
-GWAS-SSF rows: tested variants with nucleotide alleles);
+``status`` is ``OK``, ``SKIPPED: <reason>``, or ``FAILED: <step>: <error>`` when the trait's
+own step failed (:func:`gather_gwas_or_failure`; the other traits go on); ``n_variants``
+counts rows with a p-value (the GWAS-SSF rows: tested variants with nucleotide alleles);
 ``lambda_gc`` is median χ²₁ / 0.4549 over variants with MAC ≥ 20 (:data:`LAMBDA_MIN_MAC`; the
 GWAS-SSF ``mac`` column, as the association chunk counted it);
 ``n_genome_wide`` / ``n_suggestive`` count loci (clumps, from ``<disease>.loci.tsv``) whose lead
@@ -20,6 +21,7 @@ the smallest per-allele effect in trait standard deviations with that power give
 (:mod:`cohortgen.assoc.power`).
 """
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +30,14 @@ import pandas as pd
 from cohortgen import __version__
 from cohortgen.assoc.loci import GENOME_WIDE, SUGGESTIVE
 from cohortgen.assoc.power import detectable_beta_sd, detectable_odds_ratio
+from cohortgen.errors import InputError
 from cohortgen.inflation import lambda_gc
 from cohortgen.io.files import read_json, read_tsv, stale_input, write_tsv, write_tsv_bgzip
 from cohortgen.io.sumstats import (
     GWAS_SSF_COLUMNS,
     GWAS_SUFFIX,
     LOCI_SUFFIX,
+    meta_path_for,
     paths_for_traits,
     read_gwas_ssf,
     split_gwas_ssf,
@@ -59,12 +63,22 @@ def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_b
     are in the sidecar. The sidecar's ``samples`` entry gives the number analysed, and for a
     disease its case and control counts."""
     null = read_json(null_json)
-    info = null["diseases"][disease]
     dtype = {name: str for name in ("chromosome", "variant_id", "disease", "status",
                                     "effect_allele", "other_allele")}
-    tables = [read_tsv(p, dtype=dtype) for p in chunk_paths]
+    tables = [read_tsv(p, required=("disease", *GWAS_SSF_COLUMNS), dtype=dtype)
+              for p in chunk_paths]
     table = pd.concat(tables, ignore_index=True)
     table = table.loc[table["disease"] == disease, GWAS_SSF_COLUMNS].reset_index(drop=True)
+    return write_trait_files(disease, table, null, genome_build, out_gz,
+                             null["diseases"][disease]["status"])
+
+
+def write_trait_files(disease: str, table: pd.DataFrame, null: dict, genome_build: str,
+                      out_gz: Path, status: str) -> pd.DataFrame:
+    """Write the GWAS-SSF files and the untested table of :func:`gather_gwas` from the trait's
+    rows ``table`` (columns GWAS_SSF_COLUMNS), ``null`` (``null_model.json``) and ``status``
+    (the sidecar's ``cohortgen_status``); return the GWAS-SSF rows."""
+    info = null["diseases"][disease]
     if info.get("type") == "quantitative":
         counts = {"sample_size": info["n"]}
     else:
@@ -74,12 +88,41 @@ def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_b
     if null.get("sex_added_for_chrX"):
         covariates["chrX_adjusted_covariates"] = ["sex", *null["covariates"]]
     meta = {"genome_assembly": genome_build, "trait_description": disease, **counts,
-            **covariates, "cohortgen_status": info["status"],
+            **covariates, "cohortgen_status": status,
             "analysis_software": f"cohortgen {__version__}"}
     tested, untested = split_gwas_ssf(table)
     write_gwas_ssf(Path(out_gz), tested, meta)
     write_tsv_bgzip(untested_path_for(Path(out_gz)), untested)
     return tested
+
+
+def gather_gwas_or_failure(disease: str, chunk_paths: list[Path], null_json: Path,
+                           genome_build: str, out_gz: Path) -> pd.DataFrame:
+    """:func:`gather_gwas`; when that fails for this trait (bad or stale chunk tables, a
+    numerical error: anything but a system error, OSError or MemoryError, which stops the
+    job so that a rerun retries it), write the trait's files with no rows and status
+    ``FAILED: gather_gwas: <error>`` (:func:`failure_status`), so the summary and the report
+    are made for the other traits and say why this one has no results."""
+    try:
+        return gather_gwas(disease, chunk_paths, null_json, genome_build, out_gz)
+    except (OSError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - one trait's failure is that trait's result
+        status = failure_status("gather_gwas", exc)
+        print(f"cohortgen gather-gwas: {disease}: {status}", file=sys.stderr)
+        empty = pd.DataFrame({name: pd.Series(dtype=object) for name in GWAS_SSF_COLUMNS})
+        return write_trait_files(disease, empty, read_json(null_json), genome_build, out_gz,
+                                 status)
+
+
+def failure_status(step: str, exc: Exception) -> str:
+    """``FAILED: <step>: <first line of the error>``, the error's type first unless it is an
+    InputError (whose message is written for users); tabs as spaces: one TSV field."""
+    lines = str(exc).strip().splitlines()
+    why = lines[0] if lines else ""
+    if not isinstance(exc, InputError):
+        why = f"{type(exc).__name__}: {why}".removesuffix(": ")
+    return f"FAILED: {step}: {why}".replace("\t", " ")
 
 
 def minor_allele_count(table: pd.DataFrame, path: Path) -> np.ndarray:
@@ -132,6 +175,16 @@ def gwas_summary_row(disease: str, table: pd.DataFrame, loci: pd.DataFrame, info
     return row
 
 
+def gathered_status(gwas_path: Path, null_status: str) -> str:
+    """The status its gathering gave a trait: ``cohortgen_status`` of the GWAS-SSF sidecar
+    (the null model's status, or the failure of :func:`gather_gwas_or_failure`);
+    ``null_status`` for a sidecar without one (GWAS-SSF written by another program)."""
+    import yaml
+
+    meta = yaml.safe_load(meta_path_for(Path(gwas_path)).read_text(encoding="utf-8"))
+    return str(meta.get("cohortgen_status", null_status))
+
+
 def summarize_gwas(diseases: list[str], gwas_paths: list[Path], loci_paths: list[Path],
                    null_json: Path, summary_tsv: Path) -> pd.DataFrame:
     """Write gwas/summary.tsv: one row per disease or quantitative trait, in the order given
@@ -140,7 +193,8 @@ def summarize_gwas(diseases: list[str], gwas_paths: list[Path], loci_paths: list
     info = read_json(null_json)["diseases"]
     gwas_paths = paths_for_traits(diseases, gwas_paths, GWAS_SUFFIX)
     loci_paths = paths_for_traits(diseases, loci_paths, LOCI_SUFFIX)
-    rows = [gwas_summary_row(d, read_gwas_ssf(g), read_tsv(lo), info[d], g)
+    rows = [gwas_summary_row(d, read_gwas_ssf(g), read_tsv(lo),
+                             info[d] | {"status": gathered_status(g, info[d]["status"])}, g)
             for d, g, lo in zip(diseases, gwas_paths, loci_paths, strict=True)]
     summary = pd.DataFrame(rows)
     write_tsv(summary_tsv, summary, float_format="%.6g")
