@@ -243,3 +243,30 @@ def rules_with_changed_params(workdir: Path, section: str, key: str, value) -> s
 def test_faults__a_changed_key_reruns_only_the_steps_using_it(reference_run, section, key,
                                                               value, rules):
     assert rules_with_changed_params(reference_run, section, key, value) == rules
+
+
+def test_faults__a_failed_trait_does_not_stop_the_others_and_the_report_says_why(
+        tmp_path, reference_run):
+    workdir = tmp_path / "run"
+    shutil.copytree(reference_run, workdir, symlinks=True)
+    chunks = run_snakemake(workdir, "--forcerun", "test_association_chunk", "--until",
+                           "test_association_chunk", "--notemp")
+    assert chunks.returncode == 0, chunks.stderr[-4000:]
+    results = workdir / "results" / COHORT
+    broken = results / "chunks" / "c0002" / "assoc" / "obesity.tsv"
+    written = broken.stat()
+    broken.write_text("chromosome\tbase_pair_location\n1\t100\n")  # a table cut short
+    os.utime(broken, ns=(written.st_atime_ns, written.st_mtime_ns))
+    result = run_snakemake(workdir, "--keep-going")
+    assert result.returncode == 0, result.stderr[-4000:]
+    summary = (results / "gwas" / "summary.tsv").read_text().splitlines()
+    status = {line.split("\t")[0]: line.split("\t")[2] for line in summary[1:]}
+    assert status["hypertension"] == "OK"
+    assert status["obesity"].startswith("FAILED: gather_gwas: ")
+    assert "c0002/assoc/obesity.tsv: no column(s) disease" in status["obesity"]
+    for page, words in (("index.en.html", "step gather_gwas failed"),
+                        ("index.ko.html", "gather_gwas 단계 실패")):
+        assert words in (results / "report" / page).read_text()
+    for name in ("hypertension.tsv.gz", "hypertension.loci.tsv"):
+        assert (results / "gwas" / name).read_bytes() == (
+            reference_run / "results" / COHORT / "gwas" / name).read_bytes()
