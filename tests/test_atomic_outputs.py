@@ -148,3 +148,44 @@ def test_write_provenance__run_facts_apart_from_the_comparable_record(tmp_path, 
     assert comparable_record(records[0]) == comparable_record(records[1])
     np.testing.assert_equal(sorted(records[0][RUN_SECTION]),
                             ["host", "working_directory", "written_utc"])
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB tmpfs at ``tmp_path``/disk (root and permission to mount needed), unmounted
+    afterwards."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
+                           capture_output=True, text=True, check=False)
+    if mount.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mount.stderr.strip()} (the "
+                    f"{FAULT_ENV} tests above simulate a full disk instead)")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_atomic_output__a_real_full_disk_keeps_the_old_file_and_no_temporary(small_disk):
+    out = small_disk / "sample_partials.npz"
+    write_bytes_atomic(out, b"old", private=True)
+    with pytest.raises(OSError, match="No space left") as caught:
+        write_bytes_atomic(out, bytes(2 << 20), private=True)
+    assert caught.value.errno == errno.ENOSPC
+    assert out.read_bytes() == b"old"
+    assert [p.name for p in small_disk.iterdir()] == ["sample_partials.npz"]
+
+
+def test_cli__a_real_full_disk_is_one_line_and_status_3(small_disk, tmp_path):
+    (small_disk / "filler").write_bytes(bytes((1 << 20) - 4096))
+    manifest = tmp_path / "manifest.json"
+    write_json(manifest, {"files": [{"path": f"g{k}.vcf.gz", "sha256": "ab" * 32}
+                                    for k in range(100)]})
+    config = {"cohorts": {"c": {"genotypes": "g.vcf.gz", "phenotypes": "p.tsv"}}}
+    result = subprocess.run([str(BIN / "cohortgen"), "provenance", "--options",
+                             json.dumps(config), "--manifest", str(manifest),
+                             "--out", str(small_disk / "provenance.json")],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "no space left on the disk" in result.stderr
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]
