@@ -198,8 +198,9 @@ def test_faults__disk_full_in_a_job_keeps_no_output_and_says_so(tmp_path, refere
     workdir = tmp_path / "run"
     shutil.copytree(reference_run, workdir, symlinks=True)
     summary = workdir / "results" / COHORT / "gwas" / "summary.tsv"
-    full = run_snakemake(workdir, "--forcerun", "summarize_gwas",
-                         env=environment(**{FAULT_ENV: "summary.tsv"}))
+    summary.unlink()  # as if the run had got as far as the summary
+    shutil.rmtree(workdir / "results" / COHORT / "report")
+    full = run_snakemake(workdir, env=environment(**{FAULT_ENV: "summary.tsv"}))
     assert full.returncode != 0
     log = (workdir / "results" / COHORT / "logs" / "summarize_gwas.log").read_text()
     assert "no space left on the disk writing" in log
