@@ -158,13 +158,19 @@ def first_reason(failures: dict[str, np.ndarray], n: int) -> np.ndarray:
     return reason
 
 
-def check_pca_input(pruned_prefix: Path, n_samples: int, n_variants: int) -> None:
-    """InputError unless ancestry PCA has at least 2 samples and 1 variant."""
-    if n_samples < 2 or n_variants < 1:
+def check_pca_input(pruned_prefix: Path, n_samples: int, n_variants: int,
+                    n_pcs: int = 1) -> None:
+    """InputError unless ancestry PCA has at least 2 samples and 1 variant (nothing to check
+    with ``n_pcs`` 0: no PCA). A cohort of one family has a single unrelated sample: the
+    message says to set pca.n_pcs to 0."""
+    if n_pcs > 0 and (n_samples < 2 or n_variants < 1):
+        family = (" (with one unrelated sample, every sample is a relative of it: for a family "
+                  "cohort set pca.n_pcs: 0 and keep qc.relatives: keep with the whole-genome "
+                  "regression)" if n_samples == 1 else "")
         raise InputError(
             f"{pruned_prefix}: ancestry PCA needs at least 2 unrelated samples that pass the "
             f"call rate, heterozygosity and sex checks and 1 pruned variant; there are "
-            f"{n_samples} and {n_variants}: check the qc thresholds in the config")
+            f"{n_samples} and {n_variants}: check the qc thresholds in the config{family}")
 
 
 def check_kept(fam_path: Path, reason: np.ndarray) -> None:
@@ -210,7 +216,7 @@ def sample_qc(fam_path: Path, partial_paths: list[Path], phenotypes: Path, disea
     unrelated = unrelated_mask(pairs, samples, candidate, call_rate, is_case)
     pca_samples = np.flatnonzero(candidate & unrelated).astype(np.int64)
     relatives = np.flatnonzero(candidate & ~unrelated).astype(np.int64)
-    check_pca_input(pruned_prefix, pca_samples.size, len(packed))
+    check_pca_input(pruned_prefix, pca_samples.size, len(packed), settings.pca.n_pcs)
     eigenvalues, scores, projected = pca_scores(packed, n, pca_samples, settings.pca, relatives)
     outlier = np.zeros(n, dtype=bool)
     outlier[pca_samples] = pca_outliers(scores, settings.pca.outlier_sd)
