@@ -90,6 +90,7 @@ class SampleQcOptions:
     sex_ambiguous: str = key("qc")
     kinship_threshold: float = key("qc")
     relatives: str = key("qc")
+    whole_genome_regression: bool = key("assoc")
     pca_outliers: str = key("qc")
     pca_outlier_sd: float = key("qc")
     hwe_population: str = key("qc")
@@ -176,10 +177,11 @@ class FindLociOptions:
 
 @options_class
 class MethodOptions:
-    """The analysis method reported with the results: relatives kept or removed (step 1 on or
-    off is told by its summary file, given when on)."""
+    """The analysis method reported with the results: relatives kept or removed (kept only with
+    step 1 on; whether step 1 ran is told by its summary file, given when on)."""
 
     relatives: str = key("qc")
+    whole_genome_regression: bool = key("assoc")
 
 
 @options_class

@@ -3,18 +3,6 @@
 # clumping) and a summary per disease and trait.
 
 ASSOC_TRAITS = config["diseases"] + list(config["traits"])
-WGR = config["assoc"]["whole_genome_regression"]
-
-
-def wgr_input(path):
-    """``path`` when the whole-genome regression runs (assoc.whole_genome_regression), else
-    nothing: with step 1 off the rule graph and commands are those without it."""
-    return path if WGR else []
-
-
-def wgr_arg(flag, name):
-    """Params function: `` <flag> <input.name>`` when step 1 runs, else an empty string."""
-    return lambda wc, input: f" {flag} {input[name]}" if WGR else ""
 
 
 rule fit_null_models:

@@ -47,8 +47,15 @@ def _gather_gwas(a):
     o = parse_options(a.options, "gather_gwas")
     gather_gwas(
         a.disease, [Path(p) for p in a.chunks], Path(a.null_json), o.genome_build, Path(a.out),
-        o.relatives, Path(a.wgr_summary) if a.wgr_summary else None,
+        _relatives(o), Path(a.wgr_summary) if a.wgr_summary else None,
     )
+
+
+def _relatives(o) -> str:
+    """``keep`` or ``remove``: what sample QC did with relatives (:func:`relatives_kept`)."""
+    from cohortgen.qc.relatedness import relatives_kept
+
+    return "keep" if relatives_kept(o.relatives, o.whole_genome_regression) else "remove"
 
 
 def _find_loci(a):
@@ -68,7 +75,7 @@ def _gwas_summary(a):
 
     o = parse_options(a.options, "gwas_summary")
     summarize_gwas(o.diseases + list(o.traits), [Path(p) for p in a.gwas],
-                   [Path(p) for p in a.loci], Path(a.null_json), Path(a.out), o.relatives,
+                   [Path(p) for p in a.loci], Path(a.null_json), Path(a.out), _relatives(o),
                    Path(a.wgr_summary) if a.wgr_summary else None)
 
 
