@@ -27,11 +27,12 @@ def test_wgr_step1__chromosome_smaller_than_a_block_is_one_block(cohort, tmp_pat
 
 
 def test_wgr_step1__disease_with_too_few_cases_falls_back(cohort, tmp_path, capsys):  # noqa: F811
-    """4 cases: hypertension leaves step 1 (warning, status fallback with the reason, no LOCO
-    rows, so step 2 uses its covariates-only null model); ldl is fitted."""
+    """One case among the kept samples: hypertension leaves step 1 (warning, status fallback
+    with the reason, no LOCO rows, so step 2 uses its covariates-only null model); ldl is
+    fitted."""
     _write_inputs(cohort, tmp_path, cases_of="hypertension")
     assert _run(tmp_path) == 0
-    assert "disease 'hypertension': 4 cases" in capsys.readouterr().err
+    assert "disease 'hypertension': 1 cases and" in capsys.readouterr().err
     entry = read_json(tmp_path / "wgr.json")["traits"]["hypertension"]
     assert entry["status"] == "fallback"
     assert "level 1 needs at least 8 of each" in entry["reason"]
