@@ -94,8 +94,7 @@ def test_workflow_wgr__off_gives_the_rule_graph_without_step1(wgr_run, tmp_path)
     config["assoc"]["whole_genome_regression"] = False
     off = tmp_path / "off.yaml"
     off.write_text(yaml.safe_dump(config))
-    result = run_snakemake(wgr_run.parents[1], off, "--dry-run", "--forceall",
-                           "--printshellcmds")
+    result = run_snakemake(wgr_run.parents[1], off, "--dry-run", "--printshellcmds")
     assert result.returncode == 0, result.stderr[-4000:]
     assert "test_association_chunk" in result.stdout
     for text in ("fit_whole_genome_regression", "wgr-step1", "--loco", "--wgr-summary"):
