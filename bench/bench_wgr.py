@@ -13,6 +13,7 @@ shown (sizes run in increasing order: the peak is the largest of the children so
 """
 
 import argparse
+import json
 import os
 import resource
 import subprocess
@@ -75,10 +76,11 @@ def run(out: Path, block_size: int, folds: int, threads: int) -> tuple[float, fl
     command = [sys.executable, "-m", "cohortgen", "wgr-step1",
                "--bfile", str(out / "genotypes"), "--keep", str(out / "keep.txt"),
                "--phenotypes", str(out / "phenotypes.tsv"), "--pcs", str(out / "pcs.tsv"),
-               "--diseases", *DISEASES, "--quantitative", *QUANTITATIVE,
-               "--covariates", "age", "sex", "--block-size", str(block_size),
-               "--folds", str(folds), "--loco", str(out / "loco.tsv.gz"),
-               "--summary", str(out / "wgr.json")]
+               "--options", json.dumps({
+                   "diseases": DISEASES, "traits": dict.fromkeys(QUANTITATIVE, "quantitative"),
+                   "covariates": ["age", "sex"],
+                   "assoc": {"wgr": {"block_size": block_size, "folds": folds}}}),
+               "--loco", str(out / "loco.tsv.gz"), "--summary", str(out / "wgr.json")]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()

@@ -94,6 +94,18 @@ def step_options(step):
     return json.dumps(step_config(STEP_OPTIONS[step], config))
 
 
+def wgr_input(path):
+    """``path`` when the whole-genome regression runs (assoc.whole_genome_regression), else
+    nothing: with step 1 off the rule graph and commands are those without it."""
+    return path if config["assoc"]["whole_genome_regression"] else []
+
+
+def wgr_arg(flag, name):
+    """Params function: `` <flag> <input.name>`` when step 1 runs, else an empty string."""
+    on = config["assoc"]["whole_genome_regression"]
+    return lambda wc, input: f" {flag} {input[name]}" if on else ""
+
+
 def prs_performance_files(wildcards):
     """The cohort's PRS performance tables: published scores and in-cohort scores, if asked for."""
     prs = config["prs"]

@@ -38,6 +38,7 @@ def _prune_common(a):
 def _sample_qc(a):
     from cohortgen.options import parse_options
     from cohortgen.qc.pca import PcaSettings
+    from cohortgen.qc.relatedness import relatives_kept
     from cohortgen.qc.sample_qc import SampleQcPaths, SampleSettings, sample_qc
 
     o = parse_options(a.options, "sample_qc")
@@ -48,7 +49,9 @@ def _sample_qc(a):
                               kinship_threshold=o.kinship_threshold,
                               pca_outlier_action=o.pca_outliers, pca=pca,
                               hwe_population=o.hwe_population,
-                              ancestry_clusters=str(o.ancestry_clusters))
+                              ancestry_clusters=str(o.ancestry_clusters),
+                              relatives="keep" if relatives_kept(
+                                  o.relatives, o.whole_genome_regression) else "remove")
     out = SampleQcPaths(Path(a.samples), Path(a.keep), Path(a.related_pairs), Path(a.pcs),
                         Path(a.pca_json))
     sample_qc(Path(a.fam), _paths(a.partials), Path(a.phenotypes), o.diseases, o.covariates,

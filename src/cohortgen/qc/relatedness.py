@@ -139,3 +139,10 @@ def _drop_most_related(n: int, relatives: dict[int, set[int]], call_rate: np.nda
                 heapq.heappush(heap, (priority(t), t))
         kept_relatives[s] = set()
     return keep
+
+
+def relatives_kept(relatives: str, whole_genome_regression: bool) -> bool:
+    """Whether related samples stay in the analysis: config ``qc.relatives`` ``keep`` with the
+    whole-genome regression on (which models them); with step 1 off they are removed, as
+    before step 1 existed, whatever ``qc.relatives`` says."""
+    return relatives == "keep" and whole_genome_regression

@@ -12,7 +12,9 @@ Reason codes, the first failing one recorded, in this order:
 * ``sex_ambiguous``: chrX F between the female and male cut-offs, or a mismatch vetoed by chrY;
   only with ``sex_ambiguous_action="remove"`` (default: flagged, kept);
 * ``related``: dropped from a pair with KING kinship > ``kinship_threshold`` (see
-  :mod:`cohortgen.qc.relatedness`; a case for any disease counts as a case);
+  :mod:`cohortgen.qc.relatedness`; a case for any disease counts as a case); only with
+  ``relatives="remove"``: with ``"keep"`` (for the whole-genome regression) the pairs are still
+  found, written and counted (``n_related``), and the relatives stay in ``keep.txt``;
 * ``pca_outlier``: only with ``pca_outlier_action="remove"`` (default: flagged, kept).
 
 Unless ``hwe_population`` is ``all``, each PCA sample is given an ancestry cluster
@@ -68,6 +70,7 @@ class SampleSettings:
     pca: PcaSettings = field(default_factory=PcaSettings)
     hwe_population: str = "all"
     ancestry_clusters: str = "auto"
+    relatives: str = "remove"
 
 
 @dataclass(frozen=True)
@@ -155,13 +158,19 @@ def first_reason(failures: dict[str, np.ndarray], n: int) -> np.ndarray:
     return reason
 
 
-def check_pca_input(pruned_prefix: Path, n_samples: int, n_variants: int) -> None:
-    """InputError unless ancestry PCA has at least 2 samples and 1 variant."""
-    if n_samples < 2 or n_variants < 1:
+def check_pca_input(pruned_prefix: Path, n_samples: int, n_variants: int,
+                    n_pcs: int = 1) -> None:
+    """InputError unless ancestry PCA has at least 2 samples and 1 variant (nothing to check
+    with ``n_pcs`` 0: no PCA). A cohort of one family has a single unrelated sample: the
+    message says to set pca.n_pcs to 0."""
+    if n_pcs > 0 and (n_samples < 2 or n_variants < 1):
+        family = (" (with one unrelated sample, every sample is a relative of it: for a family "
+                  "cohort set pca.n_pcs: 0 and keep qc.relatives: keep with the whole-genome "
+                  "regression)" if n_samples == 1 else "")
         raise InputError(
             f"{pruned_prefix}: ancestry PCA needs at least 2 unrelated samples that pass the "
             f"call rate, heterozygosity and sex checks and 1 pruned variant; there are "
-            f"{n_samples} and {n_variants}: check the qc thresholds in the config")
+            f"{n_samples} and {n_variants}: check the qc thresholds in the config{family}")
 
 
 def check_kept(fam_path: Path, reason: np.ndarray) -> None:
@@ -207,7 +216,7 @@ def sample_qc(fam_path: Path, partial_paths: list[Path], phenotypes: Path, disea
     unrelated = unrelated_mask(pairs, samples, candidate, call_rate, is_case)
     pca_samples = np.flatnonzero(candidate & unrelated).astype(np.int64)
     relatives = np.flatnonzero(candidate & ~unrelated).astype(np.int64)
-    check_pca_input(pruned_prefix, pca_samples.size, len(packed))
+    check_pca_input(pruned_prefix, pca_samples.size, len(packed), settings.pca.n_pcs)
     eigenvalues, scores, projected = pca_scores(packed, n, pca_samples, settings.pca, relatives)
     outlier = np.zeros(n, dtype=bool)
     outlier[pca_samples] = pca_outliers(scores, settings.pca.outlier_sd)
@@ -215,7 +224,9 @@ def sample_qc(fam_path: Path, partial_paths: list[Path], phenotypes: Path, disea
 
     failures = {"not_in_phenotype_sheet": ~in_sheet,
                 "low_call_rate": ~(call_rate >= settings.min_call_rate),
-                "het_outlier": het_out, **sex_failures, "related": ~unrelated}
+                "het_outlier": het_out, **sex_failures}
+    if settings.relatives == "remove":
+        failures["related"] = ~unrelated
     if settings.pca_outlier_action == "remove":
         failures["pca_outlier"] = outlier
     reason = first_reason(failures, n)
