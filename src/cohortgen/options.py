@@ -58,6 +58,28 @@ class IngestOptions:
 
 
 @options_class
+class PlanImputedOptions:
+    """``cohortgen plan-imputed``: chunk size, sample loss allowed, the build."""
+
+    variants_per_chunk: int = key("chunks")
+    max_sample_loss: float = key("ingest")
+    genome_build: str = key()
+
+
+@options_class
+class IngestDosagesOptions:
+    """``cohortgen ingest-dosages``: imputed-variant QC thresholds and record rules."""
+
+    min_r2: float = key("imputed_qc")
+    r2_source: str = key("imputed_qc")
+    maf: float = key("imputed_qc")
+    mac: float = key("imputed_qc")
+    max_missing: float = key("imputed_qc")
+    multiallelic: str = key("ingest")
+    genome_build: str = key()
+
+
+@options_class
 class VariantStatsOptions:
     """``cohortgen variant-stats``: the build (which contigs are sex chromosomes)."""
 
@@ -150,6 +172,14 @@ class GenomeBuildOptions:
 
 
 @options_class
+class GatherGwasOptions(GenomeBuildOptions):
+    """``cohortgen gather-gwas``: the build, and the r² filter stated for imputed dosages."""
+
+    min_r2: float = key("imputed_qc")
+    r2_source: str = key("imputed_qc")
+
+
+@options_class
 class FindLociOptions:
     """``cohortgen find-loci``: LD clumping."""
 
@@ -233,6 +263,8 @@ STEP_OPTIONS = {
     "validate": ValidateOptions,
     "plan": PlanOptions,
     "ingest": IngestOptions,
+    "plan_imputed": PlanImputedOptions,
+    "ingest_dosages": IngestDosagesOptions,
     "variant_stats": VariantStatsOptions,
     "prune_common": PruneCommonOptions,
     "sample_qc": SampleQcOptions,
@@ -240,7 +272,7 @@ STEP_OPTIONS = {
     "qc_summary": HweOptions,
     "null_model": NullModelOptions,
     "assoc": AssocOptions,
-    "gather_gwas": GenomeBuildOptions,
+    "gather_gwas": GatherGwasOptions,
     "find_loci": FindLociOptions,
     "gwas_summary": GwasSummaryOptions,
     "prs_score": PrsScoreOptions,

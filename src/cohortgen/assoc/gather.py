@@ -33,6 +33,7 @@ from cohortgen.io.files import read_json, read_tsv, stale_input, write_tsv, writ
 from cohortgen.io.sumstats import (
     GWAS_SSF_COLUMNS,
     GWAS_SUFFIX,
+    IMPUTED_COLUMNS,
     LOCI_SUFFIX,
     paths_for_traits,
     read_gwas_ssf,
@@ -50,21 +51,26 @@ POWER_MAFS = {"maf05": 0.05, "maf20": 0.2}
 
 
 def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_build: str,
-                out_gz: Path) -> pd.DataFrame:
+                out_gz: Path, imputed_qc: dict | None = None) -> pd.DataFrame:
     """Write one trait's GWAS-SSF file (+ .tbi, -meta.yaml) and its companion table of untested
     variants (:func:`~cohortgen.io.sumstats.untested_path_for`: no estimate, e.g. ``LOW_MAC``,
     or non-nucleotide alleles; :func:`~cohortgen.io.sumstats.split_gwas_ssf`) from its chunk
     tables (one per chunk, :func:`cohortgen.assoc.chunk.association_chunk`); return the
     GWAS-SSF rows. A skipped trait gets files with a header and no rows; its status and reason
     are in the sidecar. The sidecar's ``samples`` entry gives the number analysed, and for a
-    disease its case and control counts."""
+    disease its case and control counts. Chunk tables from imputed dosages (with the
+    :data:`~cohortgen.io.sumstats.IMPUTED_COLUMNS`) keep those columns, and the sidecar says
+    so: ``cohortgen_genotypes: imputed dosages`` and ``cohortgen_imputation_r2_filter`` (the
+    ``imputed_qc`` thresholds ``min_r2`` and ``r2_source``)."""
     null = read_json(null_json)
     info = null["diseases"][disease]
     dtype = {name: str for name in ("chromosome", "variant_id", "disease", "status",
                                     "effect_allele", "other_allele")}
     tables = [read_tsv(p, dtype=dtype) for p in chunk_paths]
     table = pd.concat(tables, ignore_index=True)
-    table = table.loc[table["disease"] == disease, GWAS_SSF_COLUMNS].reset_index(drop=True)
+    imputed = [c for c in IMPUTED_COLUMNS if c in table.columns]
+    table = table.loc[table["disease"] == disease, GWAS_SSF_COLUMNS + imputed].reset_index(
+        drop=True)
     if info.get("type") == "quantitative":
         counts = {"sample_size": info["n"]}
     else:
@@ -76,6 +82,9 @@ def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_b
     meta = {"genome_assembly": genome_build, "trait_description": disease, **counts,
             **covariates, "cohortgen_status": info["status"],
             "analysis_software": f"cohortgen {__version__}"}
+    if imputed:
+        meta |= {"cohortgen_genotypes": "imputed dosages",
+                 "cohortgen_imputation_r2_filter": dict(imputed_qc or {})}
     tested, untested = split_gwas_ssf(table)
     write_gwas_ssf(Path(out_gz), tested, meta)
     write_tsv_bgzip(untested_path_for(Path(out_gz)), untested)
