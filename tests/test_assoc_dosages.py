@@ -15,10 +15,17 @@ from conftest import require_reference_env, slope_and_max_abs_diff
 
 from cohortgen.assoc.chunk import FallbackSettings, dosage_association_chunk
 from cohortgen.assoc.gather import gather_gwas
-from cohortgen.assoc.genotypes import group_dosage_sums, mean_imputed
+from cohortgen.assoc.genotypes import (
+    PgenDosages,
+    group_dosage_sums,
+    mean_imputed,
+    pgen_variants,
+)
+from cohortgen.assoc.loci import candidate_genotypes
 from cohortgen.assoc.stage import fit_null_stage
 from cohortgen.ingest.dosages import DosageThresholds, ingest_dosages
-from cohortgen.io.sumstats import meta_path_for, read_gwas_ssf
+from cohortgen.io.sumstats import gwas_ssf_variant_ids, meta_path_for, read_gwas_ssf
+from cohortgen.kernels.bed import unpack_dosages
 
 DISEASES = ["common_d", "rare_d"]
 HEADER = """##fileformat=VCFv4.2
@@ -309,3 +316,25 @@ def test_gather_gwas__dosage_results_pass_the_official_validator(tmp_path):
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation status: True" in result.stdout
+
+
+def test_candidate_genotypes__dosage_chunks_read_as_rounded_hard_calls(tmp_path):
+    """find-loci on dosage chunks: the candidates' rows are the stored dosages rounded to hard
+    calls (missing kept missing), matched by position and alleles, in the .pgen sample order."""
+    contigs = (("22", 16_000_000, 30),)
+    samples, _, _ = simulate_imputed(tmp_path / "imp.vcf.gz", 50, contigs, seed=2, missing=0.1)
+    (prefix,) = ingest_all(tmp_path / "imp.vcf.gz", tmp_path / "q", None, contigs)
+    bim = pgen_variants(prefix)
+    wanted = bim.iloc[[3, 17]]
+    candidates = pd.DataFrame({
+        "chromosome": wanted["chrom"].to_numpy(), "base_pair_location": wanted["pos"].to_numpy(),
+        "variant_id": gwas_ssf_variant_ids(wanted["chrom"], wanted["pos"], wanted["a1"],
+                                           wanted["a2"])})
+    packed, rows, n_fam, mask = candidate_genotypes([prefix], candidates, samples[:10],
+                                                    dosages=True)
+    dosage = PgenDosages(prefix, len(bim)).read(slice(None))[[3, 17]]
+    expected = np.where(np.isnan(dosage), -1, np.rint(dosage)).astype(np.int8)
+    assert np.array_equal(unpack_dosages(packed, 50), expected)
+    assert rows.tolist() == [0, 1]
+    assert n_fam == 50
+    assert mask.tolist() == [True] * 10 + [False] * 40
