@@ -123,7 +123,8 @@ def group_dosage_sums(dosage: np.ndarray, groups: np.ndarray) -> tuple[np.ndarra
 def pgen_variants(prefix: Path) -> pd.DataFrame:
     """The .pvar of an ``ingest-dosages`` output as the chunk step's variant table: chrom, id,
     pos, a1 (ALT, the effect allele), a2 (REF), and :data:`IMPUTED_COLUMNS` ``info`` (INFO
-    ``R2``, the r² that gated the variant; NaN without) and ``typed`` (INFO ``TYPED``: 1, else
+    ``R2``, the r² that gated the variant, capped at 1 as GWAS-SSF's ``info`` (a MaCH r²
+    estimate may exceed 1); NaN without) and ``typed`` (INFO ``TYPED``: 1, else
     0)."""
     rows = pvar_rows(Path(f"{prefix}.pvar"))[0]
     info = [dict((item.split("=", 1) + [""])[:2] for item in f.get("INFO", ".").split(";"))
@@ -132,6 +133,7 @@ def pgen_variants(prefix: Path) -> pd.DataFrame:
                           "id": [f["ID"] for _, f in rows],
                           "pos": np.array([int(f["POS"]) for _, f in rows], dtype=np.int64),
                           "a1": [f["ALT"] for _, f in rows], "a2": [f["REF"] for _, f in rows]})
-    table[IMPUTED_COLUMNS[0]] = np.array([float(i.get("R2") or "nan") for i in info])
+    r2 = np.array([float(i.get("R2") or "nan") for i in info])
+    table[IMPUTED_COLUMNS[0]] = np.minimum(r2, 1.0)
     table[IMPUTED_COLUMNS[1]] = np.array([int("TYPED" in i) for i in info], dtype=np.int64)
     return table

@@ -74,7 +74,8 @@ GWAS_SSF_COLUMNS = [
 ]
 IMPUTED_COLUMNS = ["info", "typed"]
 """Extra columns of results on imputed dosages, after :data:`GWAS_SSF_COLUMNS` and only when the
-table has them: ``info``, the imputation r² that gated the variant (GWAS-SSF's ``info`` field),
+table has them: ``info``, the imputation r² that gated the variant, at most 1 (GWAS-SSF's
+``info`` field),
 and ``typed``, 1 for a genotyped (array) variant, 0 for an imputed one."""
 
 NA = "#NA"
