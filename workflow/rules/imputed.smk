@@ -6,6 +6,8 @@
 checkpoint plan_imputed_chunks:
     input:
         manifest="results/{cohort}/input/manifest.json",
+        genotypes=genotype_files,
+        genotype_index=genotype_index,
         imputed=imputed_files,
     output:
         plan="results/{cohort}/imputed/plan.tsv",
