@@ -6,7 +6,11 @@
 #   chunks/<chunk>/                  per-chunk work: genotypes.{bed,bim,fam} (private),
 #                                    ingest.json, sample_partials.npz, variant_qc.tsv,
 #                                    assoc/<trait>.tsv (one file per disease or trait)
+#   imputed/plan.tsv, imputed/<chunk>/  cohorts with imputed data: dosage chunk plan; per chunk
+#                                    QC'd dosages.{pgen,pvar,psam} (private), dosages.variants.tsv,
+#                                    dosages.json, assoc/<trait>.tsv (association reads these)
 #   qc/summary.json                  QC funnel: counts per step and reason (shareable)
+#   qc/imputed_variants.tsv.gz       imputed-variant QC per variant (with imputed data)
 #   qc/samples.tsv, qc/keep.txt      per-sample metrics and decision (private)
 #   qc/related_pairs.tsv             KING kinship > threshold: IDs, kinship, degree (private)
 #   qc/pruned.{bed,bim,fam}          LD-pruned common autosomal set for het/KING/PCA (private)
@@ -53,6 +57,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/qc.smk"
 include: "workflow/rules/assoc.smk"
+include: "workflow/rules/imputed.smk"
 
 
 if config["assoc"]["whole_genome_regression"]:

@@ -425,7 +425,8 @@ def test_main__ingest_dosages_command_splits_and_reports(tmp_path):
     vcf = write_multiallelic_vcf(tmp_path / "imp.vcf.gz", ("DS",))
     out = tmp_path / "o"
     assert main(["ingest-dosages", "--imputed", str(vcf), "--region", "22:1000-1100",
-                 "--out-prefix", str(out), "--multiallelic", "split", "--min-r2", "0"]) == 0
+                 "--out-prefix", str(out), "--options",
+                 '{"ingest": {"multiallelic": "split"}, "imputed_qc": {"min_r2": 0}}']) == 0
     table = pd.read_csv(f"{out}.variants.tsv", sep="\t", keep_default_na=False)
     assert len(table) == 16
     assert "multiallelic" not in set(table["reason"])

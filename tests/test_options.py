@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 DEMO_TOOLS = {"simulate", "prs-demo-score"}
 """Subcommands outside the workflow (the demo cohort and its score): no config keys."""
-NOT_IN_WORKFLOW_YET = {"ingest-dosages", "wgr-step1"}
+NOT_IN_WORKFLOW_YET = {"wgr-step1"}
 """Subcommands no rule runs yet (their settings are not config keys yet): flags of their own."""
 WHOLE_CONFIG = {"provenance"}
 """Subcommands whose --options is the run's whole config."""

@@ -58,6 +58,28 @@ class IngestOptions:
 
 
 @options_class
+class PlanImputedOptions:
+    """``cohortgen plan-imputed``: chunk size, sample loss allowed, the build."""
+
+    variants_per_chunk: int = key("chunks")
+    max_sample_loss: float = key("ingest")
+    genome_build: str = key()
+
+
+@options_class
+class IngestDosagesOptions:
+    """``cohortgen ingest-dosages``: imputed-variant QC thresholds and record rules."""
+
+    min_r2: float = key("imputed_qc")
+    r2_source: str = key("imputed_qc")
+    maf: float = key("imputed_qc")
+    mac: float = key("imputed_qc")
+    max_missing: float = key("imputed_qc")
+    multiallelic: str = key("ingest")
+    genome_build: str = key()
+
+
+@options_class
 class VariantStatsOptions:
     """``cohortgen variant-stats``: the build (which contigs are sex chromosomes)."""
 
@@ -186,7 +208,11 @@ class MethodOptions:
 
 @options_class
 class GatherGwasOptions(MethodOptions, GenomeBuildOptions):
-    """``cohortgen gather-gwas``: the build and the method written to the GWAS-SSF sidecar."""
+    """``cohortgen gather-gwas``: the build, the method and the r² filter stated for imputed
+    dosages, written to the GWAS-SSF sidecar."""
+
+    min_r2: float = key("imputed_qc")
+    r2_source: str = key("imputed_qc")
 
 
 @options_class
@@ -264,6 +290,8 @@ STEP_OPTIONS = {
     "validate": ValidateOptions,
     "plan": PlanOptions,
     "ingest": IngestOptions,
+    "plan_imputed": PlanImputedOptions,
+    "ingest_dosages": IngestDosagesOptions,
     "variant_stats": VariantStatsOptions,
     "prune_common": PruneCommonOptions,
     "sample_qc": SampleQcOptions,

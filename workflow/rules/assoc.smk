@@ -72,8 +72,8 @@ rule test_association_chunk:
 
 rule gather_gwas:
     input:
-        chunks=lambda wc: chunk_files(
-            f"results/{{cohort}}/chunks/{{chunk}}/assoc/{wc.disease}.tsv"
+        chunks=lambda wc: tested_chunk_files(
+            f"results/{{cohort}}/{{chunks}}/{{chunk}}/assoc/{wc.disease}.tsv"
         )(wc),
         null_summary="results/{cohort}/assoc/null_model.json",
         wgr=wgr_input("results/{cohort}/wgr/wgr.json"),
@@ -101,9 +101,7 @@ rule gather_gwas:
 rule find_loci:
     input:
         sumstats="results/{cohort}/gwas/{disease}.tsv.gz",
-        beds=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.bed"),
-        bims=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.bim"),
-        fams=chunk_files("results/{cohort}/chunks/{chunk}/genotypes.fam"),
+        genotypes=loci_genotype_files,
         null_table="results/{cohort}/assoc/null_model.tsv",
     output:
         loci=report(
@@ -123,11 +121,14 @@ rule find_loci:
         runtime=30,
     params:
         cohortgen=COHORTGEN,
-        prefixes=lambda wc, input: [b.removesuffix(".bed") for b in input.beds],
+        files_flag=lambda wc: "--pfiles" if has_imputed(wc) else "--bfiles",
+        prefixes=lambda wc, input: [
+            f.rsplit(".", 1)[0] for f in input.genotypes if f.endswith((".bed", ".pgen"))
+        ],
         options=step_options("find_loci"),
     shell:
         "{params.cohortgen} find-loci --disease {wildcards.disease} --gwas {input.sumstats}"
-        " --bfiles {params.prefixes} --null-table {input.null_table}"
+        " {params.files_flag} {params.prefixes} --null-table {input.null_table}"
         " --options {params.options:q}"
         " --out {output.loci} 2> {log}"
 

@@ -129,3 +129,69 @@ def incohort_cohort_args(wildcards, input):
             input.phenotypes,
         ]
     )
+
+
+def imputed_inputs(wildcards):
+    """The cohort's ``imputed`` paths as a list ([] without the key)."""
+    value = config["cohorts"][wildcards.cohort].get("imputed", [])
+    return [value] if isinstance(value, str) else list(value)
+
+
+def has_imputed(wildcards):
+    return bool(imputed_inputs(wildcards))
+
+
+def imputed_files(wildcards):
+    """Input function: the files behind the cohort's imputed inputs (VCF/BCF and its index when
+    there is one, BGEN, or the .pgen/.pvar/.psam of a PLINK 2 prefix)."""
+    files = []
+    for path in imputed_inputs(wildcards):
+        if path.endswith((".vcf.gz", ".vcf.bgz", ".bcf")):
+            try:
+                files += [path, str(index_path(Path(path)))]
+            except InputError:  # plan_imputed_chunks says how to make the index
+                files.append(path)
+        elif path.endswith(".bgen"):
+            files.append(path)
+        else:
+            files += [f"{path}.{ext}" for ext in ("pgen", "pvar", "psam")]
+    return files
+
+
+def imputed_chunk_files(pattern):
+    """Input function: ``pattern`` expanded over the chunks of the cohort's imputed plan."""
+
+    def files(wildcards):
+        plan = checkpoints.plan_imputed_chunks.get(cohort=wildcards.cohort).output.plan
+        chunks = read_plan(plan)["chunk_id"]
+        return expand(pattern, cohort=wildcards.cohort, chunk=chunks)
+
+    return files
+
+
+def tested_chunk_files(pattern):
+    """Input function: ``pattern`` (with ``{chunks}`` for the chunk directory) over the chunks
+    that association tests: the dosage chunks (``imputed/<chunk>``) of a cohort with imputed
+    data, else the array chunks (``chunks/<chunk>``)."""
+
+    def files(wildcards):
+        if has_imputed(wildcards):
+            return imputed_chunk_files(pattern.replace("{chunks}", "imputed"))(wildcards)
+        return chunk_files(pattern.replace("{chunks}", "chunks"))(wildcards)
+
+    return files
+
+
+def loci_genotype_files(wildcards):
+    """Input function: the chunk filesets that find_loci reads LD from: the dosage chunks
+    (.pgen/.pvar/.psam) of a cohort with imputed data, else the array chunks (.bed/.bim/.fam)."""
+    if has_imputed(wildcards):
+        stem, exts, chunks = "imputed/{chunk}/dosages", ("pgen", "pvar", "psam"), imputed_chunk_files
+    else:
+        stem, exts, chunks = "chunks/{chunk}/genotypes", ("bed", "bim", "fam"), chunk_files
+    return [f for ext in exts for f in chunks(f"results/{{cohort}}/{stem}.{ext}")(wildcards)]
+
+
+def imputed_summary(wildcards):
+    """Input function: the imputed-variant QC funnel of a cohort with imputed data, else none."""
+    return [f"results/{wildcards.cohort}/qc/imputed_summary.json"] if has_imputed(wildcards) else []

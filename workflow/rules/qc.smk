@@ -190,6 +190,7 @@ rule summarize_qc:
         genotypes_bed="results/{cohort}/qc/genotypes.bed",
         genotypes_bim="results/{cohort}/qc/genotypes.bim",
         genotypes_fam="results/{cohort}/qc/genotypes.fam",
+        imputed=imputed_summary,
     output:
         summary=report(
             "results/{cohort}/qc/summary.json",
@@ -205,9 +206,13 @@ rule summarize_qc:
     params:
         cohortgen=COHORTGEN,
         genotypes=subpath(input.genotypes_bed, strip_suffix=".bed"),
+        imputed=lambda wc, input: (
+            f"--imputed-summary {input.imputed[0]}" if input.imputed else ""
+        ),
         options=step_options("qc_summary"),
     shell:
         "{params.cohortgen} qc-summary --tallies {input.tallies} --samples {input.samples}"
         " --related-pairs {input.pairs} --variant-qc {input.variant_qc}"
         " --genotypes {params.genotypes} --summary {output.summary}"
-        " --variants {output.variants} --options {params.options:q} 2> {log}"
+        " --variants {output.variants} --options {params.options:q} {params.imputed}"
+        " 2> {log}"

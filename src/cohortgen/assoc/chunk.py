@@ -34,7 +34,11 @@ from (:data:`STATUSES`):
 - ``COLLINEAR``: polymorphic, but the genotype lies in the span of the covariates (V = 0).
 
 Genotypes: ALT dosage; missing calls mean-imputed over the cohort's kept samples, for the score
-test and for Firth alike. Counts (n, allele frequencies, MAC) use called genotypes only.
+test and for Firth alike. Counts (n, allele frequencies, MAC) use called genotypes only. The
+genotypes are the array hard calls (.bed) or, for a cohort with imputed data, the QC'd dosages
+(.pgen: :func:`dosage_association_chunk`; frequencies and MAC then sum dosages, and the rows
+carry the imputation r² and typed flag, :data:`~cohortgen.io.sumstats.IMPUTED_COLUMNS`); see
+:mod:`cohortgen.assoc.genotypes`, which also states the chrX coding (PLINK 2's default).
 p is never 0 (floored at ~2.2e-308) and beta is finite whenever p is reported.
 """
 
@@ -43,11 +47,13 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numba
 import numpy as np
 import pandas as pd
 from scipy import special
 from threadpoolctl import threadpool_limits
 
+from cohortgen.assoc.genotypes import BedGenotypes, PgenDosages, pgen_variants
 from cohortgen.assoc.loco import (
     OFFSET_PREFIX,
     loco_column,
@@ -60,15 +66,15 @@ from cohortgen.errors import InputError
 from cohortgen.genome import contig_class
 from cohortgen.io.bed import read_bed
 from cohortgen.io.files import read_json, read_tsv, write_tsv
-from cohortgen.io.sumstats import GWAS_SSF_COLUMNS
-from cohortgen.kernels.bed import group_allele_counts
+from cohortgen.io.pgen import read_psam_ids
+from cohortgen.io.sumstats import GWAS_SSF_COLUMNS, IMPUTED_COLUMNS
 from cohortgen.kernels.firth import firth_approx_batch, firth_batch
 from cohortgen.kernels.score import (
     P_FLOOR,
-    blocked_score_statistics,
     covariate_basis,
     prepare_score,
     residualised,
+    score_statistics,
     score_test_results,
 )
 from cohortgen.kernels.spa import Z_CUTOFF, spa_p_values
@@ -223,7 +229,8 @@ def disease_block(model: DiseaseModel, d: int, stats: dict, G: np.ndarray, GA: n
     """Result rows of one block of variants for one disease (columns :data:`CHUNK_COLUMNS`);
     GA: float64 (m, d, p) score projections of the block (:func:`score_statistics`); counts:
     (ALT allele count, called samples), int64 (m, 2 · n_diseases) each, columns 2d and 2d + 1
-    over the disease's cases and controls (:func:`group_allele_counts`)."""
+    over the disease's cases and controls (dosage sums, float64, for imputed dosages); bim
+    columns of :data:`~cohortgen.io.sumstats.IMPUTED_COLUMNS` are carried over."""
     alt_cases, n_cases = counts[0][:, 2 * d], counts[1][:, 2 * d]
     alt_controls, n_controls = counts[0][:, 2 * d + 1], counts[1][:, 2 * d + 1]
     alt, n = alt_cases + alt_controls, n_cases + n_controls
@@ -255,6 +262,7 @@ def disease_block(model: DiseaseModel, d: int, stats: dict, G: np.ndarray, GA: n
         eaf = alt / (2 * n)
     if model.quantitative:  # GWAS-SSF: no case/control columns for a quantitative trait
         n_cases = n_controls = eaf_cases = eaf_controls = np.full(len(bim), np.nan)
+    imputed = {name: bim[name].to_numpy() for name in IMPUTED_COLUMNS if name in bim.columns}
     return pd.DataFrame({
         "disease": model.name, "chromosome": bim["chrom"].astype(str).to_numpy(),
         "base_pair_location": bim["pos"].to_numpy(), "effect_allele": bim["a1"].to_numpy(),
@@ -263,7 +271,7 @@ def disease_block(model: DiseaseModel, d: int, stats: dict, G: np.ndarray, GA: n
         "rsid": np.nan, "n": n, "n_cases": n_cases, "n_controls": n_controls,
         "effect_allele_frequency_cases": eaf_cases,
         "effect_allele_frequency_controls": eaf_controls, "status": status, "mac": mac,
-    })
+    } | imputed)
 
 
 def linear_t_test(U: np.ndarray, V: np.ndarray, n: int, rank: int) -> tuple[np.ndarray, ...]:
@@ -289,23 +297,28 @@ def _status_counts(results: pd.DataFrame) -> str:
     return table.to_string()
 
 
-def chunk_results(packed: np.ndarray, bim: pd.DataFrame, fam_ids: list[str],
-                  null: pd.DataFrame, names: list[str], settings: FallbackSettings,
-                  quantitative: Collection[str] = (),
+def chunk_results(genotypes: np.ndarray | BedGenotypes | PgenDosages, bim: pd.DataFrame,
+                  fam_ids: list[str], null: pd.DataFrame, names: list[str],
+                  settings: FallbackSettings, quantitative: Collection[str] = (),
                   loco: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Rows (:data:`CHUNK_COLUMNS`) of every variant × tested trait. packed: uint8
-    (m, ceil(n_fam/4)) .bed rows of ``bim`` (m rows); fam_ids: the .fam sample IDs; null: the
-    private null-model table (``sample_id``, ``x*``, ``y_/r_/w_<trait>``; chrX variants use its
-    :data:`~cohortgen.assoc.stage.CHRX_PREFIX` columns, the models with sex, when it has them),
-    its samples a subset of ``fam_ids``; quantitative: the names of quantitative traits; loco:
-    the whole-genome regression's LOCO table (:func:`cohortgen.assoc.loco.read_loco`), whose
-    prediction for each chromosome of the chunk enters the null models as an offset
-    (:func:`cohortgen.assoc.loco.offset_null_table`), None without step 1. Rows come variant
-    block by block, autosomes (and others) before chrX, chromosome by chromosome with LOCO."""
+    """Rows (:data:`CHUNK_COLUMNS`, then the ``bim`` columns of
+    :data:`~cohortgen.io.sumstats.IMPUTED_COLUMNS`) of every variant × tested trait.
+    genotypes: the variants of ``bim`` (m rows), a genotype source
+    (:mod:`cohortgen.assoc.genotypes`) or uint8 (m, ceil(n_fam/4)) .bed rows; fam_ids: the
+    source's sample IDs; null: the private null-model table (``sample_id``, ``x*``,
+    ``y_/r_/w_<trait>``; chrX variants use its :data:`~cohortgen.assoc.stage.CHRX_PREFIX`
+    columns, the models with sex, when it has them), its samples a subset of ``fam_ids``;
+    quantitative: the names of quantitative traits; loco: the whole-genome regression's LOCO
+    table (:func:`cohortgen.assoc.loco.read_loco`), whose prediction for each chromosome of the
+    chunk enters the null models as an offset (:func:`cohortgen.assoc.loco.offset_null_table`),
+    None without step 1. Rows come variant block by block, autosomes (and others) before chrX,
+    chromosome by chromosome with LOCO."""
+    if isinstance(genotypes, np.ndarray):
+        genotypes = BedGenotypes(genotypes, len(fam_ids))
     on_x = is_chrx(bim["chrom"])
     x_columns = [c for c in null.columns if c.startswith(CHRX_PREFIX)]
     if not (on_x.any() and x_columns) and loco is None:
-        return _view_results(packed, bim, fam_ids, null, names, settings, quantitative)
+        return _view_results(genotypes, bim, fam_ids, null, names, settings, quantitative)
     null_x = (null[["sample_id", *x_columns]].rename(columns=lambda c: c.removeprefix(CHRX_PREFIX))
               if x_columns else null)
     views = [(~on_x, null), (on_x, null_x)]
@@ -315,8 +328,8 @@ def chunk_results(packed: np.ndarray, bim: pd.DataFrame, fam_ids: list[str],
                      table, names, list(quantitative),
                      loco_offsets(loco, loco_column(loco, c), table, names)))
                  for keep, table in views for c in pd.unique(chrom[keep])]
-    parts = [_view_results(packed[keep], bim.loc[keep].reset_index(drop=True), fam_ids, table,
-                           names, settings, quantitative)
+    parts = [_view_results(genotypes.subset(keep), bim.loc[keep].reset_index(drop=True), fam_ids,
+                           table, names, settings, quantitative)
              for keep, table in views if keep.any()]
     return pd.concat(parts, ignore_index=True)
 
@@ -328,7 +341,7 @@ def is_chrx(chrom: pd.Series) -> np.ndarray:
     return chrom.astype(str).map(classes).isin(["x", "par"]).to_numpy()
 
 
-def _view_results(packed: np.ndarray, bim: pd.DataFrame, fam_ids: list[str],
+def _view_results(genotypes: BedGenotypes | PgenDosages, bim: pd.DataFrame, fam_ids: list[str],
                   null: pd.DataFrame, names: list[str], settings: FallbackSettings,
                   quantitative: Collection[str]) -> pd.DataFrame:
     """:func:`chunk_results` with one null model per trait for every variant, in variant blocks
@@ -348,28 +361,58 @@ def _view_results(packed: np.ndarray, bim: pd.DataFrame, fam_ids: list[str],
                           rank=int(prep.rank[d])) for d, model in enumerate(models)]
         groups = np.stack([mask for model in models for mask in (model.cases, model.controls)])
         blocks = []
-        for rows, G, U, V, GA in blocked_score_statistics(packed, n_fam, idx, prep,
-                                                          BLOCK_VARIANTS, projections=True):
+        for rows, G, counts in genotypes.blocks(idx, groups, BLOCK_VARIANTS):
+            U, V, GA = score_statistics(G, prep, projections=True,
+                                        threads=numba.get_num_threads())
             block_bim = bim.iloc[rows].reset_index(drop=True)
             stats = score_test_results(U, V) | {"U": U, "V": V}
-            counts = group_allele_counts(packed[rows], n_fam, groups)
             blocks.extend(disease_block(model, d, stats, G, GA, counts, block_bim, settings)
                           for d, model in enumerate(models))
+        columns = CHUNK_COLUMNS + [c for c in IMPUTED_COLUMNS if c in bim.columns]
         if not blocks:
-            return pd.DataFrame(columns=CHUNK_COLUMNS)
-        return pd.concat(blocks, ignore_index=True)[CHUNK_COLUMNS]
+            return pd.DataFrame(columns=columns)
+        return pd.concat(blocks, ignore_index=True)[columns]
 
 
 def association_chunk(prefix: Path, null_tsv: Path, null_json: Path, variant_qc_tsv: Path,
                       out_dir: Path, settings: FallbackSettings | None = None,
                       loco_tsv: Path | None = None) -> pd.DataFrame:
-    """Test every QC-passed variant of a chunk for every tested trait; write one table per trait
-    of the json, ``<out_dir>/<trait>.tsv`` (columns :data:`CHUNK_COLUMNS`, header only for an
-    untested trait), so that each trait's gathering reads its rows only; log status counts.
-    loco_tsv: the whole-genome regression's ``loco.tsv.gz`` (offsets of the null models), or
-    None (step 1 off). Returns all rows (the long table)."""
+    """Test every QC-passed variant of a chunk's array genotypes (``prefix`` .bed/.bim/.fam)
+    for every tested trait; write one table per trait of the json, ``<out_dir>/<trait>.tsv``
+    (columns :data:`CHUNK_COLUMNS`, header only for an untested trait), so that each trait's
+    gathering reads its rows only; log status counts. loco_tsv: the whole-genome regression's
+    ``loco.tsv.gz`` (offsets of the null models), or None (step 1 off). Returns all rows (the
+    long table)."""
     packed, bim, fam = read_bed(Path(prefix))
     passed = read_tsv(variant_qc_tsv, dtype={"chrom": str, "id": str})["pass"].to_numpy(bool)
+    genotypes = BedGenotypes(packed[passed], len(fam))
+    return _test_and_write(genotypes, bim.loc[passed].reset_index(drop=True),
+                           fam["iid"].astype(str).tolist(), null_tsv, null_json, out_dir,
+                           settings, loco_tsv)
+
+
+def dosage_association_chunk(prefix: Path, null_tsv: Path, null_json: Path, out_dir: Path,
+                             settings: FallbackSettings | None = None,
+                             loco_tsv: Path | None = None) -> pd.DataFrame:
+    """:func:`association_chunk` on the QC'd imputed dosages of a chunk (``prefix``
+    .pgen/.pvar/.psam from ``cohortgen ingest-dosages``: every variant passed its QC); the rows
+    also carry ``info`` and ``typed`` (:data:`~cohortgen.io.sumstats.IMPUTED_COLUMNS`). Null-model
+    samples absent from the imputed file count as missing dosages
+    (:class:`~cohortgen.assoc.genotypes.PgenDosages`)."""
+    bim = pgen_variants(Path(prefix))
+    in_file = set(read_psam_ids(Path(f"{prefix}.psam")))
+    null_samples = read_tsv(null_tsv, dtype={"sample_id": str})["sample_id"]
+    extra = [s for s in null_samples if s not in in_file]
+    genotypes = PgenDosages(Path(prefix), len(bim), extra)
+    return _test_and_write(genotypes, bim, genotypes.samples, null_tsv, null_json, out_dir,
+                           settings, loco_tsv)
+
+
+def _test_and_write(genotypes: BedGenotypes | PgenDosages, bim: pd.DataFrame,
+                    fam_ids: list[str], null_tsv: Path, null_json: Path, out_dir: Path,
+                    settings: FallbackSettings | None, loco_tsv: Path | None) -> pd.DataFrame:
+    """:func:`chunk_results` of the traits of ``null_json`` (with the LOCO offsets of
+    ``loco_tsv`` when given), written one table per trait."""
     null = read_tsv(null_tsv, dtype={"sample_id": str})
     traits = read_json(null_json)["diseases"]
     names = [n for n, s in traits.items() if s["status"] == "OK"]
@@ -379,8 +422,7 @@ def association_chunk(prefix: Path, null_tsv: Path, null_json: Path, variant_qc_
         raise InputError(f"{null_tsv}: no column {missing[0]!r} (the Firth null model's linear "
                          "predictor, written by the null-model step since the approximate Firth "
                          "follows REGENIE): rerun the null-model step")
-    results = chunk_results(packed[passed], bim.loc[passed].reset_index(drop=True),
-                            fam["iid"].astype(str).tolist(), null, names,
+    results = chunk_results(genotypes, bim, fam_ids, null, names,
                             settings or FallbackSettings(), quantitative,
                             read_loco(loco_tsv) if loco_tsv else None)
     print(_status_counts(results), file=sys.stderr)

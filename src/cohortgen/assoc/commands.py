@@ -28,7 +28,12 @@ def _null_model(a):
 
 
 def _assoc(a):
-    from cohortgen.assoc.chunk import FallbackSettings, association_chunk
+    from cohortgen.assoc.chunk import (
+        FallbackSettings,
+        association_chunk,
+        dosage_association_chunk,
+    )
+    from cohortgen.errors import InputError
     from cohortgen.options import parse_options
 
     o = parse_options(a.options, "assoc")
@@ -36,8 +41,16 @@ def _assoc(a):
                                 firth_min_carriers=o.firth_min_carriers,
                                 firth_p_value=o.firth_p_value, firth_mode=o.firth_mode,
                                 p_value=o.p_value)
-    association_chunk(Path(a.bfile), Path(a.null_table), Path(a.null_json), Path(a.variant_qc),
-                      Path(a.out_dir), settings, Path(a.loco) if a.loco else None)
+    loco = Path(a.loco) if a.loco else None
+    if bool(a.pfile) == bool(a.bfile and a.variant_qc):
+        raise InputError("assoc: give --bfile and --variant-qc (array genotypes), or --pfile "
+                         "(imputed dosages)")
+    if a.pfile:
+        dosage_association_chunk(Path(a.pfile), Path(a.null_table), Path(a.null_json),
+                                 Path(a.out_dir), settings, loco)
+    else:
+        association_chunk(Path(a.bfile), Path(a.null_table), Path(a.null_json),
+                          Path(a.variant_qc), Path(a.out_dir), settings, loco)
 
 
 def _gather_gwas(a):
@@ -48,6 +61,7 @@ def _gather_gwas(a):
     gather_gwas_or_failure(
         a.disease, [Path(p) for p in a.chunks], Path(a.null_json), o.genome_build, Path(a.out),
         _relatives(o), Path(a.wgr_summary) if a.wgr_summary else None,
+        {"min_r2": o.min_r2, "r2_source": o.r2_source},
     )
 
 
@@ -60,13 +74,16 @@ def _relatives(o) -> str:
 
 def _find_loci(a):
     from cohortgen.assoc.loci import ClumpSettings, find_loci
+    from cohortgen.errors import InputError
     from cohortgen.options import parse_options
 
     o = parse_options(a.options, "find_loci")
     settings = ClumpSettings(r2=o.clump_r2, window_bp=o.clump_window_kb * 1000,
                              p_member=o.clump_p_member)
-    find_loci(a.disease, Path(a.gwas), [Path(p) for p in a.bfiles], Path(a.null_table),
-              Path(a.out), settings)
+    if bool(a.bfiles) == bool(a.pfiles):
+        raise InputError("find-loci: give --bfiles (array chunks) or --pfiles (dosage chunks)")
+    find_loci(a.disease, Path(a.gwas), [Path(p) for p in a.bfiles or a.pfiles],
+              Path(a.null_table), Path(a.out), settings, dosages=bool(a.pfiles))
 
 
 def _gwas_summary(a):
@@ -106,10 +123,12 @@ def register(sub) -> None:
         _assoc,
         "Score tests (Firth fallback or SPA; t-tests for quantitative traits) of one chunk for"
         " all traits, one table per trait in --out-dir.",
-        req("--bfile"),
+        (("--bfile",), {"help": "array genotypes of the chunk (.bed prefix)"}),
+        (("--variant-qc",), {"help": "variant QC table of the --bfile chunk"}),
+        (("--pfile",), {"help": "QC'd imputed dosages of the chunk (`cohortgen ingest-dosages` "
+                                "output prefix), instead of --bfile and --variant-qc"}),
         req("--null-table"),
         req("--null-json"),
-        req("--variant-qc"),
         req("--out-dir"),
         (("--loco",), {"help": "LOCO predictions of cohortgen wgr-step1 (loco.tsv.gz): null "
                                "models with the variant's chromosome's prediction as offset"}),
@@ -134,7 +153,9 @@ def register(sub) -> None:
         "Lead variants per locus of one disease by LD clumping.",
         req("--disease"),
         req("--gwas"),
-        many("--bfiles"),
+        (("--bfiles",), {"nargs": "+", "help": "the array chunks (.bed prefixes)"}),
+        (("--pfiles",), {"nargs": "+", "help": "the dosage chunks (.pgen prefixes), for a GWAS "
+                                               "on imputed dosages"}),
         req("--null-table"),
         req("--out"),
         options("find_loci"),

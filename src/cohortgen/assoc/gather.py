@@ -39,6 +39,7 @@ from cohortgen.io.files import read_json, read_tsv, stale_input, write_tsv, writ
 from cohortgen.io.sumstats import (
     GWAS_SSF_COLUMNS,
     GWAS_SUFFIX,
+    IMPUTED_COLUMNS,
     LOCI_SUFFIX,
     meta_path_for,
     paths_for_traits,
@@ -73,8 +74,8 @@ def trait_method(trait: str, relatives: str, wgr_json: Path | None) -> dict:
 
 
 def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_build: str,
-                out_gz: Path, relatives: str = "remove",
-                wgr_json: Path | None = None) -> pd.DataFrame:
+                out_gz: Path, relatives: str = "remove", wgr_json: Path | None = None,
+                imputed_qc: dict | None = None) -> pd.DataFrame:
     """Write one trait's GWAS-SSF file (+ .tbi, -meta.yaml) and its companion table of untested
     variants (:func:`~cohortgen.io.sumstats.untested_path_for`: no estimate, e.g. ``LOW_MAC``,
     or non-nucleotide alleles; :func:`~cohortgen.io.sumstats.split_gwas_ssf`) from its chunk
@@ -82,26 +83,34 @@ def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_b
     GWAS-SSF rows. A skipped trait gets files with a header and no rows; its status and reason
     are in the sidecar. The sidecar's ``samples`` entry gives the number analysed, and for a
     disease its case and control counts; ``cohortgen_method`` the method
-    (:func:`trait_method`)."""
+    (:func:`trait_method`). Chunk tables from imputed dosages (with the
+    :data:`~cohortgen.io.sumstats.IMPUTED_COLUMNS`) keep those columns, and the sidecar says
+    so: ``cohortgen_genotypes: imputed dosages`` and ``cohortgen_imputation_r2_filter`` (the
+    ``imputed_qc`` thresholds ``min_r2`` and ``r2_source``)."""
     null = read_json(null_json)
     dtype = {name: str for name in ("chromosome", "variant_id", "disease", "status",
                                     "effect_allele", "other_allele")}
     tables = [read_tsv(p, required=("disease", *GWAS_SSF_COLUMNS), dtype=dtype)
               for p in chunk_paths]
     table = pd.concat(tables, ignore_index=True)
-    table = table.loc[table["disease"] == disease, GWAS_SSF_COLUMNS].reset_index(drop=True)
+    imputed = [c for c in IMPUTED_COLUMNS if c in table.columns]
+    table = table.loc[table["disease"] == disease, GWAS_SSF_COLUMNS + imputed].reset_index(
+        drop=True)
     return write_trait_files(disease, table, null, genome_build, out_gz,
                              null["diseases"][disease]["status"],
-                             trait_method(disease, relatives, wgr_json))
+                             trait_method(disease, relatives, wgr_json), imputed_qc)
 
 
 def write_trait_files(disease: str, table: pd.DataFrame, null: dict, genome_build: str,
-                      out_gz: Path, status: str, method: dict) -> pd.DataFrame:
+                      out_gz: Path, status: str, method: dict,
+                      imputed_qc: dict | None = None) -> pd.DataFrame:
     """Write the GWAS-SSF files and the untested table of :func:`gather_gwas` from the trait's
-    rows ``table`` (columns GWAS_SSF_COLUMNS), ``null`` (``null_model.json``) and ``status``
-    (the sidecar's ``cohortgen_status``) and ``method`` (its ``cohortgen_method``,
-    :func:`trait_method`); return the GWAS-SSF rows."""
+    rows ``table`` (columns GWAS_SSF_COLUMNS, then any IMPUTED_COLUMNS), ``null``
+    (``null_model.json``), ``status`` (the sidecar's ``cohortgen_status``), ``method`` (its
+    ``cohortgen_method``, :func:`trait_method`) and ``imputed_qc`` (the r² filter of imputed
+    dosages); return the GWAS-SSF rows."""
     info = null["diseases"][disease]
+    imputed = [c for c in IMPUTED_COLUMNS if c in table.columns]
     if info.get("type") == "quantitative":
         counts = {"sample_size": info["n"]}
     else:
@@ -113,6 +122,9 @@ def write_trait_files(disease: str, table: pd.DataFrame, null: dict, genome_buil
     meta = {"genome_assembly": genome_build, "trait_description": disease, **counts,
             **covariates, "cohortgen_status": status, "cohortgen_method": method,
             "analysis_software": f"cohortgen {__version__}"}
+    if imputed:
+        meta |= {"cohortgen_genotypes": "imputed dosages",
+                 "cohortgen_imputation_r2_filter": dict(imputed_qc or {})}
     tested, untested = split_gwas_ssf(table)
     write_gwas_ssf(Path(out_gz), tested, meta)
     write_tsv_bgzip(untested_path_for(Path(out_gz)), untested)
@@ -121,7 +133,8 @@ def write_trait_files(disease: str, table: pd.DataFrame, null: dict, genome_buil
 
 def gather_gwas_or_failure(disease: str, chunk_paths: list[Path], null_json: Path,
                            genome_build: str, out_gz: Path, relatives: str = "remove",
-                           wgr_json: Path | None = None) -> pd.DataFrame:
+                           wgr_json: Path | None = None,
+                           imputed_qc: dict | None = None) -> pd.DataFrame:
     """:func:`gather_gwas`; when that fails for this trait (bad or stale chunk tables, a
     numerical error: anything but a system error, OSError or MemoryError, which stops the
     job so that a rerun retries it), write the trait's files with no rows and status
@@ -129,7 +142,7 @@ def gather_gwas_or_failure(disease: str, chunk_paths: list[Path], null_json: Pat
     are made for the other traits and say why this one has no results."""
     try:
         return gather_gwas(disease, chunk_paths, null_json, genome_build, out_gz, relatives,
-                           wgr_json)
+                           wgr_json, imputed_qc)
     except (OSError, MemoryError):
         raise
     except Exception as exc:  # noqa: BLE001 - one trait's failure is that trait's result

@@ -3,8 +3,10 @@
 Clumping (:func:`cohortgen.kernels.clump.clump`, PLINK ``--clump`` semantics) runs once with the
 suggestive threshold as index threshold: index variants are taken in increasing p, so the loci
 whose lead has p < 5e-8 are exactly those a separate genome-wide run would give. r² is computed
-on the disease's samples. Only the genotypes of variants that can join a clump are read (p ≤
-``p_member`` and within ``window_bp`` of a suggestive variant), one chunk at a time.
+on the disease's samples; for a GWAS on imputed dosages, from the dosage chunks' dosages
+rounded to the nearest hard call (missing stays missing). Only the genotypes of variants
+that can join a clump are read (p ≤ ``p_member`` and within ``window_bp`` of a suggestive
+variant), one chunk at a time.
 
 Output ``gwas/<disease>.loci.tsv`` (shareable: variant-level aggregates): one row per locus,
 sorted by chromosome code and position, columns :data:`LOCI_COLUMNS`; ``class`` is
@@ -20,6 +22,7 @@ import pandas as pd
 from cohortgen.io.bed import read_bed
 from cohortgen.io.files import read_tsv, write_tsv
 from cohortgen.io.sumstats import chromosome_codes, gwas_ssf_variant_ids, read_gwas_ssf
+from cohortgen.kernels.bed import MISSING, pack_dosages
 from cohortgen.kernels.clump import clump
 
 GENOME_WIDE = 5e-8
@@ -62,28 +65,55 @@ def _variant_keys(chrom_codes, pos, ids) -> list[tuple]:
                     strict=True))
 
 
+def read_chunk(prefix: Path, dosages: bool) -> tuple:
+    """(rows, bim, sample IDs) of a chunk: a .bed's packed rows, or for ``dosages`` a dosage
+    chunk (.pgen; :class:`~cohortgen.assoc.genotypes.PgenDosages`) whose rows
+    :func:`packed_rows` reads; bim with chrom, pos, a1 (effect allele), a2."""
+    if not dosages:
+        packed, bim, fam = read_bed(Path(prefix))
+        return packed, bim, fam["iid"].astype(str).tolist()
+    from cohortgen.assoc.genotypes import PgenDosages, pgen_variants
+
+    bim = pgen_variants(Path(prefix))
+    source = PgenDosages(Path(prefix), len(bim))
+    return source, bim, source.samples
+
+
+def packed_rows(rows, selected: list[int]) -> np.ndarray:
+    """.bed rows (uint8) of the ``selected`` rows of :func:`read_chunk`'s ``rows``: dosages are
+    rounded to hard calls."""
+    if isinstance(rows, np.ndarray):
+        return rows[selected]
+    keep = np.zeros(len(rows), bool)
+    keep[selected] = True
+    dosage = rows.subset(keep).read(slice(None))
+    return pack_dosages(np.where(np.isnan(dosage), MISSING, np.rint(dosage)).astype(np.int8))
+
+
 def candidate_genotypes(prefixes: list[Path], candidates: pd.DataFrame,
-                        samples: list[str]) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+                        samples: list[str], dosages: bool = False
+                        ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
     """Packed rows (m, bytes) of the candidates from the chunk .bed files, the candidate-table
     row of each, the .fam sample count and the mask (bool (n_fam,)) of ``samples``. A .bim
     variant is a candidate's when chromosome code, position and GWAS-SSF ``variant_id`` (from
-    the .bim alleles, A1 the effect allele as in the association chunks) agree."""
+    the .bim alleles, A1 the effect allele as in the association chunks) agree. ``dosages``:
+    the prefixes are dosage chunks (:func:`read_chunk`)."""
     wanted = dict(zip(_variant_keys(candidates["chromosome"], candidates["base_pair_location"],
                                     candidates["variant_id"]), range(len(candidates)), strict=True))
-    packed_rows, table_rows, mask, n_fam = [], [], None, 0
+    packed, table_rows, mask, n_fam = [], [], None, 0
     for prefix in prefixes:
-        packed, bim, fam = read_bed(Path(prefix))
+        rows, bim, fam_ids = read_chunk(Path(prefix), dosages)
         keys = _variant_keys(chromosome_codes(bim["chrom"]), bim["pos"],
                              gwas_ssf_variant_ids(bim["chrom"], bim["pos"], bim["a1"], bim["a2"]))
         hits = [(k, wanted[key]) for k, key in enumerate(keys) if key in wanted]
         if mask is None:
-            n_fam = len(fam)
-            mask = fam["iid"].astype(str).isin(set(samples)).to_numpy()
+            n_fam = len(fam_ids)
+            mask = np.isin(np.asarray(fam_ids, dtype=object), list(set(samples)))
         if hits:
-            packed_rows.append(packed[[k for k, _ in hits]])
+            packed.append(packed_rows(rows, [k for k, _ in hits]))
             table_rows.extend(t for _, t in hits)
     width = (n_fam + 3) // 4
-    packed = np.vstack(packed_rows) if packed_rows else np.zeros((0, width), np.uint8)
+    packed = np.vstack(packed) if packed else np.zeros((0, width), np.uint8)
     mask = np.zeros(n_fam, bool) if mask is None else mask
     return packed, np.asarray(table_rows, dtype=np.int64), n_fam, mask
 
@@ -119,8 +149,9 @@ def disease_samples(null_tsv: Path, disease: str) -> list[str]:
 
 
 def find_loci(disease: str, gwas_gz: Path, prefixes: list[Path], null_tsv: Path, out_tsv: Path,
-              settings: ClumpSettings | None = None) -> pd.DataFrame:
-    """Write ``gwas/<disease>.loci.tsv`` from the GWAS-SSF file and the chunk genotypes."""
+              settings: ClumpSettings | None = None, dosages: bool = False) -> pd.DataFrame:
+    """Write ``gwas/<disease>.loci.tsv`` from the GWAS-SSF file and the chunk genotypes (the
+    dosage chunks with ``dosages``)."""
     settings = settings or ClumpSettings()
     table = read_gwas_ssf(Path(gwas_gz))
     candidates = clump_candidates(table, settings).reset_index(drop=True)
@@ -128,7 +159,7 @@ def find_loci(disease: str, gwas_gz: Path, prefixes: list[Path], null_tsv: Path,
         loci = pd.DataFrame(columns=LOCI_COLUMNS)
     else:
         packed, table_rows, n_fam, mask = candidate_genotypes(
-            prefixes, candidates, disease_samples(null_tsv, disease))
+            prefixes, candidates, disease_samples(null_tsv, disease), dosages)
         candidates = candidates.iloc[table_rows].assign(_packed_row=np.arange(len(table_rows)))
         loci = loci_table(candidates, packed, n_fam, mask, settings)
     write_tsv(out_tsv, loci, float_format="%.6g")

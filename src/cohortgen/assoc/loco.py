@@ -23,7 +23,7 @@ import pandas as pd
 
 from cohortgen.assoc.null_model import fit_design_models
 from cohortgen.errors import InputError
-from cohortgen.genome import contig_class
+from cohortgen.genome import contig_class, contig_name
 
 ALL_COLUMN = "ALL"
 """Column of ``loco.tsv.gz`` with the whole-genome prediction (no chromosome left out)."""
@@ -43,10 +43,16 @@ def read_loco(path) -> pd.DataFrame:
 
 
 def loco_column(loco: pd.DataFrame, chrom: str) -> str:
-    """The LOCO column for variants on ``chrom``: its own column; for chrX and its PARs (any
-    naming) the column of chrX; :data:`ALL_COLUMN` for a chromosome step 1 did not use."""
+    """The LOCO column for variants on ``chrom``: its own column, whatever the naming ("chr1"
+    and "1" are one chromosome: imputed files often name contigs otherwise than the array);
+    for chrX and its PARs the column of chrX; :data:`ALL_COLUMN` for a chromosome step 1 did
+    not use."""
     if chrom in loco.columns and chrom not in ("trait", "sample_id"):
         return chrom
+    canonical = contig_name(chrom)
+    for name in loco.columns[2:]:
+        if canonical is not None and name != ALL_COLUMN and contig_name(name) == canonical:
+            return name
     if contig_class(chrom) in ("x", "par"):
         for name in loco.columns[2:]:
             if name != ALL_COLUMN and contig_class(name) == "x":

@@ -24,6 +24,7 @@ undefined, e.g. the MaCH r² on non-PAR chrX, which PLINK 2 leaves NA too, the o
 
 import contextlib
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,6 +41,11 @@ from cohortgen.kernels.gt import REGION_DIPLOID
 
 REASONS = ("multiallelic", "duplicate", "missing_rate", "low_mac", "low_maf", "low_r2")
 """Reason codes of removed variants, in the order they are tested."""
+
+PVAR_HEADER = ('##INFO=<ID=R2,Number=1,Type=Float,Description="Imputation r2 that passed QC">\n'
+               '##INFO=<ID=TYPED,Number=0,Type=Flag,Description="Genotyped variant">\n'
+               "#CHROM\tPOS\tID\tREF\tALT\tINFO\n")
+"""Header of the output .pvar (plink2 reads the INFO lines)."""
 
 TABLE_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "file_r2", "mach_r2", "alt_freq", "mac",
                  "missing_rate", "typed", "reason")
@@ -116,15 +122,17 @@ def parse_region(region: str) -> tuple[str, int, int]:
 
 
 def kept_samples(samples: list[str], keep: Path | None) -> np.ndarray:
-    """bool (n,) samples listed in ``keep`` (first column, one per line; all without it)."""
+    """bool (n,) samples listed in ``keep`` (first column, one per line; all without it).
+    Listed samples absent from the file are skipped, with their number on stderr (the workflow
+    bounds it by ``ingest.max_sample_loss`` when planning: ``cohortgen plan-imputed``)."""
     if keep is None:
         return np.ones(len(samples), dtype=bool)
     wanted = [line.split()[0] for line in keep.read_text(encoding="utf-8").splitlines()
               if line.strip() and not line.startswith("#")]
-    unknown = sorted(set(wanted) - set(samples))
+    unknown = set(wanted) - set(samples)
     if unknown:
-        raise InputError(f"{keep}: {len(unknown)} sample(s) not in the imputed file, e.g. "
-                         f"{unknown[0]}; list samples of the file only")
+        print(f"{keep}: {len(unknown)} kept sample(s) not in the imputed file, skipped",
+              file=sys.stderr)
     return np.isin(np.asarray(samples, dtype=object), wanted)
 
 
@@ -140,12 +148,18 @@ def variant_metrics(block: DosageBlock, male: np.ndarray, build: str) -> dict[st
             "missing_rate": missing / max(block.dosage.shape[1], 1)}
 
 
+def gating_r2(block: DosageBlock, metrics: dict, r2_source: str) -> np.ndarray:
+    """float (m,): the r² that gates each variant: that of ``r2_source`` ("mach" or "file"),
+    the other where it is undefined (NaN when both are)."""
+    chosen, other = ((metrics["mach_r2"], block.file_r2) if r2_source == "mach"
+                     else (block.file_r2, metrics["mach_r2"]))
+    return np.where(np.isnan(chosen), other, chosen)
+
+
 def failing_reasons(block: DosageBlock, metrics: dict, duplicate: np.ndarray,
                     limits: DosageThresholds) -> np.ndarray:
     """object (m,): the first failing reason code per variant, "" when it passes."""
-    chosen, other = ((metrics["mach_r2"], block.file_r2) if limits.r2_source == "mach"
-                     else (block.file_r2, metrics["mach_r2"]))
-    r2 = np.where(np.isnan(chosen), other, chosen)
+    r2 = gating_r2(block, metrics, limits.r2_source)
     maf = np.minimum(metrics["alt_freq"], 1 - metrics["alt_freq"])
     failed = (np.array(["," in a for a in block.alt], dtype=bool), duplicate,
               metrics["missing_rate"] > limits.max_missing,
@@ -192,14 +206,26 @@ def ingest_dosages(path: Path, region: str, out: Path, keep: Path | None = None,
                 passing = reason == ""
                 spill_file.write(np.ascontiguousarray(block.dosage[passing]).tobytes())
                 n_pass += int(passing.sum())
-                pvar_lines += [f"{block.chrom}\t{block.pos[i]}\t{block.ids[i]}\t{block.ref[i]}\t"
-                               f"{block.alt[i]}" for i in np.flatnonzero(passing)]
+                pvar_lines += pvar_records(block, gating_r2(block, metrics, limits.r2_source),
+                                           passing)
                 tables.append(_table(block, metrics, reason))
         _write_pgen(out, Path(spill), n_pass, ids, sex, pvar_lines, block_size)
     finally:
         Path(spill).unlink(missing_ok=True)
     return _write_tables(out, tables, n_in_samples=len(samples), n_kept=len(ids),
                          contig=contig, kind=kind)
+
+
+def pvar_records(block: DosageBlock, r2: np.ndarray, passing: np.ndarray) -> list[str]:
+    """.pvar lines (CHROM POS ID REF ALT INFO) of the passing variants: INFO ``R2`` the gating
+    r² (:func:`gating_r2`, 6 digits; absent when undefined) and the ``TYPED`` flag."""
+    lines = []
+    for i in np.flatnonzero(passing).tolist():
+        info = [f"R2={r2[i]:.6g}"] if np.isfinite(r2[i]) else []
+        info += ["TYPED"] if block.typed[i] else []
+        lines.append(f"{block.chrom}\t{block.pos[i]}\t{block.ids[i]}\t{block.ref[i]}\t"
+                     f"{block.alt[i]}\t{';'.join(info) or '.'}")
+    return lines
 
 
 def _table(block: DosageBlock, metrics: dict, reason: np.ndarray) -> dict:
@@ -218,7 +244,7 @@ def _write_pgen(out: Path, spill: Path, n_pass: int, ids: list[str], sex: np.nda
     psam_text = "#IID\tSEX\n" + "".join(f"{s}\t{x if x else 'NA'}\n"
                                         for s, x in zip(ids, sex.tolist(), strict=True))
     write_text_atomic(Path(f"{out}.psam"), psam_text, private=True)
-    pvar_text = "#CHROM\tPOS\tID\tREF\tALT\n" + "".join(f"{line}\n" for line in pvar_lines)
+    pvar_text = PVAR_HEADER + "".join(f"{line}\n" for line in pvar_lines)
     write_text_atomic(Path(f"{out}.pvar"), pvar_text, private=True)
     with atomic_output(Path(f"{out}.pgen"), private=True) as pgen:
         if n_pass > 0:

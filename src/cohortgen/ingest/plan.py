@@ -103,15 +103,25 @@ def plan_vcf_chunks(vcf_path: Path, variants_per_chunk: int) -> pd.DataFrame:
 def plan_bed_chunks(prefix: Path, variants_per_chunk: int) -> pd.DataFrame:
     """Chunk plan of a PLINK 1 fileset from its .bim (see module doc)."""
     bim = read_bim(Path(f"{prefix}.bim"))
+    return positions_plan(zip(bim["chrom"].astype(str), bim["pos"], strict=True),
+                          variants_per_chunk)
+
+
+def positions_plan(sites, variants_per_chunk: int) -> pd.DataFrame:
+    """Chunk plan of the variants at ``sites`` (iterable of (contig, position)), contigs in order
+    of first appearance, positions in any order; a position is never split over chunks."""
+    by_contig: dict[str, list[int]] = {}
+    for contig, pos in sites:
+        by_contig.setdefault(str(contig), []).append(int(pos))
     rows = []
-    for contig, group in bim.groupby("chrom", sort=False):
-        pos = np.sort(group["pos"].to_numpy())  # a .bim need not be sorted
+    for contig, positions in by_contig.items():
+        pos = np.sort(np.asarray(positions, dtype=np.int64))
         n_chunks = max(1, math.ceil(len(pos) / variants_per_chunk))
         cuts = [int(pos[(k * len(pos)) // n_chunks]) for k in range(1, n_chunks)]
         starts = sorted({int(pos.min()), *cuts})
         ends = [s - 1 for s in starts[1:]] + [int(pos.max())]
         for start, end in zip(starts, ends, strict=True):
-            rows.append((str(contig), start, end, int(((pos >= start) & (pos <= end)).sum())))
+            rows.append((contig, start, end, int(((pos >= start) & (pos <= end)).sum())))
     return _as_plan(rows)
 
 

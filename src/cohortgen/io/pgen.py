@@ -28,11 +28,12 @@ def read_psam_ids(path: Path) -> list[str]:
     return [fields[1] for fields in lines]
 
 
-def pvar_rows(path: Path, contig: str, start: int, end: int
+def pvar_rows(path: Path, contig: str | None = None, start: int = 0, end: int = 0
               ) -> tuple[list[tuple[int, dict]], np.ndarray | None]:
     """(0-based variant index, columns by header name) of the .pvar lines in
-    ``contig``:``start``-``end``, and the allele index offsets pgenlib needs for a file with
-    multi-allelic variants (uintp (variants + 1,) cumulative allele counts; None without)."""
+    ``contig``:``start``-``end`` (every line when ``contig`` is None), and the allele index
+    offsets pgenlib needs for a file with multi-allelic variants (uintp (variants + 1,)
+    cumulative allele counts; None without)."""
     rows, index, header, alleles = [], -1, ["CHROM", "POS", "ID", "REF", "ALT"], [0]
     with open(path, encoding="utf-8") as handle:
         for line_no, line in enumerate(handle, start=1):
@@ -48,7 +49,7 @@ def pvar_rows(path: Path, contig: str, start: int, end: int
                                  f"has {len(header)}; fix the .pvar")
             named = dict(zip(header, fields, strict=False))
             alleles.append(alleles[-1] + 2 + named["ALT"].count(","))
-            if fields[0] == contig and start <= int(fields[1]) <= end:
+            if contig is None or (fields[0] == contig and start <= int(fields[1]) <= end):
                 rows.append((index, named))
     offsets = np.array(alleles, dtype=np.uintp)
     return rows, (offsets if offsets[-1] > 2 * index + 2 else None)

@@ -73,19 +73,27 @@ GWAS_SSF_COLUMNS = [
     "status",
     "mac",
 ]
+IMPUTED_COLUMNS = ["info", "typed"]
+"""Extra columns of results on imputed dosages, after :data:`GWAS_SSF_COLUMNS` and only when the
+table has them: ``info``, the imputation r² that gated the variant, at most 1 (GWAS-SSF's
+``info`` field),
+and ``typed``, 1 for a genotyped (array) variant, 0 for an imputed one."""
 
 NA = "#NA"
 _TEXT = np.dtypes.StringDType()
 """NumPy's variable-width string dtype (vectorised formatting of integers, checks of strings)."""
 P_FORMAT = "{:.4e}"
 FLOAT_FORMAT = "{:.6g}"
-INT_COLUMNS = ("base_pair_location", "n", "n_cases", "n_controls", "mac")
+INT_COLUMNS = ("base_pair_location", "n", "n_cases", "n_controls", "typed")
+COUNT_COLUMNS = ("mac",)
+"""Counts written as integers, or as ``%.6g`` where not whole (a MAC of dosages)."""
 FLOAT_COLUMNS = (
     "beta",
     "standard_error",
     "effect_allele_frequency",
     "effect_allele_frequency_cases",
     "effect_allele_frequency_controls",
+    "info",
 )
 STRING_COLUMNS = ("effect_allele", "other_allele", "variant_id", "rsid", "status")
 
@@ -249,11 +257,11 @@ def check_gwas_ssf_rows(table: pd.DataFrame) -> None:
 
 def _check_columns(table: pd.DataFrame) -> None:
     missing = [c for c in GWAS_SSF_MANDATORY if c not in table.columns]
-    unknown = [c for c in table.columns if c not in GWAS_SSF_COLUMNS]
+    unknown = [c for c in table.columns if c not in GWAS_SSF_COLUMNS + IMPUTED_COLUMNS]
     if missing or unknown:
         raise InputError(
             f"summary statistics table: missing columns {missing}, unknown columns {unknown}; "
-            f"allowed columns are {GWAS_SSF_COLUMNS}"
+            f"allowed columns are {GWAS_SSF_COLUMNS + IMPUTED_COLUMNS}"
         )
 
 
@@ -273,6 +281,25 @@ def _format_ints(values: pd.Series, name: str) -> list[str]:
     text = np.full(array.shape, NA, dtype=_TEXT)
     text[finite] = array[finite].astype(np.int64).astype(_TEXT)
     return text.tolist()
+
+
+def _format_counts(values: pd.Series, name: str) -> list[str]:
+    """:func:`_format_ints` where every value is whole, else whole values as integers and the
+    others as ``%.6g``."""
+    array = pd.to_numeric(values, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+    whole = ~np.isfinite(array) | (array == np.round(array))
+    if whole.all():
+        return _format_ints(values, name)
+    text = _format_floats(values, FLOAT_FORMAT)
+    for row in np.flatnonzero(whole & np.isfinite(array)).tolist():
+        text[row] = str(int(array[row]))
+    return text
+
+
+def file_columns(table: pd.DataFrame) -> list[str]:
+    """Columns of the GWAS-SSF file of ``table``: :data:`GWAS_SSF_COLUMNS`, then those of
+    :data:`IMPUTED_COLUMNS` it has."""
+    return GWAS_SSF_COLUMNS + [c for c in IMPUTED_COLUMNS if c in table.columns]
 
 
 def _format_strings(values: pd.Series, name: str) -> list[str]:
@@ -304,7 +331,7 @@ def format_gwas_ssf_rows(table: pd.DataFrame) -> list[str]:
     ordered = table.iloc[order]
 
     columns: list[list[str]] = []
-    for name in GWAS_SSF_COLUMNS:
+    for name in file_columns(ordered):
         if name == "chromosome":
             columns.append(codes[order].astype(_TEXT).tolist())
         elif name not in ordered.columns:
@@ -316,6 +343,8 @@ def format_gwas_ssf_rows(table: pd.DataFrame) -> list[str]:
             columns.append(_format_floats(p, P_FORMAT))
         elif name in INT_COLUMNS:
             columns.append(_format_ints(ordered[name], name))
+        elif name in COUNT_COLUMNS:
+            columns.append(_format_counts(ordered[name], name))
         elif name in FLOAT_COLUMNS:
             columns.append(_format_floats(ordered[name], FLOAT_FORMAT))
         else:
@@ -426,7 +455,7 @@ def write_gwas_ssf(path: Path, table: pd.DataFrame, meta: dict) -> None:
         plain = workdir / path.name.removesuffix(".gz")
         data = workdir / path.name
         with open(plain, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write("\t".join(GWAS_SSF_COLUMNS) + "\n")
+            handle.write("\t".join(file_columns(table)) + "\n")
             handle.writelines(line + "\n" for line in lines)
         pysam.tabix_compress(str(plain), str(data), force=True)
         pysam.tabix_index(str(data), seq_col=0, start_col=1, end_col=1, line_skip=1, force=True)
@@ -450,7 +479,7 @@ def read_gwas_ssf(path: Path) -> pd.DataFrame:
     ``chromosome`` is read as a string code (``"23"`` for X), integer columns as ``Int64``.
     """
     dtypes = {name: "Int64" for name in INT_COLUMNS}
-    dtypes |= {name: "float64" for name in (*FLOAT_COLUMNS, "p_value")}
+    dtypes |= {name: "float64" for name in (*FLOAT_COLUMNS, *COUNT_COLUMNS, "p_value")}
     dtypes |= {name: "str" for name in (*STRING_COLUMNS, "chromosome")}
     return pd.read_csv(
         path,

@@ -95,7 +95,15 @@ def _qc_summary(a):
     o = parse_options(a.options, "qc_summary")
     summarize_qc(_paths(a.tallies), Path(a.samples), Path(a.related_pairs), _paths(a.variant_qc),
                  Path(a.genotypes), Path(a.summary), Path(a.variants), o.hwe_population,
-                 o.hwe_min_cluster_size)
+                 o.hwe_min_cluster_size,
+                 Path(a.imputed_summary) if a.imputed_summary else None)
+
+
+def _imputed_qc_summary(a):
+    from cohortgen.qc.imputed_summary import summarize_imputed_qc
+
+    summarize_imputed_qc(_paths(a.tables), _paths(a.summaries), Path(a.out_table),
+                         Path(a.out_summary))
 
 
 def register(sub) -> None:
@@ -130,4 +138,10 @@ def register(sub) -> None:
     add_command(sub, "qc-summary", _qc_summary, "QC funnel and gathered variant table.",
                 many("--tallies"), req("--samples"), req("--related-pairs"),
                 many("--variant-qc"), req("--genotypes"), req("--summary"), req("--variants"),
-                options("qc_summary"))
+                options("qc_summary"),
+                (("--imputed-summary",), {"help": "imputed-variant QC funnel (`cohortgen "
+                                                  "imputed-qc-summary`), for cohorts with "
+                                                  "imputed dosages"}))
+    add_command(sub, "imputed-qc-summary", _imputed_qc_summary,
+                "Imputed-variant QC gathered over the dosage chunks: table and funnel.",
+                many("--tables"), many("--summaries"), req("--out-table"), req("--out-summary"))

@@ -134,8 +134,11 @@ def check_genotypes(prefix: Path, summary: dict) -> None:
 def summarize_qc(tally_paths: list[Path], samples_tsv: Path, pairs_tsv: Path,
                  variant_qc_paths: list[Path], genotypes_prefix: Path, summary_json: Path,
                  variants_tsv_gz: Path, hwe_population: str = "all",
-                 min_cluster_size: int = MIN_CLUSTER_SIZE) -> dict:
-    """Write qc/summary.json (funnel) and qc/variants.tsv.gz; return the summary."""
+                 min_cluster_size: int = MIN_CLUSTER_SIZE,
+                 imputed_summary_json: Path | None = None) -> dict:
+    """Write qc/summary.json (funnel) and qc/variants.tsv.gz; return the summary. With
+    ``imputed_summary_json`` (:mod:`cohortgen.qc.imputed_summary`), the funnel also has the
+    imputed-variant QC as its ``imputed`` entry."""
     samples = read_tsv(samples_tsv, ("ancestry_cluster",) if hwe_population != "all" else (),
                        dtype={"sample_id": str, "reason": str, "ancestry_cluster": "Int64"})
     pairs = read_tsv(pairs_tsv, dtype={"id1": str, "id2": str})
@@ -144,6 +147,8 @@ def summarize_qc(tally_paths: list[Path], samples_tsv: Path, pairs_tsv: Path,
     summary = {"ingest": ingest, "samples": sample_funnel(samples, pairs),
                "variants": variant_funnel(ingest, variants),
                "hwe": hwe_population_summary(samples, hwe_population, min_cluster_size)}
+    if imputed_summary_json is not None:
+        summary["imputed"] = read_json(imputed_summary_json)
     check_genotypes(genotypes_prefix, summary)
     write_json(summary_json, summary)
     write_tsv_bgzip(variants_tsv_gz, variants)
