@@ -136,6 +136,7 @@ rule build_incohort_fold:
         pcs="results/{cohort}/qc/pcs.tsv",
         phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
         folds="results/{cohort}/prs/incohort/folds.tsv",
+        listed=INCOHORT.get("variants") or [],
     output:
         fold=intermediate("results/{cohort}/prs/incohort/fold{fold}.npz"),
     log:
@@ -173,6 +174,7 @@ rule evaluate_incohort_prs:
             "results/{{cohort}}/prs/incohort/fold{fold}.npz", fold=INCOHORT_FOLDS[1:]
         ),
         refit="results/{cohort}/prs/incohort/fold0.npz",
+        listed=INCOHORT.get("variants") or [],
     output:
         performance=disease_files(
             "results/{cohort}/prs/incohort/{disease}.performance.tsv"
