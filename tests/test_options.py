@@ -25,7 +25,7 @@ from cohortgen.options import (
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "workflow" / "schemas" / "config.schema.yaml"
-DEMO_TOOLS = {"simulate", "prs-demo-score"}
+DEMO_TOOLS = {"simulate", "prs-demo-score", "simulate-imputed"}
 """Subcommands outside the workflow (the demo cohort and its score): no config keys."""
 NOT_IN_WORKFLOW_YET = {"ingest-dosages", "wgr-step1"}
 """Subcommands no rule runs yet (their settings are not config keys yet): flags of their own."""
