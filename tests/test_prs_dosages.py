@@ -2,6 +2,7 @@
 kernel, and ``score_published(pgens=...)`` against ``plink2 --score`` on the same .pgen (SUM and
 AVG; additive, dominant, recessive; missing dosages; non-PAR chrX males)."""
 
+import shutil
 import subprocess
 from dataclasses import replace
 
@@ -218,3 +219,20 @@ def test_score_published__pgen_chunks_with_different_samples(cohort, tmp_path):
         score_published(["w"], [tmp_path / "w.tsv"], [], [], root / "samples.tsv",
                         root / "pcs.tsv", "GRCh38", 0.5, False, 0.5, tmp_path / "prs",
                         pgens=[cohort["chunks"][0], tmp_path / "fewer"])
+
+
+def test_score_published__dosage_chunk_missing_or_mismatched(cohort, tmp_path):
+    """A --pgens prefix without its files, or whose .pgen holds fewer variants than its table
+    passes, is refused naming the file."""
+    root = cohort["root"]
+    table = _score_table(_variants(root, "22"), np.random.default_rng(2), "additive")
+    write_tsv(tmp_path / "w.tsv", table.drop(columns=["plink_id", "plink_allele"]))
+    arguments = (["w"], [tmp_path / "w.tsv"], [], [], root / "samples.tsv", root / "pcs.tsv",
+                 "GRCh38", 0.5, False, 0.5, tmp_path / "prs")
+    with pytest.raises(InputError, match=r"nowhere\.pgen: missing; --pgens takes"):
+        score_published(*arguments, pgens=[tmp_path / "nowhere"])
+    for ext in ("pgen", "pvar", "psam"):
+        shutil.copy(f"{cohort['chunks'][0]}.{ext}", tmp_path / f"mixed.{ext}")
+    shutil.copy(f"{root / 'all22'}.variants.tsv", tmp_path / "mixed.variants.tsv")
+    with pytest.raises(InputError, match=r"mixed\.pgen: \d+ variants, but variant \d+ is wanted"):
+        score_published(*arguments, pgens=[tmp_path / "mixed"])

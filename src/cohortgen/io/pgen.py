@@ -138,6 +138,10 @@ def read_pgen_rows(prefix: Path, rows: np.ndarray, n_samples: int) -> np.ndarray
         return out
     reader = pgenlib.PgenReader(bytes(Path(f"{prefix}.pgen")), raw_sample_ct=n_samples)
     try:
+        if max(rows) >= reader.get_variant_ct():
+            raise InputError(f"{prefix}.pgen: {reader.get_variant_ct()} variants, but variant "
+                             f"{max(rows) + 1} is wanted; the .pgen and its table do not match "
+                             "(rerun ingest-dosages)")
         reader.read_dosages_list(np.asarray(rows, dtype=np.uint32), out)
     finally:
         reader.close()

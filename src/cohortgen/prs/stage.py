@@ -129,6 +129,11 @@ def dosage_scoring_variants(pgen_prefixes: list[Path], min_call_rate: float,
     tables = []
     for chunk, prefix in enumerate(pgen_prefixes):
         path = Path(f"{prefix}.variants.tsv")
+        for part in (Path(f"{prefix}.pgen"), Path(f"{prefix}.psam"), path):
+            if not part.is_file():
+                raise InputError(f"{part}: missing; --pgens takes the --out-prefix of each "
+                                 "cohortgen ingest-dosages run (.pgen/.pvar/.psam and "
+                                 ".variants.tsv)")
         table = read_tsv(path, required=DOSAGE_TABLE_COLUMNS,
                          dtype={"chrom": str, "id": str, "ref": str, "alt": str, "reason": str})
         table = table[list(DOSAGE_TABLE_COLUMNS)].copy()
