@@ -16,15 +16,8 @@ def _ingest_dosages(a) -> None:
                    multiallelic=a.multiallelic)
 
 
-def _simulate_imputed(a) -> None:
-    from cohortgen.simulate_imputed import simulate_imputed
-
-    simulate_imputed(Path(a.genotypes), Path(a.out), a.mask_share, a.seed, a.decimals,
-                     a.site_share)
-
-
 def register(sub) -> None:
-    """Add ``ingest-dosages`` and ``simulate-imputed``."""
+    """Add ``ingest-dosages``."""
     add_command(
         sub,
         "ingest-dosages",
@@ -50,20 +43,4 @@ def register(sub) -> None:
         (("--genome-build",), {"choices": ["GRCh37", "GRCh38"], "default": "GRCh38"}),
         (("--block-size",), {"type": int, "default": 1024,
                              "help": "variants read and summarised at a time (memory bound)"}),
-    )
-    add_command(
-        sub,
-        "simulate-imputed",
-        _simulate_imputed,
-        "Write demo imputed VCFs (GT:DS:GP, one per chromosome) from a simulated cohort's "
-        "genotypes: a share of sites masked and imputed with a seeded error model.",
-        req("--genotypes", help="the cohort VCF of cohortgen simulate (true genotypes)"),
-        req("--out", help="directory for imputed.chr<C>.vcf.gz (+ .tbi)"),
-        (("--mask-share",), {"type": float, "default": 0.5,
-                             "help": "share of sites masked and imputed (the rest typed)"}),
-        (("--seed",), {"type": int, "default": 1}),
-        (("--decimals",), {"type": int, "choices": [2, 3], "default": 3,
-                           "help": "decimals of DS and GP (Beagle 5 writes 2, Minimac4 3)"}),
-        (("--site-share",), {"type": float, "default": 1.0,
-                             "help": "random share of the sites written (default: all)"}),
     )
