@@ -46,7 +46,12 @@ $(DEMO)/genotypes.vcf.gz: | $(STAMP)
 	cohortgen prs-demo-score --truth $(DEMO)/truth.json --disease hypertension \
 		--genome-build GRCh38 --seed 1 --out $(DEMO)/pgs_hypertension.txt.gz
 
-demo: $(STAMP) $(DEMO)/genotypes.vcf.gz
+# Demo imputed dosages: a tenth of the array sites, half of them masked and imputed.
+$(DEMO)/imputed.chr1.vcf.gz: $(DEMO)/genotypes.vcf.gz
+	cohortgen simulate-imputed --genotypes $(DEMO)/genotypes.vcf.gz --out $(DEMO) \
+		--mask-share 0.5 --seed 42 --site-share 0.1
+
+demo: $(STAMP) $(DEMO)/genotypes.vcf.gz $(DEMO)/imputed.chr1.vcf.gz
 	snakemake --workflow-profile workflow/profiles/default --cores $(CORES)
 	@echo "Report: $(CURDIR)/results/demo/report/index.html"
 

@@ -56,13 +56,19 @@ def test_plan_imputed__pgen_input_planned_from_pvar(tmp_path, genotypes, plink2)
     assert plan["n_variants"].sum() == 10
 
 
+def test_plan_imputed__hard_calls_only_file_is_planned(tmp_path, genotypes):
+    """A VCF without DS, HDS or GP is read from GT (with a warning at ingest), as plink2 does."""
+    write_vcf(tmp_path / "a.vcf.gz", ["21"], dosage=False)
+    plan = plan_imputed([tmp_path / "a.vcf.gz"], genotypes, 100, 0.05)
+    assert plan["contig"].tolist() == ["21"]
+
+
 @pytest.mark.parametrize(("case", "words"), [
     ("same_contig", ["b.vcf.gz", "contig 22", "a.vcf.gz"]),
     ("other_samples", ["b.vcf.gz", "sample 3", "'x02'", "'s02'"]),
     ("sample_loss", ["lacks 5 of the 20 samples", "max_sample_loss", "s15"]),
     ("build", ["a.vcf.gz", "length 48129895", "51304566", "genome builds"]),
     ("no_index", ["a.vcf.gz", "no index", "tabix"]),
-    ("no_dosages", ["a.vcf.gz", "DS, HDS or GP"]),
 ])
 def test_plan_imputed__bad_input_names_file_and_value(tmp_path, genotypes, case, words):
     a = tmp_path / "a.vcf.gz"
@@ -80,10 +86,8 @@ def test_plan_imputed__bad_input_names_file_and_value(tmp_path, genotypes, case,
         write_vcf(a, ["21"], samples=SAMPLES[:15])
     elif case == "build":
         write_vcf(a, ["21"], length=48129895)
-    elif case == "no_index":
-        write_vcf(a, ["21"], index=False)
     else:
-        write_vcf(a, ["21"], dosage=False)
+        write_vcf(a, ["21"], index=False)
     out = tmp_path / "plan.tsv"
     with pytest.raises(InputError) as error:
         plan_imputed(files, genotypes, 100, 0.05)

@@ -260,6 +260,7 @@ class IncohortFoldOptions(IncohortFoldsOptions):
 
     min_cases: int = key("assoc")
     min_maf: float = key("prs.incohort")
+    variants: str = key("prs.incohort")
     r2_grid: list[float] = key("prs.incohort.ct")
     p_thresholds: list[float] = key("prs.incohort.ct")
     n_chains: int = key("prs.incohort.ldpred2")

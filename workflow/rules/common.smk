@@ -114,6 +114,32 @@ def prs_performance_files(wildcards):
     return [f"results/{wildcards.cohort}/prs/{name}" for name in tables]
 
 
+def published_score_dosages(wildcards):
+    """Input function: the QC'd dosage chunks (.pgen/.pvar/.psam/.variants.tsv of each
+    imputed chunk, in plan order) that published scores read for a cohort with ``imputed``
+    (``prs-score --pgens``); none for a cohort without (array hard calls)."""
+    if not config["cohorts"][wildcards.cohort].get("imputed"):
+        return []
+    stem = "results/{cohort}/imputed/{chunk}/dosages"
+    return [
+        path
+        for ext in ("pgen", "pvar", "psam", "variants.tsv")
+        for path in imputed_chunk_files(f"{stem}.{ext}")(wildcards)
+    ]
+
+
+def published_score_genotypes(wildcards, input):
+    """``prs-score`` genotype arguments: --pgens of the dosage chunks when there are any, else
+    --bfiles and --variant-qc of the array chunks."""
+    pgens = [
+        path.removesuffix(".pgen") for path in input.dosages if path.endswith(".pgen")
+    ]
+    if pgens:
+        return "--pgens " + " ".join(pgens)
+    bfiles = [path.removesuffix(".bed") for path in input.bed]
+    return f"--bfiles {' '.join(bfiles)} --variant-qc {' '.join(input.variant_qc)}"
+
+
 def incohort_cohort_args(wildcards, input):
     """Arguments of the in-cohort PRS commands that name the samples' files."""
     prefixes = [path.removesuffix(".bed") for path in input.bed]

@@ -20,6 +20,7 @@ if PRS_SCORES:
             samples="results/{cohort}/qc/samples.tsv",
             pcs="results/{cohort}/qc/pcs.tsv",
             score_files=[score_file(entry) for entry in PRS_SCORES.values()],
+            dosages=published_score_dosages,
         output:
             scores=expand(
                 "results/{{cohort}}/prs/scores/{score}.tsv.gz", score=PRS_SCORES
@@ -49,15 +50,14 @@ if PRS_SCORES:
             runtime=60,
         params:
             cohortgen=COHORTGEN,
-            prefixes=lambda wc, input: [path.removesuffix(".bed") for path in input.bed],
+            genotypes=published_score_genotypes,
             names=list(PRS_SCORES),
             options=step_options("prs_score"),
             out_dir=lambda wc: f"results/{wc.cohort}/prs",
         shell:
             "{params.cohortgen} prs-score --names {params.names} --files {input.score_files:q}"
-            " --bfiles {params.prefixes} --variant-qc {input.variant_qc}"
-            " --samples {input.samples} --pcs {input.pcs} --options {params.options:q}"
-            " --out-dir {params.out_dir} 2> {log}"
+            " {params.genotypes} --samples {input.samples} --pcs {input.pcs}"
+            " --options {params.options:q} --out-dir {params.out_dir} 2> {log}"
 
     rule evaluate_published_prs:
         input:
@@ -136,6 +136,7 @@ rule build_incohort_fold:
         pcs="results/{cohort}/qc/pcs.tsv",
         phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
         folds="results/{cohort}/prs/incohort/folds.tsv",
+        listed=INCOHORT.get("variants") or [],
     output:
         fold=intermediate("results/{cohort}/prs/incohort/fold{fold}.npz"),
     log:
@@ -173,6 +174,7 @@ rule evaluate_incohort_prs:
             "results/{{cohort}}/prs/incohort/fold{fold}.npz", fold=INCOHORT_FOLDS[1:]
         ),
         refit="results/{cohort}/prs/incohort/fold0.npz",
+        listed=INCOHORT.get("variants") or [],
     output:
         performance=disease_files(
             "results/{cohort}/prs/incohort/{disease}.performance.tsv"

@@ -20,6 +20,13 @@ def _simulate(a):
     print(json.dumps(summary, indent=2, sort_keys=True, default=str))
 
 
+def _simulate_imputed(a):
+    from cohortgen.simulate_imputed import simulate_imputed
+
+    simulate_imputed(Path(a.genotypes), Path(a.out), a.mask_share, a.seed, a.decimals,
+                     a.site_share)
+
+
 def _validate(a):
     from cohortgen.ingest.validate import validate_inputs
     from cohortgen.options import parse_options
@@ -73,6 +80,22 @@ def register(sub) -> None:
         (("--seed",), {"type": int, "default": 42}),
         (("--x-mb",), {"type": float, "default": 20.0,
                        "help": "length of chrX in Mb (PAR1 + non-PAR); 0 for none"}),
+    )
+    add_command(
+        sub,
+        "simulate-imputed",
+        _simulate_imputed,
+        "Write demo imputed VCFs (GT:DS:GP, one per chromosome) from a simulated cohort's "
+        "genotypes: a share of sites masked and imputed with a seeded error model.",
+        req("--genotypes", help="the cohort VCF of cohortgen simulate (true genotypes)"),
+        req("--out", help="directory for imputed.chr<C>.vcf.gz (+ .tbi)"),
+        (("--mask-share",), {"type": float, "default": 0.5,
+                             "help": "share of sites masked and imputed (the rest typed)"}),
+        (("--seed",), {"type": int, "default": 1}),
+        (("--decimals",), {"type": int, "choices": [2, 3], "default": 3,
+                           "help": "decimals of DS and GP (Beagle 5 writes 2, Minimac4 3)"}),
+        (("--site-share",), {"type": float, "default": 1.0,
+                             "help": "random share of the sites written (default: all)"}),
     )
     add_command(
         sub,

@@ -34,7 +34,7 @@ import numpy as np
 
 from cohortgen.errors import InputError
 from cohortgen.ingest.ploidy import ploidy_regions, sample_sex
-from cohortgen.io.dosage import DosageBlock
+from cohortgen.io.dosage import HARD_CALLS, DosageBlock
 from cohortgen.io.files import atomic_output, write_json, write_text_atomic, write_tsv
 from cohortgen.kernels.dosage import allele_weights, dosage_summaries
 from cohortgen.kernels.gt import REGION_DIPLOID
@@ -94,6 +94,16 @@ def file_samples(path: Path, kind: str) -> list[str]:
     from cohortgen.io.pgen import read_psam_ids
 
     return read_psam_ids(Path(f"{path}.psam"))
+
+
+def source_field(path: Path, kind: str) -> str:
+    """Where the dosages come from: the VCF's FORMAT field (DS, HDS, GP, or GT for a file of
+    hard calls only), ``GP`` for BGEN (genotype probabilities), ``dosage`` for PGEN."""
+    if kind == "vcf":
+        from cohortgen.io.dosage_vcf import dosage_field
+
+        return dosage_field(path)
+    return "GP" if kind == "bgen" else "dosage"
 
 
 def read_blocks(path: Path, kind: str, contig: str, start: int, end: int, block_size: int,
@@ -190,6 +200,11 @@ def ingest_dosages(path: Path, region: str, out: Path, keep: Path | None = None,
     ``<out>.variants.tsv`` and ``<out>.json`` (counts per reason); returns the counts."""
     kind = input_kind(path)
     contig, start, end = parse_region(region)
+    field = source_field(path, kind)
+    if field == HARD_CALLS:
+        print(f"warning: {path}: no DS, HDS or GP in the header: hard calls only, read from GT "
+              "as dosages 0/1/2 (imputation uncertainty is lost; hard_calls_only in "
+              f"{out}.json)", file=sys.stderr)
     samples = file_samples(path, kind)
     kept = kept_samples(samples, keep)
     ids = [s for s, k in zip(samples, kept, strict=True) if k]
@@ -213,7 +228,7 @@ def ingest_dosages(path: Path, region: str, out: Path, keep: Path | None = None,
     finally:
         Path(spill).unlink(missing_ok=True)
     return _write_tables(out, tables, n_in_samples=len(samples), n_kept=len(ids),
-                         contig=contig, kind=kind)
+                         contig=contig, kind=kind, field=field)
 
 
 def pvar_records(block: DosageBlock, r2: np.ndarray, passing: np.ndarray) -> list[str]:
@@ -266,14 +281,15 @@ def _write_dosages(pgen: Path, spill: Path, n_pass: int, n_samples: int,
 
 
 def _write_tables(out: Path, tables: list[dict], n_in_samples: int, n_kept: int, contig: str,
-                  kind: str) -> dict:
+                  kind: str, field: str) -> dict:
     import pandas as pd
 
     table = pd.concat([pd.DataFrame(t) for t in tables], ignore_index=True) if tables else \
         pd.DataFrame({c: [] for c in TABLE_COLUMNS})
     write_tsv(Path(f"{out}.variants.tsv"), table[list(TABLE_COLUMNS)])
     counts = table["reason"].value_counts()
-    summary = {"input_format": kind, "contig": contig,
+    summary = {"input_format": kind, "dosage_field": field,
+               "hard_calls_only": field == HARD_CALLS, "contig": contig,
                "samples_in_file": n_in_samples, "samples_kept": n_kept,
                "variants_in": len(table), "variants_passed": int((table["reason"] == "").sum()),
                "excluded": {code: int(counts.get(code, 0)) for code in REASONS}}

@@ -3,10 +3,11 @@ read with cyvcf2 (htslib).
 
 The dosage of a call comes from FORMAT ``DS`` when the header declares it (as ``plink2 --vcf
 dosage=DS``), else ``HDS`` (the sum of the haplotype dosages), else ``GP`` (P(het) + 2 P(hom
-ALT)); when DS and GP are both declared they must agree (:data:`cohortgen.io.dosage
-.DS_GP_TOLERANCE`). A call is haploid when its GT has one allele (PLINK 2's rule; a record of
-non-PAR chrX, chrY or MT without GT is refused, as plink2 refuses it, since DS cannot tell a
-haploid 0..1 from a diploid 0..2 scale). The file's r² is INFO ``R2`` (Minimac4) or ``DR2``
+ALT)), else, in a file with hard calls only, ``GT`` (:data:`HARD_CALLS`); when DS and GP
+are both declared they must agree (:data:`cohortgen.io.dosage.DS_GP_TOLERANCE`). A call is
+haploid when its GT has one allele (PLINK 2's rule; a record of non-PAR chrX, chrY or MT
+without GT is refused, as plink2 refuses it, since DS cannot tell a haploid 0..1 from a
+diploid 0..2 scale). The file's r² is INFO ``R2`` (Minimac4) or ``DR2``
 (Beagle) or ``INFO``; a genotyped variant has the ``TYPED`` flag (Minimac4) or, in a file whose
 header declares the ``IMP`` flag (Beagle), lacks it. Multi-allelic records: see
 :func:`read_vcf_dosages` (``plink2`` cannot import their dosages). htslib holds the values as
@@ -29,6 +30,7 @@ import numpy as np
 from cohortgen.errors import InputError
 from cohortgen.genome import contig_class
 from cohortgen.io.dosage import (
+    HARD_CALLS,
     DosageBlock,
     check_dosages,
     check_ds_gp,
@@ -48,8 +50,9 @@ DOSAGE_FIELDS = ("DS", "HDS", "GP")
 
 
 def open_dosage_vcf(path: Path) -> tuple[cyvcf2.VCF, list[str], bool]:
-    """The opened file, its FORMAT dosage fields present (of DS, HDS, GP) and whether the header
-    declares INFO ``IMP``; InputError without an index or without any dosage field."""
+    """The opened file, its FORMAT dosage fields present (of DS, HDS, GP; ``["GT"]`` when the
+    header declares none of them but GT: hard calls only) and whether the header declares INFO
+    ``IMP``; InputError without an index or without any of DS, HDS, GP and GT."""
     index_path(path)
     try:
         vcf = cyvcf2.VCF(str(path), gts012=False, lazy=True, threads=1)
@@ -57,10 +60,21 @@ def open_dosage_vcf(path: Path) -> tuple[cyvcf2.VCF, list[str], bool]:
         raise InputError(f"{path}: cannot be read as VCF/BCF ({exc})") from None
     declared = {(h.type, h.info().get("ID")) for h in vcf.header_iter()}
     fields = [f for f in DOSAGE_FIELDS if ("FORMAT", f) in declared]
+    if not fields and ("FORMAT", HARD_CALLS) in declared:
+        fields = [HARD_CALLS]
     if not fields:
-        raise InputError(f"{path}: the header declares none of FORMAT DS, HDS or GP, so the file "
-                         "holds no dosages; give the imputed VCF (with DS or GP)")
+        vcf.close()
+        raise InputError(f"{path}: the header declares none of FORMAT DS, HDS, GP or GT, so the "
+                         "file holds no genotypes; give the imputed VCF (with DS or GP)")
     return vcf, fields, ("INFO", "IMP") in declared
+
+
+def dosage_field(path: Path) -> str:
+    """The FORMAT field the dosages of ``path`` come from: DS, HDS, GP or, in a file with none
+    of them, GT (hard calls only)."""
+    vcf, fields, _ = open_dosage_vcf(path)
+    vcf.close()
+    return fields[0]
 
 
 def read_vcf_dosages(path: Path, contig: str, start: int, end: int, block_size: int = 1024,
@@ -130,6 +144,8 @@ def _haploid(variant, where: str, n: int) -> np.ndarray:
 def _dosage(variant, fields: list[str], haploid: np.ndarray, n_alt: int, where: str,
             samples: list[str]) -> np.ndarray:
     """float64 (n, n_alt) ALT dosages as written (haploid 0..1), NaN missing, checked."""
+    if fields == [HARD_CALLS]:
+        return _gt_dosage(variant, n_alt, where)
     gp = variant.format("GP") if "GP" in fields else None
     gp_ds = None if gp is None else gp_dosage(decimal_values(gp), haploid, n_alt, where, samples)
     if "DS" in fields and (ds := variant.format("DS")) is not None:
@@ -148,6 +164,21 @@ def _dosage(variant, fields: list[str], haploid: np.ndarray, n_alt: int, where: 
         if gp_ds is not None:
             check_ds_gp(dosage[:, j], gp_ds[:, j], where, samples)
     return dosage
+
+
+def _gt_dosage(variant, n_alt: int, where: str) -> np.ndarray:
+    """float64 (n, n_alt) copies of each ALT in the GT (haploid 0..1), NaN where an allele is
+    missing (a half-call too: ``plink2 --vcf-half-call missing``)."""
+    gt = _genotypes(variant)
+    if gt is None:
+        raise InputError(f"{where}: no GT values; a file without DS, HDS or GP needs GT in every "
+                         "record")
+    alleles = gt[:, :-1]
+    called = alleles != -2
+    copies = np.stack([((alleles == j) & called).sum(axis=1) for j in range(1, n_alt + 1)],
+                      axis=1).astype(np.float64)
+    copies[((alleles == -1) & called).any(axis=1)] = np.nan
+    return copies
 
 
 def _block(contig: str, rows: list[tuple]) -> DosageBlock:

@@ -111,3 +111,40 @@ def _block(reader, contig: str, variants: list[tuple[int, dict, tuple[int, str]]
     return DosageBlock(contig, np.array([int(f["POS"]) for _, f, _ in variants], dtype=np.int64),
                        ids, [f["REF"] for _, f, _ in variants], [a for _, _, (_, a) in variants],
                        dosage, r2, typed)
+
+
+def read_psam_sex(path: Path) -> np.ndarray:
+    """int64 (n,) sex of each .psam sample: 1 male, 2 female, 0 unknown (no SEX column, NA,
+    0 or anything else), in file order."""
+    lines = [line.split() for line in path.read_text(encoding="utf-8").splitlines()
+             if line.strip() and not line.startswith("##")]
+    if lines and lines[0][0].startswith("#"):
+        header = [c.lstrip("#") for c in lines[0]]
+        if "SEX" not in header:
+            return np.zeros(len(lines) - 1, dtype=np.int64)
+        values = [fields[header.index("SEX")] for fields in lines[1:]]
+    else:
+        values = [fields[4] if len(fields) > 4 else "0" for fields in lines]
+    return np.array([{"1": 1, "2": 2}.get(v, 0) for v in values], dtype=np.int64)
+
+
+def read_pgen_rows(prefix: Path, rows: np.ndarray, n_samples: int) -> np.ndarray:
+    """float32 (len(rows), n_samples) ALT dosages (NaN missing) of the 0-based variant
+    ``rows`` of the bi-allelic fileset ``prefix`` (as :mod:`cohortgen.ingest.dosages`
+    writes it)."""
+    import pgenlib
+
+    out = np.empty((len(rows), n_samples), dtype=np.float32)
+    if len(rows) == 0:
+        return out
+    reader = pgenlib.PgenReader(bytes(Path(f"{prefix}.pgen")), raw_sample_ct=n_samples)
+    try:
+        if max(rows) >= reader.get_variant_ct():
+            raise InputError(f"{prefix}.pgen: {reader.get_variant_ct()} variants, but variant "
+                             f"{max(rows) + 1} is wanted; the .pgen and its table do not match "
+                             "(rerun ingest-dosages)")
+        reader.read_dosages_list(np.asarray(rows, dtype=np.uint32), out)
+    finally:
+        reader.close()
+    out[out == PGEN_MISSING] = np.nan
+    return out

@@ -1,4 +1,5 @@
-"""Polygenic scoring kernel: several scores in one pass over PLINK .bed 2-bit genotypes.
+"""Polygenic scoring kernels: several scores in one pass over PLINK .bed 2-bit genotypes or
+over dosages (:func:`dosage_score_sums`).
 
 Each (variant v, score k) has four contributions, one per .bed code (0: two A1 = ALT alleles,
 1: missing, 2: het, 3: no A1), built by :func:`code_values` from the weight w, whether the
@@ -87,3 +88,47 @@ def _score_into(packed, values, out):
                     code = (byte >> (2 * q)) & 3
                     for c in range(k):
                         out[j + q, c] += lut[code, c]
+
+
+def dosage_score_sums(dosage: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Score sums of every sample from ALT dosages, as ``plink2 --score`` on a .pgen.
+
+    dosage: float32, shape (m, n), ALT dosage 0..2, NaN missing.
+    values: float64, shape (m, 4, k), :func:`code_values`: the contributions at ALT dosage 2
+    (code 0), missing (code 1), 1 (code 2) and 0 (code 3). Every effect type is linear in d on
+    [0, 1] and on [1, 2] (additive, dominant and recessive of either allele), so a dosage d
+    contributes values[3] + (values[2] − values[3])·min(d, 1) + (values[0] − values[2])·max(d −
+    1, 0): exactly the hard-call value at d = 0, 1, 2.
+    Returns float64, shape (n, k); each sample sums its variants in order.
+    """
+    dosage = np.ascontiguousarray(dosage, dtype=np.float32)
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    if dosage.ndim != 2 or values.ndim != 3 or values.shape[:2] != (dosage.shape[0], 4):
+        raise ValueError(f"values must have shape ({dosage.shape[0]}, 4, k), got {values.shape}")
+    out = np.zeros((dosage.shape[1], values.shape[2]), dtype=np.float64)
+    _dosage_score_into(dosage, values, out)
+    return out
+
+
+@parallel_kernel
+def _dosage_score_into(dosage, values, out):
+    """Add each variant's contribution at each sample's dosage to ``out`` (float64, (n, k))."""
+    m, n = dosage.shape
+    k = values.shape[2]
+    n_blocks = (n + 4 * SAMPLE_BLOCK_BYTES - 1) // (4 * SAMPLE_BLOCK_BYTES)
+    for blk in prange(n_blocks):
+        j0 = blk * 4 * SAMPLE_BLOCK_BYTES
+        j1 = min(n, j0 + 4 * SAMPLE_BLOCK_BYTES)
+        for v in range(m):
+            lut = values[v]
+            for j in range(j0, j1):
+                d = np.float64(dosage[v, j])
+                if np.isnan(d):
+                    for c in range(k):
+                        out[j, c] += lut[1, c]
+                    continue
+                low = min(d, 1.0)
+                high = max(d - 1.0, 0.0)
+                for c in range(k):
+                    out[j, c] += (lut[3, c] + (lut[2, c] - lut[3, c]) * low
+                                  + (lut[0, c] - lut[2, c]) * high)

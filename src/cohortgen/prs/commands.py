@@ -23,10 +23,13 @@ def _prs_score(a):
     from cohortgen.prs.stage import score_published
 
     o = parse_options(a.options, "prs_score")
+    if not a.pgens and not (a.bfiles and a.variant_qc):
+        raise InputError("prs-score: give --bfiles and --variant-qc (array hard calls) or "
+                         "--pgens (QC'd dosage chunks of cohortgen ingest-dosages)")
     score_published(a.names, [Path(p) for p in a.files], [Path(p) for p in a.bfiles],
                     [Path(p) for p in a.variant_qc], Path(a.samples), Path(a.pcs),
                     o.genome_build, o.min_overlap, o.keep_ambiguous, o.variant_call_rate,
-                    Path(a.out_dir))
+                    Path(a.out_dir), [Path(p) for p in a.pgens])
 
 
 def _prs_evaluate(a):
@@ -58,7 +61,8 @@ def _incohort_method(a, o) -> dict:
     """The in-cohort method settings (``prs.incohort``) and the job's threads."""
     return {"folds": o.folds, "min_maf": o.min_maf, "r2_grid": o.r2_grid,
             "p_thresholds": o.p_thresholds, "n_chains": o.n_chains, "burn_in": o.burn_in,
-            "num_iter": o.num_iter, "ld_window_kb": o.window_kb, "threads": a.threads}
+            "num_iter": o.num_iter, "ld_window_kb": o.window_kb, "threads": a.threads,
+            "variants": Path(o.variants) if o.variants else None}
 
 
 def _prs_incohort_folds(a):
@@ -96,7 +100,16 @@ def register(sub) -> None:
         sub, "prs-score", _prs_score,
         "Match published scores to the cohort and score every sample that passed sample QC, "
         "relatives included (all scores in one pass).",
-        many("--names"), many("--files"), many("--bfiles"), many("--variant-qc"),
+        many("--names"), many("--files"),
+        (("--bfiles",), {"nargs": "+", "default": [],
+                         "help": "chunk .bed/.bim/.fam prefixes (hard calls; with --variant-qc)"}),
+        (("--variant-qc",), {"nargs": "+", "default": [],
+                             "help": "the chunks' variant_qc.tsv, in --bfiles order"}),
+        (("--pgens",), {"nargs": "+", "default": [],
+                        "help": "instead of --bfiles: QC'd imputed-dosage chunks, the "
+                                "--out-prefix of each cohortgen ingest-dosages run "
+                                "(.pgen/.pvar/.psam and .variants.tsv), all with the same "
+                                "samples"}),
         (("--samples",), {"required": True, "help": "qc/samples.tsv: samples whose reason is "
                                                     "empty or 'related' are scored"}),
         req("--pcs"), req("--out-dir"), options("prs_score"),

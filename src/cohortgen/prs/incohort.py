@@ -2,7 +2,9 @@
 exported.
 
 Genotypes: QC-passed autosomal variants with MAF ≥ ``min_maf`` (variant_qc.tsv, kept samples),
-held as the chunks' packed .bed rows, uint8 (m, ceil(n_fam / 4)): memory is m × n / 4 bytes.
+restricted to those listed in ``prs.incohort.variants`` when set (:func:`restrict_to_listed`:
+e.g. a HapMap3-like set, as LDpred2 recommends), held as the chunks' packed .bed rows, uint8
+(m, ceil(n_fam / 4)): memory is m × n / 4 bytes.
 *Eligible* samples are in qc/keep.txt and the phenotype sheet with every covariate and PC
 present; the others are never read. A disease's phenotype may still be missing for an eligible
 sample: that sample then enters the LD of its training folds but not that disease's GWAS or
@@ -51,6 +53,7 @@ from cohortgen.prs.folds import (
 )
 from cohortgen.prs.ldpred import ldpred_builder, ldpred_weights
 from cohortgen.prs.stage import (
+    VARIANT_COLUMNS,
     cohort_variants,
     performance_row,
     read_design,
@@ -77,12 +80,51 @@ class Cohort:
     eligible: np.ndarray
 
 
-def selected_variants(variant_qc_paths: list[Path], min_maf: float) -> pd.DataFrame:
-    """QC-passed autosomal variants with min(alt_freq, 1 − alt_freq) ≥ min_maf."""
-    variants = cohort_variants(variant_qc_paths)
+def selected_variants(variant_qc_paths: list[Path], min_maf: float,
+                      listed: Path | None = None) -> pd.DataFrame:
+    """QC-passed autosomal variants with min(alt_freq, 1 − alt_freq) ≥ min_maf; with a
+    ``listed`` file (``prs.incohort.variants``), only those it lists
+    (:func:`restrict_to_listed`)."""
+    variants = cohort_variants(variant_qc_paths, (*VARIANT_COLUMNS, "id"))
     maf = np.minimum(variants["alt_freq"], 1.0 - variants["alt_freq"])
     classes = {name: contig_class(name) for name in variants["chrom"].unique()}
     use = variants["pass"] & (variants["chrom"].map(classes) == "auto") & (maf >= min_maf)
+    variants = variants.loc[use].reset_index(drop=True)
+    return restrict_to_listed(variants, listed) if listed else variants
+
+
+def read_variant_list(path: Path) -> set[str]:
+    """The entries of a variant list: the first field of each line that is not blank or a
+    ``#`` comment; a ``chr:pos:a1:a2`` entry with any ``chr`` prefix removed."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the variant list (prs.incohort.variants): "
+                         f"{exc}") from None
+    entries = {line.split()[0] for line in lines if line.strip() and not line.startswith("#")}
+    return {_without_chr(e) if e.count(":") == 3 else e for e in entries}
+
+
+def _without_chr(entry: str) -> str:
+    return entry[3:] if entry[:3].lower() == "chr" else entry
+
+
+def restrict_to_listed(variants: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """The rows of ``variants`` (columns chrom canonical, pos, id, ref, alt) listed in the file
+    ``path`` (:func:`read_variant_list`) by ID or as chrom:pos:ref:alt (alleles in either
+    order), index reset. InputError when none is listed."""
+    listed = read_variant_list(path)
+    site = variants["chrom"].astype(str) + ":" + variants["pos"].astype(str) + ":"
+    use = (variants["id"].astype(str).isin(listed)
+           | (site + variants["ref"] + ":" + variants["alt"]).isin(listed)
+           | (site + variants["alt"] + ":" + variants["ref"]).isin(listed))
+    if not use.any():
+        raise InputError(f"{path}: none of its {len(listed)} variants is among the "
+                         f"{len(variants)} QC-passed autosomal variants of the cohort (matched "
+                         "by ID or chrom:pos:ref:alt); list the cohort's IDs, or positions of "
+                         "its genome build")
+    print(f"prs.incohort.variants: {int(use.sum())} of {len(variants)} variants listed in {path}",
+          file=sys.stderr)
     return variants.loc[use].reset_index(drop=True)
 
 
@@ -187,7 +229,7 @@ def run_fold(fold: int, bfiles: list[Path], variant_qc_paths: list[Path], cohort
     folds, inner = read_folds(folds_tsv, cohort.sample_ids)
     active = active_diseases(cohort.Y, min_cases, options["folds"])
     names = np.array(cohort.diseases)[active]
-    variants = selected_variants(variant_qc_paths, options["min_maf"])
+    variants = selected_variants(variant_qc_paths, options["min_maf"], options.get("variants"))
     packed = load_genotypes(bfiles, variants)
     contig, pos = variants["chrom"].to_numpy(), variants["pos"].to_numpy(np.int64)
     Y = cohort.Y[:, active]
@@ -329,7 +371,7 @@ def evaluate_all(cohort: Cohort, variant_qc_paths: list[Path], folds_tsv: Path,
     Returns the gathered table."""
     out_dir = Path(out_dir)
     folds, _ = read_folds(folds_tsv, cohort.sample_ids)
-    variants = selected_variants(variant_qc_paths, options["min_maf"])
+    variants = selected_variants(variant_qc_paths, options["min_maf"], options.get("variants"))
     active = active_diseases(cohort.Y, min_cases, options["folds"])
     tables = []
     collected = collect_folds(fold_files, cohort.sample_ids,

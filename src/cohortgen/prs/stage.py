@@ -38,11 +38,12 @@ import pandas as pd
 from cohortgen.assoc.stage import level_indicators
 from cohortgen.errors import InputError
 from cohortgen.io.alleles import are_nucleotides
-from cohortgen.io.bed import read_bed
+from cohortgen.io.bed import fileset_paths, read_bed, read_fam
 from cohortgen.io.files import read_json, read_tsv, write_bytes_atomic, write_json, write_tsv
+from cohortgen.io.pgen import read_pgen_rows, read_psam_ids, read_psam_sex
 from cohortgen.io.phenotypes import read_phenotypes
 from cohortgen.io.scorefile import canonical_chrom, read_scoring_file
-from cohortgen.kernels.prs import EFFECT_TYPES, code_values, score_sums
+from cohortgen.kernels.prs import EFFECT_TYPES, code_values, dosage_score_sums, score_sums
 from cohortgen.kernels.stats import genotype_counts
 from cohortgen.prs.evaluate import decile_table, evaluate_score
 from cohortgen.prs.match import MatchResult, check_overlap, match_variants
@@ -98,11 +99,54 @@ def scoring_variants(variant_qc_paths: list[Path], min_call_rate: float,
                                (*VARIANT_COLUMNS, "id", "call_rate", "reason"))
     variants["score_pass"] = ((variants["call_rate"] >= min_call_rate)
                               & ~variants["reason"].isin(DUPLICATE_REASONS))
+    return _with_ploidy(variants, genome_build)
+
+
+def _with_ploidy(variants: pd.DataFrame, genome_build: str) -> pd.DataFrame:
+    """``variants`` with ``is_x`` (non-PAR chrX) and ``diploid`` (autosomes, the PARs,
+    unplaced contigs)."""
     classes = contig_classes(variants["chrom"].to_numpy(), variants["pos"].to_numpy(),
                              genome_build)
     variants["is_x"] = classes == "x"
     variants["diploid"] = np.isin(classes, ["auto", "par", "other"])
     return variants
+
+
+DOSAGE_TABLE_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "alt_freq", "missing_rate", "reason")
+"""Columns of ``<prefix>.variants.tsv`` (:mod:`cohortgen.ingest.dosages`) scoring reads."""
+
+
+def dosage_scoring_variants(pgen_prefixes: list[Path], min_call_rate: float,
+                            genome_build: str) -> pd.DataFrame:
+    """The cohort variants of QC'd dosage chunks (``cohortgen ingest-dosages`` output prefixes:
+    ``<prefix>.variants.tsv`` beside ``<prefix>.pgen``), in the columns of
+    :func:`scoring_variants`: every row of each variants table (chunk: index into
+    ``pgen_prefixes``), ``pass`` when its reason is empty (the imputed-variant QC), ``row`` its
+    index in the .pgen (−1 when it failed: only passing variants are stored), call_rate =
+    1 − missing_rate, and ``score_pass`` = pass and call rate ≥ ``min_call_rate`` (a variant
+    that failed the imputed QC has no stored dosages: a score line matching only it is
+    ``failed_filter``)."""
+    tables = []
+    for chunk, prefix in enumerate(pgen_prefixes):
+        path = Path(f"{prefix}.variants.tsv")
+        for part in (Path(f"{prefix}.pgen"), Path(f"{prefix}.psam"), path):
+            if not part.is_file():
+                raise InputError(f"{part}: missing; --pgens takes the --out-prefix of each "
+                                 "cohortgen ingest-dosages run (.pgen/.pvar/.psam and "
+                                 ".variants.tsv)")
+        table = read_tsv(path, required=DOSAGE_TABLE_COLUMNS,
+                         dtype={"chrom": str, "id": str, "ref": str, "alt": str, "reason": str})
+        table = table[list(DOSAGE_TABLE_COLUMNS)].copy()
+        table["reason"] = table["reason"].fillna("")
+        passing = (table["reason"] == "").to_numpy()
+        row = np.full(len(table), -1, dtype=np.int64)
+        row[passing] = np.arange(int(passing.sum()))
+        tables.append(table.assign(chunk=chunk, row=row, **{"pass": passing}))
+    variants = pd.concat(tables, ignore_index=True)
+    variants["chrom"] = canonical_chrom(variants["chrom"], "plink")
+    variants["call_rate"] = 1.0 - variants["missing_rate"].astype(float)
+    variants["score_pass"] = variants["pass"] & (variants["call_rate"] >= min_call_rate)
+    return _with_ploidy(variants.drop(columns="missing_rate"), genome_build)
 
 
 def nucleotide_variant_rows(variants: pd.DataFrame) -> np.ndarray:
@@ -177,31 +221,87 @@ def imputation_means(packed: np.ndarray, sex: np.ndarray, is_x: np.ndarray) -> n
     return means
 
 
-def score_chunks(bfiles: list[Path], variants: pd.DataFrame, union: np.ndarray,
-                 coefficients: tuple, scored: list[str]):
-    """(scored sample IDs in .fam order, score sums float64 (n_scored, k)) over all chunks.
+DOSAGE_BLOCK = 1024
+"""Variants read from a .pgen at a time (memory: block × samples × 4 bytes)."""
 
-    coefficients: (weights, effect_is_alt, effect_type) of the ``union`` rows of ``variants``
-    (:func:`_coefficients`); missing calls are imputed over the ``scored`` samples."""
-    weights, effect_is_alt, effect_type = coefficients
-    total, scored_ids, sex = None, None, None
+
+def dosage_imputation_means(dosage: np.ndarray, sex: np.ndarray, is_x: np.ndarray) -> np.ndarray:
+    """:func:`imputation_means` of dosages: float64 (m,) ALT dosage given to missing ones, as
+    ``plink2 --score`` on a .pgen: the mean called dosage over samples with ``sex`` ≠ −1; on
+    non-PAR chrX rows (``is_x``, bool (m,)), where a male's dosage is on the 0..2 scale, twice
+    the ALT frequency of ``plink2 --freq``: a male counts one allele (his dosage / 2), females
+    and unknown-sex samples two.
+
+    dosage: float32 (m, n), NaN missing; sex: int64 (n,), 1 male, 2 female, 0 unknown, −1 for
+    samples left out. A row with no called sample gets 0.
+    """
+    d = np.asarray(dosage, dtype=np.float64)[:, sex >= 0]
+    called = ~np.isnan(d)
+    alleles = np.where(is_x[:, None] & (sex[sex >= 0] == 1)[None, :], 1.0, 2.0) * called
+    alt = np.where(called, d, 0.0) * (alleles / 2.0)
+    total = alleles.sum(axis=1)
+    return np.divide(2.0 * alt.sum(axis=1), total, out=np.zeros(len(d)), where=total > 0)
+
+
+def _chunk_samples(prefix: Path, dosages: bool) -> tuple[list[str], np.ndarray]:
+    """(sample IDs, sex int64: 1 male, 2 female, 0 unknown) of a .fam or, for ``dosages``, a
+    .psam, in file order."""
+    if dosages:
+        psam = Path(f"{prefix}.psam")
+        return read_psam_ids(psam), read_psam_sex(psam)
+    fam = read_fam(fileset_paths(Path(prefix))["fam"])
+    return (fam["iid"].astype(str).tolist(),
+            pd.to_numeric(fam["sex"], errors="coerce").fillna(0).to_numpy(np.int64))
+
+
+def _bed_chunk_sums(prefix: Path, rows: np.ndarray, sex: np.ndarray, is_x: np.ndarray,
+                    coefficients: tuple) -> np.ndarray:
+    """float64 (n, k) score sums of the .bed ``rows`` of one chunk (all its samples)."""
+    packed = read_bed(Path(prefix))[0][rows]
+    values = code_values(*coefficients, imputation_means(packed, sex, is_x))
+    return score_sums(packed, sex.size, values)
+
+
+def _pgen_chunk_sums(prefix: Path, rows: np.ndarray, sex: np.ndarray, is_x: np.ndarray,
+                     coefficients: tuple) -> np.ndarray:
+    """float64 (n, k) score sums of the .pgen ``rows`` of one chunk, read
+    :data:`DOSAGE_BLOCK` variants at a time."""
+    total = np.zeros((sex.size, coefficients[0].shape[1]))
+    for first in range(0, rows.size, DOSAGE_BLOCK):
+        block = slice(first, first + DOSAGE_BLOCK)
+        dosage = read_pgen_rows(Path(prefix), rows[block], sex.size)
+        values = code_values(*(c[block] for c in coefficients),
+                             dosage_imputation_means(dosage, sex, is_x[block]))
+        total += dosage_score_sums(dosage, values)
+    return total
+
+
+def score_chunks(prefixes: list[Path], variants: pd.DataFrame, union: np.ndarray,
+                 coefficients: tuple, scored: list[str], dosages: bool = False):
+    """(scored sample IDs in file order, score sums float64 (n_scored, k)) over all chunks.
+
+    prefixes: the chunk filesets, .bed/.bim/.fam hard calls or, with ``dosages``, QC'd dosage
+    .pgen/.pvar/.psam (:func:`dosage_scoring_variants`); every chunk holds the same samples in
+    the same order. coefficients: (weights, effect_is_alt, effect_type) of the ``union`` rows
+    of ``variants`` (:func:`_coefficients`); missing calls or dosages are imputed over the
+    ``scored`` samples."""
+    chunk_sums = _pgen_chunk_sums if dosages else _bed_chunk_sums
+    total, first_ids, sex = None, None, None
     is_x = variants["is_x"].to_numpy(bool)
-    for chunk, prefix in enumerate(bfiles):
+    for chunk, prefix in enumerate(prefixes):
         members = np.flatnonzero(variants["chunk"].to_numpy()[union] == chunk)
-        packed, _, fam = read_bed(Path(prefix))
+        ids, file_sex = _chunk_samples(Path(prefix), dosages)
         if sex is None:
-            ids = fam["iid"].astype(str).tolist()
-            mask = sample_mask(ids, scored)
-            scored_ids = [s for s, m in zip(ids, mask, strict=True) if m]
-            sex = np.where(mask, pd.to_numeric(fam["sex"], errors="coerce").fillna(0), -1)
-            sex = sex.astype(np.int64)
-            total = np.zeros((len(fam), weights.shape[1]))
+            first_ids = ids
+            sex = np.where(sample_mask(ids, scored), file_sex, -1).astype(np.int64)
+            total = np.zeros((len(ids), coefficients[0].shape[1]))
+        elif ids != first_ids:
+            raise InputError(f"{prefix}: its samples differ from those of {prefixes[0]}; "
+                             "score chunks of one cohort, made with the same sample list")
         rows = variants["row"].to_numpy()[union[members]]
-        means = imputation_means(packed[rows], sex, is_x[union[members]])
-        values = code_values(weights[members], effect_is_alt[members], effect_type[members],
-                             means)
-        total += score_sums(packed[rows], len(fam), values)
-    return scored_ids, total[sex >= 0]
+        total += chunk_sums(Path(prefix), rows, sex, is_x[union[members]],
+                            tuple(c[members] for c in coefficients))
+    return [s for s, x in zip(first_ids, sex, strict=True) if x >= 0], total[sex >= 0]
 
 
 def scored_samples(samples_tsv: Path) -> list[str]:
@@ -287,17 +387,26 @@ def write_private_tsv_gz(path: Path, table: pd.DataFrame) -> None:
 def score_published(names: list[str], files: list[Path], bfiles: list[Path],
                     variant_qc_paths: list[Path], samples_tsv: Path, pcs_tsv: Path,
                     genome_build: str, min_overlap: float, keep_ambiguous: bool,
-                    min_call_rate: float, out_dir: Path) -> dict:
+                    min_call_rate: float, out_dir: Path, pgens: list[Path] = ()) -> dict:
     """Match, score and standardise every score; write scores/ and match/ files under out_dir
-    (module docstring). Returns {name: match log record}."""
+    (module docstring). Returns {name: match log record}.
+
+    Without ``pgens`` the scores use the hard calls of the ``bfiles`` chunks and their
+    ``variant_qc_paths``; with ``pgens`` (``cohortgen ingest-dosages`` output prefixes, the
+    cohort's QC'd imputed dosages) they match and score the dosage variants instead
+    (:func:`dosage_scoring_variants`), and ``bfiles`` and ``variant_qc_paths`` are not read.
+    Each record's ``genotypes`` says which: ``dosages`` or ``hard_calls``."""
     out_dir = Path(out_dir)
-    variants = scoring_variants(variant_qc_paths, min_call_rate, genome_build)
+    dosages = len(pgens) > 0
+    variants = (dosage_scoring_variants(pgens, min_call_rate, genome_build) if dosages
+                else scoring_variants(variant_qc_paths, min_call_rate, genome_build))
     records, good = {}, []
     for name, path in zip(names, files, strict=True):
         try:
             result, record = match_score(path, variants, genome_build, min_overlap,
                                          keep_ambiguous)
-            records[name] = {"score": name, "status": "OK", **record}
+            records[name] = {"score": name, "status": "OK",
+                             "genotypes": "dosages" if dosages else "hard_calls", **record}
             good.append((name, result))
         except InputError as exc:
             print(f"score {name}: FAILED: {exc}", file=sys.stderr)
@@ -311,8 +420,8 @@ def score_published(names: list[str], files: list[Path], bfiles: list[Path],
         write_tsv_gz(out_dir / "match" / f"{name}.variants.tsv.gz", log, private=False)
     if good:
         union, coefficients, counts = _coefficients([r for _, r in good], len(variants))
-        ids, sums = score_chunks(bfiles, variants, union, coefficients,
-                                 scored_samples(samples_tsv))
+        ids, sums = score_chunks(list(pgens) if dosages else bfiles, variants, union,
+                                 coefficients, scored_samples(samples_tsv), dosages)
         pcs = _pcs_of(pcs_tsv, ids)
         for k, (name, _) in enumerate(good):
             table = _score_table(ids, sums[:, k], counts[k], pcs)
