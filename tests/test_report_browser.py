@@ -9,15 +9,22 @@ browser fails the tests.
 
 import re
 import subprocess
+import time
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
+import yaml
 from conftest import require_tool
-from test_report import synthetic_context
+from test_report import synthetic_context, synthetic_gwas
 
 from cohortgen.report.catalogue import LANGUAGES
 from cohortgen.report.render import render_report
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTEFACTS = ROOT / "test-artifacts"
+"""Screenshots kept for a person to look at (git-ignored; ``.ci/run`` prints the path)."""
 
 OFFLINE_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update",
@@ -95,13 +102,111 @@ def test_browser__screenshot_not_blank(pages, tmp_path, lang):
     assert len(set(pixels)) > 64  # text, tables and plots: a blank page has a handful
 
 
-def test_browser__print_starts_each_disease_on_a_new_page(tmp_path):
-    """Six diseases without plots fit on two pages as a screen; printed, each starts a page."""
+def pdf_pages(pdf: Path) -> int:
+    """Number of pages of a PDF written by chromium (its page tree's /Count)."""
+    return int(re.search(rb"/Count (\d+)", pdf.read_bytes()).group(1))
+
+
+def test_browser__print_starts_each_section_and_disease_on_a_new_page(tmp_path):
+    """Six diseases without plots and short sections: on screen a few pages' worth; printed,
+    the opening (about, contents) is page 1 and every section and disease starts a page of its
+    own, so the PDF has exactly one page per section start."""
     diseases = [{"name": f"disease{i}", "n_cases": 100, "n_controls": 900, "status": "OK"}
                 for i in range(6)]
     page = tmp_path / "index.html"
     render_report(page, synthetic_context() | {"diseases": diseases}, "ko")
+    sections = page.read_text(encoding="utf-8").count("<section class=")
+    assert sections == 7 + len(diseases)  # glance, QC, ancestry, summary, methods, glossary,
+    #                                       provenance
     pdf = tmp_path / "report.pdf"
     run_chromium(page, tmp_path / "profile", "--no-pdf-header-footer", f"--print-to-pdf={pdf}")
-    n_pages = int(re.search(rb"/Count (\d+)", pdf.read_bytes()).group(1))
-    assert n_pages >= 1 + len(diseases)  # the opening sections, then one page per disease
+    assert pdf_pages(pdf) == 1 + sections
+
+
+def glyph_page(path: Path, text: str) -> Path:
+    """A page with ``text`` large, in the report's font stack."""
+    path.write_text(f'<!DOCTYPE html><html lang="ko"><meta charset="utf-8"><body style="margin:0;'
+                    f'font-family:Arial, Helvetica, sans-serif;font-size:72px">{text}</body>'
+                    "</html>", encoding="utf-8")
+    return path
+
+
+def test_browser__korean_glyphs_drawn_not_boxes(tmp_path):
+    """Two different Korean words draw different pixels: missing glyphs would be the same
+    boxes (tofu) for both, so the images would match."""
+    shots = []
+    for i, word in enumerate(("고혈압 환자", "당뇨병 대조")):
+        shot = tmp_path / f"word{i}.png"
+        run_chromium(glyph_page(tmp_path / f"word{i}.html", word), tmp_path / f"profile{i}",
+                     "--window-size=600,120", f"--screenshot={shot}")
+        shots.append(png_pixel_bytes(shot.read_bytes()))
+    assert len(set(shots[0])) > 2  # something was drawn
+    assert shots[0] != shots[1]
+
+
+def demo_context() -> dict:
+    """The synthetic report with the demo config's diseases and languages."""
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
+    chrom, pos, p = synthetic_gwas()
+    diseases = [{"name": name, "n_cases": 400 + 37 * i, "n_controls": 4500 - 37 * i,
+                 "lambda_gc": None, "n_significant": 10, "n_suggestive": 12, "status": "OK",
+                 "chrom": chrom, "pos": pos, "p": p}
+                for i, name in enumerate(config["diseases"])]
+    languages = config.get("report", {}).get("languages", list(LANGUAGES))
+    return synthetic_context() | {"diseases": diseases, "languages": languages}
+
+
+def test_browser__screenshots_of_the_demo_report_kept_as_artefacts(tmp_path):
+    """One full-page screenshot per language, written to test-artifacts/ for a person."""
+    context = demo_context()
+    ARTEFACTS.mkdir(exist_ok=True)
+    for lang in context["languages"]:
+        page = tmp_path / f"index.{lang}.html"
+        render_report(page, context, lang)
+        shot = ARTEFACTS / f"report.{lang}.png"
+        run_chromium(page, tmp_path / f"profile-{lang}", "--window-size=1280,9000",
+                     "--hide-scrollbars", f"--screenshot={shot}")
+        assert len(set(png_pixel_bytes(shot.read_bytes()))) > 64
+        print(f"report screenshot ({lang}): {shot}")
+
+
+SCALE_VARIANTS = 2_500_000
+"""Variants per disease of the scale test (an imputed cohort)."""
+
+
+def open_seconds(page: Path, profile: Path) -> float:
+    """Wall-clock seconds for headless chromium to load ``page``, run its scripts and dump the
+    DOM (no virtual time: the real cost of opening it)."""
+    command = [require_tool("chromium"), *OFFLINE_FLAGS[:-1], f"--user-data-dir={profile}",
+               "--dump-dom", page.as_uri()]
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    elapsed = time.perf_counter() - start
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'class="main-svg"' in result.stdout
+    return elapsed
+
+
+@pytest.mark.slow
+def test_browser__nine_diseases_at_millions_of_variants_small_and_fast(tmp_path):
+    """Nine diseases of 2.5 M variants each through the report's data functions: the page is
+    under 10 MB and opens in under 3 s more than a page without figures (chromium's own
+    start-up, measured on the same machine, is subtracted)."""
+    rng = np.random.default_rng(11)
+    chrom = rng.choice(np.array([str(c) for c in range(1, 23)] + ["X"]), SCALE_VARIANTS)
+    pos = rng.integers(1, 250_000_000, SCALE_VARIANTS)
+    p = rng.uniform(size=SCALE_VARIANTS)
+    p[:200] = 10.0 ** -rng.uniform(5, 40, 200)
+    diseases = [{"name": f"disease{i}", "n_cases": 5_000, "n_controls": 45_000, "status": "OK",
+                 "n_significant": 20, "n_suggestive": 40, "chrom": chrom, "pos": pos, "p": p}
+                for i in range(9)]
+    page = tmp_path / "big.html"
+    render_report(page, synthetic_context() | {"diseases": diseases}, "en")
+    size = page.stat().st_size
+    print(f"report of 9 × {SCALE_VARIANTS:,} variants: {size / 1e6:.1f} MB")
+    assert size < 10e6
+    blank = glyph_page(tmp_path / "blank.html", "x")
+    baseline = min(open_seconds(blank, tmp_path / f"p-blank{i}") for i in range(2))
+    opened = min(open_seconds(page, tmp_path / f"p-big{i}") for i in range(2))
+    print(f"open time: {opened:.2f} s, chromium start-up {baseline:.2f} s")
+    assert opened - baseline < 3.0
