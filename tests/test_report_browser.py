@@ -8,6 +8,7 @@ browser fails the tests.
 """
 
 import re
+import resource
 import subprocess
 import time
 import zlib
@@ -103,8 +104,12 @@ def test_browser__screenshot_not_blank(pages, tmp_path, lang):
 
 
 def pdf_pages(pdf: Path) -> int:
-    """Number of pages of a PDF written by chromium (its page tree's /Count)."""
-    return int(re.search(rb"/Count (\d+)", pdf.read_bytes()).group(1))
+    """Number of pages of a PDF written by chromium: its page objects, which the root of the
+    page tree (the largest /Count; inner nodes hold a few pages each) must agree with."""
+    data = pdf.read_bytes()
+    pages = len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", data))
+    assert pages == max(int(n) for n in re.findall(rb"/Count\s+(\d+)", data))
+    return pages
 
 
 def test_browser__print_starts_each_section_and_disease_on_a_new_page(tmp_path):
@@ -174,24 +179,31 @@ SCALE_VARIANTS = 2_500_000
 """Variants per disease of the scale test (an imputed cohort)."""
 
 
-def open_seconds(page: Path, profile: Path) -> float:
-    """Wall-clock seconds for headless chromium to load ``page``, run its scripts and dump the
-    DOM (no virtual time: the real cost of opening it)."""
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's finished child processes (and theirs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def open_seconds(page: Path, profile: Path) -> tuple[float, float, str]:
+    """CPU and wall-clock seconds for headless chromium (every process of it) to load
+    ``page``, run its scripts and dump the DOM (no virtual time: the real cost of opening
+    it), and the DOM. CPU seconds are what the page costs whatever else runs on the machine;
+    on an idle machine the wall time is at most about that."""
     command = [require_tool("chromium"), *OFFLINE_FLAGS[:-1], f"--user-data-dir={profile}",
                "--dump-dom", page.as_uri()]
-    start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-    elapsed = time.perf_counter() - start
+    cpu, wall = children_cpu_seconds(), time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    wall, cpu = time.perf_counter() - wall, children_cpu_seconds() - cpu
     assert result.returncode == 0, result.stderr[-3000:]
-    assert 'class="main-svg"' in result.stdout
-    return elapsed
+    return cpu, wall, result.stdout
 
 
 @pytest.mark.slow
 def test_browser__nine_diseases_at_millions_of_variants_small_and_fast(tmp_path):
     """Nine diseases of 2.5 M variants each through the report's data functions: the page is
-    under 10 MB and opens in under 3 s more than a page without figures (chromium's own
-    start-up, measured on the same machine, is subtracted)."""
+    under 10 MB and opening it costs chromium under 3 s of CPU more than a blank page (its own
+    start-up), all plots drawn."""
     rng = np.random.default_rng(11)
     chrom = rng.choice(np.array([str(c) for c in range(1, 23)] + ["X"]), SCALE_VARIANTS)
     pos = rng.integers(1, 250_000_000, SCALE_VARIANTS)
@@ -206,7 +218,10 @@ def test_browser__nine_diseases_at_millions_of_variants_small_and_fast(tmp_path)
     print(f"report of 9 × {SCALE_VARIANTS:,} variants: {size / 1e6:.1f} MB")
     assert size < 10e6
     blank = glyph_page(tmp_path / "blank.html", "x")
-    baseline = min(open_seconds(blank, tmp_path / f"p-blank{i}") for i in range(2))
-    opened = min(open_seconds(page, tmp_path / f"p-big{i}") for i in range(2))
-    print(f"open time: {opened:.2f} s, chromium start-up {baseline:.2f} s")
-    assert opened - baseline < 3.0
+    baseline = min(open_seconds(blank, tmp_path / f"p-blank{i}")[0] for i in range(2))
+    runs = [open_seconds(page, tmp_path / f"p-big{i}") for i in range(2)]
+    assert all(dom.count('class="main-svg"') >= 1 + 2 * 9 for _, _, dom in runs)  # all drawn
+    cpu, wall, _ = min(runs)
+    print(f"open: {cpu - baseline:.2f} s CPU beyond chromium's start-up ({baseline:.2f} s); "
+          f"{wall:.1f} s wall on this machine")
+    assert cpu - baseline < 3.0
