@@ -206,6 +206,19 @@ def test_render_html__notes_of_colleagues_steps_shown_where_they_belong():
     assert "Status: disease fact" in first
 
 
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_render_html__failed_scores_said_in_plain_words(lang):
+    """A published score that failed matching and an in-cohort score whose fold failed: each
+    row says so in the page's language, never the raw status."""
+    cat = Catalogue(lang)
+    rows = [{"disease": "asthma", "score": "pgs_a", "status": "FAILED: see match log"},
+            {"disease": "asthma", "score": "ct", "status": "FAILED: fold 2: no convergence"}]
+    text = visible_text(render_html(synthetic_context() | {"prs": rows}, lang))
+    assert cat.plain("status.score_failed") in text
+    assert cat.plain("status.fold_failed", fold="2", reason="no convergence") in text
+    assert "FAILED" not in text
+
+
 def people_cells(html: str) -> list[str]:
     """Every count shown in a table cell or in bold (the QC flow), outside scripts."""
     body = SCRIPT_OR_STYLE.sub(" ", html)

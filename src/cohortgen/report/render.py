@@ -385,6 +385,8 @@ STATUS_PATTERNS = (
     (re.compile(r"SKIPPED: fewer than (?P<n>\d+) samples"), "status.few_samples"),
     (re.compile(r"SKIPPED: null model did not converge"), "status.no_convergence"),
     (re.compile(r"SKIPPED: no residual variance"), "status.no_variance"),
+    (re.compile(r"FAILED: see match log"), "status.score_failed"),
+    (re.compile(r"FAILED: fold (?P<fold>\d+): (?P<reason>.*)"), "status.fold_failed"),
 )
 """Statuses written by the association and PRS stages, and their catalogue keys."""
 
