@@ -261,3 +261,44 @@ def test_build_report__no_sample_id_and_no_small_count_in_any_report_file(tmp_pa
         assert shown, path
         small = [s for s in shown if s.isdigit() and 1 <= int(s) < 5]
         assert small == [], (path, small)
+
+
+def cli_report(tmp_path, options: dict, *extra: str) -> int:
+    """``cohortgen report`` on the test_report inputs with the workflow's arguments."""
+    import json
+
+    from cohortgen.cli import main
+
+    names = write_report_inputs(tmp_path)
+    return main(["report", "--cohort", "c", "--qc-summary", str(tmp_path / "qc.json"),
+                 "--gwas-summary", str(tmp_path / "summary.tsv"),
+                 "--gwas", *[str(tmp_path / f"{n}.tsv.gz") for n in names],
+                 "--loci", *[str(tmp_path / f"{n}.loci.tsv") for n in names],
+                 "--provenance", str(tmp_path / "provenance.json"), *extra,
+                 "--options", json.dumps(options), "--out", str(tmp_path / "r" / "index.html")])
+
+
+def test_cli_report__genes_from_options_and_age_bands_when_age_is_a_covariate(tmp_path):
+    write_gtf(tmp_path / "genes.gtf.gz")
+    sheet, samples, _ = write_sheet_and_samples(tmp_path, ["45"] * 30, [True] * 30)
+    options = {"report": {"genes": str(tmp_path / "genes.gtf.gz"), "languages": ["en"]},
+               "covariates": ["age", "sex"]}
+    assert cli_report(tmp_path, options, "--samples", str(samples),
+                      "--phenotypes", str(sheet)) == 0
+    html = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
+    assert "<td>GENEB (0.1 kb away)</td>" in html
+    assert "<tr><td>40–49</td><td class=\"num\">30</td></tr>" in html
+    options["covariates"] = ["sex"]  # no age covariate: no age bands, the sheet is not read
+    assert cli_report(tmp_path, options, "--samples", str(samples),
+                      "--phenotypes", str(sheet)) == 0
+    assert "40–49" not in (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
+
+
+def test_cli_report__bad_gene_file_is_a_one_line_error(tmp_path, capsys):
+    bad = tmp_path / "genes.bed"
+    bad.write_text("chr3\t100\tend\tGENEB\n")
+    status = cli_report(tmp_path, {"report": {"genes": str(bad)}})
+    assert status != 0
+    err = capsys.readouterr().err
+    assert "genes.bed: line 1: gene coordinate 'end' is not a whole number" in err
+    assert "Traceback" not in err
