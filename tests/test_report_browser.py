@@ -64,11 +64,28 @@ def png_pixel_bytes(png: bytes) -> bytes:
     return zlib.decompress(data)
 
 
+def every_figure_context() -> dict:
+    """The synthetic context with every kind of figure: cases and controls, two diseases ×
+    (Manhattan, QQ), the ancestry density, the AUC forest plot and the case share by decile."""
+    rng = np.random.default_rng(8)
+    counts, pc2_edges, pc1_edges = np.histogram2d(rng.normal(size=2_000),
+                                                  rng.normal(size=2_000), bins=20)
+    prs = [{"disease": "asthma", "score": score, "status": "OK", "n_cases": 300,
+            "n_controls": 900, "auc": auc, "auc_lower": auc - 0.04, "auc_upper": auc + 0.04}
+           for score, auc in (("pgs_a", 0.61), ("pgs_b", 0.55))]
+    deciles = [{"disease": "asthma", "score": "pgs_a", "decile": d,
+                "case_fraction": 0.1 + 0.02 * d} for d in range(1, 11)]
+    return synthetic_context() | {
+        "languages": list(LANGUAGES), "prs": prs, "prs_deciles": deciles,
+        "pca": {"counts": counts.astype(np.int64), "pc1_edges": pc1_edges,
+                "pc2_edges": pc2_edges}}
+
+
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory) -> dict[str, Path]:
-    """One page per language from the synthetic context (two diseases with plots)."""
+    """One page per language with every kind of figure (:func:`every_figure_context`)."""
     out = tmp_path_factory.mktemp("browser")
-    context = synthetic_context() | {"languages": list(LANGUAGES)}
+    context = every_figure_context()
     for lang in LANGUAGES:
         render_report(out / f"index.{lang}.html", context, lang)
     return {lang: out / f"index.{lang}.html" for lang in LANGUAGES}
@@ -80,11 +97,14 @@ def test_browser__page_loads_offline_and_draws_every_plot(pages, tmp_path, lang)
     assert console_messages(result.stderr) == []
     dom = result.stdout
     figures = re.findall(r'<div id="(fig-[\w-]+)"', pages[lang].read_text(encoding="utf-8"))
-    assert len(figures) == 1 + 4  # cases and controls, 2 diseases × (Manhattan, QQ)
-    for figure in figures:
-        drawn = dom[dom.index(f'id="{figure}"'):][:20_000]
+    assert len(figures) == 1 + 4 + 3  # cases and controls, 2 diseases × (Manhattan, QQ),
+    #                                   ancestry, AUC forest, deciles
+    starts = [dom.index(f'id="{figure}"') for figure in figures]
+    for figure, start, end in zip(figures, starts, [*starts[1:], len(dom)], strict=True):
+        drawn = dom[start:end]
         assert 'class="main-svg"' in drawn, f"{figure} not drawn"
-        assert re.search(r'class="point"|class="scatterlayer', drawn), f"{figure} is empty"
+        # markers and bars are drawn as class="point"; a heatmap as an image
+        assert re.search(r'class="point[" ]|<image', drawn), f"{figure} is empty"
 
 
 def test_browser__korean_font_installed():
