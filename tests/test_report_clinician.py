@@ -14,7 +14,7 @@ from cohortgen.errors import InputError
 from cohortgen.io.files import read_json, write_json
 from cohortgen.report.catalogue import LANGUAGES, Catalogue
 from cohortgen.report.genes import gene_name, nearest_gene, read_genes
-from cohortgen.report.render import locus_labels, render_html
+from cohortgen.report.render import locus_labels, removal_rows, render_html
 from cohortgen.report.stage import age_band_counts, build_report
 
 GENES = [  # chromosome, start, end (1-based, inclusive), name
@@ -131,6 +131,13 @@ def test_locus_labels__nearest_gene_else_position_for_significant_leads():
             {"locus": "1:7", "chromosome": "1", "position": 7, "p": 1e-6,
              "nearest_gene": "WEAK", "gene_distance": 0}]
     assert locus_labels(loci) == [("3", 1000, "GENEB"), ("X", 5, "X:5")]
+
+
+def test_removal_rows__complement_is_never_a_zero():
+    """Hiding a 0 beside a small count protects nothing (total − shown − 0 gives it): the
+    smallest non-zero other count is hidden instead."""
+    assert removal_rows({"a": 0, "b": 3, "c": 40, "d": 12}, 5) == [
+        ("a", "0"), ("b", "<5"), ("c", "40"), ("d", "not shown")]
 
 
 def write_sheet_and_samples(tmp_path, ages: list[str], keep: list[bool], prefix="KEPT"):
