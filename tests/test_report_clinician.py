@@ -14,7 +14,7 @@ from cohortgen.errors import InputError
 from cohortgen.io.files import read_json, write_json
 from cohortgen.report.catalogue import LANGUAGES, Catalogue
 from cohortgen.report.genes import gene_name, nearest_gene, read_genes
-from cohortgen.report.render import locus_labels, removal_rows, render_html
+from cohortgen.report.render import disease_view, locus_labels, removal_rows, render_html
 from cohortgen.report.stage import age_band_counts, build_report
 
 GENES = [  # chromosome, start, end (1-based, inclusive), name
@@ -122,6 +122,19 @@ def test_build_report__nearest_gene_in_the_loci_table_and_the_manhattan_label(tm
     assert html.count(f"<td>{shown}</td>") == 2  # the disease's and the trait's lead
     (tmp_path / "plain").mkdir()
     assert cat.plain("disease.nearest_gene") not in build(tmp_path / "plain", lang)
+
+
+def test_disease_view__gene_column_when_any_lead_has_a_gene():
+    """A lead on a chromosome without an annotated gene leaves its cell empty; the column is
+    there as soon as one lead has a gene, and absent when none has."""
+    loci = [{"locus": "Y:5", "chromosome": "Y", "position": 5, "p": 1e-9, "odds_ratio": 1.2},
+            {"locus": "3:1000", "chromosome": "3", "position": 1000, "p": 1e-8,
+             "odds_ratio": 1.1, "nearest_gene": "GENEB", "gene_distance": 0}]
+    record = {"name": "asthma", "n_cases": 300, "n_controls": 900, "loci": loci}
+    view = disease_view(0, record, Catalogue("en"), {})
+    assert view["genes"]
+    assert [lo["gene"] for lo in view["loci"]] == [None, "GENEB"]
+    assert not disease_view(0, record | {"loci": loci[:1]}, Catalogue("en"), {})["genes"]
 
 
 def test_locus_labels__nearest_gene_else_position_for_significant_leads():

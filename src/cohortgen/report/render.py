@@ -251,7 +251,7 @@ def disease_view(index: int, disease: dict, cat: Catalogue, labels: dict,
     view = association_view(disease, f"disease-{index + 1}", f"fig-{index + 1}", cat, labels)
     cases, controls = case_control_counts(disease.get("n_cases"), disease.get("n_controls"),
                                           min_cell_count, cat.plain("count.not_shown"))
-    return view | {
+    return with_gene_column(view | {
         "n_cases": cases,
         "n_controls": controls,
         "detectable_or": {maf: format_ratio(v)
@@ -264,20 +264,26 @@ def disease_view(index: int, disease: dict, cat: Catalogue, labels: dict,
                   "eaf_controls": format_frequency(lo.get("eaf_controls")),
                   "gene": gene_text(lo, cat)}
                  for lo in disease.get("loci", [])],
-    }
+    })
+
+
+def with_gene_column(view: dict) -> dict:
+    """``view`` with ``genes``: True when any lead locus has a nearest gene (the loci table
+    then has a nearest-gene column)."""
+    return view | {"genes": any(lo["gene"] is not None for lo in view["loci"])}
 
 
 def trait_view(index: int, trait: dict, cat: Catalogue, labels: dict) -> dict:
     """Template values of one quantitative trait: display strings and figure fragments."""
     view = association_view(trait, f"trait-{index + 1}", f"fig-trait-{index + 1}", cat, labels)
-    return view | {
+    return with_gene_column(view | {
         "n": trait.get("n"),
         "detectable_beta_sd": {maf: format_beta(v)
                                for maf, v in trait.get("detectable_beta_sd", {}).items()},
         "loci": [{"locus": lo["locus"], "p": format_p(lo["p"]), "beta": format_beta(lo["beta"]),
                   "gene": gene_text(lo, cat)}
                  for lo in trait.get("loci", [])],
-    }
+    })
 
 
 def shown_count(text: str) -> float:
