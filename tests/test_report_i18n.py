@@ -256,8 +256,9 @@ def test_manhattan_figure__significant_leads_labelled():
     chrom = np.array(["1", "1", "23", "2"])
     pos = np.array([10, 20, 30, 40])
     p = np.array([0.5, 1e-9, 1e-12, 0.3])
-    fig = manhattan_figure(chrom, pos, p, "m", labelled=[("1", 20), ("X", 30), ("2", 99)])
-    assert [a.text for a in fig.layout.annotations if ":" in a.text] == ["1:20", "X:30"]
+    fig = manhattan_figure(chrom, pos, p, "m", labelled=[("1", 20, "1:20"), ("X", 30, "GENE1"),
+                                                         ("2", 99, "2:99")])
+    assert [a.text for a in fig.layout.annotations if a.text[0] in "1G2"] == ["1:20", "GENE1"]
 
 
 def test_case_control_chart__holds_no_hidden_count():

@@ -279,12 +279,21 @@ class IncohortEvaluateOptions(IncohortFoldOptions):
 
 
 @options_class
-class ReportOptions:
-    """``cohortgen report`` and ``report-index``: small-cell suppression, languages, names."""
+class ReportIndexOptions:
+    """``cohortgen report-index``: small-cell suppression, languages, names."""
 
     min_cell_count: int = key("report")
     languages: list[str] = key("report")
     disease_labels: dict[str, dict[str, str]] = key()
+
+
+@options_class
+class ReportOptions(ReportIndexOptions):
+    """``cohortgen report``: as the index, plus the gene annotation of the lead loci and the
+    covariates (age bands when ``age`` is one)."""
+
+    genes: str = key("report")
+    covariates: list[str] = key()
 
 
 STEP_OPTIONS = {
@@ -310,7 +319,7 @@ STEP_OPTIONS = {
     "prs_incohort_fold": IncohortFoldOptions,
     "prs_incohort_evaluate": IncohortEvaluateOptions,
     "report": ReportOptions,
-    "report_index": ReportOptions,
+    "report_index": ReportIndexOptions,
 }
 """Options class of each step that reads config keys, by subcommand name (``-`` as ``_``)."""
 

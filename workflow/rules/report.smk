@@ -1,5 +1,7 @@
 # Report: provenance record and the self-contained HTML report.
 
+REPORT_GENES = [config["report"]["genes"]] if config["report"]["genes"] else []
+
 
 rule write_provenance:
     input:
@@ -28,6 +30,8 @@ rule render_report:
         qc_summary="results/{cohort}/qc/summary.json",
         pcs="results/{cohort}/qc/pcs.tsv",
         samples="results/{cohort}/qc/samples.tsv",
+        phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
+        genes=REPORT_GENES,
         gwas_summary="results/{cohort}/gwas/summary.tsv",
         sumstats=expand("results/{{cohort}}/gwas/{trait}.tsv.gz", trait=ASSOC_TRAITS),
         loci=expand("results/{{cohort}}/gwas/{trait}.loci.tsv", trait=ASSOC_TRAITS),
@@ -72,7 +76,7 @@ rule render_report:
         " --gwas-summary {input.gwas_summary} --gwas {input.sumstats} --loci {input.loci}"
         " --prs-performance {input.prs} --prs-deciles {input.deciles}"
         " --prs-match {input.match} --pcs {input.pcs}"
-        " --samples {input.samples}"
+        " --samples {input.samples} --phenotypes {input.phenotypes:q}"
         " --provenance {input.provenance} --options {params.options:q}"
         " --out {output.html} 2> {log}"
 

@@ -35,6 +35,8 @@ def _report(a):
         prs_match=[Path(p) for p in a.prs_match],
         pcs_tsv=Path(a.pcs) if a.pcs else None,
         samples_tsv=Path(a.samples) if a.samples else None,
+        phenotypes=Path(a.phenotypes) if a.phenotypes and "age" in o.covariates else None,
+        genes=Path(o.genes) if o.genes else None,
     )
 
 
@@ -81,6 +83,9 @@ def register(sub) -> None:
                        "help": "qc/pcs.tsv, for the binned ancestry picture (optional)"}),
         (("--samples",), {"default": None,
                            "help": "qc/samples.tsv, for the people analysed by sex (optional)"}),
+        (("--phenotypes",), {"default": None,
+                              "help": "the phenotype sheet, for the people analysed by age band "
+                                      "when age is a covariate (optional, with --samples)"}),
         req("--out"),
         options("report"),
     )

@@ -142,12 +142,13 @@ def _base_layout(title: str, x_title: str, y_title: str) -> dict:
 
 def manhattan_figure(chrom: np.ndarray, pos: np.ndarray, p: np.ndarray, title: str,
                      axis_titles: tuple[str, str] = ("Chromosome", "−log10 p"),
-                     labelled: list[tuple[str, int]] = ()) -> go.Figure:
+                     labelled: list[tuple[str, int, str]] = ()) -> go.Figure:
     """Manhattan plot: -log10 p along the genome, chromosomes 1..22, X, Y, MT end to end.
 
     ``chrom``: str names (``1``, ``chr1``, ``X``, GWAS-SSF ``23``...), ``pos``: int64 1-based,
     ``p``: float64 (NaN dropped). Hover shows ``chromosome:position`` only. Each
-    (chromosome name, position) of ``labelled`` (lead variants) is labelled ``chrom:position``.
+    (chromosome name, position, label) of ``labelled`` (lead variants) is labelled with its
+    label (the nearest gene or ``chrom:position``).
     """
     chrom, pos, p = _finite_points(chrom, pos, p)
     fig = go.Figure()
@@ -170,10 +171,10 @@ def manhattan_figure(chrom: np.ndarray, pos: np.ndarray, p: np.ndarray, title: s
             )
         fig.update_xaxes(tickmode="array", tickvals=ticks, ticktext=order, tickangle=0)
         names = normalise_chromosomes(chrom)
-        for name, position in labelled:
+        for name, position, label in labelled:
             at = np.flatnonzero((names == name) & (pos == position))[:1]
             for i in at:
-                fig.add_annotation(x=float(x[i]), y=float(y[i]), text=f"{name}:{position}",
+                fig.add_annotation(x=float(x[i]), y=float(y[i]), text=label,
                                    showarrow=True, arrowhead=0, ax=0, ay=-18,
                                    font={"size": 10})
     _significance_lines(fig)

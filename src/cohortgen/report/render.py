@@ -60,16 +60,25 @@ def mask_small_count(n, min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> str:
 def removal_rows(removed: dict, min_cell_count: int,
                  hidden_text: str = COMPLEMENT_TEXT) -> list[tuple[str, str]]:
     """(reason, display text) per removal reason, sorted by reason. Small counts show as
-    ``<min_cell_count``; when only one is small, the smallest other count shows as
+    ``<min_cell_count``; when only one is small, the smallest other non-zero count shows as
     ``hidden_text`` (:data:`COMPLEMENT_TEXT`), so input − passed cannot reveal the small one
-    (:mod:`cohortgen.privacy`)."""
+    (:mod:`cohortgen.privacy`; hiding a 0 would not)."""
     reasons = sorted(removed)
     counts = np.array([removed[r] for r in reasons], dtype=np.float64)
     primary = primary_suppressed(counts, min_cell_count)
-    hidden = with_complement(primary, counts)
+    hidden = with_complement(primary, np.where(counts > 0, counts, np.inf))
     return [(reason, mask_small_count(n, min_cell_count) if primary[i]
              else hidden_text if hidden[i] else mask_small_count(n, min_cell_count))
             for i, (reason, n) in enumerate(zip(reasons, counts, strict=True))]
+
+
+def age_rows(bands: dict, min_cell_count: int,
+             hidden_text: str = COMPLEMENT_TEXT) -> list[tuple[str, str]]:
+    """(band, display text) of the people per age band in the order given (youngest first,
+    ``unknown`` last), masked as :func:`removal_rows` since the bands add up to the people
+    analysed."""
+    shown = dict(removal_rows(bands, min_cell_count, hidden_text))
+    return [(band, shown[band]) for band in bands]
 
 
 def hwe_view(hwe: dict, min_cell_count: int, hidden_text: str = COMPLEMENT_TEXT) -> dict:
@@ -169,6 +178,31 @@ def case_control_counts(n_cases, n_controls, min_cell_count: int,
     return shown["cases"], shown["controls"]
 
 
+def gene_text(locus: dict, cat: Catalogue) -> str | None:
+    """The nearest gene of a lead locus for display: its name inside the gene, else the name
+    and the distance in kb (one decimal); None when the locus has no ``nearest_gene``."""
+    name = locus.get("nearest_gene")
+    if name is None:
+        return None
+    distance = int(locus.get("gene_distance", 0))
+    if distance == 0:
+        return str(name)
+    return cat.plain("disease.gene_distance", gene=name, kb=f"{distance / 1000:,.1f}")
+
+
+def locus_labels(loci: list[dict]) -> list[tuple[str, int, str]]:
+    """(chromosome, position, label) of the genome-wide significant lead loci, for the
+    Manhattan plot: the nearest gene when known, else ``chromosome:position``."""
+    return [(lo["chromosome"], lo["position"], str(lo.get("nearest_gene") or lo["locus"]))
+            for lo in loci if "position" in lo and lo["p"] < GENOME_WIDE_P]
+
+
+def note_texts(notes: list[dict], cat: Catalogue) -> list[Markup]:
+    """Extra facts for a section: each note {``key``: catalogue key, ``fields``: {name: value},
+    optional} as its catalogue text in the page's language."""
+    return [cat.text(note["key"], **note.get("fields", {})) for note in notes]
+
+
 def association_view(record: dict, anchor: str, fig_prefix: str, cat: Catalogue,
                      labels: dict) -> dict:
     """Template values a disease and a quantitative trait share: name (in the catalogue's
@@ -194,14 +228,14 @@ def association_view(record: dict, anchor: str, fig_prefix: str, cat: Catalogue,
         "untested": [(cat.get(f"untested.{code}") or code, format_count(n))
                      for code, n in record.get("untested", {}).items()],
         "method_text": method_text(cat, record.get("method")),
+        "notes": note_texts(record.get("notes", []), cat),
         "manhattan": None,
         "qq": None,
     }
     if _has_points(record):
         chrom, pos, p = record["chrom"], record["pos"], record["p"]
         axes = (cat.plain("plot.chromosome"), cat.plain("plot.neg_log10_p"))
-        significant = [(lo["chromosome"], lo["position"]) for lo in record.get("loci", [])
-                       if "position" in lo and lo["p"] < GENOME_WIDE_P]
+        significant = locus_labels(record.get("loci", []))
         view["manhattan"] = figure_html(
             manhattan_figure(chrom, pos, p, cat.plain("plot.manhattan", name=name), axes,
                              significant), f"{fig_prefix}-manhattan")
@@ -218,7 +252,7 @@ def disease_view(index: int, disease: dict, cat: Catalogue, labels: dict,
     view = association_view(disease, f"disease-{index + 1}", f"fig-{index + 1}", cat, labels)
     cases, controls = case_control_counts(disease.get("n_cases"), disease.get("n_controls"),
                                           min_cell_count, cat.plain("count.not_shown"))
-    return view | {
+    return with_gene_column(view | {
         "n_cases": cases,
         "n_controls": controls,
         "detectable_or": {maf: format_ratio(v)
@@ -228,21 +262,29 @@ def disease_view(index: int, disease: dict, cat: Catalogue, labels: dict,
                   "or_interval": f"{format_ratio(lo.get('or_lower'))}–"
                                  f"{format_ratio(lo.get('or_upper'))}",
                   "eaf_cases": format_frequency(lo.get("eaf_cases")),
-                  "eaf_controls": format_frequency(lo.get("eaf_controls"))}
+                  "eaf_controls": format_frequency(lo.get("eaf_controls")),
+                  "gene": gene_text(lo, cat)}
                  for lo in disease.get("loci", [])],
-    }
+    })
+
+
+def with_gene_column(view: dict) -> dict:
+    """``view`` with ``genes``: True when any lead locus has a nearest gene (the loci table
+    then has a nearest-gene column)."""
+    return view | {"genes": any(lo["gene"] is not None for lo in view["loci"])}
 
 
 def trait_view(index: int, trait: dict, cat: Catalogue, labels: dict) -> dict:
     """Template values of one quantitative trait: display strings and figure fragments."""
     view = association_view(trait, f"trait-{index + 1}", f"fig-trait-{index + 1}", cat, labels)
-    return view | {
+    return with_gene_column(view | {
         "n": trait.get("n"),
         "detectable_beta_sd": {maf: format_beta(v)
                                for maf, v in trait.get("detectable_beta_sd", {}).items()},
-        "loci": [{"locus": lo["locus"], "p": format_p(lo["p"]), "beta": format_beta(lo["beta"])}
+        "loci": [{"locus": lo["locus"], "p": format_p(lo["p"]), "beta": format_beta(lo["beta"]),
+                  "gene": gene_text(lo, cat)}
                  for lo in trait.get("loci", [])],
-    }
+    })
 
 
 def shown_count(text: str) -> float:
@@ -350,6 +392,8 @@ STATUS_PATTERNS = (
     (re.compile(r"SKIPPED: fewer than (?P<n>\d+) samples"), "status.few_samples"),
     (re.compile(r"SKIPPED: null model did not converge"), "status.no_convergence"),
     (re.compile(r"SKIPPED: no residual variance"), "status.no_variance"),
+    (re.compile(r"FAILED: see match log"), "status.score_failed"),
+    (re.compile(r"FAILED: fold (?P<fold>\d+): (?P<reason>.*)"), "status.fold_failed"),
     (re.compile(r"FAILED: (?P<step>[a-z_]+): (?P<why>.*)"), "status.failed"),
 )
 """Statuses written by the association and PRS stages, and their catalogue keys."""
@@ -438,6 +482,8 @@ def render_html(context: dict, lang: str = "en") -> str:
         else figure_html(pca, "fig-pca"),
         related=removal_rows(qc.get("related_pairs", {}), min_cell_count, not_shown),
         sex=removal_rows(context.get("sex", {}), min_cell_count, not_shown),
+        age=age_rows(context.get("age", {}), min_cell_count, not_shown),
+        notes=note_texts(context.get("notes", []), cat),
         deciles=None if (chart := decile_chart(context.get("prs_deciles", []), cat, labels))
         is None else figure_html(chart, "fig-prs-deciles"),
         provenance=context.get("provenance", {}),
@@ -504,6 +550,10 @@ def render_report(out_html: Path, context: dict, lang: str = "en") -> None:
     ``provenance`` (dict, nested dicts allowed);
     ``prs`` and ``prs_deciles`` (optional: rows of the PRS performance tables and of
     prs/deciles.tsv, already suppressed upstream);
+    ``age`` and ``sex`` (optional: {band or sex: people analysed}); ``notes`` (optional:
+    extra facts for the methods section, each {``key``: catalogue key, ``fields``: {name:
+    value}}; a disease or trait record may carry its own ``notes`` the same way, shown in its
+    section); ``loci`` entries may carry ``nearest_gene`` and ``gene_distance`` (bp);
     ``min_cell_count`` (int, default 5); ``labels`` (optional, config ``disease_labels``:
     {name: {language: label}}); ``languages`` (optional: every language the report is written
     in, for the links between them, pages ``index.<lang>.html``).

@@ -141,6 +141,44 @@ def sex_counts(samples_tsv: Path) -> dict[str, int]:
     return {name: int((sex == name).sum()) for name in (*SEX_CODES.values(), "unknown")}
 
 
+AGE_BAND_EDGES = (30, 40, 50, 60, 70)
+"""Lower edges (years) of the report's age bands after the first: <30, 30-39, ..., 70+."""
+AGE_BANDS = ("under_30", "30_39", "40_49", "50_59", "60_69", "70_over")
+"""Names of the age bands (catalogue ``glance.age.<band>``), youngest first."""
+
+
+def age_band_counts(phenotypes: Path, samples_tsv: Path) -> dict[str, int]:
+    """People who passed sample QC per age band (:data:`AGE_BANDS`, then ``unknown`` for a
+    missing age), from the sheet's ``age`` column (years) and qc/samples.tsv (private; only the
+    counts leave this function)."""
+    from cohortgen.io.phenotypes import read_phenotypes
+
+    sheet = read_phenotypes(Path(phenotypes), [], ["age"])
+    samples = read_tsv(samples_tsv, ("sample_id", "keep"), dtype={"sample_id": str})
+    kept = samples.loc[samples["keep"].astype(str) == "True", "sample_id"]
+    age = sheet["age"].reindex(pd.Index(kept, dtype="string")).to_numpy(np.float64)
+    known = np.isfinite(age)
+    band = np.searchsorted(np.asarray(AGE_BAND_EDGES, dtype=np.float64), age[known],
+                           side="right")
+    counts = np.bincount(band, minlength=len(AGE_BANDS))
+    return {name: int(n) for name, n in zip(AGE_BANDS, counts, strict=True)} | {
+        "unknown": int((~known).sum())}
+
+
+def with_nearest_genes(context: dict, genes) -> dict:
+    """``context`` (a disease or trait) with ``nearest_gene`` (name) and ``gene_distance``
+    (base pairs, 0 inside the gene) added to each lead locus that has a gene on its chromosome
+    (:func:`cohortgen.report.genes.nearest_gene`)."""
+    from cohortgen.report.genes import nearest_gene
+
+    loci = []
+    for locus in context["loci"]:
+        found = nearest_gene(genes, locus["chromosome"], locus["position"])
+        loci.append(locus if found is None
+                    else locus | {"nearest_gene": found[0], "gene_distance": found[1]})
+    return context | {"loci": loci}
+
+
 PCA_BINS = 20
 """Bins per axis of the report's PC1 × PC2 density picture."""
 
@@ -175,7 +213,8 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
                  prs_performance: list[Path] = (), languages: list[str] = LANGUAGES,
                  labels: dict | None = None, prs_deciles: list[Path] = (),
                  prs_match: list[Path] = (), pcs_tsv: Path | None = None,
-                 samples_tsv: Path | None = None) -> None:
+                 samples_tsv: Path | None = None, phenotypes: Path | None = None,
+                 genes: Path | None = None, notes: list[dict] = ()) -> None:
     """Render results/<cohort>/report/index.<lang>.html per language of ``languages`` and
     ``out_html`` (index.html) in the first. ``gwas_paths`` and ``loci_paths`` are paired with
     the rows of gwas/summary.tsv (diseases, ``kind`` binary, and quantitative traits) by file
@@ -184,7 +223,11 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
     (case fraction per score decile, suppressed upstream); ``prs_match`` the published scores'
     prs/match/<score>.json (lines matched per status, or the error of a failed score);
     ``pcs_tsv`` qc/pcs.tsv for the binned ancestry picture and ``samples_tsv`` qc/samples.tsv
-    for the people analysed by sex (both optional)."""
+    for the people analysed by sex (both optional); ``phenotypes`` the phenotype sheet, for
+    the people analysed by age band (with ``samples_tsv``; optional); ``genes`` a gene
+    annotation (config ``report.genes``, :mod:`cohortgen.report.genes`) naming each lead
+    locus's nearest gene (optional); ``notes`` extra facts for the methods section
+    (:func:`cohortgen.report.render.render_report`)."""
     summary = read_tsv(gwas_summary_tsv, SUMMARY_COLUMNS,
                        dtype={"disease": str, "kind": str, "status": str})
     names = summary["disease"].tolist()
@@ -201,6 +244,12 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
             traits.append(trait_context(row, gwas, loci))
         else:
             diseases.append(disease_context(row, gwas, loci))
+    if genes is not None:
+        from cohortgen.report.genes import read_genes
+
+        annotation = read_genes(Path(genes))
+        diseases = [with_nearest_genes(d, annotation) for d in diseases]
+        traits = [with_nearest_genes(t, annotation) for t in traits]
     try:
         qc = qc_context(read_json(qc_summary_json))
     except KeyError as missing:
@@ -212,6 +261,9 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
                "prs_match": [read_json(p) for p in prs_match],
                "pca": None if pcs_tsv is None else pca_density(Path(pcs_tsv)),
                "sex": {} if samples_tsv is None else sex_counts(Path(samples_tsv)),
+               "age": {} if phenotypes is None or samples_tsv is None
+               else age_band_counts(Path(phenotypes), Path(samples_tsv)),
+               "notes": list(notes),
                "provenance": comparable_record(read_json(provenance_json)),
                "min_cell_count": min_cell_count,
                "labels": labels or {}, "languages": list(languages)}
