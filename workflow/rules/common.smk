@@ -3,6 +3,7 @@
 
 import json
 import math
+import os
 import shlex
 import sys
 from functools import cache
@@ -31,6 +32,10 @@ def cohortgen_command():
 
 
 COHORTGEN = cohortgen_command()
+
+# envs/cohortgen.yaml installs the package from this checkout: ``-e ${COHORTGEN_REPO}``, which
+# pip expands when --use-conda builds the env (in .snakemake/conda/, far from the checkout).
+os.environ["COHORTGEN_REPO"] = str(Path(workflow.current_basedir).parents[1])
 
 
 wildcard_constraints:
