@@ -55,8 +55,8 @@ rule test_association_chunk:
         "../../envs/cohortgen.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=scaled(500, per_input_mb=4, per_1000_samples=10),
+        runtime=scaled(10, per_1000_samples=1),
     params:
         cohortgen=COHORTGEN,
         out_dir=lambda wc: f"results/{wc.cohort}/chunks/{wc.chunk}/assoc",
@@ -117,8 +117,8 @@ rule find_loci:
     conda:
         "../../envs/cohortgen.yaml"
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=scaled(500, per_1000_samples=20),
+        runtime=scaled(10, per_1000_samples=1),
     params:
         cohortgen=COHORTGEN,
         files_flag=lambda wc: "--pfiles" if has_imputed(wc) else "--bfiles",

@@ -2,8 +2,11 @@
 # of a cohort's plan.
 
 import json
+import math
+import os
 import shlex
 import sys
+from functools import cache
 from pathlib import Path
 
 from snakemake.settings.types import DeploymentMethod
@@ -29,6 +32,10 @@ def cohortgen_command():
 
 
 COHORTGEN = cohortgen_command()
+
+# envs/cohortgen.yaml installs the package from this checkout: ``-e ${COHORTGEN_REPO}``, which
+# pip expands when --use-conda builds the env (in .snakemake/conda/, far from the checkout).
+os.environ["COHORTGEN_REPO"] = str(Path(workflow.current_basedir).parents[1])
 
 
 wildcard_constraints:
@@ -60,6 +67,31 @@ def genotype_index(wildcards):
         return [str(index_path(Path(genotypes)))]
     except InputError:
         return []
+
+
+@cache
+def sheet_rows(path):
+    """Data rows of a phenotype sheet (its header line excluded), read once per path."""
+    with open(path, "rb") as handle:
+        return max(sum(1 for _ in handle) - 1, 0)
+
+
+def scaled(base, per_input_mb=0.0, per_1000_samples=0.0):
+    """Resource function for ``mem_mb`` (MB) or ``runtime`` (minutes) that grows with the cohort.
+
+    ``base`` (the Python process, its imports and the executor's wrapper) plus ``per_input_mb``
+    times the job's input size in MB (chunk genotypes, pruned set: what the job loads) plus
+    ``per_1000_samples`` times the cohort's samples in thousands (rows of its phenotype sheet),
+    all times the attempt: a job the scheduler kills for exceeding its memory or time is rerun
+    (profile ``retries``) with twice, then three times as much. Rounded up to an integer.
+    """
+
+    def resource(wildcards, input, attempt):
+        samples = sheet_rows(cohort_input(wildcards, "phenotypes"))
+        amount = base + per_input_mb * input.size_mb + per_1000_samples * samples / 1000
+        return math.ceil(amount * attempt)
+
+    return resource
 
 
 def intermediate(path):

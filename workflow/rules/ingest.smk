@@ -59,8 +59,10 @@ rule ingest_chunk:
         "../../envs/cohortgen.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=scaled(
+            500, per_1000_samples=config["chunks"]["variants_per_chunk"] / 400
+        ),
+        runtime=scaled(10, per_1000_samples=1),
     params:
         cohortgen=COHORTGEN,
         genotypes=lambda wc: cohort_input(wc, "genotypes"),

@@ -46,8 +46,8 @@ if PRS_SCORES:
             "../../envs/cohortgen.yaml"
         threads: 2
         resources:
-            mem_mb=4000,
-            runtime=60,
+            mem_mb=scaled(800, per_1000_samples=40),
+            runtime=scaled(30, per_1000_samples=3),
         params:
             cohortgen=COHORTGEN,
             genotypes=published_score_genotypes,
@@ -149,8 +149,8 @@ rule build_incohort_fold:
         "../../envs/cohortgen.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
-        runtime=120,
+        mem_mb=scaled(800, per_input_mb=1.5),
+        runtime=scaled(60, per_1000_samples=6),
     params:
         cohortgen=COHORTGEN,
         cohort=incohort_cohort_args,

@@ -20,8 +20,8 @@ rule compute_variant_stats:
         "../../envs/cohortgen.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=30,
+        mem_mb=scaled(500, per_input_mb=4),
+        runtime=scaled(10, per_1000_samples=1),
     params:
         cohortgen=COHORTGEN,
         prefix=subpath(input.bed, strip_suffix=".bed"),
@@ -51,8 +51,8 @@ rule select_pruned_set:
         "../../envs/cohortgen.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=scaled(800, per_1000_samples=40),
+        runtime=scaled(30, per_1000_samples=3),
     params:
         cohortgen=COHORTGEN,
         prefixes=lambda wc, input: [path.removesuffix(".bed") for path in input.bed],
@@ -92,8 +92,8 @@ rule qc_samples:
         "../../envs/cohortgen.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=scaled(800, per_input_mb=2, per_1000_samples=60),
+        runtime=scaled(30, per_1000_samples=3),
     params:
         cohortgen=COHORTGEN,
         pruned=subpath(input.pruned_bed, strip_suffix=".bed"),
@@ -140,8 +140,8 @@ rule qc_variants_chunk:
         "../../envs/cohortgen.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=30,
+        mem_mb=scaled(500, per_input_mb=4),
+        runtime=scaled(10, per_1000_samples=1),
     params:
         cohortgen=COHORTGEN,
         prefix=subpath(input.bed, strip_suffix=".bed"),
@@ -170,8 +170,8 @@ rule write_qc_genotypes:
         "../../envs/cohortgen.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=scaled(500, per_1000_samples=20),
+        runtime=scaled(30, per_1000_samples=3),
     params:
         cohortgen=COHORTGEN,
         prefixes=lambda wc, input: [path.removesuffix(".bed") for path in input.bed],
