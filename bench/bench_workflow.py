@@ -22,9 +22,17 @@ Where a stage has a plink2 equivalent, plink2 runs on the same files after the w
 LD pruning, KING + PCA on the workflow's pruned set and ``--glm firth-fallback`` of the nine
 diseases on the QC'd genotypes (age, sex, the workflow's PCs), each with its wall and peak RSS,
 and plink2's own start-up (``plink2 --version``) x its runs.
+
+``--alone N M`` instead measures the memory-heaviest job alone, an in-cohort PRS fold job
+(``cohortgen prs-incohort-fold``: all selected genotypes packed, the training LD, every disease),
+on a cohort of N samples x M variants written straight as .bed chunks (the LD-tiled generator of
+``bench_incohort.py``: fast at any size): wall and peak RSS of fold 1 and of the refit (fold 0),
+with the schema defaults except ``--sweeps`` burn-in and iterations per chain (the memory does
+not depend on them; the time of the sampler grows linearly with them).
 """
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -64,6 +72,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("/tmp/cohortgen-bench-workflow"))
     parser.add_argument("--no-plink", action="store_true", help="skip the plink2 runs")
+    parser.add_argument("--alone", type=int, nargs=2, metavar=("N", "M"),
+                        help="run only the in-cohort PRS fold jobs on N samples x M variants")
+    parser.add_argument("--sweeps", type=int, default=300,
+                        help="with --alone: LDpred2-auto burn-in and iterations per chain")
     return parser.parse_args()
 
 
@@ -72,15 +84,17 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def run_measured(command: list[str], **kwargs) -> tuple[float, float]:
-    """Run ``command`` to the end: (wall seconds, peak RSS in MB of the process itself)."""
+def run_measured(command: list[str], **kwargs) -> tuple[float, float, float]:
+    """Run ``command`` to the end: (wall seconds, peak RSS in MB of the process itself, CPU
+    seconds of it and the children it waited for)."""
     start = time.perf_counter()
     process = subprocess.Popen(command, **kwargs)
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
         raise subprocess.CalledProcessError(process.returncode, command)
-    return time.perf_counter() - start, usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - start, usage.ru_maxrss / 1024, cpu
 
 
 def start_up(command: list[str], runs: int = 5) -> float:
@@ -118,15 +132,16 @@ def write_config(root: Path, cohort: str, out: Path) -> None:
     out.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-def run_workflow(work: Path, config: Path, cores: int) -> tuple[float, str]:
-    """Run the workflow in ``work``: (wall seconds, Snakemake's log text)."""
+def run_workflow(work: Path, config: Path, cores: int) -> tuple[float, float, str]:
+    """Run the workflow in ``work``: (wall seconds, CPU seconds of Snakemake and every job,
+    Snakemake's log text)."""
     log = work / "snakemake.log"
     command = [PYTHON, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
                "--directory", str(work), "--configfile", str(config), "--workflow-profile",
                str(REPO / "workflow/profiles/default"), "--cores", str(cores)]
     with log.open("w") as handle:
-        wall, _ = run_measured(command, stdout=handle, stderr=subprocess.STDOUT, cwd=REPO)
-    return wall, log.read_text()
+        wall, _, cpu = run_measured(command, stdout=handle, stderr=subprocess.STDOUT, cwd=REPO)
+    return wall, cpu, log.read_text()
 
 
 JOB_START = re.compile(r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]\n(?:local)?(?:rule|checkpoint) "
@@ -147,7 +162,8 @@ def job_spans(log: str) -> pd.DataFrame:
 
 
 def stage_rows(results: Path, spans: pd.DataFrame) -> pd.DataFrame:
-    """Per stage: jobs, wall (first start to last end), summed job seconds, peak RSS (MB)."""
+    """Per stage: jobs, wall (first start to last end), summed job wall and CPU seconds, peak
+    RSS (MB)."""
     bench = stage_table(results).set_index("rule")
     spans = spans[spans["rule"].isin(STAGE_OF)].assign(stage=spans["rule"].map(STAGE_OF))
     rows = []
@@ -156,6 +172,7 @@ def stage_rows(results: Path, spans: pd.DataFrame) -> pd.DataFrame:
         rows.append({"stage": stage, "jobs": len(jobs),
                      "wall_s": (jobs["end"].max() - jobs["start"].min()).total_seconds(),
                      "job_s": bench.loc[rules, "total_s"].sum(),
+                     "job_cpu_s": bench.loc[rules, "cpu_s"].sum(),
                      "peak_rss_mb": bench.loc[rules, "peak_rss_mb"].max(),
                      "largest_job": (bench.loc[rules, "peak_rss_mb"].idxmax()
                                      if len(rules) else "")})
@@ -203,8 +220,8 @@ def plink_rows(results: Path, root: Path, out: Path, threads: int, n: int) -> li
     }
     rows = []
     for name, flags in runs.items():
-        wall, rss = run_measured([*base, *flags], stdout=subprocess.DEVNULL)
-        rows.append({"plink2": name, "wall_s": wall, "peak_rss_mb": rss})
+        wall, rss, cpu = run_measured([*base, *flags], stdout=subprocess.DEVNULL)
+        rows.append({"plink2": name, "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": rss})
     return rows
 
 
@@ -222,7 +239,7 @@ def bench_one(n: int, args, cohortgen_start: float, plink_start: float) -> None:
     config = work / "config.yaml"
     write_config(root, cohort, config)
     before = load()
-    wall, log = run_workflow(work, config, args.cores)
+    wall, cpu, log = run_workflow(work, config, args.cores)
     after = load()
     results = work / "results" / cohort
     spans = job_spans(log)
@@ -232,8 +249,9 @@ def bench_one(n: int, args, cohortgen_start: float, plink_start: float) -> None:
     print(table.to_string(index=False, float_format=lambda x: f"{x:.1f}"))
     print(bench.to_string(index=False, float_format=lambda x: f"{x:.1f}"))
     largest = bench.loc[bench["peak_rss_mb"].idxmax()]
-    print(f"TOTAL wall {wall:.0f} s; jobs {len(spans)}; largest job {largest['rule']} "
-          f"{largest['peak_rss_mb']:.0f} MB; start-up {len(spans)} x {cohortgen_start:.2f} s = "
+    print(f"TOTAL wall {wall:.0f} s, CPU {cpu:.0f} s (jobs and Snakemake); jobs {len(spans)}; "
+          f"largest job {largest['rule']} {largest['peak_rss_mb']:.0f} MB; "
+          f"start-up {len(spans)} x {cohortgen_start:.2f} s = "
           f"{len(spans) * cohortgen_start:.0f} s", flush=True)
     if not args.no_plink:
         rows = pd.DataFrame(plink_rows(results, root, work / "plink2", args.cores, n))
@@ -242,9 +260,45 @@ def bench_one(n: int, args, cohortgen_start: float, plink_start: float) -> None:
               f"{plink_start:.3f} s; load after {load()}", flush=True)
 
 
+def bench_fold_jobs(n: int, m: int, args) -> None:
+    """Wall and peak RSS of the fold-1 job and the refit job alone on N x M tiled genotypes."""
+    from bench_incohort import write_cohort
+
+    root = args.work / f"alone{n}x{m}"
+    subprocess.run(["rm", "-rf", str(root)], check=True)
+    root.mkdir(parents=True)
+    start = time.perf_counter()
+    prefixes = write_cohort(root, n, m, seed=n, causal_fraction=0.01)
+    print(f"# {n} x {m}: {len(prefixes)} chunks written in {time.perf_counter() - start:.0f} s; "
+          f"load {load()}", flush=True)
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    options = {"diseases": config["diseases"], "covariates": ["age", "sex"],
+               "prs": {"incohort": {"ldpred2": {"burn_in": args.sweeps,
+                                                "num_iter": args.sweeps}}}}
+    cohort = ["--bfiles", *map(str, prefixes), "--keep", str(root / "keep.txt"), "--pcs",
+              str(root / "pcs.tsv"), "--phenotypes", str(root / "phenotypes.tsv"),
+              "--options", json.dumps(options)]
+    cohortgen = [PYTHON, "-m", "cohortgen"]
+    folds = root / "folds.tsv"
+    subprocess.run([*cohortgen, "prs-incohort-folds", *cohort, "--out", str(folds)], check=True)
+    qc = [f"{prefix}.variant_qc.tsv" for prefix in prefixes]
+    for fold in (1, 0):
+        wall, rss, cpu = run_measured(
+            [*cohortgen, "prs-incohort-fold", *cohort, "--variant-qc", *qc, "--folds-tsv",
+             str(folds), "--fold", str(fold), "--threads", str(args.cores), "--out",
+             str(root / f"fold{fold}.npz")])
+        print(f"| {n} | {m} | {'refit' if fold == 0 else f'fold {fold}'} | {args.sweeps} | "
+              f"{wall:.0f} | {cpu:.0f} | {rss:.0f} | {load()} |", flush=True)
+
+
 def main() -> None:
     args = parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.alone:
+        print("| samples | variants | job | sweeps | wall s | CPU s | peak RSS MB | load after |")
+        print("|---|---|---|---|---|---|---|---|")
+        bench_fold_jobs(*args.alone, args)
+        return
     cohortgen_start = start_up([PYTHON, "-m", "cohortgen", "--help"])
     plink_start = start_up(["plink2", "--version"])
     print(f"# start-up: python -m cohortgen --help {cohortgen_start:.2f} s, plink2 --version "
