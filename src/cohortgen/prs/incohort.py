@@ -129,13 +129,18 @@ def restrict_to_listed(variants: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 
 def load_genotypes(bfiles: list[Path], variants: pd.DataFrame) -> np.ndarray:
-    """The ``variants``' packed rows of every chunk, stacked in chunk order: uint8 (m, bytes)."""
-    blocks = []
+    """The ``variants``' packed rows of every chunk, stacked in chunk order: uint8 (m, bytes).
+
+    Rows are copied chunk by chunk into one array allocated up front, so the peak memory is the
+    result (m × bytes) plus one chunk's selected rows, not twice the result."""
+    width = read_bed(Path(bfiles[0]), variant_slice=slice(0, 0))[0].shape[1]
+    stacked = np.empty((len(variants), width), dtype=np.uint8)
+    chunks = variants["chunk"].to_numpy()
     for chunk, prefix in enumerate(bfiles):
         packed, _, _ = read_bed(Path(prefix))
-        rows = variants.loc[variants["chunk"] == chunk, "row"].to_numpy()
-        blocks.append(np.asarray(packed[rows]))
-    return np.ascontiguousarray(np.concatenate(blocks))
+        at = np.flatnonzero(chunks == chunk)
+        stacked[at] = packed[variants["row"].to_numpy()[at]]
+    return stacked
 
 
 def load_cohort(fam_prefix: Path, keep_txt: Path, phenotypes: Path, diseases: list[str],
