@@ -85,6 +85,14 @@ def test_imputed_workflow__association_reads_the_dosage_chunks(imputed_run):
     assert (gwas["n"] <= kept).all()
 
 
+def test_imputed_workflow__manifest_lists_the_imputed_files(imputed_run, imputed_cohort):
+    """Provenance: the input manifest has each imputed file (and index) with its checksum."""
+    manifest = json.loads((imputed_run / "input" / "manifest.json").read_text())
+    listed = {f["path"] for f in manifest["files"] if len(f["sha256"]) == 64}
+    for path in imputed_cohort["imputed"]:
+        assert {path, f"{path}.tbi"} <= listed
+
+
 def dry_run_jobs(workdir: Path, config: Path) -> dict[str, int]:
     """{rule: jobs} of a dry run (jobs known before the checkpoints run)."""
     result = run_snakemake(workdir, config, "--dry-run", "--quiet", "rules")
