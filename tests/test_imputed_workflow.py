@@ -85,18 +85,31 @@ def test_imputed_workflow__association_reads_the_dosage_chunks(imputed_run):
     assert (gwas["n"] <= kept).all()
 
 
-def dry_run_jobs(workdir: Path, config: Path) -> list[str]:
+def test_imputed_workflow__manifest_lists_the_imputed_files(imputed_run, imputed_cohort):
+    """Provenance: the input manifest has each imputed file (and index) with its checksum."""
+    manifest = json.loads((imputed_run / "input" / "manifest.json").read_text())
+    listed = {f["path"] for f in manifest["files"] if len(f["sha256"]) == 64}
+    for path in imputed_cohort["imputed"]:
+        assert {path, f"{path}.tbi"} <= listed
+
+
+def dry_run_jobs(workdir: Path, config: Path) -> dict[str, int]:
+    """{rule: jobs} of a dry run (jobs known before the checkpoints run)."""
     result = run_snakemake(workdir, config, "--dry-run", "--quiet", "rules")
     assert result.returncode == 0, result.stderr[-3000:]
-    return sorted(re.findall(r"^(\w+)\s+\d+$", result.stdout, flags=re.M))
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
+    return {rule: int(n) for rule, n in counts.items() if rule not in ("all", "total")}
 
 
 def test_imputed_workflow__cohort_without_imputed_keeps_its_jobs(tmp_path, imputed_cohort):
-    """A cohort without ``imputed`` plans no imputed job; beside one with ``imputed`` its own
-    jobs are the same (the rule list of a two-cohort run is the union)."""
+    """A cohort without ``imputed`` plans no imputed job; beside one with ``imputed``, each
+    cohort has the jobs the plain cohort has alone, and the imputed one its imputed jobs too
+    (besides the cross-cohort index page)."""
     plain = {k: imputed_cohort[k] for k in ("genotypes", "phenotypes")}
     alone = dry_run_jobs(tmp_path, write_config(tmp_path / "a.yaml", {"plain": plain}))
     assert not IMPUTED_RULES & set(alone)
     both = dry_run_jobs(tmp_path, write_config(tmp_path / "b.yaml",
                                                {"plain": plain, "imp": imputed_cohort}))
-    assert set(both) == set(alone) | {"plan_imputed_chunks", "summarize_imputed_qc"}
+    expected = {rule: 2 * n for rule, n in alone.items()}
+    expected |= {"plan_imputed_chunks": 1, "summarize_imputed_qc": 1, "render_cohort_index": 1}
+    assert both == expected

@@ -5,6 +5,7 @@ rule validate_inputs:
     input:
         genotypes=genotype_files,
         phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
+        imputed=imputed_files,
     output:
         manifest="results/{cohort}/input/manifest.json",
     log:
@@ -15,9 +16,12 @@ rule validate_inputs:
         cohortgen=COHORTGEN,
         genotypes=lambda wc: cohort_input(wc, "genotypes"),
         options=step_options("validate"),
+        imputed=lambda wc, input: (
+            "--imputed-files " + shlex.join(input.imputed) if input.imputed else ""
+        ),
     shell:
         "{params.cohortgen} validate --genotypes {params.genotypes:q} --phenotypes {input.phenotypes:q}"
-        " --options {params.options:q} --manifest {output.manifest} 2> {log}"
+        " --options {params.options:q} --manifest {output.manifest} {params.imputed} 2> {log}"
 
 
 checkpoint plan_chunks:

@@ -33,7 +33,8 @@ def _validate(a):
 
     o = parse_options(a.options, "validate")
     validate_inputs(a.genotypes, a.phenotypes, o.diseases, o.covariates, Path(a.manifest),
-                    max_sample_loss=o.max_sample_loss)
+                    max_sample_loss=o.max_sample_loss,
+                    imputed_files=[Path(f) for f in a.imputed_files or ()])
 
 
 def _plan(a):
@@ -106,6 +107,8 @@ def register(sub) -> None:
         req("--phenotypes"),
         req("--manifest"),
         options("validate"),
+        (("--imputed-files",), {"nargs": "+", "help": "the files of the cohort's imputed "
+                                                      "dosages, listed with their checksums"}),
     )
     add_command(
         sub,

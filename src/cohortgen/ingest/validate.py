@@ -92,14 +92,16 @@ def check_sample_loss(geno_samples: list[str], sheet_samples: list[str], genotyp
 
 
 def validate_inputs(genotypes: str, phenotypes: str, diseases: list[str], covariates: list[str],
-                    manifest_json: Path, max_sample_loss: float = 0.05) -> dict:
-    """Check both inputs and write the manifest; return it."""
+                    manifest_json: Path, max_sample_loss: float = 0.05,
+                    imputed_files: list[Path] = ()) -> dict:
+    """Check both inputs and write the manifest; return it. ``imputed_files`` (the files of
+    the cohort's imputed dosages, checked by ``cohortgen plan-imputed``) are listed too."""
     sheet = read_phenotypes(Path(phenotypes), diseases, covariates)
     check_covariates_known(sheet, covariates, Path(phenotypes))
     geno_samples = genotype_samples(genotypes)
     overlap = check_sample_overlap(geno_samples, sheet.index.tolist(), genotypes, phenotypes)
     check_sample_loss(geno_samples, sheet.index.tolist(), genotypes, phenotypes, max_sample_loss)
-    files = [*genotype_files(genotypes), Path(phenotypes)]
+    files = [*genotype_files(genotypes), Path(phenotypes), *imputed_files]
     manifest = {
         "files": [{"path": str(p), "bytes": p.stat().st_size, "sha256": sha256sum(p)}
                   for p in files],
