@@ -115,12 +115,14 @@ def _finite_points(chrom, pos, p):
 
 
 def _significance_lines(fig: go.Figure) -> None:
-    for p_line, label, dash in ((GENOME_WIDE_P, "5e-8", "solid"), (SUGGESTIVE_P, "1e-5", "dash")):
+    # labels at opposite ends, so that they do not overlap when the y range is tall
+    for p_line, label, dash, where in ((GENOME_WIDE_P, "5e-8", "solid", "top left"),
+                                       (SUGGESTIVE_P, "1e-5", "dash", "bottom right")):
         fig.add_hline(
             y=-np.log10(p_line),
             line={"color": "#b22222", "width": 1, "dash": dash},
             annotation_text=f"p = {label}",
-            annotation_position="top left",
+            annotation_position=where,
         )
 
 
