@@ -216,7 +216,7 @@ def test_figures__points_drawn_do_not_grow_with_the_variant_count():
     of variants stay well under 10 MB (each point is 12 bytes, about 16 in base64)."""
     _, qq_small = drawn_points(200_000)
     manhattan_large, qq_large = drawn_points(2_000_000)
-    assert manhattan_large < MANHATTAN_X_BINS * 25 + 100 + 50  # grid, signals, ~20 at p < 1e-5
+    assert manhattan_large < MANHATTAN_X_BINS * 20 + 100 + 50  # grid, signals, ~20 at p < 1e-5
     assert qq_large < 1.2 * qq_small
     assert 9 * 2 * (manhattan_large + qq_large) * 16 < 10e6 - len(plotly.offline.get_plotlyjs())
 

@@ -20,8 +20,8 @@ from cohortgen.inflation import lambda_gc
 
 GENOME_WIDE_P = 5e-8
 SUGGESTIVE_P = 1e-5
-MANHATTAN_X_BINS = 500  # bulk cells across the genome
-MANHATTAN_Y_STEP = 0.2  # bulk cell height in -log10 p (p >= 1e-5 spans 0..5: 25 rows)
+MANHATTAN_X_BINS = 400  # bulk cells across the genome
+MANHATTAN_Y_STEP = 0.25  # bulk cell height in -log10 p (p >= 1e-5 spans 0..5: 20 rows)
 QQ_KEEP_STRONGEST = 2_000  # QQ points drawn exactly, strongest first
 QQ_STEP = 0.02  # bulk cell size in -log10 p on both axes
 COLOURS = ("#1f4e79", "#7fa7cf")  # alternating chromosome colours
@@ -97,7 +97,7 @@ def thin_by_grid(
 
 def manhattan_mask(x: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Points drawn in a Manhattan plot: all with p < ``SUGGESTIVE_P``, the bulk thinned on a
-    grid (at most ``MANHATTAN_X_BINS`` × 25 points)."""
+    grid (at most ``MANHATTAN_X_BINS`` × 20 points)."""
     y = neg_log10_p(p)
     keep = p < SUGGESTIVE_P
     span = float(x.max() - x.min()) if x.size else 1.0
@@ -115,12 +115,14 @@ def _finite_points(chrom, pos, p):
 
 
 def _significance_lines(fig: go.Figure) -> None:
-    for p_line, label, dash in ((GENOME_WIDE_P, "5e-8", "solid"), (SUGGESTIVE_P, "1e-5", "dash")):
+    # labels at opposite ends, so that they do not overlap when the y range is tall
+    for p_line, label, dash, where in ((GENOME_WIDE_P, "5e-8", "solid", "top left"),
+                                       (SUGGESTIVE_P, "1e-5", "dash", "bottom right")):
         fig.add_hline(
             y=-np.log10(p_line),
             line={"color": "#b22222", "width": 1, "dash": dash},
             annotation_text=f"p = {label}",
-            annotation_position="top left",
+            annotation_position=where,
         )
 
 
