@@ -226,7 +226,8 @@ def test_slurm_profile__outputs_match_a_local_run_byte_for_byte(slurm, small_coh
     # every job went through SLURM, and the per-chunk steps in groups of chunks
     submitted = (cluster / "snakemake.log").read_text()
     assert "has been submitted with SLURM jobid" in submitted
-    assert "group job chunk_ingest" in submitted or "group chunk_ingest" in submitted
+    assert "Group job chunk_ingest" in submitted
+    assert "Group job chunk_test" in submitted
     ours, theirs = manifest(cluster / "results"), manifest(local / "results")
     assert ours.keys() == theirs.keys()
     assert [name for name in ours if ours[name] != theirs[name]] == []

@@ -35,7 +35,8 @@ COHORTGEN = cohortgen_command()
 
 # envs/cohortgen.yaml installs the package from this checkout: ``-e ${COHORTGEN_REPO}``, which
 # pip expands when --use-conda builds the env (in .snakemake/conda/, far from the checkout).
-os.environ["COHORTGEN_REPO"] = str(Path(workflow.current_basedir).parents[1])
+# Set here, never read, so not an ``envvars:`` requirement of the workflow.
+os.environ.update(COHORTGEN_REPO=str(Path(workflow.current_basedir).parents[1]))
 
 
 wildcard_constraints:
