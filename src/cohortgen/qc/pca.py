@@ -81,8 +81,14 @@ def write_pcs(sample_ids: list[str], eigenvalues: np.ndarray, scores: np.ndarray
     write_tsv(pcs_tsv, table, private=True, float_format="%.10g")
     write_json(pca_json, {"n_samples": len(sample_ids), "n_projected": len(projected_ids),
                           "n_variants": int(n_variants),
-                          "eigenvalues": [float(v) for v in eigenvalues],
+                          "eigenvalues": [significant(v) for v in eigenvalues],
                           "ancestry_clusters": ancestry_clusters})
+
+
+def significant(value: float, digits: int = 10) -> float:
+    """``value`` rounded to ``digits`` significant digits, as the TSVs write floats (%.10g):
+    the PCA's BLAS calls differ in the last bits between thread counts, its outputs do not."""
+    return float(f"{value:.{digits}g}")
 
 
 def read_pcs(pcs_tsv: Path) -> pd.DataFrame:
