@@ -73,7 +73,7 @@ def test_write_provenance__steps_hold_the_options_each_step_used(tmp_path):
     assert steps["variant_qc"]["qc"]["hwe_min_cluster_size"] == 50  # schema default
     assert "maf" not in steps["sample_qc"]["qc"]
     assert steps["report"]["report"]["min_cell_count"] == config["report"]["min_cell_count"]
-    assert set(steps["report"]) == {"report", "disease_labels"}
+    assert set(steps["report"]) == {"report", "disease_labels", "covariates"}
 
 
 def test_build_info__commit_and_dirty_flag_from_the_checkout():

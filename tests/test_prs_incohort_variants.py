@@ -57,6 +57,8 @@ def test_restrict_to_listed__dosage_variants(tmp_path):
     table = VARIANT_QC.drop(columns="pass").assign(
         missing_rate=0.0, reason=np.where(VARIANT_QC["pass"], "", "low_r2"))
     write_tsv(tmp_path / "c.variants.tsv", table)
+    (tmp_path / "c.pgen").write_bytes(b"")  # the chunk's files must exist; rows are not read
+    (tmp_path / "c.psam").write_text("#IID\tSEX\n")
     (tmp_path / "list.txt").write_text(LISTED)
     variants = dosage_scoring_variants([tmp_path / "c"], 0.9, "GRCh38")
     listed = restrict_to_listed(variants.loc[variants["pass"]].reset_index(drop=True),

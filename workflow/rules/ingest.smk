@@ -63,9 +63,7 @@ rule ingest_chunk:
         "../../envs/cohortgen.yaml"
     threads: 1
     resources:
-        mem_mb=scaled(
-            500, per_1000_samples=config["chunks"]["variants_per_chunk"] / 400
-        ),
+        mem_mb=scaled(500, per_1000_samples=CHUNK_VARIANTS / 400),
         runtime=scaled(10, per_1000_samples=1),
     params:
         cohortgen=COHORTGEN,

@@ -34,7 +34,7 @@ def _ingest_dosages(a) -> None:
     ingest_dosages(Path(imputed), region, Path(a.out_prefix),
                    keep=Path(a.keep) if a.keep else None,
                    phenotypes=Path(a.phenotypes) if a.phenotypes else None,
-                   limits=limits, build=o.genome_build, block_size=a.block_size,
+                   limits=limits, build=o.genome_build, block_size=a.read_block,
                    multiallelic=o.multiallelic)
 
 
@@ -66,7 +66,7 @@ def register(sub) -> None:
         (("--keep",), {"help": "sample IDs to keep, one per line (default: all); IDs absent "
                                "from the file are skipped (plan-imputed bounds how many)"}),
         (("--phenotypes",), {"help": "sheet whose sex column tells males on chrX"}),
-        (("--block-size",), {"type": int, "default": 1024,
+        (("--read-block",), {"type": int, "default": 1024,
                              "help": "variants read and summarised at a time (memory bound)"}),
         options("ingest_dosages"),
     )
