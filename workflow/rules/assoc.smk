@@ -123,7 +123,9 @@ rule find_loci:
         cohortgen=COHORTGEN,
         files_flag=lambda wc: "--pfiles" if has_imputed(wc) else "--bfiles",
         prefixes=lambda wc, input: [
-            f.rsplit(".", 1)[0] for f in input.genotypes if f.endswith((".bed", ".pgen"))
+            f.rsplit(".", 1)[0]
+            for f in input.genotypes
+            if f.endswith((".bed", ".pgen"))
         ],
         options=step_options("find_loci"),
     shell:

@@ -239,7 +239,9 @@ def tested_chunk_files(pattern):
 
     def files(wildcards):
         if has_imputed(wildcards):
-            return imputed_chunk_files(pattern.replace("{chunks}", "imputed"))(wildcards)
+            return imputed_chunk_files(pattern.replace("{chunks}", "imputed"))(
+                wildcards
+            )
         return chunk_files(pattern.replace("{chunks}", "chunks"))(wildcards)
 
     return files
@@ -247,14 +249,29 @@ def tested_chunk_files(pattern):
 
 def loci_genotype_files(wildcards):
     """Input function: the chunk filesets that find_loci reads LD from: the dosage chunks
-    (.pgen/.pvar/.psam) of a cohort with imputed data, else the array chunks (.bed/.bim/.fam)."""
+    (.pgen/.pvar/.psam) of a cohort with imputed data, else the array chunks (.bed/.bim/.fam).
+    """
     if has_imputed(wildcards):
-        stem, exts, chunks = "imputed/{chunk}/dosages", ("pgen", "pvar", "psam"), imputed_chunk_files
+        stem, exts, chunks = (
+            "imputed/{chunk}/dosages",
+            ("pgen", "pvar", "psam"),
+            imputed_chunk_files,
+        )
     else:
-        stem, exts, chunks = "chunks/{chunk}/genotypes", ("bed", "bim", "fam"), chunk_files
-    return [f for ext in exts for f in chunks(f"results/{{cohort}}/{stem}.{ext}")(wildcards)]
+        stem, exts, chunks = (
+            "chunks/{chunk}/genotypes",
+            ("bed", "bim", "fam"),
+            chunk_files,
+        )
+    return [
+        f for ext in exts for f in chunks(f"results/{{cohort}}/{stem}.{ext}")(wildcards)
+    ]
 
 
 def imputed_summary(wildcards):
     """Input function: the imputed-variant QC funnel of a cohort with imputed data, else none."""
-    return [f"results/{wildcards.cohort}/qc/imputed_summary.json"] if has_imputed(wildcards) else []
+    return (
+        [f"results/{wildcards.cohort}/qc/imputed_summary.json"]
+        if has_imputed(wildcards)
+        else []
+    )
