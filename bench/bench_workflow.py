@@ -21,7 +21,8 @@ jobs x the median wall of a no-op that imports what a stage imports (``python -m
 Where a stage has a plink2 equivalent, plink2 runs on the same files after the workflow
 (``--threads`` = ``--cores``): VCF to .bed, variant statistics (freq, missing, HWE mid-p, het),
 LD pruning, KING + PCA on the workflow's pruned set and ``--glm firth-fallback`` of the nine
-diseases on the QC'd genotypes (age, sex, the workflow's PCs), each with its wall and peak RSS,
+diseases on the QC'd autosomes (age, sex, the workflow's PCs; plink2 refuses sex as a covariate
+on chrX), each with its wall, CPU and peak RSS,
 and plink2's own start-up (``plink2 --version``) x its runs.
 
 ``--alone N M`` instead measures the memory-heaviest job alone, an in-cohort PRS fold job
@@ -217,8 +218,9 @@ def plink_rows(results: Path, root: Path, out: Path, threads: int, n: int) -> li
         "QC (KING + PCA, pruned set)": ["--bfile", str(results / "qc/pruned"),
                                         "--make-king-table", "--king-table-filter", "0.0884",
                                         *pca, "--out", str(out / "pruned")],
-        "association (glm, 9 diseases)": [
-            "--bfile", str(results / "qc/genotypes"), "--pheno", str(pheno), "--1", "--covar",
+        "association (glm, 9 diseases, autosomes)": [
+            "--bfile", str(results / "qc/genotypes"), "--autosome", "--pheno", str(pheno), "--1",
+            "--covar",
             str(covar), "--covar-variance-standardize", "--glm", "firth-fallback",
             "hide-covar", "--out", str(out / "glm")],
     }
