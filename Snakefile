@@ -14,6 +14,8 @@
 #   qc/repeated_ids.tsv              variant IDs repeated over chunks, with the first site
 #   qc/genotypes.{bed,bim,fam}       QC'd genotypes: kept samples x passing variants (private)
 #   qc/pcs.tsv, qc/pca.json          ancestry PCs (private) and eigenvalues
+#   wgr/loco.tsv.gz, wgr/wgr.json    whole-genome regression (step 1): LOCO predictions per
+#                                    trait and sample (private), fit summary (shareable)
 #   assoc/null_model.{tsv,json}      null models per disease and trait (tsv private)
 #   gwas/<trait>.tsv.gz              GWAS-SSF per disease or quantitative trait (+ .tbi, -meta.yaml)
 #   gwas/<trait>.untested.tsv.gz     variants left out of GWAS-SSF (no estimate, non-ACGT alleles)
@@ -51,6 +53,13 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/qc.smk"
 include: "workflow/rules/assoc.smk"
+
+
+if config["assoc"]["whole_genome_regression"]:
+
+    include: "workflow/rules/wgr.smk"
+
+
 include: "workflow/rules/report.smk"
 
 

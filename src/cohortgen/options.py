@@ -89,6 +89,7 @@ class SampleQcOptions:
     sex_mismatch: str = key("qc")
     sex_ambiguous: str = key("qc")
     kinship_threshold: float = key("qc")
+    relatives: str = key("qc")
     pca_outliers: str = key("qc")
     pca_outlier_sd: float = key("qc")
     hwe_population: str = key("qc")
@@ -143,6 +144,21 @@ class AssocOptions:
 
 
 @options_class
+class WgrStep1Options:
+    """``cohortgen wgr-step1``: traits, covariates, blocks, shrinkage grid, folds."""
+
+    diseases: list[str] = key()
+    traits: dict[str, str] = key()
+    covariates: list[str] = key()
+    categorical_covariates: list[str] = key()
+    block_size: int = key("assoc.wgr")
+    h2_grid: list[float] = key("assoc.wgr")
+    folds: int = key("assoc.wgr")
+    min_maf: float = key("assoc.wgr")
+    seed: int = key()
+
+
+@options_class
 class GenomeBuildOptions:
     """``cohortgen gather-gwas``: the build written to GWAS-SSF."""
 
@@ -159,8 +175,21 @@ class FindLociOptions:
 
 
 @options_class
-class GwasSummaryOptions:
-    """``cohortgen gwas-summary``: the traits summarised, in config order."""
+class MethodOptions:
+    """The analysis method reported with the results: relatives kept or removed (step 1 on or
+    off is told by its summary file, given when on)."""
+
+    relatives: str = key("qc")
+
+
+@options_class
+class GatherGwasOptions(MethodOptions, GenomeBuildOptions):
+    """``cohortgen gather-gwas``: the build and the method written to the GWAS-SSF sidecar."""
+
+
+@options_class
+class GwasSummaryOptions(MethodOptions):
+    """``cohortgen gwas-summary``: the traits summarised, in config order, and the method."""
 
     diseases: list[str] = key()
     traits: dict[str, str] = key()
@@ -240,7 +269,8 @@ STEP_OPTIONS = {
     "qc_summary": HweOptions,
     "null_model": NullModelOptions,
     "assoc": AssocOptions,
-    "gather_gwas": GenomeBuildOptions,
+    "wgr_step1": WgrStep1Options,
+    "gather_gwas": GatherGwasOptions,
     "find_loci": FindLociOptions,
     "gwas_summary": GwasSummaryOptions,
     "prs_score": PrsScoreOptions,

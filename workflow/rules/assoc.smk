@@ -3,6 +3,18 @@
 # clumping) and a summary per disease and trait.
 
 ASSOC_TRAITS = config["diseases"] + list(config["traits"])
+WGR = config["assoc"]["whole_genome_regression"]
+
+
+def wgr_input(path):
+    """``path`` when the whole-genome regression runs (assoc.whole_genome_regression), else
+    nothing: with step 1 off the rule graph and commands are those without it."""
+    return path if WGR else []
+
+
+def wgr_arg(flag, name):
+    """Params function: `` <flag> <input.name>`` when step 1 runs, else an empty string."""
+    return lambda wc, input: f" {flag} {input[name]}" if WGR else ""
 
 
 rule fit_null_models:
@@ -38,6 +50,7 @@ rule test_association_chunk:
         null_table="results/{cohort}/assoc/null_model.tsv",
         null_summary="results/{cohort}/assoc/null_model.json",
         variant_qc="results/{cohort}/chunks/{chunk}/variant_qc.tsv",
+        loco=wgr_input("results/{cohort}/wgr/loco.tsv.gz"),
     output:
         results=[
             intermediate(path)
@@ -61,10 +74,11 @@ rule test_association_chunk:
         out_dir=lambda wc: f"results/{wc.cohort}/chunks/{wc.chunk}/assoc",
         prefix=subpath(input.bed, strip_suffix=".bed"),
         options=step_options("assoc"),
+        loco=wgr_arg("--loco", "loco"),
     shell:
         "{params.cohortgen} assoc --bfile {params.prefix} --null-table {input.null_table}"
         " --null-json {input.null_summary} --variant-qc {input.variant_qc}"
-        " --options {params.options:q}"
+        " --options {params.options:q}{params.loco}"
         " --out-dir {params.out_dir} 2> {log}"
 
 
@@ -74,6 +88,7 @@ rule gather_gwas:
             f"results/{{cohort}}/chunks/{{chunk}}/assoc/{wc.disease}.tsv"
         )(wc),
         null_summary="results/{cohort}/assoc/null_model.json",
+        wgr=wgr_input("results/{cohort}/wgr/wgr.json"),
     output:
         sumstats="results/{cohort}/gwas/{disease}.tsv.gz",
         index="results/{cohort}/gwas/{disease}.tsv.gz.tbi",
@@ -88,9 +103,10 @@ rule gather_gwas:
     params:
         cohortgen=COHORTGEN,
         options=step_options("gather_gwas"),
+        wgr=wgr_arg("--wgr-summary", "wgr"),
     shell:
         "{params.cohortgen} gather-gwas --disease {wildcards.disease} --chunks {input.chunks}"
-        " --null-json {input.null_summary} --options {params.options:q}"
+        " --null-json {input.null_summary} --options {params.options:q}{params.wgr}"
         " --out {output.sumstats} 2> {log}"
 
 
@@ -133,6 +149,7 @@ rule summarize_gwas:
         sumstats=expand("results/{{cohort}}/gwas/{trait}.tsv.gz", trait=ASSOC_TRAITS),
         loci=expand("results/{{cohort}}/gwas/{trait}.loci.tsv", trait=ASSOC_TRAITS),
         null_summary="results/{cohort}/assoc/null_model.json",
+        wgr=wgr_input("results/{cohort}/wgr/wgr.json"),
     output:
         summary=report(
             "results/{cohort}/gwas/summary.tsv",
@@ -147,6 +164,8 @@ rule summarize_gwas:
     params:
         cohortgen=COHORTGEN,
         options=step_options("gwas_summary"),
+        wgr=wgr_arg("--wgr-summary", "wgr"),
     shell:
-        "{params.cohortgen} gwas-summary --options {params.options:q} --gwas {input.sumstats}"
+        "{params.cohortgen} gwas-summary --options {params.options:q}{params.wgr}"
+        " --gwas {input.sumstats}"
         " --loci {input.loci} --null-json {input.null_summary} --out {output.summary} 2> {log}"

@@ -48,6 +48,13 @@ import pandas as pd
 from scipy import special
 from threadpoolctl import threadpool_limits
 
+from cohortgen.assoc.loco import (
+    OFFSET_PREFIX,
+    loco_column,
+    loco_offsets,
+    offset_null_table,
+    read_loco,
+)
 from cohortgen.assoc.stage import CHRX_PREFIX
 from cohortgen.errors import InputError
 from cohortgen.genome import contig_class
@@ -106,7 +113,9 @@ class DiseaseModel:
     masks over the .fam samples (bool (n_fam,)). XB: float64 (k, p), the rows ``rows`` of
     :func:`~cohortgen.kernels.score.covariate_basis` (set by :func:`chunk_results` for
     approximate Firth's residualisation), and rank the rank of XᵀWX. A quantitative trait has
-    every included sample in ``cases``, no ``controls`` and zero offsets (unused)."""
+    every included sample in ``cases``, no ``controls`` and zero offsets (unused). loco:
+    float64 (k,) the fixed offset of the null model (the LOCO prediction, null-table column
+    ``o_<trait>``; zeros without step 1), the offset of full Firth's per-variant fit."""
 
     name: str
     rows: np.ndarray
@@ -120,6 +129,7 @@ class DiseaseModel:
     XB: np.ndarray | None = None
     quantitative: bool = False
     rank: int = 0
+    loco: np.ndarray | None = None
 
 
 def _varying_columns(X: np.ndarray) -> np.ndarray:
@@ -145,10 +155,12 @@ def disease_models(null: pd.DataFrame, names: list[str], fam_index: np.ndarray,
             controls[fam_index[y == 0]] = True
         mu = y[rows] - null[f"r_{name}"].to_numpy(float)[rows]
         offset = np.zeros(rows.size) if linear else null_offset(mu)
+        loco = (null[f"{OFFSET_PREFIX}{name}"].to_numpy(float)[rows]
+                if f"{OFFSET_PREFIX}{name}" in null.columns else np.zeros(rows.size))
         models.append(DiseaseModel(name, rows, y[rows], _varying_columns(X[rows]),
                                    null[f"w_{name}"].to_numpy(float)[rows], offset,
                                    null[f"f_{name}"].to_numpy(float)[rows], cases, controls,
-                                   quantitative=linear))
+                                   quantitative=linear, loco=loco))
     return models
 
 
@@ -187,7 +199,8 @@ def _firth_rows(G: np.ndarray, GA: np.ndarray, model: DiseaseModel, firth: np.nd
     if settings.firth_mode == "approximate":
         G_res = residualised(G_sel, GA[rows], model.XB)
         return rows, *firth_approx_batch(G_res, model.y, model.firth_offset)
-    return rows, *firth_batch(G_sel, model.X, model.y, p_value=settings.firth_p_value)
+    return rows, *firth_batch(G_sel, model.X, model.y, p_value=settings.firth_p_value,
+                              offset=model.loco)
 
 
 def _spa_rows(G: np.ndarray, GA: np.ndarray, model: DiseaseModel, U: np.ndarray,
@@ -278,21 +291,33 @@ def _status_counts(results: pd.DataFrame) -> str:
 
 def chunk_results(packed: np.ndarray, bim: pd.DataFrame, fam_ids: list[str],
                   null: pd.DataFrame, names: list[str], settings: FallbackSettings,
-                  quantitative: Collection[str] = ()) -> pd.DataFrame:
+                  quantitative: Collection[str] = (),
+                  loco: pd.DataFrame | None = None) -> pd.DataFrame:
     """Rows (:data:`CHUNK_COLUMNS`) of every variant × tested trait. packed: uint8
     (m, ceil(n_fam/4)) .bed rows of ``bim`` (m rows); fam_ids: the .fam sample IDs; null: the
     private null-model table (``sample_id``, ``x*``, ``y_/r_/w_<trait>``; chrX variants use its
     :data:`~cohortgen.assoc.stage.CHRX_PREFIX` columns, the models with sex, when it has them),
-    its samples a subset of ``fam_ids``; quantitative: the names of quantitative traits. Rows
-    come variant block by block, autosomes (and others) before chrX."""
+    its samples a subset of ``fam_ids``; quantitative: the names of quantitative traits; loco:
+    the whole-genome regression's LOCO table (:func:`cohortgen.assoc.loco.read_loco`), whose
+    prediction for each chromosome of the chunk enters the null models as an offset
+    (:func:`cohortgen.assoc.loco.offset_null_table`), None without step 1. Rows come variant
+    block by block, autosomes (and others) before chrX, chromosome by chromosome with LOCO."""
     on_x = is_chrx(bim["chrom"])
     x_columns = [c for c in null.columns if c.startswith(CHRX_PREFIX)]
-    if not (on_x.any() and x_columns):
+    if not (on_x.any() and x_columns) and loco is None:
         return _view_results(packed, bim, fam_ids, null, names, settings, quantitative)
-    null_x = null[["sample_id", *x_columns]].rename(columns=lambda c: c.removeprefix(CHRX_PREFIX))
+    null_x = (null[["sample_id", *x_columns]].rename(columns=lambda c: c.removeprefix(CHRX_PREFIX))
+              if x_columns else null)
+    views = [(~on_x, null), (on_x, null_x)]
+    if loco is not None:
+        chrom = bim["chrom"].astype(str).to_numpy()
+        views = [(keep & (chrom == c), offset_null_table(
+                     table, names, list(quantitative),
+                     loco_offsets(loco, loco_column(loco, c), table, names)))
+                 for keep, table in views for c in pd.unique(chrom[keep])]
     parts = [_view_results(packed[keep], bim.loc[keep].reset_index(drop=True), fam_ids, table,
                            names, settings, quantitative)
-             for keep, table in ((~on_x, null), (on_x, null_x)) if keep.any()]
+             for keep, table in views if keep.any()]
     return pd.concat(parts, ignore_index=True)
 
 
@@ -336,11 +361,13 @@ def _view_results(packed: np.ndarray, bim: pd.DataFrame, fam_ids: list[str],
 
 
 def association_chunk(prefix: Path, null_tsv: Path, null_json: Path, variant_qc_tsv: Path,
-                      out_dir: Path, settings: FallbackSettings | None = None) -> pd.DataFrame:
+                      out_dir: Path, settings: FallbackSettings | None = None,
+                      loco_tsv: Path | None = None) -> pd.DataFrame:
     """Test every QC-passed variant of a chunk for every tested trait; write one table per trait
     of the json, ``<out_dir>/<trait>.tsv`` (columns :data:`CHUNK_COLUMNS`, header only for an
     untested trait), so that each trait's gathering reads its rows only; log status counts.
-    Returns all rows (the long table)."""
+    loco_tsv: the whole-genome regression's ``loco.tsv.gz`` (offsets of the null models), or
+    None (step 1 off). Returns all rows (the long table)."""
     packed, bim, fam = read_bed(Path(prefix))
     passed = read_tsv(variant_qc_tsv, dtype={"chrom": str, "id": str})["pass"].to_numpy(bool)
     null = read_tsv(null_tsv, dtype={"sample_id": str})
@@ -354,7 +381,8 @@ def association_chunk(prefix: Path, null_tsv: Path, null_json: Path, variant_qc_
                          "follows REGENIE): rerun the null-model step")
     results = chunk_results(packed[passed], bim.loc[passed].reset_index(drop=True),
                             fam["iid"].astype(str).tolist(), null, names,
-                            settings or FallbackSettings(), quantitative)
+                            settings or FallbackSettings(), quantitative,
+                            read_loco(loco_tsv) if loco_tsv else None)
     print(_status_counts(results), file=sys.stderr)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     for name in traits:

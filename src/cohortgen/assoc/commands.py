@@ -37,7 +37,7 @@ def _assoc(a):
                                 firth_p_value=o.firth_p_value, firth_mode=o.firth_mode,
                                 p_value=o.p_value)
     association_chunk(Path(a.bfile), Path(a.null_table), Path(a.null_json), Path(a.variant_qc),
-                      Path(a.out_dir), settings)
+                      Path(a.out_dir), settings, Path(a.loco) if a.loco else None)
 
 
 def _gather_gwas(a):
@@ -46,7 +46,8 @@ def _gather_gwas(a):
 
     o = parse_options(a.options, "gather_gwas")
     gather_gwas(
-        a.disease, [Path(p) for p in a.chunks], Path(a.null_json), o.genome_build, Path(a.out)
+        a.disease, [Path(p) for p in a.chunks], Path(a.null_json), o.genome_build, Path(a.out),
+        o.relatives, Path(a.wgr_summary) if a.wgr_summary else None,
     )
 
 
@@ -67,7 +68,12 @@ def _gwas_summary(a):
 
     o = parse_options(a.options, "gwas_summary")
     summarize_gwas(o.diseases + list(o.traits), [Path(p) for p in a.gwas],
-                   [Path(p) for p in a.loci], Path(a.null_json), Path(a.out))
+                   [Path(p) for p in a.loci], Path(a.null_json), Path(a.out), o.relatives,
+                   Path(a.wgr_summary) if a.wgr_summary else None)
+
+
+WGR_SUMMARY = (("--wgr-summary",), {"help": "wgr.json of cohortgen wgr-step1, when step 1 ran "
+                                            "(the method reported: step 1 on, or off)"})
 
 
 def register(sub) -> None:
@@ -98,6 +104,8 @@ def register(sub) -> None:
         req("--null-json"),
         req("--variant-qc"),
         req("--out-dir"),
+        (("--loco",), {"help": "LOCO predictions of cohortgen wgr-step1 (loco.tsv.gz): null "
+                               "models with the variant's chromosome's prediction as offset"}),
         options("assoc"),
     )
     add_command(
@@ -109,6 +117,7 @@ def register(sub) -> None:
         many("--chunks"),
         req("--null-json"),
         req("--out"),
+        WGR_SUMMARY,
         options("gather_gwas"),
     )
     add_command(
@@ -132,5 +141,6 @@ def register(sub) -> None:
         many("--loci"),
         req("--null-json"),
         req("--out"),
+        WGR_SUMMARY,
         options("gwas_summary"),
     )

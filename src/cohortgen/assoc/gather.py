@@ -17,7 +17,10 @@ has p < 5e-8 / p < 1e-5 (so suggestive includes genome-wide); the ``*_variants``
 variants. ``detectable_or_maf*``: smallest allelic OR with 80% power at α = 5e-8 for MAF 0.05 /
 0.2 given the case and control counts; ``detectable_beta_sd_maf*``: for a quantitative trait,
 the smallest per-allele effect in trait standard deviations with that power given ``n_samples``
-(:mod:`cohortgen.assoc.power`).
+(:mod:`cohortgen.assoc.power`). The last columns give the method (:func:`trait_method`):
+``whole_genome_regression`` (``on``: the LOCO prediction of step 1 is the null models' offset;
+``off``; ``fallback``: step 1 on but this disease had too few cases for it, so it was tested
+without, the reason in ``method_note``) and ``relatives`` (``kept`` or ``removed``).
 """
 
 from pathlib import Path
@@ -49,15 +52,33 @@ POWER_MAFS = {"maf05": 0.05, "maf20": 0.2}
 ``detectable_beta_sd_<key>``)."""
 
 
+def trait_method(trait: str, relatives: str, wgr_json: Path | None) -> dict:
+    """How one trait was tested: ``whole_genome_regression`` ``on`` / ``off`` / ``fallback``
+    (from step 1's ``wgr.json``, None when step 1 is off), ``relatives`` ``kept`` / ``removed``
+    (config ``qc.relatives``) and ``method_note`` (why a disease fell back, else empty)."""
+    entry = read_json(wgr_json)["traits"].get(trait, {}) if wgr_json else None
+    if entry is None:
+        step1, note = "off", ""
+    elif entry.get("status") == "OK":
+        step1, note = "on", ""
+    else:
+        step1 = "fallback"
+        note = entry.get("reason", "not in the whole-genome regression")
+    return {"whole_genome_regression": step1,
+            "relatives": "kept" if relatives == "keep" else "removed", "method_note": note}
+
+
 def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_build: str,
-                out_gz: Path) -> pd.DataFrame:
+                out_gz: Path, relatives: str = "remove",
+                wgr_json: Path | None = None) -> pd.DataFrame:
     """Write one trait's GWAS-SSF file (+ .tbi, -meta.yaml) and its companion table of untested
     variants (:func:`~cohortgen.io.sumstats.untested_path_for`: no estimate, e.g. ``LOW_MAC``,
     or non-nucleotide alleles; :func:`~cohortgen.io.sumstats.split_gwas_ssf`) from its chunk
     tables (one per chunk, :func:`cohortgen.assoc.chunk.association_chunk`); return the
     GWAS-SSF rows. A skipped trait gets files with a header and no rows; its status and reason
     are in the sidecar. The sidecar's ``samples`` entry gives the number analysed, and for a
-    disease its case and control counts."""
+    disease its case and control counts; ``cohortgen_method`` the method
+    (:func:`trait_method`)."""
     null = read_json(null_json)
     info = null["diseases"][disease]
     dtype = {name: str for name in ("chromosome", "variant_id", "disease", "status",
@@ -75,6 +96,7 @@ def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_b
         covariates["chrX_adjusted_covariates"] = ["sex", *null["covariates"]]
     meta = {"genome_assembly": genome_build, "trait_description": disease, **counts,
             **covariates, "cohortgen_status": info["status"],
+            "cohortgen_method": trait_method(disease, relatives, wgr_json),
             "analysis_software": f"cohortgen {__version__}"}
     tested, untested = split_gwas_ssf(table)
     write_gwas_ssf(Path(out_gz), tested, meta)
@@ -106,9 +128,9 @@ def trait_counts(info: dict) -> dict:
 
 
 def gwas_summary_row(disease: str, table: pd.DataFrame, loci: pd.DataFrame, info: dict,
-                     gwas_path: Path) -> dict:
+                     gwas_path: Path, method: dict) -> dict:
     """One disease's or trait's line of ``gwas/summary.tsv`` (see the module docstring) from its
-    GWAS-SSF rows ``table`` (read from ``gwas_path``) and loci."""
+    GWAS-SSF rows ``table`` (read from ``gwas_path``), loci and method (:func:`trait_method`)."""
     p = table["p_value"].to_numpy(float)
     tested = np.isfinite(p)
     common = tested & (minor_allele_count(table, gwas_path) >= LAMBDA_MIN_MAC)
@@ -129,18 +151,20 @@ def gwas_summary_row(disease: str, table: pd.DataFrame, loci: pd.DataFrame, info
     for key, maf in POWER_MAFS.items():
         row[f"detectable_beta_sd_{key}"] = detectable_beta_sd(
             info["n"], maf, POWER_ALPHA, POWER_LEVEL) if quantitative else np.nan
-    return row
+    return row | method
 
 
 def summarize_gwas(diseases: list[str], gwas_paths: list[Path], loci_paths: list[Path],
-                   null_json: Path, summary_tsv: Path) -> pd.DataFrame:
+                   null_json: Path, summary_tsv: Path, relatives: str = "remove",
+                   wgr_json: Path | None = None) -> pd.DataFrame:
     """Write gwas/summary.tsv: one row per disease or quantitative trait, in the order given
     (see :func:`gwas_summary_row`); each trait's GWAS-SSF and loci files are found by name
     (:func:`~cohortgen.io.sumstats.paths_for_traits`), in whatever order they are given."""
     info = read_json(null_json)["diseases"]
     gwas_paths = paths_for_traits(diseases, gwas_paths, GWAS_SUFFIX)
     loci_paths = paths_for_traits(diseases, loci_paths, LOCI_SUFFIX)
-    rows = [gwas_summary_row(d, read_gwas_ssf(g), read_tsv(lo), info[d], g)
+    rows = [gwas_summary_row(d, read_gwas_ssf(g), read_tsv(lo), info[d], g,
+                             trait_method(d, relatives, wgr_json))
             for d, g, lo in zip(diseases, gwas_paths, loci_paths, strict=True)]
     summary = pd.DataFrame(rows)
     write_tsv(summary_tsv, summary, float_format="%.6g")

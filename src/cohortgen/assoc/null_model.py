@@ -21,7 +21,7 @@ The score test (:mod:`cohortgen.kernels.score`) consumes :attr:`NullModels.X`,
 """
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import special
@@ -128,9 +128,11 @@ class NullModels(Sequence):
         return iter(self.models)
 
 
-def logistic_loglik(X: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
-    """Bernoulli log-likelihood Σ y·η − log(1 + e^η), η = Xβ, computed without overflow."""
-    eta = X @ beta
+def logistic_loglik(X: np.ndarray, y: np.ndarray, beta: np.ndarray,
+                    offset: np.ndarray | float = 0.0) -> float:
+    """Bernoulli log-likelihood Σ y·η − log(1 + e^η), η = Xβ + offset, computed without
+    overflow."""
+    eta = X @ beta + offset
     return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
 
 
@@ -202,11 +204,13 @@ def _initial_beta(X: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def fit_logistic(
-    X: np.ndarray, y: np.ndarray, max_iter: int = 50, tol: float = 1e-10
+    X: np.ndarray, y: np.ndarray, max_iter: int = 50, tol: float = 1e-10,
+    offset: np.ndarray | None = None,
 ) -> LogisticFit:
     """Maximum-likelihood logistic regression by Newton–Raphson (IRLS) with step halving.
 
-    X: float64 (n, p), column 0 the intercept. y: float64 (n,), 0/1.
+    X: float64 (n, p), column 0 the intercept. y: float64 (n,), 0/1. offset: float64 (n,) fixed
+    part of the linear predictor η = Xβ + offset (log-odds; default 0); ``mu`` includes it.
     Converged when the last step satisfies max|Δβ| ≤ ``tol`` · (1 + max|β|), no sample has
     |η| > :data:`SEPARATION_ETA` and XᵀWX kept the rank it had at the start (weights of the
     samples that separate the outcome underflow, which would otherwise hide the divergence).
@@ -215,19 +219,20 @@ def fit_logistic(
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
+    offset = np.zeros(len(y)) if offset is None else np.asarray(offset, dtype=np.float64)
     beta = _initial_beta(X, y)
-    loglik = logistic_loglik(X, y, beta)
+    loglik = logistic_loglik(X, y, beta, offset)
     converged = False
     n_iter = 0
     start_rank = None
     rank = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007  (n_iter is reported)
-        mu = special.expit(X @ beta)
+        mu = special.expit(X @ beta + offset)
         step, rank = _newton_step(X, y, mu)
         start_rank = rank if start_rank is None else start_rank
         if not np.all(np.isfinite(step)):
             break
-        new_beta, new_loglik = _halve_until_ascent(X, y, beta, step, loglik)
+        new_beta, new_loglik = _halve_until_ascent(X, y, beta, step, loglik, offset)
         if new_beta is None:
             break
         small = np.max(np.abs(new_beta - beta), initial=0.0) <= tol * (
@@ -237,7 +242,7 @@ def fit_logistic(
         if small:
             converged = True
             break
-    eta = X @ beta
+    eta = X @ beta + offset
     mu = special.expit(eta)
     finite = bool(np.all(np.isfinite(beta))) and np.isfinite(loglik)
     separated = bool(np.any(np.abs(eta) > SEPARATION_ETA)) or (
@@ -252,12 +257,12 @@ def fit_logistic(
     )
 
 
-def _halve_until_ascent(X, y, beta, step, loglik):
+def _halve_until_ascent(X, y, beta, step, loglik, offset):
     """β + step/2^k for the first k whose log-likelihood does not decrease; (None, nan) if none."""
     slack = 1e-12 * (1.0 + abs(loglik))
     for k in range(MAX_HALVINGS + 1):
         candidate = beta + step / 2.0**k
-        value = logistic_loglik(X, y, candidate)
+        value = logistic_loglik(X, y, candidate, offset)
         if np.isfinite(value) and value >= loglik - slack:
             return candidate, value
     return None, float("nan")
@@ -333,13 +338,15 @@ def _check_phenotypes(phenotypes: np.ndarray, n: int, quantitative: np.ndarray) 
 
 
 def fit_null_models(covariates: np.ndarray, phenotypes: np.ndarray,
-                    quantitative: Sequence[bool] | None = None) -> NullModels:
+                    quantitative: Sequence[bool] | None = None,
+                    offsets: np.ndarray | None = None) -> NullModels:
     """Fit one null model per trait on a common standardised design: logistic for a disease,
     least squares for a quantitative trait.
 
     covariates: float64 (n, c), NaN = missing (sample excluded from all diseases).
     phenotypes: float64 (n, d), 0/1 (or any finite value where ``quantitative``), NaN = missing
-    for that trait. quantitative: bool per trait (default: every trait binary).
+    for that trait. quantitative: bool per trait (default: every trait binary). offsets:
+    float64 (n, d) fixed part of each trait's model (:func:`fit_design_models`; default none).
     Returns :class:`NullModels` (a sequence of d :class:`NullModel`) with X (n, p), R (n, d),
     W (n, d). Columns are dropped once, on all samples with complete covariates; a covariate
     that is constant within one disease's samples is handled by the pseudo-inverse.
@@ -348,23 +355,67 @@ def fit_null_models(covariates: np.ndarray, phenotypes: np.ndarray,
     if C.ndim == 1:
         C = C[:, None]
     n = C.shape[0]
-    P = np.asarray(phenotypes, dtype=np.float64)
-    d = P.shape[1] if P.ndim == 2 else 1
-    kinds = np.zeros(d, bool) if quantitative is None else np.asarray(quantitative, bool)
-    P = _check_phenotypes(P, n, kinds)
     complete = np.all(np.isfinite(C), axis=1)
     X_complete, kept, dropped = design_matrix(C[complete])
     X = np.zeros((n, X_complete.shape[1]))
     X[complete] = X_complete
-    models = tuple(_fit_one_trait(X, P[:, d], complete) if kinds[d]
-                   else _fit_one_disease(X, P[:, d], complete) for d in range(P.shape[1]))
+    models = fit_design_models(X, phenotypes, quantitative, offsets, complete)
+    return replace(models, kept_columns=kept, dropped=dropped)
+
+
+def fit_design_models(X: np.ndarray, phenotypes: np.ndarray,
+                      quantitative: Sequence[bool] | None = None,
+                      offsets: np.ndarray | None = None,
+                      complete: np.ndarray | None = None) -> NullModels:
+    """Null models of every trait on a ready design, each with its own fixed offset: the
+    step-2 null models of a whole-genome regression (the offset is the leave-one-chromosome-out
+    prediction of the tested variant's chromosome).
+
+    X: float64 (n, p), column 0 the intercept (e.g. :attr:`NullModels.X`, or the ``x*`` columns
+    of the null-model table). phenotypes, quantitative: as :func:`fit_null_models`. offsets:
+    float64 (n, d): for a disease, added to the linear predictor (log-odds): η = Xβ + offset,
+    and the Firth-penalised null is fitted with it (``firth_eta`` includes it); for a
+    quantitative trait, subtracted from y before least squares (trait units). Must be finite on
+    each trait's included samples; ignored elsewhere. Default: no offset. complete: bool (n,)
+    rows with all covariates (default all). kept_columns of the result are all columns of X but
+    the intercept; dropped is empty.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n = X.shape[0]
+    P = np.asarray(phenotypes, dtype=np.float64)
+    d = P.shape[1] if P.ndim == 2 else 1
+    kinds = np.zeros(d, bool) if quantitative is None else np.asarray(quantitative, bool)
+    P = _check_phenotypes(P, n, kinds)
+    complete = np.ones(n, bool) if complete is None else np.asarray(complete, bool)
+    fixed = np.zeros(P.shape) if offsets is None else _check_offsets(offsets, P, complete)
+    models = tuple(_fit_one_trait(X, P[:, j], complete, fixed[:, j]) if kinds[j]
+                   else _fit_one_disease(X, P[:, j], complete, fixed[:, j])
+                   for j in range(P.shape[1]))
     R = np.column_stack([m.residual for m in models]) if models else np.zeros((n, 0))
     W = np.column_stack([m.weight for m in models]) if models else np.zeros((n, 0))
-    return NullModels(models=models, X=X, R=R, W=W, kept_columns=kept, dropped=dropped)
+    return NullModels(models=models, X=X, R=R, W=W, kept_columns=list(range(X.shape[1] - 1)),
+                      dropped=[])
 
 
-def _fit_one_disease(X: np.ndarray, y: np.ndarray, complete: np.ndarray) -> NullModel:
-    """Null model for one disease column y (n,) on rows that are complete and non-missing."""
+def _check_offsets(offsets: np.ndarray, P: np.ndarray, complete: np.ndarray) -> np.ndarray:
+    """The (n, d) offsets as float64, 0 where a trait excludes the sample; InputError naming the
+    trait and sample of the first non-finite offset on an included sample."""
+    fixed = np.asarray(offsets, dtype=np.float64)
+    if fixed.shape != P.shape:
+        raise InputError(f"offsets must have the phenotypes' shape {P.shape}, got {fixed.shape}")
+    included = complete[:, None] & ~np.isnan(P)
+    bad = included & ~np.isfinite(fixed)
+    if np.any(bad):
+        i, j = np.argwhere(bad)[0]
+        raise InputError(f"trait {int(j)}, sample {int(i)}: the offset (LOCO prediction) is "
+                         "missing or non-finite; rerun the whole-genome regression step")
+    return np.where(included, fixed, 0.0)
+
+
+def _fit_one_disease(X: np.ndarray, y: np.ndarray, complete: np.ndarray,
+                     offset: np.ndarray) -> NullModel:
+    """Null model for one disease column y (n,) on rows that are complete and non-missing, with
+    the fixed log-odds offset (n,)."""
     n, p = X.shape
     included = complete & ~np.isnan(y)
     y_in = y[included]
@@ -376,18 +427,19 @@ def _fit_one_disease(X: np.ndarray, y: np.ndarray, complete: np.ndarray) -> Null
     if n_cases == 0 or n_controls == 0:
         return NullModel(residual, weight, included, n_cases, n_controls, False,
                          np.full(p, np.nan), np.nan, firth_eta=firth_eta)
-    fit = fit_logistic(X[included], y_in)
+    fit = fit_logistic(X[included], y_in, offset=offset[included])
     if fit.converged:
         residual[included] = y_in - fit.mu
         weight[included] = fit.mu * (1.0 - fit.mu)
-        firth_eta[included] = fit_firth_null(X[included], y_in).eta
+        firth_eta[included] = fit_firth_null(X[included], y_in, offset[included]).eta
     return NullModel(residual, weight, included, n_cases, n_controls, fit.converged, fit.beta,
                      fit.loglik, firth_eta=firth_eta)
 
 
-def _fit_one_trait(X: np.ndarray, y: np.ndarray, complete: np.ndarray) -> NullModel:
-    """Least-squares null model of one quantitative trait column y (n,) (see the module
-    docstring for the scaled residual and weight)."""
+def _fit_one_trait(X: np.ndarray, y: np.ndarray, complete: np.ndarray,
+                   offset: np.ndarray) -> NullModel:
+    """Least-squares null model of one quantitative trait column y (n,) minus its fixed offset
+    (n,) (see the module docstring for the scaled residual and weight)."""
     n, p = X.shape
     included = complete & ~np.isnan(y)
     residual = np.zeros(n)
@@ -395,11 +447,12 @@ def _fit_one_trait(X: np.ndarray, y: np.ndarray, complete: np.ndarray) -> NullMo
     if not included.any():
         return NullModel(residual, weight, included, 0, 0, False, np.full(p, np.nan), np.nan,
                          quantitative=True)
-    beta, _, rank, _ = np.linalg.lstsq(X[included], y[included], rcond=None)
-    r = y[included] - X[included] @ beta
+    target = y[included] - offset[included]
+    beta, _, rank, _ = np.linalg.lstsq(X[included], target, rcond=None)
+    r = target - X[included] @ beta
     df = int(np.count_nonzero(included)) - int(rank)
     sigma2 = float(r @ r) / df if df > 0 else 0.0
-    converged = sigma2 > COLLINEAR_RTOL**2 * max(1.0, float(np.var(y[included])))
+    converged = sigma2 > COLLINEAR_RTOL**2 * max(1.0, float(np.var(target)))
     if converged:
         residual[included] = r / sigma2
         weight[included] = 1.0 / sigma2

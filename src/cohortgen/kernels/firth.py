@@ -204,13 +204,13 @@ def firth_logistic(X, y, offset, max_iter, tol):
 
 
 @kernel
-def _variant_test(g, X, y, start, max_iter, tol, lrt):
-    """One variant: design [X | g], start values ``start`` (p + 1,). Returns (beta, se, p, ok)."""
+def _variant_test(g, X, y, offset, start, max_iter, tol, lrt):
+    """One variant: design [X | g], fixed offset (n,), start values ``start`` (p + 1,).
+    Returns (beta, se, p, ok)."""
     n, p = X.shape
     design = np.empty((n, p + 1))
     design[:, :p] = X
     design[:, p] = g
-    offset = np.zeros(n)
     beta = start.copy()
     converged, _, ll, se = _firth_fit(design, y, offset, beta, p + 1, max_iter, tol)
     b = beta[p]
@@ -230,10 +230,10 @@ def _variant_test(g, X, y, start, max_iter, tol, lrt):
 
 
 @parallel_kernel
-def _batch(G, X, y, start, max_iter, tol, lrt, beta, se, p_value, converged):
+def _batch(G, X, y, offset, start, max_iter, tol, lrt, beta, se, p_value, converged):
     for j in numba.prange(G.shape[0]):
         beta[j], se[j], p_value[j], converged[j] = _variant_test(
-            G[j], X, y, start, max_iter, tol, lrt
+            G[j], X, y, offset, start, max_iter, tol, lrt
         )
 
 
@@ -258,11 +258,14 @@ def firth_batch(
     max_iter: int = DEFAULT_MAX_ITER,
     tol: float = DEFAULT_TOL,
     warm_start: bool = True,
+    offset: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Firth tests of the variants selected by the caller, in parallel over variants.
 
     G: float64 (m, n) ALT dosages, finite. X: float64 (n, p) covariates with intercept, y:
-    float64 (n,) 0/1, NaN-free (the caller drops excluded samples). p_value: ``"wald"`` (as
+    float64 (n,) 0/1, NaN-free (the caller drops excluded samples). offset: float64 (n,) fixed
+    part of the linear predictor, η = offset + [X | g]β (the LOCO prediction of a whole-genome
+    regression, log-odds; default 0). p_value: ``"wald"`` (as
     PLINK 2) or ``"lrt"``. warm_start: start every variant from the covariate-only Firth fit
     (genotype effect 0) instead of β = 0; the estimate is the same, reached in fewer iterations.
     Returns beta, se, p: float64 (m,), NaN where the fit failed; converged: bool (m,).
@@ -272,16 +275,20 @@ def firth_batch(
         raise ValueError(f"p_value must be one of {sorted(_P_VALUES)}, got {p_value!r}")
     G, X, y = _checked(G, X, y)
     m, p = G.shape[0], X.shape[1]
+    offset = np.zeros(len(y)) if offset is None else np.ascontiguousarray(offset, np.float64)
+    if offset.shape != y.shape:
+        raise ValueError(f"offset shape {offset.shape} does not match y {y.shape}")
     start = np.zeros(p + 1)
     if warm_start:
-        beta0, ok0, _, _ = firth_logistic(X, y, np.zeros(len(y)), max_iter, tol)
+        beta0, ok0, _, _ = firth_logistic(X, y, offset, max_iter, tol)
         if ok0:
             start[:p] = beta0
     beta = np.empty(m)
     se = np.empty(m)
     p_out = np.empty(m)
     converged = np.empty(m, dtype=np.bool_)
-    _batch(G, X, y, start, max_iter, tol, _P_VALUES[p_value] == 1, beta, se, p_out, converged)
+    _batch(G, X, y, offset, start, max_iter, tol, _P_VALUES[p_value] == 1, beta, se, p_out,
+           converged)
     return beta, se, p_out, converged
 
 

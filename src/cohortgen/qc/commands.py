@@ -48,7 +48,8 @@ def _sample_qc(a):
                               kinship_threshold=o.kinship_threshold,
                               pca_outlier_action=o.pca_outliers, pca=pca,
                               hwe_population=o.hwe_population,
-                              ancestry_clusters=str(o.ancestry_clusters))
+                              ancestry_clusters=str(o.ancestry_clusters),
+                              relatives=o.relatives)
     out = SampleQcPaths(Path(a.samples), Path(a.keep), Path(a.related_pairs), Path(a.pcs),
                         Path(a.pca_json))
     sample_qc(Path(a.fam), _paths(a.partials), Path(a.phenotypes), o.diseases, o.covariates,

@@ -12,7 +12,9 @@ Reason codes, the first failing one recorded, in this order:
 * ``sex_ambiguous``: chrX F between the female and male cut-offs, or a mismatch vetoed by chrY;
   only with ``sex_ambiguous_action="remove"`` (default: flagged, kept);
 * ``related``: dropped from a pair with KING kinship > ``kinship_threshold`` (see
-  :mod:`cohortgen.qc.relatedness`; a case for any disease counts as a case);
+  :mod:`cohortgen.qc.relatedness`; a case for any disease counts as a case); only with
+  ``relatives="remove"``: with ``"keep"`` (for the whole-genome regression) the pairs are still
+  found, written and counted (``n_related``), and the relatives stay in ``keep.txt``;
 * ``pca_outlier``: only with ``pca_outlier_action="remove"`` (default: flagged, kept).
 
 Unless ``hwe_population`` is ``all``, each PCA sample is given an ancestry cluster
@@ -68,6 +70,7 @@ class SampleSettings:
     pca: PcaSettings = field(default_factory=PcaSettings)
     hwe_population: str = "all"
     ancestry_clusters: str = "auto"
+    relatives: str = "remove"
 
 
 @dataclass(frozen=True)
@@ -215,7 +218,9 @@ def sample_qc(fam_path: Path, partial_paths: list[Path], phenotypes: Path, disea
 
     failures = {"not_in_phenotype_sheet": ~in_sheet,
                 "low_call_rate": ~(call_rate >= settings.min_call_rate),
-                "het_outlier": het_out, **sex_failures, "related": ~unrelated}
+                "het_outlier": het_out, **sex_failures}
+    if settings.relatives == "remove":
+        failures["related"] = ~unrelated
     if settings.pca_outlier_action == "remove":
         failures["pca_outlier"] = outlier
     reason = first_reason(failures, n)

@@ -193,6 +193,7 @@ def association_view(record: dict, anchor: str, fig_prefix: str, cat: Catalogue,
         "status_text": status_text(cat, str(record.get("status", "OK"))),
         "untested": [(cat.get(f"untested.{code}") or code, format_count(n))
                      for code, n in record.get("untested", {}).items()],
+        "method_text": method_text(cat, record.get("method")),
         "manhattan": None,
         "qq": None,
     }
@@ -351,6 +352,16 @@ STATUS_PATTERNS = (
     (re.compile(r"SKIPPED: no residual variance"), "status.no_variance"),
 )
 """Statuses written by the association and PRS stages, and their catalogue keys."""
+
+
+def method_text(cat: Catalogue, method: dict | None) -> Markup | None:
+    """The method line of a disease or trait (``method``: gwas/summary.tsv's
+    ``whole_genome_regression`` on / off / fallback and ``relatives`` kept / removed), or None
+    for a summary written without them."""
+    if not method or method.get("wgr") not in ("on", "off", "fallback"):
+        return None
+    relatives = cat.text(f"method.relatives_{method.get('relatives', 'removed')}")
+    return cat.text(f"method.wgr_{method['wgr']}", relatives=relatives)
 
 
 def status_text(cat: Catalogue, status: str) -> str:

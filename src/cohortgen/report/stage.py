@@ -91,6 +91,8 @@ def association_context(row: pd.Series, gwas_path: Path, loci_tsv: Path) -> dict
     return {"name": row["disease"], "status": row["status"], "lambda_gc": row["lambda_gc"],
             "n_significant": int(row["n_genome_wide"]), "n_suggestive": int(row["n_suggestive"]),
             "loci": lead_loci(loci_tsv, table), "untested": untested_counts(gwas_path),
+            "method": {"wgr": row.get("whole_genome_regression"),
+                       "relatives": row.get("relatives")},
             "chrom": table["chromosome"].astype(str).to_numpy(),
             "pos": table["base_pair_location"].to_numpy(), "p": table["p_value"].to_numpy(float)}
 

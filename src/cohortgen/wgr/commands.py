@@ -2,15 +2,19 @@
 
 from pathlib import Path
 
-from cohortgen.cli import add_command, req
+from cohortgen.cli import add_command, options, req
 
 
 def _wgr_step1(a):
-    from cohortgen.wgr.stage import wgr_step1
+    from cohortgen.options import parse_options
+    from cohortgen.wgr.stage import Step1Settings, wgr_step1
 
-    wgr_step1(Path(a.bfile), Path(a.keep), Path(a.phenotypes), a.diseases, a.quantitative,
-              a.covariates, Path(a.pcs), a.block_size, a.folds, a.seed, a.min_maf,
-              Path(a.loco), Path(a.summary))
+    o = parse_options(a.options, "wgr_step1")
+    settings = Step1Settings(block_size=o.block_size, n_folds=o.folds, seed=o.seed,
+                             min_maf=o.min_maf, h2_grid=tuple(o.h2_grid))
+    wgr_step1(Path(a.bfile), Path(a.keep), Path(a.phenotypes), o.diseases, list(o.traits),
+              o.covariates, Path(a.pcs), settings, Path(a.loco), Path(a.summary),
+              o.categorical_covariates)
 
 
 def register(sub) -> None:
@@ -22,16 +26,6 @@ def register(sub) -> None:
         "predictions (private) and per-trait fit summaries.",
         (("--bfile",), {"required": True, "help": "QC'd PLINK fileset prefix (qc/genotypes)"}),
         req("--keep"), req("--phenotypes"), req("--pcs"),
-        (("--diseases",), {"nargs": "*", "default": [], "help": "0/1 sheet columns"}),
-        (("--quantitative",), {"nargs": "*", "default": [],
-                               "help": "quantitative sheet columns"}),
-        (("--covariates",), {"nargs": "*", "default": [],
-                             "help": "numeric sheet columns adjusted for (none: intercept only)"}),
-        (("--block-size",), {"type": int, "default": 1000,
-                             "help": "consecutive variants per level-0 block"}),
-        (("--folds",), {"type": int, "default": 5, "help": "cross-validation folds"}),
-        (("--seed",), {"type": int, "default": 1, "help": "seed of the fold assignment"}),
-        (("--min-maf",), {"type": float, "default": 0.01,
-                          "help": "minor allele frequency floor of step-1 variants"}),
         req("--loco"), req("--summary"),
+        options("wgr_step1"),
     )

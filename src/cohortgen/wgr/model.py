@@ -196,3 +196,14 @@ def loco_predictions(X: np.ndarray, beta: np.ndarray, folds: np.ndarray,
                               for c in range(chroms)], axis=1)
         out[rows] = per_chrom.sum(axis=1, keepdims=True) - per_chrom
     return out
+
+
+def whole_predictions(X: np.ndarray, beta: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """Predictions of one trait from every block (no chromosome left out), float64 (n,): each
+    sample's level-0 columns X (n, b·r) times the level-1 fit without its fold (beta (K, b·r));
+    the offset of variants on a chromosome without step-1 blocks."""
+    out = np.zeros(X.shape[0])
+    for k in range(beta.shape[0]):
+        rows = folds == k
+        out[rows] = X[rows] @ beta[k]
+    return out

@@ -1,25 +1,34 @@
 """``cohortgen wgr-step1``: whole-genome regression step 1 on the QC'd array genotypes.
 
 Reads the QC'd PLINK fileset (``qc/genotypes``), the phenotype sheet, the keep list and the PCs;
-uses the kept samples with every covariate and PC, and the autosomal variants with MAF ≥
-``min_maf`` among them. Blocks of ``block_size`` consecutive variants never cross a chromosome.
-The .bed is streamed: one block of dosages (block_size × n float64) is decoded at a time; what
-stays in memory is the level-0 predictions, t × n × b × 5 float64 (t traits, b blocks).
+uses the kept samples with every covariate and PC, and the autosomal and (non-PAR) chrX variants
+with MAF ≥ ``min_maf`` among them. Blocks of ``block_size`` consecutive variants never cross a
+chromosome; a chromosome with fewer variants is one shorter block (as REGENIE), listed under
+``short_chromosomes`` in ``wgr.json``. The .bed is streamed: one block of dosages (block_size ×
+n float64) is decoded at a time; what stays in memory is the level-0 predictions, t × n × b × r
+float64 (t traits, b blocks, r shrinkage values).
+
+A disease with fewer than MIN_CASES_PER_FOLD · K cases or controls cannot be fitted at level 1:
+it is left out of step 1 with a warning and ``"status": "fallback"`` and the reason in
+``wgr.json``; it has no LOCO rows, so step 2 tests it with the covariates-only null model.
 
 Writes ``loco.tsv.gz`` (private, 0600): one row per trait and sample with the trait (columns
 ``trait``, ``sample_id``, then one column per chromosome: the prediction leaving that
-chromosome out; trait units for quantitative traits, log-odds for diseases) and ``wgr.json``
+chromosome out; trait units for quantitative traits, log-odds for diseases; and
+:data:`~cohortgen.assoc.loco.ALL_COLUMN`, the prediction from every chromosome) and ``wgr.json``
 (aggregates only: per trait the samples, the chosen level-1 shrinkage, its cross-validated R²
 or deviance). The science is in :mod:`cohortgen.wgr.model`.
 """
 
 import gzip
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from cohortgen.assoc.loco import ALL_COLUMN
 from cohortgen.assoc.null_model import fit_logistic
 from cohortgen.errors import InputError
 from cohortgen.genome import contig_class
@@ -42,10 +51,24 @@ from cohortgen.wgr.model import (
     standardise_predictions,
     standardised_genotypes,
     standardised_traits,
+    whole_predictions,
 )
 
 FREQUENCY_CHUNK = 4096
 """Variants decoded at a time by the allele-frequency pass."""
+
+
+@dataclass(frozen=True)
+class Step1Settings:
+    """Step-1 settings (config ``assoc.wgr``): variants per level-0 block, cross-validation
+    folds and their seed, the MAF floor of step-1 variants, and the heritability values behind
+    both levels' shrinkage grids (REGENIE's defaults, :data:`~cohortgen.wgr.model.H2_GRID`)."""
+
+    block_size: int = 1000
+    n_folds: int = 5
+    seed: int = 1
+    min_maf: float = 0.01
+    h2_grid: tuple[float, ...] = tuple(H2_GRID)
 
 
 @dataclass(frozen=True)
@@ -73,13 +96,18 @@ class Blocks:
 
 
 def load_inputs(prefix: Path, keep_txt: Path, phenotypes: Path, diseases: list[str],
-                quantitative: list[str], covariates: list[str], pcs_tsv: Path) -> Step1Inputs:
-    """The kept samples with a complete design, in .fam order (see :class:`Step1Inputs`)."""
+                quantitative: list[str], covariates: list[str], pcs_tsv: Path,
+                categorical: list[str] = ()) -> Step1Inputs:
+    """The kept samples with a complete design (numeric ``covariates``, the level indicators of
+    the ``categorical`` ones, PCs), in .fam order (see :class:`Step1Inputs`)."""
     _, _, fam = read_bed(prefix)
     ids = fam["iid"].astype(str).tolist()
     kept = [ids[r] for r in np.flatnonzero(sample_mask(ids, read_keep(keep_txt)))]
-    sheet = read_phenotypes(Path(phenotypes), diseases, [*covariates, *quantitative])
-    rows, design = design_rows(sheet, Path(phenotypes), covariates, [], pcs_tsv, kept)
+    numeric = [c for c in covariates if c not in categorical]
+    sheet = read_phenotypes(Path(phenotypes), diseases, list(dict.fromkeys(
+        [*numeric, *quantitative])), list(categorical))
+    rows, design = design_rows(sheet, Path(phenotypes), numeric, list(categorical), pcs_tsv,
+                               kept)
     complete = np.all(np.isfinite(design), axis=1)
     position = {s: r for r, s in enumerate(ids)}
     sample_ids = [s for s, ok in zip(rows.index, complete, strict=True) if ok]
@@ -92,19 +120,27 @@ def load_inputs(prefix: Path, keep_txt: Path, phenotypes: Path, diseases: list[s
         design=design[complete])
 
 
-def check_diseases(inputs: Step1Inputs, n_folds: int) -> None:
-    """InputError naming the first disease with fewer than MIN_CASES_PER_FOLD · K cases or
-    controls among the step-1 samples (level 1 could not fit it)."""
+def level1_fallbacks(inputs: Step1Inputs, n_folds: int) -> dict[str, str]:
+    """{disease: why it falls back to step 1 off} for each disease with fewer than
+    MIN_CASES_PER_FOLD · K cases or controls among the step-1 samples (level 1 cannot fit it)."""
     need = MIN_CASES_PER_FOLD * n_folds
+    out = {}
     for j in np.flatnonzero(inputs.is_disease):
         cases = int(np.sum(inputs.values[:, j] == 1.0))
         controls = int(np.sum(inputs.values[:, j] == 0.0))
         if min(cases, controls) < need:
-            raise InputError(
-                f"disease {inputs.traits[j]!r} has {cases} cases and {controls} controls among "
-                f"the {len(inputs.sample_ids)} step-1 samples; level 1 needs at least {need} of "
-                f"each ({MIN_CASES_PER_FOLD} per fold with --folds {n_folds}): drop it from "
-                "the step-1 diseases or lower --folds")
+            out[inputs.traits[j]] = (
+                f"{cases} cases and {controls} controls among the {len(inputs.sample_ids)} "
+                f"step-1 samples; level 1 needs at least {need} of each ({MIN_CASES_PER_FOLD} "
+                f"per fold with {n_folds} folds)")
+    return out
+
+
+def without_traits(inputs: Step1Inputs, names: set[str]) -> Step1Inputs:
+    """``inputs`` without the traits in ``names``."""
+    keep = [j for j, t in enumerate(inputs.traits) if t not in names]
+    return replace(inputs, traits=[inputs.traits[j] for j in keep],
+                   is_disease=inputs.is_disease[keep], values=inputs.values[:, keep])
 
 
 def allele_frequencies(packed: np.ndarray, n_fam: int, sample_rows: np.ndarray) -> np.ndarray:
@@ -120,37 +156,45 @@ def allele_frequencies(packed: np.ndarray, n_fam: int, sample_rows: np.ndarray) 
 def variant_blocks(bim: pd.DataFrame, use: np.ndarray, block_size: int,
                    prefix: Path) -> Blocks:
     """Blocks of ``block_size`` consecutive used variants per chromosome (the last block of a
-    chromosome may be shorter). InputError when a chromosome has fewer used variants than one
-    block, or when fewer than two chromosomes remain (LOCO needs two)."""
+    chromosome may be shorter; a chromosome with fewer variants than one block is one block).
+    InputError when fewer than two autosomes have variants (LOCO needs two)."""
     rows, chrom, names = [], [], []
     chroms = bim["chrom"].astype(str).to_numpy()
     for name in pd.unique(chroms):
         members = np.flatnonzero((chroms == name) & use)
         if members.size == 0:
             continue
-        if members.size < block_size:
-            raise InputError(
-                f"{prefix}.bim: chromosome {name} has {members.size} variants usable in step 1, "
-                f"fewer than one block of --block-size {block_size}; lower --block-size or "
-                "leave the chromosome out of the QC'd genotypes")
         for start in range(0, members.size, block_size):
             rows.append(members[start:start + block_size])
             chrom.append(len(names))
         names.append(name)
-    if len(names) < 2:
+    autosomes = [name for name in names if contig_class(name) == "auto"]
+    if len(autosomes) < 2:
         raise InputError(f"{prefix}.bim: step 1 needs variants on at least two autosomes "
-                         f"(leave-one-chromosome-out), found {len(names)}")
+                         f"(leave-one-chromosome-out), found {len(autosomes)}: set "
+                         "assoc.whole_genome_regression to false for this cohort")
     return Blocks(rows, np.array(chrom, dtype=np.int64), names)
+
+
+def short_chromosomes(blocks: Blocks, block_size: int) -> dict[str, int]:
+    """{chromosome: variants} of the chromosomes with fewer step-1 variants than one block."""
+    out = {}
+    for c, name in enumerate(blocks.chromosomes):
+        size = sum(r.size for r, k in zip(blocks.rows, blocks.chrom, strict=True) if k == c)
+        if size < block_size:
+            out[name] = int(size)
+    return out
 
 
 def step1_variants(prefix: Path, packed: np.ndarray, bim: pd.DataFrame, n_fam: int,
                    sample_rows: np.ndarray, min_maf: float) -> np.ndarray:
-    """bool (m,): autosomal variants with MAF ≥ ``min_maf`` over the step-1 samples."""
+    """bool (m,): autosomal and non-PAR chrX variants with MAF ≥ ``min_maf`` over the step-1
+    samples (chrX gets its own LOCO prediction; its PARs are tested with it)."""
     freq = allele_frequencies(packed, n_fam, sample_rows)
     maf = np.minimum(freq, 1.0 - freq)
     classes = {c: contig_class(c) for c in bim["chrom"].astype(str).unique()}
-    autosomal = bim["chrom"].astype(str).map(classes).to_numpy() == "auto"
-    return autosomal & (maf >= min_maf) & (maf > 0.0)
+    used = np.isin(bim["chrom"].astype(str).map(classes).to_numpy(), ["auto", "x"])
+    return used & (maf >= min_maf) & (maf > 0.0)
 
 
 def null_offsets(inputs: Step1Inputs, mask: np.ndarray) -> dict[int, np.ndarray]:
@@ -163,21 +207,48 @@ def null_offsets(inputs: Step1Inputs, mask: np.ndarray) -> dict[int, np.ndarray]
     return out
 
 
-def run_step1(prefix: Path, inputs: Step1Inputs, block_size: int, n_folds: int, seed: int,
-              min_maf: float) -> tuple[pd.DataFrame, dict]:
+def run_step1(prefix: Path, inputs: Step1Inputs,
+              settings: Step1Settings) -> tuple[pd.DataFrame, dict]:
     """Levels 0 and 1 and LOCO for every trait: (LOCO table, summary). See module docstring."""
-    check_diseases(inputs, n_folds)
+    fallbacks = level1_fallbacks(inputs, settings.n_folds)
+    for name, why in fallbacks.items():
+        print(f"warning: disease {name!r}: {why}; it is tested without the whole-genome "
+              "regression (covariates-only null model)", file=sys.stderr)
+    fitted = without_traits(inputs, set(fallbacks))
     packed, bim, fam = read_bed(prefix)
-    use = step1_variants(prefix, packed, bim, len(fam), inputs.sample_rows, min_maf)
-    blocks = variant_blocks(bim, use, block_size, prefix)
-    n, t, r = len(inputs.sample_ids), len(inputs.traits), H2_GRID.size
-    folds = assign_folds(n, n_folds, seed)
+    use = step1_variants(prefix, packed, bim, len(fam), inputs.sample_rows, settings.min_maf)
+    blocks = variant_blocks(bim, use, settings.block_size, prefix)
+    h2 = np.asarray(settings.h2_grid, dtype=np.float64)
+    tables, summaries = fit_traits(packed, len(fam), fitted, blocks, settings, h2)
+    for name, why in fallbacks.items():
+        summaries[name] = {"kind": "disease", "status": "fallback", "reason": why}
+    summary = {"n_samples": len(inputs.sample_ids), "n_variants": int(use.sum()),
+               "n_blocks": len(blocks.rows), "block_size": settings.block_size,
+               "folds": settings.n_folds, "seed": settings.seed, "min_maf": settings.min_maf,
+               "chromosomes": blocks.chromosomes,
+               "short_chromosomes": short_chromosomes(blocks, settings.block_size),
+               "h2_grid": h2.tolist(),
+               "level0_shrinkage": shrinkage_grid(int(use.sum()), h2).tolist(),
+               "traits": summaries}
+    columns = ["trait", "sample_id", *blocks.chromosomes, ALL_COLUMN]
+    return pd.concat([pd.DataFrame(columns=columns), *tables], ignore_index=True), summary
+
+
+def fit_traits(packed: np.ndarray, n_fam: int, inputs: Step1Inputs, blocks: Blocks,
+               settings: Step1Settings, h2: np.ndarray) -> tuple[list[pd.DataFrame], dict]:
+    """Level 0 on every block, then level 1 and LOCO per trait of ``inputs``: (one LOCO table
+    per trait, {trait: summary}). Nothing to fit without traits."""
+    if not inputs.traits:
+        return [], {}
+    n, t, r = len(inputs.sample_ids), len(inputs.traits), h2.size
+    n_folds = settings.n_folds
+    folds = assign_folds(n, n_folds, settings.seed)
     Y, mask, trait_sd = standardised_traits(inputs.values, inputs.design, inputs.traits)
     basis = covariate_basis(inputs.design)
-    lambda0 = shrinkage_grid(int(use.sum()))
+    lambda0 = shrinkage_grid(sum(rows.size for rows in blocks.rows), h2)
     level0 = np.empty((t, n, len(blocks.rows) * r))
     for i, block_rows in enumerate(blocks.rows):
-        dosage = dosages_mean_imputed(packed[block_rows], len(fam), inputs.sample_rows)
+        dosage = dosages_mean_imputed(packed[block_rows], n_fam, inputs.sample_rows)
         G = standardised_genotypes(np.ascontiguousarray(dosage.T), basis)
         pred = standardise_predictions(level0_block(G, Y, folds, n_folds, lambda0), mask)
         level0[:, :, i * r:(i + 1) * r] = pred.transpose(2, 1, 0)
@@ -186,35 +257,34 @@ def run_step1(prefix: Path, inputs: Step1Inputs, block_size: int, n_folds: int, 
     for j, trait in enumerate(inputs.traits):
         rows = mask[:, j]
         if inputs.is_disease[j]:
-            tau = shrinkage_grid(level0.shape[2], scale=3.0 / np.pi**2)
-            fit = level1_disease(level0[j][rows], inputs.values[rows, j], offsets[j],
-                                 folds[rows], n_folds, tau)
-            loco = loco_predictions(level0[j][rows], fit.beta, folds[rows], blocks.chrom, r)
+            tau = shrinkage_grid(level0.shape[2], h2, scale=3.0 / np.pi**2)
+            X = level0[j][rows]
+            fit = level1_disease(X, inputs.values[rows, j], offsets[j], folds[rows], n_folds,
+                                 tau)
+            scale, fold_rows = 1.0, folds[rows]
         else:
-            tau = shrinkage_grid(level0.shape[2])
+            tau = shrinkage_grid(level0.shape[2], h2)
             fit = level1_quantitative(level0[j], Y[:, j], rows, folds, n_folds, tau)
-            loco = loco_predictions(level0[j], fit.beta, folds, blocks.chrom, r)[rows]
-            loco = loco * trait_sd[j]
+            X, scale, fold_rows = level0[j][rows], trait_sd[j], folds[rows]
+        loco = loco_predictions(X, fit.beta, fold_rows, blocks.chrom, r) * scale
         table = pd.DataFrame(loco, columns=blocks.chromosomes)
+        table[ALL_COLUMN] = whole_predictions(X, fit.beta, fold_rows) * scale
         table.insert(0, "sample_id", [s for s, ok in zip(inputs.sample_ids, rows, strict=True)
                                       if ok])
         table.insert(0, "trait", trait)
         tables.append(table)
-        summaries[trait] = trait_summary(fit, tau, bool(inputs.is_disease[j]),
+        summaries[trait] = trait_summary(fit, tau, h2, bool(inputs.is_disease[j]),
                                          inputs.values[rows, j])
-    summary = {"n_samples": n, "n_variants": int(use.sum()), "n_blocks": len(blocks.rows),
-               "block_size": block_size, "folds": n_folds, "seed": seed, "min_maf": min_maf,
-               "chromosomes": blocks.chromosomes, "h2_grid": H2_GRID.tolist(),
-               "level0_shrinkage": lambda0.tolist(), "traits": summaries}
-    return pd.concat(tables, ignore_index=True), summary
+    return tables, summaries
 
 
-def trait_summary(fit, tau: np.ndarray, disease: bool, values: np.ndarray) -> dict:
+def trait_summary(fit, tau: np.ndarray, h2: np.ndarray, disease: bool,
+                  values: np.ndarray) -> dict:
     """One trait's aggregates for ``wgr.json``."""
     chosen = int(np.flatnonzero(tau == fit.shrinkage)[0])
-    record = {"kind": "disease" if disease else "quantitative", "n": int(values.size),
-              "level1_shrinkage": fit.shrinkage, "level1_h2": float(H2_GRID[chosen]),
-              "converged": fit.converged}
+    record = {"kind": "disease" if disease else "quantitative", "status": "OK",
+              "n": int(values.size), "level1_shrinkage": fit.shrinkage,
+              "level1_h2": float(h2[chosen]), "converged": fit.converged}
     if disease:
         record.update(cases=int(np.sum(values == 1.0)), controls=int(np.sum(values == 0.0)),
                       cv_deviance=fit.criterion, cv_deviance_grid=fit.scores.tolist())
@@ -230,25 +300,30 @@ def write_step1(loco: pd.DataFrame, summary: dict, loco_path: Path, json_path: P
     write_json(json_path, summary)
 
 
-def check_settings(diseases: list[str], quantitative: list[str], block_size: int, n_folds: int,
-                   min_maf: float) -> None:
+def check_settings(diseases: list[str], quantitative: list[str],
+                   settings: Step1Settings) -> None:
     """InputError naming the first setting step 1 cannot run with."""
     if not diseases and not quantitative:
-        raise InputError("wgr-step1: name at least one trait (--diseases or --quantitative)")
-    if block_size < 2:
-        raise InputError(f"wgr-step1: --block-size {block_size} must be at least 2 variants")
-    if n_folds < 2:
-        raise InputError(f"wgr-step1: --folds {n_folds} must be at least 2")
-    if not 0.0 <= min_maf < 0.5:
-        raise InputError(f"wgr-step1: --min-maf {min_maf} must be in [0, 0.5)")
+        raise InputError("wgr-step1: name at least one trait (diseases or traits)")
+    if settings.block_size < 2:
+        raise InputError(f"wgr-step1: assoc.wgr.block_size {settings.block_size} must be at "
+                         "least 2 variants")
+    if settings.n_folds < 2:
+        raise InputError(f"wgr-step1: assoc.wgr.folds {settings.n_folds} must be at least 2")
+    if not 0.0 <= settings.min_maf < 0.5:
+        raise InputError(f"wgr-step1: assoc.wgr.min_maf {settings.min_maf} must be in [0, 0.5)")
+    if not settings.h2_grid or not all(0.0 < h < 1.0 for h in settings.h2_grid):
+        raise InputError(f"wgr-step1: assoc.wgr.h2_grid {list(settings.h2_grid)} must list "
+                         "values in (0, 1)")
 
 
 def wgr_step1(prefix: Path, keep_txt: Path, phenotypes: Path, diseases: list[str],
-              quantitative: list[str], covariates: list[str], pcs_tsv: Path, block_size: int,
-              n_folds: int, seed: int, min_maf: float, loco_path: Path, json_path: Path) -> None:
+              quantitative: list[str], covariates: list[str], pcs_tsv: Path,
+              settings: Step1Settings, loco_path: Path, json_path: Path,
+              categorical: list[str] = ()) -> None:
     """The ``wgr-step1`` command: load, fit, write."""
-    check_settings(diseases, quantitative, block_size, n_folds, min_maf)
+    check_settings(diseases, quantitative, settings)
     inputs = load_inputs(prefix, keep_txt, phenotypes, diseases, quantitative, covariates,
-                         pcs_tsv)
-    loco, summary = run_step1(prefix, inputs, block_size, n_folds, seed, min_maf)
+                         pcs_tsv, categorical)
+    loco, summary = run_step1(prefix, inputs, settings)
     write_step1(loco, summary, loco_path, json_path)
