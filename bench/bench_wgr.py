@@ -13,13 +13,14 @@ temporary directory; the command then runs in a child process (``$OMP_NUM_THREAD
 (sizes run in increasing order: the peak is the largest of the children so far).
 
 FLOPs: the level-0 count of :func:`level0_flops` (per block: covariate residualisation, the
-per-fold XᵀX and XᵀY, K eigendecompositions at ~9 p³ each, the coefficients for r shrinkage
-values, the out-of-fold predictions), divided by the whole run's wall time, against the
+per-fold XᵀX and XᵀY, K·r Cholesky factorisations at p³/3 each and their solves, the
+out-of-fold predictions), divided by the whole run's wall time, against the
 machine's float64 matmul peak with the same threads (``bench_assoc.machine_peaks``, measured
 before and after the runs, best kept: the machine may be shared).
 """
 
 import argparse
+import json
 import os
 import resource
 import subprocess
@@ -111,11 +112,11 @@ def level0_flops(n: int, m: int, block_size: int, folds: int, n_traits: int,
                  n_shrinkage: int = 5, n_covariates: int = 7) -> float:
     """Floating-point operations of level 0 over m variants in blocks of p = block_size:
     per block 4·n·q·p (residualise on q covariates), 2·n·p² + 2·n·p·t (fold cross-products),
-    K·9·p³ (eigendecompositions), K·(2p²t + r·2p²t) (rotations and coefficients) and 2·n·p·r·t
-    (out-of-fold predictions)."""
+    K·r·(p³/3 + 2p²t) (Cholesky factorisations and solves) and 2·n·p·r·t (out-of-fold
+    predictions)."""
     p, t, r, k = block_size, n_traits, n_shrinkage, folds
-    per_block = (4 * n * n_covariates * p + 2 * n * p * p + 2 * n * p * t + k * 9 * p**3
-                 + k * (2 * p * p * t + r * 2 * p * p * t) + 2 * n * p * r * t)
+    per_block = (4 * n * n_covariates * p + 2 * n * p * p + 2 * n * p * t
+                 + k * r * (p**3 / 3 + 2 * p * p * t) + 2 * n * p * r * t)
     return per_block * m / p
 
 
@@ -126,9 +127,11 @@ def run(out: Path, block_size: int, folds: int, threads: int,
     command = [sys.executable, "-m", "cohortgen", "wgr-step1",
                "--bfile", str(out / "genotypes"), "--keep", str(out / "keep.txt"),
                "--phenotypes", str(out / "phenotypes.tsv"), "--pcs", str(out / "pcs.tsv"),
-               "--diseases", *diseases, "--quantitative", *quantitative,
-               "--covariates", "age", "sex", "--block-size", str(block_size),
-               "--folds", str(folds), "--loco", str(out / "loco.tsv.gz"),
+               "--options", json.dumps({
+                   "diseases": diseases, "traits": {q: "quantitative" for q in quantitative},
+                   "covariates": ["age", "sex"],
+                   "assoc": {"wgr": {"block_size": block_size, "folds": folds}}}),
+               "--loco", str(out / "loco.tsv.gz"),
                "--summary", str(out / "wgr.json")]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
