@@ -1,15 +1,22 @@
-"""Wall time, CPU time and peak memory of ``cohortgen wgr-step1`` (whole-genome regression
-step 1) for 9 traits at once.
+"""Wall time, CPU time, peak memory and FLOP rate of ``cohortgen wgr-step1`` (whole-genome
+regression step 1) for 9 traits at once.
 
 Usage: ``.venv/bin/python bench/bench_wgr.py [--samples 2000 5000] [--variants 20000]
-[--chromosomes 4] [--block-size 1000] [--folds 5] [--threads 2]``
+[--chromosomes 4] [--block-size 1000] [--folds 5] [--threads 2] [--quantitative 0]``
 
 Per sample size, a PLINK 1 fileset of random genotypes (allele frequencies 0.05-0.5, 1% missing
-calls, ``--variants`` split evenly over ``--chromosomes``), a sheet with 6 diseases (prevalence
-0.1-0.3) and 3 quantitative traits, age and sex, a keep list of every sample and 4 PCs are
-written to a temporary directory; the command then runs in a child process (``$OMP_NUM_THREADS``
-= ``--threads``), whose wall time, user + system CPU time and peak resident set size are
-shown (sizes run in increasing order: the peak is the largest of the children so far).
+calls, ``--variants`` split evenly over ``--chromosomes``, generated and packed in chunks), a
+sheet with 9 − ``--quantitative`` diseases (prevalence 0.02-0.3) and ``--quantitative``
+quantitative traits, age and sex, a keep list of every sample and 4 PCs are written to a
+temporary directory; the command then runs in a child process (``$OMP_NUM_THREADS`` =
+``--threads``), whose wall time, user + system CPU time and peak resident set size are shown
+(sizes run in increasing order: the peak is the largest of the children so far).
+
+FLOPs: the level-0 count of :func:`level0_flops` (per block: covariate residualisation, the
+per-fold XᵀX and XᵀY, K·r Cholesky factorisations at p³/3 each and their solves, the
+out-of-fold predictions), divided by the whole run's wall time, against the
+machine's float64 matmul peak with the same threads (``bench_assoc.machine_peaks``, measured
+before and after the runs, best kept: the machine may be shared).
 """
 
 import argparse
@@ -22,8 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-DISEASES = ["d1", "d2", "d3", "d4", "d5", "d6"]
-QUANTITATIVE = ["q1", "q2", "q3"]
+N_TRAITS = 9
+GENERATE_CHUNK = 5_000
+"""Variants generated and packed at a time."""
 
 
 def parse_args() -> argparse.Namespace:
@@ -34,53 +42,97 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--block-size", type=int, default=1_000)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quantitative", type=int, default=0,
+                        help="quantitative traits among the 9 (the rest are diseases)")
     return parser.parse_args()
 
 
-def write_inputs(out: Path, n_samples: int, n_variants: int, n_chromosomes: int, rng) -> None:
+def trait_names(n_quantitative: int) -> tuple[list[str], list[str]]:
+    """(diseases, quantitative traits), 9 names in all."""
+    n_diseases = N_TRAITS - n_quantitative
+    return ([f"d{k + 1}" for k in range(n_diseases)],
+            [f"q{k + 1}" for k in range(n_quantitative)])
+
+
+def random_packed(n_samples: int, n_variants: int, rng):
+    """(packed .bed rows uint8 (m, ceil(n / 4)), dosages int8 (200, n) of the first 200
+    variants), random genotypes with 1% missing calls, generated GENERATE_CHUNK at a time."""
+    import numpy as np
+
+    from cohortgen.kernels.bed import n_bytes, pack_dosages
+
+    packed = np.empty((n_variants, n_bytes(n_samples)), dtype=np.uint8)
+    first = None
+    for start in range(0, n_variants, GENERATE_CHUNK):
+        stop = min(start + GENERATE_CHUNK, n_variants)
+        freq = rng.uniform(0.05, 0.5, stop - start)
+        dosage = rng.binomial(2, freq[:, None], (stop - start, n_samples)).astype(np.int8)
+        dosage[rng.random(dosage.shape, dtype=np.float32) < 0.01] = -1
+        packed[start:stop] = pack_dosages(dosage)
+        if first is None:
+            first = dosage[:200].copy()
+    return packed, first
+
+
+def write_inputs(out: Path, n_samples: int, n_variants: int, n_chromosomes: int,
+                 n_quantitative: int, rng) -> None:
     """genotypes.{bed,bim,fam}, phenotypes.tsv, keep.txt and pcs.tsv under ``out``."""
     import numpy as np
     import pandas as pd
 
     from cohortgen.io.bed import write_bed
     from cohortgen.io.files import write_tsv
-    from cohortgen.kernels.bed import pack_dosages
     from cohortgen.qc.keep import write_keep
 
-    freq = rng.uniform(0.05, 0.5, n_variants)
-    dosage = rng.binomial(2, freq[:, None], (n_variants, n_samples)).astype(np.int8)
-    dosage[rng.random(dosage.shape) < 0.01] = -1
+    packed, dosage = random_packed(n_samples, n_variants, rng)
     ids = [f"S{i}" for i in range(n_samples)]
     fam = pd.DataFrame({"fid": ids, "iid": ids, "father": "0", "mother": "0", "sex": 0,
                         "pheno": -9})
     chrom = (np.arange(n_variants) * n_chromosomes // n_variants + 1).astype(str)
     bim = pd.DataFrame({"chrom": chrom, "id": [f"v{i}" for i in range(n_variants)], "cm": 0.0,
                         "pos": np.arange(n_variants) + 1, "a1": "A", "a2": "G"})
-    write_bed(out / "genotypes", pack_dosages(dosage), bim, fam)
+    write_bed(out / "genotypes", packed, bim, fam)
+    del packed
     write_keep(out / "keep.txt", ids)
     pcs = pd.DataFrame(rng.normal(size=(n_samples, 4)), columns=[f"PC{k}" for k in range(1, 5)])
     write_tsv(out / "pcs.tsv", pcs.assign(sample_id=ids)[["sample_id", *pcs.columns]])
     genetic = np.where(dosage[:200] >= 0, dosage[:200], 1).T @ rng.normal(size=200) * 0.1
     sheet = pd.DataFrame({"sample_id": ids, "sex": rng.integers(1, 3, n_samples),
                           "age": rng.integers(30, 81, n_samples)})
-    for k, name in enumerate(DISEASES):
+    diseases, quantitative = trait_names(n_quantitative)
+    for prevalence, name in zip(np.linspace(0.02, 0.3, len(diseases)), diseases, strict=True):
         liability = genetic + rng.normal(size=n_samples)
-        sheet[name] = (liability > np.quantile(liability, 0.9 - 0.04 * k)).astype(int)
-    for name in QUANTITATIVE:
+        sheet[name] = (liability > np.quantile(liability, 1.0 - prevalence)).astype(int)
+    for name in quantitative:
         sheet[name] = np.round(genetic + rng.normal(size=n_samples), 6)
     sheet.to_csv(out / "phenotypes.tsv", sep="\t", index=False)
 
 
-def run(out: Path, block_size: int, folds: int, threads: int) -> tuple[float, float, float]:
+def level0_flops(n: int, m: int, block_size: int, folds: int, n_traits: int,
+                 n_shrinkage: int = 5, n_covariates: int = 7) -> float:
+    """Floating-point operations of level 0 over m variants in blocks of p = block_size:
+    per block 4·n·q·p (residualise on q covariates), 2·n·p² + 2·n·p·t (fold cross-products),
+    K·r·(p³/3 + 2p²t) (Cholesky factorisations and solves) and 2·n·p·r·t (out-of-fold
+    predictions)."""
+    p, t, r, k = block_size, n_traits, n_shrinkage, folds
+    per_block = (4 * n * n_covariates * p + 2 * n * p * p + 2 * n * p * t
+                 + k * r * (p**3 / 3 + 2 * p * p * t) + 2 * n * p * r * t)
+    return per_block * m / p
+
+
+def run(out: Path, block_size: int, folds: int, threads: int,
+        n_quantitative: int) -> tuple[float, float, float]:
     """(wall s, CPU s, peak RSS MiB) of one ``cohortgen wgr-step1`` child process."""
+    diseases, quantitative = trait_names(n_quantitative)
     command = [sys.executable, "-m", "cohortgen", "wgr-step1",
                "--bfile", str(out / "genotypes"), "--keep", str(out / "keep.txt"),
                "--phenotypes", str(out / "phenotypes.tsv"), "--pcs", str(out / "pcs.tsv"),
                "--options", json.dumps({
-                   "diseases": DISEASES, "traits": dict.fromkeys(QUANTITATIVE, "quantitative"),
+                   "diseases": diseases, "traits": {q: "quantitative" for q in quantitative},
                    "covariates": ["age", "sex"],
                    "assoc": {"wgr": {"block_size": block_size, "folds": folds}}}),
-               "--loco", str(out / "loco.tsv.gz"), "--summary", str(out / "wgr.json")]
+               "--loco", str(out / "loco.tsv.gz"),
+               "--summary", str(out / "wgr.json")]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -92,19 +144,36 @@ def run(out: Path, block_size: int, folds: int, threads: int) -> tuple[float, fl
 
 
 def main() -> None:
-    import numpy as np
-
     args = parse_args()
+    os.environ["OMP_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
+    import numpy as np
+    from bench_assoc import machine_peaks
+
+    peaks = [machine_peaks()[0]]
     rng = np.random.default_rng(1)
+    diseases, quantitative = trait_names(args.quantitative)
     print(f"wgr-step1: {args.variants} variants on {args.chromosomes} chromosomes, "
-          f"{len(DISEASES)} diseases + {len(QUANTITATIVE)} quantitative traits, "
-          f"block {args.block_size}, {args.folds} folds, {args.threads} threads")
-    print(f"{'samples':>8} {'wall s':>8} {'CPU s':>8} {'peak RSS MiB':>13}")
+          f"{len(diseases)} diseases + {len(quantitative)} quantitative traits, "
+          f"block {args.block_size}, {args.folds} folds, {args.threads} threads; "
+          f"load average at start {os.getloadavg()[0]:.1f}")
+    print(f"{'samples':>8} {'wall s':>8} {'CPU s':>8} {'peak RSS MiB':>13} "
+          f"{'level-0 GFLOP':>14} {'GFLOP/s':>8}")
+    rates = []
     for n_samples in sorted(args.samples):
         with tempfile.TemporaryDirectory() as tmp:
-            write_inputs(Path(tmp), n_samples, args.variants, args.chromosomes, rng)
-            wall, cpu, rss = run(Path(tmp), args.block_size, args.folds, args.threads)
-        print(f"{n_samples:>8} {wall:>8.1f} {cpu:>8.1f} {rss:>13.0f}")
+            write_inputs(Path(tmp), n_samples, args.variants, args.chromosomes,
+                         args.quantitative, rng)
+            wall, cpu, rss = run(Path(tmp), args.block_size, args.folds, args.threads,
+                                 args.quantitative)
+        flops = level0_flops(n_samples, args.variants, args.block_size, args.folds, N_TRAITS)
+        rates.append(flops / wall / 1e9)
+        print(f"{n_samples:>8} {wall:>8.1f} {cpu:>8.1f} {rss:>13.0f} {flops / 1e9:>14.0f} "
+              f"{rates[-1]:>8.1f}")
+    peaks.append(machine_peaks()[0])
+    print(f"float64 matmul peak ({args.threads} threads, best of before/after): "
+          f"{max(peaks):.1f} GFLOP/s; level-0 rate {max(rates):.1f} GFLOP/s at best "
+          f"({100 * max(rates) / max(peaks):.0f}% of peak); load average at end "
+          f"{os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

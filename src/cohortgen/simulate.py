@@ -674,3 +674,225 @@ def truth_record(
         },
         "diseases": {name: d["truth"] for name, d in phenotypes["diseases"].items()},
     }
+
+
+# --- Family-rich cohort (in memory; for calibration and power tests and benchmarks) -------------
+#
+# Unlike :func:`simulate_cohort` (msprime, linkage disequilibrium, a VCF on disk), this builds
+# unlinked variants quickly: founders draw alleles from Balding-Nichols subpopulation frequencies
+# (fine-scale structure, Fst ``fst``), descendants inherit them by Mendelian transmission with
+# Poisson crossovers (a genome of ``genome_morgans``, about the 35 of the human autosomes, split
+# evenly over the chromosomes; variants evenly spaced on each genetic map), so
+# the realised kinship of relatives varies around its expectation as in real pedigrees.
+# Families: nuclear (two parents and 2-3 children, all written) and first-cousin pairs (children
+# of two siblings, whose parents and grandparents are not written); the other written samples are
+# unrelated founders. Everyone in a family comes from one subpopulation.
+
+FAMILY_CHILDREN = (2, 3)
+"""Children per nuclear family (drawn uniformly)."""
+
+
+@dataclass(frozen=True)
+class Pedigree:
+    """Simulated individuals in generation order (parents before children); every array (N,).
+
+    father, mother: int64 index of each parent, -1 for founders; subpop: int64 subpopulation;
+    family: int64 family id (-1 for unrelated founders); written: bool, in the cohort.
+    """
+
+    father: np.ndarray
+    mother: np.ndarray
+    subpop: np.ndarray
+    family: np.ndarray
+    written: np.ndarray
+
+
+@dataclass(frozen=True)
+class FamilyCohort:
+    """A simulated family-rich cohort, n written samples and m variants.
+
+    genotypes: int8 (m, n) ALT dosage 0/1/2 (no missing calls); chrom: int64 (m,) chromosome
+    1..c of each variant; subpop, family: int64 (n,) (family -1: unrelated); father, mother:
+    int64 (n,) written index of each parent, -1 when not written; status: float64 (n, d) 0/1 per
+    disease (prevalences in ``prevalence``); liability_genetic: float64 (n, d) genetic liability
+    (variance ``h2``); causal: int64 (d, k) variant indices of the causal variants of each
+    disease; pairs: list of (i, j, expected kinship, relationship) of written relatives, i < j.
+    """
+
+    sample_ids: list[str]
+    genotypes: np.ndarray
+    chrom: np.ndarray
+    subpop: np.ndarray
+    family: np.ndarray
+    father: np.ndarray
+    mother: np.ndarray
+    prevalence: tuple[float, ...]
+    status: np.ndarray
+    liability_genetic: np.ndarray
+    causal: np.ndarray
+    pairs: list[tuple[int, int, float, str]]
+
+
+def family_pedigree(rng: np.random.Generator, n_samples: int, family_fraction: float,
+                    cousin_fraction: float, n_subpops: int) -> Pedigree:
+    """Nuclear families until ``family_fraction`` of the n written samples are in them, then
+    ``cousin_fraction`` of them in first-cousin pairs, the rest unrelated written founders."""
+    father, mother, subpop, family, written = [], [], [], [], []
+
+    def add(f: int, m: int, pop: int, fam: int, write: bool) -> int:
+        for column, value in zip((father, mother, subpop, family, written),
+                                 (f, m, pop, fam, write), strict=True):
+            column.append(value)
+        return len(father) - 1
+
+    n_written, n_families = 0, 0
+    while n_written < family_fraction * n_samples:
+        pop = int(rng.integers(n_subpops))
+        dad, mum = add(-1, -1, pop, n_families, True), add(-1, -1, pop, n_families, True)
+        n_children = int(rng.choice(FAMILY_CHILDREN))
+        for _ in range(n_children):
+            add(dad, mum, pop, n_families, True)
+        n_written += 2 + n_children
+        n_families += 1
+    for _ in range(int(round(cousin_fraction * n_samples / 2))):
+        pop = int(rng.integers(n_subpops))
+        grandad, granny = add(-1, -1, pop, n_families, False), add(-1, -1, pop, n_families, False)
+        for _ in range(2):
+            sibling = add(grandad, granny, pop, n_families, False)
+            spouse = add(-1, -1, pop, n_families, False)
+            add(sibling, spouse, pop, n_families, True)
+        n_written += 2
+        n_families += 1
+    if n_written > n_samples:
+        raise InputError(f"simulate: family_fraction {family_fraction} and cousin_fraction "
+                         f"{cousin_fraction} need {n_written} samples, more than {n_samples}")
+    for _ in range(n_samples - n_written):
+        add(-1, -1, int(rng.integers(n_subpops)), -1, True)
+    return Pedigree(*(np.array(c, dtype=np.int64) for c in (father, mother, subpop, family)),
+                    np.array(written, dtype=bool))
+
+
+def subpopulation_frequencies(rng: np.random.Generator, n_variants: int, n_subpops: int,
+                              fst: float) -> np.ndarray:
+    """Balding-Nichols ALT frequencies float64 (n_subpops, n_variants): ancestral frequency
+    p ~ U(0.05, 0.5), each subpopulation's ~ Beta(p(1 − F)/F, (1 − p)(1 − F)/F)."""
+    ancestral = rng.uniform(0.05, 0.5, size=n_variants)
+    scale = (1.0 - fst) / fst
+    return rng.beta(ancestral * scale, (1.0 - ancestral) * scale, size=(n_subpops, n_variants))
+
+
+def gamete(rng: np.random.Generator, haplotypes: np.ndarray, map_position: np.ndarray,
+           chrom_starts: np.ndarray, morgans: float) -> np.ndarray:
+    """One meiosis: int8 (m,) haplotype copied from a parent's two (``haplotypes`` int8 (2, m)).
+
+    map_position: float64 (m,) position of each variant on its chromosome, in Morgans;
+    chrom_starts: int64 index of each chromosome's first variant, then m. Per chromosome,
+    Poisson(``morgans``) crossovers uniform on the map and a random first parental haplotype.
+    """
+    origin = np.empty(map_position.size, dtype=np.int64)
+    for start, stop in zip(chrom_starts[:-1], chrom_starts[1:], strict=True):
+        crossovers = np.sort(rng.uniform(0.0, morgans, size=rng.poisson(morgans)))
+        first = rng.integers(2)
+        origin[start:stop] = (first + np.searchsorted(crossovers, map_position[start:stop])) % 2
+    return np.where(origin == 0, haplotypes[0], haplotypes[1]).astype(np.int8)
+
+
+def pedigree_genotypes(rng: np.random.Generator, pedigree: Pedigree, frequencies: np.ndarray,
+                       n_chromosomes: int, morgans: float) -> np.ndarray:
+    """ALT dosages int8 (m, n_written) of the written individuals: founders' haplotypes drawn
+    from their subpopulation's frequencies (float64 (k, m)), the others by :func:`gamete`."""
+    m = frequencies.shape[1]
+    chrom_starts = np.arange(n_chromosomes + 1) * m // n_chromosomes
+    map_position = np.concatenate([(np.arange(stop - start) + 0.5) / (stop - start) * morgans
+                                   for start, stop in zip(chrom_starts[:-1], chrom_starts[1:],
+                                                          strict=True)])
+    haplotypes = np.empty((pedigree.father.size, 2, m), dtype=np.int8)
+    for i in range(pedigree.father.size):
+        if pedigree.father[i] < 0:
+            haplotypes[i] = rng.random((2, m)) < frequencies[pedigree.subpop[i]]
+        else:
+            for slot, parent in enumerate((pedigree.father[i], pedigree.mother[i])):
+                haplotypes[i, slot] = gamete(rng, haplotypes[parent], map_position,
+                                             chrom_starts, morgans)
+    written = haplotypes[pedigree.written]
+    return np.ascontiguousarray((written[:, 0] + written[:, 1]).T)
+
+
+def related_written_pairs(pedigree: Pedigree) -> list[tuple[int, int, float, str]]:
+    """(i, j, expected kinship, relationship) of written relatives, indices into the written
+    samples, i < j: parent_offspring and full_siblings 1/4, first_cousins 1/16."""
+    index = np.full(pedigree.father.size, -1, dtype=np.int64)
+    index[pedigree.written] = np.arange(int(pedigree.written.sum()))
+    pairs = []
+    for fam in np.unique(pedigree.family[pedigree.family >= 0]):
+        members = np.flatnonzero((pedigree.family == fam) & pedigree.written)
+        for a, b in ((a, b) for a in members for b in members if a < b):
+            if a in (pedigree.father[b], pedigree.mother[b]):
+                relationship = (0.25, "parent_offspring")
+            elif pedigree.father[a] == pedigree.father[b] >= 0:
+                relationship = (0.25, "full_siblings")
+            elif pedigree.father[a] < 0 and pedigree.father[b] < 0:
+                continue  # the two parents of a nuclear family
+            else:
+                relationship = (0.0625, "first_cousins")
+            pairs.append((int(index[a]), int(index[b]), *relationship))
+    return sorted(pairs)
+
+
+def family_liability(rng: np.random.Generator, genotypes: np.ndarray, causal: np.ndarray,
+                     h2: float, shared_env: float, family: np.ndarray, subpop_shift: np.ndarray,
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(liability, genetic part), float64 (n,): genetic variance ``h2`` from standardised causal
+    dosages (rows ``causal`` of ``genotypes`` int8 (m, n)) with N(0, 1) effects, a family effect
+    of variance ``shared_env`` shared within each family (none for unrelated samples), the
+    subpopulation shift ``subpop_shift`` (float64 (n,)) and independent noise; total variance
+    1 before the shift."""
+    x = genotypes[causal].T.astype(np.float64)
+    z = (x - x.mean(axis=0)) / np.maximum(x.std(axis=0), 1e-12)
+    genetic = z @ rng.normal(size=causal.size)
+    genetic *= np.sqrt(h2 / genetic.var())
+    n_families = int(family.max()) + 1
+    family_effect = np.append(rng.normal(scale=np.sqrt(shared_env), size=n_families), 0.0)
+    environment = family_effect[np.where(family >= 0, family, n_families)]
+    noise = rng.normal(scale=np.sqrt(max(1.0 - h2 - shared_env, 0.0)), size=family.size)
+    return genetic + environment + noise + subpop_shift, genetic
+
+
+def simulate_family_cohort(seed: int, n_samples: int = 2000, n_variants: int = 20_000,
+                           n_chromosomes: int = 4, prevalence: tuple[float, ...] = (0.04, 0.30),
+                           h2: float = 0.5, n_causal: int = 200, shared_env: float = 0.1,
+                           family_fraction: float = 0.3, cousin_fraction: float = 0.05,
+                           n_subpops: int = 6, fst: float = 0.005, subpop_shift_sd: float = 0.2,
+                           genome_morgans: float = 35.0) -> FamilyCohort:
+    """A family-rich cohort (section comment above), every draw from ``default_rng(seed)``.
+
+    Each disease (one per ``prevalence``) has its own ``n_causal`` causal variants (effects
+    N(0, 1) on standardised dosages, genetic variance ``h2`` of the liability), a family
+    environment of variance ``shared_env`` and a liability shift per subpopulation N(0,
+    ``subpop_shift_sd``²); the cases are the top ``prevalence`` of the liability.
+    """
+    if not 0 < fst < 1 or not 0 <= h2 + shared_env <= 1 or n_chromosomes < 2:
+        raise InputError("simulate: need 0 < fst < 1, h2 + shared_env <= 1, >= 2 chromosomes")
+    rng = np.random.default_rng(seed)
+    pedigree = family_pedigree(rng, n_samples, family_fraction, cousin_fraction, n_subpops)
+    frequencies = subpopulation_frequencies(rng, n_variants, n_subpops, fst)
+    genotypes = pedigree_genotypes(rng, pedigree, frequencies, n_chromosomes,
+                                   genome_morgans / n_chromosomes)
+    subpop, family = pedigree.subpop[pedigree.written], pedigree.family[pedigree.written]
+    index = np.full(pedigree.father.size + 1, -1, dtype=np.int64)  # index[-1] stays -1
+    index[np.flatnonzero(pedigree.written)] = np.arange(n_samples)
+    father, mother = (index[p[pedigree.written]] for p in (pedigree.father, pedigree.mother))
+    status, genetic, causal = [], [], []
+    for p in prevalence:
+        chosen = np.sort(rng.choice(n_variants, size=n_causal, replace=False))
+        shift = rng.normal(scale=subpop_shift_sd, size=n_subpops)[subpop]
+        liability, g = family_liability(rng, genotypes, chosen, h2, shared_env, family, shift)
+        status.append((liability > np.quantile(liability, 1.0 - p)).astype(np.float64))
+        genetic.append(g)
+        causal.append(chosen)
+    return FamilyCohort(
+        sample_ids=[f"F{i + 1:05d}" for i in range(n_samples)], genotypes=genotypes,
+        chrom=np.arange(n_variants) * n_chromosomes // n_variants + 1, subpop=subpop,
+        family=family, father=father, mother=mother, prevalence=tuple(prevalence),
+        status=np.stack(status, axis=1), liability_genetic=np.stack(genetic, axis=1),
+        causal=np.stack(causal), pairs=related_written_pairs(pedigree))

@@ -111,6 +111,7 @@ rule assign_incohort_folds:
         keep="results/{cohort}/qc/keep.txt",
         pcs="results/{cohort}/qc/pcs.tsv",
         phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
+        related_pairs="results/{cohort}/qc/related_pairs.tsv",
     output:
         folds="results/{cohort}/prs/incohort/folds.tsv",
     log:
@@ -123,7 +124,7 @@ rule assign_incohort_folds:
         options=step_options("prs_incohort_folds"),
     shell:
         "{params.cohortgen} prs-incohort-folds {params.cohort} --options {params.options:q}"
-        " --out {output.folds} 2> {log}"
+        " --related-pairs {input.related_pairs} --out {output.folds} 2> {log}"
 
 
 rule build_incohort_fold:

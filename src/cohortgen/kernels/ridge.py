@@ -2,14 +2,14 @@
 
 Samples are split into K folds (``folds``: int64, shape (n,), values 0..K-1). A fit "without
 fold k" uses the cross-products of every sample outside fold k; its predictions for the samples
-of fold k are out-of-sample. All shrinkage values and all traits of one design matrix share one
-eigendecomposition per fold, and every product is a BLAS matrix product batched over traits.
+of fold k are out-of-sample. All traits of one design matrix share one Cholesky factorisation
+per fold and shrinkage value, and every product is a BLAS matrix product batched over traits.
 A trait's missing values are 0 in Y, so they add nothing to XᵀY; rows that are 0 in X too
 (level 1) add nothing to XᵀX either.
 """
 
 import numpy as np
-from scipy import special
+from scipy import linalg, special
 
 
 def fold_cross_products(X: np.ndarray, Y: np.ndarray, folds: np.ndarray,
@@ -33,18 +33,21 @@ def ridge_fold_coefficients(X: np.ndarray, Y: np.ndarray, folds: np.ndarray, n_f
     """Ridge coefficients of the fits without each fold, for every shrinkage value and trait.
 
     Minimises ‖Y − Xβ‖² + λ‖β‖² over the samples outside fold k:
-    β = V (D + λI)⁻¹ Vᵀ XᵀY with V D Vᵀ the eigendecomposition of XᵀX (one per fold).
+    β = (XᵀX + λI)⁻¹ XᵀY, by a Cholesky factorisation of XᵀX + λI (positive definite for
+    λ > 0) per fold and λ: K·r·p³/3 flops, about a fifth of one eigendecomposition per fold
+    (~9p³ each) for r = 5, and as accurate.
     X: float64 (n, p); Y: float64 (n, t); shrinkage: float64 (r,), λ > 0.
     Returns float64 (K, r, p, t).
     """
     xtx, xty = fold_cross_products(X, Y, folds, n_folds)
     total_xtx, total_xty = xtx.sum(axis=0), xty.sum(axis=0)
-    beta = np.empty((n_folds, shrinkage.size, X.shape[1], Y.shape[1]))
+    p = X.shape[1]
+    beta = np.empty((n_folds, shrinkage.size, p, Y.shape[1]))
     for k in range(n_folds):
-        eigenvalues, vectors = np.linalg.eigh(total_xtx - xtx[k])
-        rotated = vectors.T @ (total_xty - xty[k])
+        train_xtx, train_xty = total_xtx - xtx[k], total_xty - xty[k]
         for j, lam in enumerate(shrinkage):
-            beta[k, j] = vectors @ (rotated / (eigenvalues + lam)[:, None])
+            factor = linalg.cho_factor(train_xtx + lam * np.eye(p), check_finite=False)
+            beta[k, j] = linalg.cho_solve(factor, train_xty, check_finite=False)
     return beta
 
 

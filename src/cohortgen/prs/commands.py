@@ -70,7 +70,8 @@ def _prs_incohort_folds(a):
     from cohortgen.prs.incohort import assign_folds
 
     o = parse_options(a.options, "prs_incohort_folds")
-    assign_folds(_incohort_cohort(a, o), o.folds, o.seed, Path(a.out))
+    assign_folds(_incohort_cohort(a, o), o.folds, o.seed, Path(a.out),
+                 Path(a.related_pairs) if a.related_pairs else None)
 
 
 def _prs_incohort_fold(a):
@@ -134,7 +135,9 @@ def register(sub) -> None:
     add_command(
         sub, "prs-incohort-folds", _prs_incohort_folds,
         "Assign the in-cohort cross-validation folds, stratified for every disease at once.",
-        *cohort, req("--out"), options("prs_incohort_folds"),
+        *cohort, (("--related-pairs",), {"help": "qc/related_pairs.tsv: related samples "
+                                                 "share a fold"}),
+        req("--out"), options("prs_incohort_folds"),
     )
     add_command(
         sub, "prs-incohort-fold", _prs_incohort_fold,

@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from threadpoolctl import threadpool_limits
 
 from cohortgen.assoc.null_model import fit_null_models
@@ -61,19 +63,25 @@ def stratified_folds(y: np.ndarray, k: int = 5, seed: int = 0) -> np.ndarray:
 
 
 def multilabel_stratified_folds(Y: np.ndarray, k: int = 5, seed: int = 0,
-                                eligible: np.ndarray | None = None) -> np.ndarray:
+                                eligible: np.ndarray | None = None,
+                                groups: np.ndarray | None = None) -> np.ndarray:
     """One fold id per sample, stratified by the case and the control status of every disease.
 
     Y: (n, d) 0/1, NaN = missing; eligible: bool (n,) samples to assign (default: any finite
-    label). Two steps over the 2d labels "case of d" and "control of d":
+    label); groups: int (n,) samples with one group id go to one fold together (relatives,
+    :func:`related_groups`; default: every sample on its own). A group is one unit with the
+    label counts of its eligible members, in the seeded order of its first member.
+    Two steps over the 2d labels "case of d" and "control of d":
 
     1. iterative stratification (Sechidis, Tsoumakas & Vlahavas 2011), rarest label first (by
        total count): each unassigned sample of the label (in a seeded random order) joins, among
        the folds with room within one sample of the most, the one that still wants most of that
-       label (ties at random), so fold sizes stay within about one sample of each other;
-    2. :func:`_balance_by_swaps`: swaps of two samples between folds that reduce the squared
-       deviations from the ideal counts, until every label's counts span at most 1 (about
-       ±1 of the ideal in every fold) or no swap helps.
+       label (ties at random), so fold sizes stay within about one sample (one group) of
+       each other;
+    2. :func:`_balance_by_swaps`: swaps of two samples on their own (never of a group of
+       relatives) between folds that reduce the squared deviations from the ideal counts,
+       until every label's counts span at most 1 (about ±1 of the ideal in every fold) or no
+       swap helps.
 
     Returns int8 (n,) in [0, k), -1 for ineligible samples. Raises ValueError for k outside
     [2, 127] or values other than 0/1/NaN.
@@ -87,45 +95,79 @@ def multilabel_stratified_folds(Y: np.ndarray, k: int = 5, seed: int = 0,
         eligible = np.any(np.isfinite(Y), axis=1)
     rng = np.random.default_rng(seed)
     members = rng.permutation(np.flatnonzero(eligible))
-    labels = np.column_stack([Y[members] == 1.0, Y[members] == 0.0])
-    assigned = _balance_by_swaps(labels, _iterative_stratification(labels, k, rng), k, rng)
+    unit = _units(members, groups)
+    n_units = int(unit.max()) + 1 if unit.size else 0
+    labels = np.zeros((n_units, 2 * Y.shape[1]), dtype=np.int64)
+    np.add.at(labels, unit, np.column_stack([Y[members] == 1.0, Y[members] == 0.0]))
+    sizes = np.bincount(unit, minlength=n_units)
+    assigned = _balance_by_swaps(labels, _iterative_stratification(labels, sizes, k, rng),
+                                 sizes == 1, k, rng)
     folds = np.full(Y.shape[0], -1, dtype=np.int8)
-    folds[members] = assigned
+    folds[members] = assigned[unit]
     return folds
 
 
-def _iterative_stratification(labels: np.ndarray, k: int, rng) -> np.ndarray:
-    """Step 1 of :func:`multilabel_stratified_folds`; labels: bool (n, L). Returns int64 (n,)."""
+def _units(members: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """int64 (len(members),): the unit of each member, numbered in order of the first
+    appearance of its group in ``members`` (each member its own unit without groups)."""
+    if groups is None:
+        return np.arange(members.size, dtype=np.int64)
+    _, first, inverse = np.unique(np.asarray(groups)[members], return_index=True,
+                                  return_inverse=True)
+    rank = np.empty(first.size, dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(first.size)
+    return rank[inverse]
+
+
+def related_groups(sample_ids: list[str], id1: list[str], id2: list[str]) -> np.ndarray:
+    """int64 (n,): connected component of each of ``sample_ids`` in the graph of related pairs
+    (id1[i], id2[i]) (``qc/related_pairs.tsv``; pairs naming other samples are ignored), so
+    relatives of relatives share a group."""
+    position = {s: i for i, s in enumerate(sample_ids)}
+    edges = np.array([(position[a], position[b]) for a, b in zip(id1, id2, strict=True)
+                      if a in position and b in position], dtype=np.int64).reshape(-1, 2)
+    n = len(sample_ids)
+    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
+    return connected_components(graph, directed=False)[1].astype(np.int64)
+
+
+def _iterative_stratification(labels: np.ndarray, sizes: np.ndarray, k: int,
+                              rng) -> np.ndarray:
+    """Step 1 of :func:`multilabel_stratified_folds`; labels: int64 (u, L) label counts of
+    each unit; sizes: int64 (u,) samples per unit. Returns int64 (u,)."""
     counts = labels.sum(axis=0)
     want = np.repeat(counts[None, :] / k, k, axis=0)
-    room = np.full(k, labels.shape[0] / k)
+    room = np.full(k, sizes.sum() / k)
     assigned = np.full(labels.shape[0], -1, dtype=np.int64)
     for label in np.argsort(counts, kind="stable"):
-        for i in np.flatnonzero(labels[:, label] & (assigned < 0)):
+        for i in np.flatnonzero((labels[:, label] > 0) & (assigned < 0)):
             open_folds = np.flatnonzero(room > room.max() - 1.0)
             wanted = want[open_folds, label]
             best = open_folds[wanted == wanted.max()]
             f = int(best[rng.integers(best.size)]) if best.size > 1 else int(best[0])
             assigned[i] = f
             want[f] -= labels[i]
-            room[f] -= 1.0
-    for i in np.flatnonzero(assigned < 0):  # samples without any label
+            room[f] -= sizes[i]
+    for i in np.flatnonzero(assigned < 0):  # units without any label
         f = int(np.argmax(room))
         assigned[i] = f
-        room[f] -= 1.0
+        room[f] -= sizes[i]
     return assigned
 
 
-def _balance_by_swaps(labels: np.ndarray, assigned: np.ndarray, k: int, rng,
-                      candidates: int = 256, max_swaps: int = 100_000) -> np.ndarray:
-    """Step 2 of :func:`multilabel_stratified_folds`: fold sizes never change.
+def _balance_by_swaps(labels: np.ndarray, assigned: np.ndarray, movable: np.ndarray, k: int,
+                      rng, candidates: int = 256, max_swaps: int = 100_000) -> np.ndarray:
+    """Step 2 of :func:`multilabel_stratified_folds`: fold sizes never change, and only
+    ``movable`` units (bool (u,): single samples) move.
 
     Repeatedly takes the label with the widest spread of counts over folds that a swap can
     narrow: fold a (most above the ideal) and fold b (most below); among up to ``candidates``
-    seeded-random members of a with the label and of b without it, the swap that most lowers
-    Σ_f Σ_l (count − ideal)² is made. Stops when every spread is ≤ 1 or no swap lowers it.
+    seeded-random movable members of a with the label and of b without it, the swap that most
+    lowers Σ_f Σ_l (count − ideal)² is made. Stops when every spread is ≤ 1 or no swap lowers
+    it.
     """
     L = labels.astype(np.float64)
+    has = labels > 0
     ideal = L.sum(axis=0) / k
     counts = np.stack([L[assigned == f].sum(axis=0) for f in range(k)])
     for _ in range(max_swaps):
@@ -135,8 +177,12 @@ def _balance_by_swaps(labels: np.ndarray, assigned: np.ndarray, k: int, rng,
             if spread[label] <= 1.0:
                 return assigned
             a, b = int(np.argmax(dev[:, label])), int(np.argmin(dev[:, label]))
-            out_a = _some(np.flatnonzero((assigned == a) & labels[:, label]), candidates, rng)
-            out_b = _some(np.flatnonzero((assigned == b) & ~labels[:, label]), candidates, rng)
+            out_a = _some(np.flatnonzero((assigned == a) & has[:, label] & movable),
+                          candidates, rng)
+            out_b = _some(np.flatnonzero((assigned == b) & ~has[:, label] & movable),
+                          candidates, rng)
+            if out_a.size == 0 or out_b.size == 0:
+                continue
             delta = L[out_b][None, :, :] - L[out_a][:, None, :]  # net change of fold a
             change = 2.0 * delta @ (dev[a] - dev[b]) + 2.0 * np.sum(delta * delta, axis=2)
             i, j = np.unravel_index(int(np.argmin(change)), change.shape)
@@ -155,12 +201,14 @@ def _some(rows: np.ndarray, size: int, rng) -> np.ndarray:
     return rng.choice(rows, size, replace=False) if rows.size > size else rows
 
 
-def inner_validation(Y: np.ndarray, folds: np.ndarray, k_inner: int, seed: int) -> np.ndarray:
+def inner_validation(Y: np.ndarray, folds: np.ndarray, k_inner: int, seed: int,
+                     groups: np.ndarray | None = None) -> np.ndarray:
     """bool (n,): the inner-validation samples, 1/``k_inner`` of each outer fold.
 
     Each outer fold g is split on its own (:func:`multilabel_stratified_folds` on its samples'
-    labels, seed (seed, g)) and its part 0 validates. The training set of fold f thus gets an
-    inner split stratified for every disease, and nothing about fold f's samples decides it.
+    labels and ``groups``, seed (seed, g)) and its part 0 validates. The training set of fold
+    f thus gets an inner split stratified for every disease, and nothing about fold f's samples
+    decides it.
     """
     Y = np.atleast_2d(np.asarray(Y, dtype=np.float64).T).T
     flag = np.zeros(Y.shape[0], dtype=bool)
@@ -168,7 +216,8 @@ def inner_validation(Y: np.ndarray, folds: np.ndarray, k_inner: int, seed: int) 
         members = np.flatnonzero(folds == g)
         fold_seed = int(np.random.SeedSequence([seed, g]).generate_state(1)[0])
         inner = multilabel_stratified_folds(Y[members], k_inner, fold_seed,
-                                            np.ones(members.size, dtype=bool))
+                                            np.ones(members.size, dtype=bool),
+                                            None if groups is None else groups[members])
         flag[members] = inner == 0
     return flag
 

@@ -14,6 +14,8 @@ Three steps, each one job, so the folds run in parallel:
 
 1. :func:`assign_folds` writes ``folds.tsv`` (private): sample_id, fold (1..k), inner (1 for
    the inner-validation part that tunes C+T), one assignment stratified for every disease.
+   Relatives (``qc/related_pairs.tsv``, when given) share a fold and an inner part: every
+   connected group of related pairs stays together, so no family spans training and test.
 2. :func:`run_fold` runs one fold for every disease (one batched training GWAS, one LD, then C+T
    and LDpred2-auto per disease) and writes ``fold<f>.npz`` (private: held-out scores and each
    method's status); fold 0 is the refit of LDpred2-auto on all eligible samples (weights).
@@ -50,6 +52,7 @@ from cohortgen.prs.folds import (
     fold_training_sets,
     inner_validation,
     multilabel_stratified_folds,
+    related_groups,
 )
 from cohortgen.prs.ldpred import ldpred_builder, ldpred_weights
 from cohortgen.prs.stage import (
@@ -171,10 +174,17 @@ def active_diseases(Y: np.ndarray, min_cases: int, k: int) -> np.ndarray:
     return counts >= max(min_cases, k)
 
 
-def assign_folds(cohort: Cohort, k: int, seed: int, out: Path) -> pd.DataFrame:
-    """Write the private ``folds.tsv`` (module docstring) for the eligible samples."""
-    folds = multilabel_stratified_folds(cohort.Y, k, seed, cohort.eligible)
-    inner = inner_validation(cohort.Y, folds, INNER_K, seed)
+def assign_folds(cohort: Cohort, k: int, seed: int, out: Path,
+                 related_pairs: Path | None = None) -> pd.DataFrame:
+    """Write the private ``folds.tsv`` (module docstring) for the eligible samples; relatives
+    in ``related_pairs`` (columns id1, id2) go to one fold."""
+    groups = None
+    if related_pairs is not None:
+        pairs = read_tsv(Path(related_pairs), ("id1", "id2"), dtype={"id1": str, "id2": str})
+        groups = related_groups(cohort.sample_ids, pairs["id1"].tolist(),
+                                pairs["id2"].tolist())
+    folds = multilabel_stratified_folds(cohort.Y, k, seed, cohort.eligible, groups)
+    inner = inner_validation(cohort.Y, folds, INNER_K, seed, groups)
     use = cohort.eligible
     table = pd.DataFrame({"sample_id": np.asarray(cohort.sample_ids)[use],
                           "fold": folds[use].astype(np.int64) + 1,

@@ -5,8 +5,10 @@ uses the kept samples with every covariate and PC, and the autosomal and (non-PA
 with MAF ≥ ``min_maf`` among them. Blocks of ``block_size`` consecutive variants never cross a
 chromosome; a chromosome with fewer variants is one shorter block (as REGENIE), listed under
 ``short_chromosomes`` in ``wgr.json``. The .bed is streamed: one block of dosages (block_size ×
-n float64) is decoded at a time; what stays in memory is the level-0 predictions, t × n × b × r
-float64 (t traits, b blocks, r shrinkage values).
+n float64) is decoded at a time, and each block's level-0 predictions (t × n × r float64: t
+traits, r shrinkage values) are spilled to an unlinked owner-only temporary file in ``$TMPDIR``
+(:class:`Level0Spill`, t × n × b × r float64 on disk for b blocks), from which level 1 reads
+one trait's columns (n × b·r float64) at a time.
 
 A disease with fewer than MIN_CASES_PER_FOLD · K cases or controls cannot be fitted at level 1:
 it is left out of step 1 with a warning and ``"status": "fallback"`` and the reason in
@@ -21,7 +23,9 @@ or deviance). The science is in :mod:`cohortgen.wgr.model`.
 """
 
 import gzip
+import os
 import sys
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -234,6 +238,39 @@ def run_step1(prefix: Path, inputs: Step1Inputs,
     return pd.concat([pd.DataFrame(columns=columns), *tables], ignore_index=True), summary
 
 
+class Level0Spill:
+    """Level-0 predictions of every block in an unlinked owner-only temporary file (a context
+    manager; the file goes when it closes). Layout: block-major, block i's predictions as
+    float64 (t, n, r) after block i − 1's, so one trait's columns are b reads of n × r."""
+
+    def __init__(self, n_traits: int, n_samples: int, n_shrinkage: int):
+        self.t, self.n, self.r = n_traits, n_samples, n_shrinkage
+        self.n_blocks = 0
+        self.file = tempfile.TemporaryFile()
+
+    def __enter__(self) -> "Level0Spill":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.file.close()
+
+    def append(self, pred: np.ndarray) -> None:
+        """Add the next block: float64 (r, n, t) (:func:`standardise_predictions`)."""
+        self.file.write(np.ascontiguousarray(pred.transpose(2, 1, 0)).data)
+        self.n_blocks += 1
+
+    def trait(self, j: int) -> np.ndarray:
+        """float64 (n, b·r): trait j's level-0 columns, block-major (block i's r columns are
+        i·r .. i·r + r − 1)."""
+        self.file.flush()
+        size = self.n * self.r * 8
+        out = np.empty((self.n, self.n_blocks * self.r))
+        for i in range(self.n_blocks):
+            raw = os.pread(self.file.fileno(), size, (i * self.t + j) * size)
+            out[:, i * self.r:(i + 1) * self.r] = np.frombuffer(raw).reshape(self.n, self.r)
+        return out
+
+
 def fit_traits(packed: np.ndarray, n_fam: int, inputs: Step1Inputs, blocks: Blocks,
                settings: Step1Settings, h2: np.ndarray) -> tuple[list[pd.DataFrame], dict]:
     """Level 0 on every block, then level 1 and LOCO per trait of ``inputs``: (one LOCO table
@@ -246,26 +283,36 @@ def fit_traits(packed: np.ndarray, n_fam: int, inputs: Step1Inputs, blocks: Bloc
     Y, mask, trait_sd = standardised_traits(inputs.values, inputs.design, inputs.traits)
     basis = covariate_basis(inputs.design)
     lambda0 = shrinkage_grid(sum(rows.size for rows in blocks.rows), h2)
-    level0 = np.empty((t, n, len(blocks.rows) * r))
-    for i, block_rows in enumerate(blocks.rows):
-        dosage = dosages_mean_imputed(packed[block_rows], n_fam, inputs.sample_rows)
-        G = standardised_genotypes(np.ascontiguousarray(dosage.T), basis)
-        pred = standardise_predictions(level0_block(G, Y, folds, n_folds, lambda0), mask)
-        level0[:, :, i * r:(i + 1) * r] = pred.transpose(2, 1, 0)
+    with Level0Spill(t, n, r) as level0:
+        for block_rows in blocks.rows:
+            dosage = dosages_mean_imputed(packed[block_rows], n_fam, inputs.sample_rows)
+            G = standardised_genotypes(np.ascontiguousarray(dosage.T), basis)
+            level0.append(standardise_predictions(level0_block(G, Y, folds, n_folds, lambda0),
+                                                  mask))
+        return level1_traits(level0, inputs, folds, Y, mask, trait_sd, blocks, settings, h2)
+
+
+def level1_traits(level0: Level0Spill, inputs: Step1Inputs, folds: np.ndarray, Y: np.ndarray,
+                  mask: np.ndarray, trait_sd: np.ndarray, blocks: Blocks,
+                  settings: Step1Settings, h2: np.ndarray) -> tuple[list[pd.DataFrame], dict]:
+    """Level 1 and LOCO of each trait, one trait's level-0 columns in memory at a time (Y,
+    mask, trait_sd: :func:`standardised_traits`); as :func:`fit_traits` returns."""
+    n_folds, r = settings.n_folds, h2.size
     offsets = null_offsets(inputs, mask)
     tables, summaries = [], {}
     for j, trait in enumerate(inputs.traits):
         rows = mask[:, j]
+        columns = level0.trait(j)
         if inputs.is_disease[j]:
-            tau = shrinkage_grid(level0.shape[2], h2, scale=3.0 / np.pi**2)
-            X = level0[j][rows]
+            tau = shrinkage_grid(columns.shape[1], h2, scale=3.0 / np.pi**2)
+            X = columns[rows]
             fit = level1_disease(X, inputs.values[rows, j], offsets[j], folds[rows], n_folds,
                                  tau)
             scale, fold_rows = 1.0, folds[rows]
         else:
-            tau = shrinkage_grid(level0.shape[2], h2)
-            fit = level1_quantitative(level0[j], Y[:, j], rows, folds, n_folds, tau)
-            X, scale, fold_rows = level0[j][rows], trait_sd[j], folds[rows]
+            tau = shrinkage_grid(columns.shape[1], h2)
+            fit = level1_quantitative(columns, Y[:, j], rows, folds, n_folds, tau)
+            X, scale, fold_rows = columns[rows], trait_sd[j], folds[rows]
         loco = loco_predictions(X, fit.beta, fold_rows, blocks.chrom, r) * scale
         table = pd.DataFrame(loco, columns=blocks.chromosomes)
         table[ALL_COLUMN] = whole_predictions(X, fit.beta, fold_rows) * scale
