@@ -2,8 +2,9 @@
 
 A *primary* cell is a count of people between 1 and ``min_cell_count - 1``. When a table also
 shows the total of a group of cells, one hidden cell in the group could be recovered by
-subtraction, so a second (*complementary*) cell is hidden as well: the smallest other cell of
-the group. With two or more hidden cells, only their sum is known and each stays ambiguous.
+subtraction, so a second (*complementary*) cell is hidden as well: the smallest other non-zero
+cell of the group. With two or more hidden cells, only their sum is known and each stays
+ambiguous.
 """
 
 import numpy as np
@@ -17,11 +18,14 @@ def primary_suppressed(counts, min_cell_count: int) -> np.ndarray:
 
 def with_complement(hidden, sizes) -> np.ndarray:
     """bool (k,): ``hidden`` plus, when it hides exactly one cell of a group whose total is
-    shown, the other cell with the smallest ``sizes`` (first in order on ties). A group with a
-    single cell is returned unchanged (its total is that cell)."""
+    shown, the other cell with the smallest non-zero ``sizes`` (first in order on ties): hiding
+    a 0 would protect nothing, as the group's total minus the shown cells would still give the
+    small cell. Unchanged when no other cell is non-zero (a group with a single cell: its total
+    is that cell)."""
     hidden = np.asarray(hidden, dtype=bool).copy()
     sizes = np.asarray(sizes, dtype=np.float64)
-    if hidden.sum() == 1 and hidden.size > 1:
-        others = np.where(hidden, np.inf, sizes)
-        hidden[int(np.argmin(others))] = True
+    if hidden.sum() == 1:
+        others = np.where(hidden | ~(sizes > 0), np.inf, sizes)
+        if np.isfinite(others).any():
+            hidden[int(np.argmin(others))] = True
     return hidden

@@ -34,6 +34,9 @@ rule render_report:
         genes=REPORT_GENES,
         gwas_summary="results/{cohort}/gwas/summary.tsv",
         sumstats=expand("results/{{cohort}}/gwas/{trait}.tsv.gz", trait=ASSOC_TRAITS),
+        meta=expand(
+            "results/{{cohort}}/gwas/{trait}.tsv.gz-meta.yaml", trait=ASSOC_TRAITS
+        ),
         loci=expand("results/{{cohort}}/gwas/{trait}.loci.tsv", trait=ASSOC_TRAITS),
         untested=expand(
             "results/{{cohort}}/gwas/{trait}.untested.tsv.gz", trait=ASSOC_TRAITS
@@ -46,6 +49,7 @@ rule render_report:
             [f"results/{wc.cohort}/prs/deciles.tsv"] if config["prs"]["scores"] else []
         ),
         provenance="results/{cohort}/provenance.json",
+        wgr=wgr_input("results/{cohort}/wgr/wgr.json"),
     output:
         html=report(
             "results/{cohort}/report/index.html",
@@ -71,13 +75,14 @@ rule render_report:
     params:
         cohortgen=COHORTGEN,
         options=step_options("report"),
+        wgr=wgr_arg("--wgr-summary", "wgr"),
     shell:
         "{params.cohortgen} report --cohort {wildcards.cohort} --qc-summary {input.qc_summary}"
         " --gwas-summary {input.gwas_summary} --gwas {input.sumstats} --loci {input.loci}"
         " --prs-performance {input.prs} --prs-deciles {input.deciles}"
         " --prs-match {input.match} --pcs {input.pcs}"
         " --samples {input.samples} --phenotypes {input.phenotypes:q}"
-        " --provenance {input.provenance} --options {params.options:q}"
+        " --provenance {input.provenance} --options {params.options:q}{params.wgr}"
         " --out {output.html} 2> {log}"
 
 

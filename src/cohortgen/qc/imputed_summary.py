@@ -4,7 +4,11 @@
 
 Funnel keys: ``input_formats`` (sorted), ``samples_in_files`` (samples of the imputed files),
 ``samples_kept`` (QC-kept samples with dosages), ``variants_in``, ``removed`` (count per
-reason code of :data:`cohortgen.ingest.dosages.REASONS`, first failing reason), ``kept``.
+reason code of :data:`cohortgen.ingest.dosages.REASONS`, first failing reason), ``kept``,
+``dosage_fields`` (where the dosages came from, sorted: a VCF's ``DS``, ``HDS``, ``GP``, or
+``GT`` for hard calls only; ``GP`` for BGEN, ``dosage`` for PGEN) and ``hard_calls_contigs``
+(the contigs, in chunk order, whose file had no DS, HDS or GP, so GT hard calls were read as
+dosages 0/1/2; empty when none).
 """
 
 from pathlib import Path
@@ -32,7 +36,10 @@ def imputed_funnel(summary_paths: list[Path]) -> dict:
     first = samples.pop() if samples else (0, 0)
     return {"input_formats": sorted({c["input_format"] for c in chunks}),
             "samples_in_files": first[0], "samples_kept": first[1], "variants_in": n_in,
-            "removed": removed, "kept": kept}
+            "removed": removed, "kept": kept,
+            "dosage_fields": sorted({c["dosage_field"] for c in chunks}),
+            "hard_calls_contigs": list(dict.fromkeys(c["contig"] for c in chunks
+                                                     if c["hard_calls_only"]))}
 
 
 def summarize_imputed_qc(table_paths: list[Path], summary_paths: list[Path], table_out: Path,

@@ -37,6 +37,7 @@ def _report(a):
         samples_tsv=Path(a.samples) if a.samples else None,
         phenotypes=Path(a.phenotypes) if a.phenotypes and "age" in o.covariates else None,
         genes=Path(o.genes) if o.genes else None,
+        wgr_json=Path(a.wgr_summary) if a.wgr_summary else None,
     )
 
 
@@ -86,6 +87,9 @@ def register(sub) -> None:
         (("--phenotypes",), {"default": None,
                               "help": "the phenotype sheet, for the people analysed by age band "
                                       "when age is a covariate (optional, with --samples)"}),
+        (("--wgr-summary",), {"default": None,
+                               "help": "wgr.json of cohortgen wgr-step1, for the fit of the "
+                                       "whole-genome regression per trait (optional)"}),
         req("--out"),
         options("report"),
     )

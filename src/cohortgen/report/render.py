@@ -66,7 +66,7 @@ def removal_rows(removed: dict, min_cell_count: int,
     reasons = sorted(removed)
     counts = np.array([removed[r] for r in reasons], dtype=np.float64)
     primary = primary_suppressed(counts, min_cell_count)
-    hidden = with_complement(primary, np.where(counts > 0, counts, np.inf))
+    hidden = with_complement(primary, counts)
     return [(reason, mask_small_count(n, min_cell_count) if primary[i]
              else hidden_text if hidden[i] else mask_small_count(n, min_cell_count))
             for i, (reason, n) in enumerate(zip(reasons, counts, strict=True))]
@@ -201,6 +201,25 @@ def note_texts(notes: list[dict], cat: Catalogue) -> list[Markup]:
     """Extra facts for a section: each note {``key``: catalogue key, ``fields``: {name: value},
     optional} as its catalogue text in the page's language."""
     return [cat.text(note["key"], **note.get("fields", {})) for note in notes]
+
+
+def genotype_view(genotypes: dict | None, cat: Catalogue) -> dict | None:
+    """Which genotypes the GWAS tested, in plain words (context ``genotypes``,
+    :func:`cohortgen.report.stage.genotype_input`): ``input`` (array hard calls or imputed
+    dosages), ``r2_filter`` (the r² filter imputed dosages passed, or None) and ``hard_calls``
+    (the warning that GT hard calls were used where an imputed file had no DS, HDS or GP, or
+    None); None for a context without ``genotypes``."""
+    if not genotypes:
+        return None
+    imputed = genotypes.get("source") == "imputed"
+    r2_filter = genotypes.get("r2_filter") or {}
+    contigs = genotypes.get("hard_calls_contigs") or []
+    return {"input": cat.text("input.imputed" if imputed else "input.array"),
+            "r2_filter": cat.text("input.r2_filter", min_r2=f"{float(r2_filter['min_r2']):g}",
+                                  source=cat.text(f"input.r2_{r2_filter.get('r2_source')}"))
+            if imputed and "min_r2" in r2_filter else None,
+            "hard_calls": cat.text("input.hard_calls", contigs=", ".join(map(str, contigs)))
+            if contigs else None}
 
 
 def association_view(record: dict, anchor: str, fig_prefix: str, cat: Catalogue,
@@ -480,6 +499,8 @@ def render_html(context: dict, lang: str = "en") -> str:
         match=[match_view(record, cat) for record in context.get("prs_match", [])],
         pca=None if (pca := pca_chart(context.get("pca"), cat, min_cell_count)) is None
         else figure_html(pca, "fig-pca"),
+        imputed=qc.get("imputed"),
+        genotypes=genotype_view(context.get("genotypes"), cat),
         related=removal_rows(qc.get("related_pairs", {}), min_cell_count, not_shown),
         sex=removal_rows(context.get("sex", {}), min_cell_count, not_shown),
         age=age_rows(context.get("age", {}), min_cell_count, not_shown),
@@ -538,7 +559,10 @@ def render_report(out_html: Path, context: dict, lang: str = "en") -> None:
     {reason: n}, ``samples_out``, ``variants_in`` (records), optional ``ingest_removed_by_reason``
     {reason: records}, ``variants_written`` and ``multiallelic_split`` {records, variants},
     ``variants_removed_by_reason`` (by variant QC), ``variants_out``, optional ``hwe``: the
-    ``hwe`` entry of qc/summary.json, :func:`hwe_view`); ``diseases`` (list of
+    ``hwe`` entry of qc/summary.json, :func:`hwe_view`; optional ``imputed``: the
+    imputed-variant QC funnel, :mod:`cohortgen.qc.imputed_summary`); ``genotypes`` (optional:
+    which genotypes the GWAS tested, :func:`genotype_view`);
+    ``diseases`` (list of
     dicts: ``name``, ``n_cases``, ``n_controls``, ``lambda_gc``, ``n_significant``,
     ``n_suggestive``, ``status``, and arrays ``chrom``, ``pos``, ``p`` for the figures,
     optional; ``untested``: {reason: variants}, optional; ``loci``: ``locus``, ``p``,

@@ -11,6 +11,7 @@ from cohortgen.io.files import read_json, read_tsv, stale_input, write_text_atom
 from cohortgen.io.sumstats import (
     GWAS_SUFFIX,
     LOCI_SUFFIX,
+    meta_path_for,
     paths_for_traits,
     read_gwas_ssf,
     untested_path_for,
@@ -19,6 +20,7 @@ from cohortgen.provenance import comparable_record
 from cohortgen.report.catalogue import LANGUAGES
 from cohortgen.report.plots import normalise_chromosomes
 from cohortgen.report.render import cohort_index_html, render_html
+from cohortgen.wgr.model import MIN_CASES_PER_FOLD
 
 MAX_LOCI_SHOWN = 10
 Z_95 = 1.959963984540054  # standard normal quantile of a two-sided 95% interval
@@ -36,7 +38,8 @@ def qc_context(qc_summary: dict) -> dict:
     """The report's QC funnel from qc/summary.json (counts only): records in, removed at ingest,
     variants written (with the multi-allelic split), removed by variant QC, kept; and where HWE
     was tested (its ``hwe`` entry; a summary written before that entry existed tested over all
-    kept samples)."""
+    kept samples); and the imputed-variant QC funnel of a cohort with imputed files (its
+    ``imputed`` entry, :mod:`cohortgen.qc.imputed_summary`)."""
     ingest = qc_summary["ingest"]
     return {"samples_in": qc_summary["samples"]["in"],
             "samples_removed_by_reason": qc_summary["samples"]["removed"],
@@ -48,7 +51,60 @@ def qc_context(qc_summary: dict) -> dict:
             "variants_removed_by_reason": qc_summary["variants"]["removed"],
             "variants_out": qc_summary["variants"]["kept"],
             "hwe": qc_summary.get("hwe", {"population": "all"}),
-            "related_pairs": qc_summary["samples"].get("related_pairs", {})}
+            "related_pairs": qc_summary["samples"].get("related_pairs", {}),
+            **({"imputed": qc_summary["imputed"]} if "imputed" in qc_summary else {})}
+
+
+def imputed_r2_filter(gwas_paths: list[Path]) -> dict:
+    """The r² filter of imputed dosages, {``min_r2``, ``r2_source``}: the
+    ``cohortgen_imputation_r2_filter`` of the first GWAS-SSF sidecar (``x.tsv.gz-meta.yaml``)
+    that records one; {} when none does (every trait failed before its rows were gathered)."""
+    import yaml
+
+    for path in gwas_paths:
+        sidecar = meta_path_for(Path(path))
+        try:
+            meta = yaml.safe_load(sidecar.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise InputError(f"{sidecar}: no such file: the metadata sidecar of {path} is "
+                             "written with it by gather-gwas; rerun that step") from None
+        if meta.get("cohortgen_genotypes") == "imputed dosages":
+            return dict(meta.get("cohortgen_imputation_r2_filter") or {})
+    return {}
+
+
+def genotype_input(qc_summary: dict, gwas_paths: list[Path]) -> dict:
+    """Which genotypes the GWAS tested: ``source`` ``array`` (hard calls of ``genotypes``), or
+    ``imputed`` (dosages: qc/summary.json has the ``imputed`` entry of a cohort with imputed
+    files) with ``r2_filter`` (:func:`imputed_r2_filter`) and ``hard_calls_contigs``, the
+    contigs whose imputed file had no DS, HDS or GP, so GT hard calls were used."""
+    imputed = qc_summary.get("imputed")
+    if imputed is None:
+        return {"source": "array"}
+    return {"source": "imputed", "r2_filter": imputed_r2_filter(gwas_paths),
+            "hard_calls_contigs": list(imputed.get("hard_calls_contigs", []))}
+
+
+def wgr_notes(trait: str, wgr_summary: dict) -> list[dict]:
+    """Notes (:func:`cohortgen.report.render.note_texts`) on step 1 of the whole-genome
+    regression for one trait from ``wgr.json``: its cross-validated fit (R² of a quantitative
+    trait; a disease's deviance per person analysed), whether level 1 converged, or for a
+    disease that fell back, how many cases and controls level 1 needs (not its own counts)."""
+    entry = wgr_summary["traits"].get(trait)
+    if entry is None:
+        return []
+    if entry.get("status") != "OK":
+        need = MIN_CASES_PER_FOLD * int(wgr_summary["folds"])
+        return [{"key": "wgr.fallback", "fields": {"need": f"{need:,}",
+                                                  "folds": str(wgr_summary["folds"])}}]
+    if entry["kind"] == "quantitative":
+        r2 = float(entry["cv_r2"])
+        notes = [{"key": "wgr.fit_trait", "fields": {"percent": f"{100 * r2:.1f}%",
+                                                    "r2": f"{r2:.3f}"}}]
+    else:
+        per_person = float(entry["cv_deviance"]) / int(entry["n"])
+        notes = [{"key": "wgr.fit_disease", "fields": {"deviance": f"{per_person:.3f}"}}]
+    return notes + ([] if entry.get("converged", True) else [{"key": "wgr.not_converged"}])
 
 
 FREQUENCY_COLUMNS = ("effect_allele_frequency_cases", "effect_allele_frequency_controls")
@@ -214,7 +270,8 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
                  labels: dict | None = None, prs_deciles: list[Path] = (),
                  prs_match: list[Path] = (), pcs_tsv: Path | None = None,
                  samples_tsv: Path | None = None, phenotypes: Path | None = None,
-                 genes: Path | None = None, notes: list[dict] = ()) -> None:
+                 genes: Path | None = None, notes: list[dict] = (),
+                 wgr_json: Path | None = None) -> None:
     """Render results/<cohort>/report/index.<lang>.html per language of ``languages`` and
     ``out_html`` (index.html) in the first. ``gwas_paths`` and ``loci_paths`` are paired with
     the rows of gwas/summary.tsv (diseases, ``kind`` binary, and quantitative traits) by file
@@ -227,7 +284,9 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
     the people analysed by age band (with ``samples_tsv``; optional); ``genes`` a gene
     annotation (config ``report.genes``, :mod:`cohortgen.report.genes`) naming each lead
     locus's nearest gene (optional); ``notes`` extra facts for the methods section
-    (:func:`cohortgen.report.render.render_report`)."""
+    (:func:`cohortgen.report.render.render_report`); ``wgr_json`` step 1's wgr.json, whose fit
+    per disease and trait is added to its notes (:func:`wgr_notes`; optional). The GWAS-SSF
+    sidecars say which r² filter imputed dosages passed (:func:`genotype_input`)."""
     summary = read_tsv(gwas_summary_tsv, SUMMARY_COLUMNS,
                        dtype={"disease": str, "kind": str, "status": str})
     names = summary["disease"].tolist()
@@ -244,17 +303,23 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
             traits.append(trait_context(row, gwas, loci))
         else:
             diseases.append(disease_context(row, gwas, loci))
+    if wgr_json is not None:
+        wgr_summary = read_json(wgr_json)
+        diseases = [d | {"notes": wgr_notes(d["name"], wgr_summary)} for d in diseases]
+        traits = [t | {"notes": wgr_notes(t["name"], wgr_summary)} for t in traits]
     if genes is not None:
         from cohortgen.report.genes import read_genes
 
         annotation = read_genes(Path(genes))
         diseases = [with_nearest_genes(d, annotation) for d in diseases]
         traits = [with_nearest_genes(t, annotation) for t in traits]
+    qc_summary = read_json(qc_summary_json)
     try:
-        qc = qc_context(read_json(qc_summary_json))
+        qc = qc_context(qc_summary)
     except KeyError as missing:
         raise stale_input(qc_summary_json, f"entry {missing}") from None
     context = {"cohort": cohort, "qc": qc,
+               "genotypes": genotype_input(qc_summary, gwas_paths),
                "diseases": diseases, "traits": traits,
                "prs": prs_context(list(prs_performance)),
                "prs_deciles": decile_rows(list(prs_deciles)),
