@@ -17,7 +17,7 @@ rule validate_inputs:
         genotypes=lambda wc: cohort_input(wc, "genotypes"),
         options=step_options("validate"),
         imputed=lambda wc, input: (
-            "--imputed-files " + shlex.join(input.imputed) if input.imputed else ""
+            f"--imputed-files {shlex.join(input.imputed)}" if input.imputed else ""
         ),
     shell:
         "{params.cohortgen} validate --genotypes {params.genotypes:q} --phenotypes {input.phenotypes:q}"
