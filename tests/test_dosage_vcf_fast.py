@@ -4,11 +4,13 @@ files, every FORMAT layout, missing values, haploid chrX, multi-allelic records 
 boundaries; the same errors for each bad input, and the same acceptance of its boundary; the
 kernel's fast rows equal to the rules it defers to."""
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pysam
 import pytest
+from conftest import require_tool
 from test_dosage import CONTIGS, HEADER, SAMPLES, write_multiallelic_vcf, write_vcf
 
 from cohortgen.errors import InputError
@@ -205,3 +207,20 @@ def test_parse_dosage_lines__fast_rows_equal_the_rules(tmp_path):
     facts = parse_dosage_lines(np.frombuffer(bad, np.uint8), np.array(starts), np.array(ends),
                                USE_DS | USE_GP, False, dosage[:len(starts)])
     assert (facts[autosomal, 4] == DOSAGE_SLOW).sum() == 1
+
+
+def test_ingest_dosages__qc_json_names_the_reader(tmp_path):
+    """The chunk's QC json says which reader read the file: the text reader for a bgzipped VCF
+    with dosages, htslib (and why) for a BCF."""
+    from cohortgen.ingest.dosages import DosageThresholds, ingest_dosages
+
+    bcftools = require_tool("bcftools")
+    vcf = write_vcf(tmp_path / "imp.vcf.gz", ("DS",))
+    bcf = tmp_path / "imp.bcf"
+    subprocess.run([bcftools, "view", "-Ob", "-o", str(bcf), str(vcf)], check=True)
+    subprocess.run([bcftools, "index", str(bcf)], check=True)
+    limits = DosageThresholds(min_r2=0.0, min_mac=0.0, max_missing=1.0)
+    text = ingest_dosages(vcf, "22", tmp_path / "a", limits=limits)
+    htslib = ingest_dosages(bcf, "22", tmp_path / "b", limits=limits)
+    assert (text["vcf_reader"], htslib["vcf_reader"]) == ("text", "htslib (BCF)")
+    assert text["variants_passed"] == htslib["variants_passed"] == 120
