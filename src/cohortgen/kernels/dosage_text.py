@@ -43,46 +43,49 @@ _POWERS = np.array([10.0 ** k for k in range(23)])
 
 
 @kernel
-def _decimal(text: np.ndarray, p: int, e: int) -> tuple:
-    """(value, ok) of the number ``text[p:e]``: '.' is NaN; else unsigned digits with an
-    optional fraction and at most 7 significant digits, parsed as the correctly rounded double
-    (an exact integer over an exact power of ten); ok False for anything else."""
-    if e - p == 1 and text[p] == _DOT:
-        return np.nan, True
-    mantissa, fraction, seen_dot, digits = 0, 0, False, 0
-    for q in range(p, e):
-        c = text[q]
-        if c == _DOT and not seen_dot:
-            seen_dot = True
-        elif _ZERO <= c <= _NINE:
-            mantissa = mantissa * 10 + (c - _ZERO)
-            digits += 1
-            fraction += seen_dot
-            if mantissa >= _MAX_MANTISSA:
-                return np.nan, False
+def _values(text: np.ndarray, p: int, e: int, out: np.ndarray) -> tuple:
+    """Parse the comma-separated numbers from ``text[p]`` up to the ':' or tab ending the
+    FORMAT value (or ``e``) into ``out`` (float64 (3,)); return (their count, the offset of
+    that end), (-1, -1) if one is not a plain number or there are more than 3. A plain number
+    is '.' (NaN) or unsigned digits with an optional fraction and at most 7 significant digits,
+    parsed as the correctly rounded double (an exact integer over an exact power of ten)."""
+    k, q = 0, p
+    while True:
+        mantissa, fraction, dot, digits, begin = 0, 0, False, 0, q
+        while q < e:
+            c = text[q]
+            if _ZERO <= c <= _NINE:
+                mantissa = mantissa * 10 + (c - _ZERO)
+                digits += 1
+                fraction += dot
+            elif c == _DOT and not dot:
+                dot = True
+            else:
+                break
+            q += 1
+        if k == 3 or mantissa >= _MAX_MANTISSA:
+            return -1, -1
+        if digits:
+            out[k] = mantissa / _POWERS[fraction]
+        elif q - begin == 1:
+            out[k] = np.nan
         else:
-            return np.nan, False
-    if digits == 0:
-        return np.nan, False
-    return mantissa / _POWERS[fraction], True
+            return -1, -1
+        k += 1
+        if q == e or text[q] == _COLON or text[q] == _TAB:
+            return k, q
+        if text[q] != _COMMA:
+            return -1, -1
+        q += 1
 
 
 @kernel
-def _values(text: np.ndarray, p: int, e: int, out: np.ndarray) -> int:
-    """Parse the comma-separated numbers of ``text[p:e]`` into ``out`` (float64 (3,)); their
-    count, -1 if one is not a plain number or there are more than 3."""
-    k, begin = 0, p
-    for q in range(p, e + 1):
-        if q == e or text[q] == _COMMA:
-            if k == 3:
-                return -1
-            value, ok = _decimal(text, begin, q)
-            if not ok:
-                return -1
-            out[k] = value
-            k += 1
-            begin = q + 1
-    return k
+def _skip(text: np.ndarray, p: int, e: int) -> int:
+    """The offset of the ':' or tab ending the FORMAT value from ``text[p]``, or ``e``."""
+    q = p
+    while q < e and text[q] != _COLON and text[q] != _TAB:
+        q += 1
+    return q
 
 
 @kernel
@@ -118,22 +121,25 @@ def _format_keys(text: np.ndarray, p: int, e: int) -> np.ndarray:
 
 
 @kernel
-def _ploidy(text: np.ndarray, p: int, e: int) -> int:
-    """Alleles of the GT ``text[p:e]`` (digits or '.' separated by '/' or '|'), -1 if it is
-    not a GT."""
-    alleles, allele_chars = 1, 0
-    for q in range(p, e):
+def _ploidy(text: np.ndarray, p: int, e: int) -> tuple:
+    """(alleles, the offset of the ':' or tab ending it or ``e``) of the GT from ``text[p]``
+    (digits or '.' separated by '/' or '|'); (-1, -1) if it is not a GT."""
+    alleles, allele_chars, q = 1, 0, p
+    while q < e:
         c = text[q]
         if c == _SLASH or c == _BAR:
             if allele_chars == 0:
-                return -1
+                return -1, -1
             alleles += 1
             allele_chars = 0
         elif c == _DOT or _ZERO <= c <= _NINE:
             allele_chars += 1
+        elif c == _COLON or c == _TAB:
+            break
         else:
-            return -1
-    return alleles if allele_chars > 0 else -1
+            return -1, -1
+        q += 1
+    return (alleles, q) if allele_chars > 0 else (-1, -1)
 
 
 @kernel
@@ -170,32 +176,36 @@ def _record_cells(text: np.ndarray, first: int, e: int, keys: np.ndarray, source
     n = row.shape[0]
     gp = np.empty(3, dtype=np.float64)
     values = np.empty(3, dtype=np.float64)
-    sample, p = 0, first
-    while p <= e:
-        if sample == n:
+    gt_key, source_key = keys[0], keys[source]
+    gp_key = keys[3] if with_gp and source != 3 else -1
+    wanted = (gt_key >= 0) + 1 + (gp_key >= 0)
+    if needs_gt and gt_key < 0:
+        return DOSAGE_SLOW
+    p = first
+    for sample in range(n):
+        if p > e:
             return DOSAGE_SLOW
-        key, begin, ploidy = 0, p, 2
-        n_values, n_gp, seen = -1, -1, 0
+        key, ploidy, n_values, n_gp, seen = 0, 2, 0, 0, 0
         while True:
-            if p == e or text[p] == _TAB or text[p] == _COLON:
-                if key == keys[0]:
-                    ploidy = _ploidy(text, begin, p)
-                    seen += 1
-                elif key == keys[source]:
-                    n_values = _values(text, begin, p, values)
-                    seen += 1
-                if with_gp and key == keys[3] and source != 3:
-                    n_gp = _values(text, begin, p, gp)
-                    seen += 1
-                key += 1
-                if p == e or text[p] == _TAB:
-                    break
-                begin = p + 1
+            if key == gt_key:
+                ploidy, p = _ploidy(text, p, e)
+                seen += 1
+            elif key == source_key:
+                n_values, p = _values(text, p, e, values)
+                seen += 1
+            elif key == gp_key:
+                n_gp, p = _values(text, p, e, gp)
+                seen += 1
+            else:
+                p = _skip(text, p, e)
+            if p < 0:
+                return DOSAGE_SLOW
+            if p == e or text[p] == _TAB:
+                break
+            key += 1
             p += 1
         p += 1
-        if seen != (keys[0] >= 0) + 1 + (with_gp and source != 3) or n_values < 0:
-            return DOSAGE_SLOW
-        if ploidy < 1 or ploidy > 2 or (needs_gt and keys[0] < 0):
+        if seen != wanted or ploidy > 2:
             return DOSAGE_SLOW
         haploid = ploidy == 1
         if source == 3:
@@ -211,13 +221,12 @@ def _record_cells(text: np.ndarray, first: int, e: int, keys: np.ndarray, source
                 return DOSAGE_SLOW
             if not np.isnan(dosage) and not 0.0 <= dosage <= (1.0 if haploid else 2.0):
                 return DOSAGE_SLOW
-            if with_gp:
+            if gp_key >= 0:
                 gp_ds, ok = _gp_dosage(gp, n_gp, haploid)
                 if not ok or abs(dosage - gp_ds) > DS_GP_TOLERANCE:
                     return DOSAGE_SLOW
         row[sample] = _stored(dosage, haploid)
-        sample += 1
-    return DOSAGE_OK if sample == n else DOSAGE_SLOW
+    return DOSAGE_OK if p == e + 1 else DOSAGE_SLOW
 
 
 @kernel
