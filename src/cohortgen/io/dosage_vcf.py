@@ -1,5 +1,7 @@
-"""Imputed dosages from a bgzipped, indexed VCF/BCF (Minimac4, Beagle 5, imputation servers),
-read with cyvcf2 (htslib).
+"""Imputed dosages from a bgzipped, indexed VCF/BCF (Minimac4, Beagle 5, imputation servers):
+the rules, and the cyvcf2 (htslib) reader. A bgzipped VCF with DS, HDS or GP is read by the
+native text reader (:mod:`cohortgen.io.dosage_text`), which applies these same rules; BCF and
+files of hard calls only are read with cyvcf2 (:func:`vcf_reader` says which and why).
 
 The dosage of a call comes from FORMAT ``DS`` when the header declares it (as ``plink2 --vcf
 dosage=DS``), else ``HDS`` (the sum of the haplotype dosages), else ``GP`` (P(het) + 2 P(hom
@@ -15,10 +17,8 @@ float32; they are restored to the decimals written (:func:`cohortgen.io.dosage.d
 before rounding, as plink2 rounds the text's double. A BCF stores float32 itself, so with more
 than 3 decimals a rare value can differ by one 1/16384 step from ``plink2 --bcf``.
 
-Speed (bench/bench_dosages.py, 2,000 samples × 1,000 GT:DS records, 20 MB of VCF text, one
-thread): this reader 24 MB/s; ``plink2 --vcf dosage=DS --make-pgen`` 54 MB/s end to end;
-``cohortgen ingest-dosages`` 5 MB/s end to end, of which about 2.5 s is process start-up
-(imports, cached kernels), so a real chunk's rate tends to the reader's.
+Speed (bench/bench_dosages.py, one thread, CPU time): the cyvcf2 reader reads about 65 MB/s of
+VCF text, the text reader about 2.5 times as much (the table in the README).
 """
 
 from collections.abc import Iterator
