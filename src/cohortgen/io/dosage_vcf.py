@@ -18,7 +18,7 @@ before rounding, as plink2 rounds the text's double. A BCF stores float32 itself
 than 3 decimals a rare value can differ by one 1/16384 step from ``plink2 --bcf``.
 
 Speed (bench/bench_dosages.py, one thread, CPU time): the cyvcf2 reader reads about 65 MB/s of
-VCF text, the text reader about 2.5 times as much (the table in the README).
+VCF text, the text reader 2.5 to 6 times as much (the table in the README).
 """
 
 from collections.abc import Iterator
