@@ -106,6 +106,18 @@ def source_field(path: Path, kind: str) -> str:
     return "GP" if kind == "bgen" else "dosage"
 
 
+def reader_name(path: Path, kind: str) -> str | None:
+    """Which VCF reader reads ``path``: "text" (the native reader) or "htslib (why)"
+    (:func:`cohortgen.io.dosage_vcf.vcf_reader`); None for BGEN and PGEN."""
+    if kind != "vcf":
+        return None
+    from cohortgen.io.dosage_vcf import open_dosage_vcf, vcf_reader
+
+    vcf, fields, _ = open_dosage_vcf(path)
+    vcf.close()
+    return vcf_reader(path, fields)
+
+
 def read_blocks(path: Path, kind: str, contig: str, start: int, end: int, block_size: int,
                 multiallelic: str) -> Iterator[DosageBlock]:
     """The input's :class:`DosageBlock` s of the region (BGEN: multi-allelic always dropped)."""
@@ -228,7 +240,7 @@ def ingest_dosages(path: Path, region: str, out: Path, keep: Path | None = None,
     finally:
         Path(spill).unlink(missing_ok=True)
     return _write_tables(out, tables, n_in_samples=len(samples), n_kept=len(ids),
-                         contig=contig, kind=kind, field=field)
+                         contig=contig, kind=kind, field=field, reader=reader_name(path, kind))
 
 
 def pvar_records(block: DosageBlock, r2: np.ndarray, passing: np.ndarray) -> list[str]:
@@ -281,14 +293,14 @@ def _write_dosages(pgen: Path, spill: Path, n_pass: int, n_samples: int,
 
 
 def _write_tables(out: Path, tables: list[dict], n_in_samples: int, n_kept: int, contig: str,
-                  kind: str, field: str) -> dict:
+                  kind: str, field: str, reader: str | None) -> dict:
     import pandas as pd
 
     table = pd.concat([pd.DataFrame(t) for t in tables], ignore_index=True) if tables else \
         pd.DataFrame({c: [] for c in TABLE_COLUMNS})
     write_tsv(Path(f"{out}.variants.tsv"), table[list(TABLE_COLUMNS)])
     counts = table["reason"].value_counts()
-    summary = {"input_format": kind, "dosage_field": field,
+    summary = {"input_format": kind, "dosage_field": field, "vcf_reader": reader,
                "hard_calls_only": field == HARD_CALLS, "contig": contig,
                "samples_in_file": n_in_samples, "samples_kept": n_kept,
                "variants_in": len(table), "variants_passed": int((table["reason"] == "").sum()),

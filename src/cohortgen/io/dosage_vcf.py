@@ -1,5 +1,7 @@
-"""Imputed dosages from a bgzipped, indexed VCF/BCF (Minimac4, Beagle 5, imputation servers),
-read with cyvcf2 (htslib).
+"""Imputed dosages from a bgzipped, indexed VCF/BCF (Minimac4, Beagle 5, imputation servers):
+the rules, and the cyvcf2 (htslib) reader. A bgzipped VCF with DS, HDS or GP is read by the
+native text reader (:mod:`cohortgen.io.dosage_text`), which applies these same rules; BCF and
+files of hard calls only are read with cyvcf2 (:func:`vcf_reader` says which and why).
 
 The dosage of a call comes from FORMAT ``DS`` when the header declares it (as ``plink2 --vcf
 dosage=DS``), else ``HDS`` (the sum of the haplotype dosages), else ``GP`` (P(het) + 2 P(hom
@@ -15,10 +17,8 @@ float32; they are restored to the decimals written (:func:`cohortgen.io.dosage.d
 before rounding, as plink2 rounds the text's double. A BCF stores float32 itself, so with more
 than 3 decimals a rare value can differ by one 1/16384 step from ``plink2 --bcf``.
 
-Speed (bench/bench_dosages.py, 2,000 samples × 1,000 GT:DS records, 20 MB of VCF text, one
-thread): this reader 24 MB/s; ``plink2 --vcf dosage=DS --make-pgen`` 54 MB/s end to end;
-``cohortgen ingest-dosages`` 5 MB/s end to end, of which about 2.5 s is process start-up
-(imports, cached kernels), so a real chunk's rate tends to the reader's.
+Speed (bench/bench_dosages.py, one thread, CPU time): the cyvcf2 reader reads about 65 MB/s of
+VCF text, the text reader 2.5 to 6 times as much (the table in the README).
 """
 
 from collections.abc import Iterator
@@ -29,6 +29,7 @@ import numpy as np
 
 from cohortgen.errors import InputError
 from cohortgen.genome import contig_class
+from cohortgen.io.bgzf import BGZF_MAGIC
 from cohortgen.io.dosage import (
     HARD_CALLS,
     DosageBlock,
@@ -39,6 +40,7 @@ from cohortgen.io.dosage import (
     record_name,
     stored_dosages,
 )
+from cohortgen.io.dosage_text import read_text_dosages
 from cohortgen.io.vcf_htslib import _genotypes
 from cohortgen.io.vcf_index import index_path
 
@@ -77,24 +79,45 @@ def dosage_field(path: Path) -> str:
     return fields[0]
 
 
+def vcf_reader(path: Path, fields: list[str]) -> str:
+    """Which reader :func:`read_vcf_dosages` uses for ``path`` with dosage ``fields``: "text"
+    (:mod:`cohortgen.io.dosage_text`, for a bgzipped VCF with DS, HDS or GP), else "htslib"
+    and why (BCF, hard calls only, not bgzip)."""
+    if str(path).endswith(".bcf"):
+        return "htslib (BCF)"
+    if fields == [HARD_CALLS]:
+        return "htslib (hard calls only)"
+    with path.open("rb") as handle:
+        if handle.read(4) != BGZF_MAGIC:
+            return "htslib (not bgzip)"
+    return "text"
+
+
 def read_vcf_dosages(path: Path, contig: str, start: int, end: int, block_size: int = 1024,
-                     multiallelic: str = "drop") -> Iterator[DosageBlock]:
+                     multiallelic: str = "drop", reader: str = "auto") -> Iterator[DosageBlock]:
     """Blocks of at most ``block_size`` variants of ``contig``:``start``-``end`` (1-based,
     inclusive; records starting in the region). A multi-allelic record is one variant with NaN
     dosages (``multiallelic="drop"``) or one variant per ALT (``"split"``: REF vs that ALT,
     other ALTs counted as REF, as ``bcftools norm -m-`` splits DS; ID chrom:pos:ref:alt; from
-    DS or GP, not HDS alone, whose multi-allelic layout no standard fixes)."""
+    DS or GP, not HDS alone, whose multi-allelic layout no standard fixes). ``reader``: "auto"
+    (:func:`vcf_reader`), "text" or "htslib" (cyvcf2)."""
     vcf, fields, marks_imputed = open_dosage_vcf(path)
     samples = list(vcf.samples)
     split = multiallelic == "split" and fields != ["HDS"]
+    reader = vcf_reader(path, fields) if reader == "auto" else reader
     rows: list[tuple] = []
     try:
+        if reader == "text":
+            yield from read_text_dosages(path, samples, list(vcf.seqnames), fields,
+                                         marks_imputed, contig, start, end, block_size,
+                                         multiallelic)
+            return
         for variant in vcf(f"{contig}:{start}-{end}"):
             if not start <= variant.POS <= end:
                 continue
-            rows += _rows(path, variant, fields, samples, marks_imputed, split)
+            rows += record_rows(path, variant, fields, samples, marks_imputed, split)
             if len(rows) >= block_size:
-                yield _block(contig, rows[:block_size])
+                yield make_block(contig, rows[:block_size])
                 rows = rows[block_size:]
     except InputError:
         raise
@@ -104,13 +127,15 @@ def read_vcf_dosages(path: Path, contig: str, start: int, end: int, block_size: 
     finally:
         vcf.close()
     while rows:
-        yield _block(contig, rows[:block_size])
+        yield make_block(contig, rows[:block_size])
         rows = rows[block_size:]
 
 
-def _rows(path: Path, variant, fields: list[str], samples: list[str], marks_imputed: bool,
-          split: bool) -> list[tuple]:
-    """(pos, id, ref, alt, dosage float32 (n,), file r², typed) per variant of one record."""
+def record_rows(path: Path, variant, fields: list[str], samples: list[str], marks_imputed: bool,
+                split: bool, stored: np.ndarray | None = None) -> list[tuple]:
+    """(pos, id, ref, alt, dosage float32 (n,), file r², typed) per variant of one record (a
+    cyvcf2 ``Variant`` or the text reader's twin); ``stored``: the dosages of a biallelic
+    record already computed by the text reader's kernel."""
     alts = variant.ALT or ["."]
     typed = bool(variant.INFO.get("TYPED")) or (marks_imputed and not variant.INFO.get("IMP"))
     r2 = next((float(variant.INFO[k]) for k in R2_KEYS if variant.INFO.get(k) is not None),
@@ -119,6 +144,8 @@ def _rows(path: Path, variant, fields: list[str], samples: list[str], marks_impu
     if len(alts) > 1 and not split:
         return [(variant.POS, variant_id, variant.REF, ",".join(alts),
                  np.full(len(samples), np.nan, np.float32), r2, typed)]
+    if stored is not None:
+        return [(variant.POS, variant_id, variant.REF, alts[0], stored, r2, typed)]
     where = f"{path}: record {record_name(variant.CHROM, variant.POS, variant_id)}"
     haploid = _haploid(variant, where, len(samples))
     dosage = _dosage(variant, fields, haploid, len(alts), where, samples)
@@ -181,7 +208,8 @@ def _gt_dosage(variant, n_alt: int, where: str) -> np.ndarray:
     return copies
 
 
-def _block(contig: str, rows: list[tuple]) -> DosageBlock:
+def make_block(contig: str, rows: list[tuple]) -> DosageBlock:
+    """The :class:`DosageBlock` of ``rows`` (see :func:`record_rows`)."""
     pos, ids, ref, alt, dosage, r2, typed = zip(*rows, strict=True)
     return DosageBlock(contig, np.array(pos, dtype=np.int64), list(ids), list(ref), list(alt),
                        np.vstack(dosage), np.array(r2, dtype=np.float32),

@@ -117,12 +117,15 @@ class _Piece(NamedTuple):
 
 
 def _parsed_pieces(path: Path, offset: int, n_samples: int, threads: int = 1,
-                   read_size: int = 1 << 20) -> Iterator[_Piece]:
+                   read_size: int = 1 << 20, submit: Callable | None = None) -> Iterator:
     """The whole record lines (header lines left out) of bgzipped ``path`` from virtual offset
     ``offset`` on, in pieces of about ``read_size`` compressed bytes (a piece's last, partial
-    line opens the next piece), parsed. ``threads`` threads inflate bgzip blocks and parse
-    lines; with more than one, they inflate the next piece while the caller reads one (with
-    one, the caller's thread does it all). A piece's text is overwritten two pieces later."""
+    line opens the next piece), parsed by ``submit`` (as :func:`_submit_parse`, which gives a
+    :class:`_Piece`; the dosage reader passes its own). ``threads`` threads inflate bgzip blocks
+    and parse lines; with more than one, they inflate the next piece while the caller reads one
+    (with one, the caller's thread does it all). A piece's text is overwritten two pieces
+    later."""
+    submit = submit or _submit_parse
     pool = ThreadPoolExecutor(threads) if threads > 1 else InlinePool()
     try:
         with path.open("rb") as handle:
@@ -132,7 +135,7 @@ def _parsed_pieces(path: Path, offset: int, n_samples: int, threads: int = 1,
             while pending is not None:
                 text, size, last = pending()
                 whole = size if last else text.rfind(b"\n", 0, size) + 1
-                parsing = _submit_parse(pool, text, whole, n_samples, threads)
+                parsing = submit(pool, text, whole, n_samples, threads)
                 pending = None if last else reader.submit(pool, threads, read_size,
                                                           text[whole:size])
                 yield parsing()

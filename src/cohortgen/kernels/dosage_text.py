@@ -1,0 +1,283 @@
+"""Parsing of imputed-dosage VCF record lines (FORMAT DS, HDS, GP and GT in any order) straight
+into stored dosages, for :mod:`cohortgen.io.dosage_text`.
+
+The kernel handles the common record and nothing else: it either computes the record's stored
+dosages exactly as the rules of :mod:`cohortgen.io.dosage_vcf` do (``DOSAGE_OK``) or marks the
+record ``DOSAGE_SLOW``, and the reader then applies those rules in Python to the record's cells,
+so every error, every multi-allelic split and every unusual cell has one implementation. A
+record is slow when a value is outside its range, GP does not sum to 1, DS and GP disagree,
+within 1e-6 of the GP sum tolerance, written with more than 7 significant digits, an exponent
+or a sign, a GT is not one or two alleles, a cell count differs from the sample count, an HDS
+cell does not hold one value per allele, a DS cell holds more than one value, a GP cell does not
+hold one value per genotype, a used FORMAT key is missing from a cell, or the record needs GT
+(chrX, chrY, MT) and has none.
+
+Encodings: ``text`` uint8, the decompressed VCF text; lines ``text[starts[j]:ends[j]]`` (int64
+(m,) each, no newline). ``dosage`` float32 (m, n_samples): the stored ALT dosage (PLINK 2's 0..2
+scale, a haploid call doubled, rounded to 1/16384 half up), NaN missing; written for
+``DOSAGE_OK`` rows only.
+"""
+
+import numpy as np
+
+from cohortgen.kernels._numba import kernel
+
+DOSAGE_OK, DOSAGE_MULTI, DOSAGE_SLOW, DOSAGE_MALFORMED = 0, 1, 2, 3
+"""Status of a line: stored dosages written; a multi-allelic record (not parsed); to be read by
+the Python rules; fewer than ten columns or a POS that is not ASCII digits."""
+FACT_COLUMNS = ("pos", "alt_end", "info_start", "info_end", "status")
+"""Columns of :func:`parse_dosage_lines`: POS (-1 when not digits), offsets of the tab ending
+ALT, of the INFO column and of the tab ending it, and the status."""
+USE_DS, USE_HDS, USE_GP, NEEDS_GT = 1, 2, 4, 8
+"""Bits of ``flags``: the header declares FORMAT DS, HDS, GP; the contig is chrX, chrY or MT
+(a record without GT cannot tell haploid from diploid calls)."""
+
+GP_SUM_TOLERANCE = 0.01
+DS_GP_TOLERANCE = 0.02
+DOSAGE_STEPS = 16384.0
+_MAX_MANTISSA = 10_000_000  # 7 significant digits
+_TAB, _COLON, _COMMA, _DOT = 9, 58, 44, 46
+_SLASH, _BAR, _ZERO, _NINE = 47, 124, 48, 57
+_G, _T, _D, _S, _H, _P = 71, 84, 68, 83, 72, 80
+_POWERS = np.array([10.0 ** k for k in range(23)])
+
+
+@kernel
+def _values(text: np.ndarray, p: int, e: int, out: np.ndarray) -> tuple:
+    """Parse the comma-separated numbers from ``text[p]`` up to the ':' or tab ending the
+    FORMAT value (or ``e``) into ``out`` (float64 (3,)); return (their count, the offset of
+    that end), (-1, -1) if one is not a plain number or there are more than 3. A plain number
+    is '.' (NaN) or unsigned digits with an optional fraction and at most 7 significant digits,
+    parsed as the correctly rounded double (an exact integer over an exact power of ten)."""
+    k, q = 0, p
+    while True:
+        mantissa, fraction, dot, digits, begin = 0, 0, False, 0, q
+        while q < e:
+            c = text[q]
+            if _ZERO <= c <= _NINE:
+                mantissa = mantissa * 10 + (c - _ZERO)
+                digits += 1
+                fraction += dot
+            elif c == _DOT and not dot:
+                dot = True
+            else:
+                break
+            q += 1
+        if k == 3 or mantissa >= _MAX_MANTISSA:
+            return -1, -1
+        if digits:
+            out[k] = mantissa / _POWERS[fraction]
+        elif q - begin == 1:
+            out[k] = np.nan
+        else:
+            return -1, -1
+        k += 1
+        if q == e or text[q] == _COLON or text[q] == _TAB:
+            return k, q
+        if text[q] != _COMMA:
+            return -1, -1
+        q += 1
+
+
+@kernel
+def _skip(text: np.ndarray, p: int, e: int) -> int:
+    """The offset of the ':' or tab ending the FORMAT value from ``text[p]``, or ``e``."""
+    q = p
+    while q < e and text[q] != _COLON and text[q] != _TAB:
+        q += 1
+    return q
+
+
+@kernel
+def _key_code(text: np.ndarray, p: int, e: int) -> int:
+    """0 GT, 1 DS, 2 HDS, 3 GP, -1 any other FORMAT key ``text[p:e]``."""
+    if e - p == 2:
+        a, b = text[p], text[p + 1]
+        if a == _G and b == _T:
+            return 0
+        if a == _D and b == _S:
+            return 1
+        if a == _G and b == _P:
+            return 3
+    elif e - p == 3 and text[p] == _H and text[p + 1] == _D and text[p + 2] == _S:
+        return 2
+    return -1
+
+
+@kernel
+def _format_keys(text: np.ndarray, p: int, e: int) -> np.ndarray:
+    """int64 (4,): the 0-based index of GT, DS, HDS, GP in the FORMAT column ``text[p:e]``, -1
+    for a key it lacks."""
+    where = np.full(4, -1, dtype=np.int64)
+    key, begin = 0, p
+    for q in range(p, e + 1):
+        if q == e or text[q] == _COLON:
+            code = _key_code(text, begin, q)
+            if code >= 0:
+                where[code] = key
+            key += 1
+            begin = q + 1
+    return where
+
+
+@kernel
+def _ploidy(text: np.ndarray, p: int, e: int) -> tuple:
+    """(alleles, the offset of the ':' or tab ending it or ``e``) of the GT from ``text[p]``
+    (digits or '.' separated by '/' or '|'); (-1, -1) if it is not a GT."""
+    alleles, allele_chars, q = 1, 0, p
+    while q < e:
+        c = text[q]
+        if c == _SLASH or c == _BAR:
+            if allele_chars == 0:
+                return -1, -1
+            alleles += 1
+            allele_chars = 0
+        elif c == _DOT or _ZERO <= c <= _NINE:
+            allele_chars += 1
+        elif c == _COLON or c == _TAB:
+            break
+        else:
+            return -1, -1
+        q += 1
+    return (alleles, q) if allele_chars > 0 else (-1, -1)
+
+
+@kernel
+def _stored(dosage: float, haploid: bool) -> np.float32:
+    """As PLINK 2 stores a dosage as written: haploid doubled, rounded to 1/16384 half up."""
+    value = 2.0 * dosage if haploid else dosage
+    return np.float32(np.floor(value * DOSAGE_STEPS + 0.5) / DOSAGE_STEPS)
+
+
+@kernel
+def _gp_dosage(gp: np.ndarray, count: int, haploid: bool) -> tuple:
+    """(dosage as written, ok) from ``count`` genotype probabilities; NaN when missing; ok
+    False where the Python rules must decide (wrong count, a bad or borderline sum)."""
+    if count == 1 and np.isnan(gp[0]):
+        return np.nan, True
+    if count != (2 if haploid else 3):
+        return np.nan, False
+    total = 0.0
+    for k in range(count):
+        if np.isnan(gp[k]) or gp[k] > 1.0:
+            return np.nan, False
+        total += gp[k]
+    if abs(abs(total - 1.0) - GP_SUM_TOLERANCE) < 1e-6 or abs(total - 1.0) > GP_SUM_TOLERANCE:
+        return np.nan, False
+    return (gp[1] if haploid else gp[1] + 2.0 * gp[2]), True
+
+
+@kernel
+def _record_cells(text: np.ndarray, first: int, e: int, keys: np.ndarray, source: int,
+                  with_gp: bool, needs_gt: bool, row: np.ndarray) -> int:
+    """Stored dosages of the sample cells ``text[first:e]`` into ``row`` (float32 (n,)) from
+    FORMAT key ``source`` (1 DS, 2 HDS, 3 GP), checked against GP where ``with_gp``; the line
+    status."""
+    n = row.shape[0]
+    gp = np.empty(3, dtype=np.float64)
+    values = np.empty(3, dtype=np.float64)
+    gt_key, source_key = keys[0], keys[source]
+    gp_key = keys[3] if with_gp and source != 3 else -1
+    wanted = (gt_key >= 0) + 1 + (gp_key >= 0)
+    if needs_gt and gt_key < 0:
+        return DOSAGE_SLOW
+    p = first
+    for sample in range(n):
+        if p > e:
+            return DOSAGE_SLOW
+        key, ploidy, n_values, n_gp, seen = 0, 2, 0, 0, 0
+        while True:
+            if key == gt_key:
+                ploidy, p = _ploidy(text, p, e)
+                seen += 1
+            elif key == source_key:
+                n_values, p = _values(text, p, e, values)
+                seen += 1
+            elif key == gp_key:
+                n_gp, p = _values(text, p, e, gp)
+                seen += 1
+            else:
+                p = _skip(text, p, e)
+            if p < 0:
+                return DOSAGE_SLOW
+            if p == e or text[p] == _TAB:
+                break
+            key += 1
+            p += 1
+        p += 1
+        if seen != wanted or ploidy > 2:
+            return DOSAGE_SLOW
+        haploid = ploidy == 1
+        if source == 3:
+            dosage, ok = _gp_dosage(values, n_values, haploid)
+            if not ok:
+                return DOSAGE_SLOW
+        else:
+            if n_values == 1 and (source == 1 or np.isnan(values[0])):
+                dosage = values[0]
+            elif source == 2 and n_values == (1 if haploid else 2):
+                dosage = values[0] if haploid else values[0] + values[1]
+            else:
+                return DOSAGE_SLOW
+            if not np.isnan(dosage) and not 0.0 <= dosage <= (1.0 if haploid else 2.0):
+                return DOSAGE_SLOW
+            if gp_key >= 0:
+                gp_ds, ok = _gp_dosage(gp, n_gp, haploid)
+                if not ok or abs(dosage - gp_ds) > DS_GP_TOLERANCE:
+                    return DOSAGE_SLOW
+        row[sample] = _stored(dosage, haploid)
+    return DOSAGE_OK if p == e + 1 else DOSAGE_SLOW
+
+
+@kernel
+def _dosage_line(text: np.ndarray, s: int, e: int, flags: int, split: bool,
+                 dosage: np.ndarray, j: int) -> tuple:
+    """The facts (:data:`FACT_COLUMNS`) of the record line ``text[s:e]``, its stored dosages in
+    ``dosage[j]`` when the status is ``DOSAGE_OK``."""
+    tabs = np.empty(9, dtype=np.int64)
+    k, p = 0, s
+    while p < e and k < 9:
+        if text[p] == _TAB:
+            tabs[k] = p
+            k += 1
+        p += 1
+    if k < 9:
+        return -1, -1, -1, -1, DOSAGE_MALFORMED
+    pos = 0
+    for q in range(tabs[0] + 1, tabs[1]):
+        if not _ZERO <= text[q] <= _NINE or pos > 2**31:
+            return -1, -1, -1, -1, DOSAGE_MALFORMED
+        pos = pos * 10 + text[q] - _ZERO
+    if tabs[1] == tabs[0] + 1:
+        return -1, -1, -1, -1, DOSAGE_MALFORMED
+    facts = (pos, tabs[4], tabs[6] + 1, tabs[7])
+    for q in range(tabs[3] + 1, tabs[4]):
+        if text[q] == _COMMA:
+            return facts + (DOSAGE_SLOW if split else DOSAGE_MULTI,)
+    keys = _format_keys(text, tabs[7] + 1, tabs[8])
+    if flags & USE_DS and keys[1] >= 0:
+        source = 1
+    elif flags & USE_HDS and keys[2] >= 0:
+        source = 2
+    elif flags & USE_GP and keys[3] >= 0:
+        source = 3
+    else:
+        return facts + (DOSAGE_SLOW,)
+    with_gp = bool(flags & USE_GP) and keys[3] >= 0
+    status = _record_cells(text, tabs[8] + 1, e, keys, source, with_gp,
+                           bool(flags & NEEDS_GT), dosage[j])
+    return facts + (status,)
+
+
+@kernel
+def parse_dosage_lines(text: np.ndarray, starts: np.ndarray, ends: np.ndarray, flags: int,
+                       split: bool, dosage: np.ndarray) -> np.ndarray:
+    """Facts int64 (m, 5) (:data:`FACT_COLUMNS`) of m record lines, their stored dosages into
+    ``dosage`` float32 (m, n_samples) where the status is ``DOSAGE_OK`` (see the module doc).
+    ``flags``: ``USE_*`` / ``NEEDS_GT`` bits; ``split``: multi-allelic records are split (read
+    by the Python rules) rather than dropped (``DOSAGE_MULTI``)."""
+    facts = np.empty((dosage.shape[0], 5), dtype=np.int64)
+    for j in range(dosage.shape[0]):
+        facts[j, 0], facts[j, 1], facts[j, 2], facts[j, 3], facts[j, 4] = _dosage_line(
+            text, starts[j], ends[j], flags, split, dosage, j)
+    return facts
