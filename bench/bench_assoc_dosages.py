@@ -183,16 +183,33 @@ def run_plink(out: Path, prefixes: list[Path], chunk_sizes: list[int], threads: 
             "extrapolated": True}
 
 
+PROFILE_DRIVER = """
+import cProfile, runpy, sys, time
+stats_path, sys.argv = sys.argv[1], ["cohortgen", *sys.argv[2:]]
+profiler = cProfile.Profile(time.process_time)
+profiler.enable()
+try:
+    runpy.run_module("cohortgen", run_name="__main__")
+except SystemExit:
+    pass
+profiler.disable()
+profiler.dump_stats(stats_path)
+"""
+"""``python -c`` program: ``cohortgen <args>`` under cProfile with the process's CPU clock,
+statistics to the first argument."""
+
+
 def profile_ours(out: Path, prefix: Path, env: dict) -> tuple[float, dict]:
-    """(process wall s, seconds per step) of our step on one chunk, under cProfile in its own
-    process. Steps (cumulative times of named functions): read = pgenlib's read_dosages_list,
-    timed alone here (cProfile does not see Cython calls: :func:`pgenlib_seconds`);
+    """(process wall s, CPU seconds per step) of our step on one chunk, under cProfile (CPU
+    clock: the machine is shared) in its own process. Steps (cumulative times of named
+    functions): read = pgenlib's read_dosages_list, timed alone here (cProfile does not see
+    Cython calls: :func:`pgenlib_seconds`);
     decode = the rest of PgenDosages.read (missing to NaN) + mean_imputed + group_dosage_sums;
     score = score_statistics + score_test_results; Firth = firth_approx_batch + firth_batch;
     assemble = disease_block without Firth; write = write_tsv; start-up = everything outside
     the block loop (_view_results) and the writes: imports, null table, .pvar, concatenation."""
     stats_path = out / "profile.pstats"
-    command = [sys.executable, "-m", "cProfile", "-o", str(stats_path), "-m", "cohortgen",
+    command = [sys.executable, "-c", PROFILE_DRIVER, str(stats_path),
                *ours_command(out, prefix)[1:]]
     wall = timed(command, env)["wall"]
     stats = pstats.Stats(str(stats_path)).stats
@@ -213,11 +230,12 @@ def profile_ours(out: Path, prefix: Path, env: dict) -> tuple[float, dict]:
     total = max(values[3] for values in stats.values())
     parts["other in loop"] = loop - sum(v for k, v in parts.items() if k != "write")
     parts["start-up"] = total - loop - parts["write"]
+    parts["(Numba cache loads, inside the steps)"] = cumulative(("_compile_for_args",))
     return wall, parts
 
 
 def pgenlib_seconds(prefix: Path) -> float:
-    """Seconds of pgenlib reading every variant of ``prefix`` as float32 dosages in blocks of
+    """CPU seconds of pgenlib reading every variant of ``prefix`` as float32 dosages in blocks of
     the chunk step's size (one reader per block, as :class:`PgenDosages` opens them)."""
     import numpy as np
     import pgenlib
@@ -228,13 +246,13 @@ def pgenlib_seconds(prefix: Path) -> float:
     n = len(read_psam_ids(Path(f"{prefix}.psam")))
     m = sum(1 for line in open(f"{prefix}.pvar") if not line.startswith("#"))
     block = np.empty((BLOCK_VARIANTS, n), dtype=np.float32)
-    start = time.perf_counter()
+    start = time.process_time()
     for first in range(0, m, BLOCK_VARIANTS):
         indices = np.arange(first, min(first + BLOCK_VARIANTS, m), dtype=np.uint32)
         reader = pgenlib.PgenReader(bytes(Path(f"{prefix}.pgen")), raw_sample_ct=n)
         reader.read_dosages_list(indices, block[:indices.size])
         reader.close()
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def machine_peaks() -> tuple[float, float]:
@@ -288,7 +306,7 @@ def main() -> None:
             theirs = run_plink(out, prefixes, sizes, args.threads, env, args.max_seconds)
             results[n] = (ours, theirs)
             profiles[n] = (*profile_ours(out, prefixes[0], env), load())
-            print(f"n={n}: ours {ours['wall']:.1f} s, plink2 {theirs['wall']:.1f} s",
+            print(f"n={n}: ours {ours}\n  plink2 {theirs}\n  profile {profiles[n]}",
                   file=sys.stderr)
         peaks.append((*machine_peaks(), load()))
     report(args, results, profiles, peaks, sizes)
@@ -308,7 +326,7 @@ def report(args, results: dict, profiles: dict, peaks: list, sizes: list[int]) -
               f"{t['wall']:>11.1f}{star} {t['cpu']:>10.1f}{star} {t['rss']:>10.0f} "
               f"{t['load']:>5.1f} {t['cpu'] / o['cpu']:>13.1f} {t['wall'] / o['wall']:>14.1f}")
     print(f"\nour step on one chunk of {sizes[0]} variants under cProfile (own process), "
-          "seconds:")
+          "CPU seconds:")
     for n, (wall, parts, at_load) in profiles.items():
         print(f"{n:>6}: process {wall:.1f} (load {at_load:.1f})  "
               + "  ".join(f"{k} {v:.2f}" for k, v in parts.items()))
