@@ -192,6 +192,15 @@ def row_status(stats: dict, d: int, mac: np.ndarray, expected_minor: np.ndarray,
     return status, firth
 
 
+def _disease_rows(G: np.ndarray, rows: np.ndarray, model: DiseaseModel) -> np.ndarray:
+    """float64 (r, k), C-contiguous: rows ``rows`` of block G (m, n_null), columns of the
+    disease's samples; a plain row copy when the disease has every sample (the usual case: a
+    two-axis fancy index costs several times the copy)."""
+    if model.rows.size == G.shape[1]:  # model.rows is then 0..n_null - 1 (sorted, unique)
+        return G[rows]
+    return np.ascontiguousarray(G[np.ix_(rows, model.rows)])
+
+
 def _firth_rows(G: np.ndarray, GA: np.ndarray, model: DiseaseModel, firth: np.ndarray,
                 settings: FallbackSettings):
     """(rows, beta, se, p, converged) of the Firth candidate rows of block G (m, n_null);
@@ -201,7 +210,7 @@ def _firth_rows(G: np.ndarray, GA: np.ndarray, model: DiseaseModel, firth: np.nd
     if rows.size == 0:
         empty = np.zeros(0)
         return rows, empty, empty, empty, np.zeros(0, bool)
-    G_sel = np.ascontiguousarray(G[np.ix_(rows, model.rows)])
+    G_sel = _disease_rows(G, rows, model)
     if settings.firth_mode == "approximate":
         G_res = residualised(G_sel, GA[rows], model.XB)
         return rows, *firth_approx_batch(G_res, model.y, model.firth_offset)
@@ -217,7 +226,7 @@ def _spa_rows(G: np.ndarray, GA: np.ndarray, model: DiseaseModel, U: np.ndarray,
     non-zero dosage enter the CGF exactly, the others as one normal term (faster SPA)."""
     with np.errstate(invalid="ignore"):
         rows = np.flatnonzero(candidates & (chisq >= Z_CUTOFF**2))
-    G_sel = np.ascontiguousarray(G[np.ix_(rows, model.rows)])
+    G_sel = _disease_rows(G, rows, model)
     p, ok = spa_p_values(residualised(G_sel, GA[rows], model.XB), model.offset, U[rows],
                          exact=G_sel != 0.0)
     return rows, p, ok
