@@ -120,10 +120,6 @@ def config_json():
     return json.dumps(config, sort_keys=True)
 
 
-CHUNK_VARIANTS = config["chunks"]["variants_per_chunk"]
-"""Variants per array chunk: a chunk job's memory grows with it (resources, not a setting)."""
-
-
 def step_options(step):
     """``--options`` of a step: JSON of exactly the config keys its options class declares
     (cohortgen.options.STEP_OPTIONS), so the step reruns only when one of them changes.

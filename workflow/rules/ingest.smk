@@ -1,5 +1,8 @@
 # Ingest: validate inputs, plan chunks from the index, convert each chunk to PLINK .bed.
 
+# Variants per array chunk: a chunk job's memory grows with it (a resource, not a setting).
+CHUNK_VARIANTS = config["chunks"]["variants_per_chunk"]
+
 
 rule validate_inputs:
     input:
