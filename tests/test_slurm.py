@@ -228,6 +228,7 @@ def test_slurm_profile__outputs_match_a_local_run_byte_for_byte(slurm, small_coh
     assert "has been submitted with SLURM jobid" in submitted
     assert "Group job chunk_ingest" in submitted
     assert "Group job chunk_test" in submitted
+    assert "Group job chunk_qc" in submitted
     ours, theirs = manifest(cluster / "results"), manifest(local / "results")
     assert ours.keys() == theirs.keys()
     assert [name for name in ours if ours[name] != theirs[name]] == []

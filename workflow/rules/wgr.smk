@@ -24,7 +24,7 @@ rule fit_whole_genome_regression:
         "results/{cohort}/benchmarks/fit_whole_genome_regression.tsv"
     conda:
         "../../envs/cohortgen.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=120,

@@ -368,9 +368,14 @@ def wgr_step1(prefix: Path, keep_txt: Path, phenotypes: Path, diseases: list[str
               quantitative: list[str], covariates: list[str], pcs_tsv: Path,
               settings: Step1Settings, loco_path: Path, json_path: Path,
               categorical: list[str] = ()) -> None:
-    """The ``wgr-step1`` command: load, fit, write."""
+    """The ``wgr-step1`` command: load, fit, write. BLAS runs on one thread: a threaded matrix
+    product sums in an order that depends on the thread count, and the outputs must be
+    byte-identical at any thread count."""
+    from threadpoolctl import threadpool_limits
+
     check_settings(diseases, quantitative, settings)
-    inputs = load_inputs(prefix, keep_txt, phenotypes, diseases, quantitative, covariates,
-                         pcs_tsv, categorical)
-    loco, summary = run_step1(prefix, inputs, settings)
+    with threadpool_limits(1, user_api="blas"):
+        inputs = load_inputs(prefix, keep_txt, phenotypes, diseases, quantitative, covariates,
+                             pcs_tsv, categorical)
+        loco, summary = run_step1(prefix, inputs, settings)
     write_step1(loco, summary, loco_path, json_path)
