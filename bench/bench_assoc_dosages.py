@@ -256,27 +256,15 @@ def pgenlib_seconds(prefix: Path) -> float:
 
 
 def machine_peaks() -> tuple[float, float]:
-    """(float64 DGEMM GFLOP/s, memory copy GB/s read + written) on one core, best of 3 each."""
-    import numpy as np
+    """(float64 DGEMM GFLOP/s, memory copy GB/s read + written) on one core, best of 3 each:
+    bench_assoc's measurement with BLAS limited to one thread."""
     from threadpoolctl import threadpool_limits
 
-    a = np.random.default_rng(0).random((3000, 3000))
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_assoc import machine_peaks as peaks
+
     with threadpool_limits(1, user_api="blas"):
-        gflops = 2 * 3000**3 / _best_seconds(lambda: a @ a) / 1e9
-    src = np.ones(64 * 2**20)
-    dst = np.empty_like(src)
-    gbps = 2 * src.nbytes / _best_seconds(lambda: np.copyto(dst, src)) / 1e9
-    return gflops, gbps
-
-
-def _best_seconds(func, repeats: int = 3) -> float:
-    func()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - start)
-    return best
+        return peaks()
 
 
 def main() -> None:
