@@ -15,7 +15,7 @@ from test_dosage import CONTIGS, HEADER, SAMPLES, write_multiallelic_vcf, write_
 
 from cohortgen.errors import InputError
 from cohortgen.io.dosage_vcf import read_vcf_dosages, vcf_reader
-from cohortgen.io.vcf_records import _line_spans
+from cohortgen.io.vcf_records import line_spans
 from cohortgen.kernels.dosage_text import DOSAGE_OK, DOSAGE_SLOW, USE_DS, USE_GP, parse_dosage_lines
 from cohortgen.simulate import simulate_cohort
 from cohortgen.simulate_imputed import simulate_imputed
@@ -192,7 +192,7 @@ def test_parse_dosage_lines__fast_rows_equal_the_rules(tmp_path):
     vcf = write_vcf(tmp_path / "imp.vcf.gz", ("DS", "GP"), 3)
     with pysam.BGZFile(str(vcf)) as handle:
         text = bytearray(handle.read())
-    starts, ends = _line_spans(text, len(text))
+    starts, ends = line_spans(text, len(text))
     dosage = np.full((len(starts), len(SAMPLES)), np.nan, dtype=np.float32)
     facts = parse_dosage_lines(np.frombuffer(text, np.uint8), np.array(starts), np.array(ends),
                                USE_DS | USE_GP, False, dosage)
@@ -203,7 +203,7 @@ def test_parse_dosage_lines__fast_rows_equal_the_rules(tmp_path):
     assert ok[autosomal].all()
     np.testing.assert_array_equal(dosage[autosomal], reference)
     bad = bytearray(text.replace(b"|0:", b"|0:9", 1))  # a DS of 9-something
-    starts, ends = _line_spans(bad, len(bad))
+    starts, ends = line_spans(bad, len(bad))
     facts = parse_dosage_lines(np.frombuffer(bad, np.uint8), np.array(starts), np.array(ends),
                                USE_DS | USE_GP, False, dosage[:len(starts)])
     assert (facts[autosomal, 4] == DOSAGE_SLOW).sum() == 1

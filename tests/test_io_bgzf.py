@@ -13,7 +13,7 @@ from test_io_vcf import assert_input_error, bgzf_block, random_vcf_text, read_al
 
 from cohortgen.io import libdeflate
 from cohortgen.io.bgzf import BGZF_EOF, BgzfReader, InlinePool
-from cohortgen.io.vcf_records import _parsed_pieces
+from cohortgen.io.vcf_records import parsed_pieces
 
 
 def bgzf_text(path, read_size: int, threads: int = 1) -> bytes:
@@ -97,5 +97,5 @@ def test_parsed_pieces__block_over_bgzf_limit(tmp_path):
     """A block holding more text than BGZF allows (65536 bytes) is corrupt."""
     path = tmp_path / "big.vcf.gz"
     path.write_bytes(bgzf_block(b"#" * 70_000 + b"\n") + BGZF_EOF)
-    assert_input_error(lambda: list(_parsed_pieces(path, 0, 1)), str(path),
+    assert_input_error(lambda: list(parsed_pieces(path, 0, 1)), str(path),
                        "bgzip block at byte 0", "over 65536 bytes of text")

@@ -335,8 +335,8 @@ def test_read_region_blocks__text_equals_cyvcf2_across_pieces(tmp_path, monkeypa
     vcf.write_bytes(b"".join(bgzf_block(text[k:k + 500]) for k in range(0, len(text), 500))
                     + BGZF_EOF)
     pysam.tabix_index(str(vcf), preset="vcf", force=True)
-    monkeypatch.setattr(records_module, "_parsed_pieces",
-                        partial(records_module._parsed_pieces, read_size=300))
+    monkeypatch.setattr(records_module, "parsed_pieces",
+                        partial(records_module.parsed_pieces, read_size=300))
     runs = []
     for path in (vcf, bcf):
         tally = RecordTally()

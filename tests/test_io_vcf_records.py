@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from test_io_vcf import random_vcf_text, write_vcf
 from test_kernels_gt import CELL, FIXED_COLUMNS, run_parse_record_lines
 
-from cohortgen.io.vcf_records import _fixed_problem, _parsed_pieces
+from cohortgen.io.vcf_records import _fixed_problem, parsed_pieces
 from cohortgen.kernels.gt import LINE_FIRST_SAMPLE, LINE_MALFORMED, LINE_STATUS
 
 
@@ -35,7 +35,7 @@ def test_parsed_pieces__lines_across_pieces(tmp_path, threads):
     text = gzip.decompress(path.read_bytes())
     first = text.index(b"\n1\t") + 1  # in the first block: the header is short
     lines, n_pieces = [], 0
-    for piece in _parsed_pieces(path, first, 40, threads, read_size=1000):
+    for piece in parsed_pieces(path, first, 40, threads, read_size=1000):
         lines += [piece.text[s:e] for s, e in zip(piece.starts, piece.ends, strict=True)]
         n_pieces += 1
     assert n_pieces > 20

@@ -25,7 +25,7 @@ from cohortgen.errors import InputError
 from cohortgen.genome import contig_class
 from cohortgen.io.dosage import DosageBlock
 from cohortgen.io.vcf_index import index_path, read_index, region_offset
-from cohortgen.io.vcf_records import _line_spans, _parsed_pieces
+from cohortgen.io.vcf_records import line_spans, parsed_pieces
 from cohortgen.kernels.dosage_text import (
     DOSAGE_MALFORMED,
     DOSAGE_OK,
@@ -57,7 +57,7 @@ def read_text_dosages(path: Path, samples: list[str], seqnames: list[str], field
     split = multiallelic == "split" and fields != ["HDS"]
     name, rows, seen = contig.encode() + b"\t", [], False
     submit = partial(_submit_parse, flags=flags, split=split)
-    with closing(_parsed_pieces(path, offset, len(samples), submit=submit)) as pieces:
+    with closing(parsed_pieces(path, offset, len(samples), submit=submit)) as pieces:
         for text, starts, ends, facts, dosage in pieces:
             for j, (line_start, line_end) in enumerate(zip(starts, ends, strict=True)):
                 if line_start == line_end:
@@ -97,7 +97,7 @@ def _submit_parse(pool, text: bytearray, whole: int, n_samples: int, threads: in
                   flags: int, split: bool):
     """Start parsing the record lines of ``text[:whole]`` in ``pool``; return a call giving
     (text, starts, ends, facts int64 (m, 5), dosage float32 (m, n_samples))."""
-    starts, ends = _line_spans(text, whole)
+    starts, ends = line_spans(text, whole)
     dosage = np.empty((len(starts), n_samples), dtype=np.float32)
     future = pool.submit(parse_dosage_lines, np.frombuffer(text, dtype=np.uint8),
                          np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64),

@@ -71,7 +71,7 @@ def text_records(path: Path, contig: str, start: int, end: int, samples: list[st
     if offset is None:
         return
     scan = _Scan(path, contig, start, end, samples, multiallelic)
-    with closing(_parsed_pieces(path, offset, len(samples), threads)) as pieces:
+    with closing(parsed_pieces(path, offset, len(samples), threads)) as pieces:
         for piece in pieces:
             yield from scan.records(piece)
             yield None
@@ -116,7 +116,7 @@ class _Piece(NamedTuple):
     alleles: np.ndarray
 
 
-def _parsed_pieces(path: Path, offset: int, n_samples: int, threads: int = 1,
+def parsed_pieces(path: Path, offset: int, n_samples: int, threads: int = 1,
                    read_size: int = 1 << 20, submit: Callable | None = None) -> Iterator:
     """The whole record lines (header lines left out) of bgzipped ``path`` from virtual offset
     ``offset`` on, in pieces of about ``read_size`` compressed bytes (a piece's last, partial
@@ -148,7 +148,7 @@ def _submit_parse(pool: ThreadPoolExecutor | InlinePool, text: bytearray, whole:
                   n_samples: int, threads: int) -> Callable[[], _Piece]:
     """Start parsing the lines of ``text[:whole]`` in ``pool`` (``threads`` tasks of
     consecutive lines); return a call giving the parsed piece."""
-    starts, ends = _line_spans(text, whole)
+    starts, ends = line_spans(text, whole)
     alleles = np.empty((len(starts), n_samples, 2), dtype=np.int16)
     array = np.frombuffer(text, dtype=np.uint8)
     begin, end = np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
@@ -165,7 +165,7 @@ def _parsed(text: bytearray, starts: list[int], ends: list[int], futures: list,
                   np.concatenate(facts) if facts else np.empty((0, 5), np.int64), alleles)
 
 
-def _line_spans(text: bytearray, whole: int) -> tuple[list[int], list[int]]:
+def line_spans(text: bytearray, whole: int) -> tuple[list[int], list[int]]:
     """(starts, ends) of the lines of ``text[:whole]`` but header lines (starting with '#': a
     region's first chunk may be read from the file's start), each end at its newline or
     ``whole``."""
