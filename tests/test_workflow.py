@@ -285,7 +285,7 @@ def shareable_outputs(workdir: Path) -> list[Path]:
     names = ["qc/summary.json", "qc/pca.json", "gwas/summary.tsv", "prs/performance.tsv",
              "prs/deciles.tsv", "prs/match/pgs_demo.json", "prs/incohort_performance.tsv",
              "report/index.html", "report/index.ko.html", "report/index.en.html",
-             "provenance.json", "wgr/wgr.json",
+             "report/provenance.json", "wgr/wgr.json",
              *[f"gwas/{disease}.loci.tsv" for disease in DISEASES]]
     cross_cohort = ["index.html", "index.ko.html", "index.en.html"]
     return ([results(workdir, cohort) / name for cohort in ("vcf", "plink") for name in names]

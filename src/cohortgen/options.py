@@ -209,18 +209,21 @@ class MethodOptions:
 @options_class
 class GatherGwasOptions(MethodOptions, GenomeBuildOptions):
     """``cohortgen gather-gwas``: the build, the method and the r² filter stated for imputed
-    dosages, written to the GWAS-SSF sidecar."""
+    dosages, written to the GWAS-SSF sidecar, and the small counts it leaves out."""
 
     min_r2: float = key("imputed_qc")
     r2_source: str = key("imputed_qc")
+    min_cell_count: int = key("report")
 
 
 @options_class
 class GwasSummaryOptions(MethodOptions):
-    """``cohortgen gwas-summary``: the traits summarised, in config order, and the method."""
+    """``cohortgen gwas-summary``: the traits summarised, in config order, the method and the
+    small counts masked."""
 
     diseases: list[str] = key()
     traits: dict[str, str] = key()
+    min_cell_count: int = key("report")
 
 
 @options_class

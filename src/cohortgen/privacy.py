@@ -9,6 +9,9 @@ ambiguous.
 
 import numpy as np
 
+DEFAULT_MIN_CELL_COUNT = 5
+"""``report.min_cell_count`` of the config schema, for callers outside the workflow."""
+
 
 def primary_suppressed(counts, min_cell_count: int) -> np.ndarray:
     """bool (k,): counts (k,) of people with 1 ≤ n < ``min_cell_count``."""
@@ -29,3 +32,44 @@ def with_complement(hidden, sizes) -> np.ndarray:
         if np.isfinite(others).any():
             hidden[int(np.argmin(others))] = True
     return hidden
+
+
+def shareable_counts(counts: dict, min_cell_count: int) -> dict:
+    """{name: count of people} of one group whose total is shown elsewhere (a disease's cases
+    and controls, adding up to the people analysed) as a shareable table writes it: the count
+    as given, ``"<min_cell_count"`` where 1 ≤ n < ``min_cell_count``
+    (:func:`primary_suppressed`), or None (written NA) for the one more count
+    :func:`with_complement` hides."""
+    sizes = np.array([counts[name] for name in counts], dtype=np.float64)
+    primary = primary_suppressed(sizes, min_cell_count)
+    hidden = with_complement(primary, sizes)
+    return {name: f"<{min_cell_count}" if primary[i] else None if hidden[i] else n
+            for i, (name, n) in enumerate(counts.items())}
+
+
+def shared_count(value):
+    """A count of people read back from a shareable table (a cell :func:`shareable_counts`
+    wrote, as text or number): int, the masked text ``"<N"`` as it is, or None (NA: hidden or
+    missing)."""
+    if value is None or (not isinstance(value, str) and np.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text if text.startswith("<") else int(float(text))
+
+
+SAMPLE_ID_TEXT = "<sample ID>"
+"""What a sample ID in a shareable text (an error message) is replaced by."""
+
+
+def without_sample_ids(text: str, sample_ids) -> str:
+    """``text`` with every whole occurrence of a sample ID of ``sample_ids`` (iterable of str:
+    the cohort's IDs) replaced by :data:`SAMPLE_ID_TEXT`; "whole": not part of a longer run of
+    letters, digits, ``_``, ``.`` or ``-``. Longer IDs are replaced first, so an ID that
+    contains another is replaced whole."""
+    import re
+
+    found = sorted({i for i in sample_ids if i and i in text}, key=len, reverse=True)
+    if not found:
+        return text
+    alternatives = "|".join(re.escape(i) for i in found)
+    return re.sub(rf"(?<![\w.-])(?:{alternatives})(?![\w.-])", SAMPLE_ID_TEXT, text)

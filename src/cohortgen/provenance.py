@@ -81,8 +81,14 @@ def comparable_record(record: dict) -> dict:
     return {key: value for key, value in record.items() if key != RUN_SECTION}
 
 
-def write_provenance(config: dict, manifest_json: Path, out_json: Path) -> dict:
-    """Write provenance.json from the run's config and the input manifest; return the record."""
+def write_provenance(config: dict, manifest_json: Path, out_json: Path,
+                     shareable_json: Path | None = None) -> dict:
+    """Write provenance.json from the run's config and the input manifest, and to
+    ``shareable_json`` (report/provenance.json, the copy ``snakemake --report`` bundles) its
+    :func:`comparable_record`: no host or working directory leaves the results tree. Return
+    the record."""
     record = provenance_record(config, read_json(manifest_json)) | {RUN_SECTION: run_facts()}
     write_json(out_json, record)
+    if shareable_json is not None:
+        write_json(shareable_json, comparable_record(record))
     return record

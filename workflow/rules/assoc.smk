@@ -77,6 +77,7 @@ rule gather_gwas:
         )(wc),
         null_summary="results/{cohort}/assoc/null_model.json",
         wgr=wgr_input("results/{cohort}/wgr/wgr.json"),
+        samples="results/{cohort}/qc/samples.tsv",
     output:
         sumstats="results/{cohort}/gwas/{disease}.tsv.gz",
         index="results/{cohort}/gwas/{disease}.tsv.gz.tbi",
@@ -95,7 +96,7 @@ rule gather_gwas:
     shell:
         "{params.cohortgen} gather-gwas --disease {wildcards.disease} --chunks {input.chunks}"
         " --null-json {input.null_summary} --options {params.options:q}{params.wgr}"
-        " --out {output.sumstats} 2> {log}"
+        " --samples {input.samples} --out {output.sumstats} 2> {log}"
 
 
 rule find_loci:

@@ -7,8 +7,9 @@ rule write_provenance:
     input:
         manifest="results/{cohort}/input/manifest.json",
     output:
-        provenance=report(
-            "results/{cohort}/provenance.json",
+        provenance="results/{cohort}/provenance.json",
+        shareable=report(
+            "results/{cohort}/report/provenance.json",
             caption="../report/provenance.rst",
             category="Provenance",
             labels={"cohort": "{cohort}", "file": "provenance"},
@@ -22,7 +23,8 @@ rule write_provenance:
         options=config_json(),
     shell:
         "{params.cohortgen} provenance --options {params.options:q}"
-        " --manifest {input.manifest} --out {output.provenance} 2> {log}"
+        " --manifest {input.manifest} --out {output.provenance}"
+        " --shareable-out {output.shareable} 2> {log}"
 
 
 rule render_report:

@@ -62,6 +62,7 @@ def _gather_gwas(a):
         a.disease, [Path(p) for p in a.chunks], Path(a.null_json), o.genome_build, Path(a.out),
         _relatives(o), Path(a.wgr_summary) if a.wgr_summary else None,
         {"min_r2": o.min_r2, "r2_source": o.r2_source},
+        Path(a.samples) if a.samples else None, o.min_cell_count,
     )
 
 
@@ -93,7 +94,7 @@ def _gwas_summary(a):
     o = parse_options(a.options, "gwas_summary")
     summarize_gwas(o.diseases + list(o.traits), [Path(p) for p in a.gwas],
                    [Path(p) for p in a.loci], Path(a.null_json), Path(a.out), _relatives(o),
-                   Path(a.wgr_summary) if a.wgr_summary else None)
+                   Path(a.wgr_summary) if a.wgr_summary else None, o.min_cell_count)
 
 
 WGR_SUMMARY = (("--wgr-summary",), {"help": "wgr.json of cohortgen wgr-step1, when step 1 ran "
@@ -144,6 +145,7 @@ def register(sub) -> None:
         req("--null-json"),
         req("--out"),
         WGR_SUMMARY,
+        (("--samples",), {"help": "qc/samples.tsv: sample IDs to keep out of a FAILED status"}),
         options("gather_gwas"),
     )
     add_command(

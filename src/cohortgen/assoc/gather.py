@@ -48,6 +48,7 @@ from cohortgen.io.sumstats import (
     untested_path_for,
     write_gwas_ssf,
 )
+from cohortgen.privacy import DEFAULT_MIN_CELL_COUNT, shareable_counts, without_sample_ids
 
 LAMBDA_MIN_MAC = 20
 POWER_ALPHA = 5e-8
@@ -75,14 +76,16 @@ def trait_method(trait: str, relatives: str, wgr_json: Path | None) -> dict:
 
 def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_build: str,
                 out_gz: Path, relatives: str = "remove", wgr_json: Path | None = None,
-                imputed_qc: dict | None = None) -> pd.DataFrame:
+                imputed_qc: dict | None = None,
+                min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> pd.DataFrame:
     """Write one trait's GWAS-SSF file (+ .tbi, -meta.yaml) and its companion table of untested
     variants (:func:`~cohortgen.io.sumstats.untested_path_for`: no estimate, e.g. ``LOW_MAC``,
     or non-nucleotide alleles; :func:`~cohortgen.io.sumstats.split_gwas_ssf`) from its chunk
     tables (one per chunk, :func:`cohortgen.assoc.chunk.association_chunk`); return the
     GWAS-SSF rows. A skipped trait gets files with a header and no rows; its status and reason
     are in the sidecar. The sidecar's ``samples`` entry gives the number analysed, and for a
-    disease its case and control counts; ``cohortgen_method`` the method
+    disease its case and control counts (not those under ``min_cell_count``,
+    :func:`sidecar_counts`); ``cohortgen_method`` the method
     (:func:`trait_method`). Chunk tables from imputed dosages (with the
     :data:`~cohortgen.io.sumstats.IMPUTED_COLUMNS`) keep those columns, and the sidecar says
     so: ``cohortgen_genotypes: imputed dosages`` and ``cohortgen_imputation_r2_filter`` (the
@@ -98,24 +101,22 @@ def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_b
         drop=True)
     return write_trait_files(disease, table, null, genome_build, out_gz,
                              null["diseases"][disease]["status"],
-                             trait_method(disease, relatives, wgr_json), imputed_qc)
+                             trait_method(disease, relatives, wgr_json), imputed_qc,
+                             min_cell_count)
 
 
 def write_trait_files(disease: str, table: pd.DataFrame, null: dict, genome_build: str,
                       out_gz: Path, status: str, method: dict,
-                      imputed_qc: dict | None = None) -> pd.DataFrame:
+                      imputed_qc: dict | None = None,
+                      min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> pd.DataFrame:
     """Write the GWAS-SSF files and the untested table of :func:`gather_gwas` from the trait's
     rows ``table`` (columns GWAS_SSF_COLUMNS, then any IMPUTED_COLUMNS), ``null``
     (``null_model.json``), ``status`` (the sidecar's ``cohortgen_status``), ``method`` (its
-    ``cohortgen_method``, :func:`trait_method`) and ``imputed_qc`` (the r² filter of imputed
-    dosages); return the GWAS-SSF rows."""
+    ``cohortgen_method``, :func:`trait_method`), ``imputed_qc`` (the r² filter of imputed
+    dosages) and ``min_cell_count`` (:func:`sidecar_counts`); return the GWAS-SSF rows."""
     info = null["diseases"][disease]
     imputed = [c for c in IMPUTED_COLUMNS if c in table.columns]
-    if info.get("type") == "quantitative":
-        counts = {"sample_size": info["n"]}
-    else:
-        counts = {"sample_size": info["n_cases"] + info["n_controls"],
-                  "case_count": info["n_cases"], "control_count": info["n_controls"]}
+    counts = sidecar_counts(trait_counts(info), min_cell_count)
     covariates = {"adjusted_covariates": null["covariates"]}
     if null.get("sex_added_for_chrX"):
         covariates["chrX_adjusted_covariates"] = ["sex", *null["covariates"]]
@@ -131,36 +132,64 @@ def write_trait_files(disease: str, table: pd.DataFrame, null: dict, genome_buil
     return tested
 
 
+def sidecar_counts(counts: dict, min_cell_count: int) -> dict:
+    """The sidecar's ``sample_size``, ``case_count`` and ``control_count`` (a disease) or
+    ``sample_size`` (a quantitative trait) from :func:`trait_counts`, as
+    :func:`shareable_counts` would show them: a count it hides is None, so the sidecar leaves it
+    out (GWAS-SSF counts are integers), and named under ``cohortgen_counts_not_shown``."""
+    names = {"n_samples": "sample_size", "n_cases": "case_count", "n_controls": "control_count"}
+    shown = masked_trait_counts(counts, min_cell_count)
+    hidden = [names[k] for k, v in shown.items() if v is None or isinstance(v, str)]
+    out = {names[k]: None if names[k] in hidden else int(v) for k, v in shown.items()
+           if not pd.isna(counts[k])}
+    return out | ({"cohortgen_counts_not_shown": hidden} if hidden else {})
+
+
 def gather_gwas_or_failure(disease: str, chunk_paths: list[Path], null_json: Path,
                            genome_build: str, out_gz: Path, relatives: str = "remove",
                            wgr_json: Path | None = None,
-                           imputed_qc: dict | None = None) -> pd.DataFrame:
+                           imputed_qc: dict | None = None,
+                           samples_tsv: Path | None = None,
+                           min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> pd.DataFrame:
     """:func:`gather_gwas`; when that fails for this trait (bad or stale chunk tables, a
     numerical error: anything but a system error, OSError or MemoryError, which stops the
     job so that a rerun retries it), write the trait's files with no rows and status
-    ``FAILED: gather_gwas: <error>`` (:func:`failure_status`), so the summary and the report
-    are made for the other traits and say why this one has no results."""
+    ``FAILED: gather_gwas: <error>`` (:func:`failure_status`, any sample ID of ``samples_tsv``,
+    qc/samples.tsv, taken out), so the summary and the report are made for the other traits
+    and say why this one has no results."""
     try:
         return gather_gwas(disease, chunk_paths, null_json, genome_build, out_gz, relatives,
-                           wgr_json, imputed_qc)
+                           wgr_json, imputed_qc, min_cell_count)
     except (OSError, MemoryError):
         raise
     except Exception as exc:  # noqa: BLE001 - one trait's failure is that trait's result
-        status = failure_status("gather_gwas", exc)
+        status = failure_status("gather_gwas", exc, cohort_sample_ids(samples_tsv))
         print(f"cohortgen gather-gwas: {disease}: {status}", file=sys.stderr)
         empty = pd.DataFrame({name: pd.Series(dtype=object) for name in GWAS_SSF_COLUMNS})
         return write_trait_files(disease, empty, read_json(null_json), genome_build, out_gz,
-                                 status, trait_method(disease, relatives, wgr_json))
+                                 status, trait_method(disease, relatives, wgr_json),
+                                 min_cell_count=min_cell_count)
 
 
-def failure_status(step: str, exc: Exception) -> str:
+def failure_status(step: str, exc: Exception, sample_ids=()) -> str:
     """``FAILED: <step>: <first line of the error>``, the error's type first unless it is an
-    InputError (whose message is written for users); tabs as spaces: one TSV field."""
+    InputError (whose message is written for users); tabs as spaces: one TSV field. The status
+    is shareable (summary, sidecar, report), so each of ``sample_ids`` (str) in the error
+    shows as :data:`~cohortgen.privacy.SAMPLE_ID_TEXT`."""
     lines = str(exc).strip().splitlines()
-    why = lines[0] if lines else ""
+    why = without_sample_ids(lines[0], sample_ids) if lines else ""
     if not isinstance(exc, InputError):
         why = f"{type(exc).__name__}: {why}".removesuffix(": ")
     return f"FAILED: {step}: {why}".replace("\t", " ")
+
+
+def cohort_sample_ids(samples_tsv: Path | None) -> list[str]:
+    """The ``sample_id`` column (str) of qc/samples.tsv (every genotyped sample, kept or
+    removed); empty without the file."""
+    if samples_tsv is None:
+        return []
+    table = read_tsv(samples_tsv, ("sample_id",), dtype={"sample_id": str})
+    return table["sample_id"].tolist()
 
 
 def minor_allele_count(table: pd.DataFrame, path: Path) -> np.ndarray:
@@ -178,24 +207,41 @@ def is_quantitative(info: dict) -> bool:
 
 
 def trait_counts(info: dict) -> dict:
-    """``kind``, ``n_cases``, ``n_controls``, ``n_samples`` of a ``null_model.json`` entry."""
+    """``n_cases``, ``n_controls``, ``n_samples`` (int, NA for a quantitative trait's cases and
+    controls) of a ``null_model.json`` entry."""
     if is_quantitative(info):
-        return {"kind": "quantitative", "n_cases": pd.NA, "n_controls": pd.NA,
-                "n_samples": info["n"]}
-    return {"kind": "binary", "n_cases": info["n_cases"], "n_controls": info["n_controls"],
+        return {"n_cases": pd.NA, "n_controls": pd.NA, "n_samples": info["n"]}
+    return {"n_cases": info["n_cases"], "n_controls": info["n_controls"],
             "n_samples": info["n_cases"] + info["n_controls"]}
 
 
+def masked_trait_counts(counts: dict, min_cell_count: int) -> dict:
+    """:func:`trait_counts` for a shareable output (:func:`shareable_counts`): cases and
+    controls are one group (their total, ``n_samples``, is shown), ``n_samples`` a group of its
+    own; a masked count is ``"<min_cell_count"``, its complement None, NA stays NA."""
+    shown = {k: v for k, v in counts.items() if pd.isna(v)}
+    pair = {k: counts[k] for k in ("n_cases", "n_controls") if k not in shown}
+    if pair:
+        shown |= shareable_counts(pair, min_cell_count)
+    shown |= shareable_counts({"n_samples": counts["n_samples"]}, min_cell_count)
+    return {k: shown[k] for k in counts}
+
+
 def gwas_summary_row(disease: str, table: pd.DataFrame, loci: pd.DataFrame, info: dict,
-                     gwas_path: Path, method: dict) -> dict:
+                     gwas_path: Path, method: dict,
+                     min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> dict:
     """One disease's or trait's line of ``gwas/summary.tsv`` (see the module docstring) from its
-    GWAS-SSF rows ``table`` (read from ``gwas_path``), loci and method (:func:`trait_method`)."""
+    GWAS-SSF rows ``table`` (read from ``gwas_path``), loci and method (:func:`trait_method`).
+    Counts of people are masked (:func:`masked_trait_counts`), and so are the detectable
+    effects computed from a masked count (they would give it back)."""
     p = table["p_value"].to_numpy(float)
     tested = np.isfinite(p)
     common = tested & (minor_allele_count(table, gwas_path) >= LAMBDA_MIN_MAC)
     lead_p = loci["p_value"].to_numpy(float)
-    counts = trait_counts(info)
-    row = {"disease": disease, "kind": counts.pop("kind"), "status": info["status"], **counts,
+    counts = masked_trait_counts(trait_counts(info), min_cell_count)
+    exact = not any(v is None or isinstance(v, str) for v in counts.values())
+    kind = "quantitative" if is_quantitative(info) else "binary"
+    row = {"disease": disease, "kind": kind, "status": info["status"], **counts,
            "n_variants": int(tested.sum()),
            "lambda_gc": lambda_gc(p[common]) if common.any() else np.nan,
            "n_genome_wide": int((lead_p < GENOME_WIDE).sum()),
@@ -205,11 +251,12 @@ def gwas_summary_row(disease: str, table: pd.DataFrame, loci: pd.DataFrame, info
            "n_suggestive_variants": int((p[tested] < SUGGESTIVE).sum())}
     quantitative = is_quantitative(info)
     for key, maf in POWER_MAFS.items():
-        row[f"detectable_or_{key}"] = np.nan if quantitative else detectable_odds_ratio(
-            info["n_cases"], info["n_controls"], maf, POWER_ALPHA, POWER_LEVEL)
+        row[f"detectable_or_{key}"] = np.nan if quantitative or not exact else (
+            detectable_odds_ratio(info["n_cases"], info["n_controls"], maf, POWER_ALPHA,
+                                  POWER_LEVEL))
     for key, maf in POWER_MAFS.items():
         row[f"detectable_beta_sd_{key}"] = detectable_beta_sd(
-            info["n"], maf, POWER_ALPHA, POWER_LEVEL) if quantitative else np.nan
+            info["n"], maf, POWER_ALPHA, POWER_LEVEL) if quantitative and exact else np.nan
     return row | method
 
 
@@ -225,16 +272,18 @@ def gathered_status(gwas_path: Path, null_status: str) -> str:
 
 def summarize_gwas(diseases: list[str], gwas_paths: list[Path], loci_paths: list[Path],
                    null_json: Path, summary_tsv: Path, relatives: str = "remove",
-                   wgr_json: Path | None = None) -> pd.DataFrame:
+                   wgr_json: Path | None = None,
+                   min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> pd.DataFrame:
     """Write gwas/summary.tsv: one row per disease or quantitative trait, in the order given
-    (see :func:`gwas_summary_row`); each trait's GWAS-SSF and loci files are found by name
+    (see :func:`gwas_summary_row`, counts under ``min_cell_count`` masked); each trait's
+    GWAS-SSF and loci files are found by name
     (:func:`~cohortgen.io.sumstats.paths_for_traits`), in whatever order they are given."""
     info = read_json(null_json)["diseases"]
     gwas_paths = paths_for_traits(diseases, gwas_paths, GWAS_SUFFIX)
     loci_paths = paths_for_traits(diseases, loci_paths, LOCI_SUFFIX)
     rows = [gwas_summary_row(d, read_gwas_ssf(g), read_tsv(lo),
                              info[d] | {"status": gathered_status(g, info[d]["status"])}, g,
-                             trait_method(d, relatives, wgr_json))
+                             trait_method(d, relatives, wgr_json), min_cell_count)
             for d, g, lo in zip(diseases, gwas_paths, loci_paths, strict=True)]
     summary = pd.DataFrame(rows)
     write_tsv(summary_tsv, summary, float_format="%.6g")

@@ -394,12 +394,14 @@ def metadata_date() -> datetime.date:
 def sample_metadata(table: pd.DataFrame, meta: dict) -> dict:
     """The ``samples`` entry: ``sample_size``, ``case_count`` and ``control_count`` from ``meta``,
     by default the largest ``n``, ``n_cases`` and ``n_controls`` of the table (absent when
-    unknown), and ``case_control_study`` (whether there is a case count)."""
+    unknown, or None in ``meta``: not shown), and ``case_control_study`` (whether there is a
+    case count, shown or not)."""
     defaults = {"sample_size": "n", "case_count": "n_cases", "control_count": "n_controls"}
     entry = {key: _plain(meta[key]) if key in meta else _max_count(table, column)
              for key, column in defaults.items()}
+    study = entry["case_count"] is not None or "case_count" in meta
     entry = {key: value for key, value in entry.items() if value is not None}
-    return entry | {"case_control_study": "case_count" in entry}
+    return entry | {"case_control_study": study}
 
 
 def gwas_ssf_metadata(table: pd.DataFrame, meta: dict, data_file_name: str, md5: str) -> dict:

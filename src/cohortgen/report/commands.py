@@ -11,7 +11,8 @@ def _provenance(a):
 
     config = read_options_text(a.options)
     validate_config(config, "--options")
-    write_provenance(config, Path(a.manifest), Path(a.out))
+    write_provenance(config, Path(a.manifest), Path(a.out),
+                     Path(a.shareable_out) if a.shareable_out else None)
 
 
 def _report(a):
@@ -62,6 +63,8 @@ def register(sub) -> None:
                                   "split into each step's keys"}),
         req("--manifest"),
         req("--out"),
+        (("--shareable-out",), {"help": "also write the record without its run section (host, "
+                                        "directory, time) here: the copy to share"}),
     )
     add_command(
         sub,

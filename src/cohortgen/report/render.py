@@ -24,7 +24,7 @@ from markupsafe import Markup
 from cohortgen import __version__
 from cohortgen.inflation import lambda_gc
 from cohortgen.io.files import write_text_atomic
-from cohortgen.privacy import primary_suppressed, with_complement
+from cohortgen.privacy import DEFAULT_MIN_CELL_COUNT, primary_suppressed, with_complement
 from cohortgen.report.catalogue import Catalogue, display_name
 from cohortgen.report.plots import (
     GENOME_WIDE_P,
@@ -37,7 +37,6 @@ from cohortgen.report.plots import (
     qq_figure,
 )
 
-DEFAULT_MIN_CELL_COUNT = 5
 PLOTLY_CONFIG = {"responsive": True, "displaylogo": False}
 COMPLEMENT_TEXT = "not shown"
 """Display of a count hidden only so that a small count cannot be found by subtraction."""
@@ -47,10 +46,13 @@ def mask_small_count(n, min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> str:
     """A count of people for display: ``<min_cell_count`` when 1 <= n < min_cell_count.
 
     0 and counts >= ``min_cell_count`` are shown exactly (with thousands separators);
-    a missing count (None or NaN) is shown as ``NA``.
+    a missing count (None or NaN) is shown as ``NA``, a count masked upstream (the text
+    ``<N`` of :func:`cohortgen.privacy.shareable_counts`) as it is.
     """
     if n is None or (isinstance(n, float) and math.isnan(n)):
         return "NA"
+    if isinstance(n, str):
+        return n
     n = int(n)
     if 1 <= n < min_cell_count:
         return f"<{min_cell_count}"
@@ -172,7 +174,11 @@ def case_control_counts(n_cases, n_controls, min_cell_count: int,
                         hidden_text: str = COMPLEMENT_TEXT) -> tuple[str, str]:
     """Display texts of a disease's cases and controls. A small count shows as
     ``<min_cell_count``; the other one of the pair as ``hidden_text`` then, since the two add up
-    to the people analysed (shown in the QC table when no phenotype is missing)."""
+    to the people analysed (shown in the QC table when no phenotype is missing). Counts masked
+    upstream (gwas/summary.tsv: ``<N``, and None for the hidden other one) show so."""
+    if isinstance(n_cases, str) or isinstance(n_controls, str):
+        return tuple(hidden_text if n is None else mask_small_count(n, min_cell_count)
+                     for n in (n_cases, n_controls))
     shown = dict(removal_rows({"cases": n_cases, "controls": n_controls}, min_cell_count,
                               hidden_text))
     return shown["cases"], shown["controls"]

@@ -16,6 +16,7 @@ from cohortgen.io.sumstats import (
     read_gwas_ssf,
     untested_path_for,
 )
+from cohortgen.privacy import shared_count
 from cohortgen.provenance import comparable_record
 from cohortgen.report.catalogue import LANGUAGES
 from cohortgen.report.plots import normalise_chromosomes
@@ -32,6 +33,21 @@ SUMMARY_COLUMNS = ("disease", "kind", "status", "lambda_gc", "n_genome_wide", "n
 LOCI_COLUMNS = ("chromosome", "base_pair_location", "effect_allele", "other_allele", "p_value",
                 "beta", "standard_error")
 """Columns of a gwas/<disease>.loci.tsv the report reads."""
+
+
+COUNT_COLUMNS = ("n_cases", "n_controls", "n_samples")
+"""Columns of gwas/summary.tsv with counts of people, masked there (``<N`` or NA)."""
+
+
+def read_gwas_summary(path: Path) -> pd.DataFrame:
+    """gwas/summary.tsv with its :data:`COUNT_COLUMNS` as
+    :func:`~cohortgen.privacy.shared_count` reads them (int, ``"<N"`` or None)."""
+    summary = read_tsv(path, SUMMARY_COLUMNS, dtype={"disease": str, "kind": str,
+                                                     "status": str} | dict.fromkeys(
+        COUNT_COLUMNS, str))
+    for column in COUNT_COLUMNS:
+        summary[column] = pd.Series([shared_count(v) for v in summary[column]], dtype=object)
+    return summary
 
 
 def qc_context(qc_summary: dict) -> dict:
@@ -161,7 +177,7 @@ def disease_context(row: pd.Series, gwas_path: Path, loci_tsv: Path) -> dict:
                              "or_lower": float(np.exp(lo["beta"] - Z_95 * lo["se"])),
                              "or_upper": float(np.exp(lo["beta"] + Z_95 * lo["se"]))}
                        for lo in context["loci"]]
-    return context | {"n_cases": int(row["n_cases"]), "n_controls": int(row["n_controls"]),
+    return context | {"n_cases": row["n_cases"], "n_controls": row["n_controls"],
                       "detectable_or": {"5%": row.get("detectable_or_maf05"),
                                         "20%": row.get("detectable_or_maf20")}}
 
@@ -170,7 +186,7 @@ def trait_context(row: pd.Series, gwas_path: Path, loci_tsv: Path) -> dict:
     """One quantitative trait: number of people analysed, detectable effects (trait standard
     deviations per allele), lead loci with beta (trait units)."""
     return association_context(row, gwas_path, loci_tsv) | {
-        "n": int(row["n_samples"]),
+        "n": row["n_samples"],
         "detectable_beta_sd": {"5%": row.get("detectable_beta_sd_maf05"),
                                "20%": row.get("detectable_beta_sd_maf20")}}
 
@@ -287,8 +303,7 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
     (:func:`cohortgen.report.render.render_report`); ``wgr_json`` step 1's wgr.json, whose fit
     per disease and trait is added to its notes (:func:`wgr_notes`; optional). The GWAS-SSF
     sidecars say which r² filter imputed dosages passed (:func:`genotype_input`)."""
-    summary = read_tsv(gwas_summary_tsv, SUMMARY_COLUMNS,
-                       dtype={"disease": str, "kind": str, "status": str})
+    summary = read_gwas_summary(gwas_summary_tsv)
     names = summary["disease"].tolist()
     try:
         gwas_paths = paths_for_traits(names, gwas_paths, GWAS_SUFFIX)
@@ -349,7 +364,7 @@ def build_cohort_index(cohorts: list[str], summary_tsvs: list[Path], min_cell_co
                          "give one gwas/summary.tsv per cohort, in the same order")
     rows = {}
     for cohort, path in zip(cohorts, summary_tsvs, strict=True):
-        summary = read_tsv(path, SUMMARY_COLUMNS, dtype={"disease": str, "kind": str})
+        summary = read_gwas_summary(path)
         rows[cohort] = summary[summary["kind"] != "quantitative"].to_dict(orient="records")
     for lang in languages:
         html = cohort_index_html(rows, lang, list(languages), labels or {}, min_cell_count)
