@@ -4,7 +4,9 @@ sample IDs of its error taken out, and the provenance copy the report bundle hol
 the run's host and directory."""
 
 import json
+import re
 import socket
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -19,6 +21,7 @@ from cohortgen.privacy import SAMPLE_ID_TEXT, shareable_counts, without_sample_i
 from cohortgen.provenance import RUN_SECTION, comparable_record, write_provenance
 from cohortgen.report.render import case_control_counts, mask_small_count
 from cohortgen.report.stage import read_gwas_summary
+from cohortgen.wgr.stage import level1_fallbacks
 
 
 def test_shareable_counts__a_small_count_and_its_complement_are_hidden():
@@ -133,3 +136,14 @@ def test_write_provenance__the_shareable_copy_has_no_host_or_directory(tmp_path,
     assert str(tmp_path) not in shareable
     assert socket.gethostname() not in shareable
     assert RUN_SECTION in json.loads((tmp_path / "provenance.json").read_text())
+
+
+def test_level1_fallbacks__the_reason_holds_no_count_of_people():
+    """wgr.json (bundled by ``snakemake --report``) and gwas/summary.tsv's ``method_note`` carry
+    this reason: 3 cases and 497 controls must not show."""
+    y = np.r_[np.ones(3), np.zeros(497)][:, None]
+    inputs = SimpleNamespace(is_disease=np.array([True]), values=y, traits=["rare"],
+                             sample_ids=[f"s{i}" for i in range(500)])
+    reason = level1_fallbacks(inputs, 5)["rare"]
+    assert reason.startswith("fewer than 10 cases or controls among the 500 step-1 samples")
+    assert not re.search(r"\b(3|497)\b", reason)

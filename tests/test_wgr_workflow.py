@@ -32,7 +32,7 @@ def test_wgr_step1__disease_with_too_few_cases_falls_back(cohort, tmp_path, caps
     fitted."""
     _write_inputs(cohort, tmp_path, cases_of="hypertension")
     assert _run(tmp_path) == 0
-    assert "disease 'hypertension': 1 cases and" in capsys.readouterr().err
+    assert "disease 'hypertension': fewer than 8 cases or controls" in capsys.readouterr().err
     entry = read_json(tmp_path / "wgr.json")["traits"]["hypertension"]
     assert entry["status"] == "fallback"
     assert "level 1 needs at least 8 of each" in entry["reason"]

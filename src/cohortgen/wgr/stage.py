@@ -134,7 +134,7 @@ def level1_fallbacks(inputs: Step1Inputs, n_folds: int) -> dict[str, str]:
         controls = int(np.sum(inputs.values[:, j] == 0.0))
         if min(cases, controls) < need:
             out[inputs.traits[j]] = (
-                f"{cases} cases and {controls} controls among the {len(inputs.sample_ids)} "
+                f"fewer than {need} cases or controls among the {len(inputs.sample_ids)} "
                 f"step-1 samples; level 1 needs at least {need} of each ({MIN_CASES_PER_FOLD} "
                 f"per fold with {n_folds} folds)")
     return out
