@@ -6,6 +6,7 @@ the run's host and directory."""
 import json
 import re
 import socket
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -147,3 +148,20 @@ def test_level1_fallbacks__the_reason_holds_no_count_of_people():
     reason = level1_fallbacks(inputs, 5)["rare"]
     assert reason.startswith("fewer than 10 cases or controls among the 500 step-1 samples")
     assert not re.search(r"\b(3|497)\b", reason)
+
+
+def registered_outputs() -> set[str]:
+    """The paths the rules register for ``snakemake --report`` (``report("path", ...)``)."""
+    rules = Path(__file__).parents[1] / "workflow" / "rules"
+    text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(rules.glob("*.smk")))
+    return set(re.findall(r'report\(\s*"([^"]+)"', text))
+
+
+def test_workflow__the_report_bundle_holds_no_exact_small_counts_or_run_facts():
+    """qc/summary.json, qc/pca.json and wgr.json keep exact counts (the report reads them and
+    masks); provenance.json keeps host and directory: only report/provenance.json is bundled."""
+    registered = registered_outputs()
+    assert "results/{cohort}/report/provenance.json" in registered
+    for exact in ("qc/summary.json", "qc/pca.json", "wgr/wgr.json", "provenance.json"):
+        assert f"results/{{cohort}}/{exact}" not in registered
+    assert "results/{cohort}/gwas/summary.tsv" in registered

@@ -78,12 +78,7 @@ rule qc_samples:
         keep="results/{cohort}/qc/keep.txt",
         pairs="results/{cohort}/qc/related_pairs.tsv",
         pcs="results/{cohort}/qc/pcs.tsv",
-        pca=report(
-            "results/{cohort}/qc/pca.json",
-            caption="../report/pca.rst",
-            category="Quality control",
-            labels={"cohort": "{cohort}", "file": "ancestry PCA"},
-        ),
+        pca="results/{cohort}/qc/pca.json",
     log:
         "results/{cohort}/logs/qc_samples.log",
     benchmark:
@@ -192,12 +187,7 @@ rule summarize_qc:
         genotypes_fam="results/{cohort}/qc/genotypes.fam",
         imputed=imputed_summary,
     output:
-        summary=report(
-            "results/{cohort}/qc/summary.json",
-            caption="../report/qc_summary.rst",
-            category="Quality control",
-            labels={"cohort": "{cohort}", "file": "QC funnel"},
-        ),
+        summary="results/{cohort}/qc/summary.json",
         variants="results/{cohort}/qc/variants.tsv.gz",
     log:
         "results/{cohort}/logs/summarize_qc.log",

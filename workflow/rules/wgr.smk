@@ -12,12 +12,7 @@ rule fit_whole_genome_regression:
         pcs="results/{cohort}/qc/pcs.tsv",
     output:
         loco="results/{cohort}/wgr/loco.tsv.gz",
-        summary=report(
-            "results/{cohort}/wgr/wgr.json",
-            caption="../report/wgr.rst",
-            category="Association",
-            labels={"cohort": "{cohort}", "file": "whole-genome regression fit"},
-        ),
+        summary="results/{cohort}/wgr/wgr.json",
     log:
         "results/{cohort}/logs/fit_whole_genome_regression.log",
     benchmark:
