@@ -41,9 +41,9 @@ from cohortgen.io.sumstats import (
     GWAS_SUFFIX,
     IMPUTED_COLUMNS,
     LOCI_SUFFIX,
-    meta_path_for,
     paths_for_traits,
     read_gwas_ssf,
+    read_gwas_ssf_meta,
     split_gwas_ssf,
     untested_path_for,
     write_gwas_ssf,
@@ -264,10 +264,7 @@ def gathered_status(gwas_path: Path, null_status: str) -> str:
     """The status its gathering gave a trait: ``cohortgen_status`` of the GWAS-SSF sidecar
     (the null model's status, or the failure of :func:`gather_gwas_or_failure`);
     ``null_status`` for a sidecar without one (GWAS-SSF written by another program)."""
-    import yaml
-
-    meta = yaml.safe_load(meta_path_for(Path(gwas_path)).read_text(encoding="utf-8"))
-    return str(meta.get("cohortgen_status", null_status))
+    return str(read_gwas_ssf_meta(Path(gwas_path)).get("cohortgen_status", null_status))
 
 
 def summarize_gwas(diseases: list[str], gwas_paths: list[Path], loci_paths: list[Path],

@@ -128,6 +128,17 @@ def meta_path_for(path: Path) -> Path:
     return path.with_name(path.name + "-meta.yaml")
 
 
+def read_gwas_ssf_meta(path: Path) -> dict:
+    """The metadata sidecar (:func:`meta_path_for`) of the GWAS-SSF file ``path`` as a dict
+    ({} for an empty one); InputError naming it when it is absent."""
+    sidecar = meta_path_for(path)
+    try:
+        return yaml.safe_load(sidecar.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise InputError(f"{sidecar}: no such file: the metadata sidecar of {path} is "
+                         "written with it by gather-gwas; rerun that step") from None
+
+
 def untested_path_for(path: Path) -> Path:
     """Companion table of a GWAS-SSF data file: ``x.tsv.gz`` -> ``x.untested.tsv.gz``."""
     path = Path(path)

@@ -11,9 +11,9 @@ from cohortgen.io.files import read_json, read_tsv, stale_input, write_text_atom
 from cohortgen.io.sumstats import (
     GWAS_SUFFIX,
     LOCI_SUFFIX,
-    meta_path_for,
     paths_for_traits,
     read_gwas_ssf,
+    read_gwas_ssf_meta,
     untested_path_for,
 )
 from cohortgen.privacy import shared_count
@@ -75,15 +75,8 @@ def imputed_r2_filter(gwas_paths: list[Path]) -> dict:
     """The r² filter of imputed dosages, {``min_r2``, ``r2_source``}: the
     ``cohortgen_imputation_r2_filter`` of the first GWAS-SSF sidecar (``x.tsv.gz-meta.yaml``)
     that records one; {} when none does (every trait failed before its rows were gathered)."""
-    import yaml
-
     for path in gwas_paths:
-        sidecar = meta_path_for(Path(path))
-        try:
-            meta = yaml.safe_load(sidecar.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise InputError(f"{sidecar}: no such file: the metadata sidecar of {path} is "
-                             "written with it by gather-gwas; rerun that step") from None
+        meta = read_gwas_ssf_meta(Path(path))
         if meta.get("cohortgen_genotypes") == "imputed dosages":
             return dict(meta.get("cohortgen_imputation_r2_filter") or {})
     return {}
