@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from test_trait_failures import chunk_table
 
 from cohortgen.assoc import gather
-from cohortgen.assoc.chunk import CHUNK_COLUMNS
 from cohortgen.assoc.gather import gather_gwas_or_failure, summarize_gwas
 from cohortgen.io.files import write_json, write_tsv
 from cohortgen.privacy import SAMPLE_ID_TEXT, shareable_counts, without_sample_ids
@@ -66,16 +66,6 @@ def test_gather_gwas_or_failure__the_failed_status_holds_no_sample_id(failing_ga
     assert "ID00042" not in capsys.readouterr().err
 
 
-def chunk_table(disease: str) -> pd.DataFrame:
-    return pd.DataFrame({
-        "disease": disease, "chromosome": "1", "base_pair_location": [100, 200],
-        "effect_allele": "A", "other_allele": "G", "beta": 0.1, "standard_error": 0.05,
-        "effect_allele_frequency": [0.3, 0.25], "p_value": [0.5, 0.2],
-        "variant_id": ["v1", "v2"], "rsid": np.nan, "n": 500, "n_cases": 3,
-        "n_controls": 497, "effect_allele_frequency_cases": 0.3,
-        "effect_allele_frequency_controls": 0.3, "status": "OK", "mac": [300, 250]})[CHUNK_COLUMNS]
-
-
 @pytest.fixture
 def small_disease(tmp_path):
     """Disease ``rare`` with 3 cases and 497 controls and disease ``common`` with 200 / 300,
@@ -84,7 +74,8 @@ def small_disease(tmp_path):
     write_json(tmp_path / "null.json", {"covariates": ["age"], "diseases": {
         name: {"status": "OK", "n_cases": c, "n_controls": n} for name, (c, n) in counts.items()}})
     for name in counts:
-        write_tsv(tmp_path / f"{name}.chunk.tsv", chunk_table(name))
+        write_tsv(tmp_path / f"{name}.chunk.tsv",
+                  chunk_table(name).assign(n_cases=counts[name][0], n_controls=counts[name][1]))
         gather_gwas_or_failure(name, [tmp_path / f"{name}.chunk.tsv"], tmp_path / "null.json",
                                "GRCh38", tmp_path / f"{name}.tsv.gz", min_cell_count=5)
         write_tsv(tmp_path / f"{name}.loci.tsv", pd.DataFrame({"p_value": [0.2]}).iloc[:0])
