@@ -7,6 +7,8 @@ cell of the group. With two or more hidden cells, only their sum is known and ea
 ambiguous.
 """
 
+import re
+
 import numpy as np
 
 DEFAULT_MIN_CELL_COUNT = 5
@@ -66,8 +68,6 @@ def without_sample_ids(text: str, sample_ids) -> str:
     the cohort's IDs) replaced by :data:`SAMPLE_ID_TEXT`; "whole": not part of a longer run of
     letters, digits, ``_``, ``.`` or ``-``. Longer IDs are replaced first, so an ID that
     contains another is replaced whole."""
-    import re
-
     found = sorted({i for i in sample_ids if i and i in text}, key=len, reverse=True)
     if not found:
         return text

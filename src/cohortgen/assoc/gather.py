@@ -240,8 +240,9 @@ def gwas_summary_row(disease: str, table: pd.DataFrame, loci: pd.DataFrame, info
     lead_p = loci["p_value"].to_numpy(float)
     counts = masked_trait_counts(trait_counts(info), min_cell_count)
     exact = not any(v is None or isinstance(v, str) for v in counts.values())
-    kind = "quantitative" if is_quantitative(info) else "binary"
-    row = {"disease": disease, "kind": kind, "status": info["status"], **counts,
+    quantitative = is_quantitative(info)
+    row = {"disease": disease, "kind": "quantitative" if quantitative else "binary",
+           "status": info["status"], **counts,
            "n_variants": int(tested.sum()),
            "lambda_gc": lambda_gc(p[common]) if common.any() else np.nan,
            "n_genome_wide": int((lead_p < GENOME_WIDE).sum()),
@@ -249,7 +250,6 @@ def gwas_summary_row(disease: str, table: pd.DataFrame, loci: pd.DataFrame, info
            "n_variants_mac20": int(common.sum()),
            "n_genome_wide_variants": int((p[tested] < GENOME_WIDE).sum()),
            "n_suggestive_variants": int((p[tested] < SUGGESTIVE).sum())}
-    quantitative = is_quantitative(info)
     for key, maf in POWER_MAFS.items():
         row[f"detectable_or_{key}"] = np.nan if quantitative or not exact else (
             detectable_odds_ratio(info["n_cases"], info["n_controls"], maf, POWER_ALPHA,
