@@ -17,11 +17,12 @@ from test_trait_failures import chunk_table
 
 from cohortgen.assoc import gather
 from cohortgen.assoc.gather import gather_gwas_or_failure, summarize_gwas
+from cohortgen.cli import main
 from cohortgen.io.files import write_json, write_tsv
 from cohortgen.privacy import SAMPLE_ID_TEXT, shareable_counts, without_sample_ids
 from cohortgen.provenance import RUN_SECTION, comparable_record, write_provenance
 from cohortgen.report.render import case_control_counts, mask_small_count
-from cohortgen.report.stage import read_gwas_summary
+from cohortgen.report.stage import build_cohort_index, read_gwas_summary
 from cohortgen.wgr.stage import level1_fallbacks
 
 
@@ -34,9 +35,10 @@ def test_shareable_counts__a_small_count_and_its_complement_are_hidden():
 
 def test_without_sample_ids__whole_ids_only_longest_first():
     ids = ["S7", "S70", "FAM-1_S7"]
-    text = "sample S70 and FAM-1_S7 (S7): S7x S7.1 S77 no"
+    text = "sample S70 and FAM-1_S7 (S7): S7x S77 no; S7.tsv, sample S7."
+    x = SAMPLE_ID_TEXT
     assert without_sample_ids(text, ids) == (
-        f"sample {SAMPLE_ID_TEXT} and {SAMPLE_ID_TEXT} ({SAMPLE_ID_TEXT}): S7x S7.1 S77 no")
+        f"sample {x} and {x} ({x}): S7x S77 no; {x}.tsv, sample {x}.")
     assert without_sample_ids("nothing here", ids) == "nothing here"
 
 
@@ -156,3 +158,31 @@ def test_workflow__the_report_bundle_holds_no_exact_small_counts_or_run_facts():
     for exact in ("qc/summary.json", "qc/pca.json", "wgr/wgr.json", "provenance.json"):
         assert f"results/{{cohort}}/{exact}" not in registered
     assert "results/{cohort}/gwas/summary.tsv" in registered
+
+
+def test_cli_gather_gwas__samples_and_min_cell_count_reach_the_sidecar(tmp_path):
+    """``cohortgen gather-gwas --samples`` as the workflow calls it: a chunk table named by a
+    sample ID that cannot be read as a table; the FAILED status names the file without the ID,
+    and ``report.min_cell_count`` 10 hides 7 cases."""
+    (tmp_path / "ID00042.tsv").write_text("a truncated table\n")
+    write_tsv(tmp_path / "samples.tsv", pd.DataFrame({"sample_id": ["ID00042"]}))
+    write_json(tmp_path / "null.json", {"covariates": [], "diseases": {
+        "d": {"status": "OK", "n_cases": 7, "n_controls": 493}}})
+    assert main(["gather-gwas", "--disease", "d", "--chunks", str(tmp_path / "ID00042.tsv"),
+                 "--null-json", str(tmp_path / "null.json"), "--samples",
+                 str(tmp_path / "samples.tsv"), "--options",
+                 '{"genome_build": "GRCh38", "report": {"min_cell_count": 10}}',
+                 "--out", str(tmp_path / "d.tsv.gz")]) == 0
+    meta = yaml.safe_load((tmp_path / "d.tsv.gz-meta.yaml").read_text())
+    assert meta["cohortgen_status"].startswith(f"FAILED: gather_gwas: {tmp_path}/{SAMPLE_ID_TEXT}")
+    assert "ID00042" not in meta["cohortgen_status"]
+    assert meta["samples"] == [{"sample_size": 500, "case_control_study": True}]
+
+
+def test_build_cohort_index__masked_summary_counts_show_as_masked(small_disease):
+    build_cohort_index(["c"], [small_disease / "summary.tsv"], 5, small_disease / "index.html",
+                       ["en"])
+    html = (small_disease / "index.html").read_text(encoding="utf-8")
+    assert "&lt;5" in html
+    assert ">3<" not in html
+    assert ">497<" not in html

@@ -66,10 +66,10 @@ SAMPLE_ID_TEXT = "<sample ID>"
 def without_sample_ids(text: str, sample_ids) -> str:
     """``text`` with every whole occurrence of a sample ID of ``sample_ids`` (iterable of str:
     the cohort's IDs) replaced by :data:`SAMPLE_ID_TEXT`; "whole": not part of a longer run of
-    letters, digits, ``_``, ``.`` or ``-``. Longer IDs are replaced first, so an ID that
-    contains another is replaced whole."""
+    letters, digits, ``_`` or ``-`` (a full stop or a file suffix may follow it). Longer IDs are
+    replaced first, so an ID that contains another is replaced whole."""
     found = sorted({i for i in sample_ids if i and i in text}, key=len, reverse=True)
     if not found:
         return text
     alternatives = "|".join(re.escape(i) for i in found)
-    return re.sub(rf"(?<![\w.-])(?:{alternatives})(?![\w.-])", SAMPLE_ID_TEXT, text)
+    return re.sub(rf"(?<![\w-])(?:{alternatives})(?![\w-])", SAMPLE_ID_TEXT, text)
