@@ -286,14 +286,15 @@ def training_gwas_all(
     :class:`TrainingGwas` per disease, None where the null model did not fit. Runs on Numba's
     thread count (``numba.set_num_threads``); results do not depend on it.
     """
-    packed = checked_packed(packed, n_samples)
+    if dosages is None:
+        packed = checked_packed(packed, n_samples)
     train_idx = np.ascontiguousarray(train_idx, dtype=np.int64)
     # BLAS single-threaded: the score products split rows over Numba's thread count instead,
     # so no idle BLAS worker spins against the decoding kernel (as the association engine).
     with threadpool_limits(1, user_api="blas"):
         models = fit_null_models(covariates_train, np.asarray(Y_train, dtype=np.float64))
         prep = prepare_score(models.X, models.R, models.W)
-        m, d = packed.shape[0], len(models)
+        m, d = packed.shape[0] if dosages is None else len(dosages), len(models)
         U = np.empty((m, d))
         V = np.empty((m, d))
         mean = np.empty(m)
