@@ -15,7 +15,8 @@ from cohortgen.assoc.genotypes import pgen_variants
 from cohortgen.ingest.dosages import DosageThresholds, ingest_dosages
 from cohortgen.io.files import read_tsv
 from cohortgen.io.scorefile import read_scoring_file
-from cohortgen.kernels.bed import unpack_dosages
+from cohortgen.kernels.bed import MISSING, pack_dosages, unpack_dosages
+from cohortgen.kernels.ld_matrix import standardized_dosages, standardized_float_dosages
 from cohortgen.prs.cplust import INNER_K
 from cohortgen.prs.dosages import ChunkedDosages
 from cohortgen.prs.folds import (
@@ -33,6 +34,8 @@ from cohortgen.prs.incohort import (
     run_fold,
     selected_variants,
 )
+from cohortgen.report.catalogue import Catalogue
+from cohortgen.report.render import incohort_genotypes_text
 from cohortgen.simulate import simulate_cohort
 from cohortgen.simulate_imputed import simulate_imputed
 
@@ -213,3 +216,30 @@ def test_run_fold__from_dosages_writes_scores_and_scoring_file(cohort, tmp_path,
     assert len(scoring) > 0
     site = set(zip(variants["pos"], variants["alt"], strict=True))
     assert set(zip(scoring["pos"], scoring["effect_allele"], strict=True)) <= site
+
+
+def test_standardized_float_dosages__equals_kernel_on_hard_calls():
+    """The standardisation of decoded dosages (the LD of the dosage path) equals the .bed
+    kernel's on hard calls with missing values, a monomorphic and an all-missing variant."""
+    rng = np.random.default_rng(5)
+    dosage = rng.integers(0, 3, size=(6, 37)).astype(np.int8)
+    dosage[rng.random(dosage.shape) < 0.1] = MISSING
+    dosage[4] = 1
+    dosage[5] = MISSING
+    idx = np.sort(rng.choice(37, 30, replace=False))
+    z, mean, sd = standardized_dosages(pack_dosages(dosage), 37, idx)
+    floats = np.where(dosage == MISSING, np.nan, dosage).astype(np.float32)[:, idx]
+    z2, mean2, sd2 = standardized_float_dosages(floats)
+    np.testing.assert_allclose(z2, z, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(mean2, mean, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(sd2, sd, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(("source", "lang", "words"), [
+    ("imputed", "en", "on the imputed dosages"), ("array", "en", "on the array genotypes"),
+    ("imputed", "ko", "대치한 유전형 용량"), ("array", "ko", "유전자 칩의 유전형")])
+def test_incohort_genotypes_text__says_which_genotypes(source, lang, words):
+    rows = [{"score": "pgs_demo"}, {"score": "incohort_ct"}]
+    text = incohort_genotypes_text(rows, {"source": source}, Catalogue(lang))
+    assert words in str(text)
+    assert incohort_genotypes_text(rows[:1], {"source": source}, Catalogue(lang)) is None
