@@ -42,9 +42,10 @@ class ChunkedDosages:
             file_ids = read_psam_ids(Path(f"{prefix}.psam"))
             in_file = set(file_ids)
             absent = [s for s in sample_ids if s not in in_file]
-            rows = row[self.starts[c]:self.starts[c + 1]]
-            reader = PgenDosages(Path(prefix), int(rows.max()) + 1 if rows.size else 0, absent)
-            reader.variants = rows.astype(np.uint32)  # the selected rows, in table order
+            selected = np.zeros(int(row[self.starts[c]:self.starts[c + 1]].max(initial=-1)) + 1,
+                                dtype=bool)
+            selected[row[self.starts[c]:self.starts[c + 1]]] = True
+            reader = PgenDosages(Path(prefix), selected.size, absent).subset(selected)
             self.readers.append(reader)
             position = {s: i for i, s in enumerate(reader.samples)}
             self.columns.append(np.array([position[s] for s in sample_ids], dtype=np.int64))
