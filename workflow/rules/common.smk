@@ -149,8 +149,8 @@ def prs_performance_files(wildcards):
 
 def published_score_dosages(wildcards):
     """Input function: the QC'd dosage chunks (.pgen/.pvar/.psam/.variants.tsv of each
-    imputed chunk, in plan order) that published scores read for a cohort with ``imputed``
-    (``prs-score --pgens``); none for a cohort without (array hard calls)."""
+    imputed chunk, in plan order) that published and in-cohort scores read for a cohort with
+    ``imputed`` (``--pgens``); none for a cohort without (array hard calls)."""
     if not config["cohorts"][wildcards.cohort].get("imputed"):
         return []
     stem = "results/{cohort}/imputed/{chunk}/dosages"
@@ -188,6 +188,13 @@ def incohort_cohort_args(wildcards, input):
             input.phenotypes,
         ]
     )
+
+
+def incohort_dosage_args(wildcards, input):
+    """``--pgens`` of the dosage chunks for the in-cohort PRS of a cohort with ``imputed``
+    (built from dosages), else nothing (array hard calls)."""
+    pgens = [p.removesuffix(".pgen") for p in input.dosages if p.endswith(".pgen")]
+    return shlex.join(["--pgens", *pgens]) if pgens else ""
 
 
 def imputed_inputs(wildcards):

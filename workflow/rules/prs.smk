@@ -138,6 +138,7 @@ rule build_incohort_fold:
         phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
         folds="results/{cohort}/prs/incohort/folds.tsv",
         listed=INCOHORT.get("variants") or [],
+        dosages=published_score_dosages,
     output:
         fold=intermediate("results/{cohort}/prs/incohort/fold{fold}.npz"),
     log:
@@ -156,10 +157,11 @@ rule build_incohort_fold:
         cohortgen=COHORTGEN,
         cohort=incohort_cohort_args,
         options=step_options("prs_incohort_fold"),
+        pgens=incohort_dosage_args,
     shell:
         "{params.cohortgen} prs-incohort-fold {params.cohort} --variant-qc {input.variant_qc}"
         " --folds-tsv {input.folds} --fold {wildcards.fold} --options {params.options:q}"
-        " --threads {threads} --out {output.fold}"
+        " --threads {threads} {params.pgens} --out {output.fold}"
         " 2> {log}"
 
 
@@ -176,6 +178,7 @@ rule evaluate_incohort_prs:
         ),
         refit="results/{cohort}/prs/incohort/fold0.npz",
         listed=INCOHORT.get("variants") or [],
+        dosages=published_score_dosages,
     output:
         performance=disease_files(
             "results/{cohort}/prs/incohort/{disease}.performance.tsv"
@@ -201,8 +204,9 @@ rule evaluate_incohort_prs:
         cohort=incohort_cohort_args,
         options=step_options("prs_incohort_evaluate"),
         out_dir=lambda wc: f"results/{wc.cohort}/prs/incohort",
+        pgens=incohort_dosage_args,
     shell:
         "{params.cohortgen} prs-incohort-evaluate {params.cohort} --variant-qc {input.variant_qc}"
         " --folds-tsv {input.folds} --fold-files {input.fold_files}"
-        " --refit-file {input.refit} --options {params.options:q}"
+        " --refit-file {input.refit} {params.pgens} --options {params.options:q}"
         " --out-dir {params.out_dir} --performance {output.gathered} 2> {log}"

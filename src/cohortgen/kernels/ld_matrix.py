@@ -68,6 +68,23 @@ def standardized_dosages(
     return z, mean, sd
 
 
+def standardized_float_dosages(dosage: np.ndarray, dtype=np.float64
+                               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`standardized_dosages` of dosages already decoded: dosage float32 or float64
+    (m, k), NaN missing (imputed dosages, any value in 0..2). Same z, mean and sd
+    conventions (a missing dosage becomes the mean, so z = 0; population SD over k)."""
+    d = np.asarray(dosage, dtype=np.float64)
+    called = ~np.isnan(d)
+    n_called = called.sum(axis=1)
+    mean = np.divide(np.where(called, d, 0.0).sum(axis=1), n_called,
+                     out=np.zeros(d.shape[0]), where=n_called > 0)
+    centred = np.where(called, d - mean[:, None], 0.0)
+    sd = np.sqrt(np.sum(centred * centred, axis=1) / d.shape[1])
+    sd[sd <= 1e-12] = 0.0
+    scale = np.divide(1.0, sd, out=np.zeros_like(sd), where=sd > 0)
+    return (centred * scale[:, None]).astype(dtype), mean, sd
+
+
 @parallel_kernel
 def _standardized_into(packed, sample_idx, code_dosage, z, mean, sd):
     """Fill z (r, k), mean and sd (r,) (see :func:`standardized_dosages`); code_dosage:
@@ -114,6 +131,7 @@ def block_correlations(
     pos: np.ndarray | None = None,
     window_bp: int | None = None,
     dtype=np.float64,
+    read_block=None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Dense within-block correlation matrices over the selected samples.
 
@@ -123,7 +141,10 @@ def block_correlations(
     Returns corr: ``dtype`` flat (Σ size²,) (float32: the product too is float32, about 1e-6
     relative error, half the memory and twice the speed),
     offsets: int64 (b + 1,), mean, sd: float64 (m,) of the mean-imputed training dosages.
-    Peak extra memory: one block's z, (size, k) of ``dtype``.
+    Peak extra memory: one block's z, (size, k) of ``dtype``. With ``read_block`` (s, e) →
+    float (e − s, k) dosages of the samples ``sample_idx`` (NaN missing; imputed dosages),
+    blocks are read through it and standardised by :func:`standardized_float_dosages`
+    (``packed`` is then only counted for m).
     """
     packed = checked_packed(packed, n_samples)
     sample_idx = checked_sample_idx(sample_idx, n_samples, allow_empty=False)
@@ -140,7 +161,9 @@ def block_correlations(
     k = sample_idx.size
     for b in range(sizes.size):
         s, e = int(bounds[b]), int(bounds[b + 1])
-        z, mean[s:e], sd[s:e] = standardized_dosages(packed[s:e], n_samples, sample_idx, dtype)
+        z, mean[s:e], sd[s:e] = (
+            standardized_dosages(packed[s:e], n_samples, sample_idx, dtype) if read_block is None
+            else standardized_float_dosages(read_block(s, e), dtype))
         if window_bp is None:
             block = gram(z, 1.0 / k)
         else:

@@ -81,7 +81,7 @@ def _prs_incohort_fold(a):
     o = parse_options(a.options, "prs_incohort_fold")
     run_fold(a.fold, [Path(p) for p in a.bfiles], [Path(p) for p in a.variant_qc],
              _incohort_cohort(a, o), Path(a.folds_tsv), o.min_cases, o.seed,
-             _incohort_method(a, o), Path(a.out))
+             _incohort_method(a, o), Path(a.out), [Path(p) for p in a.pgens])
 
 
 def _prs_incohort_evaluate(a):
@@ -92,7 +92,7 @@ def _prs_incohort_evaluate(a):
     evaluate_all(_incohort_cohort(a, o), [Path(p) for p in a.variant_qc], Path(a.folds_tsv),
                  [Path(p) for p in a.fold_files], Path(a.refit_file), o.genome_build,
                  o.prevalence, o.min_cases, o.min_cell_count, _incohort_method(a, o),
-                 Path(a.out_dir), Path(a.performance))
+                 Path(a.out_dir), Path(a.performance), [Path(p) for p in a.pgens])
 
 
 def register(sub) -> None:
@@ -132,6 +132,11 @@ def register(sub) -> None:
     )
     cohort = (many("--bfiles"), req("--keep"), req("--pcs"), req("--phenotypes"))
     threads = (("--threads",), {"type": int, "default": 1})
+    pgens = (("--pgens",), {"nargs": "+", "default": [],
+                            "help": "build from imputed dosages: the QC'd dosage chunks (the "
+                                    "--out-prefix of each cohortgen ingest-dosages run, "
+                                    "imputed/<chunk>/dosages), in plan order; --bfiles still "
+                                    "give the sample order"})
     add_command(
         sub, "prs-incohort-folds", _prs_incohort_folds,
         "Assign the in-cohort cross-validation folds, stratified for every disease at once.",
@@ -144,12 +149,12 @@ def register(sub) -> None:
         "Run one in-cohort fold (or, with --fold 0, the all-sample LDpred2 refit) for every "
         "disease: batched training GWAS, shared LD, C+T and LDpred2-auto, held-out scores.",
         *cohort, many("--variant-qc"), req("--folds-tsv"), req("--fold", type=int), threads,
-        req("--out"), options("prs_incohort_fold"),
+        pgens, req("--out"), options("prs_incohort_fold"),
     )
     add_command(
         sub, "prs-incohort-evaluate", _prs_incohort_evaluate,
         "Evaluate and export the in-cohort scores of every disease from the fold results.",
         *cohort, many("--variant-qc"), req("--folds-tsv"), many("--fold-files"),
-        req("--refit-file"), threads, req("--out-dir"), req("--performance"),
+        req("--refit-file"), threads, pgens, req("--out-dir"), req("--performance"),
         options("prs_incohort_evaluate"),
     )

@@ -25,6 +25,7 @@ from cohortgen.prs.folds import (
     MethodResult,
     TrainingGwas,
     TrainingSet,
+    grid_scores,
     stratified_folds,
     training_gwas,
 )
@@ -133,8 +134,15 @@ def threshold_grid_scores(
     passes = is_index & (bins < cuts.size)
     slots = np.where(passes, np.arange(is_index.shape[0])[:, None] * cuts.size + bins, -1).T
     rows = np.flatnonzero(np.any(passes, axis=0) & (gwas.beta != 0.0))
-    partial = column_scores(train.packed, train.n_samples, sample_idx, rows, gwas.beta[rows],
-                            gwas.mean, slots[rows], is_index.shape[0] * cuts.size)
+    n_columns = is_index.shape[0] * cuts.size
+    if train.dosages is None:
+        partial = column_scores(train.packed, train.n_samples, sample_idx, rows, gwas.beta[rows],
+                                gwas.mean, slots[rows], n_columns)
+    else:  # the same sums as one weight matrix over the dosages (a variant's bin per r²)
+        W = np.zeros((gwas.beta.size, n_columns))
+        at, slot = np.nonzero(slots[rows] >= 0)
+        W[rows[at], slots[rows][at, slot]] = gwas.beta[rows][at]
+        partial = grid_scores(None, train.n_samples, sample_idx, W, gwas.mean, train.dosages)
     cumulative = np.cumsum(partial.reshape(-1, is_index.shape[0], cuts.size), axis=2)
     return cumulative[:, :, np.searchsorted(cuts, p_thresholds)].reshape(partial.shape[0], -1)
 
@@ -166,7 +174,8 @@ def inner_split(train: TrainingSet) -> tuple[np.ndarray, np.ndarray, TrainingGwa
     inner = stratified_folds(train.y, k=INNER_K, seed=train.seed)
     fit = np.flatnonzero((inner >= 0) & (inner != 0))
     gwas = training_gwas(
-        train.packed, train.n_samples, train.train_idx[fit], train.y[fit], train.covariates[fit]
+        train.packed, train.n_samples, train.train_idx[fit], train.y[fit], train.covariates[fit],
+        train.dosages,
     )
     return fit, np.flatnonzero(inner == 0), gwas
 

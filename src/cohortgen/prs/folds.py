@@ -14,16 +14,23 @@ and one on the inner-training samples (logistic null models + batched score test
 cache, so LD is computed once per fold for all diseases. Builders read genotypes only at
 ``train_idx``. Held-out samples are scored with missing dosages imputed to the training mean, so
 nothing about the test fold reaches weights, tuning or LD.
+
+With imputed dosages (``dosages``, a :class:`cohortgen.prs.dosages.ChunkedDosages` of the same
+m variants and n samples), the GWAS, the LD, the C+T scores and the held-out scores read the
+dosages block by block (missing ones mean-imputed as the hard-call path does), and ``packed``
+holds their rounded hard calls, which only clumping reads.
 """
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from threadpoolctl import threadpool_limits
 
+from cohortgen.assoc.genotypes import mean_imputed
 from cohortgen.assoc.null_model import fit_null_models
 from cohortgen.errors import InputError
 from cohortgen.kernels.bed import checked_packed
@@ -31,6 +38,7 @@ from cohortgen.kernels.centred import centred_dosages
 from cohortgen.kernels.score import (
     blocked_score_statistics,
     prepare_score,
+    score_statistics,
     score_test_results,
 )
 
@@ -245,14 +253,16 @@ def training_gwas(
     train_idx: np.ndarray,
     y_train: np.ndarray,
     covariates_train: np.ndarray,
+    dosages=None,
 ) -> TrainingGwas:
-    """Logistic null model + score test over the samples ``train_idx`` only.
+    """Logistic null model + score test over the samples ``train_idx`` only (on ``dosages``
+    when given, module docstring).
 
     y_train: float64 (k,) 0/1/NaN and covariates_train: float64 (k, c), rows in ``train_idx``
     order. Raises InputError if the null model has no cases, no controls or does not converge.
     """
     gwas = training_gwas_all(packed, n_samples, train_idx, np.asarray(y_train)[:, None],
-                             covariates_train)[0]
+                             covariates_train, dosages)[0]
     if gwas is None:
         raise InputError(
             "training null model not fitted (no cases, no controls, or no convergence): check "
@@ -267,26 +277,30 @@ def training_gwas_all(
     train_idx: np.ndarray,
     Y_train: np.ndarray,
     covariates_train: np.ndarray,
+    dosages=None,
 ) -> list[TrainingGwas | None]:
-    """:func:`training_gwas` for d diseases in one pass over the genotypes.
+    """:func:`training_gwas` for d diseases in one pass over the genotypes (the ``dosages``
+    when given, module docstring).
 
     Y_train: float64 (k, d) 0/1/NaN, rows in ``train_idx`` order. Returns one
     :class:`TrainingGwas` per disease, None where the null model did not fit. Runs on Numba's
     thread count (``numba.set_num_threads``); results do not depend on it.
     """
-    packed = checked_packed(packed, n_samples)
+    if dosages is None:
+        packed = checked_packed(packed, n_samples)
     train_idx = np.ascontiguousarray(train_idx, dtype=np.int64)
     # BLAS single-threaded: the score products split rows over Numba's thread count instead,
     # so no idle BLAS worker spins against the decoding kernel (as the association engine).
     with threadpool_limits(1, user_api="blas"):
         models = fit_null_models(covariates_train, np.asarray(Y_train, dtype=np.float64))
         prep = prepare_score(models.X, models.R, models.W)
-        m, d = packed.shape[0], len(models)
+        m, d = packed.shape[0] if dosages is None else len(dosages), len(models)
         U = np.empty((m, d))
         V = np.empty((m, d))
         mean = np.empty(m)
-        for rows, G, U_block, V_block in blocked_score_statistics(packed, n_samples, train_idx,
-                                                                  prep, CHUNK_VARIANTS):
+        blocks = (blocked_score_statistics(packed, n_samples, train_idx, prep, CHUNK_VARIANTS)
+                  if dosages is None else dosage_score_statistics(dosages, train_idx, prep))
+        for rows, G, U_block, V_block in blocks:
             U[rows], V[rows] = U_block, V_block
             mean[rows] = G.mean(axis=1)
     res = score_test_results(U, V)
@@ -298,23 +312,50 @@ def training_gwas_all(
     ]
 
 
+def dosage_score_statistics(dosages, sample_idx: np.ndarray, prep):
+    """As :func:`cohortgen.kernels.score.blocked_score_statistics` on ``dosages``
+    (:class:`cohortgen.prs.dosages.ChunkedDosages`): (rows, G, U, V) per block of
+    :data:`CHUNK_VARIANTS`, G float64 (b, k) the dosages of ``sample_idx`` with missing ones
+    replaced by the variant's mean over them."""
+    for start in range(0, len(dosages), CHUNK_VARIANTS):
+        rows = slice(start, min(start + CHUNK_VARIANTS, len(dosages)))
+        G = mean_imputed(dosages.read(np.arange(rows.start, rows.stop)), sample_idx)
+        yield rows, G, *score_statistics(G, prep, threads=numba.get_num_threads())
+
+
+def centred_dosage_block(dosages, rows: np.ndarray, sample_idx: np.ndarray,
+                         fill: np.ndarray) -> np.ndarray:
+    """float64 (r, k): dosage − fill[row] of the ascending ``rows`` of ``dosages`` and the
+    samples ``sample_idx``; a missing dosage gives 0 (imputed to ``fill``, float64 (m,)), as
+    :func:`cohortgen.kernels.centred.centred_dosages` does for hard calls."""
+    block = np.take(dosages.read(rows), sample_idx, axis=1).astype(np.float64)
+    block -= fill[rows][:, None]
+    return np.nan_to_num(block, nan=0.0, copy=False)
+
+
 def grid_scores(
     packed: np.ndarray,
     n_samples: int,
     sample_idx: np.ndarray,
     W: np.ndarray,
     fill: np.ndarray,
+    dosages=None,
 ) -> np.ndarray:
     """Scores of many weight vectors in one pass: float64 (k, g) for W: float64 (m, g).
 
     Missing dosages are imputed to ``fill`` (m,) (contribute 0 after centring). Only variants
-    with a nonzero weight in some column are decoded.
+    with a nonzero weight in some column are decoded (from ``dosages`` when given).
     """
-    packed = checked_packed(packed, n_samples)
     sample_idx = np.asarray(sample_idx, dtype=np.int64)
     fill = np.asarray(fill, dtype=np.float64)
     used = np.flatnonzero(np.any(W != 0.0, axis=1))
     S = np.zeros((sample_idx.size, W.shape[1]))
+    if dosages is not None:
+        for s in range(0, used.size, CHUNK_VARIANTS):
+            rows = used[s : s + CHUNK_VARIANTS]
+            S += centred_dosage_block(dosages, rows, sample_idx, fill).T @ W[rows]
+        return S
+    packed = checked_packed(packed, n_samples)
     buffer = np.empty(min(CHUNK_VARIANTS, used.size) * sample_idx.size)
     for s in range(0, used.size, CHUNK_VARIANTS):
         rows = used[s : s + CHUNK_VARIANTS]
@@ -331,7 +372,8 @@ class TrainingSet:
     y, covariates: training rows only; gwas: :class:`TrainingGwas` on them; seed: int.
     inner_val: bool (k,) inner-validation rows of the training set, and inner_gwas the GWAS on
     the other training rows (None: the method splits on its own); shared: a cache that the
-    training sets of one fold share across diseases (e.g. LD of the training samples).
+    training sets of one fold share across diseases (e.g. LD of the training samples);
+    dosages: the imputed dosages of the variants (module docstring; None: hard calls).
     """
 
     packed: np.ndarray
@@ -346,6 +388,7 @@ class TrainingSet:
     inner_val: np.ndarray | None = None
     inner_gwas: TrainingGwas | None = None
     shared: dict = field(default_factory=dict)
+    dosages: object = None
 
 
 @dataclass(frozen=True)
@@ -384,23 +427,26 @@ def fold_training_sets(
     train_idx: np.ndarray,
     inner_val: np.ndarray | None,
     seeds: list[int],
+    dosages=None,
 ) -> list[TrainingSet | None]:
     """One :class:`TrainingSet` per disease (None where a null model did not fit) for the
     training samples ``train_idx``, from two batched GWAS: all training samples, and those not
     in ``inner_val`` (bool (n,); None: no inner split, one GWAS). Y: float64 (n, d);
-    covariates: (n, c); seeds: one per disease."""
+    covariates: (n, c); seeds: one per disease; dosages: as :class:`TrainingSet`."""
     d = Y.shape[1]
-    gwas = training_gwas_all(packed, n_samples, train_idx, Y[train_idx], covariates[train_idx])
+    gwas = training_gwas_all(packed, n_samples, train_idx, Y[train_idx], covariates[train_idx],
+                             dosages)
     inner, val = [None] * d, None
     if inner_val is not None:
         val = inner_val[train_idx]
         fit_idx = train_idx[~val]
-        inner = training_gwas_all(packed, n_samples, fit_idx, Y[fit_idx], covariates[fit_idx])
+        inner = training_gwas_all(packed, n_samples, fit_idx, Y[fit_idx], covariates[fit_idx],
+                                  dosages)
     shared: dict = {}
     contig, pos = np.asarray(contig), np.asarray(pos, dtype=np.int64)
     return [
         TrainingSet(packed, n_samples, contig, pos, train_idx, Y[train_idx, k],
-                    covariates[train_idx], gwas[k], seeds[k], val, inner[k], shared)
+                    covariates[train_idx], gwas[k], seeds[k], val, inner[k], shared, dosages)
         if gwas[k] is not None and (val is None or inner[k] is not None) else None
         for k in range(d)
     ]
@@ -419,6 +465,7 @@ def cross_validated_scores(
     fold_ids: list[int] | None = None,
     inner_k: int = 5,
     inner_val: np.ndarray | None = None,
+    dosages=None,
 ) -> CrossValidatedScores | list[CrossValidatedScores]:
     """For each fold: batched training GWAS, each builder's weights per disease, held-out scores.
 
@@ -427,7 +474,7 @@ def cross_validated_scores(
     (-1 = never used); fold_ids: the folds to run (default all). Training samples of fold f are
     those with folds ∉ {f, -1}; those in ``inner_val`` (bool (n,); default
     :func:`inner_validation` with ``inner_k``) validate tuning. Held-out scores of all diseases
-    and methods come from one pass per fold.
+    and methods come from one pass per fold. dosages: as :class:`TrainingSet`.
     """
     packed = checked_packed(packed, n_samples)
     Y = np.asarray(y, dtype=np.float64)
@@ -449,7 +496,7 @@ def cross_validated_scores(
         seeds = [int(np.random.SeedSequence([seed, f, k]).generate_state(1)[0])
                  for k in range(d)]
         sets = fold_training_sets(packed, n_samples, contig, pos, Y2, covariates, train_idx,
-                                  inner_val, seeds)
+                                  inner_val, seeds, dosages)
         columns = []
         for k, train in enumerate(sets):
             out[k].gwas.append(None if train is None else train.gwas)
@@ -458,17 +505,17 @@ def cross_validated_scores(
                 out[k].results[name].append(result)
                 if result.weights is not None:
                     columns.append((k, name, result.weights))
-        _score_held_out(packed, n_samples, test_idx, columns, sets, out)
+        _score_held_out(packed, n_samples, test_idx, columns, sets, out, dosages)
     return out[0] if Y.ndim == 1 else out
 
 
-def _score_held_out(packed, n_samples, test_idx, columns, sets, out) -> None:
+def _score_held_out(packed, n_samples, test_idx, columns, sets, out, dosages=None) -> None:
     """Score ``test_idx`` with every (disease, method, weights) of ``columns`` in one pass,
     missing dosages at the training mean (the same for every disease), into ``out``."""
     if not columns:
         return
     fill = next(train for train in sets if train is not None).gwas.mean
     S = grid_scores(packed, n_samples, test_idx, np.column_stack([w for _, _, w in columns]),
-                    fill)
+                    fill, dosages)
     for c, (k, name, _) in enumerate(columns):
         out[k].scores[name][test_idx] = S[:, c]

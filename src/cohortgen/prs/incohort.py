@@ -4,7 +4,11 @@ exported.
 Genotypes: QC-passed autosomal variants with MAF ≥ ``min_maf`` (variant_qc.tsv, kept samples),
 restricted to those listed in ``prs.incohort.variants`` when set (:func:`restrict_to_listed`:
 e.g. a HapMap3-like set, as LDpred2 recommends), held as the chunks' packed .bed rows, uint8
-(m, ceil(n_fam / 4)): memory is m × n / 4 bytes.
+(m, ceil(n_fam / 4)): memory is m × n / 4 bytes. With ``pgens`` (the QC'd imputed-dosage
+chunks of a cohort with ``imputed``), the variants are those that passed the imputed-variant
+QC instead (their ``.variants.tsv``), and the GWAS, LD and scores read their dosages from disk
+block by block (:class:`cohortgen.prs.dosages.ChunkedDosages`); the rounded hard calls that
+clumping reads take the same m × n / 4 bytes.
 *Eligible* samples are in qc/keep.txt and the phenotype sheet with every covariate and PC
 present; the others are never read. A disease's phenotype may still be missing for an eligible
 sample: that sample then enters the LD of its training folds but not that disease's GWAS or
@@ -46,6 +50,7 @@ from cohortgen.io.bed import read_bed, read_fam
 from cohortgen.io.files import read_tsv, write_bytes_atomic, write_tsv
 from cohortgen.io.scorefile import write_scoring_file
 from cohortgen.prs.cplust import INNER_K, cplust_builder
+from cohortgen.prs.dosages import ChunkedDosages
 from cohortgen.prs.evaluate import evaluate_score
 from cohortgen.prs.folds import (
     cross_validated_scores,
@@ -58,6 +63,7 @@ from cohortgen.prs.ldpred import ldpred_builder, ldpred_weights
 from cohortgen.prs.stage import (
     VARIANT_COLUMNS,
     cohort_variants,
+    dosage_chunk_variants,
     performance_row,
     read_design,
     status_row,
@@ -84,11 +90,14 @@ class Cohort:
 
 
 def selected_variants(variant_qc_paths: list[Path], min_maf: float,
-                      listed: Path | None = None) -> pd.DataFrame:
+                      listed: Path | None = None, pgens: list[Path] = ()) -> pd.DataFrame:
     """QC-passed autosomal variants with min(alt_freq, 1 − alt_freq) ≥ min_maf; with a
     ``listed`` file (``prs.incohort.variants``), only those it lists
-    (:func:`restrict_to_listed`)."""
-    variants = cohort_variants(variant_qc_paths, (*VARIANT_COLUMNS, "id"))
+    (:func:`restrict_to_listed`). With ``pgens``, the variants of those dosage chunks
+    (:func:`cohortgen.prs.stage.dosage_chunk_variants`: QC-passed = stored in the .pgen)
+    instead of the array's ``variant_qc_paths``."""
+    variants = (dosage_chunk_variants(pgens) if pgens
+                else cohort_variants(variant_qc_paths, (*VARIANT_COLUMNS, "id")))
     maf = np.minimum(variants["alt_freq"], 1.0 - variants["alt_freq"])
     classes = {name: contig_class(name) for name in variants["chrom"].unique()}
     use = variants["pass"] & (variants["chrom"].map(classes) == "auto") & (maf >= min_maf)
@@ -231,9 +240,22 @@ def write_private_npz(path: Path, **arrays) -> None:
     write_bytes_atomic(Path(path), buffer.getvalue(), private=True)
 
 
+def fold_genotypes(bfiles: list[Path], variants: pd.DataFrame, sample_ids: list[str],
+                   pgens: list[Path] = ()) -> tuple[np.ndarray, ChunkedDosages | None]:
+    """(packed hard calls uint8 (m, ceil(n / 4)), dosages) of the selected ``variants``: the
+    array's .bed rows and None, or with ``pgens`` the rounded dosages and the
+    :class:`ChunkedDosages` the folds read (module docstring)."""
+    if not pgens:
+        return load_genotypes(bfiles, variants), None
+    dosages = ChunkedDosages(list(pgens), variants, sample_ids)
+    return dosages.hard_calls(), dosages
+
+
 def run_fold(fold: int, bfiles: list[Path], variant_qc_paths: list[Path], cohort: Cohort,
-             folds_tsv: Path, min_cases: int, seed: int, options: dict, out: Path) -> None:
-    """Fold ``fold`` (1..k) for every active disease, or the all-sample refit (``REFIT``).
+             folds_tsv: Path, min_cases: int, seed: int, options: dict, out: Path,
+             pgens: list[Path] = ()) -> None:
+    """Fold ``fold`` (1..k) for every active disease, or the all-sample refit (``REFIT``),
+    on the array hard calls or, with ``pgens``, the imputed dosages (module docstring).
 
     Writes ``out`` (private npz): diseases (d',) active disease names; for a fold, test_ids
     (t,), scores float64 (t, d', 2) held-out scores (NaN where none) and status (d', 2) per
@@ -244,22 +266,24 @@ def run_fold(fold: int, bfiles: list[Path], variant_qc_paths: list[Path], cohort
     folds, inner = read_folds(folds_tsv, cohort.sample_ids)
     active = active_diseases(cohort.Y, min_cases, options["folds"])
     names = np.array(cohort.diseases)[active]
-    variants = selected_variants(variant_qc_paths, options["min_maf"], options.get("variants"))
-    packed = load_genotypes(bfiles, variants)
+    variants = selected_variants(variant_qc_paths, options["min_maf"], options.get("variants"),
+                                 pgens)
+    packed, dosages = fold_genotypes(bfiles, variants, cohort.sample_ids, pgens)
     contig, pos = variants["chrom"].to_numpy(), variants["pos"].to_numpy(np.int64)
     Y = cohort.Y[:, active]
-    print(f"fold {fold}: {len(variants)} variants, {names.size} diseases", file=sys.stderr)
+    print(f"fold {fold}: {len(variants)} variants ({genotypes_used(pgens)}), {names.size} "
+          "diseases", file=sys.stderr)
     if names.size == 0:
         write_private_npz(out, diseases=names)
         return
     if fold == REFIT:
         weights, status = refit_ldpred(packed, contig, pos, Y, cohort.design, folds, seed,
-                                       options)
+                                       options, dosages)
         write_private_npz(out, diseases=names, weights=weights, status=status)
         return
     cv = cross_validated_scores(packed, len(cohort.sample_ids), contig, pos, Y, cohort.design,
                                 folds, builders(options), seed, fold_ids=[fold - 1],
-                                inner_val=inner)
+                                inner_val=inner, dosages=dosages)
     test = folds == fold - 1
     scores = np.full((int(test.sum()), names.size, len(METHODS)), np.nan)
     status = np.empty((names.size, len(METHODS)), dtype=object)
@@ -271,7 +295,7 @@ def run_fold(fold: int, bfiles: list[Path], variant_qc_paths: list[Path], cohort
                       scores=scores, status=status.astype(str).reshape(names.size, -1))
 
 
-def refit_ldpred(packed, contig, pos, Y, design, folds, seed, options):
+def refit_ldpred(packed, contig, pos, Y, design, folds, seed, options, dosages=None):
     """LDpred2-auto on every eligible sample (one batched GWAS, one LD for all diseases).
 
     Returns (weights float64 (m, d), 0 where no score is emitted; status str (d,))."""
@@ -279,7 +303,8 @@ def refit_ldpred(packed, contig, pos, Y, design, folds, seed, options):
     refit_id = int(folds.max()) + 1  # seeds as a fold after the last (CV folds use 0..k-1)
     seeds = [int(np.random.SeedSequence([seed, refit_id, k]).generate_state(1)[0])
              for k in range(Y.shape[1])]
-    sets = fold_training_sets(packed, Y.shape[0], contig, pos, Y, design, train_idx, None, seeds)
+    sets = fold_training_sets(packed, Y.shape[0], contig, pos, Y, design, train_idx, None, seeds,
+                              dosages)
     weights = np.zeros((packed.shape[0], Y.shape[1]))
     status = np.empty(Y.shape[1], dtype=object)
     for k, train in enumerate(sets):
@@ -291,6 +316,12 @@ def refit_ldpred(packed, contig, pos, Y, design, folds, seed, options):
         if result.weights is not None:
             weights[:, k] = result.weights
     return weights, status.astype(str)
+
+
+def genotypes_used(pgens: list[Path]) -> str:
+    """Which genotypes the in-cohort scores are built from: "imputed dosages" with ``pgens``,
+    else "array hard calls" (the log, and the performance table's ``genotypes`` column)."""
+    return "imputed dosages" if pgens else "array hard calls"
 
 
 def fold_status(statuses: list[str]) -> str:
@@ -381,12 +412,13 @@ def refit_weights(refit_file: Path, disease: str, m: int) -> tuple[np.ndarray | 
 def evaluate_all(cohort: Cohort, variant_qc_paths: list[Path], folds_tsv: Path,
                  fold_files: list[Path], refit_file: Path, genome_build: str,
                  prevalence: dict, min_cases: int, min_cell_count: int, options: dict,
-                 out_dir: Path, performance: Path) -> pd.DataFrame:
-    """Write every disease's files and the gathered ``performance`` table (module docstring).
-    Returns the gathered table."""
+                 out_dir: Path, performance: Path, pgens: list[Path] = ()) -> pd.DataFrame:
+    """Write every disease's files and the gathered ``performance`` table (module docstring;
+    ``pgens`` as :func:`run_fold`). Returns the gathered table."""
     out_dir = Path(out_dir)
     folds, _ = read_folds(folds_tsv, cohort.sample_ids)
-    variants = selected_variants(variant_qc_paths, options["min_maf"], options.get("variants"))
+    variants = selected_variants(variant_qc_paths, options["min_maf"], options.get("variants"),
+                                 pgens)
     active = active_diseases(cohort.Y, min_cases, options["folds"])
     tables = []
     collected = collect_folds(fold_files, cohort.sample_ids,

@@ -219,7 +219,7 @@ def ldpred_weights(
         bounds = block_bounds(train.contig, max_block_variants)
         corr, offsets, _, sd = block_correlations(
             train.packed, train.n_samples, train.train_idx, bounds, pos=train.pos,
-            window_bp=window_bp, dtype=np.float32,
+            window_bp=window_bp, dtype=np.float32, read_block=_dosage_blocks(train),
         )
         train.shared[key] = (bounds, corr, offsets, row_spans(corr, offsets, bounds), sd)
     bounds, corr, offsets, spans, sd = train.shared[key]
@@ -232,6 +232,14 @@ def ldpred_weights(
         return MethodResult(None, result.status, details)
     weights = np.where(sd > 0, result.beta_std / np.where(sd > 0, sd, 1.0), 0.0)
     return MethodResult(weights, "ok", details)
+
+
+def _dosage_blocks(train: TrainingSet):
+    """None for hard calls; with ``train.dosages``: (s, e) → float32 (e − s, k) dosages of
+    variants s..e − 1 and the training samples (NaN missing)."""
+    if train.dosages is None:
+        return None
+    return lambda s, e: np.take(train.dosages.read(np.arange(s, e)), train.train_idx, axis=1)
 
 
 def ldpred_builder(**options) -> Callable[[TrainingSet], MethodResult]:

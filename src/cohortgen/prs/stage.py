@@ -126,6 +126,16 @@ def dosage_scoring_variants(pgen_prefixes: list[Path], min_call_rate: float,
     1 − missing_rate, and ``score_pass`` = pass and call rate ≥ ``min_call_rate`` (a variant
     that failed the imputed QC has no stored dosages: a score line matching only it is
     ``failed_filter``)."""
+    variants = dosage_chunk_variants(pgen_prefixes)
+    variants["call_rate"] = 1.0 - variants["missing_rate"].astype(float)
+    variants["score_pass"] = variants["pass"] & (variants["call_rate"] >= min_call_rate)
+    return _with_ploidy(variants.drop(columns="missing_rate"), genome_build)
+
+
+def dosage_chunk_variants(pgen_prefixes: list[Path]) -> pd.DataFrame:
+    """Every row of the variants tables of the dosage chunks ``pgen_prefixes``, in chunk order:
+    :data:`DOSAGE_TABLE_COLUMNS` (chrom canonical), chunk, row and pass as
+    :func:`dosage_scoring_variants` describes them."""
     tables = []
     for chunk, prefix in enumerate(pgen_prefixes):
         path = Path(f"{prefix}.variants.tsv")
@@ -144,9 +154,7 @@ def dosage_scoring_variants(pgen_prefixes: list[Path], min_call_rate: float,
         tables.append(table.assign(chunk=chunk, row=row, **{"pass": passing}))
     variants = pd.concat(tables, ignore_index=True)
     variants["chrom"] = canonical_chrom(variants["chrom"], "plink")
-    variants["call_rate"] = 1.0 - variants["missing_rate"].astype(float)
-    variants["score_pass"] = variants["pass"] & (variants["call_rate"] >= min_call_rate)
-    return _with_ploidy(variants.drop(columns="missing_rate"), genome_build)
+    return variants
 
 
 def nucleotide_variant_rows(variants: pd.DataFrame) -> np.ndarray:

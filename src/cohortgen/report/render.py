@@ -228,6 +228,18 @@ def genotype_view(genotypes: dict | None, cat: Catalogue) -> dict | None:
             if contigs else None}
 
 
+def incohort_genotypes_text(prs_rows: list[dict], genotypes: dict | None,
+                            cat: Catalogue) -> Markup | None:
+    """One line saying which genotypes the in-cohort scores were built from: the imputed
+    dosages for a cohort with imputed files (``genotypes`` ``source``, as the GWAS: the
+    in-cohort PRS reads the same dosage chunks), else the array hard calls; None without
+    in-cohort rows among ``prs_rows`` (performance rows, ``score`` ``incohort_*``)."""
+    if not any(str(row.get("score", "")).startswith("incohort_") for row in prs_rows):
+        return None
+    imputed = (genotypes or {}).get("source") == "imputed"
+    return cat.text("prs.incohort_imputed" if imputed else "prs.incohort_array")
+
+
 def association_view(record: dict, anchor: str, fig_prefix: str, cat: Catalogue,
                      labels: dict) -> dict:
     """Template values a disease and a quantitative trait share: name (in the catalogue's
@@ -507,6 +519,8 @@ def render_html(context: dict, lang: str = "en") -> str:
         else figure_html(pca, "fig-pca"),
         imputed=qc.get("imputed"),
         genotypes=genotype_view(context.get("genotypes"), cat),
+        incohort_genotypes=incohort_genotypes_text(context.get("prs", []),
+                                                   context.get("genotypes"), cat),
         related=removal_rows(qc.get("related_pairs", {}), min_cell_count, not_shown),
         sex=removal_rows(context.get("sex", {}), min_cell_count, not_shown),
         age=age_rows(context.get("age", {}), min_cell_count, not_shown),

@@ -1,0 +1,78 @@
+"""Imputed dosages for the in-cohort scores: the selected variants of the QC'd dosage chunks
+(``cohortgen ingest-dosages`` output, ``imputed/<chunk>/dosages.{pgen,pvar,psam}``), read from
+disk block by block through :class:`cohortgen.assoc.genotypes.PgenDosages`, in the cohort's
+sample order.
+
+Nothing but the block being used is held: a read is float32 (b, n), ALT dosages on the 0..2
+scale exactly as the .pgen stores them (PLINK 2's 1/16384 steps; float32 holds them exactly),
+NaN where a dosage is missing or the sample is not in the chunk's .psam (a sample removed by QC,
+never read by the folds, or a kept sample absent from the imputed files, which is mean-imputed
+as a missing dosage). Clumping, whose LD kernel works on 2-bit codes, gets the dosages rounded
+to the nearest hard call (:meth:`ChunkedDosages.hard_calls`, m × n / 4 bytes, as the array
+path holds).
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cohortgen.assoc.genotypes import PgenDosages
+from cohortgen.io.pgen import read_psam_ids
+from cohortgen.kernels.bed import MISSING, pack_dosages
+
+BLOCK = 2048
+"""Variants read at a time by :meth:`ChunkedDosages.hard_calls` (float32 block × n)."""
+
+
+class ChunkedDosages:
+    """The rows of ``variants`` (columns chunk: index into ``prefixes``, row: index in that
+    chunk's .pgen; grouped by chunk in ``prefixes`` order) of the dosage chunks ``prefixes``,
+    for the samples ``sample_ids`` (in that order)."""
+
+    def __init__(self, prefixes: list[Path], variants: pd.DataFrame, sample_ids: list[str]):
+        chunk = variants["chunk"].to_numpy(np.int64)
+        row = variants["row"].to_numpy(np.int64)
+        if np.any(np.diff(chunk) < 0):
+            raise ValueError("variants must be grouped by chunk in prefix order")
+        self.n_samples = len(sample_ids)
+        self.starts = np.searchsorted(chunk, np.arange(len(prefixes) + 1))
+        self.readers, self.columns = [], []
+        for c, prefix in enumerate(prefixes):
+            file_ids = read_psam_ids(Path(f"{prefix}.psam"))
+            in_file = set(file_ids)
+            absent = [s for s in sample_ids if s not in in_file]
+            selected = np.zeros(int(row[self.starts[c]:self.starts[c + 1]].max(initial=-1)) + 1,
+                                dtype=bool)
+            selected[row[self.starts[c]:self.starts[c + 1]]] = True
+            reader = PgenDosages(Path(prefix), selected.size, absent).subset(selected)
+            self.readers.append(reader)
+            position = {s: i for i, s in enumerate(reader.samples)}
+            self.columns.append(np.array([position[s] for s in sample_ids], dtype=np.int64))
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        """float32 (len(rows), n_samples) ALT dosages (NaN missing) of the ascending variant
+        indices ``rows`` (int, into ``variants``)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((rows.size, self.n_samples), dtype=np.float32)
+        bounds = np.searchsorted(rows, self.starts)
+        for c, reader in enumerate(self.readers):
+            a, b = bounds[c], bounds[c + 1]
+            if a < b:
+                block = reader.read(rows[a:b] - self.starts[c])
+                out[a:b] = block[:, self.columns[c]]
+        return out
+
+    def hard_calls(self) -> np.ndarray:
+        """Every variant's dosages rounded to the nearest hard call (missing stays missing),
+        as .bed rows: uint8 (m, ceil(n_samples / 4)), PLINK 2-bit codes."""
+        packed = np.empty((len(self), (self.n_samples + 3) // 4), dtype=np.uint8)
+        for start in range(0, len(self), BLOCK):
+            rows = np.arange(start, min(start + BLOCK, len(self)))
+            dosage = self.read(rows)
+            packed[rows] = pack_dosages(np.where(np.isnan(dosage), MISSING,
+                                                 np.rint(dosage)).astype(np.int8))
+        return packed
