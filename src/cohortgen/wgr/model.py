@@ -157,7 +157,8 @@ def level1_disease(X: np.ndarray, y: np.ndarray, offset: np.ndarray, folds: np.n
 
     X: float64 (n, P) standardised level-0 predictions of the disease's samples; y: float64 (n,)
     0/1; offset: float64 (n,) null-model log-odds (covariates); shrinkage: float64 (r,) τ values,
-    fitted in the given order with warm starts.
+    fitted in the given order with warm starts (the coefficients and the curvature XᵀWX of the
+    previous τ's fit: :func:`~cohortgen.kernels.ridge.logistic_ridge`).
     """
     n_tau, p = shrinkage.size, X.shape[1]
     beta = np.zeros((n_folds, n_tau, p))
@@ -166,9 +167,11 @@ def level1_disease(X: np.ndarray, y: np.ndarray, offset: np.ndarray, folds: np.n
     converged = True
     for k in range(n_folds):
         train, test = folds != k, folds == k
-        start = np.zeros(p)
+        X_train, y_train, offset_train = X[train], y[train], offset[train]
+        start, curvature = np.zeros(p), None
         for j, tau in enumerate(shrinkage):
-            start, ok = logistic_ridge(X[train], y[train], offset[train], tau, start)
+            start, ok, curvature = logistic_ridge(X_train, y_train, offset_train, tau, start,
+                                                  curvature)
             converged &= ok
             beta[k, j] = start
             eta[test] = offset[test] + X[test] @ start
