@@ -131,7 +131,7 @@ def run(out: Path, block_size: int, folds: int, threads: int,
                    "diseases": diseases, "traits": {q: "quantitative" for q in quantitative},
                    "covariates": ["age", "sex"],
                    "assoc": {"wgr": {"block_size": block_size, "folds": folds}}}),
-               "--loco", str(out / "loco.tsv.gz"),
+               "--threads", str(threads), "--loco", str(out / "loco.tsv.gz"),
                "--summary", str(out / "wgr.json")]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)

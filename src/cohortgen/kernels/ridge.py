@@ -66,7 +66,7 @@ def out_of_fold_predictions(X: np.ndarray, beta: np.ndarray, folds: np.ndarray) 
     return out
 
 
-REFRESH_CONTRACTION = 0.25
+REFRESH_CONTRACTION = 0.5
 """:func:`logistic_ridge` recomputes its curvature when a step is longer than this fraction of
 the step before it (the lagged curvature no longer gives fast convergence)."""
 
