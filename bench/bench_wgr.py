@@ -46,6 +46,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quantitative", type=int, default=0,
                         help="quantitative traits among the 9 (the rest are diseases)")
+    parser.add_argument("--parts", type=int, nargs="+", default=[],
+                        help="instead: at these sample sizes, CPU seconds of one level-0 block "
+                             "and one disease's level 1, extrapolated to 9 diseases")
     return parser.parse_args()
 
 
@@ -148,6 +151,73 @@ def core_dgemm_rate() -> float:
     return 2 * 2000**3 / best / 1e9
 
 
+def measured_parts(n: int, block_size: int, folds: int, n_columns: int,
+                   rng) -> tuple[float, float, int]:
+    """In this process, BLAS on one thread: (CPU s of one level-0 block, n samples ×
+    ``block_size`` random genotypes, 9 traits; CPU s of one disease's level 1 on n samples ×
+    ``n_columns`` correlated level-0-like columns at 10% prevalence; the XᵀWX it formed)."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    import cohortgen.kernels.ridge as ridge
+    from cohortgen.wgr.model import (
+        assign_folds,
+        covariate_basis,
+        level0_block,
+        level1_disease,
+        shrinkage_grid,
+        standardise_predictions,
+        standardised_genotypes,
+    )
+
+    fold = assign_folds(n, folds, 1)
+    dosage = rng.binomial(2, rng.uniform(0.05, 0.5, block_size), (n, block_size)) * 1.0
+    Y = rng.normal(size=(n, N_TRAITS))
+    basis = covariate_basis(rng.normal(size=(n, 6)))
+    columns = np.repeat(rng.normal(size=(n, n_columns // 5)), 5, axis=1)
+    X = columns + 0.3 * rng.normal(size=columns.shape)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    liability = X[:, ::5] @ rng.normal(scale=0.1, size=n_columns // 5) + rng.normal(size=n)
+    y = (liability > np.quantile(liability, 0.9)) * 1.0
+    grams, weighted_gram = [], ridge.weighted_gram
+
+    def counted(*args):
+        grams.append(1)
+        return weighted_gram(*args)
+
+    ridge.weighted_gram = counted
+    with threadpool_limits(1, user_api="blas"):
+        start = time.process_time()
+        G = standardised_genotypes(dosage, basis)
+        lambda0 = shrinkage_grid(100 * block_size, np.array([0.01, 0.25, 0.5, 0.75, 0.99]))
+        standardise_predictions(level0_block(G, Y, fold, folds, lambda0), np.ones_like(Y) > 0)
+        level0 = time.process_time() - start
+        start = time.process_time()
+        level1_disease(X, y, np.full(n, np.log(1 / 9)), fold, folds,
+                       shrinkage_grid(n_columns, scale=3 / np.pi**2))
+        level1 = time.process_time() - start
+    ridge.weighted_gram = weighted_gram
+    return level0, level1, len(grams)
+
+
+def print_parts(args) -> None:
+    """CPU seconds of one level-0 block and one disease's level 1 at 100k variants (P = 500),
+    extrapolated to 9 diseases at 100k and 500k variants: level 0 linear in the blocks, level 1
+    in P² (the XᵀWX products, at the measured count)."""
+    import numpy as np
+
+    rng = np.random.default_rng(2)
+    p100k = 100_000 // args.block_size * 5
+    print(f"{'samples':>8} {'L0 block CPU s':>15} {'L1 disease CPU s':>17} {'XᵀWX':>5} "
+          f"{'9 diseases 100k CPU s':>22} {'500k CPU s (extrapolated)':>26}")
+    for n in args.parts:
+        level0, level1, grams = measured_parts(n, args.block_size, args.folds, p100k, rng)
+        at_100k = 100 * level0 + 9 * level1
+        at_500k = 500 * level0 + 9 * level1 * 25
+        print(f"{n:>8} {level0:>15.2f} {level1:>17.2f} {grams:>5} {at_100k:>22.0f} "
+              f"{at_500k:>26.0f}")
+
+
 def run(out: Path, block_size: int, folds: int, threads: int,
         n_quantitative: int) -> tuple[float, float, float]:
     """(wall s, CPU s, peak RSS MiB) of one ``cohortgen wgr-step1`` child process."""
@@ -177,6 +247,10 @@ def main() -> None:
     import numpy as np
 
     peaks = [core_dgemm_rate()]
+    if args.parts:
+        print(f"one core's float64 matmul: {peaks[0]:.1f} GFLOP per CPU s")
+        print_parts(args)
+        return
     rng = np.random.default_rng(1)
     diseases, quantitative = trait_names(args.quantitative)
     print(f"wgr-step1: {args.variants} variants on {args.chromosomes} chromosomes, "
