@@ -155,11 +155,13 @@ def measured_parts(n: int, block_size: int, folds: int, n_columns: int,
                    rng) -> tuple[float, float, int]:
     """In this process, BLAS on one thread: (CPU s of one level-0 block, n samples ×
     ``block_size`` random genotypes, 9 traits; CPU s of one disease's level 1 on n samples ×
-    ``n_columns`` correlated level-0-like columns at 10% prevalence; the XᵀWX it formed)."""
+    ``n_columns`` correlated level-0-like columns at 10% prevalence; the XᵀWX products it formed,
+    K + 1 of them the folds' first curvatures on n/K or n samples)."""
     import numpy as np
     from threadpoolctl import threadpool_limits
 
     import cohortgen.kernels.ridge as ridge
+    import cohortgen.wgr.model as model
     from cohortgen.wgr.model import (
         assign_folds,
         covariate_basis,
@@ -185,7 +187,7 @@ def measured_parts(n: int, block_size: int, folds: int, n_columns: int,
         grams.append(1)
         return weighted_gram(*args)
 
-    ridge.weighted_gram = counted
+    ridge.weighted_gram = model.weighted_gram = counted
     with threadpool_limits(1, user_api="blas"):
         start = time.process_time()
         G = standardised_genotypes(dosage, basis)
@@ -196,7 +198,7 @@ def measured_parts(n: int, block_size: int, folds: int, n_columns: int,
         level1_disease(X, y, np.full(n, np.log(1 / 9)), fold, folds,
                        shrinkage_grid(n_columns, scale=3 / np.pi**2))
         level1 = time.process_time() - start
-    ridge.weighted_gram = weighted_gram
+    ridge.weighted_gram = model.weighted_gram = weighted_gram
     return level0, level1, len(grams)
 
 

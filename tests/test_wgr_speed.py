@@ -10,6 +10,7 @@ from statsmodels.base._penalties import L2
 from test_wgr import _write_inputs, cohort  # noqa: F401 (the fixture)
 
 import cohortgen.kernels.ridge as ridge
+import cohortgen.wgr.model as model
 from cohortgen.cli import main
 from cohortgen.wgr.model import level1_disease, shrinkage_grid
 
@@ -54,6 +55,7 @@ def test_level1_disease__warm_started_path_equals_penalised_fits(monkeypatch):
         return weighted_gram(X, eta)
 
     monkeypatch.setattr(ridge, "weighted_gram", counted)
+    monkeypatch.setattr(model, "weighted_gram", counted)
     fit = level1_disease(X, y, offset, folds, 5, tau)
     assert fit.converged
     deviance = np.zeros(tau.size)
@@ -66,7 +68,8 @@ def test_level1_disease__warm_started_path_equals_penalised_fits(monkeypatch):
             if t == fit.shrinkage:
                 assert np.max(np.abs(fit.beta[k] - reference)) < 1e-8
     assert np.max(np.abs(fit.scores - deviance)) < 1e-8
-    # plain Newton forms XᵀWX at each of its 80 steps here; the lagged Hessian in 10
+    # plain Newton forms XᵀWX at each of its 80 steps here; the lagged Hessian 11 times (6 of
+    # them the folds' first curvatures: one on every sample, one on each fold's)
     assert len(grams) <= 15
 
 
