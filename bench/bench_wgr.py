@@ -8,15 +8,17 @@ Per sample size, a PLINK 1 fileset of random genotypes (allele frequencies 0.05-
 calls, ``--variants`` split evenly over ``--chromosomes``, generated and packed in chunks), a
 sheet with 9 − ``--quantitative`` diseases (prevalence 0.02-0.3) and ``--quantitative``
 quantitative traits, age and sex, a keep list of every sample and 4 PCs are written to a
-temporary directory; the command then runs in a child process (``$OMP_NUM_THREADS`` =
-``--threads``), whose wall time, user + system CPU time and peak resident set size are shown
-(sizes run in increasing order: the peak is the largest of the children so far).
+temporary directory; the command then runs in a child process (``--threads`` worker threads,
+``$OMP_NUM_THREADS`` the same), whose wall time, user + system CPU time and peak resident set
+size are shown (sizes run in increasing order: the peak is the largest of the children so far).
+On a shared machine only the CPU time means anything.
 
 FLOPs: the level-0 count of :func:`level0_flops` (per block: covariate residualisation, the
 per-fold XᵀX and XᵀY, K·r Cholesky factorisations at p³/3 each and their solves, the
-out-of-fold predictions), divided by the whole run's wall time, against the
-machine's float64 matmul peak with the same threads (``bench_assoc.machine_peaks``, measured
-before and after the runs, best kept: the machine may be shared).
+out-of-fold predictions) and the level-1 unit of :func:`level1_flops` (one XᵀWX and Cholesky
+per disease, fold and τ: what one Newton step of every fit costs), against one core's float64
+matmul rate in GFLOP per CPU second (:func:`core_dgemm_rate`, measured in this process with
+BLAS on one thread, best of before and after the runs).
 """
 
 import argparse
@@ -44,6 +46,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quantitative", type=int, default=0,
                         help="quantitative traits among the 9 (the rest are diseases)")
+    parser.add_argument("--parts", type=int, nargs="+", default=[],
+                        help="instead: at these sample sizes, CPU seconds of one level-0 block "
+                             "and one disease's level 1, extrapolated to 9 diseases")
     return parser.parse_args()
 
 
@@ -111,13 +116,108 @@ def write_inputs(out: Path, n_samples: int, n_variants: int, n_chromosomes: int,
 def level0_flops(n: int, m: int, block_size: int, folds: int, n_traits: int,
                  n_shrinkage: int = 5, n_covariates: int = 7) -> float:
     """Floating-point operations of level 0 over m variants in blocks of p = block_size:
-    per block 4·n·q·p (residualise on q covariates), 2·n·p² + 2·n·p·t (fold cross-products),
+    per block 4·n·q·p (residualise on q covariates), n·p² + 2·n·p·t (fold cross-products, XᵀX
+    as a symmetric rank-k update),
     K·r·(p³/3 + 2p²t) (Cholesky factorisations and solves) and 2·n·p·r·t (out-of-fold
     predictions)."""
     p, t, r, k = block_size, n_traits, n_shrinkage, folds
-    per_block = (4 * n * n_covariates * p + 2 * n * p * p + 2 * n * p * t
+    per_block = (4 * n * n_covariates * p + n * p * p + 2 * n * p * t
                  + k * r * (p**3 / 3 + 2 * p * p * t) + 2 * n * p * r * t)
     return per_block * m / p
+
+
+def level1_flops(n: int, m: int, block_size: int, folds: int, n_diseases: int,
+                 n_shrinkage: int = 5) -> float:
+    """Floating-point operations of one Newton step of every level-1 logistic fit: per disease,
+    fold and τ, XᵀWX over the (K − 1)/K · n training samples and P = b·r stacked columns
+    (symmetric rank-k update, n·P² (K − 1)/K) and its Cholesky factorisation (P³/3)."""
+    big_p = -(-m // block_size) * n_shrinkage
+    return n_diseases * folds * n_shrinkage * (n * (folds - 1) / folds * big_p**2 + big_p**3 / 3)
+
+
+def core_dgemm_rate() -> float:
+    """One core's float64 matmul rate, GFLOP per CPU second (2000 × 2000 products, BLAS on one
+    thread, best of 3; CPU time, so other processes on the machine do not lower it)."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    a = np.random.default_rng(0).random((2000, 2000))
+    best = float("inf")
+    with threadpool_limits(1, user_api="blas"):
+        for _ in range(3):
+            start = time.process_time()
+            a @ a
+            best = min(best, time.process_time() - start)
+    return 2 * 2000**3 / best / 1e9
+
+
+def measured_parts(n: int, block_size: int, folds: int, n_columns: int,
+                   rng) -> tuple[float, float, int]:
+    """In this process, BLAS on one thread: (CPU s of one level-0 block, n samples ×
+    ``block_size`` random genotypes, 9 traits; CPU s of one disease's level 1 on n samples ×
+    ``n_columns`` correlated level-0-like columns at 10% prevalence; the XᵀWX products it formed,
+    K + 1 of them the folds' first curvatures on n/K or n samples)."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    import cohortgen.kernels.ridge as ridge
+    import cohortgen.wgr.model as model
+    from cohortgen.wgr.model import (
+        assign_folds,
+        covariate_basis,
+        level0_block,
+        level1_disease,
+        shrinkage_grid,
+        standardise_predictions,
+        standardised_genotypes,
+    )
+
+    fold = assign_folds(n, folds, 1)
+    dosage = rng.binomial(2, rng.uniform(0.05, 0.5, block_size), (n, block_size)) * 1.0
+    Y = rng.normal(size=(n, N_TRAITS))
+    basis = covariate_basis(rng.normal(size=(n, 6)))
+    columns = np.repeat(rng.normal(size=(n, n_columns // 5)), 5, axis=1)
+    X = columns + 0.3 * rng.normal(size=columns.shape)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    liability = X[:, ::5] @ rng.normal(scale=0.1, size=n_columns // 5) + rng.normal(size=n)
+    y = (liability > np.quantile(liability, 0.9)) * 1.0
+    grams, weighted_gram = [], ridge.weighted_gram
+
+    def counted(*args):
+        grams.append(1)
+        return weighted_gram(*args)
+
+    ridge.weighted_gram = model.weighted_gram = counted
+    with threadpool_limits(1, user_api="blas"):
+        start = time.process_time()
+        G = standardised_genotypes(dosage, basis)
+        lambda0 = shrinkage_grid(100 * block_size, np.array([0.01, 0.25, 0.5, 0.75, 0.99]))
+        standardise_predictions(level0_block(G, Y, fold, folds, lambda0), np.ones_like(Y) > 0)
+        level0 = time.process_time() - start
+        start = time.process_time()
+        level1_disease(X, y, np.full(n, np.log(1 / 9)), fold, folds,
+                       shrinkage_grid(n_columns, scale=3 / np.pi**2))
+        level1 = time.process_time() - start
+    ridge.weighted_gram = model.weighted_gram = weighted_gram
+    return level0, level1, len(grams)
+
+
+def print_parts(args) -> None:
+    """CPU seconds of one level-0 block and one disease's level 1 at 100k variants (P = 500),
+    extrapolated to 9 diseases at 100k and 500k variants: level 0 linear in the blocks, level 1
+    in P² (the XᵀWX products, at the measured count)."""
+    import numpy as np
+
+    rng = np.random.default_rng(2)
+    p100k = 100_000 // args.block_size * 5
+    print(f"{'samples':>8} {'L0 block CPU s':>15} {'L1 disease CPU s':>17} {'XᵀWX':>5} "
+          f"{'9 diseases 100k CPU s':>22} {'500k CPU s (extrapolated)':>26}")
+    for n in args.parts:
+        level0, level1, grams = measured_parts(n, args.block_size, args.folds, p100k, rng)
+        at_100k = 100 * level0 + 9 * level1
+        at_500k = 500 * level0 + 9 * level1 * 25
+        print(f"{n:>8} {level0:>15.2f} {level1:>17.2f} {grams:>5} {at_100k:>22.0f} "
+              f"{at_500k:>26.0f}")
 
 
 def run(out: Path, block_size: int, folds: int, threads: int,
@@ -131,7 +231,7 @@ def run(out: Path, block_size: int, folds: int, threads: int,
                    "diseases": diseases, "traits": {q: "quantitative" for q in quantitative},
                    "covariates": ["age", "sex"],
                    "assoc": {"wgr": {"block_size": block_size, "folds": folds}}}),
-               "--loco", str(out / "loco.tsv.gz"),
+               "--threads", str(threads), "--loco", str(out / "loco.tsv.gz"),
                "--summary", str(out / "wgr.json")]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -147,9 +247,12 @@ def main() -> None:
     args = parse_args()
     os.environ["OMP_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
     import numpy as np
-    from bench_assoc import machine_peaks
 
-    peaks = [machine_peaks()[0]]
+    peaks = [core_dgemm_rate()]
+    if args.parts:
+        print(f"one core's float64 matmul: {peaks[0]:.1f} GFLOP per CPU s")
+        print_parts(args)
+        return
     rng = np.random.default_rng(1)
     diseases, quantitative = trait_names(args.quantitative)
     print(f"wgr-step1: {args.variants} variants on {args.chromosomes} chromosomes, "
@@ -157,7 +260,7 @@ def main() -> None:
           f"block {args.block_size}, {args.folds} folds, {args.threads} threads; "
           f"load average at start {os.getloadavg()[0]:.1f}")
     print(f"{'samples':>8} {'wall s':>8} {'CPU s':>8} {'peak RSS MiB':>13} "
-          f"{'level-0 GFLOP':>14} {'GFLOP/s':>8}")
+          f"{'level-0 GFLOP':>14} {'level-1 GFLOP/step':>19} {'L0 GFLOP/CPU s':>15}")
     rates = []
     for n_samples in sorted(args.samples):
         with tempfile.TemporaryDirectory() as tmp:
@@ -166,14 +269,15 @@ def main() -> None:
             wall, cpu, rss = run(Path(tmp), args.block_size, args.folds, args.threads,
                                  args.quantitative)
         flops = level0_flops(n_samples, args.variants, args.block_size, args.folds, N_TRAITS)
-        rates.append(flops / wall / 1e9)
+        step = level1_flops(n_samples, args.variants, args.block_size, args.folds,
+                            len(diseases))
+        rates.append(flops / cpu / 1e9)
         print(f"{n_samples:>8} {wall:>8.1f} {cpu:>8.1f} {rss:>13.0f} {flops / 1e9:>14.0f} "
-              f"{rates[-1]:>8.1f}")
-    peaks.append(machine_peaks()[0])
-    print(f"float64 matmul peak ({args.threads} threads, best of before/after): "
-          f"{max(peaks):.1f} GFLOP/s; level-0 rate {max(rates):.1f} GFLOP/s at best "
-          f"({100 * max(rates) / max(peaks):.0f}% of peak); load average at end "
-          f"{os.getloadavg()[0]:.1f}")
+              f"{step / 1e9:>19.0f} {rates[-1]:>15.1f}")
+    peaks.append(core_dgemm_rate())
+    print(f"one core's float64 matmul: {max(peaks):.1f} GFLOP per CPU s (best of before/after); "
+          f"level 0 alone would take {100 * max(rates) / max(peaks):.0f}% of the run's CPU "
+          f"time at that rate; load average at end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

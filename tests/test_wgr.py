@@ -89,7 +89,7 @@ def test_logistic_ridge__matches_statsmodels_penalised_fit():
     offset = rng.normal(scale=0.5, size=n) - 1.0
     y = (rng.random(n) < 1 / (1 + np.exp(-(offset + X @ rng.normal(scale=0.5, size=p))))) * 1.0
     for tau in (0.5, 5.0, 50.0):
-        beta, converged = logistic_ridge(X, y, offset, tau, np.zeros(p))
+        beta, converged, _ = logistic_ridge(X, y, offset, tau, np.zeros(p))
         # (τ/2)‖β‖² is statsmodels' L2 penalty with weight τ/2
         reference = PenalizedGLM(y, X, family=sm.families.Binomial(), offset=offset,
                                  penal=L2(), pen_weight=tau / 2).fit(

@@ -19,7 +19,7 @@ rule fit_whole_genome_regression:
         "results/{cohort}/benchmarks/fit_whole_genome_regression.tsv"
     conda:
         "../../envs/cohortgen.yaml"
-    threads: 1
+    threads: 2
     resources:
         mem_mb=4000,
         runtime=120,
@@ -30,4 +30,4 @@ rule fit_whole_genome_regression:
     shell:
         "{params.cohortgen} wgr-step1 --bfile {params.prefix} --keep {input.keep}"
         " --phenotypes {input.phenotypes:q} --pcs {input.pcs} --options {params.options:q}"
-        " --loco {output.loco} --summary {output.summary} 2> {log}"
+        " --loco {output.loco} --summary {output.summary} --threads {threads} 2> {log}"

@@ -14,7 +14,7 @@ def _wgr_step1(a):
                              min_maf=o.min_maf, h2_grid=tuple(o.h2_grid))
     wgr_step1(Path(a.bfile), Path(a.keep), Path(a.phenotypes), o.diseases, list(o.traits),
               o.covariates, Path(a.pcs), settings, Path(a.loco), Path(a.summary),
-              o.categorical_covariates)
+              o.categorical_covariates, a.threads)
 
 
 def register(sub) -> None:
@@ -27,5 +27,7 @@ def register(sub) -> None:
         (("--bfile",), {"required": True, "help": "QC'd PLINK fileset prefix (qc/genotypes)"}),
         req("--keep"), req("--phenotypes"), req("--pcs"),
         req("--loco"), req("--summary"),
+        (("--threads",), {"type": int, "default": 1,
+                          "help": "worker threads (outputs do not depend on it)"}),
         options("wgr_step1"),
     )

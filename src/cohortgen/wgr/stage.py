@@ -10,6 +10,11 @@ traits, r shrinkage values) are spilled to an unlinked owner-only temporary file
 (:class:`Level0Spill`, t × n × b × r float64 on disk for b blocks), from which level 1 reads
 one trait's columns (n × b·r float64) at a time.
 
+Parallel and deterministic: BLAS runs on one thread (a threaded matrix product sums in an
+order that depends on the thread count), and ``threads`` worker threads fit independent
+blocks (level 0) and then independent traits (level 1) at once, each result in its own arrays,
+gathered in block and trait order: the outputs are byte-identical at any thread count.
+
 A disease with fewer than MIN_CASES_PER_FOLD · K cases or controls cannot be fitted at level 1:
 it is left out of step 1 with a warning and ``"status": "fallback"`` and the reason in
 ``wgr.json``; it has no LOCO rows, so step 2 tests it with the covariates-only null model.
@@ -26,6 +31,8 @@ import gzip
 import os
 import sys
 import tempfile
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -211,9 +218,10 @@ def null_offsets(inputs: Step1Inputs, mask: np.ndarray) -> dict[int, np.ndarray]
     return out
 
 
-def run_step1(prefix: Path, inputs: Step1Inputs,
-              settings: Step1Settings) -> tuple[pd.DataFrame, dict]:
-    """Levels 0 and 1 and LOCO for every trait: (LOCO table, summary). See module docstring."""
+def run_step1(prefix: Path, inputs: Step1Inputs, settings: Step1Settings,
+              threads: int = 1) -> tuple[pd.DataFrame, dict]:
+    """Levels 0 and 1 and LOCO for every trait on ``threads`` worker threads: (LOCO table,
+    summary). See module docstring."""
     fallbacks = level1_fallbacks(inputs, settings.n_folds)
     for name, why in fallbacks.items():
         print(f"warning: disease {name!r}: {why}; it is tested without the whole-genome "
@@ -223,7 +231,7 @@ def run_step1(prefix: Path, inputs: Step1Inputs,
     use = step1_variants(prefix, packed, bim, len(fam), inputs.sample_rows, settings.min_maf)
     blocks = variant_blocks(bim, use, settings.block_size, prefix)
     h2 = np.asarray(settings.h2_grid, dtype=np.float64)
-    tables, summaries = fit_traits(packed, len(fam), fitted, blocks, settings, h2)
+    tables, summaries = fit_traits(packed, len(fam), fitted, blocks, settings, h2, threads)
     for name, why in fallbacks.items():
         summaries[name] = {"kind": "disease", "status": "fallback", "reason": why}
     summary = {"n_samples": len(inputs.sample_ids), "n_variants": int(use.sum()),
@@ -271,58 +279,110 @@ class Level0Spill:
         return out
 
 
+def in_order(pool: ThreadPoolExecutor, function, items, ahead: int):
+    """Yield ``function(item)`` for each of ``items`` in their order, computed on ``pool`` with
+    at most ``ahead`` results running or waiting at a time (bounded memory)."""
+    pending = deque()
+    for item in items:
+        pending.append(pool.submit(function, item))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+@dataclass(frozen=True)
+class Level0Data:
+    """What every level-0 block shares: the packed .bed rows and .fam size, the step-1 samples'
+    .fam rows, the covariate basis (n, q), standardised traits Y (n, t) and their mask, the
+    folds and the level-0 shrinkage values (r,)."""
+
+    packed: np.ndarray
+    n_fam: int
+    sample_rows: np.ndarray
+    basis: np.ndarray
+    Y: np.ndarray
+    mask: np.ndarray
+    folds: np.ndarray
+    n_folds: int
+    shrinkage: np.ndarray
+
+    def predictions(self, block_rows: np.ndarray) -> np.ndarray:
+        """One block's standardised out-of-fold predictions, float64 (r, n, t)."""
+        dosage = dosages_mean_imputed(self.packed[block_rows], self.n_fam, self.sample_rows)
+        G = standardised_genotypes(np.ascontiguousarray(dosage.T), self.basis)
+        pred = level0_block(G, self.Y, self.folds, self.n_folds, self.shrinkage)
+        return standardise_predictions(pred, self.mask)
+
+
 def fit_traits(packed: np.ndarray, n_fam: int, inputs: Step1Inputs, blocks: Blocks,
-               settings: Step1Settings, h2: np.ndarray) -> tuple[list[pd.DataFrame], dict]:
-    """Level 0 on every block, then level 1 and LOCO per trait of ``inputs``: (one LOCO table
-    per trait, {trait: summary}). Nothing to fit without traits."""
+               settings: Step1Settings, h2: np.ndarray,
+               threads: int = 1) -> tuple[list[pd.DataFrame], dict]:
+    """Level 0 on every block, then level 1 and LOCO per trait of ``inputs``, on ``threads``
+    worker threads: (one LOCO table per trait, {trait: summary}). Nothing to fit without
+    traits."""
     if not inputs.traits:
         return [], {}
     n, t, r = len(inputs.sample_ids), len(inputs.traits), h2.size
     n_folds = settings.n_folds
     folds = assign_folds(n, n_folds, settings.seed)
     Y, mask, trait_sd = standardised_traits(inputs.values, inputs.design, inputs.traits)
-    basis = covariate_basis(inputs.design)
-    lambda0 = shrinkage_grid(sum(rows.size for rows in blocks.rows), h2)
-    with Level0Spill(t, n, r) as level0:
-        for block_rows in blocks.rows:
-            dosage = dosages_mean_imputed(packed[block_rows], n_fam, inputs.sample_rows)
-            G = standardised_genotypes(np.ascontiguousarray(dosage.T), basis)
-            level0.append(standardise_predictions(level0_block(G, Y, folds, n_folds, lambda0),
-                                                  mask))
-        return level1_traits(level0, inputs, folds, Y, mask, trait_sd, blocks, settings, h2)
+    shared = Level0Data(packed, n_fam, inputs.sample_rows, covariate_basis(inputs.design), Y,
+                        mask, folds, n_folds,
+                        shrinkage_grid(sum(rows.size for rows in blocks.rows), h2))
+    threads = max(1, threads)
+    with Level0Spill(t, n, r) as level0, ThreadPoolExecutor(threads) as pool:
+        for pred in in_order(pool, shared.predictions, blocks.rows, 2 * threads):
+            level0.append(pred)
+        return level1_traits(level0, inputs, folds, Y, mask, trait_sd, blocks, settings, h2,
+                             pool)
 
 
 def level1_traits(level0: Level0Spill, inputs: Step1Inputs, folds: np.ndarray, Y: np.ndarray,
                   mask: np.ndarray, trait_sd: np.ndarray, blocks: Blocks,
-                  settings: Step1Settings, h2: np.ndarray) -> tuple[list[pd.DataFrame], dict]:
-    """Level 1 and LOCO of each trait, one trait's level-0 columns in memory at a time (Y,
-    mask, trait_sd: :func:`standardised_traits`); as :func:`fit_traits` returns."""
-    n_folds, r = settings.n_folds, h2.size
+                  settings: Step1Settings, h2: np.ndarray,
+                  pool: ThreadPoolExecutor) -> tuple[list[pd.DataFrame], dict]:
+    """Level 1 and LOCO of each trait, one trait's level-0 columns in memory per thread of
+    ``pool`` at a time (Y, mask, trait_sd: :func:`standardised_traits`); as :func:`fit_traits`
+    returns."""
     offsets = null_offsets(inputs, mask)
-    tables, summaries = [], {}
-    for j, trait in enumerate(inputs.traits):
-        rows = mask[:, j]
-        columns = level0.trait(j)
-        if inputs.is_disease[j]:
-            tau = shrinkage_grid(columns.shape[1], h2, scale=3.0 / np.pi**2)
-            X = columns[rows]
-            fit = level1_disease(X, inputs.values[rows, j], offsets[j], folds[rows], n_folds,
-                                 tau)
-            scale, fold_rows = 1.0, folds[rows]
-        else:
-            tau = shrinkage_grid(columns.shape[1], h2)
-            fit = level1_quantitative(columns, Y[:, j], rows, folds, n_folds, tau)
-            X, scale, fold_rows = columns[rows], trait_sd[j], folds[rows]
-        loco = loco_predictions(X, fit.beta, fold_rows, blocks.chrom, r) * scale
-        table = pd.DataFrame(loco, columns=blocks.chromosomes)
-        table[ALL_COLUMN] = whole_predictions(X, fit.beta, fold_rows) * scale
-        table.insert(0, "sample_id", [s for s, ok in zip(inputs.sample_ids, rows, strict=True)
-                                      if ok])
-        table.insert(0, "trait", trait)
-        tables.append(table)
-        summaries[trait] = trait_summary(fit, tau, h2, bool(inputs.is_disease[j]),
-                                         inputs.values[rows, j])
-    return tables, summaries
+    level0.file.flush()
+
+    def fit_one(j: int) -> tuple[pd.DataFrame, dict]:
+        return level1_trait(level0.trait(j), j, inputs, folds, Y, mask, trait_sd, offsets,
+                            blocks, settings, h2)
+
+    results = list(pool.map(fit_one, range(len(inputs.traits))))
+    return ([table for table, _ in results],
+            {trait: summary for trait, (_, summary) in zip(inputs.traits, results, strict=True)})
+
+
+def level1_trait(columns: np.ndarray, j: int, inputs: Step1Inputs, folds: np.ndarray,
+                 Y: np.ndarray, mask: np.ndarray, trait_sd: np.ndarray,
+                 offsets: dict[int, np.ndarray], blocks: Blocks, settings: Step1Settings,
+                 h2: np.ndarray) -> tuple[pd.DataFrame, dict]:
+    """Level 1 and LOCO of trait j from its level-0 columns (n, b·r) (:meth:`Level0Spill.trait`):
+    (its LOCO table, its summary)."""
+    n_folds, r, trait = settings.n_folds, h2.size, inputs.traits[j]
+    rows = mask[:, j]
+    X = columns if rows.all() else columns[rows]
+    if inputs.is_disease[j]:
+        tau = shrinkage_grid(columns.shape[1], h2, scale=3.0 / np.pi**2)
+        fit = level1_disease(X, inputs.values[rows, j], offsets[j], folds[rows], n_folds, tau)
+        scale = 1.0
+    else:
+        tau = shrinkage_grid(columns.shape[1], h2)
+        fit = level1_quantitative(columns, Y[:, j], rows, folds, n_folds, tau)
+        scale = trait_sd[j]
+    del columns
+    fold_rows = folds[rows]
+    loco = loco_predictions(X, fit.beta, fold_rows, blocks.chrom, r) * scale
+    table = pd.DataFrame(loco, columns=blocks.chromosomes)
+    table[ALL_COLUMN] = whole_predictions(X, fit.beta, fold_rows) * scale
+    table.insert(0, "sample_id", [s for s, ok in zip(inputs.sample_ids, rows, strict=True)
+                                  if ok])
+    table.insert(0, "trait", trait)
+    return table, trait_summary(fit, tau, h2, bool(inputs.is_disease[j]), inputs.values[rows, j])
 
 
 def trait_summary(fit, tau: np.ndarray, h2: np.ndarray, disease: bool,
@@ -367,15 +427,15 @@ def check_settings(diseases: list[str], quantitative: list[str],
 def wgr_step1(prefix: Path, keep_txt: Path, phenotypes: Path, diseases: list[str],
               quantitative: list[str], covariates: list[str], pcs_tsv: Path,
               settings: Step1Settings, loco_path: Path, json_path: Path,
-              categorical: list[str] = ()) -> None:
-    """The ``wgr-step1`` command: load, fit, write. BLAS runs on one thread: a threaded matrix
-    product sums in an order that depends on the thread count, and the outputs must be
-    byte-identical at any thread count."""
+              categorical: list[str] = (), threads: int = 1) -> None:
+    """The ``wgr-step1`` command: load, fit on ``threads`` worker threads, write. BLAS runs on
+    one thread: a threaded matrix product sums in an order that depends on the thread count,
+    and the outputs must be byte-identical at any thread count."""
     from threadpoolctl import threadpool_limits
 
     check_settings(diseases, quantitative, settings)
     with threadpool_limits(1, user_api="blas"):
         inputs = load_inputs(prefix, keep_txt, phenotypes, diseases, quantitative, covariates,
                              pcs_tsv, categorical)
-        loco, summary = run_step1(prefix, inputs, settings)
+        loco, summary = run_step1(prefix, inputs, settings, threads)
     write_step1(loco, summary, loco_path, json_path)
