@@ -31,6 +31,20 @@ PAR_REGIONS = {
 }
 """Pseudo-autosomal regions of chrX per build (1-based, inclusive): PAR1, PAR2 (GRC)."""
 
+CONTIG_LENGTHS = {
+    "GRCh37": (249_250_621, 243_199_373, 198_022_430, 191_154_276, 180_915_260, 171_115_067,
+               159_138_663, 146_364_022, 141_213_431, 135_534_747, 135_006_516, 133_851_895,
+               115_169_878, 107_349_540, 102_531_392, 90_354_753, 81_195_210, 78_077_248,
+               59_128_983, 63_025_520, 48_129_895, 51_304_566, 155_270_560, 59_373_566),
+    "GRCh38": (248_956_422, 242_193_529, 198_295_559, 190_214_555, 181_538_259, 170_805_979,
+               159_345_973, 145_138_636, 138_394_717, 133_797_422, 135_086_622, 133_275_309,
+               114_364_328, 107_043_718, 101_991_189, 90_338_345, 83_257_441, 80_373_285,
+               58_617_616, 64_444_167, 46_709_983, 50_818_468, 156_040_895, 57_227_415),
+}
+"""Lengths (bp) of chromosomes 1-22, X, Y (PLINK codes 1-24) per build (GRC assembly reports);
+every one differs between the builds, so a position beyond the length is on another build."""
+
+
 CONTIG_NAMES = {**{code: str(code) for code in range(1, 23)}, 23: "X", 24: "Y", 25: "XY",
                 26: "MT"}
 """PLINK code -> canonical contig name (no "chr")."""
@@ -142,3 +156,13 @@ def in_par(pos: np.ndarray, build: str) -> np.ndarray:
     for first, last in PAR_REGIONS[checked_build(build)]:
         mask |= (pos >= first) & (pos <= last)
     return mask
+
+
+def contig_length(name: str, build: str) -> int | None:
+    """Length (bp) of chromosome ``name`` (1-22, X, Y; XY/PAR as X) in ``build``; None for MT and
+    contigs outside the table."""
+    code = contig_code(name)
+    code = 23 if code == 25 else code
+    if code is None or code > 24:
+        return None
+    return CONTIG_LENGTHS[checked_build(build)][code - 1]

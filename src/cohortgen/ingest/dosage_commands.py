@@ -14,7 +14,7 @@ def _plan_imputed(a) -> None:
 
     o = parse_options(a.options, "plan_imputed")
     plan = plan_imputed([Path(p) for p in a.imputed], a.genotypes, o.variants_per_chunk,
-                        o.max_sample_loss)
+                        o.max_sample_loss, o.genome_build)
     write_plan(plan, Path(a.out))
 
 

@@ -36,8 +36,7 @@ from cohortgen.errors import InputError
 from cohortgen.ingest.ploidy import ploidy_regions, sample_sex
 from cohortgen.io.dosage import HARD_CALLS, DosageBlock
 from cohortgen.io.files import atomic_output, write_json, write_text_atomic, write_tsv
-from cohortgen.kernels.dosage import allele_weights, dosage_summaries
-from cohortgen.kernels.gt import REGION_DIPLOID
+from cohortgen.kernels.dosage import dosage_summaries
 
 REASONS = ("multiallelic", "duplicate", "missing_rate", "low_mac", "low_maf", "low_r2")
 """Reason codes of removed variants, in the order they are tested."""
@@ -158,11 +157,24 @@ def kept_samples(samples: list[str], keep: Path | None) -> np.ndarray:
     return np.isin(np.asarray(samples, dtype=object), wanted)
 
 
+def kept_columns(dosage: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """float32 (m, kept samples), C order: the ``kept`` (bool (n,)) columns of ``dosage``
+    (itself when every sample is kept: no copy)."""
+    if kept.all():
+        return np.ascontiguousarray(dosage)
+    return np.take(dosage, np.flatnonzero(kept), axis=1)
+
+
+def kept_rows(dosage: np.ndarray, passing: np.ndarray) -> np.ndarray:
+    """float32 (passing variants, n), C order: the ``passing`` (bool (m,)) rows of ``dosage``
+    (itself when every variant passes: no copy)."""
+    return np.ascontiguousarray(dosage if passing.all() else dosage[passing])
+
+
 def variant_metrics(block: DosageBlock, male: np.ndarray, build: str) -> dict[str, np.ndarray]:
     """Per-variant metrics of a block whose dosages are those of the kept samples."""
     region = ploidy_regions(block.chrom, block.pos, build)
-    summaries = dosage_summaries(np.ascontiguousarray(block.dosage), allele_weights(region, male),
-                                 region == REGION_DIPLOID)
+    summaries = dosage_summaries(block.dosage, region, male)
     alt, obs, missing, mach_r2 = summaries.T
     with np.errstate(invalid="ignore", divide="ignore"):
         freq = alt / obs
@@ -227,11 +239,11 @@ def ingest_dosages(path: Path, region: str, out: Path, keep: Path | None = None,
     try:
         with os.fdopen(fd, "wb") as spill_file:
             for block in read_blocks(path, kind, contig, start, end, block_size, multiallelic):
-                block = block._replace(dosage=block.dosage[:, kept])
+                block = block._replace(dosage=kept_columns(block.dosage, kept))
                 metrics = variant_metrics(block, sex == 1, build)
                 reason = failing_reasons(block, metrics, duplicates(block, seen), limits)
                 passing = reason == ""
-                spill_file.write(np.ascontiguousarray(block.dosage[passing]).tobytes())
+                spill_file.write(kept_rows(block.dosage, passing).data)
                 n_pass += int(passing.sum())
                 pvar_lines += pvar_records(block, gating_r2(block, metrics, limits.r2_source),
                                            passing)
@@ -288,7 +300,7 @@ def _write_dosages(pgen: Path, spill: Path, n_pass: int, n_samples: int,
                                 dosage_present=True)
     with contextlib.closing(writer):
         for first in range(0, n_pass, block_size):
-            writer.append_dosages_batch(np.array(dosages[first:first + block_size]))
+            writer.append_dosages_batch(dosages[first:first + block_size])
     del dosages
 
 

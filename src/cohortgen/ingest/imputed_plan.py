@@ -12,7 +12,11 @@ Checks, each an InputError naming the file and the sample, contig or value:
   be missing from the other (within it, association uses the samples in both; a QC-kept sample
   without dosages counts as missing, mean-imputed);
 - the build: where both the genotype VCF and an imputed VCF declare a contig's length
-  (``##contig``), the lengths agree (GRCh37 and GRCh38 differ on every primary chromosome).
+  (``##contig``), the lengths agree (GRCh37 and GRCh38 differ on every primary chromosome);
+  inputs that declare no lengths (a PLINK genotype fileset, BGEN and PGEN imputed files) have
+  no variant beyond a chromosome's length in ``genome_build`` (:func:`check_positions`: it
+  catches the other build on the chromosomes that are longer there, which whole-chromosome
+  files cover to their ends).
 
 Plan (``imputed/plan.tsv``): columns :data:`IMPUTED_PLAN_COLUMNS`; chunk IDs ``c0001``, ... in
 file order; regions of about ``chunks.variants_per_chunk`` records, from the index (VCF/BCF, as
@@ -25,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cohortgen.errors import InputError
-from cohortgen.genome import contig_code
+from cohortgen.genome import CONTIG_LENGTHS, contig_code, contig_length
 from cohortgen.ingest.dosages import file_samples, input_kind
 from cohortgen.ingest.plan import is_plink_prefix, plan_vcf_chunks, positions_plan
 from cohortgen.ingest.validate import check_sample_loss, check_sample_overlap, genotype_samples
@@ -90,6 +94,30 @@ def check_build(genotypes: str, files: list[Path]) -> None:
                     "builds; lift one over (e.g. bcftools +liftover) or give matching files")
 
 
+def check_positions(path: str | Path, sites: pd.DataFrame, build: str) -> None:
+    """InputError naming ``path`` and the first chromosome whose largest position in ``sites``
+    (columns contig, end) lies beyond its length in ``build``: the file is on another build."""
+    for contig, last in sites.groupby("contig", sort=False)["end"].max().items():
+        length = contig_length(contig, build)
+        if length is None or last <= length:
+            continue
+        others = [b for b in CONTIG_LENGTHS if b != build and last <= contig_length(contig, b)]
+        hint = f" (it fits {others[0]})" if others else ""
+        raise InputError(f"{path}: chromosome {contig} has a variant at position {last}, beyond "
+                         f"its length in {build} ({length}){hint}: the file is on another "
+                         "genome build than genome_build; lift it over (e.g. plink2 or "
+                         "bcftools +liftover) or set genome_build to the build of the data")
+
+
+def check_genotype_positions(genotypes: str, build: str) -> None:
+    """:func:`check_positions` of a PLINK genotype fileset's .bim (its header declares no
+    lengths; a genotype VCF's are compared by :func:`check_build`)."""
+    if is_plink_prefix(genotypes):
+        from cohortgen.ingest.plan import plan_bed_chunks
+
+        check_positions(f"{genotypes}.bim", plan_bed_chunks(Path(genotypes), 10**9), build)
+
+
 def file_plan(path: Path, kind: str, variants_per_chunk: int) -> pd.DataFrame:
     """Chunk plan (contig, start, end, n_variants) of one imputed file."""
     if kind == "vcf":
@@ -111,7 +139,7 @@ def file_plan(path: Path, kind: str, variants_per_chunk: int) -> pd.DataFrame:
 
 
 def plan_imputed(files: list[Path], genotypes: str, variants_per_chunk: int,
-                 max_sample_loss: float) -> pd.DataFrame:
+                 max_sample_loss: float, build: str = "GRCh38") -> pd.DataFrame:
     """The checked chunk plan of a cohort's imputed files (see the module docstring)."""
     import pandas as pd
 
@@ -122,8 +150,12 @@ def plan_imputed(files: list[Path], genotypes: str, variants_per_chunk: int,
     check_sample_overlap(sample_lists[0], geno_samples, str(files[0]), genotypes)
     check_sample_loss(sample_lists[0], geno_samples, str(files[0]), genotypes, max_sample_loss)
     check_build(genotypes, files)
+    check_genotype_positions(genotypes, build)
     plans = [(path, file_plan(path, kind, variants_per_chunk))
              for path, kind in zip(files, kinds, strict=True)]
+    for (path, plan), kind in zip(plans, kinds, strict=True):
+        if kind != "vcf":
+            check_positions(path, plan, build)
     check_contigs_once(plans)
     plan = pd.concat([p.assign(file=str(path)) for path, p in plans], ignore_index=True)
     plan.insert(0, "chunk_id", [f"c{k:04d}" for k in range(1, len(plan) + 1)])

@@ -162,8 +162,9 @@ _NEEDS_QUOTES = ("\t", '"', "\n", "\r")
 
 def _plain_strings(column: pd.Series, float_format: str) -> list[str] | None:
     """Field texts of one column as pandas writes them: ints and bools by ``str``, floats by
-    ``float_format``, strings as they are, missing as ``NA``. None for any other dtype or a
-    string that pandas would quote or leave empty."""
+    ``float_format``, strings as they are (an empty one empty: :func:`tsv_text` takes this path
+    for two columns or more only, where pandas does not quote it), missing as ``NA``. None for
+    any other dtype or a string that pandas would quote."""
     kind = column.dtype.kind
     values = column.to_numpy()
     if kind in "iub" and isinstance(column.dtype, np.dtype):
@@ -175,7 +176,7 @@ def _plain_strings(column: pd.Series, float_format: str) -> list[str] | None:
     if kind not in "OT":
         return None
     texts = np.where(column.isna().to_numpy(), "NA", values.astype(object)).tolist()
-    if not all(isinstance(t, str) and t for t in texts):
+    if not all(isinstance(t, str) for t in texts):
         return None
     joined = "".join(texts)
     return None if any(char in joined for char in _NEEDS_QUOTES) else texts

@@ -2,8 +2,8 @@
 count and MaCH r², as ``plink2 --freq cols=+machr2`` reports them (SCIENCE.md, Imputed dosages).
 
 ``dosage`` is always float32, shape (n_variants, n_samples): ALT allele dosage on PLINK 2's
-0..2 scale (a haploid call's dosage doubled), NaN for missing. ``weight`` is int8, same shape
-or broadcast per row by :func:`allele_weights`: alleles a sample carries at the variant (2
+0..2 scale (a haploid call's dosage doubled), NaN for missing. ``weight`` (int8, same shape,
+:func:`allele_weights`; the kernel derives it per call) is the alleles a sample carries (2
 diploid, 1 haploid: a male on non-PAR chrX, everyone on chrY and MT), as PLINK 2 counts them.
 """
 
@@ -28,9 +28,10 @@ def allele_weights(region: np.ndarray, male: np.ndarray) -> np.ndarray:
 
 
 @parallel_kernel
-def dosage_summaries(dosage, weight, diploid):
-    """float64 (n_variants, 4) :data:`SUMMARY_COLUMNS` of ``dosage`` float32 (m, n) with
-    ``weight`` int8 (m, n) alleles per call; MaCH r² only where ``diploid`` bool (m,) is True.
+def dosage_summaries(dosage, region, male):
+    """float64 (n_variants, 4) :data:`SUMMARY_COLUMNS` of ``dosage`` float32 (m, n), in one pass:
+    ``region`` int8 (m,) ``REGION_*`` codes and ``male`` bool (n,) give each call's alleles as
+    :func:`allele_weights` does (without the (m, n) matrix); MaCH r² only on diploid rows.
 
     MaCH r² = variance of the dosages over the non-missing samples (divisor n) / (2 p (1 - p)),
     p = mean dosage / 2 (PLINK 2's MACH_R2; NaN when p is 0 or 1). Rows are independent, so
@@ -39,8 +40,11 @@ def dosage_summaries(dosage, weight, diploid):
     m, n = dosage.shape
     out = np.empty((m, 4), dtype=np.float64)
     for i in prange(m):
+        diploid = region[i] == REGION_DIPLOID
+        male_weight = 2 if diploid else 1
+        female_weight = 2 if diploid or region[i] == REGION_X else 1
         alt = 0.0
-        obs = 0.0
+        obs = 0
         missing = 0
         total = 0.0
         squares = 0.0
@@ -49,16 +53,17 @@ def dosage_summaries(dosage, weight, diploid):
             if np.isnan(d):
                 missing += 1
                 continue
-            alt += d * weight[i, j] / 2.0
-            obs += weight[i, j]
+            w = male_weight if male[j] else female_weight
+            alt += d * w
+            obs += w
             total += d
             squares += d * d
-        out[i, 0] = alt
+        out[i, 0] = alt / 2.0
         out[i, 1] = obs
         out[i, 2] = missing
         out[i, 3] = np.nan
         called = n - missing
-        if diploid[i] and called > 0:
+        if diploid and called > 0:
             mean = total / called
             p = mean / 2.0
             if 0.0 < p < 1.0:
@@ -67,8 +72,10 @@ def dosage_summaries(dosage, weight, diploid):
     return out
 
 
-def dosage_summaries_naive(dosage, weight, diploid) -> np.ndarray:
-    """NumPy twin of :func:`dosage_summaries` (the test oracle)."""
+def dosage_summaries_naive(dosage, region, male) -> np.ndarray:
+    """NumPy twin of :func:`dosage_summaries` (the test oracle), through the weight matrix."""
+    weight = allele_weights(region, male)
+    diploid = region == REGION_DIPLOID
     out = np.full((dosage.shape[0], 4), np.nan)
     for i, (row, w) in enumerate(zip(dosage.astype(np.float64), weight, strict=True)):
         ok = ~np.isnan(row)
