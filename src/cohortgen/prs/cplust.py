@@ -22,6 +22,7 @@ import numpy as np
 
 from cohortgen.kernels.ct_scores import column_scores
 from cohortgen.prs.folds import (
+    CHUNK_VARIANTS,
     MethodResult,
     TrainingGwas,
     TrainingSet,
@@ -133,8 +134,12 @@ def threshold_grid_scores(
     passes = is_index & (bins < cuts.size)
     slots = np.where(passes, np.arange(is_index.shape[0])[:, None] * cuts.size + bins, -1).T
     rows = np.flatnonzero(np.any(passes, axis=0) & (gwas.beta != 0.0))
-    partial = column_scores(train.packed, train.n_samples, sample_idx, rows, gwas.beta[rows],
-                            gwas.mean, slots[rows], is_index.shape[0] * cuts.size)
+    sums = np.zeros((is_index.shape[0] * cuts.size, np.size(sample_idx)))
+    for s in range(0, rows.size, CHUNK_VARIANTS):  # genotypes read a block at a time
+        part = rows[s : s + CHUNK_VARIANTS]
+        column_scores(train.packed[part], train.n_samples, sample_idx, np.arange(part.size),
+                      gwas.beta[part], gwas.mean[part], slots[part], sums.shape[0], out=sums)
+    partial = sums.T
     cumulative = np.cumsum(partial.reshape(-1, is_index.shape[0], cuts.size), axis=2)
     return cumulative[:, :, np.searchsorted(cuts, p_thresholds)].reshape(partial.shape[0], -1)
 

@@ -1,8 +1,10 @@
 """Cross-validation harness for in-cohort scores: folds, training-only GWAS, held-out scoring.
 
 Encodings: ``packed`` is uint8 (m, ceil(n_samples / 4)), PLINK .bed 2-bit codes, dosage = ALT
-count (:mod:`cohortgen.kernels.bed`); ``y`` is float64 (n,), 0/1 with NaN = missing;
-``covariates`` float64 (n, c), NaN = missing. Weights are per ALT allele, float64 (m,).
+count (:mod:`cohortgen.kernels.bed`), or a row source whose ``packed[rows]`` reads just those
+rows (:class:`cohortgen.io.bed_rows.BedRows`: every pass below reads a block of rows at a
+time, so the genotypes are never all in memory); ``y`` is float64 (n,), 0/1 with NaN =
+missing; ``covariates`` float64 (n, c), NaN = missing. Weights are per ALT allele, float64 (m,).
 
 One fold assignment serves every disease (:func:`multilabel_stratified_folds`: stratified by
 the case and control status of all diseases at once), and so does one inner split of each
@@ -26,7 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from cohortgen.assoc.null_model import fit_null_models
 from cohortgen.errors import InputError
-from cohortgen.kernels.bed import checked_packed
+from cohortgen.kernels.bed import checked_rows
 from cohortgen.kernels.centred import centred_dosages
 from cohortgen.kernels.score import (
     blocked_score_statistics,
@@ -274,7 +276,7 @@ def training_gwas_all(
     :class:`TrainingGwas` per disease, None where the null model did not fit. Runs on Numba's
     thread count (``numba.set_num_threads``); results do not depend on it.
     """
-    packed = checked_packed(packed, n_samples)
+    packed = checked_rows(packed, n_samples)
     train_idx = np.ascontiguousarray(train_idx, dtype=np.int64)
     # BLAS single-threaded: the score products split rows over Numba's thread count instead,
     # so no idle BLAS worker spins against the decoding kernel (as the association engine).
@@ -310,7 +312,7 @@ def grid_scores(
     Missing dosages are imputed to ``fill`` (m,) (contribute 0 after centring). Only variants
     with a nonzero weight in some column are decoded.
     """
-    packed = checked_packed(packed, n_samples)
+    packed = checked_rows(packed, n_samples)
     sample_idx = np.asarray(sample_idx, dtype=np.int64)
     fill = np.asarray(fill, dtype=np.float64)
     used = np.flatnonzero(np.any(W != 0.0, axis=1))
@@ -318,7 +320,9 @@ def grid_scores(
     buffer = np.empty(min(CHUNK_VARIANTS, used.size) * sample_idx.size)
     for s in range(0, used.size, CHUNK_VARIANTS):
         rows = used[s : s + CHUNK_VARIANTS]
-        S += centred_dosages(packed, n_samples, rows, sample_idx, fill, out=buffer).T @ W[rows]
+        G = centred_dosages(packed[rows], n_samples, np.arange(rows.size), sample_idx,
+                            fill[rows], out=buffer)
+        S += G.T @ W[rows]
     return S
 
 
@@ -429,7 +433,7 @@ def cross_validated_scores(
     :func:`inner_validation` with ``inner_k``) validate tuning. Held-out scores of all diseases
     and methods come from one pass per fold.
     """
-    packed = checked_packed(packed, n_samples)
+    packed = checked_rows(packed, n_samples)
     Y = np.asarray(y, dtype=np.float64)
     Y2 = Y[:, None] if Y.ndim == 1 else Y
     covariates = np.asarray(covariates, dtype=np.float64)

@@ -3,8 +3,11 @@ exported.
 
 Genotypes: QC-passed autosomal variants with MAF ≥ ``min_maf`` (variant_qc.tsv, kept samples),
 restricted to those listed in ``prs.incohort.variants`` when set (:func:`restrict_to_listed`:
-e.g. a HapMap3-like set, as LDpred2 recommends), held as the chunks' packed .bed rows, uint8
-(m, ceil(n_fam / 4)): memory is m × n / 4 bytes.
+e.g. a HapMap3-like set, as LDpred2 recommends), the chunks' packed .bed rows, uint8
+(m, ceil(n_fam / 4)), read from the .bed files a block of rows at a time by every pass
+(:func:`genotype_rows`), so memory does not grow with m × n: the fold job holds the training
+LD (float32, Σ block size² over the LD blocks: about m × 500 × 4 bytes) and per-variant
+vectors, plus one block's genotypes at a time.
 *Eligible* samples are in qc/keep.txt and the phenotype sheet with every covariate and PC
 present; the others are never read. A disease's phenotype may still be missing for an eligible
 sample: that sample then enters the LD of its training folds but not that disease's GWAS or
@@ -42,7 +45,8 @@ import pandas as pd
 
 from cohortgen.errors import InputError
 from cohortgen.genome import contig_class
-from cohortgen.io.bed import read_bed, read_fam
+from cohortgen.io.bed import read_fam
+from cohortgen.io.bed_rows import BedRows
 from cohortgen.io.files import read_tsv, write_bytes_atomic, write_tsv
 from cohortgen.io.scorefile import write_scoring_file
 from cohortgen.prs.cplust import INNER_K, cplust_builder
@@ -131,19 +135,12 @@ def restrict_to_listed(variants: pd.DataFrame, path: Path) -> pd.DataFrame:
     return variants.loc[use].reset_index(drop=True)
 
 
-def load_genotypes(bfiles: list[Path], variants: pd.DataFrame) -> np.ndarray:
-    """The ``variants``' packed rows of every chunk, stacked in chunk order: uint8 (m, bytes).
-
-    Rows are copied chunk by chunk into one array allocated up front, so the peak memory is the
-    result (m × bytes) plus one chunk's selected rows, not twice the result."""
-    width = read_bed(Path(bfiles[0]), variant_slice=slice(0, 0))[0].shape[1]
-    stacked = np.empty((len(variants), width), dtype=np.uint8)
-    chunks = variants["chunk"].to_numpy()
-    for chunk, prefix in enumerate(bfiles):
-        packed, _, _ = read_bed(Path(prefix))
-        at = np.flatnonzero(chunks == chunk)
-        stacked[at] = packed[variants["row"].to_numpy()[at]]
-    return stacked
+def genotype_rows(bfiles: list[Path], variants: pd.DataFrame) -> BedRows:
+    """The ``variants``' packed rows of every chunk (columns chunk, row), stacked in chunk
+    order, read from the chunks' .bed files a block at a time whenever a pass needs them
+    (:class:`cohortgen.io.bed_rows.BedRows`, shape (m, bytes)): memory is one block's rows,
+    not all m."""
+    return BedRows(bfiles, variants["chunk"].to_numpy(), variants["row"].to_numpy())
 
 
 def load_cohort(fam_prefix: Path, keep_txt: Path, phenotypes: Path, diseases: list[str],
@@ -245,7 +242,7 @@ def run_fold(fold: int, bfiles: list[Path], variant_qc_paths: list[Path], cohort
     active = active_diseases(cohort.Y, min_cases, options["folds"])
     names = np.array(cohort.diseases)[active]
     variants = selected_variants(variant_qc_paths, options["min_maf"], options.get("variants"))
-    packed = load_genotypes(bfiles, variants)
+    packed = genotype_rows(bfiles, variants)
     contig, pos = variants["chrom"].to_numpy(), variants["pos"].to_numpy(np.int64)
     Y = cohort.Y[:, active]
     print(f"fold {fold}: {len(variants)} variants, {names.size} diseases", file=sys.stderr)
