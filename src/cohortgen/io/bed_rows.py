@@ -21,11 +21,9 @@ class BedRows:
     prefixes: .bed fileset prefixes, all of the same samples; chunks, rows: int64 (m,) the
     fileset and the row within it of each selected variant. Every fileset is checked once here
     (magic bytes and size, :func:`cohortgen.io.bed.read_bed`: InputError naming the file).
-    ``shape`` and ``dtype`` are those of the stacked array; ``self[key]`` (a slice or int rows)
+    ``shape`` is that of the stacked array; ``self[key]`` (a slice or int rows)
     is ``stacked[key]`` read from disk.
     """
-
-    dtype = np.dtype(np.uint8)
 
     def __init__(self, prefixes: list[Path], chunks: np.ndarray, rows: np.ndarray):
         self._beds, self._shapes = [], []
@@ -38,9 +36,6 @@ class BedRows:
         self._chunks = np.asarray(chunks, dtype=np.int64)
         self._rows = np.asarray(rows, dtype=np.int64)
         self.shape = (self._rows.size, width)
-
-    def __len__(self) -> int:
-        return self.shape[0]
 
     def __getitem__(self, key) -> np.ndarray:
         """uint8 (r, width): the rows ``key`` (a slice, or int rows in any order) of the
