@@ -26,11 +26,11 @@ on chrX), each with its wall, CPU and peak RSS,
 and plink2's own start-up (``plink2 --version``) x its runs.
 
 ``--alone N M`` instead measures the memory-heaviest job alone, an in-cohort PRS fold job
-(``cohortgen prs-incohort-fold``: all selected genotypes packed, the training LD, every disease),
-on a cohort of N samples x M variants written straight as .bed chunks (the LD-tiled generator of
-``bench_incohort.py``: fast at any size): wall and peak RSS of fold 1 and of the refit (fold 0),
-with the schema defaults except ``--sweeps`` burn-in and iterations per chain (the memory does
-not depend on them; the time of the sampler grows linearly with them).
+(``cohortgen prs-incohort-fold``: the training LD, every disease, genotypes read a block at a
+time), on a cohort of N samples x M variants written straight as .bed chunks (the LD-tiled
+generator of ``bench_incohort.py``: fast at any size): wall and peak RSS of fold 1 and of the
+refit (fold 0), with the schema defaults except ``--sweeps`` burn-in and iterations per chain
+(the memory does not depend on them; the time of the sampler grows linearly with them).
 """
 
 import argparse

@@ -77,12 +77,20 @@ def sheet_rows(path):
         return max(sum(1 for _ in handle) - 1, 0)
 
 
-def scaled(base, per_input_mb=0.0, per_1000_samples=0.0):
+@cache
+def plan_variants(path):
+    """Variants of a chunk plan: the sum of its ``n_variants`` (exact for PLINK input,
+    the index's record counts for a VCF), read once per path."""
+    return int(read_plan(path)["n_variants"].sum())
+
+
+def scaled(base, per_input_mb=0.0, per_1000_samples=0.0, per_million_variants=0.0):
     """Resource function for ``mem_mb`` (MB) or ``runtime`` (minutes) that grows with the cohort.
 
     ``base`` (the Python process, its imports and the executor's wrapper) plus ``per_input_mb``
     times the job's input size in MB (chunk genotypes, pruned set: what the job loads) plus
-    ``per_1000_samples`` times the cohort's samples in thousands (rows of its phenotype sheet),
+    ``per_1000_samples`` times the cohort's samples in thousands (rows of its phenotype sheet)
+    plus ``per_million_variants`` times the variants of the cohort's chunk plan in millions,
     all times the attempt: a job the scheduler kills for exceeding its memory or time is rerun
     (profile ``retries``) with twice, then three times as much. Rounded up to an integer.
     """
@@ -90,6 +98,9 @@ def scaled(base, per_input_mb=0.0, per_1000_samples=0.0):
     def resource(wildcards, input, attempt):
         samples = sheet_rows(cohort_input(wildcards, "phenotypes"))
         amount = base + per_input_mb * input.size_mb + per_1000_samples * samples / 1000
+        if per_million_variants:
+            plan = checkpoints.plan_chunks.get(cohort=wildcards.cohort).output.plan
+            amount += per_million_variants * plan_variants(plan) / 1e6
         return math.ceil(amount * attempt)
 
     return resource

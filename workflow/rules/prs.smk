@@ -151,7 +151,9 @@ rule build_incohort_fold:
         "../../envs/cohortgen.yaml"
     threads: 2
     resources:
-        mem_mb=scaled(800, per_input_mb=1.5),
+        # genotypes are read a block at a time: memory is the training LD (per variant) and
+        # decoded blocks (per sample), as measured by bench/bench_workflow.py --alone
+        mem_mb=scaled(600, per_1000_samples=15, per_million_variants=3000),
         runtime=scaled(60, per_1000_samples=6),
     params:
         cohortgen=COHORTGEN,

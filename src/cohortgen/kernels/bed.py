@@ -240,3 +240,15 @@ def checked_packed(packed: np.ndarray, n_samples: int) -> np.ndarray:
             f"got {packed.shape}"
         )
     return packed
+
+
+def checked_rows(packed, n_samples: int):
+    """:func:`checked_packed` of an array; any other row source (an object with ``shape`` whose
+    ``packed[rows]`` is a uint8 array, e.g. :class:`cohortgen.io.bed_rows.BedRows`, read
+    block by block) only has its width checked, and is returned as it is."""
+    if isinstance(packed, np.ndarray):
+        return checked_packed(packed, n_samples)
+    if len(packed.shape) != 2 or packed.shape[1] != n_bytes(n_samples):
+        raise ValueError(f"packed must have shape (n_variants, {n_bytes(n_samples)}) for "
+                         f"{n_samples} samples, got {packed.shape}")
+    return packed

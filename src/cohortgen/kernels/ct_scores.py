@@ -19,14 +19,16 @@ SAMPLE_BLOCK = 256
 
 def column_scores(packed: np.ndarray, n_samples: int, sample_idx: np.ndarray, rows: np.ndarray,
                   weights: np.ndarray, fill: np.ndarray, columns: np.ndarray,
-                  n_columns: int) -> np.ndarray:
+                  n_columns: int, out: np.ndarray | None = None) -> np.ndarray:
     """out[i, columns[r, c]] += weights[r] · (dosage − fill) of sample ``sample_idx[i]`` at
     variant ``rows[r]``, for every slot c with columns[r, c] ≥ 0.
 
     sample_idx: int64 (k,); rows: int64 (r,) variant rows; weights: float64 (r,); fill: float64
     (m,) dosage a missing call takes (so it adds 0); columns: int64 (r, c), −1 = unused slot.
     Returns float64 (k, n_columns). Each column sums its variants in ``rows`` order, so results
-    do not depend on the thread count.
+    do not depend on the thread count. out: float64 C-contiguous (n_columns, k) that the sums
+    are added to (returned transposed); calls over consecutive parts of the rows thus give,
+    bit for bit, the sums of one call over all of them.
     """
     packed = checked_packed(packed, n_samples)
     sample_idx = checked_sample_idx(sample_idx, n_samples)
@@ -43,7 +45,11 @@ def column_scores(packed: np.ndarray, n_samples: int, sample_idx: np.ndarray, ro
     if weights.shape != rows.shape or fill.shape != (packed.shape[0],):
         raise ValueError(f"weights must have shape ({rows.size},) and fill "
                          f"({packed.shape[0]},), got {weights.shape} and {fill.shape}")
-    out = np.zeros((n_columns, sample_idx.size))
+    if out is None:
+        out = np.zeros((n_columns, sample_idx.size))
+    elif out.shape != (n_columns, sample_idx.size) or not out.flags.c_contiguous:
+        raise ValueError(f"out must be C-contiguous ({n_columns}, {sample_idx.size}), "
+                         f"got {out.shape}")
     _column_scores_into(packed, sample_idx, rows, weights, fill, columns,
                         CODE_DOSAGE.astype(np.float64), out)
     return out.T

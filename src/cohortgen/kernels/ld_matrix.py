@@ -22,7 +22,7 @@ from numba import prange
 from scipy.linalg import blas
 
 from cohortgen.kernels._numba import parallel_kernel
-from cohortgen.kernels.bed import CODE_DOSAGE_F64, checked_packed, checked_sample_idx
+from cohortgen.kernels.bed import CODE_DOSAGE_F64, checked_rows, checked_sample_idx
 
 
 def block_bounds(contig: np.ndarray, max_block_variants: int = 500) -> np.ndarray:
@@ -135,8 +135,9 @@ def block_correlations(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Dense within-block correlation matrices over the selected samples.
 
-    packed: uint8 (m, ceil(n_samples / 4)); sample_idx: int64 (k,); bounds: int64 (b + 1,) from
-    :func:`block_bounds`. With ``window_bp`` (and ``pos``: int64 (m,)) entries of pairs more
+    packed: uint8 (m, ceil(n_samples / 4)), or a row source read one block at a time
+    (:func:`cohortgen.kernels.bed.checked_rows`); sample_idx: int64 (k,); bounds: int64 (b + 1,)
+    from :func:`block_bounds`. With ``window_bp`` (and ``pos``: int64 (m,)) entries of pairs more
     than ``window_bp`` apart are set to 0 (banding; the result may then be indefinite).
     Returns corr: ``dtype`` flat (Σ size²,) (float32: the product too is float32, about 1e-6
     relative error, half the memory and twice the speed),
@@ -146,7 +147,7 @@ def block_correlations(
     blocks are read through it and standardised by :func:`standardized_float_dosages`
     (``packed`` is then only counted for m).
     """
-    packed = checked_packed(packed, n_samples)
+    packed = checked_rows(packed, n_samples)
     sample_idx = checked_sample_idx(sample_idx, n_samples, allow_empty=False)
     bounds = _checked_bounds(bounds, packed.shape[0])
     if window_bp is not None and pos is None:

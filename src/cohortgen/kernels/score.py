@@ -144,7 +144,8 @@ def blocked_score_statistics(packed: np.ndarray, n_samples: int, sample_idx: np.
     """:func:`score_statistics` of every .bed row, one block of variants at a time: the loop
     over genotypes that the association chunk and the in-cohort PRS training GWAS share.
 
-    packed: uint8 (m, ceil(n_samples / 4)), PLINK .bed 2-bit codes; sample_idx: int64 (k,),
+    packed: uint8 (m, ceil(n_samples / 4)), PLINK .bed 2-bit codes, or a row source read one
+    block at a time (:func:`cohortgen.kernels.bed.checked_rows`); sample_idx: int64 (k,),
     the samples of ``prep`` in its row order; block_variants: rows per block (bounds memory at
     block_variants × k float64). Yields ``(rows, G, U, V)``, or ``(rows, G, U, V, GA)`` with
     ``projections``, per block: rows, a slice of ``packed``; G, float64 (b, k) ALT dosages,

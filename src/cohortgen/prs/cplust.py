@@ -22,6 +22,7 @@ import numpy as np
 
 from cohortgen.kernels.ct_scores import column_scores
 from cohortgen.prs.folds import (
+    CHUNK_VARIANTS,
     MethodResult,
     TrainingGwas,
     TrainingSet,
@@ -136,8 +137,12 @@ def threshold_grid_scores(
     rows = np.flatnonzero(np.any(passes, axis=0) & (gwas.beta != 0.0))
     n_columns = is_index.shape[0] * cuts.size
     if train.dosages is None:
-        partial = column_scores(train.packed, train.n_samples, sample_idx, rows, gwas.beta[rows],
-                                gwas.mean, slots[rows], n_columns)
+        sums = np.zeros((n_columns, np.size(sample_idx)))
+        for s in range(0, rows.size, CHUNK_VARIANTS):  # genotypes read a block at a time
+            part = rows[s : s + CHUNK_VARIANTS]
+            column_scores(train.packed[part], train.n_samples, sample_idx, np.arange(part.size),
+                          gwas.beta[part], gwas.mean[part], slots[part], n_columns, out=sums)
+        partial = sums.T
     else:  # the same sums as one weight matrix over the dosages (a variant's bin per r²)
         W = np.zeros((gwas.beta.size, n_columns))
         at, slot = np.nonzero(slots[rows] >= 0)

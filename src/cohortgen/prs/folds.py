@@ -1,8 +1,10 @@
 """Cross-validation harness for in-cohort scores: folds, training-only GWAS, held-out scoring.
 
 Encodings: ``packed`` is uint8 (m, ceil(n_samples / 4)), PLINK .bed 2-bit codes, dosage = ALT
-count (:mod:`cohortgen.kernels.bed`); ``y`` is float64 (n,), 0/1 with NaN = missing;
-``covariates`` float64 (n, c), NaN = missing. Weights are per ALT allele, float64 (m,).
+count (:mod:`cohortgen.kernels.bed`), or a row source whose ``packed[rows]`` reads just those
+rows (:class:`cohortgen.io.bed_rows.BedRows`: every pass below reads a block of rows at a
+time, so the genotypes are never all in memory); ``y`` is float64 (n,), 0/1 with NaN =
+missing; ``covariates`` float64 (n, c), NaN = missing. Weights are per ALT allele, float64 (m,).
 
 One fold assignment serves every disease (:func:`multilabel_stratified_folds`: stratified by
 the case and control status of all diseases at once), and so does one inner split of each
@@ -33,7 +35,7 @@ from threadpoolctl import threadpool_limits
 from cohortgen.assoc.genotypes import mean_imputed
 from cohortgen.assoc.null_model import fit_null_models
 from cohortgen.errors import InputError
-from cohortgen.kernels.bed import checked_packed
+from cohortgen.kernels.bed import checked_rows
 from cohortgen.kernels.centred import centred_dosages
 from cohortgen.kernels.score import (
     blocked_score_statistics,
@@ -287,7 +289,7 @@ def training_gwas_all(
     thread count (``numba.set_num_threads``); results do not depend on it.
     """
     if dosages is None:
-        packed = checked_packed(packed, n_samples)
+        packed = checked_rows(packed, n_samples)
     train_idx = np.ascontiguousarray(train_idx, dtype=np.int64)
     # BLAS single-threaded: the score products split rows over Numba's thread count instead,
     # so no idle BLAS worker spins against the decoding kernel (as the association engine).
@@ -355,11 +357,13 @@ def grid_scores(
             rows = used[s : s + CHUNK_VARIANTS]
             S += centred_dosage_block(dosages, rows, sample_idx, fill).T @ W[rows]
         return S
-    packed = checked_packed(packed, n_samples)
+    packed = checked_rows(packed, n_samples)
     buffer = np.empty(min(CHUNK_VARIANTS, used.size) * sample_idx.size)
     for s in range(0, used.size, CHUNK_VARIANTS):
         rows = used[s : s + CHUNK_VARIANTS]
-        S += centred_dosages(packed, n_samples, rows, sample_idx, fill, out=buffer).T @ W[rows]
+        G = centred_dosages(packed[rows], n_samples, np.arange(rows.size), sample_idx,
+                            fill[rows], out=buffer)
+        S += G.T @ W[rows]
     return S
 
 
@@ -476,7 +480,7 @@ def cross_validated_scores(
     :func:`inner_validation` with ``inner_k``) validate tuning. Held-out scores of all diseases
     and methods come from one pass per fold. dosages: as :class:`TrainingSet`.
     """
-    packed = checked_packed(packed, n_samples)
+    packed = checked_rows(packed, n_samples)
     Y = np.asarray(y, dtype=np.float64)
     Y2 = Y[:, None] if Y.ndim == 1 else Y
     covariates = np.asarray(covariates, dtype=np.float64)

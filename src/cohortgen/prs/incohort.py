@@ -3,12 +3,15 @@ exported.
 
 Genotypes: QC-passed autosomal variants with MAF ≥ ``min_maf`` (variant_qc.tsv, kept samples),
 restricted to those listed in ``prs.incohort.variants`` when set (:func:`restrict_to_listed`:
-e.g. a HapMap3-like set, as LDpred2 recommends), held as the chunks' packed .bed rows, uint8
-(m, ceil(n_fam / 4)): memory is m × n / 4 bytes. With ``pgens`` (the QC'd imputed-dosage
+e.g. a HapMap3-like set, as LDpred2 recommends), the chunks' packed .bed rows, uint8
+(m, ceil(n_fam / 4)), read from the .bed files a block of rows at a time by every pass
+(:func:`genotype_rows`), so memory does not grow with m × n: the fold job holds the training
+LD (float32, Σ block size² over the LD blocks: about m × 500 × 4 bytes) and per-variant
+vectors, plus one block's genotypes at a time. With ``pgens`` (the QC'd imputed-dosage
 chunks of a cohort with ``imputed``), the variants are those that passed the imputed-variant
 QC instead (their ``.variants.tsv``), and the GWAS, LD and scores read their dosages from disk
 block by block (:class:`cohortgen.prs.dosages.ChunkedDosages`); the rounded hard calls that
-clumping reads take the same m × n / 4 bytes.
+clumping reads are held in memory (m × n / 4 bytes).
 *Eligible* samples are in qc/keep.txt and the phenotype sheet with every covariate and PC
 present; the others are never read. A disease's phenotype may still be missing for an eligible
 sample: that sample then enters the LD of its training folds but not that disease's GWAS or
@@ -46,7 +49,8 @@ import pandas as pd
 
 from cohortgen.errors import InputError
 from cohortgen.genome import contig_class
-from cohortgen.io.bed import read_bed, read_fam
+from cohortgen.io.bed import read_fam
+from cohortgen.io.bed_rows import BedRows
 from cohortgen.io.files import read_tsv, write_bytes_atomic, write_tsv
 from cohortgen.io.scorefile import write_scoring_file
 from cohortgen.prs.cplust import INNER_K, cplust_builder
@@ -140,19 +144,12 @@ def restrict_to_listed(variants: pd.DataFrame, path: Path) -> pd.DataFrame:
     return variants.loc[use].reset_index(drop=True)
 
 
-def load_genotypes(bfiles: list[Path], variants: pd.DataFrame) -> np.ndarray:
-    """The ``variants``' packed rows of every chunk, stacked in chunk order: uint8 (m, bytes).
-
-    Rows are copied chunk by chunk into one array allocated up front, so the peak memory is the
-    result (m × bytes) plus one chunk's selected rows, not twice the result."""
-    width = read_bed(Path(bfiles[0]), variant_slice=slice(0, 0))[0].shape[1]
-    stacked = np.empty((len(variants), width), dtype=np.uint8)
-    chunks = variants["chunk"].to_numpy()
-    for chunk, prefix in enumerate(bfiles):
-        packed, _, _ = read_bed(Path(prefix))
-        at = np.flatnonzero(chunks == chunk)
-        stacked[at] = packed[variants["row"].to_numpy()[at]]
-    return stacked
+def genotype_rows(bfiles: list[Path], variants: pd.DataFrame) -> BedRows:
+    """The ``variants``' packed rows of every chunk (columns chunk, row), stacked in chunk
+    order, read from the chunks' .bed files a block at a time whenever a pass needs them
+    (:class:`cohortgen.io.bed_rows.BedRows`, shape (m, bytes)): memory is one block's rows,
+    not all m."""
+    return BedRows(bfiles, variants["chunk"].to_numpy(), variants["row"].to_numpy())
 
 
 def load_cohort(fam_prefix: Path, keep_txt: Path, phenotypes: Path, diseases: list[str],
@@ -246,7 +243,7 @@ def fold_genotypes(bfiles: list[Path], variants: pd.DataFrame, sample_ids: list[
     array's .bed rows and None, or with ``pgens`` the rounded dosages and the
     :class:`ChunkedDosages` the folds read (module docstring)."""
     if not pgens:
-        return load_genotypes(bfiles, variants), None
+        return genotype_rows(bfiles, variants), None
     dosages = ChunkedDosages(list(pgens), variants, sample_ids)
     return dosages.hard_calls(), dosages
 
