@@ -21,8 +21,8 @@ first chunk (``--from-bp/--to-bp``) and its time per chunk is the line through t
 points (start-up counted once per chunk); marked ``*``.
 
 Then our step on the first chunk under cProfile (a separate process, ``python -m cProfile``),
-its time split into start-up (imports, null table, .pvar), read (pgenlib), decode (missing to
-NaN, float64 mean-imputed G, group dosage sums), score, Firth, assemble (per-disease result
+its time split into start-up (imports, null table, .pvar), read (pgenlib), decode (float64
+mean-imputed G, group dosage sums), score, Firth, assemble (per-disease result
 frames) and write, against this machine's limits measured here on one core: DGEMM GFLOP/s
 (3000², float64) and memory copy GB/s (512 MiB, bytes read plus written).
 
@@ -204,7 +204,7 @@ def profile_ours(out: Path, prefix: Path, env: dict) -> tuple[float, dict]:
     clock: the machine is shared) in its own process. Steps (cumulative times of named
     functions): read = pgenlib's read_dosages_list, timed alone here (cProfile does not see
     Cython calls: :func:`pgenlib_seconds`);
-    decode = the rest of PgenDosages.read (missing to NaN) + mean_imputed + group_dosage_sums;
+    decode = the rest of PgenDosages.read_raw + dosage_mean_imputed + block_group_sums;
     score = score_statistics + score_test_results; Firth = firth_approx_batch + firth_batch;
     assemble = disease_block without Firth; write = write_tsv; start-up = everything outside
     the block loop (_view_results) and the writes: imports, null table, .pvar, concatenation."""
@@ -219,10 +219,10 @@ def profile_ours(out: Path, prefix: Path, env: dict) -> tuple[float, dict]:
                    if func in names and file_part in filename)
 
     read = pgenlib_seconds(prefix)
-    pgen_read = cumulative(("read",), "assoc/genotypes.py")
+    pgen_read = cumulative(("read_raw",), "assoc/genotypes.py")
     firth = cumulative(("firth_approx_batch", "firth_batch"))
     parts = {"read": read,
-             "decode": pgen_read - read + cumulative(("mean_imputed", "group_dosage_sums")),
+             "decode": pgen_read - read + cumulative(("dosage_mean_imputed", "block_group_sums")),
              "score": cumulative(("score_statistics", "score_test_results")),
              "firth": firth, "assemble": cumulative(("disease_block",)) - firth,
              "write": cumulative(("write_tsv",))}

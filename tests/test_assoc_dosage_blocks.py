@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from cohortgen.assoc.chunk import DiseaseModel, _disease_rows
-from cohortgen.assoc.genotypes import PgenDosages, group_dosage_sums, mean_imputed
+from cohortgen.assoc.genotypes import PgenDosages, group_dosage_sums
+from cohortgen.kernels.dosage import dosage_mean_imputed
 
 
 def _dosages(rng, shape, missing: float) -> np.ndarray:
@@ -19,13 +20,13 @@ def _dosages(rng, shape, missing: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize("missing", [0.0, 0.2])
-def test_mean_imputed__equals_row_mean_fill(missing):
+def test_dosage_mean_imputed__equals_row_mean_fill(missing):
     """Columns sample_idx as float64, each NaN replaced by its row's mean over those columns:
     bit for bit, with and without missing values."""
     rng = np.random.default_rng(1)
     dosage = _dosages(rng, (6, 40), missing)
     idx = rng.permutation(40)[:30]
-    G = mean_imputed(dosage, idx)
+    G = dosage_mean_imputed(dosage, idx)[0]
     expected = dosage[:, idx].astype(np.float64)
     for row in expected:
         row[np.isnan(row)] = np.where(np.isnan(row), 0.0, row).sum() / (~np.isnan(row)).sum()

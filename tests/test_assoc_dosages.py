@@ -18,7 +18,6 @@ from cohortgen.assoc.gather import gather_gwas
 from cohortgen.assoc.genotypes import (
     PgenDosages,
     group_dosage_sums,
-    mean_imputed,
     pgen_variants,
 )
 from cohortgen.assoc.loci import candidate_genotypes
@@ -26,6 +25,7 @@ from cohortgen.assoc.stage import fit_null_stage
 from cohortgen.ingest.dosages import DosageThresholds, ingest_dosages
 from cohortgen.io.sumstats import gwas_ssf_variant_ids, meta_path_for, read_gwas_ssf
 from cohortgen.kernels.bed import unpack_dosages
+from cohortgen.kernels.dosage import dosage_mean_imputed
 
 DISEASES = ["common_d", "rare_d"]
 HEADER = """##fileformat=VCFv4.2
@@ -224,7 +224,7 @@ def test_dosage_association__score_test_equals_statsmodels_with_missing(tmp_path
     dosage[dosage == -9] = np.nan
     assert np.isnan(dosage).mean() == pytest.approx(0.1, abs=0.02)
     X = sm.add_constant(np.column_stack([sheet["age"], sheet["sex"]]).astype(float))
-    imputed = mean_imputed(dosage, np.arange(300))
+    imputed = dosage_mean_imputed(dosage, np.arange(300))[0]
     vcf_info = pd.read_csv(tmp_path / "imp.vcf.gz", sep="\t", comment="#", header=None)[7]
     for disease in DISEASES:
         y = sheet[disease].to_numpy(float)

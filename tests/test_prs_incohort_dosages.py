@@ -29,8 +29,8 @@ from cohortgen.prs.incohort import (
     assign_folds,
     builders,
     evaluate_all,
+    genotype_rows,
     load_cohort,
-    load_genotypes,
     run_fold,
     selected_variants,
 )
@@ -96,7 +96,7 @@ def test_chunked_dosages__hard_call_dosages_are_the_array_rows(cohort):
     key = ["chrom", "pos", "ref", "alt"]
     rows = variants[key].merge(array.reset_index(), on=key, how="left")["index"]
     assert rows.notna().all()
-    packed = load_genotypes(cohort["prefixes"], array.loc[rows.to_numpy()])
+    packed = genotype_rows(cohort["prefixes"], array.loc[rows.to_numpy()])[:]
     hard = dosages.hard_calls()
     kept = np.flatnonzero(cohort["data"].eligible)
     n = len(cohort["data"].sample_ids)

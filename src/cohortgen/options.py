@@ -61,7 +61,7 @@ class IngestOptions:
 class PlanImputedOptions:
     """``cohortgen plan-imputed``: chunk size, sample loss allowed, the build."""
 
-    variants_per_chunk: int = key("chunks")
+    imputed_variants_per_chunk: int = key("chunks")
     max_sample_loss: float = key("ingest")
     genome_build: str = key()
 

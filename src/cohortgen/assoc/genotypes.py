@@ -20,6 +20,7 @@ import pandas as pd
 from cohortgen.io.pgen import PGEN_MISSING, pvar_rows, read_psam_ids
 from cohortgen.io.sumstats import IMPUTED_COLUMNS
 from cohortgen.kernels.bed import dosages_mean_imputed, group_allele_counts
+from cohortgen.kernels.dosage import dosage_mean_imputed
 
 
 class BedGenotypes:
@@ -73,46 +74,72 @@ class PgenDosages:
         out.variants = self.variants[keep]
         return out
 
-    def read(self, rows: slice) -> np.ndarray:
-        """float32 (b, len(samples)) ALT dosages of variants ``rows``, NaN missing."""
+    def read_raw(self, rows: slice, out: np.ndarray | None = None) -> np.ndarray:
+        """float32 (b, len(file_samples)) ALT dosages of variants ``rows`` as pgenlib reads them
+        (:data:`~cohortgen.io.pgen.PGEN_MISSING` missing); out: optional float32 C-contiguous
+        buffer of at least that many elements, reused across blocks."""
         import pgenlib
 
         n_file = len(self.file_samples)
         indices = np.ascontiguousarray(self.variants[rows], dtype=np.uint32)
-        out = np.full((indices.size, len(self.samples)), np.nan, dtype=np.float32)
+        size = indices.size * n_file
+        block = (np.empty((indices.size, n_file), np.float32) if out is None
+                 else out.reshape(-1)[:size].reshape(indices.size, n_file))
         if indices.size == 0:
-            return out
-        # straight into ``out`` without extra samples (no second block and copy)
-        block = out if n_file == out.shape[1] else np.empty((indices.size, n_file), np.float32)
+            return block
         reader = pgenlib.PgenReader(bytes(Path(f"{self.prefix}.pgen")), raw_sample_ct=n_file)
         try:
             reader.read_dosages_list(indices, block)
         finally:
             reader.close()
-        block[block == PGEN_MISSING] = np.nan
-        out[:, :n_file] = block
+        return block
+
+    def read(self, rows: slice) -> np.ndarray:
+        """float32 (b, len(samples)) ALT dosages of variants ``rows``, NaN missing."""
+        block = self.read_raw(rows)
+        out = np.full((block.shape[0], len(self.samples)), np.nan, dtype=np.float32)
+        out[:, :block.shape[1]] = np.where(block == PGEN_MISSING, np.nan, block)
         return out
 
     def blocks(self, sample_idx: np.ndarray, groups: np.ndarray, block_variants: int
                ) -> Iterator[tuple[slice, np.ndarray, tuple[np.ndarray, np.ndarray]]]:
-        """As :meth:`BedGenotypes.blocks`, alt float64 (ALT dosage sums), called int64."""
+        """As :meth:`BedGenotypes.blocks` (G a view of a buffer the next block overwrites),
+        alt float64 (ALT dosage sums), called int64. Every member of a group must be among
+        ``sample_idx`` (the chunk step's groups are the diseases' cases and controls)."""
+        sample_idx = np.asarray(sample_idx, dtype=np.int64)
+        inside = groups[:, sample_idx]
+        if (inside.sum(axis=1) != groups.sum(axis=1)).any():
+            raise ValueError("every group member must be one of the samples in sample_idx")
+        member = inside.T.astype(np.float64)
+        width = min(block_variants, len(self))
+        raw_buffer = np.empty(width * len(self.file_samples), np.float32)
+        buffer = np.empty(width * sample_idx.size)
         for start in range(0, len(self), block_variants):
             rows = slice(start, min(start + block_variants, len(self)))
-            dosage = self.read(rows)
-            yield rows, mean_imputed(dosage, sample_idx), group_dosage_sums(dosage, groups)
+            raw = self.read_raw(rows, out=raw_buffer)
+            G, n_missing = dosage_mean_imputed(raw, sample_idx, out=buffer)
+            yield rows, G, block_group_sums(raw, G, n_missing, sample_idx, inside, member)
 
 
-def mean_imputed(dosage: np.ndarray, sample_idx: np.ndarray) -> np.ndarray:
-    """float64 (b, k): columns ``sample_idx`` of ``dosage`` float32 (b, n) (NaN missing), each
-    missing value replaced by its row's mean over those columns (0 for a row without values)."""
-    G = np.take(dosage, sample_idx, axis=1).astype(np.float64)  # row-major, as the .bed path
-    missing = np.isnan(G)
-    if not missing.any():  # imputed files rarely miss a dosage: skip three passes over G
-        return G
-    called = (~missing).sum(axis=1)
-    sums = np.where(missing, 0.0, G).sum(axis=1)
-    mean = np.divide(sums, called, out=np.zeros_like(sums), where=called > 0)
-    return np.where(missing, mean[:, None], G)
+def block_group_sums(raw: np.ndarray, G: np.ndarray, n_missing: np.ndarray,
+                     sample_idx: np.ndarray, inside: np.ndarray, member: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(alt float64, called int64), each (b, n_groups): ALT dosage sums and samples with a
+    dosage per group, from G float64 (b, k) of :func:`dosage_mean_imputed` (raw, sample_idx,
+    n_missing its inputs and output); inside: bool (n_groups, k) the groups over the k
+    samples, member its float64 transpose. Rows without a missing value are one product
+    G · member (exact: PLINK 2 dosages are multiples of 1/16384, so the float64 sums do not
+    depend on the order of the additions); the others as :func:`group_dosage_sums`."""
+    alt = G @ member
+    called = np.tile(inside.sum(axis=1).astype(np.int64), (G.shape[0], 1))
+    gaps = np.flatnonzero(n_missing)
+    if gaps.size:
+        dosage = np.full((gaps.size, sample_idx.size), np.nan, dtype=np.float32)
+        in_file = sample_idx < raw.shape[1]
+        dosage[:, in_file] = raw[gaps][:, sample_idx[in_file]]
+        dosage[dosage == PGEN_MISSING] = np.nan
+        alt[gaps], called[gaps] = group_dosage_sums(dosage, inside)
+    return alt, called
 
 
 def group_dosage_sums(dosage: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ def _plan_imputed(a) -> None:
     from cohortgen.options import parse_options
 
     o = parse_options(a.options, "plan_imputed")
-    plan = plan_imputed([Path(p) for p in a.imputed], a.genotypes, o.variants_per_chunk,
+    plan = plan_imputed([Path(p) for p in a.imputed], a.genotypes, o.imputed_variants_per_chunk,
                         o.max_sample_loss, o.genome_build)
     write_plan(plan, Path(a.out))
 

@@ -19,8 +19,8 @@ Checks, each an InputError naming the file and the sample, contig or value:
   files cover to their ends).
 
 Plan (``imputed/plan.tsv``): columns :data:`IMPUTED_PLAN_COLUMNS`; chunk IDs ``c0001``, ... in
-file order; regions of about ``chunks.variants_per_chunk`` records, from the index (VCF/BCF, as
-the genotype plan), the .pvar (PGEN) or the variant list (BGEN).
+file order; regions of about ``chunks.imputed_variants_per_chunk`` records, from the index
+(VCF/BCF, as the genotype plan), the .pvar (PGEN) or the variant list (BGEN).
 """
 
 from __future__ import annotations
