@@ -6,6 +6,7 @@ memory enforced by polling each job's processes), and stops them afterwards. Und
 cluster that cannot start fails the tests instead of skipping them.
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -116,16 +117,16 @@ def wait_for_idle_node(env: dict, logs: list[Path], timeout: float = 60.0) -> No
     unavailable(f"the SLURM node did not become idle in {timeout:.0f} s:\n{tails}")
 
 
-@pytest.fixture(scope="module")
-def slurm(tmp_path_factory):
-    """Environment (``SLURM_CONF``, ``PATH``) of a running one-node SLURM; stopped afterwards.
+@contextlib.contextmanager
+def local_slurm(root: Path):
+    """Environment (``SLURM_CONF``, ``PATH``) of a one-node SLURM running with its state under
+    ``root`` (an empty directory); stopped on exit. Also used by ``bench/bench_slurm.py``.
 
     The SLURM executor's job step drops ``SLURM_*`` variables before its nested ``srun``, which
     then looks for /etc/slurm/slurm.conf as on a real cluster; a ``srun`` shim first on ``PATH``
     points it to this cluster's configuration instead, leaving /etc alone.
     """
     install_slurm()
-    root = tmp_path_factory.mktemp("slurm")
     for name in ("state", "spool", "bin"):
         (root / name).mkdir()
     key = root / "munge.key"
@@ -167,6 +168,13 @@ def slurm(tmp_path_factory):
                 daemon.wait()
 
 
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    """Environment of a running one-node SLURM (:func:`local_slurm`); stopped afterwards."""
+    with local_slurm(tmp_path_factory.mktemp("slurm")) as env:
+        yield env
+
+
 def run_snakemake(workdir: Path, env: dict, *extra: str) -> subprocess.CompletedProcess:
     command = [str(BIN / "snakemake"), "--directory", str(workdir), *extra]
     result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
@@ -194,12 +202,12 @@ def manifest(results: Path) -> dict[str, str]:
     return digests
 
 
-@pytest.fixture(scope="module")
-def small_cohort(tmp_path_factory) -> Path:
-    """300 samples, two 5 Mb autosomes and a 5 Mb chrX; 1,500-variant chunks; in-cohort PRS."""
-    out = tmp_path_factory.mktemp("slurm_cohort")
-    simulate_cohort(out / "cohort", n_samples=300, n_chromosomes=2, chromosome_mb=5.0, seed=7,
-                    x_mb=5.0)
+def write_small_cohort(out: Path, n_samples: int = 300) -> Path:
+    """Simulate ``n_samples`` samples, two 5 Mb autosomes and a 5 Mb chrX under ``out`` with a
+    config of 1,500-variant chunks and the in-cohort PRS (kept small); return the config path.
+    Also used by ``bench/bench_slurm.py``."""
+    simulate_cohort(out / "cohort", n_samples=n_samples, n_chromosomes=2, chromosome_mb=5.0,
+                    seed=7, x_mb=5.0)
     config = {
         "cohorts": {"small": {"genotypes": str(out / "cohort/genotypes.vcf.gz"),
                               "phenotypes": str(out / "cohort/phenotypes.tsv")}},
@@ -211,6 +219,14 @@ def small_cohort(tmp_path_factory) -> Path:
                              "ldpred2": {"n_chains": 2, "burn_in": 30, "num_iter": 30}}},
     }
     (out / "config.yaml").write_text(yaml.safe_dump(config))
+    return out / "config.yaml"
+
+
+@pytest.fixture(scope="module")
+def small_cohort(tmp_path_factory) -> Path:
+    """300 samples, two 5 Mb autosomes and a 5 Mb chrX; 1,500-variant chunks; in-cohort PRS."""
+    out = tmp_path_factory.mktemp("slurm_cohort")
+    write_small_cohort(out)
     return out
 
 
@@ -229,6 +245,9 @@ def test_slurm_profile__outputs_match_a_local_run_byte_for_byte(slurm, small_coh
     assert "Group job chunk_ingest" in submitted
     assert "Group job chunk_test" in submitted
     assert "Group job chunk_qc" in submitted
+    # and the chains of later steps, each one SLURM job
+    for group in ("sample_qc", "step1", "gwas_report"):
+        assert f"Group job {group}" in submitted
     ours, theirs = manifest(cluster / "results"), manifest(local / "results")
     assert ours.keys() == theirs.keys()
     assert [name for name in ours if ours[name] != theirs[name]] == []

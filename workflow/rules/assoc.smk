@@ -12,6 +12,9 @@ rule fit_null_models:
         keep="results/{cohort}/qc/keep.txt",
         phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
         pcs="results/{cohort}/qc/pcs.tsv",
+        imputed_plan=lambda wc: (
+            ["results/{cohort}/imputed/plan.tsv"] if has_imputed(wc) else []
+        ),
     output:
         table="results/{cohort}/assoc/null_model.tsv",
         summary="results/{cohort}/assoc/null_model.json",
@@ -24,10 +27,14 @@ rule fit_null_models:
     params:
         cohortgen=COHORTGEN,
         options=step_options("null_model"),
+        imputed_plan=lambda wc, input: (
+            f" --imputed-plan {input.imputed_plan}" if input.imputed_plan else ""
+        ),
     shell:
         "{params.cohortgen} null-model --fam {input.fam[0]} --keep {input.keep}"
         " --phenotypes {input.phenotypes:q} --options {params.options:q} --bims {input.bim}"
-        " --pcs {input.pcs} --out-table {output.table} --out-json {output.summary} 2> {log}"
+        "{params.imputed_plan} --pcs {input.pcs} --out-table {output.table}"
+        " --out-json {output.summary} 2> {log}"
 
 
 rule test_association_chunk:

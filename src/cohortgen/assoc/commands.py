@@ -24,6 +24,7 @@ def _null_model(a):
         o.categorical_covariates,
         o.min_level_count,
         [Path(p) for p in a.bims] if a.bims else None,
+        Path(a.imputed_plan) if a.imputed_plan else None,
     )
 
 
@@ -116,6 +117,9 @@ def register(sub) -> None:
         (("--pcs",), {"help": "PC table from `cohortgen pca` (adjusted for as covariates)"}),
         (("--bims",), {"nargs": "+", "help": "the chunks' .bim files: chrX null models only if"
                                              " they list chrX (default: as if they did)"}),
+        (("--imputed-plan",), {"help": "the imputed dosages' chunk plan (`cohortgen plan-imputed`)"
+                                       ", whose chunks are tested instead of the array chunks:"
+                                       " chrX null models only if its contigs include chrX"}),
         options("null_model"),
     )
     add_command(

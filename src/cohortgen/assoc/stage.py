@@ -119,22 +119,33 @@ def covariate_table(sheet: pd.DataFrame, covariates: list[str], pcs_tsv: Path | 
     return table, levels
 
 
-def has_chrx_variants(bim_paths: list[Path]) -> bool:
-    """Whether any of the .bim files lists a variant the association tests as chrX
-    (:func:`cohortgen.assoc.chunk.is_chrx`)."""
-    from cohortgen.assoc.chunk import is_chrx
+def chromosomes_tested(bim_paths: list[Path] | None, imputed_plan: Path | None
+                       ) -> pd.Series | None:
+    """Chromosome names of the variants the association tests: with ``imputed_plan`` (the
+    imputed dosages' ``plan.tsv``, whose chunks are tested instead of the array chunks) its
+    ``contig`` column, else the chromosomes of the chunks' .bim files (each once per file); None
+    when neither is given (then chrX may be tested)."""
+    if imputed_plan is not None:
+        from cohortgen.ingest.plan import read_plan
 
-    return any(is_chrx(read_bim(Path(path))["chrom"]).any() for path in bim_paths)
+        return read_plan(Path(imputed_plan))["contig"]
+    if bim_paths is None:
+        return None
+    return pd.Series([name for path in bim_paths
+                      for name in read_bim(Path(path))["chrom"].astype(str).unique()], dtype=str)
 
 
-def chrx_sex_plan(covariates: list[str], sex: pd.Series, bim_paths: list[Path] | None
+def chrx_sex_plan(covariates: list[str], sex: pd.Series, chromosomes: pd.Series | None
                   ) -> tuple[bool, str | None]:
     """(whether to fit the chrX null models with sex added, a note for null_model.json or None).
-    sex: the kept samples' sheet sex (NaN unknown); bim_paths: the chunks' .bim files (None:
-    assume chrX variants may be present)."""
+    sex: the kept samples' sheet sex (NaN unknown); chromosomes: the tested variants' (or
+    chunks') chromosome names, from :func:`chromosomes_tested` (None: assume chrX may be
+    tested)."""
+    from cohortgen.assoc.chunk import is_chrx
+
     if "sex" in covariates:
         return False, None
-    if bim_paths is not None and not has_chrx_variants(bim_paths):
+    if chromosomes is not None and not is_chrx(chromosomes).any():
         return False, None
     if sex.isna().all():
         return False, ("sex is NA for every kept sample: chrX variants are tested without sex, "
@@ -146,11 +157,13 @@ def fit_null_stage(fam_path: Path, keep_txt: Path, phenotypes: Path, diseases: l
                    covariates: list[str], min_cases: int, null_tsv: Path,
                    null_json: Path, pcs_tsv: Path | None = None, quantitative: list[str] = (),
                    categorical: list[str] = (), min_level_count: int = 1,
-                   bim_paths: list[Path] | None = None) -> dict:
+                   bim_paths: list[Path] | None = None,
+                   imputed_plan: Path | None = None) -> dict:
     """Fit one null model per trait (``diseases``, then ``quantitative`` traits) on kept samples
-    (covariates, categorical covariates, PCs; sex on chrX when ``bim_paths``, the chunks' .bim
-    files, list chrX variants; None: as if they did); write the private table and the
-    summary."""
+    (covariates, categorical covariates, PCs; sex on chrX when the tested contigs include chrX:
+    those of ``imputed_plan``, the imputed dosages' chunk plan, when given, else of
+    ``bim_paths``, the chunks' .bim files; neither: as if they did); write the private table and
+    the summary."""
     path = Path(phenotypes)
     keep = set(read_keep(keep_txt))
     samples = [s for s in read_fam(Path(fam_path))["iid"].astype(str) if s in keep]
@@ -167,7 +180,8 @@ def fit_null_stage(fam_path: Path, keep_txt: Path, phenotypes: Path, diseases: l
     statuses = [trait_status(m, min_cases) for m in models]
     table = null_model_table(samples, models, sheet[traits], statuses)
     warn_firth_null_failures(traits, models, statuses, "")
-    sex_added, chrx_note = chrx_sex_plan(covariates, sheet["sex"], bim_paths)
+    sex_added, chrx_note = chrx_sex_plan(covariates, sheet["sex"],
+                                         chromosomes_tested(bim_paths, imputed_plan))
     if chrx_note:
         print(f"warning: {chrx_note}", file=sys.stderr)
     if sex_added:
