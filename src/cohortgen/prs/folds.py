@@ -32,11 +32,11 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from threadpoolctl import threadpool_limits
 
-from cohortgen.assoc.genotypes import mean_imputed
 from cohortgen.assoc.null_model import fit_null_models
 from cohortgen.errors import InputError
 from cohortgen.kernels.bed import checked_rows
 from cohortgen.kernels.centred import centred_dosages
+from cohortgen.kernels.dosage import dosage_mean_imputed
 from cohortgen.kernels.score import (
     blocked_score_statistics,
     prepare_score,
@@ -321,7 +321,7 @@ def dosage_score_statistics(dosages, sample_idx: np.ndarray, prep):
     replaced by the variant's mean over them."""
     for start in range(0, len(dosages), CHUNK_VARIANTS):
         rows = slice(start, min(start + CHUNK_VARIANTS, len(dosages)))
-        G = mean_imputed(dosages.read(np.arange(rows.start, rows.stop)), sample_idx)
+        G, _ = dosage_mean_imputed(dosages.read(np.arange(rows.start, rows.stop)), sample_idx)
         yield rows, G, *score_statistics(G, prep, threads=numba.get_num_threads())
 
 
