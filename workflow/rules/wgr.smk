@@ -20,6 +20,9 @@ rule fit_whole_genome_regression:
     conda:
         "../../envs/cohortgen.yaml"
     threads: 2
+    # first when both cores are free: step 1 is on the association's critical path, the
+    # in-cohort PRS fold jobs are not
+    priority: 10
     resources:
         mem_mb=4000,
         runtime=120,
