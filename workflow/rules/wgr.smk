@@ -17,12 +17,12 @@ rule fit_whole_genome_regression:
         "results/{cohort}/logs/fit_whole_genome_regression.log",
     benchmark:
         "results/{cohort}/benchmarks/fit_whole_genome_regression.tsv"
-    conda:
-        "../../envs/cohortgen.yaml"
-    threads: 2
     # first when both cores are free: step 1 is on the association's critical path, the
     # in-cohort PRS fold jobs are not
     priority: 10
+    conda:
+        "../../envs/cohortgen.yaml"
+    threads: 2
     resources:
         mem_mb=4000,
         runtime=120,
