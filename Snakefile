@@ -33,6 +33,8 @@
 #   prs/incohort_performance.tsv     in-cohort performance, all diseases (shareable)
 #   report/index.html                self-contained report (aggregates only)
 #   provenance.json                  software versions, config hash, step options, input checksums
+#   report/provenance.json           the same without the run section (host, directory, times):
+#                                    the copy the snakemake --report bundle carries
 #   logs/, benchmarks/               one log and benchmark per job
 
 from snakemake.utils import min_version, validate
@@ -78,6 +80,7 @@ rule all:
     input:
         expand("results/{cohort}/report/index.html", cohort=config["cohorts"]),
         expand("results/{cohort}/provenance.json", cohort=config["cohorts"]),
+        expand("results/{cohort}/report/provenance.json", cohort=config["cohorts"]),
         "results/report/index.html" if len(config["cohorts"]) > 1 else [],
         (
             expand("results/{cohort}/prs/performance.tsv", cohort=config["cohorts"])
