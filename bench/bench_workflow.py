@@ -53,11 +53,13 @@ from stage_times import stage_table  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 STAGES = {
-    "ingest": ["validate_inputs", "plan_chunks", "ingest_chunk"],
+    "ingest": ["validate_inputs", "plan_chunks", "ingest_chunk", "plan_imputed_chunks",
+               "ingest_imputed_chunk", "summarize_imputed_qc"],
     "QC": ["compute_variant_stats", "select_pruned_set", "qc_samples", "list_repeated_ids",
            "qc_variants_chunk", "write_qc_genotypes", "summarize_qc"],
+    "whole-genome regression": ["fit_whole_genome_regression"],
     "association": ["fit_null_models", "test_association_chunk", "gather_gwas", "find_loci",
-                    "summarize_gwas"],
+                    "summarize_gwas", "test_association_imputed_chunk"],
     "published PRS": ["score_published_prs", "evaluate_published_prs"],
     "in-cohort PRS": ["assign_incohort_folds", "build_incohort_fold", "evaluate_incohort_prs"],
     "report": ["write_provenance", "render_report", "render_cohort_index"],
