@@ -207,23 +207,29 @@ class MethodOptions:
 
 
 @options_class
-class GatherGwasOptions(MethodOptions, GenomeBuildOptions):
+class SmallCellOptions:
+    """Steps that write shareable counts of people: those under ``report.min_cell_count`` are
+    masked (:mod:`cohortgen.privacy`). The one declaration of the key for every such step."""
+
+    min_cell_count: int = key("report")
+
+
+@options_class
+class GatherGwasOptions(MethodOptions, GenomeBuildOptions, SmallCellOptions):
     """``cohortgen gather-gwas``: the build, the method and the r² filter stated for imputed
     dosages, written to the GWAS-SSF sidecar, and the small counts it leaves out."""
 
     min_r2: float = key("imputed_qc")
     r2_source: str = key("imputed_qc")
-    min_cell_count: int = key("report")
 
 
 @options_class
-class GwasSummaryOptions(MethodOptions):
+class GwasSummaryOptions(MethodOptions, SmallCellOptions):
     """``cohortgen gwas-summary``: the traits summarised, in config order, the method and the
     small counts masked."""
 
     diseases: list[str] = key()
     traits: dict[str, str] = key()
-    min_cell_count: int = key("report")
 
 
 @options_class
@@ -237,13 +243,12 @@ class PrsScoreOptions:
 
 
 @options_class
-class PrsEvaluateOptions:
+class PrsEvaluateOptions(SmallCellOptions):
     """``cohortgen prs-evaluate``: evaluation covariates, prevalences, small cells."""
 
     covariates: list[str] = key()
     categorical_covariates: list[str] = key()
     prevalence: dict[str, float] = key("prs")
-    min_cell_count: int = key("report")
 
 
 @options_class
@@ -273,19 +278,17 @@ class IncohortFoldOptions(IncohortFoldsOptions):
 
 
 @options_class
-class IncohortEvaluateOptions(IncohortFoldOptions):
+class IncohortEvaluateOptions(IncohortFoldOptions, SmallCellOptions):
     """``cohortgen prs-incohort-evaluate``: as a fold, plus export and evaluation."""
 
     genome_build: str = key()
     prevalence: dict[str, float] = key("prs")
-    min_cell_count: int = key("report")
 
 
 @options_class
-class ReportIndexOptions:
+class ReportIndexOptions(SmallCellOptions):
     """``cohortgen report-index``: small-cell suppression, languages, names."""
 
-    min_cell_count: int = key("report")
     languages: list[str] = key("report")
     disease_labels: dict[str, dict[str, str]] = key()
 

@@ -20,7 +20,7 @@ every reader must ignore samples ``>= n_samples``.
 import numpy as np
 from numba import prange
 
-from cohortgen.kernels._numba import parallel_kernel
+from cohortgen.kernels._numba import kernel, parallel_kernel
 from cohortgen.kernels.bitplanes import BYTE_PLANES, mask_words, popcount, row_planes
 
 MISSING = -1
@@ -157,12 +157,23 @@ def _mean_imputed_into(packed, sample_idx, byte_dosage, out):
             out_row[i] = d
             total += max(d, 0.0)
             n_missing += d < 0.0
-        if n_missing == 0:
-            continue
-        mean = total / (k - n_missing) if n_missing < k else 0.0
-        for i in range(k):
-            if out_row[i] < 0.0:
-                out_row[i] = mean
+        fill_missing_with_mean(out_row, total, n_missing)
+
+
+@kernel(error_model="numpy")
+def fill_missing_with_mean(row, total, n_missing):
+    """Replace each negative (missing) value of ``row`` (float64, (k,)) by the mean of the
+    others, ``total`` (float64, their sum) / (k - ``n_missing``), or by 0.0 when all are
+    missing; nothing to do when ``n_missing`` is 0. The second pass of the mean-imputing
+    decoders (:func:`dosages_mean_imputed`, :func:`cohortgen.kernels.dosage.dosage_mean_imputed`),
+    whose first pass writes the values, -1.0 for missing, and their sum and missing count."""
+    if n_missing == 0:
+        return
+    k = row.size
+    mean = total / (k - n_missing) if n_missing < k else 0.0
+    for i in range(k):
+        if row[i] < 0.0:
+            row[i] = mean
 
 
 def group_allele_counts(packed: np.ndarray, n_samples: int,

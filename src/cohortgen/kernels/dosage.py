@@ -11,7 +11,7 @@ import numpy as np
 from numba import prange
 
 from cohortgen.kernels._numba import parallel_kernel
-from cohortgen.kernels.bed import buffer_view, checked_sample_idx
+from cohortgen.kernels.bed import buffer_view, checked_sample_idx, fill_missing_with_mean
 from cohortgen.kernels.gt import REGION_DIPLOID, REGION_X
 
 SUMMARY_COLUMNS = ("alt_dosage", "obs_alleles", "n_missing", "mach_r2")
@@ -129,12 +129,7 @@ def _mean_imputed_dosages_into(raw, sample_idx, out, n_missing):
                 total += d
             out_row[i] = d
         n_missing[v] = missing
-        if missing == 0:
-            continue
-        mean = total / (k - missing) if missing < k else 0.0
-        for i in range(k):
-            if out_row[i] < 0.0:
-                out_row[i] = mean
+        fill_missing_with_mean(out_row, total, missing)
 
 
 def dosage_mean_imputed_naive(raw: np.ndarray, sample_idx: np.ndarray
