@@ -48,7 +48,12 @@ from cohortgen.io.sumstats import (
     untested_path_for,
     write_gwas_ssf,
 )
-from cohortgen.privacy import DEFAULT_MIN_CELL_COUNT, shareable_counts, without_sample_ids
+from cohortgen.privacy import (
+    DEFAULT_MIN_CELL_COUNT,
+    primary_suppressed,
+    shareable_counts,
+    without_sample_ids,
+)
 
 LAMBDA_MIN_MAC = 20
 POWER_ALPHA = 5e-8
@@ -126,10 +131,34 @@ def write_trait_files(disease: str, table: pd.DataFrame, null: dict, genome_buil
     if imputed:
         meta |= {"cohortgen_genotypes": "imputed dosages",
                  "cohortgen_imputation_r2_filter": dict(imputed_qc or {})}
-    tested, untested = split_gwas_ssf(table)
+    tested, untested = split_gwas_ssf(without_small_groups(table, min_cell_count))
     write_gwas_ssf(Path(out_gz), tested, meta)
     write_tsv_bgzip(untested_path_for(Path(out_gz)), untested)
     return tested
+
+
+GROUP_COLUMNS = ("n_cases", "n_controls", "effect_allele_frequency_cases",
+                 "effect_allele_frequency_controls")
+"""GWAS-SSF columns that describe the cases or the controls alone (:func:`without_small_groups`)."""
+
+
+def without_small_groups(table: pd.DataFrame, min_cell_count: int) -> pd.DataFrame:
+    """GWAS-SSF rows ``table`` for the shareable file: in each row whose called cases or
+    controls number 1 to ``min_cell_count - 1``, the :data:`GROUP_COLUMNS` are NA (``#NA``).
+    With ``n`` and the overall allele frequency, either group's count and allele frequency
+    would give the other's, and the allele count of a handful of people is close to their
+    genotypes. ``n``, the estimates and the p-value stay; rows of a quantitative trait (NA
+    cases and controls) are unchanged."""
+    small = (primary_suppressed(table["n_cases"].to_numpy(float, na_value=np.nan),
+                                min_cell_count)
+             | primary_suppressed(table["n_controls"].to_numpy(float, na_value=np.nan),
+                                  min_cell_count))
+    if not small.any():
+        return table
+    table = table.copy()
+    for column in GROUP_COLUMNS:
+        table[column] = table[column].astype(np.float64).mask(small)
+    return table
 
 
 def sidecar_counts(counts: dict, min_cell_count: int) -> dict:

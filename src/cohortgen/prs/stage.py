@@ -19,8 +19,10 @@ Files written by :func:`score_published` (per score name ``s``):
   (``qc/pcs.tsv``: the unrelated ones fitted, the relatives projected; every scored sample
   when sample QC ran on the same samples) and NA for the others. A failed score gets a
   header-only file.
-- ``match/<s>.json`` (shareable): status (OK or FAILED with the error), file build, counts per
-  match status (:mod:`cohortgen.prs.match`), overlap, matched lines on GWAS-QC-failed variants.
+- ``match/<s>.json`` (shareable): status (OK or FAILED with the error, any sample ID of
+  ``qc/samples.tsv`` in it shown as :data:`~cohortgen.privacy.SAMPLE_ID_TEXT`), file build,
+  counts per match status (:mod:`cohortgen.prs.match`), overlap, matched lines on
+  GWAS-QC-failed variants.
 - ``match/<s>.variants.tsv.gz`` (shareable, no individual-level data): one row per scoring-file
   line (:data:`VARIANT_LOG_COLUMNS`), its match type or exclusion reason.
 
@@ -35,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cohortgen.assoc.gather import cohort_sample_ids
 from cohortgen.assoc.stage import level_indicators
 from cohortgen.errors import InputError
 from cohortgen.io.alleles import are_nucleotides
@@ -45,6 +48,7 @@ from cohortgen.io.phenotypes import read_phenotypes
 from cohortgen.io.scorefile import canonical_chrom, read_scoring_file
 from cohortgen.kernels.prs import EFFECT_TYPES, code_values, dosage_score_sums, score_sums
 from cohortgen.kernels.stats import genotype_counts
+from cohortgen.privacy import shareable_counts, without_sample_ids
 from cohortgen.prs.evaluate import decile_table, evaluate_score
 from cohortgen.prs.match import MatchResult, check_overlap, match_variants
 from cohortgen.prs.standardize import z_norm1, z_norm2
@@ -417,9 +421,10 @@ def score_published(names: list[str], files: list[Path], bfiles: list[Path],
                              "genotypes": "dosages" if dosages else "hard_calls", **record}
             good.append((name, result))
         except InputError as exc:
-            print(f"score {name}: FAILED: {exc}", file=sys.stderr)
+            error = without_sample_ids(str(exc), cohort_sample_ids(samples_tsv))
+            print(f"score {name}: FAILED: {error}", file=sys.stderr)
             records[name] = {"score": name, "file": str(path), **getattr(exc, "record", {}),
-                             "status": "FAILED", "error": str(exc)}
+                             "status": "FAILED", "error": error}
             write_private_tsv_gz(out_dir / "scores" / f"{name}.tsv.gz",
                                  pd.DataFrame(columns=SCORE_COLUMNS))
             result = getattr(exc, "result", None)
@@ -447,11 +452,6 @@ PERFORMANCE_COLUMNS = (
     "liability_r2", "prevalence", "top5_or", "top5_or_lower", "top5_or_upper")
 
 
-def masked_count(count: int, min_cell_count: int):
-    """A count of people for a shareable table: the count, or ``<min_cell_count`` below it."""
-    return count if count >= min_cell_count else f"<{min_cell_count}"
-
-
 def performance_row(disease, score, result, prevalence, min_cell_count) -> dict:
     """One shareable performance row; small counts masked, top-5% OR dropped on small cells."""
     row = {"disease": disease, "score": score, "status": "OK",
@@ -474,12 +474,22 @@ def status_row(disease, score, status) -> dict:
     return {"disease": disease, "score": score, "status": status}
 
 
+def shareable_case_control(row: dict, min_cell_count: int) -> dict:
+    """``row`` with its ``n_cases`` and ``n_controls`` as a shareable table shows them
+    (:func:`cohortgen.privacy.shareable_counts`: a count under ``min_cell_count`` masked as
+    ``<min_cell_count`` and the other one hidden, NA, since the two add up to the people
+    analysed, shown elsewhere); a status row (no counts) as it is."""
+    if not isinstance(row.get("n_cases"), int):
+        return row
+    pair = {"n_cases": row["n_cases"], "n_controls": row["n_controls"]}
+    return row | shareable_counts(pair, min_cell_count)
+
+
 def write_performance(path: Path, rows: list[dict], min_cell_count: int) -> pd.DataFrame:
-    """Shareable performance table, counts under ``min_cell_count`` masked."""
-    table = pd.DataFrame(rows, columns=list(PERFORMANCE_COLUMNS))
-    for column in ("n_cases", "n_controls"):
-        table[column] = [masked_count(c, min_cell_count) if isinstance(c, int) else c
-                         for c in table[column]]
+    """Shareable performance table, counts under ``min_cell_count`` masked with their
+    complement (:func:`shareable_case_control`)."""
+    table = pd.DataFrame([shareable_case_control(r, min_cell_count) for r in rows],
+                         columns=list(PERFORMANCE_COLUMNS))
     write_tsv(Path(path), table, float_format="%.6g")
     return table
 
