@@ -4,6 +4,7 @@ match log (sample IDs taken out), and the GWAS-SSF rows of a disease with few ca
 per-group counts and allele frequencies left out, the file still valid GWAS-SSF)."""
 
 import json
+import re
 import subprocess
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from conftest import require_reference_env
 from test_gwas_ssf import run  # noqa: F401 - the small association run, a fixture
 from test_prs_published import THRESHOLDS, cohort  # noqa: F401 - cohort is a fixture
+from test_report_i18n import build_pages
 
 from cohortgen.assoc.gather import GROUP_COLUMNS, without_small_groups
 from cohortgen.cli import main
@@ -47,6 +49,18 @@ def test_write_performance__a_small_count_and_its_complement_are_hidden(tmp_path
     assert table.loc["c", ["n_cases", "n_controls"]].tolist() == ["<5", "<5"]
     if with_status_row:
         assert table.loc["d", ["n_cases", "n_controls"]].tolist() == ["NA", "NA"]
+
+
+def test_build_report__prs_counts_as_masked_upstream(tmp_path):
+    """The report's PRS table shows a masked count as ``<5``, the count hidden beside it as
+    "not shown" and a status row's counts as NA (never ``nan``)."""
+    rows = [_row("a", 3, 497), _row("b", 200, 300), status_row("asthma", "c", "SKIPPED: x")]
+    write_performance(tmp_path / "performance.tsv", rows, 5)
+    html = build_pages(tmp_path, languages=["en"],
+                       prs_performance=[tmp_path / "performance.tsv"])["index.html"]
+    cells = re.findall(r'<tr><td>[^<]*</td><td>([abc])</td><td class="num">([^<]*)</td>'
+                       r'<td class="num">([^<]*)</td>', html)
+    assert cells == [("a", "&lt;5", "not shown"), ("b", "200", "300"), ("c", "NA", "NA")]
 
 
 def test_score_published__a_failed_score_log_holds_no_sample_id(cohort, tmp_path,  # noqa: F811

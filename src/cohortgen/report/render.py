@@ -42,6 +42,11 @@ COMPLEMENT_TEXT = "not shown"
 """Display of a count hidden only so that a small count cannot be found by subtraction."""
 
 
+def is_missing(value) -> bool:
+    """Whether a table cell is missing: None or a float NaN (pandas' NA as read back)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def mask_small_count(n, min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> str:
     """A count of people for display: ``<min_cell_count`` when 1 <= n < min_cell_count.
 
@@ -49,7 +54,7 @@ def mask_small_count(n, min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> str:
     a missing count (None or NaN) is shown as ``NA``, a count masked upstream (the text
     ``<N`` of :func:`cohortgen.privacy.shareable_counts`) as it is.
     """
-    if n is None or (isinstance(n, float) and math.isnan(n)):
+    if is_missing(n):
         return "NA"
     if isinstance(n, str):
         return n
@@ -99,14 +104,14 @@ def hwe_view(hwe: dict, min_cell_count: int, hidden_text: str = COMPLEMENT_TEXT)
 
 def format_count(n) -> str:
     """A count of variants or loci (not people) for display, or ``NA``."""
-    if n is None or (isinstance(n, float) and math.isnan(n)):
+    if is_missing(n):
         return "NA"
     return f"{int(n):,}"
 
 
 def format_lambda(value) -> str:
     """λGC with three decimals, or ``NA``."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if is_missing(value):
         return "NA"
     return f"{float(value):.3f}"
 
@@ -126,15 +131,21 @@ def format_p(value) -> str:
     return "NA" if value is None or not math.isfinite(float(value)) else f"{float(value):.1e}"
 
 
-def prs_view(row: dict) -> dict:
-    """Display strings of one PRS performance row (counts were masked upstream)."""
+def prs_view(row: dict, min_cell_count: int, hidden_text: str = COMPLEMENT_TEXT) -> dict:
+    """Display strings of one PRS performance row. Its counts were masked upstream
+    (:func:`cohortgen.prs.stage.shareable_case_control`): ``<N`` shows as it is, the other count
+    hidden beside it as ``hidden_text``, a status row's missing counts as NA
+    (:func:`case_control_counts`)."""
     def interval(name: str) -> str:
         low, high = row.get(f"{name}_lower"), row.get(f"{name}_upper")
         return f"{format_ratio(row.get(name))} ({format_ratio(low)}–{format_ratio(high)})"
 
     r2 = row.get("liability_r2")
+    cases, controls = case_control_counts(*(None if is_missing(row.get(k)) else row[k]
+                                            for k in ("n_cases", "n_controls")),
+                                          min_cell_count, hidden_text)
     return {"disease": row["disease"], "score": row["score"], "status": row["status"],
-            "n_cases": row.get("n_cases"), "n_controls": row.get("n_controls"),
+            "n_cases": cases, "n_controls": controls,
             "auc": interval("auc"), "or_per_sd": interval("or_per_sd"),
             "liability_r2": "NA" if r2 is None or not math.isfinite(float(r2))
             else f"{float(r2):.3f}"}
@@ -492,8 +503,9 @@ def render_html(context: dict, lang: str = "en") -> str:
     diseases = [disease_view(i, d, cat, labels, min_cell_count)
                 for i, d in enumerate(context.get("diseases", []))]
     traits = [trait_view(i, t, cat, labels) for i, t in enumerate(context.get("traits", []))]
-    prs = [prs_view(row) | {"disease": display_name(str(row["disease"]), lang, labels)[0],
-                            "status": status_text(cat, str(row["status"]))}
+    prs = [prs_view(row, min_cell_count, not_shown)
+           | {"disease": display_name(str(row["disease"]), lang, labels)[0],
+              "status": status_text(cat, str(row["status"]))}
            for row in context.get("prs", [])]
     return env.get_template("index.html.j2").render(
         lang=lang,
