@@ -80,3 +80,13 @@ def test_min_cell_count__steps_that_write_no_counts_do_not_take_it():
     others = set(STEP_OPTIONS) - {"gather_gwas", "gwas_summary", "prs_evaluate",
                                   "prs_incohort_evaluate", "report", "report_index"}
     assert not any("min_cell_count" in key_paths(STEP_OPTIONS[s]) for s in others)
+
+
+def test_step_options__no_two_classes_hold_the_same_keys():
+    """Two steps that read the same keys share one options class, never two copies of it."""
+    classes = {base for cls in STEP_OPTIONS.values() for base in cls.__mro__
+               if dataclasses.is_dataclass(base)}
+    by_keys: dict = {}
+    for cls in classes:
+        by_keys.setdefault(frozenset(key_paths(cls).values()), []).append(cls.__name__)
+    assert [names for names in by_keys.values() if len(names) > 1] == []

@@ -80,13 +80,6 @@ class IngestDosagesOptions:
 
 
 @options_class
-class VariantStatsOptions:
-    """``cohortgen variant-stats``: the build (which contigs are sex chromosomes)."""
-
-    genome_build: str = key()
-
-
-@options_class
 class PruneCommonOptions:
     """``cohortgen prune-common``: preliminary sample filter, variant filters, LD pruning."""
 
@@ -183,7 +176,8 @@ class WgrStep1Options:
 
 @options_class
 class GenomeBuildOptions:
-    """``cohortgen gather-gwas``: the build written to GWAS-SSF."""
+    """``cohortgen variant-stats``: the build (which contigs are sex chromosomes); in
+    ``cohortgen gather-gwas``, the build written to GWAS-SSF."""
 
     genome_build: str = key()
 
@@ -308,7 +302,7 @@ STEP_OPTIONS = {
     "ingest": IngestOptions,
     "plan_imputed": PlanImputedOptions,
     "ingest_dosages": IngestDosagesOptions,
-    "variant_stats": VariantStatsOptions,
+    "variant_stats": GenomeBuildOptions,
     "prune_common": PruneCommonOptions,
     "sample_qc": SampleQcOptions,
     "variant_qc": VariantQcOptions,
