@@ -37,7 +37,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cohortgen.assoc.gather import cohort_sample_ids
 from cohortgen.assoc.stage import level_indicators
 from cohortgen.errors import InputError
 from cohortgen.io.alleles import are_nucleotides
@@ -421,6 +420,8 @@ def score_published(names: list[str], files: list[Path], bfiles: list[Path],
                              "genotypes": "dosages" if dosages else "hard_calls", **record}
             good.append((name, result))
         except InputError as exc:
+            from cohortgen.assoc.gather import cohort_sample_ids  # only on failure: pysam
+
             error = without_sample_ids(str(exc), cohort_sample_ids(samples_tsv))
             print(f"score {name}: FAILED: {error}", file=sys.stderr)
             records[name] = {"score": name, "file": str(path), **getattr(exc, "record", {}),
