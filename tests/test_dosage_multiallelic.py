@@ -74,8 +74,12 @@ def _cell(probs: np.ndarray, field: str) -> str:
 
 
 def write_vcf(path: Path, records: list[tuple], field: str) -> Path:
-    """A bgzipped, indexed VCF of ``records`` (:func:`_draws`), FORMAT GT:``field``."""
-    lines = [HEADER + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
+    """A bgzipped, indexed VCF of ``records`` (:func:`_draws`), FORMAT GT:``field`` (the only
+    FORMAT lines of its header)."""
+    header = "".join(line + "\n" for line in HEADER.splitlines()
+                     if not line.startswith("##FORMAT") or f"ID={field}," in line
+                     or "ID=GT," in line)
+    lines = [header + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
              + "\t".join(SAMPLES)]
     for contig, pos, n_alt, probs in records:
         cells = "\t".join(f"{_cell(p, 'GT')}:{_cell(p, field)}" for p in probs)
