@@ -9,10 +9,11 @@ once (``--workdir``: kept and reused; 21,000 samples x 10,000 variants GT:DS is 
 about 110 CPU s to write); in the same run, both tools convert it to .pgen with one thread
 each (plink2 ``--threads 1``, ours with ``OMP_NUM_THREADS=1``, process start-up included), then
 each of our readers reads it in this process. Kernels are compiled and cached, and both
-binaries warmed, on a small file first. Prints CPU seconds (user + system, of the child
-process or of this one: the machine may be shared, so CPU time rather than wall time), MB/s of
-decompressed VCF text per core, the peak RSS of each converter job, with the load average
-when each number was taken."""
+binaries warmed, on a small file first; each converter's run on that small file (50 samples x 50
+variants) is its start-up row (MB/s of it meaningless), to subtract from its row. Prints CPU
+seconds (user + system, of the child process or of this one: the machine may be shared, so CPU
+time rather than wall time), MB/s of decompressed VCF text per core, the peak RSS of each
+converter job, with the load average when each number was taken."""
 
 import argparse
 import os
@@ -129,6 +130,8 @@ def main() -> None:
             child_run(command)  # the kernel cache of this build, the binaries in the page cache
         runs = [(label, lambda c=command: child_run(c))
                 for label, command in commands(vcf, f"{tmp}/run").items()]
+        runs += [(f"{label.split()[0]} start-up", lambda c=command: child_run(c))
+                 for label, command in commands(small, f"{tmp}/small").items()]
         runs += [(f"{reader} reader only", lambda r=reader: reader_cpu(vcf, r))
                  for reader in ("text", "htslib")]
         rows = [(label, *run(), os.getloadavg()[0]) for label, run in runs]

@@ -12,9 +12,9 @@ known (pgenlib writes the count in the header first).
 The readers round dosages to the stored precision, so the metrics are those of the stored
 dosages (as ``plink2 --freq`` on the output reports them). Per-variant QC on the kept samples
 (``<out>.variants.tsv``, shareable: no individual data), first failing reason per variant, in
-this order: ``multiallelic`` (a multi-allelic record kept whole: ``multiallelic="drop"``, or
-``"split"`` of an HDS-only VCF or of a BGEN file; PLINK 2 cannot import multi-allelic dosages
-either), ``duplicate`` (a second variant with the same position and alleles, or ID),
+this order: ``multiallelic`` (a multi-allelic record kept whole: ``multiallelic="drop"``;
+PLINK 2 cannot import multi-allelic dosages either), ``duplicate`` (a second variant with the
+same position and alleles, or ID),
 ``missing_rate`` (share of samples without a dosage above ``max_missing``),
 ``low_mac`` (minor allele dosage count below ``min_mac``), ``low_maf`` (below ``min_maf``),
 ``low_r2`` (the gating r² below ``min_r2``: the MaCH r² recomputed from the kept samples'
@@ -119,12 +119,10 @@ def reader_name(path: Path, kind: str) -> str | None:
 
 def read_blocks(path: Path, kind: str, contig: str, start: int, end: int, block_size: int,
                 multiallelic: str) -> Iterator[DosageBlock]:
-    """The input's :class:`DosageBlock` s of the region (BGEN: multi-allelic always dropped)."""
+    """The input's :class:`DosageBlock` s of the region."""
     if kind == "bgen":
-        from cohortgen.io.bgen import read_bgen_dosages
-
-        return read_bgen_dosages(path, contig, start, end, block_size)
-    if kind == "vcf":
+        from cohortgen.io.bgen import read_bgen_dosages as read
+    elif kind == "vcf":
         from cohortgen.io.dosage_vcf import read_vcf_dosages as read
     else:
         from cohortgen.io.pgen import read_pgen_dosages as read

@@ -3,9 +3,12 @@ not), read with the ``bgen`` package.
 
 The first allele is REF and the second ALT (``plink2 --export bgen-1.2 ref-first``, the UK
 Biobank convention); the dosage is the ALT allele's expected count, stored as PLINK 2 stores
-it (:func:`cohortgen.io.dosage.stored_dosages`). Sample IDs are the file's own, else those of
-a ``.sample`` file beside it (``<name>.sample`` or ``<name>.bgen.sample``). BGEN holds no
-imputation r² or typed flag.
+it (:func:`cohortgen.io.dosage.stored_dosages`). A record with K > 1 ALTs is one variant with
+NaN dosages (``multiallelic="drop"``) or one variant per ALT (``"split"``, the rules of the VCF
+split: REF vs that ALT, other ALTs counted as REF, ID chrom:pos:ref:alt), ALT j's dosage the
+expected count of allele j from the genotype probabilities (:func:`alt_dosages`). Sample IDs
+are the file's own, else those of a ``.sample`` file beside it (``<name>.sample`` or
+``<name>.bgen.sample``). BGEN holds no imputation r² or typed flag.
 """
 
 from collections.abc import Iterator
@@ -14,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from cohortgen.errors import InputError
-from cohortgen.io.dosage import DosageBlock, stored_dosages
+from cohortgen.io.dosage import DosageBlock, gp_dosage, record_name, stored_dosages
 
 SAMPLE_HEADER_LINES = 2
 """Header lines of an Oxford ``.sample`` file (column names, then column types)."""
@@ -61,37 +64,70 @@ def open_bgen(path: Path):
     return reader, samples
 
 
-def read_bgen_dosages(path: Path, contig: str, start: int, end: int,
-                      block_size: int = 1024) -> Iterator[DosageBlock]:
+def read_bgen_dosages(path: Path, contig: str, start: int, end: int, block_size: int = 1024,
+                      multiallelic: str = "drop") -> Iterator[DosageBlock]:
     """Blocks of at most ``block_size`` variants of ``contig``:``start``-``end`` (1-based,
     inclusive), in file order: through the bgenix index ``<file>.bgi`` when there is one, else
-    by scanning every variant of the file."""
-    reader, _ = open_bgen(path)
+    by scanning every variant of the file. ``multiallelic``: "drop" or "split" (module doc)."""
+    reader, samples = open_bgen(path)
     indexed = Path(f"{path}.bgi").is_file()
     rows: list[tuple] = []
     try:
         for variant in reader.fetch(contig, start, end) if indexed else reader:
             if variant.chrom != contig or not start <= variant.pos <= end:
                 continue
-            rows.append(_row(variant))
-            if len(rows) == block_size:
-                yield _block(contig, rows)
-                rows = []
+            rows += _rows(path, variant, samples, multiallelic == "split")
+            while len(rows) >= block_size:
+                yield _block(contig, rows[:block_size])
+                rows = rows[block_size:]
     finally:
         reader.close()
     if rows:
         yield _block(contig, rows)
 
 
-def _row(variant) -> tuple:
-    """(pos, id, ref, alt, dosage float32 (n,)) of one variant (NaN dosages if multi-allelic)."""
-    alleles = variant.alleles
+def _rows(path: Path, variant, samples: list[str], split: bool) -> list[tuple]:
+    """(pos, id, ref, alt, dosage float32 (n,)) per variant of one record: one per ALT when
+    ``split``, else one (NaN dosages if multi-allelic)."""
+    ref, alts = variant.alleles[0], variant.alleles[1:]
     variant_id = variant.rsid or variant.varid or "."
-    if len(alleles) != 2:
-        dosage = np.full(variant.n_samples, np.nan, dtype=np.float32)
-    else:
-        dosage = stored_dosages(variant.alt_dosage, variant.ploidy == 1)
-    return variant.pos, variant_id, alleles[0], ",".join(alleles[1:]) or ".", dosage
+    haploid = variant.ploidy == 1
+    if len(alts) == 1:
+        return [(variant.pos, variant_id, ref, alts[0],
+                 stored_dosages(variant.alt_dosage, haploid))]
+    if not split or not alts:
+        return [(variant.pos, variant_id, ref, ",".join(alts) or ".",
+                 np.full(variant.n_samples, np.nan, dtype=np.float32))]
+    where = f"{path}: record {record_name(variant.chrom, variant.pos, variant_id)}"
+    dosage = alt_dosages(variant.probabilities, variant.ploidy, variant.is_phased, len(alts),
+                         where, samples)
+    return [(variant.pos, f"{variant.chrom}:{variant.pos}:{ref}:{alt}", ref, alt,
+             stored_dosages(dosage[:, j], haploid)) for j, alt in enumerate(alts)]
+
+
+def alt_dosages(probabilities: np.ndarray, ploidy: np.ndarray, phased: bool, n_alt: int,
+                where: str, samples: list[str]) -> np.ndarray:
+    """float64 (n, n_alt): the expected count of each ALT (haploid 0..1), NaN missing, from a
+    record's probabilities as the ``bgen`` package gives them (float32, NaN missing or beyond a
+    sample's values).
+
+    Unphased: per sample the probabilities of its genotypes in BGEN's order, which for a
+    diploid call is VCF's GP order (0/0, 0/1, 1/1, 0/2, ...) and for a haploid one the alleles'
+    (:func:`cohortgen.io.dosage.gp_dosage`, with its checks). Phased: per haplotype the
+    probability of each allele (REF, ALT 1, ..., ALT K), haplotypes end to end, so ALT j's
+    count is the sum over the sample's haplotypes of their allele j probability. BGEN stores
+    all but the last probability of each set, the library gives the last as 1 minus the others
+    in float32, a few 1e-8 below 0 at times: clipped to [0, 1].
+    """
+    probabilities = np.clip(np.asarray(probabilities, dtype=np.float64), 0.0, 1.0)
+    if not phased:
+        return gp_dosage(probabilities, ploidy == 1, n_alt, where, samples)
+    n_alleles = n_alt + 1
+    haplotypes = probabilities.reshape(len(probabilities), -1, n_alleles)[:, :, 1:]
+    present = ~np.isnan(probabilities[:, 0])
+    dosage = np.nansum(haplotypes, axis=1)
+    dosage[~present] = np.nan
+    return dosage
 
 
 def _block(contig: str, rows: list[tuple]) -> DosageBlock:

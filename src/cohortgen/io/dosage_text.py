@@ -54,7 +54,7 @@ def read_text_dosages(path: Path, samples: list[str], seqnames: list[str], field
         return
     flags = sum(_FIELD_FLAGS[f] for f in fields)
     flags |= NEEDS_GT if contig_class(contig) in {"x", "y", "mt"} else 0
-    split = multiallelic == "split" and fields != ["HDS"]
+    split = multiallelic == "split"
     name, rows, seen = contig.encode() + b"\t", [], False
     submit = partial(_submit_parse, flags=flags, split=split)
     with closing(parsed_pieces(path, offset, len(samples), submit=submit)) as pieces:

@@ -31,6 +31,7 @@ from cohortgen.errors import InputError
 from cohortgen.genome import contig_class
 from cohortgen.io.bgzf import BGZF_MAGIC
 from cohortgen.io.dosage import (
+    GP_SUM_TOLERANCE,
     HARD_CALLS,
     DosageBlock,
     check_dosages,
@@ -99,11 +100,11 @@ def read_vcf_dosages(path: Path, contig: str, start: int, end: int, block_size: 
     inclusive; records starting in the region). A multi-allelic record is one variant with NaN
     dosages (``multiallelic="drop"``) or one variant per ALT (``"split"``: REF vs that ALT,
     other ALTs counted as REF, as ``bcftools norm -m-`` splits DS; ID chrom:pos:ref:alt; from
-    DS or GP, not HDS alone, whose multi-allelic layout no standard fixes). ``reader``: "auto"
+    DS, GP or HDS, see :func:`hds_dosage`). ``reader``: "auto"
     (:func:`vcf_reader`), "text" or "htslib" (cyvcf2)."""
     vcf, fields, marks_imputed = open_dosage_vcf(path)
     samples = list(vcf.samples)
-    split = multiallelic == "split" and fields != ["HDS"]
+    split = multiallelic == "split"
     reader = vcf_reader(path, fields) if reader == "auto" else reader
     rows: list[tuple] = []
     try:
@@ -179,8 +180,7 @@ def _dosage(variant, fields: list[str], haploid: np.ndarray, n_alt: int, where: 
         dosage = decimal_values(ds[:, :n_alt])
         field = "DS"
     elif "HDS" in fields and (hds := variant.format("HDS")) is not None:
-        hds = decimal_values(hds)
-        dosage = np.where(haploid, hds[:, 0], hds[:, 0] + hds[:, -1])[:, None]
+        dosage = hds_dosage(decimal_values(hds), haploid, n_alt, where, samples)
         field = "HDS"
     elif gp_ds is not None:
         return gp_ds
@@ -190,6 +190,47 @@ def _dosage(variant, fields: list[str], haploid: np.ndarray, n_alt: int, where: 
         check_dosages(dosage[:, j], haploid, where, samples, field)
         if gp_ds is not None:
             check_ds_gp(dosage[:, j], gp_ds[:, j], where, samples)
+    return dosage
+
+
+def hds_dosage(hds: np.ndarray, haploid: np.ndarray, n_alt: int, where: str,
+               samples: list[str]) -> np.ndarray:
+    """float64 (n, n_alt) dosage of each ALT as written (haploid 0..1) from haplotype dosages.
+
+    hds: float (n, widest cell), NaN missing or beyond a cell's values. A biallelic record's
+    cell holds one ALT dosage per haplotype (Minimac4's HDS, Number=2; dosage h1 + h2, haploid
+    h1). With K > 1 ALTs a cell holds, per haplotype, the probability of each ALT: h1's K
+    values, then h2's (Beagle 5's AP1 and AP2 laid end to end; K values for a haploid call),
+    so ALT j's dosage is ``h1[j] + h2[j]``; other ALTs count as REF, as in a split record. A
+    call whose first value is missing is missing; any other count of values, or a haplotype
+    whose ALT probabilities sum above 1 (beyond :data:`GP_SUM_TOLERANCE`), is an InputError.
+    """
+    if n_alt == 1:
+        return np.where(haploid, hds[:, 0], hds[:, 0] + hds[:, -1])[:, None]
+    present = ~np.isnan(hds[:, 0])
+    wanted = np.where(haploid, n_alt, 2 * n_alt)
+    haplotypes = np.full((len(hds), 2, n_alt), np.nan)
+    width = min(hds.shape[1], 2 * n_alt)
+    haplotypes.reshape(len(hds), -1)[:, :width] = hds[:, :width]
+    haplotypes[haploid, 1] = 0.0
+    bad = np.flatnonzero(present & (np.sum(~np.isnan(hds), axis=1) != wanted))
+    if bad.size:
+        j = int(bad[0])
+        raise InputError(f"{where}: sample {samples[j]}: HDS has "
+                         f"{int(np.sum(~np.isnan(hds[j])))} values; a "
+                         f"{'haploid' if haploid[j] else 'diploid'} call of a record with "
+                         f"{n_alt} ALTs needs {wanted[j]} (each ALT's dosage, per haplotype); "
+                         "fix the file")
+    over = np.round(np.nansum(haplotypes, axis=2) - 1, 9) > GP_SUM_TOLERANCE
+    bad = np.flatnonzero(present & over.any(axis=1))
+    if bad.size:
+        j = int(bad[0])
+        raise InputError(f"{where}: sample {samples[j]}: HDS gives a haplotype ALT "
+                         f"probabilities summing above 1 (HDS "
+                         f"{','.join(f'{v:g}' for v in hds[j] if not np.isnan(v))}); fix the "
+                         "file")
+    dosage = haplotypes.sum(axis=1)
+    dosage[~present] = np.nan
     return dosage
 
 
