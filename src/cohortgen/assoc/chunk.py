@@ -91,7 +91,7 @@ class FallbackSettings:
 
     min_mac: int = 5
     firth_p_threshold: float = 0.05
-    firth_min_carriers: int = 10
+    firth_min_carriers: int = 0
     firth_p_value: str = "lrt"
     firth_mode: str = "approximate"
     p_value: str = "score"
