@@ -4,11 +4,13 @@ N = 2,000, 20,000 independent variants with MAF log-uniform on [0.0015, 0.5] (so
 bin holds thousands), 3 null phenotypes at 4% prevalence drawn independently of the genotypes,
 2 covariates. Type-I error at α = 1e-3 must lie in its binomial 99% interval overall and per MAC
 bin. λGC within [0.97, 1.05] where the expected case minor allele count is ≥ 8 (MAC ≥ 200 at 4%
-cases). Below that every row is a Firth LRT on a handful of expected case carriers, a discrete
-statistic whose median χ² is below 0.455 whatever the test: measured λGC 0.88 (MAC 20-40),
-0.92 (40-100), 0.96 (100-200), 1.01 (200-400), 1.00 (≥ 400); 0.95 over MAC ≥ 20 with this
-rare-heavy spectrum. On the array-like spectrum that QC keeps by default (MAF ≥ 1%), λGC over
-MAC ≥ 20 lies within [0.97, 1.05] for every phenotype (its own test below).
+cases). Below that the score statistic on a handful of expected case carriers is discrete and its
+median χ² is not 0.455: with Firth on score p < 0.05 only (the default) λGC over MAC ≥ 20 is
+1.067 with this rare-heavy spectrum (score-test rows above p 0.05 set the median; the counts at
+p < 1e-3 stay in their intervals), and it was 0.95 when every row with < 10 expected minor
+alleles in the cases was a Firth LRT (``firth_min_carriers: 10``), which moves the median the
+other way (0.88 at MAC 20-40). On the array-like spectrum that QC keeps by default (MAF ≥ 1%),
+λGC over MAC ≥ 20 lies within [0.97, 1.05] for every phenotype (its own test below).
 """
 
 import numpy as np
@@ -69,7 +71,7 @@ def test_chunk_results__lambda_gc_near_one_and_every_row_kept(null_results):
     common = null_results[(null_results["mac"] >= 200) & null_results["p_value"].notna()]
     assert 0.97 <= lambda_gc(common["p_value"].to_numpy()) <= 1.05
     low = null_results[(null_results["mac"] >= 20) & null_results["p_value"].notna()]
-    assert 0.9 <= lambda_gc(low["p_value"].to_numpy()) <= 1.05
+    assert 0.9 <= lambda_gc(low["p_value"].to_numpy()) <= 1.1
     no_p = null_results["p_value"].isna()
     assert set(null_results.loc[no_p, "status"]) <= {"LOW_MAC", "MONOMORPHIC"}
     assert (null_results.loc[~no_p, "p_value"] > 0).all()

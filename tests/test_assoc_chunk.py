@@ -150,7 +150,7 @@ def test_chunk_results__approximate_firth_matches_naive_residualisation():
     y[rng.random(n) < 0.3, 1] = np.nan
     ids, null, names = null_arrays(covariates, y)
     out = chunk_results(pack_dosages(dosage), small_bim(len(dosage)), ids, null, names,
-                        FallbackSettings())
+                        FallbackSettings(firth_min_carriers=10))
     idx = np.arange(n)
     G = dosage.astype(float)
     for model in disease_models(null, names, idx, n):
@@ -175,8 +175,9 @@ def test_chunk_results__approximate_firth_close_to_full():
     eta = -2.4 + covariates @ [0.3, -0.2, 0.1] + 0.25 * (dosage[:40] - dosage[:40].mean(1,
                                                                          keepdims=True)).sum(0)
     y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
-    approx = run_arrays(dosage, covariates, y[:, None])
-    full = run_arrays(dosage, covariates, y[:, None], FallbackSettings(firth_mode="full"))
+    approx = run_arrays(dosage, covariates, y[:, None], FallbackSettings(firth_min_carriers=10))
+    full = run_arrays(dosage, covariates, y[:, None],
+                      FallbackSettings(firth_mode="full", firth_min_carriers=10))
     assert (approx["status"] == full["status"]).all()
     rows = (approx["status"] == "FIRTH") & (approx["mac"] >= 50)
     assert rows.sum() > 30
@@ -232,9 +233,11 @@ def plink2_glm(plink2, tmp_path_factory):
                                                            index=False)
     fit_null_stage(tmp / "g.fam", tmp / "keep.txt", sim["phenotypes"], DISEASES, ["age", "sex"],
                    10, tmp / "null.tsv", tmp / "null.json", tmp / "pcs.tsv")
+    # Firth also on few expected carriers (not the default): > 100 Firth rows to compare.
     ours = association_chunk(tmp / "g", tmp / "null.tsv", tmp / "null.json", tmp / "vqc.tsv",
                              tmp / "assoc",
-                             FallbackSettings(firth_p_value="wald", firth_mode="full"))
+                             FallbackSettings(firth_p_value="wald", firth_mode="full",
+                                              firth_min_carriers=10))
     sheet = read_tsv(sim["phenotypes"], dtype={"sample_id": str}).set_index("sample_id").loc[ids]
     covar = pcs.rename(columns={"sample_id": "IID"})
     covar.insert(1, "age", sheet["age"].to_numpy())

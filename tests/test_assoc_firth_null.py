@@ -21,6 +21,10 @@ from cohortgen.io.bed import write_bed
 from cohortgen.kernels.bed import pack_dosages
 from cohortgen.kernels.firth import firth_approx_batch
 
+FIRTH_RICH = FallbackSettings(firth_min_carriers=10)
+"""Firth also where < 10 minor alleles are expected in the smaller group (not the default): these
+tests check the Firth numbers themselves, and need many Firth rows."""
+
 
 def penalised_loglik(eta: np.ndarray, y: np.ndarray, info: np.ndarray) -> float:
     """ℓ + ½ log|I| of linear predictor eta (n,) with information matrix (or scalar) info."""
@@ -98,7 +102,7 @@ def chunk_on(dosage, covariates, y):
     null = null_model_table(ids, fit_null_models(covariates, y), pd.DataFrame(y, columns=names),
                             ["OK"] * len(names))
     out = chunk_results(pack_dosages(dosage), small_bim(len(dosage)), ids, null, names,
-                        FallbackSettings())
+                        FIRTH_RICH)
     return out, null
 
 
@@ -232,10 +236,10 @@ def test_chunk_results__failed_firth_null_gives_converge_fail_rows_with_score_nu
     null = null_model_table(ids, fit_null_models(covariates, y), pd.DataFrame(y, columns=["d"]),
                             ["OK"])
     ok = chunk_results(pack_dosages(dosage), small_bim(len(dosage)), ids, null, ["d"],
-                       FallbackSettings())
+                       FIRTH_RICH)
     null["f_d"] = np.nan
     out = chunk_results(pack_dosages(dosage), small_bim(len(dosage)), ids, null, ["d"],
-                        FallbackSettings())
+                        FIRTH_RICH)
     failed = (out["status"] == "FIRTH_CONVERGE_FAIL").to_numpy()
     assert (failed == (ok["status"] == "FIRTH").to_numpy()).all()
     assert failed.sum() >= 20

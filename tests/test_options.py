@@ -220,7 +220,7 @@ def test_step_config__round_trips_through_options():
     config = workflow_config(assoc={"firth_mode": "full", "min_mac": 3})
     text = json.dumps(step_config(AssocOptions, config))
     assert json.loads(text) == {"assoc": {"min_mac": 3, "firth_p_threshold": 0.05,
-                                          "firth_min_carriers": 10, "firth_p_value": "lrt",
+                                          "firth_min_carriers": 0, "firth_p_value": "lrt",
                                           "firth_mode": "full", "p_value": "score"}}
     assert parse_options(text, "assoc") == build(AssocOptions, config)
     variant_qc = step_config(VariantQcOptions, config)

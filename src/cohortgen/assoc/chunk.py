@@ -15,11 +15,14 @@ from (:data:`STATUSES`):
   the Wald p of the penalised fit is anti-conservative for rare variants with few cases, ~3-4×
   the nominal rate at α = 1e-3 for MAC < 100 with 80 cases), or Wald's as PLINK 2 (``"wald"``,
   full mode only), in which case beta/SE reproduces p. Used when the score p is below
-  ``firth_p_threshold`` or the minor allele is expected to be rare in cases or in controls:
-  MAC · min(n_cases, n_controls) / n < ``firth_min_carriers``, where the score test's normal
-  approximation fails in unbalanced designs (Ma et al. 2013). The expected, not the observed,
-  count decides, so that the choice of test does not depend on the phenotype beyond the case
-  fraction (selecting on observed case counts picks the rows with a signal and deflates λGC).
+  ``firth_p_threshold`` (as REGENIE) or, with ``firth_min_carriers`` > 0 (default 0), the minor
+  allele is expected to be rare in cases or in controls: MAC · min(n_cases, n_controls) / n <
+  ``firth_min_carriers`` (the score test's normal approximation fails there, Ma et al. 2013, but
+  the rows it adds have score p ≥ ``firth_p_threshold``, so on simulated nulls it left the
+  counts at p < 1e-3 and 1e-4 unchanged, for 2-3× the CPU: SCIENCE.md, Association). The
+  expected, not the observed, count decides, so that the choice of test does not depend on the
+  phenotype beyond the case fraction (selecting on observed case counts picks the rows with a
+  signal and deflates λGC).
 - ``FIRTH_CONVERGE_FAIL``: the Firth fit did not converge; the score-test beta, SE and p are kept.
 - ``SPA`` (``p_value="spa"``, which replaces the Firth fallback): score test with the
   saddlepoint p-value of U (:mod:`cohortgen.kernels.spa`; Dey et al. 2017, as SAIGE), on every
@@ -91,7 +94,7 @@ class FallbackSettings:
 
     min_mac: int = 5
     firth_p_threshold: float = 0.05
-    firth_min_carriers: int = 10
+    firth_min_carriers: int = 0
     firth_p_value: str = "lrt"
     firth_mode: str = "approximate"
     p_value: str = "score"
