@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import linalg, stats
 
 from cohortgen.assoc.chunk import FallbackSettings, chunk_results
 from cohortgen.assoc.null_model import fit_null_models
@@ -88,13 +88,17 @@ class Study:
 
 
 def top_pcs(genotypes: np.ndarray, rows: np.ndarray, n_pcs: int) -> np.ndarray:
-    """float64 (len(rows), n_pcs): principal component scores of the samples ``rows`` from
-    every 4th variant of ``genotypes`` (int8 (m, n)), standardised."""
+    """float64 (len(rows), n_pcs): principal component scores (U·S of the SVD, signs
+    arbitrary) of the samples ``rows`` from every 4th variant of ``genotypes`` (int8 (m, n)),
+    standardised; from the top eigenpairs of the n × n Gram matrix (XXᵀ = US²Uᵀ), several
+    times cheaper than a full SVD at 5,000 samples."""
     X = genotypes[::4, rows].T.astype(np.float64)
     X -= X.mean(axis=0)
     X /= np.maximum(X.std(axis=0), 1e-12)
-    u, s, _ = np.linalg.svd(X, full_matrices=False)
-    return u[:, :n_pcs] * s[:n_pcs]
+    n = X.shape[0]
+    values, vectors = linalg.eigh(X @ X.T, subset_by_index=(n - n_pcs, n - 1))
+    order = np.argsort(values)[::-1]
+    return vectors[:, order] * np.sqrt(np.maximum(values[order], 0.0))
 
 
 def association(design: CalibrationDesign, packed: np.ndarray, bim: pd.DataFrame,
