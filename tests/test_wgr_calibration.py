@@ -4,8 +4,9 @@ relatives kept, on a simulated family-rich cohort
 5% first cousins, six subpopulations at Fst 0.005 with liability shifts, three replicate
 polygenic diseases at prevalence 4% and three at 30%, each with its own causal variants).
 
-Library calls, no Snakemake, shared with ``bench/bench_calibration.py`` (which also runs
-N = 5,000): :mod:`cohortgen.wgr.calibration` simulates, writes the PLINK fileset, runs step 1
+At N = 2,000 and 5,000 (the 5,000 cohort: about 90 CPU s). Library calls, no Snakemake, shared
+with ``bench/bench_calibration.py`` (which prints the table): :mod:`cohortgen.wgr.calibration`
+simulates, writes the PLINK fileset, runs step 1
 and the association with the LOCO table (step 1 on) or without it (the PCA-only test: 10 PCs
 as covariates, the path of step 1 off).
 
@@ -44,16 +45,15 @@ from cohortgen.wgr.calibration import (
 
 pytestmark = pytest.mark.slow
 
-DESIGN = CalibrationDesign(n_samples=2000, n_variants=40_000, replicates=3, n_causal=30,
-                           family_fraction=0.4, cousin_fraction=0.05, n_pcs=10, block_size=500,
-                           seed=1)
 
-
-@pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    """The simulated cohort and three GWAS of it: step 1 + relatives kept, PCA-only on the
-    same samples, PCA-only on a maximal unrelated subset."""
-    return run_study(DESIGN, tmp_path_factory.mktemp("wgrcal"))
+@pytest.fixture(scope="module", params=[2000, 5000], ids=lambda n: f"n{n}")
+def study(request, tmp_path_factory):
+    """The simulated cohort (2,000 or 5,000 samples) and three GWAS of it: step 1 + relatives
+    kept, PCA-only on the same samples, PCA-only on a maximal unrelated subset."""
+    design = CalibrationDesign(n_samples=request.param, n_variants=40_000, replicates=3,
+                               n_causal=30, family_fraction=0.4, cousin_fraction=0.05,
+                               n_pcs=10, block_size=500, seed=1)
+    return run_study(design, tmp_path_factory.mktemp("wgrcal"))
 
 
 @pytest.mark.parametrize("cell", ["prev04", "prev30"])
