@@ -35,6 +35,7 @@ import pytest
 from scipy import stats
 
 from cohortgen.assoc.chunk import FallbackSettings, chunk_results
+from cohortgen.assoc.loco import fit_loco_nulls
 from cohortgen.assoc.null_model import fit_null_models
 from cohortgen.assoc.stage import null_model_table
 from cohortgen.io.bed import write_bed
@@ -78,7 +79,8 @@ def gwas(packed, bim, ids, status, pcs, rows, loco=None) -> pd.DataFrame:
     sample_ids = [ids[i] for i in rows]
     null = null_model_table(sample_ids, fit_null_models(pcs, status[rows]),
                             pd.DataFrame(status[rows], columns=DISEASES), ["OK"] * len(DISEASES))
-    return chunk_results(packed, bim, ids, null, DISEASES, FallbackSettings(), [], loco)
+    nulls = None if loco is None else fit_loco_nulls(null, DISEASES, [], loco)
+    return chunk_results(packed, bim, ids, null, DISEASES, FallbackSettings(), [], nulls)
 
 
 @pytest.fixture(scope="module")
