@@ -22,7 +22,13 @@ from test_assoc_firth_null import (
 )
 
 from cohortgen.assoc.chunk import FallbackSettings, chunk_results
-from cohortgen.assoc.loco import ALL_COLUMN, loco_column, loco_offsets, offset_null_table
+from cohortgen.assoc.loco import (
+    ALL_COLUMN,
+    fit_loco_nulls,
+    loco_column,
+    loco_offsets,
+    offset_null_table,
+)
 from cohortgen.assoc.null_model import fit_design_models, fit_logistic, fit_null_models
 from cohortgen.assoc.stage import null_model_table
 from cohortgen.errors import InputError
@@ -52,7 +58,8 @@ def chunk_with_loco(dosage, covariates, y, offsets, settings=None, quantitative=
                             pd.DataFrame(y, columns=names), ["OK"] * len(names))
     return chunk_results(pack_dosages(dosage), small_bim(len(dosage)), ids, null, names,
                          settings or FallbackSettings(), list(quantitative),
-                         loco_table(ids, names, offsets))
+                         fit_loco_nulls(null, names, list(quantitative),
+                                        loco_table(ids, names, offsets)))
 
 
 def offset_residuals(X, y, offset, G):

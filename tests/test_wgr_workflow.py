@@ -6,12 +6,14 @@ import gzip
 import json
 import stat
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from test_wgr import _run, _write_inputs, cohort  # noqa: F401  (cohort is a fixture)
 from test_workflow import REPO, run_snakemake, tiny_cohort, write_config  # noqa: F401
 
+from cohortgen.assoc.loco import ALL_COLUMN
 from cohortgen.io.files import read_json
 
 pytestmark = pytest.mark.slow
@@ -65,6 +67,14 @@ def test_workflow_wgr__loco_is_private_with_a_column_per_chromosome_and_chrx(wgr
     assert not any(sample in json.dumps(summary) for sample in kept)
 
 
+def test_workflow_wgr__loco_null_models_are_private_with_every_loco_column(wgr_run):
+    """The cohort's LOCO null models: private, with every LOCO column's models."""
+    path = wgr_run / "assoc/loco_null.npz"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with np.load(path) as data:
+        assert {"sample_id", "traits", "columns", ALL_COLUMN} <= set(data.files)
+
+
 def test_workflow_wgr__relatives_are_kept_and_counted(wgr_run):
     pairs = pd.read_csv(wgr_run / "qc/related_pairs.tsv", sep="\t", dtype=str)
     assert len(pairs) > 0
@@ -89,7 +99,8 @@ def test_workflow_wgr__method_in_summary_sidecar_and_report(wgr_run):
 
 
 def test_workflow_wgr__off_gives_the_rule_graph_without_step1(wgr_run, tmp_path):
-    """assoc.whole_genome_regression false: no step-1 job, no --loco / --wgr-summary."""
+    """assoc.whole_genome_regression false: no step-1 job, no LOCO null models, no --loco /
+    --wgr-summary."""
     config = yaml.safe_load((wgr_run.parents[1] / "config.yaml").read_text())
     config["assoc"]["whole_genome_regression"] = False
     off = tmp_path / "off.yaml"
@@ -97,5 +108,6 @@ def test_workflow_wgr__off_gives_the_rule_graph_without_step1(wgr_run, tmp_path)
     result = run_snakemake(wgr_run.parents[1], off, "--dry-run", "--printshellcmds")
     assert result.returncode == 0, result.stderr[-4000:]
     assert "test_association_chunk" in result.stdout
-    for text in ("fit_whole_genome_regression", "wgr-step1", "--loco", "--wgr-summary"):
+    for text in ("fit_whole_genome_regression", "wgr-step1", "fit_loco_null_models",
+                 "loco-null", "--loco", "--wgr-summary"):
         assert text not in result.stdout

@@ -37,6 +37,32 @@ rule fit_null_models:
         " --out-json {output.summary} 2> {log}"
 
 
+# Step 2 of the whole-genome regression: every tested trait's null model refitted with each
+# chromosome's LOCO prediction as offset, once per cohort (private); each chunk reads its own.
+rule fit_loco_null_models:
+    input:
+        null_table="results/{cohort}/assoc/null_model.tsv",
+        null_summary="results/{cohort}/assoc/null_model.json",
+        loco="results/{cohort}/wgr/loco.tsv.gz",
+    output:
+        nulls="results/{cohort}/assoc/loco_null.npz",
+    log:
+        "results/{cohort}/logs/fit_loco_null_models.log",
+    benchmark:
+        "results/{cohort}/benchmarks/fit_loco_null_models.tsv"
+    conda:
+        "../../envs/cohortgen.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(1000, per_1000_samples=20),
+        runtime=scaled(10, per_1000_samples=1),
+    params:
+        cohortgen=COHORTGEN,
+    shell:
+        "{params.cohortgen} loco-null --null-table {input.null_table}"
+        " --null-json {input.null_summary} --loco {input.loco} --out {output.nulls} 2> {log}"
+
+
 rule test_association_chunk:
     input:
         bed="results/{cohort}/chunks/{chunk}/genotypes.bed",
@@ -45,7 +71,7 @@ rule test_association_chunk:
         null_table="results/{cohort}/assoc/null_model.tsv",
         null_summary="results/{cohort}/assoc/null_model.json",
         variant_qc="results/{cohort}/chunks/{chunk}/variant_qc.tsv",
-        loco=wgr_input("results/{cohort}/wgr/loco.tsv.gz"),
+        loco_null=wgr_input("results/{cohort}/assoc/loco_null.npz"),
     output:
         results=[
             intermediate(path)
@@ -69,7 +95,7 @@ rule test_association_chunk:
         out_dir=lambda wc: f"results/{wc.cohort}/chunks/{wc.chunk}/assoc",
         prefix=subpath(input.bed, strip_suffix=".bed"),
         options=step_options("assoc"),
-        loco=wgr_arg("--loco", "loco"),
+        loco=wgr_arg("--loco-null", "loco_null"),
     shell:
         "{params.cohortgen} assoc --bfile {params.prefix} --null-table {input.null_table}"
         " --null-json {input.null_summary} --variant-qc {input.variant_qc}"

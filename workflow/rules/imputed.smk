@@ -86,7 +86,7 @@ rule test_association_imputed_chunk:
         psam="results/{cohort}/imputed/{chunk}/dosages.psam",
         null_table="results/{cohort}/assoc/null_model.tsv",
         null_summary="results/{cohort}/assoc/null_model.json",
-        loco=wgr_input("results/{cohort}/wgr/loco.tsv.gz"),
+        loco_null=wgr_input("results/{cohort}/assoc/loco_null.npz"),
     output:
         results=[
             intermediate(path)
@@ -110,7 +110,7 @@ rule test_association_imputed_chunk:
         out_dir=lambda wc: f"results/{wc.cohort}/imputed/{wc.chunk}/assoc",
         prefix=subpath(input.pgen, strip_suffix=".pgen"),
         options=step_options("assoc"),
-        loco=wgr_arg("--loco", "loco"),
+        loco=wgr_arg("--loco-null", "loco_null"),
     shell:
         "{params.cohortgen} assoc --pfile {params.prefix} --null-table {input.null_table}"
         " --null-json {input.null_summary} --options {params.options:q}{params.loco}"

@@ -57,14 +57,8 @@ from scipy import special
 from threadpoolctl import threadpool_limits
 
 from cohortgen.assoc.genotypes import BedGenotypes, PgenDosages, pgen_variants
-from cohortgen.assoc.loco import (
-    OFFSET_PREFIX,
-    loco_column,
-    loco_offsets,
-    offset_null_table,
-    read_loco,
-)
-from cohortgen.assoc.stage import CHRX_PREFIX
+from cohortgen.assoc.loco import OFFSET_PREFIX, LocoNulls, null_views, read_loco_nulls
+from cohortgen.assoc.stage import CHRX_PREFIX, tested_traits
 from cohortgen.errors import InputError
 from cohortgen.genome import contig_class
 from cohortgen.io.bed import read_bed
@@ -312,7 +306,7 @@ def _status_counts(results: pd.DataFrame) -> str:
 def chunk_results(genotypes: np.ndarray | BedGenotypes | PgenDosages, bim: pd.DataFrame,
                   fam_ids: list[str], null: pd.DataFrame, names: list[str],
                   settings: FallbackSettings, quantitative: Collection[str] = (),
-                  loco: pd.DataFrame | None = None) -> pd.DataFrame:
+                  loco: LocoNulls | None = None) -> pd.DataFrame:
     """Rows (:data:`CHUNK_COLUMNS`, then the ``bim`` columns of
     :data:`~cohortgen.io.sumstats.IMPUTED_COLUMNS`) of every variant × tested trait.
     genotypes: the variants of ``bim`` (m rows), a genotype source
@@ -320,29 +314,25 @@ def chunk_results(genotypes: np.ndarray | BedGenotypes | PgenDosages, bim: pd.Da
     source's sample IDs; null: the private null-model table (``sample_id``, ``x*``,
     ``y_/r_/w_<trait>``; chrX variants use its :data:`~cohortgen.assoc.stage.CHRX_PREFIX`
     columns, the models with sex, when it has them), its samples a subset of ``fam_ids``;
-    quantitative: the names of quantitative traits; loco: the whole-genome regression's LOCO
-    table (:func:`cohortgen.assoc.loco.read_loco`), whose prediction for each chromosome of the
-    chunk enters the null models as an offset (:func:`cohortgen.assoc.loco.offset_null_table`),
-    None without step 1. Rows come variant block by block, autosomes (and others) before chrX,
-    chromosome by chromosome with LOCO."""
+    quantitative: the names of quantitative traits; loco: the null models refitted with the
+    whole-genome regression's LOCO offsets (:func:`cohortgen.assoc.loco.fit_loco_nulls`), of
+    which each chromosome of the chunk takes its own, None without step 1. Rows come variant
+    block by block, autosomes (and others) before chrX, chromosome by chromosome with LOCO."""
     if isinstance(genotypes, np.ndarray):
         genotypes = BedGenotypes(genotypes, len(fam_ids))
     on_x = is_chrx(bim["chrom"])
-    x_columns = [c for c in null.columns if c.startswith(CHRX_PREFIX)]
-    if not (on_x.any() and x_columns) and loco is None:
+    views = null_views(null)
+    if not (on_x.any() and CHRX_PREFIX in views) and loco is None:
         return _view_results(genotypes, bim, fam_ids, null, names, settings, quantitative)
-    null_x = (null[["sample_id", *x_columns]].rename(columns=lambda c: c.removeprefix(CHRX_PREFIX))
-              if x_columns else null)
-    views = [(~on_x, null), (on_x, null_x)]
+    x_view = CHRX_PREFIX if CHRX_PREFIX in views else ""
+    views = [(~on_x, "", null), (on_x, x_view, views[x_view])]
     if loco is not None:
         chrom = bim["chrom"].astype(str).to_numpy()
-        views = [(keep & (chrom == c), offset_null_table(
-                     table, names, list(quantitative),
-                     loco_offsets(loco, loco_column(loco, c), table, names)))
-                 for keep, table in views for c in pd.unique(chrom[keep])]
+        views = [(keep & (chrom == c), view, loco.null_table(table, view, c))
+                 for keep, view, table in views for c in pd.unique(chrom[keep])]
     parts = [_view_results(genotypes.subset(keep), bim.loc[keep].reset_index(drop=True), fam_ids,
                            table, names, settings, quantitative)
-             for keep, table in views if keep.any()]
+             for keep, _, table in views if keep.any()]
     return pd.concat(parts, ignore_index=True)
 
 
@@ -388,24 +378,25 @@ def _view_results(genotypes: BedGenotypes | PgenDosages, bim: pd.DataFrame, fam_
 
 def association_chunk(prefix: Path, null_tsv: Path, null_json: Path, variant_qc_tsv: Path,
                       out_dir: Path, settings: FallbackSettings | None = None,
-                      loco_tsv: Path | None = None) -> pd.DataFrame:
+                      loco_npz: Path | None = None) -> pd.DataFrame:
     """Test every QC-passed variant of a chunk's array genotypes (``prefix`` .bed/.bim/.fam)
     for every tested trait; write one table per trait of the json, ``<out_dir>/<trait>.tsv``
     (columns :data:`CHUNK_COLUMNS`, header only for an untested trait), so that each trait's
-    gathering reads its rows only; log status counts. loco_tsv: the whole-genome regression's
-    ``loco.tsv.gz`` (offsets of the null models), or None (step 1 off). Returns all rows (the
+    gathering reads its rows only; log status counts. loco_npz: the null models with the
+    whole-genome regression's LOCO offsets (``loco_null.npz``,
+    :func:`cohortgen.assoc.loco.write_loco_nulls`), or None (step 1 off). Returns all rows (the
     long table)."""
     packed, bim, fam = read_bed(Path(prefix))
     passed = read_tsv(variant_qc_tsv, dtype={"chrom": str, "id": str})["pass"].to_numpy(bool)
     genotypes = BedGenotypes(packed[passed], len(fam))
     return _test_and_write(genotypes, bim.loc[passed].reset_index(drop=True),
                            fam["iid"].astype(str).tolist(), null_tsv, null_json, out_dir,
-                           settings, loco_tsv)
+                           settings, loco_npz)
 
 
 def dosage_association_chunk(prefix: Path, null_tsv: Path, null_json: Path, out_dir: Path,
                              settings: FallbackSettings | None = None,
-                             loco_tsv: Path | None = None) -> pd.DataFrame:
+                             loco_npz: Path | None = None) -> pd.DataFrame:
     """:func:`association_chunk` on the QC'd imputed dosages of a chunk (``prefix``
     .pgen/.pvar/.psam from ``cohortgen ingest-dosages``: every variant passed its QC); the rows
     also carry ``info`` and ``typed`` (:data:`~cohortgen.io.sumstats.IMPUTED_COLUMNS`). Null-model
@@ -417,18 +408,18 @@ def dosage_association_chunk(prefix: Path, null_tsv: Path, null_json: Path, out_
     extra = [s for s in null_samples if s not in in_file]
     genotypes = PgenDosages(Path(prefix), len(bim), extra)
     return _test_and_write(genotypes, bim, genotypes.samples, null_tsv, null_json, out_dir,
-                           settings, loco_tsv)
+                           settings, loco_npz)
 
 
 def _test_and_write(genotypes: BedGenotypes | PgenDosages, bim: pd.DataFrame,
                     fam_ids: list[str], null_tsv: Path, null_json: Path, out_dir: Path,
-                    settings: FallbackSettings | None, loco_tsv: Path | None) -> pd.DataFrame:
-    """:func:`chunk_results` of the traits of ``null_json`` (with the LOCO offsets of
-    ``loco_tsv`` when given), written one table per trait."""
+                    settings: FallbackSettings | None, loco_npz: Path | None) -> pd.DataFrame:
+    """:func:`chunk_results` of the traits of ``null_json`` (with the LOCO null models of
+    ``loco_npz`` when given), written one table per trait."""
     null = read_tsv(null_tsv, dtype={"sample_id": str})
-    traits = read_json(null_json)["diseases"]
-    names = [n for n, s in traits.items() if s["status"] == "OK"]
-    quantitative = [n for n, s in traits.items() if s.get("type") == "quantitative"]
+    summary = read_json(null_json)
+    traits = summary["diseases"]
+    names, quantitative = tested_traits(summary)
     missing = [f"f_{name}" for name in names if f"f_{name}" not in null.columns]
     if missing:
         raise InputError(f"{null_tsv}: no column {missing[0]!r} (the Firth null model's linear "
@@ -436,7 +427,7 @@ def _test_and_write(genotypes: BedGenotypes | PgenDosages, bim: pd.DataFrame,
                          "follows REGENIE): rerun the null-model step")
     results = chunk_results(genotypes, bim, fam_ids, null, names,
                             settings or FallbackSettings(), quantitative,
-                            read_loco(loco_tsv) if loco_tsv else None)
+                            read_loco_nulls(loco_npz) if loco_npz else None)
     print(_status_counts(results), file=sys.stderr)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     for name in traits:

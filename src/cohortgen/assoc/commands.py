@@ -1,4 +1,5 @@
-"""Association-stage subcommands: null-model, assoc, gather-gwas, find-loci, gwas-summary."""
+"""Association-stage subcommands: null-model, loco-null, assoc, gather-gwas, find-loci,
+gwas-summary."""
 
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def _assoc(a):
                                 firth_min_carriers=o.firth_min_carriers,
                                 firth_p_value=o.firth_p_value, firth_mode=o.firth_mode,
                                 p_value=o.p_value)
-    loco = Path(a.loco) if a.loco else None
+    loco = Path(a.loco_null) if a.loco_null else None
     if bool(a.pfile) == bool(a.bfile and a.variant_qc):
         raise InputError("assoc: give --bfile and --variant-qc (array genotypes), or --pfile "
                          "(imputed dosages)")
@@ -52,6 +53,12 @@ def _assoc(a):
     else:
         association_chunk(Path(a.bfile), Path(a.null_table), Path(a.null_json),
                           Path(a.variant_qc), Path(a.out_dir), settings, loco)
+
+
+def _loco_null(a):
+    from cohortgen.assoc.loco import loco_null_stage
+
+    loco_null_stage(Path(a.null_table), Path(a.null_json), Path(a.loco), Path(a.out))
 
 
 def _gather_gwas(a):
@@ -135,9 +142,21 @@ def register(sub) -> None:
         req("--null-table"),
         req("--null-json"),
         req("--out-dir"),
-        (("--loco",), {"help": "LOCO predictions of cohortgen wgr-step1 (loco.tsv.gz): null "
-                               "models with the variant's chromosome's prediction as offset"}),
+        (("--loco-null",), {"help": "null models with the LOCO offsets of cohortgen "
+                                    "wgr-step1 (loco_null.npz of cohortgen loco-null): each "
+                                    "variant is tested against its chromosome's"}),
         options("assoc"),
+    )
+    add_command(
+        sub,
+        "loco-null",
+        _loco_null,
+        "Refit every tested trait's null model with the LOCO prediction of each chromosome as"
+        " offset (step 2 of the whole-genome regression), once for all association chunks.",
+        req("--null-table"),
+        req("--null-json"),
+        req("--loco", help="LOCO predictions of cohortgen wgr-step1 (loco.tsv.gz)"),
+        req("--out"),
     )
     add_command(
         sub,

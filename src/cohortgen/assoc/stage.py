@@ -207,6 +207,14 @@ def fit_null_stage(fam_path: Path, keep_txt: Path, phenotypes: Path, diseases: l
     return summary
 
 
+def tested_traits(summary: dict) -> tuple[list[str], list[str]]:
+    """(tested traits, quantitative traits) of a ``null_model.json`` summary: the traits of
+    status OK, in its order; the traits of type quantitative."""
+    traits = summary["diseases"]
+    return ([n for n, s in traits.items() if s["status"] == "OK"],
+            [n for n, s in traits.items() if s.get("type") == "quantitative"])
+
+
 def warn_firth_null_failures(traits: list[str], models, statuses: list[str], label: str) -> None:
     """Warn on stderr for each tested disease whose Firth-penalised null fit did not converge:
     its approximate-Firth rows will be ``FIRTH_CONVERGE_FAIL`` (score-test numbers kept)."""

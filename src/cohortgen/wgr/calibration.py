@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import linalg, stats
 
 from cohortgen.assoc.chunk import FallbackSettings, chunk_results
+from cohortgen.assoc.loco import fit_loco_nulls
 from cohortgen.assoc.null_model import fit_null_models
 from cohortgen.assoc.stage import null_model_table
 from cohortgen.inflation import lambda_gc
@@ -111,7 +112,8 @@ def association(design: CalibrationDesign, packed: np.ndarray, bim: pd.DataFrame
     diseases = design.diseases
     null = null_model_table([ids[i] for i in rows], fit_null_models(pcs, status),
                             pd.DataFrame(status, columns=diseases), ["OK"] * len(diseases))
-    return chunk_results(packed, bim, ids, null, diseases, design.fallback, [], loco)
+    nulls = None if loco is None else fit_loco_nulls(null, diseases, [], loco)
+    return chunk_results(packed, bim, ids, null, diseases, design.fallback, [], nulls)
 
 
 def unrelated_rows(cohort: FamilyCohort) -> np.ndarray:
