@@ -15,7 +15,7 @@ from cohortgen.io.bed import read_bed, write_bed
 from cohortgen.io.files import write_tsv
 from cohortgen.kernels.bed import pack_dosages
 from cohortgen.qc.keep import write_keep
-from cohortgen.wgr.stage import BedReader
+from cohortgen.wgr.stage import BedReader, allele_frequencies
 
 SMAPS = Path("/proc/self/smaps")
 
@@ -91,3 +91,18 @@ def test_bed_reader__rows_with_gaps_equal_the_memory_map(tmp_path):
         assert np.array_equal(reader.rows(rows[:3]), packed[:3])
         assert np.array_equal(reader.span(0, len(bim)), packed)
         assert reader.rows(rows).flags.writeable
+
+
+def test_allele_frequencies__equal_called_dosage_means(tmp_path):
+    dosage = write_cohort(tmp_path, n=53)
+    dosage[5, :] = -1  # a variant without any called genotype has frequency 0
+    _, bim, fam = read_bed(tmp_path / "genotypes")
+    write_bed(tmp_path / "genotypes", pack_dosages(dosage), bim, fam)
+    rows = np.arange(1, 53, 2)
+    called = dosage[:, rows] >= 0
+    expected = np.where(called, dosage[:, rows], 0).sum(axis=1) / np.maximum(
+        2.0 * called.sum(axis=1), 1)
+    with BedReader(tmp_path / "genotypes", len(bim), len(fam)) as reader:
+        freq = allele_frequencies(reader, rows)
+    assert freq[5] == 0.0
+    assert np.max(np.abs(freq - expected)) < 1e-15
