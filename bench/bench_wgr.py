@@ -34,23 +34,23 @@ Measured at 500k variants (December 2026, 22 chromosomes, 9 diseases, block 1000
 threads; a 2-core machine shared with other jobs, so CPU seconds, user + system; one core's
 float64 matmul 51.6 GFLOP per CPU s):
 
-- 2,000 samples, full run: peak RSS 1,415 MiB (VmHWM, in level 1); loading and the
-  allele-frequency pass about 9 CPU s; level 0 348 CPU s (0.70 CPU s per block, 16 GFLOP per
-  CPU s, 31% of the matmul rate); level 1 more than 256 CPU s (9 diseases at P = 2,500 columns,
-  still running when the session ended: its P³ Cholesky factorisations do not shrink with n).
+- 2,000 samples, full run: 628 CPU s (70 ns per sample × variant × trait), peak RSS 1,416 MiB;
+  loading and the allele-frequency pass 7 CPU s; level 0 350 CPU s (0.70 CPU s per block, 15.8
+  GFLOP per CPU s, 31% of the matmul rate); level 1 270 CPU s (3,916 GFLOP counted, 14.5 GFLOP
+  per CPU s: at P = 2,500 columns its P³ Cholesky factorisations do not shrink with n).
 - 21,000 samples, ``--level0-chromosomes 1`` (23 of 500 blocks fitted): peak RSS 3,173 MiB
   (VmHWM in level 1; before step 1 read the .bed with pread, the touched pages of its memory
   map, 2,503 MiB, came on top: about 5.5 GiB); loading and the allele-frequency pass about
   75 CPU s (before that pass counted alleles on the packed bytes; 20 times less since); level 0
   2.1 CPU s per block, 15 GFLOP per CPU s (29% of the matmul rate: the K·r = 25 Cholesky
   factorisations per block run at about 13 GFLOP per CPU s in NumPy), 1,050 CPU s for 500
-  blocks (extrapolated); level 1 more than 480 CPU s (still running when the session ended).
+  blocks (extrapolated); level 1 more than 580 CPU s (still running when the session ended).
 
 REGENIE (Mbatchou et al. 2021; its documentation's performance page: 16 vCPU of a 2.1 GHz
 AMD EPYC 7571) took 111 CPU hours for step 1 of 50 quantitative traits and 777 CPU hours for 50
 binary traits (leave-one-out CV), on about 407,000 UK Biobank samples × 469,336 variants: 42 and
 293 CPU ns per sample × variant × trait. Here, at 21,000 samples, level 0 alone costs
-1,050 / (21,000 × 500,000 × 9) = 11 ns and step 1 at least 17 ns per sample × variant × trait
+1,050 / (21,000 × 500,000 × 9) = 11 ns and step 1 at least 18 ns per sample × variant × trait
 (level 1 unfinished): below both of REGENIE's figures, but not like for like: REGENIE shares
 level 0 among 50 traits, spreads its p³ terms over 20 times the samples, includes reading its
 genotype files, and ran on other hardware.
