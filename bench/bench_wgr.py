@@ -2,23 +2,58 @@
 regression step 1) for 9 traits at once.
 
 Usage: ``.venv/bin/python bench/bench_wgr.py [--samples 2000 5000] [--variants 20000]
-[--chromosomes 4] [--block-size 1000] [--folds 5] [--threads 2] [--quantitative 0]``
+[--chromosomes 4] [--block-size 1000] [--folds 5] [--threads 2] [--quantitative 0]
+[--level0-chromosomes C]``
 
 Per sample size, a PLINK 1 fileset of random genotypes (allele frequencies 0.05-0.5, 1% missing
-calls, ``--variants`` split evenly over ``--chromosomes``, generated and packed in chunks), a
+calls, ``--variants`` split evenly over ``--chromosomes``, generated and written in chunks), a
 sheet with 9 − ``--quantitative`` diseases (prevalence 0.02-0.3) and ``--quantitative``
 quantitative traits, age and sex, a keep list of every sample and 4 PCs are written to a
-temporary directory; the command then runs in a child process (``--threads`` worker threads,
-``$OMP_NUM_THREADS`` the same), whose wall time, user + system CPU time and peak resident set
-size are shown (sizes run in increasing order: the peak is the largest of the children so far).
-On a shared machine only the CPU time means anything.
+temporary directory (``$TMPDIR``); the command then runs in a child process (``--threads`` worker
+threads, ``$OMP_NUM_THREADS`` the same), whose wall time, user + system CPU time and peak
+resident set size are shown (sizes run in increasing order: the peak is the largest of the
+children so far). On a shared machine only the CPU time means anything. The child also records
+its CPU time at the start of level 0 and of level 1 (:func:`child`), so each level's CPU
+seconds and GFLOP per CPU second are shown.
+
+``--level0-chromosomes C`` (for the largest sizes): level 0 is fitted on the blocks of the
+first C chromosomes only; the other blocks get random standardised predictions (the .bed still
+holds every variant, read by the allele-frequency pass), level 1 and LOCO run in full on every
+block's columns, and the level-0 CPU time is scaled to every block (``all CPU s``). The peak RSS
+is that of the real run: level 0 holds no more at once whatever C is.
 
 FLOPs: the level-0 count of :func:`level0_flops` (per block: covariate residualisation, the
 per-fold XᵀX and XᵀY, K·r Cholesky factorisations at p³/3 each and their solves, the
-out-of-fold predictions) and the level-1 unit of :func:`level1_flops` (one XᵀWX and Cholesky
-per disease, fold and τ: what one Newton step of every fit costs), against one core's float64
-matmul rate in GFLOP per CPU second (:func:`core_dgemm_rate`, measured in this process with
-BLAS on one thread, best of before and after the runs).
+out-of-fold predictions) and the level-1 flops counted in the child (every XᵀWX at rows·P²,
+every Cholesky factorisation at P³/3; the O(n·P) products between them left out), against one
+core's float64 matmul rate in GFLOP per CPU second (:func:`core_dgemm_rate`, measured in this
+process with BLAS on one thread, best of before and after the runs). ``ns/(n·m·t)``: CPU
+nanoseconds per sample × variant × trait, to compare with other implementations.
+
+Measured at 500k variants (December 2026, 22 chromosomes, 9 diseases, block 1000, 5 folds, 2
+threads; a 2-core machine shared with other jobs, so CPU seconds, user + system; one core's
+float64 matmul 51.6 GFLOP per CPU s):
+
+- 2,000 samples, full run: 628 CPU s (70 ns per sample × variant × trait), peak RSS 1,416 MiB;
+  loading and the allele-frequency pass 7 CPU s; level 0 350 CPU s (0.70 CPU s per block, 15.8
+  GFLOP per CPU s, 31% of the matmul rate); level 1 270 CPU s (3,916 GFLOP counted, 14.5 GFLOP
+  per CPU s: at P = 2,500 columns its P³ Cholesky factorisations do not shrink with n).
+- 21,000 samples, ``--level0-chromosomes 1`` (23 of 500 blocks fitted): peak RSS 3,173 MiB
+  (VmHWM in level 1; before step 1 read the .bed with pread, the touched pages of its memory
+  map, 2,503 MiB, came on top: about 5.5 GiB); loading and the allele-frequency pass about
+  75 CPU s (before that pass counted alleles on the packed bytes; 20 times less since); level 0
+  2.1 CPU s per block, 15 GFLOP per CPU s (29% of the matmul rate: the K·r = 25 Cholesky
+  factorisations per block run at about 13 GFLOP per CPU s in NumPy), 1,050 CPU s for 500
+  blocks (extrapolated); level 1 more than 580 CPU s (still running when the session ended).
+
+REGENIE (Mbatchou et al. 2021; its documentation's performance page: 16 vCPU of a 2.1 GHz
+AMD EPYC 7571) took 111 CPU hours for step 1 of 50 quantitative traits and 777 CPU hours for 50
+binary traits (leave-one-out CV), on about 407,000 UK Biobank samples × 469,336 variants: 42 and
+293 CPU ns per sample × variant × trait. Here, at 21,000 samples, level 0 alone costs
+1,050 / (21,000 × 500,000 × 9) = 11 ns and step 1 at least 18 ns per sample × variant × trait
+(level 1 unfinished): below both of REGENIE's figures, but not like for like: REGENIE shares
+level 0 among 50 traits, spreads its p³ terms over 20 times the samples, includes reading its
+genotype files, and ran on other hardware.
 """
 
 import argparse
@@ -46,6 +81,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quantitative", type=int, default=0,
                         help="quantitative traits among the 9 (the rest are diseases)")
+    parser.add_argument("--level0-chromosomes", type=int, default=0,
+                        help="fit level 0 on the blocks of the first this many chromosomes only "
+                             "(the others get random predictions) and extrapolate its CPU time "
+                             "to every block; level 1 runs in full (0: every chromosome)")
     parser.add_argument("--parts", type=int, nargs="+", default=[],
                         help="instead: at these sample sizes, CPU seconds of one level-0 block "
                              "and one disease's level 1, extrapolated to 9 diseases")
@@ -59,45 +98,61 @@ def trait_names(n_quantitative: int) -> tuple[list[str], list[str]]:
             [f"q{k + 1}" for k in range(n_quantitative)])
 
 
-def random_packed(n_samples: int, n_variants: int, rng):
-    """(packed .bed rows uint8 (m, ceil(n / 4)), dosages int8 (200, n) of the first 200
-    variants), random genotypes with 1% missing calls, generated GENERATE_CHUNK at a time."""
+def write_packed(bed: Path, n_samples: int, n_variants: int, n_genuine: int, rng):
+    """Write the .bed of random genotypes (1% missing calls) a GENERATE_CHUNK of variants at a
+    time, owner-only; return dosages int8 (200, n) of the first 200 variants. Only the first
+    ``n_genuine`` variants (rounded up to a chunk) are drawn; the rest repeat the first chunk's
+    bytes (read only by the allele-frequency pass of a ``--level0-chromosomes`` run)."""
     import numpy as np
 
-    from cohortgen.kernels.bed import n_bytes, pack_dosages
+    from cohortgen.io.bed import BED_MAGIC
+    from cohortgen.kernels.bed import pack_dosages
 
-    packed = np.empty((n_variants, n_bytes(n_samples)), dtype=np.uint8)
-    first = None
-    for start in range(0, n_variants, GENERATE_CHUNK):
-        stop = min(start + GENERATE_CHUNK, n_variants)
-        freq = rng.uniform(0.05, 0.5, stop - start)
-        dosage = rng.binomial(2, freq[:, None], (stop - start, n_samples)).astype(np.int8)
-        dosage[rng.random(dosage.shape, dtype=np.float32) < 0.01] = -1
-        packed[start:stop] = pack_dosages(dosage)
-        if first is None:
-            first = dosage[:200].copy()
-    return packed, first
+    first = chunk = None
+    fd = os.open(bed, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(BED_MAGIC)
+        for start in range(0, n_variants, GENERATE_CHUNK):
+            stop = min(start + GENERATE_CHUNK, n_variants)
+            if start < n_genuine or chunk is None:
+                freq = rng.uniform(0.05, 0.5, stop - start)
+                dosage = rng.binomial(2, freq[:, None], (stop - start, n_samples)).astype(np.int8)
+                dosage[rng.random(dosage.shape, dtype=np.float32) < 0.01] = -1
+                chunk = pack_dosages(dosage)
+                if first is None:
+                    first = dosage[:200].copy()
+            handle.write(chunk[:stop - start].tobytes())
+    return first
+
+
+def chromosome_of(n_variants: int, n_chromosomes: int):
+    """int64 (m,): chromosome 1..``n_chromosomes`` of each variant (consecutive, even split)."""
+    import numpy as np
+
+    return np.arange(n_variants) * n_chromosomes // n_variants + 1
 
 
 def write_inputs(out: Path, n_samples: int, n_variants: int, n_chromosomes: int,
-                 n_quantitative: int, rng) -> None:
-    """genotypes.{bed,bim,fam}, phenotypes.tsv, keep.txt and pcs.tsv under ``out``."""
+                 n_quantitative: int, n_genuine: int, rng) -> None:
+    """genotypes.{bed,bim,fam}, phenotypes.tsv, keep.txt and pcs.tsv under ``out`` (genotypes
+    drawn for the first ``n_genuine`` variants: :func:`write_packed`)."""
     import numpy as np
     import pandas as pd
 
-    from cohortgen.io.bed import write_bed
-    from cohortgen.io.files import write_tsv
+    from cohortgen.io.bed import BIM_COLUMNS, FAM_COLUMNS, table_text
+    from cohortgen.io.files import write_bytes_atomic, write_tsv
     from cohortgen.qc.keep import write_keep
 
-    packed, dosage = random_packed(n_samples, n_variants, rng)
+    dosage = write_packed(out / "genotypes.bed", n_samples, n_variants, n_genuine, rng)
     ids = [f"S{i}" for i in range(n_samples)]
     fam = pd.DataFrame({"fid": ids, "iid": ids, "father": "0", "mother": "0", "sex": 0,
                         "pheno": -9})
-    chrom = (np.arange(n_variants) * n_chromosomes // n_variants + 1).astype(str)
+    chrom = chromosome_of(n_variants, n_chromosomes).astype(str)
     bim = pd.DataFrame({"chrom": chrom, "id": [f"v{i}" for i in range(n_variants)], "cm": 0.0,
                         "pos": np.arange(n_variants) + 1, "a1": "A", "a2": "G"})
-    write_bed(out / "genotypes", packed, bim, fam)
-    del packed
+    for suffix, table, columns in (("bim", bim, BIM_COLUMNS), ("fam", fam, FAM_COLUMNS)):
+        path = out / f"genotypes.{suffix}"
+        write_bytes_atomic(path, table_text(table, columns, path).encode(), private=True)
     write_keep(out / "keep.txt", ids)
     pcs = pd.DataFrame(rng.normal(size=(n_samples, 4)), columns=[f"PC{k}" for k in range(1, 5)])
     write_tsv(out / "pcs.tsv", pcs.assign(sample_id=ids)[["sample_id", *pcs.columns]])
@@ -124,15 +179,6 @@ def level0_flops(n: int, m: int, block_size: int, folds: int, n_traits: int,
     per_block = (4 * n * n_covariates * p + n * p * p + 2 * n * p * t
                  + k * r * (p**3 / 3 + 2 * p * p * t) + 2 * n * p * r * t)
     return per_block * m / p
-
-
-def level1_flops(n: int, m: int, block_size: int, folds: int, n_diseases: int,
-                 n_shrinkage: int = 5) -> float:
-    """Floating-point operations of one Newton step of every level-1 logistic fit: per disease,
-    fold and τ, XᵀWX over the (K − 1)/K · n training samples and P = b·r stacked columns
-    (symmetric rank-k update, n·P² (K − 1)/K) and its Cholesky factorisation (P³/3)."""
-    big_p = -(-m // block_size) * n_shrinkage
-    return n_diseases * folds * n_shrinkage * (n * (folds - 1) / folds * big_p**2 + big_p**3 / 3)
 
 
 def core_dgemm_rate() -> float:
@@ -220,11 +266,70 @@ def print_parts(args) -> None:
               f"{at_500k:>26.0f}")
 
 
-def run(out: Path, block_size: int, folds: int, threads: int,
-        n_quantitative: int) -> tuple[float, float, float]:
-    """(wall s, CPU s, peak RSS MiB) of one ``cohortgen wgr-step1`` child process."""
+def child(spec: dict, argv: list[str]) -> None:
+    """In the ``cohortgen wgr-step1`` child: run ``argv`` with CPU seconds (user + system, all
+    threads) recorded when level 0 starts (after loading and the allele-frequency pass), when
+    level 1 starts and at the end, and the level-1 flops counted (every XᵀWX at rows·P² and
+    Cholesky factorisation at P³/3), written to ``spec["phases"]`` as JSON. Blocks whose first
+    variant is at or after ``spec["computed"]`` are not fitted: their level-0 predictions are
+    seeded standard normals (what level 1 then fits costs the same), so that level 0 runs on a
+    part of the chromosomes and level 1 on all of them."""
+    import numpy as np
+
+    import cohortgen.kernels.ridge as ridge
+    import cohortgen.wgr.model as model
+    import cohortgen.wgr.stage as stage
+    from cohortgen.cli import main as cohortgen_main
+
+    marks, level1 = {}, {"flops": 0.0, "on": False}
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    def marked(name, function):
+        def wrapper(*args, **kwargs):
+            marks[name] = cpu()
+            level1["on"] = name == "level1"
+            return function(*args, **kwargs)
+        return wrapper
+
+    def counted_gram(X, eta, gram=ridge.weighted_gram):
+        level1["flops"] += X.shape[0] * X.shape[1] ** 2
+        return gram(X, eta)
+
+    def counted_cholesky(gram, shrinkage, factorise=ridge._shifted_cholesky):
+        if level1["on"]:
+            level1["flops"] += gram.shape[0] ** 3 / 3
+        return factorise(gram, shrinkage)
+
+    predictions = stage.Level0Data.predictions
+
+    def partial(self, block_rows):
+        if block_rows[0] < spec["computed"]:
+            return predictions(self, block_rows)
+        rng = np.random.default_rng(int(block_rows[0]))
+        shape = (self.shrinkage.size, self.Y.shape[0], self.Y.shape[1])
+        return model.standardise_predictions(rng.standard_normal(shape), self.mask)
+
+    stage.fit_traits = marked("level0", stage.fit_traits)
+    stage.level1_traits = marked("level1", stage.level1_traits)
+    ridge.weighted_gram = model.weighted_gram = counted_gram
+    ridge._shifted_cholesky = counted_cholesky
+    stage.Level0Data.predictions = partial
+    status = cohortgen_main(argv)
+    marks["end"] = cpu()
+    Path(spec["phases"]).write_text(json.dumps({**marks, "level1_flops": level1["flops"]}))
+    sys.exit(status)
+
+
+def run(out: Path, block_size: int, folds: int, threads: int, n_quantitative: int,
+        computed: int) -> tuple[float, float, float, dict]:
+    """(wall s, CPU s, peak RSS MiB, phases: :func:`child`) of one ``cohortgen wgr-step1``
+    child process that fits level 0 on the variants before ``computed``."""
     diseases, quantitative = trait_names(n_quantitative)
-    command = [sys.executable, "-m", "cohortgen", "wgr-step1",
+    spec = {"phases": str(out / "phases.json"), "computed": computed}
+    command = [sys.executable, __file__, "child", json.dumps(spec), "wgr-step1",
                "--bfile", str(out / "genotypes"), "--keep", str(out / "keep.txt"),
                "--phenotypes", str(out / "phenotypes.tsv"), "--pcs", str(out / "pcs.tsv"),
                "--options", json.dumps({
@@ -240,10 +345,12 @@ def run(out: Path, block_size: int, folds: int, threads: int,
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, after.ru_maxrss / 1024.0
+    return wall, cpu, after.ru_maxrss / 1024.0, json.loads((out / "phases.json").read_text())
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["child"]:
+        child(json.loads(sys.argv[2]), sys.argv[3:])
     args = parse_args()
     os.environ["OMP_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
     import numpy as np
@@ -255,30 +362,42 @@ def main() -> None:
         return
     rng = np.random.default_rng(1)
     diseases, quantitative = trait_names(args.quantitative)
+    chrom = chromosome_of(args.variants, args.chromosomes)
+    computed = int(np.sum(chrom <= (args.level0_chromosomes or args.chromosomes)))
+    sizes = np.bincount(chrom)[1:]
+    blocks = -(-sizes // args.block_size)
+    fraction = blocks[:args.level0_chromosomes or args.chromosomes].sum() / blocks.sum()
     print(f"wgr-step1: {args.variants} variants on {args.chromosomes} chromosomes, "
           f"{len(diseases)} diseases + {len(quantitative)} quantitative traits, "
-          f"block {args.block_size}, {args.folds} folds, {args.threads} threads; "
-          f"load average at start {os.getloadavg()[0]:.1f}")
-    print(f"{'samples':>8} {'wall s':>8} {'CPU s':>8} {'peak RSS MiB':>13} "
-          f"{'level-0 GFLOP':>14} {'level-1 GFLOP/step':>19} {'L0 GFLOP/CPU s':>15}")
+          f"block {args.block_size}, {args.folds} folds, {args.threads} threads; level 0 on "
+          f"{computed} variants ({100 * fraction:.0f}% of the blocks); load average at start "
+          f"{os.getloadavg()[0]:.1f}. CPU s are user + system of the child, all threads.")
+    print(f"{'samples':>8} {'wall s':>7} {'CPU s':>7} {'RSS MiB':>8} {'load CPU':>9} "
+          f"{'L0 CPU':>7} {'L0 GF/s':>8} {'L1 CPU':>7} {'L1 GFLOP':>9} {'L1 GF/s':>8} "
+          f"{'all CPU s':>10} {'ns/(n·m·t)':>11}")
     rates = []
     for n_samples in sorted(args.samples):
         with tempfile.TemporaryDirectory() as tmp:
             write_inputs(Path(tmp), n_samples, args.variants, args.chromosomes,
-                         args.quantitative, rng)
-            wall, cpu, rss = run(Path(tmp), args.block_size, args.folds, args.threads,
-                                 args.quantitative)
-        flops = level0_flops(n_samples, args.variants, args.block_size, args.folds, N_TRAITS)
-        step = level1_flops(n_samples, args.variants, args.block_size, args.folds,
-                            len(diseases))
-        rates.append(flops / cpu / 1e9)
-        print(f"{n_samples:>8} {wall:>8.1f} {cpu:>8.1f} {rss:>13.0f} {flops / 1e9:>14.0f} "
-              f"{step / 1e9:>19.0f} {rates[-1]:>15.1f}")
+                         args.quantitative, computed, rng)
+            wall, cpu, rss, marks = run(Path(tmp), args.block_size, args.folds, args.threads,
+                                        args.quantitative, computed)
+        level0 = marks["level1"] - marks["level0"]
+        level1 = marks["end"] - marks["level1"]
+        total = cpu - level0 + level0 / fraction
+        rates.append(level0_flops(n_samples, computed, args.block_size, args.folds,
+                                  N_TRAITS) / level0 / 1e9)
+        print(f"{n_samples:>8} {wall:>7.0f} {cpu:>7.0f} {rss:>8.0f} {marks['level0']:>9.0f} "
+              f"{level0:>7.0f} {rates[-1]:>8.1f} {level1:>7.0f} "
+              f"{marks['level1_flops'] / 1e9:>9.0f} {marks['level1_flops'] / level1 / 1e9:>8.1f} "
+              f"{total:>10.0f} {total / (n_samples * args.variants * N_TRAITS) * 1e9:>11.2f}")
     peaks.append(core_dgemm_rate())
     print(f"one core's float64 matmul: {max(peaks):.1f} GFLOP per CPU s (best of before/after); "
-          f"level 0 alone would take {100 * max(rates) / max(peaks):.0f}% of the run's CPU "
-          f"time at that rate; load average at end {os.getloadavg()[0]:.1f}")
-
+          f"load average at end {os.getloadavg()[0]:.1f}. load CPU: loading and the "
+          "allele-frequency pass; L0/L1 CPU: level 0 (blocks fitted) and level 1 with LOCO and "
+          "writing; GF/s: GFLOP per CPU s (level 0: level0_flops; level 1: every XᵀWX and "
+          "Cholesky counted); all CPU s: the run with level 0 scaled to every block "
+          f"(extrapolated when --level0-chromosomes is below {args.chromosomes}).")
 
 if __name__ == "__main__":
     main()

@@ -56,13 +56,15 @@ def out_of_fold_predictions(X: np.ndarray, beta: np.ndarray, folds: np.ndarray) 
     """Predictions of each sample from the fits without its fold.
 
     X: float64 (n, p); beta: float64 (K, r, p, t) from :func:`ridge_fold_coefficients`.
-    Returns float64 (r, n, t).
+    Returns float64 (r, n, t). One matrix product per fold with every (λ, trait) column at once
+    (p × r·t coefficients), so each fold's rows of X are read once rather than r times.
     """
-    n_folds, r, _, t = beta.shape
+    n_folds, r, p, t = beta.shape
     out = np.empty((r, X.shape[0], t))
     for k in range(n_folds):
         rows = np.flatnonzero(folds == k)
-        out[:, rows, :] = np.matmul(X[rows][None, :, :], beta[k])
+        pred = X[rows] @ beta[k].transpose(1, 0, 2).reshape(p, r * t)
+        out[:, rows, :] = pred.reshape(rows.size, r, t).transpose(1, 0, 2)
     return out
 
 

@@ -5,7 +5,9 @@ uses the kept samples with every covariate and PC, and the autosomal and (non-PA
 with MAF ≥ ``min_maf`` among them. Blocks of ``block_size`` consecutive variants never cross a
 chromosome; a chromosome with fewer variants is one shorter block (as REGENIE), listed under
 ``short_chromosomes`` in ``wgr.json``. The .bed is streamed: one block of dosages (block_size ×
-n float64) is decoded at a time, and each block's level-0 predictions (t × n × r float64: t
+n float64) is decoded at a time from bytes read with ``pread`` (:class:`BedReader`: they pass
+through the page cache, not this process's resident memory, which the touched pages of a memory
+map would grow by the whole .bed), and each block's level-0 predictions (t × n × r float64: t
 traits, r shrinkage values) are spilled to an unlinked owner-only temporary file in ``$TMPDIR``
 (:class:`Level0Spill`, t × n × b × r float64 on disk for b blocks), from which level 1 reads
 one trait's columns (n × b·r float64) at a time.
@@ -43,10 +45,10 @@ from cohortgen.assoc.loco import ALL_COLUMN
 from cohortgen.assoc.null_model import fit_logistic
 from cohortgen.errors import InputError
 from cohortgen.genome import contig_class
-from cohortgen.io.bed import read_bed
+from cohortgen.io.bed import BED_MAGIC, fileset_paths, read_bed
 from cohortgen.io.files import tsv_text, write_bytes_atomic, write_json
 from cohortgen.io.phenotypes import read_phenotypes
-from cohortgen.kernels.bed import dosages_mean_imputed
+from cohortgen.kernels.bed import dosages_mean_imputed, group_allele_counts, n_bytes
 from cohortgen.prs.stage import design_rows
 from cohortgen.qc.keep import read_keep, sample_mask
 from cohortgen.wgr.model import (
@@ -154,13 +156,51 @@ def without_traits(inputs: Step1Inputs, names: set[str]) -> Step1Inputs:
                    is_disease=inputs.is_disease[keep], values=inputs.values[:, keep])
 
 
-def allele_frequencies(packed: np.ndarray, n_fam: int, sample_rows: np.ndarray) -> np.ndarray:
+class BedReader:
+    """Variant rows of a PLINK .bed (validated by :func:`~cohortgen.io.bed.read_bed`) read with
+    ``pread`` into private buffers: at 21,000 samples × 500,000 variants the touched pages of a
+    memory map would add the whole .bed (2.4 GiB) to the resident memory, the bytes read this
+    way stay in the page cache. Safe from several threads at once; a context manager."""
+
+    def __init__(self, prefix: Path, n_variants: int, n_fam: int):
+        self.n_variants, self.n_fam, self.width = n_variants, n_fam, n_bytes(n_fam)
+        self.path = fileset_paths(prefix)["bed"]
+        self.fd = os.open(self.path, os.O_RDONLY)
+
+    def __enter__(self) -> "BedReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        os.close(self.fd)
+
+    def span(self, start: int, stop: int) -> np.ndarray:
+        """uint8 (stop − start, ⌈n/4⌉), writable: the packed rows start .. stop − 1."""
+        buffer = bytearray((stop - start) * self.width)
+        if os.preadv(self.fd, [buffer], len(BED_MAGIC) + start * self.width) != len(buffer):
+            raise InputError(f"{self.path}: shorter than its .bim and .fam say (changed while "
+                             "step 1 read it?); rerun the QC stage that writes it")
+        return np.frombuffer(buffer, dtype=np.uint8).reshape(stop - start, self.width)
+
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        """uint8 (len(rows), ⌈n/4⌉): the packed rows ``rows`` (increasing .bim rows), one read
+        per run of consecutive rows."""
+        runs = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)
+        if len(runs) == 1:
+            return self.span(int(rows[0]), int(rows[-1]) + 1)
+        return np.concatenate([self.span(int(run[0]), int(run[-1]) + 1) for run in runs])
+
+
+def allele_frequencies(bed: BedReader, sample_rows: np.ndarray) -> np.ndarray:
     """ALT allele frequency float64 (m,) of every variant over ``sample_rows`` (called
-    genotypes), streamed in chunks of FREQUENCY_CHUNK variants."""
-    freq = np.empty(packed.shape[0])
-    for start in range(0, packed.shape[0], FREQUENCY_CHUNK):
-        dosage = dosages_mean_imputed(packed[start:start + FREQUENCY_CHUNK], n_fam, sample_rows)
-        freq[start:start + dosage.shape[0]] = dosage.mean(axis=1) / 2.0
+    genotypes; 0 without any), counted on the packed bytes (no dosage matrix) in chunks of
+    FREQUENCY_CHUNK variants."""
+    group = np.zeros((1, bed.n_fam), dtype=bool)
+    group[0, sample_rows] = True
+    freq = np.zeros(bed.n_variants)
+    for start in range(0, bed.n_variants, FREQUENCY_CHUNK):
+        stop = min(start + FREQUENCY_CHUNK, bed.n_variants)
+        alt, called = group_allele_counts(bed.span(start, stop), bed.n_fam, group)
+        np.divide(alt[:, 0], 2.0 * called[:, 0], out=freq[start:stop], where=called[:, 0] > 0)
     return freq
 
 
@@ -197,11 +237,11 @@ def short_chromosomes(blocks: Blocks, block_size: int) -> dict[str, int]:
     return out
 
 
-def step1_variants(prefix: Path, packed: np.ndarray, bim: pd.DataFrame, n_fam: int,
-                   sample_rows: np.ndarray, min_maf: float) -> np.ndarray:
+def step1_variants(bed: BedReader, bim: pd.DataFrame, sample_rows: np.ndarray,
+                   min_maf: float) -> np.ndarray:
     """bool (m,): autosomal and non-PAR chrX variants with MAF ≥ ``min_maf`` over the step-1
     samples (chrX gets its own LOCO prediction; its PARs are tested with it)."""
-    freq = allele_frequencies(packed, n_fam, sample_rows)
+    freq = allele_frequencies(bed, sample_rows)
     maf = np.minimum(freq, 1.0 - freq)
     classes = {c: contig_class(c) for c in bim["chrom"].astype(str).unique()}
     used = np.isin(bim["chrom"].astype(str).map(classes).to_numpy(), ["auto", "x"])
@@ -227,11 +267,12 @@ def run_step1(prefix: Path, inputs: Step1Inputs, settings: Step1Settings,
         print(f"warning: disease {name!r}: {why}; it is tested without the whole-genome "
               "regression (covariates-only null model)", file=sys.stderr)
     fitted = without_traits(inputs, set(fallbacks))
-    packed, bim, fam = read_bed(prefix)
-    use = step1_variants(prefix, packed, bim, len(fam), inputs.sample_rows, settings.min_maf)
-    blocks = variant_blocks(bim, use, settings.block_size, prefix)
+    _, bim, fam = read_bed(prefix)
     h2 = np.asarray(settings.h2_grid, dtype=np.float64)
-    tables, summaries = fit_traits(packed, len(fam), fitted, blocks, settings, h2, threads)
+    with BedReader(prefix, len(bim), len(fam)) as bed:
+        use = step1_variants(bed, bim, inputs.sample_rows, settings.min_maf)
+        blocks = variant_blocks(bim, use, settings.block_size, prefix)
+        tables, summaries = fit_traits(bed, fitted, blocks, settings, h2, threads)
     for name, why in fallbacks.items():
         summaries[name] = {"kind": "disease", "status": "fallback", "reason": why}
     summary = {"n_samples": len(inputs.sample_ids), "n_variants": int(use.sum()),
@@ -293,12 +334,11 @@ def in_order(pool: ThreadPoolExecutor, function, items, ahead: int):
 
 @dataclass(frozen=True)
 class Level0Data:
-    """What every level-0 block shares: the packed .bed rows and .fam size, the step-1 samples'
-    .fam rows, the covariate basis (n, q), standardised traits Y (n, t) and their mask, the
-    folds and the level-0 shrinkage values (r,)."""
+    """What every level-0 block shares: the .bed reader, the step-1 samples' .fam rows, the
+    covariate basis (n, q), standardised traits Y (n, t) and their mask, the folds and the
+    level-0 shrinkage values (r,)."""
 
-    packed: np.ndarray
-    n_fam: int
+    bed: BedReader
     sample_rows: np.ndarray
     basis: np.ndarray
     Y: np.ndarray
@@ -309,13 +349,14 @@ class Level0Data:
 
     def predictions(self, block_rows: np.ndarray) -> np.ndarray:
         """One block's standardised out-of-fold predictions, float64 (r, n, t)."""
-        dosage = dosages_mean_imputed(self.packed[block_rows], self.n_fam, self.sample_rows)
+        dosage = dosages_mean_imputed(self.bed.rows(block_rows), self.bed.n_fam,
+                                      self.sample_rows)
         G = standardised_genotypes(np.ascontiguousarray(dosage.T), self.basis)
         pred = level0_block(G, self.Y, self.folds, self.n_folds, self.shrinkage)
         return standardise_predictions(pred, self.mask)
 
 
-def fit_traits(packed: np.ndarray, n_fam: int, inputs: Step1Inputs, blocks: Blocks,
+def fit_traits(bed: BedReader, inputs: Step1Inputs, blocks: Blocks,
                settings: Step1Settings, h2: np.ndarray,
                threads: int = 1) -> tuple[list[pd.DataFrame], dict]:
     """Level 0 on every block, then level 1 and LOCO per trait of ``inputs``, on ``threads``
@@ -327,8 +368,8 @@ def fit_traits(packed: np.ndarray, n_fam: int, inputs: Step1Inputs, blocks: Bloc
     n_folds = settings.n_folds
     folds = assign_folds(n, n_folds, settings.seed)
     Y, mask, trait_sd = standardised_traits(inputs.values, inputs.design, inputs.traits)
-    shared = Level0Data(packed, n_fam, inputs.sample_rows, covariate_basis(inputs.design), Y,
-                        mask, folds, n_folds,
+    shared = Level0Data(bed, inputs.sample_rows, covariate_basis(inputs.design), Y, mask,
+                        folds, n_folds,
                         shrinkage_grid(sum(rows.size for rows in blocks.rows), h2))
     threads = max(1, threads)
     with Level0Spill(t, n, r) as level0, ThreadPoolExecutor(threads) as pool:
@@ -344,7 +385,9 @@ def level1_traits(level0: Level0Spill, inputs: Step1Inputs, folds: np.ndarray, Y
                   pool: ThreadPoolExecutor) -> tuple[list[pd.DataFrame], dict]:
     """Level 1 and LOCO of each trait, one trait's level-0 columns in memory per thread of
     ``pool`` at a time (Y, mask, trait_sd: :func:`standardised_traits`); as :func:`fit_traits`
-    returns."""
+    returns. The peak memory of step 1: per thread, a disease's columns X (n × b·r float64),
+    its training rows and their weighted copy in XᵀWX (2 × (K − 1)/K of X): about
+    threads × 2.6 × n·b·r·8 bytes, 2.2 GB at 21,000 samples × 500 blocks × 5 on 2 threads."""
     offsets = null_offsets(inputs, mask)
     level0.file.flush()
 
