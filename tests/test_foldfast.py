@@ -5,6 +5,7 @@ calls read a block of rows at a time (:class:`cohortgen.prs.dosages.HardCallRows
 import tracemalloc
 
 import numpy as np
+from test_prs_incohort_dosages import _cross_validated, _dosage_inputs, cohort  # noqa: F401
 
 from cohortgen.kernels.bed import MISSING, pack_dosages
 from cohortgen.kernels.clump import haplotype_r2, r2_at_least, r2_level
@@ -113,3 +114,20 @@ def test_hard_call_rows__a_pass_over_blocks_holds_a_block_not_every_row():
     assert dosages.rows_read == 40_000
     assert checksum == int(expected[np.arange(40_000) % 97].sum(dtype=np.int64))
     assert peak < 0.25 * total, (peak, total)
+
+
+def test_cross_validated_scores__hard_calls_from_disk_equal_hard_calls_in_memory(cohort):  # noqa: F811
+    """A fold on imputed dosages (``ds``: clumping reads the rounded hard calls) gives the same
+    GWAS, C+T and LDpred2-auto weights and held-out scores, bit for bit, whether the hard calls
+    are read a block at a time or all held in one array (the former path)."""
+    variants, dosages = _dosage_inputs(cohort, "ds")
+    from_disk = _cross_validated(cohort, variants, dosages.hard_calls(), dosages)
+    in_memory = _cross_validated(cohort, variants, dosages.hard_calls()[:], dosages)
+    for a, b in zip(from_disk, in_memory, strict=True):
+        np.testing.assert_array_equal(a.gwas[0].z, b.gwas[0].z)
+        for method in ("ct", "ldpred2"):
+            assert a.results[method][0].status == b.results[method][0].status
+            np.testing.assert_array_equal(a.results[method][0].weights,
+                                          b.results[method][0].weights)
+            np.testing.assert_array_equal(a.scores[method], b.scores[method])
+    assert np.count_nonzero(from_disk[0].results["ct"][0].weights) >= 5
