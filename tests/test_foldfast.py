@@ -3,8 +3,11 @@ most one EM (:func:`cohortgen.kernels.clump.r2_level`), and the dosage path's ro
 calls read a block of rows at a time (:class:`cohortgen.prs.dosages.HardCallRows`)."""
 
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import pytest
 from test_prs_incohort_dosages import _cross_validated, _dosage_inputs, cohort  # noqa: F401
 
 from cohortgen.kernels.bed import MISSING, pack_dosages
@@ -131,3 +134,51 @@ def test_cross_validated_scores__hard_calls_from_disk_equal_hard_calls_in_memory
                                           b.results[method][0].weights)
             np.testing.assert_array_equal(a.scores[method], b.scores[method])
     assert np.count_nonzero(from_disk[0].results["ct"][0].weights) >= 5
+
+
+def test_ldpred_weights__ld_scores_once_per_sample_size_same_weights(monkeypatch):
+    """Diseases of a fold with the same GWAS size share the LD scores (computed once) and get
+    the weights that a training set of their own (nothing shared) gives, bit for bit."""
+    from test_prs_ldpred import ld_genotypes, liability_trait
+
+    from cohortgen.prs import ldpred
+    from cohortgen.prs.folds import TrainingSet, training_gwas
+
+    G = ld_genotypes(400, 100, seed=10, block=10)
+    packed, idx, covariates = pack_dosages(G), np.arange(400), np.zeros((400, 0))
+    options = {"max_block_variants": 50, "n_chains": 2, "burn_in": 20, "num_iter": 20}
+
+    def training_set(seed, shared):
+        y = liability_trait(G, 0.5, 10, 0.5, seed=seed)
+        gwas = training_gwas(packed, 400, idx, y, covariates)
+        return TrainingSet(packed, 400, np.ones(100), np.arange(100) * 1000, idx, y,
+                           covariates, gwas, seed, shared=shared)
+
+    alone = [ldpred.ldpred_weights(training_set(seed, {}), **options) for seed in (11, 12)]
+    calls, original = [], ldpred.ld_scores
+    monkeypatch.setattr(ldpred, "ld_scores", lambda *a: calls.append(a) or original(*a))
+    shared: dict = {}
+    together = [ldpred.ldpred_weights(training_set(seed, shared), **options) for seed in (11, 12)]
+    assert len(calls) == 1
+    for a, b in zip(alone, together, strict=True):
+        assert a.status == b.status == "ok"
+        np.testing.assert_array_equal(a.weights, b.weights)
+
+
+
+def test_genotype_rows__a_bed_cut_short_after_the_check_is_an_input_error(tmp_path):
+    """Rows read straight from the file: a .bed that lost bytes after BedRows checked it is an
+    InputError naming the file, not a short or garbage array."""
+    from test_prs_incohort_memory import _chunks
+
+    from cohortgen.errors import InputError
+    from cohortgen.prs.incohort import genotype_rows
+
+    prefixes, packed = _chunks(tmp_path, 101, per_chunk=20)
+    variants = pd.DataFrame({"chunk": np.repeat([0, 1], 20), "row": np.tile(np.arange(20), 2)})
+    source = genotype_rows(prefixes, variants)
+    np.testing.assert_array_equal(source[::-1], np.concatenate(packed[:2])[::-1])
+    bed = Path(f"{prefixes[1]}.bed")
+    bed.write_bytes(bed.read_bytes()[:-30])
+    with pytest.raises(InputError, match=f"{bed.name}: ends 30 bytes early"):
+        source[35:40]
