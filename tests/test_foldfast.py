@@ -1,6 +1,7 @@
-"""The in-cohort fold job made cheaper with the same results: r² classes of a pair with at
-most one EM (:func:`cohortgen.kernels.clump.r2_level`), and the dosage path's rounded hard
-calls read a block of rows at a time (:class:`cohortgen.prs.dosages.HardCallRows`)."""
+"""The in-cohort fold job made cheaper with the same results: .bed rows read one run at a
+time (:class:`cohortgen.io.bed_rows.BedRows`), LD scores shared by the diseases of a fold, and
+the dosage path's rounded hard calls read a block of rows at a time
+(:class:`cohortgen.prs.dosages.HardCallRows`)."""
 
 import tracemalloc
 from pathlib import Path
@@ -11,35 +12,7 @@ import pytest
 from test_prs_incohort_dosages import _cross_validated, _dosage_inputs, cohort  # noqa: F401
 
 from cohortgen.kernels.bed import MISSING, pack_dosages
-from cohortgen.kernels.clump import haplotype_r2, r2_at_least, r2_level
 from cohortgen.prs.dosages import HardCallRows
-
-THRESHOLDS = np.array([0.05, 0.1, 0.2, 0.5, 0.8])
-
-
-def _random_tables(rng, count):
-    """3×3 genotype count tables, many with r² near a threshold (the EM decides them)."""
-    tables = [rng.integers(0, 30, size=(3, 3)).astype(float) * (rng.random((3, 3)) < 0.7)
-              for _ in range(count)]
-    return tables + [np.diag([10.0, 5.0, 10.0]), np.zeros((3, 3)), np.ones((3, 3)),
-                     np.diag([0.0, 7.0, 0.0])]
-
-
-def test_r2_level__counts_leading_thresholds_reached_as_r2_at_least_and_em():
-    """The level of a table is the count of leading thresholds r2_at_least accepts, and the
-    count of those the EM's r² (an independent route) reaches."""
-    rng = np.random.default_rng(21)
-    straddled = 0
-    for table in _random_tables(rng, 4000):
-        expected = 0
-        while expected < THRESHOLDS.size and r2_at_least(table, THRESHOLDS[expected]):
-            expected += 1
-        assert r2_level(table, THRESHOLDS) == expected, table
-        r2_em = haplotype_r2(table)
-        assert expected == int(np.sum(np.isfinite(r2_em) & (r2_em >= THRESHOLDS))), table
-        straddled += np.isfinite(r2_em) and 0.03 < r2_em < 0.9
-    assert straddled > 500
-    assert r2_level(np.ones((3, 3)), np.empty(0)) == 0
 
 
 class _Dosages:

@@ -104,72 +104,31 @@ BOUND_RTOL = 1e-9
 
 
 @kernel
-def _r2_bounds(table):
-    """(lo, hi): bounds of the haplotype r² of ``table`` over every phase split x ∈ [0, dh] of
-    the double heterozygotes, or (-1, -1) when r² is undefined (no called pair, or a
-    monomorphic variant).
+def r2_at_least(table, r2):
+    """Whether the haplotype r² of ``table`` is ≥ ``r2`` (False when it is NaN).
 
-    D = f_AB f_ab − f_Ab f_aB is linear in x and the allele frequencies do not depend on x, so
-    r²(x) = D(x)² / var lies between its values at x = 0 and x = dh (down to 0 when D changes
-    sign); the EM's x lies in [0, dh].
+    D = f_AB f_ab − f_Ab f_aB is linear in the phase split x ∈ [0, dh] of the double
+    heterozygotes and the allele frequencies do not depend on x, so r²(x) = D(x)² / var is
+    bounded by its values at x = 0 and x = dh (and by 0 when D changes sign). The EM (whose x
+    lies in [0, dh]) runs only when the bounds straddle the threshold.
     """
     cAB, cAb, caB, cab, dh, n_hap = _haplotype_counts(table)
     if n_hap == 0:
-        return -1.0, -1.0
+        return False
     pA = (cAB + cAb + dh) / n_hap
     pB = (cAB + caB + dh) / n_hap
     var = pA * (1.0 - pA) * pB * (1.0 - pB)
     if var <= 1e-12:
-        return -1.0, -1.0
+        return False
     d0 = (cAB * cab - (cAb + dh) * (caB + dh)) / (n_hap * n_hap)
     d1 = ((cAB + dh) * (cab + dh) - cAb * caB) / (n_hap * n_hap)
     hi = max(d0 * d0, d1 * d1) / var
     lo = 0.0 if d0 * d1 <= 0.0 else min(d0 * d0, d1 * d1) / var
-    return lo, hi
-
-
-@kernel
-def _bounds_decide(lo, hi, r2):
-    """1 when the bounds (lo, hi) of :func:`_r2_bounds` show r² ≥ ``r2``, 0 when they show
-    r² < ``r2``, -1 when they straddle it (within the relative margin
-    :data:`BOUND_RTOL`) and the EM decides."""
     if hi < r2 * (1.0 - BOUND_RTOL):
-        return 0
+        return False
     if lo > r2 * (1.0 + BOUND_RTOL):
-        return 1
-    return -1
-
-
-@kernel
-def r2_at_least(table, r2):
-    """Whether the haplotype r² of ``table`` is ≥ ``r2`` (False when it is NaN): decided by
-    :func:`_r2_bounds`, and by the EM (:func:`haplotype_r2`) only when the bounds straddle the
-    threshold."""
-    lo, hi = _r2_bounds(table)
-    decided = _bounds_decide(lo, hi, r2) if hi >= 0.0 else 0
-    return decided == 1 if decided >= 0 else haplotype_r2(table) >= r2
-
-
-@kernel
-def r2_level(table, thresholds):
-    """The number of leading ``thresholds`` (float64 (t,), ascending) that the haplotype r²
-    of ``table`` reaches, each decided as :func:`r2_at_least` decides it; the EM runs at most
-    once (when the bounds straddle some threshold), not once per threshold."""
-    lo, hi = _r2_bounds(table)
-    if hi < 0.0:
-        return 0
-    r2 = np.nan  # the EM's r², once it has run
-    ran = False
-    level = 0
-    while level < thresholds.shape[0]:
-        decided = _bounds_decide(lo, hi, thresholds[level])
-        if decided < 0 and not ran:
-            r2 = haplotype_r2(table)
-            ran = True
-        if decided == 0 or (decided < 0 and not r2 >= thresholds[level]):
-            break
-        level += 1
-    return level
+        return True
+    return haplotype_r2(table) >= r2
 
 
 @kernel
@@ -324,7 +283,10 @@ def _levels_into(planes, ends, start, thresholds, levels):
         table = np.zeros((3, 3))
         for j in range(i + 1, ends[i]):
             _pair_table(planes, i, j, table)
-            levels[start[i] + j - i - 1] = r2_level(table, thresholds)
+            level = 0
+            while level < thresholds.shape[0] and r2_at_least(table, thresholds[level]):
+                level += 1
+            levels[start[i] + j - i - 1] = level
 
 
 def clump_by_levels(p: np.ndarray, start: np.ndarray, levels: np.ndarray, level: int,
