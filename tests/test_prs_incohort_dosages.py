@@ -97,7 +97,7 @@ def test_chunked_dosages__hard_call_dosages_are_the_array_rows(cohort):
     rows = variants[key].merge(array.reset_index(), on=key, how="left")["index"]
     assert rows.notna().all()
     packed = genotype_rows(cohort["prefixes"], array.loc[rows.to_numpy()])[:]
-    hard = dosages.hard_calls()
+    hard = dosages.hard_calls()[:]
     kept = np.flatnonzero(cohort["data"].eligible)
     n = len(cohort["data"].sample_ids)
     np.testing.assert_array_equal(unpack_dosages(hard, n)[:, kept],

@@ -8,8 +8,8 @@ scale exactly as the .pgen stores them (PLINK 2's 1/16384 steps; float32 holds t
 NaN where a dosage is missing or the sample is not in the chunk's .psam (a sample removed by QC,
 never read by the folds, or a kept sample absent from the imputed files, which is mean-imputed
 as a missing dosage). Clumping, whose LD kernel works on 2-bit codes, gets the dosages rounded
-to the nearest hard call (:meth:`ChunkedDosages.hard_calls`, m × n / 4 bytes, as the array
-path holds).
+to the nearest hard call (:meth:`ChunkedDosages.hard_calls`), read a block of rows at a time
+as the array path reads its .bed rows (:class:`HardCallRows`): never all m × n / 4 bytes.
 """
 
 from pathlib import Path
@@ -22,7 +22,7 @@ from cohortgen.io.pgen import read_psam_ids
 from cohortgen.kernels.bed import MISSING, pack_dosages
 
 BLOCK = 2048
-"""Variants read at a time by :meth:`ChunkedDosages.hard_calls` (float32 block × n)."""
+"""Variants read at a time by :class:`HardCallRows` (float32 block × n)."""
 
 
 class ChunkedDosages:
@@ -66,13 +66,34 @@ class ChunkedDosages:
                 out[a:b] = block[:, self.columns[c]]
         return out
 
-    def hard_calls(self) -> np.ndarray:
-        """Every variant's dosages rounded to the nearest hard call (missing stays missing),
-        as .bed rows: uint8 (m, ceil(n_samples / 4)), PLINK 2-bit codes."""
-        packed = np.empty((len(self), (self.n_samples + 3) // 4), dtype=np.uint8)
-        for start in range(0, len(self), BLOCK):
-            rows = np.arange(start, min(start + BLOCK, len(self)))
-            dosage = self.read(rows)
-            packed[rows] = pack_dosages(np.where(np.isnan(dosage), MISSING,
-                                                 np.rint(dosage)).astype(np.int8))
-        return packed
+    def hard_calls(self) -> "HardCallRows":
+        """Every variant's dosages rounded to the nearest hard call (missing stays missing), as
+        .bed rows read on demand (:class:`HardCallRows`)."""
+        return HardCallRows(self)
+
+
+class HardCallRows:
+    """The dosages of ``dosages`` (:class:`ChunkedDosages`) rounded to the nearest hard call
+    (missing stays missing) as packed .bed rows, read when asked for: the row-source interface
+    of :class:`cohortgen.io.bed_rows.BedRows`. ``shape`` is (m, ceil(n_samples / 4));
+    ``self[key]`` (a slice, or int rows in any order) is uint8 (r, ceil(n_samples / 4)),
+    C-contiguous, PLINK 2-bit codes. Memory: the rows asked for, and the float32 dosages of
+    :data:`BLOCK` of them while they are packed.
+    """
+
+    def __init__(self, dosages: ChunkedDosages):
+        self._dosages = dosages
+        self.shape = (len(dosages), (dosages.n_samples + 3) // 4)
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, slice):
+            index = np.arange(*key.indices(self.shape[0]))
+        else:
+            index = np.asarray(key, dtype=np.int64).reshape(-1)
+        rows, inverse = np.unique(index, return_inverse=True)  # ascending, as read() wants
+        packed = np.empty((rows.size, self.shape[1]), dtype=np.uint8)
+        for start in range(0, rows.size, BLOCK):
+            dosage = self._dosages.read(rows[start:start + BLOCK])
+            packed[start:start + BLOCK] = pack_dosages(
+                np.where(np.isnan(dosage), MISSING, np.rint(dosage)).astype(np.int8))
+        return packed if np.array_equal(rows, index) else packed[inverse.reshape(-1)]

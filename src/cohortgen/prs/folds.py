@@ -20,7 +20,8 @@ nothing about the test fold reaches weights, tuning or LD.
 With imputed dosages (``dosages``, a :class:`cohortgen.prs.dosages.ChunkedDosages` of the same
 m variants and n samples), the GWAS, the LD, the C+T scores and the held-out scores read the
 dosages block by block (missing ones mean-imputed as the hard-call path does), and ``packed``
-holds their rounded hard calls, which only clumping reads.
+reads their rounded hard calls (:class:`cohortgen.prs.dosages.HardCallRows`), which only
+clumping reads.
 """
 
 from collections.abc import Callable, Mapping

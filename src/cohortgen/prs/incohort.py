@@ -10,8 +10,8 @@ LD (float32, Σ block size² over the LD blocks: about m × 500 × 4 bytes) and 
 vectors, plus one block's genotypes at a time. With ``pgens`` (the QC'd imputed-dosage
 chunks of a cohort with ``imputed``), the variants are those that passed the imputed-variant
 QC instead (their ``.variants.tsv``), and the GWAS, LD and scores read their dosages from disk
-block by block (:class:`cohortgen.prs.dosages.ChunkedDosages`); the rounded hard calls that
-clumping reads are held in memory (m × n / 4 bytes).
+block by block (:class:`cohortgen.prs.dosages.ChunkedDosages`), and so do the rounded hard
+calls that clumping reads (:class:`cohortgen.prs.dosages.HardCallRows`).
 *Eligible* samples are in qc/keep.txt and the phenotype sheet with every covariate and PC
 present; the others are never read. A disease's phenotype may still be missing for an eligible
 sample: that sample then enters the LD of its training folds but not that disease's GWAS or
@@ -239,9 +239,9 @@ def write_private_npz(path: Path, **arrays) -> None:
 
 def fold_genotypes(bfiles: list[Path], variants: pd.DataFrame, sample_ids: list[str],
                    pgens: list[Path] = ()) -> tuple[np.ndarray, ChunkedDosages | None]:
-    """(packed hard calls uint8 (m, ceil(n / 4)), dosages) of the selected ``variants``: the
-    array's .bed rows and None, or with ``pgens`` the rounded dosages and the
-    :class:`ChunkedDosages` the folds read (module docstring)."""
+    """(packed hard calls: a row source of uint8 (m, ceil(n / 4)) .bed rows, dosages) of the
+    selected ``variants``: the array's .bed rows and None, or with ``pgens`` the rounded dosages
+    and the :class:`ChunkedDosages` the folds read (module docstring)."""
     if not pgens:
         return genotype_rows(bfiles, variants), None
     dosages = ChunkedDosages(list(pgens), variants, sample_ids)

@@ -93,6 +93,7 @@ def ldpred2_auto(
     bounds: np.ndarray,
     *,
     spans: np.ndarray | None = None,
+    ld: np.ndarray | None = None,
     n_chains: int = 6,
     burn_in: int = 300,
     num_iter: int = 300,
@@ -109,14 +110,15 @@ def ldpred2_auto(
 
     beta_hat: float64 (m,) standardised marginal effects; n: GWAS sample size; corr, offsets,
     bounds: blocked LD from :func:`cohortgen.kernels.ld_matrix.block_correlations`; spans: its
-    :func:`cohortgen.kernels.ldpred.row_spans` (computed here when None). Chains run in
+    :func:`cohortgen.kernels.ldpred.row_spans` (computed here when None); ld: its
+    :func:`ld_scores` for ``n`` (computed here when None and ``h2_init`` is). Chains run in
     ``n_threads`` threads; results do not depend on the thread count.
     """
     beta_hat = np.ascontiguousarray(beta_hat, dtype=np.float64)
     if h2_init is None:
-        h2_init = float(
-            np.clip(ldsc_h2(beta_hat, ld_scores(corr, offsets, bounds, n), n), 1e-3, 0.5)
-        )
+        if ld is None:
+            ld = ld_scores(corr, offsets, bounds, n)
+        h2_init = float(np.clip(ldsc_h2(beta_hat, ld, n), 1e-3, 0.5))
     if spans is None:
         spans = row_spans(corr, offsets, bounds)
     p_inits = np.geomspace(1e-4, 0.2, n_chains) if n_chains > 1 else np.array([0.01])
@@ -207,8 +209,8 @@ def ldpred_weights(
     **options,
 ) -> MethodResult:
     """LDpred2-auto per-allele weights from a training fold (LD from training samples only,
-    float32, banded to ``window_bp`` if given, computed once per fold with its row spans:
-    cached in ``train.shared``).
+    float32, banded to ``window_bp`` if given, computed once per fold with its row spans, and
+    its LD scores once per GWAS sample size: cached in ``train.shared``).
 
     Options go to :func:`ldpred2_auto` (``seed`` defaults to the fold seed). Returns a
     :class:`MethodResult` with weights None and a "no converged chain" status when every chain
@@ -225,8 +227,12 @@ def ldpred_weights(
     bounds, corr, offsets, spans, sd = train.shared[key]
     gwas = train.gwas
     beta_hat = standardized_marginal_effects(gwas.z, gwas.n)
+    scores_key = ("ld_scores", *key[1:], gwas.n)  # the diseases of a fold mostly share n
+    if scores_key not in train.shared:
+        train.shared[scores_key] = ld_scores(corr, offsets, bounds, gwas.n)
     options.setdefault("seed", train.seed)
-    result = ldpred2_auto(beta_hat, gwas.n, corr, offsets, bounds, spans=spans, **options)
+    result = ldpred2_auto(beta_hat, gwas.n, corr, offsets, bounds, spans=spans,
+                          ld=train.shared[scores_key], **options)
     details = {"ldpred": result}
     if result.beta_std is None:
         return MethodResult(None, result.status, details)
