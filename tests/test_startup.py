@@ -1,5 +1,5 @@
-"""Process start-up of a ``cohortgen`` job: what the CLI and each stage module import, and the
-fold jobs' thread count (the default profile runs them on one thread)."""
+"""Process start-up of a ``cohortgen`` job: what the CLI and each stage module import; and
+whether a fold job's outputs depend on its thread count."""
 
 import subprocess
 import sys
@@ -53,9 +53,11 @@ def test_config_schema__libyaml_gives_the_pure_python_parse():
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="held-out scores differ in the last bits (up to 4e-15) "
+                   "between one and two threads; fold jobs keep threads: 2 until they do not")
 def test_run_fold__one_and_two_threads_write_the_same_arrays(inputs, tmp_path):  # noqa: F811
-    """The default profile runs build_incohort_fold on one thread, the rule says two: a fold
-    and the refit hold the same arrays either way."""
+    """A fold and the refit hold the same arrays on one and two threads (so that a fold job
+    could run on one thread, letting two folds share two cores)."""
     cohort, work, prefixes = inputs
     qc = [prefix.with_name(f"{prefix.name}.variant_qc.tsv") for prefix in prefixes]
     data = load_cohort(prefixes[0], work / "keep.txt", cohort / "phenotypes.tsv", DISEASES,
