@@ -326,11 +326,12 @@ STEP_OPTIONS = {
 
 @functools.cache
 def config_schema() -> dict:
-    """The config schema (``workflow/schemas/config.schema.yaml``, package data)."""
+    """The config schema (``workflow/schemas/config.schema.yaml``, package data), parsed by
+    libyaml when PyYAML has it (read by every job: 7 ms instead of 50 ms of CPU)."""
     import yaml
 
     text = resources.files("cohortgen").joinpath("schemas/config.schema.yaml").read_text()
-    return yaml.safe_load(text)
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def key_paths(cls) -> dict[str, tuple[str, ...]]:

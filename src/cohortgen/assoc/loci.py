@@ -19,11 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cohortgen.io.bed import read_bed
 from cohortgen.io.files import read_tsv, write_tsv
 from cohortgen.io.sumstats import chromosome_codes, gwas_ssf_variant_ids, read_gwas_ssf
-from cohortgen.kernels.bed import MISSING, pack_dosages
-from cohortgen.kernels.clump import clump
 
 GENOME_WIDE = 5e-8
 SUGGESTIVE = 1e-5
@@ -70,6 +67,8 @@ def read_chunk(prefix: Path, dosages: bool) -> tuple:
     chunk (.pgen; :class:`~cohortgen.assoc.genotypes.PgenDosages`) whose rows
     :func:`packed_rows` reads; bim with chrom, pos, a1 (effect allele), a2."""
     if not dosages:
+        from cohortgen.io.bed import read_bed
+
         packed, bim, fam = read_bed(Path(prefix))
         return packed, bim, fam["iid"].astype(str).tolist()
     from cohortgen.assoc.genotypes import PgenDosages, pgen_variants
@@ -84,6 +83,8 @@ def packed_rows(rows, selected: list[int]) -> np.ndarray:
     rounded to hard calls."""
     if isinstance(rows, np.ndarray):
         return rows[selected]
+    from cohortgen.kernels.bed import MISSING, pack_dosages
+
     keep = np.zeros(len(rows), bool)
     keep[selected] = True
     dosage = rows.subset(keep).read(slice(None))
@@ -121,6 +122,8 @@ def candidate_genotypes(prefixes: list[Path], candidates: pd.DataFrame,
 def loci_table(candidates: pd.DataFrame, packed: np.ndarray, n_fam: int, mask: np.ndarray,
                settings: ClumpSettings) -> pd.DataFrame:
     """Clump per contig; one row per index variant (columns :data:`LOCI_COLUMNS`)."""
+    from cohortgen.kernels.clump import clump
+
     rows = []
     for _, part in candidates.groupby("chromosome", sort=True):
         order = np.argsort(part["base_pair_location"].to_numpy(np.int64), kind="stable")

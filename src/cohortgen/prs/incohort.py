@@ -55,7 +55,6 @@ from cohortgen.io.files import read_tsv, write_bytes_atomic, write_tsv
 from cohortgen.io.scorefile import write_scoring_file
 from cohortgen.prs.cplust import INNER_K, cplust_builder
 from cohortgen.prs.dosages import ChunkedDosages
-from cohortgen.prs.evaluate import evaluate_score
 from cohortgen.prs.folds import (
     cross_validated_scores,
     fold_training_sets,
@@ -334,6 +333,8 @@ def performance_rows(disease, scores, statuses, y, design, prevalence,
     """One performance row per method on its held-out scores (status row if it failed).
 
     scores: method → float64 (n,); statuses: method → one status per fold."""
+    from cohortgen.prs.evaluate import evaluate_score  # SciPy's stats: evaluation only
+
     rows = []
     for method, name in METHODS.items():
         status = fold_status(statuses[method])

@@ -48,7 +48,6 @@ from cohortgen.io.scorefile import canonical_chrom, read_scoring_file
 from cohortgen.kernels.prs import EFFECT_TYPES, code_values, dosage_score_sums, score_sums
 from cohortgen.kernels.stats import genotype_counts
 from cohortgen.privacy import shareable_counts, without_sample_ids
-from cohortgen.prs.evaluate import decile_table, evaluate_score
 from cohortgen.prs.match import MatchResult, check_overlap, match_variants
 from cohortgen.prs.standardize import z_norm1, z_norm2
 from cohortgen.qc.keep import read_keep, sample_mask
@@ -503,6 +502,8 @@ def evaluate_published(names: list[str], score_paths: list[Path], match_logs: li
     """Evaluate each OK score for its target diseases on all QC-kept samples, adjusting for
     the design of :func:`design_rows` (the sheet read once); write the shareable performance
     and decile tables (counts under ``min_cell_count`` masked)."""
+    from cohortgen.prs.evaluate import decile_table, evaluate_score  # SciPy's stats: here only
+
     diseases = sorted({d for ds in targets.values() for d in ds})
     sheet_all = read_phenotypes(Path(phenotypes), diseases, covariates, list(categorical))
     keep = read_keep(keep_txt)

@@ -17,11 +17,6 @@ import heapq
 import numpy as np
 import pandas as pd
 
-from cohortgen.kernels.relatedness import (
-    king_related_pairs,
-)
-from cohortgen.qc.genotypes import subset_samples
-
 DEGREE_CUTOFFS = (0.354, 0.177, 0.0884, 0.0442)
 """Kinship lower bounds (exclusive) of degree 0 (duplicate/MZ), 1, 2 and 3 (KING's cutoffs)."""
 
@@ -35,6 +30,9 @@ def related_pair_table(packed: np.ndarray, n_samples: int, sample_idx: np.ndarra
     kinship above ``threshold``, from :func:`king_related_pairs`: memory O(n * variants) for the
     bit planes plus one tile of pairs, not O(n²). sample_ids: the IDs of ``sample_idx``, in its
     order."""
+    from cohortgen.kernels.relatedness import king_related_pairs  # Numba: sample QC only
+    from cohortgen.qc.genotypes import subset_samples
+
     if len(sample_ids) != len(sample_idx):
         raise ValueError(f"{len(sample_ids)} sample IDs for {len(sample_idx)} samples")
     sub = subset_samples(packed, n_samples, sample_idx)
