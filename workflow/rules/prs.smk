@@ -149,7 +149,10 @@ rule build_incohort_fold:
         fold=r"\d+",
     conda:
         "../../envs/cohortgen.yaml"
-    threads: 2
+    # one thread: the fold uses about 1.1-1.6 of two cores (only the training GWAS and the
+    # LDpred2 chains run in parallel), so two single-thread folds (or a fold and a chunk job)
+    # keep both cores busy, and the held-out scores do not depend on the core count
+    threads: 1
     resources:
         # genotypes are read a block at a time: memory is the training LD (per variant) and
         # decoded blocks (per sample), as measured by bench/bench_workflow.py --alone
