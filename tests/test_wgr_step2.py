@@ -239,7 +239,8 @@ def test_chunk_results__loco_full_firth_uses_the_offset():
     dosage, covariates, y = unbalanced_cohort(41, n=600, m=40)
     covariates = covariates[:, :3]
     offset = np.random.default_rng(8).normal(0, 0.5, (len(y), 1))
-    out = chunk_with_loco(dosage, covariates, y, offset, FallbackSettings(firth_mode="full"))
+    out = chunk_with_loco(dosage, covariates, y, offset,
+                          FallbackSettings(firth_mode="full", firth_min_carriers=10))
     rows = np.flatnonzero(out["status"] == "FIRTH")[:8]
     assert rows.size >= 4
     X = design(covariates)
