@@ -41,7 +41,7 @@ that lies in the span of the covariates, e.g. monomorphic on the disease's sampl
 V_MIN = 1e-12
 """Variants with V ≤ ``V_MIN`` (or non-finite U, V) are untestable."""
 
-SCORE_ROWS = 512
+SCORE_ROWS = 256
 """Rows of G per matrix product in :func:`score_statistics`, whatever the thread count: BLAS
 can round a row differently by its place in the product (seen with OpenBLAS), so
 splitting by the thread count would change the last bits with it."""
