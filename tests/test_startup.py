@@ -53,8 +53,6 @@ def test_config_schema__libyaml_gives_the_pure_python_parse():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="held-out scores differ in the last bits (up to 4e-15) "
-                   "between one and two threads; fold jobs keep threads: 2 until they do not")
 def test_run_fold__one_and_two_threads_write_the_same_arrays(inputs, tmp_path):  # noqa: F811
     """A fold and the refit hold the same arrays on one and two threads (so that a fold job
     could run on one thread, letting two folds share two cores)."""

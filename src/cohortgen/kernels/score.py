@@ -6,8 +6,8 @@ product it would need G's square in memory); the remaining element-wise steps ar
 The χ²₁ tail uses ``scipy.special``. Threads: :func:`score_statistics` splits the
 variant rows over ``threads`` Python threads (NumPy releases the GIL), meant to run under
 single-threaded BLAS (``threadpoolctl``): BLAS worker threads that spin between calls would
-otherwise fight the Numba kernels of the same step for the cores. Each row's result does not
-depend on the split.
+otherwise fight the Numba kernels of the same step for the cores. The rows go in fixed blocks of
+:data:`SCORE_ROWS` whatever the thread count, so the bits do not depend on it.
 
 Model (SCIENCE.md, Association): for disease d with null fit μ̂, r = y − μ̂, W_d = diag(μ̂(1 − μ̂))
 (r = w = 0 on samples excluded from d) and variant genotypes g (n,):
@@ -40,6 +40,11 @@ that lies in the span of the covariates, e.g. monomorphic on the disease's sampl
 
 V_MIN = 1e-12
 """Variants with V ≤ ``V_MIN`` (or non-finite U, V) are untestable."""
+
+SCORE_ROWS = 256
+"""Rows of G per matrix product in :func:`score_statistics`, whatever the thread count: BLAS
+can round a row differently by its place in the product (seen with OpenBLAS), so
+splitting by the thread count would change the last bits with it."""
 
 P_FLOOR = float(np.finfo(np.float64).tiny)
 """Smallest p reported (≈ 2.2e-308); ``log10_p`` is exact beyond it (never −inf for finite χ²)."""
@@ -107,7 +112,8 @@ def score_statistics(G: np.ndarray, prep: ScorePrep, *, projections: bool = Fals
     """Score U and its null variance V for every variant and disease.
 
     G: float64 (m, n) genotype dosages (ALT allele count 0/1/2), finite: the caller imputes
-    missing genotypes (e.g. to the mean) first. threads: Python threads over row ranges of G.
+    missing genotypes (e.g. to the mean) first. threads: Python threads over the fixed
+:data:`SCORE_ROWS`-row blocks of G (results do not depend on it).
     Returns U, V: float64 (m, d), and with ``projections`` also GA: float64 (m, d, p),
     GA[j, d] = G[j] A_d (the by-product that :func:`residualised` needs). Peak extra memory
     about (m, d + d·p).
@@ -122,12 +128,12 @@ def score_statistics(G: np.ndarray, prep: ScorePrep, *, projections: bool = Fals
         np.matmul(G[rows], prep.C, out=GC[rows])
         weighted_sumsq(G[rows], prep.WT, sumsq[rows])
 
-    bounds = np.linspace(0, m, max(1, min(threads, m)) + 1).astype(int)
-    ranges = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    if len(ranges) == 1:
-        products(ranges[0])
+    ranges = [slice(a, min(a + SCORE_ROWS, m)) for a in range(0, m, SCORE_ROWS)]
+    if threads <= 1 or len(ranges) <= 1:
+        for rows in ranges:
+            products(rows)
     else:
-        with ThreadPoolExecutor(len(ranges)) as pool:
+        with ThreadPoolExecutor(min(threads, len(ranges))) as pool:
             list(pool.map(products, ranges))
     U = np.ascontiguousarray(GC[:, :d])
     GA = GC[:, d:].reshape(m, d, p)
