@@ -16,7 +16,7 @@ Cohorts (seeded, library calls, no Snakemake):
 - unrelated: ``--samples`` samples, ``--variants`` independent hard-call variants with MAF
   log-uniform on [0.001, 0.5] (rare-heavy), two normal covariates, three null phenotypes at 4%
   and three at 30% prevalence drawn independently of the genotypes;
-- family: :func:`cohortgen.simulate.simulate_family_cohort` as ``tests/test_wgr_calibration.py``
+- family: the cohort of ``cohortgen.wgr.calibration.CalibrationDesign``, as ``tests/test_wgr_calibration.py``
   (40% in nuclear families, 5% cousins, six subpopulations; three diseases at 4% and three at
   30%, 30 causal variants each), step 1 (whole-genome regression) on, 10 PCs; only the variants
   not causal for a disease count.
@@ -35,12 +35,13 @@ import pandas as pd
 from scipy import stats
 
 from cohortgen.assoc.chunk import FallbackSettings, chunk_results
+from cohortgen.assoc.loco import fit_loco_nulls
 from cohortgen.assoc.null_model import fit_null_models
 from cohortgen.assoc.stage import null_model_table
 from cohortgen.inflation import lambda_gc
 from cohortgen.io.bed import write_bed
 from cohortgen.kernels.bed import pack_dosages
-from cohortgen.simulate import simulate_family_cohort
+from cohortgen.wgr.calibration import CalibrationDesign, top_pcs
 from cohortgen.wgr.stage import Step1Inputs, Step1Settings, run_step1
 
 ROUTINGS = {
@@ -76,7 +77,8 @@ def bim_of(chrom: np.ndarray) -> pd.DataFrame:
 
 
 def unrelated(n: int, m: int) -> tuple:
-    """(packed, bim, ids, null table, null rows per phenotype (None: every row), loco)."""
+    """(packed, bim, ids, null table, null rows per phenotype (None: every row), LOCO null
+    models (None: no step 1))."""
     rng = np.random.default_rng(12)
     maf = np.exp(rng.uniform(np.log(0.001), np.log(0.5), size=(m, 1)))
     dosage = rng.binomial(2, maf, size=(m, n)).astype(np.int8)
@@ -90,11 +92,9 @@ def unrelated(n: int, m: int) -> tuple:
 
 
 def family(n: int, m: int, scratch: str) -> tuple:
-    """As :func:`unrelated`, for the family cohort with step 1 (its LOCO table)."""
-    prevalence = tuple(np.repeat(list(PREVALENCES.values()), REPLICATES))
-    cohort = simulate_family_cohort(1, n_samples=n, n_variants=m, n_chromosomes=4,
-                                    prevalence=prevalence, h2=0.5, n_causal=30, shared_env=0.0,
-                                    family_fraction=0.4, cousin_fraction=0.05)
+    """As :func:`unrelated`, for the family cohort of the step-1 calibration
+    (:class:`cohortgen.wgr.calibration.CalibrationDesign`), with the LOCO null models of step 1."""
+    cohort = CalibrationDesign(n_samples=n, n_variants=m, replicates=REPLICATES).simulate()
     ids = cohort.sample_ids
     bim = bim_of(cohort.chrom)
     packed = pack_dosages(cohort.genotypes)
@@ -102,19 +102,15 @@ def family(n: int, m: int, scratch: str) -> tuple:
                         "pheno": -9})
     prefix = f"{scratch}/calibrate_firth_routing_family"
     write_bed(prefix, packed, bim, fam)
-    X = cohort.genotypes[::4].T.astype(np.float64)
-    X -= X.mean(axis=0)
-    X /= np.maximum(X.std(axis=0), 1e-12)
-    u, s, _ = np.linalg.svd(X, full_matrices=False)
-    pcs = u[:, :10] * s[:10]
     everyone = np.arange(n)
+    pcs = top_pcs(cohort.genotypes, everyone, 10)
     inputs = Step1Inputs(everyone, ids, names(), np.ones(len(names()), dtype=bool),
                          cohort.status, pcs)
     loco, _ = run_step1(prefix, inputs, Step1Settings(block_size=500))
     null = null_model_table(ids, fit_null_models(pcs, cohort.status),
                             pd.DataFrame(cohort.status, columns=names()), ["OK"] * len(names()))
     keep = [np.setdiff1d(np.arange(m), cohort.causal[d]) for d in range(len(names()))]
-    return packed, bim, ids, null, keep, loco
+    return packed, bim, ids, null, keep, fit_loco_nulls(null, names(), [], loco)
 
 
 def table(cohort: str, results: pd.DataFrame, keep, routing: str) -> list[dict]:
