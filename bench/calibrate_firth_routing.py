@@ -16,7 +16,8 @@ Cohorts (seeded, library calls, no Snakemake):
 - unrelated: ``--samples`` samples, ``--variants`` independent hard-call variants with MAF
   log-uniform on [0.001, 0.5] (rare-heavy), two normal covariates, three null phenotypes at 4%
   and three at 30% prevalence drawn independently of the genotypes;
-- family: the cohort of ``cohortgen.wgr.calibration.CalibrationDesign``, as ``tests/test_wgr_calibration.py``
+- family: the cohort of ``cohortgen.wgr.calibration.CalibrationDesign``, as
+  ``tests/test_wgr_calibration.py``
   (40% in nuclear families, 5% cousins, six subpopulations; three diseases at 4% and three at
   30%, 30 causal variants each), step 1 (whole-genome regression) on, 10 PCs; only the variants
   not causal for a disease count.
