@@ -5,10 +5,10 @@
 #   chunks/plan.tsv                  chunk regions planned from the genotype index
 #   chunks/<chunk>/                  per-chunk work: genotypes.{bed,bim,fam} (private),
 #                                    ingest.json, sample_partials.npz, variant_qc.tsv,
-#                                    assoc/<trait>.tsv (one file per disease or trait)
+#                                    assoc/<trait>.columns (one file per disease or trait)
 #   imputed/plan.tsv, imputed/<chunk>/  cohorts with imputed data: dosage chunk plan; per chunk
 #                                    QC'd dosages.{pgen,pvar,psam} (private), dosages.variants.tsv,
-#                                    dosages.json, assoc/<trait>.tsv (association reads these)
+#                                    dosages.json, assoc/<trait>.columns (association reads these)
 #   qc/summary.json                  QC funnel: counts per step and reason (shareable)
 #   qc/imputed_variants.tsv.gz       imputed-variant QC per variant (with imputed data)
 #   qc/samples.tsv, qc/keep.txt      per-sample metrics and decision (private)

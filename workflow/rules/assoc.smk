@@ -76,7 +76,7 @@ rule test_association_chunk:
         results=[
             intermediate(path)
             for path in expand(
-                "results/{{cohort}}/chunks/{{chunk}}/assoc/{trait}.tsv",
+                "results/{{cohort}}/chunks/{{chunk}}/assoc/{trait}.columns",
                 trait=ASSOC_TRAITS,
             )
         ],
@@ -106,7 +106,7 @@ rule test_association_chunk:
 rule gather_gwas:
     input:
         chunks=lambda wc: tested_chunk_files(
-            f"results/{{cohort}}/{{chunks}}/{{chunk}}/assoc/{wc.disease}.tsv"
+            f"results/{{cohort}}/{{chunks}}/{{chunk}}/assoc/{wc.disease}.columns"
         )(wc),
         null_summary="results/{cohort}/assoc/null_model.json",
         wgr=wgr_input("results/{cohort}/wgr/wgr.json"),

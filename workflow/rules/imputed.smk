@@ -91,7 +91,7 @@ rule test_association_imputed_chunk:
         results=[
             intermediate(path)
             for path in expand(
-                "results/{{cohort}}/imputed/{{chunk}}/assoc/{trait}.tsv",
+                "results/{{cohort}}/imputed/{{chunk}}/assoc/{trait}.columns",
                 trait=ASSOC_TRAITS,
             )
         ],

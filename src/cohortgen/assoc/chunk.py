@@ -62,7 +62,8 @@ from cohortgen.assoc.stage import CHRX_PREFIX, tested_traits
 from cohortgen.errors import InputError
 from cohortgen.genome import contig_class
 from cohortgen.io.bed import read_bed
-from cohortgen.io.files import read_json, read_tsv, write_tsv
+from cohortgen.io.columns import Categories, encode_strings, write_column_table
+from cohortgen.io.files import read_json, read_tsv, tsv_float_values
 from cohortgen.io.pgen import read_psam_ids
 from cohortgen.io.sumstats import GWAS_SSF_COLUMNS, IMPUTED_COLUMNS
 from cohortgen.kernels.firth import firth_approx_batch, firth_batch
@@ -79,7 +80,19 @@ from cohortgen.kernels.spa import Z_CUTOFF, spa_p_values
 BLOCK_VARIANTS = 1024
 STATUSES = ("OK", "FIRTH", "FIRTH_CONVERGE_FAIL", "SPA", "SPA_CONVERGE_FAIL", "LOW_MAC",
             "MONOMORPHIC", "COLLINEAR")
+STATUS_CODE = {name: np.uint8(code) for code, name in enumerate(STATUSES)}
+"""uint8 code of each status (its index in :data:`STATUSES`), as rows carry it until written."""
+NO_P_CODES = [STATUS_CODE[name] for name in ("LOW_MAC", "MONOMORPHIC", "COLLINEAR")]
 CHUNK_COLUMNS = ["disease", *GWAS_SSF_COLUMNS]
+VARIANT_COLUMNS = {"chromosome": "chrom", "base_pair_location": "pos", "effect_allele": "a1",
+                   "other_allele": "a2", "variant_id": "id"}
+"""Result columns taken from the variant table (GWAS-SSF name: bim column), with any
+:data:`~cohortgen.io.sumstats.IMPUTED_COLUMNS` of the same name."""
+DISEASE_COLUMNS = [name for name in GWAS_SSF_COLUMNS if name not in VARIANT_COLUMNS
+                   and name != "rsid"]
+"""The columns of :func:`disease_block`, in :data:`CHUNK_COLUMNS` order."""
+CHUNK_TABLE_SUFFIX = ".columns"
+"""Suffix of the per-trait chunk tables (:func:`write_trait_tables`)."""
 
 
 @dataclass(frozen=True)
@@ -175,17 +188,18 @@ def null_offset(mu: np.ndarray) -> np.ndarray:
 
 def row_status(stats: dict, d: int, mac: np.ndarray, expected_minor: np.ndarray,
                settings: FallbackSettings) -> tuple[np.ndarray, np.ndarray]:
-    """(status str array (m,), Firth-candidate bool (m,)) of disease column ``d``;
-    expected_minor: float64 (m,) expected minor allele count in the smaller group."""
+    """(status codes uint8 (m,), :data:`STATUS_CODE`; Firth-candidate bool (m,)) of disease
+    column ``d``; expected_minor: float64 (m,) expected minor allele count in the smaller
+    group."""
     testable = stats["testable"][:, d]
-    status = np.full(mac.shape, "OK", dtype=object)
+    status = np.full(mac.shape, STATUS_CODE["OK"])
     with np.errstate(invalid="ignore"):
         small_p = stats["p"][:, d] < settings.firth_p_threshold
     firth = testable & (mac >= settings.min_mac) & (settings.p_value == "score") & (
         small_p | (expected_minor < settings.firth_min_carriers))
-    status[~testable] = "COLLINEAR"
-    status[mac < settings.min_mac] = "LOW_MAC"
-    status[mac == 0] = "MONOMORPHIC"
+    status[~testable] = STATUS_CODE["COLLINEAR"]
+    status[mac < settings.min_mac] = STATUS_CODE["LOW_MAC"]
+    status[mac == 0] = STATUS_CODE["MONOMORPHIC"]
     return status, firth
 
 
@@ -230,13 +244,13 @@ def _spa_rows(G: np.ndarray, GA: np.ndarray, model: DiseaseModel, U: np.ndarray,
 
 
 def disease_block(model: DiseaseModel, d: int, stats: dict, G: np.ndarray, GA: np.ndarray,
-                  counts: tuple[np.ndarray, np.ndarray], bim: pd.DataFrame,
-                  settings: FallbackSettings) -> pd.DataFrame:
-    """Result rows of one block of variants for one disease (columns :data:`CHUNK_COLUMNS`);
-    GA: float64 (m, d, p) score projections of the block (:func:`score_statistics`); counts:
-    (ALT allele count, called samples), int64 (m, 2 · n_diseases) each, columns 2d and 2d + 1
-    over the disease's cases and controls (dosage sums, float64, for imputed dosages); bim
-    columns of :data:`~cohortgen.io.sumstats.IMPUTED_COLUMNS` are carried over."""
+                  counts: tuple[np.ndarray, np.ndarray], settings: FallbackSettings) -> dict:
+    """Result columns of one block of m variants for one disease: the per-disease columns of
+    :data:`CHUNK_COLUMNS` (not ``disease``, ``rsid`` nor those of :data:`VARIANT_COLUMNS`),
+    arrays (m,), ``status`` as uint8 codes (:data:`STATUS_CODE`); GA: float64 (m, d, p) score
+    projections of the block (:func:`score_statistics`); counts: (ALT allele count, called
+    samples), int64 (m, 2 · n_diseases) each, columns 2d and 2d + 1 over the disease's cases
+    and controls (dosage sums, float64, for imputed dosages)."""
     alt_cases, n_cases = counts[0][:, 2 * d], counts[1][:, 2 * d]
     alt_controls, n_controls = counts[0][:, 2 * d + 1], counts[1][:, 2 * d + 1]
     alt, n = alt_cases + alt_controls, n_cases + n_controls
@@ -251,33 +265,27 @@ def disease_block(model: DiseaseModel, d: int, stats: dict, G: np.ndarray, GA: n
                                     model.rank)
     rows, f_beta, f_se, f_p, ok = _firth_rows(G, GA[:, d], model, firth, settings)
     beta[rows[ok]], se[rows[ok]], p[rows[ok]] = f_beta[ok], f_se[ok], f_p[ok]
-    status[rows[ok]] = "FIRTH"
-    status[rows[~ok]] = "FIRTH_CONVERGE_FAIL"
+    status[rows[ok]] = STATUS_CODE["FIRTH"]
+    status[rows[~ok]] = STATUS_CODE["FIRTH_CONVERGE_FAIL"]
     if settings.p_value == "spa" and not model.quantitative:
         rows, s_p, ok = _spa_rows(G, GA[:, d], model, stats["U"][:, d], stats["chisq"][:, d],
-                                  status == "OK")
+                                  status == STATUS_CODE["OK"])
         p[rows[ok]] = s_p[ok]
         se[rows[ok]] = np.abs(beta[rows[ok]]) / -special.ndtri(0.5 * s_p[ok])
-        status[rows[ok]] = "SPA"
-        status[rows[~ok]] = "SPA_CONVERGE_FAIL"
-    no_p = np.isin(status, ("LOW_MAC", "MONOMORPHIC", "COLLINEAR"))
+        status[rows[ok]] = STATUS_CODE["SPA"]
+        status[rows[~ok]] = STATUS_CODE["SPA_CONVERGE_FAIL"]
+    no_p = np.isin(status, NO_P_CODES)
     beta[no_p], se[no_p], p[no_p] = np.nan, np.nan, np.nan
     with np.errstate(invalid="ignore", divide="ignore"):
         eaf_cases = alt_cases / (2 * n_cases)
         eaf_controls = alt_controls / (2 * n_controls)
         eaf = alt / (2 * n)
     if model.quantitative:  # GWAS-SSF: no case/control columns for a quantitative trait
-        n_cases = n_controls = eaf_cases = eaf_controls = np.full(len(bim), np.nan)
-    imputed = {name: bim[name].to_numpy() for name in IMPUTED_COLUMNS if name in bim.columns}
-    return pd.DataFrame({
-        "disease": model.name, "chromosome": bim["chrom"].astype(str).to_numpy(),
-        "base_pair_location": bim["pos"].to_numpy(), "effect_allele": bim["a1"].to_numpy(),
-        "other_allele": bim["a2"].to_numpy(), "beta": beta, "standard_error": se,
-        "effect_allele_frequency": eaf, "p_value": p, "variant_id": bim["id"].to_numpy(),
-        "rsid": np.nan, "n": n, "n_cases": n_cases, "n_controls": n_controls,
-        "effect_allele_frequency_cases": eaf_cases,
-        "effect_allele_frequency_controls": eaf_controls, "status": status, "mac": mac,
-    } | imputed)
+        n_cases = n_controls = eaf_cases = eaf_controls = np.full(mac.size, np.nan)
+    return {"beta": beta, "standard_error": se, "effect_allele_frequency": eaf, "p_value": p,
+            "n": n, "n_cases": n_cases, "n_controls": n_controls,
+            "effect_allele_frequency_cases": eaf_cases,
+            "effect_allele_frequency_controls": eaf_controls, "status": status, "mac": mac}
 
 
 def linear_t_test(U: np.ndarray, V: np.ndarray, n: int, rank: int) -> tuple[np.ndarray, ...]:
@@ -295,12 +303,68 @@ def linear_t_test(U: np.ndarray, V: np.ndarray, n: int, rank: int) -> tuple[np.n
     return beta, se, p
 
 
-def _status_counts(results: pd.DataFrame) -> str:
+@dataclass(frozen=True)
+class ChunkTable:
+    """The results of a chunk, trait by trait. variants: the variant table of the m result rows
+    (``bim`` columns ``chrom``, ``pos``, ``a1``, ``a2``, ``id`` and any of
+    :data:`~cohortgen.io.sumstats.IMPUTED_COLUMNS`), in result order; traits: for each tested
+    trait, in order, its :func:`disease_block` columns over those m variants."""
+
+    variants: pd.DataFrame
+    traits: dict[str, dict[str, np.ndarray]]
+
+    def frame(self) -> pd.DataFrame:
+        """The long table: columns :data:`CHUNK_COLUMNS` then the variant table's
+        :data:`~cohortgen.io.sumstats.IMPUTED_COLUMNS`; rows trait by trait, each over the m
+        variants in order; ``status`` as str."""
+        m, names = len(self.variants), list(self.traits)
+        variant_columns = self.variant_columns()
+        columns = {"disease": np.repeat(np.array(names, dtype=object), m)}
+        for name in CHUNK_COLUMNS[1:] + self.imputed():
+            if name in variant_columns:
+                columns[name] = np.tile(variant_columns[name], len(names))
+            elif name == "rsid":
+                columns[name] = np.full(m * len(names), np.nan)
+            else:
+                columns[name] = _joined([self.traits[t][name] for t in names])
+        columns["status"] = np.array(STATUSES, dtype=object)[columns["status"].astype(np.intp)]
+        return pd.DataFrame(columns)
+
+    def imputed(self) -> list[str]:
+        """The :data:`~cohortgen.io.sumstats.IMPUTED_COLUMNS` of the variant table."""
+        return [name for name in IMPUTED_COLUMNS if name in self.variants.columns]
+
+    def variant_columns(self) -> dict[str, np.ndarray]:
+        """The result columns taken from the variant table (:data:`VARIANT_COLUMNS` and the
+        imputed ones), arrays (m,); chromosome names as str."""
+        columns = {name: self.variants[bim].to_numpy() for name, bim in VARIANT_COLUMNS.items()}
+        columns["chromosome"] = self.variants["chrom"].astype(str).to_numpy()
+        return columns | {name: self.variants[name].to_numpy() for name in self.imputed()}
+
+
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    """The arrays one after the other (float64 empty when there are none)."""
+    return np.concatenate(arrays) if arrays else np.zeros(0)
+
+
+def _joined_tables(parts: list[ChunkTable]) -> ChunkTable:
+    """The :class:`ChunkTable` of ``parts`` (at least one, same traits) one after the other."""
+    if len(parts) == 1:
+        return parts[0]
+    traits = {name: {key: _joined([part.traits[name][key] for part in parts])
+                     for key in columns} for name, columns in parts[0].traits.items()}
+    return ChunkTable(pd.concat([part.variants for part in parts], ignore_index=True), traits)
+
+
+def _status_counts(table: ChunkTable) -> str:
     """One log line per disease: number of rows per status (aggregates only)."""
-    if results.empty:
+    if not table.traits or len(table.variants) == 0:
         return "no variants tested"
-    table = results.groupby(["disease", "status"]).size().unstack(fill_value=0)
-    return table.to_string()
+    counts = pd.DataFrame({name: np.bincount(columns["status"], minlength=len(STATUSES))
+                           for name, columns in table.traits.items()}, index=list(STATUSES)).T
+    seen = sorted(status for status in STATUSES if counts[status].any())
+    return counts.loc[sorted(counts.index), seen].rename_axis(
+        index="disease", columns="status").to_string()
 
 
 def chunk_results(genotypes: np.ndarray | BedGenotypes | PgenDosages, bim: pd.DataFrame,
@@ -308,7 +372,17 @@ def chunk_results(genotypes: np.ndarray | BedGenotypes | PgenDosages, bim: pd.Da
                   settings: FallbackSettings, quantitative: Collection[str] = (),
                   loco: LocoNulls | None = None) -> pd.DataFrame:
     """Rows (:data:`CHUNK_COLUMNS`, then the ``bim`` columns of
-    :data:`~cohortgen.io.sumstats.IMPUTED_COLUMNS`) of every variant × tested trait.
+    :data:`~cohortgen.io.sumstats.IMPUTED_COLUMNS`) of every variant × tested trait, trait by
+    trait (:meth:`ChunkTable.frame` of :func:`chunk_table`)."""
+    return chunk_table(genotypes, bim, fam_ids, null, names, settings, quantitative,
+                       loco).frame()
+
+
+def chunk_table(genotypes: np.ndarray | BedGenotypes | PgenDosages, bim: pd.DataFrame,
+                fam_ids: list[str], null: pd.DataFrame, names: list[str],
+                settings: FallbackSettings, quantitative: Collection[str] = (),
+                loco: LocoNulls | None = None) -> ChunkTable:
+    """:class:`ChunkTable` of every variant × tested trait.
     genotypes: the variants of ``bim`` (m rows), a genotype source
     (:mod:`cohortgen.assoc.genotypes`) or uint8 (m, ceil(n_fam/4)) .bed rows; fam_ids: the
     source's sample IDs; null: the private null-model table (``sample_id``, ``x*``,
@@ -316,8 +390,8 @@ def chunk_results(genotypes: np.ndarray | BedGenotypes | PgenDosages, bim: pd.Da
     columns, the models with sex, when it has them), its samples a subset of ``fam_ids``;
     quantitative: the names of quantitative traits; loco: the null models refitted with the
     whole-genome regression's LOCO offsets (:func:`cohortgen.assoc.loco.fit_loco_nulls`), of
-    which each chromosome of the chunk takes its own, None without step 1. Rows come variant
-    block by block, autosomes (and others) before chrX, chromosome by chromosome with LOCO."""
+    which each chromosome of the chunk takes its own, None without step 1. Variants come block
+    by block, autosomes (and others) before chrX, chromosome by chromosome with LOCO."""
     if isinstance(genotypes, np.ndarray):
         genotypes = BedGenotypes(genotypes, len(fam_ids))
     on_x = is_chrx(bim["chrom"])
@@ -333,7 +407,9 @@ def chunk_results(genotypes: np.ndarray | BedGenotypes | PgenDosages, bim: pd.Da
     parts = [_view_results(genotypes.subset(keep), bim.loc[keep].reset_index(drop=True), fam_ids,
                            table, names, settings, quantitative)
              for keep, _, table in views if keep.any()]
-    return pd.concat(parts, ignore_index=True)
+    if not parts:
+        return ChunkTable(bim.iloc[:0], {name: _joined_blocks([]) for name in names})
+    return _joined_tables(parts)
 
 
 def is_chrx(chrom: pd.Series) -> np.ndarray:
@@ -343,10 +419,19 @@ def is_chrx(chrom: pd.Series) -> np.ndarray:
     return chrom.astype(str).map(classes).isin(["x", "par"]).to_numpy()
 
 
+def _joined_blocks(blocks: list[dict]) -> dict[str, np.ndarray]:
+    """The :func:`disease_block` columns of ``blocks`` one after the other (empty columns,
+    status uint8, the others float64, when there are none)."""
+    if not blocks:
+        return {name: np.zeros(0, np.uint8 if name == "status" else np.float64)
+                for name in DISEASE_COLUMNS}
+    return {name: np.concatenate([block[name] for block in blocks]) for name in blocks[0]}
+
+
 def _view_results(genotypes: BedGenotypes | PgenDosages, bim: pd.DataFrame, fam_ids: list[str],
                   null: pd.DataFrame, names: list[str], settings: FallbackSettings,
-                  quantitative: Collection[str]) -> pd.DataFrame:
-    """:func:`chunk_results` with one null model per trait for every variant, in variant blocks
+                  quantitative: Collection[str]) -> ChunkTable:
+    """:func:`chunk_table` with one null model per trait for every variant, in variant blocks
     of :data:`BLOCK_VARIANTS`."""
     # BLAS single-threaded for the whole chunk: the score products split rows over Python
     # threads instead, so no idle BLAS worker spins against the Numba kernels (kernels.score).
@@ -362,26 +447,23 @@ def _view_results(genotypes: BedGenotypes | PgenDosages, bim: pd.DataFrame, fam_
         models = [replace(model, XB=np.ascontiguousarray(covariate_basis(X, prep, d)[model.rows]),
                           rank=int(prep.rank[d])) for d, model in enumerate(models)]
         groups = np.stack([mask for model in models for mask in (model.cases, model.controls)])
-        blocks = []
-        for rows, G, counts in genotypes.blocks(idx, groups, BLOCK_VARIANTS):
+        blocks = {model.name: [] for model in models}
+        for _, G, counts in genotypes.blocks(idx, groups, BLOCK_VARIANTS):
             U, V, GA = score_statistics(G, prep, projections=True,
                                         threads=numba.get_num_threads())
-            block_bim = bim.iloc[rows].reset_index(drop=True)
             stats = score_test_results(U, V) | {"U": U, "V": V}
-            blocks.extend(disease_block(model, d, stats, G, GA, counts, block_bim, settings)
-                          for d, model in enumerate(models))
-        columns = CHUNK_COLUMNS + [c for c in IMPUTED_COLUMNS if c in bim.columns]
-        if not blocks:
-            return pd.DataFrame(columns=columns)
-        return pd.concat(blocks, ignore_index=True)[columns]
+            for d, model in enumerate(models):
+                blocks[model.name].append(disease_block(model, d, stats, G, GA, counts,
+                                                        settings))
+        return ChunkTable(bim, {name: _joined_blocks(parts) for name, parts in blocks.items()})
 
 
 def association_chunk(prefix: Path, null_tsv: Path, null_json: Path, variant_qc_tsv: Path,
                       out_dir: Path, settings: FallbackSettings | None = None,
                       loco_npz: Path | None = None) -> pd.DataFrame:
     """Test every QC-passed variant of a chunk's array genotypes (``prefix`` .bed/.bim/.fam)
-    for every tested trait; write one table per trait of the json, ``<out_dir>/<trait>.tsv``
-    (columns :data:`CHUNK_COLUMNS`, header only for an untested trait), so that each trait's
+    for every tested trait; write one table per trait of the json, ``<out_dir>/<trait>.columns``
+    (:func:`write_trait_tables`; no rows for an untested trait), so that each trait's
     gathering reads its rows only; log status counts. loco_npz: the null models with the
     whole-genome regression's LOCO offsets (``loco_null.npz``,
     :func:`cohortgen.assoc.loco.write_loco_nulls`), or None (step 1 off). Returns all rows (the
@@ -425,12 +507,46 @@ def _test_and_write(genotypes: BedGenotypes | PgenDosages, bim: pd.DataFrame,
         raise InputError(f"{null_tsv}: no column {missing[0]!r} (the Firth null model's linear "
                          "predictor, written by the null-model step since the approximate Firth "
                          "follows REGENIE): rerun the null-model step")
-    results = chunk_results(genotypes, bim, fam_ids, null, names,
-                            settings or FallbackSettings(), quantitative,
-                            read_loco_nulls(loco_npz) if loco_npz else None)
-    print(_status_counts(results), file=sys.stderr)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    table = chunk_table(genotypes, bim, fam_ids, null, names, settings or FallbackSettings(),
+                        quantitative, read_loco_nulls(loco_npz) if loco_npz else None)
+    print(_status_counts(table), file=sys.stderr)
+    write_trait_tables(Path(out_dir), table, list(traits))
+    return table.frame()
+
+
+def write_trait_tables(out_dir: Path, table: ChunkTable, traits: list[str]) -> None:
+    """Write one column table (:mod:`cohortgen.io.columns`) per trait of ``traits``,
+    ``<out_dir>/<trait>.columns`` (:data:`CHUNK_TABLE_SUFFIX`), read by the trait's gathering
+    only: its rows of ``table`` (none for a trait not in it, i.e. untested), columns
+    :data:`~cohortgen.io.sumstats.GWAS_SSF_COLUMNS` then the imputed ones, ``status``
+    categorical over :data:`STATUSES`, meta ``{"trait": <trait>}``. Floats are stored as the
+    former text tables held them (:func:`~cohortgen.io.files.tsv_float_values`, ten significant
+    digits), so that the gathered files do not depend on this intermediate's format."""
+    variant_columns = _stored_variant_columns(table.variant_columns())
+    empty = _stored_variant_columns(ChunkTable(table.variants.iloc[:0], {}).variant_columns())
     for name in traits:
-        write_tsv(Path(out_dir) / f"{name}.tsv", results[results["disease"] == name],
-                  float_format="%.10g")
-    return results
+        shared, m = (variant_columns, len(table.variants)) if name in table.traits else (empty, 0)
+        own = table.traits.get(name) or _joined_blocks([])
+        columns = {}
+        for column in GWAS_SSF_COLUMNS + table.imputed():
+            if column in shared:
+                columns[column] = shared[column]
+            elif column == "rsid":
+                columns[column] = np.full(m, np.nan)
+            elif column == "status":
+                columns[column] = Categories(own[column], STATUSES)
+            else:
+                columns[column] = _stored(own[column])
+        write_column_table(out_dir / f"{name}{CHUNK_TABLE_SUFFIX}", columns, {"trait": name}, m)
+
+
+def _stored_variant_columns(columns: dict[str, np.ndarray]) -> dict:
+    """:meth:`ChunkTable.variant_columns` as :func:`write_trait_tables` stores them, strings
+    encoded once for every trait."""
+    return {name: encode_strings(values.tolist()) if values.dtype == object else _stored(values)
+            for name, values in columns.items()}
+
+
+def _stored(values: np.ndarray) -> np.ndarray:
+    """A numeric column as stored: floats at ten significant digits, others as they are."""
+    return tsv_float_values(values) if values.dtype.kind == "f" else values

@@ -35,6 +35,7 @@ from cohortgen.assoc.loci import GENOME_WIDE, SUGGESTIVE
 from cohortgen.assoc.power import detectable_beta_sd, detectable_odds_ratio
 from cohortgen.errors import InputError
 from cohortgen.inflation import lambda_gc
+from cohortgen.io.columns import read_column_table
 from cohortgen.io.files import read_json, read_tsv, stale_input, write_tsv, write_tsv_bgzip
 from cohortgen.io.sumstats import (
     GWAS_SSF_COLUMNS,
@@ -86,7 +87,7 @@ def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_b
     """Write one trait's GWAS-SSF file (+ .tbi, -meta.yaml) and its companion table of untested
     variants (:func:`~cohortgen.io.sumstats.untested_path_for`: no estimate, e.g. ``LOW_MAC``,
     or non-nucleotide alleles; :func:`~cohortgen.io.sumstats.split_gwas_ssf`) from its chunk
-    tables (one per chunk, :func:`cohortgen.assoc.chunk.association_chunk`); return the
+    tables (one per chunk, :func:`read_chunk_table`); return the
     GWAS-SSF rows. A skipped trait gets files with a header and no rows; its status and reason
     are in the sidecar. The sidecar's ``samples`` entry gives the number analysed, and for a
     disease its case and control counts (not those under ``min_cell_count``,
@@ -96,18 +97,28 @@ def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_b
     so: ``cohortgen_genotypes: imputed dosages`` and ``cohortgen_imputation_r2_filter`` (the
     ``imputed_qc`` thresholds ``min_r2`` and ``r2_source``)."""
     null = read_json(null_json)
-    dtype = {name: str for name in ("chromosome", "variant_id", "disease", "status",
-                                    "effect_allele", "other_allele")}
-    tables = [read_tsv(p, required=("disease", *GWAS_SSF_COLUMNS), dtype=dtype)
-              for p in chunk_paths]
-    table = pd.concat(tables, ignore_index=True)
+    tables = [read_chunk_table(p, disease) for p in chunk_paths]
+    table = pd.concat([t for t in tables if len(t)] or tables[:1], ignore_index=True)
     imputed = [c for c in IMPUTED_COLUMNS if c in table.columns]
-    table = table.loc[table["disease"] == disease, GWAS_SSF_COLUMNS + imputed].reset_index(
-        drop=True)
+    table = table[GWAS_SSF_COLUMNS + imputed]
     return write_trait_files(disease, table, null, genome_build, out_gz,
                              null["diseases"][disease]["status"],
                              trait_method(disease, relatives, wgr_json), imputed_qc,
                              min_cell_count)
+
+
+def read_chunk_table(path: Path, disease: str) -> pd.DataFrame:
+    """One chunk's rows of trait ``disease`` (:func:`cohortgen.assoc.chunk.write_trait_tables`,
+    a column table: :mod:`cohortgen.io.columns`); InputError naming ``path`` when it lacks a
+    column of :data:`~cohortgen.io.sumstats.GWAS_SSF_COLUMNS` or holds another trait."""
+    table, meta = read_column_table(path)
+    missing = [name for name in GWAS_SSF_COLUMNS if name not in table.columns]
+    if missing:
+        raise stale_input(path, f"column(s) {', '.join(missing)}")
+    if meta.get("trait") != disease:
+        raise InputError(f"{path}: the chunk table of trait {meta.get('trait')!r}, not "
+                         f"{disease!r}: give gather-gwas the files <chunk>/assoc/{disease}.columns")
+    return table
 
 
 def write_trait_files(disease: str, table: pd.DataFrame, null: dict, genome_build: str,

@@ -182,6 +182,36 @@ def _plain_strings(column: pd.Series, float_format: str) -> list[str] | None:
     return None if any(char in joined for char in _NEEDS_QUOTES) else texts
 
 
+_POW10 = 10.0 ** np.arange(23)
+"""10**k, k = 0..22: exact in float64."""
+
+
+def tsv_float_values(values: np.ndarray) -> np.ndarray:
+    """float64 (m,): each of ``values`` (float64 (m,)) as :func:`read_tsv` reads it back from
+    the ``%.10g`` text of :func:`write_tsv` (``float("%.10g" % value)``: pandas parses
+    correctly rounded), without the text where it can: ten significant digits D (an integer)
+    and an exponent k, then D / 10^k (or D · 10^-k) with 10^k exact, which rounds the same
+    rational as the parser. Values in [1e-13, 1e22) take that path: one rounding in the
+    scaling, so D is sure unless the scaled value is within 1e-4 of a half (a tie, or nearly);
+    those and all other finite values go through the text one by one. NaN, ±inf and ±0 stay."""
+    x = np.asarray(values, dtype=np.float64)
+    out = x.copy()
+    magnitude = np.abs(x)
+    fast = np.flatnonzero((magnitude >= 1e-13) & (magnitude < 1e22))
+    a = magnitude[fast]
+    k = 9 - np.floor(np.log10(a)).astype(np.int64)  # a · 10^k has ten digits before the point
+    power = _POW10[np.abs(k)]
+    scaled = np.where(k >= 0, a * power, a / power)
+    digits = np.rint(scaled)
+    sure = (np.abs(scaled - np.floor(scaled) - 0.5) > 1e-4) & (scaled >= 1e9) & (scaled < 1e10)
+    rounded = np.where(k >= 0, digits / power, digits * power)
+    out[fast[sure]] = np.copysign(rounded[sure], x[fast[sure]])
+    slow = np.flatnonzero(np.isfinite(x) & (x != 0))
+    slow = np.setdiff1d(slow, fast[sure], assume_unique=True)
+    out[slow] = [float(format(value, ".10g")) for value in x[slow].tolist()]
+    return out
+
+
 def write_tsv_bgzip(path: Path, table: pd.DataFrame, float_format="%.10g") -> None:
     """Like :func:`write_tsv` but bgzip-compressed (``path`` ends in .gz); deterministic bytes."""
     import pysam  # heavy: only the bgzip writer needs it
