@@ -86,7 +86,8 @@ def run_stages(genotypes: Path, phenotypes: Path, root: Path) -> dict:
                                          root / f"assoc_{prefix.name}")
                        for prefix, path in zip(prefixes, vqc, strict=True)], ignore_index=True)
     gwas = root / f"{DISEASES[0]}.tsv.gz"
-    gather_gwas(DISEASES[0], [root / f"assoc_{p.name}" / f"{DISEASES[0]}.tsv" for p in prefixes],
+    gather_gwas(DISEASES[0],
+                [root / f"assoc_{p.name}" / f"{DISEASES[0]}.columns" for p in prefixes],
                 root / "null.json", BUILD, gwas)
     return {"root": root, "summary": summary, "assoc": assoc, "samples": read_tsv(out.samples_tsv),
             "gwas": read_gwas_ssf(gwas), "meta": gwas.with_name(gwas.name + "-meta.yaml"),

@@ -10,6 +10,7 @@ import pandas as pd
 from test_assoc_traits import M, score_chisq, write_cohort
 
 from cohortgen.assoc.chunk import FallbackSettings, association_chunk
+from cohortgen.assoc.gather import read_chunk_table
 from cohortgen.cli import main
 from cohortgen.ingest.imputed_plan import IMPUTED_PLAN_COLUMNS
 from cohortgen.ingest.plan import write_plan
@@ -55,7 +56,7 @@ def test_null_model__imputed_chrx_without_array_chrx_gets_sex_on_chrx(tmp_path):
     association_chunk(tested / "g", array / "null.tsv", array / "null.json", tested / "vqc.tsv",
                       tested / "assoc", FallbackSettings(firth_p_threshold=0.0,
                                                          firth_min_carriers=0))
-    table = read_tsv(tested / "assoc/d.tsv", dtype={"variant_id": str})
+    table = read_chunk_table(tested / "assoc/d.columns", "d")
     ours = ((table["beta"] / table["standard_error"]) ** 2).set_axis(table["variant_id"])
     for j in range(M):
         formula = "d ~ age + C(sex)" if j % 2 else "d ~ age"

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import chi2
+from test_chunk_tables import write_chunk_frame
 from test_report import build_test_report, write_report_inputs
 
 from cohortgen.assoc.chunk import CHUNK_COLUMNS
@@ -84,10 +85,10 @@ def test_gather_gwas__mac_is_the_chunk_count(tmp_path):
         "variant_id": ["v1", "v2"], "rsid": np.nan, "n": 700_000, "n_cases": 200_000,
         "n_controls": 500_000, "effect_allele_frequency_cases": 0.3,
         "effect_allele_frequency_controls": 0.3, "status": "OK", "mac": [19, 350_000]})
-    write_tsv(tmp_path / "chunk.tsv", chunk[CHUNK_COLUMNS])
+    write_chunk_frame(tmp_path / "chunk.columns", chunk[CHUNK_COLUMNS])
     write_json(tmp_path / "null.json", {"covariates": ["age"], "diseases": {
         "d": {"status": "OK", "n_cases": 200_000, "n_controls": 500_000}}})
-    gather_gwas("d", [tmp_path / "chunk.tsv"], tmp_path / "null.json", "GRCh38",
+    gather_gwas("d", [tmp_path / "chunk.columns"], tmp_path / "null.json", "GRCh38",
                 tmp_path / "d.tsv.gz")
     assert read_gwas_ssf(tmp_path / "d.tsv.gz")["mac"].tolist() == [19, 350_000]
 

@@ -263,9 +263,9 @@ def test_faults__a_failed_trait_does_not_stop_the_others_and_the_report_says_why
                            "test_association_chunk", "--notemp")
     assert chunks.returncode == 0, chunks.stderr[-4000:]
     results = workdir / "results" / COHORT
-    broken = results / "chunks" / "c0002" / "assoc" / "obesity.tsv"
+    broken = results / "chunks" / "c0002" / "assoc" / "obesity.columns"
     written = broken.stat()
-    broken.write_text("chromosome\tbase_pair_location\n1\t100\n")  # a table cut short
+    broken.write_bytes(broken.read_bytes()[:-100])  # a table cut short
     os.utime(broken, ns=(written.st_atime_ns, written.st_mtime_ns))
     result = run_snakemake(workdir, "--keep-going")
     assert result.returncode == 0, result.stderr[-4000:]
@@ -273,7 +273,7 @@ def test_faults__a_failed_trait_does_not_stop_the_others_and_the_report_says_why
     status = {line.split("\t")[0]: line.split("\t")[2] for line in summary[1:]}
     assert status["hypertension"] == "OK"
     assert status["obesity"].startswith("FAILED: gather_gwas: ")
-    assert "c0002/assoc/obesity.tsv: no column(s) disease" in status["obesity"]
+    assert "c0002/assoc/obesity.columns: column table cut short" in status["obesity"]
     for page, words in (("index.en.html", "step gather_gwas failed"),
                         ("index.ko.html", "gather_gwas 단계 실패")):
         assert words in (results / "report" / page).read_text()

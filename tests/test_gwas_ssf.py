@@ -14,6 +14,7 @@ import yaml
 from conftest import require_reference_env
 from test_io_sumstats import small_table
 
+from cohortgen.assoc.gather import read_chunk_table
 from cohortgen.cli import main
 from cohortgen.errors import InputError
 from cohortgen.io.bed import write_bed
@@ -74,7 +75,7 @@ def write_cohort(tmp: Path) -> pd.DataFrame:
 def run(tmp_path_factory) -> Path:
     """The association stage's commands, as the rules call them, on :func:`write_cohort`:
     ``gwas/d.tsv.gz`` (disease) and ``gwas/q.tsv.gz`` (quantitative trait) with sidecars and
-    companion tables, and the chunk tables ``assoc/<trait>.tsv``."""
+    companion tables, and the chunk tables ``assoc/<trait>.columns``."""
     tmp = tmp_path_factory.mktemp("gwas_ssf")
     write_cohort(tmp)
     t = str(tmp)
@@ -87,7 +88,7 @@ def run(tmp_path_factory) -> Path:
                  f"{t}/null.json", "--variant-qc", f"{t}/vqc.tsv", "--out-dir",
                  f"{t}/assoc"]) == 0
     for trait in ("d", "q"):
-        assert main(["gather-gwas", "--disease", trait, "--chunks", f"{t}/assoc/{trait}.tsv",
+        assert main(["gather-gwas", "--disease", trait, "--chunks", f"{t}/assoc/{trait}.columns",
                      "--null-json", f"{t}/null.json", "--options", '{"genome_build": "GRCh38"}',
                      "--out", f"{t}/gwas/{trait}.tsv.gz"]) == 0
     return tmp
@@ -161,7 +162,7 @@ def test_write_gwas_ssf__validator_accepts_sex_chromosomes_mt_and_indels(tmp_pat
 
 @pytest.mark.parametrize("trait", ["d", "q"])
 def test_gather_gwas__every_untested_row_is_in_the_companion_table(run, trait):
-    chunk = read_tsv(run / f"assoc/{trait}.tsv", dtype={"chromosome": str, "variant_id": str})
+    chunk = read_chunk_table(run / f"assoc/{trait}.columns", trait)
     ssf = read_gwas_ssf(run / f"gwas/{trait}.tsv.gz")
     untested = read_tsv(untested_path_for(run / f"gwas/{trait}.tsv.gz"),
                         dtype={"chromosome": str, "input_variant_id": str})

@@ -108,7 +108,7 @@ def few_cases(run):  # noqa: F811
     above its case count (as when ``assoc.min_cases`` is below ``report.min_cell_count``)."""
     null = json.loads((run / "null.json").read_text())["diseases"]["d"]
     options = {"genome_build": "GRCh38", "report": {"min_cell_count": null["n_cases"] + 1}}
-    assert main(["gather-gwas", "--disease", "d", "--chunks", f"{run}/assoc/d.tsv",
+    assert main(["gather-gwas", "--disease", "d", "--chunks", f"{run}/assoc/d.columns",
                  "--null-json", f"{run}/null.json", "--options", json.dumps(options),
                  "--out", f"{run}/few/d.tsv.gz"]) == 0
     return run / "few" / "d.tsv.gz"

@@ -5,6 +5,7 @@ the summary and the report carry, while the other traits' results are untouched;
 import numpy as np
 import pandas as pd
 import pytest
+from test_chunk_tables import write_chunk_frame
 
 from cohortgen.assoc.chunk import CHUNK_COLUMNS
 from cohortgen.assoc.gather import gather_gwas, gather_gwas_or_failure, summarize_gwas
@@ -28,12 +29,12 @@ def chunk_table(disease: str) -> pd.DataFrame:
 def gathered(tmp_path):
     """Traits d (good chunk table) and e (a chunk table without its columns) gathered, their
     loci tables written, and the summary."""
-    write_tsv(tmp_path / "d.chunk.tsv", chunk_table("d"))
-    (tmp_path / "e.chunk.tsv").write_text("a truncated table\n")
+    write_chunk_frame(tmp_path / "d.chunk.columns", chunk_table("d"))
+    (tmp_path / "e.chunk.columns").write_text("a truncated table\n")
     write_json(tmp_path / "null.json", {"covariates": ["age"], "diseases": {
         name: {"status": "OK", "n_cases": 200, "n_controls": 300} for name in "de"}})
     for name in "de":
-        gather_gwas_or_failure(name, [tmp_path / f"{name}.chunk.tsv"], tmp_path / "null.json",
+        gather_gwas_or_failure(name, [tmp_path / f"{name}.chunk.columns"], tmp_path / "null.json",
                                "GRCh38", tmp_path / f"{name}.tsv.gz")
         write_tsv(tmp_path / f"{name}.loci.tsv", pd.DataFrame({"p_value": [0.2]}).iloc[:0])
     summary = summarize_gwas(["d", "e"], [tmp_path / "d.tsv.gz", tmp_path / "e.tsv.gz"],
@@ -52,17 +53,17 @@ def test_gather_gwas_or_failure__the_failed_trait_is_written_empty_with_why(gath
     statuses = dict(zip(summary["disease"], summary["status"], strict=True))
     assert statuses["d"] == "OK"
     assert statuses["e"].startswith("FAILED: gather_gwas: ")
-    assert str(root / "e.chunk.tsv") in statuses["e"]
+    assert str(root / "e.chunk.columns") in statuses["e"]
     assert "rerun the step" in statuses["e"]
     assert summary.loc[summary["disease"] == "e", "n_variants"].item() == 0
 
 
 def test_gather_gwas__the_error_itself_names_the_file(tmp_path):
-    (tmp_path / "e.chunk.tsv").write_text("a truncated table\n")
+    (tmp_path / "e.chunk.columns").write_text("a truncated table\n")
     write_json(tmp_path / "null.json", {"covariates": [], "diseases": {
         "e": {"status": "OK", "n_cases": 200, "n_controls": 300}}})
-    with pytest.raises(Exception, match="e.chunk.tsv: no column"):
-        gather_gwas("e", [tmp_path / "e.chunk.tsv"], tmp_path / "null.json", "GRCh38",
+    with pytest.raises(Exception, match="e.chunk.columns: no column"):
+        gather_gwas("e", [tmp_path / "e.chunk.columns"], tmp_path / "null.json", "GRCh38",
                     tmp_path / "e.tsv.gz")
 
 

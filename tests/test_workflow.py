@@ -249,7 +249,8 @@ def test_workflow__an_edited_key_changes_the_params_of_the_steps_using_it_only(w
 
 
 # Per-chunk intermediates that nothing reads after their gather: temp() unless keep_intermediates.
-INTERMEDIATES = ["chunks/*/sample_partials.npz", "chunks/*/assoc/*.tsv", "prs/incohort/fold*.npz"]
+INTERMEDIATES = ["chunks/*/sample_partials.npz", "chunks/*/assoc/*.columns",
+                 "prs/incohort/fold*.npz"]
 
 
 def test_workflow__intermediates_are_deleted_by_default(workflow_run):
