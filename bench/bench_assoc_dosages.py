@@ -206,8 +206,9 @@ def profile_ours(out: Path, prefix: Path, env: dict) -> tuple[float, dict]:
     Cython calls: :func:`pgenlib_seconds`);
     decode = the rest of PgenDosages.read_raw + dosage_mean_imputed + block_group_sums;
     score = score_statistics + score_test_results; Firth = firth_approx_batch + firth_batch;
-    assemble = disease_block without Firth; write = write_tsv; start-up = everything outside
-    the block loop (_view_results) and the writes: imports, null table, .pvar, concatenation."""
+    assemble = disease_block without Firth; write = write_trait_tables; start-up = everything
+    outside the block loop (_view_results) and the writes: imports, null table, .pvar,
+    concatenation."""
     stats_path = out / "profile.pstats"
     command = [sys.executable, "-c", PROFILE_DRIVER, str(stats_path),
                *ours_command(out, prefix)[1:]]
@@ -225,7 +226,7 @@ def profile_ours(out: Path, prefix: Path, env: dict) -> tuple[float, dict]:
              "decode": pgen_read - read + cumulative(("dosage_mean_imputed", "block_group_sums")),
              "score": cumulative(("score_statistics", "score_test_results")),
              "firth": firth, "assemble": cumulative(("disease_block",)) - firth,
-             "write": cumulative(("write_tsv",))}
+             "write": cumulative(("write_trait_tables",))}
     loop = cumulative(("_view_results",))
     total = max(values[3] for values in stats.values())
     parts["other in loop"] = loop - sum(v for k, v in parts.items() if k != "write")
