@@ -305,7 +305,7 @@ def test_gather_gwas__dosage_results_pass_the_official_validator(tmp_path):
                           contigs)
     run_ours(tmp_path, prefixes, FallbackSettings())
     out = tmp_path / "gwas" / "common_d.tsv.gz"
-    gather_gwas("common_d", [tmp_path / f"assoc_{p.name}" / "common_d.tsv" for p in prefixes],
+    gather_gwas("common_d", [tmp_path / f"assoc_{p.name}" / "common_d.columns" for p in prefixes],
                 tmp_path / "null.json", "GRCh37", out,
                 imputed_qc={"min_r2": 0.3, "r2_source": "mach"})
     header = pd.read_csv(out, sep="\t", nrows=0).columns.tolist()

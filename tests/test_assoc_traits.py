@@ -11,11 +11,12 @@ import statsmodels.formula.api as smf
 import yaml
 
 from cohortgen.assoc.chunk import FallbackSettings, association_chunk
+from cohortgen.assoc.gather import read_chunk_table
 from cohortgen.assoc.stage import fit_null_stage, level_indicators
 from cohortgen.cli import main
 from cohortgen.errors import InputError
 from cohortgen.io.bed import write_bed
-from cohortgen.io.files import read_json, read_tsv
+from cohortgen.io.files import read_json
 from cohortgen.io.phenotypes import read_phenotypes
 from cohortgen.io.sumstats import read_gwas_ssf
 from cohortgen.kernels.bed import pack_dosages
@@ -74,7 +75,7 @@ def test_association_chunk__quantitative_trait_matches_statsmodels_ols(tmp_path)
     dosage, sheet = write_cohort(tmp_path, 1)
     out, null = run_stage(tmp_path, ["age", "sex"])
     assert null["diseases"]["q"] == {"type": "quantitative", "status": "OK", "n": N}
-    q = read_tsv(tmp_path / "assoc" / "q.tsv", dtype={"chromosome": str})
+    q = read_chunk_table(tmp_path / "assoc" / "q.columns", "q")
     assert set(q["disease"]) == {"q"}
     assert len(q) == M
     assert q[["n_cases", "n_controls", "effect_allele_frequency_cases"]].isna().all().all()
@@ -179,11 +180,11 @@ def test_cli__traits_categorical_and_per_trait_tables(tmp_path):
     out, _ = run_stage(tmp_path, ["age", "sex"], categorical=["batch"],
                        settings=FallbackSettings(p_value="spa"))
     for trait in ("d", "q"):
-        table = read_tsv(tmp_path / "cli" / f"{trait}.tsv", dtype={"chromosome": str})
+        table = read_chunk_table(tmp_path / "cli" / f"{trait}.columns", trait)
         expected = out[out["disease"] == trait].reset_index(drop=True)
         pd.testing.assert_frame_equal(table[["beta", "p_value"]], expected[["beta", "p_value"]],
                                       rtol=1e-9)
-    assert main(["gather-gwas", "--disease", "q", "--chunks", f"{t}/cli/q.tsv", "--null-json",
+    assert main(["gather-gwas", "--disease", "q", "--chunks", f"{t}/cli/q.columns", "--null-json",
                  f"{t}/cli.json", "--options", '{"genome_build": "GRCh38"}', "--out",
                  f"{t}/q.tsv.gz"]) == 0
     meta = yaml.safe_load((tmp_path / "q.tsv.gz-meta.yaml").read_text())

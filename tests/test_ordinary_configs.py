@@ -18,6 +18,7 @@ from snakemake.utils import validate
 from test_assoc_traits import M, N, score_chisq, write_cohort
 
 from cohortgen.assoc.chunk import FallbackSettings, association_chunk
+from cohortgen.assoc.gather import read_chunk_table
 from cohortgen.assoc.stage import fit_null_stage
 from cohortgen.cli import main
 from cohortgen.errors import InputError
@@ -57,7 +58,7 @@ def null_model_cli(tmp: Path, covariates: list[str], *extra: str) -> dict:
 
 
 def chisq_by_variant(tmp: Path, trait: str) -> pd.Series:
-    table = read_tsv(tmp / "assoc" / f"{trait}.tsv", dtype={"variant_id": str})
+    table = read_chunk_table(tmp / "assoc" / f"{trait}.columns", trait)
     return ((table["beta"] / table["standard_error"]) ** 2).set_axis(table["variant_id"])
 
 
@@ -91,7 +92,7 @@ def test_null_model__no_covariates_is_intercept_only(tmp_path):
     expected = np.array([score_chisq("d ~ 1", sheet, dosage[j].astype(float))
                          for j in range(M)])
     np.testing.assert_allclose(ours.loc[[f"v{j}" for j in range(M)]], expected, rtol=1e-7)
-    q = read_tsv(tmp_path / "assoc" / "q.tsv", dtype={"variant_id": str}).set_index("variant_id")
+    q = read_chunk_table(tmp_path / "assoc" / "q.columns", "q").set_index("variant_id")
     for j in range(0, M, 7):
         fit = smf.ols("q ~ g", sheet.assign(g=dosage[j].astype(float))).fit()
         np.testing.assert_allclose(q.loc[f"v{j}", ["beta", "p_value"]].to_numpy(float),

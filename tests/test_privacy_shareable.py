@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from test_chunk_tables import write_chunk_frame
 from test_trait_failures import chunk_table
 
 from cohortgen.assoc import gather
@@ -76,9 +77,9 @@ def small_disease(tmp_path):
     write_json(tmp_path / "null.json", {"covariates": ["age"], "diseases": {
         name: {"status": "OK", "n_cases": c, "n_controls": n} for name, (c, n) in counts.items()}})
     for name in counts:
-        write_tsv(tmp_path / f"{name}.chunk.tsv",
-                  chunk_table(name).assign(n_cases=counts[name][0], n_controls=counts[name][1]))
-        gather_gwas_or_failure(name, [tmp_path / f"{name}.chunk.tsv"], tmp_path / "null.json",
+        write_chunk_frame(tmp_path / f"{name}.chunk.columns", chunk_table(name).assign(
+            n_cases=counts[name][0], n_controls=counts[name][1]))
+        gather_gwas_or_failure(name, [tmp_path / f"{name}.chunk.columns"], tmp_path / "null.json",
                                "GRCh38", tmp_path / f"{name}.tsv.gz", min_cell_count=5)
         write_tsv(tmp_path / f"{name}.loci.tsv", pd.DataFrame({"p_value": [0.2]}).iloc[:0])
     summarize_gwas(list(counts), [tmp_path / f"{n}.tsv.gz" for n in counts],

@@ -278,7 +278,7 @@ def test_workflow__keep_intermediates_keeps_them_private(tmp_path, tiny_cohort):
     for chunk in chunks:
         partials = chunk / "sample_partials.npz"
         assert stat.S_IMODE(partials.stat().st_mode) & 0o077 == 0
-        assert sorted(path.stem for path in (chunk / "assoc").glob("*.tsv")) == sorted(DISEASES)
+        assert sorted(path.stem for path in (chunk / "assoc").glob("*.columns")) == sorted(DISEASES)
 
 
 def shareable_outputs(workdir: Path) -> list[Path]:
