@@ -45,7 +45,7 @@ from cohortgen.assoc.loco import ALL_COLUMN
 from cohortgen.assoc.null_model import fit_logistic
 from cohortgen.errors import InputError
 from cohortgen.genome import contig_class
-from cohortgen.io.bed import read_bed
+from cohortgen.io.bed import fileset_paths, read_bim, read_fam
 from cohortgen.io.bed_rows import BedRows
 from cohortgen.io.files import tsv_text, write_bytes_atomic, write_json
 from cohortgen.io.phenotypes import read_phenotypes
@@ -113,8 +113,9 @@ def load_inputs(prefix: Path, keep_txt: Path, phenotypes: Path, diseases: list[s
                 quantitative: list[str], covariates: list[str], pcs_tsv: Path,
                 categorical: list[str] = ()) -> Step1Inputs:
     """The kept samples with a complete design (numeric ``covariates``, the level indicators of
-    the ``categorical`` ones, PCs), in .fam order (see :class:`Step1Inputs`)."""
-    _, _, fam = read_bed(prefix)
+    the ``categorical`` ones, PCs), in .fam order (see :class:`Step1Inputs`). Reads the .fam
+    only: :func:`run_step1` checks the whole fileset."""
+    fam = read_fam(fileset_paths(prefix)["fam"])
     ids = fam["iid"].astype(str).tolist()
     kept = [ids[r] for r in np.flatnonzero(sample_mask(ids, read_keep(keep_txt)))]
     numeric = [c for c in covariates if c not in categorical]
@@ -234,9 +235,9 @@ def run_step1(prefix: Path, inputs: Step1Inputs, settings: Step1Settings,
         print(f"warning: disease {name!r}: {why}; it is tested without the whole-genome "
               "regression (covariates-only null model)", file=sys.stderr)
     fitted = without_traits(inputs, set(fallbacks))
-    bim = read_bed(prefix)[1]
-    h2 = np.asarray(settings.h2_grid, dtype=np.float64)
     bed = BedRows([prefix])
+    bim = read_bim(fileset_paths(prefix)["bim"])
+    h2 = np.asarray(settings.h2_grid, dtype=np.float64)
     use = step1_variants(bed, bim, inputs.sample_rows, settings.min_maf)
     blocks = variant_blocks(bim, use, settings.block_size, prefix)
     tables, summaries = fit_traits(bed, fitted, blocks, settings, h2, threads)
