@@ -8,9 +8,9 @@ one after the other in one file is one ``pread`` straight into the returned arra
 map: the pages read stay in the page cache, not in the process's resident memory, which the
 touched pages of a map would grow by the whole .bed, 2.4 GiB at 21,000 samples × 500,000
 variants; and no page fault per 4 kB page), so a pass over the selection costs about one copy
-of it. Memory: the rows asked for, never the whole selection. Whole-genome regression step 1
-reads every row of one fileset this way; the in-cohort PRS folds and clumping read chosen rows
-of the chunk filesets.
+of it. Memory: the rows asked for, never the whole selection (plus 16 bytes per selected
+variant: its fileset and row). Whole-genome regression step 1 reads every row of one fileset
+this way; the in-cohort PRS folds and clumping read chosen rows of the chunk filesets.
 """
 
 import os
