@@ -1,8 +1,9 @@
-"""Step 1's resident memory: the .bed is read with pread, so none of its pages is mapped into
-the process (a touched memory map would add the whole .bed to the peak RSS: 2.4 GiB at
-21,000 samples × 500,000 variants)."""
+"""Step 1's resident memory: the .bed is read with pread (:class:`cohortgen.io.bed_rows.BedRows`),
+so none of its pages is mapped into the process (a touched memory map would add the whole .bed
+to the peak RSS: 2.4 GiB at 21,000 samples × 500,000 variants)."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +13,11 @@ import pytest
 import cohortgen.wgr.stage as stage
 from cohortgen.cli import main
 from cohortgen.io.bed import read_bed, write_bed
+from cohortgen.io.bed_rows import BedRows
 from cohortgen.io.files import write_tsv
 from cohortgen.kernels.bed import pack_dosages
 from cohortgen.qc.keep import write_keep
-from cohortgen.wgr.stage import BedReader, allele_frequencies
+from cohortgen.wgr.stage import allele_frequencies
 
 SMAPS = Path("/proc/self/smaps")
 
@@ -82,15 +84,47 @@ def test_wgr_step1__no_page_of_the_bed_resident_after_level0(tmp_path, monkeypat
     assert json.loads((tmp_path / "wgr.json").read_text())["n_blocks"] == 9
 
 
-def test_bed_reader__rows_with_gaps_equal_the_memory_map(tmp_path):
+def test_bed_rows__every_row_of_one_fileset_equals_the_memory_map(tmp_path):
+    """Without chunks and rows, BedRows is the whole fileset (step 1's use): blocks with gaps,
+    spans and the whole .bed equal the memory map, writable, and the shape and sample count are
+    those of the .bim and .fam."""
     write_cohort(tmp_path, n=37)
-    packed, bim, fam = read_bed(tmp_path / "genotypes")
+    packed, _, fam = read_bed(tmp_path / "genotypes")
     rows = np.array([0, 1, 2, 7, 8, 50, 269], dtype=np.int64)
-    with BedReader(tmp_path / "genotypes", len(bim), len(fam)) as reader:
-        assert np.array_equal(reader.rows(rows), packed[rows])
-        assert np.array_equal(reader.rows(rows[:3]), packed[:3])
-        assert np.array_equal(reader.span(0, len(bim)), packed)
-        assert reader.rows(rows).flags.writeable
+    reader = BedRows([tmp_path / "genotypes"])
+    assert reader.shape == packed.shape == (270, 10)
+    assert reader.n_samples == len(fam) == 37
+    assert np.array_equal(reader[rows], packed[rows])
+    assert np.array_equal(reader[rows[:3]], packed[:3])
+    assert np.array_equal(reader[100:140], packed[100:140])
+    assert np.array_equal(reader[:], packed)
+    assert reader[rows].flags.writeable
+
+
+def test_bed_rows__several_filesets_without_rows_are_stacked_in_order(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    write_cohort(first, n=21, per_chrom=10)
+    write_cohort(second, n=21, per_chrom=12, seed=6)
+    stacked = np.concatenate([read_bed(first / "genotypes")[0], read_bed(second / "genotypes")[0]])
+    reader = BedRows([first / "genotypes", second / "genotypes"])
+    assert reader.shape == stacked.shape == (66, 6)
+    assert np.array_equal(reader[:], stacked)
+    assert np.array_equal(reader[[65, 29, 30, 31, 0]], stacked[[65, 29, 30, 31, 0]])
+
+
+def test_bed_rows__reads_from_several_threads_at_once_equal_the_memory_map(tmp_path):
+    """Step 1's level-0 threads read blocks of one BedRows at the same time: no shared file
+    position, so every block is its own rows."""
+    write_cohort(tmp_path, n=203, per_chrom=400)
+    packed = read_bed(tmp_path / "genotypes")[0]
+    reader = BedRows([tmp_path / "genotypes"])
+    blocks = [np.arange(start, start + 50) for start in range(0, 1200, 50)] * 8
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(reader.__getitem__, blocks))
+    for rows, block in zip(blocks, got, strict=True):
+        assert np.array_equal(block, packed[rows])
 
 
 def test_allele_frequencies__equal_called_dosage_means(tmp_path):
@@ -102,7 +136,6 @@ def test_allele_frequencies__equal_called_dosage_means(tmp_path):
     called = dosage[:, rows] >= 0
     expected = np.where(called, dosage[:, rows], 0).sum(axis=1) / np.maximum(
         2.0 * called.sum(axis=1), 1)
-    with BedReader(tmp_path / "genotypes", len(bim), len(fam)) as reader:
-        freq = allele_frequencies(reader, rows)
+    freq = allele_frequencies(BedRows([tmp_path / "genotypes"]), rows)
     assert freq[5] == 0.0
     assert np.max(np.abs(freq - expected)) < 1e-15

@@ -5,12 +5,12 @@ uses the kept samples with every covariate and PC, and the autosomal and (non-PA
 with MAF ≥ ``min_maf`` among them. Blocks of ``block_size`` consecutive variants never cross a
 chromosome; a chromosome with fewer variants is one shorter block (as REGENIE), listed under
 ``short_chromosomes`` in ``wgr.json``. The .bed is streamed: one block of dosages (block_size ×
-n float64) is decoded at a time from bytes read with ``pread`` (:class:`BedReader`: they pass
-through the page cache, not this process's resident memory, which the touched pages of a memory
-map would grow by the whole .bed), and each block's level-0 predictions (t × n × r float64: t
-traits, r shrinkage values) are spilled to an unlinked owner-only temporary file in ``$TMPDIR``
-(:class:`Level0Spill`, t × n × b × r float64 on disk for b blocks), from which level 1 reads
-one trait's columns (n × b·r float64) at a time.
+n float64) is decoded at a time from bytes read with ``pread``
+(:class:`~cohortgen.io.bed_rows.BedRows`: they pass through the page cache, not this process's
+resident memory, which the touched pages of a memory map would grow by the whole .bed), and each
+block's level-0 predictions (t × n × r float64: t traits, r shrinkage values) are spilled to an
+unlinked owner-only temporary file in ``$TMPDIR`` (:class:`Level0Spill`, t × n × b × r float64
+on disk for b blocks), from which level 1 reads one trait's columns (n × b·r float64) at a time.
 
 Parallel and deterministic: BLAS runs on one thread (a threaded matrix product sums in an
 order that depends on the thread count), and ``threads`` worker threads fit independent
@@ -45,10 +45,11 @@ from cohortgen.assoc.loco import ALL_COLUMN
 from cohortgen.assoc.null_model import fit_logistic
 from cohortgen.errors import InputError
 from cohortgen.genome import contig_class
-from cohortgen.io.bed import BED_MAGIC, fileset_paths, read_bed
+from cohortgen.io.bed import fileset_paths, read_bim, read_fam
+from cohortgen.io.bed_rows import BedRows
 from cohortgen.io.files import tsv_text, write_bytes_atomic, write_json
 from cohortgen.io.phenotypes import read_phenotypes
-from cohortgen.kernels.bed import dosages_mean_imputed, group_allele_counts, n_bytes
+from cohortgen.kernels.bed import dosages_mean_imputed, group_allele_counts
 from cohortgen.prs.stage import design_rows
 from cohortgen.qc.keep import read_keep, sample_mask
 from cohortgen.wgr.model import (
@@ -112,8 +113,9 @@ def load_inputs(prefix: Path, keep_txt: Path, phenotypes: Path, diseases: list[s
                 quantitative: list[str], covariates: list[str], pcs_tsv: Path,
                 categorical: list[str] = ()) -> Step1Inputs:
     """The kept samples with a complete design (numeric ``covariates``, the level indicators of
-    the ``categorical`` ones, PCs), in .fam order (see :class:`Step1Inputs`)."""
-    _, _, fam = read_bed(prefix)
+    the ``categorical`` ones, PCs), in .fam order (see :class:`Step1Inputs`). Reads the .fam
+    only: :func:`run_step1` checks the whole fileset."""
+    fam = read_fam(fileset_paths(prefix)["fam"])
     ids = fam["iid"].astype(str).tolist()
     kept = [ids[r] for r in np.flatnonzero(sample_mask(ids, read_keep(keep_txt)))]
     numeric = [c for c in covariates if c not in categorical]
@@ -156,50 +158,16 @@ def without_traits(inputs: Step1Inputs, names: set[str]) -> Step1Inputs:
                    is_disease=inputs.is_disease[keep], values=inputs.values[:, keep])
 
 
-class BedReader:
-    """Variant rows of a PLINK .bed (validated by :func:`~cohortgen.io.bed.read_bed`) read with
-    ``pread`` into private buffers: at 21,000 samples × 500,000 variants the touched pages of a
-    memory map would add the whole .bed (2.4 GiB) to the resident memory, the bytes read this
-    way stay in the page cache. Safe from several threads at once; a context manager."""
-
-    def __init__(self, prefix: Path, n_variants: int, n_fam: int):
-        self.n_variants, self.n_fam, self.width = n_variants, n_fam, n_bytes(n_fam)
-        self.path = fileset_paths(prefix)["bed"]
-        self.fd = os.open(self.path, os.O_RDONLY)
-
-    def __enter__(self) -> "BedReader":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        os.close(self.fd)
-
-    def span(self, start: int, stop: int) -> np.ndarray:
-        """uint8 (stop − start, ⌈n/4⌉), writable: the packed rows start .. stop − 1."""
-        buffer = bytearray((stop - start) * self.width)
-        if os.preadv(self.fd, [buffer], len(BED_MAGIC) + start * self.width) != len(buffer):
-            raise InputError(f"{self.path}: shorter than its .bim and .fam say (changed while "
-                             "step 1 read it?); rerun the QC stage that writes it")
-        return np.frombuffer(buffer, dtype=np.uint8).reshape(stop - start, self.width)
-
-    def rows(self, rows: np.ndarray) -> np.ndarray:
-        """uint8 (len(rows), ⌈n/4⌉): the packed rows ``rows`` (increasing .bim rows), one read
-        per run of consecutive rows."""
-        runs = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)
-        if len(runs) == 1:
-            return self.span(int(rows[0]), int(rows[-1]) + 1)
-        return np.concatenate([self.span(int(run[0]), int(run[-1]) + 1) for run in runs])
-
-
-def allele_frequencies(bed: BedReader, sample_rows: np.ndarray) -> np.ndarray:
-    """ALT allele frequency float64 (m,) of every variant over ``sample_rows`` (called
-    genotypes; 0 without any), counted on the packed bytes (no dosage matrix) in chunks of
-    FREQUENCY_CHUNK variants."""
-    group = np.zeros((1, bed.n_fam), dtype=bool)
+def allele_frequencies(bed: BedRows, sample_rows: np.ndarray) -> np.ndarray:
+    """ALT allele frequency float64 (m,) of every variant of ``bed`` over ``sample_rows``
+    (called genotypes; 0 without any), counted on the packed bytes (no dosage matrix) in chunks
+    of FREQUENCY_CHUNK variants."""
+    group = np.zeros((1, bed.n_samples), dtype=bool)
     group[0, sample_rows] = True
-    freq = np.zeros(bed.n_variants)
-    for start in range(0, bed.n_variants, FREQUENCY_CHUNK):
-        stop = min(start + FREQUENCY_CHUNK, bed.n_variants)
-        alt, called = group_allele_counts(bed.span(start, stop), bed.n_fam, group)
+    freq = np.zeros(bed.shape[0])
+    for start in range(0, bed.shape[0], FREQUENCY_CHUNK):
+        stop = min(start + FREQUENCY_CHUNK, bed.shape[0])
+        alt, called = group_allele_counts(bed[start:stop], bed.n_samples, group)
         np.divide(alt[:, 0], 2.0 * called[:, 0], out=freq[start:stop], where=called[:, 0] > 0)
     return freq
 
@@ -237,7 +205,7 @@ def short_chromosomes(blocks: Blocks, block_size: int) -> dict[str, int]:
     return out
 
 
-def step1_variants(bed: BedReader, bim: pd.DataFrame, sample_rows: np.ndarray,
+def step1_variants(bed: BedRows, bim: pd.DataFrame, sample_rows: np.ndarray,
                    min_maf: float) -> np.ndarray:
     """bool (m,): autosomal and non-PAR chrX variants with MAF ≥ ``min_maf`` over the step-1
     samples (chrX gets its own LOCO prediction; its PARs are tested with it)."""
@@ -267,12 +235,12 @@ def run_step1(prefix: Path, inputs: Step1Inputs, settings: Step1Settings,
         print(f"warning: disease {name!r}: {why}; it is tested without the whole-genome "
               "regression (covariates-only null model)", file=sys.stderr)
     fitted = without_traits(inputs, set(fallbacks))
-    _, bim, fam = read_bed(prefix)
+    bed = BedRows([prefix])
+    bim = read_bim(fileset_paths(prefix)["bim"])
     h2 = np.asarray(settings.h2_grid, dtype=np.float64)
-    with BedReader(prefix, len(bim), len(fam)) as bed:
-        use = step1_variants(bed, bim, inputs.sample_rows, settings.min_maf)
-        blocks = variant_blocks(bim, use, settings.block_size, prefix)
-        tables, summaries = fit_traits(bed, fitted, blocks, settings, h2, threads)
+    use = step1_variants(bed, bim, inputs.sample_rows, settings.min_maf)
+    blocks = variant_blocks(bim, use, settings.block_size, prefix)
+    tables, summaries = fit_traits(bed, fitted, blocks, settings, h2, threads)
     for name, why in fallbacks.items():
         summaries[name] = {"kind": "disease", "status": "fallback", "reason": why}
     summary = {"n_samples": len(inputs.sample_ids), "n_variants": int(use.sum()),
@@ -338,7 +306,7 @@ class Level0Data:
     covariate basis (n, q), standardised traits Y (n, t) and their mask, the folds and the
     level-0 shrinkage values (r,)."""
 
-    bed: BedReader
+    bed: BedRows
     sample_rows: np.ndarray
     basis: np.ndarray
     Y: np.ndarray
@@ -349,14 +317,14 @@ class Level0Data:
 
     def predictions(self, block_rows: np.ndarray) -> np.ndarray:
         """One block's standardised out-of-fold predictions, float64 (r, n, t)."""
-        dosage = dosages_mean_imputed(self.bed.rows(block_rows), self.bed.n_fam,
+        dosage = dosages_mean_imputed(self.bed[block_rows], self.bed.n_samples,
                                       self.sample_rows)
         G = standardised_genotypes(np.ascontiguousarray(dosage.T), self.basis)
         pred = level0_block(G, self.Y, self.folds, self.n_folds, self.shrinkage)
         return standardise_predictions(pred, self.mask)
 
 
-def fit_traits(bed: BedReader, inputs: Step1Inputs, blocks: Blocks,
+def fit_traits(bed: BedRows, inputs: Step1Inputs, blocks: Blocks,
                settings: Step1Settings, h2: np.ndarray,
                threads: int = 1) -> tuple[list[pd.DataFrame], dict]:
     """Level 0 on every block, then level 1 and LOCO per trait of ``inputs``, on ``threads``
