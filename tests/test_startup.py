@@ -33,8 +33,9 @@ def test_cli__parser_with_every_subcommand_imports_no_science_library():
 
 
 @pytest.mark.parametrize(("module", "unneeded"), [
-    # gather-gwas and gwas-summary read loci's thresholds and relatives_kept only
-    ("cohortgen.assoc.gather", {"numba"}),
+    # gather-gwas and gwas-summary read loci's thresholds and relatives_kept only; gwas-summary
+    # imports SciPy stats and optimize when it computes power, gather-gwas never
+    ("cohortgen.assoc.gather", {"numba", "scipy.stats", "scipy.optimize"}),
     ("cohortgen.qc.relatedness", {"numba"}),
     # fold, fold-assignment, published-score and WGR jobs never evaluate a score
     ("cohortgen.prs.incohort", {"scipy.stats", "scipy.optimize"}),

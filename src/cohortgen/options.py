@@ -32,6 +32,17 @@ options_class = dataclasses.dataclass(frozen=True, kw_only=True)
 
 
 @options_class
+class GenomeBuildOptions:
+    """``cohortgen variant-stats``: the build (which contigs are sex chromosomes). The one
+    declaration of the key for every step that reads it. A step whose ``--options`` held it
+    after its other keys lists this class first among its bases (dataclass fields run from the
+    last base to the first, then the class's own): a new key order in that JSON would rerun
+    the step in every workflow already run."""
+
+    genome_build: str = key()
+
+
+@options_class
 class ValidateOptions:
     """``cohortgen validate``: the sheet columns checked and the sample loss allowed."""
 
@@ -48,27 +59,35 @@ class PlanOptions:
 
 
 @options_class
-class IngestOptions:
-    """``cohortgen ingest``: how VCF/BCF calls are decoded."""
+class CallDecodingOptions:
+    """How VCF/BCF calls are decoded."""
 
     half_calls: str = key("ingest")
     multiallelic: str = key("ingest")
     vcf_reader: str = key("ingest")
-    genome_build: str = key()
 
 
 @options_class
-class PlanImputedOptions:
-    """``cohortgen plan-imputed``: chunk size, sample loss allowed, the build."""
+class IngestOptions(GenomeBuildOptions, CallDecodingOptions):
+    """``cohortgen ingest``: how VCF/BCF calls are decoded, the build."""
+
+
+@options_class
+class ImputedChunkOptions:
+    """Imputed-dosage chunk size and the sample loss allowed."""
 
     imputed_variants_per_chunk: int = key("chunks")
     max_sample_loss: float = key("ingest")
-    genome_build: str = key()
 
 
 @options_class
-class IngestDosagesOptions:
-    """``cohortgen ingest-dosages``: imputed-variant QC thresholds and record rules."""
+class PlanImputedOptions(GenomeBuildOptions, ImputedChunkOptions):
+    """``cohortgen plan-imputed``: chunk size, sample loss allowed, the build."""
+
+
+@options_class
+class ImputedQcOptions:
+    """Imputed-variant QC thresholds and record rules."""
 
     min_r2: float = key("imputed_qc")
     r2_source: str = key("imputed_qc")
@@ -76,12 +95,16 @@ class IngestDosagesOptions:
     mac: float = key("imputed_qc")
     max_missing: float = key("imputed_qc")
     multiallelic: str = key("ingest")
-    genome_build: str = key()
 
 
 @options_class
-class PruneCommonOptions:
-    """``cohortgen prune-common``: preliminary sample filter, variant filters, LD pruning."""
+class IngestDosagesOptions(GenomeBuildOptions, ImputedQcOptions):
+    """``cohortgen ingest-dosages``: imputed-variant QC thresholds, record rules, the build."""
+
+
+@options_class
+class PruningOptions:
+    """Preliminary sample filter, variant filters, LD pruning."""
 
     sample_call_rate: float = key("qc")
     variant_call_rate: float = key("qc")
@@ -90,7 +113,12 @@ class PruneCommonOptions:
     ld_window: int = key("pca")
     ld_step: int = key("pca")
     ld_r2: float = key("pca")
-    genome_build: str = key()
+
+
+@options_class
+class PruneCommonOptions(GenomeBuildOptions, PruningOptions):
+    """``cohortgen prune-common``: preliminary sample filter, variant filters, LD pruning, the
+    build."""
 
 
 @options_class
@@ -123,8 +151,8 @@ class HweOptions:
 
 
 @options_class
-class VariantQcOptions(HweOptions):
-    """``cohortgen variant-qc``: variant thresholds on kept samples."""
+class VariantThresholdOptions(HweOptions):
+    """Variant thresholds on kept samples."""
 
     diseases: list[str] = key()
     variant_call_rate: float = key("qc")
@@ -132,7 +160,11 @@ class VariantQcOptions(HweOptions):
     mac: int = key("qc")
     hwe_midp: float = key("qc")
     diff_miss_p: float = key("qc")
-    genome_build: str = key()
+
+
+@options_class
+class VariantQcOptions(GenomeBuildOptions, VariantThresholdOptions):
+    """``cohortgen variant-qc``: variant thresholds on kept samples, the build."""
 
 
 @options_class
@@ -172,14 +204,6 @@ class WgrStep1Options:
     folds: int = key("assoc.wgr")
     min_maf: float = key("assoc.wgr")
     seed: int = key()
-
-
-@options_class
-class GenomeBuildOptions:
-    """``cohortgen variant-stats``: the build (which contigs are sex chromosomes); in
-    ``cohortgen gather-gwas``, the build written to GWAS-SSF."""
-
-    genome_build: str = key()
 
 
 @options_class
@@ -227,10 +251,9 @@ class GwasSummaryOptions(MethodOptions, SmallCellOptions):
 
 
 @options_class
-class PrsScoreOptions:
-    """``cohortgen prs-score``: matching and the scoring variant filter."""
+class PrsScoreOptions(GenomeBuildOptions):
+    """``cohortgen prs-score``: the build, matching and the scoring variant filter."""
 
-    genome_build: str = key()
     min_overlap: float = key("prs")
     keep_ambiguous: bool = key("prs")
     variant_call_rate: float = key("qc")
@@ -272,10 +295,9 @@ class IncohortFoldOptions(IncohortFoldsOptions):
 
 
 @options_class
-class IncohortEvaluateOptions(IncohortFoldOptions, SmallCellOptions):
-    """``cohortgen prs-incohort-evaluate``: as a fold, plus export and evaluation."""
+class IncohortEvaluateOptions(GenomeBuildOptions, IncohortFoldOptions, SmallCellOptions):
+    """``cohortgen prs-incohort-evaluate``: as a fold, plus export (the build) and evaluation."""
 
-    genome_build: str = key()
     prevalence: dict[str, float] = key("prs")
 
 

@@ -15,11 +15,13 @@ explains q² = 2f(1 − f)b² of the trait's variance; the test's non-centrality
 λ = n q² / (1 − q²) (Cohen's f² = q² / (1 − q²) times n). The test is the exact t-test, so
 power is read from the non-central F(1, n − 2, λ) (at α = 5e-8 and a few thousand samples
 χ²₁(λ) would overstate it by about 0.01).
+
+SciPy's ``stats`` and ``optimize`` are imported by the functions that use them: only the
+``gwas-summary`` job computes power, and the other jobs importing this module (``gather-gwas``)
+skip their import cost.
 """
 
 import math
-
-from scipy import optimize, stats
 
 MAX_OR = 1e3
 """Detectable ORs above this are reported as not detectable (NaN)."""
@@ -44,6 +46,8 @@ def allelic_ncp(n_cases: int, n_controls: int, maf: float, odds_ratio: float) ->
 def allelic_power(n_cases: int, n_controls: int, maf: float, odds_ratio: float,
                   alpha: float = 5e-8) -> float:
     """Power of the two-sided allelic test at level ``alpha``."""
+    from scipy import stats
+
     critical = stats.chi2.isf(alpha, 1)
     return float(stats.ncx2.sf(critical, 1, allelic_ncp(n_cases, n_controls, maf, odds_ratio)))
 
@@ -53,6 +57,8 @@ def detectable_beta_sd(n: int, maf: float, alpha: float = 5e-8, power: float = 0
     test on ``n`` samples; NaN for n ≤ 2 or when even λ = :data:`MAX_NCP` falls short."""
     if n <= 2 or not 0.0 < maf < 1.0:
         return math.nan
+    from scipy import optimize, stats
+
     critical = stats.f.isf(alpha, 1, n - 2)
 
     def gap(ncp: float) -> float:
@@ -71,6 +77,7 @@ def detectable_odds_ratio(n_cases: int, n_controls: int, maf: float, alpha: floa
     (or no cases or controls)."""
     if min(n_cases, n_controls) <= 0 or not 0.0 < maf < 1.0:
         return math.nan
+    from scipy import optimize
 
     def gap(log_or: float) -> float:
         return allelic_power(n_cases, n_controls, maf, math.exp(log_or), alpha) - power

@@ -8,7 +8,8 @@ NaN dosages (``multiallelic="drop"``) or one variant per ALT (``"split"``, the r
 split: REF vs that ALT, other ALTs counted as REF, ID chrom:pos:ref:alt), ALT j's dosage the
 expected count of allele j from the genotype probabilities (:func:`alt_dosages`). Sample IDs
 are the file's own, else those of a ``.sample`` file beside it (``<name>.sample`` or
-``<name>.bgen.sample``). BGEN holds no imputation r² or typed flag.
+``<name>.bgen.sample``). BGEN holds no imputation r² or typed flag. Calls are haploid or
+diploid: a sample of ploidy above 2 is an InputError (:func:`check_ploidy`).
 """
 
 from collections.abc import Iterator
@@ -21,6 +22,9 @@ from cohortgen.io.dosage import DosageBlock, gp_dosage, record_name, stored_dosa
 
 SAMPLE_HEADER_LINES = 2
 """Header lines of an Oxford ``.sample`` file (column names, then column types)."""
+
+MAX_PLOIDY = 2
+"""Highest ploidy of a call read (BGEN allows up to 63)."""
 
 
 def sample_file(path: Path) -> Path | None:
@@ -91,7 +95,10 @@ def _rows(path: Path, variant, samples: list[str], split: bool) -> list[tuple]:
     ``split``, else one (NaN dosages if multi-allelic)."""
     ref, alts = variant.alleles[0], variant.alleles[1:]
     variant_id = variant.rsid or variant.varid or "."
-    haploid = variant.ploidy == 1
+    ploidy = variant.ploidy
+    check_ploidy(ploidy, f"{path}: record {record_name(variant.chrom, variant.pos, variant_id)}",
+                 samples)
+    haploid = ploidy == 1
     if len(alts) == 1:
         return [(variant.pos, variant_id, ref, alts[0],
                  stored_dosages(variant.alt_dosage, haploid))]
@@ -99,10 +106,23 @@ def _rows(path: Path, variant, samples: list[str], split: bool) -> list[tuple]:
         return [(variant.pos, variant_id, ref, ",".join(alts) or ".",
                  np.full(variant.n_samples, np.nan, dtype=np.float32))]
     where = f"{path}: record {record_name(variant.chrom, variant.pos, variant_id)}"
-    dosage = alt_dosages(variant.probabilities, variant.ploidy, variant.is_phased, len(alts),
+    dosage = alt_dosages(variant.probabilities, ploidy, variant.is_phased, len(alts),
                          where, samples)
     return [(variant.pos, f"{variant.chrom}:{variant.pos}:{ref}:{alt}", ref, alt,
              stored_dosages(dosage[:, j], haploid)) for j, alt in enumerate(alts)]
+
+
+def check_ploidy(ploidy: np.ndarray, where: str, samples: list[str]) -> None:
+    """InputError naming the record (``where``) and the first sample whose ploidy (uint8 (n,),
+    as the ``bgen`` package gives it) exceeds :data:`MAX_PLOIDY`: an expected ALT count is
+    defined here for haploid and diploid calls only."""
+    above = np.flatnonzero(np.asarray(ploidy) > MAX_PLOIDY)
+    if above.size:
+        j = int(above[0])
+        raise InputError(f"{where}: sample {samples[j]}: ploidy {int(ploidy[j])} ({above.size} "
+                         f"sample(s) above {MAX_PLOIDY}); cohortgen reads haploid and diploid "
+                         "calls only: write the calls with ploidy 1 or 2 (e.g. plink2 "
+                         "--export bgen-1.2 from the imputed VCF), or leave the variant out")
 
 
 def alt_dosages(probabilities: np.ndarray, ploidy: np.ndarray, phased: bool, n_alt: int,

@@ -19,6 +19,7 @@ import importlib
 from collections.abc import Callable
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from cohortgen.kernels.ct_scores import column_scores
 from cohortgen.prs.folds import (
@@ -156,16 +157,19 @@ def partial_r2(scores: np.ndarray, y: np.ndarray, covariates: np.ndarray) -> np.
     """Squared partial correlation of y with each score column given covariates.
 
     scores: float64 (k, g); y: (k,); covariates: (k, c) (intercept added). Rows with a missing
-    y or covariate are dropped. A constant score column gets 0. Returns float64 (g,).
+    y or covariate are dropped. A constant score column gets 0. Returns float64 (g,). The QR
+    and the products run on one BLAS thread, so the grid's best (r², p_T) does not depend on
+    the job's thread count.
     """
     ok = np.isfinite(y) & np.all(np.isfinite(covariates), axis=1)
     X = np.column_stack([np.ones(ok.sum()), covariates[ok]])
-    Q, _ = np.linalg.qr(X)
-    ry = y[ok] - Q @ (Q.T @ y[ok])
     S = scores[ok]
-    RS = S - Q @ (Q.T @ S)
-    num = (RS.T @ ry) ** 2
-    den = np.sum(RS**2, axis=0) * (ry @ ry)
+    with threadpool_limits(1, user_api="blas"):
+        Q, _ = np.linalg.qr(X)
+        ry = y[ok] - Q @ (Q.T @ y[ok])
+        RS = S - Q @ (Q.T @ S)
+        num = (RS.T @ ry) ** 2
+        den = np.sum(RS**2, axis=0) * (ry @ ry)
     tiny = 1e-12 * np.maximum(np.sum((S - S.mean(axis=0)) ** 2, axis=0), 1e-300)
     return np.where(np.sum(RS**2, axis=0) > tiny, num / np.where(den > 0, den, 1.0), 0.0)
 
