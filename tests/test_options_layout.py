@@ -1,15 +1,22 @@
 """``genome_build`` declared once (:class:`cohortgen.options.GenomeBuildOptions`), inherited by
-every step that reads it, with each step's ``--options`` JSON unchanged: the same keys in the
-same order, so that Snakemake (which compares a rule's params as text) reruns no step."""
+every step that reads it, with each step's keys unchanged; the ``--options`` text is key-sorted,
+so that how a class orders its fields never changes it (Snakemake compares a rule's params as
+text to decide reruns)."""
 
 import dataclasses
 import inspect
 import json
 
-from cohortgen.options import STEP_OPTIONS, GenomeBuildOptions, key_paths, step_config
+from cohortgen.options import (
+    STEP_OPTIONS,
+    GenomeBuildOptions,
+    key_paths,
+    step_config,
+    step_options_json,
+)
 from cohortgen.options import validate_config as validated
 
-KEYS_IN_ORDER = {
+STEP_KEYS = {
     "validate": ["diseases", "covariates", "ingest.max_sample_loss"],
     "plan": ["chunks.variants_per_chunk"],
     "ingest": ["ingest.half_calls", "ingest.multiallelic", "ingest.vcf_reader", "genome_build"],
@@ -58,8 +65,8 @@ KEYS_IN_ORDER = {
         "covariates"],
     "report_index": ["report.min_cell_count", "report.languages", "disease_labels"],
 }
-"""Each step's keys in the order of its ``--options`` JSON, as before ``genome_build`` moved to
-one base class. Adding a key to a step adds it here (and reruns that step, as it should)."""
+"""Each step's keys, as before ``genome_build`` moved to one base class. Adding a key to a step
+adds it here (and reruns that step, as it should)."""
 
 
 def _ordered_paths(cls, node: dict, prefix: tuple = ()) -> list[str]:
@@ -78,18 +85,31 @@ def _classes_declaring(name: str) -> set[type]:
     return {cls for cls in classes if name in inspect.get_annotations(cls)}
 
 
-def test_step_config__every_step_passes_the_keys_it_passed_in_the_same_order():
+def test_step_options_json__every_step_passes_its_keys_sorted():
     config = validated({"cohorts": {"c": {"genotypes": "g.vcf.gz", "phenotypes": "p.tsv"}}}, "t")
-    assert set(STEP_OPTIONS) == set(KEYS_IN_ORDER)
+    assert set(STEP_OPTIONS) == set(STEP_KEYS)
     for step, cls in STEP_OPTIONS.items():
-        text = json.dumps(step_config(cls, config))  # what the rule passes (common.smk)
-        assert _ordered_paths(cls, json.loads(text)) == KEYS_IN_ORDER[step], step
+        text = step_options_json(cls, config)  # what the rule passes (common.smk)
+        assert sorted(_ordered_paths(cls, json.loads(text))) == sorted(STEP_KEYS[step]), step
+        assert text == json.dumps(json.loads(text), sort_keys=True), step
+        assert json.loads(text) == step_config(cls, config), step
+
+
+def test_step_options_json__does_not_depend_on_field_order():
+    fields = [(f.name, f.type, f) for f in dataclasses.fields(STEP_OPTIONS["prune_common"])]
+    reversed_cls = dataclasses.make_dataclass("Reversed", list(reversed(fields)), frozen=True,
+                                              kw_only=True)
+    config = validated({"cohorts": {"c": {"genotypes": "g.vcf.gz", "phenotypes": "p.tsv"}}}, "t")
+    assert (json.dumps(step_config(reversed_cls, config))
+            != json.dumps(step_config(STEP_OPTIONS["prune_common"], config)))
+    assert (step_options_json(reversed_cls, config)
+            == step_options_json(STEP_OPTIONS["prune_common"], config))
 
 
 def test_genome_build__one_declaration_inherited_by_every_step_that_reads_it():
     assert _classes_declaring("genome_build") == {GenomeBuildOptions}
     reading = {step for step, cls in STEP_OPTIONS.items() if issubclass(cls, GenomeBuildOptions)}
-    assert reading == {step for step, keys in KEYS_IN_ORDER.items() if "genome_build" in keys}
+    assert reading == {step for step, keys in STEP_KEYS.items() if "genome_build" in keys}
     assert reading == {"ingest", "plan_imputed", "ingest_dosages", "variant_stats",
                        "prune_common", "variant_qc", "gather_gwas", "prs_score",
                        "prs_incohort_evaluate"}

@@ -33,11 +33,8 @@ options_class = dataclasses.dataclass(frozen=True, kw_only=True)
 
 @options_class
 class GenomeBuildOptions:
-    """``cohortgen variant-stats``: the build (which contigs are sex chromosomes). The one
-    declaration of the key for every step that reads it. A step whose ``--options`` held it
-    after its other keys lists this class first among its bases (dataclass fields run from the
-    last base to the first, then the class's own): a new key order in that JSON would rerun
-    the step in every workflow already run."""
+    """``cohortgen variant-stats``: the build (which contigs are sex chromosomes); the one
+    declaration of the key, inherited by every step that reads it."""
 
     genome_build: str = key()
 
@@ -59,8 +56,8 @@ class PlanOptions:
 
 
 @options_class
-class CallDecodingOptions:
-    """How VCF/BCF calls are decoded."""
+class IngestOptions(GenomeBuildOptions):
+    """``cohortgen ingest``: how VCF/BCF calls are decoded, the build."""
 
     half_calls: str = key("ingest")
     multiallelic: str = key("ingest")
@@ -68,26 +65,16 @@ class CallDecodingOptions:
 
 
 @options_class
-class IngestOptions(GenomeBuildOptions, CallDecodingOptions):
-    """``cohortgen ingest``: how VCF/BCF calls are decoded, the build."""
-
-
-@options_class
-class ImputedChunkOptions:
-    """Imputed-dosage chunk size and the sample loss allowed."""
+class PlanImputedOptions(GenomeBuildOptions):
+    """``cohortgen plan-imputed``: chunk size, sample loss allowed, the build."""
 
     imputed_variants_per_chunk: int = key("chunks")
     max_sample_loss: float = key("ingest")
 
 
 @options_class
-class PlanImputedOptions(GenomeBuildOptions, ImputedChunkOptions):
-    """``cohortgen plan-imputed``: chunk size, sample loss allowed, the build."""
-
-
-@options_class
-class ImputedQcOptions:
-    """Imputed-variant QC thresholds and record rules."""
+class IngestDosagesOptions(GenomeBuildOptions):
+    """``cohortgen ingest-dosages``: imputed-variant QC thresholds, record rules, the build."""
 
     min_r2: float = key("imputed_qc")
     r2_source: str = key("imputed_qc")
@@ -98,13 +85,9 @@ class ImputedQcOptions:
 
 
 @options_class
-class IngestDosagesOptions(GenomeBuildOptions, ImputedQcOptions):
-    """``cohortgen ingest-dosages``: imputed-variant QC thresholds, record rules, the build."""
-
-
-@options_class
-class PruningOptions:
-    """Preliminary sample filter, variant filters, LD pruning."""
+class PruneCommonOptions(GenomeBuildOptions):
+    """``cohortgen prune-common``: preliminary sample filter, variant filters, LD pruning, the
+    build."""
 
     sample_call_rate: float = key("qc")
     variant_call_rate: float = key("qc")
@@ -113,12 +96,6 @@ class PruningOptions:
     ld_window: int = key("pca")
     ld_step: int = key("pca")
     ld_r2: float = key("pca")
-
-
-@options_class
-class PruneCommonOptions(GenomeBuildOptions, PruningOptions):
-    """``cohortgen prune-common``: preliminary sample filter, variant filters, LD pruning, the
-    build."""
 
 
 @options_class
@@ -151,8 +128,8 @@ class HweOptions:
 
 
 @options_class
-class VariantThresholdOptions(HweOptions):
-    """Variant thresholds on kept samples."""
+class VariantQcOptions(GenomeBuildOptions, HweOptions):
+    """``cohortgen variant-qc``: variant thresholds on kept samples, the build."""
 
     diseases: list[str] = key()
     variant_call_rate: float = key("qc")
@@ -160,11 +137,6 @@ class VariantThresholdOptions(HweOptions):
     mac: int = key("qc")
     hwe_midp: float = key("qc")
     diff_miss_p: float = key("qc")
-
-
-@options_class
-class VariantQcOptions(GenomeBuildOptions, VariantThresholdOptions):
-    """``cohortgen variant-qc``: variant thresholds on kept samples, the build."""
 
 
 @options_class
@@ -366,6 +338,14 @@ def _lookup(config: dict, path: tuple[str, ...]):
     for name in path:
         config = config[name]
     return config
+
+
+def step_options_json(cls, config: dict) -> str:
+    """The ``--options`` text the workflow passes to the step of options class ``cls``:
+    :func:`step_config` as JSON with keys sorted at every level, so that the text (which
+    Snakemake compares to decide reruns) changes only when a key or value does, never with the
+    order of the class's fields."""
+    return json.dumps(step_config(cls, config), sort_keys=True)
 
 
 def step_config(cls, config: dict) -> dict:

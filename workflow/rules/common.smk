@@ -14,7 +14,7 @@ from snakemake.settings.types import DeploymentMethod
 from cohortgen.errors import InputError
 from cohortgen.ingest.plan import is_plink_prefix, read_plan
 from cohortgen.io.vcf_index import index_path
-from cohortgen.options import STEP_OPTIONS, step_config
+from cohortgen.options import STEP_OPTIONS, step_options_json
 
 
 def cohortgen_command():
@@ -135,7 +135,7 @@ def step_options(step):
     """``--options`` of a step: JSON of exactly the config keys its options class declares
     (cohortgen.options.STEP_OPTIONS), so the step reruns only when one of them changes.
     """
-    return json.dumps(step_config(STEP_OPTIONS[step], config))
+    return step_options_json(STEP_OPTIONS[step], config)
 
 
 def wgr_input(path):
