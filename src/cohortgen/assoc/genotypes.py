@@ -187,11 +187,12 @@ class GroupSums:
     """ALT dosage sums and samples with a dosage per group of ``inside`` bool (n_groups, k),
     per block of G float64 (b, k) (:meth:`__call__`).
 
-    Rows without a missing value are one product G · M (exact: PLINK 2 dosages are multiples
-    of 1/16384, so the float64 sums do not depend on the order of the additions). M has a
-    column per group, except that a group whose samples are exactly the others of an earlier
-    group (a disease's controls, beside its cases, when the disease has every sample) has
-    none: its sum is the row total (one column of ones) minus that group's, exact as well.
+    Rows without a missing value are one product G · M, computed as (Mᵀ Gᵀ)ᵀ (exact: PLINK 2
+    dosages are multiples of 1/16384, so the float64 sums do not depend on the order of the
+    additions). M has a column per group, except that a group whose samples are exactly the
+    others of an earlier group (a disease's controls, beside its cases, when the disease has
+    every sample) has none: its sum is the row total (one column of ones) minus that group's,
+    exact as well.
     """
 
     def __init__(self, inside: np.ndarray):
@@ -213,14 +214,14 @@ class GroupSums:
         self.total_column = len(columns) if derived else -1
         if derived:
             columns.append(np.ones(inside.shape[1], dtype=bool))
-        self.member = np.asarray(columns, dtype=np.float64).reshape(-1, inside.shape[1]).T.copy()
+        self.member_t = np.asarray(columns, dtype=np.float64).reshape(-1, inside.shape[1])
 
     def __call__(self, G: np.ndarray, n_missing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(alt float64, called int64), each (b, n_groups), of G float64 (b, k) before mean
         imputation (missing values as :func:`~cohortgen.kernels.dosage.missing_counts`
         counts them, ``n_missing`` its result); rows with a missing value as
         :func:`group_dosage_sums`."""
-        product = G @ self.member
+        product = (self.member_t @ G.T).T  # BLAS runs this layout ~1.5x faster than G @ M
         alt = np.empty((G.shape[0], len(self.source)))
         for j, (column, partner) in enumerate(zip(self.source, self.minus, strict=True)):
             alt[:, j] = (product[:, column] if column >= 0

@@ -7,12 +7,14 @@ typed flag INFO ``TYPED``. The .pvar and .psam must be plain text (not .zst).
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cohortgen.errors import InputError
-from cohortgen.io.dosage import DosageBlock
-from cohortgen.io.dosage_vcf import R2_KEYS
+
+if TYPE_CHECKING:  # the VCF reader's modules (pysam, the VCF kernels) only where blocks are made:
+    from cohortgen.io.dosage import DosageBlock  # the association step reads .pgen/.pvar only
 
 PGEN_MISSING = -9.0
 """pgenlib's missing dosage."""
@@ -60,7 +62,7 @@ def _info(text: str) -> dict[str, str]:
 
 
 def read_pgen_dosages(prefix: Path, contig: str, start: int, end: int, block_size: int = 1024,
-                      multiallelic: str = "drop") -> Iterator[DosageBlock]:
+                      multiallelic: str = "drop") -> Iterator["DosageBlock"]:
     """Blocks of at most ``block_size`` variants of ``contig``:``start``-``end`` (1-based,
     inclusive) of the fileset ``prefix``; a multi-allelic variant as
     :func:`cohortgen.io.dosage_vcf.read_vcf_dosages` yields it (pgenlib reads each ALT's
@@ -92,7 +94,10 @@ def _alts(fields: dict, split: bool) -> list[tuple[int, str]]:
 
 
 def _block(reader, contig: str, variants: list[tuple[int, dict, tuple[int, str]]],
-           n: int) -> DosageBlock:
+           n: int) -> "DosageBlock":
+    from cohortgen.io.dosage import DosageBlock
+    from cohortgen.io.dosage_vcf import R2_KEYS
+
     m = len(variants)
     dosage = np.full((m, n), np.nan, dtype=np.float32)
     buffer = np.empty(n, dtype=np.float32)
