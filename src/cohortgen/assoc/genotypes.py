@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cohortgen.io.pgen import PGEN_MISSING, pvar_rows, read_psam_ids
+from cohortgen.io.pgen import PGEN_MISSING, read_psam_ids, read_pvar_table
 from cohortgen.io.sumstats import IMPUTED_COLUMNS
 from cohortgen.kernels.bed import buffer_view, dosages_mean_imputed, group_allele_counts
 from cohortgen.kernels.dosage import mean_impute_rows, missing_counts
@@ -253,14 +253,12 @@ def pgen_variants(prefix: Path) -> pd.DataFrame:
     ``R2``, the r² that gated the variant, capped at 1 as GWAS-SSF's ``info`` (a MaCH r²
     estimate may exceed 1); NaN without) and ``typed`` (INFO ``TYPED``: 1, else
     0)."""
-    rows = pvar_rows(Path(f"{prefix}.pvar"))[0]
-    info = [dict((item.split("=", 1) + [""])[:2] for item in f.get("INFO", ".").split(";"))
-            for _, f in rows]
-    table = pd.DataFrame({"chrom": [f["CHROM"] for _, f in rows],
-                          "id": [f["ID"] for _, f in rows],
-                          "pos": np.array([int(f["POS"]) for _, f in rows], dtype=np.int64),
-                          "a1": [f["ALT"] for _, f in rows], "a2": [f["REF"] for _, f in rows]})
-    r2 = np.array([float(i.get("R2") or "nan") for i in info])
-    table[IMPUTED_COLUMNS[0]] = np.minimum(r2, 1.0)
-    table[IMPUTED_COLUMNS[1]] = np.array([int("TYPED" in i) for i in info], dtype=np.int64)
+    pvar = read_pvar_table(Path(f"{prefix}.pvar"))
+    info = pvar["INFO"] if "INFO" in pvar.columns else pd.Series(".", index=pvar.index)
+    table = pd.DataFrame({"chrom": pvar["CHROM"].to_numpy(), "id": pvar["ID"].to_numpy(),
+                          "pos": pvar["POS"].astype(np.int64).to_numpy(),
+                          "a1": pvar["ALT"].to_numpy(), "a2": pvar["REF"].to_numpy()})
+    r2 = info.str.extract(r"(?:^|;)R2=([^;]*)", expand=False).replace("", "nan").fillna("nan")
+    table[IMPUTED_COLUMNS[0]] = np.minimum(r2.astype(np.float64).to_numpy(), 1.0)
+    table[IMPUTED_COLUMNS[1]] = info.str.contains(r"(?:^|;)TYPED(?:=|;|$)").to_numpy(np.int64)
     return table

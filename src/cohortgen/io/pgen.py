@@ -14,7 +14,9 @@ import numpy as np
 from cohortgen.errors import InputError
 
 if TYPE_CHECKING:  # the VCF reader's modules (pysam, the VCF kernels) only where blocks are made:
-    from cohortgen.io.dosage import DosageBlock  # the association step reads .pgen/.pvar only
+    import pandas as pd  # the association step reads .pgen/.pvar only
+
+    from cohortgen.io.dosage import DosageBlock
 
 PGEN_MISSING = -9.0
 """pgenlib's missing dosage."""
@@ -55,6 +57,44 @@ def pvar_rows(path: Path, contig: str | None = None, start: int = 0, end: int = 
                 rows.append((index, named))
     offsets = np.array(alleles, dtype=np.uintp)
     return rows, (offsets if offsets[-1] > 2 * index + 2 else None)
+
+
+def read_pvar_table(path: Path) -> "pd.DataFrame":
+    """Every line of a .pvar as a table of strings, one column per header name (without the
+    header line, PLINK 2's default CHROM POS ID REF ALT); the fast reader of a whole .pvar
+    (:func:`pvar_rows` selects a region and handles multi-allelic files). InputError naming
+    the line when one has fewer or more columns than the header (or an empty last one)."""
+    import pandas as pd
+
+    header, skip = ["CHROM", "POS", "ID", "REF", "ALT"], 0
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if not line.startswith("#"):
+                break
+            skip += 1
+            if not line.startswith("##"):
+                header = line[1:].split()
+    try:
+        table = pd.read_csv(path, sep="\t", header=None, skiprows=skip, dtype=str,
+                            keep_default_na=False, quoting=3)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in header})
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{path}: {exc} (after {skip} header lines); each line needs the "
+                         f"{len(header)} columns of the header: fix the .pvar") from None
+    width = len(header)
+    if table.shape[1] < width:  # every line short
+        bad = np.ones(len(table), dtype=bool)
+    else:  # pandas pads a short line with "" up to the longest line's columns
+        bad = (table.iloc[:, width - 1] == "").to_numpy(copy=True)
+        bad |= (table.iloc[:, width:] != "").any(axis=1).to_numpy()
+    if bad.any():
+        line_no = skip + 1 + int(np.flatnonzero(bad)[0])
+        raise InputError(f"{path}, line {line_no}: not the header's {width} columns (or an "
+                         "empty last column); fix the .pvar")
+    table = table.iloc[:, :width]
+    table.columns = header
+    return table
 
 
 def _info(text: str) -> dict[str, str]:
