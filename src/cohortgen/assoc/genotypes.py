@@ -50,8 +50,8 @@ class BedGenotypes:
 
 
 class PgenDosages:
-    """Dosages of a PLINK 2 fileset read through pgenlib, block by block (memory: a block of
-    float32 (b, n) and float64 (b, k)).
+    """Dosages of a PLINK 2 fileset read through pgenlib, block by block (memory of
+    :meth:`blocks`: float64 (b, k), and (b, samples of the file in use) when G gathers).
 
     ``samples`` (the chunk step's sample list, :attr:`samples`) are the .psam samples followed
     by ``extra_samples``: samples of the null model missing from the imputed file (at most
