@@ -7,12 +7,16 @@ typed flag INFO ``TYPED``. The .pvar and .psam must be plain text (not .zst).
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cohortgen.errors import InputError
-from cohortgen.io.dosage import DosageBlock
-from cohortgen.io.dosage_vcf import R2_KEYS
+
+if TYPE_CHECKING:  # the VCF reader's modules (pysam, the VCF kernels) only where blocks are made:
+    import pandas as pd  # the association step reads .pgen/.pvar only
+
+    from cohortgen.io.dosage import DosageBlock
 
 PGEN_MISSING = -9.0
 """pgenlib's missing dosage."""
@@ -55,12 +59,50 @@ def pvar_rows(path: Path, contig: str | None = None, start: int = 0, end: int = 
     return rows, (offsets if offsets[-1] > 2 * index + 2 else None)
 
 
+def read_pvar_table(path: Path) -> "pd.DataFrame":
+    """Every line of a .pvar as a table of strings, one column per header name (without the
+    header line, PLINK 2's default CHROM POS ID REF ALT); the fast reader of a whole .pvar
+    (:func:`pvar_rows` selects a region and handles multi-allelic files). InputError naming
+    the line when one has fewer or more columns than the header (or an empty last one)."""
+    import pandas as pd
+
+    header, skip = ["CHROM", "POS", "ID", "REF", "ALT"], 0
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if not line.startswith("#"):
+                break
+            skip += 1
+            if not line.startswith("##"):
+                header = line[1:].split()
+    try:
+        table = pd.read_csv(path, sep="\t", header=None, skiprows=skip, dtype=str,
+                            keep_default_na=False, quoting=3)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in header})
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{path}: {exc} (after {skip} header lines); each line needs the "
+                         f"{len(header)} columns of the header: fix the .pvar") from None
+    width = len(header)
+    if table.shape[1] < width:  # every line short
+        bad = np.ones(len(table), dtype=bool)
+    else:  # pandas pads a short line with "" up to the longest line's columns
+        bad = (table.iloc[:, width - 1] == "").to_numpy(copy=True)
+        bad |= (table.iloc[:, width:] != "").any(axis=1).to_numpy()
+    if bad.any():
+        line_no = skip + 1 + int(np.flatnonzero(bad)[0])
+        raise InputError(f"{path}, line {line_no}: not the header's {width} columns (or an "
+                         "empty last column); fix the .pvar")
+    table = table.iloc[:, :width]
+    table.columns = header
+    return table
+
+
 def _info(text: str) -> dict[str, str]:
     return dict((item.split("=", 1) + [""])[:2] for item in text.split(";") if item != ".")
 
 
 def read_pgen_dosages(prefix: Path, contig: str, start: int, end: int, block_size: int = 1024,
-                      multiallelic: str = "drop") -> Iterator[DosageBlock]:
+                      multiallelic: str = "drop") -> Iterator["DosageBlock"]:
     """Blocks of at most ``block_size`` variants of ``contig``:``start``-``end`` (1-based,
     inclusive) of the fileset ``prefix``; a multi-allelic variant as
     :func:`cohortgen.io.dosage_vcf.read_vcf_dosages` yields it (pgenlib reads each ALT's
@@ -92,7 +134,10 @@ def _alts(fields: dict, split: bool) -> list[tuple[int, str]]:
 
 
 def _block(reader, contig: str, variants: list[tuple[int, dict, tuple[int, str]]],
-           n: int) -> DosageBlock:
+           n: int) -> "DosageBlock":
+    from cohortgen.io.dosage import DosageBlock
+    from cohortgen.io.dosage_vcf import R2_KEYS
+
     m = len(variants)
     dosage = np.full((m, n), np.nan, dtype=np.float32)
     buffer = np.empty(n, dtype=np.float32)

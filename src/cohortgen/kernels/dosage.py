@@ -10,7 +10,7 @@ diploid, 1 haploid: a male on non-PAR chrX, everyone on chrY and MT), as PLINK 2
 import numpy as np
 from numba import prange
 
-from cohortgen.kernels._numba import parallel_kernel
+from cohortgen.kernels._numba import kernel, parallel_kernel
 from cohortgen.kernels.bed import buffer_view, checked_sample_idx, fill_missing_with_mean
 from cohortgen.kernels.gt import REGION_DIPLOID, REGION_X
 
@@ -130,6 +130,40 @@ def _mean_imputed_dosages_into(raw, sample_idx, out, n_missing):
             out_row[i] = d
         n_missing[v] = missing
         fill_missing_with_mean(out_row, total, missing)
+
+
+@kernel(error_model="numpy")
+def missing_counts(G):
+    """int64 (b,): the missing values (negative, as pgenlib's -9, or NaN) of each row of G
+    float64 (b, k). Read-only, one pass: the block that pgenlib wrote as float64 straight
+    into G. Serial, as :func:`mean_impute_rows`: the block is memory-bound, and serial kernels
+    spare the job the load of Numba's parallel machinery."""
+    b, k = G.shape
+    out = np.zeros(b, dtype=np.int64)
+    for v in range(b):
+        row = G[v]
+        missing = 0
+        for i in range(k):
+            missing += not row[i] >= 0.0
+        out[v] = missing
+    return out
+
+
+@kernel(error_model="numpy")
+def mean_impute_rows(G, n_missing):
+    """Replace in place the missing values (as :func:`missing_counts`) of the rows of G
+    float64 (b, k) whose ``n_missing`` int64 (b,) is not 0 by the row's mean over its other
+    values, summed in column order (0.0 when none): :func:`dosage_mean_imputed`'s values,
+    bit for bit."""
+    for v in np.flatnonzero(n_missing):
+        row = G[v]
+        total = 0.0
+        for i in range(row.size):
+            if row[i] >= 0.0:
+                total += row[i]
+            else:
+                row[i] = -1.0  # NaN too: fill_missing_with_mean replaces negative values
+        fill_missing_with_mean(row, total, n_missing[v])
 
 
 def dosage_mean_imputed_naive(raw: np.ndarray, sample_idx: np.ndarray

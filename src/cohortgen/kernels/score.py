@@ -54,13 +54,15 @@ P_FLOOR = float(np.finfo(np.float64).tiny)
 class ScorePrep:
     """Per-disease pieces of the score test, computed once per null-model set.
 
-    C: float64 (n, d + d·p), columns [R | A_1 | … | A_d], A_d = W_d X B_d.
+    C: float64 (n, d + d·p), columns [R | A_1 | … | A_d], A_d = W_d X B_d; CT: C transposed,
+    C-contiguous (d + d·p, n), the layout :func:`score_statistics` multiplies.
     W: float64 (n, d) null weights; WT: W transposed, C-contiguous (d, n).
     rank: int64 (d,) numerical rank of XᵀW_dX.
     B: float64 (d, p, p), B_d B_dᵀ = (XᵀW_dX)⁺ (see :func:`residualised`).
     """
 
     C: np.ndarray
+    CT: np.ndarray
     W: np.ndarray
     WT: np.ndarray
     rank: np.ndarray
@@ -103,8 +105,8 @@ def prepare_score(X: np.ndarray, R: np.ndarray, W: np.ndarray) -> ScorePrep:
         Bs[k] = B
         blocks.append(WX @ B)
     C = np.ascontiguousarray(np.hstack(blocks))
-    return ScorePrep(C=C, W=np.ascontiguousarray(W), WT=np.ascontiguousarray(W.T), rank=rank,
-                     n_diseases=d, n_params=p, B=Bs)
+    return ScorePrep(C=C, CT=np.ascontiguousarray(C.T), W=np.ascontiguousarray(W),
+                     WT=np.ascontiguousarray(W.T), rank=rank, n_diseases=d, n_params=p, B=Bs)
 
 
 def score_statistics(G: np.ndarray, prep: ScorePrep, *, projections: bool = False,
@@ -121,11 +123,11 @@ def score_statistics(G: np.ndarray, prep: ScorePrep, *, projections: bool = Fals
     G = np.asarray(G, dtype=np.float64)
     m = G.shape[0]
     d, p = prep.n_diseases, prep.n_params
-    GC = np.empty((m, prep.C.shape[1]))
+    GCT = np.empty((prep.C.shape[1], m))  # (G C)ᵀ = Cᵀ Gᵀ: OpenBLAS runs it ~15% faster
     sumsq = np.empty((m, d))
 
     def products(rows: slice) -> None:
-        np.matmul(G[rows], prep.C, out=GC[rows])
+        np.matmul(prep.CT, G[rows].T, out=GCT[:, rows])
         weighted_sumsq(G[rows], prep.WT, sumsq[rows])
 
     ranges = [slice(a, min(a + SCORE_ROWS, m)) for a in range(0, m, SCORE_ROWS)]
@@ -135,8 +137,8 @@ def score_statistics(G: np.ndarray, prep: ScorePrep, *, projections: bool = Fals
     else:
         with ThreadPoolExecutor(min(threads, len(ranges))) as pool:
             list(pool.map(products, ranges))
-    U = np.ascontiguousarray(GC[:, :d])
-    GA = GC[:, d:].reshape(m, d, p)
+    U = np.ascontiguousarray(GCT[:d].T)
+    GA = np.ascontiguousarray(GCT[d:].T).reshape(m, d, p)
     V = sumsq - np.einsum("mdp,mdp->md", GA, GA)
     V[V <= V_ZERO_RTOL * sumsq] = 0.0
     if projections:
