@@ -388,30 +388,39 @@ def _residualised_null_state(G_row, samples, GA_row, XB_t, y, mu0, w0, loglik0, 
     float64 (p, k), XB transposed; p = 0: no residualisation) and return :func:`_approx_state`
     at β = 0 from the shared null terms of :func:`_null_terms` (no exp)."""
     p, k = XB_t.shape
-    g[:] = 0.0
-    for a in range(p):
-        for i in range(k):
-            g[i] += XB_t[a, i] * GA_row[a]
-    if samples.shape[0] == 0:
-        for i in range(k):
-            g[i] = G_row[i] - g[i]
-    else:
-        for i in range(k):
-            g[i] = G_row[samples[i]] - g[i]
     info = 0.0
     plain = 0.0
     penalty = 0.0
     penalty_slope = 0.0
     penalty_slope2 = 0.0
-    for i in range(k):
-        gi = g[i]
-        wg2 = w0[i] * gi * gi
-        info += wg2
-        plain += gi * (y[i] - mu0[i])
-        wg3 = wg2 * gi * (0.5 - mu0[i])
-        penalty += wg3
-        penalty_slope += wg2 * gi * gi * (0.5 - 3.0 * w0[i])
-        penalty_slope2 += wg3 * gi * gi * (1.0 - 12.0 * w0[i])
+    for start in range(0, k, SOFTPLUS_BLOCK):  # blocks stay in L1 between the passes
+        stop = start + SOFTPLUS_BLOCK
+        g_b = g[start:stop]
+        g_b[:] = 0.0
+        for a in range(p):
+            XB_b = XB_t[a, start:stop]
+            for i in range(g_b.shape[0]):
+                g_b[i] += XB_b[i] * GA_row[a]
+        if samples.shape[0] == 0:
+            G_b = G_row[start:stop]
+            for i in range(g_b.shape[0]):
+                g_b[i] = G_b[i] - g_b[i]
+        else:
+            samples_b = samples[start:stop]
+            for i in range(g_b.shape[0]):
+                g_b[i] = G_row[samples_b[i]] - g_b[i]
+        y_b = y[start:stop]
+        mu_b = mu0[start:stop]
+        w_b = w0[start:stop]
+        for i in range(g_b.shape[0]):
+            gi = g_b[i]
+            wg2 = w_b[i] * gi * gi
+            info += wg2
+            plain += gi * (y_b[i] - mu_b[i])
+            wg3 = wg2 * gi * (0.5 - mu_b[i])
+            penalty += wg3
+            penalty_slope += wg2 * gi * gi * (0.5 - 3.0 * w_b[i])
+            penalty_slope2 += wg3 * gi * gi * (1.0 - 12.0 * w_b[i])
     return _penalised(loglik0, info, plain, penalty, penalty_slope, penalty_slope2)
 
 
