@@ -24,13 +24,17 @@ Approximate Firth (:func:`firth_approx_batch`; REGENIE's ``--firth --approx``, M
 2021): the covariate effects stay fixed at those of the Firth-penalised null model (covariates
 only, :func:`firth_logistic` with the caller's offset, e.g. the LOCO prediction), whose linear
 predictor η₀ is the offset, and only the genotype effect β is fitted, on the genotype
-residualised on the covariates by the caller (g̃ = g − X(XᵀWX)⁻¹XᵀWg, W of the unpenalised null
+residualised on the covariates by the caller or, given the score step's projections, here row
+by row (g̃ = g − X(XᵀWX)⁻¹XᵀWg, W of the unpenalised null
 model, as REGENIE), so that the information at β = 0 is close to the score test's V. (With the
 raw dosage the information Σwg² also carries the mean, and the test is conservative by up to
 ~2× in χ² for common variants.) With one parameter the iteration is scalar: U*(β) =
 Σ g(y − μ + h(½ − μ)), h_i = w_i g_i² / Σwg², ℓ*(β) = ℓ(β) + ½ log Σwg², μ = expit(η₀ + βg);
-Newton steps on the exact derivative of U* (one more sum in the same pass; 3-4 iterations where
-Fisher scoring takes 9-17 for rare variants), scaled and halved as in the full fit. p from the
+Halley steps on the exact first and second derivatives of U* (two more sums in the same pass;
+2-3 iterations, where Newton steps took 3-4 and Fisher scoring 9-17 for rare variants), scaled
+and halved as in the full fit. The state at β = 0 (the offset-only model) is shared by every
+variant of a call, so a fit costs one pass over the samples without exp for it, then one pass
+with one exp and one division per sample per iteration (:func:`_approx_state`). p from the
 penalised LRT 2(ℓ*(β̂) − ℓ*(0)) ~ χ²₁, ℓ*(0) the
 offset-only model with its own one-parameter penalty ½ log Σw₀g² (REGENIE's ``dev0``); SE =
 |β̂| / √χ²_LRT (REGENIE's ``--firth-se`` convention, so that beta/SE reproduces p), or
