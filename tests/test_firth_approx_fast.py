@@ -119,3 +119,21 @@ def test_approx_fit__halley_converges_in_two_or_three_steps():
     *_, converged, n_iter = _approx_fit(G_res[2], y, offset, start, 100, 1e-8)
     assert converged
     assert n_iter <= 6
+
+
+def test_approx_fit__last_step_taylor_values_equal_evaluation():
+    """Where the fit stops after a small concave step without evaluating the estimate, its ℓ*
+    and I (Taylor expansions from the previous iterate) equal a direct evaluation there."""
+    G, samples, X, y, offset, GA = disease_data(9)
+    G_res = G[:, samples] - GA @ X.T
+    extrapolated = 0
+    for j in (0, 1, 2, 3, 4, 6, 7):
+        start = _approx_state(G_res[j], y, offset, 0.0)
+        beta, ll, _, info, converged, _ = _approx_fit(G_res[j], y, offset, start, 100, 1e-8)
+        assert converged
+        direct = _approx_state(G_res[j], y, offset, beta)
+        np.testing.assert_allclose(ll, direct[0], rtol=1e-14)
+        np.testing.assert_allclose(info, direct[1], rtol=1e-10)
+        assert abs(direct[2] / direct[3]) <= 1e-8, "the Newton step there is below tol"
+        extrapolated += info != direct[1]  # an evaluated estimate gives I bit for bit
+    assert extrapolated >= 2, "the Taylor stop is exercised"
