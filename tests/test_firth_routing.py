@@ -15,7 +15,7 @@ import yaml
 from scipy import special
 
 from cohortgen.assoc.chunk import STATUSES, FallbackSettings, row_status
-from cohortgen.kernels.firth import _approx_fit, firth_approx_batch
+from cohortgen.kernels.firth import _approx_fit, _approx_state, firth_approx_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,7 +61,8 @@ def test_approx_fit__newton_converges_in_few_iterations():
         for maf in (0.0007, 0.002, 0.007):
             for _ in range(10):
                 g, y, offset = rare_null(rng, 2_000, prevalence, maf)
-                beta, ll, ll0, info, converged, n_iter = _approx_fit(g, y, offset, 100, 1e-8)
+                start = _approx_state(g, y, offset, 0.0)
+                beta, ll, ll0, info, converged, n_iter = _approx_fit(g, y, offset, start, 100, 1e-8)
                 assert converged
                 assert math.isfinite(beta)
                 assert ll >= ll0

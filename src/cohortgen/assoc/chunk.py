@@ -221,12 +221,12 @@ def _firth_rows(G: np.ndarray, GA: np.ndarray, model: DiseaseModel, firth: np.nd
     if rows.size == 0:
         empty = np.zeros(0)
         return rows, empty, empty, empty, np.zeros(0, bool)
-    G_sel = _disease_rows(G, rows, model)
-    if settings.firth_mode == "approximate":
-        G_res = residualised(G_sel, GA[rows], model.XB)
-        return rows, *firth_approx_batch(G_res, model.y, model.firth_offset)
-    return rows, *firth_batch(G_sel, model.X, model.y, p_value=settings.firth_p_value,
-                              offset=model.loco)
+    if settings.firth_mode == "approximate":  # residualised row by row inside the kernel
+        samples = model.rows if model.rows.size < G.shape[1] else None
+        return rows, *firth_approx_batch(G, model.y, model.firth_offset, rows=rows,
+                                         samples=samples, projections=(GA[rows], model.XB))
+    return rows, *firth_batch(_disease_rows(G, rows, model), model.X, model.y,
+                              p_value=settings.firth_p_value, offset=model.loco)
 
 
 def _spa_rows(G: np.ndarray, GA: np.ndarray, model: DiseaseModel, U: np.ndarray,

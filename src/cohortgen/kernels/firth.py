@@ -24,13 +24,17 @@ Approximate Firth (:func:`firth_approx_batch`; REGENIE's ``--firth --approx``, M
 2021): the covariate effects stay fixed at those of the Firth-penalised null model (covariates
 only, :func:`firth_logistic` with the caller's offset, e.g. the LOCO prediction), whose linear
 predictor η₀ is the offset, and only the genotype effect β is fitted, on the genotype
-residualised on the covariates by the caller (g̃ = g − X(XᵀWX)⁻¹XᵀWg, W of the unpenalised null
+residualised on the covariates by the caller or, given the score step's projections, here row
+by row (g̃ = g − X(XᵀWX)⁻¹XᵀWg, W of the unpenalised null
 model, as REGENIE), so that the information at β = 0 is close to the score test's V. (With the
 raw dosage the information Σwg² also carries the mean, and the test is conservative by up to
 ~2× in χ² for common variants.) With one parameter the iteration is scalar: U*(β) =
 Σ g(y − μ + h(½ − μ)), h_i = w_i g_i² / Σwg², ℓ*(β) = ℓ(β) + ½ log Σwg², μ = expit(η₀ + βg);
-Newton steps on the exact derivative of U* (one more sum in the same pass; 3-4 iterations where
-Fisher scoring takes 9-17 for rare variants), scaled and halved as in the full fit. p from the
+Halley steps on the exact first and second derivatives of U* (two more sums in the same pass;
+2-3 iterations, where Newton steps took 3-4 and Fisher scoring 9-17 for rare variants), scaled
+and halved as in the full fit. The state at β = 0 (the offset-only model) is shared by every
+variant of a call, so a fit costs one pass over the samples without exp for it, then one pass
+with one exp and one division per sample per iteration (:func:`_approx_state`). p from the
 penalised LRT 2(ℓ*(β̂) − ℓ*(0)) ~ χ²₁, ℓ*(0) the
 offset-only model with its own one-parameter penalty ½ log Σw₀g² (REGENIE's ``dev0``); SE =
 |β̂| / √χ²_LRT (REGENIE's ``--firth-se`` convention, so that beta/SE reproduces p), or
@@ -47,7 +51,6 @@ from cohortgen.kernels.linalg_small import (
     cholesky_into,
     cholesky_solve,
     exp_nonpositive,
-    log1p_unit,
     lower_inverse_into,
 )
 
@@ -76,6 +79,15 @@ P_FLOOR = float(np.finfo(np.float64).tiny)
 
 SE_MIN_CHI2 = 1e-8
 """Approximate Firth: below this LRT statistic SE is the Wald one, not |β| / √χ² (see above)."""
+
+FINAL_MARGIN = 1e-4
+"""Approximate Firth: a concave step δ with |δ|³ ≤ ``FINAL_MARGIN`` · tol is the last one
+(:func:`_approx_fit`): the step after it would be below tol for any Halley constant K < 1e4."""
+
+SOFTPLUS_BLOCK = 512
+"""Approximate Firth: samples per product in ℓ's Σ log(1 + e_i) (:func:`_approx_state`); each
+factor is in (1, 2], so a block's product stays below 2⁵¹² (no overflow), and one log per block
+replaces one log1p per sample (the sum's rounding error is unchanged: ~1e-16 per sample)."""
 
 _P_VALUES = {"wald": 0, "lrt": 1}
 
@@ -294,91 +306,199 @@ def firth_batch(
     return beta, se, p_out, converged
 
 
+@kernel(inline="always", error_model="numpy", fastmath={"contract"})
+def _logistic(eta):
+    """(e, μ, w) at the linear predictor η: e = exp(−|η|) in (0, 1], μ = expit(η), w = μ(1 − μ);
+    one exp and one division, no overflow."""
+    e = exp_nonpositive(-abs(eta))
+    inv = 1.0 / (1.0 + e)
+    return e, (inv if eta >= 0.0 else e * inv), e * inv * inv
+
+
+@kernel(inline="always")
+def _penalised(loglik, info, plain, penalty, penalty_slope, penalty_slope2):
+    """(ℓ*, I, U*, c, dc/dβ, S, S′), c = −dU*/dβ, from the sums of one pass over samples
+    (:func:`_approx_state`); ℓ* = −inf if I ≤ 0 or anything is non-finite."""
+    total = loglik + 0.5 * math.log(info) if info > 0.0 else -np.inf
+    if not math.isfinite(total):
+        return -np.inf, info, np.nan, np.nan, np.nan, np.nan, np.nan
+    ratio = penalty / info
+    curvature = info - penalty_slope / info + 2.0 * ratio**2
+    curvature_slope = (2.0 * penalty - penalty_slope2 / info
+                       + 6.0 * ratio * penalty_slope / info - 8.0 * ratio**3)
+    return total, info, plain + ratio, curvature, curvature_slope, penalty, penalty_slope
+
+
 @kernel(error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
 def _approx_state(g, y, offset, beta):
-    """(ℓ*, I, U*, −dU*/dβ) of the one-parameter model η = offset + beta·g; ℓ* = −inf if I ≤ 0.
+    """(ℓ*, I, U*, c, dc/dβ, S, S′) of the model η = offset + beta·g; ℓ* = −inf if I ≤ 0.
 
     U* = Σg(y − μ) + S/I with S = Σwg³(½ − μ), i.e. h_i = w_i g_i² / I folded into one pass;
-    U* is the exact derivative of ℓ*, and its derivative is −I + S′/I − 2S²/I² (dI/dβ = 2S,
-    S′ = Σwg⁴(2(½ − μ)² − w) = Σwg⁴(½ − 3w) since (½ − μ)² = ¼ − w). One fused, vectorised
+    U* is the exact derivative of ℓ*, and its derivative is −c, c = I − S′/I + 2S²/I² (dI/dβ =
+    2S, S′ = Σwg⁴(2(½ − μ)² − w) = Σwg⁴(½ − 3w) since (½ − μ)² = ¼ − w); dc/dβ = 2S − S″/I +
+    6SS′/I² − 8S³/I³ with S″ = 2Σwg⁵(½ − μ)(½ − 6w) (Halley's step). One fused, vectorised
     pass over samples (reassociated sums: the order is fixed by the compiled code, not by the
-    thread count).
+    thread count), one exp and one division per sample: ℓ's Σ log(1 + e_i) is the log of the
+    product of each :data:`SOFTPLUS_BLOCK` samples' factors 1 + e_i.
     """
+    n = g.shape[0]
     loglik = 0.0
     info = 0.0
     plain = 0.0
     penalty = 0.0
     penalty_slope = 0.0
-    for i in range(g.shape[0]):
-        gi = g[i]
-        eta = offset[i] + beta * gi
-        e = exp_nonpositive(-abs(eta))
-        inv = 1.0 / (1.0 + e)
-        mu = inv if eta >= 0.0 else e * inv
-        w = e * inv * inv
-        loglik += y[i] * eta - (max(eta, 0.0) + log1p_unit(e))
-        wg2 = w * gi * gi
-        info += wg2
-        plain += gi * (y[i] - mu)
-        penalty += wg2 * gi * (0.5 - mu)
-        penalty_slope += wg2 * gi * gi * (0.5 - 3.0 * w)
-    total = loglik + 0.5 * math.log(info) if info > 0.0 else -np.inf
-    if not math.isfinite(total):
-        return -np.inf, info, np.nan, np.nan
-    curvature = info - penalty_slope / info + 2.0 * (penalty / info) ** 2
-    return total, info, plain + penalty / info, curvature
+    penalty_slope2 = 0.0
+    for start in range(0, n, SOFTPLUS_BLOCK):
+        # Slices, so that the inner index starts at 0 (a non-negative index vectorises).
+        g_b = g[start:start + SOFTPLUS_BLOCK]
+        y_b = y[start:start + SOFTPLUS_BLOCK]
+        offset_b = offset[start:start + SOFTPLUS_BLOCK]
+        product = 1.0
+        for i in range(g_b.shape[0]):
+            gi = g_b[i]
+            eta = offset_b[i] + beta * gi
+            e, mu, w = _logistic(eta)
+            product *= 1.0 + e
+            loglik += y_b[i] * eta - max(eta, 0.0)
+            wg2 = w * gi * gi
+            info += wg2
+            plain += gi * (y_b[i] - mu)
+            wg3 = wg2 * gi * (0.5 - mu)
+            penalty += wg3
+            penalty_slope += wg2 * gi * gi * (0.5 - 3.0 * w)
+            penalty_slope2 += wg3 * gi * gi * (1.0 - 12.0 * w)
+        loglik -= math.log(product)
+    return _penalised(loglik, info, plain, penalty, penalty_slope, penalty_slope2)
+
+
+@kernel(error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
+def _null_terms(y, offset):
+    """The β = 0 (offset-only) model, shared by every variant: μ₀, w₀ float64 (n,) and ℓ(0),
+    by the arithmetic of :func:`_approx_state`."""
+    n = y.shape[0]
+    mu0 = np.empty(n)
+    w0 = np.empty(n)
+    loglik = 0.0
+    for start in range(0, n, SOFTPLUS_BLOCK):
+        product = 1.0
+        for i in range(start, min(start + SOFTPLUS_BLOCK, n)):  # once per call: not vectorised
+            e, mu0[i], w0[i] = _logistic(offset[i])
+            product *= 1.0 + e
+            loglik += y[i] * offset[i] - max(offset[i], 0.0)
+        loglik -= math.log(product)
+    return mu0, w0, loglik
+
+
+@kernel(error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
+def _residualised_null_state(G_row, samples, GA_row, XB_t, y, mu0, w0, loglik0, g):
+    """Fill g float64 (k,) with the residualised genotype g̃_i = G_row[samples[i]] − (XB GA_row)_i
+    (G_row float64 (n_G,), samples int64 (k,), empty for all n_G = k; GA_row float64 (p,); XB_t
+    float64 (p, k), XB transposed; p = 0: no residualisation) and return :func:`_approx_state`
+    at β = 0 from the shared null terms of :func:`_null_terms` (no exp)."""
+    p, k = XB_t.shape
+    info = 0.0
+    plain = 0.0
+    penalty = 0.0
+    penalty_slope = 0.0
+    penalty_slope2 = 0.0
+    for start in range(0, k, SOFTPLUS_BLOCK):  # blocks stay in L1 between the passes
+        stop = start + SOFTPLUS_BLOCK
+        g_b = g[start:stop]
+        g_b[:] = 0.0
+        for a in range(p):
+            XB_b = XB_t[a, start:stop]
+            for i in range(g_b.shape[0]):
+                g_b[i] += XB_b[i] * GA_row[a]
+        if samples.shape[0] == 0:
+            G_b = G_row[start:stop]
+            for i in range(g_b.shape[0]):
+                g_b[i] = G_b[i] - g_b[i]
+        else:
+            samples_b = samples[start:stop]
+            for i in range(g_b.shape[0]):
+                g_b[i] = G_row[samples_b[i]] - g_b[i]
+        y_b = y[start:stop]
+        mu_b = mu0[start:stop]
+        w_b = w0[start:stop]
+        for i in range(g_b.shape[0]):
+            gi = g_b[i]
+            wg2 = w_b[i] * gi * gi
+            info += wg2
+            plain += gi * (y_b[i] - mu_b[i])
+            wg3 = wg2 * gi * (0.5 - mu_b[i])
+            penalty += wg3
+            penalty_slope += wg2 * gi * gi * (0.5 - 3.0 * w_b[i])
+            penalty_slope2 += wg3 * gi * gi * (1.0 - 12.0 * w_b[i])
+    return _penalised(loglik0, info, plain, penalty, penalty_slope, penalty_slope2)
 
 
 @kernel
-def _approx_step(score, info, curvature):
-    """Newton's step U* / (−dU*/dβ) where ℓ* is concave at β (quadratic convergence), else the
-    Fisher-scoring step U* / I of the full fit."""
-    if curvature > 0.0 and math.isfinite(curvature):
-        return score / curvature
-    return score / info
+def _approx_step(score, info, curvature, curvature_slope):
+    """(Newton's step n = U* / c, the step taken) where ℓ* is concave at β (c = −dU*/dβ > 0):
+    Halley's step n / (1 + n c′ / 2c) (cubic convergence: one evaluation fewer than Newton's
+    on most rows), or n where that factor is below ½ (far from the maximum). Elsewhere the
+    Fisher-scoring step U* / I of the full fit, both."""
+    if not (curvature > 0.0 and math.isfinite(curvature)):
+        return score / info, score / info
+    newton = score / curvature
+    factor = 1.0 + 0.5 * newton * curvature_slope / curvature
+    if factor >= 0.5 and math.isfinite(factor):
+        return newton, newton / factor
+    return newton, newton
 
 
 @kernel
-def _approx_fit(g, y, offset, max_iter, tol):
-    """Maximise ℓ*(β) from β = 0: Newton steps on the exact derivative of U*
-    (:func:`_approx_step`), scaled and halved by the step rule of :func:`_firth_fit`; converged
-    when the step at the estimate is ≤ ``tol``.
+def _approx_fit(g, y, offset, start, max_iter, tol):
+    """Maximise ℓ*(β) from β = 0, where ``start`` is :func:`_approx_state` at β = 0: Halley
+    steps (:func:`_approx_step`), scaled and halved by the step rule of :func:`_firth_fit`;
+    converged when the Newton step at the estimate is ≤ ``tol``, or after a step δ where ℓ* is
+    concave with |δ|³ ≤ :data:`FINAL_MARGIN` · tol: Halley's error after it is ~K|δ|³ (K ~ 0.05
+    measured), far below ``tol``, so the estimate is not evaluated again: ℓ* and I there are
+    their Taylor expansions from β (to δ³ and δ², remainders ~1e-16 relative).
 
     Returns (beta, ll*(beta), ll*(0), information at beta, converged, iterations).
     """
     beta = 0.0
-    ll, info, score, curvature = _approx_state(g, y, offset, 0.0)
+    ll, info, score, curvature, curvature_slope, penalty, penalty_slope = start
     ll0 = ll
     if not ll > -np.inf:
         return np.nan, ll, ll0, info, False, 0
     converged = False
     n_iter = 0
     while n_iter < max_iter:
-        delta = _approx_step(score, info, curvature)
-        if not math.isfinite(delta):
+        newton, delta = _approx_step(score, info, curvature, curvature_slope)
+        if not math.isfinite(newton):
             break
-        if abs(delta) <= tol:
+        if abs(newton) <= tol:
             converged = True
             break
         n_iter += 1
+        if curvature > 0.0 and abs(delta) ** 3 <= FINAL_MARGIN * tol:
+            ll += delta * (score - delta * (0.5 * curvature + delta * curvature_slope / 6.0))
+            info += delta * (2.0 * penalty + delta * penalty_slope)
+            beta += delta
+            converged = True
+            break
         if abs(delta) > MAX_STEP:
             delta = math.copysign(MAX_STEP, delta)
         for _ in range(MAX_HALVINGS + 1):
-            ll_t, info_t, score_t, curvature_t = _approx_state(g, y, offset, beta + delta)
+            state = _approx_state(g, y, offset, beta + delta)
+            ll_t = state[0]
             if ll_t >= ll - LOGLIK_SLACK * (1.0 + abs(ll)):
                 break
             delta *= 0.5
         if not ll_t > -np.inf:
             break
         beta += delta
-        ll, info, score, curvature = ll_t, info_t, score_t, curvature_t
+        ll, info, score, curvature, curvature_slope, penalty, penalty_slope = state
     return beta, ll, ll0, info, converged, n_iter
 
 
 @kernel
-def _approx_variant_test(g, y, offset, max_iter, tol):
-    """One variant, approximate Firth. Returns (beta, se, p, ok); NaN and False on failure."""
-    beta, ll, ll0, info, converged, _ = _approx_fit(g, y, offset, max_iter, tol)
+def _approx_variant_test(g, y, offset, start, max_iter, tol):
+    """One variant, approximate Firth, ``start`` as :func:`_approx_fit`. Returns (beta, se, p,
+    ok); NaN and False on failure."""
+    beta, ll, ll0, info, converged, _ = _approx_fit(g, y, offset, start, max_iter, tol)
     if not (converged and math.isfinite(beta) and math.isfinite(ll - ll0) and info > 0.0):
         return np.nan, np.nan, np.nan, False
     stat = max(2.0 * (ll - ll0), 0.0)
@@ -388,11 +508,21 @@ def _approx_variant_test(g, y, offset, max_iter, tol):
 
 
 @parallel_kernel
-def _approx_batch(G, y, offset, max_iter, tol, beta, se, p_value, converged):
-    for j in numba.prange(G.shape[0]):
+def _approx_batch(G, rows, samples, GA, XB_t, y, offset, max_iter, tol, beta, se, p_value,
+                  converged):
+    mu0, w0, loglik0 = _null_terms(y, offset)
+    for j in numba.prange(rows.shape[0]):
+        g = np.empty(y.shape[0])
+        start = _residualised_null_state(G[rows[j]], samples, GA[j], XB_t, y, mu0, w0, loglik0,
+                                         g)
         beta[j], se[j], p_value[j], converged[j] = _approx_variant_test(
-            G[j], y, offset, max_iter, tol
+            g, y, offset, start, max_iter, tol
         )
+
+
+def _within(index: np.ndarray, size: int) -> bool:
+    """Every entry of an int index array in [0, size)."""
+    return index.size == 0 or (index.min() >= 0 and index.max() < size)
 
 
 def firth_approx_batch(
@@ -400,28 +530,47 @@ def firth_approx_batch(
     y: np.ndarray,
     offset: np.ndarray,
     *,
+    rows: np.ndarray | None = None,
+    samples: np.ndarray | None = None,
+    projections: tuple[np.ndarray, np.ndarray] | None = None,
     max_iter: int = DEFAULT_MAX_ITER,
     tol: float = DEFAULT_TOL,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Approximate Firth tests (genotype effect only, covariates as offset), in parallel.
 
-    G: float64 (m, n) genotypes residualised on the covariates by the caller, finite. y:
-    float64 (n,) 0/1, NaN-free. offset: float64 (n,) linear predictor of the Firth-penalised
-    null model (a NaN offset makes every fit fail).
-    Returns beta, se (|beta| / √χ²_LRT), p (penalised LRT): float64 (m,), NaN where the fit
-    failed (e.g. g ≡ 0); converged: bool (m,). Independent of the thread count (one sequential
+    G: float64 (m, n_G) genotypes, finite: rows ``rows`` (int, default all) are tested, on
+    columns ``samples`` (int (n,), default all: n_G = n). Without ``projections`` G is already
+    residualised on the covariates; with projections = (GA, XB), GA float64 (len(rows), p) and
+    XB float64 (n, p) (:func:`cohortgen.kernels.score.residualised`'s), each tested row is
+    residualised here as g − XB GA_j, without an (r, n) temporary. y: float64 (n,) 0/1,
+    NaN-free. offset: float64 (n,) linear predictor of the Firth-penalised null model (a NaN
+    offset makes every fit fail).
+    Returns beta, se (|beta| / √χ²_LRT), p (penalised LRT): float64 (len(rows),), NaN where the
+    fit failed (e.g. g̃ ≡ 0); converged: bool. Independent of the thread count (one sequential
     fit per variant).
     """
     G = np.ascontiguousarray(G, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
     offset = np.ascontiguousarray(offset, dtype=np.float64)
-    if G.ndim != 2 or y.ndim != 1 or not G.shape[1] == y.shape[0] == offset.shape[0]:
+    rows = np.arange(len(G)) if rows is None else np.asarray(rows, dtype=np.int64)
+    samples = np.zeros(0, np.int64) if samples is None else np.asarray(samples, np.int64)
+    GA, XB = projections if projections is not None else (np.zeros((len(rows), 0)),
+                                                          np.zeros((len(y), 0)))
+    GA = np.ascontiguousarray(GA, dtype=np.float64)
+    XB = np.ascontiguousarray(XB, dtype=np.float64)
+    n = y.shape[0] if y.ndim == 1 else -1
+    if (G.ndim != 2 or (samples.size or G.shape[1]) != n or offset.shape != (n,)
+            or XB.shape[0] != n or GA.shape != (rows.size, XB.shape[1])):
         raise ValueError(
-            f"shapes G {G.shape}, y {y.shape}, offset {offset.shape} do not match: expected"
-            " (m, n), (n,), (n,)"
+            f"shapes G {G.shape}, y {y.shape}, offset {offset.shape}, GA {GA.shape}, XB"
+            f" {XB.shape}, {samples.size or 'all'} samples do not match: expected (m, n), (n,),"
+            " (n,), (rows, p), (n, p)"
         )
-    m = G.shape[0]
+    if not (_within(rows, len(G)) and _within(samples, G.shape[1])):
+        raise ValueError(f"rows or samples outside G {G.shape}")
+    m = rows.size
     beta, se, p_out = np.empty(m), np.empty(m), np.empty(m)
     converged = np.empty(m, dtype=np.bool_)
-    _approx_batch(G, y, offset, max_iter, tol, beta, se, p_out, converged)
+    _approx_batch(G, rows, samples, GA, np.ascontiguousarray(XB.T), y, offset, max_iter, tol,
+                  beta, se, p_out, converged)
     return beta, se, p_out, converged

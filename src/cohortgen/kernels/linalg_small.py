@@ -95,12 +95,11 @@ _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 _LN2 = math.log(2.0)
 _INV_LN2 = 1.0 / _LN2
+_EXP_SHIFTER = 1.5 * 2.0**52
 _EXP_COEFFS = tuple(1.0 / math.factorial(k) for k in range(12, -1, -1))
-_ATANH_COEFFS = tuple(1.0 / odd for odd in range(19, 0, -2))
-_SQRT2_M1 = math.sqrt(2.0) - 1.0
 
-# Branch-free, call-free helpers: Numba inlines them and LLVM vectorises a per-sample loop that
-# calls them (libm's exp and log1p are scalar calls that block vectorisation).
+# A branch-free, call-free helper: Numba inlines it and LLVM vectorises a per-sample loop that
+# calls it (libm's exp is a scalar call that blocks vectorisation).
 
 
 @kernel(inline="always", error_model="numpy", fastmath={"contract"})
@@ -108,36 +107,15 @@ def exp_nonpositive(x):
     """exp(x) for float64 x ≤ 0 (clamped at :data:`EXP_FLOOR`); relative error ≤ 2 ulp.
 
     x = k ln2 + r with |r| ≤ ln2/2 (Cody–Waite split of ln2), e^r by its degree-13 Taylor
-    polynomial (truncation < 1e-17), 2^k as the product of 2^(−2^b) over the bits b of −k.
+    polynomial (truncation < 1e-17), 2^k written into the exponent bits of a float64.
     """
     x = max(x, EXP_FLOOR)
-    k = math.floor(x * _INV_LN2 + 0.5)
+    k = np.floor(x * _INV_LN2 + 0.5)
     r = (x - k * _LN2_HI) - k * _LN2_LO
     poly = 1.0 / 6227020800.0
     for coeff in _EXP_COEFFS:
         poly = poly * r + coeff
-    bits = int(-k)
-    scale = 1.0
-    factor = 0.5
-    for b in range(10):
-        scale *= factor if (bits >> b) & 1 else 1.0
-        factor *= factor
-    return poly * scale
-
-
-@kernel(inline="always", error_model="numpy", fastmath={"contract"})
-def log1p_unit(e):
-    """log(1 + e) for float64 e in [0, 1]; relative error ≤ 4 ulp.
-
-    1 + e is halved when above √2, so z = 1 + u with u in [1/√2 − 1, √2 − 1]; then
-    log z = 2 atanh(s), s = u / (2 + u), |s| ≤ 0.172, by its odd series to s²¹ (truncation
-    < 1e-18).
-    """
-    big = e > _SQRT2_M1
-    u = (e - 1.0) * 0.5 if big else e
-    s = u / (2.0 + u)
-    z = s * s
-    poly = 1.0 / 21.0
-    for coeff in _ATANH_COEFFS:
-        poly = poly * z + coeff
-    return 2.0 * s * poly + (_LN2 if big else 0.0)
+    # k + 1.5·2⁵² holds the integer k in its low mantissa bits; k + 1023 shifted into the
+    # exponent field is 2^k exactly (vectorises, unlike a float-to-int conversion).
+    scale = (np.float64(k + _EXP_SHIFTER).view(np.int64) + 1023) << 52
+    return poly * np.int64(scale).view(np.float64)
