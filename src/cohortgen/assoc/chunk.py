@@ -486,7 +486,7 @@ def dosage_association_chunk(prefix: Path, null_tsv: Path, null_json: Path, out_
     (:class:`~cohortgen.assoc.genotypes.PgenDosages`)."""
     bim = pgen_variants(Path(prefix))
     in_file = set(read_psam_ids(Path(f"{prefix}.psam")))
-    null_samples = read_tsv(null_tsv, dtype={"sample_id": str})["sample_id"]
+    null_samples = read_tsv(null_tsv, usecols=["sample_id"], dtype={"sample_id": str})["sample_id"]
     extra = [s for s in null_samples if s not in in_file]
     genotypes = PgenDosages(Path(prefix), len(bim), extra)
     return _test_and_write(genotypes, bim, genotypes.samples, null_tsv, null_json, out_dir,
