@@ -7,7 +7,8 @@ dosages of the ALT allele at PLINK 2's precision of 1/16384 (round-trip error at
 by the block size while reading (about 5 copies of ``block_size`` × samples × 4 bytes: rows,
 block, kept-sample subset, weights, spill); the passing
 variants' dosages wait in a temporary float32 file beside the output until their count is
-known (pgenlib writes the count in the header first).
+known (pgenlib writes the count in the header first), and are read back ``block_size`` rows at
+a time, so the job's peak memory does not grow with the region's variant count.
 
 The readers round dosages to the stored precision, so the metrics are those of the stored
 dosages (as ``plink2 --freq`` on the output reports them). Per-variant QC on the kept samples
@@ -290,16 +291,19 @@ def _write_pgen(out: Path, spill: Path, n_pass: int, ids: list[str], sex: np.nda
 
 def _write_dosages(pgen: Path, spill: Path, n_pass: int, n_samples: int,
                    block_size: int) -> None:
-    """``spill``'s float32 dosage rows, shape (n_pass, n_samples), as the .pgen ``pgen``."""
+    """``spill``'s float32 dosage rows, shape (n_pass, n_samples), as the .pgen ``pgen``, read
+    ``block_size`` rows at a time into one buffer (not mapped: the mapped pages of the whole
+    spill, n_pass × n_samples × 4 bytes, would count in the job's resident memory)."""
     import pgenlib
 
-    dosages = np.memmap(spill, dtype=np.float32, mode="r", shape=(n_pass, n_samples))
+    rows = np.empty((min(block_size, n_pass), n_samples), dtype=np.float32)
     writer = pgenlib.PgenWriter(bytes(pgen), n_samples, variant_ct=n_pass, nonref_flags=False,
                                 dosage_present=True)
-    with contextlib.closing(writer):
+    with contextlib.closing(writer), open(spill, "rb") as handle:
         for first in range(0, n_pass, block_size):
-            writer.append_dosages_batch(dosages[first:first + block_size])
-    del dosages
+            block = rows[:min(block_size, n_pass - first)]
+            handle.readinto(block.data)
+            writer.append_dosages_batch(block)
 
 
 def _write_tables(out: Path, tables: list[dict], n_in_samples: int, n_kept: int, contig: str,

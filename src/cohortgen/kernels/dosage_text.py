@@ -10,7 +10,10 @@ within 1e-6 of the GP sum tolerance, written with more than 7 significant digits
 or a sign, a GT is not one or two alleles, a cell count differs from the sample count, an HDS
 cell does not hold one value per allele, a DS cell holds more than one value, a GP cell does not
 hold one value per genotype, a used FORMAT key is missing from a cell, or the record needs GT
-(chrX, chrY, MT) and has none.
+(chrX, chrY, MT) and has none. A GP cell written as Minimac4 writes it (three values
+``d.ddd``) is checked in thousandths, as exact integers (its sum 1000, DS within the tolerance
+of its dosage by more than 1e-4), and by the floating-point checks only when it is not clearly
+inside them: the same decisions, without parsing each probability to a double.
 
 Encodings: ``text`` uint8, the decompressed VCF text; lines ``text[starts[j]:ends[j]]`` (int64
 (m,) each, no newline). ``dosage`` float32 (m, n_samples): the stored ALT dosage (PLINK 2's 0..2
@@ -168,6 +171,38 @@ def _gp_dosage(gp: np.ndarray, count: int, haploid: bool) -> tuple:
 
 
 @kernel
+def _thousandths(text: np.ndarray, p: int, e: int, units: np.ndarray) -> int:
+    """The offset of the ':' or tab (or ``e``) ending the FORMAT value from ``text[p]`` when
+    that value is three numbers written ``d.ddd`` (Minimac4's GP), their thousandths in
+    ``units`` (int64 (3,)); -1 for any other value."""
+    for k in range(3):
+        q = p + 6 * k
+        if q + 5 > e or text[q + 1] != _DOT or (k < 2 and (q + 5 == e or text[q + 5] != _COMMA)):
+            return -1
+        value = 0
+        for r in (q, q + 2, q + 3, q + 4):
+            c = text[r]
+            if not _ZERO <= c <= _NINE:
+                return -1
+            value = value * 10 + (c - _ZERO)
+        units[k] = value
+    end = p + 17
+    return end if end == e or text[end] == _COLON or text[end] == _TAB else -1
+
+
+@kernel
+def _gp_agrees(units: np.ndarray, dosage: float) -> bool:
+    """True when GP in thousandths ``units`` (int64 (3,), diploid) sums to 1 exactly and
+    ``dosage`` lies clearly (by more than 1e-4) within ``DS_GP_TOLERANCE`` of its dosage, so
+    :func:`_gp_dosage` and the tolerance check would pass; False when they must decide."""
+    if units[0] > 1000 or units[1] > 1000 or units[2] > 1000:
+        return False
+    if units[0] + units[1] + units[2] != 1000:
+        return False
+    return abs(dosage * 1000.0 - (units[1] + 2 * units[2])) < (DS_GP_TOLERANCE - 1e-4) * 1000
+
+
+@kernel
 def _record_cells(text: np.ndarray, first: int, e: int, keys: np.ndarray, source: int,
                   with_gp: bool, needs_gt: bool, row: np.ndarray) -> int:
     """Stored dosages of the sample cells ``text[first:e]`` into ``row`` (float32 (n,)) from
@@ -175,6 +210,7 @@ def _record_cells(text: np.ndarray, first: int, e: int, keys: np.ndarray, source
     status."""
     n = row.shape[0]
     gp = np.empty(3, dtype=np.float64)
+    gp_units = np.empty(3, dtype=np.int64)
     values = np.empty(3, dtype=np.float64)
     gt_key, source_key = keys[0], keys[source]
     gp_key = keys[3] if with_gp and source != 3 else -1
@@ -185,7 +221,7 @@ def _record_cells(text: np.ndarray, first: int, e: int, keys: np.ndarray, source
     for sample in range(n):
         if p > e:
             return DOSAGE_SLOW
-        key, ploidy, n_values, n_gp, seen = 0, 2, 0, 0, 0
+        key, ploidy, n_values, n_gp, seen, gp_fast = 0, 2, 0, 0, 0, False
         while True:
             if key == gt_key:
                 ploidy, p = _ploidy(text, p, e)
@@ -194,7 +230,9 @@ def _record_cells(text: np.ndarray, first: int, e: int, keys: np.ndarray, source
                 n_values, p = _values(text, p, e, values)
                 seen += 1
             elif key == gp_key:
-                n_gp, p = _values(text, p, e, gp)
+                end = _thousandths(text, p, e, gp_units)
+                gp_fast = end >= 0
+                n_gp, p = (3, end) if gp_fast else _values(text, p, e, gp)
                 seen += 1
             else:
                 p = _skip(text, p, e)
@@ -221,7 +259,11 @@ def _record_cells(text: np.ndarray, first: int, e: int, keys: np.ndarray, source
                 return DOSAGE_SLOW
             if not np.isnan(dosage) and not 0.0 <= dosage <= (1.0 if haploid else 2.0):
                 return DOSAGE_SLOW
-            if gp_key >= 0:
+            if gp_key >= 0 and not (gp_fast and not haploid
+                                    and _gp_agrees(gp_units, dosage)):
+                if gp_fast:  # as _values parses them
+                    for k in range(3):
+                        gp[k] = gp_units[k] / _POWERS[3]
                 gp_ds, ok = _gp_dosage(gp, n_gp, haploid)
                 if not ok or abs(dosage - gp_ds) > DS_GP_TOLERANCE:
                     return DOSAGE_SLOW
