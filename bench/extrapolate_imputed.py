@@ -6,34 +6,39 @@ Usage: ``.venv/bin/python bench/extrapolate_imputed.py RESULTS [RESULTS ...] [--
 [--start-up S] [--measured RULE SAMPLES RECORDS CPU_S ...]``
 
 ``RESULTS`` is a run's ``results/<cohort>`` directory (``run<N>/results/n<N>`` under the bench's
-``--work``). The largest run (most kept samples) gives each rule's measured CPU seconds per job
-(``cpu_time`` of the rules' ``benchmark:`` files, so the machine's load does not enter);
+``--work``). Per rule, the largest run (most kept samples) that ran it gives its measured CPU
+seconds per job (``cpu_time`` of the rules' ``benchmark:`` files, so the machine's load does
+not enter; a run cut short counts for the jobs it finished);
 with two runs or more, each rule's peak RSS is also fitted linearly in the samples
 (least squares over the runs) and printed at ``--samples``.
 
 Model. A job's time is its CPU seconds (every job of this workflow runs on one thread or close
 to it): a constant start-up ``s0`` (the process start and a stage's imports, measured here as
 the CPU seconds of ``python -c <a stage's imports>`` unless ``--start-up``) plus its compute,
-the measured CPU minus ``s0``, scaled by ``(N / n) ** a`` in samples and ``(V / v) ** b`` in
-variants, where per rule (:data:`RULES`):
+the measured CPU minus ``s0``, scaled by ``(N / n) ** a`` in samples and linearly, ``V / v``,
+in the variants the rule's work counts, where per rule (:data:`RULES`):
 
-- the number of jobs is the measured one, except the dosage chunk rules (``ingest_imputed_chunk``,
-  ``test_association_imputed_chunk``): ``ceil(V / --chunk-records)`` jobs (the schema default
-  ``chunks.imputed_variants_per_chunk``, 50,000), each ``--chunk-records`` records, linear in
-  samples x records (a chunk's dosages are read, decoded and tested once, in blocks);
+- the number of jobs is the measured one, except for the dosage chunk rules
+  (``ingest_imputed_chunk``, ``test_association_imputed_chunk``): ``ceil(V / --chunk-records)``
+  jobs (the schema default ``chunks.imputed_variants_per_chunk``, 50,000), each
+  ``--chunk-records`` records, linear in samples x records (a chunk's dosages are read,
+  decoded and tested once, in blocks); and
+  ``build_incohort_fold``: ``--folds`` + 1 jobs (the refit), 5 + 1 by default;
 - ``v`` and ``V`` count: nothing for the array stages (validate's array part, array ingest, QC,
   whole-genome regression, null models: the array does not grow with imputation); all imputed
   records for the jobs that read every chunk's variant table or results (``validate_inputs``
-  hashes the imputed files, ``summarize_imputed_qc``, ``gather_gwas``, ``find_loci``,
-  ``summarize_gwas``, ``score_published_prs`` matching the score against every chunk's .pvar,
-  ``render_report``); the in-cohort PRS variants for ``build_incohort_fold`` and
+  hashes the imputed files, ``summarize_imputed_qc``, ``gather_gwas``, ``summarize_gwas``,
+  ``score_published_prs`` matching the score against every chunk's .pvar, ``render_report``;
+  ``find_loci`` reads the dosages of the windows around its hits, which hold more variants as
+  the density grows); the in-cohort PRS variants for ``build_incohort_fold`` and
   ``evaluate_incohort_prs``: measured, the QC-passing imputed variants with MAF >= ``min_maf``
   (read from the folds' logs); at the target, a HapMap3-like ``prs.incohort.variants`` list of
   ``--prs-variants`` (1.1 M) variants, what a user of 8-12 M imputed variants sets (the LD and
   the sampler are linear in variants at a fixed density per Mb);
-- ``a`` is 1 for every rule that reads genotypes or dosages of every sample, 2 for
-  ``qc_samples`` (KING over sample pairs), 0 for the gathers and the report (per-variant
-  tables), as :data:`RULES` lists.
+- ``a`` is 1 for every rule that reads genotypes or dosages of every sample (and for
+  ``validate_inputs``: the imputed files grow with the samples), 2 for ``qc_samples`` (KING
+  over sample pairs), 0 for the gathers and the report (per-variant tables), as :data:`RULES`
+  lists.
 
 ``--measured RULE SAMPLES RECORDS CPU_S`` replaces a rule's measured point by a job measured
 elsewhere (e.g. ``ingest_imputed_chunk`` / ``test_association_imputed_chunk``: one
@@ -82,7 +87,7 @@ RULES = {
     "test_association_chunk": (1, None),
     "test_association_imputed_chunk": (1, "chunk"),
     "gather_gwas": (0, "all"),
-    "find_loci": (0, "all"),
+    "find_loci": (1, "all"),
     "summarize_gwas": (0, "all"),
     "score_published_prs": (1, "all"),
     "evaluate_published_prs": (1, None),
@@ -107,6 +112,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--nodes", type=int, default=100)
     parser.add_argument("--chunk-records", type=int, default=50_000)
     parser.add_argument("--prs-variants", type=float, default=1.1e6)
+    parser.add_argument("--folds", type=int, default=5, help="prs.incohort.folds")
     parser.add_argument("--start-up", type=float, help="CPU s per job (default: measured)")
     parser.add_argument("--measured", nargs=4, action="append", default=[],
                         metavar=("RULE", "SAMPLES", "RECORDS", "CPU_S"),
@@ -152,12 +158,15 @@ def measured_runs(paths: list[Path]) -> list[dict]:
     return sorted(runs, key=lambda run: run["samples"])
 
 
-def per_job_points(run: dict, overrides: list[list[str]]) -> pd.DataFrame:
-    """Per rule of the run: jobs, samples, variants its scaling counts, CPU s per job."""
+def per_job_points(runs: list[dict], overrides: list[list[str]]) -> pd.DataFrame:
+    """Per rule, from the largest run that has it: jobs, samples, variants its scaling counts,
+    CPU s per job (a run cut short still counts for the rules it finished)."""
     rows = {}
     for rule, (_, count) in RULES.items():
-        if rule not in run["rules"].index:
+        having = [run for run in runs if rule in run["rules"].index]
+        if not having:
             continue
+        run = having[-1]
         measured = run["rules"].loc[rule]
         variants = {None: 1.0, "all": run["records"], "prs": run["prs"],
                     "chunk": run["records"] / run["chunks"]}[count]
@@ -180,7 +189,8 @@ def extrapolated(points: pd.DataFrame, samples: int, variants: float, args,
         exponent, count = RULES[rule]
         target = {None: 1.0, "all": variants, "prs": min(args.prs_variants, variants),
                   "chunk": min(args.chunk_records, variants)}[count]
-        jobs = math.ceil(variants / args.chunk_records) if rule in CHUNKED else point["jobs"]
+        jobs = (math.ceil(variants / args.chunk_records) if rule in CHUNKED
+                else args.folds + 1 if rule == "build_incohort_fold" else point["jobs"])
         compute = max(point["cpu_per_job"] - start_up, 0.0)
         per_job = start_up + compute * (samples / point["samples"]) ** exponent * (
             target / point["variants"])
@@ -223,12 +233,13 @@ def memory_fit(runs: list[dict], samples: int) -> pd.DataFrame:
 def main() -> None:
     args = parse_args()
     runs = measured_runs(args.results)
-    base = runs[-1]
     start_up = args.start_up if args.start_up is not None else start_up_cpu()
-    points = per_job_points(base, args.measured)
-    print(f"# measured: {base['results']}: {base['samples']} kept samples, {base['records']} "
-          f"imputed records in {base['chunks']} chunks, {base['prs']:.0f} in-cohort PRS "
-          f"variants; start-up {start_up:.2f} CPU s per job")
+    points = per_job_points(runs, args.measured)
+    for run in runs:
+        print(f"# measured: {run['results']}: {run['samples']} kept samples, {run['records']} "
+              f"imputed records in {run['chunks']} chunks, {run['prs']:.0f} in-cohort PRS "
+              f"variants")
+    print(f"# start-up {start_up:.2f} CPU s per job; per rule, the largest run that ran it:")
     print(points.to_string(float_format=lambda x: f"{x:.1f}"))
     fmt = {"jobs": "{:.0f}".format}
     for variants in args.variants:

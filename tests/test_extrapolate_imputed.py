@@ -10,7 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from extrapolate_imputed import extrapolated, memory_fit, stage_totals  # noqa: E402
 
-ARGS = Namespace(cores=2, nodes=100, chunk_records=50_000, prs_variants=1.1e6)
+ARGS = Namespace(cores=2, nodes=100, chunk_records=50_000, prs_variants=1.1e6, folds=5)
 
 
 def points(rows: dict) -> pd.DataFrame:
