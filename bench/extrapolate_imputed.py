@@ -37,14 +37,17 @@ in the variants the rule's work counts, where per rule (:data:`RULES`):
   the sampler are linear in variants at a fixed density per Mb);
 - ``a`` is 1 for every rule that reads genotypes or dosages of every sample (and for
   ``validate_inputs``: the imputed files grow with the samples), 2 for ``qc_samples`` (KING
-  over sample pairs), 0 for the gathers and the report (per-variant tables), as :data:`RULES`
-  lists.
+  over sample pairs), 0 for the gathers and the report (per-variant tables), 0.5 for
+  ``build_incohort_fold`` (LDpred2's sweeps go over variants, not samples; measured on the
+  array path, a fold job took about 80 CPU s at 5,000 x 100k and 1,602 at 21,000 x 1 M: 1.8x
+  for 4.2x the samples, an exponent of 0.4), as :data:`RULES` lists.
 
 ``--measured RULE SAMPLES RECORDS CPU_S`` replaces a rule's measured point by a job measured
 elsewhere (e.g. ``ingest_imputed_chunk`` / ``test_association_imputed_chunk``: one
 ``cohortgen ingest-dosages`` or ``cohortgen assoc --pfile`` job of RECORDS records on SAMPLES
 samples at 21,000, CPU_S CPU seconds, start-up included). Rules without a benchmark file
-(``plan_chunks``-like bookkeeping) count as start-up only.
+(``validate_inputs``, the plans, the summaries, the report) count as start-up only, with the
+jobs the run's Snakemake logs (``*.log`` beside ``results/``) saw finish.
 
 Wall. Jobs run in waves of ``slots`` (2 on 2 cores; ``--nodes`` on the cluster, one job per
 node: a node's other cores would serve a second job the same way): a rule takes
@@ -63,7 +66,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_workflow import PYTHON, STAGE_IMPORTS, STAGE_OF, STAGES  # noqa: E402
+from bench_workflow import PYTHON, STAGE_IMPORTS, STAGE_OF, STAGES, job_spans  # noqa: E402
 from stage_times import stage_table  # noqa: E402
 
 RULES = {
@@ -92,7 +95,7 @@ RULES = {
     "score_published_prs": (1, "all"),
     "evaluate_published_prs": (1, None),
     "assign_incohort_folds": (1, None),
-    "build_incohort_fold": (1, "prs"),
+    "build_incohort_fold": (0.5, "prs"),
     "evaluate_incohort_prs": (1, "prs"),
     "write_provenance": (0, None),
     "render_report": (0, "all"),
@@ -158,6 +161,14 @@ def measured_runs(paths: list[Path]) -> list[dict]:
     return sorted(runs, key=lambda run: run["samples"])
 
 
+def finished_jobs(results: Path) -> pd.Series:
+    """Jobs per rule that the run's Snakemake logs (``*.log`` two levels above ``results``, one
+    per invocation of a run resumed) saw finish."""
+    logs = sorted(results.parents[1].glob("*.log"))
+    spans = pd.concat([job_spans(log.read_text()) for log in logs], ignore_index=True)
+    return spans["rule"].value_counts()
+
+
 def per_job_points(runs: list[dict], overrides: list[list[str]]) -> pd.DataFrame:
     """Per rule, from the largest run that has it: jobs, samples, variants its scaling counts,
     CPU s per job (a run cut short still counts for the rules it finished)."""
@@ -165,6 +176,10 @@ def per_job_points(runs: list[dict], overrides: list[list[str]]) -> pd.DataFrame
     for rule, (_, count) in RULES.items():
         having = [run for run in runs if rule in run["rules"].index]
         if not having:
+            jobs = finished_jobs(runs[-1]["results"]).get(rule, 0)
+            if jobs:  # no benchmark file: start-up only
+                rows[rule] = {"jobs": int(jobs), "samples": runs[-1]["samples"],
+                              "variants": 1.0, "cpu_per_job": math.nan}
             continue
         run = having[-1]
         measured = run["rules"].loc[rule]
@@ -191,7 +206,7 @@ def extrapolated(points: pd.DataFrame, samples: int, variants: float, args,
                   "chunk": min(args.chunk_records, variants)}[count]
         jobs = (math.ceil(variants / args.chunk_records) if rule in CHUNKED
                 else args.folds + 1 if rule == "build_incohort_fold" else point["jobs"])
-        compute = max(point["cpu_per_job"] - start_up, 0.0)
+        compute = max(np.nan_to_num(point["cpu_per_job"] - start_up), 0.0)
         per_job = start_up + compute * (samples / point["samples"]) ** exponent * (
             target / point["variants"])
         rows.append({"stage": STAGE_OF[rule], "rule": rule, "jobs": jobs, "s_per_job": per_job,

@@ -34,22 +34,22 @@ def test_extrapolated__dosage_chunks_scale_jobs_with_variants_and_time_with_samp
 
 
 def test_extrapolated__fixed_jobs_follow_their_exponents():
-    # KING is quadratic in samples and independent of imputation; a fold job is linear in
-    # samples and in the in-cohort PRS variants, capped at the listed 1.1 M; a gather is
-    # linear in all imputed records and independent of samples
+    # KING is quadratic in samples and independent of imputation; a fold job grows as the
+    # square root of the samples and linearly in the in-cohort PRS variants, capped at the
+    # listed 1.1 M; a gather is linear in all imputed records and independent of samples
     measured = points({
         "qc_samples": {"jobs": 1, "samples": 1000, "variants": 1.0, "cpu_per_job": 3.0},
         "build_incohort_fold": {"jobs": 6, "samples": 1000, "variants": 1e5, "cpu_per_job": 11.0},
         "gather_gwas": {"jobs": 1, "samples": 1000, "variants": 1e5, "cpu_per_job": 2.0},
     })
-    rules = extrapolated(measured, 2000, 1e7, ARGS, start_up=1.0).set_index("rule")
-    assert rules.loc["qc_samples", "s_per_job"] == pytest.approx(1 + 2 * 4)
+    rules = extrapolated(measured, 4000, 1e7, ARGS, start_up=1.0).set_index("rule")
+    assert rules.loc["qc_samples", "s_per_job"] == pytest.approx(1 + 2 * 16)
     assert rules.loc["build_incohort_fold", "s_per_job"] == pytest.approx(1 + 10 * 2 * 11)
     assert rules.loc["build_incohort_fold", "wall_cores_s"] == pytest.approx(3 * 221)
     assert rules.loc["gather_gwas", "s_per_job"] == pytest.approx(1 + 1 * 100)
     totals = stage_totals(rules.reset_index())
     assert totals.loc["total", "jobs"] == 8
-    assert totals.loc["total", "cpu_s"] == pytest.approx(9 + 6 * 221 + 101)
+    assert totals.loc["total", "cpu_s"] == pytest.approx(33 + 6 * 221 + 101)
     assert list(totals.index) == ["QC", "association", "in-cohort PRS", "total"]
 
 
