@@ -229,7 +229,8 @@ def stage_totals(rules: pd.DataFrame) -> pd.DataFrame:
 
 def memory_fit(runs: list[dict], samples: int) -> pd.DataFrame:
     """Per rule: peak RSS (MB) of each run and, with two runs or more, its least-squares line
-    in samples evaluated at ``samples``."""
+    in samples evaluated at ``samples`` (NaN for the rules whose memory follows all imputed
+    records or the in-cohort PRS variants, which the runs need not share)."""
     rules = sorted(set.intersection(*(set(run["rules"].index) for run in runs)),
                    key=lambda rule: list(RULES).index(rule) if rule in RULES else len(RULES))
     x = np.array([run["samples"] for run in runs], dtype=float)
@@ -237,7 +238,7 @@ def memory_fit(runs: list[dict], samples: int) -> pd.DataFrame:
     for rule in rules:
         y = np.array([run["rules"].loc[rule, "peak_rss_mb"] for run in runs], dtype=float)
         row = {"rule": rule, **{f"rss_mb_n{int(n)}": v for n, v in zip(x, y, strict=True)}}
-        if len(runs) > 1:
+        if len(runs) > 1 and RULES.get(rule, (0, None))[1] not in ("all", "prs"):
             slope, intercept = np.polyfit(x, y, 1)
             row |= {"mb_per_1000_samples": slope * 1000, f"rss_mb_n{samples}": intercept
                     + slope * samples}

@@ -60,3 +60,12 @@ def test_memory_fit__line_through_two_runs():
     row = memory_fit(runs, 21_000).iloc[0]
     assert row["mb_per_1000_samples"] == pytest.approx(50.0)
     assert row["rss_mb_n21000"] == pytest.approx(1250.0)
+
+
+def test_memory_fit__not_in_samples_for_rules_that_follow_variants():
+    runs = [{"samples": n, "rules": pd.DataFrame({"peak_rss_mb": [rss, rss]},
+                                                 index=["gather_gwas", "qc_samples"])}
+            for n, rss in ((2000, 300.0), (5000, 200.0))]
+    rows = memory_fit(runs, 21_000).set_index("rule")
+    assert pd.isna(rows.loc["gather_gwas", "rss_mb_n21000"])
+    assert rows.loc["qc_samples", "mb_per_1000_samples"] == pytest.approx(-100 / 3)
