@@ -227,10 +227,12 @@ def stage_totals(rules: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def memory_fit(runs: list[dict], samples: int) -> pd.DataFrame:
+def memory_fit(runs: list[dict], samples: int, variants: list[float]) -> pd.DataFrame:
     """Per rule: peak RSS (MB) of each run and, with two runs or more, its least-squares line
-    in samples evaluated at ``samples`` (NaN for the rules whose memory follows all imputed
-    records or the in-cohort PRS variants, which the runs need not share)."""
+    in samples evaluated at ``samples``; for the rules that read every record whatever the
+    samples (exponent 0 on all records: the gathers), the line in imputed records instead,
+    evaluated at each of ``variants``. None for the other rules that follow the variants
+    (their memory depends on both)."""
     rules = sorted(set.intersection(*(set(run["rules"].index) for run in runs)),
                    key=lambda rule: list(RULES).index(rule) if rule in RULES else len(RULES))
     x = np.array([run["samples"] for run in runs], dtype=float)
@@ -238,10 +240,16 @@ def memory_fit(runs: list[dict], samples: int) -> pd.DataFrame:
     for rule in rules:
         y = np.array([run["rules"].loc[rule, "peak_rss_mb"] for run in runs], dtype=float)
         row = {"rule": rule, **{f"rss_mb_n{int(n)}": v for n, v in zip(x, y, strict=True)}}
-        if len(runs) > 1 and RULES.get(rule, (0, None))[1] not in ("all", "prs"):
+        exponent, count = RULES.get(rule, (1, None))
+        if len(runs) > 1 and count not in ("all", "prs"):
             slope, intercept = np.polyfit(x, y, 1)
             row |= {"mb_per_1000_samples": slope * 1000, f"rss_mb_n{samples}": intercept
                     + slope * samples}
+        elif len(runs) > 1 and count == "all" and exponent == 0:
+            records = np.array([run["records"] for run in runs], dtype=float)
+            slope, intercept = np.polyfit(records, y, 1)
+            row |= {"mb_per_million_records": slope * 1e6,
+                    **{f"rss_mb_v{v:g}": intercept + slope * v for v in variants}}
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -269,9 +277,10 @@ def main() -> None:
               f"({args.chunk_records} records per dosage chunk, in-cohort PRS on "
               f"{min(args.prs_variants, variants):g} variants)")
         print(table.to_string(formatters=fmt, float_format=lambda x: f"{x:.2f}"))
-    print(f"\n## peak RSS per rule (MB), fitted linearly in samples, at {args.samples}")
-    print(memory_fit(runs, args.samples).to_string(index=False,
-                                                   float_format=lambda x: f"{x:.0f}"))
+    print(f"\n## peak RSS per rule (MB), fitted linearly in samples, at {args.samples} (the "
+          "gathers: in imputed records)")
+    print(memory_fit(runs, args.samples, args.variants).to_string(
+        index=False, float_format=lambda x: f"{x:.0f}"))
 
 
 if __name__ == "__main__":

@@ -54,18 +54,23 @@ def test_extrapolated__fixed_jobs_follow_their_exponents():
 
 
 def test_memory_fit__line_through_two_runs():
-    runs = [{"samples": n, "rules": pd.DataFrame({"peak_rss_mb": [rss]},
-                                                 index=["ingest_imputed_chunk"])}
+    runs = [{"samples": n, "records": 1000, "rules": pd.DataFrame(
+        {"peak_rss_mb": [rss]}, index=["ingest_imputed_chunk"])}
             for n, rss in ((2000, 300.0), (5000, 450.0))]
-    row = memory_fit(runs, 21_000).iloc[0]
+    row = memory_fit(runs, 21_000, [1e6]).iloc[0]
     assert row["mb_per_1000_samples"] == pytest.approx(50.0)
     assert row["rss_mb_n21000"] == pytest.approx(1250.0)
 
 
-def test_memory_fit__not_in_samples_for_rules_that_follow_variants():
-    runs = [{"samples": n, "rules": pd.DataFrame({"peak_rss_mb": [rss, rss]},
-                                                 index=["gather_gwas", "qc_samples"])}
-            for n, rss in ((2000, 300.0), (5000, 200.0))]
-    rows = memory_fit(runs, 21_000).set_index("rule")
+def test_memory_fit__gathers_in_records_others_that_follow_variants_not_at_all():
+    # gather_gwas: 200 MB at 30k records, 300 MB at 130k: 1 kB per record, 1,170 MB at 1 M
+    runs = [{"samples": n, "records": records, "rules": pd.DataFrame(
+        {"peak_rss_mb": [rss, rss, rss]}, index=["gather_gwas", "qc_samples", "find_loci"])}
+            for n, records, rss in ((2000, 130_000, 300.0), (5000, 30_000, 200.0))]
+    rows = memory_fit(runs, 21_000, [1e6]).set_index("rule")
     assert pd.isna(rows.loc["gather_gwas", "rss_mb_n21000"])
+    assert rows.loc["gather_gwas", "mb_per_million_records"] == pytest.approx(1000.0)
+    assert rows.loc["gather_gwas", "rss_mb_v1e+06"] == pytest.approx(1170.0)
     assert rows.loc["qc_samples", "mb_per_1000_samples"] == pytest.approx(-100 / 3)
+    assert rows.loc[["find_loci"]].drop(columns=["rss_mb_n2000", "rss_mb_n5000"]).isna().all(
+        axis=None)
