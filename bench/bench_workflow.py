@@ -1,7 +1,8 @@
 """The whole workflow (``snakemake --cores 2``) on simulated cohorts: wall, memory, jobs, start-up.
 
 Usage: ``.venv/bin/python bench/bench_workflow.py [--samples 2000 5000 21000]
-[--chromosomes 10] [--chromosome-mb 23] [--x-mb 20] [--cores 2] [--work DIR] [--no-plink]``
+[--chromosomes 10] [--chromosome-mb 23] [--x-mb 20] [--cores 2] [--work DIR] [--no-plink]
+[--imputed [--site-share 1.0] [--mask-share 0.5]]``
 
 Per sample size, ``cohortgen simulate`` writes a cohort (msprime, array density: about 400
 variants per Mb, so the defaults give about 100k variants with chrX) and ``prs-demo-score`` a
@@ -9,6 +10,20 @@ published score for hypertension, as ``make demo`` does. The workflow then runs 
 default config (``config/config.yaml``: every stage, the published score) except the cohort and
 the in-cohort PRS, which takes the schema defaults (5 folds, full C+T grid, 6 chains x 300 + 300
 sweeps), under the default profile (``workflow/profiles/default``).
+
+``--imputed`` adds imputed dosages, as ``make demo`` does: ``cohortgen simulate-imputed`` writes
+one Minimac4-style VCF per chromosome (GT:DS:GP, INFO R2 and TYPED/IMPUTED) from the cohort's
+true genotypes, keeping a share ``--site-share`` of the array sites (default 1: as many imputed
+records as array variants, about 100k) of which ``--mask-share`` (default 0.5) are masked and
+imputed with the error model; the config lists them under the cohort's ``imputed:``. The
+workflow then also plans, ingests and QCs the dosage chunks (``chunks.imputed_variants_per_chunk``
+records each, one chunk per chromosome at these sizes), tests association on them instead of
+the array chunks, and builds the published and in-cohort scores from them. The in-cohort PRS
+takes every QC-passing imputed variant with MAF >= ``min_maf`` (``prs.incohort.variants``
+unset): with as many imputed records as array sites that set is the size of the HapMap3-like
+list (about 1.1 M, about an array's count) a user of 8-12 M imputed variants would give there,
+so the fold jobs do the work they would do on real imputed data with that list.
+``bench/extrapolate_imputed.py`` turns such a run into the 21,000 x 1 M / 10 M table.
 
 Printed per stage (ingest, QC, association, published PRS, in-cohort PRS, report): jobs, wall
 (first job start to last job end, from Snakemake's log; stages overlap), the sum of the jobs'
@@ -54,12 +69,13 @@ REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 STAGES = {
     "ingest": ["validate_inputs", "plan_chunks", "ingest_chunk", "plan_imputed_chunks",
-               "ingest_imputed_chunk", "summarize_imputed_qc"],
+               "ingest_imputed_chunk"],
     "QC": ["compute_variant_stats", "select_pruned_set", "qc_samples", "list_repeated_ids",
-           "qc_variants_chunk", "write_qc_genotypes", "summarize_qc"],
+           "qc_variants_chunk", "write_qc_genotypes", "summarize_qc", "summarize_imputed_qc"],
     "whole-genome regression": ["fit_whole_genome_regression"],
-    "association": ["fit_null_models", "test_association_chunk", "gather_gwas", "find_loci",
-                    "summarize_gwas", "test_association_imputed_chunk"],
+    "association": ["fit_null_models", "fit_loco_null_models", "test_association_chunk",
+                    "test_association_imputed_chunk", "gather_gwas", "find_loci",
+                    "summarize_gwas"],
     "published PRS": ["score_published_prs", "evaluate_published_prs"],
     "in-cohort PRS": ["assign_incohort_folds", "build_incohort_fold", "evaluate_incohort_prs"],
     "report": ["write_provenance", "render_report", "render_cohort_index"],
@@ -83,6 +99,12 @@ def parse_args() -> argparse.Namespace:
                         help="run only the in-cohort PRS fold jobs on N samples x M variants")
     parser.add_argument("--sweeps", type=int, default=300,
                         help="with --alone: LDpred2-auto burn-in and iterations per chain")
+    parser.add_argument("--imputed", action="store_true",
+                        help="add per-chromosome imputed VCFs (cohortgen simulate-imputed)")
+    parser.add_argument("--site-share", type=float, default=1.0,
+                        help="with --imputed: share of the array sites written as records")
+    parser.add_argument("--mask-share", type=float, default=0.5,
+                        help="with --imputed: share of those sites masked and imputed")
     return parser.parse_args()
 
 
@@ -111,11 +133,40 @@ def start_up(command: list[str], runs: int = 5) -> float:
         for _ in range(runs))
 
 
+def imputed_dir(root: Path, args) -> Path:
+    """Where the cohort's imputed VCFs of these ``--site-share`` and ``--mask-share`` go."""
+    return root / f"imputed_sites{args.site_share:g}_masked{args.mask_share:g}"
+
+
+def imputed_vcfs(root: Path, args) -> list[Path]:
+    """The cohort's imputed VCFs, one per chromosome, autosomes by number then chrX."""
+    def order(path: Path) -> tuple[int, str]:
+        contig = path.name.removeprefix("imputed.chr").removesuffix(".vcf.gz")
+        return (0, f"{int(contig):03d}") if contig.isdigit() else (1, contig)
+
+    return sorted(imputed_dir(root, args).glob("imputed.chr*.vcf.gz"), key=order)
+
+
+def simulate_imputed(root: Path, args) -> float:
+    """The imputed VCFs of ``root``'s cohort (reused when there); seconds taken (0 when
+    reused)."""
+    out = imputed_dir(root, args)
+    if (out / "done").exists():
+        return 0.0
+    start = time.perf_counter()
+    subprocess.run([PYTHON, "-m", "cohortgen", "simulate-imputed", "--genotypes",
+                    str(root / "genotypes.vcf.gz"), "--out", str(out), "--mask-share",
+                    str(args.mask_share), "--site-share", str(args.site_share), "--seed", "42"],
+                   check=True)
+    (out / "done").touch()
+    return time.perf_counter() - start
+
+
 def simulate(root: Path, n: int, args) -> float:
     """Cohort files under ``root`` (reused when there); seconds taken (0 when reused)."""
     vcf = root / "genotypes.vcf.gz"
     if vcf.exists() and (root / "pgs_hypertension.txt.gz").exists():
-        return 0.0
+        return simulate_imputed(root, args) if args.imputed else 0.0
     start = time.perf_counter()
     cohortgen = [PYTHON, "-m", "cohortgen"]
     subprocess.run([*cohortgen, "simulate", "--out", str(root), "--samples", str(n),
@@ -125,14 +176,19 @@ def simulate(root: Path, n: int, args) -> float:
     subprocess.run([*cohortgen, "prs-demo-score", "--truth", str(root / "truth.json"),
                     "--disease", "hypertension", "--genome-build", "GRCh38", "--seed", "1",
                     "--out", str(root / "pgs_hypertension.txt.gz")], check=True)
+    if args.imputed:
+        simulate_imputed(root, args)
     return time.perf_counter() - start
 
 
-def write_config(root: Path, cohort: str, out: Path) -> None:
-    """The default config with this cohort, its score and the in-cohort PRS schema defaults."""
+def write_config(root: Path, cohort: str, out: Path, imputed: list[Path]) -> None:
+    """The default config with this cohort (and its ``imputed`` VCFs, if any), its score and
+    the in-cohort PRS schema defaults."""
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     config["cohorts"] = {cohort: {"genotypes": str(root / "genotypes.vcf.gz"),
                                   "phenotypes": str(root / "phenotypes.tsv")}}
+    if imputed:
+        config["cohorts"][cohort]["imputed"] = [str(path) for path in imputed]
     config["prs"]["scores"] = {"pgs_hypertension": {
         "file": str(root / "pgs_hypertension.txt.gz"), "diseases": ["hypertension"]}}
     config["prs"]["incohort"] = {"enabled": True}
@@ -241,11 +297,19 @@ def bench_one(n: int, args, cohortgen_start: float, plink_start: float) -> None:
     variants = subprocess.run(["bcftools", "index", "--nrecords", str(root / "genotypes.vcf.gz")],
                               capture_output=True, text=True, check=True).stdout.strip()
     print(f"simulated in {seconds:.0f} s (0: reused); {variants} variants", flush=True)
+    imputed = imputed_vcfs(root, args) if args.imputed else []
+    if imputed:
+        records = sum(int(subprocess.run(["bcftools", "index", "--nrecords", str(path)],
+                                         capture_output=True, text=True,
+                                         check=True).stdout) for path in imputed)
+        print(f"imputed: {len(imputed)} VCFs, {records} records, "
+              f"{sum(path.stat().st_size for path in imputed) / 1e6:.0f} MB bgzipped",
+              flush=True)
     work = args.work / f"run{n}"
     subprocess.run(["rm", "-rf", str(work)], check=True)
     work.mkdir(parents=True)
     config = work / "config.yaml"
-    write_config(root, cohort, config)
+    write_config(root, cohort, config, imputed)
     before = load()
     wall, cpu, log = run_workflow(work, config, args.cores)
     after = load()
