@@ -202,9 +202,8 @@ statistics to the first argument."""
 def profile_ours(out: Path, prefix: Path, env: dict) -> tuple[float, dict]:
     """(process wall s, CPU seconds per step) of our step on one chunk, under cProfile (CPU
     clock: the machine is shared) in its own process. Steps (cumulative times of named
-    functions): read = pgenlib's read_dosages_list, timed alone here (cProfile does not see
-    Cython calls: :func:`pgenlib_seconds`);
-    decode = the rest of PgenDosages.read_raw + dosage_mean_imputed + block_group_sums;
+    functions): read = the block reader's ``_read_into`` (pgenlib's float64 dosages straight
+    into the block); decode = missing_counts + mean_impute_rows + the group sums (GroupSums);
     score = score_statistics + score_test_results; Firth = firth_approx_batch + firth_batch;
     assemble = disease_block without Firth; write = write_trait_tables; start-up = everything
     outside the block loop (_view_results) and the writes: imports, null table, .pvar,
@@ -219,11 +218,10 @@ def profile_ours(out: Path, prefix: Path, env: dict) -> tuple[float, dict]:
         return sum(values[3] for (filename, _, func), values in stats.items()
                    if func in names and file_part in filename)
 
-    read = pgenlib_seconds(prefix)
-    pgen_read = cumulative(("read_raw",), "assoc/genotypes.py")
     firth = cumulative(("firth_approx_batch", "firth_batch"))
-    parts = {"read": read,
-             "decode": pgen_read - read + cumulative(("dosage_mean_imputed", "block_group_sums")),
+    parts = {"read": cumulative(("_read_into",), "assoc/genotypes.py"),
+             "decode": cumulative(("missing_counts", "mean_impute_rows"))
+             + cumulative(("__call__",), "assoc/genotypes.py"),
              "score": cumulative(("score_statistics", "score_test_results")),
              "firth": firth, "assemble": cumulative(("disease_block",)) - firth,
              "write": cumulative(("write_trait_tables",))}
@@ -233,27 +231,6 @@ def profile_ours(out: Path, prefix: Path, env: dict) -> tuple[float, dict]:
     parts["start-up"] = total - loop - parts["write"]
     parts["(Numba cache loads, inside the steps)"] = cumulative(("_compile_for_args",))
     return wall, parts
-
-
-def pgenlib_seconds(prefix: Path) -> float:
-    """CPU seconds of pgenlib reading every variant of ``prefix`` as float32 dosages in blocks of
-    the chunk step's size (one reader per block, as :class:`PgenDosages` opens them)."""
-    import numpy as np
-    import pgenlib
-
-    from cohortgen.assoc.chunk import BLOCK_VARIANTS
-    from cohortgen.io.pgen import read_psam_ids
-
-    n = len(read_psam_ids(Path(f"{prefix}.psam")))
-    m = sum(1 for line in open(f"{prefix}.pvar") if not line.startswith("#"))
-    block = np.empty((BLOCK_VARIANTS, n), dtype=np.float32)
-    start = time.process_time()
-    for first in range(0, m, BLOCK_VARIANTS):
-        indices = np.arange(first, min(first + BLOCK_VARIANTS, m), dtype=np.uint32)
-        reader = pgenlib.PgenReader(bytes(Path(f"{prefix}.pgen")), raw_sample_ct=n)
-        reader.read_dosages_list(indices, block[:indices.size])
-        reader.close()
-    return time.process_time() - start
 
 
 def machine_peaks() -> tuple[float, float]:
