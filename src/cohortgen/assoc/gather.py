@@ -109,7 +109,9 @@ def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_b
     try:
         return stream_trait_files(disease, chunk_paths, null, genome_build, out_gz, status,
                                   method, imputed_qc, min_cell_count)
-    except PartsOutOfOrderError:
+    except PartsOutOfOrderError as exc:
+        print(f"cohortgen gather-gwas: {disease}: {exc}: the chunks are not in genome order, "
+              "so the trait's whole table is gathered at once", file=sys.stderr)
         tables = [read_chunk_table(p, disease) for p in chunk_paths]
         table = pd.concat([t for t in tables if len(t)] or tables[:1], ignore_index=True)
         imputed = [c for c in IMPUTED_COLUMNS if c in table.columns]

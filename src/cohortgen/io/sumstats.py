@@ -509,7 +509,9 @@ def write_gwas_ssf_parts(path: Path, parts, meta: dict) -> None:
                     handle.write("\t".join(file_columns(table)) + "\n")
                 elif list(table.columns) != columns or (first is not None and last is not None
                                                         and first < last):
-                    raise PartsOutOfOrderError(f"{path}: part {len(maxima) + 1} out of order")
+                    raise PartsOutOfOrderError(
+                        f"part {len(maxima) + 1} of {path.name} has other columns or rows that "
+                        "sort before the part before it")
                 last = end if end is not None else last
                 maxima.append(count_maxima(table))
                 handle.writelines(line + "\n" for line in lines)
