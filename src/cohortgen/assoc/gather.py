@@ -42,12 +42,14 @@ from cohortgen.io.sumstats import (
     GWAS_SUFFIX,
     IMPUTED_COLUMNS,
     LOCI_SUFFIX,
+    PartsOutOfOrderError,
     paths_for_traits,
     read_gwas_ssf,
     read_gwas_ssf_meta,
     split_gwas_ssf,
     untested_path_for,
     write_gwas_ssf,
+    write_gwas_ssf_parts,
 )
 from cohortgen.privacy import (
     DEFAULT_MIN_CELL_COUNT,
@@ -83,28 +85,69 @@ def trait_method(trait: str, relatives: str, wgr_json: Path | None) -> dict:
 def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_build: str,
                 out_gz: Path, relatives: str = "remove", wgr_json: Path | None = None,
                 imputed_qc: dict | None = None,
-                min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> pd.DataFrame:
+                min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> int:
     """Write one trait's GWAS-SSF file (+ .tbi, -meta.yaml) and its companion table of untested
     variants (:func:`~cohortgen.io.sumstats.untested_path_for`: no estimate, e.g. ``LOW_MAC``,
     or non-nucleotide alleles; :func:`~cohortgen.io.sumstats.split_gwas_ssf`) from its chunk
-    tables (one per chunk, :func:`read_chunk_table`); return the
-    GWAS-SSF rows. A skipped trait gets files with a header and no rows; its status and reason
+    tables (one per chunk, :func:`read_chunk_table`); return the number of GWAS-SSF rows.
+    A skipped trait gets files with a header and no rows; its status and reason
     are in the sidecar. The sidecar's ``samples`` entry gives the number analysed, and for a
     disease its case and control counts (not those under ``min_cell_count``,
     :func:`sidecar_counts`); ``cohortgen_method`` the method
     (:func:`trait_method`). Chunk tables from imputed dosages (with the
     :data:`~cohortgen.io.sumstats.IMPUTED_COLUMNS`) keep those columns, and the sidecar says
     so: ``cohortgen_genotypes: imputed dosages`` and ``cohortgen_imputation_r2_filter`` (the
-    ``imputed_qc`` thresholds ``min_r2`` and ``r2_source``)."""
+    ``imputed_qc`` thresholds ``min_r2`` and ``r2_source``).
+
+    The chunk tables are read one at a time (:func:`stream_trait_files`: memory holds one
+    chunk, not the trait's whole table); when a chunk's rows do not all sort after the previous
+    chunk's (chunks not in genome order), the whole table is gathered and written instead
+    (:func:`write_trait_files`), which gives the same bytes."""
     null = read_json(null_json)
-    tables = [read_chunk_table(p, disease) for p in chunk_paths]
-    table = pd.concat([t for t in tables if len(t)] or tables[:1], ignore_index=True)
-    imputed = [c for c in IMPUTED_COLUMNS if c in table.columns]
-    table = table[GWAS_SSF_COLUMNS + imputed]
-    return write_trait_files(disease, table, null, genome_build, out_gz,
-                             null["diseases"][disease]["status"],
-                             trait_method(disease, relatives, wgr_json), imputed_qc,
-                             min_cell_count)
+    status = null["diseases"][disease]["status"]
+    method = trait_method(disease, relatives, wgr_json)
+    try:
+        return stream_trait_files(disease, chunk_paths, null, genome_build, out_gz, status,
+                                  method, imputed_qc, min_cell_count)
+    except PartsOutOfOrderError as exc:
+        print(f"cohortgen gather-gwas: {disease}: {exc}: the chunks are not in genome order, "
+              "so the trait's whole table is gathered at once", file=sys.stderr)
+        tables = [read_chunk_table(p, disease) for p in chunk_paths]
+        table = pd.concat([t for t in tables if len(t)] or tables[:1], ignore_index=True)
+        imputed = [c for c in IMPUTED_COLUMNS if c in table.columns]
+        return len(write_trait_files(disease, table[GWAS_SSF_COLUMNS + imputed], null,
+                                     genome_build, out_gz, status, method, imputed_qc,
+                                     min_cell_count))
+
+
+def stream_trait_files(disease: str, chunk_paths: list[Path], null: dict, genome_build: str,
+                       out_gz: Path, status: str, method: dict, imputed_qc: dict | None,
+                       min_cell_count: int) -> int:
+    """:func:`write_trait_files` of the rows of the chunk tables ``chunk_paths``, read, split
+    and written one chunk at a time; the untested rows (few) are kept and sorted at the end.
+    Return the number of GWAS-SSF rows; :class:`~cohortgen.io.sumstats.PartsOutOfOrderError` (no
+    file written) when the chunks are not in genome order or differ in their columns."""
+    untested, n_tested = [], 0
+
+    def tested_parts():
+        nonlocal n_tested
+        for path in chunk_paths:
+            table = read_chunk_table(path, disease)
+            imputed = [c for c in IMPUTED_COLUMNS if c in table.columns]
+            tested, rest = split_gwas_ssf(without_small_groups(
+                table[GWAS_SSF_COLUMNS + imputed], min_cell_count))
+            if imputed and not untested:  # the writer reads meta after the last part
+                meta.update(imputed_meta(imputed_qc))
+            untested.append(rest)
+            n_tested += len(tested)
+            yield tested
+
+    meta = trait_meta(disease, null, genome_build, status, method, min_cell_count)
+    write_gwas_ssf_parts(Path(out_gz), tested_parts(), meta)
+    rest = pd.concat([u for u in untested if len(u)] or untested[:1], ignore_index=True)
+    write_tsv_bgzip(untested_path_for(Path(out_gz)), rest.sort_values(
+        ["chromosome", "base_pair_location", "variant_id"], kind="stable", ignore_index=True))
+    return n_tested
 
 
 def read_chunk_table(path: Path, disease: str) -> pd.DataFrame:
@@ -130,22 +173,32 @@ def write_trait_files(disease: str, table: pd.DataFrame, null: dict, genome_buil
     (``null_model.json``), ``status`` (the sidecar's ``cohortgen_status``), ``method`` (its
     ``cohortgen_method``, :func:`trait_method`), ``imputed_qc`` (the r² filter of imputed
     dosages) and ``min_cell_count`` (:func:`sidecar_counts`); return the GWAS-SSF rows."""
-    info = null["diseases"][disease]
-    imputed = [c for c in IMPUTED_COLUMNS if c in table.columns]
-    counts = sidecar_counts(trait_counts(info), min_cell_count)
-    covariates = {"adjusted_covariates": null["covariates"]}
-    if null.get("sex_added_for_chrX"):
-        covariates["chrX_adjusted_covariates"] = ["sex", *null["covariates"]]
-    meta = {"genome_assembly": genome_build, "trait_description": disease, **counts,
-            **covariates, "cohortgen_status": status, "cohortgen_method": method,
-            "analysis_software": f"cohortgen {__version__}"}
-    if imputed:
-        meta |= {"cohortgen_genotypes": "imputed dosages",
-                 "cohortgen_imputation_r2_filter": dict(imputed_qc or {})}
+    meta = trait_meta(disease, null, genome_build, status, method, min_cell_count)
+    if any(c in table.columns for c in IMPUTED_COLUMNS):
+        meta |= imputed_meta(imputed_qc)
     tested, untested = split_gwas_ssf(without_small_groups(table, min_cell_count))
     write_gwas_ssf(Path(out_gz), tested, meta)
     write_tsv_bgzip(untested_path_for(Path(out_gz)), untested)
     return tested
+
+
+def trait_meta(disease: str, null: dict, genome_build: str, status: str, method: dict,
+               min_cell_count: int) -> dict:
+    """The GWAS-SSF ``meta`` of a trait's file (:func:`write_trait_files`), but for
+    :func:`imputed_meta`."""
+    counts = sidecar_counts(trait_counts(null["diseases"][disease]), min_cell_count)
+    covariates = {"adjusted_covariates": null["covariates"]}
+    if null.get("sex_added_for_chrX"):
+        covariates["chrX_adjusted_covariates"] = ["sex", *null["covariates"]]
+    return {"genome_assembly": genome_build, "trait_description": disease, **counts,
+            **covariates, "cohortgen_status": status, "cohortgen_method": method,
+            "analysis_software": f"cohortgen {__version__}"}
+
+
+def imputed_meta(imputed_qc: dict | None) -> dict:
+    """The sidecar entries of results on imputed dosages (``imputed_qc``: the r² filter)."""
+    return {"cohortgen_genotypes": "imputed dosages",
+            "cohortgen_imputation_r2_filter": dict(imputed_qc or {})}
 
 
 GROUP_COLUMNS = ("n_cases", "n_controls", "effect_allele_frequency_cases",
@@ -190,7 +243,7 @@ def gather_gwas_or_failure(disease: str, chunk_paths: list[Path], null_json: Pat
                            wgr_json: Path | None = None,
                            imputed_qc: dict | None = None,
                            samples_tsv: Path | None = None,
-                           min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> pd.DataFrame:
+                           min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> int:
     """:func:`gather_gwas`; when that fails for this trait (bad or stale chunk tables, a
     numerical error: anything but a system error, OSError or MemoryError, which stops the
     job so that a rerun retries it), write the trait's files with no rows and status
@@ -206,9 +259,9 @@ def gather_gwas_or_failure(disease: str, chunk_paths: list[Path], null_json: Pat
         status = failure_status("gather_gwas", exc, cohort_sample_ids(samples_tsv))
         print(f"cohortgen gather-gwas: {disease}: {status}", file=sys.stderr)
         empty = pd.DataFrame({name: pd.Series(dtype=object) for name in GWAS_SSF_COLUMNS})
-        return write_trait_files(disease, empty, read_json(null_json), genome_build, out_gz,
-                                 status, trait_method(disease, relatives, wgr_json),
-                                 min_cell_count=min_cell_count)
+        return len(write_trait_files(disease, empty, read_json(null_json), genome_build,
+                                     out_gz, status, trait_method(disease, relatives, wgr_json),
+                                     min_cell_count=min_cell_count))
 
 
 def failure_status(step: str, exc: Exception, sample_ids=()) -> str:

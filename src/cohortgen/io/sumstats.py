@@ -330,6 +330,13 @@ def _format_strings(values: pd.Series, name: str) -> list[str]:
 
 def format_gwas_ssf_rows(table: pd.DataFrame) -> list[str]:
     """Sorted GWAS-SSF data lines (no header, no newline) of a summary statistics table."""
+    return sorted_gwas_ssf_rows(table)[0]
+
+
+def sorted_gwas_ssf_rows(table: pd.DataFrame) -> tuple[list[str], tuple | None, tuple | None]:
+    """(:func:`format_gwas_ssf_rows`, sort key of its first line, of its last line): the data
+    file's order is by the key (chromosome code, base_pair_location, variant_id), ties kept in
+    table order; None keys for a table without rows."""
     _check_columns(table)
     codes = chromosome_codes(table["chromosome"])
     positions = pd.to_numeric(table["base_pair_location"], errors="raise")
@@ -360,7 +367,10 @@ def format_gwas_ssf_rows(table: pd.DataFrame) -> list[str]:
             columns.append(_format_floats(ordered[name], FLOAT_FORMAT))
         else:
             columns.append(_format_strings(ordered[name], name))
-    return ["\t".join(fields) for fields in zip(*columns, strict=True)]
+    lines = ["\t".join(fields) for fields in zip(*columns, strict=True)]
+    keys = [(int(codes[k]), int(positions.iloc[k]), str(tie_key[k])) for k in order[[0, -1]]
+            ] if len(order) else [None, None]
+    return lines, keys[0], keys[-1]
 
 
 def _file_md5(path: Path) -> str:
@@ -386,11 +396,22 @@ def _plain(value):
     return value
 
 
+SAMPLE_COUNT_COLUMNS = ("n", "n_cases", "n_controls")
+"""Columns whose largest value is the sidecar's default sample, case and control count."""
+
+
 def _max_count(table: pd.DataFrame, column: str) -> int | None:
     if column not in table.columns:
         return None
     values = pd.to_numeric(table[column], errors="raise").dropna()
     return int(values.max()) if len(values) else None
+
+
+def count_maxima(table: pd.DataFrame) -> pd.DataFrame:
+    """One row: the largest value of each :data:`SAMPLE_COUNT_COLUMNS` column of ``table``
+    (NaN when it has none), standing for ``table`` in :func:`sample_metadata`."""
+    return pd.DataFrame({c: [_max_count(table, c)] for c in SAMPLE_COUNT_COLUMNS
+                         if c in table.columns}, dtype=np.float64)
 
 
 def metadata_date() -> datetime.date:
@@ -447,6 +468,11 @@ def gwas_ssf_metadata(table: pd.DataFrame, meta: dict, data_file_name: str, md5:
     return standard | extras
 
 
+class PartsOutOfOrderError(Exception):
+    """:func:`write_gwas_ssf_parts`: a part's rows do not all sort after the previous part's,
+    or its columns differ; nothing was written, write the whole table instead."""
+
+
 def write_gwas_ssf(path: Path, table: pd.DataFrame, meta: dict) -> None:
     """Write ``table`` as GWAS-SSF v1.0 to ``path`` (``*.tsv.gz``) with ``.tbi`` and sidecar.
 
@@ -457,23 +483,45 @@ def write_gwas_ssf(path: Path, table: pd.DataFrame, meta: dict) -> None:
     is deterministic (for one ``date_metadata_last_modified``) and appears atomically (written
     under temporary names, renamed at the end).
     """
+    write_gwas_ssf_parts(path, [table], meta)
+
+
+def write_gwas_ssf_parts(path: Path, parts, meta: dict) -> None:
+    """:func:`write_gwas_ssf` of the rows of the tables ``parts`` (an iterable of at least one
+    table, all with the same columns) taken one at a time, so memory holds one part: each is
+    sorted and appended to the data file. The bytes are those of the concatenated table when
+    each part's rows sort after the previous part's (ties included); otherwise
+    :class:`PartsOutOfOrderError`, and no file is written."""
     path = Path(path)
     if not path.name.endswith(".tsv.gz"):
         raise InputError(f"summary statistics path {path} must end in .tsv.gz")
-    lines = format_gwas_ssf_rows(table)
-    check_gwas_ssf_rows(table)
-
     workdir = Path(tempfile.mkdtemp(**temporary_name(path)))
     try:
         plain = workdir / path.name.removesuffix(".gz")
         data = workdir / path.name
+        columns, last, maxima = None, None, []
         with open(plain, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write("\t".join(file_columns(table)) + "\n")
-            handle.writelines(line + "\n" for line in lines)
+            for table in parts:
+                lines, first, end = sorted_gwas_ssf_rows(table)
+                check_gwas_ssf_rows(table)
+                if columns is None:
+                    columns = list(table.columns)
+                    handle.write("\t".join(file_columns(table)) + "\n")
+                elif list(table.columns) != columns or (first is not None and last is not None
+                                                        and first < last):
+                    raise PartsOutOfOrderError(
+                        f"part {len(maxima) + 1} of {path.name} has other columns or rows that "
+                        "sort before the part before it")
+                last = end if end is not None else last
+                maxima.append(count_maxima(table))
+                handle.writelines(line + "\n" for line in lines)
+        if columns is None:
+            raise ValueError(f"{path}: no table to write")
         pysam.tabix_compress(str(plain), str(data), force=True)
         pysam.tabix_index(str(data), seq_col=0, start_col=1, end_col=1, line_skip=1, force=True)
         index = workdir / (path.name + ".tbi")
-        metadata = gwas_ssf_metadata(table, meta, path.name, _file_md5(data))
+        metadata = gwas_ssf_metadata(pd.concat(maxima, ignore_index=True), meta, path.name,
+                                     _file_md5(data))
         sidecar = workdir / meta_path_for(path).name
         sidecar.write_text(
             yaml.safe_dump(metadata, sort_keys=False, default_flow_style=False),
