@@ -107,16 +107,18 @@ def file_bytes(out_gz) -> list[bytes]:
 
 @pytest.mark.parametrize(("trait", "imputed"), [("d", False), ("d", True), ("q", True)])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_gather_gwas__streamed_files_are_the_whole_table_bytes(tmp_path, monkeypatch, trait,
-                                                                imputed, reverse):
-    """Streamed (chunks in genome order) or, chunks out of order, by the whole-table
-    fallback: the same bytes as the whole table, and the GWAS-SSF row count returned."""
+def test_gather_gwas__streamed_files_are_the_whole_table_bytes(tmp_path, monkeypatch, capsys,
+                                                                trait, imputed, reverse):
+    """Streamed, the chunks given in genome order or not: the same bytes as the whole table
+    of the chunks in genome order, and the GWAS-SSF row count returned."""
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     write_json(tmp_path / "null.json", NULL)
-    paths = write_chunks(tmp_path, trait, imputed)[::-1 if reverse else 1]
-    whole_table_files(trait, paths, tmp_path / "null.json", tmp_path / "whole.tsv.gz")
+    genome_order = write_chunks(tmp_path, trait, imputed)
+    paths = genome_order[::-1 if reverse else 1]
+    whole_table_files(trait, genome_order, tmp_path / "null.json", tmp_path / "whole.tsv.gz")
     n = gather_gwas(trait, paths, tmp_path / "null.json", "GRCh38", tmp_path / "s.tsv.gz",
                     imputed_qc={"min_r2": 0.3, "r2_source": "info"})
+    assert "gathered at once" not in capsys.readouterr().err  # streamed, chunk by chunk
     assert file_bytes(tmp_path / "s.tsv.gz") == [
         b.replace(b"whole.tsv.gz", b"s.tsv.gz") for b in file_bytes(tmp_path / "whole.tsv.gz")]
     assert n == 8  # 10 rows, 1 without an estimate, 1 non-nucleotide
@@ -128,7 +130,7 @@ def test_stream_trait_files__chunks_out_of_order_write_nothing(tmp_path):
     write_json(tmp_path / "null.json", NULL)
     paths = write_chunks(tmp_path, "d", False)[::-1]
     with pytest.raises(PartsOutOfOrderError):
-        stream_trait_files("d", paths, NULL, "GRCh38", tmp_path / "d.tsv.gz", "OK",
+        stream_trait_files("d", [[p] for p in paths], NULL, "GRCh38", tmp_path / "d.tsv.gz", "OK",
                            trait_method("d", "remove", None), None, 10)
     assert not list(tmp_path.glob("d.*"))
 

@@ -43,6 +43,8 @@ from cohortgen.io.sumstats import (
     IMPUTED_COLUMNS,
     LOCI_SUFFIX,
     PartsOutOfOrderError,
+    chromosome_codes,
+    gwas_ssf_variant_ids,
     paths_for_traits,
     read_gwas_ssf,
     read_gwas_ssf_meta,
@@ -99,40 +101,48 @@ def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_b
     so: ``cohortgen_genotypes: imputed dosages`` and ``cohortgen_imputation_r2_filter`` (the
     ``imputed_qc`` thresholds ``min_r2`` and ``r2_source``).
 
-    The chunk tables are read one at a time (:func:`stream_trait_files`: memory holds one
-    chunk, not the trait's whole table); when a chunk's rows do not all sort after the previous
-    chunk's (chunks not in genome order), the whole table is gathered and written instead
+    The chunk tables are put in genome order (:func:`chunk_groups`, whatever order they are
+    given in) and read one at a time (:func:`stream_trait_files`: memory holds one chunk, not
+    the trait's whole table); chunks whose rows interleave are read and sorted together. When
+    the chunks differ in their columns, the whole table is gathered and written instead
     (:func:`write_trait_files`), which gives the same bytes."""
     null = read_json(null_json)
     status = null["diseases"][disease]["status"]
     method = trait_method(disease, relatives, wgr_json)
+    groups = chunk_groups(chunk_paths, disease)
+    overlapping = [g for g in groups if len(g) > 1]
+    if overlapping:
+        print(f"cohortgen gather-gwas: {disease}: {sum(map(len, overlapping))} chunk tables "
+              f"overlap in genome position (largest group: {max(map(len, overlapping))} "
+              f"chunks, from {overlapping[0][0]}), so each group's rows are gathered at once",
+              file=sys.stderr)
     try:
-        return stream_trait_files(disease, chunk_paths, null, genome_build, out_gz, status,
+        return stream_trait_files(disease, groups, null, genome_build, out_gz, status,
                                   method, imputed_qc, min_cell_count)
     except PartsOutOfOrderError as exc:
-        print(f"cohortgen gather-gwas: {disease}: {exc}: the chunks are not in genome order, "
-              "so the trait's whole table is gathered at once", file=sys.stderr)
-        tables = [read_chunk_table(p, disease) for p in chunk_paths]
-        table = pd.concat([t for t in tables if len(t)] or tables[:1], ignore_index=True)
+        print(f"cohortgen gather-gwas: {disease}: {exc}: so the trait's whole table is "
+              "gathered at once", file=sys.stderr)
+        table = read_chunk_group([p for group in groups for p in group], disease)
         imputed = [c for c in IMPUTED_COLUMNS if c in table.columns]
         return len(write_trait_files(disease, table[GWAS_SSF_COLUMNS + imputed], null,
                                      genome_build, out_gz, status, method, imputed_qc,
                                      min_cell_count))
 
 
-def stream_trait_files(disease: str, chunk_paths: list[Path], null: dict, genome_build: str,
+def stream_trait_files(disease: str, groups: list[list[Path]], null: dict, genome_build: str,
                        out_gz: Path, status: str, method: dict, imputed_qc: dict | None,
                        min_cell_count: int) -> int:
-    """:func:`write_trait_files` of the rows of the chunk tables ``chunk_paths``, read, split
-    and written one chunk at a time; the untested rows (few) are kept and sorted at the end.
-    Return the number of GWAS-SSF rows; :class:`~cohortgen.io.sumstats.PartsOutOfOrderError` (no
-    file written) when the chunks are not in genome order or differ in their columns."""
+    """:func:`write_trait_files` of the rows of the groups of chunk tables ``groups``
+    (:func:`chunk_groups`), read, split and written one group at a time; the untested rows
+    (few) are kept and sorted at the end. Return the number of GWAS-SSF rows;
+    :class:`~cohortgen.io.sumstats.PartsOutOfOrderError` (no file written) when the groups are
+    not in genome order or differ in their columns."""
     untested, n_tested = [], 0
 
     def tested_parts():
         nonlocal n_tested
-        for path in chunk_paths:
-            table = read_chunk_table(path, disease)
+        for group in groups:
+            table = read_chunk_group(group, disease)
             imputed = [c for c in IMPUTED_COLUMNS if c in table.columns]
             tested, rest = split_gwas_ssf(without_small_groups(
                 table[GWAS_SSF_COLUMNS + imputed], min_cell_count))
@@ -150,12 +160,63 @@ def stream_trait_files(disease: str, chunk_paths: list[Path], null: dict, genome
     return n_tested
 
 
-def read_chunk_table(path: Path, disease: str) -> pd.DataFrame:
+KEY_COLUMNS = ("chromosome", "base_pair_location", "effect_allele", "other_allele")
+"""Chunk-table columns of a row's GWAS-SSF sort key (:func:`chunk_key_range`)."""
+
+
+def chunk_key_range(path: Path, disease: str) -> tuple[tuple, tuple] | None:
+    """(first, last) GWAS-SSF sort key of the rows of the chunk table ``path``, each
+    (chromosome code, base_pair_location, GWAS-SSF ``variant_id``) as
+    :func:`~cohortgen.io.sumstats.sorted_gwas_ssf_rows` orders the data file (PLINK's XY is 23,
+    before Y = 24); None for a chunk without rows. Only the :data:`KEY_COLUMNS` are decoded."""
+    table = read_chunk_table(path, disease, KEY_COLUMNS)
+    if not len(table):
+        return None
+    codes = chromosome_codes(table["chromosome"])
+    positions = table["base_pair_location"].to_numpy(np.int64)
+    ids = gwas_ssf_variant_ids(table["chromosome"], table["base_pair_location"],
+                               table["effect_allele"], table["other_allele"])
+    order = np.lexsort((ids, positions, codes))
+    first, last = (int(order[0]), int(order[-1]))
+    return ((int(codes[first]), int(positions[first]), str(ids[first])),
+            (int(codes[last]), int(positions[last]), str(ids[last])))
+
+
+def chunk_groups(chunk_paths: list[Path], disease: str) -> list[list[Path]]:
+    """The chunk tables ``chunk_paths`` in genome order, as groups to be written one after the
+    other: sorted by their first row's key (:func:`chunk_key_range`; ties in the order given);
+    a chunk whose first row sorts before the end of the group before it (their key ranges
+    overlap) joins that group, whose rows are then sorted together. Chunks without rows are
+    left out (one is kept when all are: it gives the columns); [] for no chunks."""
+    ranges = [(chunk_key_range(p, disease), k) for k, p in enumerate(chunk_paths)]
+    filled = sorted((key[0], k, key[1]) for key, k in ranges if key is not None)
+    groups, end = [], None
+    for first, k, last in filled:
+        if end is not None and first < end:
+            groups[-1].append(chunk_paths[k])
+            end = max(end, last)
+        else:
+            groups.append([chunk_paths[k]])
+            end = last
+    if not groups and chunk_paths:
+        return [[chunk_paths[0]]]
+    return groups
+
+
+def read_chunk_group(paths: list[Path], disease: str) -> pd.DataFrame:
+    """The rows of trait ``disease`` of the chunk tables ``paths`` (at least one), in that
+    order (:func:`read_chunk_table`); the first table when none has rows."""
+    tables = [read_chunk_table(p, disease) for p in paths]
+    return pd.concat([t for t in tables if len(t)] or tables[:1], ignore_index=True)
+
+
+def read_chunk_table(path: Path, disease: str, names: tuple | None = None) -> pd.DataFrame:
     """One chunk's rows of trait ``disease`` (:func:`cohortgen.assoc.chunk.write_trait_tables`,
-    a column table: :mod:`cohortgen.io.columns`); InputError naming ``path`` when it lacks a
-    column of :data:`~cohortgen.io.sumstats.GWAS_SSF_COLUMNS` or holds another trait."""
-    table, meta = read_column_table(path)
-    missing = [name for name in GWAS_SSF_COLUMNS if name not in table.columns]
+    a column table: :mod:`cohortgen.io.columns`): every column, or only those of ``names``;
+    InputError naming ``path`` when it lacks a column of ``names`` (of
+    :data:`~cohortgen.io.sumstats.GWAS_SSF_COLUMNS` when None) or holds another trait."""
+    table, meta = read_column_table(path, names)
+    missing = [name for name in names or GWAS_SSF_COLUMNS if name not in table.columns]
     if missing:
         raise stale_input(path, f"column(s) {', '.join(missing)}")
     if meta.get("trait") != disease:

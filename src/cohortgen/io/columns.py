@@ -105,10 +105,11 @@ def write_column_table(path: Path, columns: dict, meta: dict, m: int,
     write_bytes_atomic(path, column_table_bytes(columns, meta, m), private=private)
 
 
-def read_column_table(path: Path) -> tuple[pd.DataFrame, dict]:
+def read_column_table(path: Path, names=None) -> tuple[pd.DataFrame, dict]:
     """(table, meta) of a column table written by :func:`write_column_table`: float64, int64
-    and bool columns as such, str and categorical columns as object arrays of str. InputError
-    naming ``path`` for a file of another format or version, or one cut short."""
+    and bool columns as such, str and categorical columns as object arrays of str; only the
+    columns ``names`` (in file order; all when None) are decoded. InputError naming ``path``
+    for a file of another format or version, or one cut short."""
     raw = Path(path).read_bytes()
     if not raw.startswith(MAGIC) or len(raw) < len(MAGIC) + 8:
         raise stale_input(path, f"column-table header ({MAGIC.decode().strip()!r})")
@@ -124,7 +125,8 @@ def read_column_table(path: Path) -> tuple[pd.DataFrame, dict]:
         raise _cut_short(path, len(raw), f"its header says {expected}")
     columns, offset = {}, start + size
     for entry in entries:
-        columns[entry["name"]] = _column_values(path, raw, offset, entry, m)
+        if names is None or entry["name"] in names:
+            columns[entry["name"]] = _column_values(path, raw, offset, entry, m)
         offset += entry["nbytes"] + (-entry["nbytes"] % 8)
     return pd.DataFrame(columns, index=pd.RangeIndex(m)), header["meta"]
 
