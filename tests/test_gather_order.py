@@ -4,8 +4,10 @@ X, Y, XY order (GWAS-SSF writes XY as 23, before Y = 24), still stream one chunk
 only chunks whose key ranges overlap are read together. The files are the bytes of the whole
 table of the chunks in genome order."""
 
+import sys
+
 import pytest
-from test_gather_stream import NULL, file_bytes, whole_table_files, write_chunks
+from test_gather_stream import NULL, file_bytes, peak_growth_mb, whole_table_files, write_chunks
 
 from cohortgen.assoc.gather import chunk_groups, chunk_key_range, gather_gwas
 from cohortgen.io.files import write_json
@@ -75,3 +77,16 @@ def test_chunk_groups__chunks_without_rows(tmp_path, empty):
     paths = write_chunks(tmp_path, "d", False, [("1", [], [])] * empty)
     assert chunk_groups(paths, "d") == [[paths[0]]]
     assert chunk_groups([], "d") == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_gather_gwas__chunks_listed_backwards_peak_at_one_chunk(tmp_path):
+    """30 chunks of 3,000 rows listed last to first, after 2 of them: streamed in genome order,
+    the peak stays one chunk's (the whole table would add about 150 MiB)."""
+    rows, n_chunks = 3000, 30
+    write_json(tmp_path / "null.json", NULL)
+    chunks = [("1", list(range(1 + k * rows, 1 + (k + 1) * rows)),
+               ["AG", "CT", "GA"] * (rows // 3)) for k in range(n_chunks)]
+    paths = write_chunks(tmp_path, "d", True, chunks)[::-1]
+    growth = peak_growth_mb(tmp_path, "d", paths[:2], paths)
+    assert growth < 25, f"peak grew {growth:.1f} MiB gathering {n_chunks} chunks after 2"
