@@ -69,6 +69,21 @@ def test_chunk_key_range__first_and_last_gwas_ssf_keys(tmp_path):
     assert chunk_key_range(paths[2], "d") == ((23, 70_000, "23_70000_C_T"),
                                               (23, 2_600_000, "23_2600000_G_A"))
     assert chunk_key_range(paths[3], "d") is None
+    ties = write_chunks(tmp_path / "ties", "d", False,
+                        [("1", [300, 100, 300, 100], ["AG", "TC", "CT", "AG"])])
+    assert chunk_key_range(ties[0], "d") == ((1, 100, "1_100_C_T"), (1, 300, "1_300_T_C"))
+
+
+def test_gather_gwas__chunks_meeting_at_one_position(tmp_path, monkeypatch, capsys):
+    """Two chunks sharing position 300: apart when the variant IDs there follow each other
+    (1_300_C_T then 1_300_G_A), together when they interleave (1_300_T_C, then 1_300_G_A)."""
+    apart = [("1", [300, 400], ["AG", "CT"]), ("1", [100, 300], ["AG", "TC"])]
+    paths, groups, _ = gathered(tmp_path / "apart", monkeypatch, capsys, apart)
+    assert groups == [[paths[1]], [paths[0]]]
+    interleaved = [("1", [300, 400], ["AG", "CT"]), ("1", [100, 300], ["AG", "CT"])]
+    paths, groups, log = gathered(tmp_path / "interleaved", monkeypatch, capsys, interleaved)
+    assert groups == [[paths[1], paths[0]]]
+    assert "2 chunk tables overlap" in log
 
 
 @pytest.mark.parametrize("empty", [1, 3])

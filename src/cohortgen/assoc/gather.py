@@ -174,12 +174,14 @@ def chunk_key_range(path: Path, disease: str) -> tuple[tuple, tuple] | None:
         return None
     codes = chromosome_codes(table["chromosome"])
     positions = table["base_pair_location"].to_numpy(np.int64)
-    ids = gwas_ssf_variant_ids(table["chromosome"], table["base_pair_location"],
-                               table["effect_allele"], table["other_allele"])
-    order = np.lexsort((ids, positions, codes))
-    first, last = (int(order[0]), int(order[-1]))
-    return ((int(codes[first]), int(positions[first]), str(ids[first])),
-            (int(codes[last]), int(positions[last]), str(ids[last])))
+    order = np.lexsort((positions, codes))
+    keys = []
+    for row, pick in ((order[0], min), (order[-1], max)):  # variant IDs of the ties only
+        tied = table[(codes == codes[row]) & (positions == positions[row])]
+        ids = gwas_ssf_variant_ids(tied["chromosome"], tied["base_pair_location"],
+                                   tied["effect_allele"], tied["other_allele"])
+        keys.append((int(codes[row]), int(positions[row]), pick(ids.tolist())))
+    return keys[0], keys[1]
 
 
 def chunk_groups(chunk_paths: list[Path], disease: str) -> list[list[Path]]:
