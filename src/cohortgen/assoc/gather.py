@@ -423,6 +423,10 @@ def gathered_status(gwas_path: Path, null_status: str) -> str:
     return str(read_gwas_ssf_meta(Path(gwas_path)).get("cohortgen_status", null_status))
 
 
+SUMMARY_COLUMNS = ("p_value", "mac")
+"""The GWAS-SSF columns :func:`gwas_summary_row` uses (all rows: λGC is a median)."""
+
+
 def summarize_gwas(diseases: list[str], gwas_paths: list[Path], loci_paths: list[Path],
                    null_json: Path, summary_tsv: Path, relatives: str = "remove",
                    wgr_json: Path | None = None,
@@ -434,7 +438,7 @@ def summarize_gwas(diseases: list[str], gwas_paths: list[Path], loci_paths: list
     info = read_json(null_json)["diseases"]
     gwas_paths = paths_for_traits(diseases, gwas_paths, GWAS_SUFFIX)
     loci_paths = paths_for_traits(diseases, loci_paths, LOCI_SUFFIX)
-    rows = [gwas_summary_row(d, read_gwas_ssf(g), read_tsv(lo),
+    rows = [gwas_summary_row(d, read_gwas_ssf(g, SUMMARY_COLUMNS), read_tsv(lo),
                              info[d] | {"status": gathered_status(g, info[d]["status"])}, g,
                              trait_method(d, relatives, wgr_json), min_cell_count)
             for d, g, lo in zip(diseases, gwas_paths, loci_paths, strict=True)]

@@ -154,9 +154,11 @@ def disease_samples(null_tsv: Path, disease: str) -> list[str]:
 def find_loci(disease: str, gwas_gz: Path, prefixes: list[Path], null_tsv: Path, out_tsv: Path,
               settings: ClumpSettings | None = None, dosages: bool = False) -> pd.DataFrame:
     """Write ``gwas/<disease>.loci.tsv`` from the GWAS-SSF file and the chunk genotypes (the
-    dosage chunks with ``dosages``)."""
+    dosage chunks with ``dosages``). Only the rows that can join a clump (p ≤ ``p_member``)
+    and the columns of a locus row are read, so memory does not grow with the variant count."""
     settings = settings or ClumpSettings()
-    table = read_gwas_ssf(Path(gwas_gz))
+    table = read_gwas_ssf(Path(gwas_gz), LOCI_COLUMNS[:8],
+                          lambda block: block["p_value"].to_numpy(float) <= settings.p_member)
     candidates = clump_candidates(table, settings).reset_index(drop=True)
     if candidates.empty:
         loci = pd.DataFrame(columns=LOCI_COLUMNS)

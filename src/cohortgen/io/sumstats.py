@@ -534,19 +534,29 @@ def write_gwas_ssf_parts(path: Path, parts, meta: dict) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def read_gwas_ssf(path: Path) -> pd.DataFrame:
+READ_CHUNK_ROWS = 100_000
+"""Rows parsed at a time by :func:`read_gwas_ssf` with a row filter (bounds its memory)."""
+
+
+def read_gwas_ssf(path: Path, columns=None, keep=None) -> pd.DataFrame:
     """Read a GWAS-SSF file written by :func:`write_gwas_ssf`; ``#NA`` becomes missing.
 
     ``chromosome`` is read as a string code (``"23"`` for X), integer columns as ``Int64``.
+    ``columns``: read only these (in file order; one the file lacks is left out), else all.
+    ``keep``: a row filter, called on each block of at most :data:`READ_CHUNK_ROWS` rows (a
+    DataFrame of the read columns) and returning a bool mask of its rows to keep, so that
+    memory is the kept rows' and one block's, not the file's; rows stay in file order.
     """
     dtypes = {name: "Int64" for name in INT_COLUMNS}
     dtypes |= {name: "float64" for name in (*FLOAT_COLUMNS, *COUNT_COLUMNS, "p_value")}
     dtypes |= {name: "str" for name in (*STRING_COLUMNS, "chromosome")}
-    return pd.read_csv(
-        path,
-        sep="\t",
-        compression="gzip",
-        na_values=[NA],
-        keep_default_na=False,
-        dtype=dtypes,
-    )
+    wanted = None if columns is None else set(columns)
+    options = {"sep": "\t", "compression": "gzip", "na_values": [NA], "keep_default_na": False,
+               "usecols": None if wanted is None else (lambda name: name in wanted)}
+    if keep is None:
+        return pd.read_csv(path, dtype=dtypes, **options)
+    with pd.read_csv(path, dtype=dtypes, chunksize=READ_CHUNK_ROWS, **options) as blocks:
+        kept = [block.loc[np.asarray(keep(block), dtype=bool)] for block in blocks]
+    if not kept:
+        return pd.read_csv(path, dtype=dtypes, nrows=0, **options)
+    return pd.concat(kept, ignore_index=True)

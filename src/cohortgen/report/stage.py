@@ -142,6 +142,19 @@ def lead_loci(loci_tsv: Path, table: pd.DataFrame, limit: int = MAX_LOCI_SHOWN) 
             for name, row in zip(names, loci.itertuples(), strict=True)]
 
 
+PLOT_COLUMNS = ("chromosome", "base_pair_location", "p_value")
+"""The GWAS-SSF columns of the figures, read for every row (numbers and one short code)."""
+
+
+def lead_rows(gwas_path: Path, loci_tsv: Path) -> pd.DataFrame:
+    """The GWAS-SSF rows (columns :data:`VARIANT_KEY` and :data:`FREQUENCY_COLUMNS`) at the
+    positions of the loci file's lead variants: what :func:`lead_loci` joins, read without
+    holding the whole file."""
+    positions = read_tsv(loci_tsv, ("base_pair_location",))["base_pair_location"].to_numpy()
+    return read_gwas_ssf(Path(gwas_path), [*VARIANT_KEY, *FREQUENCY_COLUMNS],
+                         lambda block: block["base_pair_location"].isin(positions).to_numpy())
+
+
 def untested_counts(gwas_path: Path) -> dict[str, int]:
     """{reason: variants} of the GWAS-SSF file's companion table of untested variants
     (``x.untested.tsv.gz``, :func:`cohortgen.io.sumstats.untested_path_for`), by reason."""
@@ -153,10 +166,11 @@ def association_context(row: pd.Series, gwas_path: Path, loci_tsv: Path) -> dict
     """What a disease and a quantitative trait share: name, status, λGC, loci counts, lead loci,
     untested variants by reason and the chrom / pos / p arrays of the figures (aggregates, no
     individual-level data)."""
-    table = read_gwas_ssf(Path(gwas_path))
+    table = read_gwas_ssf(Path(gwas_path), PLOT_COLUMNS)
     return {"name": row["disease"], "status": row["status"], "lambda_gc": row["lambda_gc"],
             "n_significant": int(row["n_genome_wide"]), "n_suggestive": int(row["n_suggestive"]),
-            "loci": lead_loci(loci_tsv, table), "untested": untested_counts(gwas_path),
+            "loci": lead_loci(loci_tsv, lead_rows(gwas_path, loci_tsv)),
+            "untested": untested_counts(gwas_path),
             "method": {"wgr": row.get("whole_genome_regression"),
                        "relatives": row.get("relatives")},
             "chrom": table["chromosome"].astype(str).to_numpy(),
