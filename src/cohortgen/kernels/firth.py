@@ -371,10 +371,13 @@ def _approx_state(g, y, offset, beta):
     return _penalised(loglik, info, plain, penalty, penalty_slope, penalty_slope2)
 
 
-@kernel(error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
+@kernel(error_model="numpy", fastmath={"contract"})
 def _null_terms(y, offset):
     """The β = 0 (offset-only) model, shared by every variant: μ₀, w₀ float64 (n,) and ℓ(0),
-    by the arithmetic of :func:`_approx_state`."""
+    by the arithmetic of :func:`_approx_state`. No reassociation here: with it, this loop
+    (which writes μ₀ and w₀ while it sums) ran vectorised or not depending on a run-time check
+    of the arrays' addresses, so ℓ(0), and every Firth row, could change in the last bits from
+    one call to the next (once per call: the cost is nil)."""
     n = y.shape[0]
     mu0 = np.empty(n)
     w0 = np.empty(n)
