@@ -6,10 +6,10 @@ the file's samples in order or a sorted subset of them), mean-imputed in place
 groups derived from the row total (:class:`cohortgen.assoc.genotypes.GroupSums`): bit for bit
 the naive twins."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
+from test_dosage_decode import _write_pgen
 
 from cohortgen.assoc.genotypes import GroupSums, PgenDosages, group_dosage_sums
 from cohortgen.io.pgen import PGEN_MISSING
@@ -26,17 +26,6 @@ def _raw(rng, shape, missing: float) -> np.ndarray:
     raw[rng.random(shape) < missing] = PGEN_MISSING
     return raw
 
-
-def _write_pgen(prefix: Path, raw: np.ndarray) -> None:
-    import pgenlib
-
-    n = raw.shape[1]
-    Path(f"{prefix}.psam").write_text("#IID\n" + "".join(f"s{i}\n" for i in range(n)))
-    writer = pgenlib.PgenWriter(bytes(Path(f"{prefix}.pgen")), n, variant_ct=raw.shape[0],
-                                nonref_flags=False, dosage_present=True)
-    for row in raw:
-        writer.append_dosages(row)
-    writer.close()
 
 
 def _case_control_groups(rng, n: int, idx: np.ndarray, n_diseases: int) -> np.ndarray:
