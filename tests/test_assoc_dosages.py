@@ -114,21 +114,30 @@ def run_ours(tmp: Path, prefixes: list[Path], settings: FallbackSettings) -> pd.
 CONTIGS = (("22", 16_000_000, 700), ("X", 5_000_000, 200))
 
 
-@pytest.fixture(scope="module")
-def glm_run(plink2, tmp_path_factory):
+@pytest.fixture(scope="session")
+def glm_inputs(plink2, tmp_path_factory):
     """1,600 samples × 900 imputed variants (chr22, non-PAR chrX), no missing dosages
-    (PLINK 2 drops a sample without a dosage, we mean-impute it): our dosage chunk step in
-    full Firth mode with Wald p (as PLINK 2) and PLINK 2 ``--glm firth-fallback`` and
-    ``--glm firth`` on our QC'd .pgen, covariates age and sex (PLINK 2's default
-    ``--xchr-model 2``: males 0..2; ``no-x-sex`` as sex is a covariate already)."""
+    (PLINK 2 drops a sample without a dosage, we mean-impute it): (directory with the fitted
+    null models, our QC'd .pgen prefixes, PLINK 2 reports) with PLINK 2 ``--glm
+    firth-fallback`` and ``--glm firth`` on those .pgen, covariates age and sex (PLINK 2's
+    default ``--xchr-model 2``: males 0..2; ``no-x-sex`` as sex is a covariate already). Made
+    once per session, for every module that imports this fixture (:func:`_glm_inputs`)."""
+    key = id(tmp_path_factory)
+    if key not in _GLM_INPUTS:
+        _GLM_INPUTS[key] = _glm_inputs(plink2, tmp_path_factory)
+    return _GLM_INPUTS[key]
+
+
+_GLM_INPUTS = {}
+"""The session's :func:`glm_inputs`: a fixture imported into another module is a second
+fixture of its own, which would simulate and run PLINK 2 again."""
+
+
+def _glm_inputs(plink2, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dosage_glm")
     samples, male, truth = simulate_imputed(tmp / "imp.vcf.gz", 1600, CONTIGS, seed=11)
     sheet = write_cohort(tmp, samples, male, truth, seed=12)
     prefixes = ingest_all(tmp / "imp.vcf.gz", tmp / "q", tmp / "sheet.tsv", CONTIGS)
-    # Firth also on < 10 expected minor alleles in the cases (not the default): with the default
-    # those rows of the 4% disease are score-test rows, further from PLINK 2's ML Wald (r 0.99957).
-    ours = run_ours(tmp, prefixes, FallbackSettings(firth_mode="full", firth_p_value="wald",
-                                                    firth_min_carriers=10))
     covar = sheet[["sample_id", "age", "sex"]].rename(columns={"sample_id": "IID"})
     covar.to_csv(tmp / "covar.tsv", sep="\t", index=False)
     pheno = sheet[["sample_id", *DISEASES]].rename(columns={"sample_id": "IID"})
@@ -147,7 +156,20 @@ def glm_run(plink2, tmp_path_factory):
                 reports.setdefault((mode, d), []).append(
                     pd.read_csv(f"{out}.{d}.glm.{suffix}", sep="\t", dtype={"ID": str},
                                 na_values=["NA"]))
-    return ours, {k: pd.concat(v, ignore_index=True).set_index("ID") for k, v in reports.items()}
+    return tmp, prefixes, {k: pd.concat(v, ignore_index=True).set_index("ID")
+                           for k, v in reports.items()}
+
+
+@pytest.fixture(scope="module")
+def glm_run(glm_inputs):
+    """Our dosage chunk step on :func:`glm_inputs` in full Firth mode with Wald p (as PLINK 2),
+    and PLINK 2's reports."""
+    tmp, prefixes, reports = glm_inputs
+    # Firth also on < 10 expected minor alleles in the cases (not the default): with the default
+    # those rows of the 4% disease are score-test rows, further from PLINK 2's ML Wald (r 0.99957).
+    ours = run_ours(tmp, prefixes, FallbackSettings(firth_mode="full", firth_p_value="wald",
+                                                    firth_min_carriers=10))
+    return ours, reports
 
 
 @pytest.mark.slow

@@ -206,11 +206,15 @@ class SmallCellOptions:
 
 @options_class
 class GatherGwasOptions(MethodOptions, GenomeBuildOptions, SmallCellOptions):
-    """``cohortgen gather-gwas``: the build, the method and the r² filter stated for imputed
-    dosages, written to the GWAS-SSF sidecar, and the small counts it leaves out."""
+    """``cohortgen gather-gwas``: the build, the method, the test (assoc keys) and the r² filter
+    stated for imputed dosages, written to the GWAS-SSF sidecar, and the small counts it leaves
+    out."""
 
     min_r2: float = key("imputed_qc")
     r2_source: str = key("imputed_qc")
+    firth_p_value: str = key("assoc")
+    firth_mode: str = key("assoc")
+    p_value: str = key("assoc")
 
 
 @options_class

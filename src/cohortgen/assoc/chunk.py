@@ -1,4 +1,5 @@
-"""Association chunk step: score test for every variant and disease, Firth fallback where needed.
+"""Association chunk step: score (or ML Wald) test for every variant and disease, Firth fallback
+where needed.
 
 Per variant and disease (one row each, never dropped), ``status`` says where the numbers come
 from (:data:`STATUSES`):
@@ -29,6 +30,22 @@ from (:data:`STATUSES`):
   row with MAC ≥ ``min_mac`` and |U| / √V ≥ 2 (below that, ``OK``: the χ²₁ p). beta = U/V,
   SE = |beta| / |Φ⁻¹(p/2)|, so that beta/SE reproduces p. ``SPA_CONVERGE_FAIL``: no saddlepoint
   found; the χ²₁ p is kept.
+- ``p_value="wald"`` (PLINK 2 ``--glm firth-fallback``'s test): ``OK`` rows are the Wald
+  test of the maximum-likelihood logistic regression of y on [X | g], every covariate refitted
+  per variant, the null model's offset (the LOCO prediction) kept
+  (:mod:`cohortgen.kernels.logistic_wald`): beta = ML log-odds per ALT allele, SE = √(I⁻¹)_gg
+  at the ML fit, p = 2Φ(−|beta/SE|). Firth (``firth_mode``, ``firth_p_value``; ``FIRTH`` /
+  ``FIRTH_CONVERGE_FAIL`` as above) where PLINK 2 (``plink2_glm_logistic.cc``) falls back:
+  the ALT dosage sum of the cases is 0 or that of the controls is 0 (PLINK 2 skips the ML fit
+  there), or the ML fit fails (ours: not converged in 100 steps to max|Δ| ≤ 1e-9, or a
+  non-finite value). PLINK 2's fit is looser, so its beta and SE can differ from the exact ML
+  fit in the 5th digit: 2.00a3.x fits in single precision (Newton until Σ|Δβ| < 1e-4; fails,
+  hence Firth, on a diverging step or a NaN; a fit still moving after 15 iterations is
+  reported, flagged ``UNFINISHED``), 2.00a4 and later in double precision as R's glm.fit
+  (|Δℓ| < 1e-8 (|ℓ| + 0.05), 25 iterations, then ``UNFINISHED``). PLINK 2 also
+  uses Firth for every variant when the covariates alone separate the cases (not done here:
+  the null model would not converge). ``firth_p_threshold`` and ``firth_min_carriers`` do not
+  apply.
 - Quantitative traits (:mod:`cohortgen.assoc.null_model`): ``OK`` rows are the least-squares
   t-test of each variant (:func:`linear_t_test`, as PLINK 2 ``--glm``); no Firth, no SPA; n is
   the samples with a call, and the case/control columns are missing.
@@ -67,6 +84,7 @@ from cohortgen.io.files import read_json, read_tsv, tsv_float_values
 from cohortgen.io.pgen import read_psam_ids
 from cohortgen.io.sumstats import GWAS_SSF_COLUMNS, IMPUTED_COLUMNS
 from cohortgen.kernels.firth import firth_approx_batch, firth_batch
+from cohortgen.kernels.logistic_wald import logistic_wald_batch
 from cohortgen.kernels.score import (
     P_FLOOR,
     covariate_basis,
@@ -107,8 +125,9 @@ class FallbackSettings:
     p_value: str = "score"
 
     def __post_init__(self):
-        if self.p_value not in ("score", "spa"):
-            raise InputError(f"assoc.p_value must be 'score' or 'spa', got {self.p_value!r}")
+        if self.p_value not in ("score", "spa", "wald"):
+            raise InputError(f"assoc.p_value must be 'score', 'spa' or 'wald', got "
+                             f"{self.p_value!r}")
         if self.firth_mode not in ("approximate", "full"):
             raise InputError(f"assoc.firth_mode must be 'approximate' or 'full', got "
                              f"{self.firth_mode!r}")
@@ -118,6 +137,21 @@ class FallbackSettings:
         if self.firth_mode == "approximate" and self.firth_p_value != "lrt":
             raise InputError("assoc.firth_p_value 'wald' needs assoc.firth_mode 'full' (the "
                              "approximate Firth p is the penalised LRT); change one of them")
+
+
+def test_description(settings: FallbackSettings, quantitative: bool) -> str:
+    """The association test of a trait's standard rows and its fallback, in words (the
+    GWAS-SSF sidecar's ``cohortgen_method.test``)."""
+    if quantitative:
+        return "linear regression t-test (least squares, as PLINK 2 --glm)"
+    firth = (f"Firth fallback ({settings.firth_mode}, "
+             f"{'penalised LRT' if settings.firth_p_value == 'lrt' else 'Wald'} p)")
+    if settings.p_value == "wald":
+        return ("logistic regression Wald test (maximum likelihood, covariates refitted per "
+                f"variant, as PLINK 2 --glm); {firth} where PLINK 2 firth-fallback falls back")
+    if settings.p_value == "spa":
+        return "logistic score test, saddlepoint p-value (SPA) where |z| >= 2"
+    return f"logistic score test; {firth} where the score p is small"
 
 
 @dataclass(frozen=True)
@@ -229,6 +263,24 @@ def _firth_rows(G: np.ndarray, GA: np.ndarray, model: DiseaseModel, firth: np.nd
                               p_value=settings.firth_p_value, offset=model.loco)
 
 
+def _wald_rows(G: np.ndarray, GA: np.ndarray, model: DiseaseModel, start: np.ndarray,
+               candidates: np.ndarray, results: tuple[np.ndarray, ...]) -> np.ndarray:
+    """ML logistic Wald tests (:mod:`cohortgen.kernels.logistic_wald`) of the candidate rows
+    (bool (m,)) of block G (m, n_null), written into results = (beta, se, p), float64 (m,)
+    each; GA: float64 (m, p) the block's score projections for this disease; start: float64
+    (m,) the score test's U/V (the first trial γ). Returns bool (m,): the candidates whose fit
+    failed (Firth fallback)."""
+    rows = np.flatnonzero(candidates)
+    samples = model.rows if model.rows.size < G.shape[1] else None
+    beta, se, p, ok = logistic_wald_batch(G, model.y, model.offset, (GA[rows], model.XB),
+                                          start[rows], rows=rows, samples=samples)
+    for out, values in zip(results, (beta, se, p), strict=True):
+        out[rows[ok]] = values[ok]
+    failed = np.zeros(candidates.shape, bool)
+    failed[rows[~ok]] = True
+    return failed
+
+
 def _spa_rows(G: np.ndarray, GA: np.ndarray, model: DiseaseModel, U: np.ndarray,
               chisq: np.ndarray, candidates: np.ndarray):
     """(rows, p, converged) of the saddlepoint p-values (:mod:`cohortgen.kernels.spa`) of the
@@ -263,6 +315,11 @@ def disease_block(model: DiseaseModel, d: int, stats: dict, G: np.ndarray, GA: n
     if model.quantitative:
         beta, se, p = linear_t_test(stats["U"][:, d], stats["V"][:, d], model.rows.size,
                                     model.rank)
+    if settings.p_value == "wald" and not model.quantitative:
+        firth = _wald_rows(G, GA[:, d], model, stats["beta"][:, d],
+                           (status == STATUS_CODE["OK"]) & (alt_cases > 0) & (alt_controls > 0),
+                           (beta, se, p))
+        firth |= (status == STATUS_CODE["OK"]) & ((alt_cases == 0) | (alt_controls == 0))
     rows, f_beta, f_se, f_p, ok = _firth_rows(G, GA[:, d], model, firth, settings)
     beta[rows[ok]], se[rows[ok]], p[rows[ok]] = f_beta[ok], f_se[ok], f_p[ok]
     status[rows[ok]] = STATUS_CODE["FIRTH"]

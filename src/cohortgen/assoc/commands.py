@@ -62,6 +62,7 @@ def _loco_null(a):
 
 
 def _gather_gwas(a):
+    from cohortgen.assoc.chunk import FallbackSettings
     from cohortgen.assoc.gather import gather_gwas_or_failure
     from cohortgen.options import parse_options
 
@@ -71,6 +72,8 @@ def _gather_gwas(a):
         _relatives(o), Path(a.wgr_summary) if a.wgr_summary else None,
         {"min_r2": o.min_r2, "r2_source": o.r2_source},
         Path(a.samples) if a.samples else None, o.min_cell_count,
+        FallbackSettings(firth_p_value=o.firth_p_value, firth_mode=o.firth_mode,
+                         p_value=o.p_value),
     )
 
 

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from cohortgen import __version__
+from cohortgen.assoc.chunk import FallbackSettings, test_description
 from cohortgen.assoc.loci import GENOME_WIDE, SUGGESTIVE
 from cohortgen.assoc.power import detectable_beta_sd, detectable_odds_ratio
 from cohortgen.errors import InputError
@@ -87,7 +88,8 @@ def trait_method(trait: str, relatives: str, wgr_json: Path | None) -> dict:
 def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_build: str,
                 out_gz: Path, relatives: str = "remove", wgr_json: Path | None = None,
                 imputed_qc: dict | None = None,
-                min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> int:
+                min_cell_count: int = DEFAULT_MIN_CELL_COUNT,
+                settings: FallbackSettings | None = None) -> int:
     """Write one trait's GWAS-SSF file (+ .tbi, -meta.yaml) and its companion table of untested
     variants (:func:`~cohortgen.io.sumstats.untested_path_for`: no estimate, e.g. ``LOW_MAC``,
     or non-nucleotide alleles; :func:`~cohortgen.io.sumstats.split_gwas_ssf`) from its chunk
@@ -96,8 +98,9 @@ def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_b
     are in the sidecar. The sidecar's ``samples`` entry gives the number analysed, and for a
     disease its case and control counts (not those under ``min_cell_count``,
     :func:`sidecar_counts`); ``cohortgen_method`` the method
-    (:func:`trait_method`). Chunk tables from imputed dosages (with the
-    :data:`~cohortgen.io.sumstats.IMPUTED_COLUMNS`) keep those columns, and the sidecar says
+    (:func:`trait_method`; given the assoc ``settings``, also the test, :func:`trait_test`).
+    Chunk tables from imputed dosages (with the :data:`~cohortgen.io.sumstats.IMPUTED_COLUMNS`)
+    keep those columns, and the sidecar says
     so: ``cohortgen_genotypes: imputed dosages`` and ``cohortgen_imputation_r2_filter`` (the
     ``imputed_qc`` thresholds ``min_r2`` and ``r2_source``).
 
@@ -108,7 +111,7 @@ def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_b
     (:func:`write_trait_files`), which gives the same bytes."""
     null = read_json(null_json)
     status = null["diseases"][disease]["status"]
-    method = trait_method(disease, relatives, wgr_json)
+    method = trait_method(disease, relatives, wgr_json) | trait_test(null, disease, settings)
     groups = chunk_groups(chunk_paths, disease)
     overlapping = [g for g in groups if len(g) > 1]
     if overlapping:
@@ -301,12 +304,22 @@ def sidecar_counts(counts: dict, min_cell_count: int) -> dict:
     return out | ({"cohortgen_counts_not_shown": hidden} if hidden else {})
 
 
+def trait_test(null: dict, disease: str, settings: FallbackSettings | None) -> dict:
+    """``{"test": ...}``, the trait's association test (:func:`test_description`) under the
+    assoc ``settings``; empty without them."""
+    if settings is None:
+        return {}
+    quantitative = null["diseases"][disease].get("type") == "quantitative"
+    return {"test": test_description(settings, quantitative)}
+
+
 def gather_gwas_or_failure(disease: str, chunk_paths: list[Path], null_json: Path,
                            genome_build: str, out_gz: Path, relatives: str = "remove",
                            wgr_json: Path | None = None,
                            imputed_qc: dict | None = None,
                            samples_tsv: Path | None = None,
-                           min_cell_count: int = DEFAULT_MIN_CELL_COUNT) -> int:
+                           min_cell_count: int = DEFAULT_MIN_CELL_COUNT,
+                           settings: FallbackSettings | None = None) -> int:
     """:func:`gather_gwas`; when that fails for this trait (bad or stale chunk tables, a
     numerical error: anything but a system error, OSError or MemoryError, which stops the
     job so that a rerun retries it), write the trait's files with no rows and status
@@ -315,7 +328,7 @@ def gather_gwas_or_failure(disease: str, chunk_paths: list[Path], null_json: Pat
     and say why this one has no results."""
     try:
         return gather_gwas(disease, chunk_paths, null_json, genome_build, out_gz, relatives,
-                           wgr_json, imputed_qc, min_cell_count)
+                           wgr_json, imputed_qc, min_cell_count, settings)
     except (OSError, MemoryError):
         raise
     except Exception as exc:  # noqa: BLE001 - one trait's failure is that trait's result
@@ -323,7 +336,9 @@ def gather_gwas_or_failure(disease: str, chunk_paths: list[Path], null_json: Pat
         print(f"cohortgen gather-gwas: {disease}: {status}", file=sys.stderr)
         empty = pd.DataFrame({name: pd.Series(dtype=object) for name in GWAS_SSF_COLUMNS})
         return len(write_trait_files(disease, empty, read_json(null_json), genome_build,
-                                     out_gz, status, trait_method(disease, relatives, wgr_json),
+                                     out_gz, status,
+                                     trait_method(disease, relatives, wgr_json)
+                                     | trait_test(read_json(null_json), disease, settings),
                                      min_cell_count=min_cell_count))
 
 
