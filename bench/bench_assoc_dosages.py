@@ -2,7 +2,11 @@
 included) vs ``plink2 --glm firth-fallback`` on the same .pgen files, nine diseases.
 
 Usage: ``.venv/bin/python bench/bench_assoc_dosages.py [--sizes 2000 5000 21000]
-[--variants 20000] [--chunk 10000] [--threads 1] [--max-seconds 300]``
+[--variants 20000] [--chunk 10000] [--threads 1] [--max-seconds 300] [--p-value score]``
+
+``--p-value`` sets our ``assoc.p_value``: ``score`` (the default settings), ``spa``, or ``wald``
+(PLINK 2's own test, ML logistic Wald on every row, with the Firth fallback that PLINK 2 takes:
+``firth_mode: full``, ``firth_p_value: wald``).
 
 Data, per sample size n (seeded; in a temporary directory, never in the repo): ``--variants``
 autosomal variants written directly as PLINK 2 filesets with pgenlib, one per chunk of
@@ -36,6 +40,7 @@ machine is shared, so compare CPU seconds.
 
 import argparse
 import contextlib
+import json
 import math
 import os
 import pstats
@@ -59,6 +64,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--chunk", type=int, default=10_000)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-seconds", type=float, default=300.0)
+    parser.add_argument("--p-value", choices=["score", "spa", "wald"], default="score")
     return parser.parse_args()
 
 
@@ -146,10 +152,15 @@ def timed(command: list[str], env: dict) -> dict:
             "load": (load_before + load()) / 2}
 
 
-def ours_command(out: Path, prefix: Path) -> list[str]:
+def ours_command(out: Path, prefix: Path, p_value: str) -> list[str]:
+    """``cohortgen assoc`` on one chunk with ``assoc.p_value`` ``p_value`` (``wald``: with
+    PLINK 2's Firth fallback, full mode and Wald p)."""
+    settings = {"p_value": p_value}
+    if p_value == "wald":
+        settings |= {"firth_mode": "full", "firth_p_value": "wald"}
     return [str(BIN / "cohortgen"), "assoc", "--pfile", str(prefix), "--null-table",
             str(out / "null.tsv"), "--null-json", str(out / "null.json"), "--out-dir",
-            str(out / f"{prefix.name}.assoc")]
+            str(out / f"{prefix.name}.assoc"), "--options", json.dumps({"assoc": settings})]
 
 
 def plink_command(out: Path, prefix: Path, threads: int, bp_range: tuple | None = None
@@ -199,18 +210,19 @@ profiler.dump_stats(stats_path)
 statistics to the first argument."""
 
 
-def profile_ours(out: Path, prefix: Path, env: dict) -> tuple[float, dict]:
+def profile_ours(out: Path, prefix: Path, env: dict, p_value: str) -> tuple[float, dict]:
     """(process wall s, CPU seconds per step) of our step on one chunk, under cProfile (CPU
     clock: the machine is shared) in its own process. Steps (cumulative times of named
     functions): read = the block reader's ``_read_into`` (pgenlib's float64 dosages straight
     into the block); decode = missing_counts + mean_impute_rows + the group sums (GroupSums);
     score = score_statistics + score_test_results; Firth = firth_approx_batch + firth_batch;
-    assemble = disease_block without Firth; write = write_trait_tables; start-up = everything
+    Wald = logistic_wald_batch (``--p-value wald``); assemble = disease_block without Firth and
+    Wald; write = write_trait_tables; start-up = everything
     outside the block loop (_view_results) and the writes: imports, null table, .pvar,
     concatenation."""
     stats_path = out / "profile.pstats"
     command = [sys.executable, "-c", PROFILE_DRIVER, str(stats_path),
-               *ours_command(out, prefix)[1:]]
+               *ours_command(out, prefix, p_value)[1:]]
     wall = timed(command, env)["wall"]
     stats = pstats.Stats(str(stats_path)).stats
 
@@ -219,11 +231,13 @@ def profile_ours(out: Path, prefix: Path, env: dict) -> tuple[float, dict]:
                    if func in names and file_part in filename)
 
     firth = cumulative(("firth_approx_batch", "firth_batch"))
+    wald = cumulative(("logistic_wald_batch",))
     parts = {"read": cumulative(("_read_into",), "assoc/genotypes.py"),
              "decode": cumulative(("missing_counts", "mean_impute_rows"))
              + cumulative(("__call__",), "assoc/genotypes.py"),
              "score": cumulative(("score_statistics", "score_test_results")),
-             "firth": firth, "assemble": cumulative(("disease_block",)) - firth,
+             "firth": firth, "wald": wald,
+             "assemble": cumulative(("disease_block",)) - firth - wald,
              "write": cumulative(("write_trait_tables",))}
     loop = cumulative(("_view_results",))
     total = max(values[3] for values in stats.values())
@@ -267,11 +281,11 @@ def main() -> None:
                 fit_null_stage(out / "g.fam", out / "keep.txt", out / "pheno.tsv",
                                [f"d{k}" for k in range(N_DISEASES)], ["age", "sex"], 20,
                                out / "null.tsv", out / "null.json")
-            timed(ours_command(out, prefixes[0]), env)  # warm-up: Numba's cache
-            ours = summed([timed(ours_command(out, p), env) for p in prefixes])
+            timed(ours_command(out, prefixes[0], args.p_value), env)  # warm-up: Numba's cache
+            ours = summed([timed(ours_command(out, p, args.p_value), env) for p in prefixes])
             theirs = run_plink(out, prefixes, sizes, args.threads, env, args.max_seconds)
             results[n] = (ours, theirs)
-            profiles[n] = (*profile_ours(out, prefixes[0], env), load())
+            profiles[n] = (*profile_ours(out, prefixes[0], env, args.p_value), load())
             print(f"n={n}: ours {ours}\n  plink2 {theirs}\n  profile {profiles[n]}",
                   file=sys.stderr)
         peaks.append((*machine_peaks(), load()))
@@ -282,7 +296,8 @@ def report(args, results: dict, profiles: dict, peaks: list, sizes: list[int]) -
     gflops, gbps = max(p[0] for p in peaks), max(p[1] for p in peaks)
     print(f"\n{args.variants} variants in {len(sizes)} chunk jobs of <= {args.chunk}, "
           f"{N_DISEASES} diseases (prevalence 4-30%), covariates age + sex, {args.threads} "
-          f"thread(s) each; * = plink2 extrapolated from {PILOT // 2} and {PILOT} variants")
+          f"thread(s) each, our assoc.p_value {args.p_value}; * = plink2 extrapolated from "
+          f"{PILOT // 2} and {PILOT} variants")
     print(f"{'N':>6} {'ours wall':>10} {'ours CPU':>9} {'ours MB':>8} {'load':>5} "
           f"{'plink2 wall':>12} {'plink2 CPU':>11} {'plink2 MB':>10} {'load':>5} "
           f"{'CPU speed-up':>13} {'wall speed-up':>14}")
