@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+import yaml
 from conftest import slope_and_max_abs_diff
 from scipy import special
 from test_assoc_chunk import null_arrays, small_bim
@@ -19,10 +20,11 @@ from cohortgen.assoc.chunk import (
     chunk_results,
     dosage_association_chunk,
 )
-from cohortgen.assoc.gather import trait_test
+from cohortgen.assoc.gather import gather_gwas, trait_test
 from cohortgen.assoc.loco import offset_null_table
 from cohortgen.assoc.stage import fit_null_stage
 from cohortgen.io.bed import write_bed
+from cohortgen.io.sumstats import meta_path_for
 from cohortgen.kernels.bed import pack_dosages
 from cohortgen.kernels.logistic_wald import logistic_wald_batch
 from cohortgen.kernels.score import pinv_sqrt
@@ -246,6 +248,18 @@ def test_dosage_association__wald_rows_match_plink2_firth_fallback(wald_run, dis
     assert max_diff <= 1e-3
     assert beta_diff <= 1e-4
     assert se_diff <= 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.reference
+def test_gather_gwas__sidecar_names_the_wald_test(wald_run, glm_inputs, tmp_path):  # noqa: F811
+    """The gathered GWAS-SSF file of a wald-mode run: its ``-meta.yaml`` names the test."""
+    tmp, prefixes, _ = glm_inputs
+    out = tmp_path / "common_d.tsv.gz"
+    gather_gwas("common_d", [tmp / f"wald_{p.name}" / "common_d.columns" for p in prefixes],
+                tmp / "null.json", "GRCh37", out, settings=WALD)
+    meta = yaml.safe_load(meta_path_for(out).read_text())
+    assert meta["cohortgen_method"]["test"].startswith("logistic regression Wald test")
 
 
 @pytest.fixture(scope="module")
