@@ -40,8 +40,9 @@ from (:data:`STATUSES`):
   there), or the ML fit fails (ours: not converged in 100 steps to max|Δ| ≤ 1e-9, or a
   non-finite value). PLINK 2's fit is looser, so its beta and SE can differ from the exact ML
   fit in the 5th digit: 2.00a3.x fits in single precision (Newton until Σ|Δβ| < 1e-4; fails,
-  hence Firth, on a diverging step or a NaN; a fit still moving after 15 iterations is
-  reported, flagged ``UNFINISHED``), 2.00a4 and later in double precision as R's glm.fit
+  hence Firth, on a diverging step or a NaN, which also happens on some fits with a finite but
+  huge estimate, |beta| > 30, that we report as ``OK``; a fit still moving after 15 iterations
+  is reported, flagged ``UNFINISHED``), 2.00a4 and later in double precision as R's glm.fit
   (|Δℓ| < 1e-8 (|ℓ| + 0.05), 25 iterations, then ``UNFINISHED``). PLINK 2 also
   uses Firth for every variant when the covariates alone separate the cases (not done here:
   the null model would not converge). ``firth_p_threshold`` and ``firth_min_carriers`` do not
