@@ -140,7 +140,7 @@ class FallbackSettings:
                              "approximate Firth p is the penalised LRT); change one of them")
 
 
-def test_description(settings: FallbackSettings, quantitative: bool) -> str:
+def describe_test(settings: FallbackSettings, quantitative: bool) -> str:
     """The association test of a trait's standard rows and its fallback, in words (the
     GWAS-SSF sidecar's ``cohortgen_method.test``)."""
     if quantitative:

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from cohortgen import __version__
-from cohortgen.assoc.chunk import FallbackSettings, test_description
+from cohortgen.assoc.chunk import FallbackSettings, describe_test
 from cohortgen.assoc.loci import GENOME_WIDE, SUGGESTIVE
 from cohortgen.assoc.power import detectable_beta_sd, detectable_odds_ratio
 from cohortgen.errors import InputError
@@ -305,12 +305,12 @@ def sidecar_counts(counts: dict, min_cell_count: int) -> dict:
 
 
 def trait_test(null: dict, disease: str, settings: FallbackSettings | None) -> dict:
-    """``{"test": ...}``, the trait's association test (:func:`test_description`) under the
+    """``{"test": ...}``, the trait's association test (:func:`describe_test`) under the
     assoc ``settings``; empty without them."""
     if settings is None:
         return {}
     quantitative = null["diseases"][disease].get("type") == "quantitative"
-    return {"test": test_description(settings, quantitative)}
+    return {"test": describe_test(settings, quantitative)}
 
 
 def gather_gwas_or_failure(disease: str, chunk_paths: list[Path], null_json: Path,
