@@ -136,8 +136,9 @@ def register(sub) -> None:
         sub,
         "assoc",
         _assoc,
-        "Score tests (Firth fallback or SPA; t-tests for quantitative traits) of one chunk for"
-        " all traits, one table per trait in --out-dir.",
+        "Score tests (Firth fallback or SPA), or ML logistic Wald tests as PLINK 2 (assoc.p_value"
+        " wald), t-tests for quantitative traits, of one chunk for all traits, one table per"
+        " trait in --out-dir.",
         (("--bfile",), {"help": "array genotypes of the chunk (.bed prefix)"}),
         (("--variant-qc",), {"help": "variant QC table of the --bfile chunk"}),
         (("--pfile",), {"help": "QC'd imputed dosages of the chunk (`cohortgen ingest-dosages` "
