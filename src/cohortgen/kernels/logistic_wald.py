@@ -65,8 +65,7 @@ def _evaluate(g, ZT, eta0, y, theta, gamma, w, score, cross, buffers):
     (p, k); eta0, y: float64 (k,); buffers: float64 (2, SOFTPLUS_BLOCK) scratch.
 
     Blocks of :data:`~cohortgen.kernels.firth.SOFTPLUS_BLOCK` samples, each in loops that
-    LLVM vectorises: η; then μ and w (one exp, one division; stores w and r = y − μ only: more
-    output arrays and LLVM gives up its alias checks, and the loop runs scalar, 2-3× slower);
+    LLVM vectorises: η; then μ and w (one exp, one division; stores w and r = y − μ only);
     then the sums, which store nothing. ℓ's Σ log(1 + e^−|η|) is the log of each block's
     product of max(μ, 1 − μ) = 1 / (1 + e^−|η|), with μ = y − r (each factor in [½, 1]: no
     underflow over a block)."""
