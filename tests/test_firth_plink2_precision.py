@@ -17,7 +17,8 @@ that ℓ*, all five halvings fail, and its ``hs_bail`` rule then stops where it 
 gradient left, |Δβ| ≈ |U*| · SE² (U* the profile score, :func:`profile_score`). A NumPy port of
 that loop on the 189 Firth rows of test_assoc_dosages' ``glm_run`` did the same: in float32, 85
 fits ended in ``hs_bail``, up to 7e-4 from the exact fit, the others within 3e-6; in float64 all
-came within 1e-7. Later PLINK 2 releases run Firth in double precision with tolerances 1e-5.
+came within 1e-7. PLINK 2 from 2.0.0-a.6 (2024) fits in double precision by default
+(tolerances 1e-5; ``single-prec-cc`` asks for float32).
 No ``--glm`` modifier of 2.00a3.5 sets these tolerances, and ``--covar-variance-standardize``
 (which the tests use) does not remove the effect. Without it, the float32 rounding of U* for
 age in years (median 1e-3 at the exact estimate, against 1.5e-6 standardised) is above
