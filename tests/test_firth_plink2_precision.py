@@ -18,7 +18,10 @@ gradient left, |Δβ| ≈ |U*| · SE² (U* the profile score, :func:`profile_sco
 that loop on the 189 Firth rows of test_assoc_dosages' ``glm_run`` did the same: in float32, 85
 fits ended in ``hs_bail``, up to 7e-4 from the exact fit, the others within 3e-6; in float64 all
 came within 1e-7. PLINK 2 from 2.0.0-a.6 (2024) fits in double precision by default
-(tolerances 1e-5; ``single-prec-cc`` asks for float32).
+(tolerances 1e-5) with logistf 1.24's iteration: 2.0.0-a.7.4, built from source, gave BETA
+within 5.1e-6 of the exact fit on those 189 rows, but its SE is √(Xᵀdiag(w(1 + h))X)⁻¹ₚₚ,
+smaller than √(I⁻¹)ₚₚ (ours and 2.00a3.5's) by up to 1.2e-2 there: the SE comparison below
+holds for 2.00a3.5, the version .ci/run installs.
 No ``--glm`` modifier of 2.00a3.5 sets these tolerances, and ``--covar-variance-standardize``
 (which the tests use) does not remove the effect. Without it, the float32 rounding of U* for
 age in years (median 1e-3 at the exact estimate, against 1.5e-6 standardised) is above
