@@ -89,5 +89,5 @@ def test_pgen_dosages_read__missing_and_extra_samples_are_nan(tmp_path, extra):
     out = genotypes.read(slice(0, 3))
     expected = np.hstack([dosage, np.full((3, len(extra)), np.nan, np.float32)])
     assert out.shape == (3, 10 + len(extra))
-    assert out.dtype == np.float32
+    assert out.dtype == np.float64
     np.testing.assert_array_equal(out, expected)

@@ -331,7 +331,7 @@ def centred_dosage_block(dosages, rows: np.ndarray, sample_idx: np.ndarray,
     """float64 (r, k): dosage − fill[row] of the ascending ``rows`` of ``dosages`` and the
     samples ``sample_idx``; a missing dosage gives 0 (imputed to ``fill``, float64 (m,)), as
     :func:`cohortgen.kernels.centred.centred_dosages` does for hard calls."""
-    block = np.take(dosages.read(rows), sample_idx, axis=1).astype(np.float64)
+    block = dosages.read(rows, sample_idx)
     block -= fill[rows][:, None]
     return np.nan_to_num(block, nan=0.0, copy=False)
 
