@@ -21,8 +21,9 @@ from cohortgen.assoc.genotypes import PgenDosages
 from cohortgen.io.pgen import read_psam_ids
 from cohortgen.kernels.bed import MISSING, pack_dosages
 
-BLOCK = 2048
-"""Variants read at a time by :class:`HardCallRows` (float64 block × n)."""
+BLOCK = 1024
+"""Variants read at a time by :class:`HardCallRows` (float64 block × n; with a gather of the
+samples, three such blocks)."""
 
 
 class ChunkedDosages:
@@ -60,13 +61,13 @@ class ChunkedDosages:
         rows = np.asarray(rows, dtype=np.int64)
         sample_idx = (np.arange(self.n_samples) if sample_idx is None
                       else np.asarray(sample_idx, dtype=np.int64))
-        out = np.empty((rows.size, sample_idx.size))
         bounds = np.searchsorted(rows, self.starts)
-        for c, reader in enumerate(self.readers):
-            a, b = bounds[c], bounds[c + 1]
-            if a < b:
-                out[a:b] = reader.read(rows[a:b] - self.starts[c], self.columns[c][sample_idx])
-        return out
+        parts = [reader.read(rows[bounds[c]:bounds[c + 1]] - self.starts[c],
+                             self.columns[c][sample_idx])
+                 for c, reader in enumerate(self.readers) if bounds[c] < bounds[c + 1]]
+        if len(parts) == 1:  # the usual case: the rows lie in one chunk, no copy
+            return parts[0]
+        return np.concatenate(parts) if parts else np.empty((0, sample_idx.size))
 
     def hard_calls(self) -> "HardCallRows":
         """Every variant's dosages rounded to the nearest hard call (missing stays missing), as
@@ -95,7 +96,8 @@ class HardCallRows:
         rows, inverse = np.unique(index, return_inverse=True)  # ascending, as read() wants
         packed = np.empty((rows.size, self.shape[1]), dtype=np.uint8)
         for start in range(0, rows.size, BLOCK):
-            dosage = np.rint(self._dosages.read(rows[start:start + BLOCK]))
+            dosage = self._dosages.read(rows[start:start + BLOCK])
+            np.rint(dosage, out=dosage)
             dosage[np.isnan(dosage)] = MISSING
             packed[start:start + BLOCK] = pack_dosages(dosage.astype(np.int8))
         return packed if np.array_equal(rows, index) else packed[inverse.reshape(-1)]
