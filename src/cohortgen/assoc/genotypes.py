@@ -128,7 +128,9 @@ class _BlockReader:
         subset = np.unique(sample_idx[self.in_file]).astype(np.uint32)
         self.k, self.n_read = sample_idx.size, subset.size
         self.direct = np.array_equal(sample_idx, subset)
-        self.columns = np.searchsorted(subset, sample_idx[self.in_file])
+        # each sample's column in the block read (absent samples: column 0, overwritten)
+        self.columns = np.zeros(sample_idx.size, dtype=np.int64)
+        self.columns[self.in_file] = np.searchsorted(subset, sample_idx[self.in_file])
         self.file_block = None if self.direct else np.empty(width * subset.size)
         self.reader = None
         if subset.size:
@@ -154,7 +156,8 @@ class _BlockReader:
             return G
         block = buffer_view(self.file_block, (variants.size, self.n_read))
         self._read_into(variants, block)
-        G[:, self.in_file] = block[:, self.columns]
+        if self.n_read:  # gathered without a temporary block
+            np.take(block, self.columns, axis=1, out=G, mode="clip")
         G[:, ~self.in_file] = PGEN_MISSING
         return G
 
