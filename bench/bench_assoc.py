@@ -47,13 +47,28 @@ PROFILE_STEPS = {
 }
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def size_options(description: str, variants: int, threads: int) -> argparse.ArgumentParser:
+    """The options of the association benches (this one and bench_assoc_dosages.py): cohort
+    sizes, variants, threads and the time above which a tool is extrapolated."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--sizes", type=int, nargs="+", default=[2_000, 5_000, 21_000])
-    parser.add_argument("--variants", type=int, default=10_000)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--variants", type=int, default=variants)
+    parser.add_argument("--threads", type=int, default=threads)
     parser.add_argument("--max-seconds", type=float, default=300.0)
-    return parser.parse_args()
+    return parser
+
+
+def thread_env(threads: int) -> dict:
+    """os.environ with the BLAS, OpenMP and Numba thread counts set to ``threads``, applied to
+    this process too (before NumPy is imported) and returned for the timed commands."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
+           "NUMBA_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    os.environ.update(env)
+    return env
+
+
+def parse_args() -> argparse.Namespace:
+    return size_options(__doc__.splitlines()[0], variants=10_000, threads=2).parse_args()
 
 
 def write_cohort(out: Path, n: int, m: int, seed: int) -> None:
@@ -229,10 +244,7 @@ def roofline(out: Path, n: int, m: int, threads: int) -> dict:
 
 def main() -> None:
     args = parse_args()
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(args.threads),
-           "OMP_NUM_THREADS": str(args.threads), "NUMBA_NUM_THREADS": str(args.threads),
-           "MKL_NUM_THREADS": str(args.threads)}
-    os.environ.update(env)
+    env = thread_env(args.threads)
     from cohortgen.assoc.stage import fit_null_stage
 
     rows, profiles, lines = [], {}, {}

@@ -51,19 +51,19 @@ import tempfile
 import time
 from pathlib import Path
 
+import bench_assoc
+
 BIN = Path(sys.executable).parent
 N_DISEASES = 9
 PREVALENCES = [0.04 + k * (0.30 - 0.04) / (N_DISEASES - 1) for k in range(N_DISEASES)]
 IMPUTED_SHARE = 0.9
 PILOT = 1_000
 BP_STEP = 100
+
+
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[2_000, 5_000, 21_000])
-    parser.add_argument("--variants", type=int, default=20_000)
+    parser = bench_assoc.size_options(__doc__.splitlines()[0], variants=20_000, threads=1)
     parser.add_argument("--chunk", type=int, default=10_000)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--max-seconds", type=float, default=300.0)
     parser.add_argument("--p-value", choices=["score", "spa", "wald"], default="score")
     return parser.parse_args()
 
@@ -252,19 +252,13 @@ def machine_peaks() -> tuple[float, float]:
     bench_assoc's measurement with BLAS limited to one thread."""
     from threadpoolctl import threadpool_limits
 
-    sys.path.insert(0, str(Path(__file__).parent))
-    from bench_assoc import machine_peaks as peaks
-
     with threadpool_limits(1, user_api="blas"):
-        return peaks()
+        return bench_assoc.machine_peaks()
 
 
 def main() -> None:
     args = parse_args()
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(args.threads),
-           "OMP_NUM_THREADS": str(args.threads), "NUMBA_NUM_THREADS": str(args.threads),
-           "MKL_NUM_THREADS": str(args.threads)}
-    os.environ.update(env)
+    env = bench_assoc.thread_env(args.threads)
     from cohortgen.assoc.stage import fit_null_stage
 
     peaks = [(*machine_peaks(), load())]

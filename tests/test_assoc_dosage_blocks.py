@@ -9,7 +9,6 @@ import pytest
 
 from cohortgen.assoc.chunk import DiseaseModel, _disease_rows
 from cohortgen.assoc.genotypes import PgenDosages, group_dosage_sums
-from cohortgen.kernels.dosage import dosage_mean_imputed
 
 
 def _dosages(rng, shape, missing: float) -> np.ndarray:
@@ -17,21 +16,6 @@ def _dosages(rng, shape, missing: float) -> np.ndarray:
     dosage = (np.rint(rng.uniform(0, 2, shape) * 16384) / 16384).astype(np.float32)
     dosage[rng.random(shape) < missing] = np.nan
     return dosage
-
-
-@pytest.mark.parametrize("missing", [0.0, 0.2])
-def test_dosage_mean_imputed__equals_row_mean_fill(missing):
-    """Columns sample_idx as float64, each NaN replaced by its row's mean over those columns:
-    bit for bit, with and without missing values."""
-    rng = np.random.default_rng(1)
-    dosage = _dosages(rng, (6, 40), missing)
-    idx = rng.permutation(40)[:30]
-    G = dosage_mean_imputed(dosage, idx)[0]
-    expected = dosage[:, idx].astype(np.float64)
-    for row in expected:
-        row[np.isnan(row)] = np.where(np.isnan(row), 0.0, row).sum() / (~np.isnan(row)).sum()
-    assert G.dtype == np.float64
-    np.testing.assert_array_equal(G, expected)
 
 
 @pytest.mark.parametrize("missing", [0.0, 0.2])
@@ -89,5 +73,5 @@ def test_pgen_dosages_read__missing_and_extra_samples_are_nan(tmp_path, extra):
     out = genotypes.read(slice(0, 3))
     expected = np.hstack([dosage, np.full((3, len(extra)), np.nan, np.float32)])
     assert out.shape == (3, 10 + len(extra))
-    assert out.dtype == np.float32
+    assert out.dtype == np.float64
     np.testing.assert_array_equal(out, expected)

@@ -31,7 +31,7 @@ from cohortgen.assoc.stage import fit_null_stage
 from cohortgen.ingest.dosages import DosageThresholds, ingest_dosages
 from cohortgen.io.sumstats import gwas_ssf_variant_ids, meta_path_for, read_gwas_ssf
 from cohortgen.kernels.bed import unpack_dosages
-from cohortgen.kernels.dosage import dosage_mean_imputed
+from cohortgen.kernels.dosage import mean_impute_rows_naive
 
 DISEASES = ["common_d", "rare_d"]
 HEADER = """##fileformat=VCFv4.2
@@ -304,7 +304,7 @@ def test_dosage_association__score_test_equals_statsmodels_with_missing(tmp_path
     dosage[dosage == -9] = np.nan
     assert np.isnan(dosage).mean() == pytest.approx(0.1, abs=0.02)
     X = sm.add_constant(np.column_stack([sheet["age"], sheet["sex"]]).astype(float))
-    imputed = dosage_mean_imputed(dosage, np.arange(300))[0]
+    imputed = mean_impute_rows_naive(dosage, np.arange(300))[0]
     vcf_info = pd.read_csv(tmp_path / "imp.vcf.gz", sep="\t", comment="#", header=None)[7]
     for disease in DISEASES:
         y = sheet[disease].to_numpy(float)

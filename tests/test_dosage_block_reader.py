@@ -14,8 +14,8 @@ from test_dosage_decode import _write_pgen
 from cohortgen.assoc.genotypes import GroupSums, PgenDosages, group_dosage_sums
 from cohortgen.io.pgen import PGEN_MISSING
 from cohortgen.kernels.dosage import (
-    dosage_mean_imputed_naive,
     mean_impute_rows,
+    mean_impute_rows_naive,
     missing_counts,
 )
 
@@ -51,7 +51,7 @@ def test_missing_counts_and_mean_impute_rows__equal_naive_twin():
     G = raw.astype(np.float64)
     n_missing = missing_counts(G)
     mean_impute_rows(G, n_missing)
-    expected, expected_missing = dosage_mean_imputed_naive(raw, np.arange(50))
+    expected, expected_missing = mean_impute_rows_naive(raw, np.arange(50))
     np.testing.assert_array_equal(n_missing, expected_missing)
     np.testing.assert_array_equal(G, expected)
     assert n_missing[1] == 0

@@ -1,6 +1,6 @@
-"""The association step's dosage decode (:func:`cohortgen.kernels.dosage.dosage_mean_imputed`,
-:meth:`cohortgen.assoc.genotypes.PgenDosages.blocks`): one pass from pgenlib's float32 block to
-the mean-imputed float64 G and the group sums, bit for bit what the NaN-block path gives."""
+"""The association step's dosage decode (:meth:`cohortgen.assoc.genotypes.PgenDosages.blocks`):
+from pgenlib's block to the mean-imputed float64 G and the group sums, bit for bit what the
+NaN-block path gives."""
 
 from pathlib import Path
 
@@ -9,7 +9,6 @@ import pytest
 
 from cohortgen.assoc.genotypes import PgenDosages, group_dosage_sums
 from cohortgen.io.pgen import PGEN_MISSING
-from cohortgen.kernels.dosage import dosage_mean_imputed, dosage_mean_imputed_naive
 
 
 def _raw(rng, shape, missing: float) -> np.ndarray:
@@ -17,25 +16,6 @@ def _raw(rng, shape, missing: float) -> np.ndarray:
     raw = (np.rint(rng.uniform(0, 2, shape) * 16384) / 16384).astype(np.float32)
     raw[rng.random(shape) < missing] = PGEN_MISSING
     return raw
-
-
-@pytest.mark.parametrize("missing", [0.0, 0.3])
-def test_dosage_mean_imputed__equals_naive_twin(missing):
-    """Selected columns (permuted; two beyond the file: missing), missing values (-9 and NaN)
-    filled with the row mean, a row without any value filled with 0; into a reused buffer."""
-    rng = np.random.default_rng(11)
-    raw = _raw(rng, (7, 30), missing)
-    raw[0, 3] = np.nan
-    raw[6] = PGEN_MISSING
-    idx = np.concatenate([rng.permutation(30)[:25], [30, 31]])
-    buffer = np.full(7 * 27 + 5, 123.0)
-    G, n_missing = dosage_mean_imputed(raw, idx, out=buffer)
-    expected, expected_missing = dosage_mean_imputed_naive(raw, idx)
-    np.testing.assert_array_equal(G, expected)
-    np.testing.assert_array_equal(n_missing, expected_missing)
-    assert G.base is buffer
-    assert (G[6] == 0.0).all()
-    assert n_missing[6] == 27
 
 
 def _write_pgen(prefix: Path, raw: np.ndarray) -> None:

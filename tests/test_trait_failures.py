@@ -2,12 +2,10 @@
 the summary and the report carry, while the other traits' results are untouched; a system error
 (a file that cannot be read, a full disk) still stops the job."""
 
-import numpy as np
 import pandas as pd
 import pytest
-from test_chunk_tables import write_chunk_frame
+from test_chunk_tables import chunk_frame, write_chunk_frame
 
-from cohortgen.assoc.chunk import CHUNK_COLUMNS
 from cohortgen.assoc.gather import gather_gwas, gather_gwas_or_failure, summarize_gwas
 from cohortgen.io.files import write_json, write_tsv
 from cohortgen.io.sumstats import read_gwas_ssf, untested_path_for
@@ -15,21 +13,11 @@ from cohortgen.report.catalogue import Catalogue
 from cohortgen.report.render import status_text
 
 
-def chunk_table(disease: str) -> pd.DataFrame:
-    return pd.DataFrame({
-        "disease": disease, "chromosome": "1", "base_pair_location": [100, 200],
-        "effect_allele": "A", "other_allele": "G", "beta": 0.1, "standard_error": 0.05,
-        "effect_allele_frequency": [0.3, 0.25], "p_value": [0.5, 0.2],
-        "variant_id": ["v1", "v2"], "rsid": np.nan, "n": 500, "n_cases": 200,
-        "n_controls": 300, "effect_allele_frequency_cases": 0.3,
-        "effect_allele_frequency_controls": 0.3, "status": "OK", "mac": [300, 250]})[CHUNK_COLUMNS]
-
-
 @pytest.fixture
 def gathered(tmp_path):
     """Traits d (good chunk table) and e (a chunk table without its columns) gathered, their
     loci tables written, and the summary."""
-    write_chunk_frame(tmp_path / "d.chunk.columns", chunk_table("d"))
+    write_chunk_frame(tmp_path / "d.chunk.columns", chunk_frame("d"))
     (tmp_path / "e.chunk.columns").write_text("a truncated table\n")
     write_json(tmp_path / "null.json", {"covariates": ["age"], "diseases": {
         name: {"status": "OK", "n_cases": 200, "n_controls": 300} for name in "de"}})

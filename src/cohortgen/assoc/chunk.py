@@ -90,7 +90,6 @@ from cohortgen.kernels.score import (
     P_FLOOR,
     covariate_basis,
     prepare_score,
-    residualised,
     score_statistics,
     score_test_results,
 )
@@ -287,12 +286,13 @@ def _spa_rows(G: np.ndarray, GA: np.ndarray, model: DiseaseModel, U: np.ndarray,
     """(rows, p, converged) of the saddlepoint p-values (:mod:`cohortgen.kernels.spa`) of the
     candidate rows (bool (m,)) whose |U| / √V is at least :data:`Z_CUTOFF`; U, chisq: float64
     (m,) this disease's score and U²/V. Below the cutoff the χ²₁ p stands. Samples with a
-    non-zero dosage enter the CGF exactly, the others as one normal term (faster SPA)."""
+    non-zero dosage enter the CGF exactly, the others as one normal term (faster SPA). The rows
+    are residualised sample by sample inside the kernel: no (rows, samples) temporary."""
     with np.errstate(invalid="ignore"):
         rows = np.flatnonzero(candidates & (chisq >= Z_CUTOFF**2))
-    G_sel = _disease_rows(G, rows, model)
-    p, ok = spa_p_values(residualised(G_sel, GA[rows], model.XB), model.offset, U[rows],
-                         exact=G_sel != 0.0)
+    samples = model.rows if model.rows.size < G.shape[1] else None
+    p, ok = spa_p_values(G, model.offset, U[rows], exact="carriers", rows=rows, samples=samples,
+                         projections=(GA[rows], model.XB))
     return rows, p, ok
 
 

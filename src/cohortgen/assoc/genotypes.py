@@ -74,32 +74,19 @@ class PgenDosages:
         out.variants = self.variants[keep]
         return out
 
-    def read_raw(self, rows: slice, out: np.ndarray | None = None) -> np.ndarray:
-        """float32 (b, len(file_samples)) ALT dosages of variants ``rows`` as pgenlib reads them
-        (:data:`~cohortgen.io.pgen.PGEN_MISSING` missing); out: optional float32 C-contiguous
-        buffer of at least that many elements, reused across blocks."""
-        import pgenlib
-
-        n_file = len(self.file_samples)
-        indices = np.ascontiguousarray(self.variants[rows], dtype=np.uint32)
-        size = indices.size * n_file
-        block = (np.empty((indices.size, n_file), np.float32) if out is None
-                 else out.reshape(-1)[:size].reshape(indices.size, n_file))
-        if indices.size == 0:
-            return block
-        reader = pgenlib.PgenReader(bytes(Path(f"{self.prefix}.pgen")), raw_sample_ct=n_file)
-        try:
-            reader.read_dosages_list(indices, block)
-        finally:
-            reader.close()
+    def read(self, rows, sample_idx: np.ndarray | None = None) -> np.ndarray:
+        """float64 (b, k) ALT dosages of variants ``rows`` (a slice or increasing indices into
+        :attr:`variants`) and samples ``sample_idx`` (int64 (k,), indices into :attr:`samples`;
+        default all), NaN missing (also for a sample absent from the file). One
+        :class:`_BlockReader` for the call: pgenlib reads only the wanted file samples."""
+        sample_idx = (np.arange(len(self.samples)) if sample_idx is None
+                      else np.asarray(sample_idx, dtype=np.int64))
+        variants = self.variants[rows]
+        with _BlockReader(self.prefix, len(self.file_samples), sample_idx,
+                          variants.size) as reader:
+            block = reader.read(variants, np.empty(variants.size * sample_idx.size))
+        block[block == PGEN_MISSING] = np.nan
         return block
-
-    def read(self, rows: slice) -> np.ndarray:
-        """float32 (b, len(samples)) ALT dosages of variants ``rows``, NaN missing."""
-        block = self.read_raw(rows)
-        out = np.full((block.shape[0], len(self.samples)), np.nan, dtype=np.float32)
-        out[:, :block.shape[1]] = np.where(block == PGEN_MISSING, np.nan, block)
-        return out
 
     def blocks(self, sample_idx: np.ndarray, groups: np.ndarray, block_variants: int
                ) -> Iterator[tuple[slice, np.ndarray, tuple[np.ndarray, np.ndarray]]]:
@@ -141,7 +128,9 @@ class _BlockReader:
         subset = np.unique(sample_idx[self.in_file]).astype(np.uint32)
         self.k, self.n_read = sample_idx.size, subset.size
         self.direct = np.array_equal(sample_idx, subset)
-        self.columns = np.searchsorted(subset, sample_idx[self.in_file])
+        # each sample's column in the block read (absent samples: column 0, overwritten)
+        self.columns = np.zeros(sample_idx.size, dtype=np.int64)
+        self.columns[self.in_file] = np.searchsorted(subset, sample_idx[self.in_file])
         self.file_block = None if self.direct else np.empty(width * subset.size)
         self.reader = None
         if subset.size:
@@ -167,7 +156,8 @@ class _BlockReader:
             return G
         block = buffer_view(self.file_block, (variants.size, self.n_read))
         self._read_into(variants, block)
-        G[:, self.in_file] = block[:, self.columns]
+        if self.n_read:  # gathered without a temporary block
+            np.take(block, self.columns, axis=1, out=G, mode="clip")
         G[:, ~self.in_file] = PGEN_MISSING
         return G
 

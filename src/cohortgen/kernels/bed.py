@@ -165,7 +165,7 @@ def fill_missing_with_mean(row, total, n_missing):
     """Replace each negative (missing) value of ``row`` (float64, (k,)) by the mean of the
     others, ``total`` (float64, their sum) / (k - ``n_missing``), or by 0.0 when all are
     missing; nothing to do when ``n_missing`` is 0. The second pass of the mean-imputing
-    decoders (:func:`dosages_mean_imputed`, :func:`cohortgen.kernels.dosage.dosage_mean_imputed`),
+    decoders (:func:`dosages_mean_imputed`, :func:`cohortgen.kernels.dosage.mean_impute_rows`),
     whose first pass writes the values, -1.0 for missing, and their sum and missing count."""
     if n_missing == 0:
         return

@@ -11,7 +11,7 @@ import numpy as np
 from numba import prange
 
 from cohortgen.kernels._numba import kernel, parallel_kernel
-from cohortgen.kernels.bed import buffer_view, checked_sample_idx, fill_missing_with_mean
+from cohortgen.kernels.bed import fill_missing_with_mean
 from cohortgen.kernels.gt import REGION_DIPLOID, REGION_X
 
 SUMMARY_COLUMNS = ("alt_dosage", "obs_alleles", "n_missing", "mach_r2")
@@ -87,51 +87,6 @@ def dosage_summaries_naive(dosage, region, male) -> np.ndarray:
     return out
 
 
-def dosage_mean_imputed(raw: np.ndarray, sample_idx: np.ndarray,
-                        out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """ALT dosages of selected samples as float64, missing ones replaced by the variant mean.
-
-    raw: float32 (b, n_file) ALT dosages as pgenlib reads them, a negative value (pgenlib's
-    -9) or NaN missing. sample_idx: int64 (k,) columns of ``raw`` in the wanted output order;
-    an index >= n_file is a sample without dosages (missing on every row). out: optional
-    float64 C-contiguous buffer of at least b * k elements, reused across calls.
-    Returns (G, n_missing): G float64 (b, k) (a view of ``out`` when given), each missing value
-    replaced by its row's mean over the non-missing selected values (0.0 when none); n_missing
-    int64 (b,) the missing values per row. One pass over the block, a second on rows with a
-    missing value only.
-    """
-    raw = np.ascontiguousarray(raw, dtype=np.float32)
-    sample_idx = checked_sample_idx(sample_idx, np.iinfo(np.int64).max)
-    G = buffer_view(out, (raw.shape[0], sample_idx.size))
-    n_missing = np.empty(raw.shape[0], dtype=np.int64)
-    _mean_imputed_dosages_into(raw, sample_idx, G, n_missing)
-    return G, n_missing
-
-
-@parallel_kernel(error_model="numpy")
-def _mean_imputed_dosages_into(raw, sample_idx, out, n_missing):
-    """Fill ``out`` (float64, (b, k)) and ``n_missing`` (int64, (b,)); see
-    :func:`dosage_mean_imputed`. Missing values are marked -1.0 in the first pass."""
-    b, n_file = raw.shape
-    k = sample_idx.size
-    for v in prange(b):
-        row = raw[v]
-        out_row = out[v]
-        total = 0.0
-        missing = 0
-        for i in range(k):
-            s = sample_idx[i]
-            d = np.float64(row[s]) if s < n_file else -1.0
-            if not d >= 0.0:  # negative or NaN
-                d = -1.0
-                missing += 1
-            else:
-                total += d
-            out_row[i] = d
-        n_missing[v] = missing
-        fill_missing_with_mean(out_row, total, missing)
-
-
 @kernel(error_model="numpy")
 def missing_counts(G):
     """int64 (b,): the missing values (negative, as pgenlib's -9, or NaN) of each row of G
@@ -153,8 +108,8 @@ def missing_counts(G):
 def mean_impute_rows(G, n_missing):
     """Replace in place the missing values (as :func:`missing_counts`) of the rows of G
     float64 (b, k) whose ``n_missing`` int64 (b,) is not 0 by the row's mean over its other
-    values, summed in column order (0.0 when none): :func:`dosage_mean_imputed`'s values,
-    bit for bit."""
+    values, summed in column order (0.0 when none): for hard calls,
+    :func:`cohortgen.kernels.bed.dosages_mean_imputed`'s values, bit for bit."""
     for v in np.flatnonzero(n_missing):
         row = G[v]
         total = 0.0
@@ -166,9 +121,12 @@ def mean_impute_rows(G, n_missing):
         fill_missing_with_mean(row, total, n_missing[v])
 
 
-def dosage_mean_imputed_naive(raw: np.ndarray, sample_idx: np.ndarray
-                              ) -> tuple[np.ndarray, np.ndarray]:
-    """NumPy twin of :func:`dosage_mean_imputed` (the test oracle)."""
+def mean_impute_rows_naive(raw: np.ndarray, sample_idx: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """NumPy twin (the test oracle) of :func:`missing_counts` and :func:`mean_impute_rows` on
+    the columns ``sample_idx`` (int (k,)) of ``raw`` (float (b, n_file), negative or NaN
+    missing; an index >= n_file is a sample without dosages, missing on every row): (G float64
+    (b, k) mean-imputed, n_missing int64 (b,))."""
     n_file = raw.shape[1]
     G = np.full((raw.shape[0], len(sample_idx)), np.nan)
     inside = np.asarray(sample_idx) < n_file

@@ -81,25 +81,9 @@ def gibbs_auto(
     p = p_init
     h2 = h2_init
     for it in range(n_total):
-        n_causal = gibbs_sweep(
-            corr,
-            offsets,
-            bounds,
-            spans,
-            diag,
-            beta_hat,
-            curr,
-            dotprods,
-            state,
-            n,
-            h2,
-            p,
-            n_poly,
-            shrink,
-            beta_sum,
-            postp_sum,
-            it >= burn_in,
-        )
+        n_causal = gibbs_sweep(corr, offsets, bounds, spans, diag, beta_hat, curr, dotprods,
+                               state, n, h2, p, n_poly, shrink, beta_sum, postp_sum,
+                               it >= burn_in)
         p = min(max(np.random.beta(1.0 + n_causal, 1.0 + n_poly - n_causal), p_lo), p_hi)
         h2_est = 0.0
         for j in range(m):
@@ -117,25 +101,8 @@ def gibbs_auto(
 
 
 @kernel
-def gibbs_sweep(
-    corr,
-    offsets,
-    bounds,
-    spans,
-    diag,
-    beta_hat,
-    curr,
-    dotprods,
-    state,
-    n,
-    h2,
-    p,
-    n_poly,
-    shrink,
-    beta_sum,
-    postp_sum,
-    accumulate,
-):
+def gibbs_sweep(corr, offsets, bounds, spans, diag, beta_hat, curr, dotprods, state, n, h2, p,
+                n_poly, shrink, beta_sum, postp_sum, accumulate):
     """One sweep over all variants in order; updates ``curr`` and ``dotprods`` (= R·curr) in place.
 
     diag: float64 (m,) the LD diagonal (:func:`block_diagonal`), contiguous so that a sweep

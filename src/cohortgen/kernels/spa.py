@@ -180,54 +180,98 @@ def spa_p_value(u, g, eta, mu, v_rest):
 
 
 @kernel
-def _row_p_value(u, g, exact, eta, mu):
-    """:func:`spa_p_value` of one row, its ``exact`` (bool (k,)) samples in the CGF and the
-    others' part of U as one normal term."""
-    k = int(np.count_nonzero(exact))
-    g_exact = np.empty(k)
-    eta_exact = np.empty(k)
-    mu_exact = np.empty(k)
+def _row_p_value(u, G_row, samples, GA_row, XB, exact, by_carrier, eta, mu):
+    """:func:`spa_p_value` of one row: the residualised genotype g̃_i = G_row[samples[i]] −
+    Σ_a XB[i, a] GA_row[a] (G_row float64 (n_G,), samples int64 (k,), empty for all n_G = k;
+    GA_row float64 (p,), XB float64 (k, p); p = 0: G_row is already residualised), computed
+    per sample, never stored for the row. Its exact samples (``exact`` bool (k,), or with
+    ``by_carrier`` those whose G_row value is not 0) enter the CGF, the others' part of U as
+    one normal term."""
+    k = eta.shape[0]
+    n_exact = 0
+    for i in range(k):
+        raw = G_row[samples[i]] if samples.shape[0] else G_row[i]
+        n_exact += (raw != 0.0) if by_carrier else exact[i]
+    g_exact = np.empty(n_exact)
+    eta_exact = np.empty(n_exact)
+    mu_exact = np.empty(n_exact)
     v_rest = 0.0
     c = 0
-    for i in range(g.shape[0]):
-        if exact[i]:
-            g_exact[c] = g[i]
+    for i in range(k):
+        raw = G_row[samples[i]] if samples.shape[0] else G_row[i]
+        projection = 0.0
+        for a in range(GA_row.shape[0]):
+            projection += XB[i, a] * GA_row[a]
+        g = raw - projection
+        if (raw != 0.0) if by_carrier else exact[i]:
+            g_exact[c] = g
             eta_exact[c] = eta[i]
             mu_exact[c] = mu[i]
             c += 1
         else:
-            v_rest += mu[i] * (1.0 - mu[i]) * g[i] * g[i]
+            v_rest += mu[i] * (1.0 - mu[i]) * g * g
     return spa_p_value(u, g_exact, eta_exact, mu_exact, v_rest)
 
 
 @parallel_kernel
-def _spa_batch(G, exact, eta, mu, U, p, converged):
-    for j in numba.prange(G.shape[0]):
-        p[j], converged[j] = _row_p_value(U[j], G[j], exact[j], eta, mu)
+def _spa_batch(G, rows, samples, GA, XB, exact, by_carrier, eta, mu, U, p, converged):
+    """p, converged (r,) of the rows ``rows`` of G (see :func:`spa_p_values`); ``exact`` bool
+    (r, k), or (1, k) unused with ``by_carrier``."""
+    for j in numba.prange(rows.shape[0]):
+        row = np.int64(j)
+        mask = exact[np.int64(0) if by_carrier else row]
+        p[j], converged[j] = _row_p_value(U[j], G[rows[j]], samples, GA[j], XB, mask,
+                                          by_carrier, eta, mu)
 
 
 def spa_p_values(G: np.ndarray, eta: np.ndarray, U: np.ndarray,
-                 exact: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Two-sided SPA p-values of the score U of each row of G, in parallel over rows.
+                 exact: np.ndarray | str | None = None, *, rows: np.ndarray | None = None,
+                 samples: np.ndarray | None = None,
+                 projections: tuple[np.ndarray, np.ndarray] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided SPA p-values of the score U of each tested row of G, in parallel over rows.
 
-    G: float64 (r, k) genotypes residualised on the covariates, on one disease's k samples.
-    eta: float64 (k,) the null model's linear predictor logit(μ̂). U: float64 (r,) observed
-    scores Σ g̃ (y − μ̂). exact: bool (r, k), the samples whose terms enter the CGF exactly
-    (default all); the rest of U is taken as normal with its variance Σ μ(1 − μ) g̃² (SAIGE's
-    faster SPA with exact = carriers: the cost per row is the carrier count, and the
-    non-carriers' part is a sum of many small terms). Returns p: float64 (r,) (NaN where not
-    converged) and converged: bool (r,). Independent of the thread count (one sequential
-    computation per row).
+    G: float64 (m, n_G): rows ``rows`` (int (r,), default all) are tested, on columns
+    ``samples`` (int (k,), default all: n_G = k), one disease's k samples. Without
+    ``projections`` G holds genotypes residualised on the covariates; with projections =
+    (GA, XB), GA float64 (r, p) and XB float64 (k, p) (:func:`cohortgen.kernels.score.
+    residualised`'s), each tested row is residualised inside the kernel, sample by sample,
+    without an (r, k) temporary. eta: float64 (k,) the null model's linear predictor
+    logit(μ̂). U: float64 (r,) observed scores Σ g̃ (y − μ̂). exact: bool (r, k), the samples
+    whose terms enter the CGF exactly (default all), or ``"carriers"``: those whose G value
+    (before residualisation) is not 0; the rest of U is taken as normal with its variance
+    Σ μ(1 − μ) g̃² (SAIGE's faster SPA with exact = carriers: the cost per row is the carrier
+    count, and the non-carriers' part is a sum of many small terms). Returns p: float64 (r,)
+    (NaN where not converged) and converged: bool (r,). Independent of the thread count (one
+    sequential computation per row).
     """
     G = np.ascontiguousarray(G, dtype=np.float64)
     eta = np.ascontiguousarray(eta, dtype=np.float64)
     U = np.ascontiguousarray(U, dtype=np.float64)
-    exact = np.ones(G.shape, bool) if exact is None else np.ascontiguousarray(exact, bool)
-    if (G.ndim != 2 or not G.shape[0] == U.shape[0] or G.shape[1] != eta.shape[0]
-            or exact.shape != G.shape):
+    rows = np.arange(G.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
+    samples = np.zeros(0, np.int64) if samples is None else np.asarray(samples, np.int64)
+    GA, XB = projections if projections is not None else (np.zeros((rows.size, 0)),
+                                                          np.zeros((eta.size, 0)))
+    GA = np.ascontiguousarray(GA, dtype=np.float64)
+    XB = np.ascontiguousarray(XB, dtype=np.float64)
+    k = samples.size if samples.size else (G.shape[1] if G.ndim == 2 else -1)
+    by_carrier = isinstance(exact, str)
+    if by_carrier and exact != "carriers":
+        raise ValueError(f"exact must be a bool array, None or 'carriers', got {exact!r}")
+    exact = (np.zeros((1, k), bool) if by_carrier else np.ones((rows.size, k), bool)
+             if exact is None else np.ascontiguousarray(exact, bool))
+    if (G.ndim != 2 or rows.shape != U.shape or k != eta.shape[0]
+            or exact.shape != ((1, k) if by_carrier else (rows.size, k))
+            or XB.shape[0] != k or GA.shape != (rows.size, XB.shape[1])):
         raise ValueError(f"shapes G {G.shape}, eta {eta.shape}, U {U.shape}, exact "
-                         f"{exact.shape} do not match: expected (r, k), (k,), (r,), (r, k)")
-    p = np.empty(G.shape[0])
-    converged = np.empty(G.shape[0], dtype=np.bool_)
-    _spa_batch(G, exact, eta, special.expit(eta), U, p, converged)
+                         f"{exact.shape}, GA {GA.shape}, XB {XB.shape}, "
+                         f"{samples.size or 'all'} samples do not match: expected (m, k), "
+                         "(k,), (r,), (r, k), (r, p), (k, p)")
+    if (rows.size and (rows.min() < 0 or rows.max() >= G.shape[0])) or (
+            samples.size and (samples.min() < 0 or samples.max() >= G.shape[1])):
+        raise ValueError(f"rows or samples outside G {G.shape}")
+    p = np.empty(rows.size)
+    converged = np.empty(rows.size, dtype=np.bool_)
+    _spa_batch(G, rows, samples, GA, XB, exact, by_carrier, eta, special.expit(eta), U, p,
+               converged)
     return p, converged

@@ -168,17 +168,25 @@ def _code_bits(word, select):
 def _add_row_counts(row, select_words, out):
     """Add the :data:`COUNT_COLUMNS` counts of ``row``'s selected samples to ``out`` (int64,
     (4,))."""
-    alt = het = ref = miss = 0
+    counts = (0, 0, 0, 0)
     for i in range(select_words.shape[0]):
-        a, h, r, m = _code_bits(_row_word(row, i), select_words[i])
-        alt += popcount(a)
-        het += popcount(h)
-        ref += popcount(r)
-        miss += popcount(m)
-    out[0] += alt
-    out[1] += het
-    out[2] += ref
-    out[3] += miss
+        counts = _count_bits(counts, _code_bits(_row_word(row, i), select_words[i]))
+    _add_counts(out, counts)
+
+
+@kernel
+def _count_bits(counts, bits):
+    """``counts`` (alt, het, ref, missing; int64 each) plus the set bits of each word of
+    ``bits`` (:func:`_code_bits`'s four uint64 words, in that order)."""
+    return (counts[0] + popcount(bits[0]), counts[1] + popcount(bits[1]),
+            counts[2] + popcount(bits[2]), counts[3] + popcount(bits[3]))
+
+
+@kernel
+def _add_counts(out, counts):
+    """Add ``counts`` (:func:`_count_bits`) to ``out`` (int64, (4,))."""
+    for c in range(4):
+        out[c] += counts[c]
 
 
 @parallel_kernel
@@ -224,21 +232,15 @@ def _add_row_counts_and_samples(row, select_words, c2, use_weight, w, weighted, 
     """:func:`_add_row_counts`, plus each sample's het and missing bits added to ``c2``
     (uint64, (2, words)); with ``use_weight``, ``w`` is added to ``weighted[s]`` for each
     missing sample s."""
-    alt = het = ref = miss = 0
+    counts = (0, 0, 0, 0)
     for i in range(select_words.shape[0]):
-        a, h, r, m = _code_bits(_row_word(row, i), select_words[i])
-        alt += popcount(a)
-        het += popcount(h)
-        ref += popcount(r)
-        miss += popcount(m)
-        c2[0, i] += h
-        c2[1, i] += m
-        if use_weight and m != 0:
-            _add_at_set_bits(m, w, weighted, 32 * i)
-    out[0] += alt
-    out[1] += het
-    out[2] += ref
-    out[3] += miss
+        bits = _code_bits(_row_word(row, i), select_words[i])
+        counts = _count_bits(counts, bits)
+        c2[0, i] += bits[1]
+        c2[1, i] += bits[3]
+        if use_weight and bits[3] != 0:
+            _add_at_set_bits(bits[3], w, weighted, 32 * i)
+    _add_counts(out, counts)
 
 
 @kernel

@@ -3,8 +3,8 @@
 disk block by block through :class:`cohortgen.assoc.genotypes.PgenDosages`, in the cohort's
 sample order.
 
-Nothing but the block being used is held: a read is float32 (b, n), ALT dosages on the 0..2
-scale exactly as the .pgen stores them (PLINK 2's 1/16384 steps; float32 holds them exactly),
+Nothing but the block being used is held: a read is float64 (b, k), ALT dosages on the 0..2
+scale exactly as the .pgen stores them (PLINK 2's 1/16384 steps), of the k samples asked for,
 NaN where a dosage is missing or the sample is not in the chunk's .psam (a sample removed by QC,
 never read by the folds, or a kept sample absent from the imputed files, which is mean-imputed
 as a missing dosage). Clumping, whose LD kernel works on 2-bit codes, gets the dosages rounded
@@ -21,8 +21,9 @@ from cohortgen.assoc.genotypes import PgenDosages
 from cohortgen.io.pgen import read_psam_ids
 from cohortgen.kernels.bed import MISSING, pack_dosages
 
-BLOCK = 2048
-"""Variants read at a time by :class:`HardCallRows` (float32 block × n)."""
+BLOCK = 1024
+"""Variants read at a time by :class:`HardCallRows` (float64 block × n; with a gather of the
+samples, three such blocks)."""
 
 
 class ChunkedDosages:
@@ -53,18 +54,20 @@ class ChunkedDosages:
     def __len__(self) -> int:
         return int(self.starts[-1])
 
-    def read(self, rows: np.ndarray) -> np.ndarray:
-        """float32 (len(rows), n_samples) ALT dosages (NaN missing) of the ascending variant
-        indices ``rows`` (int, into ``variants``)."""
+    def read(self, rows: np.ndarray, sample_idx: np.ndarray | None = None) -> np.ndarray:
+        """float64 (len(rows), k) ALT dosages (NaN missing) of the ascending variant indices
+        ``rows`` (int, into ``variants``) and the samples ``sample_idx`` (int64 (k,), indices
+        into ``sample_ids``; default all): each chunk's reader reads only those samples."""
         rows = np.asarray(rows, dtype=np.int64)
-        out = np.empty((rows.size, self.n_samples), dtype=np.float32)
+        sample_idx = (np.arange(self.n_samples) if sample_idx is None
+                      else np.asarray(sample_idx, dtype=np.int64))
         bounds = np.searchsorted(rows, self.starts)
-        for c, reader in enumerate(self.readers):
-            a, b = bounds[c], bounds[c + 1]
-            if a < b:
-                block = reader.read(rows[a:b] - self.starts[c])
-                out[a:b] = block[:, self.columns[c]]
-        return out
+        parts = [reader.read(rows[bounds[c]:bounds[c + 1]] - self.starts[c],
+                             self.columns[c][sample_idx])
+                 for c, reader in enumerate(self.readers) if bounds[c] < bounds[c + 1]]
+        if len(parts) == 1:  # the usual case: the rows lie in one chunk, no copy
+            return parts[0]
+        return np.concatenate(parts) if parts else np.empty((0, sample_idx.size))
 
     def hard_calls(self) -> "HardCallRows":
         """Every variant's dosages rounded to the nearest hard call (missing stays missing), as
@@ -77,7 +80,7 @@ class HardCallRows:
     (missing stays missing) as packed .bed rows, read when asked for: the row-source interface
     of :class:`cohortgen.io.bed_rows.BedRows`. ``shape`` is (m, ceil(n_samples / 4));
     ``self[key]`` (a slice, or int rows in any order) is uint8 (r, ceil(n_samples / 4)),
-    C-contiguous, PLINK 2-bit codes. Memory: the rows asked for, and the float32 dosages of
+    C-contiguous, PLINK 2-bit codes. Memory: the rows asked for, and the float64 dosages of
     :data:`BLOCK` of them while they are packed.
     """
 
@@ -94,6 +97,7 @@ class HardCallRows:
         packed = np.empty((rows.size, self.shape[1]), dtype=np.uint8)
         for start in range(0, rows.size, BLOCK):
             dosage = self._dosages.read(rows[start:start + BLOCK])
-            packed[start:start + BLOCK] = pack_dosages(
-                np.where(np.isnan(dosage), MISSING, np.rint(dosage)).astype(np.int8))
+            np.rint(dosage, out=dosage)
+            dosage[np.isnan(dosage)] = MISSING
+            packed[start:start + BLOCK] = pack_dosages(dosage.astype(np.int8))
         return packed if np.array_equal(rows, index) else packed[inverse.reshape(-1)]

@@ -37,7 +37,7 @@ from cohortgen.assoc.null_model import fit_null_models
 from cohortgen.errors import InputError
 from cohortgen.kernels.bed import checked_rows
 from cohortgen.kernels.centred import centred_dosages
-from cohortgen.kernels.dosage import dosage_mean_imputed
+from cohortgen.kernels.dosage import mean_impute_rows, missing_counts
 from cohortgen.kernels.score import (
     blocked_score_statistics,
     prepare_score,
@@ -322,7 +322,8 @@ def dosage_score_statistics(dosages, sample_idx: np.ndarray, prep):
     replaced by the variant's mean over them."""
     for start in range(0, len(dosages), CHUNK_VARIANTS):
         rows = slice(start, min(start + CHUNK_VARIANTS, len(dosages)))
-        G, _ = dosage_mean_imputed(dosages.read(np.arange(rows.start, rows.stop)), sample_idx)
+        G = dosages.read(np.arange(rows.start, rows.stop), sample_idx)
+        mean_impute_rows(G, missing_counts(G))
         yield rows, G, *score_statistics(G, prep, threads=numba.get_num_threads())
 
 
@@ -331,7 +332,7 @@ def centred_dosage_block(dosages, rows: np.ndarray, sample_idx: np.ndarray,
     """float64 (r, k): dosage − fill[row] of the ascending ``rows`` of ``dosages`` and the
     samples ``sample_idx``; a missing dosage gives 0 (imputed to ``fill``, float64 (m,)), as
     :func:`cohortgen.kernels.centred.centred_dosages` does for hard calls."""
-    block = np.take(dosages.read(rows), sample_idx, axis=1).astype(np.float64)
+    block = dosages.read(rows, sample_idx)
     block -= fill[rows][:, None]
     return np.nan_to_num(block, nan=0.0, copy=False)
 

@@ -246,11 +246,11 @@ def ldpred_weights(
 
 
 def _dosage_blocks(train: TrainingSet):
-    """None for hard calls; with ``train.dosages``: (s, e) → float32 (e − s, k) dosages of
+    """None for hard calls; with ``train.dosages``: (s, e) → float64 (e − s, k) dosages of
     variants s..e − 1 and the training samples (NaN missing)."""
     if train.dosages is None:
         return None
-    return lambda s, e: np.take(train.dosages.read(np.arange(s, e)), train.train_idx, axis=1)
+    return lambda s, e: train.dosages.read(np.arange(s, e), train.train_idx)
 
 
 def ldpred_builder(**options) -> Callable[[TrainingSet], MethodResult]:
