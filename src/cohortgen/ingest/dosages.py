@@ -147,13 +147,15 @@ def kept_samples(samples: list[str], keep: Path | None) -> np.ndarray:
     bounds it by ``ingest.max_sample_loss`` when planning: ``cohortgen plan-imputed``)."""
     if keep is None:
         return np.ones(len(samples), dtype=bool)
-    wanted = [line.split()[0] for line in keep.read_text(encoding="utf-8").splitlines()
-              if line.strip() and not line.startswith("#")]
-    unknown = set(wanted) - set(samples)
+    wanted = {line.split()[0] for line in keep.read_text(encoding="utf-8").splitlines()
+              if line.strip() and not line.startswith("#")}
+    unknown = wanted - set(samples)
     if unknown:
         print(f"{keep}: {len(unknown)} kept sample(s) not in the imputed file, skipped",
               file=sys.stderr)
-    return np.isin(np.asarray(samples, dtype=object), wanted)
+    # a set look-up per sample: np.isin on object arrays compares every pair (3.7 CPU s at
+    # 21,000 samples, more than a 2,000-variant chunk's parse)
+    return np.fromiter((s in wanted for s in samples), dtype=bool, count=len(samples))
 
 
 def kept_columns(dosage: np.ndarray, kept: np.ndarray) -> np.ndarray:
