@@ -26,7 +26,9 @@ one row each, to show the per-job peak RSS does not grow with the chunk), each t
 the rule ``ingest_imputed_chunk`` (``--plan`` from ``plan-imputed``'s chunking of the file,
 ``--chunk``, ``--keep`` (all samples but 1%), ``--phenotypes``, ``--options`` of the default
 config). Kernels are compiled and cached, and both binaries warmed, on a small file first; each
-converter's run on it (50 samples x 50 variants, one job) is its start-up row. ``--readers``
+converter's run on it (50 samples x 50 variants, one job) is its start-up row. With ``--gp``,
+a row of ``plink2 --vcf <file> dosage=GP-force`` too (plink2 then parses GP, as ours does,
+where ``dosage=DS`` skips it). ``--readers``
 adds each of our VCF readers (text, htslib) reading the whole file in this process.
 
 Prints CPU seconds (user + system of the child processes, summed over a row's jobs: the
@@ -306,9 +308,9 @@ def reader_cpu(vcf: Path, reader: str) -> tuple[float, float]:
     return time.process_time() - start, float("nan")
 
 
-def plink2_command(vcf: Path, out: str) -> list[str]:
-    """plink2's import of ``vcf`` to ``out``.pgen, one thread."""
-    return ["plink2", "--vcf", str(vcf), "dosage=DS", "--make-pgen", "--threads", "1",
+def plink2_command(vcf: Path, out: str, dosage: str = "DS") -> list[str]:
+    """plink2's import of ``vcf`` to ``out``.pgen with ``dosage=<dosage>``, one thread."""
+    return ["plink2", "--vcf", str(vcf), f"dosage={dosage}", "--make-pgen", "--threads", "1",
             "--out", out]
 
 
@@ -367,8 +369,12 @@ def main() -> None:
                 *ingest_commands(small_plan, run, f"{run}/warm.ours")]
         jobs_run(warm)  # the kernel cache of this build, the binaries in the page cache
         (run / "plink2").mkdir()
+        (run / "plink2gp").mkdir()
         runs = [("plink2 --vcf dosage=DS",
                  lambda: jobs_run([plink2_command(vcf, f"{run}/plink2/out")], run / "plink2"))]
+        if args.gp:
+            runs.append(("plink2 dosage=GP-force", lambda: jobs_run(
+                [plink2_command(vcf, f"{run}/plink2gp/out", "GP-force")], run / "plink2gp")))
         for chunk in args.chunk:
             plan = write_job_inputs(vcf, run, args.samples, chunk)
             runs.append((f"ingest-dosages /{chunk}",
