@@ -369,10 +369,10 @@ def main() -> None:
                 *ingest_commands(small_plan, run, f"{run}/warm.ours")]
         jobs_run(warm)  # the kernel cache of this build, the binaries in the page cache
         (run / "plink2").mkdir()
-        (run / "plink2gp").mkdir()
         runs = [("plink2 --vcf dosage=DS",
                  lambda: jobs_run([plink2_command(vcf, f"{run}/plink2/out")], run / "plink2"))]
         if args.gp:
+            (run / "plink2gp").mkdir()
             runs.append(("plink2 dosage=GP-force", lambda: jobs_run(
                 [plink2_command(vcf, f"{run}/plink2gp/out", "GP-force")], run / "plink2gp")))
         for chunk in args.chunk:

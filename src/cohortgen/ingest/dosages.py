@@ -166,10 +166,12 @@ def kept_columns(dosage: np.ndarray, kept: np.ndarray) -> np.ndarray:
     return np.take(dosage, np.flatnonzero(kept), axis=1)
 
 
-def kept_rows(dosage: np.ndarray, passing: np.ndarray) -> np.ndarray:
-    """float32 (passing variants, n), C order: the ``passing`` (bool (m,)) rows of ``dosage``
-    (itself when every variant passes: no copy)."""
-    return np.ascontiguousarray(dosage if passing.all() else dosage[passing])
+def write_rows(handle, dosage: np.ndarray, passing: np.ndarray) -> None:
+    """Write the ``passing`` (bool (m,)) rows of ``dosage`` (float32 (m, n), C order) to the
+    binary file ``handle``, a run of consecutive passing rows at a time (no copy of them)."""
+    edges = np.flatnonzero(np.diff(passing, prepend=False, append=False))
+    for first, last in edges.reshape(-1, 2).tolist():
+        handle.write(dosage[first:last].data)
 
 
 def variant_metrics(block: DosageBlock, male: np.ndarray, build: str) -> dict[str, np.ndarray]:
@@ -244,7 +246,7 @@ def ingest_dosages(path: Path, region: str, out: Path, keep: Path | None = None,
                 metrics = variant_metrics(block, sex == 1, build)
                 reason = failing_reasons(block, metrics, duplicates(block, seen), limits)
                 passing = reason == ""
-                spill_file.write(kept_rows(block.dosage, passing).data)
+                write_rows(spill_file, block.dosage, passing)
                 n_pass += int(passing.sum())
                 pvar_lines += pvar_records(block, gating_r2(block, metrics, limits.r2_source),
                                            passing)
