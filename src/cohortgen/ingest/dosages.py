@@ -158,12 +158,14 @@ def kept_samples(samples: list[str], keep: Path | None) -> np.ndarray:
     return np.fromiter((s in wanted for s in samples), dtype=bool, count=len(samples))
 
 
-def kept_columns(dosage: np.ndarray, kept: np.ndarray) -> np.ndarray:
+def kept_columns(dosage: np.ndarray, kept: np.ndarray, out: np.ndarray) -> np.ndarray:
     """float32 (m, kept samples), C order: the ``kept`` (bool (n,)) columns of ``dosage``
-    (itself when every sample is kept: no copy)."""
+    written into ``out[:m]`` (float32 (at least m, kept samples), re-used from block to
+    block: a new array of a block's size would be mapped and faulted in page by page each
+    time); ``dosage`` itself when every sample is kept (no copy)."""
     if kept.all():
         return np.ascontiguousarray(dosage)
-    return np.take(dosage, np.flatnonzero(kept), axis=1)
+    return np.take(dosage, np.flatnonzero(kept), axis=1, out=out[:len(dosage)])
 
 
 def write_rows(handle, dosage: np.ndarray, passing: np.ndarray) -> None:
@@ -238,11 +240,12 @@ def ingest_dosages(path: Path, region: str, out: Path, keep: Path | None = None,
     sex = sample_sex(phenotypes, ids)
     out.parent.mkdir(parents=True, exist_ok=True)
     tables, pvar_lines, seen, n_pass = [], [], set(), 0
+    columns = np.empty((block_size, len(ids)), dtype=np.float32)  # no page touched until used
     fd, spill = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".dosages")
     try:
         with os.fdopen(fd, "wb") as spill_file:
             for block in read_blocks(path, kind, contig, start, end, block_size, multiallelic):
-                block = block._replace(dosage=kept_columns(block.dosage, kept))
+                block = block._replace(dosage=kept_columns(block.dosage, kept, columns))
                 metrics = variant_metrics(block, sex == 1, build)
                 reason = failing_reasons(block, metrics, duplicates(block, seen), limits)
                 passing = reason == ""
