@@ -239,26 +239,38 @@ def ingest_dosages(path: Path, region: str, out: Path, keep: Path | None = None,
     ids = [s for s, k in zip(samples, kept, strict=True) if k]
     sex = sample_sex(phenotypes, ids)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tables, pvar_lines, seen, n_pass = [], [], set(), 0
-    columns = np.empty((block_size, len(ids)), dtype=np.float32)  # no page touched until used
     fd, spill = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".dosages")
     try:
         with os.fdopen(fd, "wb") as spill_file:
-            for block in read_blocks(path, kind, contig, start, end, block_size, multiallelic):
-                block = block._replace(dosage=kept_columns(block.dosage, kept, columns))
-                metrics = variant_metrics(block, sex == 1, build)
-                reason = failing_reasons(block, metrics, duplicates(block, seen), limits)
-                passing = reason == ""
-                write_rows(spill_file, block.dosage, passing)
-                n_pass += int(passing.sum())
-                pvar_lines += pvar_records(block, gating_r2(block, metrics, limits.r2_source),
-                                           passing)
-                tables.append(_table(block, metrics, reason))
+            blocks = read_blocks(path, kind, contig, start, end, block_size, multiallelic)
+            tables, pvar_lines, n_pass = _spill_passing(blocks, kept, sex == 1, build, limits,
+                                                        spill_file, block_size)
         _write_pgen(out, Path(spill), n_pass, ids, sex, pvar_lines, block_size)
     finally:
         Path(spill).unlink(missing_ok=True)
     return _write_tables(out, tables, n_in_samples=len(samples), n_kept=len(ids),
                          contig=contig, kind=kind, field=field, reader=reader_name(path, kind))
+
+
+def _spill_passing(blocks: Iterator[DosageBlock], kept: np.ndarray, male: np.ndarray,
+                   build: str, limits: DosageThresholds, spill_file,
+                   block_size: int) -> tuple[list[dict], list[str], int]:
+    """(per-variant tables, .pvar lines, number of passing variants) of ``blocks``, the
+    passing variants' dosages of the ``kept`` samples (bool (n,)) written to ``spill_file``
+    as float32 rows. The kept columns of each block go into one buffer, freed on return,
+    before the .pgen writer makes its own."""
+    tables, pvar_lines, seen, n_pass = [], [], set(), 0
+    columns = np.empty((block_size, int(kept.sum())), dtype=np.float32)  # untouched if unused
+    for block in blocks:
+        block = block._replace(dosage=kept_columns(block.dosage, kept, columns))
+        metrics = variant_metrics(block, male, build)
+        reason = failing_reasons(block, metrics, duplicates(block, seen), limits)
+        passing = reason == ""
+        write_rows(spill_file, block.dosage, passing)
+        n_pass += int(passing.sum())
+        pvar_lines += pvar_records(block, gating_r2(block, metrics, limits.r2_source), passing)
+        tables.append(_table(block, metrics, reason))
+    return tables, pvar_lines, n_pass
 
 
 def pvar_records(block: DosageBlock, r2: np.ndarray, passing: np.ndarray) -> list[str]:
