@@ -15,6 +15,7 @@ from cohortgen.errors import InputError
 from cohortgen.ingest.plan import is_plink_prefix, read_plan
 from cohortgen.io.vcf_index import index_path
 from cohortgen.options import STEP_OPTIONS, step_options_json
+from cohortgen.prs.fold_memory import fold_mem_mb, listed_variants
 
 
 def cohortgen_command():
@@ -84,13 +85,12 @@ def plan_variants(path):
     return int(read_plan(path)["n_variants"].sum())
 
 
-def scaled(base, per_input_mb=0.0, per_1000_samples=0.0, per_million_variants=0.0):
+def scaled(base, per_input_mb=0.0, per_1000_samples=0.0):
     """Resource function for ``mem_mb`` (MB) or ``runtime`` (minutes) that grows with the cohort.
 
     ``base`` (the Python process, its imports and the executor's wrapper) plus ``per_input_mb``
     times the job's input size in MB (chunk genotypes, pruned set: what the job loads) plus
-    ``per_1000_samples`` times the cohort's samples in thousands (rows of its phenotype sheet)
-    plus ``per_million_variants`` times the variants of the cohort's chunk plan in millions,
+    ``per_1000_samples`` times the cohort's samples in thousands (rows of its phenotype sheet),
     all times the attempt: a job the scheduler kills for exceeding its memory or time is rerun
     (profile ``retries``) with twice, then three times as much. Rounded up to an integer.
     """
@@ -98,12 +98,24 @@ def scaled(base, per_input_mb=0.0, per_1000_samples=0.0, per_million_variants=0.
     def resource(wildcards, input, attempt):
         samples = sheet_rows(cohort_input(wildcards, "phenotypes"))
         amount = base + per_input_mb * input.size_mb + per_1000_samples * samples / 1000
-        if per_million_variants:
-            plan = checkpoints.plan_chunks.get(cohort=wildcards.cohort).output.plan
-            amount += per_million_variants * plan_variants(plan) / 1e6
         return math.ceil(amount * attempt)
 
     return resource
+
+
+def incohort_fold_mem_mb(wildcards, input, attempt):
+    """``mem_mb`` of an in-cohort PRS fold job: cohortgen.prs.fold_memory.fold_mem_mb of the
+    cohort's samples and of the variants the job reads, at most: those of the imputed plan
+    (dosages) or of the array plan, or the entries of ``prs.incohort.variants`` when fewer;
+    times the attempt, as :func:`scaled`."""
+    samples = sheet_rows(cohort_input(wildcards, "phenotypes"))
+    dosages = has_imputed(wildcards)
+    plans = checkpoints.plan_imputed_chunks if dosages else checkpoints.plan_chunks
+    variants = plan_variants(plans.get(cohort=wildcards.cohort).output.plan)
+    listed = config["prs"]["incohort"].get("variants")
+    if listed:
+        variants = min(variants, listed_variants(listed))
+    return fold_mem_mb(samples, variants, dosages) * attempt
 
 
 def intermediate(path):
