@@ -103,19 +103,25 @@ def scaled(base, per_input_mb=0.0, per_1000_samples=0.0):
     return resource
 
 
+def incohort_plan(wildcards):
+    """Input function: the chunk plan of the variants the in-cohort PRS reads: the imputed
+    plan of a cohort with ``imputed`` (dosages), else the array plan."""
+    stage = "imputed" if has_imputed(wildcards) else "chunks"
+    return f"results/{wildcards.cohort}/{stage}/plan.tsv"
+
+
 def incohort_fold_mem_mb(wildcards, input, attempt):
     """``mem_mb`` of an in-cohort PRS fold job: cohortgen.prs.fold_memory.fold_mem_mb of the
-    cohort's samples and of the variants the job reads, at most: those of the imputed plan
-    (dosages) or of the array plan, or the entries of ``prs.incohort.variants`` when fewer;
-    times the attempt, as :func:`scaled`."""
+    cohort's samples and of the variants the job reads, at most: those of its ``plan`` input
+    (:func:`incohort_plan`), or the entries of ``prs.incohort.variants`` when fewer; times the
+    attempt, as :func:`scaled`. Read from the plan file, not the checkpoint: before the plan
+    exists (a dry run) Snakemake shows it as <TBD>."""
     samples = sheet_rows(cohort_input(wildcards, "phenotypes"))
-    dosages = has_imputed(wildcards)
-    plans = checkpoints.plan_imputed_chunks if dosages else checkpoints.plan_chunks
-    variants = plan_variants(plans.get(cohort=wildcards.cohort).output.plan)
+    variants = plan_variants(input.plan)
     listed = config["prs"]["incohort"].get("variants")
     if listed:
         variants = min(variants, listed_variants(listed))
-    return fold_mem_mb(samples, variants, dosages) * attempt
+    return fold_mem_mb(samples, variants, has_imputed(wildcards)) * attempt
 
 
 def intermediate(path):

@@ -139,6 +139,7 @@ rule build_incohort_fold:
         folds="results/{cohort}/prs/incohort/folds.tsv",
         listed=INCOHORT.get("variants") or [],
         dosages=published_score_dosages,
+        plan=incohort_plan,
     output:
         fold=intermediate("results/{cohort}/prs/incohort/fold{fold}.npz"),
     log:
