@@ -253,6 +253,16 @@ def imputed_files(wildcards):
     return files
 
 
+def imputed_checksum_records(wildcards):
+    """Input function: the checksum record (``checksum_imputed_file``) of each of the cohort's
+    :func:`imputed_files`, by its position in that list."""
+    files = imputed_files(wildcards)
+    return [
+        f"results/{wildcards.cohort}/input/imputed/{index}.json"
+        for index in range(len(files))
+    ]
+
+
 def imputed_chunk_files(pattern):
     """Input function: ``pattern`` expanded over the chunks of the cohort's imputed plan."""
 
