@@ -59,14 +59,16 @@ def test_extrapolated__fixed_jobs_follow_their_exponents():
 
 def test_extrapolated__one_checksum_job_per_imputed_file_grows_with_the_file():
     # 8 files (4 VCFs and their .tbi) hashed at 2,000 x 100,000 records, 2 CPU s each with 1 s
-    # of start-up: at 21,000 x 10 M still 8 jobs, 1 + 1 x 10.5 x 100 = 1,051 s each
-    measured = points({"checksum_imputed_file": {
-        "jobs": 8, "samples": 2000, "variants": 1e5, "cpu_per_job": 2.0}})
-    row = extrapolated(measured, 21_000, 1e7, ARGS, start_up=1.0).iloc[0]
-    assert row["jobs"] == 8
-    assert row["s_per_job"] == pytest.approx(1051.0)
-    assert row["wall_cores_s"] == pytest.approx(4 * 1051.0)  # 4 waves of 2
-    assert row["wall_nodes_s"] == pytest.approx(1051.0)  # one wave, the files in parallel
+    # of start-up: at 21,000 x 10 M still 8 jobs, 1 + 1 x 10.5 x 100 = 1,051 s each, in one
+    # wave on the cluster; validate_inputs (the array and the sheet) follows the samples only
+    measured = points({
+        "checksum_imputed_file": {"jobs": 8, "samples": 2000, "variants": 1e5, "cpu_per_job": 2.0},
+        "validate_inputs": {"jobs": 1, "samples": 2000, "variants": 1.0, "cpu_per_job": 3.0}})
+    rules = extrapolated(measured, 21_000, 1e7, ARGS, start_up=1.0).set_index("rule")
+    columns = ["jobs", "s_per_job", "wall_cores_s", "wall_nodes_s"]
+    assert rules.loc["checksum_imputed_file", columns].tolist() == pytest.approx(
+        [8, 1051.0, 4 * 1051.0, 1051.0])
+    assert rules.loc["validate_inputs", columns].tolist() == pytest.approx([1, 22.0, 22.0, 22.0])
 
 
 def test_rules__every_workflow_rule_has_a_model_and_a_stage():
