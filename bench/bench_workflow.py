@@ -68,8 +68,8 @@ from stage_times import stage_table  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 STAGES = {
-    "ingest": ["validate_inputs", "plan_chunks", "ingest_chunk", "plan_imputed_chunks",
-               "ingest_imputed_chunk"],
+    "ingest": ["checksum_imputed_file", "validate_inputs", "plan_chunks", "ingest_chunk",
+               "plan_imputed_chunks", "ingest_imputed_chunk"],
     "QC": ["compute_variant_stats", "select_pruned_set", "qc_samples", "list_repeated_ids",
            "qc_variants_chunk", "write_qc_genotypes", "summarize_qc", "summarize_imputed_qc"],
     "whole-genome regression": ["fit_whole_genome_regression"],

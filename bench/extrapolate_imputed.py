@@ -9,8 +9,13 @@ Usage: ``.venv/bin/python bench/extrapolate_imputed.py RESULTS [RESULTS ...] [--
 ``--work``). Per rule, the largest run (most kept samples) that ran it gives its measured CPU
 seconds per job (``cpu_time`` of the rules' ``benchmark:`` files, so the machine's load does
 not enter; a run cut short counts for the jobs it finished);
-with two runs or more, each rule's peak RSS is also fitted linearly in the samples
-(least squares over the runs) and printed at ``--samples``.
+with two runs or more, each rule's peak RSS is also fitted linearly (least squares over the
+runs, :func:`memory_fit`): in the samples, printed at ``--samples``; for ``gather_gwas``, which
+streams (it reads, formats and appends one chunk's table at a time: about 210 MB at 20 chunks x
+50,000 records, against 1.95 GB when it held them all), in the records per dosage chunk, printed
+at ``--chunk-records``; for the per-variant summaries (``summarize_imputed_qc``,
+``summarize_gwas``, ``render_report``: tens of bytes per variant) in all imputed records,
+printed at each ``--variants``.
 
 Model. A job's time is its CPU seconds (every job of this workflow runs on one thread or close
 to it): a constant start-up ``s0`` (the process start and a stage's imports, measured here as
@@ -26,8 +31,10 @@ in the variants the rule's work counts, where per rule (:data:`RULES`):
   ``build_incohort_fold``: ``--folds`` + 1 jobs (the refit), 5 + 1 by default;
 - ``v`` and ``V`` count: nothing for the array stages (validate's array part, array ingest, QC,
   whole-genome regression, null models: the array does not grow with imputation); all imputed
-  records for the jobs that read every chunk's variant table or results (``validate_inputs``
-  hashes the imputed files, ``summarize_imputed_qc``, ``gather_gwas``, ``summarize_gwas``,
+  records for the jobs that read every chunk's variant table or results
+  (``checksum_imputed_file``: one job per imputed file and index, the measured number, each
+  hashing a file that grows with the records; ``summarize_imputed_qc``, ``gather_gwas``,
+  ``summarize_gwas``,
   ``score_published_prs`` matching the score against every chunk's .pvar, ``render_report``;
   ``find_loci`` reads the dosages of the windows around its hits, which hold more variants as
   the density grows); the in-cohort PRS variants for ``build_incohort_fold`` and
@@ -36,7 +43,7 @@ in the variants the rule's work counts, where per rule (:data:`RULES`):
   ``--prs-variants`` (1.1 M) variants, what a user of 8-12 M imputed variants sets (the LD and
   the sampler are linear in variants at a fixed density per Mb);
 - ``a`` is 1 for every rule that reads genotypes or dosages of every sample (and for
-  ``validate_inputs``: the imputed files grow with the samples), 2 for ``qc_samples`` (KING
+  ``checksum_imputed_file``: the imputed files grow with the samples), 2 for ``qc_samples`` (KING
   over sample pairs), 0 for the gathers and the report (per-variant tables), 0.5 for
   ``build_incohort_fold`` (LDpred2's sweeps go over variants, not samples; measured on the
   array path, a fold job took about 80 CPU s at 5,000 x 100k and 1,602 at 21,000 x 1 M: 1.8x
@@ -69,38 +76,23 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_workflow import PYTHON, STAGE_IMPORTS, STAGE_OF, STAGES, job_spans  # noqa: E402
 from stage_times import stage_table  # noqa: E402
 
-RULES = {
-    # rule: (sample exponent a, what the variant scaling counts: None, "chunk", "all", "prs")
-    "validate_inputs": (1, "all"),
-    "plan_chunks": (0, None),
-    "ingest_chunk": (1, None),
-    "plan_imputed_chunks": (0, None),
-    "ingest_imputed_chunk": (1, "chunk"),
-    "compute_variant_stats": (1, None),
-    "select_pruned_set": (1, None),
-    "qc_samples": (2, None),
-    "list_repeated_ids": (1, None),
-    "qc_variants_chunk": (1, None),
-    "write_qc_genotypes": (1, None),
-    "summarize_qc": (0, None),
-    "summarize_imputed_qc": (0, "all"),
-    "fit_whole_genome_regression": (1, None),
-    "fit_null_models": (1, None),
-    "fit_loco_null_models": (1, None),
-    "test_association_chunk": (1, None),
-    "test_association_imputed_chunk": (1, "chunk"),
-    "gather_gwas": (0, "all"),
-    "find_loci": (1, "all"),
-    "summarize_gwas": (0, "all"),
-    "score_published_prs": (1, "all"),
-    "evaluate_published_prs": (1, None),
-    "assign_incohort_folds": (1, None),
-    "build_incohort_fold": (0.5, "prs"),
-    "evaluate_incohort_prs": (1, "prs"),
-    "write_provenance": (0, None),
-    "render_report": (0, "all"),
-    "render_cohort_index": (0, None),
+SCALING = {
+    # (sample exponent a, what the variant scaling counts: None, "chunk", "all", "prs"): rules
+    (0, None): ["plan_chunks", "plan_imputed_chunks", "summarize_qc", "write_provenance",
+                "render_cohort_index"],
+    (1, None): ["validate_inputs", "ingest_chunk", "compute_variant_stats", "select_pruned_set",
+                "list_repeated_ids", "qc_variants_chunk", "write_qc_genotypes",
+                "fit_whole_genome_regression", "fit_null_models", "fit_loco_null_models",
+                "test_association_chunk", "evaluate_published_prs", "assign_incohort_folds"],
+    (2, None): ["qc_samples"],
+    (1, "chunk"): ["ingest_imputed_chunk", "test_association_imputed_chunk"],
+    (1, "all"): ["checksum_imputed_file", "find_loci", "score_published_prs"],
+    (0, "all"): ["summarize_imputed_qc", "gather_gwas", "summarize_gwas", "render_report"],
+    (0.5, "prs"): ["build_incohort_fold"],
+    (1, "prs"): ["evaluate_incohort_prs"],
 }
+RULES = {rule: model for model, rules in SCALING.items() for rule in rules}
+"""rule: (sample exponent a, what its variant scaling counts), as the module docstring says."""
 CHUNKED = {rule for rule, (_, count) in RULES.items() if count == "chunk"}
 FOLD_VARIANTS = re.compile(r"^fold \d+: (\d+) variants", re.M)
 """A fold log's line naming its variant count (``prs-incohort-fold``)."""
@@ -227,29 +219,46 @@ def stage_totals(rules: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def memory_fit(runs: list[dict], samples: int, variants: list[float]) -> pd.DataFrame:
-    """Per rule: peak RSS (MB) of each run and, with two runs or more, its least-squares line
-    in samples evaluated at ``samples``; for the rules that read every record whatever the
-    samples (exponent 0 on all records: the gathers), the line in imputed records instead,
-    evaluated at each of ``variants``. None for the other rules that follow the variants
-    (their memory depends on both)."""
+def memory_axis(rule: str) -> str | None:
+    """What a rule's peak RSS is fitted in (module docstring): "chunk records" for
+    ``gather_gwas`` (it streams chunk by chunk), "records" for the other rules that read every
+    record whatever the samples (exponent 0 on all records), None for the other rules that
+    follow the variants (their memory depends on both), else "samples"."""
+    exponent, count = RULES.get(rule, (1, None))
+    if rule == "gather_gwas":
+        return "chunk records"
+    if count == "all" and exponent == 0:
+        return "records"
+    return None if count in ("all", "prs") else "samples"
+
+
+def memory_fit(runs: list[dict], samples: int, variants: list[float],
+               chunk_records: int) -> pd.DataFrame:
+    """Per rule: peak RSS (MB) of each run and, where the runs differ in the rule's
+    :func:`memory_axis`, its least-squares line in it: slope per 1,000 samples or per million
+    records and the line at ``samples``, at each of ``variants`` or at ``chunk_records``."""
     rules = sorted(set.intersection(*(set(run["rules"].index) for run in runs)),
-                   key=lambda rule: list(RULES).index(rule) if rule in RULES else len(RULES))
-    x = np.array([run["samples"] for run in runs], dtype=float)
+                   key=lambda rule: list(STAGE_OF).index(rule) if rule in STAGE_OF
+                   else len(STAGE_OF))  # workflow order
+    axes = {  # axis: (per run, points, slope unit, slope column, point column)
+        "samples": ([run["samples"] for run in runs], [samples], 1000, "mb_per_1000_samples",
+                    "rss_mb_n{:g}"),
+        "records": ([run["records"] for run in runs], variants, 1e6, "mb_per_million_records",
+                    "rss_mb_v{:g}"),
+        "chunk records": ([run["records"] / run["chunks"] for run in runs], [chunk_records],
+                          1e6, "mb_per_million_records", "rss_mb_chunk{:g}"),
+    }
     rows = []
     for rule in rules:
         y = np.array([run["rules"].loc[rule, "peak_rss_mb"] for run in runs], dtype=float)
-        row = {"rule": rule, **{f"rss_mb_n{int(n)}": v for n, v in zip(x, y, strict=True)}}
-        exponent, count = RULES.get(rule, (1, None))
-        if len(runs) > 1 and count not in ("all", "prs"):
-            slope, intercept = np.polyfit(x, y, 1)
-            row |= {"mb_per_1000_samples": slope * 1000, f"rss_mb_n{samples}": intercept
-                    + slope * samples}
-        elif len(runs) > 1 and count == "all" and exponent == 0:
-            records = np.array([run["records"] for run in runs], dtype=float)
-            slope, intercept = np.polyfit(records, y, 1)
-            row |= {"mb_per_million_records": slope * 1e6,
-                    **{f"rss_mb_v{v:g}": intercept + slope * v for v in variants}}
+        row = {"rule": rule, **{f"rss_mb_n{run['samples']}": v
+                                for run, v in zip(runs, y, strict=True)}}
+        axis = memory_axis(rule)
+        if axis is not None and len(set(axes[axis][0])) > 1:
+            x, points, unit, slope_name, point_name = axes[axis]
+            slope, intercept = np.polyfit(np.asarray(x, dtype=float), y, 1)
+            row |= {slope_name: slope * unit,
+                    **{point_name.format(at): intercept + slope * at for at in points}}
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -278,8 +287,9 @@ def main() -> None:
               f"{min(args.prs_variants, variants):g} variants)")
         print(table.to_string(formatters=fmt, float_format=lambda x: f"{x:.2f}"))
     print(f"\n## peak RSS per rule (MB), fitted linearly in samples, at {args.samples} (the "
-          "gathers: in imputed records)")
-    print(memory_fit(runs, args.samples, args.variants).to_string(
+          f"summaries: in imputed records; gather_gwas: in records per chunk, at "
+          f"{args.chunk_records})")
+    print(memory_fit(runs, args.samples, args.variants, args.chunk_records).to_string(
         index=False, float_format=lambda x: f"{x:.0f}"))
 
 

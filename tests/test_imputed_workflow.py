@@ -18,7 +18,7 @@ from cohortgen.simulate import simulate_cohort
 pytestmark = pytest.mark.slow
 
 IMPUTED_RULES = {"plan_imputed_chunks", "ingest_imputed_chunk", "summarize_imputed_qc",
-                 "test_association_imputed_chunk"}
+                 "test_association_imputed_chunk", "checksum_imputed_file"}
 
 
 @pytest.fixture(scope="module")
@@ -111,5 +111,6 @@ def test_imputed_workflow__cohort_without_imputed_keeps_its_jobs(tmp_path, imput
     both = dry_run_jobs(tmp_path, write_config(tmp_path / "b.yaml",
                                                {"plain": plain, "imp": imputed_cohort}))
     expected = {rule: 2 * n for rule, n in alone.items()}
-    expected |= {"plan_imputed_chunks": 1, "summarize_imputed_qc": 1, "render_cohort_index": 1}
+    expected |= {"plan_imputed_chunks": 1, "summarize_imputed_qc": 1, "render_cohort_index": 1,
+                 "checksum_imputed_file": 4}  # the two files and their .tbi
     assert both == expected

@@ -15,6 +15,7 @@ from cohortgen.errors import InputError
 from cohortgen.ingest.plan import is_plink_prefix, read_plan
 from cohortgen.io.vcf_index import index_path
 from cohortgen.options import STEP_OPTIONS, step_options_json
+from cohortgen.prs.fold_memory import fold_mem_mb, listed_variants
 
 
 def cohortgen_command():
@@ -84,13 +85,19 @@ def plan_variants(path):
     return int(read_plan(path)["n_variants"].sum())
 
 
-def scaled(base, per_input_mb=0.0, per_1000_samples=0.0, per_million_variants=0.0):
+@cache
+def listed_entries(path):
+    """Entries of a variant list, at most (cohortgen.prs.fold_memory.listed_variants: 0.13 CPU
+    s for 1.1 M), read once per path."""
+    return listed_variants(path)
+
+
+def scaled(base, per_input_mb=0.0, per_1000_samples=0.0):
     """Resource function for ``mem_mb`` (MB) or ``runtime`` (minutes) that grows with the cohort.
 
     ``base`` (the Python process, its imports and the executor's wrapper) plus ``per_input_mb``
     times the job's input size in MB (chunk genotypes, pruned set: what the job loads) plus
-    ``per_1000_samples`` times the cohort's samples in thousands (rows of its phenotype sheet)
-    plus ``per_million_variants`` times the variants of the cohort's chunk plan in millions,
+    ``per_1000_samples`` times the cohort's samples in thousands (rows of its phenotype sheet),
     all times the attempt: a job the scheduler kills for exceeding its memory or time is rerun
     (profile ``retries``) with twice, then three times as much. Rounded up to an integer.
     """
@@ -98,12 +105,30 @@ def scaled(base, per_input_mb=0.0, per_1000_samples=0.0, per_million_variants=0.
     def resource(wildcards, input, attempt):
         samples = sheet_rows(cohort_input(wildcards, "phenotypes"))
         amount = base + per_input_mb * input.size_mb + per_1000_samples * samples / 1000
-        if per_million_variants:
-            plan = checkpoints.plan_chunks.get(cohort=wildcards.cohort).output.plan
-            amount += per_million_variants * plan_variants(plan) / 1e6
         return math.ceil(amount * attempt)
 
     return resource
+
+
+def incohort_plan(wildcards):
+    """Input function: the chunk plan of the variants the in-cohort PRS reads: the imputed
+    plan of a cohort with ``imputed`` (dosages), else the array plan."""
+    stage = "imputed" if has_imputed(wildcards) else "chunks"
+    return f"results/{wildcards.cohort}/{stage}/plan.tsv"
+
+
+def incohort_fold_mem_mb(wildcards, input, attempt):
+    """``mem_mb`` of an in-cohort PRS fold job: cohortgen.prs.fold_memory.fold_mem_mb of the
+    cohort's samples and of the variants the job reads, at most: those of its ``plan`` input
+    (:func:`incohort_plan`), or the entries of ``prs.incohort.variants`` when fewer; times the
+    attempt, as :func:`scaled`. Read from the plan file, not the checkpoint: before the plan
+    exists (a dry run) Snakemake shows it as <TBD>."""
+    samples = sheet_rows(cohort_input(wildcards, "phenotypes"))
+    variants = plan_variants(input.plan)
+    listed = config["prs"]["incohort"].get("variants")
+    if listed:
+        variants = min(variants, listed_entries(listed))
+    return fold_mem_mb(samples, variants, has_imputed(wildcards)) * attempt
 
 
 def intermediate(path):
@@ -233,6 +258,16 @@ def imputed_files(wildcards):
         else:
             files += [f"{path}.{ext}" for ext in ("pgen", "pvar", "psam")]
     return files
+
+
+def imputed_checksum_records(wildcards):
+    """Input function: the checksum record (``checksum_imputed_file``) of each of the cohort's
+    :func:`imputed_files`, by its position in that list."""
+    files = imputed_files(wildcards)
+    return [
+        f"results/{wildcards.cohort}/input/imputed/{index}.json"
+        for index in range(len(files))
+    ]
 
 
 def imputed_chunk_files(pattern):

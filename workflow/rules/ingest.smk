@@ -4,11 +4,36 @@
 CHUNK_VARIANTS = config["chunks"]["variants_per_chunk"]
 
 
+rule checksum_imputed_file:
+    input:
+        file=lambda wc: imputed_files(wc)[int(wc.index)],
+    output:
+        record="results/{cohort}/input/imputed/{index}.json",
+    log:
+        "results/{cohort}/logs/checksum_imputed_file/{index}.log",
+    benchmark:
+        "results/{cohort}/benchmarks/checksum_imputed_file/{index}.tsv"
+    wildcard_constraints:
+        index=r"\d+",
+    conda:
+        "../../envs/cohortgen.yaml"
+    # one job per imputed file (and index): a cluster reads them in parallel, and a changed
+    # file is hashed again alone; SHA-256 hashes ~1.3 GB per CPU s, so a job waits on its read
+    threads: 1
+    resources:
+        mem_mb=300,
+        runtime=scaled(5, per_input_mb=1 / 6000),
+    params:
+        cohortgen=COHORTGEN,
+    shell:
+        "{params.cohortgen} checksum --file {input.file:q} --out {output.record} 2> {log}"
+
+
 rule validate_inputs:
     input:
         genotypes=genotype_files,
         phenotypes=lambda wc: cohort_input(wc, "phenotypes"),
-        imputed=imputed_files,
+        imputed=imputed_checksum_records,
     output:
         manifest="results/{cohort}/input/manifest.json",
     log:
@@ -20,7 +45,7 @@ rule validate_inputs:
         genotypes=lambda wc: cohort_input(wc, "genotypes"),
         options=step_options("validate"),
         imputed=lambda wc, input: (
-            f"--imputed-files {shlex.join(input.imputed)}" if input.imputed else ""
+            f"--imputed-checksums {shlex.join(input.imputed)}" if input.imputed else ""
         ),
     shell:
         "{params.cohortgen} validate --genotypes {params.genotypes:q} --phenotypes {input.phenotypes:q}"

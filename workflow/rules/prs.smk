@@ -139,6 +139,7 @@ rule build_incohort_fold:
         folds="results/{cohort}/prs/incohort/folds.tsv",
         listed=INCOHORT.get("variants") or [],
         dosages=published_score_dosages,
+        plan=incohort_plan,
     output:
         fold=intermediate("results/{cohort}/prs/incohort/fold{fold}.npz"),
     log:
@@ -154,9 +155,9 @@ rule build_incohort_fold:
     # keep both cores busy, and the held-out scores do not depend on the core count
     threads: 1
     resources:
-        # genotypes are read a block at a time: memory is the training LD (per variant) and
-        # decoded blocks (per sample), as measured by bench/bench_workflow.py --alone
-        mem_mb=scaled(600, per_1000_samples=15, per_million_variants=3000),
+        # genotypes are read a block at a time: memory is the training LD (per variant read:
+        # listed, imputed or array) and a decoded block (per sample), cohortgen.prs.fold_memory
+        mem_mb=incohort_fold_mem_mb,
         runtime=scaled(60, per_1000_samples=6),
     params:
         cohortgen=COHORTGEN,

@@ -1,4 +1,4 @@
-"""Ingest-stage subcommands: simulate, validate, plan, ingest."""
+"""Ingest-stage subcommands: simulate, checksum, validate, plan, ingest."""
 
 import json
 from pathlib import Path
@@ -27,14 +27,20 @@ def _simulate_imputed(a):
                      a.site_share)
 
 
+def _checksum(a):
+    from cohortgen.ingest.validate import write_file_record
+
+    write_file_record(Path(a.file), Path(a.out))
+
+
 def _validate(a):
-    from cohortgen.ingest.validate import validate_inputs
+    from cohortgen.ingest.validate import read_file_record, validate_inputs
     from cohortgen.options import parse_options
 
     o = parse_options(a.options, "validate")
     validate_inputs(a.genotypes, a.phenotypes, o.diseases, o.covariates, Path(a.manifest),
                     max_sample_loss=o.max_sample_loss,
-                    imputed_files=[Path(f) for f in a.imputed_files or ()])
+                    imputed_records=[read_file_record(Path(f)) for f in a.imputed_checksums or ()])
 
 
 def _plan(a):
@@ -100,6 +106,14 @@ def register(sub) -> None:
     )
     add_command(
         sub,
+        "checksum",
+        _checksum,
+        "Write a file's path, size and SHA-256 as JSON (an input manifest entry).",
+        req("--file"),
+        req("--out"),
+    )
+    add_command(
+        sub,
         "validate",
         _validate,
         "Validate inputs and write the input manifest.",
@@ -107,8 +121,9 @@ def register(sub) -> None:
         req("--phenotypes"),
         req("--manifest"),
         options("validate"),
-        (("--imputed-files",), {"nargs": "+", "help": "the files of the cohort's imputed "
-                                                      "dosages, listed with their checksums"}),
+        (("--imputed-checksums",), {"nargs": "+", "help": "the records of `cohortgen checksum` "
+                                                          "of the cohort's imputed files, "
+                                                          "listed in the manifest"}),
     )
     add_command(
         sub,

