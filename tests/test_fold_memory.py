@@ -12,7 +12,12 @@ import pytest
 import yaml
 
 from cohortgen.prs import dosages, folds
-from cohortgen.prs.fold_memory import BLOCK_VARIANTS, fold_mem_mb, listed_variants
+from cohortgen.prs.fold_memory import (
+    BLOCK_VARIANTS,
+    BYTES_PER_DECODED,
+    fold_mem_mb,
+    listed_variants,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -98,7 +103,9 @@ def test_fold_mem_mb__model_at_21000_samples():
 
 
 def test_fold_mem_mb__block_is_the_folds_decoding_block():
-    assert BLOCK_VARIANTS == folds.CHUNK_VARIANTS == dosages.BLOCK
+    assert BLOCK_VARIANTS == folds.CHUNK_VARIANTS
+    # the dosage reader holds at most three float64 blocks of dosages.BLOCK rows per sample
+    assert BLOCK_VARIANTS * BYTES_PER_DECODED[True] >= 3 * 8 * dosages.BLOCK
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -9,8 +9,9 @@ Model (MB = 10^6 bytes), from what the job holds at its peak (:mod:`cohortgen.pr
   variants, about 2 kB per variant) and the per-variant vectors (the training and
   inner-training GWAS of every disease, allele frequencies, weights);
 - per sample, one block of :data:`BLOCK_VARIANTS` decoded variants: float64 hard calls (8 bytes
-  per variant and sample) on the array path; with dosages, the float32 read and its float64
-  decoding (16 bytes).
+  per variant and sample) on the array path; with dosages 16 bytes, which covers the dosage
+  reader's largest holding, three float64 blocks of :data:`cohortgen.prs.dosages.BLOCK` (1,024)
+  variants when it gathers samples (24 kB per sample against 32 kB).
 
 At 21,000 samples × 1 M array variants it gives 3,944 MB, where a fold job measured 3,641 MiB
 (3,818 MB) at its peak (``bench/bench_workflow.py --alone 21000 1000000``).
@@ -22,8 +23,7 @@ from pathlib import Path
 BASE_MB = 600
 BYTES_PER_VARIANT = 3000
 BLOCK_VARIANTS = 2048
-"""Variants decoded at a time: :data:`cohortgen.prs.folds.CHUNK_VARIANTS` (hard calls) and
-:data:`cohortgen.prs.dosages.BLOCK` (dosages)."""
+"""Variants decoded at a time: :data:`cohortgen.prs.folds.CHUNK_VARIANTS`."""
 BYTES_PER_DECODED = {False: 8, True: 16}
 """Bytes per decoded variant and sample: hard calls (False), dosages (True)."""
 
