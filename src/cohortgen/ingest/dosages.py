@@ -38,6 +38,7 @@ from cohortgen.ingest.ploidy import ploidy_regions, sample_sex
 from cohortgen.io.dosage import HARD_CALLS, DosageBlock
 from cohortgen.io.files import atomic_output, write_json, write_text_atomic, write_tsv
 from cohortgen.kernels.dosage import dosage_summaries
+from cohortgen.qc.keep import sample_mask
 
 REASONS = ("multiallelic", "duplicate", "missing_rate", "low_mac", "low_maf", "low_r2")
 """Reason codes of removed variants, in the order they are tested."""
@@ -153,7 +154,7 @@ def kept_samples(samples: list[str], keep: Path | None) -> np.ndarray:
     if unknown:
         print(f"{keep}: {len(unknown)} kept sample(s) not in the imputed file, skipped",
               file=sys.stderr)
-    return np.isin(np.asarray(samples, dtype=object), wanted)
+    return sample_mask(samples, wanted)
 
 
 def kept_columns(dosage: np.ndarray, kept: np.ndarray) -> np.ndarray:
