@@ -7,8 +7,9 @@ exception can be caught. Every path that hands the text of a .vcf.gz to cyvcf2
 the region's text here: the :func:`cohortgen.kernels.format_guard.first_bad_value` kernel
 checks each Integer, Float and GT value of the keys the header declares, and the first bad one
 is an InputError naming the file, line, record, sample, key and value. Cost: one more inflate
-and byte scan of the region, small beside htslib's own parse (the README's Imputed dosages
-section gives the measurement).
+and byte scan of the region: on a GT-only VCF of 2,000 samples x 20,000 records (160 MB of
+text), 1.05 CPU s for the check, against 2.7 to 5.9 CPU s for cyvcf2's read of it (genotypes
+with ``ingest.vcf_reader: htslib``, imputed hard calls).
 """
 
 from contextlib import closing
