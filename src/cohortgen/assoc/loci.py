@@ -21,6 +21,7 @@ import pandas as pd
 
 from cohortgen.io.files import read_tsv, write_tsv
 from cohortgen.io.sumstats import chromosome_codes, gwas_ssf_variant_ids, read_gwas_ssf
+from cohortgen.qc.keep import sample_mask
 
 GENOME_WIDE = 5e-8
 SUGGESTIVE = 1e-5
@@ -109,7 +110,7 @@ def candidate_genotypes(prefixes: list[Path], candidates: pd.DataFrame,
         hits = [(k, wanted[key]) for k, key in enumerate(keys) if key in wanted]
         if mask is None:
             n_fam = len(fam_ids)
-            mask = np.isin(np.asarray(fam_ids, dtype=object), list(set(samples)))
+            mask = sample_mask(fam_ids, samples)
         if hits:
             packed.append(packed_rows(rows, [k for k, _ in hits]))
             table_rows.extend(t for _, t in hits)

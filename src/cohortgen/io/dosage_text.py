@@ -77,11 +77,11 @@ def read_text_dosages(path: Path, samples: list[str], seqnames: list[str], field
                 if pos < start:
                     continue
                 if status == DOSAGE_OK:
-                    variant = _TextVariant(text[line_start:info_end].decode(), samples)
+                    variant = _TextVariant(text[line_start:info_end].decode(), samples, path)
                     rows += record_rows(path, variant, fields, samples, marks_imputed, split,
                                         dosage[j])
                 else:
-                    variant = _TextVariant(text[line_start:line_end].decode(), samples)
+                    variant = _TextVariant(text[line_start:line_end].decode(), samples, path)
                     rows += record_rows(path, variant, fields, samples, marks_imputed, split)
                 while len(rows) >= block_size:
                     yield make_block(contig, rows[:block_size])
@@ -109,16 +109,18 @@ class _TextVariant:
     """A record line (or its columns up to INFO) with the attributes of a cyvcf2 ``Variant``
     that :mod:`cohortgen.io.dosage_vcf` reads, its values as htslib gives them: FORMAT floats
     as float32 (n, widest cell), NaN missing or beyond a cell's values; GT as int16 (n, widest
-    call + 1) allele indices, -1 missing, -2 beyond a call's alleles, last column phased."""
+    call + 1) allele indices, -1 missing, -2 beyond a call's alleles, last column phased; a
+    value that is not a number (an allele index) is an InputError naming ``path``, the record,
+    sample and value."""
 
-    def __init__(self, line: str, samples: list[str]):
+    def __init__(self, line: str, samples: list[str], path: Path):
         columns = line.split("\t")
         self.CHROM, pos, variant_id, self.REF, alt = columns[:5]
         self.POS = int(pos)
         self.ID = None if variant_id == "." else variant_id
         self.ALT = [] if alt == "." else alt.split(",")
         self.INFO = _info(columns[7])
-        self._columns, self._samples = columns, samples
+        self._columns, self._samples, self._path = columns, samples, path
 
     def _cells(self, key: str) -> list[str] | None:
         """Each sample's value of FORMAT ``key`` ('.' where a cell omits it); None when the
@@ -141,7 +143,10 @@ class _TextVariant:
         values = [cell.split(",") for cell in cells]
         out = np.full((len(values), max(map(len, values))), np.nan, dtype=np.float32)
         for i, cell in enumerate(values):
-            out[i, :len(cell)] = [np.nan if v == "." else float(v) for v in cell]
+            try:
+                out[i, :len(cell)] = [np.nan if v == "." else float(v) for v in cell]
+            except ValueError:
+                raise self._bad_value(key, i, cells[i]) from None
         return out
 
     @property
@@ -152,9 +157,16 @@ class _TextVariant:
         calls = [_GT_SPLIT.split(cell) for cell in cells]
         gt = np.full((len(calls), max(map(len, calls)) + 1), -2, dtype=np.int16)
         for i, (cell, alleles) in enumerate(zip(cells, calls, strict=True)):
+            if not all(a == "." or a.isdigit() for a in alleles):
+                raise self._bad_value("GT", i, cell)
             gt[i, :len(alleles)] = [-1 if a == "." else int(a) for a in alleles]
             gt[i, -1] = "|" in cell
         return _Genotype(gt)
+
+    def _bad_value(self, key: str, i: int, cell: str) -> InputError:
+        return InputError(f"{self._path}: record {self.CHROM}:{self.POS} ({self.ID or '.'}): "
+                          f"sample {self._samples[i]}: FORMAT {key} value {cell!r} is not a "
+                          "number; fix the file")
 
 
 class _Genotype:

@@ -42,6 +42,7 @@ from cohortgen.io.dosage import (
     stored_dosages,
 )
 from cohortgen.io.dosage_text import read_text_dosages
+from cohortgen.io.vcf_guard import check_region_values
 from cohortgen.io.vcf_htslib import _genotypes
 from cohortgen.io.vcf_index import index_path
 
@@ -113,6 +114,7 @@ def read_vcf_dosages(path: Path, contig: str, start: int, end: int, block_size: 
                                          marks_imputed, contig, start, end, block_size,
                                          multiallelic)
             return
+        check_region_values(path, vcf, contig, start, end)
         for variant in vcf(f"{contig}:{start}-{end}"):
             if not start <= variant.POS <= end:
                 continue

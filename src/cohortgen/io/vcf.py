@@ -20,6 +20,7 @@ import numpy as np
 
 from cohortgen.errors import InputError
 from cohortgen.io.alleles import is_symbolic_allele
+from cohortgen.io.vcf_guard import check_region_values
 from cohortgen.io.vcf_header import open_vcf
 from cohortgen.io.vcf_htslib import htslib_records
 from cohortgen.io.vcf_index import index_path
@@ -133,6 +134,7 @@ def _records(path: Path, vcf, contig: str, start: int, end: int, multiallelic: s
         return text_records(path, contig, start, end, samples, seqnames, multiallelic, threads)
     if start == 1:
         check_lead_in(path, contig, samples, seqnames, multiallelic)
+    check_region_values(path, vcf, contig, start, end)
     return htslib_records(path, vcf, contig, start, end, multiallelic)
 
 

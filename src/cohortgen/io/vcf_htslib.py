@@ -9,9 +9,10 @@ htslib's region query stops without an error at a line tabix could not index (PO
 a contig's first chunk the caller (:func:`cohortgen.io.vcf.read_region_blocks`) first checks
 the text before the contig's first indexed record with the native scanner; parse failures that
 htslib reports as assorted exceptions become InputError naming the file and record. What it
-cannot refuse (the native reader does): a GT htslib cannot parse crashes cyvcf2 0.34's region
-query (a segmentation fault), a record with too few sample columns is read with the absent
-calls missing, and a POS '.' after a contig's first record ends the region silently.
+cannot refuse (the native reader does): a record with too few sample columns is read with the
+absent calls missing, and a POS '.' after a contig's first record ends the region silently. A
+FORMAT value htslib cannot parse crashes cyvcf2 0.34's region query (a segmentation fault), so
+the caller checks a .vcf.gz region's values first (:mod:`cohortgen.io.vcf_guard`).
 """
 
 from collections.abc import Iterator

@@ -17,6 +17,8 @@ def write_keep(path: Path, sample_ids) -> None:
     write_text_atomic(path, "".join(f"{s}\n" for s in sample_ids), private=True)
 
 
-def sample_mask(fam_iids: list[str], keep: list[str]) -> np.ndarray:
-    """bool per .fam sample: listed in ``keep``."""
-    return np.isin(np.array(fam_iids, dtype=object), np.array(keep, dtype=object))
+def sample_mask(fam_iids, keep) -> np.ndarray:
+    """bool per .fam sample: listed in ``keep`` (a set look-up per sample, linear in the
+    numbers of IDs: ``np.isin`` on object arrays compares every pair)."""
+    wanted = set(keep)
+    return np.fromiter((iid in wanted for iid in fam_iids), dtype=bool, count=len(fam_iids))
