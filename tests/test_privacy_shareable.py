@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from test_chunk_tables import write_chunk_frame
-from test_trait_failures import chunk_table
+from test_chunk_tables import chunk_frame, write_chunk_frame
 
 from cohortgen.assoc import gather
 from cohortgen.assoc.gather import gather_gwas_or_failure, summarize_gwas
@@ -77,7 +76,7 @@ def small_disease(tmp_path):
     write_json(tmp_path / "null.json", {"covariates": ["age"], "diseases": {
         name: {"status": "OK", "n_cases": c, "n_controls": n} for name, (c, n) in counts.items()}})
     for name in counts:
-        write_chunk_frame(tmp_path / f"{name}.chunk.columns", chunk_table(name).assign(
+        write_chunk_frame(tmp_path / f"{name}.chunk.columns", chunk_frame(name).assign(
             n_cases=counts[name][0], n_controls=counts[name][1]))
         gather_gwas_or_failure(name, [tmp_path / f"{name}.chunk.columns"], tmp_path / "null.json",
                                "GRCh38", tmp_path / f"{name}.tsv.gz", min_cell_count=5)
