@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 from cohortgen.genome import contig_code, contig_name
@@ -49,6 +50,18 @@ def chromosome_order(chrom: np.ndarray) -> list[str]:
     return sorted(set(normalise_chromosomes(chrom).tolist()), key=chromosome_sort_key)
 
 
+def chromosome_ranks(chrom) -> tuple[np.ndarray, list[str]]:
+    """(index: int64 (n,), the rank of each point's chromosome in the order; the order: its
+    distinct normalised names in natural order, :func:`chromosome_order`) of chromosome names
+    ``chrom`` (str (n,), or a pandas Categorical of them, whose categories alone are named:
+    no string per point)."""
+    codes, distinct = pd.factorize(chrom, use_na_sentinel=False)
+    names = normalise_chromosomes(np.asarray(distinct)).tolist()
+    order = sorted(set(names), key=chromosome_sort_key)
+    ranks = np.array([order.index(name) for name in names], dtype=np.int64)
+    return ranks[codes], order
+
+
 def neg_log10_p(p: np.ndarray) -> np.ndarray:
     """-log10 p as float64; p = 0 is drawn at the smallest positive double, NaN stays NaN."""
     p = np.asarray(p, dtype=np.float64)
@@ -61,20 +74,18 @@ def genome_positions(
 ) -> tuple[np.ndarray, np.ndarray, list[str], list[float]]:
     """Chromosomes laid end to end in natural order.
 
-    Returns ``x`` (float64, cumulative position), ``index`` (int64, rank of each point's
-    chromosome in the order), and the tick labels and tick positions (chromosome middles).
+    ``chrom``: names as :func:`chromosome_ranks` takes them. Returns ``x`` (float64,
+    cumulative position), ``index`` (int64, rank of each point's chromosome in the order), and
+    the tick labels (the order) and tick positions (chromosome middles).
     """
-    names = normalise_chromosomes(chrom)
+    index, order = chromosome_ranks(chrom)
     pos = np.asarray(pos, dtype=np.int64)
-    order = chromosome_order(names)
-    index = np.zeros(names.size, dtype=np.int64)
-    x = np.zeros(names.size, dtype=np.float64)
+    x = np.zeros(index.size, dtype=np.float64)
     ticks: list[float] = []
     offset = 0.0
-    for rank, name in enumerate(order):
-        here = names == name
+    for rank in range(len(order)):
+        here = index == rank
         start, end = float(pos[here].min()), float(pos[here].max())
-        index[here] = rank
         x[here] = offset + pos[here] - start
         ticks.append(offset + (end - start) / 2)
         offset += end - start + max(1.0, 0.02 * (end - start))  # a small gap between chromosomes
@@ -107,7 +118,7 @@ def manhattan_mask(x: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 def _finite_points(chrom, pos, p):
-    chrom = np.asarray(chrom)
+    chrom = chrom if isinstance(chrom, pd.Categorical) else np.asarray(chrom)
     pos = np.asarray(pos, dtype=np.int64)
     p = np.asarray(p, dtype=np.float64)
     ok = np.isfinite(p)
@@ -147,10 +158,11 @@ def manhattan_figure(chrom: np.ndarray, pos: np.ndarray, p: np.ndarray, title: s
                      labelled: list[tuple[str, int, str]] = ()) -> go.Figure:
     """Manhattan plot: -log10 p along the genome, chromosomes 1..22, X, Y, MT end to end.
 
-    ``chrom``: str names (``1``, ``chr1``, ``X``, GWAS-SSF ``23``...), ``pos``: int64 1-based,
-    ``p``: float64 (NaN dropped). Hover shows ``chromosome:position`` only. Each
-    (chromosome name, position, label) of ``labelled`` (lead variants) is labelled with its
-    label (the nearest gene or ``chrom:position``).
+    ``chrom``: str names (``1``, ``chr1``, ``X``, GWAS-SSF ``23``...), or a pandas Categorical
+    of them (:func:`chromosome_ranks`), ``pos``: int64 1-based, ``p``: float64 (NaN
+    dropped). Hover shows ``chromosome:position`` only. Each (chromosome name, position,
+    label) of ``labelled`` (lead variants) is labelled with its label (the nearest gene or
+    ``chrom:position``).
     """
     chrom, pos, p = _finite_points(chrom, pos, p)
     fig = go.Figure()
@@ -172,9 +184,9 @@ def manhattan_figure(chrom: np.ndarray, pos: np.ndarray, p: np.ndarray, title: s
                 )
             )
         fig.update_xaxes(tickmode="array", tickvals=ticks, ticktext=order, tickangle=0)
-        names = normalise_chromosomes(chrom)
         for name, position, label in labelled:
-            at = np.flatnonzero((names == name) & (pos == position))[:1]
+            here = index == order.index(name) if name in order else np.zeros_like(pos, bool)
+            at = np.flatnonzero(here & (pos == position))[:1]
             for i in at:
                 fig.add_annotation(x=float(x[i]), y=float(y[i]), text=label,
                                    showarrow=True, arrowhead=0, ax=0, ay=-18,
