@@ -92,17 +92,28 @@ def genome_positions(
     return x, index, order, ticks
 
 
+THIN_BLOCK = 1 << 18
+"""Points whose grid cells :func:`thin_by_grid` computes at a time (bounds its memory)."""
+
+
 def thin_by_grid(
     x: np.ndarray, y: np.ndarray, x_step: float, y_step: float, keep: np.ndarray
 ) -> np.ndarray:
-    """Boolean mask: ``keep`` points, plus the first point of every other occupied grid cell."""
-    cell_x = np.floor(x / x_step).astype(np.int64)
-    cell_y = np.floor(y / y_step).astype(np.int64)
-    cells = cell_x * (int(cell_y.max(initial=0)) + 1) + cell_y
-    candidates = np.flatnonzero(~keep)
-    _, first = np.unique(cells[candidates], return_index=True)
+    """Boolean mask: ``keep`` points, plus the first point of every other occupied grid cell
+    (cells ``x_step`` × ``y_step`` from 0; ``x``, ``y`` finite float64 (n,)). The cells of
+    :data:`THIN_BLOCK` points are computed at a time, so memory holds a block and the occupied
+    cells, not several arrays of n."""
+    height = int(np.floor(y.max(initial=0) / y_step)) + 1  # cell rows: the largest cell_y + 1
     mask = keep.copy()
-    mask[candidates[first]] = True
+    seen = np.zeros(0, dtype=np.int64)
+    for start in range(0, x.size, THIN_BLOCK):
+        candidates = start + np.flatnonzero(~keep[start:start + THIN_BLOCK])
+        cells = (np.floor(x[candidates] / x_step).astype(np.int64) * height
+                 + np.floor(y[candidates] / y_step).astype(np.int64))
+        cells, first = np.unique(cells, return_index=True)
+        new = ~np.isin(cells, seen, assume_unique=True)
+        mask[candidates[first[new]]] = True
+        seen = np.union1d(seen, cells)
     return mask
 
 
