@@ -133,6 +133,8 @@ def _finite_points(chrom, pos, p):
     pos = np.asarray(pos, dtype=np.int64)
     p = np.asarray(p, dtype=np.float64)
     ok = np.isfinite(p)
+    if ok.all():  # GWAS-SSF rows all have a p-value: no copy
+        return chrom, pos, p
     return chrom[ok], pos[ok], p[ok]
 
 
