@@ -166,6 +166,62 @@ def _base_layout(title: str, x_title: str, y_title: str) -> dict:
     }
 
 
+def manhattan_points(chrom: np.ndarray, pos: np.ndarray, p: np.ndarray,
+                     anchors: list[tuple[str, int]] = ()) -> dict:
+    """The language-independent data of a Manhattan plot, small whatever the variant count:
+    ``traces`` (one per chromosome in order: name, x float32, y float32 and position int32 of
+    its drawn points, :func:`manhattan_mask`), ``ticks`` (tick positions and names) and
+    ``anchors`` {(chromosome name, position): (x, y)} of each of ``anchors`` found among the
+    points (the first such point). Inputs as :func:`manhattan_figure`."""
+    chrom, pos, p = _finite_points(chrom, pos, p)
+    if not p.size:
+        return {"traces": [], "ticks": None, "anchors": {}}
+    x, index, order, ticks = genome_positions(chrom, pos)
+    shown = manhattan_mask(x, p)
+    y = neg_log10_p(p)
+    traces = []
+    for rank, name in enumerate(order):
+        sel = shown & (index == rank)
+        traces.append((name, x[sel].astype(np.float32), y[sel].astype(np.float32),
+                       pos[sel].astype(np.int32)))
+    found = {}
+    for name, position in anchors:
+        here = index == order.index(name) if name in order else np.zeros_like(pos, bool)
+        for i in np.flatnonzero(here & (pos == position))[:1]:
+            found[(name, position)] = (float(x[i]), float(y[i]))
+    return {"traces": traces, "ticks": (ticks, order), "anchors": found}
+
+
+def manhattan_drawing(points: dict, title: str,
+                      axis_titles: tuple[str, str] = ("Chromosome", "−log10 p"),
+                      labelled: list[tuple[str, int, str]] = ()) -> go.Figure:
+    """The Manhattan plot of :func:`manhattan_points` data, each (chromosome name, position,
+    label) of ``labelled`` whose anchor was found labelled with its label."""
+    fig = go.Figure()
+    fig.update_layout(**_base_layout(title, *axis_titles))
+    if points["ticks"] is not None:
+        for rank, (name, x, y, pos) in enumerate(points["traces"]):
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=y,
+                    customdata=pos,
+                    mode="markers",
+                    marker={"color": COLOURS[rank % 2], "size": 4},
+                    hovertemplate=f"{name}:%{{customdata}}<extra></extra>",
+                )
+            )
+        ticks, order = points["ticks"]
+        fig.update_xaxes(tickmode="array", tickvals=ticks, ticktext=order, tickangle=0)
+        for name, position, label in labelled:
+            if (name, position) in points["anchors"]:
+                x, y = points["anchors"][(name, position)]
+                fig.add_annotation(x=x, y=y, text=label, showarrow=True, arrowhead=0, ax=0,
+                                   ay=-18, font={"size": 10})
+    _significance_lines(fig)
+    return fig
+
+
 def manhattan_figure(chrom: np.ndarray, pos: np.ndarray, p: np.ndarray, title: str,
                      axis_titles: tuple[str, str] = ("Chromosome", "−log10 p"),
                      labelled: list[tuple[str, int, str]] = ()) -> go.Figure:
@@ -177,35 +233,8 @@ def manhattan_figure(chrom: np.ndarray, pos: np.ndarray, p: np.ndarray, title: s
     label) of ``labelled`` (lead variants) is labelled with its label (the nearest gene or
     ``chrom:position``).
     """
-    chrom, pos, p = _finite_points(chrom, pos, p)
-    fig = go.Figure()
-    fig.update_layout(**_base_layout(title, *axis_titles))
-    if p.size:
-        x, index, order, ticks = genome_positions(chrom, pos)
-        shown = manhattan_mask(x, p)
-        y = neg_log10_p(p)
-        for rank, name in enumerate(order):
-            sel = shown & (index == rank)
-            fig.add_trace(
-                go.Scatter(
-                    x=x[sel].astype(np.float32),
-                    y=y[sel].astype(np.float32),
-                    customdata=pos[sel].astype(np.int32),
-                    mode="markers",
-                    marker={"color": COLOURS[rank % 2], "size": 4},
-                    hovertemplate=f"{name}:%{{customdata}}<extra></extra>",
-                )
-            )
-        fig.update_xaxes(tickmode="array", tickvals=ticks, ticktext=order, tickangle=0)
-        for name, position, label in labelled:
-            here = index == order.index(name) if name in order else np.zeros_like(pos, bool)
-            at = np.flatnonzero(here & (pos == position))[:1]
-            for i in at:
-                fig.add_annotation(x=float(x[i]), y=float(y[i]), text=label,
-                                   showarrow=True, arrowhead=0, ax=0, ay=-18,
-                                   font={"size": 10})
-    _significance_lines(fig)
-    return fig
+    points = manhattan_points(chrom, pos, p, [(name, at) for name, at, _ in labelled])
+    return manhattan_drawing(points, title, axis_titles, labelled)
 
 
 def qq_points(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -226,8 +255,13 @@ def qq_figure(p: np.ndarray, title: str,
               axis_titles: tuple[str, str] = ("Expected −log10 p", "Observed −log10 p"),
               ) -> go.Figure:
     """QQ plot of expected vs observed -log10 p, with y = x and λGC in the title."""
-    expected, observed = qq_points(p)
-    lam = lambda_gc(p)
+    return qq_drawing(*qq_points(p), lambda_gc(p), title, axis_titles)
+
+
+def qq_drawing(expected: np.ndarray, observed: np.ndarray, lam: float, title: str,
+               axis_titles: tuple[str, str] = ("Expected −log10 p", "Observed −log10 p"),
+               ) -> go.Figure:
+    """The QQ plot of :func:`qq_points` (float64 (k,) each) and λGC ``lam`` (NaN: NA)."""
     lam_text = "NA" if np.isnan(lam) else f"{lam:.3f}"
     fig = go.Figure()
     fig.update_layout(

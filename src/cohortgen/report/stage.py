@@ -20,7 +20,7 @@ from cohortgen.privacy import shared_count
 from cohortgen.provenance import comparable_record
 from cohortgen.report.catalogue import LANGUAGES
 from cohortgen.report.plots import normalise_chromosomes
-from cohortgen.report.render import cohort_index_html, render_html
+from cohortgen.report.render import cohort_index_html, render_html, with_figure_data
 from cohortgen.wgr.model import MIN_CASES_PER_FOLD
 
 MAX_LOCI_SHOWN = 10
@@ -323,9 +323,9 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
     diseases, traits = [], []
     for (_, row), gwas, loci in zip(summary.iterrows(), gwas_paths, loci_paths, strict=True):
         if row["kind"] == "quantitative":
-            traits.append(trait_context(row, gwas, loci))
+            traits.append(with_figure_data(trait_context(row, gwas, loci)))
         else:
-            diseases.append(disease_context(row, gwas, loci))
+            diseases.append(with_figure_data(disease_context(row, gwas, loci)))
     if wgr_json is not None:
         wgr_summary = read_json(wgr_json)
         diseases = [d | {"notes": wgr_notes(d["name"], wgr_summary)} for d in diseases]
