@@ -106,8 +106,10 @@ def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_b
 
     The chunk tables are put in genome order (:func:`chunk_groups`, whatever order they are
     given in) and read one at a time (:func:`stream_trait_files`: memory holds one chunk, not
-    the trait's whole table); chunks whose rows interleave are read and sorted together. When
-    the chunks differ in their columns, the whole table is gathered and written instead
+    the trait's whole table); the rows of chunks whose key ranges overlap (PLINK's XY chunk
+    holds PAR1 and PAR2, around chrX's chunks) are merged in genome order
+    (:func:`merged_parts`), each chunk held until its last row is written. When the chunks
+    differ in their columns, the whole table is gathered and written instead
     (:func:`write_trait_files`), which gives the same bytes."""
     null = read_json(null_json)
     status = null["diseases"][disease]["status"]
@@ -117,7 +119,7 @@ def gather_gwas(disease: str, chunk_paths: list[Path], null_json: Path, genome_b
     if overlapping:
         print(f"cohortgen gather-gwas: {disease}: {sum(map(len, overlapping))} chunk tables "
               f"overlap in genome position (largest group: {max(map(len, overlapping))} "
-              f"chunks, from {overlapping[0][0]}), so each group's rows are gathered at once",
+              f"chunks, from {overlapping[0][0]}), so their rows are merged in genome order",
               file=sys.stderr)
     try:
         return stream_trait_files(disease, groups, null, genome_build, out_gz, status,
@@ -136,16 +138,16 @@ def stream_trait_files(disease: str, groups: list[list[Path]], null: dict, genom
                        out_gz: Path, status: str, method: dict, imputed_qc: dict | None,
                        min_cell_count: int) -> int:
     """:func:`write_trait_files` of the rows of the groups of chunk tables ``groups``
-    (:func:`chunk_groups`), read, split and written one group at a time; the untested rows
-    (few) are kept and sorted at the end. Return the number of GWAS-SSF rows;
+    (:func:`chunk_groups`), read, split and written one chunk at a time, the chunks of a group
+    of several merged (:func:`group_parts`); the untested rows (few) are kept and sorted at the
+    end. Return the number of GWAS-SSF rows;
     :class:`~cohortgen.io.sumstats.PartsOutOfOrderError` (no file written) when the groups are
     not in genome order or differ in their columns."""
     untested, n_tested = [], 0
 
     def tested_parts():
         nonlocal n_tested
-        for group in groups:
-            table = read_chunk_group(group, disease)
+        for table in group_parts(groups, disease):
             imputed = [c for c in IMPUTED_COLUMNS if c in table.columns]
             tested, rest = split_gwas_ssf(without_small_groups(
                 table[GWAS_SSF_COLUMNS + imputed], min_cell_count))
@@ -206,6 +208,88 @@ def chunk_groups(chunk_paths: list[Path], disease: str) -> list[list[Path]]:
     if not groups and chunk_paths:
         return [[chunk_paths[0]]]
     return groups
+
+
+def group_parts(groups: list[list[Path]], disease: str):
+    """The rows of trait ``disease`` of the groups of chunk tables ``groups``
+    (:func:`chunk_groups`) as tables in genome order, each sorting after the one before
+    (ties included): a one-chunk group's table, or a larger group's :func:`merged_parts`."""
+    for group in groups:
+        if len(group) == 1:
+            yield read_chunk_table(group[0], disease)
+        else:
+            yield from merged_parts(group, disease)
+
+
+MERGED_PART_ROWS = 10_000
+"""Fewest rows of a table of :func:`merged_parts` (but the last): rows that alternate between
+chunks are written in tables of this size, not one by one."""
+
+
+def merged_order(paths: list[Path], disease: str) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of the chunk tables ``paths`` in GWAS-SSF order, as (chunk: int64 (m,), index
+    in ``paths``; row: int64 (m,), row of that chunk table): the stable sort by (chromosome
+    code, base_pair_location, GWAS-SSF ``variant_id``) of the tables' rows concatenated in that
+    order, as :func:`~cohortgen.io.sumstats.sorted_gwas_ssf_rows` sorts them. Only the
+    chromosome and position of every row are decoded, the variant IDs of rows that share a
+    position only (:func:`tied_variant_ids`)."""
+    codes, positions, chunks, rows = [], [], [], []
+    for k, path in enumerate(paths):
+        table = read_chunk_table(path, disease, KEY_COLUMNS[:2])
+        codes.append(chromosome_codes(table["chromosome"]))
+        positions.append(table["base_pair_location"].to_numpy(np.int64))
+        chunks.append(np.full(len(table), k, dtype=np.int64))
+        rows.append(np.arange(len(table), dtype=np.int64))
+    code, position = np.concatenate(codes), np.concatenate(positions)
+    chunk, row = np.concatenate(chunks), np.concatenate(rows)
+    order = np.lexsort((position, code))
+    same = (np.diff(code[order]) == 0) & (np.diff(position[order]) == 0)
+    tied = order[np.concatenate([[False], same]) | np.concatenate([same, [False]])]
+    if tied.size:
+        rank = np.zeros(code.size, dtype=np.int64)
+        ids = tied_variant_ids(paths, disease, chunk[tied], row[tied])
+        rank[tied] = np.unique(ids, return_inverse=True)[1].reshape(-1)
+        order = np.lexsort((rank, position, code))
+    return chunk[order], row[order]
+
+
+def tied_variant_ids(paths: list[Path], disease: str, chunk: np.ndarray,
+                     row: np.ndarray) -> np.ndarray:
+    """GWAS-SSF ``variant_id`` (StringDType (t,)) of the rows ``row`` of the chunk tables
+    ``paths[chunk]`` (int64 (t,) each)."""
+    ids = np.empty(chunk.size, dtype=np.dtypes.StringDType())
+    for k in np.unique(chunk).tolist():
+        here = chunk == k
+        table = read_chunk_table(paths[k], disease, KEY_COLUMNS).take(row[here])
+        ids[here] = gwas_ssf_variant_ids(table["chromosome"], table["base_pair_location"],
+                                         table["effect_allele"], table["other_allele"])
+    return ids
+
+
+def merged_parts(paths: list[Path], disease: str, min_rows: int = MERGED_PART_ROWS):
+    """The rows of trait ``disease`` of the chunk tables ``paths``, whose key ranges overlap,
+    merged in GWAS-SSF order (:func:`merged_order`) as tables of consecutive rows: each run of
+    rows from one chunk is taken from its table, runs are joined up to ``min_rows`` rows, and a
+    chunk's table is read at its first run and dropped after its last. Memory holds the chunks
+    whose runs surround the rows being written (an XY chunk and one chrX chunk), not the
+    group's. The tables' rows concatenated are those of :func:`read_chunk_group` of ``paths``
+    sorted stably in that order."""
+    chunk, row = merged_order(paths, disease)
+    starts = np.flatnonzero(np.concatenate([[True], np.diff(chunk) != 0]))
+    ends = np.append(starts[1:], chunk.size)
+    last_run = {int(k): j for j, k in enumerate(chunk[starts].tolist())}
+    tables, pieces, size = {}, [], 0
+    for j, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        k = int(chunk[start])
+        if k not in tables:
+            tables[k] = read_chunk_table(paths[k], disease)
+        pieces.append(tables[k].take(row[start:end]))
+        if last_run[k] == j:
+            del tables[k]
+        size += end - start
+        if size >= min_rows or end == chunk.size:
+            yield pd.concat(pieces, ignore_index=True)
+            pieces, size = [], 0
 
 
 def read_chunk_group(paths: list[Path], disease: str) -> pd.DataFrame:

@@ -98,16 +98,20 @@ def candidate_genotypes(prefixes: list[Path], candidates: pd.DataFrame,
     """Packed rows (m, bytes) of the candidates from the chunk .bed files, the candidate-table
     row of each, the .fam sample count and the mask (bool (n_fam,)) of ``samples``. A .bim
     variant is a candidate's when chromosome code, position and GWAS-SSF ``variant_id`` (from
-    the .bim alleles, A1 the effect allele as in the association chunks) agree. ``dosages``:
-    the prefixes are dosage chunks (:func:`read_chunk`)."""
+    the .bim alleles, A1 the effect allele as in the association chunks) agree; keys are made
+    for the .bim rows at a candidate's position only. ``dosages``: the prefixes are dosage
+    chunks (:func:`read_chunk`)."""
     wanted = dict(zip(_variant_keys(candidates["chromosome"], candidates["base_pair_location"],
                                     candidates["variant_id"]), range(len(candidates)), strict=True))
+    positions = candidates["base_pair_location"].to_numpy(np.int64)
     packed, table_rows, mask, n_fam = [], [], None, 0
     for prefix in prefixes:
         rows, bim, fam_ids = read_chunk(Path(prefix), dosages)
-        keys = _variant_keys(chromosome_codes(bim["chrom"]), bim["pos"],
-                             gwas_ssf_variant_ids(bim["chrom"], bim["pos"], bim["a1"], bim["a2"]))
-        hits = [(k, wanted[key]) for k, key in enumerate(keys) if key in wanted]
+        at = np.flatnonzero(np.isin(bim["pos"].to_numpy(np.int64), positions))
+        site = bim.iloc[at]
+        keys = _variant_keys(chromosome_codes(site["chrom"]), site["pos"], gwas_ssf_variant_ids(
+            site["chrom"], site["pos"], site["a1"], site["a2"]))
+        hits = [(int(at[j]), wanted[key]) for j, key in enumerate(keys) if key in wanted]
         if mask is None:
             n_fam = len(fam_ids)
             mask = sample_mask(fam_ids, samples)

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 import pysam
 import yaml
+from pandas.api.types import union_categoricals
 
 from cohortgen import __version__
 from cohortgen.errors import InputError
@@ -538,7 +539,7 @@ READ_CHUNK_ROWS = 100_000
 """Rows parsed at a time by :func:`read_gwas_ssf` with a row filter (bounds its memory)."""
 
 
-def read_gwas_ssf(path: Path, columns=None, keep=None) -> pd.DataFrame:
+def read_gwas_ssf(path: Path, columns=None, keep=None, categorical=()) -> pd.DataFrame:
     """Read a GWAS-SSF file written by :func:`write_gwas_ssf`; ``#NA`` becomes missing.
 
     ``chromosome`` is read as a string code (``"23"`` for X), integer columns as ``Int64``.
@@ -546,17 +547,35 @@ def read_gwas_ssf(path: Path, columns=None, keep=None) -> pd.DataFrame:
     ``keep``: a row filter, called on each block of at most :data:`READ_CHUNK_ROWS` rows (a
     DataFrame of the read columns) and returning a bool mask of its rows to keep, so that
     memory is the kept rows' and one block's, not the file's; rows stay in file order.
+    ``categorical``: string columns (e.g. ``chromosome``) read as pandas categoricals of their
+    text: codes (a byte a row) into their distinct values, where a column of str holds a
+    pointer (8 bytes) a row; no string is made a row.
     """
     dtypes = {name: "Int64" for name in INT_COLUMNS}
     dtypes |= {name: "float64" for name in (*FLOAT_COLUMNS, *COUNT_COLUMNS, "p_value")}
     dtypes |= {name: "str" for name in (*STRING_COLUMNS, "chromosome")}
+    dtypes |= dict.fromkeys(categorical, "category")
     wanted = None if columns is None else set(columns)
     options = {"sep": "\t", "compression": "gzip", "na_values": [NA], "keep_default_na": False,
                "usecols": None if wanted is None else (lambda name: name in wanted)}
     if keep is None:
-        return pd.read_csv(path, dtype=dtypes, **options)
+        return _text_categories(pd.read_csv(path, dtype=dtypes, **options), categorical)
     with pd.read_csv(path, dtype=dtypes, chunksize=READ_CHUNK_ROWS, **options) as blocks:
-        kept = [block.loc[np.asarray(keep(block), dtype=bool)] for block in blocks]
+        kept = [_text_categories(block.loc[np.asarray(keep(block), dtype=bool)], categorical)
+                for block in blocks]
     if not kept:
-        return pd.read_csv(path, dtype=dtypes, nrows=0, **options)
-    return pd.concat(kept, ignore_index=True)
+        return _text_categories(pd.read_csv(path, dtype=dtypes, nrows=0, **options),
+                                categorical)
+    table = pd.concat(kept, ignore_index=True)
+    for name in set(categorical) & set(table.columns):  # each block has its own categories
+        table[name] = union_categoricals([block[name] for block in kept])
+    return table
+
+
+def _text_categories(table: pd.DataFrame, names) -> pd.DataFrame:
+    """``table`` whose categorical columns of ``names`` have str categories: pandas reads
+    categories that are all numbers (the GWAS-SSF chromosome codes) as numbers."""
+    for name in set(names) & set(table.columns):
+        categories = table[name].cat.categories
+        table[name] = table[name].cat.rename_categories(categories.astype(str))
+    return table

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 from cohortgen.genome import contig_code, contig_name
@@ -49,6 +50,18 @@ def chromosome_order(chrom: np.ndarray) -> list[str]:
     return sorted(set(normalise_chromosomes(chrom).tolist()), key=chromosome_sort_key)
 
 
+def chromosome_ranks(chrom) -> tuple[np.ndarray, list[str]]:
+    """(index: int64 (n,), the rank of each point's chromosome in the order; the order: its
+    distinct normalised names in natural order, :func:`chromosome_order`) of chromosome names
+    ``chrom`` (str (n,), or a pandas Categorical of them, whose categories alone are named:
+    no string per point)."""
+    codes, distinct = pd.factorize(chrom, use_na_sentinel=False)
+    names = normalise_chromosomes(np.asarray(distinct)).tolist()
+    order = sorted(set(names), key=chromosome_sort_key)
+    ranks = np.array([order.index(name) for name in names], dtype=np.int64)
+    return ranks[codes], order
+
+
 def neg_log10_p(p: np.ndarray) -> np.ndarray:
     """-log10 p as float64; p = 0 is drawn at the smallest positive double, NaN stays NaN."""
     p = np.asarray(p, dtype=np.float64)
@@ -61,37 +74,46 @@ def genome_positions(
 ) -> tuple[np.ndarray, np.ndarray, list[str], list[float]]:
     """Chromosomes laid end to end in natural order.
 
-    Returns ``x`` (float64, cumulative position), ``index`` (int64, rank of each point's
-    chromosome in the order), and the tick labels and tick positions (chromosome middles).
+    ``chrom``: names as :func:`chromosome_ranks` takes them. Returns ``x`` (float64,
+    cumulative position), ``index`` (int64, rank of each point's chromosome in the order), and
+    the tick labels (the order) and tick positions (chromosome middles).
     """
-    names = normalise_chromosomes(chrom)
+    index, order = chromosome_ranks(chrom)
     pos = np.asarray(pos, dtype=np.int64)
-    order = chromosome_order(names)
-    index = np.zeros(names.size, dtype=np.int64)
-    x = np.zeros(names.size, dtype=np.float64)
+    x = np.zeros(index.size, dtype=np.float64)
     ticks: list[float] = []
     offset = 0.0
-    for rank, name in enumerate(order):
-        here = names == name
+    for rank in range(len(order)):
+        here = index == rank
         start, end = float(pos[here].min()), float(pos[here].max())
-        index[here] = rank
         x[here] = offset + pos[here] - start
         ticks.append(offset + (end - start) / 2)
         offset += end - start + max(1.0, 0.02 * (end - start))  # a small gap between chromosomes
     return x, index, order, ticks
 
 
+THIN_BLOCK = 1 << 18
+"""Points whose grid cells :func:`thin_by_grid` computes at a time (bounds its memory)."""
+
+
 def thin_by_grid(
     x: np.ndarray, y: np.ndarray, x_step: float, y_step: float, keep: np.ndarray
 ) -> np.ndarray:
-    """Boolean mask: ``keep`` points, plus the first point of every other occupied grid cell."""
-    cell_x = np.floor(x / x_step).astype(np.int64)
-    cell_y = np.floor(y / y_step).astype(np.int64)
-    cells = cell_x * (int(cell_y.max(initial=0)) + 1) + cell_y
-    candidates = np.flatnonzero(~keep)
-    _, first = np.unique(cells[candidates], return_index=True)
+    """Boolean mask: ``keep`` points, plus the first point of every other occupied grid cell
+    (cells ``x_step`` × ``y_step`` from 0; ``x``, ``y`` finite float64 (n,)). The cells of
+    :data:`THIN_BLOCK` points are computed at a time, so memory holds a block and the occupied
+    cells, not several arrays of n."""
+    height = int(np.floor(y.max(initial=0) / y_step)) + 1  # cell rows: the largest cell_y + 1
     mask = keep.copy()
-    mask[candidates[first]] = True
+    seen = np.zeros(0, dtype=np.int64)
+    for start in range(0, x.size, THIN_BLOCK):
+        candidates = start + np.flatnonzero(~keep[start:start + THIN_BLOCK])
+        cells = (np.floor(x[candidates] / x_step).astype(np.int64) * height
+                 + np.floor(y[candidates] / y_step).astype(np.int64))
+        cells, first = np.unique(cells, return_index=True)
+        new = ~np.isin(cells, seen, assume_unique=True)
+        mask[candidates[first[new]]] = True
+        seen = np.union1d(seen, cells)
     return mask
 
 
@@ -107,10 +129,12 @@ def manhattan_mask(x: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 def _finite_points(chrom, pos, p):
-    chrom = np.asarray(chrom)
+    chrom = chrom if isinstance(chrom, pd.Categorical) else np.asarray(chrom)
     pos = np.asarray(pos, dtype=np.int64)
     p = np.asarray(p, dtype=np.float64)
     ok = np.isfinite(p)
+    if ok.all():  # GWAS-SSF rows all have a p-value: no copy
+        return chrom, pos, p
     return chrom[ok], pos[ok], p[ok]
 
 
@@ -142,45 +166,75 @@ def _base_layout(title: str, x_title: str, y_title: str) -> dict:
     }
 
 
-def manhattan_figure(chrom: np.ndarray, pos: np.ndarray, p: np.ndarray, title: str,
-                     axis_titles: tuple[str, str] = ("Chromosome", "−log10 p"),
-                     labelled: list[tuple[str, int, str]] = ()) -> go.Figure:
-    """Manhattan plot: -log10 p along the genome, chromosomes 1..22, X, Y, MT end to end.
-
-    ``chrom``: str names (``1``, ``chr1``, ``X``, GWAS-SSF ``23``...), ``pos``: int64 1-based,
-    ``p``: float64 (NaN dropped). Hover shows ``chromosome:position`` only. Each
-    (chromosome name, position, label) of ``labelled`` (lead variants) is labelled with its
-    label (the nearest gene or ``chrom:position``).
-    """
+def manhattan_points(chrom: np.ndarray, pos: np.ndarray, p: np.ndarray,
+                     anchors: list[tuple[str, int]] = ()) -> dict:
+    """The language-independent data of a Manhattan plot, small whatever the variant count:
+    ``traces`` (one per chromosome in order: name, x float32, y float32 and position int32 of
+    its drawn points, :func:`manhattan_mask`), ``ticks`` (tick positions and names) and
+    ``anchors`` {(chromosome name, position): (x, y)} of each of ``anchors`` found among the
+    points (the first such point). Inputs as :func:`manhattan_figure`."""
     chrom, pos, p = _finite_points(chrom, pos, p)
+    if not p.size:
+        return {"traces": [], "ticks": None, "anchors": {}}
+    x, index, order, ticks = genome_positions(chrom, pos)
+    shown = manhattan_mask(x, p)
+    y = neg_log10_p(p)
+    traces = []
+    for rank, name in enumerate(order):
+        sel = shown & (index == rank)
+        traces.append((name, x[sel].astype(np.float32), y[sel].astype(np.float32),
+                       pos[sel].astype(np.int32)))
+    found = {}
+    for name, position in anchors:
+        here = index == order.index(name) if name in order else np.zeros_like(pos, bool)
+        for i in np.flatnonzero(here & (pos == position))[:1]:
+            found[(name, position)] = (float(x[i]), float(y[i]))
+    return {"traces": traces, "ticks": (ticks, order), "anchors": found}
+
+
+def manhattan_drawing(points: dict, title: str,
+                      axis_titles: tuple[str, str] = ("Chromosome", "−log10 p"),
+                      labelled: list[tuple[str, int, str]] = ()) -> go.Figure:
+    """The Manhattan plot of :func:`manhattan_points` data, each (chromosome name, position,
+    label) of ``labelled`` whose anchor was found labelled with its label."""
     fig = go.Figure()
     fig.update_layout(**_base_layout(title, *axis_titles))
-    if p.size:
-        x, index, order, ticks = genome_positions(chrom, pos)
-        shown = manhattan_mask(x, p)
-        y = neg_log10_p(p)
-        for rank, name in enumerate(order):
-            sel = shown & (index == rank)
+    if points["ticks"] is not None:
+        for rank, (name, x, y, pos) in enumerate(points["traces"]):
             fig.add_trace(
                 go.Scatter(
-                    x=x[sel].astype(np.float32),
-                    y=y[sel].astype(np.float32),
-                    customdata=pos[sel].astype(np.int32),
+                    x=x,
+                    y=y,
+                    customdata=pos,
                     mode="markers",
                     marker={"color": COLOURS[rank % 2], "size": 4},
                     hovertemplate=f"{name}:%{{customdata}}<extra></extra>",
                 )
             )
+        ticks, order = points["ticks"]
         fig.update_xaxes(tickmode="array", tickvals=ticks, ticktext=order, tickangle=0)
-        names = normalise_chromosomes(chrom)
         for name, position, label in labelled:
-            at = np.flatnonzero((names == name) & (pos == position))[:1]
-            for i in at:
-                fig.add_annotation(x=float(x[i]), y=float(y[i]), text=label,
-                                   showarrow=True, arrowhead=0, ax=0, ay=-18,
-                                   font={"size": 10})
+            if (name, position) in points["anchors"]:
+                x, y = points["anchors"][(name, position)]
+                fig.add_annotation(x=x, y=y, text=label, showarrow=True, arrowhead=0, ax=0,
+                                   ay=-18, font={"size": 10})
     _significance_lines(fig)
     return fig
+
+
+def manhattan_figure(chrom: np.ndarray, pos: np.ndarray, p: np.ndarray, title: str,
+                     axis_titles: tuple[str, str] = ("Chromosome", "−log10 p"),
+                     labelled: list[tuple[str, int, str]] = ()) -> go.Figure:
+    """Manhattan plot: -log10 p along the genome, chromosomes 1..22, X, Y, MT end to end.
+
+    ``chrom``: str names (``1``, ``chr1``, ``X``, GWAS-SSF ``23``...), or a pandas Categorical
+    of them (:func:`chromosome_ranks`), ``pos``: int64 1-based, ``p``: float64 (NaN
+    dropped). Hover shows ``chromosome:position`` only. Each (chromosome name, position,
+    label) of ``labelled`` (lead variants) is labelled with its label (the nearest gene or
+    ``chrom:position``).
+    """
+    points = manhattan_points(chrom, pos, p, [(name, at) for name, at, _ in labelled])
+    return manhattan_drawing(points, title, axis_titles, labelled)
 
 
 def qq_points(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -201,8 +255,13 @@ def qq_figure(p: np.ndarray, title: str,
               axis_titles: tuple[str, str] = ("Expected −log10 p", "Observed −log10 p"),
               ) -> go.Figure:
     """QQ plot of expected vs observed -log10 p, with y = x and λGC in the title."""
-    expected, observed = qq_points(p)
-    lam = lambda_gc(p)
+    return qq_drawing(*qq_points(p), lambda_gc(p), title, axis_titles)
+
+
+def qq_drawing(expected: np.ndarray, observed: np.ndarray, lam: float, title: str,
+               axis_titles: tuple[str, str] = ("Expected −log10 p", "Observed −log10 p"),
+               ) -> go.Figure:
+    """The QQ plot of :func:`qq_points` (float64 (k,) each) and λGC ``lam`` (NaN: NA)."""
     lam_text = "NA" if np.isnan(lam) else f"{lam:.3f}"
     fig = go.Figure()
     fig.update_layout(

@@ -33,8 +33,10 @@ from cohortgen.report.plots import (
     case_control_figure,
     decile_figure,
     density_figure,
-    manhattan_figure,
-    qq_figure,
+    manhattan_drawing,
+    manhattan_points,
+    qq_drawing,
+    qq_points,
 )
 
 PLOTLY_CONFIG = {"responsive": True, "displaylogo": False}
@@ -176,6 +178,28 @@ def _has_points(disease: dict) -> bool:
     return p is not None and np.isfinite(np.asarray(p, dtype=np.float64)).any()
 
 
+def figure_data(record: dict) -> dict | None:
+    """The language-independent data of a disease's or trait's figures, small whatever its
+    variant count: ``manhattan`` (:func:`manhattan_points`, anchored at its genome-wide
+    significant lead loci), ``qq`` (:func:`qq_points`) and ``lambda_gc`` of its ``p``; the
+    record's own ``figures`` when it has them (:func:`with_figure_data`), None without a
+    finite p-value."""
+    if "figures" in record:
+        return record["figures"]
+    if not _has_points(record):
+        return None
+    anchors = [(name, at) for name, at, _ in locus_labels(record.get("loci", []))]
+    return {"manhattan": manhattan_points(record["chrom"], record["pos"], record["p"], anchors),
+            "qq": qq_points(record["p"]), "lambda_gc": lambda_gc(record["p"])}
+
+
+def with_figure_data(record: dict) -> dict:
+    """``record`` with its figure data (:func:`figure_data`) in place of its ``chrom``,
+    ``pos`` and ``p`` arrays, so that a report holds one trait's arrays at a time."""
+    kept = {k: v for k, v in record.items() if k not in ("chrom", "pos", "p")}
+    return kept | {"figures": figure_data(record)}
+
+
 def format_beta(value) -> str:
     """An effect size (beta, in the trait's units) with three significant digits, or NA."""
     return "NA" if value is None or not math.isfinite(float(value)) else f"{float(value):.3g}"
@@ -260,9 +284,10 @@ def association_view(record: dict, anchor: str, fig_prefix: str, cat: Catalogue,
     with ``fig_prefix``."""
     key = str(record["name"])
     name, fell_back = display_name(key, cat.lang, labels)
+    figures = figure_data(record)
     lam = record.get("lambda_gc")
-    if lam is None and _has_points(record):
-        lam = lambda_gc(record["p"])
+    if lam is None and figures is not None:
+        lam = figures["lambda_gc"]
     view = {
         "name": name,
         "fell_back": fell_back,
@@ -280,15 +305,15 @@ def association_view(record: dict, anchor: str, fig_prefix: str, cat: Catalogue,
         "manhattan": None,
         "qq": None,
     }
-    if _has_points(record):
-        chrom, pos, p = record["chrom"], record["pos"], record["p"]
+    if figures is not None:
         axes = (cat.plain("plot.chromosome"), cat.plain("plot.neg_log10_p"))
-        significant = locus_labels(record.get("loci", []))
         view["manhattan"] = figure_html(
-            manhattan_figure(chrom, pos, p, cat.plain("plot.manhattan", name=name), axes,
-                             significant), f"{fig_prefix}-manhattan")
+            manhattan_drawing(figures["manhattan"], cat.plain("plot.manhattan", name=name),
+                              axes, locus_labels(record.get("loci", []))),
+            f"{fig_prefix}-manhattan")
         axes = (cat.plain("plot.expected"), cat.plain("plot.observed"))
-        view["qq"] = figure_html(qq_figure(p, cat.plain("plot.qq", name=name), axes),
+        view["qq"] = figure_html(qq_drawing(*figures["qq"], figures["lambda_gc"],
+                                            cat.plain("plot.qq", name=name), axes),
                                  f"{fig_prefix}-qq")
     return view
 

@@ -20,7 +20,7 @@ from cohortgen.privacy import shared_count
 from cohortgen.provenance import comparable_record
 from cohortgen.report.catalogue import LANGUAGES
 from cohortgen.report.plots import normalise_chromosomes
-from cohortgen.report.render import cohort_index_html, render_html
+from cohortgen.report.render import cohort_index_html, render_html, with_figure_data
 from cohortgen.wgr.model import MIN_CASES_PER_FOLD
 
 MAX_LOCI_SHOWN = 10
@@ -143,7 +143,8 @@ def lead_loci(loci_tsv: Path, table: pd.DataFrame, limit: int = MAX_LOCI_SHOWN) 
 
 
 PLOT_COLUMNS = ("chromosome", "base_pair_location", "p_value")
-"""The GWAS-SSF columns of the figures, read for every row (numbers and one short code)."""
+"""The GWAS-SSF columns of the figures, read for every row (numbers, and the chromosome as a
+categorical: one byte a row, no string a row)."""
 
 
 def lead_rows(gwas_path: Path, loci_tsv: Path) -> pd.DataFrame:
@@ -166,14 +167,14 @@ def association_context(row: pd.Series, gwas_path: Path, loci_tsv: Path) -> dict
     """What a disease and a quantitative trait share: name, status, λGC, loci counts, lead loci,
     untested variants by reason and the chrom / pos / p arrays of the figures (aggregates, no
     individual-level data)."""
-    table = read_gwas_ssf(Path(gwas_path), PLOT_COLUMNS)
+    table = read_gwas_ssf(Path(gwas_path), PLOT_COLUMNS, categorical=("chromosome",))
     return {"name": row["disease"], "status": row["status"], "lambda_gc": row["lambda_gc"],
             "n_significant": int(row["n_genome_wide"]), "n_suggestive": int(row["n_suggestive"]),
             "loci": lead_loci(loci_tsv, lead_rows(gwas_path, loci_tsv)),
             "untested": untested_counts(gwas_path),
             "method": {"wgr": row.get("whole_genome_regression"),
                        "relatives": row.get("relatives")},
-            "chrom": table["chromosome"].astype(str).to_numpy(),
+            "chrom": table["chromosome"].array,
             "pos": table["base_pair_location"].to_numpy(), "p": table["p_value"].to_numpy(float)}
 
 
@@ -322,9 +323,9 @@ def build_report(cohort: str, qc_summary_json: Path, gwas_summary_tsv: Path,
     diseases, traits = [], []
     for (_, row), gwas, loci in zip(summary.iterrows(), gwas_paths, loci_paths, strict=True):
         if row["kind"] == "quantitative":
-            traits.append(trait_context(row, gwas, loci))
+            traits.append(with_figure_data(trait_context(row, gwas, loci)))
         else:
-            diseases.append(disease_context(row, gwas, loci))
+            diseases.append(with_figure_data(disease_context(row, gwas, loci)))
     if wgr_json is not None:
         wgr_summary = read_json(wgr_json)
         diseases = [d | {"notes": wgr_notes(d["name"], wgr_summary)} for d in diseases]
