@@ -76,6 +76,7 @@ from threadpoolctl import threadpool_limits
 
 from cohortgen.assoc.genotypes import BedGenotypes, PgenDosages, pgen_variants
 from cohortgen.assoc.loco import OFFSET_PREFIX, LocoNulls, null_views, read_loco_nulls
+from cohortgen.assoc.settings import FallbackSettings
 from cohortgen.assoc.stage import CHRX_PREFIX, tested_traits
 from cohortgen.errors import InputError
 from cohortgen.genome import contig_class
@@ -111,47 +112,6 @@ DISEASE_COLUMNS = [name for name in GWAS_SSF_COLUMNS if name not in VARIANT_COLU
 """The columns of :func:`disease_block`, in :data:`CHUNK_COLUMNS` order."""
 CHUNK_TABLE_SUFFIX = ".columns"
 """Suffix of the per-trait chunk tables (:func:`write_trait_tables`)."""
-
-
-@dataclass(frozen=True)
-class FallbackSettings:
-    """When the Firth fallback applies and which rows get no p (see the module docstring)."""
-
-    min_mac: int = 5
-    firth_p_threshold: float = 0.05
-    firth_min_carriers: int = 0
-    firth_p_value: str = "lrt"
-    firth_mode: str = "approximate"
-    p_value: str = "score"
-
-    def __post_init__(self):
-        if self.p_value not in ("score", "spa", "wald"):
-            raise InputError(f"assoc.p_value must be 'score', 'spa' or 'wald', got "
-                             f"{self.p_value!r}")
-        if self.firth_mode not in ("approximate", "full"):
-            raise InputError(f"assoc.firth_mode must be 'approximate' or 'full', got "
-                             f"{self.firth_mode!r}")
-        if self.firth_p_value not in ("lrt", "wald"):
-            raise InputError(f"assoc.firth_p_value must be 'lrt' or 'wald', got "
-                             f"{self.firth_p_value!r}")
-        if self.firth_mode == "approximate" and self.firth_p_value != "lrt":
-            raise InputError("assoc.firth_p_value 'wald' needs assoc.firth_mode 'full' (the "
-                             "approximate Firth p is the penalised LRT); change one of them")
-
-
-def describe_test(settings: FallbackSettings, quantitative: bool) -> str:
-    """The association test of a trait's standard rows and its fallback, in words (the
-    GWAS-SSF sidecar's ``cohortgen_method.test``)."""
-    if quantitative:
-        return "linear regression t-test (least squares, as PLINK 2 --glm)"
-    firth = (f"Firth fallback ({settings.firth_mode}, "
-             f"{'penalised LRT' if settings.firth_p_value == 'lrt' else 'Wald'} p)")
-    if settings.p_value == "wald":
-        return ("logistic regression Wald test (maximum likelihood, covariates refitted per "
-                f"variant, as PLINK 2 --glm); {firth} where PLINK 2 firth-fallback falls back")
-    if settings.p_value == "spa":
-        return "logistic score test, saddlepoint p-value (SPA) where |z| >= 2"
-    return f"logistic score test; {firth} where the score p is small"
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 
 from cohortgen import __version__
-from cohortgen.assoc.chunk import FallbackSettings, describe_test
 from cohortgen.assoc.loci import GENOME_WIDE, SUGGESTIVE
 from cohortgen.assoc.power import detectable_beta_sd, detectable_odds_ratio
+from cohortgen.assoc.settings import FallbackSettings, describe_test
 from cohortgen.errors import InputError
 from cohortgen.inflation import lambda_gc
 from cohortgen.io.columns import read_column_table
