@@ -179,6 +179,19 @@ def glm_run(glm_inputs):
     return ours, reports
 
 
+def log10_p_agreement(mine: pd.DataFrame, ref: pd.DataFrame, rows: pd.Series) -> tuple:
+    """(Pearson r, slope, max |Δ|, median |Δ|) of −log10 p, ours (``p_value``) against PLINK 2's
+    (``P``) on ``rows`` (bool, indexed as both), after checking that they hold more than 300
+    rows, over 50 of them on chrX."""
+    assert rows.sum() > 300
+    assert rows[mine["chromosome"] == "X"].sum() > 50
+    ours_lp = -np.log10(mine.loc[rows, "p_value"])
+    ref_lp = -np.log10(ref.loc[rows, "P"])
+    slope, max_diff = slope_and_max_abs_diff(ref_lp, ours_lp)
+    r = np.corrcoef(ours_lp, ref_lp)[0, 1]
+    return r, slope, max_diff, np.median(np.abs(ours_lp - ref_lp))
+
+
 @pytest.mark.slow
 @pytest.mark.reference
 @pytest.mark.parametrize("disease", DISEASES)
@@ -197,14 +210,9 @@ def test_dosage_association__score_rows_match_plink2_firth_fallback(glm_run, dis
     assert (ref["OBS_CT"] == mine["n"]).all()
     np.testing.assert_allclose(mine["effect_allele_frequency"], ref["A1_FREQ"], atol=1e-6)
     rows = (mine["status"] == "OK") & (mine["mac"] >= 20) & ref["P"].notna()
-    assert rows.sum() > 300
-    assert rows[mine["chromosome"] == "X"].sum() > 50
-    ours_lp = -np.log10(mine.loc[rows, "p_value"])
-    ref_lp = -np.log10(ref.loc[rows, "P"])
-    slope, max_diff = slope_and_max_abs_diff(ref_lp, ours_lp)
-    r = np.corrcoef(ours_lp, ref_lp)[0, 1]
+    r, slope, max_diff, median = log10_p_agreement(mine, ref, rows)
     print(f"{disease}: r {r:.6f} slope {slope:.5f} max |diff| {max_diff:.4f} median "
-          f"{np.median(np.abs(ours_lp - ref_lp)):.2e} over {rows.sum()} rows")
+          f"{median:.2e} over {rows.sum()} rows")
     assert r >= bounds[0]
     assert abs(slope - 1) <= bounds[1]
     assert max_diff <= bounds[2]

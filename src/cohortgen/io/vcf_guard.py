@@ -19,7 +19,7 @@ import numpy as np
 
 from cohortgen.errors import InputError
 from cohortgen.io.vcf_index import index_path, read_index
-from cohortgen.io.vcf_records import _first_offset, line_spans, parsed_pieces
+from cohortgen.io.vcf_records import first_offset, line_spans, parsed_pieces
 from cohortgen.io.vcf_rules import record_location
 from cohortgen.kernels.format_guard import FLOAT, GT, INTEGER, STRING, first_bad_value
 
@@ -32,7 +32,7 @@ def check_region_values(path: Path, vcf, contig: str, start: int, end: int) -> N
     that htslib cannot parse; nothing for a BCF."""
     if str(path).endswith(".bcf"):
         return
-    offset = _first_offset(read_index(index_path(path), list(vcf.seqnames)), contig, start, end)
+    offset = first_offset(read_index(index_path(path), list(vcf.seqnames)), contig, start, end)
     if offset is None:
         return
     types = {h.info().get("ID"): _TYPE_CODES.get(h.info().get("Type"), STRING)

@@ -67,7 +67,7 @@ def text_records(path: Path, contig: str, start: int, end: int, samples: list[st
     """Records of a bgzipped VCF region parsed from their text: read on from the index's offset
     for the region, one piece of decompressed lines at a time, until the contig ends or POS
     passes ``end``; None after each piece's records."""
-    offset = _first_offset(read_index(index_path(path), seqnames), contig, start, end)
+    offset = first_offset(read_index(index_path(path), seqnames), contig, start, end)
     if offset is None:
         return
     scan = _Scan(path, contig, start, end, samples, multiallelic)
@@ -87,7 +87,7 @@ def check_lead_in(path: Path, contig: str, samples: list[str], seqnames: list[st
         pass
 
 
-def _first_offset(contigs: list[ContigIndex], contig: str, start: int, end: int) -> int | None:
+def first_offset(contigs: list[ContigIndex], contig: str, start: int, end: int) -> int | None:
     """Virtual offset to read ``contig``'s region ``[start, end]`` from: the index's region
     offset, or for a region starting at 1 where the contigs before it in the index end (0 for
     the first), so lines tabix did not index are read too. None without indexed records."""

@@ -544,7 +544,7 @@ def firth_approx_batch(
     G: float64 (m, n_G) genotypes, finite: rows ``rows`` (int, default all) are tested, on
     columns ``samples`` (int (n,), default all: n_G = n). Without ``projections`` G is already
     residualised on the covariates; with projections = (GA, XB), GA float64 (len(rows), p) and
-    XB float64 (n, p) (:func:`cohortgen.kernels.score.residualised`'s), each tested row is
+    XB float64 (n, p) (:func:`cohortgen.kernels.score.residualise_row`'s), each tested row is
     residualised here as g − XB GA_j, without an (r, n) temporary. y: float64 (n,) 0/1,
     NaN-free. offset: float64 (n,) linear predictor of the Firth-penalised null model (a NaN
     offset makes every fit fail).

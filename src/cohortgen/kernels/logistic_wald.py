@@ -44,6 +44,7 @@ from cohortgen.kernels.firth import (
     _logistic,
     _null_terms,
 )
+from cohortgen.kernels.score import residualise_row
 
 DEFAULT_MAX_ITER = 100
 """Steps before a fit is reported as not converged (separation)."""
@@ -240,32 +241,13 @@ def _wald_fit(g, ZT, eta0, y, loglik0, gamma_start, max_iter, tol):
     return gamma, 1.0 / math.sqrt(schur), True
 
 
-@kernel(error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
-def _residualised_into(G_row, samples, GA_row, XB_t, g):
-    """g (k,) = G_row[samples] − XB GA_row (all of G_row when samples is empty); XB_t: (p, k)."""
-    p, k = XB_t.shape
-    for i in range(k):
-        g[i] = 0.0
-    for a in range(p):
-        XB_a = XB_t[a]
-        t = GA_row[a]
-        for i in range(k):
-            g[i] += XB_a[i] * t
-    if samples.shape[0] == 0:
-        for i in range(k):
-            g[i] = G_row[i] - g[i]
-    else:
-        for i in range(k):
-            g[i] = G_row[samples[i]] - g[i]
-
-
 @parallel_kernel
 def _wald_batch(G, rows, samples, GA, XB_t, eta0, y, gamma_start, max_iter, tol, beta, se,
                 p_value, converged):
     loglik0 = _null_terms(y, eta0)[2]
     for j in numba.prange(rows.shape[0]):
         g = np.empty(y.shape[0])
-        _residualised_into(G[rows[j]], samples, GA[j], XB_t, g)
+        residualise_row(G[rows[j]], samples, GA[j], XB_t, g)
         b, s, ok = _wald_fit(g, XB_t, eta0, y, loglik0, gamma_start[j], max_iter, tol)
         beta[j], se[j], converged[j] = b, s, ok
         p_value[j] = max(math.erfc(abs(b / s) / math.sqrt(2.0)), P_FLOOR) if ok else np.nan

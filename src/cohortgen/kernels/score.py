@@ -58,7 +58,7 @@ class ScorePrep:
     C-contiguous (d + d·p, n), the layout :func:`score_statistics` multiplies.
     W: float64 (n, d) null weights; WT: W transposed, C-contiguous (d, n).
     rank: int64 (d,) numerical rank of XᵀW_dX.
-    B: float64 (d, p, p), B_d B_dᵀ = (XᵀW_dX)⁺ (see :func:`residualised`).
+    B: float64 (d, p, p), B_d B_dᵀ = (XᵀW_dX)⁺ (see :func:`residualise_row`).
     """
 
     C: np.ndarray
@@ -117,7 +117,7 @@ def score_statistics(G: np.ndarray, prep: ScorePrep, *, projections: bool = Fals
     missing genotypes (e.g. to the mean) first. threads: Python threads over the fixed
 :data:`SCORE_ROWS`-row blocks of G (results do not depend on it).
     Returns U, V: float64 (m, d), and with ``projections`` also GA: float64 (m, d, p),
-    GA[j, d] = G[j] A_d (the by-product that :func:`residualised` needs). Peak extra memory
+    GA[j, d] = G[j] A_d (the by-product that :func:`residualise_row` needs). Peak extra memory
     about (m, d + d·p).
     """
     G = np.asarray(G, dtype=np.float64)
@@ -208,17 +208,29 @@ def covariate_basis(X: np.ndarray, prep: ScorePrep, d: int) -> np.ndarray:
     return np.asarray(X, dtype=np.float64) @ prep.B[d]
 
 
-def residualised(G: np.ndarray, GA: np.ndarray, XB: np.ndarray) -> np.ndarray:
-    """g̃ = g − X (XᵀW_dX)⁺ XᵀW_d g = g − X B_d (gᵀA_d)ᵀ per row, in one matrix product.
+@kernel(error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
+def residualise_row(G_row, samples, GA_row, XB_t, g):
+    """One genotype row residualised on the covariates in disease d's null weights,
+    g̃ = g − X (XᵀW_dX)⁺ XᵀW_d g = g − X B_d (gᵀA_d)ᵀ, written into g float64 (k,).
 
-    G: float64 (r, k) genotypes on k samples; GA: float64 (r, p) their rows of
-    :func:`score_statistics`' projections for disease d; XB: float64 (k, p) the same samples' rows
-    of :func:`covariate_basis`. Returns float64 (r, k), C-contiguous. Samples with w = 0 (not in
-    the disease) may be left out of G and XB: they do not enter gᵀA_d.
-    """
-    out = GA @ XB.T
-    np.subtract(G, out, out=out)
-    return out
+    G_row: float64 (n_G,) the row; samples: int64 (k,) its columns to use, empty for all
+    (n_G = k); GA_row: float64 (p,) the row's :func:`score_statistics` projections for disease d;
+    XB_t: float64 (p, k) the same samples' rows of :func:`covariate_basis`, transposed. Samples
+    with w = 0 (not in the disease) may be left out: they do not enter gᵀA_d."""
+    p, k = XB_t.shape
+    for i in range(k):
+        g[i] = 0.0
+    for a in range(p):
+        XB_a = XB_t[a]
+        t = GA_row[a]
+        for i in range(k):
+            g[i] += XB_a[i] * t
+    if samples.shape[0] == 0:
+        for i in range(k):
+            g[i] = G_row[i] - g[i]
+    else:
+        for i in range(k):
+            g[i] = G_row[samples[i]] - g[i]
 
 
 def chi2_1_log10_sf(chisq: np.ndarray) -> np.ndarray:

@@ -235,7 +235,7 @@ def spa_p_values(G: np.ndarray, eta: np.ndarray, U: np.ndarray,
     ``samples`` (int (k,), default all: n_G = k), one disease's k samples. Without
     ``projections`` G holds genotypes residualised on the covariates; with projections =
     (GA, XB), GA float64 (r, p) and XB float64 (k, p) (:func:`cohortgen.kernels.score.
-    residualised`'s), each tested row is residualised inside the kernel, sample by sample,
+    residualise_row`'s), each tested row is residualised inside the kernel, sample by sample,
     without an (r, k) temporary. eta: float64 (k,) the null model's linear predictor
     logit(μ̂). U: float64 (r,) observed scores Σ g̃ (y − μ̂). exact: bool (r, k), the samples
     whose terms enter the CGF exactly (default all), or ``"carriers"``: those whose G value
